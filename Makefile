@@ -1,0 +1,94 @@
+# luamig -- build, test, install, deps.
+#
+#   make            build build/bin/luamig and the Lua module build/lib/luamig/core.so
+#   make test       install missing packages, build with warnings as errors, run every spec
+#   make test SANITIZE=1   the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make deps       install the Debian packages the project needs (prints the command if not root)
+#   make demo       the example project (completed by the runner issue)
+#   make clean
+
+PKGS      := lua5.4 libpq sqlite3 libcrypto
+DEB_PKGS  := lua5.4 liblua5.4-dev lua-busted libpq-dev libsqlite3-dev libssl-dev \
+             postgresql pkg-config gcc make
+
+CC        ?= cc
+WARN      := -Wall -Wextra -Wshadow -Wwrite-strings -Wmissing-prototypes \
+             -Wstrict-prototypes -Wpointer-arith -Wformat=2 -Werror
+CSTD      := -std=c11 -D_POSIX_C_SOURCE=200809L
+OPT       ?= -O2 -g
+
+comma := ,
+# SANITIZE=1 means address,undefined; any other value is passed to -fsanitize.
+ifneq ($(strip $(SANITIZE)),)
+  SAN_LIST := $(if $(filter 1 yes,$(SANITIZE)),address$(comma)undefined,$(SANITIZE))
+  SANFLAGS := -fsanitize=$(SAN_LIST) -fno-sanitize-recover=all -fno-omit-frame-pointer
+  BUILD    ?= build/sanitize
+  OPT      := -O1 -g
+else
+  BUILD    ?= build
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -fPIC -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+# Everything in src/ but the command-line face goes into the core; the
+# executable adds main.c and cli*.c on top of the same objects.
+CLI_SRC   := src/main.c $(wildcard src/cli*.c)
+CORE_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c))
+CORE_OBJ  := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:src/%.c=$(BUILD)/obj/%.o)
+CTEST_SRC := $(wildcard spec/c/test_*.c)
+CTEST_BIN := $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
+
+BIN    := $(BUILD)/bin/luamig
+MODULE := $(BUILD)/lib/luamig/core.so
+
+.PHONY: all test check-c deps demo clean bench install uninstall
+all: $(BIN) $(MODULE)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(MODULE): $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) $(filter-out -llua5.4,$(PKG_LIBS))
+
+$(BIN): $(CORE_OBJ) $(CLI_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm -ldl
+
+$(BUILD)/ctest/%: spec/c/%.c $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm -ldl
+
+# C unit tests of the pure-C layers (the graph); each prints its counts.
+check-c: $(CTEST_BIN)
+	@for t in $(CTEST_BIN); do echo "== $$t"; $$t || exit 1; done
+
+test: deps
+	$(MAKE) all check-c
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) CC=$(CC) bash spec/run
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "deps: missing packages:$$missing"; \
+	  echo "deps: run: sudo apt-get install$$missing"; exit 1; \
+	fi
+
+demo: deps all
+	@echo "demo: the example project arrives with the runner (issue 4); build is at $(BIN)"
+
+clean:
+	rm -rf build
+
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

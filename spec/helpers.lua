@@ -1,0 +1,142 @@
+-- spec/helpers.lua -- what every spec shares: temp files, fresh databases
+-- on both dialects, and running commands.
+--
+--   local h = require "spec.helpers"
+--   h.each_db(function(db)            -- once for [sqlite], once for [postgresql]
+--     it("...", function() local conn = db.connect() ... end)
+--   end)
+--
+-- PostgreSQL comes from LUAMIG_TEST_PG_URL, which spec/run sets after
+-- starting a throwaway cluster; each db.url() is a new, empty database.
+local core = require "luamig.core"
+
+local h = {}
+
+h.root = os.getenv("LUAMIG_ROOT") or "."
+h.build = os.getenv("LUAMIG_BUILD") or (h.root .. "/build")
+h.bin = h.build .. "/bin/luamig"
+h.pg_admin_url = os.getenv("LUAMIG_TEST_PG_URL")
+
+local counter = 0
+local function unique(prefix)
+  counter = counter + 1
+  return ("%s%d_%d"):format(prefix, os.time() % 1000000, counter)
+end
+
+-- Quote a string for /bin/sh.
+function h.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
+end
+
+-- Run a shell command; returns its exit status, stdout and stderr.
+function h.run(cmd)
+  local err = os.tmpname()
+  local p = assert(io.popen(cmd .. " 2>" .. err, "r"))
+  local stdout = p:read("a")
+  local _, _, status = p:close()
+  local f = io.open(err)
+  local stderr = f and f:read("a") or ""
+  if f then f:close() end
+  os.remove(err)
+  return status, stdout, stderr
+end
+
+-- A new empty directory, removed with the run's temp dir.
+function h.tmpdir()
+  local status, out = h.run("mktemp -d")
+  assert(status == 0, "mktemp -d failed")
+  return (out:gsub("%s+$", ""))
+end
+
+function h.write_file(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+function h.file_exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The admin URL with one more query parameter per key of params.
+function h.pg_url_with(params)
+  local url = assert(h.pg_admin_url, "LUAMIG_TEST_PG_URL is not set")
+  local parts = {}
+  for k, v in pairs(params) do parts[#parts + 1] = k .. "=" .. v end
+  table.sort(parts)
+  return url .. (url:find("?", 1, true) and "&" or "?") .. table.concat(parts, "&")
+end
+
+local admin
+local function pg_admin()
+  if not h.pg_admin_url then
+    error("PostgreSQL specs need a server: run them with spec/run (make test), "
+          .. "or set LUAMIG_TEST_PG_URL", 2)
+  end
+  admin = admin or core.connect(h.pg_admin_url)
+  return admin
+end
+
+-- A new, empty PostgreSQL database; returns its name and URL.
+function h.fresh_pg()
+  local name = unique("luamig_t")
+  local conn = pg_admin()
+  conn:exec("CREATE DATABASE " .. core.quote_ident(name))
+  return name, h.pg_url_with({dbname = name})
+end
+
+-- The server's TCP address (the socket URL is what the admin uses).
+function h.pg_tcp()
+  local hostport = os.getenv("LUAMIG_TEST_PG_TCP")
+  if hostport then return hostport:match("^(.*):(%d+)$") end
+  local rows = pg_admin():query("SELECT current_setting('port') AS port")
+  return "127.0.0.1", rows[1].port
+end
+
+-- A login role that must give its password (scram), for auth specs.
+h.pg_password_user, h.pg_password = "luamig_pw_user", "c0rrect horse/b@ttery"
+function h.ensure_pg_password_user()
+  local conn = pg_admin()
+  local rows = conn:query("SELECT 1 FROM pg_roles WHERE rolname = $1", {h.pg_password_user})
+  local verb = #rows == 0 and "CREATE" or "ALTER"
+  conn:exec(("%s ROLE %s LOGIN PASSWORD %s"):format(verb, core.quote_ident(h.pg_password_user),
+            core.quote_literal("postgresql", h.pg_password)))
+end
+
+-- Percent-encode a URL component.
+function h.url_escape(s)
+  return (s:gsub("[^%w%-._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+function h.fresh_sqlite()
+  local dir = h.tmpdir()
+  return "sqlite:" .. dir .. "/test.db", dir .. "/test.db"
+end
+
+h.dialects = {
+  {name = "sqlite", url = function() return (h.fresh_sqlite()) end},
+  {name = "postgresql", url = function() return select(2, h.fresh_pg()) end},
+}
+for _, db in ipairs(h.dialects) do
+  db.connect = function() return core.connect(db.url()) end
+end
+
+-- Run fn(db) inside describe("[sqlite]") and describe("[postgresql]"), so
+-- one spec body covers both databases (the output handler counts the
+-- PostgreSQL ones by that tag).
+function h.each_db(fn)
+  for _, db in ipairs(h.dialects) do
+    describe("[" .. db.name .. "]", function() fn(db) end)
+  end
+end
+
+-- pcall that returns the error value (or nil when fn succeeded).
+function h.error_of(fn, ...)
+  local ok, err = pcall(fn, ...)
+  if ok then return nil end
+  return err
+end
+
+return h

@@ -1,0 +1,114 @@
+/*
+ * db.h -- layer 1: one connection interface, one driver per database.
+ *
+ * Everything above this layer talks to struct lm_conn through its driver
+ * (struct lm_driver, a table of function pointers, as sqlite3_io_methods
+ * or git's ref_storage_be), never to a vendor type. db_sqlite.c is the only
+ * file that includes <sqlite3.h>, db_pg.c the only one with <libpq-fe.h>.
+ *
+ * Placeholders: one style for both databases, $1, $2, ... numbered from 1
+ * (PostgreSQL's own; the SQLite driver binds "$N" to the N-th value). A
+ * parameter may be used several times and in any order.
+ */
+#ifndef LUAMIG_DB_H
+#define LUAMIG_DB_H
+
+#include "luamig.h"
+
+enum lm_type { LM_NULL, LM_INTEGER, LM_FLOAT, LM_TEXT, LM_BOOLEAN };
+
+/* A bound parameter or a column value. Strings are byte strings with a
+ * length (they may hold any byte) and, as parameters, NUL-terminated (as
+ * every Lua string is); a value read from a cursor points into
+ * the cursor and stays valid until the next call to next or cursor_free. */
+struct lm_value {
+  enum lm_type type;
+  int64_t i;           /* LM_INTEGER; LM_BOOLEAN (0 or 1) */
+  double f;            /* LM_FLOAT */
+  const char *s;       /* LM_TEXT */
+  size_t len;          /* LM_TEXT */
+};
+
+struct lm_driver;
+
+/* A parsed database URL. All strings are owned (lm_url_release frees them). */
+struct lm_url {
+  const struct lm_driver *driver;
+  char *target;        /* SQLite: a file path or ":memory:"; PostgreSQL: the URL for libpq */
+  char *display;       /* the URL as written, password replaced by "***", for messages */
+  char *secret;        /* the password as written in the URL, or NULL */
+};
+
+/* Every driver's connection starts with this, so the layers above can hold
+ * a struct lm_conn * and dispatch through c->driver. */
+struct lm_conn {
+  const struct lm_driver *driver;
+  char *display;       /* owned copy of the masked URL, for messages */
+  char *secret;        /* owned copy of the password, masked out of messages */
+};
+
+/* Every driver's cursor starts with this. */
+struct lm_cursor {
+  struct lm_conn *conn;
+};
+
+struct lm_driver {
+  const char *name;    /* "sqlite", "postgresql": the dialect */
+
+  /* Validate a URL without connecting (NULL when the parser's checks suffice). */
+  int (*check_url)(const struct lm_url *url, struct lm_err *e);
+  /* Open a connection; on success *out is owned by the caller, who closes
+   * it with close. */
+  int (*open)(const struct lm_url *url, struct lm_conn **out, struct lm_err *e);
+  /* Close and free; NULL-safe. An open transaction is rolled back. */
+  void (*close)(struct lm_conn *c);
+
+  /* Run sql. With no parameters sql may hold several statements; with
+   * parameters it must be one. *changes (may be NULL) gets the rows that
+   * the last statement inserted, updated or deleted. */
+  int (*exec)(struct lm_conn *c, const char *sql, int nparams,
+              const struct lm_value *params, int64_t *changes, struct lm_err *e);
+  /* Run one statement that returns rows; *out is owned by the caller, who
+   * frees it with cursor_free. */
+  int (*query)(struct lm_conn *c, const char *sql, int nparams,
+               const struct lm_value *params, struct lm_cursor **out,
+               struct lm_err *e);
+  /* LM_ROW when a row is ready, LM_DONE at the end, LM_ERROR on failure. */
+  int (*next)(struct lm_cursor *cur, struct lm_err *e);
+  int (*column_count)(struct lm_cursor *cur);
+  const char *(*column_name)(struct lm_cursor *cur, int i);      /* 0-based */
+  void (*column_value)(struct lm_cursor *cur, int i, struct lm_value *out);
+  void (*cursor_free)(struct lm_cursor *cur);                    /* NULL-safe */
+
+  /* Transactions. begin fails when one is already open. */
+  int (*begin)(struct lm_conn *c, struct lm_err *e);
+  int (*commit)(struct lm_conn *c, struct lm_err *e);
+  int (*rollback)(struct lm_conn *c, struct lm_err *e);
+  int (*in_transaction)(struct lm_conn *c);
+};
+
+extern const struct lm_driver lm_driver_sqlite;
+extern const struct lm_driver lm_driver_postgresql;
+
+/* db.c: URL parsing and the dialect-aware quoting shared by both drivers. */
+int lm_url_parse(const char *url, struct lm_url *out, struct lm_err *e);
+void lm_url_release(struct lm_url *u);
+/* Open whatever the URL names. */
+int lm_db_connect(const char *url, struct lm_conn **out, struct lm_err *e);
+/* Free the fields of struct lm_conn (not the struct); drivers call it. */
+void lm_conn_release(struct lm_conn *c);
+/* Replace every occurrence of the secret in e's message by "***". */
+void lm_err_mask(struct lm_err *e, const char *secret);
+
+/* Quote an identifier: always double-quoted, inner quotes doubled. Fails
+ * (NULL, message in e) on an empty name or one holding a NUL byte. Caller
+ * frees the result. */
+char *lm_quote_ident(const char *name, size_t len, struct lm_err *e);
+/* Quote a string as an SQL literal for the dialect ("sqlite" or
+ * "postgresql"): '...' with quotes doubled; on PostgreSQL a string with a
+ * backslash becomes E'...' with backslashes doubled, correct whatever
+ * standard_conforming_strings says. Fails on a NUL byte. Caller frees. */
+char *lm_quote_literal(const char *dialect, const char *s, size_t len,
+                       struct lm_err *e);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * db_pg.c -- the PostgreSQL driver: the only file that includes <libpq-fe.h>.
+ *
+ * Parameters go as text with a type OID chosen from the Lua value
+ * (int8, float8, bool; strings as "unknown" so the server infers the
+ * column's type, as psql's literals do), so 64-bit integers and floats
+ * cross exactly. Results come back as text and are converted by column
+ * type: integers, floats and booleans to numbers and booleans, bytea
+ * decoded, numeric kept as a string so no precision is lost.
+ */
+#include "db.h"
+
+#include <libpq-fe.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Type OIDs from pg_type.h (server headers are not a client dependency). */
+enum {
+  OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23,
+  OID_OID = 26, OID_FLOAT4 = 700, OID_FLOAT8 = 701
+};
+
+#define CONNECT_TIMEOUT_S "10"
+
+struct pg_conn {
+  struct lm_conn base;   /* first: the layers above see only this */
+  PGconn *pg;
+};
+
+struct pg_cursor {
+  struct lm_cursor base;
+  PGresult *res;
+  int row, nrows;
+  unsigned char *bytea;  /* the last decoded bytea value, freed on the next */
+};
+
+static PGconn *handle(struct lm_conn *c) { return ((struct pg_conn *)c)->pg; }
+
+/* Trim libpq's trailing newline from a message; caller frees. */
+static char *trimmed(const char *msg) {
+  size_t n = strlen(msg);
+  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+  return lm_strndup(msg, n);
+}
+
+/* Fill e from a failed result (or from the connection when res is NULL). */
+static int result_error(struct lm_conn *c, PGresult *res, const char *sql, struct lm_err *e) {
+  const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  if (primary == NULL) {
+    char *msg = trimmed(res ? PQresultErrorMessage(res) : PQerrorMessage(handle(c)));
+    lm_err_set(e, LM_ERROR, "%s", *msg ? msg : "the server returned no result");
+    free(msg);
+  } else {
+    struct lm_buf b = LM_BUF_INIT;
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+    lm_buf_adds(&b, primary);
+    if (detail) lm_buf_printf(&b, "\nDETAIL: %s", detail);
+    if (hint) lm_buf_printf(&b, "\nHINT: %s", hint);
+    lm_err_set(e, LM_ERROR, "%s", b.data);
+    lm_buf_release(&b);
+  }
+  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  snprintf(e->sqlstate, sizeof e->sqlstate, "%s", state ? state : "");
+  const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+  e->position = pos ? atoi(pos) : 0;
+  lm_err_set_sql(e, sql);
+  lm_err_mask(e, c->secret);
+  return LM_ERROR;
+}
+
+static int pg_check_url(const struct lm_url *url, struct lm_err *e) {
+  char *msg = NULL;
+  PQconninfoOption *opts = PQconninfoParse(url->target, &msg);
+  if (opts == NULL) {
+    char *m = msg ? trimmed(msg) : lm_strdup("out of memory");
+    lm_err_set(e, LM_ERROR, "invalid database URL '%s': %s", url->display, m);
+    free(m);
+    PQfreemem(msg);
+    return LM_ERROR;
+  }
+  /* libpq checks the port only when connecting; a URL check should say it now */
+  int rc = LM_OK;
+  for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+    if (strcmp(o->keyword, "port") != 0 || o->val == NULL) continue;
+    for (const char *p = o->val; rc == LM_OK && *p; ) {
+      size_t n = strcspn(p, ",");                     /* one port per host */
+      size_t digits = strspn(p, "0123456789");
+      if (n == 0 || digits != n || n > 5 || atoi(p) > 65535)
+        rc = lm_err_set(e, LM_ERROR, "invalid database URL '%s': invalid port number \"%.*s\"",
+                        url->display, (int)n, p);
+      p += n + (p[n] == ',');
+    }
+  }
+  PQconninfoFree(opts);
+  return rc;
+}
+
+static void ignore_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
+static int pg_open(const struct lm_url *url, struct lm_conn **out, struct lm_err *e) {
+  /* Keywords are applied in order and the URL (dbname, expanded) comes
+   * last, so a connect_timeout written in the URL wins over ours. */
+  const char *keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
+                        "dbname", NULL};
+  const char *values[] = {CONNECT_TIMEOUT_S, "luamig", "UTF8", url->target, NULL};
+  if (pg_check_url(url, e) != LM_OK) return LM_ERROR;
+  PGconn *pg = PQconnectdbParams(keys, values, 1);
+  if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+    char *m = trimmed(pg ? PQerrorMessage(pg) : "out of memory");
+    lm_err_set(e, LM_ERROR, "cannot connect to PostgreSQL at '%s': %s", url->display, m);
+    free(m);
+    lm_err_mask(e, url->secret);
+    PQfinish(pg);
+    return LM_ERROR;
+  }
+  PQsetNoticeProcessor(pg, ignore_notice, NULL);
+  struct pg_conn *pc = lm_malloc(sizeof *pc);
+  pc->base.driver = &lm_driver_postgresql;
+  pc->base.display = lm_strdup(url->display);
+  pc->base.secret = url->secret ? lm_strdup(url->secret) : NULL;
+  pc->pg = pg;
+  *out = &pc->base;
+  return LM_OK;
+}
+
+static void pg_close(struct lm_conn *c) {
+  if (c == NULL) return;
+  PQfinish(handle(c));   /* the server rolls back an open transaction */
+  lm_conn_release(c);
+  free(c);
+}
+
+/* Parameters in libpq's form; the text of numbers lives in owned buffers. */
+struct pg_params {
+  Oid *types;
+  const char **values;
+  int *lengths, *formats;
+  char (*text)[40];
+};
+
+static void params_release(struct pg_params *p) {
+  free(p->types);
+  free(p->values);
+  free(p->lengths);
+  free(p->formats);
+  free(p->text);
+}
+
+static void params_build(struct pg_params *p, int n, const struct lm_value *v) {
+  size_t k = n > 0 ? (size_t)n : 1;
+  p->types = lm_malloc(k * sizeof *p->types);
+  p->values = lm_malloc(k * sizeof *p->values);
+  p->lengths = lm_malloc(k * sizeof *p->lengths);
+  p->formats = lm_malloc(k * sizeof *p->formats);
+  p->text = lm_malloc(k * sizeof *p->text);
+  for (int i = 0; i < n; i++) {
+    p->types[i] = 0;
+    p->lengths[i] = 0;
+    p->formats[i] = 0;
+    p->values[i] = p->text[i];
+    switch (v[i].type) {
+    case LM_NULL: p->values[i] = NULL; break;
+    case LM_INTEGER:
+      p->types[i] = OID_INT8;
+      snprintf(p->text[i], sizeof p->text[i], "%" PRId64, v[i].i);
+      break;
+    case LM_FLOAT:
+      p->types[i] = OID_FLOAT8;
+      if (isnan(v[i].f)) snprintf(p->text[i], sizeof p->text[i], "NaN");
+      else if (isinf(v[i].f)) snprintf(p->text[i], sizeof p->text[i], v[i].f > 0 ? "Infinity" : "-Infinity");
+      else snprintf(p->text[i], sizeof p->text[i], "%.17g", v[i].f);
+      break;
+    case LM_BOOLEAN:
+      p->types[i] = OID_BOOL;
+      snprintf(p->text[i], sizeof p->text[i], "%s", v[i].i ? "t" : "f");
+      break;
+    case LM_TEXT:
+      p->values[i] = v[i].s;
+      if (memchr(v[i].s, '\0', v[i].len) != NULL) {   /* text cannot hold NUL: send bytes */
+        p->types[i] = OID_BYTEA;
+        p->formats[i] = 1;
+        p->lengths[i] = (int)v[i].len;
+      }
+      break;
+    }
+  }
+}
+
+static int command_ok(ExecStatusType st) {
+  return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+}
+
+/* Run sql; on success *res holds the result, owned by the caller. */
+static int run(struct lm_conn *c, const char *sql, int nparams, const struct lm_value *params,
+               PGresult **res, struct lm_err *e) {
+  PGconn *pg = handle(c);
+  if (nparams == 0) {
+    *res = PQexec(pg, sql);                           /* may hold several statements */
+  } else {
+    struct pg_params p;
+    params_build(&p, nparams, params);
+    *res = PQexecParams(pg, sql, nparams, p.types, p.values, p.lengths, p.formats, 0);
+    params_release(&p);
+  }
+  if (*res == NULL || !command_ok(PQresultStatus(*res))) {
+    result_error(c, *res, sql, e);
+    PQclear(*res);
+    *res = NULL;
+    return LM_ERROR;
+  }
+  return LM_OK;
+}
+
+static int pg_exec(struct lm_conn *c, const char *sql, int nparams,
+                   const struct lm_value *params, int64_t *changes, struct lm_err *e) {
+  PGresult *res;
+  if (run(c, sql, nparams, params, &res, e) != LM_OK) return LM_ERROR;
+  if (changes) *changes = strtoll(PQcmdTuples(res), NULL, 10);
+  PQclear(res);
+  return LM_OK;
+}
+
+static int pg_query(struct lm_conn *c, const char *sql, int nparams,
+                    const struct lm_value *params, struct lm_cursor **out, struct lm_err *e) {
+  PGresult *res;
+  *out = NULL;
+  if (run(c, sql, nparams, params, &res, e) != LM_OK) return LM_ERROR;
+  struct pg_cursor *cur = lm_malloc(sizeof *cur);
+  cur->base.conn = c;
+  cur->res = res;
+  cur->row = -1;
+  cur->nrows = PQntuples(res);
+  cur->bytea = NULL;
+  *out = &cur->base;
+  return LM_OK;
+}
+
+static int pg_next(struct lm_cursor *cur, struct lm_err *e) {
+  struct pg_cursor *pc = (struct pg_cursor *)cur;
+  (void)e;
+  if (pc->row + 1 >= pc->nrows) return LM_DONE;
+  pc->row++;
+  return LM_ROW;
+}
+
+static int pg_column_count(struct lm_cursor *cur) { return PQnfields(((struct pg_cursor *)cur)->res); }
+
+static const char *pg_column_name(struct lm_cursor *cur, int i) {
+  return PQfname(((struct pg_cursor *)cur)->res, i);
+}
+
+static void pg_column_value(struct lm_cursor *cur, int i, struct lm_value *out) {
+  struct pg_cursor *pc = (struct pg_cursor *)cur;
+  *out = (struct lm_value){.type = LM_NULL};
+  if (PQgetisnull(pc->res, pc->row, i)) return;
+  const char *text = PQgetvalue(pc->res, pc->row, i);
+  switch (PQftype(pc->res, i)) {
+  case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID:
+    out->type = LM_INTEGER;
+    out->i = strtoll(text, NULL, 10);
+    break;
+  case OID_FLOAT4: case OID_FLOAT8:
+    out->type = LM_FLOAT;
+    out->f = strtod(text, NULL);                      /* NaN, Infinity included */
+    break;
+  case OID_BOOL:
+    out->type = LM_BOOLEAN;
+    out->i = text[0] == 't';
+    break;
+  case OID_BYTEA: {
+    size_t len = 0;
+    PQfreemem(pc->bytea);
+    pc->bytea = PQunescapeBytea((const unsigned char *)text, &len);
+    out->type = LM_TEXT;
+    out->s = pc->bytea ? (const char *)pc->bytea : "";
+    out->len = pc->bytea ? len : 0;
+    break;
+  }
+  default:
+    out->type = LM_TEXT;
+    out->s = text;
+    out->len = (size_t)PQgetlength(pc->res, pc->row, i);
+    break;
+  }
+}
+
+static void pg_cursor_free(struct lm_cursor *cur) {
+  if (cur == NULL) return;
+  struct pg_cursor *pc = (struct pg_cursor *)cur;
+  PQclear(pc->res);
+  PQfreemem(pc->bytea);
+  free(pc);
+}
+
+static int pg_in_transaction(struct lm_conn *c) {
+  PGTransactionStatusType st = PQtransactionStatus(handle(c));
+  return st == PQTRANS_INTRANS || st == PQTRANS_INERROR || st == PQTRANS_ACTIVE;
+}
+
+/* Run a transaction-control statement and check the tag the server sends
+ * back: COMMIT of an aborted transaction answers "ROLLBACK", not an error. */
+static int run_control(struct lm_conn *c, const char *sql, const char *want, struct lm_err *e) {
+  PGresult *res = PQexec(handle(c), sql);
+  if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+    result_error(c, res, sql, e);
+    PQclear(res);
+    return LM_ERROR;
+  }
+  int ok = strcmp(PQcmdStatus(res), want) == 0;
+  PQclear(res);
+  if (!ok)
+    return lm_err_set(e, LM_ERROR, "%s did not take effect: the transaction was aborted by an "
+                      "earlier error and has been rolled back", sql);
+  return LM_OK;
+}
+
+static int pg_begin(struct lm_conn *c, struct lm_err *e) {
+  if (pg_in_transaction(c))
+    return lm_err_set(e, LM_ERROR, "cannot begin: a transaction is already open");
+  return run_control(c, "BEGIN", "BEGIN", e);
+}
+
+static int pg_commit(struct lm_conn *c, struct lm_err *e) {
+  if (!pg_in_transaction(c))
+    return lm_err_set(e, LM_ERROR, "cannot commit: no transaction is open");
+  return run_control(c, "COMMIT", "COMMIT", e);
+}
+
+static int pg_rollback(struct lm_conn *c, struct lm_err *e) {
+  if (!pg_in_transaction(c)) return LM_OK;            /* nothing left to undo */
+  return run_control(c, "ROLLBACK", "ROLLBACK", e);
+}
+
+const struct lm_driver lm_driver_postgresql = {
+  .name = "postgresql",
+  .check_url = pg_check_url,
+  .open = pg_open,
+  .close = pg_close,
+  .exec = pg_exec,
+  .query = pg_query,
+  .next = pg_next,
+  .column_count = pg_column_count,
+  .column_name = pg_column_name,
+  .column_value = pg_column_value,
+  .cursor_free = pg_cursor_free,
+  .begin = pg_begin,
+  .commit = pg_commit,
+  .rollback = pg_rollback,
+  .in_transaction = pg_in_transaction,
+};

@@ -1,0 +1,300 @@
+/*
+ * db_sqlite.c -- the SQLite driver: the only file that includes <sqlite3.h>.
+ *
+ * Transactions start with BEGIN IMMEDIATE: a migration run writes, so it
+ * takes the write lock up front and a second runner waits on the busy
+ * timeout instead of failing halfway with SQLITE_BUSY. DDL inside the
+ * transaction rolls back with it, as SQLite's DDL is transactional.
+ */
+#include "db.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define BUSY_TIMEOUT_MS 5000
+
+struct sqlite_conn {
+  struct lm_conn base;   /* first: the layers above see only this */
+  sqlite3 *db;
+};
+
+struct sqlite_cursor {
+  struct lm_cursor base;
+  sqlite3_stmt *stmt;
+  signed char *is_bool;  /* per column: declared BOOLEAN, so 0/1 read as booleans */
+};
+
+static sqlite3 *handle(struct lm_conn *c) { return ((struct sqlite_conn *)c)->db; }
+
+/* Fill e from the connection's last error, with the statement it came from. */
+static int db_error(struct lm_conn *c, const char *sql, int offset_base, struct lm_err *e) {
+  sqlite3 *db = handle(c);
+  lm_err_set(e, LM_ERROR, "%s", sqlite3_errmsg(db));
+  e->db_code = sqlite3_extended_errcode(db);
+  lm_err_set_sql(e, sql);
+  int offset = sqlite3_error_offset(db);
+  e->position = offset >= 0 ? offset_base + offset + 1 : 0;
+  return LM_ERROR;
+}
+
+static int sqlite_open(const struct lm_url *url, struct lm_conn **out, struct lm_err *e) {
+  sqlite3 *db = NULL;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(url->target, &db, flags, NULL);
+  if (rc == SQLITE_OK)                                  /* touch the file now, so a bad */
+    rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL);  /* one fails here */
+  if (rc != SQLITE_OK) {
+    lm_err_set(e, LM_ERROR, "cannot open SQLite database '%s': %s (check that the path is "
+               "a database file in a directory that exists and is writable)", url->target,
+               db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    e->db_code = db ? sqlite3_extended_errcode(db) : rc;
+    sqlite3_close(db);
+    return LM_ERROR;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+  struct sqlite_conn *sc = lm_malloc(sizeof *sc);
+  sc->base.driver = &lm_driver_sqlite;
+  sc->base.display = lm_strdup(url->display);
+  sc->base.secret = NULL;
+  sc->db = db;
+  *out = &sc->base;
+  return LM_OK;
+}
+
+static void sqlite_close(struct lm_conn *c) {
+  if (c == NULL) return;
+  sqlite3_close_v2(handle(c));   /* rolls back an open transaction */
+  lm_conn_release(c);
+  free(c);
+}
+
+/* Bind params to stmt. Placeholders are $N (or ?N, or a bare ? taking its
+ * position); each names the N-th value, so one value may be used twice. */
+static int bind_params(struct lm_conn *c, sqlite3_stmt *stmt, int nparams,
+                       const struct lm_value *params, struct lm_err *e) {
+  int count = sqlite3_bind_parameter_count(stmt);
+  int highest = 0;
+  for (int i = 1; i <= count; i++) {
+    const char *name = sqlite3_bind_parameter_name(stmt, i);
+    long n = i;
+    if (name != NULL) {
+      char *end;
+      n = (name[0] == '$' || name[0] == '?') ? strtol(name + 1, &end, 10) : 0;
+      if (n <= 0 || *end != '\0')
+        return lm_err_set(e, LM_ERROR, "unsupported placeholder '%s': use $1, $2, ...", name);
+    }
+    if (n > nparams)
+      return lm_err_set(e, LM_ERROR, "the statement uses $%ld but %d value%s given",
+                        n, nparams, nparams == 1 ? " was" : "s were");
+    if (n > highest) highest = (int)n;
+    const struct lm_value *v = &params[n - 1];
+    int rc;
+    switch (v->type) {
+    case LM_NULL: rc = sqlite3_bind_null(stmt, i); break;
+    case LM_INTEGER:
+    case LM_BOOLEAN: rc = sqlite3_bind_int64(stmt, i, v->i); break;
+    case LM_FLOAT: rc = sqlite3_bind_double(stmt, i, v->f); break;
+    case LM_TEXT: rc = sqlite3_bind_text64(stmt, i, v->s, v->len, SQLITE_TRANSIENT, SQLITE_UTF8);
+      break;
+    default: rc = SQLITE_MISUSE; break;
+    }
+    if (rc != SQLITE_OK) return db_error(c, sqlite3_sql(stmt), 0, e);
+  }
+  if (highest < nparams)
+    return lm_err_set(e, LM_ERROR, "%d values were given but the statement uses %s%d",
+                      nparams, highest ? "placeholders up to $" : "", highest);
+  return LM_OK;
+}
+
+static int only_whitespace(const char *s) {
+  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+  return *s == '\0';
+}
+
+/* Prepare the single statement of sql; refuse a second one after it. */
+static int prepare_one(struct lm_conn *c, const char *sql, sqlite3_stmt **out, struct lm_err *e) {
+  const char *tail = NULL;
+  *out = NULL;
+  if (sqlite3_prepare_v2(handle(c), sql, -1, out, &tail) != SQLITE_OK)
+    return db_error(c, sql, 0, e);
+  if (*out == NULL)
+    return lm_err_set(e, LM_ERROR, "no SQL statement to run");
+  if (!only_whitespace(tail)) {
+    sqlite3_stmt *next = NULL;
+    int rc = sqlite3_prepare_v2(handle(c), tail, -1, &next, NULL);
+    sqlite3_finalize(next);
+    if (rc != SQLITE_OK || next != NULL) {
+      sqlite3_finalize(*out);
+      *out = NULL;
+      lm_err_set(e, LM_ERROR, "a statement with parameters or rows must be alone: "
+                 "more SQL follows it");
+      lm_err_set_sql(e, sql);
+      return LM_ERROR;
+    }
+  }
+  return LM_OK;
+}
+
+static int sqlite_exec(struct lm_conn *c, const char *sql, int nparams,
+                       const struct lm_value *params, int64_t *changes, struct lm_err *e) {
+  sqlite3 *db = handle(c);
+  if (nparams > 0) {
+    sqlite3_stmt *stmt;
+    if (prepare_one(c, sql, &stmt, e) != LM_OK) return LM_ERROR;
+    int rc = bind_params(c, stmt, nparams, params, e);
+    if (rc == LM_OK) {
+      int step;
+      while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {}
+      if (step != SQLITE_DONE) rc = db_error(c, sql, 0, e);
+    } else {
+      lm_err_set_sql(e, sql);
+    }
+    sqlite3_finalize(stmt);
+    if (rc == LM_OK && changes) *changes = sqlite3_changes64(db);
+    return rc;
+  }
+  /* no parameters: run each statement of the script in turn */
+  const char *p = sql;
+  while (*p) {
+    sqlite3_stmt *stmt = NULL;
+    const char *tail = NULL;
+    if (sqlite3_prepare_v2(db, p, -1, &stmt, &tail) != SQLITE_OK)
+      return db_error(c, sql, (int)(p - sql), e);   /* position within the whole script */
+    if (stmt == NULL) break;                          /* only comments or space left */
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {}
+    if (step != SQLITE_DONE) {
+      db_error(c, sqlite3_sql(stmt), 0, e);
+      sqlite3_finalize(stmt);
+      return LM_ERROR;
+    }
+    sqlite3_finalize(stmt);
+    p = tail;
+  }
+  if (changes) *changes = sqlite3_changes64(db);
+  return LM_OK;
+}
+
+static int sqlite_query(struct lm_conn *c, const char *sql, int nparams,
+                        const struct lm_value *params, struct lm_cursor **out,
+                        struct lm_err *e) {
+  sqlite3_stmt *stmt;
+  *out = NULL;
+  if (prepare_one(c, sql, &stmt, e) != LM_OK) return LM_ERROR;
+  if (bind_params(c, stmt, nparams, params, e) != LM_OK) {
+    lm_err_set_sql(e, sql);
+    sqlite3_finalize(stmt);
+    return LM_ERROR;
+  }
+  struct sqlite_cursor *cur = lm_malloc(sizeof *cur);
+  cur->base.conn = c;
+  cur->stmt = stmt;
+  int ncols = sqlite3_column_count(stmt);
+  cur->is_bool = lm_malloc((size_t)ncols + 1);
+  for (int i = 0; i < ncols; i++) {
+    const char *decl = sqlite3_column_decltype(stmt, i);
+    cur->is_bool[i] = decl && (strcasecmp(decl, "BOOLEAN") == 0 || strcasecmp(decl, "BOOL") == 0);
+  }
+  *out = &cur->base;
+  return LM_OK;
+}
+
+static int sqlite_next(struct lm_cursor *cur, struct lm_err *e) {
+  struct sqlite_cursor *sc = (struct sqlite_cursor *)cur;
+  int rc = sqlite3_step(sc->stmt);
+  if (rc == SQLITE_ROW) return LM_ROW;
+  if (rc == SQLITE_DONE) return LM_DONE;
+  return db_error(cur->conn, sqlite3_sql(sc->stmt), 0, e);
+}
+
+static int sqlite_column_count(struct lm_cursor *cur) {
+  return sqlite3_column_count(((struct sqlite_cursor *)cur)->stmt);
+}
+
+static const char *sqlite_column_name(struct lm_cursor *cur, int i) {
+  return sqlite3_column_name(((struct sqlite_cursor *)cur)->stmt, i);
+}
+
+static void sqlite_column_value(struct lm_cursor *cur, int i, struct lm_value *out) {
+  struct sqlite_cursor *sc = (struct sqlite_cursor *)cur;
+  sqlite3_stmt *stmt = sc->stmt;
+  *out = (struct lm_value){.type = LM_NULL};
+  switch (sqlite3_column_type(stmt, i)) {
+  case SQLITE_INTEGER:
+    out->type = sc->is_bool[i] ? LM_BOOLEAN : LM_INTEGER;
+    out->i = sqlite3_column_int64(stmt, i);
+    if (out->type == LM_BOOLEAN) out->i = out->i != 0;
+    break;
+  case SQLITE_FLOAT:
+    out->type = LM_FLOAT;
+    out->f = sqlite3_column_double(stmt, i);
+    break;
+  case SQLITE_TEXT:
+    out->type = LM_TEXT;
+    out->s = (const char *)sqlite3_column_text(stmt, i);
+    out->len = (size_t)sqlite3_column_bytes(stmt, i);
+    break;
+  case SQLITE_BLOB:
+    out->type = LM_TEXT;                              /* Lua strings hold any bytes */
+    out->s = sqlite3_column_blob(stmt, i);
+    out->len = (size_t)sqlite3_column_bytes(stmt, i);
+    if (out->s == NULL) out->s = "";
+    break;
+  default:
+    break;
+  }
+}
+
+static void sqlite_cursor_free(struct lm_cursor *cur) {
+  if (cur == NULL) return;
+  struct sqlite_cursor *sc = (struct sqlite_cursor *)cur;
+  sqlite3_finalize(sc->stmt);
+  free(sc->is_bool);
+  free(sc);
+}
+
+static int sqlite_in_transaction(struct lm_conn *c) { return !sqlite3_get_autocommit(handle(c)); }
+
+static int run_simple(struct lm_conn *c, const char *sql, struct lm_err *e) {
+  if (sqlite3_exec(handle(c), sql, NULL, NULL, NULL) != SQLITE_OK) return db_error(c, sql, 0, e);
+  return LM_OK;
+}
+
+static int sqlite_begin(struct lm_conn *c, struct lm_err *e) {
+  if (sqlite_in_transaction(c))
+    return lm_err_set(e, LM_ERROR, "cannot begin: a transaction is already open");
+  return run_simple(c, "BEGIN IMMEDIATE", e);
+}
+
+static int sqlite_commit(struct lm_conn *c, struct lm_err *e) {
+  if (!sqlite_in_transaction(c))
+    return lm_err_set(e, LM_ERROR, "cannot commit: no transaction is open "
+                      "(SQLite may have rolled it back after an earlier error)");
+  return run_simple(c, "COMMIT", e);
+}
+
+static int sqlite_rollback(struct lm_conn *c, struct lm_err *e) {
+  if (!sqlite_in_transaction(c)) return LM_OK;        /* nothing left to undo */
+  return run_simple(c, "ROLLBACK", e);
+}
+
+const struct lm_driver lm_driver_sqlite = {
+  .name = "sqlite",
+  .check_url = NULL,
+  .open = sqlite_open,
+  .close = sqlite_close,
+  .exec = sqlite_exec,
+  .query = sqlite_query,
+  .next = sqlite_next,
+  .column_count = sqlite_column_count,
+  .column_name = sqlite_column_name,
+  .column_value = sqlite_column_value,
+  .cursor_free = sqlite_cursor_free,
+  .begin = sqlite_begin,
+  .commit = sqlite_commit,
+  .rollback = sqlite_rollback,
+  .in_transaction = sqlite_in_transaction,
+};

@@ -1,0 +1,30 @@
+/*
+ * lua_core.h -- the C/Lua bridge shared by the binding files.
+ *
+ * luaopen_luamig_core (lua_core.c) builds the module table and lets each
+ * binding file add its functions to it: lm_lua_db_open (lua_db.c) for
+ * connections, lm_lua_graph_open (lua_graph.c) for the revision graph and
+ * scripts. Only these files raise Lua errors; the layers below fill a
+ * struct lm_err.
+ */
+#ifndef LUAMIG_LUA_CORE_H
+#define LUAMIG_LUA_CORE_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "luamig.h"
+
+/* Each adds its functions to the module table at the top of the stack. */
+void lm_lua_db_open(lua_State *L);
+/* Weak until lua_graph.c lands, so the module builds without it. */
+void lm_lua_graph_open(lua_State *L) __attribute__((weak));
+
+/* Push an error value (a table with message, code, sqlstate, sql, position
+ * and a __tostring) built from e, release e, and raise it. Never returns.
+ * Nothing malloc'd by the caller may be live across this call. */
+int lm_lua_raise(lua_State *L, struct lm_err *e);
+/* Push the same error value without raising (for pcall-style returns). */
+void lm_lua_push_error(lua_State *L, const struct lm_err *e);
+
+#endif
