@@ -97,7 +97,7 @@ describe("database URLs", function()
           local c = core.connect(url); c:exec("CREATE TABLE t (x INTEGER)"); c:close()
         end]]
       os.execute("mkdir " .. h.shell_quote(dir .. "/sub"))
-      local status, _, stderr = h.run(("cd %s && lua5.4 -e %s"):format(h.shell_quote(dir),
+      local status, _, stderr = h.run(("cd %s && %s -e %s"):format(h.shell_quote(dir), h.lua,
         h.shell_quote(("package.cpath=%q;"):format(h.build .. "/lib/?.so") .. script)))
       assert.equal(0, status, stderr)
       assert.is_true(h.file_exists(dir .. "/rel1.db"))

@@ -17,10 +17,13 @@ h.build = os.getenv("LUAMIG_BUILD") or (h.root .. "/build")
 h.bin = h.build .. "/bin/luamig"
 h.pg_admin_url = os.getenv("LUAMIG_TEST_PG_URL")
 
-local counter = 0
+-- busted reloads this module for each spec file, so names come from
+-- /dev/urandom rather than a counter
 local function unique(prefix)
-  counter = counter + 1
-  return ("%s%d_%d"):format(prefix, os.time() % 1000000, counter)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local bytes = f:read(8)
+  f:close()
+  return prefix .. bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
 end
 
 -- Quote a string for /bin/sh.
@@ -28,10 +31,16 @@ function h.shell_quote(s)
   return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
 end
 
+-- Under a sanitizer build spec/run preloads the ASan runtime into lua5.4;
+-- commands run by the specs must not inherit it, except a lua5.4 that
+-- loads the instrumented module (h.lua).
+local asan_preload = os.getenv("LUAMIG_ASAN_PRELOAD")
+h.lua = asan_preload and ("LD_PRELOAD=" .. asan_preload .. " lua5.4") or "lua5.4"
+
 -- Run a shell command; returns its exit status, stdout and stderr.
 function h.run(cmd)
   local err = os.tmpname()
-  local p = assert(io.popen(cmd .. " 2>" .. err, "r"))
+  local p = assert(io.popen("unset LD_PRELOAD; " .. cmd .. " 2>" .. err, "r"))
   local stdout = p:read("a")
   local _, _, status = p:close()
   local f = io.open(err)
@@ -127,9 +136,22 @@ end
 -- one spec body covers both databases (the output handler counts the
 -- PostgreSQL ones by that tag).
 function h.each_db(fn)
+  local describe = h.caller_env(2).describe
   for _, db in ipairs(h.dialects) do
     describe("[" .. db.name .. "]", function() fn(db) end)
   end
+end
+
+-- busted gives each spec file its own environment (describe, it, ...);
+-- a helper finds it as the _ENV of the function calling it.
+function h.caller_env(level)
+  local f = debug.getinfo(level + 1, "f").func
+  for i = 1, math.huge do
+    local name, value = debug.getupvalue(f, i)
+    if name == nil then break end
+    if name == "_ENV" then return value end
+  end
+  return _G
 end
 
 -- pcall that returns the error value (or nil when fn succeeded).

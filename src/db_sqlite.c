@@ -33,9 +33,11 @@ static int db_error(struct lm_conn *c, const char *sql, int offset_base, struct 
   sqlite3 *db = handle(c);
   lm_err_set(e, LM_ERROR, "%s", sqlite3_errmsg(db));
   e->db_code = sqlite3_extended_errcode(db);
-  lm_err_set_sql(e, sql);
   int offset = sqlite3_error_offset(db);
   e->position = offset >= 0 ? offset_base + offset + 1 : 0;
+  if (offset_base == 0 && offset < 0)                 /* a script's statement: no leading space */
+    sql += strspn(sql, " \t\r\n");
+  lm_err_set_sql(e, sql);
   return LM_ERROR;
 }
 

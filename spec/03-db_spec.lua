@@ -1,0 +1,313 @@
+-- The db layer through luamig.core, on SQLite and PostgreSQL alike:
+-- bound values, rows, transactions, errors, quoting, and the life of a
+-- connection.
+local core = require "luamig.core"
+local h = require "spec.helpers"
+
+h.each_db(function(db)
+  local pg = db.name == "postgresql"
+  local conn
+  before_each(function() conn = db.connect() end)
+  after_each(function() if conn then conn:close() end end)
+
+  local function create_values_table()
+    conn:exec([[CREATE TABLE vals (id INTEGER PRIMARY KEY, i BIGINT, f DOUBLE PRECISION,
+                s TEXT, b BOOLEAN)]])
+  end
+
+  describe("bound parameters", function()
+    local strings = {"", "it's", [[say "hi"]], "back\\slash", "two\nlines\r\n", "tab\there",
+                     "héllo wörld ✓ 日本語", "'; DROP TABLE vals; --", "$1 ? :name"}
+
+    it("round-trip integers beyond 2^53, floats, strings, booleans and NULL through a table", function()
+      create_values_table()
+      local ints = {0, -1, 9007199254740993, -9007199254740993, math.maxinteger, math.mininteger}
+      local floats = {0.1, -2.5, 1e300, 5e-324, 1 / 3}
+      for n, v in ipairs(ints) do conn:exec("INSERT INTO vals (id, i) VALUES ($1, $2)", {n, v}) end
+      for n, v in ipairs(floats) do conn:exec("INSERT INTO vals (id, f) VALUES ($1, $2)", {100 + n, v}) end
+      for n, v in ipairs(strings) do conn:exec("INSERT INTO vals (id, s) VALUES ($1, $2)", {200 + n, v}) end
+      conn:exec("INSERT INTO vals (id, b) VALUES ($1, $2), ($3, $4)", {301, true, 302, false})
+      conn:exec("INSERT INTO vals (id, i, f, s, b) VALUES ($1, $2, $3, $4, $5)", {n = 5, 400})
+      local rows = conn:query("SELECT id, i, f, s, b FROM vals ORDER BY id")
+      local got = {}
+      for _, r in ipairs(rows) do got[r.id] = r end
+      for n, v in ipairs(ints) do
+        assert.equal(v, got[n].i)
+        assert.equal("integer", math.type(got[n].i))
+      end
+      for n, v in ipairs(floats) do
+        assert.equal(v, got[100 + n].f)
+        assert.equal("float", math.type(got[100 + n].f))
+      end
+      for n, v in ipairs(strings) do assert.equal(v, got[200 + n].s) end
+      assert.equal(true, got[301].b)
+      assert.equal(false, got[302].b)
+      assert.same({id = 400}, got[400])               -- every other column NULL, so absent
+    end)
+
+    it("type values selected directly, with no column to guide them", function()
+      local rows = conn:query("SELECT $1 AS i, $2 AS f, $3 AS s, $4 AS n",
+                              {n = 4, math.maxinteger, 0.1, "x'y"})
+      assert.same({i = math.maxinteger, f = 0.1, s = "x'y"}, rows[1])
+      assert.equal("integer", math.type(rows[1].i))
+    end)
+
+    it("use one value twice and in any order", function()
+      local rows = conn:query("SELECT $2 AS a, $1 AS b, $2 AS c", {"one", "two"})
+      assert.same({a = "two", b = "one", c = "two"}, rows[1])
+    end)
+
+    it("carry bytes that are not text (NUL, invalid UTF-8) into a binary column", function()
+      conn:exec(("CREATE TABLE bin (id INTEGER PRIMARY KEY, data %s)"):format(pg and "BYTEA" or "BLOB"))
+      local bytes = "a\0b\255\254\0"
+      conn:exec("INSERT INTO bin (id, data) VALUES (1, $1)", {bytes})
+      assert.equal(bytes, conn:query("SELECT data FROM bin")[1].data)
+    end)
+
+    it("refuse a value that cannot be bound, naming it", function()
+      local err = h.error_of(conn.exec, conn, "SELECT $1", {{}})
+      assert.truthy(tostring(err):find("bad parameter $1: a table cannot be bound (use nil, a "
+        .. "boolean, a number or a string)", 1, true), tostring(err))
+    end)
+
+    it("say when the values do not match the placeholders", function()
+      local err = h.error_of(conn.query, conn, "SELECT $1 AS a, $2 AS b", {1})
+      local expected = pg and "bind message supplies 1 parameters, but prepared statement \"\" requires 2"
+                          or "the statement uses $2 but 1 value was given"
+      assert.equal(expected, err.message)
+      assert.equal("SELECT $1 AS a, $2 AS b", err.sql)
+    end)
+  end)
+
+  describe("exec and query", function()
+    it("exec runs a script of several statements and returns the rows changed", function()
+      conn:exec([[CREATE TABLE t (x INTEGER);
+                  INSERT INTO t (x) VALUES (1), (2), (3);  -- a comment
+                  /* another */ UPDATE t SET x = x + 10 WHERE x > 1;]])
+      assert.equal(3, conn:exec("DELETE FROM t WHERE x > $1", {0}))
+    end)
+
+    it("query returns the rows keyed by column and the column names in order", function()
+      conn:exec("CREATE TABLE t (b TEXT, a INTEGER)")
+      conn:exec("INSERT INTO t (b, a) VALUES ('x', 1), ('y', 2)")
+      local rows, columns = conn:query("SELECT b, a FROM t ORDER BY a")
+      assert.same({{b = "x", a = 1}, {b = "y", a = 2}}, rows)
+      assert.same({"b", "a"}, columns)
+      local none, cols2 = conn:query("SELECT a FROM t WHERE a > $1", {99})
+      assert.same({}, none)
+      assert.same({"a"}, cols2)
+    end)
+  end)
+
+  describe("errors", function()
+    it("carry the database's message, code, statement and position", function()
+      local err = h.error_of(conn.query, conn, "SELECT x FROM missing_table")
+      assert.equal("luamig.Error", getmetatable(err).__name)
+      assert.equal("SELECT x FROM missing_table", err.sql)
+      if pg then
+        assert.equal('relation "missing_table" does not exist', err.message)
+        assert.equal("42P01", err.sqlstate)
+        assert.equal("42P01", err.code)
+        assert.equal(15, err.position)
+      else
+        assert.equal("no such table: missing_table", err.message)
+        assert.equal(1, err.code)                      -- SQLITE_ERROR
+      end
+      assert.equal(err.message, tostring(err))
+    end)
+
+    it("point at a syntax error", function()
+      local err = h.error_of(conn.exec, conn, "CREATE TABLE ok (x INTEGER); SELECT 1 FROM WHERE")
+      assert.equal(pg and 'syntax error at or near "WHERE"' or 'near "WHERE": syntax error', err.message)
+      assert.equal(44, err.position)
+      assert.equal("CREATE TABLE ok (x INTEGER); SELECT 1 FROM WHERE", err.sql)
+    end)
+
+    it("name the failing statement of a script", function()
+      conn:exec("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+      local err = h.error_of(conn.exec, conn, "INSERT INTO t VALUES (1); INSERT INTO t VALUES (1);")
+      if pg then
+        assert.equal('duplicate key value violates unique constraint "t_pkey"\nDETAIL: Key (x)=(1) already exists.', err.message)
+        assert.equal("23505", err.sqlstate)
+      else
+        assert.equal("UNIQUE constraint failed: t.x", err.message)
+        assert.equal(1555, err.code)                   -- SQLITE_CONSTRAINT_PRIMARYKEY
+        assert.equal("INSERT INTO t VALUES (1);", err.sql)
+      end
+    end)
+  end)
+
+  describe("transactions", function()
+    local function tables()
+      local sql = pg and "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+                      or "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
+      local names = {}
+      for _, r in ipairs(conn:query(sql)) do names[#names + 1] = r.name end
+      return names
+    end
+
+    it("a failed statement inside a transaction leaves nothing behind, DDL included", function()
+      conn:exec("CREATE TABLE kept (x INTEGER)")
+      local ok = pcall(function()
+        local tx <close> = conn:begin()
+        conn:exec("CREATE TABLE made_in_tx (x INTEGER)")
+        conn:exec("CREATE INDEX ix_made ON made_in_tx (x)")
+        conn:exec("INSERT INTO kept (x) VALUES (1)")
+        conn:exec("INSERT INTO no_such_table VALUES (1)")    -- fails: tx closes, rolls back
+        tx:commit()
+      end)
+      assert.is_false(ok)
+      assert.is_false(conn:in_transaction())
+      assert.same({"kept"}, tables())
+      assert.same({}, (conn:query("SELECT x FROM kept")))
+    end)
+
+    it("commit makes the work visible to another connection", function()
+      local url = db.url()
+      local a, b = core.connect(url), core.connect(url)
+      do
+        local tx <close> = a:begin()
+        a:exec("CREATE TABLE t (x INTEGER)")
+        a:exec("INSERT INTO t (x) VALUES ($1)", {42})
+        tx:commit()
+        assert.is_false(tx:active())
+      end
+      assert.same({{x = 42}}, (b:query("SELECT x FROM t")))
+      a:close() b:close()
+    end)
+
+    it("an explicit rollback undoes DDL", function()
+      local tx = conn:begin()
+      conn:exec("CREATE TABLE t (x INTEGER)")
+      tx:rollback()
+      assert.same({}, tables())
+      assert.is_false(conn:in_transaction())
+    end)
+
+    it("refuse to commit twice, to roll back a committed one, or to nest", function()
+      local tx = conn:begin()
+      assert.equal("cannot begin: a transaction is already open",
+                   h.error_of(conn.begin, conn).message)
+      tx:commit()
+      assert.truthy(tostring(h.error_of(tx.commit, tx)):find(
+        "cannot commit: the transaction was already committed", 1, true))
+      assert.truthy(tostring(h.error_of(tx.rollback, tx)):find(
+        "cannot roll back: the transaction was already committed", 1, true))
+    end)
+
+    it("a transaction dropped without commit is rolled back by the collector", function()
+      do
+        local tx = conn:begin()                        -- not to-be-closed
+        conn:exec("CREATE TABLE t (x INTEGER)")
+        tx = nil                                       -- luacheck: ignore
+      end
+      collectgarbage() collectgarbage()
+      assert.is_false(conn:in_transaction())
+      assert.same({}, tables())
+    end)
+
+    if pg then
+      it("COMMIT of a transaction aborted by an error fails and keeps nothing", function()
+        local tx = conn:begin()
+        conn:exec("CREATE TABLE t (x INTEGER)")
+        assert.is_table(h.error_of(conn.exec, conn, "SELECT * FROM nope"))
+        local err = h.error_of(tx.commit, tx)
+        assert.equal("COMMIT did not take effect: the transaction was aborted by an earlier "
+                     .. "error and has been rolled back", err.message)
+        assert.is_false(conn:in_transaction())
+        assert.same({}, tables())
+      end)
+    end
+  end)
+
+  describe("quoting", function()
+    local hostile = {"select", 'we"ird', "a b", "x;drop table y", "Mixed Case", "ünï", "--", "order"}
+
+    it("hostile identifiers round-trip through CREATE, INSERT and SELECT", function()
+      conn:exec("CREATE TABLE y (keep INTEGER)")
+      for n, name in ipairs(hostile) do
+        local t, c = conn:quote_ident(name), conn:quote_ident(name .. "_col")
+        conn:exec(("CREATE TABLE %s (%s TEXT)"):format(t, c))
+        conn:exec(("INSERT INTO %s (%s) VALUES ($1)"):format(t, c), {name})
+        local rows = conn:query(("SELECT %s AS v FROM %s"):format(c, t))
+        assert.same({{v = name}}, rows, "table #" .. n)
+      end
+      local sql = pg and "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+                      or "SELECT name FROM sqlite_master WHERE type = 'table'"
+      local names = {}
+      for _, r in ipairs(conn:query(sql)) do names[r.name] = true end
+      for _, name in ipairs(hostile) do assert.is_true(names[name], name) end
+      assert.is_true(names.y)                          -- "x;drop table y" dropped nothing
+    end)
+
+    it("quote_ident doubles quotes and refuses empty names and NUL", function()
+      assert.equal('"we""ird"', core.quote_ident('we"ird'))
+      assert.equal('"select"', conn:quote_ident("select"))
+      assert.equal("an identifier cannot be empty", h.error_of(core.quote_ident, "").message)
+      assert.equal("an identifier cannot contain a NUL byte", h.error_of(core.quote_ident, "a\0b").message)
+    end)
+
+    it("quote_literal is safe for any string, whatever the server's settings", function()
+      local values = {"plain", "it's", "back\\slash\\'", "\\'; DROP TABLE y; --", "new\nline", "ü✓", ""}
+      if pg then conn:exec("SET standard_conforming_strings = off") end
+      for _, v in ipairs(values) do
+        local rows = conn:query("SELECT " .. conn:quote_literal(v) .. " AS v")
+        assert.equal(v, rows[1].v)
+      end
+      if pg then
+        conn:exec("SET standard_conforming_strings = on")
+        for _, v in ipairs(values) do
+          assert.equal(v, conn:query("SELECT " .. core.quote_literal("postgresql", v) .. " AS v")[1].v)
+        end
+      end
+      assert.equal("a string literal cannot contain a NUL byte",
+                   h.error_of(conn.quote_literal, conn, "a\0b").message)
+    end)
+  end)
+
+  describe("the connection object", function()
+    it("reports its dialect", function()
+      assert.equal(db.name, conn:dialect())
+    end)
+
+    it("closes twice safely and raises when used after close", function()
+      local c = db.connect()
+      c:close()
+      c:close()
+      assert.equal("luamig.Conn (closed)", tostring(c))
+      for _, call in ipairs{
+        function() c:exec("SELECT 1") end, function() c:query("SELECT 1") end,
+        function() c:begin() end, function() c:dialect() end,
+      } do
+        assert.truthy(tostring(h.error_of(call)):find("attempt to use a closed connection", 1, true))
+      end
+    end)
+
+    it("a transaction outliving its connection raises on commit", function()
+      local c = db.connect()
+      local tx = c:begin()
+      c:close()
+      assert.truthy(tostring(h.error_of(tx.commit, tx)):find("attempt to use a closed connection", 1, true))
+      assert.is_false(tx:active())
+    end)
+
+    it("closes as a to-be-closed variable, rolling back what was not committed", function()
+      local url = db.url()
+      do
+        local c <close> = core.connect(url)
+        c:begin()
+        c:exec("CREATE TABLE t (x INTEGER)")
+      end
+      local c2 = core.connect(url)
+      local sql = pg and "SELECT count(*) AS n FROM pg_tables WHERE tablename = 't'"
+                      or "SELECT count(*) AS n FROM sqlite_master WHERE name = 't'"
+      assert.equal(0, c2:query(sql)[1].n)
+      c2:close()
+    end)
+
+    it("does not show a password in its text form", function()
+      assert.is_nil(tostring(conn):find(h.pg_password, 1, true))
+      assert.truthy(tostring(conn):find("^luamig.Conn %("))
+    end)
+  end)
+end)
