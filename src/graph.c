@@ -1,0 +1,541 @@
+/*
+ * graph.c -- building the revision graph: adding revisions, linking parents
+ * and dependencies, the checks Alembic makes (and the ones it only warns
+ * about, made errors here), branch-label propagation, and the lookups the
+ * target grammar and the paths are built on.
+ */
+#include "graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- small containers ---- */
+
+void lm_ilist_push(struct lm_ilist *l, int x) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 4;
+    l->v = lm_realloc(l->v, l->cap * sizeof *l->v);
+  }
+  l->v[l->n++] = x;
+}
+
+void lm_ilist_release(struct lm_ilist *l) {
+  free(l->v);
+  *l = (struct lm_ilist)LM_ILIST_INIT;
+}
+
+static int ilist_has(const struct lm_ilist *l, int x) {
+  for (size_t i = 0; i < l->n; i++)
+    if (l->v[i] == x) return 1;
+  return 0;
+}
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ULL;           /* FNV-1a */
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+static void strmap_grow(struct lm_strmap *m);
+
+/* Returns the slot of key: its own if present, else the empty one where it
+ * would go. */
+static size_t strmap_slot(const struct lm_strmap *m, const char *key) {
+  size_t mask = m->cap - 1, i = (size_t)hash_str(key) & mask;
+  while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & mask;
+  return i;
+}
+
+static int strmap_get(const struct lm_strmap *m, const char *key) {
+  if (m->cap == 0) return -1;
+  size_t i = strmap_slot(m, key);
+  return m->keys[i] ? m->vals[i] : -1;
+}
+
+/* key is borrowed: it must outlive the map. Replaces an existing value. */
+static void strmap_put(struct lm_strmap *m, const char *key, int val) {
+  if ((m->count + 1) * 2 > m->cap) strmap_grow(m);
+  size_t i = strmap_slot(m, key);
+  if (!m->keys[i]) m->count++;
+  m->keys[i] = key;
+  m->vals[i] = val;
+}
+
+static void strmap_grow(struct lm_strmap *m) {
+  struct lm_strmap old = *m;
+  m->cap = old.cap ? old.cap * 2 : 64;
+  m->keys = lm_malloc(m->cap * sizeof *m->keys);
+  memset(m->keys, 0, m->cap * sizeof *m->keys);
+  m->vals = lm_malloc(m->cap * sizeof *m->vals);
+  m->count = 0;
+  for (size_t i = 0; i < old.cap; i++)
+    if (old.keys[i]) strmap_put(m, old.keys[i], old.vals[i]);
+  free(old.keys);
+  free(old.vals);
+}
+
+static void strmap_release(struct lm_strmap *m) {
+  free(m->keys);
+  free(m->vals);
+  memset(m, 0, sizeof *m);
+}
+
+/* ---- lifecycle ---- */
+
+struct lm_graph *lm_graph_new(void) {
+  struct lm_graph *g = lm_malloc(sizeof *g);
+  memset(g, 0, sizeof *g);
+  return g;
+}
+
+static char **copy_strings(const char *const *s, size_t n) {
+  if (n == 0) return NULL;
+  char **out = lm_malloc(n * sizeof *out);
+  for (size_t i = 0; i < n; i++) out[i] = lm_strdup(s[i]);
+  return out;
+}
+
+static void free_strings(char **s, size_t n) {
+  for (size_t i = 0; i < n; i++) free(s[i]);
+  free(s);
+}
+
+void lm_graph_free(struct lm_graph *g) {
+  if (g == NULL) return;
+  for (size_t i = 0; i < g->nrevs; i++) {
+    struct lm_rev *r = &g->revs[i];
+    free(r->id);
+    free(r->path);
+    free_strings(r->down_names, r->ndown);
+    free_strings(r->dep_names, r->ndep_names);
+    free_strings(r->own_labels, r->nown_labels);
+    free(r->down);
+    lm_ilist_release(&r->deps);
+    lm_ilist_release(&r->norm_down);
+    lm_ilist_release(&r->children);
+    lm_ilist_release(&r->all_children);
+    lm_ilist_release(&r->norm_children);
+    lm_ilist_release(&r->labels);
+  }
+  free(g->revs);
+  for (size_t i = 0; i < g->nlabels; i++) free(g->labels[i].name);
+  free(g->labels);
+  strmap_release(&g->ids);
+  strmap_release(&g->label_map);
+  free(g->keys);
+  lm_ilist_release(&g->heads);
+  lm_ilist_release(&g->real_heads);
+  lm_ilist_release(&g->bases);
+  lm_ilist_release(&g->real_bases);
+  free(g->mark);
+  free(g->mark2);
+  free(g->mark3);
+  free(g->stack);
+  free(g->emh_arg);
+  free(g);
+}
+
+/* "path: " when the file is known, so messages name it. */
+static const char *where(const char *path) { return path ? path : "<no file>"; }
+
+int lm_graph_add(struct lm_graph *g, const struct lm_rev_spec *spec, struct lm_err *e) {
+  const char *id = spec->id;
+  if (g->built)
+    return lm_err_set(e, LM_ERROR, "revision %s added after the graph was built", id);
+  if (id == NULL || id[0] == '\0')
+    return lm_err_set(e, LM_ERROR, "%s: revision id is empty", where(spec->path));
+  /* Alembic's verify_rev_id: these characters belong to the grammar. */
+  char bad[5] = "";
+  size_t nbad = 0;
+  for (const char *c = "+-:@"; *c; c++)   /* sorted, as Alembic lists them */
+    if (strchr(id, *c)) bad[nbad++] = *c;
+  if (nbad) {
+    struct lm_buf b = LM_BUF_INIT;
+    for (size_t i = 0; i < nbad; i++) {
+      if (i) lm_buf_adds(&b, ", ");
+      lm_buf_addc(&b, bad[i]);
+    }
+    lm_err_set(e, LM_ERROR, "%s: Character(s) '%s' not allowed in revision identifier '%s'",
+               where(spec->path), b.data, id);
+    lm_buf_release(&b);
+    return LM_ERROR;
+  }
+  for (size_t i = 0; i < spec->ndown; i++)
+    if (strcmp(spec->down[i], id) == 0)
+      return lm_err_set(e, LM_ERROR, "%s: Self-loop is detected in revisions (%s)",
+                        where(spec->path), id);
+  for (size_t i = 0; i < spec->ndepends_on; i++)
+    if (strcmp(spec->depends_on[i], id) == 0)
+      return lm_err_set(e, LM_ERROR, "%s: Dependency self-loop is detected in revisions (%s)",
+                        where(spec->path), id);
+  for (size_t i = 0; i < spec->ndown; i++)
+    if (spec->down[i][0] == '\0')
+      return lm_err_set(e, LM_ERROR, "%s: revision %s has an empty down_revision",
+                        where(spec->path), id);
+  int dup = strmap_get(&g->ids, id);
+  if (dup >= 0)
+    return lm_err_set(e, LM_ERROR, "Revision %s is present more than once: %s and %s", id,
+                      where(g->revs[dup].path), where(spec->path));
+  if (g->nrevs == g->cap) {
+    g->cap = g->cap ? g->cap * 2 : 64;
+    g->revs = lm_realloc(g->revs, g->cap * sizeof *g->revs);
+  }
+  struct lm_rev *r = &g->revs[g->nrevs];
+  memset(r, 0, sizeof *r);
+  r->id = lm_strdup(id);
+  r->path = spec->path ? lm_strdup(spec->path) : NULL;
+  r->has_downgrade = spec->has_downgrade;
+  r->down_names = copy_strings(spec->down, spec->ndown);
+  r->ndown = spec->ndown;
+  r->dep_names = copy_strings(spec->depends_on, spec->ndepends_on);
+  r->ndep_names = spec->ndepends_on;
+  r->own_labels = copy_strings(spec->labels, spec->nlabels);
+  r->nown_labels = spec->nlabels;
+  /* The map borrows r->id; revs may move on realloc, so rebuild pointers
+   * into it are not kept: the id string itself never moves. */
+  strmap_put(&g->ids, r->id, (int)g->nrevs);
+  g->nrevs++;
+  return LM_OK;
+}
+
+int lm_graph_find(const struct lm_graph *g, const char *id) { return strmap_get(&g->ids, id); }
+
+int lm_graph_lookup(const struct lm_graph *g, const char *key) {
+  int r = strmap_get(&g->ids, key);
+  if (r >= 0) return r;
+  int l = strmap_get(&g->label_map, key);
+  return l >= 0 ? g->labels[l].rev : -1;
+}
+
+int lm_graph_has_label(const struct lm_graph *g, int rev, const char *label) {
+  int l = strmap_get(&g->label_map, label);
+  return l >= 0 && ilist_has(&g->revs[rev].labels, l);
+}
+
+int lm_graph_is_branch_point(const struct lm_graph *g, int rev) {
+  return g->revs[rev].children.n > 1;
+}
+
+int lm_graph_is_merge_point(const struct lm_graph *g, int rev) { return g->revs[rev].ndown > 1; }
+
+int lm_graph_is_effective_head(const struct lm_graph *g, int rev) {
+  return g->revs[rev].children.n == 0 && g->revs[rev].all_children.n > 0;
+}
+
+/* ---- walks ---- */
+
+uint32_t lm_graph_new_stamp(struct lm_graph *g) {
+  if (++g->stamp == 0) {             /* wrapped: clear every mark array */
+    memset(g->mark, 0, g->nrevs * sizeof *g->mark);
+    memset(g->mark2, 0, g->nrevs * sizeof *g->mark2);
+    memset(g->mark3, 0, g->nrevs * sizeof *g->mark3);
+    g->stamp = 1;
+  }
+  return g->stamp;
+}
+
+/* Depth-first over one adjacency kind, marking as it goes; appends each
+ * revision reached to seen when given. The stack holds each revision at
+ * most once because it is marked when pushed. */
+void lm_graph_mark_walk(struct lm_graph *g, const int *start, size_t n, int kind, uint32_t *m,
+                        uint32_t stamp, struct lm_ilist *seen) {
+  size_t top = 0;
+  int *stack = g->stack;
+  for (size_t i = 0; i < n; i++) {
+    if (start[i] < 0 || m[start[i]] == stamp) continue;
+    m[start[i]] = stamp;
+    stack[top++] = start[i];
+  }
+  while (top) {
+    int x = stack[--top];
+    struct lm_rev *r = &g->revs[x];
+    if (seen) lm_ilist_push(seen, x);
+    const int *next = NULL, *next2 = NULL;
+    size_t nn = 0, nn2 = 0;
+    switch (kind) {
+    case WALK_DOWN: next = r->down; nn = r->ndown; break;
+    case WALK_NORM_DOWN: next = r->norm_down.v; nn = r->norm_down.n; break;
+    case WALK_ALL_DOWN:
+      next = r->down; nn = r->ndown;
+      next2 = r->deps.v; nn2 = r->deps.n;
+      break;
+    case WALK_CHILDREN: next = r->children.v; nn = r->children.n; break;
+    default: next = r->all_children.v; nn = r->all_children.n; break;
+    }
+    for (size_t j = 0; j < nn + nn2; j++) {
+      int y = j < nn ? next[j] : next2[j - nn];
+      if (m[y] != stamp) {
+        m[y] = stamp;
+        stack[top++] = y;
+      }
+    }
+  }
+}
+
+void lm_graph_mark_ancestors(struct lm_graph *g, const int *start, size_t n, int deps,
+                             uint32_t *m, uint32_t stamp) {
+  lm_graph_mark_walk(g, start, n, deps ? WALK_NORM_DOWN : WALK_DOWN, m, stamp, NULL);
+}
+
+void lm_graph_mark_descendants(struct lm_graph *g, const int *start, size_t n, int deps,
+                               uint32_t *m, uint32_t stamp) {
+  lm_graph_mark_walk(g, start, n, deps ? WALK_ALL_CHILDREN : WALK_CHILDREN, m, stamp, NULL);
+}
+
+/* Alembic's _shares_lineage for one pair: b is among a's ancestors or
+ * descendants (a itself included). Uses g->mark. */
+int lm_graph_shares_lineage(struct lm_graph *g, int a, int b, int deps) {
+  if (a == b) return 1;
+  struct lm_rev *ra = &g->revs[a], *rb = &g->revs[b];
+  /* An ancestor has a smaller topological position: walk only one way. */
+  uint32_t s = lm_graph_new_stamp(g);
+  if (rb->topo < ra->topo) {
+    lm_graph_mark_ancestors(g, &a, 1, deps, g->mark, s);
+  } else {
+    lm_graph_mark_descendants(g, &a, 1, deps, g->mark, s);
+  }
+  return g->mark[b] == s;
+}
+
+/* ---- building ---- */
+
+static int key_cmp(const void *a, const void *b) {
+  return strcmp(((const struct lm_key *)a)->key, ((const struct lm_key *)b)->key);
+}
+
+/* Lists ids (at most 20) as "a, b, c" with their files, for cycle errors. */
+static char *describe_set(struct lm_graph *g, const int *v, size_t n) {
+  struct lm_buf b = LM_BUF_INIT;
+  lm_buf_adds(&b, "(");
+  for (size_t i = 0; i < n; i++) {
+    if (i) lm_buf_adds(&b, ", ");
+    lm_buf_adds(&b, g->revs[v[i]].id);
+  }
+  lm_buf_adds(&b, ")");
+  size_t shown = 0;
+  for (size_t i = 0; i < n && shown < 20; i++) {
+    if (!g->revs[v[i]].path) continue;
+    lm_buf_adds(&b, shown ? ", " : "; files: ");
+    lm_buf_adds(&b, g->revs[v[i]].path);
+    shown++;
+  }
+  if (shown == 20 && n > 20) lm_buf_printf(&b, ", ... (%zu revisions)", n);
+  return lm_buf_detach(&b);
+}
+
+static const struct lm_graph *sort_graph;   /* qsort has no context argument in C11 */
+static int id_cmp(const void *a, const void *b) {
+  return strcmp(sort_graph->revs[*(const int *)a].id, sort_graph->revs[*(const int *)b].id);
+}
+
+/* Alembic's _detect_cycles, one pass: every revision must be both an
+ * ancestor of a head and a descendant of a base, else it is on a cycle
+ * (or hangs from one). deps selects the dependency-aware pass. */
+static int detect_cycles(struct lm_graph *g, int deps, struct lm_err *e) {
+  const char *kind = deps ? "Dependency cycle" : "Cycle";
+  struct lm_ilist *heads = deps ? &g->real_heads : &g->heads;
+  struct lm_ilist *bases = deps ? &g->real_bases : &g->bases;
+  struct lm_ilist bad = LM_ILIST_INIT;
+  if (heads->n == 0 || bases->n == 0) {
+    for (size_t i = 0; i < g->nrevs; i++) lm_ilist_push(&bad, (int)i);   /* map order */
+  } else {
+    uint32_t s1 = lm_graph_new_stamp(g);
+    lm_graph_mark_walk(g, heads->v, heads->n, deps ? WALK_ALL_DOWN : WALK_DOWN, g->mark, s1, NULL);
+    uint32_t s2 = lm_graph_new_stamp(g);
+    lm_graph_mark_walk(g, bases->v, bases->n, deps ? WALK_ALL_CHILDREN : WALK_CHILDREN, g->mark2, s2,
+              NULL);
+    for (size_t i = 0; i < g->nrevs; i++)
+      if (g->mark[i] != s1 || g->mark2[i] != s2) lm_ilist_push(&bad, (int)i);
+    sort_graph = g;
+    qsort(bad.v, bad.n, sizeof *bad.v, id_cmp);
+  }
+  if (bad.n == 0) return LM_OK;
+  char *set = describe_set(g, bad.v, bad.n);
+  lm_err_set(e, LM_ERROR, "%s is detected in revisions %s", kind, set);
+  free(set);
+  lm_ilist_release(&bad);
+  return LM_ERROR;
+}
+
+/* Alembic's _add_branches: a label covers the labelled revision, all its
+ * descendants, and -- when the line above it is a plain chain -- its
+ * ancestors down to the previous branch point or merge point. */
+static void propagate_label(struct lm_graph *g, int rev, int label) {
+  uint32_t s = lm_graph_new_stamp(g);
+  struct lm_ilist seen = LM_ILIST_INIT;
+  lm_graph_mark_walk(g, &rev, 1, WALK_CHILDREN, g->mark, s, &seen);
+  for (size_t i = 0; i < seen.n; i++)
+    if (!ilist_has(&g->revs[seen.v[i]].labels, label))
+      lm_ilist_push(&g->revs[seen.v[i]].labels, label);
+  lm_ilist_release(&seen);
+  /* Alembic walks down from the last descendant it visited. Only when the
+   * descendants form a single chain is that walk deterministic and able to
+   * pass below rev; find that chain's tip and check the chain. */
+  int tip = rev;
+  while (g->revs[tip].children.n == 1) tip = g->revs[tip].children.v[0];
+  if (g->revs[tip].children.n > 1) return;
+  int p = tip;
+  for (;;) {
+    struct lm_rev *r = &g->revs[p];
+    if (r->all_children.n > 1 || r->ndown > 1) return;
+    if (!ilist_has(&r->labels, label)) lm_ilist_push(&r->labels, label);
+    if (r->ndown == 0) return;
+    p = r->down[0];
+  }
+}
+
+/* Alembic's _normalize_depends_on: drop the dependencies an ancestor
+ * (through down_revision) already depends on. */
+static void normalize_deps(struct lm_graph *g, int rev) {
+  struct lm_rev *r = &g->revs[rev];
+  for (size_t i = 0; i < r->ndown; i++) lm_ilist_push(&r->norm_down, r->down[i]);
+  if (r->deps.n == 0) return;
+  uint32_t s = lm_graph_new_stamp(g);
+  struct lm_ilist seen = LM_ILIST_INIT;
+  lm_graph_mark_walk(g, r->down, r->ndown, WALK_DOWN, g->mark, s, &seen);
+  uint32_t s3 = lm_graph_new_stamp(g);
+  for (size_t i = 0; i < seen.n; i++) {
+    struct lm_rev *a = &g->revs[seen.v[i]];
+    for (size_t j = 0; j < a->deps.n; j++) g->mark3[a->deps.v[j]] = s3;
+  }
+  lm_ilist_release(&seen);
+  for (size_t i = 0; i < r->deps.n; i++) {
+    int d = r->deps.v[i];
+    if (g->mark3[d] != s3 && !ilist_has(&r->norm_down, d)) lm_ilist_push(&r->norm_down, d);
+  }
+}
+
+int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
+  if (g->built) return LM_OK;
+  size_t n = g->nrevs;
+  g->mark = calloc(n ? n : 1, sizeof *g->mark);
+  g->mark2 = calloc(n ? n : 1, sizeof *g->mark2);
+  g->mark3 = calloc(n ? n : 1, sizeof *g->mark3);
+  if (!g->mark || !g->mark2 || !g->mark3) abort();
+  g->stack = lm_malloc((n ? n : 1) * sizeof *g->stack);
+
+  /* Branch labels: each name once, and never an existing revision id. */
+  for (size_t i = 0; i < n; i++) {
+    struct lm_rev *r = &g->revs[i];
+    for (size_t j = 0; j < r->nown_labels; j++) {
+      const char *name = r->own_labels[j];
+      int other = strmap_get(&g->ids, name);
+      int lab = strmap_get(&g->label_map, name);
+      if (lab >= 0) other = g->labels[lab].rev;
+      if (other >= 0)
+        return lm_err_set(e, LM_ERROR,
+                          "%s: Branch name '%s' in revision %s already used by revision %s (%s)",
+                          where(r->path), name, r->id, g->revs[other].id,
+                          where(g->revs[other].path));
+      if (name[0] == '\0')
+        return lm_err_set(e, LM_ERROR, "%s: revision %s has an empty branch label",
+                          where(r->path), r->id);
+      if (g->nlabels == g->labels_cap) {
+        g->labels_cap = g->labels_cap ? g->labels_cap * 2 : 16;
+        g->labels = lm_realloc(g->labels, g->labels_cap * sizeof *g->labels);
+      }
+      g->labels[g->nlabels].name = lm_strdup(name);
+      g->labels[g->nlabels].rev = (int)i;
+      strmap_put(&g->label_map, g->labels[g->nlabels].name, (int)g->nlabels);
+      g->nlabels++;
+    }
+  }
+
+  /* Parents and dependencies (a dependency may name a label). */
+  for (size_t i = 0; i < n; i++) {
+    struct lm_rev *r = &g->revs[i];
+    r->down = lm_malloc((r->ndown ? r->ndown : 1) * sizeof *r->down);
+    for (size_t j = 0; j < r->ndown; j++) {
+      int p = strmap_get(&g->ids, r->down_names[j]);
+      if (p < 0)
+        return lm_err_set(e, LM_ERROR, "%s: revision %s: down_revision '%s' is not present",
+                          where(r->path), r->id, r->down_names[j]);
+      r->down[j] = p;
+    }
+    for (size_t j = 0; j < r->ndep_names; j++) {
+      int d = strmap_get(&g->ids, r->dep_names[j]);
+      if (d < 0) {
+        int lab = strmap_get(&g->label_map, r->dep_names[j]);
+        if (lab >= 0) d = g->labels[lab].rev;
+      }
+      if (d < 0)
+        return lm_err_set(e, LM_ERROR, "%s: revision %s: depends_on '%s' is not present",
+                          where(r->path), r->id, r->dep_names[j]);
+      if (d == (int)i)
+        return lm_err_set(e, LM_ERROR, "%s: Dependency self-loop is detected in revisions (%s)",
+                          where(r->path), r->id);
+      if (!ilist_has(&r->deps, d)) lm_ilist_push(&r->deps, d);
+    }
+  }
+  /* Children: through down_revision, and through either. */
+  for (size_t i = 0; i < n; i++) {
+    struct lm_rev *r = &g->revs[i];
+    for (size_t j = 0; j < r->ndown; j++) {
+      struct lm_rev *p = &g->revs[r->down[j]];
+      if (!ilist_has(&p->children, (int)i)) lm_ilist_push(&p->children, (int)i);
+      if (!ilist_has(&p->all_children, (int)i)) lm_ilist_push(&p->all_children, (int)i);
+    }
+    for (size_t j = 0; j < r->deps.n; j++) {
+      struct lm_rev *p = &g->revs[r->deps.v[j]];
+      if (!ilist_has(&p->all_children, (int)i)) lm_ilist_push(&p->all_children, (int)i);
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    struct lm_rev *r = &g->revs[i];
+    if (r->children.n == 0) lm_ilist_push(&g->heads, (int)i);
+    if (r->all_children.n == 0) lm_ilist_push(&g->real_heads, (int)i);
+    if (r->ndown == 0) lm_ilist_push(&g->bases, (int)i);
+    if (r->ndown == 0 && r->ndep_names == 0) lm_ilist_push(&g->real_bases, (int)i);
+  }
+  if (n > 0) {
+    if (detect_cycles(g, 0, e) || detect_cycles(g, 1, e)) return LM_ERROR;
+  }
+
+  /* A topological position (Kahn over parents and dependencies, ties in
+   * load order): an ancestor always has a smaller one. */
+  {
+    int *indeg = lm_malloc((n ? n : 1) * sizeof *indeg);
+    int *queue = lm_malloc((n ? n : 1) * sizeof *queue);
+    size_t qh = 0, qt = 0;
+    memset(indeg, 0, (n ? n : 1) * sizeof *indeg);
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j < g->revs[i].all_children.n; j++) indeg[g->revs[i].all_children.v[j]]++;
+    for (size_t i = 0; i < n; i++)
+      if (indeg[i] == 0) queue[qt++] = (int)i;
+    int pos = 0;
+    while (qh < qt) {
+      int x = queue[qh++];
+      g->revs[x].topo = pos++;
+      struct lm_rev *r = &g->revs[x];
+      for (size_t j = 0; j < r->all_children.n; j++)
+        if (--indeg[r->all_children.v[j]] == 0) queue[qt++] = r->all_children.v[j];
+    }
+    free(indeg);
+    free(queue);
+  }
+
+  for (size_t i = 0; i < n; i++) normalize_deps(g, (int)i);
+  for (size_t i = 0; i < n; i++) {
+    struct lm_rev *r = &g->revs[i];
+    for (size_t j = 0; j < r->norm_down.n; j++)
+      lm_ilist_push(&g->revs[r->norm_down.v[j]].norm_children, (int)i);
+  }
+  for (size_t l = 0; l < g->nlabels; l++) {
+    int rev = g->labels[l].rev;
+    if (!ilist_has(&g->revs[rev].labels, (int)l)) lm_ilist_push(&g->revs[rev].labels, (int)l);
+  }
+  for (size_t l = 0; l < g->nlabels; l++) propagate_label(g, g->labels[l].rev, (int)l);
+
+  /* The prefix index: every id and label, sorted. */
+  g->nkeys = n + g->nlabels;
+  g->keys = lm_malloc((g->nkeys ? g->nkeys : 1) * sizeof *g->keys);
+  for (size_t i = 0; i < n; i++) g->keys[i] = (struct lm_key){g->revs[i].id, (int)i};
+  for (size_t l = 0; l < g->nlabels; l++)
+    g->keys[n + l] = (struct lm_key){g->labels[l].name, g->labels[l].rev};
+  qsort(g->keys, g->nkeys, sizeof *g->keys, key_cmp);
+  g->built = 1;
+  return LM_OK;
+}

@@ -1,0 +1,546 @@
+/*
+ * lua_graph.c -- the revision graph and the migration scripts, in
+ * luamig.core. Everything returns plain Lua tables; failures raise the
+ * error value of lm_lua_raise, whose message is the text shown to users
+ * as "FAILED: <message>".
+ *
+ * core.load_scripts(dirs) -> records
+ *   dirs: a directory or a list of them (script_location/versions, then
+ *   any version_locations). Every *.lua below each, sorted by path within
+ *   a directory, runs in its own environment (reads fall through to the
+ *   globals). A record is
+ *     { revision = "3f2a9c1d8e7b", down_revision = nil | "id" | {"a", "b"},
+ *       parents = {...}, depends_on = {...}, branch_labels = {...},
+ *       message = "create users" | nil, transactional = true,
+ *       path = "migrations/versions/3f2a_create_users.lua",
+ *       checksum = "<64 hex digits of SHA-256>",
+ *       upgrade = function, downgrade = function | nil, env = {...} }
+ *   Errors: "path:line: message" (syntax or runtime), "path: no revision
+ *   id (set the global 'revision')", "path: revision X has no upgrade
+ *   function", "path: down_revision must be nil, a revision id or a list
+ *   of revision ids", "Path doesn't exist: 'dir'. ...".
+ *
+ * core.graph(records) -> Graph
+ *   records: load_scripts' result, or plain tables with revision,
+ *   down_revision (or parents), depends_on, branch_labels, path. A record
+ *   with an upgrade function and no downgrade cannot be downgraded through;
+ *   a plain table can unless it says has_downgrade = false.
+ *   Errors name the files: "path: Character(s) '-' not allowed in revision
+ *   identifier 'a-b'", "path: revision id is empty", "Revision X is
+ *   present more than once: p1 and p2", "path: revision X: down_revision
+ *   'Y' is not present", "path: revision X: depends_on 'Y' is not
+ *   present", "path: Self-loop is detected in revisions (X)", "path:
+ *   Dependency self-loop is detected in revisions (X)", "Cycle is detected
+ *   in revisions (a, b, c); files: ...", "Dependency cycle is detected in
+ *   revisions (...); files: ...", "path: Branch name 'L' in revision X
+ *   already used by revision Y (path)".
+ *
+ * Graph methods (ids are strings; lists are sequences):
+ *   g:revisions()            ids in load order
+ *   g:revision(id)           nil, or { revision, index (into records),
+ *                            path, down_revision = {parents}, depends_on,
+ *                            dependents, children, branch_labels (own and
+ *                            propagated, sorted), is_head, is_effective_head,
+ *                            is_base, is_branch_point, is_merge_point }
+ *   g:heads{resolve_dependencies = bool}  Alembic's heads, load order
+ *   g:bases()                ids with no down_revision
+ *   g:branch_points()        ids with more than one child
+ *   g:resolve(ident)         the ids ident denotes ("base": {})
+ *   g:resolve_one(ident)     one id, or nil for base
+ *   g:upgrade_path(rows, target)    -> plan
+ *   g:downgrade_path(rows, target)  -> plan
+ *   g:stamp_path(rows, targets, {purge = bool})  -> plan (targets: id or list)
+ *   g:history(range, rows)   ids newest first; range "start:end", either
+ *                            side may be empty or "current" (= rows)
+ *   rows: the version table's rows (list of ids); target may be
+ *   "START:END" (offline), then rows are ignored.
+ *   plan = { start = {rows before}, rows = {rows after}, warning = nil|s,
+ *            steps = { { revision = id (nil for a stamp step),
+ *                        direction = "up" | "down", stamp = bool,
+ *                        from = {ids}, to = {ids},   -- as logged
+ *                        change = "insert" | "update" | "delete" |
+ *                                 "merge" | "unmerge",
+ *                        ops = { {op = "insert", to = id},
+ *                                {op = "delete", from = id},
+ *                                {op = "update", from = id, to = id} },
+ *                        rows = {rows after this step} }, ... } }
+ *   Row lists are sorted. Errors follow Alembic's texts (reference
+ *   section 2), made specific: ambiguous prefixes list candidates.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "lua_core.h"
+#include "script.h"
+
+#define GRAPH_MT "luamig.Graph"
+#define SCRATCH_MT "luamig.GraphScratch"
+
+/* ---- scratch: C-side results owned by a userdata, so an error raised
+ * while converting them (memory) cannot leak them ---- */
+
+struct scratch {
+  struct lm_plan plan;
+  struct lm_ilist list;
+  char **paths;
+  size_t npaths;
+};
+
+static int scratch_gc(lua_State *L) {
+  struct scratch *s = luaL_checkudata(L, 1, SCRATCH_MT);
+  lm_plan_release(&s->plan);
+  lm_ilist_release(&s->list);
+  for (size_t i = 0; i < s->npaths; i++) free(s->paths[i]);
+  free(s->paths);
+  s->paths = NULL;
+  s->npaths = 0;
+  return 0;
+}
+
+static struct scratch *push_scratch(lua_State *L) {
+  struct scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
+  memset(s, 0, sizeof *s);
+  s->plan = (struct lm_plan)LM_PLAN_INIT;
+  s->list = (struct lm_ilist)LM_ILIST_INIT;
+  luaL_setmetatable(L, SCRATCH_MT);
+  return s;
+}
+
+/* ---- the Graph userdata ---- */
+
+struct graph_ud {
+  struct lm_graph *g;          /* NULL once freed */
+};
+
+static int graph_gc(lua_State *L) {
+  struct graph_ud *u = luaL_checkudata(L, 1, GRAPH_MT);
+  lm_graph_free(u->g);
+  u->g = NULL;
+  return 0;
+}
+
+static struct lm_graph *to_graph(lua_State *L) {
+  struct graph_ud *u = luaL_checkudata(L, 1, GRAPH_MT);
+  if (u->g == NULL) luaL_error(L, "attempt to use a freed graph");
+  return u->g;
+}
+
+static int graph_tostring(lua_State *L) {
+  struct graph_ud *u = luaL_checkudata(L, 1, GRAPH_MT);
+  if (u->g) lua_pushfstring(L, "luamig.Graph (%d revisions)", (int)u->g->nrevs);
+  else lua_pushliteral(L, "luamig.Graph (freed)");
+  return 1;
+}
+
+/* Strings of the value at idx (nil, a string, or a list of strings) as a
+ * C array kept in a userdata pushed on the stack; the strings stay owned
+ * by the Lua value, which must stay reachable. */
+static const char **string_array(lua_State *L, int idx, size_t *n, const char *what) {
+  idx = lua_absindex(L, idx);
+  int t = lua_type(L, idx);
+  if (t == LUA_TNIL || t == LUA_TNONE) {
+    *n = 0;
+    return lua_newuserdatauv(L, sizeof(char *), 0);
+  }
+  if (t == LUA_TSTRING) {
+    const char **v = lua_newuserdatauv(L, sizeof(char *), 0);
+    v[0] = lua_tostring(L, idx);
+    *n = 1;
+    return v;
+  }
+  if (t != LUA_TTABLE) luaL_error(L, "%s must be nil, a string or a list of strings", what);
+  size_t len = lua_rawlen(L, idx);
+  const char **v = lua_newuserdatauv(L, (len ? len : 1) * sizeof(char *), 0);
+  for (size_t i = 0; i < len; i++) {
+    if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TSTRING)
+      luaL_error(L, "%s must be a list of strings (item %d is a %s)", what, (int)i + 1,
+                 luaL_typename(L, -1));
+    v[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);                       /* still anchored by the table */
+  }
+  *n = len;
+  return v;
+}
+
+/* core.graph(records) */
+static int core_graph(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  struct graph_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->g = NULL;
+  luaL_setmetatable(L, GRAPH_MT);
+  int ud = lua_gettop(L);
+  u->g = lm_graph_new();
+  struct lm_err e = LM_ERR_INIT;
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    int base = lua_gettop(L);
+    if (lua_rawgeti(L, 1, i) != LUA_TTABLE)
+      return luaL_error(L, "records[%d] is a %s, not a table", (int)i, luaL_typename(L, -1));
+    int rec = lua_gettop(L);
+    struct lm_rev_spec spec;
+    memset(&spec, 0, sizeof spec);
+    lua_getfield(L, rec, "revision");
+    spec.id = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_getfield(L, rec, "path");
+    spec.path = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    if (lua_getfield(L, rec, "parents") == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_getfield(L, rec, "down_revision");
+    }
+    spec.down = string_array(L, -1, &spec.ndown, "down_revision");
+    lua_getfield(L, rec, "depends_on");
+    spec.depends_on = string_array(L, -1, &spec.ndepends_on, "depends_on");
+    lua_getfield(L, rec, "branch_labels");
+    spec.labels = string_array(L, -1, &spec.nlabels, "branch_labels");
+    lua_getfield(L, rec, "has_downgrade");
+    int explicit_down = lua_type(L, -1) == LUA_TBOOLEAN ? lua_toboolean(L, -1) : -1;
+    lua_getfield(L, rec, "upgrade");
+    int is_script = lua_isfunction(L, -1);
+    lua_getfield(L, rec, "downgrade");
+    spec.has_downgrade = explicit_down >= 0 ? explicit_down
+                       : is_script ? lua_isfunction(L, -1) : 1;
+    if (lm_graph_add(u->g, &spec, &e) != LM_OK) return lm_lua_raise(L, &e);
+    lua_settop(L, base);
+  }
+  if (lm_graph_build(u->g, &e) != LM_OK) return lm_lua_raise(L, &e);
+  lua_settop(L, ud);
+  return 1;
+}
+
+/* ---- converting results ---- */
+
+static const struct lm_graph *sort_graph;   /* qsort has no context argument */
+
+static int by_id(const void *a, const void *b) {
+  return strcmp(sort_graph->revs[*(const int *)a].id, sort_graph->revs[*(const int *)b].id);
+}
+
+/* Pushes a list of the ids of v (skipping negative values); sorted if asked. */
+static void push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_t n, int sorted) {
+  lua_createtable(L, (int)n, 0);
+  int *copy = NULL;
+  if (sorted && n > 1) {
+    copy = lua_newuserdatauv(L, n * sizeof *copy, 0);
+    memcpy(copy, v, n * sizeof *copy);
+    sort_graph = g;
+    qsort(copy, n, sizeof *copy, by_id);
+    v = copy;
+  }
+  lua_Integer k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (v[i] < 0) continue;
+    lua_pushstring(L, g->revs[v[i]].id);
+    lua_rawseti(L, copy ? -3 : -2, ++k);
+  }
+  if (copy) lua_pop(L, 1);
+}
+
+static const char *const change_names[] = {"insert", "update", "delete", "merge", "unmerge"};
+
+static void push_plan(lua_State *L, const struct lm_graph *g, const struct lm_plan *p) {
+  lua_createtable(L, 0, 4);
+  push_ids(L, g, p->start.v, p->start.n, 1);
+  lua_setfield(L, -2, "start");
+  push_ids(L, g, p->rows.v, p->rows.n, 1);
+  lua_setfield(L, -2, "rows");
+  if (p->warning) {
+    lua_pushstring(L, p->warning);
+    lua_setfield(L, -2, "warning");
+  }
+  lua_createtable(L, (int)p->nsteps, 0);
+  for (size_t i = 0; i < p->nsteps; i++) {
+    const struct lm_step *s = &p->steps[i];
+    lua_createtable(L, 0, 8);
+    if (s->rev >= 0) {
+      lua_pushstring(L, g->revs[s->rev].id);
+      lua_setfield(L, -2, "revision");
+    }
+    lua_pushstring(L, s->upgrade ? "up" : "down");
+    lua_setfield(L, -2, "direction");
+    lua_pushboolean(L, s->stamp);
+    lua_setfield(L, -2, "stamp");
+    push_ids(L, g, s->from.v, s->from.n, 0);
+    lua_setfield(L, -2, "from");
+    push_ids(L, g, s->to.v, s->to.n, 0);
+    lua_setfield(L, -2, "to");
+    lua_pushstring(L, change_names[s->change]);
+    lua_setfield(L, -2, "change");
+    lua_createtable(L, (int)s->nops, 0);
+    for (size_t j = 0; j < s->nops; j++) {
+      const struct lm_rowop *op = &s->ops[j];
+      lua_createtable(L, 0, 3);
+      lua_pushstring(L, op->op == LM_ROW_INSERT ? "insert" : op->op == LM_ROW_DELETE ? "delete"
+                                                                                      : "update");
+      lua_setfield(L, -2, "op");
+      if (op->from >= 0) {
+        lua_pushstring(L, g->revs[op->from].id);
+        lua_setfield(L, -2, "from");
+      }
+      if (op->to >= 0) {
+        lua_pushstring(L, g->revs[op->to].id);
+        lua_setfield(L, -2, "to");
+      }
+      lua_rawseti(L, -2, (lua_Integer)j + 1);
+    }
+    lua_setfield(L, -2, "ops");
+    push_ids(L, g, s->rows.v, s->rows.n, 1);
+    lua_setfield(L, -2, "rows");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "steps");
+}
+
+/* ---- methods ---- */
+
+static int graph_revisions(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  lua_createtable(L, (int)g->nrevs, 0);
+  for (size_t i = 0; i < g->nrevs; i++) {
+    lua_pushstring(L, g->revs[i].id);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static int graph_revision(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  int i = lm_graph_find(g, luaL_checkstring(L, 2));
+  if (i < 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  const struct lm_rev *r = &g->revs[i];
+  lua_createtable(L, 0, 14);
+  lua_pushstring(L, r->id);
+  lua_setfield(L, -2, "revision");
+  lua_pushinteger(L, i + 1);
+  lua_setfield(L, -2, "index");
+  if (r->path) {
+    lua_pushstring(L, r->path);
+    lua_setfield(L, -2, "path");
+  }
+  push_ids(L, g, r->down, r->ndown, 0);
+  lua_setfield(L, -2, "down_revision");
+  push_ids(L, g, r->deps.v, r->deps.n, 0);
+  lua_setfield(L, -2, "depends_on");
+  push_ids(L, g, r->children.v, r->children.n, 0);
+  lua_setfield(L, -2, "children");
+  lua_createtable(L, 0, 0);                               /* dependents: not children */
+  lua_Integer k = 0;
+  for (size_t j = 0; j < r->all_children.n; j++) {
+    int c = r->all_children.v[j], child = 0;
+    for (size_t m = 0; m < r->children.n; m++) child |= r->children.v[m] == c;
+    if (child) continue;
+    lua_pushstring(L, g->revs[c].id);
+    lua_rawseti(L, -2, ++k);
+  }
+  lua_setfield(L, -2, "dependents");
+  lua_createtable(L, (int)r->labels.n, 0);                /* labels, sorted */
+  for (size_t j = 0; j < r->labels.n; j++) {
+    lua_pushstring(L, g->labels[r->labels.v[j]].name);
+    lua_rawseti(L, -2, (lua_Integer)j + 1);
+  }
+  lua_getglobal(L, "table");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, -3);
+    lua_call(L, 1, 0);
+  }
+  lua_pop(L, 1);
+  lua_setfield(L, -2, "branch_labels");
+  lua_pushboolean(L, r->children.n == 0);
+  lua_setfield(L, -2, "is_head");
+  lua_pushboolean(L, lm_graph_is_effective_head(g, i));
+  lua_setfield(L, -2, "is_effective_head");
+  lua_pushboolean(L, r->ndown == 0);
+  lua_setfield(L, -2, "is_base");
+  lua_pushboolean(L, lm_graph_is_branch_point(g, i));
+  lua_setfield(L, -2, "is_branch_point");
+  lua_pushboolean(L, lm_graph_is_merge_point(g, i));
+  lua_setfield(L, -2, "is_merge_point");
+  return 1;
+}
+
+static int graph_heads(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  int real = 0;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "resolve_dependencies");
+    real = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  const struct lm_ilist *h = real ? &g->real_heads : &g->heads;
+  push_ids(L, g, h->v, h->n, 0);
+  return 1;
+}
+
+static int graph_bases(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  push_ids(L, g, g->bases.v, g->bases.n, 0);
+  return 1;
+}
+
+static int graph_branch_points(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  lua_newtable(L);
+  lua_Integer k = 0;
+  for (size_t i = 0; i < g->nrevs; i++) {
+    if (!lm_graph_is_branch_point(g, (int)i)) continue;
+    lua_pushstring(L, g->revs[i].id);
+    lua_rawseti(L, -2, ++k);
+  }
+  return 1;
+}
+
+static int graph_resolve(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  const char *ident = luaL_checkstring(L, 2);
+  struct scratch *s = push_scratch(L);
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_graph_resolve(g, ident, &s->list, &e)) return lm_lua_raise(L, &e);
+  push_ids(L, g, s->list.v, s->list.n, 0);
+  return 1;
+}
+
+static int graph_resolve_one(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  const char *ident = luaL_checkstring(L, 2);
+  struct lm_err e = LM_ERR_INIT;
+  int rev;
+  if (lm_graph_resolve_one(g, ident, &rev, &e)) return lm_lua_raise(L, &e);
+  if (rev < 0) lua_pushnil(L);
+  else lua_pushstring(L, g->revs[rev].id);
+  return 1;
+}
+
+typedef int (*path_fn)(struct lm_graph *, const char *const *, size_t, const char *,
+                       struct lm_plan *, struct lm_err *);
+
+static int path_method(lua_State *L, path_fn fn) {
+  struct lm_graph *g = to_graph(L);
+  size_t nrows;
+  const char **rows = string_array(L, 2, &nrows, "rows");
+  const char *target = luaL_checkstring(L, 3);
+  struct scratch *s = push_scratch(L);
+  struct lm_err e = LM_ERR_INIT;
+  if (fn(g, rows, nrows, target, &s->plan, &e)) return lm_lua_raise(L, &e);
+  push_plan(L, g, &s->plan);
+  return 1;
+}
+
+static int graph_upgrade_path(lua_State *L) { return path_method(L, lm_graph_upgrade); }
+static int graph_downgrade_path(lua_State *L) { return path_method(L, lm_graph_downgrade); }
+
+static int graph_stamp_path(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  size_t nrows, ntargets;
+  const char **rows = string_array(L, 2, &nrows, "rows");
+  const char **targets = string_array(L, 3, &ntargets, "targets");
+  int purge = 0;
+  if (lua_istable(L, 4)) {
+    lua_getfield(L, 4, "purge");
+    purge = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  struct scratch *s = push_scratch(L);
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_graph_stamp(g, rows, nrows, targets, ntargets, purge, &s->plan, &e))
+    return lm_lua_raise(L, &e);
+  push_plan(L, g, &s->plan);
+  return 1;
+}
+
+static int graph_history(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  const char *range = luaL_optstring(L, 2, NULL);
+  size_t nrows;
+  const char **rows = string_array(L, 3, &nrows, "rows");
+  struct scratch *s = push_scratch(L);
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_graph_history(g, range, rows, nrows, &s->list, &e)) return lm_lua_raise(L, &e);
+  push_ids(L, g, s->list.v, s->list.n, 0);
+  return 1;
+}
+
+/* ---- scripts ---- */
+
+/* core.load_scripts(dirs) */
+static int core_load_scripts(lua_State *L) {
+  size_t ndirs;
+  const char **dirs = string_array(L, 1, &ndirs, "dirs");
+  struct scratch *s = push_scratch(L);
+  struct lm_err e = LM_ERR_INIT;
+  lua_createtable(L, 0, 1);                             /* env metatable: __index = _G */
+  lua_pushglobaltable(L);
+  lua_setfield(L, -2, "__index");
+  int mt = lua_gettop(L);
+  lua_newtable(L);
+  int out = lua_gettop(L);
+  lua_Integer k = 0;
+  for (size_t d = 0; d < ndirs; d++) {
+    if (lm_script_find(dirs[d], &s->paths, &s->npaths, &e)) return lm_lua_raise(L, &e);
+    for (size_t i = 0; i < s->npaths; i++) {
+      if (lm_script_load(L, s->paths[i], mt, &e)) return lm_lua_raise(L, &e);
+      lua_rawseti(L, out, ++k);
+    }
+    for (size_t i = 0; i < s->npaths; i++) free(s->paths[i]);
+    free(s->paths);
+    s->paths = NULL;
+    s->npaths = 0;
+  }
+  return 1;
+}
+
+/* core.sha256(string) -> hex */
+static int core_sha256(lua_State *L) {
+  size_t len;
+  const char *data = luaL_checklstring(L, 1, &len);
+  char hex[65];
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_script_sha256(data, len, hex, &e)) return lm_lua_raise(L, &e);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
+static const luaL_Reg graph_methods[] = {
+  {"revisions", graph_revisions},
+  {"revision", graph_revision},
+  {"heads", graph_heads},
+  {"bases", graph_bases},
+  {"branch_points", graph_branch_points},
+  {"resolve", graph_resolve},
+  {"resolve_one", graph_resolve_one},
+  {"upgrade_path", graph_upgrade_path},
+  {"downgrade_path", graph_downgrade_path},
+  {"stamp_path", graph_stamp_path},
+  {"history", graph_history},
+  {NULL, NULL}
+};
+
+static const luaL_Reg graph_meta[] = {
+  {"__gc", graph_gc},
+  {"__close", graph_gc},
+  {"__tostring", graph_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg core_functions[] = {
+  {"graph", core_graph},
+  {"load_scripts", core_load_scripts},
+  {"sha256", core_sha256},
+  {NULL, NULL}
+};
+
+void lm_lua_graph_open(lua_State *L) {
+  luaL_newmetatable(L, GRAPH_MT);
+  luaL_setfuncs(L, graph_meta, 0);
+  luaL_newlib(L, graph_methods);
+  lua_setfield(L, -2, "__index");                       /* mt.__index = methods */
+  lua_pop(L, 1);
+  luaL_newmetatable(L, SCRATCH_MT);
+  lua_pushcfunction(L, scratch_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  luaL_setfuncs(L, core_functions, 0);                  /* into the module table */
+}

@@ -1,0 +1,308 @@
+/*
+ * script.c -- finding migration files, running each in its own
+ * environment, reading its metadata, and its SHA-256 checksum.
+ *
+ * One lua_State for every script (the caller's); each chunk gets a fresh
+ * table as _ENV with a shared metatable whose __index is the globals
+ * table, so a script reads print, string, os... but what it defines stays
+ * in its own table.
+ */
+#include "script.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lauxlib.h>
+#include <openssl/evp.h>
+
+/* ---- finding files ---- */
+
+struct paths {
+  char **v;
+  size_t n, cap;
+};
+
+static void paths_push(struct paths *p, char *s) {
+  if (p->n == p->cap) {
+    p->cap = p->cap ? p->cap * 2 : 64;
+    p->v = lm_realloc(p->v, p->cap * sizeof *p->v);
+  }
+  p->v[p->n++] = s;
+}
+
+static int path_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ends_with_lua(const char *name) {
+  size_t n = strlen(name);
+  return n > 4 && strcmp(name + n - 4, ".lua") == 0;
+}
+
+/* Appends the *.lua files under dir (recursively) to out. */
+static int find_in(const char *dir, struct paths *out, int depth, struct lm_err *e) {
+  if (depth > 32) return lm_err_set(e, LM_ERROR, "%s: directories nested too deeply", dir);
+  DIR *d = opendir(dir);
+  if (d == NULL) {
+    if (errno == ENOENT && depth == 0)
+      return lm_err_set(e, LM_ERROR, "Path doesn't exist: '%s'. Please use the 'init' command "
+                        "to create a new scripts folder.", dir);
+    return lm_err_set(e, LM_ERROR, "%s: %s", dir, strerror(errno));
+  }
+  int rc = LM_OK;
+  struct dirent *ent;
+  while (rc == LM_OK && (ent = readdir(d)) != NULL) {
+    if (ent->d_name[0] == '.') continue;              /* ., .., hidden files and editors' */
+    char *path = lm_asprintf("%s/%s", dir, ent->d_name);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+      free(path);                                     /* a dangling link: not a script */
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      rc = find_in(path, out, depth + 1, e);
+      free(path);
+    } else if (S_ISREG(st.st_mode) && ends_with_lua(ent->d_name)) {
+      paths_push(out, path);
+    } else {
+      free(path);
+    }
+  }
+  closedir(d);
+  return rc;
+}
+
+int lm_script_find(const char *dir, char ***paths, size_t *npaths, struct lm_err *e) {
+  struct paths p = {NULL, 0, 0};
+  size_t len = strlen(dir);
+  char *root = lm_strdup(dir);
+  while (len > 1 && root[len - 1] == '/') root[--len] = '\0';
+  int rc = find_in(root, &p, 0, e);
+  free(root);
+  if (rc != LM_OK) {
+    for (size_t i = 0; i < p.n; i++) free(p.v[i]);
+    free(p.v);
+    return rc;
+  }
+  qsort(p.v, p.n, sizeof *p.v, path_cmp);
+  *paths = p.v;
+  *npaths = p.n;
+  return LM_OK;
+}
+
+/* ---- checksum ---- */
+
+int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *e) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+    return lm_err_set(e, LM_ERROR, "SHA-256 failed (libcrypto)");
+  static const char digits[] = "0123456789abcdef";
+  for (unsigned int i = 0; i < mdlen; i++) {
+    hex[2 * i] = digits[md[i] >> 4];
+    hex[2 * i + 1] = digits[md[i] & 15];
+  }
+  hex[64] = '\0';
+  return LM_OK;
+}
+
+/* ---- loading ---- */
+
+static int read_file(const char *path, char **data, size_t *len, struct lm_err *e) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return lm_err_set(e, LM_ERROR, "%s: %s", path, strerror(errno));
+  struct lm_buf b = LM_BUF_INIT;
+  char chunk[8192];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) lm_buf_add(&b, chunk, n);
+  int failed = ferror(f);
+  fclose(f);
+  if (failed) {
+    lm_buf_release(&b);
+    return lm_err_set(e, LM_ERROR, "%s: read error", path);
+  }
+  *len = b.len;
+  *data = lm_buf_detach(&b);
+  return LM_OK;
+}
+
+/* Normalises the value at the top of the stack (nil, a string, or a list
+ * of strings) into a new list, replacing it. Returns 0 when the value has
+ * another shape. */
+static int to_list(lua_State *L) {
+  int t = lua_type(L, -1);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    return 1;
+  }
+  if (t == LUA_TSTRING) {
+    lua_createtable(L, 1, 0);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 1);
+    return 1;
+  }
+  if (t != LUA_TTABLE) return 0;
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  lua_createtable(L, (int)n, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, -2, i) != LUA_TSTRING) return 0;
+    lua_rawseti(L, -2, i);
+  }
+  /* every key must be one of 1..n: a table with other keys is a mistake */
+  lua_pushnil(L);
+  while (lua_next(L, -3)) {
+    lua_pop(L, 1);
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
+      lua_pop(L, 1);
+      return 0;
+    }
+  }
+  lua_remove(L, -2);
+  return 1;
+}
+
+/* The field named name of the environment (at env) as a list, stored in
+ * the record (at rec) as field out. */
+static int list_field(lua_State *L, int env, int rec, const char *name, const char *out,
+                      const char *path, struct lm_err *e) {
+  lua_pushstring(L, name);
+  lua_rawget(L, env);
+  if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 0) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+  if (!to_list(L)) {
+    lua_pop(L, 1);
+    return lm_err_set(e, LM_ERROR, "%s: %s must be nil, a string or a list of strings", path,
+                      name);
+  }
+  lua_setfield(L, rec, out);
+  return LM_OK;
+}
+
+/* Runs the chunk and builds the record; see script.h. */
+int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e) {
+  char *data = NULL;
+  size_t len = 0;
+  char hex[65];
+  int top = lua_gettop(L);
+  env_mt = lua_absindex(L, env_mt);
+  if (read_file(path, &data, &len, e)) return LM_ERROR;
+  if (lm_script_sha256(data, len, hex, e)) {
+    free(data);
+    return LM_ERROR;
+  }
+  char *chunkname = lm_asprintf("@%s", path);
+  int status = luaL_loadbufferx(L, data, len, chunkname, "t");
+  free(chunkname);
+  free(data);
+  if (status != LUA_OK) {
+    lm_err_set(e, LM_ERROR, "%s", lua_tostring(L, -1));
+    lua_settop(L, top);
+    return LM_ERROR;
+  }
+  lua_newtable(L);                                    /* the script's _ENV */
+  lua_pushvalue(L, env_mt);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_setupvalue(L, -3, 1);                           /* chunk's first upvalue is _ENV */
+  int env = lua_gettop(L);
+  lua_pushvalue(L, env - 1);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    if (lua_type(L, -1) == LUA_TSTRING)
+      lm_err_set(e, LM_ERROR, "%s", lua_tostring(L, -1));
+    else
+      lm_err_set(e, LM_ERROR, "%s: error object is a %s value", path, luaL_typename(L, -1));
+    lua_settop(L, top);
+    return LM_ERROR;
+  }
+  lua_createtable(L, 0, 16);                          /* the record */
+  int rec = lua_gettop(L);
+  int rc = LM_OK;
+
+  lua_pushliteral(L, "revision");
+  if (lua_rawget(L, env) != LUA_TSTRING) {
+    rc = lua_isnil(L, -1)
+           ? lm_err_set(e, LM_ERROR, "%s: no revision id (set the global 'revision')", path)
+           : lm_err_set(e, LM_ERROR, "%s: revision must be a string, not a %s", path,
+                        luaL_typename(L, -1));
+    goto cleanup;
+  }
+  const char *id = lua_tostring(L, -1);
+  lua_setfield(L, rec, "revision");
+
+  lua_pushliteral(L, "down_revision");
+  lua_rawget(L, env);
+  if (lua_istable(L, -1) && lua_rawlen(L, -1) == 0) {
+    lua_pop(L, 1);
+    lua_pushnil(L);                                   /* {} means no parent, as () does */
+  } else if (lua_istable(L, -1) && lua_rawlen(L, -1) == 1) {
+    lua_rawgeti(L, -1, 1);                            /* a one-element list is that id */
+    lua_remove(L, -2);
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, rec, "down_revision");
+  if (!to_list(L)) {
+    rc = lm_err_set(e, LM_ERROR, "%s: down_revision must be nil, a revision id or a list of "
+                    "revision ids", path);
+    goto cleanup;
+  }
+  lua_setfield(L, rec, "parents");
+  if ((rc = list_field(L, env, rec, "branch_labels", "branch_labels", path, e))) goto cleanup;
+  if ((rc = list_field(L, env, rec, "depends_on", "depends_on", path, e))) goto cleanup;
+
+  lua_pushliteral(L, "message");
+  int mt = lua_rawget(L, env);
+  if (mt != LUA_TNIL && mt != LUA_TSTRING) {
+    rc = lm_err_set(e, LM_ERROR, "%s: message must be a string", path);
+    goto cleanup;
+  }
+  lua_setfield(L, rec, "message");
+
+  lua_pushliteral(L, "transactional");
+  int tt = lua_rawget(L, env);
+  if (tt == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+  } else if (tt != LUA_TBOOLEAN) {
+    rc = lm_err_set(e, LM_ERROR, "%s: transactional must be true or false", path);
+    goto cleanup;
+  }
+  lua_setfield(L, rec, "transactional");
+
+  lua_pushliteral(L, "upgrade");
+  if (lua_rawget(L, env) != LUA_TFUNCTION) {
+    rc = lm_err_set(e, LM_ERROR, "%s: revision %s has no upgrade function", path, id);
+    goto cleanup;
+  }
+  lua_setfield(L, rec, "upgrade");
+  lua_pushliteral(L, "downgrade");
+  int dt = lua_rawget(L, env);
+  if (dt != LUA_TNIL && dt != LUA_TFUNCTION) {
+    rc = lm_err_set(e, LM_ERROR, "%s: downgrade must be a function", path);
+    goto cleanup;
+  }
+  lua_setfield(L, rec, "downgrade");
+
+  lua_pushstring(L, path);
+  lua_setfield(L, rec, "path");
+  lua_pushstring(L, hex);
+  lua_setfield(L, rec, "checksum");
+  lua_pushvalue(L, env);
+  lua_setfield(L, rec, "env");
+
+cleanup:
+  if (rc != LM_OK) {
+    lua_settop(L, top);
+    return rc;
+  }
+  lua_settop(L, rec);                                 /* chunk, env, record */
+  lua_replace(L, top + 1);                            /* record where the chunk was */
+  lua_settop(L, top + 1);
+  return LM_OK;
+}

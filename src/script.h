@@ -1,0 +1,34 @@
+/*
+ * script.h -- finding and loading migration scripts.
+ *
+ * Every *.lua file under each versions directory (recursively, hidden
+ * entries skipped, sorted by path within a directory) runs once in the
+ * caller's lua_State, in its own environment table whose reads fall
+ * through to the standard globals; its globals are the revision's
+ * metadata. Loading never touches a database: work happens only when the
+ * runner later calls upgrade/downgrade.
+ */
+#ifndef LUAMIG_SCRIPT_H
+#define LUAMIG_SCRIPT_H
+
+#include <lua.h>
+
+#include "luamig.h"
+
+/* Lists the *.lua files under dir into *paths (caller frees each and the
+ * array with free()), sorted. A missing directory is an error. */
+int lm_script_find(const char *dir, char ***paths, size_t *npaths, struct lm_err *e);
+
+/* SHA-256 of data as 64 lowercase hex digits plus NUL into hex. */
+int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *e);
+
+/* Runs the script at path and pushes its record table:
+ *   revision, down_revision (nil, a string, or a list for a merge),
+ *   parents, depends_on, branch_labels (lists, possibly empty), message,
+ *   transactional (boolean), path, checksum, upgrade, downgrade, env.
+ * On failure pushes nothing and fills e with "path:line: message" or
+ * "path: what is wrong". env_mt: index of a metatable whose __index is the
+ * globals table, shared by every script's environment. */
+int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e);
+
+#endif
