@@ -265,6 +265,99 @@ h.each_db(function(db)
     end)
   end)
 
+  describe("bulk_insert", function()
+    before_each(function()
+      conn:exec("CREATE TABLE bulk (id BIGINT NOT NULL, name TEXT, score DOUBLE PRECISION, ok BOOLEAN)")
+    end)
+
+    local function all_rows()
+      return (conn:query("SELECT id, name, score, ok FROM bulk ORDER BY id"))
+    end
+
+    it("loads a list of rows with every kind of value", function()
+      local rows = {
+        {id = 1, name = "tab\there", score = 0.1, ok = true},
+        {id = 2, name = "new\nline\\back\r", score = -1e300},
+        {id = 3, name = "héllo ✓ 'q' \"dq\"", ok = false},
+        {id = math.maxinteger},
+      }
+      assert.equal(4, conn:bulk_insert("bulk", {"id", "name", "score", "ok"}, rows))
+      assert.same(rows, all_rows())
+    end)
+
+    it("streams rows from an iterator, reporting progress", function()
+      local n, seen = 0, {}
+      local function next_row()
+        n = n + 1
+        if n <= 25000 then return {id = n, name = "row " .. n} end
+      end
+      local tx <close> = conn:begin()
+      local count = conn:bulk_insert("bulk", {"id", "name"}, next_row, function(done) seen[#seen + 1] = done end)
+      tx:commit()
+      assert.equal(25000, count)
+      assert.same({10000, 20000}, seen)
+      local r = conn:query("SELECT count(*) AS n, CAST(sum(id) AS BIGINT) AS s, max(name) AS m FROM bulk")[1]
+      assert.same({n = 25000, s = 25000 * 25001 // 2, m = "row 9999"}, r)
+    end)
+
+    it("quotes hostile table and column names", function()
+      conn:exec('CREATE TABLE "we""ird tbl" ("select" INTEGER, "a b" TEXT)')
+      conn:bulk_insert('we"ird tbl', {"select", "a b"}, {{select = 1, ["a b"] = "x"}})
+      assert.same({{["select"] = 1, ["a b"] = "x"}}, (conn:query('SELECT * FROM "we""ird tbl"')))
+    end)
+
+    it("names the row of an unknown column and leaves the connection usable", function()
+      local tx = conn:begin()
+      local err = h.error_of(conn.bulk_insert, conn, "bulk", {"id", "name"},
+                             {{id = 1}, {id = 2, nmae = "typo"}})
+      assert.truthy(tostring(err):find("bulk_insert into 'bulk': row 2: unknown column 'nmae' "
+        .. "(the columns are id, name)", 1, true), tostring(err))
+      tx:rollback()
+      assert.same({}, all_rows())
+      conn:exec("INSERT INTO bulk (id) VALUES (7)")
+      assert.same({{id = 7}}, all_rows())
+    end)
+
+    it("refuses a value of a type it cannot insert, naming row and column", function()
+      local err = h.error_of(conn.bulk_insert, conn, "bulk", {"id", "name"},
+                             {{id = 1}, {id = 2}, {id = 3, name = {}}})
+      assert.truthy(tostring(err):find("bulk_insert into 'bulk': row 3, column 'name': a table "
+        .. "cannot be inserted (use nil, a boolean, a number or a string)", 1, true), tostring(err))
+      assert.equal(1, conn:exec("INSERT INTO bulk (id) VALUES (1)"))
+    end)
+
+    it("reports the database's error with the row number", function()
+      local err
+      if pg then
+        err = h.error_of(conn.bulk_insert, conn, "bulk", {"id", "name"}, {{id = 1}, {id = "abc"}})
+        assert.equal('bulk_insert into \'bulk\': row 2, column id: invalid input syntax for type '
+          .. 'bigint: "abc"', err.message)
+        assert.equal("22P02", err.sqlstate)
+      else
+        err = h.error_of(conn.bulk_insert, conn, "bulk", {"id", "name"}, {{id = 1}, {name = "no id"}})
+        assert.equal("bulk_insert into 'bulk': row 2: NOT NULL constraint failed: bulk.id", err.message)
+      end
+      assert.equal(1, conn:exec("INSERT INTO bulk (id) VALUES (1)"))
+    end)
+
+    it("ends the load cleanly when the iterator raises", function()
+      local n = 0
+      local err = h.error_of(conn.bulk_insert, conn, "bulk", {"id"}, function()
+        n = n + 1
+        if n == 3 then error("source broke") end
+        return {id = n}
+      end)
+      assert.truthy(tostring(err):find("source broke", 1, true))
+      assert.equal(1, conn:exec("INSERT INTO bulk (id) VALUES (99)"))
+    end)
+
+    it("names a table that does not exist", function()
+      local err = h.error_of(conn.bulk_insert, conn, "nope", {"id"}, {{id = 1}})
+      assert.equal(pg and "bulk_insert into 'nope': relation \"nope\" does not exist"
+                      or "bulk_insert into 'nope': no such table: nope", err.message)
+    end)
+  end)
+
   describe("the connection object", function()
     it("reports its dialect", function()
       assert.equal(db.name, conn:dialect())

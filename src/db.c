@@ -229,3 +229,22 @@ char *lm_quote_literal(const char *dialect, const char *s, size_t len, struct lm
   lm_buf_addc(&b, '\'');
   return lm_buf_detach(&b);
 }
+
+char *lm_bulk_head(const char *verb, const char *table, int ncols,
+                   const char *const *columns, struct lm_err *e) {
+  struct lm_buf b = LM_BUF_INIT;
+  char *q = lm_quote_ident(table, strlen(table), e);
+  if (q == NULL) return NULL;
+  lm_buf_printf(&b, "%s %s (", verb, q);
+  free(q);
+  for (int i = 0; i < ncols; i++) {
+    if ((q = lm_quote_ident(columns[i], strlen(columns[i]), e)) == NULL) {
+      lm_buf_release(&b);
+      return NULL;
+    }
+    lm_buf_printf(&b, "%s%s", i ? ", " : "", q);
+    free(q);
+  }
+  lm_buf_addc(&b, ')');
+  return lm_buf_detach(&b);
+}

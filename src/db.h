@@ -52,6 +52,13 @@ struct lm_cursor {
   struct lm_conn *conn;
 };
 
+/* Every driver's bulk-load handle starts with this. */
+struct lm_bulk {
+  struct lm_conn *conn;
+  int ncols;
+  int64_t rows;        /* rows sent so far */
+};
+
 struct lm_driver {
   const char *name;    /* "sqlite", "postgresql": the dialect */
 
@@ -80,6 +87,18 @@ struct lm_driver {
   void (*column_value)(struct lm_cursor *cur, int i, struct lm_value *out);
   void (*cursor_free)(struct lm_cursor *cur);                    /* NULL-safe */
 
+  /* Bulk load into one table, inside the caller's transaction: SQLite
+   * re-binds one prepared INSERT, PostgreSQL streams COPY FROM STDIN.
+   * bulk_begin's table and columns are unquoted names. Each bulk_row takes
+   * ncols values; its errors name the row. bulk_end finishes the load (or
+   * abandons it when abort is set, leaving the connection usable) and frees
+   * the handle; it reports errors the database raised at the end (a COPY's
+   * bad value), naming the row. */
+  int (*bulk_begin)(struct lm_conn *c, const char *table, int ncols,
+                    const char *const *columns, struct lm_bulk **out, struct lm_err *e);
+  int (*bulk_row)(struct lm_bulk *b, const struct lm_value *values, struct lm_err *e);
+  int (*bulk_end)(struct lm_bulk *b, int abort, struct lm_err *e);
+
   /* Transactions. begin fails when one is already open. */
   int (*begin)(struct lm_conn *c, struct lm_err *e);
   int (*commit)(struct lm_conn *c, struct lm_err *e);
@@ -99,6 +118,12 @@ int lm_db_connect(const char *url, struct lm_conn **out, struct lm_err *e);
 void lm_conn_release(struct lm_conn *c);
 /* Replace every occurrence of the secret in e's message by "***". */
 void lm_err_mask(struct lm_err *e, const char *secret);
+
+/* "INSERT INTO "t" ("a", "b")" or "COPY "t" ("a", "b")": the statement head
+ * both drivers' bulk loads start with; NULL (message in e) on a bad name.
+ * Caller frees. */
+char *lm_bulk_head(const char *verb, const char *table, int ncols,
+                   const char *const *columns, struct lm_err *e);
 
 /* Quote an identifier: always double-quoted, inner quotes doubled. Fails
  * (NULL, message in e) on an empty name or one holding a NUL byte. Caller

@@ -299,6 +299,127 @@ static void pg_cursor_free(struct lm_cursor *cur) {
   free(pc);
 }
 
+#define COPY_CHUNK 65536    /* bytes buffered before each PQputCopyData */
+
+struct pg_bulk {
+  struct lm_bulk base;
+  struct lm_buf buf;     /* COPY text-format rows not yet sent */
+  char *sql;             /* the COPY statement, for messages */
+};
+
+static int pg_bulk_begin(struct lm_conn *c, const char *table, int ncols,
+                         const char *const *columns, struct lm_bulk **out, struct lm_err *e) {
+  *out = NULL;
+  char *head = lm_bulk_head("COPY", table, ncols, columns, e);
+  if (head == NULL) return LM_ERROR;
+  char *sql = lm_asprintf("%s FROM STDIN", head);
+  free(head);
+  PGresult *res = PQexec(handle(c), sql);
+  if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
+    result_error(c, res, sql, e);
+    PQclear(res);
+    free(sql);
+    return LM_ERROR;
+  }
+  PQclear(res);
+  struct pg_bulk *b = lm_malloc(sizeof *b);
+  b->base = (struct lm_bulk){.conn = c, .ncols = ncols, .rows = 0};
+  b->buf = (struct lm_buf)LM_BUF_INIT;
+  b->sql = sql;
+  *out = &b->base;
+  return LM_OK;
+}
+
+/* Append s in COPY's text format: backslash, newline, CR and tab escaped. */
+static void copy_escape(struct lm_buf *buf, const char *s, size_t len) {
+  const char *end = s + len;
+  while (s < end) {
+    size_t plain = strcspn(s, "\\\n\r\t");            /* no NUL inside: checked before */
+    if (plain > (size_t)(end - s)) plain = (size_t)(end - s);
+    lm_buf_add(buf, s, plain);
+    s += plain;
+    if (s >= end) break;
+    lm_buf_addc(buf, '\\');
+    lm_buf_addc(buf, *s == '\n' ? 'n' : *s == '\r' ? 'r' : *s == '\t' ? 't' : '\\');
+    s++;
+  }
+}
+
+static int put_copy(struct pg_bulk *b, struct lm_err *e) {
+  if (b->buf.len == 0) return LM_OK;
+  if (PQputCopyData(handle(b->base.conn), b->buf.data, (int)b->buf.len) != 1) {
+    result_error(b->base.conn, NULL, b->sql, e);
+    return LM_ERROR;
+  }
+  b->buf.len = 0;
+  return LM_OK;
+}
+
+static int pg_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm_err *e) {
+  struct pg_bulk *b = (struct pg_bulk *)base;
+  struct lm_buf *buf = &b->buf;
+  base->rows++;
+  for (int i = 0; i < base->ncols; i++) {
+    if (i > 0) lm_buf_addc(buf, '\t');
+    switch (v[i].type) {
+    case LM_NULL: lm_buf_add(buf, "\\N", 2); break;
+    case LM_INTEGER: lm_buf_printf(buf, "%" PRId64, v[i].i); break;
+    case LM_BOOLEAN: lm_buf_addc(buf, v[i].i ? 't' : 'f'); break;
+    case LM_FLOAT:
+      if (isnan(v[i].f)) lm_buf_adds(buf, "NaN");
+      else if (isinf(v[i].f)) lm_buf_adds(buf, v[i].f > 0 ? "Infinity" : "-Infinity");
+      else lm_buf_printf(buf, "%.17g", v[i].f);
+      break;
+    case LM_TEXT:
+      if (memchr(v[i].s, '\0', v[i].len) != NULL)
+        return lm_err_set(e, LM_ERROR, "row %" PRId64 ", value %d: a string with a NUL byte "
+                          "cannot be copied into PostgreSQL", base->rows, i + 1);
+      copy_escape(buf, v[i].s, v[i].len);
+      break;
+    }
+  }
+  lm_buf_addc(buf, '\n');
+  return buf->len >= COPY_CHUNK ? put_copy(b, e) : LM_OK;
+}
+
+/* COPY reports a bad value at the end, with "COPY t, line N, column c: ..."
+ * as its context: lead the message with the row (the line) and column. */
+static void name_copy_row(PGresult *res, struct lm_err *e) {
+  const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
+  const char *line = ctx ? strstr(ctx, ", line ") : NULL;
+  if (line == NULL) return;
+  long row = strtol(line + 7, NULL, 10);
+  const char *col = strstr(line, ", column ");
+  if (col != NULL) {
+    col += 9;
+    lm_err_prefix(e, "row %ld, column %.*s", row, (int)strcspn(col, ":"), col);
+  } else {
+    lm_err_prefix(e, "row %ld", row);
+  }
+}
+
+static int pg_bulk_end(struct lm_bulk *base, int abort, struct lm_err *e) {
+  if (base == NULL) return LM_OK;
+  struct pg_bulk *b = (struct pg_bulk *)base;
+  PGconn *pg = handle(base->conn);
+  int rc = abort ? LM_OK : put_copy(b, e);
+  int failed = abort || rc != LM_OK;
+  if (PQputCopyEnd(pg, failed ? "bulk_insert abandoned" : NULL) != 1 && rc == LM_OK && !abort)
+    rc = result_error(base->conn, NULL, b->sql, e);
+  PGresult *res;
+  while ((res = PQgetResult(pg)) != NULL) {           /* drain, so the connection is usable */
+    if (rc == LM_OK && !abort && PQresultStatus(res) != PGRES_COMMAND_OK) {
+      rc = result_error(base->conn, res, b->sql, e);
+      name_copy_row(res, e);
+    }
+    PQclear(res);
+  }
+  lm_buf_release(&b->buf);
+  free(b->sql);
+  free(b);
+  return rc;
+}
+
 static int pg_in_transaction(struct lm_conn *c) {
   PGTransactionStatusType st = PQtransactionStatus(handle(c));
   return st == PQTRANS_INTRANS || st == PQTRANS_INERROR || st == PQTRANS_ACTIVE;
@@ -350,6 +471,9 @@ const struct lm_driver lm_driver_postgresql = {
   .column_name = pg_column_name,
   .column_value = pg_column_value,
   .cursor_free = pg_cursor_free,
+  .bulk_begin = pg_bulk_begin,
+  .bulk_row = pg_bulk_row,
+  .bulk_end = pg_bulk_end,
   .begin = pg_begin,
   .commit = pg_commit,
   .rollback = pg_rollback,

@@ -8,6 +8,7 @@
  */
 #include "db.h"
 
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,77 @@ static void sqlite_cursor_free(struct lm_cursor *cur) {
   free(sc);
 }
 
+struct sqlite_bulk {
+  struct lm_bulk base;
+  sqlite3_stmt *stmt;    /* INSERT ... VALUES (?1, ..., ?n), re-bound per row */
+};
+
+static int sqlite_bulk_begin(struct lm_conn *c, const char *table, int ncols,
+                             const char *const *columns, struct lm_bulk **out,
+                             struct lm_err *e) {
+  *out = NULL;
+  char *head = lm_bulk_head("INSERT INTO", table, ncols, columns, e);
+  if (head == NULL) return LM_ERROR;
+  struct lm_buf sql = LM_BUF_INIT;
+  lm_buf_printf(&sql, "%s VALUES (", head);
+  free(head);
+  for (int i = 1; i <= ncols; i++) lm_buf_printf(&sql, "%s?%d", i > 1 ? ", " : "", i);
+  lm_buf_addc(&sql, ')');
+  sqlite3_stmt *stmt = NULL;
+  int rc = LM_OK;
+  if (sqlite3_prepare_v2(handle(c), sql.data, -1, &stmt, NULL) != SQLITE_OK) {
+    rc = db_error(c, sql.data, 0, e);
+  } else {
+    struct sqlite_bulk *b = lm_malloc(sizeof *b);
+    b->base = (struct lm_bulk){.conn = c, .ncols = ncols, .rows = 0};
+    b->stmt = stmt;
+    *out = &b->base;
+  }
+  lm_buf_release(&sql);
+  return rc;
+}
+
+static int sqlite_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm_err *e) {
+  struct sqlite_bulk *b = (struct sqlite_bulk *)base;
+  sqlite3_stmt *stmt = b->stmt;
+  base->rows++;
+  for (int i = 0; i < base->ncols; i++) {
+    int rc;
+    switch (v[i].type) {
+    case LM_INTEGER:
+    case LM_BOOLEAN: rc = sqlite3_bind_int64(stmt, i + 1, v[i].i); break;
+    case LM_FLOAT: rc = sqlite3_bind_double(stmt, i + 1, v[i].f); break;
+    case LM_TEXT:
+      rc = sqlite3_bind_text64(stmt, i + 1, v[i].s, v[i].len, SQLITE_TRANSIENT, SQLITE_UTF8);
+      break;
+    default: rc = sqlite3_bind_null(stmt, i + 1); break;
+    }
+    if (rc != SQLITE_OK) {
+      db_error(base->conn, sqlite3_sql(stmt), 0, e);
+      lm_err_prefix(e, "row %" PRId64, base->rows);
+      return LM_ERROR;
+    }
+  }
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) {
+    db_error(base->conn, sqlite3_sql(stmt), 0, e);
+    lm_err_prefix(e, "row %" PRId64, base->rows);
+    return LM_ERROR;
+  }
+  return LM_OK;
+}
+
+static int sqlite_bulk_end(struct lm_bulk *base, int abort, struct lm_err *e) {
+  (void)abort;                                        /* nothing is pending between rows */
+  (void)e;
+  if (base == NULL) return LM_OK;
+  struct sqlite_bulk *b = (struct sqlite_bulk *)base;
+  sqlite3_finalize(b->stmt);
+  free(b);
+  return LM_OK;
+}
+
 static int sqlite_in_transaction(struct lm_conn *c) { return !sqlite3_get_autocommit(handle(c)); }
 
 static int run_simple(struct lm_conn *c, const char *sql, struct lm_err *e) {
@@ -295,6 +367,9 @@ const struct lm_driver lm_driver_sqlite = {
   .column_name = sqlite_column_name,
   .column_value = sqlite_column_value,
   .cursor_free = sqlite_cursor_free,
+  .bulk_begin = sqlite_bulk_begin,
+  .bulk_row = sqlite_bulk_row,
+  .bulk_end = sqlite_bulk_end,
   .begin = sqlite_begin,
   .commit = sqlite_commit,
   .rollback = sqlite_rollback,

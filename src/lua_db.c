@@ -43,6 +43,22 @@ static LConn *toconn(lua_State *L, int idx) {
 
 static int conn_raise(lua_State *L, struct lm_err *e) { return lm_lua_raise(L, e); }
 
+/* Convert the Lua value at idx; 0 when its type cannot be bound. A string
+ * points into Lua's copy, valid while that value is reachable. */
+static int to_value(lua_State *L, int idx, struct lm_value *out) {
+  *out = (struct lm_value){.type = LM_NULL};
+  switch (lua_type(L, idx)) {
+  case LUA_TNIL: return 1;
+  case LUA_TBOOLEAN: out->type = LM_BOOLEAN; out->i = lua_toboolean(L, idx); return 1;
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, idx)) { out->type = LM_INTEGER; out->i = lua_tointeger(L, idx); }
+    else { out->type = LM_FLOAT; out->f = lua_tonumber(L, idx); }
+    return 1;
+  case LUA_TSTRING: out->type = LM_TEXT; out->s = lua_tolstring(L, idx, &out->len); return 1;
+  default: return 0;
+  }
+}
+
 /* Read the optional params list at idx into values[]; strings point into
  * the Lua stack's strings, which the table keeps alive. Caller frees. */
 static struct lm_value *check_params(lua_State *L, int idx, int *count) {
@@ -63,23 +79,12 @@ static struct lm_value *check_params(lua_State *L, int idx, int *count) {
   luaL_argcheck(L, n >= 0 && n <= 65535, idx, "too many parameters (at most 65535)");
   struct lm_value *v = lm_malloc(((size_t)n + 1) * sizeof *v);
   for (lua_Integer i = 1; i <= n; i++) {
-    struct lm_value *p = &v[i - 1];
-    *p = (struct lm_value){.type = LM_NULL};
-    int t = lua_geti(L, idx, i);
-    switch (t) {
-    case LUA_TNIL: break;
-    case LUA_TBOOLEAN: p->type = LM_BOOLEAN; p->i = lua_toboolean(L, -1); break;
-    case LUA_TNUMBER:
-      if (lua_isinteger(L, -1)) { p->type = LM_INTEGER; p->i = lua_tointeger(L, -1); }
-      else { p->type = LM_FLOAT; p->f = lua_tonumber(L, -1); }
-      break;
-    case LUA_TSTRING: p->type = LM_TEXT; p->s = lua_tolstring(L, -1, &p->len); break;
-    default: {
+    lua_geti(L, idx, i);
+    if (!to_value(L, -1, &v[i - 1])) {
       free(v);
       const char *tn = luaL_typename(L, -1);
       return (luaL_error(L, "bad parameter $%d: a %s cannot be bound "
                          "(use nil, a boolean, a number or a string)", (int)i, tn), NULL);
-    }
     }
     lua_pop(L, 1);                                    /* the table still holds the string */
   }
@@ -162,6 +167,128 @@ static int conn_query(lua_State *L) {
   if (rc != LM_DONE) return conn_raise(L, &e);
   lua_insert(L, 3);                                   /* rows, columns */
   return 2;
+}
+
+/* The state of one bulk_insert, shared with the protected loop. */
+struct bulk_run {
+  struct lm_bulk *bulk;
+  const struct lm_driver *driver;
+  const char *table;
+  int ncols;
+  struct lm_err err;
+};
+
+#define BULK_PROGRESS_EVERY 10000
+
+/* Protected part of bulk_insert: stack 1 = source, 2 = progress or nil,
+ * 3 = columns lookup {name = index}, 4 = the column list, 5 = run (light
+ * userdata). Raises on the first bad row; the caller then ends the load. */
+static int bulk_loop(lua_State *L) {
+  struct bulk_run *run = lua_touserdata(L, 5);
+  struct lm_value *v = lua_newuserdatauv(L, sizeof *v * (size_t)run->ncols, 0);  /* 6 */
+  int is_function = lua_isfunction(L, 1);
+  lua_Integer count = is_function ? 0 : luaL_len(L, 1);
+  for (lua_Integer row = 1; is_function || row <= count; row++) {
+    lua_settop(L, 6);
+    if (is_function) {
+      lua_pushvalue(L, 1);
+      lua_call(L, 0, 1);                              /* 7: the next row, nil at the end */
+      if (lua_isnil(L, 7)) break;
+    } else {
+      lua_geti(L, 1, row);                            /* 7 */
+    }
+    if (!lua_istable(L, 7))
+      return luaL_error(L, "bulk_insert into '%s': row %I is a %s, not a table of column "
+                        "values", run->table, row, luaL_typename(L, 7));
+    for (int i = 0; i < run->ncols; i++) v[i] = (struct lm_value){.type = LM_NULL};
+    lua_pushnil(L);
+    while (lua_next(L, 7) != 0) {                     /* 8: key, 9: value */
+      int idx = 0;
+      if (lua_type(L, 8) == LUA_TSTRING) {
+        lua_pushvalue(L, 8);
+        lua_rawget(L, 3);                             /* lookup[key] */
+        idx = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+      }
+      if (idx == 0) {
+        const char *key = luaL_tolstring(L, 8, NULL);
+        luaL_Buffer known;                            /* the columns, for the message */
+        luaL_buffinit(L, &known);
+        for (int i = 1; i <= run->ncols; i++) {
+          if (i > 1) luaL_addstring(&known, ", ");
+          lua_geti(L, 4, i);
+          luaL_addvalue(&known);
+        }
+        luaL_pushresult(&known);
+        return luaL_error(L, "bulk_insert into '%s': row %I: unknown column '%s' (the columns "
+                          "are %s)", run->table, row, key, lua_tostring(L, -1));
+      }
+      if (!to_value(L, 9, &v[idx - 1]))
+        return luaL_error(L, "bulk_insert into '%s': row %I, column '%s': a %s cannot be "
+                          "inserted (use nil, a boolean, a number or a string)", run->table,
+                          row, lua_tostring(L, 8), luaL_typename(L, 9));
+      lua_pop(L, 1);                                  /* keep the key; the row keeps values */
+    }
+    if (run->driver->bulk_row(run->bulk, v, &run->err) != LM_OK) {
+      lm_err_prefix(&run->err, "bulk_insert into '%s'", run->table);
+      lm_lua_push_error(L, &run->err);
+      lm_err_release(&run->err);
+      return lua_error(L);
+    }
+    if (!lua_isnil(L, 2) && row % BULK_PROGRESS_EVERY == 0) {
+      lua_pushvalue(L, 2);
+      lua_pushinteger(L, row);
+      lua_call(L, 1, 0);
+    }
+  }
+  return 0;
+}
+
+/* conn:bulk_insert(table, columns, rows_or_iterator [, progress]) -> rows
+ * In the caller's transaction; constant memory for an iterator source. */
+static int conn_bulk_insert(lua_State *L) {
+  LConn *c = toconn(L, 1);
+  const char *table = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_argexpected(L, lua_istable(L, 4) || lua_isfunction(L, 4), 4, "table or function");
+  if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TFUNCTION);
+  lua_settop(L, 5);
+  int ncols = (int)luaL_len(L, 3);
+  luaL_argcheck(L, ncols > 0, 3, "at least one column is needed");
+  const char **names = lua_newuserdatauv(L, sizeof *names * (size_t)ncols, 0);  /* 6 */
+  lua_createtable(L, 0, ncols);                       /* 7: name -> index */
+  for (int i = 1; i <= ncols; i++) {
+    if (lua_geti(L, 3, i) != LUA_TSTRING)
+      return luaL_argerror(L, 3, "column names must be strings");
+    names[i - 1] = lua_tostring(L, -1);               /* the columns table keeps it */
+    lua_pushinteger(L, i);
+    lua_rawset(L, 7);
+  }
+  struct bulk_run run = {NULL, c->conn->driver, table, ncols, LM_ERR_INIT};
+  if (run.driver->bulk_begin(c->conn, table, ncols, names, &run.bulk, &run.err) != LM_OK) {
+    lm_err_prefix(&run.err, "bulk_insert into '%s'", table);
+    return lm_lua_raise(L, &run.err);
+  }
+  lua_pushcfunction(L, bulk_loop);
+  lua_pushvalue(L, 4);                                /* source */
+  lua_pushvalue(L, 5);                                /* progress */
+  lua_pushvalue(L, 7);                                /* lookup */
+  lua_pushvalue(L, 3);                                /* columns */
+  lua_pushlightuserdata(L, &run);
+  int status = lua_pcall(L, 5, 0, 0);
+  int64_t rows = run.bulk->rows;
+  struct lm_err end_err = LM_ERR_INIT;
+  int rc = run.driver->bulk_end(run.bulk, status != LUA_OK, &end_err);  /* always ends COPY */
+  if (status != LUA_OK) {
+    lm_err_release(&end_err);
+    return lua_error(L);                              /* the loop's error value */
+  }
+  if (rc != LM_OK) {
+    lm_err_prefix(&end_err, "bulk_insert into '%s'", table);
+    return lm_lua_raise(L, &end_err);
+  }
+  lua_pushinteger(L, (lua_Integer)rows);
+  return 1;
 }
 
 /* conn:begin() -> tx, a to-be-closed value that rolls back unless committed */
@@ -357,6 +484,7 @@ static const luaL_Reg conn_methods[] = {
   {"exec", conn_exec},
   {"query", conn_query},
   {"begin", conn_begin},
+  {"bulk_insert", conn_bulk_insert},
   {"dialect", conn_dialect},
   {"in_transaction", conn_in_transaction},
   {"quote_ident", conn_quote_ident},
