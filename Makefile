@@ -39,6 +39,8 @@ CLI_SRC   := src/main.c $(wildcard src/cli*.c)
 CORE_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c))
 CORE_OBJ  := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:src/%.c=$(BUILD)/obj/%.o)
+LUA_SRC   := $(sort $(shell find lua -name '*.lua' 2>/dev/null))
+EMBED_OBJ := $(BUILD)/obj/embedded.o
 CTEST_SRC := $(wildcard spec/c/test_*.c)
 CTEST_BIN := $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
 
@@ -56,9 +58,18 @@ $(MODULE): $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) $(filter-out -llua5.4,$(PKG_LIBS))
 
-$(BIN): $(CORE_OBJ) $(CLI_OBJ)
+$(BIN): $(CORE_OBJ) $(CLI_OBJ) $(EMBED_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm -ldl
+
+# The Lua modules, compiled into the binary so that it works on its own.
+$(BUILD)/gen/embedded.c: $(LUA_SRC) src/embed.lua
+	@mkdir -p $(@D)
+	lua5.4 src/embed.lua $@ $(LUA_SRC)
+
+$(EMBED_OBJ): $(BUILD)/gen/embedded.c src/embedded.h
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Isrc -c $< -o $@
 
 $(BUILD)/ctest/%: spec/c/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)

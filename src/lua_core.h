@@ -15,10 +15,16 @@
 
 #include "luamig.h"
 
+struct lm_conn;
+
 /* Each adds its functions to the module table at the top of the stack. */
 void lm_lua_db_open(lua_State *L);
+void lm_lua_runner_open(lua_State *L);
 /* Weak until lua_graph.c lands, so the module builds without it. */
 void lm_lua_graph_open(lua_State *L) __attribute__((weak));
+
+/* The open connection of the luamig.Conn at idx; raises if closed. */
+struct lm_conn *lm_lua_checkconn(lua_State *L, int idx);
 
 /* Push an error value (a table with message, code, sqlstate, sql, position
  * and a __tostring) built from e, release e, and raise it. Never returns.

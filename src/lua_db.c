@@ -41,6 +41,8 @@ static LConn *toconn(lua_State *L, int idx) {
   return c;
 }
 
+struct lm_conn *lm_lua_checkconn(lua_State *L, int idx) { return toconn(L, idx)->conn; }
+
 static int conn_raise(lua_State *L, struct lm_err *e) { return lm_lua_raise(L, e); }
 
 /* Convert the Lua value at idx; 0 when its type cannot be bound. A string

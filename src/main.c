@@ -1,10 +1,11 @@
 /*
  * main.c -- the luamig command: creates the Lua state, makes luamig.core
- * available in it, and runs the command under lua_pcall so that every
- * failure is reported as one line (lua.c's pmain and report).
+ * and the embedded Lua modules available in it, and runs the command face
+ * (lua/luamig/cli.lua) under lua_pcall, as lua.c runs pmain.
  *
- * The command table and the commands themselves arrive with the runner;
- * until then the binary answers --version and --help.
+ * The modules are compiled in (embedded.c, generated from lua/), so the
+ * binary copied alone works. LUAMIG_LUA_DIR=dir makes it load them from
+ * dir instead, for working on them without a rebuild.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,33 +15,56 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "embedded.h"
 #include "luamig.h"
 
 LUAMOD_API int luaopen_luamig_core(lua_State *L);
 
-static const char usage[] =
-  "usage: luamig [-h | --help] [--version] COMMAND [options]\n";
+/* package.preload loader of one embedded module; upvalue 1: its index. */
+static int load_embedded(lua_State *L) {
+  const struct lm_embedded *m = &lm_embedded[lua_tointeger(L, lua_upvalueindex(1))];
+  if (luaL_loadbuffer(L, m->source, m->len, m->chunkname) != LUA_OK) return lua_error(L);
+  lua_pushstring(L, m->module);
+  lua_call(L, 1, 1);
+  return 1;
+}
 
+static void preload_modules(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_luamig_core);
+  lua_setfield(L, -2, "luamig.core");                 /* package.preload["luamig.core"] */
+  const char *dir = getenv("LUAMIG_LUA_DIR");
+  if (dir != NULL && *dir) {                          /* modules from disk, for development */
+    lua_getglobal(L, "package");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", dir, dir);
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+  } else {
+    for (lua_Integer i = 0; lm_embedded[i].module != NULL; i++) {
+      lua_pushinteger(L, i);
+      lua_pushcclosure(L, load_embedded, 1);
+      lua_setfield(L, -2, lm_embedded[i].module);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* Runs in protected mode: require "luamig.cli" and call main(args). */
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = lua_touserdata(L, 2);
   luaL_openlibs(L);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_luamig_core);
-  lua_setfield(L, -2, "luamig.core");                 /* package.preload["luamig.core"] */
-  lua_pop(L, 1);
-  if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-    fputs(usage, argc < 2 ? stderr : stdout);
-    lua_pushinteger(L, argc < 2 ? 2 : 0);
-    return 1;
+  preload_modules(L);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "luamig.cli");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "main");
+  lua_createtable(L, argc, 0);
+  for (int i = 1; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
   }
-  if (strcmp(argv[1], "--version") == 0) {
-    printf("luamig %s (%s)\n", LUAMIG_VERSION, LUA_RELEASE);
-    lua_pushinteger(L, 0);
-    return 1;
-  }
-  fprintf(stderr, "luamig: unknown command '%s'\n%s", argv[1], usage);
-  lua_pushinteger(L, 2);
+  lua_call(L, 1, 1);                                  /* main(args) -> exit status */
   return 1;
 }
 
@@ -56,15 +80,14 @@ int main(int argc, char **argv) {
   int status = lua_pcall(L, 2, 1, 0);
   int code = 1;
   if (status != LUA_OK) {
-    const char *msg = luaL_tolstring(L, -1, NULL);
-    fprintf(stderr, "FAILED: %s\n", msg);
+    fprintf(stderr, "FAILED: %s\n", luaL_tolstring(L, -1, NULL));
   } else {
     code = (int)lua_tointeger(L, -1);
   }
-  lua_close(L);
-  if (code == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+  lua_close(L);                                       /* closes the connection, if any */
+  if (fflush(stdout) != 0 || ferror(stdout)) {
     fputs("luamig: error writing to standard output\n", stderr);
-    code = 1;
+    if (code == 0) code = 1;
   }
   return code;
 }

@@ -1,0 +1,91 @@
+-- luamig.config -- the project's settings: defaults, luamig.lua, and the
+-- precedence of the database URL (DESIGN.md, "Project configuration").
+local M = {}
+
+-- Every setting with its default; a luamig.lua may set any of them.
+M.defaults = {
+  script_location = "migrations",
+  url = nil,                           -- see M.url for the precedence
+  version_table = "luamig_version",
+  version_locations = nil,             -- more directories of scripts, besides versions/
+  file_template = "%(rev)s_%(slug)s",
+  truncate_slug_length = 40,
+  target_schema = "schema.lua",
+  transaction_per_migration = true,
+  lock_timeout = 300,                  -- seconds to wait for another run's lock
+  naming_convention = nil,             -- overrides of the op API's constraint names
+  include_object = nil,                -- function(kind, name, table) for autogenerate
+  compare_type = true,
+  output_encoding = "utf-8",
+}
+
+M.default_url = "sqlite:luamig.db"
+
+local function known_list()
+  local names = {}
+  for k in pairs(M.defaults) do names[#names + 1] = k end
+  table.sort(names)
+  return table.concat(names, ", ")
+end
+
+-- The directory part of a path ("" for a bare name).
+function M.dirname(path)
+  return path:match("^(.*)/[^/]*$") or ""
+end
+
+-- path joined to dir, unless it is absolute.
+function M.join(dir, path)
+  if path:sub(1, 1) == "/" or dir == "" or dir == "." then return path end
+  return dir .. "/" .. path
+end
+
+-- Read a luamig.lua: a Lua file whose globals are settings. Returns the
+-- settings it sets and a list of warnings (unknown names). A syntax or
+-- runtime error is raised as "path:line: message".
+function M.read(path)
+  local env = setmetatable({}, {__index = _G})
+  local chunk, err = loadfile(path, "t", env)
+  if not chunk then error(err, 0) end
+  local ok, run_err = pcall(chunk)
+  if not ok then error(tostring(run_err), 0) end
+  local settings, warnings = {}, {}
+  for k, v in pairs(env) do
+    if M.defaults[k] ~= nil or k == "url" or k == "version_locations" or k == "naming_convention"
+       or k == "include_object" then
+      settings[k] = v
+    else
+      warnings[#warnings + 1] = ("%s: unknown setting '%s' is ignored (known settings: %s)")
+        :format(path, tostring(k), known_list())
+    end
+  end
+  table.sort(warnings)
+  return settings, warnings
+end
+
+-- The URL to use: --url, else DATABASE_URL, else the config's url, else
+-- the embedded default.
+function M.url(cli_url, config_url)
+  local env = os.getenv("DATABASE_URL")
+  if cli_url and cli_url ~= "" then return cli_url end
+  if env and env ~= "" then return env end
+  if config_url and config_url ~= "" then return config_url end
+  return M.default_url
+end
+
+-- Settings with defaults filled in, and paths resolved against base_dir
+-- (the directory of the config file).
+function M.complete(settings, base_dir)
+  local s = {}
+  for k, v in pairs(M.defaults) do s[k] = v end
+  for k, v in pairs(settings) do s[k] = v end
+  base_dir = base_dir or ""
+  s.script_location = M.join(base_dir, s.script_location)
+  s.target_schema = M.join(base_dir, s.target_schema)
+  if type(s.version_locations) == "string" then s.version_locations = {s.version_locations} end
+  local locations = {}
+  for i, dir in ipairs(s.version_locations or {}) do locations[i] = M.join(base_dir, dir) end
+  s.version_locations = locations
+  return s
+end
+
+return M

@@ -1,0 +1,395 @@
+-- luamig -- the embedding API: the same calls the luamig command makes.
+--
+--   local luamig = require "luamig"
+--   local m <close> = luamig.open{url = "sqlite:app.db", script_location = "migrations",
+--                                 log = function(level, msg) end}
+--   m:upgrade("head")   m:downgrade("-1")   m:stamp("head")   m:current()
+--
+-- luamig.open takes the settings of luamig.lua (DESIGN.md) as a table, or
+-- the path of a luamig.lua ({config = path, ...} to add to it). Methods
+-- return plain Lua values and raise error values with message, revision,
+-- sql, sqlstate and code fields and a __tostring.
+local core = require "luamig.core"
+local config = require "luamig.config"
+
+local M = {version = core.version, core = core}
+
+local Runner = {}
+Runner.__index = Runner
+Runner.__name = "luamig.Runner"
+
+-- Settings given to open that are not luamig.lua settings.
+local open_only = {config = true, log = true, progress = true, x = true}
+
+-- Raise a luamig error value: message plus fields.
+local function fail(message, fields)
+  local e = fields or {}
+  e.message = message
+  error(core.error(e), 0)
+end
+M.fail = fail
+
+function M.open(opts)
+  if type(opts) == "string" then opts = {config = opts} end
+  opts = opts or {}
+  local settings, warnings, base = {}, {}, ""
+  if opts.config then
+    local ok, res, warn = pcall(config.read, opts.config)
+    if not ok then fail(tostring(res)) end
+    settings, warnings, base = res, warn, config.dirname(opts.config)
+  end
+  for k, v in pairs(opts) do
+    if not open_only[k] and k ~= "url" then
+      if config.defaults[k] == nil and k ~= "version_locations" and k ~= "naming_convention"
+         and k ~= "include_object" then
+        warnings[#warnings + 1] = ("luamig.open: unknown setting '%s' is ignored"):format(k)
+      end
+      settings[k] = v
+    end
+  end
+  local self = setmetatable({
+    settings = config.complete(settings, base),
+    url = config.url(opts.url, settings.url),
+    x = opts.x or {},
+    log_fn = opts.log,
+    progress = opts.progress,
+  }, Runner)
+  for _, w in ipairs(warnings) do self:_log("WARNING", w) end
+  return self
+end
+
+function Runner:_log(level, message)
+  if self.log_fn then self.log_fn(level, message) end
+end
+
+-- The dialect of the URL, without connecting.
+function Runner:dialect()
+  local ok, u = pcall(core.parse_url, self.url)
+  if not ok then error(u, 0) end
+  return u.dialect
+end
+
+-- The URL for messages: its password shown as ***.
+function Runner:display_url()
+  return core.parse_url(self.url).display
+end
+
+function Runner:connection()
+  if not self.conn then self.conn = core.connect(self.url) end
+  return self.conn
+end
+
+function Runner:close()
+  if self.conn then self.conn:close() end
+  self.conn = nil
+end
+Runner.__close = Runner.close
+Runner.__gc = Runner.close
+
+-- The scripts and their graph, loaded once.
+function Runner:scripts()
+  if not self.records then
+    local s = self.settings
+    local dirs = {s.script_location .. "/versions"}
+    for _, d in ipairs(s.version_locations) do dirs[#dirs + 1] = d end
+    local records = core.load_scripts(dirs)
+    local graph = core.graph(records)
+    local by_id = {}
+    for _, r in ipairs(records) do by_id[r.revision] = r end
+    self.records, self.graph, self.by_id = records, graph, by_id
+  end
+  return self.records, self.graph
+end
+
+-- A revision as plain values: id, parents, depends_on, labels, message,
+-- path, and what it is in the graph.
+function Runner:info(id)
+  local _, graph = self:scripts()
+  local g = graph:revision(id)
+  if not g then return nil end
+  local r = self.by_id[id]
+  return {
+    id = id, revision = id, parents = g.down_revision, depends_on = r.depends_on,
+    labels = g.branch_labels, message = r.message, path = r.path, checksum = r.checksum,
+    children = g.children, dependents = g.dependents, transactional = r.transactional ~= false,
+    is_head = g.is_head, is_effective_head = g.is_effective_head, is_base = g.is_base,
+    is_branch_point = g.is_branch_point, is_merge_point = g.is_merge_point,
+  }
+end
+
+local function who()
+  local user = os.getenv("USER") or os.getenv("LOGNAME") or "?"
+  local f = io.open("/proc/sys/kernel/hostname")
+  local host = f and f:read("l") or os.getenv("HOSTNAME") or "?"
+  if f then f:close() end
+  return user .. "@" .. host
+end
+
+-- Where in the script an error came from: its file and line.
+local function locate(err, path)
+  if type(err) ~= "table" or err.where then return err end
+  local source = "@" .. path
+  for level = 2, 50 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.source == source then
+      err.where = ("%s:%d"):format(path, info.currentline)
+      break
+    end
+  end
+  return err
+end
+
+-- The op object a script's upgrade or downgrade receives.
+function Runner:_op(conn, dialect, emit)
+  local op = require("luamig.op")
+  return op.new{conn = conn, dialect = dialect, x = self.x, emit = emit,
+                naming_convention = self.settings.naming_convention,
+                log = function(level, msg) self:_log(level, msg) end,
+                progress = self.progress}
+end
+
+-- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
+-- offline SQL through opts.emit (default: stdout); opts.plan computes only.
+function Runner:_run(kind, opts)
+  local records, graph = self:scripts()
+  local s = self.settings
+  local offline = opts.sql
+  local dialect = self:dialect()
+  local conn = not offline and self:connection() or nil
+  local emit
+  if offline then
+    local out = opts.emit or function(sql) io.stdout:write(sql, "\n\n") end
+    emit = out
+  end
+  if kind == "upgrade" and conn and not opts.plan then self:_warn_changed(conn) end
+  local steps = core.run(conn, graph, records, {
+    kind = kind, target = opts.target, targets = opts.targets, purge = opts.purge,
+    version_table = s.version_table, transaction_per_migration = s.transaction_per_migration,
+    lock_timeout = s.lock_timeout, plan = opts.plan, dialect = offline and dialect or nil,
+    who = who(),
+    log = function(level, msg) self:_log(level, msg) end,
+    emit = emit,
+    migrate = function(record, direction)
+      local fn = record[direction]
+      if type(fn) ~= "function" then
+        error(("%s: revision %s has no %s function"):format(record.path, record.revision, direction), 0)
+      end
+      local op = self:_op(conn, dialect, emit)
+      local ok, err = xpcall(fn, function(e) return locate(e, record.path) end, op)
+      if not ok then
+        if type(err) == "table" and err.where then
+          err.message = err.where .. ": " .. tostring(err.message)
+        end
+        error(err, 0)
+      end
+    end,
+  })
+  return steps
+end
+
+function Runner:upgrade(target, opts)
+  opts = opts or {}
+  return self:_run("upgrade", {target = target or "head", sql = opts.sql, plan = opts.plan, emit = opts.emit})
+end
+
+function Runner:downgrade(target, opts)
+  opts = opts or {}
+  if target == nil then fail("downgrade needs a target, e.g. -1 or base") end
+  return self:_run("downgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit})
+end
+
+function Runner:stamp(targets, opts)
+  opts = opts or {}
+  if type(targets) == "string" then targets = {targets} end
+  return self:_run("stamp", {targets = targets, purge = opts.purge, sql = opts.sql,
+                             plan = opts.plan, emit = opts.emit})
+end
+
+-- The steps a run would take: plan("upgrade", "head").
+function Runner:plan(kind, target, opts)
+  opts = opts or {}
+  if kind == "stamp" then return self:stamp(target, {plan = true, purge = opts.purge}) end
+  return self:_run(kind, {target = target, plan = true})
+end
+
+-- The version rows; creates nothing. Unknown ids come back as {id = x, unknown = true}.
+function Runner:current_rows()
+  return core.current(self:connection(), self.settings.version_table)
+end
+
+function Runner:current()
+  local out = {}
+  for _, id in ipairs(self:current_rows()) do
+    out[#out + 1] = self:info(id) or {id = id, revision = id, unknown = true}
+  end
+  return out
+end
+
+function Runner:heads()
+  local _, graph = self:scripts()
+  local out = {}
+  for _, id in ipairs(graph:heads()) do out[#out + 1] = self:info(id) end
+  return out
+end
+
+function Runner:branches()
+  local _, graph = self:scripts()
+  local out = {}
+  for _, id in ipairs(graph:branch_points()) do out[#out + 1] = self:info(id) end
+  return out
+end
+
+-- Revisions newest first; range "START:END" (either side may be empty);
+-- opts.rows: the version rows, for ranges that say "current".
+function Runner:history(range, opts)
+  local _, graph = self:scripts()
+  local out = {}
+  for _, id in ipairs(graph:history(range or ":", (opts or {}).rows or {})) do
+    out[#out + 1] = self:info(id)
+  end
+  return out
+end
+
+-- One revision: any identifier that names exactly one.
+function Runner:show(ident)
+  local _, graph = self:scripts()
+  local ids = graph:resolve(ident)
+  if #ids == 0 then fail(("'%s' names no revision"):format(ident)) end
+  local out = {}
+  for _, id in ipairs(ids) do out[#out + 1] = self:info(id) end
+  return out
+end
+
+-- The last checksum logged for each revision upgraded, from the log table.
+function Runner:_logged_checksums(conn)
+  local log = self.settings.version_table:gsub("_version$", "")
+  if log == self.settings.version_table then log = log .. "_log" else log = log .. "_log" end
+  local ok, rows = pcall(conn.query, conn, ("SELECT revision, checksum FROM %s WHERE direction = "
+    .. "'upgrade' ORDER BY id"):format(core.quote_ident(log)))
+  local last = {}
+  if ok then for _, r in ipairs(rows) do last[r.revision] = r.checksum end end
+  return last
+end
+
+-- Applied scripts whose file changed since, and version rows that name no
+-- known revision: {changed = {{revision, path, logged, current}}, unknown = {ids}}.
+function Runner:verify()
+  local conn = self:connection()
+  local _, graph = self:scripts()
+  local rows = core.current(conn, self.settings.version_table)
+  local result = {changed = {}, unknown = {}}
+  local known = {}
+  for _, id in ipairs(rows) do
+    if graph:revision(id) then known[#known + 1] = id else result.unknown[#result.unknown + 1] = id end
+  end
+  local logged = self:_logged_checksums(conn)
+  if #known > 0 then
+    for _, id in ipairs(graph:history(":current", known)) do
+      local r = self.by_id[id]
+      if logged[id] and logged[id] ~= r.checksum then
+        result.changed[#result.changed + 1] = {revision = id, path = r.path, logged = logged[id],
+                                               current = r.checksum}
+      end
+    end
+  end
+  result.ok = #result.changed == 0 and #result.unknown == 0
+  return result
+end
+
+function Runner:_warn_changed(conn)
+  local ok, rows = pcall(core.current, conn, self.settings.version_table)
+  if not ok or #rows == 0 then return end
+  local _, graph = self:scripts()
+  for _, id in ipairs(rows) do if not graph:revision(id) then return end end
+  local logged = self:_logged_checksums(conn)
+  for _, id in ipairs(graph:history(":current", rows)) do
+    local r = self.by_id[id]
+    if logged[id] and logged[id] ~= r.checksum then
+      self:_log("WARNING", ("%s (revision %s) changed since it was applied; `luamig verify` "
+        .. "lists every such script"):format(r.path, id))
+    end
+  end
+end
+
+function Runner:ensure_version()
+  core.ensure_version(self:connection(), self.settings.version_table)
+end
+
+-- Resolve identifiers to full ids (for down_revision and depends_on).
+function Runner:_resolve_all(idents)
+  local _, graph = self:scripts()
+  local out = {}
+  for _, ident in ipairs(idents) do
+    for _, id in ipairs(graph:resolve(ident)) do out[#out + 1] = id end
+  end
+  return out
+end
+
+local function list_or_one(t)
+  if t == nil or #t == 0 then return nil end
+  if #t == 1 then return t[1] end
+  return t
+end
+
+-- A new script: {message, head = "head", splice, branch_label (string or
+-- list), depends_on (list), rev_id, version_path, upgrades, downgrades}.
+-- Returns {path = ..., revision = ...}.
+function Runner:revision(opts)
+  opts = opts or {}
+  local scaffold = require "luamig.scaffold"
+  local _, graph = self:scripts()
+  local head = opts.head or "head"
+  local parents = {}
+  if head ~= "base" then
+    if head == "head" and #graph:heads() > 1 then
+      fail("Multiple heads are present; please specify the head revision on which the new "
+        .. "revision should be based, or perform a merge.")
+    end
+    parents = self:_resolve_all({head})
+    for _, id in ipairs(parents) do
+      if not opts.splice and not graph:revision(id).is_head then
+        fail(("Revision %s is not a head revision; please specify --splice to create a new "
+          .. "branch from this revision"):format(id))
+      end
+    end
+  end
+  local labels = opts.branch_label
+  if type(labels) == "string" then labels = {labels} end
+  local existing = {}
+  for id in pairs(self.by_id) do existing[id] = true end
+  local s = self.settings
+  local path, record = scaffold.write_revision{
+    script_location = s.script_location, version_path = opts.version_path,
+    file_template = s.file_template, truncate_slug_length = s.truncate_slug_length,
+    message = opts.message, rev_id = opts.rev_id, down_revision = list_or_one(parents),
+    branch_labels = labels, depends_on = opts.depends_on and self:_resolve_all(opts.depends_on),
+    upgrades = opts.upgrades, downgrades = opts.downgrades, existing_ids = existing,
+  }
+  self.records = nil                                  -- the graph changed
+  return {path = path, revision = record and record.revision or record}
+end
+
+-- A merge revision joining the given revisions (e.g. {"heads"}).
+function Runner:merge(opts)
+  local parents = self:_resolve_all(opts.revisions or {"heads"})
+  if #parents < 2 then
+    fail(("a merge needs at least two revisions; '%s' names %d"):format(
+      table.concat(opts.revisions or {"heads"}, " "), #parents))
+  end
+  local scaffold = require "luamig.scaffold"
+  local existing = {}
+  for id in pairs(self.by_id) do existing[id] = true end
+  local s = self.settings
+  local path, record = scaffold.write_revision{
+    script_location = s.script_location, file_template = s.file_template,
+    truncate_slug_length = s.truncate_slug_length, message = opts.message, rev_id = opts.rev_id,
+    down_revision = parents, branch_labels = opts.branch_label and {opts.branch_label},
+    existing_ids = existing,
+  }
+  self.records = nil
+  return {path = path, revision = record and record.revision or record}
+end
+
+M.Runner = Runner
+return M

@@ -1,0 +1,298 @@
+/*
+ * lua_runner.c -- core.run and core.current: the runner (runner.c) seen
+ * from Lua.
+ *
+ * core.run(conn_or_nil, graph, records, opts) -> steps
+ *   conn: a luamig.Conn, or nil with opts.dialect set for offline SQL.
+ *   graph, records: core.graph(records) and the records it was built from
+ *   (core.load_scripts' result): revision i of the graph is records[i].
+ *   opts: kind = "upgrade" | "downgrade" | "stamp", target = "head",
+ *     targets = {...} (stamp), purge, version_table, transaction_per_migration,
+ *     lock_timeout (seconds), plan = true (compute only), dialect (offline),
+ *     who, and three functions:
+ *       migrate(record, "upgrade" | "downgrade")  runs the script's body;
+ *       log(level, message)                       "INFO" or "WARNING";
+ *       emit(sql)                                 offline output.
+ *   Returns the steps planned (and, unless opts.plan, run), each
+ *   {revision = id or nil (stamp), direction = "upgrade" | "downgrade" |
+ *   "stamp", from = {ids}, to = {ids}, rows = {ids after}}; steps.start and
+ *   steps.rows are the version rows before and after.
+ *   Errors: the error value of lm_lua_raise, with revision set to the
+ *   revision whose step failed.
+ * core.current(conn, version_table) -> {ids}, without creating anything.
+ * core.ensure_version(conn, version_table): create the version table and log.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_core.h"
+#include "runner.h"
+#include "version.h"
+
+/* Stack slots of core.run's arguments, used by the hooks. */
+enum { ARG_CONN = 1, ARG_GRAPH, ARG_RECORDS, ARG_OPTS, SLOT_MIGRATE, SLOT_LOG, SLOT_EMIT };
+
+struct hook_ctx {
+  lua_State *L;
+  int failed_rev;              /* the revision whose body failed, or -1 */
+};
+
+/* Copy a Lua error value into e: its message (via __tostring) and, for an
+ * error table, its sql, sqlstate and position. */
+static void error_from_lua(lua_State *L, int idx, struct lm_err *e) {
+  idx = lua_absindex(L, idx);
+  if (lua_istable(L, idx)) {
+    if (lua_getfield(L, idx, "message") == LUA_TSTRING) lm_err_set(e, LM_ERROR, "%s", lua_tostring(L, -1));
+    else lm_err_set(e, LM_ERROR, "%s", luaL_tolstring(L, idx, NULL));
+    lua_settop(L, idx);
+    if (lua_getfield(L, idx, "sql") == LUA_TSTRING) lm_err_set_sql(e, lua_tostring(L, -1));
+    if (lua_getfield(L, idx, "sqlstate") == LUA_TSTRING)
+      strncpy(e->sqlstate, lua_tostring(L, -1), sizeof e->sqlstate - 1);
+    if (lua_getfield(L, idx, "code") == LUA_TNUMBER) e->db_code = (int)lua_tointeger(L, -1);
+    if (lua_getfield(L, idx, "position") == LUA_TNUMBER) e->position = (int)lua_tointeger(L, -1);
+    lua_settop(L, idx);
+  } else {
+    lm_err_set(e, LM_ERROR, "%s", luaL_tolstring(L, idx, NULL));
+    lua_settop(L, idx);
+  }
+}
+
+static int hook_migrate(void *ctx, int rev, int upgrade, struct lm_err *e) {
+  struct hook_ctx *h = ctx;
+  lua_State *L = h->L;
+  int top = lua_gettop(L);
+  lua_pushvalue(L, SLOT_MIGRATE);
+  lua_rawgeti(L, ARG_RECORDS, rev + 1);
+  lua_pushstring(L, upgrade ? "upgrade" : "downgrade");
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    error_from_lua(L, -1, e);
+    lua_settop(L, top);
+    h->failed_rev = rev;
+    return LM_ERROR;
+  }
+  lua_settop(L, top);
+  return LM_OK;
+}
+
+/* Call a (level, message) or (sql) hook; an error in it is reported, not fatal. */
+static void call_hook(lua_State *L, int slot, const char *a, const char *b) {
+  if (lua_isnil(L, slot)) return;
+  int top = lua_gettop(L);
+  lua_pushvalue(L, slot);
+  lua_pushstring(L, a);
+  if (b) lua_pushstring(L, b);
+  if (lua_pcall(L, b ? 2 : 1, 0, 0) != LUA_OK)
+    fprintf(stderr, "luamig: a log or emit hook failed: %s\n", luaL_tolstring(L, -1, NULL));
+  lua_settop(L, top);
+}
+
+static void hook_log(void *ctx, const char *level, const char *message) {
+  call_hook(((struct hook_ctx *)ctx)->L, SLOT_LOG, level, message);
+}
+
+static void hook_emit(void *ctx, const char *sql) {
+  call_hook(((struct hook_ctx *)ctx)->L, SLOT_EMIT, sql, NULL);
+}
+
+/* The C graph inside a luamig.Graph userdata (lua_graph.c's struct graph_ud
+ * starts with it). */
+static struct lm_graph *check_graph(lua_State *L, int idx) {
+  struct lm_graph **g = luaL_checkudata(L, idx, "luamig.Graph");
+  luaL_argcheck(L, *g != NULL, idx, "the graph was freed");
+  return *g;
+}
+
+static void push_id_list(lua_State *L, const struct lm_graph *g, const struct lm_ilist *l) {
+  lua_createtable(L, (int)l->n, 0);
+  for (size_t i = 0; i < l->n; i++) {
+    lua_pushstring(L, g->revs[l->v[i]].id);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+static void push_steps(lua_State *L, const struct lm_graph *g, const struct lm_plan *p) {
+  lua_createtable(L, (int)p->nsteps, 2);
+  for (size_t i = 0; i < p->nsteps; i++) {
+    const struct lm_step *s = &p->steps[i];
+    lua_createtable(L, 0, 5);
+    if (s->rev >= 0) {
+      lua_pushstring(L, g->revs[s->rev].id);
+      lua_setfield(L, -2, "revision");
+    }
+    lua_pushstring(L, s->stamp ? "stamp" : s->upgrade ? "upgrade" : "downgrade");
+    lua_setfield(L, -2, "direction");
+    push_id_list(L, g, &s->from);
+    lua_setfield(L, -2, "from");
+    push_id_list(L, g, &s->to);
+    lua_setfield(L, -2, "to");
+    push_id_list(L, g, &s->rows);
+    lua_setfield(L, -2, "rows");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  push_id_list(L, g, &p->start);
+  lua_setfield(L, -2, "start");
+  push_id_list(L, g, &p->rows);
+  lua_setfield(L, -2, "rows");
+  if (p->warning) {
+    lua_pushstring(L, p->warning);
+    lua_setfield(L, -2, "warning");
+  }
+}
+
+/* Owns what core.run allocates, so an error raised by Lua cannot leak it. */
+struct run_scratch {
+  struct lm_plan plan;
+  struct lm_run_script *scripts;
+  const char **targets;
+};
+
+static int scratch_gc(lua_State *L) {
+  struct run_scratch *s = lua_touserdata(L, 1);
+  lm_plan_release(&s->plan);
+  s->plan = (struct lm_plan)LM_PLAN_INIT;
+  free(s->scripts);
+  free(s->targets);
+  s->scripts = NULL;
+  s->targets = NULL;
+  return 0;
+}
+
+static const char *opt_string(lua_State *L, const char *key, const char *def) {
+  lua_getfield(L, ARG_OPTS, key);
+  const char *s = lua_isnil(L, -1) ? def : luaL_checkstring(L, -1);
+  lua_pop(L, 1);                                      /* opts keeps the string alive */
+  return s;
+}
+
+static int opt_bool(lua_State *L, const char *key, int def) {
+  lua_getfield(L, ARG_OPTS, key);
+  int b = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return b;
+}
+
+static int core_run(lua_State *L) {
+  struct lm_conn *conn = lua_isnil(L, ARG_CONN) ? NULL : lm_lua_checkconn(L, ARG_CONN);
+  struct lm_graph *g = check_graph(L, ARG_GRAPH);
+  luaL_checktype(L, ARG_RECORDS, LUA_TTABLE);
+  luaL_checktype(L, ARG_OPTS, LUA_TTABLE);
+  lua_settop(L, ARG_OPTS);
+  lua_getfield(L, ARG_OPTS, "migrate");               /* SLOT_MIGRATE */
+  lua_getfield(L, ARG_OPTS, "log");                   /* SLOT_LOG */
+  lua_getfield(L, ARG_OPTS, "emit");                  /* SLOT_EMIT */
+  if (!lua_isfunction(L, SLOT_MIGRATE) && !opt_bool(L, "plan", 0))
+    return luaL_error(L, "core.run: opts.migrate must be a function");
+
+  static const char *const kinds[] = {"upgrade", "downgrade", "stamp", NULL};
+  lua_getfield(L, ARG_OPTS, "kind");
+  int kind = luaL_checkoption(L, -1, NULL, kinds);
+  lua_pop(L, 1);
+
+  struct run_scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
+  memset(s, 0, sizeof *s);
+  s->plan = (struct lm_plan)LM_PLAN_INIT;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, scratch_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  int scratch = lua_gettop(L);
+
+  s->scripts = calloc(g->nrevs ? g->nrevs : 1, sizeof *s->scripts);
+  if (s->scripts == NULL) return luaL_error(L, "not enough memory");
+  for (size_t i = 0; i < g->nrevs; i++) {             /* strings stay in the records */
+    lua_rawgeti(L, ARG_RECORDS, (lua_Integer)i + 1);
+    lua_getfield(L, -1, "message");
+    s->scripts[i].message = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_getfield(L, -2, "checksum");
+    s->scripts[i].checksum = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_getfield(L, -3, "transactional");
+    s->scripts[i].transactional = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_settop(L, scratch);
+  }
+
+  struct lm_run_opts o = {
+    .kind = kind,
+    .target = opt_string(L, "target", kind == LM_RUN_UPGRADE ? "head" : NULL),
+    .purge = opt_bool(L, "purge", 0),
+    .version_table = opt_string(L, "version_table", "luamig_version"),
+    .transaction_per_migration = opt_bool(L, "transaction_per_migration", 1),
+    .plan_only = opt_bool(L, "plan", 0),
+    .offline_dialect = opt_string(L, "dialect", NULL),
+    .who = opt_string(L, "who", NULL),
+    .lock_timeout_ms = 300000,
+  };
+  lua_getfield(L, ARG_OPTS, "lock_timeout");
+  if (!lua_isnil(L, -1)) o.lock_timeout_ms = (long)(luaL_checknumber(L, -1) * 1000);
+  lua_pop(L, 1);
+  if (kind == LM_RUN_STAMP) {
+    lua_getfield(L, ARG_OPTS, "targets");
+    luaL_argcheck(L, lua_istable(L, -1), ARG_OPTS, "opts.targets must be a list for a stamp");
+    size_t n = (size_t)lua_rawlen(L, -1);
+    s->targets = calloc(n ? n : 1, sizeof *s->targets);
+    if (s->targets == NULL) return luaL_error(L, "not enough memory");
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, -1, (lua_Integer)i + 1);
+      s->targets[i] = luaL_checkstring(L, -1);
+      lua_pop(L, 1);                                  /* the list keeps it */
+    }
+    lua_pop(L, 1);
+    o.targets = s->targets;
+    o.ntargets = n;
+  }
+  if (conn == NULL && o.offline_dialect == NULL)
+    return luaL_error(L, "core.run: give a connection, or opts.dialect for offline SQL");
+  if (kind != LM_RUN_UPGRADE && kind != LM_RUN_STAMP && o.target == NULL)
+    return luaL_error(L, "core.run: opts.target is required for a downgrade");
+
+  struct hook_ctx ctx = {L, -1};
+  struct lm_run_hooks hooks = {&ctx, hook_migrate, hook_log, hook_emit};
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_run(conn, g, s->scripts, &o, &hooks, &s->plan, &e) != LM_OK) {
+    lm_lua_push_error(L, &e);
+    lm_err_release(&e);
+    if (ctx.failed_rev >= 0) {
+      lua_pushstring(L, g->revs[ctx.failed_rev].id);
+      lua_setfield(L, -2, "revision");
+    }
+    return lua_error(L);
+  }
+  push_steps(L, g, &s->plan);
+  return 1;
+}
+
+/* core.current(conn, version_table) -> {ids}; creates nothing */
+static int core_current(lua_State *L) {
+  struct lm_conn *conn = lm_lua_checkconn(L, 1);
+  const char *table = luaL_optstring(L, 2, "luamig_version");
+  char **rows;
+  size_t n;
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_run_current(conn, table, &rows, &n, &e) != LM_OK) return lm_lua_raise(L, &e);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, rows[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lm_version_rows_free(rows, n);
+  return 1;
+}
+
+/* core.ensure_version(conn, version_table): create the version table and log */
+static int core_ensure_version(lua_State *L) {
+  struct lm_conn *conn = lm_lua_checkconn(L, 1);
+  const char *table = luaL_optstring(L, 2, "luamig_version");
+  struct lm_sink sink = {.conn = conn, .dialect = conn->driver->name};
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_version_ensure(&sink, table, &e) != LM_OK) return lm_lua_raise(L, &e);
+  return 0;
+}
+
+static const luaL_Reg runner_funcs[] = {
+  {"run", core_run},
+  {"ensure_version", core_ensure_version},
+  {"current", core_current},
+  {NULL, NULL}
+};
+
+void lm_lua_runner_open(lua_State *L) { luaL_setfuncs(L, runner_funcs, 0); }

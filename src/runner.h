@@ -1,0 +1,61 @@
+/*
+ * runner.h -- layer 4: plan a run from the graph and the version table,
+ * then apply it step by step, under the lock.
+ *
+ * The runner knows nothing of Lua: the migration bodies are run by a hook
+ * the caller provides (the Lua binding calls the script's upgrade or
+ * downgrade function). Each step's body, its version-table writes and its
+ * log row commit together; offline (--sql) the same steps are rendered
+ * through the emit hook instead of run.
+ */
+#ifndef LUAMIG_RUNNER_H
+#define LUAMIG_RUNNER_H
+
+#include "db.h"
+#include "graph.h"
+
+/* What the runner needs of each script, indexed like the graph's revisions. */
+struct lm_run_script {
+  const char *message;     /* may be NULL */
+  const char *checksum;    /* SHA-256 hex of the file, for the log */
+  int transactional;       /* 0: run in autocommit (transactional = false) */
+};
+
+struct lm_run_hooks {
+  void *ctx;
+  /* Run revision rev's upgrade (upgrade = 1) or downgrade body. */
+  int (*migrate)(void *ctx, int rev, int upgrade, struct lm_err *e);
+  /* A log line: level "INFO" or "WARNING", the text without prefix. */
+  void (*log)(void *ctx, const char *level, const char *message);
+  /* Offline: one rendered statement or comment. */
+  void (*emit)(void *ctx, const char *sql);
+};
+
+enum lm_run_kind { LM_RUN_UPGRADE, LM_RUN_DOWNGRADE, LM_RUN_STAMP };
+
+struct lm_run_opts {
+  int kind;
+  const char *target;                 /* upgrade, downgrade */
+  const char *const *targets;         /* stamp: one or more */
+  size_t ntargets;
+  int purge;                          /* stamp --purge */
+  const char *version_table;
+  int transaction_per_migration;      /* 0: the whole run is one transaction */
+  long lock_timeout_ms;               /* how long to wait for another run */
+  int plan_only;                      /* --plan: compute *plan, run nothing */
+  const char *offline_dialect;        /* non-NULL: --sql, no connection */
+  const char *who;                    /* for the log: user@host */
+};
+
+/* Run (or plan) per o. c may be NULL offline. On return *plan holds the
+ * plan computed (caller releases it with lm_plan_release) and, online, the
+ * version table is at the last step that committed. */
+int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *scripts,
+           const struct lm_run_opts *o, const struct lm_run_hooks *h, struct lm_plan *plan,
+           struct lm_err *e);
+
+/* The version rows of c, read without creating anything. */
+int lm_run_current(struct lm_conn *c, const char *version_table, char ***rows, size_t *n,
+                   struct lm_err *e);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * version.c -- the version table and its log (see version.h).
+ */
+#include "version.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Render sql with each $N replaced by the N-th value as a literal, outside
+ * double-quoted identifiers (a version table may be named anything).
+ * Caller frees; NULL with e set when a value cannot be rendered. */
+static char *render(const char *dialect, const char *sql, int nparams,
+                    const struct lm_value *params, struct lm_err *e) {
+  struct lm_buf b = LM_BUF_INIT;
+  int quoted = 0;
+  for (const char *p = sql; *p; p++) {
+    if (*p == '"') quoted = !quoted;
+    if (quoted || *p != '$' || p[1] < '1' || p[1] > '9') {
+      lm_buf_addc(&b, *p);
+      continue;
+    }
+    char *end;
+    long n = strtol(p + 1, &end, 10);
+    if (n > nparams) {
+      lm_buf_release(&b);
+      lm_err_set(e, LM_ERROR, "statement uses $%ld but has %d values", n, nparams);
+      return NULL;
+    }
+    const struct lm_value *v = &params[n - 1];
+    char *lit;
+    switch (v->type) {
+    case LM_NULL: lm_buf_adds(&b, "NULL"); break;
+    case LM_INTEGER: lm_buf_printf(&b, "%lld", (long long)v->i); break;
+    case LM_BOOLEAN: lm_buf_adds(&b, v->i ? "TRUE" : "FALSE"); break;
+    case LM_FLOAT: lm_buf_printf(&b, "%.17g", v->f); break;
+    case LM_TEXT:
+      if ((lit = lm_quote_literal(dialect, v->s, v->len, e)) == NULL) {
+        lm_buf_release(&b);
+        return NULL;
+      }
+      lm_buf_adds(&b, lit);
+      free(lit);
+      break;
+    }
+    p = end - 1;
+  }
+  return lm_buf_detach(&b);
+}
+
+int lm_sink_exec(struct lm_sink *s, const char *sql, int nparams,
+                 const struct lm_value *params, int64_t *changes, struct lm_err *e) {
+  if (s->conn != NULL)
+    return s->conn->driver->exec(s->conn, sql, nparams, params, changes, e);
+  char *text = render(s->dialect, sql, nparams, params, e);
+  if (text == NULL) return LM_ERROR;
+  struct lm_buf b = LM_BUF_INIT;
+  lm_buf_adds(&b, text);
+  lm_buf_adds(&b, ";");
+  s->emit(s->ctx, b.data);
+  lm_buf_release(&b);
+  free(text);
+  if (changes) *changes = 1;                          /* offline: assume the expected row */
+  return LM_OK;
+}
+
+char *lm_version_log_name(const char *table) {
+  size_t n = strlen(table);
+  if (n > 8 && strcmp(table + n - 8, "_version") == 0)
+    return lm_asprintf("%.*s_log", (int)(n - 8), table);
+  return lm_asprintf("%s_log", table);
+}
+
+static char *quoted(const char *name, struct lm_err *e) {
+  return lm_quote_ident(name, strlen(name), e);
+}
+
+int lm_version_exists(struct lm_conn *c, const char *table, int *exists, struct lm_err *e) {
+  const char *sql = strcmp(c->driver->name, "sqlite") == 0
+    ? "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1"
+    : "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = $1 "
+      "AND schemaname = ANY (current_schemas(false))";
+  struct lm_value param = {.type = LM_TEXT, .s = table, .len = strlen(table)};
+  struct lm_cursor *cur = NULL;
+  *exists = 0;
+  if (c->driver->query(c, sql, 1, &param, &cur, e) != LM_OK) return LM_ERROR;
+  int rc = c->driver->next(cur, e);
+  c->driver->cursor_free(cur);
+  if (rc == LM_ERROR) return LM_ERROR;
+  *exists = rc == LM_ROW;
+  return LM_OK;
+}
+
+static int compare_strings(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int lm_version_read(struct lm_conn *c, const char *table, char ***rows, size_t *n,
+                    struct lm_err *e) {
+  *rows = NULL;
+  *n = 0;
+  int exists;
+  if (lm_version_exists(c, table, &exists, e) != LM_OK) return LM_ERROR;
+  if (!exists) return LM_OK;
+  char *q = quoted(table, e);
+  if (q == NULL) return LM_ERROR;
+  char *sql = lm_asprintf("SELECT version_num FROM %s", q);
+  free(q);
+  struct lm_cursor *cur = NULL;
+  int rc = c->driver->query(c, sql, 0, NULL, &cur, e);
+  free(sql);
+  if (rc != LM_OK) return LM_ERROR;
+  size_t cap = 0;
+  while ((rc = c->driver->next(cur, e)) == LM_ROW) {
+    struct lm_value v;
+    c->driver->column_value(cur, 0, &v);
+    if (*n == cap) *rows = lm_realloc(*rows, (cap = cap ? cap * 2 : 4) * sizeof **rows);
+    (*rows)[(*n)++] = v.type == LM_TEXT ? lm_strndup(v.s, v.len) : lm_strdup("");
+  }
+  c->driver->cursor_free(cur);
+  if (rc == LM_ERROR) {
+    lm_version_rows_free(*rows, *n);
+    *rows = NULL;
+    *n = 0;
+    return LM_ERROR;
+  }
+  if (*n > 1) qsort(*rows, *n, sizeof **rows, compare_strings);
+  return LM_OK;
+}
+
+void lm_version_rows_free(char **rows, size_t n) {
+  for (size_t i = 0; i < n; i++) free(rows[i]);
+  free(rows);
+}
+
+int lm_version_ensure(struct lm_sink *s, const char *table, struct lm_err *e) {
+  char *log = lm_version_log_name(table);
+  char *pk = lm_asprintf("%s_pkc", table);
+  char *qt = quoted(table, e), *ql = qt ? quoted(log, e) : NULL, *qpk = ql ? quoted(pk, e) : NULL;
+  int rc = LM_ERROR;
+  if (qpk != NULL) {
+    int pg = strcmp(s->dialect, "postgresql") == 0;
+    char *sql = lm_asprintf("CREATE TABLE IF NOT EXISTS %s (version_num VARCHAR(64) NOT NULL, "
+                            "CONSTRAINT %s PRIMARY KEY (version_num))", qt, qpk);
+    rc = lm_sink_exec(s, sql, 0, NULL, NULL, e);
+    free(sql);
+    if (rc == LM_OK) {
+      sql = lm_asprintf("CREATE TABLE IF NOT EXISTS %s (id %s, revision VARCHAR(64), "
+                        "direction VARCHAR(16) NOT NULL, checksum VARCHAR(64), "
+                        "applied_at %s NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+                        "duration_ms BIGINT, who TEXT)", ql,
+                        pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT",
+                        pg ? "TIMESTAMPTZ" : "TIMESTAMP");
+      rc = lm_sink_exec(s, sql, 0, NULL, NULL, e);
+      free(sql);
+    }
+  }
+  free(qt);
+  free(ql);
+  free(qpk);
+  free(log);
+  free(pk);
+  return rc;
+}
+
+static struct lm_value text(const char *s) {
+  return (struct lm_value){.type = s ? LM_TEXT : LM_NULL, .s = s, .len = s ? strlen(s) : 0};
+}
+
+int lm_version_write(struct lm_sink *s, const char *table, int op, const char *from,
+                     const char *to, struct lm_err *e) {
+  char *q = quoted(table, e);
+  if (q == NULL) return LM_ERROR;
+  struct lm_value params[2];
+  char *sql;
+  int n;
+  switch (op) {
+  case LM_VERSION_INSERT:
+    sql = lm_asprintf("INSERT INTO %s (version_num) VALUES ($1)", q);
+    params[0] = text(to);
+    n = 1;
+    break;
+  case LM_VERSION_DELETE:
+    sql = lm_asprintf("DELETE FROM %s WHERE version_num = $1", q);
+    params[0] = text(from);
+    n = 1;
+    break;
+  default:
+    sql = lm_asprintf("UPDATE %s SET version_num = $1 WHERE version_num = $2", q);
+    params[0] = text(to);
+    params[1] = text(from);
+    n = 2;
+    break;
+  }
+  free(q);
+  int64_t changes = 0;
+  int rc = lm_sink_exec(s, sql, n, params, &changes, e);
+  free(sql);
+  if (rc != LM_OK) {
+    if (op == LM_VERSION_INSERT && ((e->sqlstate[0] == '2' && e->sqlstate[1] == '3') ||
+                                    (e->db_code & 0xff) == 19 /* SQLITE_CONSTRAINT */))
+      lm_err_set(e, LM_ERROR, "the version table '%s' already holds '%s': another run applied "
+                 "it (is a second luamig running without the lock?)", table, to);
+    return LM_ERROR;
+  }
+  if (changes != 1)
+    return lm_err_set(e, LM_ERROR, "the version table '%s' changed under this run: expected "
+                      "the row '%s' when %s, found %lld (is a second luamig running without "
+                      "the lock?)", table, from, op == LM_VERSION_DELETE ? "deleting it" :
+                      "updating it", (long long)changes);
+  return LM_OK;
+}
+
+int lm_version_log(struct lm_sink *s, const char *table, const char *revision,
+                   const char *direction, const char *checksum, int64_t duration_ms,
+                   const char *who, struct lm_err *e) {
+  char *log = lm_version_log_name(table);
+  char *q = quoted(log, e);
+  free(log);
+  if (q == NULL) return LM_ERROR;
+  char *sql = lm_asprintf("INSERT INTO %s (revision, direction, checksum, duration_ms, who) "
+                          "VALUES ($1, $2, $3, $4, $5)", q);
+  free(q);
+  struct lm_value params[5] = {text(revision), text(direction), text(checksum),
+                               {.type = LM_INTEGER, .i = duration_ms}, text(who)};
+  int rc = lm_sink_exec(s, sql, 5, params, NULL, e);
+  free(sql);
+  return rc;
+}
