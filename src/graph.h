@@ -225,9 +225,10 @@ int lm_graph_filter_lineage(struct lm_graph *g, const int *in, size_t n, const c
                             int deps, struct lm_ilist *out, struct lm_err *e);
 int lm_graph_walk(struct lm_graph *g, int start, long steps, const char *branch,
                   int no_overwalk, int *out, struct lm_err *e);
-/* current: values. Upgrade targets are appended to out. */
+/* current: values, or (when NULL) the identifier current_str, resolved
+ * only if the target is relative to it. Upgrade targets are appended to out. */
 int lm_graph_parse_upgrade_target(struct lm_graph *g, const struct lm_ilist *current,
-                                  const char *target, int assert_length,
+                                  const char *current_str, const char *target, int assert_length,
                                   struct lm_ilist *out, struct lm_err *e);
 /* *branch: malloc'd or NULL, caller frees. warning: set when Alembic warns. */
 int lm_graph_parse_downgrade_target(struct lm_graph *g, const struct lm_ilist *current,

@@ -361,18 +361,18 @@ static void topo_sort(struct lm_graph *g, unsigned char *todo, const int *heads,
 
 /* ---- collecting revisions ---- */
 
-/* Alembic's _collect_upgrade_revisions. lower: the current revisions
- * (values); lower_str: the textual lower end when it came from a range
- * (history), else NULL. Marks todo[i] = 1 for what must run; targets get
- * the resolved upper end. */
+/* Alembic's _collect_upgrade_revisions. The lower end is lower (values:
+ * the version rows) or, when that is NULL, the identifier lower_str
+ * (history's START), resolved in Alembic's order: after the upper end.
+ * Marks todo[i] = 1 for what must run; targets get the resolved upper end. */
 static int collect_upgrade(struct lm_graph *g, const char *upper, const struct lm_ilist *lower,
                            const char *lower_str, int inclusive, int implicit_base,
                            int assert_length, unsigned char *todo, struct lm_ilist *targets,
                            struct lm_err *e) {
   size_t n = g->nrevs;
-  int rc = lm_graph_parse_upgrade_target(g, lower, upper, assert_length, targets, e);
+  int rc = lm_graph_parse_upgrade_target(g, lower, lower_str, upper, assert_length, targets, e);
   if (rc) return rc;
-  if (lower_str && strchr(lower_str, '@')) {
+  if (!lower && lower_str && strchr(lower_str, '@')) {
     /* A named lower end (branch@...) keeps only that branch's targets. */
     const char *at = strchr(lower_str, '@');
     char *branch = lm_strndup(lower_str, (size_t)(at - lower_str));
@@ -404,16 +404,20 @@ static int collect_upgrade(struct lm_graph *g, const char *upper, const struct l
   struct lm_ilist current = LM_ILIST_INIT;
   if (!req || !cur) abort();
   rc = walk_check(g, targets->v, targets->n, WALK_NORM_DOWN, req, 1, e);
-  for (size_t i = 0; i < lower->n; i++) lm_ilist_push(&current, lower->v[i]);
+  if (rc == LM_OK && lower) {
+    for (size_t i = 0; i < lower->n; i++) lm_ilist_push(&current, lower->v[i]);
+  } else if (rc == LM_OK) {
+    rc = lm_graph_get_revisions(g, lower_str ? lower_str : "base", &current, e);
+  }
   if (rc == LM_OK && !implicit_base) {
     for (size_t i = 0; i < current.n; i++)
-      if (current.v[i] >= 0 && req[current.v[i]] != 1) {
+      if (current.v[i] == LM_REV_BASE || (current.v[i] >= 0 && req[current.v[i]] != 1)) {
         rc = lm_graph_fail(g, e, LM_GERR_RANGE, "Revision %s is not an ancestor of revision %s",
-                           lower_str ? lower_str : g->revs[current.v[i]].id, upper);
+                           lower_str ? lower_str : "current", upper);
         break;
       }
   }
-  if (rc == LM_OK && current.n && current.v[0] == LM_REV_NONE && lower_str) {
+  if (rc == LM_OK && current.n && current.v[0] == LM_REV_NONE && !lower && lower_str) {
     /* The lower end was relative and walked off the graph: take it as a
      * downgrade target from the upper end. */
     struct lm_ilist up = LM_ILIST_INIT;
@@ -795,10 +799,9 @@ int lm_graph_history(struct lm_graph *g, const char *range, const char *const *r
     }
     lm_ilist_release(&cur);
   }
-  if (rc == LM_OK && lower_current != 2) rc = lm_graph_get_revisions(g, base, &lower, e);
   if (rc == LM_OK)
-    rc = collect_upgrade(g, head, &lower, lower_current == 2 ? NULL : base, 1, 0, 0, todo,
-                         &targets, e);
+    rc = collect_upgrade(g, head, lower_current == 2 ? &lower : NULL,
+                         lower_current == 2 ? NULL : base, 1, 0, 0, todo, &targets, e);
   if (rc == LM_OK) {
     topo_sort(g, todo, targets.v, targets.n, out);
   } else {

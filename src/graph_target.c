@@ -251,6 +251,10 @@ int lm_graph_filter_lineage(struct lm_graph *g, const int *in, size_t n, const c
   struct rnum r;
   struct lm_ilist shares = LM_ILIST_INIT;
   int rc = resolve_number(g, check, &r, e);
+  if (rc == LM_OK && n == 0) {        /* Alembic resolves the names per target only */
+    rnum_release(&r);
+    return LM_OK;
+  }
   if (rc == LM_OK && r.branch) {
     int rev;
     rc = lm_graph_revision_for_ident(g, r.branch, NULL, &rev, e);
@@ -390,12 +394,25 @@ static int get_in_branch(struct lm_graph *g, const char *branch, const char *sym
 }
 
 int lm_graph_parse_upgrade_target(struct lm_graph *g, const struct lm_ilist *current,
-                                  const char *target, int assert_length,
+                                  const char *current_str, const char *target, int assert_length,
                                   struct lm_ilist *out, struct lm_err *e) {
   struct relative m;
   if (!match_relative(target, &m)) return lm_graph_get_revisions(g, target, out, e);
   int rc = LM_OK, rev = LM_REV_NONE;
-  if (m.value > 0 && m.symbol == NULL) {
+  struct lm_ilist resolved = LM_ILIST_INIT;
+  if (m.value > 0 && m.symbol == NULL && current == NULL) {
+    /* The lower end is an identifier: Alembic resolves it only now, to
+     * one revision when walking, to all it names when filtering by branch. */
+    if (m.branch) {
+      rc = lm_graph_get_revisions(g, current_str ? current_str : "base", &resolved, e);
+    } else {
+      int one = LM_REV_NONE;
+      rc = lm_graph_get_revision(g, current_str ? current_str : "base", &one, e);
+      lm_ilist_push(&resolved, one);
+    }
+    current = &resolved;
+  }
+  if (rc == LM_OK && m.value > 0 && m.symbol == NULL) {
     /* +N from the current revision(s), within branch if given. */
     struct lm_ilist start = LM_ILIST_INIT;
     if (m.branch) {
@@ -429,15 +446,15 @@ int lm_graph_parse_upgrade_target(struct lm_graph *g, const struct lm_ilist *cur
                          &rev, e);
     if (rc == LM_OK && rev == LM_REV_NONE) rc = didnt_produce(g, e, m.text, m.value);
     lm_ilist_release(&start);
-  } else if (m.value > 0) {
+  } else if (rc == LM_OK && m.value > 0) {
     int from;
     rc = lm_graph_get_revision(g, m.symbol, &from, e);
     if (rc == LM_OK) rc = lm_graph_walk(g, from, m.value, m.branch, assert_length, &rev, e);
     if (rc == LM_OK && rev == LM_REV_NONE && assert_length)
       rc = lm_graph_fail(g, e, LM_GERR_REVISION, "Walked too far");
-  } else if (m.symbol == NULL) {
+  } else if (rc == LM_OK && m.symbol == NULL) {
     rc = didnt_produce(g, e, m.text, m.value);
-  } else {
+  } else if (rc == LM_OK) {
     int from;
     rc = get_in_branch(g, m.branch, m.symbol, &from, e);
     if (rc == LM_OK) rc = lm_graph_walk(g, from, m.value, NULL, assert_length, &rev, e);
@@ -445,6 +462,7 @@ int lm_graph_parse_upgrade_target(struct lm_graph *g, const struct lm_ilist *cur
       rc = lm_graph_fail(g, e, LM_GERR_REVISION, "Walked too far");
   }
   if (rc == LM_OK) lm_ilist_push(out, rev);
+  lm_ilist_release(&resolved);
   relative_release(&m);
   return rc;
 }
