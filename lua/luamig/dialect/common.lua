@@ -1,0 +1,328 @@
+-- luamig.dialect.common -- what both dialects share: quoting, literals, the
+-- generic type names, the naming convention, and CREATE TABLE rendering
+-- from the table model.
+--
+-- The table model is the one shape the op API builds from a migration's
+-- arguments, the SQLite rebuild edits, and luamig.introspect reads back:
+--
+--   { name = "users", comment = nil,
+--     columns = { {name = "id", type = "integer", nullable = false,
+--                  default = nil (SQL text), autoincrement = true, comment = nil}, ... },
+--     primary_key  = {name = "pk_users", columns = {"id"}} or nil,
+--     uniques      = { {name =, columns =, deferrable =, initially =}, ... },
+--     foreign_keys = { {name =, columns =, ref_table =, ref_columns =, on_delete =,
+--                       on_update =, deferrable =, initially =, match =}, ... },
+--     checks       = { {name =, condition = "x > 0"}, ... },
+--     indexes      = { {name =, unique =, columns = {"a", {expr = "lower(b)"}}, where =}, ... } }
+--
+-- Types in the model are generic names ("string(255)", "numeric(10,2)"),
+-- or the database's own type name, lower-cased, when no generic one fits.
+local core = require "luamig.core"
+
+local M = {}
+
+-- The generic type names; each dialect maps them (see doc/op.md).
+M.generic_types = {
+  integer = true, bigint = true, smallint = true, string = true, text = true,
+  boolean = true, float = true, double = true, numeric = true, date = true,
+  time = true, timestamp = true, timestamptz = true, binary = true, json = true,
+  uuid = true,
+}
+
+-- Which generic types take arguments: string(n), numeric(p[,s]).
+local type_args = {string = "^%d+$", numeric = "^%d+,?%d*$"}
+
+-- Alembic's recommended naming convention.
+M.default_naming_convention = {
+  ix = "ix_%(column_0_label)s",
+  uq = "uq_%(table_name)s_%(column_0_name)s",
+  ck = "ck_%(table_name)s_%(constraint_name)s",
+  fk = "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+  pk = "pk_%(table_name)s",
+}
+
+-- Foreign key actions, as the model spells them (NO ACTION, the default, is nil).
+M.fk_actions = {
+  ["CASCADE"] = "CASCADE", ["SET NULL"] = "SET NULL", ["SET DEFAULT"] = "SET DEFAULT",
+  ["RESTRICT"] = "RESTRICT", ["NO ACTION"] = false,
+}
+
+-- Identifiers longer than this get a hashed tail (PostgreSQL's NAMEDATALEN - 1),
+-- on both databases so that a name is the same wherever it is created.
+M.max_name_length = 63
+
+-- A raw SQL fragment (op.raw): rendered as written.
+local Raw = {__name = "luamig.raw"}
+Raw.__index = Raw
+Raw.__tostring = function(r) return r.sql end
+function M.raw(sql)
+  return setmetatable({sql = sql}, Raw)
+end
+function M.is_raw(v)
+  return getmetatable(v) == Raw
+end
+
+-- op.NULL: "no value", to drop a default or a comment in alter_column.
+M.NULL = setmetatable({}, {__name = "luamig.NULL", __tostring = function() return "op.NULL" end})
+
+-- 32-bit FNV-1a, for the tail of over-long names.
+local function fnv1a(s)
+  local h = 0x811c9dc5
+  for i = 1, #s do
+    h = ((h ~ s:byte(i)) * 0x01000193) & 0xffffffff
+  end
+  return ("%08x"):format(h)
+end
+
+-- Shorten a name that the database would truncate, keeping it unique.
+function M.fit_name(name)
+  if #name <= M.max_name_length then return name end
+  return name:sub(1, M.max_name_length - 9) .. "_" .. fnv1a(name)
+end
+
+-- The name a convention gives to an index or constraint.
+--   kind: "ix" "uq" "ck" "fk" "pk"; info: {table =, columns = {...},
+--   referred_table =, referred_columns =, constraint_name =}
+-- Returns the name, or nil and the reason.
+function M.convention_name(convention, kind, info)
+  local pattern = convention[kind]
+  if pattern == nil then return nil, "the naming convention has no '" .. kind .. "' entry" end
+  local cols, refcols = info.columns or {}, info.referred_columns or {}
+  local missing
+  local function join(list, sep) return #list > 0 and table.concat(list, sep) or nil end
+  local function labels()
+    local t = {}
+    for i, c in ipairs(cols) do t[i] = info.table .. "_" .. c end
+    return t
+  end
+  local tokens = {
+    table_name = info.table,
+    constraint_name = info.constraint_name,
+    column_0_name = cols[1],
+    column_0_label = cols[1] and (info.table .. "_" .. cols[1]),
+    column_0N_name = join(cols, ""),
+    column_0_N_name = join(cols, "_"),
+    column_0N_label = join(labels(), ""),
+    column_0_N_label = join(labels(), "_"),
+    referred_table_name = info.referred_table,
+    referred_column_0_name = refcols[1],
+    referred_column_0N_name = join(refcols, ""),
+    referred_column_0_N_name = join(refcols, "_"),
+  }
+  local name = pattern:gsub("%%%(([%w_]+)%)s", function(token)
+    local v = tokens[token]
+    if v == nil then missing = missing or token; return "" end
+    return v
+  end)
+  if missing then
+    return nil, ("the naming convention '%s' needs %%(%s)s, which is not known here"):format(pattern, missing)
+  end
+  return M.fit_name(name)
+end
+
+-- Check a type string: a generic name (normalised to lower case without
+-- spaces) or a database type passed through as written. Returns the model
+-- spelling, or nil and the reason it is refused.
+function M.normalize_type(t)
+  if type(t) ~= "string" or t:match("^%s*$") then return nil, "a type must be a non-empty string" end
+  if t:find(";", 1, true) or t:find("--", 1, true) or t:find("/*", 1, true)
+     or t:find("*/", 1, true) or t:find("\0", 1, true) then
+    return nil, ("type %q could end the statement (';' or a comment): refused"):format(t)
+  end
+  local depth = 0
+  for c in t:gmatch("[()]") do
+    depth = depth + (c == "(" and 1 or -1)
+    if depth < 0 then break end
+  end
+  if depth ~= 0 then return nil, ("type %q has unbalanced parentheses: refused"):format(t) end
+  local quotes = select(2, t:gsub("'", "")) + select(2, t:gsub('"', ""))
+  if quotes % 2 ~= 0 then return nil, ("type %q has an unterminated quote: refused"):format(t) end
+  local base, args = t:match("^%s*(%a+)%s*(%b())%s*$")
+  if not base then base = t:match("^%s*(%a+)%s*$") end
+  if base and M.generic_types[base:lower()] then
+    base = base:lower()
+    if args then
+      local inner = args:sub(2, -2):gsub("%s+", "")
+      if not type_args[base] or not inner:match(type_args[base]) then
+        return nil, ("type %q: bad arguments for %s"):format(t, base)
+      end
+      return base .. "(" .. inner .. ")"
+    end
+    return base
+  end
+  return (t:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+-- Split a model type into its generic base and argument text.
+function M.split_type(t)
+  local base, args = t:match("^(%a+)(%b())$")
+  if base and M.generic_types[base] then return base, args:sub(2, -2) end
+  if M.generic_types[t] then return t, nil end
+  return nil
+end
+
+-- The dialect base: a table of methods that sqlite.lua and postgresql.lua extend.
+function M.new(name)
+  local d = {name = name}
+
+  function d.ident(s) return core.quote_ident(s) end
+
+  function d.idents(list)
+    local t = {}
+    for i, s in ipairs(list) do t[i] = core.quote_ident(s) end
+    return table.concat(t, ", ")
+  end
+
+  function d.string_literal(s) return core.quote_literal(name, s) end
+
+  -- A Lua value as an SQL literal; nil and op.NULL are NULL.
+  function d.literal(v)
+    local tv = type(v)
+    if v == nil or v == M.NULL then return "NULL"
+    elseif tv == "string" then return core.quote_literal(name, v)
+    elseif tv == "boolean" then return d.boolean_literal(v)
+    elseif math.type(v) == "integer" then return tostring(v)
+    elseif math.type(v) == "float" then
+      if v ~= v or v == math.huge or v == -math.huge then
+        error(("%s cannot be written as an SQL literal"):format(tostring(v)), 0)
+      end
+      local s = ("%.17g"):format(v)
+      if not s:find("[%.eE]") then s = s .. ".0" end
+      return s
+    elseif M.is_raw(v) then return v.sql
+    end
+    error(("a %s cannot be written as an SQL literal (use nil, a boolean, a number or a string)"):format(tv), 0)
+  end
+
+  function d.boolean_literal(v) return v and "TRUE" or "FALSE" end
+
+  -- The SQL text for a DEFAULT clause: op.raw as written, a value as a literal.
+  function d.default_sql(v)
+    if M.is_raw(v) then return v.sql end
+    return d.literal(v)
+  end
+
+  -- The model type rendered for this database.
+  function d.type_sql(t)
+    local base, args = M.split_type(t)
+    if not base then return t end
+    local mapped = d.types[base]
+    if args then
+      return (mapped.with_args or mapped.name) .. "(" .. args:gsub(",", ", ") .. ")"
+    end
+    return mapped.name
+  end
+
+  -- The generic name for a database type (introspection); falls back to the
+  -- type as the database spells it, lower-cased.
+  function d.generic_type(db_type)
+    local t = db_type:lower():gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
+    local base, args = t:match("^(.-)%s*(%b())$")
+    if base then args = args:sub(2, -2):gsub("%s+", "") else base = t end
+    local g = d.reverse_types[base]
+    if g and (args == nil or type_args[g]) then
+      if args and args ~= "" then return g .. "(" .. args .. ")" end
+      return g
+    end
+    return t
+  end
+
+  function d.constraint_prefix(c)
+    return c.name and ("CONSTRAINT " .. d.ident(c.name) .. " ") or ""
+  end
+
+  local function deferrable(c)
+    local s = ""
+    if c.deferrable then s = s .. " DEFERRABLE" end
+    if c.initially then s = s .. " INITIALLY " .. c.initially end
+    return s
+  end
+
+  -- A table-level constraint clause; kind is "primary", "unique", "foreign" or "check".
+  function d.constraint_sql(kind, c)
+    local p = d.constraint_prefix(c)
+    if kind == "primary" then
+      return p .. "PRIMARY KEY (" .. d.idents(c.columns) .. ")"
+    elseif kind == "unique" then
+      return p .. "UNIQUE (" .. d.idents(c.columns) .. ")" .. deferrable(c)
+    elseif kind == "check" then
+      return p .. "CHECK (" .. c.condition .. ")"
+    else
+      local s = p .. "FOREIGN KEY (" .. d.idents(c.columns) .. ") REFERENCES "
+        .. d.ident(c.ref_table) .. " (" .. d.idents(c.ref_columns) .. ")"
+      if c.match then s = s .. " MATCH " .. c.match end
+      if c.on_delete then s = s .. " ON DELETE " .. c.on_delete end
+      if c.on_update then s = s .. " ON UPDATE " .. c.on_update end
+      return s .. deferrable(c)
+    end
+  end
+
+  -- The model's constraints in rendering order: pk, uniques, fks, checks.
+  function d.each_constraint(t)
+    local list = {}
+    if t.primary_key then list[#list + 1] = {"primary", t.primary_key} end
+    for _, c in ipairs(t.uniques or {}) do list[#list + 1] = {"unique", c} end
+    for _, c in ipairs(t.foreign_keys or {}) do list[#list + 1] = {"foreign", c} end
+    for _, c in ipairs(t.checks or {}) do list[#list + 1] = {"check", c} end
+    return list
+  end
+
+  -- CREATE TABLE for a model table (without its indexes and comments).
+  function d.create_table_sql(t, opts)
+    local parts = {}
+    for _, col in ipairs(t.columns) do parts[#parts + 1] = d.column_sql(col, t) end
+    for _, kc in ipairs(d.each_constraint(t)) do
+      parts[#parts + 1] = d.constraint_sql(kc[1], kc[2])
+    end
+    return ("CREATE TABLE %s%s (\n    %s\n)"):format(
+      opts and opts.if_not_exists and "IF NOT EXISTS " or "", d.ident(t.name),
+      table.concat(parts, ",\n    "))
+  end
+
+  -- One column of an index: a name or {expr = "..."}.
+  local function index_element(e)
+    if type(e) == "table" then return e.expr end
+    return d.ident(e)
+  end
+
+  function d.create_index_sql(ix, opts)
+    opts = opts or {}
+    local cols = {}
+    for i, e in ipairs(ix.columns) do cols[i] = index_element(e) end
+    local s = ("CREATE %sINDEX %s%s%s ON %s%s (%s)"):format(
+      ix.unique and "UNIQUE " or "",
+      (opts.concurrently and d.name == "postgresql") and "CONCURRENTLY " or "",
+      opts.if_not_exists and "IF NOT EXISTS " or "",
+      d.ident(ix.name), d.ident(ix.table),
+      (ix.using and d.name == "postgresql") and (" USING " .. ix.using) or "",
+      table.concat(cols, ", "))
+    if ix.include and #ix.include > 0 and d.name == "postgresql" then
+      s = s .. " INCLUDE (" .. d.idents(ix.include) .. ")"
+    end
+    if ix.where then s = s .. " WHERE " .. ix.where end
+    return s
+  end
+
+  function d.drop_index_sql(name, opts)
+    opts = opts or {}
+    return ("DROP INDEX %s%s%s"):format(
+      (opts.concurrently and d.name == "postgresql") and "CONCURRENTLY " or "",
+      opts.if_exists and "IF EXISTS " or "", d.ident(name))
+  end
+
+  function d.drop_table_sql(name, opts)
+    return ("DROP TABLE %s%s"):format(opts and opts.if_exists and "IF EXISTS " or "", d.ident(name))
+  end
+
+  function d.rename_table_sql(old, new)
+    return ("ALTER TABLE %s RENAME TO %s"):format(d.ident(old), d.ident(new))
+  end
+
+  function d.rename_column_sql(t, old, new)
+    return ("ALTER TABLE %s RENAME COLUMN %s TO %s"):format(d.ident(t), d.ident(old), d.ident(new))
+  end
+
+  return d
+end
+
+return M

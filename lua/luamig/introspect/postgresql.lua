@@ -1,0 +1,167 @@
+-- luamig.introspect.postgresql -- read the current schema (search_path's
+-- first schema) of a PostgreSQL database into the table model (see
+-- luamig.dialect.common): four catalog queries for the whole schema.
+local dialect = require "luamig.dialect.postgresql"
+
+local M = {}
+
+local fk_action = {a = nil, r = "RESTRICT", c = "CASCADE", n = "SET NULL", d = "SET DEFAULT"}
+local numeric_types = {integer = true, bigint = true, smallint = true, numeric = true,
+                       real = true, ["double precision"] = true}
+
+-- A default as PostgreSQL prints it, without the cast on a plain literal:
+-- 'x'::character varying -> 'x', '-1'::integer -> -1.
+function M.normalize_default(s)
+  if s == nil then return nil end
+  local lit, cast = s:match("^('.*')::([%w%s_]+)$")
+  if lit and not lit:sub(2, -2):gsub("''", ""):find("'") then
+    local n = lit:match("^'(%-?%d+%.?%d*)'$")
+    if n and numeric_types[cast] then return n end
+    return lit
+  end
+  local paren = s:match("^%((%-%d+%.?%d*)%)$")        -- (-1) on some versions
+  return paren or s
+end
+
+local function sort_by_name(list)
+  table.sort(list, function(a, b)
+    return (a.name or "") .. "\0" .. table.concat(a.columns or {}, "\0")
+         < (b.name or "") .. "\0" .. table.concat(b.columns or {}, "\0")
+  end)
+  return list
+end
+
+-- The schema of a live PostgreSQL connection.
+--   opts.table: only this table; otherwise every table but luamig_*.
+function M.read(conn, opts)
+  opts = opts or {}
+  local filter, params = [[n.nspname = current_schema() AND c.relkind IN ('r', 'p')]], nil
+  if opts.table then
+    filter, params = filter .. " AND c.relname = $1", {opts.table}
+  else
+    filter = filter .. [[ AND c.relname NOT LIKE 'luamig\_%' ESCAPE '\']]
+  end
+  local from = " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+
+  local tables = {}
+  for _, r in ipairs(conn:query("SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment"
+                                .. from .. "WHERE " .. filter, params)) do
+    tables[r.name] = {name = r.name, comment = r.comment, columns = {}, uniques = {},
+                      foreign_keys = {}, checks = {}, indexes = {}}
+  end
+
+  for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, a.attname AS name,
+      format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
+      pg_get_expr(ad.adbin, ad.adrelid) AS dflt, a.attidentity::text AS ident,
+      a.attgenerated::text AS gen, col_description(c.oid, a.attnum) AS comment
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+      WHERE a.attnum > 0 AND NOT a.attisdropped AND ]] .. filter
+      .. " ORDER BY c.relname, a.attnum", params)) do
+    local t = tables[r.tbl]
+    if t then
+      local col = {name = r.name, type = dialect.generic_type(r.type), nullable = not r.notnull,
+                   default = M.normalize_default(r.dflt), autoincrement = false, comment = r.comment}
+      if r.ident == "a" or r.ident == "d" then
+        col.autoincrement = true
+      elseif r.dflt and r.dflt:match("^nextval%('.*'::regclass%)$") then
+        col.autoincrement, col.default = true, nil
+      end
+      if r.gen and r.gen ~= "" then col.generated = r.dflt; col.default = nil end
+      t.columns[#t.columns + 1] = col
+    end
+  end
+
+  local cons = {}
+  for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, con.conname AS name,
+      con.contype::text AS kind, k.i, ka.attname AS col, fa.attname AS ref_col,
+      fc.relname AS ref_table, con.confupdtype::text AS upd, con.confdeltype::text AS del,
+      con.confmatchtype::text AS fmatch, con.condeferrable AS deferrable,
+      con.condeferred AS deferred,
+      CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid, true) END AS def
+      FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+      LEFT JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(attnum, refattnum, i) ON true
+      LEFT JOIN pg_attribute ka ON ka.attrelid = con.conrelid AND ka.attnum = k.attnum
+      LEFT JOIN pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = k.refattnum
+      WHERE con.contype IN ('p', 'u', 'f', 'c') AND ]] .. filter
+      .. " ORDER BY c.relname, con.conname, k.i", params)) do
+    local t = tables[r.tbl]
+    if t then
+      local key = r.tbl .. "\0" .. r.name
+      local c = cons[key]
+      if not c then
+        c = {name = r.name}
+        if r.kind == "p" then
+          c.columns = {}
+          t.primary_key = c
+        elseif r.kind == "u" then
+          c.columns = {}
+          if r.deferrable then c.deferrable = true end
+          if r.deferred then c.initially = "DEFERRED" end
+          t.uniques[#t.uniques + 1] = c
+        elseif r.kind == "f" then
+          c.columns, c.ref_table, c.ref_columns = {}, r.ref_table, {}
+          c.on_delete, c.on_update = fk_action[r.del], fk_action[r.upd]
+          if r.fmatch == "f" then c.match = "FULL" elseif r.fmatch == "p" then c.match = "PARTIAL" end
+          if r.deferrable then c.deferrable = true end
+          if r.deferred then c.initially = "DEFERRED" end
+          t.foreign_keys[#t.foreign_keys + 1] = c
+        else
+          local cond = (r.def or ""):match("^CHECK %((.*)%)") or r.def
+          c.condition = cond
+          t.checks[#t.checks + 1] = c
+        end
+        cons[key] = c
+      end
+      if c.columns and r.col then c.columns[#c.columns + 1] = r.col end
+      if c.ref_columns and r.ref_col then c.ref_columns[#c.ref_columns + 1] = r.ref_col end
+    end
+  end
+
+  local idx = {}
+  for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, i.relname AS name,
+      x.indisunique AS isunique, pg_get_expr(x.indpred, x.indrelid, true) AS pred,
+      k.i, k.i > x.indnkeyatts AS included, a.attname AS col,
+      pg_get_indexdef(x.indexrelid, k.i::int, true) AS expr, am.amname AS method
+      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+      JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_am am ON am.oid = i.relam
+      CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, i)
+      LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum <> 0
+      WHERE NOT EXISTS (SELECT 1 FROM pg_constraint pc WHERE pc.conindid = x.indexrelid
+                        AND pc.conrelid = x.indrelid AND pc.contype IN ('p', 'u', 'x'))
+        AND ]] .. filter .. " ORDER BY c.relname, i.relname, k.i", params)) do
+    local t = tables[r.tbl]
+    if t then
+      local key = r.tbl .. "\0" .. r.name
+      local ix = idx[key]
+      if not ix then
+        ix = {name = r.name, unique = r.isunique, columns = {}, where = r.pred}
+        if r.method ~= "btree" then ix.using = r.method end
+        idx[key] = ix
+        t.indexes[#t.indexes + 1] = ix
+      end
+      if r.included then
+        ix.include = ix.include or {}
+        ix.include[#ix.include + 1] = r.col
+      elseif r.col then
+        ix.columns[#ix.columns + 1] = r.col
+      else
+        ix.columns[#ix.columns + 1] = {expr = r.expr}
+      end
+    end
+  end
+
+  for _, t in pairs(tables) do
+    sort_by_name(t.uniques)
+    sort_by_name(t.foreign_keys)
+    sort_by_name(t.checks)
+    table.sort(t.indexes, function(a, b) return a.name < b.name end)
+  end
+  return {dialect = "postgresql", tables = tables}
+end
+
+return M

@@ -1,0 +1,216 @@
+-- luamig.op_bulk -- op.bulk_insert: rows from a Lua list or an iterator,
+-- in constant memory.
+--
+-- Online the rows go to the C hot path, conn:bulk_insert(table, columns,
+-- source, progress) (one prepared INSERT re-bound per row on SQLite, COPY
+-- FROM STDIN on PostgreSQL), through a Lua iterator that checks each row
+-- against the table's columns first: an unknown column, a value that
+-- cannot be stored, or a value of the wrong kind for the column's type (a
+-- non-numeric string for an integer column, which SQLite's dynamic typing
+-- would accept) fails the step naming the row number. Offline the rows are
+-- rendered: one INSERT per row on SQLite, a COPY block on PostgreSQL.
+--
+-- The columns are opts.columns, else those of the first row (in the
+-- table's column order); a later row may leave some out (NULL), but not add
+-- others.
+local introspect = require "luamig.introspect"
+local common = require "luamig.dialect.common"
+
+local M = {}
+
+-- What each generic type accepts: a check on the Lua value.
+local function int_ok(v)
+  return math.type(v) == "integer" or (type(v) == "string" and v:match("^%s*[+-]?%d+%s*$") ~= nil)
+end
+local function num_ok(v)
+  if type(v) == "number" then return true end
+  if type(v) ~= "string" then return false end
+  local s = v:gsub("^%s+", ""):gsub("%s+$", "")
+  return s:match("^[+-]?%d+%.?%d*$") ~= nil or s:match("^[+-]?%d*%.%d+$") ~= nil
+    or s:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") ~= nil or s:match("^[+-]?%d*%.%d+[eE][+-]?%d+$") ~= nil
+end
+local function bool_ok(v) return type(v) == "boolean" or v == 0 or v == 1 end
+local function text_ok(v) return type(v) == "string" or type(v) == "number" end
+local function string_ok(v) return type(v) == "string" end
+
+local accepts = {
+  integer = {int_ok, "an integer"}, bigint = {int_ok, "an integer"}, smallint = {int_ok, "an integer"},
+  float = {num_ok, "a number"}, double = {num_ok, "a number"}, numeric = {num_ok, "a number"},
+  boolean = {bool_ok, "a boolean"},
+  string = {text_ok, "a string"}, text = {text_ok, "a string"},
+  date = {string_ok, "a string"}, time = {string_ok, "a string"}, timestamp = {string_ok, "a string"},
+  timestamptz = {string_ok, "a string"}, uuid = {string_ok, "a string"}, json = {string_ok, "a string"},
+  binary = {string_ok, "a string of bytes"},
+}
+
+local function show(v)
+  if type(v) == "string" then return ("%q"):format(#v > 30 and v:sub(1, 30) .. "..." or v) end
+  return tostring(v)
+end
+
+-- The COPY text form of a value.
+local copy_escapes = {["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
+local function copy_field(v, binary)
+  if v == nil then return "\\N" end
+  if type(v) == "boolean" then return v and "t" or "f" end
+  if math.type(v) == "integer" then return tostring(v) end
+  if math.type(v) == "float" then
+    if v ~= v then return "NaN" end
+    if v == math.huge then return "Infinity" elseif v == -math.huge then return "-Infinity" end
+    return ("%.17g"):format(v)
+  end
+  if binary then
+    return "\\\\x" .. v:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+  end
+  return (v:gsub("[\\\n\r\t]", copy_escapes))
+end
+
+local function hex_literal(v)
+  return "X'" .. v:gsub(".", function(c) return ("%02X"):format(c:byte()) end) .. "'"
+end
+
+function M.make(ctx)
+  local conn, d, raise, emit = ctx.conn, ctx.d, ctx.raise, ctx.emit
+  ctx.register(M)
+
+  return function(tbl, rows, opts)
+    local tname, model
+    if type(tbl) == "string" and tbl ~= "" then
+      tname = tbl
+    elseif type(tbl) == "table" and type(tbl.name) == "string" and type(tbl.columns) == "table" then
+      tname, model = tbl.name, tbl
+    else
+      ctx.check_arg("bulk_insert", 1, "table", tbl, "name")
+    end
+    if type(rows) ~= "table" and type(rows) ~= "function" then
+      raise(("bulk_insert: argument 2 (rows) must be a list of rows or an iterator function, got %s"):format(
+        math.type(rows) or type(rows)))
+    end
+    local o = ctx.check_options(opts, 3)
+    local next_row = rows
+    if type(rows) == "table" then
+      local i = 0
+      next_row = function() i = i + 1; return rows[i] end
+    end
+
+    if conn then model = introspect.table(conn, tname) end
+    if conn and not model then raise(('bulk_insert: table "%s" does not exist'):format(tname)) end
+    local types, order = {}, {}
+    if model then
+      for i, c in ipairs(model.columns) do types[c.name] = c.type; order[c.name] = i end
+    end
+
+    local first = next_row()
+    if first == nil then return 0 end
+    if type(first) ~= "table" then raise(("bulk_insert: row 1 is a %s, not a table"):format(type(first))) end
+    local columns
+    if o.columns then
+      columns = type(o.columns) == "string" and {o.columns} or o.columns
+    else
+      columns = {}
+      for k in pairs(first) do
+        if type(k) ~= "string" then
+          raise(("bulk_insert: row 1: key %s is not a column name"):format(show(k)))
+        end
+        columns[#columns + 1] = k
+      end
+      table.sort(columns, function(a, b)
+        local ia, ib = order[a] or math.huge, order[b] or math.huge
+        if ia ~= ib then return ia < ib end
+        return a < b
+      end)
+    end
+    local chosen = {}
+    for _, c in ipairs(columns) do
+      if model and not types[c] then raise(('bulk_insert: table "%s" has no column "%s"'):format(tname, c)) end
+      chosen[c] = true
+    end
+
+    local function check_row(row, n)
+      if type(row) ~= "table" then raise(("bulk_insert: row %d is a %s, not a table"):format(n, type(row))) end
+      for k, v in pairs(row) do
+        if not chosen[k] then
+          if model and types[k] == nil then
+            raise(('bulk_insert: row %d: table "%s" has no column %s'):format(n, tname, show(k)))
+          end
+          raise(("bulk_insert: row %d: column %s is not among the columns of the first row "
+                 .. "(give them all with opts.columns)"):format(n, show(k)))
+        end
+        local tv = type(v)
+        if tv ~= "boolean" and tv ~= "number" and tv ~= "string" then
+          raise(('bulk_insert: row %d, column "%s": a %s cannot be inserted '
+                 .. "(use nil, a boolean, a number or a string)"):format(n, k, tv))
+        end
+        local acc = model and accepts[types[k]] or nil
+        if acc and not acc[1](v) then
+          raise(('bulk_insert: row %d, column "%s": wrong type for the column (%s): expected %s, got %s %s'):format(
+            n, k, types[k], acc[2], math.type(v) or tv, show(v)))
+        end
+      end
+    end
+
+    local n = 0
+    local function checked()
+      local row
+      if n == 0 then row = first else row = next_row() end
+      if row == nil then return nil end
+      n = n + 1
+      check_row(row, n)
+      return row
+    end
+
+    if conn then
+      if conn.bulk_insert then
+        return conn:bulk_insert(tname, columns, checked, ctx.progress)
+      end
+      -- Until the C path is built: one prepared INSERT per row.
+      local ph = {}
+      for i = 1, #columns do ph[i] = "$" .. i end
+      local sql = ("INSERT INTO %s (%s) VALUES (%s)"):format(d.ident(tname), d.idents(columns), table.concat(ph, ", "))
+      for row in checked do
+        local params = {n = #columns}
+        for i, c in ipairs(columns) do params[i] = row[c] end
+        conn:exec(sql, params)
+        if ctx.progress and n % 10000 == 0 then ctx.progress(n) end
+      end
+      return n
+    end
+
+    -- offline
+    if d.name == "postgresql" then
+      emit(("COPY %s (%s) FROM stdin;\n"):format(d.ident(tname), d.idents(columns)), "copy")
+      local buf = {}
+      for row in checked do
+        local fields = {}
+        for i, c in ipairs(columns) do fields[i] = copy_field(row[c], types[c] == "binary") end
+        buf[#buf + 1] = table.concat(fields, "\t") .. "\n"
+        if #buf >= 1000 then emit(table.concat(buf), "copy"); buf = {} end
+      end
+      if #buf > 0 then emit(table.concat(buf), "copy") end
+      emit("\\.\n", "copy")
+    else
+      local head = ("INSERT INTO %s (%s) VALUES ("):format(d.ident(tname), d.idents(columns))
+      for row in checked do
+        local vals = {}
+        for i, c in ipairs(columns) do
+          local v = row[c]
+          if types[c] == "binary" and type(v) == "string" then vals[i] = hex_literal(v)
+          else
+            local ok, lit = pcall(d.literal, v)
+            if not ok then raise(('bulk_insert: row %d, column "%s": %s'):format(n, c, lit)) end
+            vals[i] = lit
+          end
+        end
+        emit(head .. table.concat(vals, ", ") .. ")", "statement")
+      end
+    end
+    return n
+  end
+end
+
+-- Keep the model helper visible for specs.
+M.copy_field = copy_field
+M.accepts = accepts
+M.is_null = function(v) return v == nil or v == common.NULL end
+
+return M

@@ -1,0 +1,146 @@
+-- luamig.sqltext -- a small SQL tokenizer for what the op API must read
+-- back: SQLite's stored CREATE TABLE / CREATE INDEX text (constraint names,
+-- check conditions, index expressions), and $N placeholders to inline as
+-- literals in offline (--sql) output.
+--
+--   sqltext.tokens(sql) -> { {k = kind, v = value, s = first, e = last}, ... }
+--     kinds: "word" (bare word, v as written), "ident" (quoted identifier,
+--     v unquoted), "string" (v unquoted), "number", "param" (v = N of $N),
+--     "punct" (one character). Comments and white space are skipped.
+--   sqltext.inline(sql, params, literal) -> sql with each $N replaced by
+--     literal(params[N]); quotes, comments and dollar-quoted strings untouched.
+local M = {}
+
+local function find_close(sql, i, q)
+  -- i is just after the opening quote q; doubled quotes are escapes
+  while true do
+    local j = sql:find(q, i, true)
+    if not j then return nil end
+    if sql:sub(j + 1, j + 1) == q then i = j + 2 else return j end
+  end
+end
+
+function M.tokens(sql)
+  local toks, i, n = {}, 1, #sql
+  local function add(k, v, s, e) toks[#toks + 1] = {k = k, v = v, s = s, e = e} end
+  while i <= n do
+    local c = sql:sub(i, i)
+    if c:match("%s") then
+      i = i + 1
+    elseif c == "-" and sql:sub(i + 1, i + 1) == "-" then
+      local j = sql:find("\n", i, true)
+      i = j and j + 1 or n + 1
+    elseif c == "/" and sql:sub(i + 1, i + 1) == "*" then
+      local j = sql:find("*/", i + 2, true)
+      i = j and j + 2 or n + 1
+    elseif c == '"' or c == "`" then
+      local j = find_close(sql, i + 1, c) or n
+      add("ident", sql:sub(i + 1, j - 1):gsub(c .. c, c), i, j)
+      i = j + 1
+    elseif c == "[" then
+      local j = sql:find("]", i + 1, true) or n
+      add("ident", sql:sub(i + 1, j - 1), i, j)
+      i = j + 1
+    elseif c == "'" then
+      local j = find_close(sql, i + 1, "'") or n
+      add("string", sql:sub(i + 1, j - 1):gsub("''", "'"), i, j)
+      i = j + 1
+    elseif (c == "E" or c == "e") and sql:sub(i + 1, i + 1) == "'" then
+      -- PostgreSQL escape string: backslash escapes, '' too
+      local j = i + 2
+      while j <= n do
+        local cj = sql:sub(j, j)
+        if cj == "\\" then j = j + 2
+        elseif cj == "'" then
+          if sql:sub(j + 1, j + 1) == "'" then j = j + 2 else break end
+        else j = j + 1 end
+      end
+      add("string", sql:sub(i + 2, j - 1), i, j)
+      i = j + 1
+    elseif c == "$" then
+      local digits = sql:match("^%d+", i + 1)
+      local tag = not digits and sql:match("^[%a_][%w_]*%$", i + 1) or (sql:sub(i + 1, i + 1) == "$" and "$")
+      if digits then
+        add("param", tonumber(digits), i, i + #digits)
+        i = i + #digits + 1
+      elseif tag then
+        local open = "$" .. tag
+        local j = sql:find(open, i + #open, true)
+        local e = j and (j + #open - 1) or n
+        add("string", sql:sub(i + #open, (j or n + 1) - 1), i, e)
+        i = e + 1
+      else
+        add("punct", c, i, i)
+        i = i + 1
+      end
+    elseif c:match("[%a_\128-\255]") then
+      local j = i
+      while j + 1 <= n and sql:sub(j + 1, j + 1):match("[%w_$\128-\255]") do j = j + 1 end
+      add("word", sql:sub(i, j), i, j)
+      i = j + 1
+    elseif c:match("%d") or (c == "." and sql:sub(i + 1, i + 1):match("%d")) then
+      local s, e = sql:find("^[%d.]+[eE][+-]?%d+", i)
+      if not s then s, e = sql:find("^[%w.]+", i) end
+      add("number", sql:sub(s, e), s, e)
+      i = e + 1
+    else
+      add("punct", c, i, i)
+      i = i + 1
+    end
+  end
+  return toks
+end
+
+function M.inline(sql, params, literal)
+  local out, pos = {}, 1
+  for _, t in ipairs(M.tokens(sql)) do
+    if t.k == "param" then
+      out[#out + 1] = sql:sub(pos, t.s - 1)
+      out[#out + 1] = literal(params[t.v], t.v)
+      pos = t.e + 1
+    end
+  end
+  out[#out + 1] = sql:sub(pos)
+  return table.concat(out)
+end
+
+-- Helpers for reading token lists.
+function M.upper(t) return t and t.k == "word" and t.v:upper() or nil end
+function M.is(t, p) return t ~= nil and t.k == "punct" and t.v == p end
+
+-- The index of the ")" that closes the "(" at toks[i].
+function M.close_paren(toks, i)
+  local depth = 0
+  for j = i, #toks do
+    if M.is(toks[j], "(") then depth = depth + 1
+    elseif M.is(toks[j], ")") then
+      depth = depth - 1
+      if depth == 0 then return j end
+    end
+  end
+  return #toks
+end
+
+-- Split toks[first..last] at commas outside parentheses: a list of {first, last}.
+function M.split(toks, first, last)
+  local parts, depth, start = {}, 0, first
+  for j = first, last do
+    local t = toks[j]
+    if M.is(t, "(") then depth = depth + 1
+    elseif M.is(t, ")") then depth = depth - 1
+    elseif M.is(t, ",") and depth == 0 then
+      parts[#parts + 1] = {start, j - 1}
+      start = j + 1
+    end
+  end
+  if start <= last then parts[#parts + 1] = {start, last} end
+  return parts
+end
+
+-- The source text of toks[first..last].
+function M.text(sql, toks, first, last)
+  if first > last then return "" end
+  return sql:sub(toks[first].s, toks[last].e)
+end
+
+return M
