@@ -421,6 +421,10 @@ local function convert(template, name, value, flags, width, dot, precision, conv
   local function fail(why)
     error(("file_template %s: %%(%s)%s %s"):format(quote(template), name, conv, why), 0)
   end
+  if not conv:match("^[sracdiuoxXeEfFgG]$") then
+    error(("file_template %s: unsupported format character '%s' in %%(%s)%s")
+          :format(quote(template), conv, name, conv), 0)
+  end
   width = tonumber(width) or 0
   precision = dot == "." and (tonumber(precision) or 0) or nil
   if width > 255 or (precision and precision > 255) then fail("is too wide") end
@@ -454,13 +458,11 @@ local function convert(template, name, value, flags, width, dot, precision, conv
       digits = prefix .. ("0"):rep(width - #sign - #digits) .. digits:sub(#prefix + 1)
     end
     return pad(sign .. digits, width, left)
-  elseif conv:match("^[eEfFgG]$") then
-    if width > 99 or (precision and precision > 99) then fail("is too wide") end
-    return (("%" .. flags .. (width > 0 and width or "") .. (precision and "." .. precision or "")
-             .. conv):format(value))
   end
-  error(("file_template %s: unsupported format character '%s' in %%(%s)%s")
-        :format(quote(template), conv, name, conv), 0)
+  -- e E f F g G
+  if width > 99 or (precision and precision > 99) then fail("is too wide") end
+  return (("%" .. flags .. (width > 0 and width or "") .. (precision and "." .. precision or "")
+           .. conv):format(value))
 end
 
 -- template % tokens, as Python formats a string with a mapping.
@@ -637,6 +639,11 @@ function scaffold.init(opts)
     error(("File %s already exists; to start a new project elsewhere, run init in another "
            .. "directory or pass another configuration file with -c"):format(config_path), 0)
   end
+  local config_dir = config_path:match("^(.*)/[^/]*$")
+  if config_dir and config_dir ~= "" and fs.kind(config_dir) ~= "directory" then
+    error(("cannot create %s: directory %s does not exist; create it first or pass another "
+           .. "configuration file with -c"):format(config_path, config_dir), 0)
+  end
 
   local created = {}
   ensure_directory(dir, created)
@@ -778,12 +785,15 @@ end
 -- loading a script only defines its globals.
 local function check_rendered(text, path, template_name, expect)
   local env = setmetatable({}, {__index = _G})
-  local chunk, err = load(text, "@" .. path, "t", env)
+  -- chunk name "=": messages come as ":line: ...", and get the full path
+  -- (a long "@path" would be cut to its last 60 characters)
+  local chunk, err = load(text, "=", "t", env)
   if chunk then
     local ok, rerr = pcall(chunk)
     err = not ok and tostring(rerr) or nil
   end
   if err then
+    err = err:sub(1, 1) == ":" and path .. err or path .. ": " .. err
     error(("the script rendered from %s does not load: %s; fix the template or the "
            .. "upgrade/downgrade code"):format(template_name, err), 0)
   end
