@@ -161,4 +161,91 @@ function h.error_of(fn, ...)
   return err
 end
 
+-- Run the luamig binary in dir; returns status, stdout, stderr.
+-- env: extra environment variables.
+function h.luamig(dir, args, env)
+  local prefix = ""
+  for k, v in pairs(env or {}) do prefix = prefix .. k .. "=" .. h.shell_quote(v) .. " " end
+  return h.run(("cd %s && %s%s %s"):format(h.shell_quote(dir), prefix, h.shell_quote(h.bin), args))
+end
+
+-- The text of a migration script. rev: {id, down = id | {ids}, message,
+-- up = "SQL" | lua code (when code = true), down_sql, labels, depends, extra}.
+function h.script(rev)
+  local function lua_list(v)
+    if v == nil then return "nil" end
+    if type(v) == "string" then return ("%q"):format(v) end
+    local parts = {}
+    for i, x in ipairs(v) do parts[i] = ("%q"):format(x) end
+    return "{" .. table.concat(parts, ", ") .. "}"
+  end
+  local function body(v)
+    if v == nil then return "" end
+    if rev.code then return v end
+    return ("  op.execute(%q)"):format(v)
+  end
+  return table.concat({
+    ("revision = %q"):format(rev.id),
+    "down_revision = " .. lua_list(rev.down),
+    "branch_labels = " .. lua_list(rev.labels),
+    "depends_on = " .. lua_list(rev.depends),
+    ("message = %q"):format(rev.message or ("revision " .. rev.id)),
+    rev.extra or "",
+    "function upgrade(op)", body(rev.up), "end",
+    rev.no_downgrade and "" or ("function downgrade(op)\n" .. body(rev.down_sql) .. "\nend"),
+    "",
+  }, "\n")
+end
+
+-- A project directory with migrations/versions/ holding revs; returns it.
+function h.project(revs, config)
+  local dir = h.tmpdir()
+  os.execute(("mkdir -p %s/migrations/versions"):format(h.shell_quote(dir)))
+  for _, rev in ipairs(revs or {}) do
+    h.write_file(("%s/migrations/versions/%s.lua"):format(dir, rev.id), h.script(rev))
+  end
+  if config then h.write_file(dir .. "/luamig.lua", config) end
+  return dir
+end
+
+-- The version rows of the database at url, sorted ({} without the table).
+function h.version_rows(url, table_name)
+  local conn = core.connect(url)
+  local ok, rows = pcall(conn.query, conn, ("SELECT version_num FROM %s ORDER BY version_num")
+    :format(core.quote_ident(table_name or "luamig_version")))
+  conn:close()
+  local ids = {}
+  if ok then for i, r in ipairs(rows) do ids[i] = r.version_num end end
+  return ids
+end
+
+-- The user tables of the database at url, sorted.
+function h.tables(url)
+  local conn = core.connect(url)
+  local sql = conn:dialect() == "postgresql"
+    and "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+    or "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+  local names = {}
+  for i, r in ipairs(conn:query(sql)) do names[i] = r.name end
+  conn:close()
+  return names
+end
+
+-- Lines of text, without the trailing empty one.
+function h.lines(text)
+  local out = {}
+  for line in (text .. "\n"):gmatch("(.-)\n") do out[#out + 1] = line end
+  if out[#out] == "" then out[#out] = nil end
+  return out
+end
+
+-- The lines of text that contain pattern (plain).
+function h.grep(text, pattern)
+  local out = {}
+  for _, line in ipairs(h.lines(text)) do
+    if line:find(pattern, 1, true) then out[#out + 1] = line end
+  end
+  return out
+end
+
 return h

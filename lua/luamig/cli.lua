@@ -84,9 +84,11 @@ end
 
 local function comma(list) return table.concat(list or {}, ", ") end
 
+-- Alembic's indicators: "(head)" for a head nothing depends on, "(effective
+-- head)" for a head that a depends_on elsewhere points at.
 local function flags(info, current, with_effective)
   local s = ""
-  if info.is_head then s = s .. " (head)" end
+  if info.is_head and not info.is_effective_head then s = s .. " (head)" end
   if with_effective and info.is_effective_head then s = s .. " (effective head)" end
   if current and current[info.id] then s = s .. " (current)" end
   if info.is_branch_point then s = s .. " (branchpoint)" end
@@ -424,7 +426,7 @@ command{
 local function option_lines(specs)
   local lines = {}
   for _, o in ipairs(specs) do
-    local names = table.concat({o[1], o[2]}, ", ")
+    local names = (o[1] and o[2]) and (o[1] .. ", " .. o[2]) or (o[1] or o[2])
     if o.value then names = names .. " " .. o.value end
     lines[#lines + 1] = ("  %-24s %s"):format(names, o.help or "")
   end

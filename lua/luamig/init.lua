@@ -213,15 +213,73 @@ function Runner:plan(kind, target, opts)
   return self:_run(kind, {target = target, plan = true})
 end
 
--- The version rows; creates nothing. Unknown ids come back as {id = x, unknown = true}.
+-- The version rows; creates nothing.
 function Runner:current_rows()
   return core.current(self:connection(), self.settings.version_table)
 end
 
+-- Every revision applied when the version table holds rows: their
+-- ancestors through down_revision and depends_on. A set, id -> true.
+function Runner:applied(rows)
+  local _, graph = self:scripts()
+  local seen, stack = {}, {}
+  for _, id in ipairs(rows) do if graph:revision(id) then stack[#stack + 1] = id end end
+  while #stack > 0 do
+    local id = table.remove(stack)
+    if not seen[id] then
+      seen[id] = true
+      local g = graph:revision(id)
+      for _, p in ipairs(g.down_revision) do stack[#stack + 1] = p end
+      for _, d in ipairs(g.depends_on or {}) do stack[#stack + 1] = d end
+    end
+  end
+  return seen
+end
+
+-- An order of revisions, oldest first: by depth (the longest walk down to
+-- a base through parents and dependencies), then by id.
+function Runner:_order()
+  if not self.order then
+    local records, graph = self:scripts()
+    local depth = {}
+    local function depth_of(id)
+      if depth[id] then return depth[id] end
+      local g, d = graph:revision(id), 0
+      for _, p in ipairs(g.down_revision) do d = math.max(d, depth_of(p) + 1) end
+      for _, p in ipairs(g.depends_on or {}) do d = math.max(d, depth_of(p) + 1) end
+      depth[id] = d
+      return d
+    end
+    local ids = {}
+    for i, r in ipairs(records) do ids[i] = r.revision depth_of(r.revision) end
+    table.sort(ids, function(a, b)
+      if depth[a] ~= depth[b] then return depth[a] < depth[b] end
+      return a < b
+    end)
+    self.order = {}
+    for i, id in ipairs(ids) do self.order[id] = i end
+  end
+  return self.order
+end
+
+-- The database's current revisions, as Alembic's current shows them: the
+-- applied revisions none of whose children is applied (so a depends_on
+-- target still counts), oldest first. A row naming no known revision
+-- comes back as {id = x, unknown = true}.
 function Runner:current()
+  local rows = self:current_rows()
+  local applied = self:applied(rows)
   local out = {}
-  for _, id in ipairs(self:current_rows()) do
-    out[#out + 1] = self:info(id) or {id = id, revision = id, unknown = true}
+  for id in pairs(applied) do
+    local info = self:info(id)
+    local child_applied = false
+    for _, child in ipairs(info.children) do child_applied = child_applied or applied[child] end
+    if not child_applied then out[#out + 1] = info end
+  end
+  local order = self:_order()
+  table.sort(out, function(a, b) return order[a.id] < order[b.id] end)
+  for _, id in ipairs(rows) do
+    if not applied[id] then out[#out + 1] = {id = id, revision = id, unknown = true, parents = {}} end
   end
   return out
 end
@@ -284,13 +342,15 @@ function Runner:verify()
     if graph:revision(id) then known[#known + 1] = id else result.unknown[#result.unknown + 1] = id end
   end
   local logged = self:_logged_checksums(conn)
-  if #known > 0 then
-    for _, id in ipairs(graph:history(":current", known)) do
-      local r = self.by_id[id]
-      if logged[id] and logged[id] ~= r.checksum then
-        result.changed[#result.changed + 1] = {revision = id, path = r.path, logged = logged[id],
-                                               current = r.checksum}
-      end
+  local order = self:_order()
+  local applied = {}
+  for id in pairs(self:applied(known)) do applied[#applied + 1] = id end
+  table.sort(applied, function(a, b) return order[a] < order[b] end)
+  for _, id in ipairs(applied) do
+    local r = self.by_id[id]
+    if logged[id] and logged[id] ~= r.checksum then
+      result.changed[#result.changed + 1] = {revision = id, path = r.path, logged = logged[id],
+                                             current = r.checksum}
     end
   end
   result.ok = #result.changed == 0 and #result.unknown == 0
@@ -303,7 +363,7 @@ function Runner:_warn_changed(conn)
   local _, graph = self:scripts()
   for _, id in ipairs(rows) do if not graph:revision(id) then return end end
   local logged = self:_logged_checksums(conn)
-  for _, id in ipairs(graph:history(":current", rows)) do
+  for id in pairs(self:applied(rows)) do
     local r = self.by_id[id]
     if logged[id] and logged[id] ~= r.checksum then
       self:_log("WARNING", ("%s (revision %s) changed since it was applied; `luamig verify` "

@@ -1,0 +1,377 @@
+-- The luamig command, black-box, on SQLite and PostgreSQL: the newcomer's
+-- path, failures that leave nothing behind, concurrent runners, checksums,
+-- and Alembic's verified examples (reference/alembic.md §2-§3).
+local h = require "spec.helpers"
+
+local function G()  -- the reference's graph G
+  return {
+    {id = "aaaa1111", message = "create account table", up = "CREATE TABLE account (id INTEGER)", down_sql = "DROP TABLE account"},
+    {id = "bbbb2222", down = "aaaa1111", message = "add a column", up = "CREATE TABLE b (id INTEGER)", down_sql = "DROP TABLE b"},
+    {id = "cccc3333", down = "bbbb2222", message = "add another column", up = "CREATE TABLE c (id INTEGER)", down_sql = "DROP TABLE c"},
+    {id = "dddd4444", down = "bbbb2222", message = "branch d", up = "CREATE TABLE d (id INTEGER)", down_sql = "DROP TABLE d"},
+    {id = "eeee5555", down = {"dddd4444", "cccc3333"}, message = "merge c and d"},
+    {id = "ffff6666", labels = {"networking"}, message = "networking root", up = "CREATE TABLE n1 (id INTEGER)", down_sql = "DROP TABLE n1"},
+    {id = "99990001", down = "ffff6666", message = "net 1"},
+    {id = "99990002", down = "99990001", message = "net 2"},
+    {id = "99990003", down = "99990002", depends = {"bbbb2222"}, message = "networking needs account"},
+  }
+end
+
+local function running_lines(stderr)
+  local out = {}
+  for _, line in ipairs(h.grep(stderr, "[luamig] Running ")) do
+    out[#out + 1] = line:match("%[luamig%] (.*)$")
+  end
+  return out
+end
+
+h.each_db(function(db)
+  local pg = db.name == "postgresql"
+  local url
+
+  before_each(function() url = db.url() end)
+
+  -- luamig with --url set to this spec's database
+  local function run(dir, args, env)
+    return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
+  end
+
+  describe("a newcomer's path", function()
+    it("init, revision, upgrade, downgrade, history, current, stamp", function()
+      local dir = h.tmpdir()
+      local status, out, err = run(dir, "init")
+      assert.equal(0, status, err)
+      assert.is_true(h.file_exists(dir .. "/luamig.lua"))
+      assert.is_true(h.file_exists(dir .. "/migrations/script.lua.tmpl"))
+
+      local function revision(id, message, up, down)
+        local s, o, e = run(dir, ("revision -m %s --rev-id %s"):format(h.shell_quote(message), id))
+        assert.equal(0, s, e)
+        local path = o:match("^Generating (.-) %.%.%.  done")
+        assert.truthy(path, o)
+        local f = assert(io.open(path))
+        local text = f:read("a")
+        f:close()
+        text = text:gsub("function upgrade%(op%)\n", function(m) return m .. ("  op.execute(%q)\n"):format(up) end)
+                   :gsub("function downgrade%(op%)\n", function(m) return m .. ("  op.execute(%q)\n"):format(down) end)
+        h.write_file(path, text)
+        return path
+      end
+      revision("aaaa1111", "create users", "CREATE TABLE users (id INTEGER PRIMARY KEY)", "DROP TABLE users")
+      revision("bbbb2222", "add posts", "CREATE TABLE posts (id INTEGER PRIMARY KEY)", "DROP TABLE posts")
+
+      status, out, err = run(dir, "upgrade head")
+      assert.equal(0, status, err)
+      assert.same({"Running upgrade  -> aaaa1111, create users",
+                   "Running upgrade aaaa1111 -> bbbb2222, add posts"}, running_lines(err))
+      assert.same({"bbbb2222"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "posts", "users"}, h.tables(url))
+
+      status, out, err = run(dir, "downgrade -1")
+      assert.equal(0, status, err)
+      assert.same({"Running downgrade bbbb2222 -> aaaa1111, add posts"}, running_lines(err))
+      assert.same({"aaaa1111"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "users"}, h.tables(url))
+
+      status, out, err = run(dir, "upgrade +1")
+      assert.equal(0, status, err)
+      assert.same({"bbbb2222"}, h.version_rows(url))
+
+      status, out = run(dir, "history")
+      assert.equal(0, status)
+      assert.equal("aaaa1111 -> bbbb2222 (head), add posts\n<base> -> aaaa1111, create users\n", out)
+      status, out = run(dir, "current")
+      assert.equal(0, status)
+      assert.equal("bbbb2222 (head)\n", out)
+
+      status, out, err = run(dir, "stamp aaaa1111")
+      assert.equal(0, status, err)
+      assert.same({"Running stamp_revision bbbb2222 -> aaaa1111"}, running_lines(err))
+      assert.same({"aaaa1111"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "posts", "users"}, h.tables(url))  -- nothing ran
+      status = run(dir, "stamp base")
+      assert.equal(0, status)
+      assert.same({}, h.version_rows(url))
+    end)
+
+    it("read-only commands create nothing; graph commands need no database", function()
+      local dir = h.project(G())
+      local status, out, err = run(dir, "current")
+      assert.equal(0, status, err)
+      assert.equal("", out)
+      assert.same({}, h.tables(url))
+      status, out, err = h.luamig(dir, "--url postgresql://nobody@127.0.0.1:1/nothing heads")
+      assert.equal(0, status, err)
+      assert.equal("99990003 (networking) (head)\neeee5555 (head)\n", out)
+    end)
+  end)
+
+  describe("a migration that fails midway", function()
+    local revs = {
+      {id = "r1", message = "one", up = "CREATE TABLE t1 (x INTEGER)", down_sql = "DROP TABLE t1"},
+      {id = "r2", down = "r1", message = "two", up = "CREATE TABLE t2 (x INTEGER)", down_sql = "DROP TABLE t2"},
+      {id = "r3", down = "r2", message = "three", code = true,
+       up = "  op.execute('CREATE TABLE t3 (x INTEGER)')\n  op.execute('SELECT * FROM no_such_table')"},
+    }
+
+    it("leaves the database at the previous revision with nothing of the failed step", function()
+      local dir = h.project(revs)
+      local status, out, err = run(dir, "upgrade head")
+      assert.equal(1, status)
+      local msg = pg and 'relation "no_such_table" does not exist' or "no such table: no_such_table"
+      assert.equal(("FAILED: upgrade r3 (three): migrations/versions/r3.lua:9: %s\n"
+                    .. "  statement: SELECT * FROM no_such_table\n"):format(msg),
+                   err:match("FAILED:.*$"))
+      assert.same({"r2"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "t1", "t2"}, h.tables(url))
+    end)
+
+    it("with transaction_per_migration = false rolls the whole run back", function()
+      local dir = h.project(revs, "transaction_per_migration = false\n")
+      local status = run(dir, "upgrade head")
+      assert.equal(1, status)
+      assert.same({}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version"}, h.tables(url))
+    end)
+  end)
+
+  describe("two runners at once", function()
+    it("apply every migration exactly once", function()
+      local slow = pg and "SELECT pg_sleep(0.15)"
+        or "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000) SELECT count(*) FROM c"
+      local revs = {{id = "c0", message = "counter", up = "CREATE TABLE counter (rev TEXT)"}}
+      for i = 1, 6 do
+        revs[#revs + 1] = {id = "c" .. i, down = "c" .. (i - 1), message = "step " .. i, code = true,
+          up = ("  op.execute(%q)\n  op.execute(\"INSERT INTO counter (rev) VALUES ('c%d')\")"):format(slow, i)}
+      end
+      local dir = h.project(revs)
+      local cmd = ("cd %s; (%s --url %s upgrade head >a.out 2>a.err; echo $? >a.rc) & "
+                .. "(%s --url %s upgrade head >b.out 2>b.err; echo $? >b.rc) & wait")
+        :format(h.shell_quote(dir), h.bin, h.shell_quote(url), h.bin, h.shell_quote(url))
+      assert.equal(0, (h.run(cmd)))
+      local function read(name)
+        local f = assert(io.open(dir .. "/" .. name))
+        local s = f:read("a")
+        f:close()
+        return s
+      end
+      assert.equal("0\n", read("a.rc"), read("a.err"))
+      assert.equal("0\n", read("b.rc"), read("b.err"))
+      local conn = db.connect and require("luamig.core").connect(url)
+      local counts = conn:query("SELECT rev, count(*) AS n FROM counter GROUP BY rev ORDER BY rev")
+      conn:close()
+      local expected = {}
+      for i = 1, 6 do expected[i] = {rev = "c" .. i, n = 1} end
+      assert.same(expected, counts)
+      assert.same({"c6"}, h.version_rows(url))
+      local ran_a, ran_b = #running_lines(read("a.err")), #running_lines(read("b.err"))
+      assert.equal(7, ran_a + ran_b)
+      if pg then                                       -- the lock holds for the whole run
+        assert.is_true(ran_a == 0 or ran_b == 0, read("a.err") .. read("b.err"))
+      end
+    end)
+  end)
+
+  describe("checksums", function()
+    it("verify names an edited applied script, and upgrade warns", function()
+      local dir = h.project({
+        {id = "v1", message = "one", up = "CREATE TABLE t1 (x INTEGER)", down_sql = "DROP TABLE t1"},
+        {id = "v2", down = "v1", message = "two", up = "CREATE TABLE t2 (x INTEGER)", down_sql = "DROP TABLE t2"},
+      })
+      assert.equal(0, (run(dir, "upgrade head")))
+      local status, out = run(dir, "verify")
+      assert.equal(0, status, out)
+      assert.equal("OK: every applied script matches its file\n", out)
+      local path = dir .. "/migrations/versions/v1.lua"
+      local f = assert(io.open(path, "a"))
+      f:write("-- edited after it was applied\n")
+      f:close()
+      status, out = run(dir, "verify")
+      assert.equal(1, status)
+      assert.truthy(out:match("^changed: migrations/versions/v1%.lua %(revision v1%) differs from what was applied %(sha256 %x+, now %x+%)\n$"), out)
+      local _, _, err = run(dir, "upgrade head")
+      assert.same({"WARN  [luamig] migrations/versions/v1.lua (revision v1) changed since it was applied; `luamig verify` lists every such script"},
+                  h.grep(err, "WARN"))
+    end)
+
+    it("verify names a version row that no script defines", function()
+      local dir = h.project({{id = "v1", message = "one"}})
+      assert.equal(0, (run(dir, "ensure_version")))
+      local conn = require("luamig.core").connect(url)
+      conn:exec("INSERT INTO luamig_version (version_num) VALUES ('deadbeef')")
+      conn:close()
+      local status, out = run(dir, "verify")
+      assert.equal(1, status)
+      assert.equal("unknown: the version table holds 'deadbeef', which no script defines\n", out)
+    end)
+  end)
+
+  describe("current --check-heads", function()
+    it("exits 1 when behind and 0 at the heads", function()
+      local dir = h.project({{id = "k1", message = "one"}, {id = "k2", down = "k1", message = "two"}})
+      run(dir, "upgrade k1")
+      local status, out, err = run(dir, "current --check-heads")
+      assert.equal(1, status)
+      assert.equal("k1\n", out)
+      assert.equal("FAILED: the database is not at the head(s): it is at k1, the head(s): k2; run "
+                   .. "`luamig upgrade heads`\n", err)
+      run(dir, "upgrade head")
+      status, out = run(dir, "current --check-heads")
+      assert.equal(0, status)
+      assert.equal("k2 (head)\n", out)
+    end)
+  end)
+
+  describe("Alembic's verified examples", function()
+    it("1: linear and relative targets", function()
+      local dir = h.project({G()[1], G()[2], G()[3]})
+      local status, _, err = run(dir, "upgrade +2")
+      assert.equal(0, status, err)
+      assert.same({"Running upgrade  -> aaaa1111, create account table",
+                   "Running upgrade aaaa1111 -> bbbb2222, add a column"}, running_lines(err))
+      status, _, err = run(dir, "upgrade +2")
+      assert.equal(1, status)
+      assert.equal("FAILED: Relative revision +2 didn't produce 2 migrations\n", err)
+      assert.same({"bbbb2222"}, h.version_rows(url))
+      status, _, err = run(dir, "upgrade head")
+      assert.equal(0, status, err)
+      status, _, err = run(dir, "downgrade head-2")
+      assert.equal(0, status, err)
+      assert.same({"Running downgrade cccc3333 -> bbbb2222, add another column",
+                   "Running downgrade bbbb2222 -> aaaa1111, add a column"}, running_lines(err))
+      status, _, err = run(dir, "upgrade base+3")
+      assert.equal(0, status, err)
+      assert.same({"Running upgrade aaaa1111 -> bbbb2222, add a column",
+                   "Running upgrade bbbb2222 -> cccc3333, add another column"}, running_lines(err))
+      assert.same({"cccc3333"}, h.version_rows(url))
+      status, _, err = run(dir, "downgrade aaaa1111+1")
+      assert.equal(0, status, err)
+      assert.same({"bbbb2222"}, h.version_rows(url))
+    end)
+
+    it("2-4: a branch made with --splice, heads, branch@ targets, merge and unmerge", function()
+      local dir = h.project({G()[1], G()[2], G()[3]})
+      local status, _, err = run(dir, "revision -m 'branch d' --head bbbb2222 --rev-id dddd4444")
+      assert.equal(1, status)
+      assert.equal("FAILED: Revision bbbb2222 is not a head revision; please specify --splice to "
+                   .. "create a new branch from this revision\n", err)
+      status, _, err = run(dir, "revision -m 'branch d' --head bbbb2222 --splice --rev-id dddd4444")
+      assert.equal(0, status, err)
+      run(dir, "upgrade bbbb2222")
+      status, _, err = run(dir, "upgrade head")
+      assert.equal(1, status)
+      assert.equal("FAILED: Multiple head revisions are present for given argument 'head'; please "
+        .. "specify a specific target revision, '<branchname>@head' to narrow to a specific head, "
+        .. "or 'heads' for all heads\n", err)
+      status, _, err = run(dir, "upgrade +1")
+      assert.equal(1, status)
+      assert.truthy(err:find("Ambiguous walk", 1, true), err)
+      status, _, err = run(dir, "upgrade heads")
+      assert.equal(0, status, err)
+      assert.same({"cccc3333", "dddd4444"}, h.version_rows(url))
+      local out
+      status, out = run(dir, "current")
+      assert.equal("cccc3333 (head)\ndddd4444 (head)\n", out)
+      -- 3: branch-at syntax
+      status, _, err = run(dir, "downgrade cccc3333@-1")
+      assert.equal(0, status, err)
+      assert.same({"Running downgrade cccc3333 -> bbbb2222, add another column"}, running_lines(err))
+      assert.same({"dddd4444"}, h.version_rows(url))
+      status, _, err = run(dir, "upgrade cccc3333@head")
+      assert.equal(0, status, err)
+      assert.same({"cccc3333", "dddd4444"}, h.version_rows(url))
+      -- 4: merge
+      status, out, err = run(dir, "merge -m 'merge c and d' --rev-id eeee5555 heads")
+      assert.equal(0, status, err)
+      status, _, err = run(dir, "upgrade head")
+      assert.equal(0, status, err)
+      assert.same({"Running upgrade cccc3333, dddd4444 -> eeee5555, merge c and d"}, running_lines(err))
+      assert.same({"eeee5555"}, h.version_rows(url))
+      status, _, err = run(dir, "downgrade -1")
+      assert.equal(1, status)
+      assert.truthy(err:find("Ambiguous walk", 1, true), err)
+      status, _, err = run(dir, "downgrade dddd4444")
+      assert.equal(0, status, err)
+      assert.same({"Running downgrade eeee5555 -> cccc3333, dddd4444, merge c and d"}, running_lines(err))
+      assert.same({"cccc3333", "dddd4444"}, h.version_rows(url))
+    end)
+
+    it("5: a labelled second root with depends_on", function()
+      local dir = h.project({G()[1], G()[2]})
+      local function ok(args)
+        local status, out, err = run(dir, args)
+        assert.equal(0, status, err)
+        return out, err
+      end
+      ok("revision -m 'networking root' --head=base --branch-label=networking --rev-id ffff6666")
+      ok("revision -m 'net 1' --head=networking@head --rev-id 99990001")
+      ok("revision -m 'net 2' --head=networking@head --rev-id 99990002")
+      ok("revision -m 'networking needs account' --head=networking@head --depends-on=bbbb2222 --rev-id 99990003")
+      local _, err = ok("upgrade networking@head")
+      assert.same({"Running upgrade  -> aaaa1111, create account table",
+                   "Running upgrade aaaa1111 -> bbbb2222, add a column",
+                   "Running upgrade  -> ffff6666, networking root",
+                   "Running upgrade ffff6666 -> 99990001, net 1",
+                   "Running upgrade 99990001 -> 99990002, net 2",
+                   "Running upgrade 99990002 -> 99990003, networking needs account"}, running_lines(err))
+      assert.same({"99990003"}, h.version_rows(url))
+      local out = ok("current")
+      assert.equal("bbbb2222 (effective head)\n99990003 (head)\n", out)
+      out = ok("history -r 99990002:99990003")
+      assert.equal("99990002 (bbbb2222) -> 99990003 (networking) (head), networking needs account\n"
+                   .. "99990001 -> 99990002 (networking), net 2\n", out)
+      _, err = ok("downgrade bbbb2222@-1")
+      assert.same({"Running downgrade 99990003 -> 99990002, networking needs account",
+                   "Running downgrade bbbb2222 -> aaaa1111, add a column"}, running_lines(err))
+      assert.same({"99990002", "aaaa1111"}, h.version_rows(url))
+    end)
+
+    it("the stamp sequence of §3 gives Alembic's rows", function()
+      local dir = h.project(G())
+      local steps = {
+        {"stamp cccc3333", {"cccc3333"}},
+        {"stamp dddd4444", {"cccc3333", "dddd4444"}},
+        {"stamp eeee5555", {"eeee5555"}},
+        {"stamp bbbb2222", {"bbbb2222"}},
+        {"stamp ffff6666 aaaa1111", {"aaaa1111", "ffff6666"}},
+        {"stamp networking@head", {"99990003"}},
+        {"stamp heads", {"99990003", "eeee5555"}},
+        {"stamp base", {}},
+      }
+      for _, step in ipairs(steps) do
+        local status, _, err = run(dir, step[1])
+        assert.equal(0, status, step[1] .. ": " .. err)
+        assert.same(step[2], h.version_rows(url), step[1])
+      end
+      assert.same({"luamig_log", "luamig_version"}, h.tables(url))   -- stamps run no migration
+    end)
+  end)
+
+  describe("usage", function()
+    it("an unknown command or option exits 2 with the usage", function()
+      local dir = h.project({})
+      local status, out, err = run(dir, "upgrayde")
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.equal("luamig: unknown command 'upgrayde'\nusage: luamig [global options] COMMAND "
+                   .. "[options]\n(luamig --help for more)\n", err)
+      status, _, err = run(dir, "upgrade --sqll")
+      assert.equal(2, status)
+      assert.equal("luamig: unknown option '--sqll'\nusage: luamig upgrade [TARGET] [--sql] "
+                   .. "[--plan]\n(luamig upgrade --help for more)\n", err)
+    end)
+
+    it("--help prints to stdout and exits 0, per command too", function()
+      local dir = h.project({})
+      local status, out = run(dir, "--help")
+      assert.equal(0, status)
+      assert.truthy(out:find("usage: luamig [global options] COMMAND [options]", 1, true))
+      for _, cmd in ipairs{"init", "revision", "upgrade", "downgrade", "current", "history", "heads",
+                           "branches", "show", "stamp", "merge", "edit", "ensure_version", "verify"} do
+        status, out = run(dir, cmd .. " --help")
+        assert.equal(0, status, cmd)
+        assert.truthy(out:find("usage: luamig " .. cmd, 1, true), cmd)
+      end
+    end)
+  end)
+end)
