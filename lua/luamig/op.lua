@@ -560,6 +560,21 @@ function M.new(cfg)
     return cols
   end
 
+  -- After a column rename, make an earlier change of the same batch refer to the new name.
+  local function rename_refs(ch, old, new)
+    local function list(l)
+      if not l then return end
+      for i, c in ipairs(l) do if c == old then l[i] = new end end
+    end
+    if (ch.kind == "alter_column" or ch.kind == "drop_column") and ch.name == old then ch.name = new end
+    for _, holder in ipairs({ch, ch.opts or {}}) do
+      if holder.insert_before == old then holder.insert_before = new end
+      if holder.insert_after == old then holder.insert_after = new end
+    end
+    if ch.constraint then list(ch.constraint.columns) end
+    if ch.index then list(ch.index.columns) end
+  end
+
   -- SQLite: renames and plain ALTERs run as they are; everything else is
   -- gathered into one move-and-copy rebuild of the table.
   local function sqlite_apply(opname, tname, changes, recreate)
@@ -578,9 +593,11 @@ function M.new(cfg)
     for _, ch in ipairs(changes) do
       if ch.kind == "drop_index" then run(d.drop_index_sql(ch.name, ch.opts)) end
     end
-    for _, ch in ipairs(changes) do
+    for i, ch in ipairs(changes) do
       if ch.kind == "alter_column" and ch.new_name then
         run(d.rename_column_sql(tname, ch.name, ch.new_name))
+        -- the changes listed before the rename still say the old name
+        for j = 1, i - 1 do rename_refs(changes[j], ch.name, ch.new_name) end
         ch.name = ch.new_name
       end
     end

@@ -125,7 +125,6 @@ local function apply(ctx, old, changes)
       if ch.default ~= nil then
         if ch.default == require("luamig.dialect.common").NULL then c.default = nil else c.default = ch.default end
       end
-      if ch.using then source[c.name] = "(" .. ch.using .. ")" end
       if ch.insert_before or ch.insert_after then
         table.remove(t.columns, i)
         place(c, ch.insert_before, ch.insert_after)

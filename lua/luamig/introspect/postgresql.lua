@@ -19,7 +19,9 @@ function M.normalize_default(s)
     if n and numeric_types[cast] then return n end
     return lit
   end
-  local paren = s:match("^%((%-%d+%.?%d*)%)$")        -- (-1) on some versions
+  local num, ncast = s:match("^%(?(%-?%d+%.?%d*)%)?::([%w%s_]+)$")   -- 0::numeric, (-1)::numeric
+  if num and numeric_types[ncast] then return num end
+  local paren = s:match("^%((%-%d+%.?%d*)%)$")        -- (-1)
   return paren or s
 end
 
