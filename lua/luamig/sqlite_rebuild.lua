@@ -314,7 +314,9 @@ function M.run(ctx, tname, changes)
     conn:exec("PRAGMA legacy_alter_table = " .. (legacy == 1 and "ON" or "OFF"))
     for _, ix in ipairs(indexes) do conn:exec(ix.sql) end
     for _, v in ipairs(views) do
+      -- CREATE VIEW does not check the columns it reads: selecting does
       local vok, verr = pcall(conn.exec, conn, v.sql)
+      if vok then vok, verr = pcall(conn.query, conn, "SELECT 1 FROM " .. d.ident(v.name) .. " LIMIT 0") end
       if not vok then
         raise(('%s: rebuilding "%s": view "%s" no longer works: %s'):format(ctx.opname, tname, v.name, tostring(verr)))
       end
