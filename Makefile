@@ -96,8 +96,12 @@ deps:
 	  echo "deps: run: sudo apt-get install$$missing"; exit 1; \
 	fi
 
-demo: deps all
-	@echo "demo: the example project arrives with the runner (issue 4); build is at $(BIN)"
+# The example project in migrations/, on the default database (luamig.db).
+demo: deps
+	$(MAKE) all
+	$(BIN) upgrade head
+	$(BIN) history
+	$(BIN) current
 
 clean:
 	rm -rf build

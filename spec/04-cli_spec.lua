@@ -347,6 +347,161 @@ h.each_db(function(db)
     end)
   end)
 
+  describe("the example project (make demo)", function()
+    it("migrates up, down to base and up again", function()
+      local dir = h.tmpdir()
+      os.execute(("cp -r %s/migrations %s/"):format(h.shell_quote(h.root), h.shell_quote(dir)))
+      local status, _, err = run(dir, "upgrade head")
+      assert.equal(0, status, err)
+      assert.equal(7, #running_lines(err))
+      assert.same({"luamig_log", "luamig_version", "post_tags", "posts", "tags", "users"}, h.tables(url))
+      local conn = require("luamig.core").connect(url)
+      assert.equal(6, conn:query("SELECT count(*) AS n FROM tags")[1].n)
+      conn:exec("INSERT INTO users (email, name) VALUES ('a@example.org', 'Ada')")
+      conn:close()
+      status, _, err = run(dir, "downgrade base")
+      assert.equal(0, status, err)
+      assert.same({"luamig_log", "luamig_version"}, h.tables(url))
+      status, _, err = run(dir, "upgrade head")
+      assert.equal(0, status, err)
+      assert.same({"7a8b9c0d1e2f"}, h.version_rows(url))
+    end)
+  end)
+
+  describe("settings", function()
+    local revs = {{id = "s1", message = "one", code = true,
+                   up = "  op.execute('CREATE TABLE ' .. op.x.tbl .. ' (x INTEGER)')"}}
+
+    it("-x KEY=VALUE reaches scripts as op.x.KEY", function()
+      local dir = h.project(revs)
+      local status, _, err = run(dir, "-x tbl=from_x upgrade head")
+      assert.equal(0, status, err)
+      assert.same({"from_x", "luamig_log", "luamig_version"}, h.tables(url))
+    end)
+
+    it("the URL comes from --url, else DATABASE_URL, else luamig.lua, else sqlite:luamig.db", function()
+      local dir = h.project(revs, ("url = %q\nx_unknown = 1\n"):format(url))
+      local status, _, err = h.luamig(dir, "-x tbl=from_config upgrade head")
+      assert.equal(0, status, err)
+      assert.same({"from_config", "luamig_log", "luamig_version"}, h.tables(url))
+      assert.truthy(err:find("WARN  [luamig] luamig.lua: unknown setting 'x_unknown' is ignored", 1, true), err)
+      -- DATABASE_URL wins over the config; --url over both
+      local other = db.url()
+      status, _, err = h.luamig(dir, "-x tbl=from_env upgrade head", {DATABASE_URL = other})
+      assert.equal(0, status, err)
+      assert.same({"from_env", "luamig_log", "luamig_version"}, h.tables(other))
+      local third = db.url()
+      status, _, err = h.luamig(dir, "--url " .. h.shell_quote(third) .. " -x tbl=from_flag upgrade head",
+                                {DATABASE_URL = other})
+      assert.equal(0, status, err)
+      assert.same({"from_flag", "luamig_log", "luamig_version"}, h.tables(third))
+      -- and with none of them, the embedded default
+      local plain = h.project(revs)
+      status, _, err = h.luamig(plain, "-x tbl=dflt upgrade head")
+      assert.equal(0, status, err)
+      assert.same({"dflt", "luamig_log", "luamig_version"}, h.tables("sqlite:" .. plain .. "/luamig.db"))
+    end)
+
+    it("a config file with a syntax error names its line", function()
+      local dir = h.project(revs, "url = 'sqlite:x.db'\nscript_location = \n")
+      local status, _, err = h.luamig(dir, "heads")
+      assert.equal(1, status)
+      assert.equal("FAILED: luamig.lua:3: unexpected symbol near <eof>\n", err)
+    end)
+  end)
+
+  describe("transactional = false", function()
+    it("runs the step outside a transaction and says so", function()
+      local dir = h.project({
+        {id = "n1", message = "plain", up = "CREATE TABLE t1 (x INTEGER)"},
+        {id = "n2", down = "n1", message = "outside", up = "CREATE TABLE t2 (x INTEGER)",
+         extra = "transactional = false"},
+      })
+      local status, _, err = run(dir, "upgrade head")
+      assert.equal(0, status, err)
+      assert.same({"INFO  [luamig] Upgrade n2 runs outside a transaction (transactional = false)"},
+                  h.grep(err, "outside a transaction"))
+      assert.same({"n2"}, h.version_rows(url))
+    end)
+
+    it("a failure midway says what may be partly applied and what to do", function()
+      local dir = h.project({
+        {id = "n1", message = "plain", up = "CREATE TABLE t1 (x INTEGER)"},
+        {id = "n2", down = "n1", message = "outside", code = true, extra = "transactional = false",
+         up = "  op.execute('CREATE TABLE t2 (x INTEGER)')\n  op.execute('SELECT * FROM nope')"},
+      })
+      local status, _, err = run(dir, "upgrade head")
+      assert.equal(1, status)
+      assert.truthy(err:find("This step ran outside a transaction (transactional = false): what it "
+        .. "did before the error stays applied, and the version table still says n1. Check the "
+        .. "database, then either undo that part by hand and run again, or finish it by hand and "
+        .. "`luamig stamp n2`.", 1, true), err)
+      assert.same({"n1"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "t1", "t2"}, h.tables(url))   -- t2 stayed
+    end)
+  end)
+
+  describe("machine-readable output", function()
+    it("--json for current, heads, history, show, verify and --plan", function()
+      local dir = h.project({{id = "j1", message = "one"}, {id = "j2", down = "j1", message = "two"}})
+      local status, out = run(dir, "--json upgrade --plan")
+      assert.equal(0, status)
+      assert.equal('{"rows":["j2"],"start":[],"steps":[{"direction":"upgrade","from":[],"revision":"j1",'
+        .. '"rows":["j1"],"to":["j1"]},{"direction":"upgrade","from":["j1"],"revision":"j2","rows":["j2"],'
+        .. '"to":["j2"]}]}\n', out)
+      assert.same({}, h.tables(url))                   -- --plan runs nothing
+      run(dir, "upgrade j1")
+      status, out = run(dir, "--json current")
+      assert.equal('[{"depends_on":[],"id":"j1","is_branch_point":false,"is_head":false,"is_merge_point":false,'
+        .. '"labels":[],"message":"one","parents":[],"path":"migrations/versions/j1.lua"}]\n', out)
+      status, out = run(dir, "--json heads")
+      assert.truthy(out:find('^%[{"depends_on":%[%],"id":"j2"'), out)
+      status, out = run(dir, "--json verify")
+      assert.equal('{"changed":[],"ok":true,"unknown":[]}\n', out)
+    end)
+  end)
+
+  describe("offline SQL", function()
+    it("upgrade --sql prints the script without connecting", function()
+      local dir = h.project({{id = "o1", message = "one", up = "CREATE TABLE t1 (x INTEGER)"}})
+      local status, out, err = run(dir, "upgrade head --sql")
+      assert.equal(0, status, err)
+      assert.same({}, h.tables(url))
+      assert.truthy(out:find("CREATE TABLE IF NOT EXISTS \"luamig_version\"", 1, true), out)
+      assert.truthy(out:find("-- Running upgrade  -> o1\n\nCREATE TABLE t1 (x INTEGER);\n\n"
+        .. "INSERT INTO \"luamig_version\" (version_num) VALUES ('o1');", 1, true), out)
+      assert.truthy(out:find("BEGIN;", 1, true) and out:find("COMMIT;", 1, true))
+    end)
+  end)
+
+  if pg then
+    describe("the lock", function()
+      it("a runner waits for the lock, says so, and gives up after lock_timeout", function()
+        local dir = h.project({{id = "l1", message = "one", up = "CREATE TABLE t1 (x INTEGER)"}},
+                              "lock_timeout = 1\n")
+        local holder = require("luamig.core").connect(url)
+        local status, _, err = run(dir, "upgrade head")
+        assert.equal(0, status, err)
+        run(dir, "downgrade base")
+        local rows = holder:query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'")
+        assert.equal(0, rows[1].n)                     -- released at the end of each run
+        -- a run that holds the lock for 3 s inside a step, and a second one 1 s later
+        local slow = h.project({{id = "l1", message = "slow", code = true,
+          up = "  op.execute('SELECT pg_sleep(3)')"}}, "lock_timeout = 1\n")
+        local cmd = ("cd %s; (%s --url %s upgrade head >a.out 2>a.err &) ; sleep 1; %s --url %s upgrade head")
+          :format(h.shell_quote(slow), h.bin, h.shell_quote(url), h.bin, h.shell_quote(url))
+        status, _, err = h.run(cmd)
+        assert.equal(1, status)
+        assert.truthy(err:find("INFO  [luamig] Waiting for another luamig run (server pid %d+) to release the migration lock...") or
+                      err:find("Waiting for another luamig run", 1, true), err)
+        assert.truthy(err:find("FAILED: could not take the migration lock within 1 s: another luamig run "
+          .. "(server pid", 1, true), err)
+        holder:close()
+        os.execute("sleep 3")
+      end)
+    end)
+  end
+
   describe("usage", function()
     it("an unknown command or option exits 2 with the usage", function()
       local dir = h.project({})

@@ -193,12 +193,7 @@ command{
     local scaffold = require "luamig.scaffold"
     local created = scaffold.init{dir = c.args[1] or "migrations",
                                   config_path = c.globals.config or "luamig.lua"}
-    for _, entry in ipairs(created or {}) do
-      local path = type(entry) == "table" and entry.path or entry
-      local is_dir = (type(entry) == "table" and entry.kind == "directory") or path:sub(-1) == "/"
-      say(("%s %s ...  done"):format(is_dir and "Creating directory" or "Generating",
-                                     absolute((path:gsub("/$", "")))))
-    end
+    for _, entry in ipairs(created) do say(entry.line) end
   end,
 }
 

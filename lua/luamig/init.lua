@@ -145,7 +145,7 @@ function Runner:_op(conn, dialect, emit)
   local op = require("luamig.op")
   return op.new{conn = conn, dialect = dialect, x = self.x, emit = emit,
                 naming_convention = self.settings.naming_convention,
-                log = function(level, msg) self:_log(level, msg) end,
+                log = function(level, msg) self:_log(level:upper(), msg) end,
                 progress = self.progress}
 end
 
@@ -157,10 +157,15 @@ function Runner:_run(kind, opts)
   local offline = opts.sql
   local dialect = self:dialect()
   local conn = not offline and self:connection() or nil
-  local emit
+  -- Offline: the runner's statements (";"-terminated) and comments, and
+  -- op's statements (unterminated) and COPY data (verbatim), in order.
+  local emit, op_emit
   if offline then
-    local out = opts.emit or function(sql) io.stdout:write(sql, "\n\n") end
-    emit = out
+    local write = opts.emit or function(text) io.stdout:write(text) end
+    emit = function(sql) write(sql .. "\n\n") end
+    op_emit = function(text, kind)
+      if kind == "copy" then write(text) else write(text .. ";\n\n") end
+    end
   end
   if kind == "upgrade" and conn and not opts.plan then self:_warn_changed(conn) end
   local steps = core.run(conn, graph, records, {
@@ -175,7 +180,7 @@ function Runner:_run(kind, opts)
       if type(fn) ~= "function" then
         error(("%s: revision %s has no %s function"):format(record.path, record.revision, direction), 0)
       end
-      local op = self:_op(conn, dialect, emit)
+      local op = self:_op(conn, dialect, op_emit)
       local ok, err = xpcall(fn, function(e) return locate(e, record.path) end, op)
       if not ok then
         if type(err) == "table" and err.where then

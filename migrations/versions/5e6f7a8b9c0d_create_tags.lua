@@ -1,0 +1,22 @@
+revision      = "5e6f7a8b9c0d"
+down_revision = "4d5e6f7a8b9c"
+message       = "create tags and post_tags"
+
+function upgrade(op)
+  op.create_table("tags", {
+    {"id", "integer", primary_key = true},
+    {"name", "string(50)", nullable = false, unique = true},
+  })
+  op.create_table("post_tags", {
+    {"post_id", "integer", nullable = false},
+    {"tag_id", "integer", nullable = false},
+    {primary_key = {"post_id", "tag_id"}},
+  })
+  op.create_foreign_key(nil, "post_tags", "posts", {"post_id"}, {"id"}, {ondelete = "CASCADE"})
+  op.create_foreign_key(nil, "post_tags", "tags", {"tag_id"}, {"id"}, {ondelete = "CASCADE"})
+end
+
+function downgrade(op)
+  op.drop_table("post_tags")
+  op.drop_table("tags")
+end
