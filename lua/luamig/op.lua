@@ -268,7 +268,10 @@ function M.new(cfg)
       if not ok then raise("execute: " .. out) end
       sql = out
     end
-    emit((sql:gsub("%s*;%s*$", "")), "statement")
+    sql = sql:gsub("[%s;]+$", "")
+    local toks = sqltext.tokens(sql)
+    if #toks > 0 and toks[#toks].e < #sql then sql = sql .. "\n" end   -- ends in a comment
+    emit(sql, "statement")
   end
 
   local function run_all(stmts)
