@@ -138,15 +138,19 @@ void lm_graph_free(struct lm_graph *g) {
   free(g);
 }
 
-/* "path: " when the file is known, so messages name it. */
-static const char *where(const char *path) { return path ? path : "<no file>"; }
+/* Prefixes the message with "path: " when the file is known, so messages
+ * name it. Returns LM_ERROR. */
+static int in_file(struct lm_err *e, const char *path) {
+  if (path) lm_err_prefix(e, "%s", path);
+  return LM_ERROR;
+}
 
 int lm_graph_add(struct lm_graph *g, const struct lm_rev_spec *spec, struct lm_err *e) {
   const char *id = spec->id;
   if (g->built)
     return lm_err_set(e, LM_ERROR, "revision %s added after the graph was built", id);
   if (id == NULL || id[0] == '\0')
-    return lm_err_set(e, LM_ERROR, "%s: revision id is empty", where(spec->path));
+    return lm_err_set(e, LM_ERROR, "revision id is empty"), in_file(e, spec->path);
   /* Alembic's verify_rev_id: these characters belong to the grammar. */
   char bad[5] = "";
   size_t nbad = 0;
@@ -158,27 +162,29 @@ int lm_graph_add(struct lm_graph *g, const struct lm_rev_spec *spec, struct lm_e
       if (i) lm_buf_adds(&b, ", ");
       lm_buf_addc(&b, bad[i]);
     }
-    lm_err_set(e, LM_ERROR, "%s: Character(s) '%s' not allowed in revision identifier '%s'",
-               where(spec->path), b.data, id);
+    lm_err_set(e, LM_ERROR, "Character(s) '%s' not allowed in revision identifier '%s'", b.data,
+               id);
     lm_buf_release(&b);
-    return LM_ERROR;
+    return in_file(e, spec->path);
   }
   for (size_t i = 0; i < spec->ndown; i++)
     if (strcmp(spec->down[i], id) == 0)
-      return lm_err_set(e, LM_ERROR, "%s: Self-loop is detected in revisions (%s)",
-                        where(spec->path), id);
+      return lm_err_set(e, LM_ERROR, "Self-loop is detected in revisions (%s)", id),
+             in_file(e, spec->path);
   for (size_t i = 0; i < spec->ndepends_on; i++)
     if (strcmp(spec->depends_on[i], id) == 0)
-      return lm_err_set(e, LM_ERROR, "%s: Dependency self-loop is detected in revisions (%s)",
-                        where(spec->path), id);
+      return lm_err_set(e, LM_ERROR, "Dependency self-loop is detected in revisions (%s)", id),
+             in_file(e, spec->path);
   for (size_t i = 0; i < spec->ndown; i++)
     if (spec->down[i][0] == '\0')
-      return lm_err_set(e, LM_ERROR, "%s: revision %s has an empty down_revision",
-                        where(spec->path), id);
+      return lm_err_set(e, LM_ERROR, "revision %s has an empty down_revision", id),
+             in_file(e, spec->path);
   int dup = strmap_get(&g->ids, id);
-  if (dup >= 0)
+  if (dup >= 0 && g->revs[dup].path && spec->path)
     return lm_err_set(e, LM_ERROR, "Revision %s is present more than once: %s and %s", id,
-                      where(g->revs[dup].path), where(spec->path));
+                      g->revs[dup].path, spec->path);
+  if (dup >= 0)
+    return lm_err_set(e, LM_ERROR, "Revision %s is present more than once", id);
   if (g->nrevs == g->cap) {
     g->cap = g->cap ? g->cap * 2 : 64;
     g->revs = lm_realloc(g->revs, g->cap * sizeof *g->revs);
@@ -350,7 +356,7 @@ static int detect_cycles(struct lm_graph *g, int deps, struct lm_err *e) {
     for (size_t i = 0; i < g->nrevs; i++)
       if (g->mark[i] != s1 || g->mark2[i] != s2) lm_ilist_push(&bad, (int)i);
     sort_graph = g;
-    qsort(bad.v, bad.n, sizeof *bad.v, id_cmp);
+    if (bad.n > 1) qsort(bad.v, bad.n, sizeof *bad.v, id_cmp);
   }
   if (bad.n == 0) return LM_OK;
   char *set = describe_set(g, bad.v, bad.n);
@@ -425,14 +431,18 @@ int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
       int other = strmap_get(&g->ids, name);
       int lab = strmap_get(&g->label_map, name);
       if (lab >= 0) other = g->labels[lab].rev;
-      if (other >= 0)
+      if (other >= 0 && g->revs[other].path)
         return lm_err_set(e, LM_ERROR,
-                          "%s: Branch name '%s' in revision %s already used by revision %s (%s)",
-                          where(r->path), name, r->id, g->revs[other].id,
-                          where(g->revs[other].path));
+                          "Branch name '%s' in revision %s already used by revision %s (%s)",
+                          name, r->id, g->revs[other].id, g->revs[other].path),
+               in_file(e, r->path);
+      if (other >= 0)
+        return lm_err_set(e, LM_ERROR, "Branch name '%s' in revision %s already used by revision %s",
+                          name, r->id, g->revs[other].id),
+               in_file(e, r->path);
       if (name[0] == '\0')
-        return lm_err_set(e, LM_ERROR, "%s: revision %s has an empty branch label",
-                          where(r->path), r->id);
+        return lm_err_set(e, LM_ERROR, "revision %s has an empty branch label", r->id),
+               in_file(e, r->path);
       if (g->nlabels == g->labels_cap) {
         g->labels_cap = g->labels_cap ? g->labels_cap * 2 : 16;
         g->labels = lm_realloc(g->labels, g->labels_cap * sizeof *g->labels);
@@ -451,8 +461,9 @@ int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
     for (size_t j = 0; j < r->ndown; j++) {
       int p = strmap_get(&g->ids, r->down_names[j]);
       if (p < 0)
-        return lm_err_set(e, LM_ERROR, "%s: revision %s: down_revision '%s' is not present",
-                          where(r->path), r->id, r->down_names[j]);
+        return lm_err_set(e, LM_ERROR, "revision %s: down_revision '%s' is not present", r->id,
+                          r->down_names[j]),
+               in_file(e, r->path);
       r->down[j] = p;
     }
     for (size_t j = 0; j < r->ndep_names; j++) {
@@ -462,11 +473,13 @@ int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
         if (lab >= 0) d = g->labels[lab].rev;
       }
       if (d < 0)
-        return lm_err_set(e, LM_ERROR, "%s: revision %s: depends_on '%s' is not present",
-                          where(r->path), r->id, r->dep_names[j]);
+        return lm_err_set(e, LM_ERROR, "revision %s: depends_on '%s' is not present", r->id,
+                          r->dep_names[j]),
+               in_file(e, r->path);
       if (d == (int)i)
-        return lm_err_set(e, LM_ERROR, "%s: Dependency self-loop is detected in revisions (%s)",
-                          where(r->path), r->id);
+        return lm_err_set(e, LM_ERROR, "Dependency self-loop is detected in revisions (%s)",
+                          r->id),
+               in_file(e, r->path);
       if (!ilist_has(&r->deps, d)) lm_ilist_push(&r->deps, d);
     }
   }
@@ -535,7 +548,7 @@ int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
   for (size_t i = 0; i < n; i++) g->keys[i] = (struct lm_key){g->revs[i].id, (int)i};
   for (size_t l = 0; l < g->nlabels; l++)
     g->keys[n + l] = (struct lm_key){g->labels[l].name, g->labels[l].rev};
-  qsort(g->keys, g->nkeys, sizeof *g->keys, key_cmp);
+  if (g->nkeys > 1) qsort(g->keys, g->nkeys, sizeof *g->keys, key_cmp);
   g->built = 1;
   return LM_OK;
 }

@@ -101,6 +101,7 @@ struct lm_graph {
   int built;
   int ekind;                        /* enum lm_graph_ekind of the last failure */
   char *emh_arg;                    /* LM_GERR_MULTIPLE_HEADS: the argument */
+  int enotfound;                    /* the last failure was "names nothing" */
   /* Scratch for walks: mark[i] == stamp means "in the current set". */
   uint32_t *mark, *mark2, *mark3;
   uint32_t stamp;
@@ -183,6 +184,11 @@ void lm_plan_release(struct lm_plan *p);
  * Fills plan, or fails with Alembic's message, made specific. */
 int lm_graph_upgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
                      const char *target, struct lm_plan *plan, struct lm_err *e);
+/* Several targets at once (Alembic accepts a tuple): each resolved as by
+ * lm_graph_resolve, then one path to all of them. */
+int lm_graph_upgrade_to(struct lm_graph *g, const char *const *rows, size_t nrows,
+                        const char *const *targets, size_t ntargets, struct lm_plan *plan,
+                        struct lm_err *e);
 int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
                        const char *target, struct lm_plan *plan, struct lm_err *e);
 /* Alembic's _stamp_revs: targets may be several identifiers; purge starts

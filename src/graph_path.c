@@ -370,7 +370,9 @@ static int collect_upgrade(struct lm_graph *g, const char *upper, const struct l
                            int assert_length, unsigned char *todo, struct lm_ilist *targets,
                            struct lm_err *e) {
   size_t n = g->nrevs;
-  int rc = lm_graph_parse_upgrade_target(g, lower, lower_str, upper, assert_length, targets, e);
+  int rc = upper ? lm_graph_parse_upgrade_target(g, lower, lower_str, upper, assert_length,
+                                                 targets, e)
+                 : LM_OK;                 /* targets resolved by the caller */
   if (rc) return rc;
   if (!lower && lower_str && strchr(lower_str, '@')) {
     /* A named lower end (branch@...) keeps only that branch's targets. */
@@ -413,7 +415,7 @@ static int collect_upgrade(struct lm_graph *g, const char *upper, const struct l
     for (size_t i = 0; i < current.n; i++)
       if (current.v[i] == LM_REV_BASE || (current.v[i] >= 0 && req[current.v[i]] != 1)) {
         rc = lm_graph_fail(g, e, LM_GERR_RANGE, "Revision %s is not an ancestor of revision %s",
-                           lower_str ? lower_str : "current", upper);
+                           lower_str ? lower_str : "current", upper ? upper : "(targets)");
         break;
       }
   }
@@ -423,7 +425,7 @@ static int collect_upgrade(struct lm_graph *g, const char *upper, const struct l
     struct lm_ilist up = LM_ILIST_INIT;
     int u = LM_REV_NONE, rev = LM_REV_NONE;
     char *branch = NULL;
-    rc = lm_graph_get_revision(g, upper, &u, e);
+    rc = lm_graph_get_revision(g, upper ? upper : "heads", &u, e);
     if (rc == LM_OK) {
       lm_ilist_push(&up, u);
       rc = lm_graph_parse_downgrade_target(g, &up, lower_str, assert_length, &branch, &rev, NULL, e);
@@ -627,6 +629,29 @@ int lm_graph_upgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
   return rc;
 }
 
+int lm_graph_upgrade_to(struct lm_graph *g, const char *const *rows, size_t nrows,
+                        const char *const *targets, size_t ntargets, struct lm_plan *plan,
+                        struct lm_err *e) {
+  if (ntargets == 1) return lm_graph_upgrade(g, rows, nrows, targets[0], plan, e);
+  unsigned char *todo = lm_malloc(g->nrevs ? g->nrevs : 1);
+  struct lm_ilist tv = LM_ILIST_INIT, order = LM_ILIST_INIT;
+  g->ekind = 0;
+  int rc = resolve_rows(g, rows, nrows, &plan->start, e);
+  for (size_t i = 0; rc == LM_OK && i < ntargets; i++)
+    rc = lm_graph_get_revisions(g, targets[i], &tv, e);
+  if (rc == LM_OK) rc = collect_upgrade(g, NULL, &plan->start, NULL, 0, 1, 1, todo, &tv, e);
+  if (rc == LM_OK) {
+    topo_sort(g, todo, tv.v, tv.n, &order);
+    run_steps(g, plan, &order, 1);
+  } else {
+    reword(g, e, CMD_UPGRADE, NULL, ntargets ? targets[0] : "heads");
+  }
+  lm_ilist_release(&tv);
+  lm_ilist_release(&order);
+  free(todo);
+  return rc;
+}
+
 int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
                        const char *target, struct lm_plan *plan, struct lm_err *e) {
   char *start, *end;
@@ -641,9 +666,11 @@ int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows
     topo_sort(g, todo, plan->start.v, plan->start.n, &order);
     for (size_t i = 0; i < order.n && rc == LM_OK; i++) {
       struct lm_rev *r = &g->revs[order.v[i]];
-      if (!r->has_downgrade)
-        rc = lm_err_set(e, LM_ERROR, "%s: revision %s has no downgrade function; cannot "
-                        "downgrade through it", r->path ? r->path : "<no file>", r->id);
+      if (!r->has_downgrade) {
+        rc = lm_err_set(e, LM_ERROR, "revision %s has no downgrade function; cannot downgrade "
+                        "through it", r->id);
+        if (r->path) lm_err_prefix(e, "%s", r->path);
+      }
     }
     if (rc == LM_OK) run_steps(g, plan, &order, 0);
   } else {

@@ -33,6 +33,17 @@ int lm_graph_fail(struct lm_graph *g, struct lm_err *e, int kind, const char *fm
   return LM_ERROR;
 }
 
+/* "X@head", "X@heads": when X names nothing, say it is no branch (Alembic
+ * reports the lookup of X instead). */
+static int check_branch_name(struct lm_graph *g, const char *branch, struct lm_err *e) {
+  int rev;
+  g->enotfound = 0;
+  if (lm_graph_lookup(g, branch) >= 0) return LM_OK;
+  int rc = lm_graph_revision_for_ident(g, branch, NULL, &rev, e);
+  if (rc && g->enotfound) rc = lm_graph_fail(g, e, LM_GERR_RESOLUTION, "No such branch: '%s'", branch);
+  return rc;
+}
+
 /* ---- _resolve_revision_number ---- */
 
 struct rnum {
@@ -92,6 +103,9 @@ static int resolve_number(struct lm_graph *g, const char *id, struct rnum *r, st
     if (at > id) r->branch = lm_strndup(id, (size_t)(at - id));
     id = at + 1;
   }
+  if (r->branch && (strcmp(id, "heads") == 0 || strcmp(id, "head") == 0) &&
+      check_branch_name(g, r->branch, e))
+    return LM_ERROR;
   if (strcmp(id, "heads") == 0) {
     if (r->branch)
       return lm_graph_filter_lineage(g, g->heads.v, g->heads.n, r->branch, 0, &r->ids, e);
@@ -159,6 +173,7 @@ int lm_graph_revision_for_ident(struct lm_graph *g, const char *ident, const cha
                                "Revision %s is not a member of branch '%s'", g->keys[k].key,
                                branch);
       }
+      g->enotfound = 1;
       if (plen < 4)
         return lm_graph_fail(g, e, LM_GERR_RESOLUTION,
                              "Can't locate revision identified by '%s'; please ensure at "

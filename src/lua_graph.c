@@ -47,7 +47,8 @@
  *   g:branch_points()        ids with more than one child
  *   g:resolve(ident)         the ids ident denotes ("base": {})
  *   g:resolve_one(ident)     one id, or nil for base
- *   g:upgrade_path(rows, target)    -> plan
+ *   g:upgrade_path(rows, target)    -> plan (target: one identifier, or a
+ *                            list of them to reach all at once)
  *   g:downgrade_path(rows, target)  -> plan
  *   g:stamp_path(rows, targets, {purge = bool})  -> plan (targets: id or list)
  *   g:history(range, rows)   ids newest first; range "start:end", either
@@ -429,7 +430,19 @@ static int path_method(lua_State *L, path_fn fn) {
   return 1;
 }
 
-static int graph_upgrade_path(lua_State *L) { return path_method(L, lm_graph_upgrade); }
+static int graph_upgrade_path(lua_State *L) {
+  if (!lua_istable(L, 3)) return path_method(L, lm_graph_upgrade);
+  struct lm_graph *g = to_graph(L);
+  size_t nrows, ntargets;
+  const char **rows = string_array(L, 2, &nrows, "rows");
+  const char **targets = string_array(L, 3, &ntargets, "targets");
+  struct scratch *s = push_scratch(L);
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_graph_upgrade_to(g, rows, nrows, targets, ntargets, &s->plan, &e))
+    return lm_lua_raise(L, &e);
+  push_plan(L, g, &s->plan);
+  return 1;
+}
 static int graph_downgrade_path(lua_State *L) { return path_method(L, lm_graph_downgrade); }
 
 static int graph_stamp_path(lua_State *L) {

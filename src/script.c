@@ -88,7 +88,7 @@ int lm_script_find(const char *dir, char ***paths, size_t *npaths, struct lm_err
     free(p.v);
     return rc;
   }
-  qsort(p.v, p.n, sizeof *p.v, path_cmp);
+  if (p.n > 1) qsort(p.v, p.n, sizeof *p.v, path_cmp);
   *paths = p.v;
   *npaths = p.n;
   return LM_OK;
