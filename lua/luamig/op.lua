@@ -35,6 +35,7 @@
 local core = require "luamig.core"
 local common = require "luamig.dialect.common"
 local sqltext = require "luamig.sqltext"
+local introspect = require "luamig.introspect"
 
 local M = {}
 
@@ -665,6 +666,10 @@ function M.new(cfg)
     check_arg(opname, 1, "name", name, "name")
     check_arg(opname, 2, "columns", items, "table")
     local o = check_options(opname, opts, SPEC.create_table, ALIASES, 3)
+    if o.if_not_exists and conn and introspect.table(conn, name) then
+      log("info", ('create_table: table "%s" exists already; left as it is'):format(name))
+      return introspect.table(conn, name)
+    end
     local t = {name = name, columns = {}, uniques = {}, foreign_keys = {}, checks = {}, indexes = {},
                comment = o.comment}
     local pk_cols, pk_name, autoinc = {}, nil, {}
