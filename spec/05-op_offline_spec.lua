@@ -239,7 +239,7 @@ describe("offline SQL", function()
       assert.same({
         'CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_t_a" ON "t" ("a");',
         'CREATE INDEX "ix_gin" ON "t" USING gin ("doc");',
-        'CREATE UNIQUE INDEX "ix_cover" ON "t" (lower(email)) INCLUDE ("id") WHERE deleted_at IS NULL;',
+        'CREATE UNIQUE INDEX "ix_cover" ON "t" ((lower(email))) INCLUDE ("id") WHERE deleted_at IS NULL;',
         'DROP INDEX CONCURRENTLY IF EXISTS "ix_t_a";',
       }, out)
     end)

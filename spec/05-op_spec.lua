@@ -462,6 +462,48 @@ h.each_db(function(db)
     end)
   end)
 
+  describe("hostile identifiers through every operation", function()
+    it("each operation changes the schema and its inverse restores it, rows kept", function()
+      local T, A, W = "select", "a b", 'we"ird'
+      op.create_table(W, {{"id", "integer", primary_key = true}})
+      op.create_table(T, {{"id", "integer", primary_key = true}, {A, "integer"}, {W, "string(20)"}})
+      op.create_table(A, {{W, "integer", nullable = false}})
+      op.bulk_insert(W, {{id = 1}, {id = 2}})
+      op.bulk_insert(T, {{id = 1, [A] = 1, [W] = "x"}, {id = 2, [A] = 2, [W] = "y"}})
+      op.bulk_insert(A, {{[W] = 5}})
+      local s0 = schema()
+      local steps = {
+        {function() op.add_column(T, {"from", "integer", default = 0}) end, function() op.drop_column(T, "from") end},
+        {function() op.alter_column(T, A, {new_column_name = "order"}) end,
+         function() op.alter_column(T, "order", {new_column_name = A}) end},
+        {function() op.alter_column(T, W, {nullable = false}) end, function() op.alter_column(T, W, {nullable = true}) end},
+        {function() op.alter_column(T, A, {type_ = "bigint"}) end, function() op.alter_column(T, A, {type_ = "integer"}) end},
+        {function() op.alter_column(T, W, {server_default = "it's"}) end,
+         function() op.alter_column(T, W, {server_default = op.NULL}) end},
+        {function() op.create_index(nil, T, {A, W}) end, function() op.drop_index("ix_select_a b", T) end},
+        {function() op.create_index('ix "x"', T, {op.raw('"a b" + 1')}, {where = '"a b" > 0', unique = true}) end,
+         function() op.drop_index('ix "x"', T) end},
+        {function() op.create_unique_constraint(nil, T, {W}) end,
+         function() op.drop_constraint('uq_select_we"ird', T, {type_ = "unique"}) end},
+        {function() op.create_foreign_key(nil, T, W, {A}, {"id"}, {ondelete = "CASCADE"}) end,
+         function() op.drop_constraint('fk_select_a b_we"ird', T, {type_ = "foreignkey"}) end},
+        {function() op.create_check_constraint('ck "a"', T, '"a b" >= 0') end,
+         function() op.drop_constraint('ck "a"', T, {type_ = "check"}) end},
+        {function() op.create_primary_key(nil, A, {W}) end, function() op.drop_constraint("pk_a b", A) end},
+        {function() op.rename_table(T, "table") end, function() op.rename_table("table", T) end},
+      }
+      for i, step in ipairs(steps) do
+        step[1]()
+        assert.are_not.same(s0, schema(), "step " .. i .. " changed nothing")
+        step[2]()
+        assert.same(s0, schema(), "step " .. i .. " was not undone")
+      end
+      assert.same({{id = 1, [A] = 1, [W] = "x"}, {id = 2, [A] = 2, [W] = "y"}},
+                  (conn:query([[SELECT * FROM "select" ORDER BY id]])))
+      assert.same({{[W] = 5}}, (conn:query([[SELECT * FROM "a b"]])))
+    end)
+  end)
+
   describe("execute and query", function()
     it("execute binds parameters; query returns rows", function()
       op.create_table("t", {{"id", "integer", primary_key = true}, {"s", "text"}})

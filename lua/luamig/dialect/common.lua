@@ -281,7 +281,11 @@ function M.new(name)
 
   -- One column of an index: a name or {expr = "..."}.
   local function index_element(e)
-    if type(e) == "table" then return e.expr end
+    if type(e) == "table" then
+      -- PostgreSQL takes an expression other than a function call only in parentheses
+      if d.name == "postgresql" and not e.expr:match("^%b()$") then return "(" .. e.expr .. ")" end
+      return e.expr
+    end
     return d.ident(e)
   end
 
