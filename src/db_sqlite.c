@@ -46,8 +46,10 @@ static int sqlite_open(const struct lm_url *url, struct lm_conn **out, struct lm
   sqlite3 *db = NULL;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   int rc = sqlite3_open_v2(url->target, &db, flags, NULL);
-  if (rc == SQLITE_OK)                                  /* touch the file now, so a bad */
-    rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL);  /* one fails here */
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);          /* another writer may be committing */
+    rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL);  /* a bad file fails now */
+  }
   if (rc != SQLITE_OK) {
     lm_err_set(e, LM_ERROR, "cannot open SQLite database '%s': %s (check that the path is "
                "a database file in a directory that exists and is writable)", url->target,
@@ -57,7 +59,6 @@ static int sqlite_open(const struct lm_url *url, struct lm_conn **out, struct lm
     return LM_ERROR;
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
   struct sqlite_conn *sc = lm_malloc(sizeof *sc);
   sc->base.driver = &lm_driver_sqlite;
   sc->base.display = lm_strdup(url->display);

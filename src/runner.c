@@ -239,6 +239,8 @@ static void announce(struct run *r, const struct lm_step *s) {
   if (s->rev >= 0 && !s->stamp && !r->scripts[s->rev].transactional)
     say(r, "INFO", "%s %s runs outside a transaction (transactional = false)",
         s->upgrade ? "Upgrade" : "Downgrade", rev_id(r, s->rev));
+  free(from);
+  free(to);
 }
 
 /* The version-table writes and the log row of one step. */
