@@ -142,6 +142,55 @@ describe("offline SQL", function()
       assert.same({}, out)
     end)
 
+    it("rebuilds a table that earlier steps of the same run made, from their model", function()
+      op.create_table("t", {{"id", "integer", primary_key = true}, {"a", "integer", index = true},
+                            {"b", "text"}})
+      -- the runner makes one op per step, all with the same emit: the model carries over
+      local emit = function(text) out[#out + 1] = text .. ";" end
+      local step1 = luamig_op.new{dialect = "sqlite", emit = emit}
+      local step2 = luamig_op.new{dialect = "sqlite", emit = emit}
+      step1.create_table("p", {{"id", "integer", primary_key = true}})
+      step1.add_column("p", {"code", "string(5)"})
+      step2.create_foreign_key(nil, "p", "p", {"code"}, {"id"})
+      step2.batch_alter_table("p", function(b)
+        b.alter_column("code", {nullable = false, new_column_name = "c"})
+        b.create_check_constraint("ck_p_c", "c <> ''")
+      end)
+      op.drop_column("t", "a")
+      assert.same({
+        'CREATE TABLE "t" (\n    "id" INTEGER NOT NULL,\n    "a" INTEGER,\n    "b" TEXT,\n'
+          .. '    CONSTRAINT "pk_t" PRIMARY KEY ("id")\n);',
+        'CREATE INDEX "ix_t_a" ON "t" ("a");',
+        'CREATE TABLE "p" (\n    "id" INTEGER NOT NULL,\n    CONSTRAINT "pk_p" PRIMARY KEY ("id")\n);',
+        'ALTER TABLE "p" ADD COLUMN "code" VARCHAR(5);',
+        'CREATE TABLE "luamig_tmp_p" (\n    "id" INTEGER NOT NULL,\n    "code" VARCHAR(5),\n'
+          .. '    CONSTRAINT "pk_p" PRIMARY KEY ("id"),\n'
+          .. '    CONSTRAINT "fk_p_code_p" FOREIGN KEY ("code") REFERENCES "p" ("id")\n);',
+        'INSERT INTO "luamig_tmp_p" ("id", "code") SELECT "id", "code" FROM "p";',
+        'DROP TABLE "p";',
+        'PRAGMA legacy_alter_table = ON;',
+        'ALTER TABLE "luamig_tmp_p" RENAME TO "p";',
+        'PRAGMA legacy_alter_table = OFF;',
+        'ALTER TABLE "p" RENAME COLUMN "code" TO "c";',
+        'CREATE TABLE "luamig_tmp_p" (\n    "id" INTEGER NOT NULL,\n    "c" VARCHAR(5) NOT NULL,\n'
+          .. '    CONSTRAINT "pk_p" PRIMARY KEY ("id"),\n'
+          .. '    CONSTRAINT "fk_p_code_p" FOREIGN KEY ("c") REFERENCES "p" ("id"),\n'
+          .. [[    CONSTRAINT "ck_p_c" CHECK (c <> '')]] .. '\n);',
+        'INSERT INTO "luamig_tmp_p" ("id", "c") SELECT "id", "c" FROM "p";',
+        'DROP TABLE "p";',
+        'PRAGMA legacy_alter_table = ON;',
+        'ALTER TABLE "luamig_tmp_p" RENAME TO "p";',
+        'PRAGMA legacy_alter_table = OFF;',
+        'CREATE TABLE "luamig_tmp_t" (\n    "id" INTEGER NOT NULL,\n    "b" TEXT,\n'
+          .. '    CONSTRAINT "pk_t" PRIMARY KEY ("id")\n);',
+        'INSERT INTO "luamig_tmp_t" ("id", "b") SELECT "id", "b" FROM "t";',
+        'DROP TABLE "t";',
+        'PRAGMA legacy_alter_table = ON;',
+        'ALTER TABLE "luamig_tmp_t" RENAME TO "t";',
+        'PRAGMA legacy_alter_table = OFF;',
+      }, out)
+    end)
+
     it("batch_alter_table offline: what ALTER TABLE can do", function()
       op.batch_alter_table("t", function(b)
         b.alter_column("a", {new_column_name = "b"})
@@ -302,6 +351,12 @@ describe("offline SQL", function()
       op.alter_column("we\"ird", "note", {new_column_name = "remark"})
       op.drop_column("we\"ird", "gone")
       op.create_index("ix_users_lower_name", "users", {op.raw("lower(name)")}, {where = "active"})
+      -- what SQLite rebuilds: offline too, from the model the run made
+      op.create_table("tags", {{"id", "integer", primary_key = true}, {"name", "string(20)", index = true},
+                               {"owner", "integer"}})
+      op.create_foreign_key(nil, "tags", "users", {"owner"}, {"id"}, {ondelete = "SET NULL"})
+      op.alter_column("tags", "name", {nullable = false})
+      op.create_check_constraint("ck_tags_id", "tags", "id > 0")
       op.bulk_insert("users", {{id = 1, email = "a@x", name = "tab\there", active = true},
                                {id = 2, email = "b'x", active = false}})
       op.bulk_insert("we\"ird", {{["select"] = 1, user_id = 1, ["a b"] = 2.5, remark = "new\nline"}})

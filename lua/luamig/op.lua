@@ -41,6 +41,12 @@ local M = {}
 
 local dialect_modules = {sqlite = "luamig.dialect.sqlite", postgresql = "luamig.dialect.postgresql"}
 
+-- Offline, the table models that the operations of one run have made, so
+-- that a later step can rebuild a SQLite table without reading it. A run
+-- passes the same emit function to every step's op, which keys the store
+-- (or it passes its own table as offline_schema).
+local offline_models = setmetatable({}, {__mode = "k"})
+
 -- Sources of luamig's own Lua modules: errors are reported at the first
 -- stack frame outside them (the migration's line).
 local internal = {}
@@ -256,6 +262,30 @@ function M.new(cfg)
   local sqlite = dialect_name == "sqlite"
 
   local op = {dialect = dialect_name, x = cfg.x or {}, raw = common.raw, NULL = common.NULL}
+
+  -- offline: name -> table model, for the tables this run has made
+  local known
+  if not conn then
+    known = cfg.offline_schema or offline_models[emit] or {}
+    offline_models[emit] = known
+  end
+  local function forget_index(tname, name)
+    if not known then return end
+    for tn, t in pairs(known) do
+      if tname == nil or tn == tname then
+        for i, ix in ipairs(t.indexes or {}) do
+          if ix.name == name then table.remove(t.indexes, i); return end
+        end
+      end
+    end
+  end
+  local function remember_index(ix)
+    local t = known and known[ix.table]
+    if t then
+      t.indexes = t.indexes or {}
+      t.indexes[#t.indexes + 1] = rebuild.copy(ix)
+    end
+  end
 
   -- Run one statement (online) or hand it to emit (offline).
   local function run(sql, params)
@@ -594,12 +624,18 @@ function M.new(cfg)
       raise(('%s: SQLite cannot do this with ALTER TABLE, and recreate = "never" forbids a rebuild of "%s"'):format(opname, tname))
     end
     -- 1. dropped indexes, then renames
+    local model = known and known[tname]
+    local rctx = {conn = conn, d = d, log = log, raise = raise, opname = opname}
     for _, ch in ipairs(changes) do
-      if ch.kind == "drop_index" then run(d.drop_index_sql(ch.name, ch.opts)) end
+      if ch.kind == "drop_index" then
+        run(d.drop_index_sql(ch.name, ch.opts))
+        forget_index(tname, ch.name)
+      end
     end
     for i, ch in ipairs(changes) do
       if ch.kind == "alter_column" and ch.new_name then
         run(d.rename_column_sql(tname, ch.name, ch.new_name))
+        if model then rebuild.rename_column(model, ch.name, ch.new_name) end
         -- the changes listed before the rename still say the old name
         for j = 1, i - 1 do rename_refs(changes[j], ch.name, ch.new_name) end
         ch.name = ch.new_name
@@ -625,6 +661,7 @@ function M.new(cfg)
         else
           local e = ch.extra
           run(d.add_column_sql(tname, ch.column, e.foreign_key, e.check))
+          if model then model = rebuild.apply(rctx, model, {ch}); known[tname] = model end
         end
       elseif ch.kind == "drop_column" or ch.kind == "add_constraint" or ch.kind == "drop_constraint" then
         rebuild_changes[#rebuild_changes + 1] = ch
@@ -635,7 +672,13 @@ function M.new(cfg)
       if not conn then
         local only_drops = true
         for _, ch in ipairs(rebuild_changes) do if ch.kind ~= "drop_column" then only_drops = false end end
-        if only_drops and recreate ~= "always" then
+        if model then
+          -- a table this run made: rebuild it from its model
+          local stmts
+          stmts, model = rebuild.offline(rctx, model, rebuild_changes)
+          known[tname] = model
+          run_all(stmts)
+        elseif only_drops and recreate ~= "always" then
           -- offline: SQLite 3.35's own DROP COLUMN (it refuses indexed or constrained columns)
           for _, ch in ipairs(rebuild_changes) do run(d.drop_column_sql(tname, ch.name)) end
         else
@@ -643,19 +686,47 @@ function M.new(cfg)
             .. "which --sql (offline) mode cannot read"):format(opname, tname))
         end
       else
-        rebuild.run({conn = conn, d = d, log = log, raise = raise, opname = opname}, tname, rebuild_changes)
+        rebuild.run(rctx, tname, rebuild_changes)
       end
     end
     -- 3. indexes of the new shape
     for _, ch in ipairs(changes) do
-      if ch.kind == "add_column" and ch.index and not ch.skip then run(d.create_index_sql(ch.index)) end
-      if ch.kind == "create_index" then run(d.create_index_sql(ch.index, ch.opts)) end
+      if ch.kind == "add_column" and ch.index and not ch.skip then
+        run(d.create_index_sql(ch.index))
+        remember_index(ch.index)
+      end
+      if ch.kind == "create_index" then
+        run(d.create_index_sql(ch.index, ch.opts))
+        remember_index(ch.index)
+      end
     end
+  end
+
+  -- Offline on PostgreSQL: keep the run's model of the table up to date
+  -- (bulk_insert reads its columns); a model that cannot follow is dropped.
+  local function pg_track(opname, tname, ch)
+    local model = known and known[tname]
+    if not model then return end
+    local ok = pcall(function()
+      local rctx = {d = d, raise = function(m) error(m, 0) end, opname = opname}
+      if ch.kind == "create_index" then remember_index(ch.index)
+      elseif ch.kind == "drop_index" then forget_index(tname, ch.name)
+      elseif ch.kind ~= "alter_column" or ch.nullable ~= nil or ch.type or ch.default ~= nil then
+        model = rebuild.apply(rctx, model, {ch})
+      end
+      if ch.kind == "alter_column" and ch.new_name then rebuild.rename_column(model, ch.name, ch.new_name) end
+      known[tname] = model
+      if ch.kind == "add_column" and ch.index then remember_index(ch.index) end
+    end)
+    if not ok then known[tname] = nil end
   end
 
   local function apply_changes(opname, tname, changes, recreate)
     if sqlite then return sqlite_apply(opname, tname, changes, recreate or "auto") end
-    for _, ch in ipairs(changes) do pg_apply(tname, ch) end
+    for _, ch in ipairs(changes) do
+      pg_apply(tname, ch)
+      pg_track(opname, tname, ch)
+    end
   end
 
   ---------------------------------------------------------------------------
@@ -732,6 +803,7 @@ function M.new(cfg)
     for _, f in ipairs(t.foreign_keys) do check_cols(f.columns, "foreign key " .. f.name) end
     if sqlite and (t.comment or false) then log("info", "create_table: SQLite has no comments; comment ignored") end
     run_all(d.create_table(t, o))
+    if known and not (o.if_not_exists and known[name]) then known[name] = rebuild.copy(t) end
     return t
   end
 
@@ -739,12 +811,27 @@ function M.new(cfg)
     check_arg("drop_table", 1, "name", name, "name")
     local o = check_options("drop_table", opts, SPEC.drop_table, ALIASES, 2)
     run(d.drop_table_sql(name, o))
+    if known then known[name] = nil end
   end
 
   function op.rename_table(old, new)
     check_arg("rename_table", 1, "old", old, "name")
     check_arg("rename_table", 2, "new", new, "name")
     run(d.rename_table_sql(old, new))
+    if known then
+      local t = known[old]
+      known[old] = nil
+      if t then
+        t.name = new
+        for _, ix in ipairs(t.indexes or {}) do ix.table = new end
+        known[new] = t
+      end
+      for _, other in pairs(known) do                 -- references follow, as SQLite's rename does
+        for _, fk in ipairs(other.foreign_keys or {}) do
+          if fk.ref_table == old then fk.ref_table = new end
+        end
+      end
+    end
   end
 
   -- Argument positions of the table operations, for messages; batch.X has
@@ -787,8 +874,10 @@ function M.new(cfg)
       local ch = build[opname](opname, tname, pos, table.unpack(rest, 1, 5))
       if ch.kind == "create_index" then
         run(d.create_index_sql(ch.index, ch.opts))
+        remember_index(ch.index)
       elseif ch.kind == "drop_index" then
         run(d.drop_index_sql(ch.name, ch.opts))
+        forget_index(tname, ch.name)
       else
         apply_changes(opname, tname, {ch})
       end
@@ -843,7 +932,7 @@ function M.new(cfg)
   function op.f(name) return name end
 
   op.bulk_insert = require("luamig.op_bulk").make({
-    conn = conn, d = d, emit = emit, raise = raise, check_arg = check_arg,
+    conn = conn, d = d, emit = emit, known = known, raise = raise, check_arg = check_arg,
     check_options = function(opts, argn) return check_options("bulk_insert", opts, SPEC.bulk_insert, ALIASES, argn) end,
     progress = cfg.progress, register = register, log = log,
   })

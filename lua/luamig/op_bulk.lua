@@ -94,6 +94,7 @@ function M.make(ctx)
     end
 
     if conn then model = introspect.table(conn, tname) end
+    if not conn and not model and ctx.known then model = ctx.known[tname] end
     if conn and not model then raise(('bulk_insert: table "%s" does not exist'):format(tname)) end
     local types, order = {}, {}
     if model then

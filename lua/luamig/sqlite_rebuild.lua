@@ -248,6 +248,66 @@ local function fk_violations(ctx, tname)
   return table.concat(parts, "; ")
 end
 
+M.apply = apply
+M.copy = copy
+
+-- Rename a column in a table model, with the constraints and indexes naming it.
+function M.rename_column(t, old, new)
+  local function list(l)
+    for i, c in ipairs(l or {}) do if c == old then l[i] = new end end
+  end
+  for _, c in ipairs(t.columns) do if c.name == old then c.name = new end end
+  if t.primary_key then list(t.primary_key.columns) end
+  for _, c in ipairs(t.uniques or {}) do list(c.columns) end
+  for _, c in ipairs(t.foreign_keys or {}) do list(c.columns) end
+  for _, ix in ipairs(t.indexes or {}) do list(ix.columns) end
+end
+
+-- Offline (--sql), for a table whose model earlier operations of the same
+-- run made: the rebuild as statements, without reading the database (so
+-- without the row checks and without views and triggers, which only a
+-- live database shows). Returns the statements and the new model.
+function M.offline(ctx, model, changes)
+  local d = ctx.d
+  local tname = model.name
+  local new, source = apply(ctx, model, changes)
+  local dropped = {}
+  for _, ch in ipairs(changes) do if ch.kind == "drop_column" then dropped[#dropped + 1] = ch.name end end
+  local kept = {}
+  for _, ix in ipairs(new.indexes or {}) do
+    local gone = false
+    for _, col in ipairs(dropped) do
+      for _, e in ipairs(ix.columns) do
+        if e == col or (type(e) == "table" and mentions(e.expr, col)) then gone = true end
+      end
+      if ix.where and mentions(ix.where, col) then gone = true end
+    end
+    if not gone then kept[#kept + 1] = ix end
+  end
+  new.indexes = kept
+  local tmp = M.temp_prefix .. tname
+  local shape = copy(new)
+  shape.name = tmp
+  local stmts = {d.create_table_sql(shape)}
+  local into, from = {}, {}
+  for _, c in ipairs(new.columns) do
+    if source[c.name] then into[#into + 1] = d.ident(c.name); from[#from + 1] = source[c.name] end
+  end
+  if #into > 0 then
+    stmts[#stmts + 1] = ("INSERT INTO %s (%s) SELECT %s FROM %s"):format(d.ident(tmp), table.concat(into, ", "),
+      table.concat(from, ", "), d.ident(tname))
+  end
+  stmts[#stmts + 1] = "DROP TABLE " .. d.ident(tname)
+  stmts[#stmts + 1] = "PRAGMA legacy_alter_table = ON"
+  stmts[#stmts + 1] = ("ALTER TABLE %s RENAME TO %s"):format(d.ident(tmp), d.ident(tname))
+  stmts[#stmts + 1] = "PRAGMA legacy_alter_table = OFF"
+  for _, ix in ipairs(new.indexes) do
+    ix.table = tname
+    stmts[#stmts + 1] = d.create_index_sql(ix)
+  end
+  return stmts, new
+end
+
 function M.run(ctx, tname, changes)
   local conn, d, raise, log = ctx.conn, ctx.d, ctx.raise, ctx.log
   local fk_on = conn:query("PRAGMA foreign_keys")[1].foreign_keys == 1
