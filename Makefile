@@ -9,7 +9,7 @@
 
 PKGS      := lua5.4 libpq sqlite3 libcrypto
 DEB_PKGS  := lua5.4 liblua5.4-dev lua-busted libpq-dev libsqlite3-dev libssl-dev \
-             postgresql pkg-config gcc make
+             postgresql sqlite3 pkg-config gcc make
 
 CC        ?= cc
 WARN      := -Wall -Wextra -Wshadow -Wwrite-strings -Wmissing-prototypes \

@@ -462,6 +462,33 @@ h.each_db(function(db)
   end)
 
   describe("offline SQL", function()
+    it("of the example project, fed to the database's own shell, matches an online upgrade", function()
+      local core = require "luamig.core"
+      local introspect = require "luamig.introspect"
+      local dir = h.tmpdir()
+      os.execute(("cp -r %s/migrations %s/"):format(h.shell_quote(h.root), h.shell_quote(dir)))
+      local offline_url = db.url()
+      local status, sql, err = h.luamig(dir, "--url " .. h.shell_quote(offline_url) .. " upgrade head --sql")
+      assert.equal(0, status, err)
+      assert.same({}, h.tables(offline_url))           -- nothing connected
+      h.write_file(dir .. "/up.sql", sql)
+      local shell = pg and ("psql %s -q -v ON_ERROR_STOP=1 -f %s"):format(h.shell_quote(offline_url),
+                                                                           h.shell_quote(dir .. "/up.sql"))
+                       or ("sqlite3 -bail %s < %s"):format(h.shell_quote(offline_url:sub(8)),
+                                                          h.shell_quote(dir .. "/up.sql"))
+      local rc, _, shell_err = h.run(shell)
+      assert.equal(0, rc, shell_err)
+      status, _, err = run(dir, "upgrade head")         -- the same project online
+      assert.equal(0, status, err)
+      local online, offline = core.connect(url), core.connect(offline_url)
+      assert.same(introspect.schema(online), introspect.schema(offline))
+      assert.same(online:query("SELECT version_num FROM luamig_version"),
+                  offline:query("SELECT version_num FROM luamig_version"))
+      assert.same(online:query("SELECT id, name FROM tags ORDER BY id"),
+                  offline:query("SELECT id, name FROM tags ORDER BY id"))
+      online:close() offline:close()
+    end)
+
     it("upgrade --sql prints the script without connecting", function()
       local dir = h.project({{id = "o1", message = "one", up = "CREATE TABLE t1 (x INTEGER)"}})
       local status, out, err = run(dir, "upgrade head --sql")
@@ -501,6 +528,24 @@ h.each_db(function(db)
       end)
     end)
   end
+
+  describe("graph commands", function()
+    it("show, branches and edit", function()
+      local dir = h.project(G())
+      local status, out = run(dir, "show bbbb")
+      assert.equal(0, status)
+      assert.equal(("Rev: bbbb2222 (branchpoint)\nParent: aaaa1111\nBranches into: cccc3333, dddd4444\n"
+        .. "Path: %s/migrations/versions/bbbb2222.lua\n\n    add a column\n\n"):format(dir), out)
+      status, out = run(dir, "branches")
+      assert.equal(0, status)
+      assert.equal("bbbb2222 (branchpoint)\n         -> cccc3333\n         -> dddd4444\n", out)
+      status, out = run(dir, "edit 9999")
+      assert.equal(1, status)
+      status, out = run(dir, "edit 99990001", {EDITOR = "echo editing"})
+      assert.equal(0, status)
+      assert.equal("editing migrations/versions/99990001.lua\n", out)
+    end)
+  end)
 
   describe("usage", function()
     it("an unknown command or option exits 2 with the usage", function()

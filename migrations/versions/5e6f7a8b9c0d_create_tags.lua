@@ -11,9 +11,9 @@ function upgrade(op)
     {"post_id", "integer", nullable = false},
     {"tag_id", "integer", nullable = false},
     {primary_key = {"post_id", "tag_id"}},
+    {foreign_key = {"post_id"}, references = "posts.id", ondelete = "CASCADE"},
+    {foreign_key = {"tag_id"}, references = "tags.id", ondelete = "CASCADE"},
   })
-  op.create_foreign_key(nil, "post_tags", "posts", {"post_id"}, {"id"}, {ondelete = "CASCADE"})
-  op.create_foreign_key(nil, "post_tags", "tags", {"tag_id"}, {"id"}, {ondelete = "CASCADE"})
 end
 
 function downgrade(op)
