@@ -47,7 +47,7 @@ CTEST_BIN := $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
 BIN    := $(BUILD)/bin/luamig
 MODULE := $(BUILD)/lib/luamig/core.so
 
-.PHONY: all test check-c deps demo clean bench install uninstall
+.PHONY: all test check-c deps demo clean bench stress fuzz install uninstall
 all: $(BIN) $(MODULE)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -102,6 +102,19 @@ demo: deps
 	$(BIN) upgrade head
 	$(BIN) history
 	$(BIN) current
+
+# Reliability (spec/stress, spec/fuzz) and benchmarks (bench/): on demand,
+# never part of make test. Each is a script of its own directory.
+stress: deps
+	$(MAKE) all
+	BUILD=$(BUILD) bash spec/stress/run
+
+fuzz:
+	bash spec/fuzz/run
+
+bench: deps
+	$(MAKE) all
+	bash bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf build
