@@ -209,6 +209,29 @@ describe("[sqlite] table rebuild", function()
     assert_survivors({"ix_books_lower_title", "ix_books_obsolete", "ix_books_title"})
   end)
 
+  it("keeps what a hand-written table says: AUTOINCREMENT, COLLATE, WITHOUT ROWID, inline constraints", function()
+    conn:exec([[CREATE TABLE seq (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT COLLATE NOCASE NOT NULL
+                CONSTRAINT name_ok CHECK (name <> ''), junk TEXT)]])
+    conn:exec([[CREATE TABLE kv (k TEXT COLLATE NOCASE PRIMARY KEY, v BLOB, junk TEXT) WITHOUT ROWID]])
+    conn:exec("INSERT INTO seq (name) VALUES ('a'), ('b')")
+    conn:exec("DELETE FROM seq WHERE id = 2")
+    conn:exec("INSERT INTO kv (k, v) VALUES ('Key', x'00')")
+    local before = introspect.schema(conn).tables
+    op.drop_column("seq", "junk")
+    op.drop_column("kv", "junk")
+    local after = introspect.schema(conn).tables
+    table.remove(before.seq.columns, 3)
+    table.remove(before.kv.columns, 3)
+    assert.same(before.seq, after.seq)
+    assert.same(before.kv, after.kv)
+    assert.is_true(after.seq.sqlite_autoincrement)
+    assert.equal("WITHOUT ROWID", after.kv.options)
+    assert.equal("NOCASE", after.seq.columns[2].collate)
+    conn:exec("INSERT INTO seq (name) VALUES ('c')")          -- AUTOINCREMENT: 2 is never reused
+    assert.same({{id = 1, name = "a"}, {id = 3, name = "c"}}, rows("SELECT id, name FROM seq ORDER BY id"))
+    assert.same({{v = "\0"}}, rows("SELECT v FROM kv WHERE k = 'KEY'"))   -- NOCASE kept
+  end)
+
   it("a primary key can be changed", function()
     op.create_table("pairs", {{"a", "integer", nullable = false}, {"b", "integer", nullable = false}})
     op.bulk_insert("pairs", {{a = 1, b = 1}, {a = 1, b = 2}})

@@ -13,6 +13,9 @@
 --                                 -- optional; merged over Alembic's recommended one
 --     log       = function(level, msg) end,   -- optional: "info" / "warning" notes
 --     progress  = function(rows_done) end,    -- optional: bulk_insert, every 10,000 rows
+--     offline_schema = {},                    -- optional, offline: the table models one run
+--                                             -- has made, shared by its steps (default: kept
+--                                             -- per emit function, so one emit per run does it)
 --   }
 --
 -- Online, every statement runs on conn at once (the runner owns BEGIN and

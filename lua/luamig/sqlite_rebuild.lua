@@ -154,6 +154,11 @@ local function apply(ctx, old, changes)
     local _, c = column(t.primary_key.columns[1])
     if c.type == "integer" then c.autoincrement = true end
   end
+  if t.sqlite_autoincrement then                -- AUTOINCREMENT needs an INTEGER PRIMARY KEY
+    local pk = t.primary_key
+    local _, c = pk and #pk.columns == 1 and column(pk.columns[1])
+    if not (c and c.type == "integer") then t.sqlite_autoincrement = nil end
+  end
   return t, source
 end
 
@@ -351,6 +356,13 @@ function M.run(ctx, tname, changes)
       if view_names[r.tbl_name] then triggers[#triggers + 1] = r end
     end
 
+    -- AUTOINCREMENT's high-water mark, which DROP TABLE forgets
+    local seq
+    if old.sqlite_autoincrement then
+      local sok, srows = pcall(conn.query, conn, "SELECT seq FROM sqlite_sequence WHERE name = $1", {tname})
+      seq = sok and srows[1] and srows[1].seq or nil
+    end
+
     for i = #views, 1, -1 do conn:exec("DROP VIEW " .. d.ident(views[i].name)) end
     local tmp = M.temp_prefix .. tname
     conn:exec("DROP TABLE IF EXISTS " .. d.ident(tmp))
@@ -372,6 +384,10 @@ function M.run(ctx, tname, changes)
     conn:exec("PRAGMA legacy_alter_table = ON")
     conn:exec(("ALTER TABLE %s RENAME TO %s"):format(d.ident(tmp), d.ident(tname)))
     conn:exec("PRAGMA legacy_alter_table = " .. (legacy == 1 and "ON" or "OFF"))
+    if seq and new.sqlite_autoincrement then
+      conn:exec("DELETE FROM sqlite_sequence WHERE name = $1", {tname})
+      conn:exec("INSERT INTO sqlite_sequence (name, seq) VALUES ($1, $2)", {tname, seq})
+    end
     for _, ix in ipairs(indexes) do conn:exec(ix.sql) end
     for _, v in ipairs(views) do
       -- CREATE VIEW does not check the columns it reads: selecting does

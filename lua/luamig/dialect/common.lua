@@ -242,7 +242,7 @@ function M.new(name)
   function d.constraint_sql(kind, c)
     local p = d.constraint_prefix(c)
     if kind == "primary" then
-      return p .. "PRIMARY KEY (" .. d.idents(c.columns) .. ")"
+      return p .. "PRIMARY KEY (" .. d.idents(c.columns) .. (c.autoincrement_keyword and " AUTOINCREMENT" or "") .. ")"
     elseif kind == "unique" then
       return p .. "UNIQUE (" .. d.idents(c.columns) .. ")" .. deferrable(c)
     elseif kind == "check" then
@@ -260,7 +260,13 @@ function M.new(name)
   -- The model's constraints in rendering order: pk, uniques, fks, checks.
   function d.each_constraint(t)
     local list = {}
-    if t.primary_key then list[#list + 1] = {"primary", t.primary_key} end
+    if t.primary_key then
+      local pk = t.primary_key
+      if t.sqlite_autoincrement and d.name == "sqlite" then          -- keep SQLite's AUTOINCREMENT
+        pk = {name = pk.name, columns = pk.columns, autoincrement_keyword = true}
+      end
+      list[#list + 1] = {"primary", pk}
+    end
     for _, c in ipairs(t.uniques or {}) do list[#list + 1] = {"unique", c} end
     for _, c in ipairs(t.foreign_keys or {}) do list[#list + 1] = {"foreign", c} end
     for _, c in ipairs(t.checks or {}) do list[#list + 1] = {"check", c} end
@@ -274,9 +280,10 @@ function M.new(name)
     for _, kc in ipairs(d.each_constraint(t)) do
       parts[#parts + 1] = d.constraint_sql(kc[1], kc[2])
     end
-    return ("CREATE TABLE %s%s (\n    %s\n)"):format(
+    return ("CREATE TABLE %s%s (\n    %s\n)%s"):format(
       opts and opts.if_not_exists and "IF NOT EXISTS " or "", d.ident(t.name),
-      table.concat(parts, ",\n    "))
+      table.concat(parts, ",\n    "),
+      (t.options and d.name == "sqlite") and (" " .. t.options) or "")   -- WITHOUT ROWID, STRICT
   end
 
   -- One column of an index: a name or {expr = "..."}.

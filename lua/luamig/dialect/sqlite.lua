@@ -60,6 +60,7 @@ end
 
 function d.column_sql(col)
   local s = d.ident(col.name) .. " " .. d.type_sql(col.type)
+  if col.collate then s = s .. " COLLATE " .. d.ident(col.collate) end
   if col.nullable == false then s = s .. " NOT NULL" end
   if col.default ~= nil then s = s .. " DEFAULT " .. col.default end
   return s

@@ -54,7 +54,7 @@ end
 -- autoincrement =, options =}.
 function M.parse_create_table(sql)
   local toks = sqltext.tokens(sql)
-  local out = {uniques = {}, fks = {}, checks = {}}
+  local out = {uniques = {}, fks = {}, checks = {}, collations = {}}
   local open
   for j, t in ipairs(toks) do if is(t, "(") then open = j; break end end
   if not open then return out end
@@ -70,7 +70,8 @@ function M.parse_create_table(sql)
     if kw == "PRIMARY" or kw == "UNIQUE" then
       local j = i
       while j <= last and not is(toks[j], "(") do j = j + 1 end
-      local cols = column_list(toks, j)
+      local cols, c = column_list(toks, j)
+      for k = j, c do if upper(toks[k]) == "AUTOINCREMENT" then out.autoincrement = true end end
       if kw == "PRIMARY" then out.pk = {name = cname, columns = cols}
       else out.uniques[#out.uniques + 1] = {name = cname, columns = cols} end
     elseif kw == "CHECK" then
@@ -101,9 +102,10 @@ function M.parse_create_table(sql)
           out.fks[#out.fks + 1] = fk
           pending = nil
         elseif u == "AUTOINCREMENT" then out.autoincrement = true; j = j + 1
-        elseif is(toks[j], "(") then j = sqltext.close_paren(toks, j) + 1
+        elseif u == "COLLATE" then out.collations[col] = name_of(toks[j + 1]); pending = nil; j = j + 2
+        elseif is(toks[j], "(") then pending = nil; j = sqltext.close_paren(toks, j) + 1
         else
-          if u ~= "NOT" and u ~= "NULL" and u ~= "DEFAULT" and u ~= "COLLATE" then pending = nil end
+          pending = nil                       -- CONSTRAINT name binds the constraint right after it
           j = j + 1
         end
       end
@@ -164,6 +166,7 @@ function M.read(conn, opts)
     tables[r.name] = {name = r.name, columns = {}, uniques = {}, foreign_keys = {}, indexes = {},
                       checks = sort_by_name(parsed.checks), parsed = parsed}
     if parsed.options then tables[r.name].options = parsed.options end
+    if parsed.autoincrement then tables[r.name].sqlite_autoincrement = true end
     order[#order + 1] = r.name
   end
 
@@ -175,7 +178,7 @@ function M.read(conn, opts)
     if t and r.hidden == 0 then
       t.columns[#t.columns + 1] = {name = r.name, type = dialect.generic_type(r.type or ""),
         declared = r.type, nullable = r.not_null == 0, default = r.dflt_value,
-        autoincrement = false}
+        autoincrement = false, collate = t.parsed.collations[r.name]}
       if r.pk > 0 then
         pk_cols[r.tbl] = pk_cols[r.tbl] or {}
         pk_cols[r.tbl][r.pk] = #t.columns
