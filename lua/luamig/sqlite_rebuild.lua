@@ -156,7 +156,8 @@ local function apply(ctx, old, changes)
   end
   if t.sqlite_autoincrement then                -- AUTOINCREMENT needs an INTEGER PRIMARY KEY
     local pk = t.primary_key
-    local _, c = pk and #pk.columns == 1 and column(pk.columns[1])
+    local c
+    if pk and #pk.columns == 1 then c = select(2, column(pk.columns[1])) end
     if not (c and c.type == "integer") then t.sqlite_autoincrement = nil end
   end
   return t, source
