@@ -293,29 +293,55 @@ static void topo_sort(struct lm_graph *g, unsigned char *todo, const int *heads,
   }
   size_t idx = 0;
   struct lm_ilist reach = LM_ILIST_INIT;
+  /* The revisions still pending above a blocked candidate only shrink as
+   * the sort goes on, so the walk that finds them is kept for the last few
+   * candidates: a fork point blocked again and again (a long line waiting
+   * above it) is then walked once, not once per visit. */
+  struct above_cache { int cand; uint32_t *mark; uint32_t stamp; size_t used; } cache[4];
+  memset(cache, 0, sizeof cache);
+  for (int c = 0; c < 4; c++) cache[c].cand = -1;
+  size_t clock = 0;
   while (front.n) {
     int cand = front.v[idx];
     if (pending[cand] > 0) {
       /* Another line still needs cand: switch to the first line (in front
        * order) whose head has cand below it. */
-      uint32_t s = lm_graph_new_stamp(g);
-      size_t top = 0;
-      int *stack = g->stack;
-      g->mark[cand] = s;
-      stack[top++] = cand;
-      while (top) {
-        struct lm_rev *r = &g->revs[stack[--top]];
-        for (size_t j = 0; j < r->norm_children.n; j++) {
-          int y = r->norm_children.v[j];
-          if (todo[y] == 1 && g->mark[y] != s) {
-            g->mark[y] = s;
-            stack[top++] = y;
+      struct above_cache *ac = NULL;
+      for (int c = 0; c < 4 && !ac; c++)
+        if (cache[c].cand == cand) ac = &cache[c];
+      if (!ac) {
+        ac = &cache[0];
+        for (int c = 1; c < 4; c++)
+          if (cache[c].used < ac->used) ac = &cache[c];
+        if (!ac->mark) {
+          ac->mark = calloc(n ? n : 1, sizeof *ac->mark);
+          if (!ac->mark) abort();
+        }
+        if (++ac->stamp == 0) {
+          memset(ac->mark, 0, (n ? n : 1) * sizeof *ac->mark);
+          ac->stamp = 1;
+        }
+        ac->cand = cand;
+        uint32_t s = ac->stamp;
+        size_t top = 0;
+        int *stack = g->stack;
+        ac->mark[cand] = s;
+        stack[top++] = cand;
+        while (top) {
+          struct lm_rev *r = &g->revs[stack[--top]];
+          for (size_t j = 0; j < r->norm_children.n; j++) {
+            int y = r->norm_children.v[j];
+            if (todo[y] == 1 && ac->mark[y] != s) {
+              ac->mark[y] = s;
+              stack[top++] = y;
+            }
           }
         }
       }
+      ac->used = ++clock;
       size_t found = front.n;
       for (size_t j = 0; j < front.n && found == front.n; j++)
-        if (j != idx && g->mark[front.v[j]] == s) found = j;
+        if (j != idx && ac->mark[front.v[j]] == ac->stamp) found = j;
       if (found < front.n) {
         idx = found;
         continue;
@@ -353,6 +379,7 @@ static void topo_sort(struct lm_graph *g, unsigned char *todo, const int *heads,
       }
     }
   }
+  for (int c = 0; c < 4; c++) free(cache[c].mark);
   lm_ilist_release(&reach);
   lm_ilist_release(&front);
   free(pending);

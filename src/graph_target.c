@@ -287,8 +287,10 @@ int lm_graph_filter_lineage(struct lm_graph *g, const int *in, size_t n, const c
     lm_graph_mark_ancestors(g, shares.v, shares.n, deps, g->mark2, s1);
     uint32_t s2 = lm_graph_new_stamp(g);
     lm_graph_mark_descendants(g, shares.v, shares.n, deps, g->mark3, s2);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == LM_OK; i++) {
       int x = in[i];
+      if (x == LM_REV_BASE && shares.n)       /* Alembic looks "base" up as a name */
+        rc = lm_graph_fail(g, e, LM_GERR_RESOLUTION, "Can't locate revision identified by 'base'");
       if (x < 0) continue;
       if (shares.n == 0 || g->mark2[x] == s1 || g->mark3[x] == s2) lm_ilist_push(out, x);
     }

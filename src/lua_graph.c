@@ -491,10 +491,22 @@ static int core_load_scripts(lua_State *L) {
   lua_newtable(L);
   int out = lua_gettop(L);
   lua_Integer k = 0;
+  /* Thousands of small chunks, closures and tables that all stay alive:
+   * collecting while they are made is wasted work. The collector restarts
+   * before every return and every raise below (only a memory error inside
+   * the Lua API could leave it stopped). */
+  int was_running = lua_gc(L, LUA_GCISRUNNING);
+  lua_gc(L, LUA_GCSTOP);
   for (size_t d = 0; d < ndirs; d++) {
-    if (lm_script_find(dirs[d], &s->paths, &s->npaths, &e)) return lm_lua_raise(L, &e);
+    if (lm_script_find(dirs[d], &s->paths, &s->npaths, &e)) {
+      if (was_running) lua_gc(L, LUA_GCRESTART);
+      return lm_lua_raise(L, &e);
+    }
     for (size_t i = 0; i < s->npaths; i++) {
-      if (lm_script_load(L, s->paths[i], mt, &e)) return lm_lua_raise(L, &e);
+      if (lm_script_load(L, s->paths[i], mt, &e)) {
+        if (was_running) lua_gc(L, LUA_GCRESTART);
+        return lm_lua_raise(L, &e);
+      }
       lua_rawseti(L, out, ++k);
     }
     for (size_t i = 0; i < s->npaths; i++) free(s->paths[i]);
@@ -502,6 +514,7 @@ static int core_load_scripts(lua_State *L) {
     s->paths = NULL;
     s->npaths = 0;
   }
+  if (was_running) lua_gc(L, LUA_GCRESTART);
   return 1;
 }
 

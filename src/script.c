@@ -11,10 +11,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <openssl/evp.h>
@@ -57,16 +59,27 @@ static int find_in(const char *dir, struct paths *out, int depth, struct lm_err 
   struct dirent *ent;
   while (rc == LM_OK && (ent = readdir(d)) != NULL) {
     if (ent->d_name[0] == '.') continue;              /* ., .., hidden files and editors' */
+    /* readdir's d_type spares a stat per file; links and filesystems
+     * that do not fill it in get the stat. */
+    int is_dir = 0, is_file = 0;
+#ifdef DT_DIR
+    if (ent->d_type == DT_DIR) is_dir = 1;
+    else if (ent->d_type == DT_REG) is_file = 1;
+#endif
     char *path = lm_asprintf("%s/%s", dir, ent->d_name);
-    struct stat st;
-    if (stat(path, &st) != 0) {
-      free(path);                                     /* a dangling link: not a script */
-      continue;
+    if (!is_dir && !is_file) {
+      struct stat st;
+      if (stat(path, &st) != 0) {
+        free(path);                                   /* a dangling link: not a script */
+        continue;
+      }
+      is_dir = S_ISDIR(st.st_mode);
+      is_file = S_ISREG(st.st_mode);
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (is_dir) {
       rc = find_in(path, out, depth + 1, e);
       free(path);
-    } else if (S_ISREG(st.st_mode) && ends_with_lua(ent->d_name)) {
+    } else if (is_file && ends_with_lua(ent->d_name)) {
       paths_push(out, path);
     } else {
       free(path);
@@ -97,9 +110,15 @@ int lm_script_find(const char *dir, char ***paths, size_t *npaths, struct lm_err
 /* ---- checksum ---- */
 
 int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *e) {
+  /* One context for the process: creating one per file (as EVP_Digest
+   * does) costs more than hashing a migration. */
+  static EVP_MD_CTX *ctx;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
-  if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+  if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
+    return lm_err_set(e, LM_ERROR, "SHA-256 failed (libcrypto): out of memory");
+  if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) || !EVP_DigestUpdate(ctx, data, len) ||
+      !EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
     return lm_err_set(e, LM_ERROR, "SHA-256 failed (libcrypto)");
   static const char digits[] = "0123456789abcdef";
   for (unsigned int i = 0; i < mdlen; i++) {
@@ -112,21 +131,31 @@ int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *
 
 /* ---- loading ---- */
 
+/* The whole file in one allocation (caller frees *data). */
 static int read_file(const char *path, char **data, size_t *len, struct lm_err *e) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return lm_err_set(e, LM_ERROR, "%s: %s", path, strerror(errno));
-  struct lm_buf b = LM_BUF_INIT;
-  char chunk[8192];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) lm_buf_add(&b, chunk, n);
-  int failed = ferror(f);
-  fclose(f);
-  if (failed) {
-    lm_buf_release(&b);
-    return lm_err_set(e, LM_ERROR, "%s: read error", path);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return lm_err_set(e, LM_ERROR, "%s: %s", path, strerror(errno));
+  struct stat st;
+  size_t cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+  char *buf = lm_malloc(cap);
+  size_t n = 0;
+  for (;;) {
+    if (n + 1 >= cap) buf = lm_realloc(buf, cap *= 2);
+    ssize_t r = read(fd, buf + n, cap - n - 1);
+    if (r == 0) break;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      free(buf);
+      return lm_err_set(e, LM_ERROR, "%s: %s", path, strerror(err));
+    }
+    n += (size_t)r;
   }
-  *len = b.len;
-  *data = lm_buf_detach(&b);
+  close(fd);
+  buf[n] = '\0';
+  *data = buf;
+  *len = n;
   return LM_OK;
 }
 
