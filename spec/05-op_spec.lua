@@ -314,6 +314,19 @@ h.each_db(function(db)
       assert.same(before, schema())
     end)
 
+    it("concurrently builds the index outside a transaction on PostgreSQL, and is ignored on SQLite", function()
+      op.create_index(nil, "users", {"name"}, {postgresql_concurrently = true})
+      assert.same({{name = "ix_users_name", unique = false, columns = {"name"}}}, tbl("users").indexes)
+      op.drop_index("ix_users_name", "users", {concurrently = true})
+      assert.same({}, tbl("users").indexes)
+      if pg then
+        local tx = conn:begin()
+        local err = h.error_of(function() op.create_index(nil, "users", {"name"}, {concurrently = true}) end)
+        tx:rollback()
+        assert.equal("CREATE INDEX CONCURRENTLY cannot run inside a transaction block", err.message)
+      end
+    end)
+
     it("a unique index refuses duplicates", function()
       op.create_index("ix_u_name", "users", {"name"}, {unique = true})
       conn:exec("INSERT INTO users (email, name) VALUES ('a', 'n')")
