@@ -9,7 +9,7 @@
 
 PKGS      := lua5.4 libpq sqlite3 libcrypto
 DEB_PKGS  := lua5.4 liblua5.4-dev lua-busted libpq-dev libsqlite3-dev libssl-dev \
-             postgresql sqlite3 pkg-config gcc make
+             postgresql sqlite3 luarocks man-db pkg-config gcc make
 
 CC        ?= cc
 WARN      := -Wall -Wextra -Wshadow -Wwrite-strings -Wmissing-prototypes \
@@ -47,7 +47,7 @@ CTEST_BIN := $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
 BIN    := $(BUILD)/bin/luamig
 MODULE := $(BUILD)/lib/luamig/core.so
 
-.PHONY: all test check-c deps demo clean bench stress fuzz install uninstall
+.PHONY: all test check-c deps demo docs clean bench stress fuzz install uninstall
 all: $(BIN) $(MODULE)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -102,6 +102,55 @@ demo: deps
 	$(BIN) upgrade head
 	$(BIN) history
 	$(BIN) current
+
+# ---- install: PREFIX and DESTDIR as usual --------------------------------
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+# where lua5.4 looks for C modules and for Lua modules under PREFIX
+LUA_CMOD   ?= $(PREFIX)/lib/lua/5.4
+LUA_LMOD   ?= $(PREFIX)/share/lua/5.4
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+STATIC_LIB := $(BUILD)/lib/libluamig.a
+HEADERS    := src/luamig.h src/db.h src/graph.h src/runner.h src/version.h
+
+$(STATIC_LIB): $(CORE_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# The pkg-config file names PREFIX, so it is written at install time.
+VERSION := $(shell sed -n 's/^\#define LUAMIG_VERSION "\(.*\)"/\1/p' src/luamig.h)
+
+install: all $(STATIC_LIB)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUA_CMOD)/luamig \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	  $(DESTDIR)$(INCLUDEDIR)/luamig
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/luamig
+	install -m 755 $(MODULE) $(DESTDIR)$(LUA_CMOD)/luamig/core.so
+	cd lua && find luamig -name '*.lua' | while read -r f; do \
+	  install -D -m 644 "$$f" "$(DESTDIR)$(LUA_LMOD)/$$f"; done
+	install -m 644 doc/luamig.1 $(DESTDIR)$(MANDIR)/man1/luamig.1
+	install -m 644 doc/luamig.bash-completion $(DESTDIR)$(COMPLETIONDIR)/luamig
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libluamig.a
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: luamig' 'Description: database migrations for SQLite and PostgreSQL (C core)' \
+	  'Version: $(VERSION)' 'Requires.private: lua5.4 libpq sqlite3 libcrypto' \
+	  'Cflags: -I$${includedir}/luamig' 'Libs: -L$${libdir} -lluamig' \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/luamig.pc
+	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/luamig/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/luamig $(DESTDIR)$(MANDIR)/man1/luamig.1 \
+	  $(DESTDIR)$(COMPLETIONDIR)/luamig $(DESTDIR)$(LIBDIR)/libluamig.a \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/luamig.pc
+	rm -rf $(DESTDIR)$(LUA_CMOD)/luamig $(DESTDIR)$(LUA_LMOD)/luamig \
+	  $(DESTDIR)$(INCLUDEDIR)/luamig
+
+# doc/commands.md is generated from the binary's --help texts.
+docs: all
+	lua5.4 doc/gen-commands.lua $(BIN) > doc/commands.md
 
 # Reliability (spec/stress, spec/fuzz) and benchmarks (bench/): on demand,
 # never part of make test. Each is a script of its own directory.
