@@ -55,10 +55,7 @@ local offline_models = setmetatable({}, {__mode = "k"})
 local internal = {}
 local function register(mod)
   for _, v in pairs(mod) do
-    if type(v) == "function" then
-      internal[debug.getinfo(v, "S").source] = true
-      return
-    end
+    if type(v) == "function" then internal[debug.getinfo(v, "S").source] = true end
   end
 end
 internal[debug.getinfo(1, "S").source] = true
@@ -259,7 +256,12 @@ function M.new(cfg)
   register(rebuild)
   local convention = {}
   for k, v in pairs(common.default_naming_convention) do convention[k] = v end
-  for k, v in pairs(cfg.naming_convention or {}) do convention[k] = v or nil end
+  for k, v in pairs(cfg.naming_convention or {}) do
+    if v ~= false and type(v) ~= "string" then
+      error(("luamig.op.new: naming_convention.%s must be a string (or false to remove it)"):format(tostring(k)), 2)
+    end
+    convention[k] = v or nil
+  end
   local log = cfg.log or function() end
   local emit = cfg.emit
   local sqlite = dialect_name == "sqlite"
@@ -335,7 +337,7 @@ function M.new(cfg)
 
   -- A column spec {name, type, ...} -> column model and the constraints it declares.
   local function column_from_spec(opname, tname, spec, argn)
-    if type(spec) ~= "table" or type(spec[1]) ~= "string" or spec[1] == "" then
+    if type(spec) ~= "table" or common.is_raw(spec) or type(spec[1]) ~= "string" or spec[1] == "" then
       raise(("%s: argument %d: a column is {name, type, options...}, got %s"):format(opname, argn, describe(spec)))
     end
     local name = spec[1]
@@ -420,8 +422,9 @@ function M.new(cfg)
       if c.initially == "IMMEDIATE" then c.initially = nil end
       return "unique", c
     else
-      if not o.references then raise(what .. ": needs references = {\"table\", {columns}}") end
+      if not o.references then raise(what .. ': needs references = {"table", {columns}}') end
       local rt, rc = parse_references(o.references)
+      if not rt then raise(('%s: references must be {"table", {columns}} or "table.column", got %q'):format(what, o.references)) end
       if #rc ~= #cols then
         raise(("%s: %d local column(s) but %d referenced"):format(what, #cols, #rc))
       end
