@@ -300,6 +300,8 @@ describe("offline SQL", function()
       op.create_check_constraint("ck_t_pos", "t", op.raw("a > 0"))
       op.drop_constraint("ck_t_pos", "t", {type_ = "check", if_exists = true})
       op.drop_constraint("pk_t", "t")
+      op.create_table_comment("t", "why")
+      op.drop_table_comment("t")
       assert.same({
         'ALTER TABLE "t" ADD CONSTRAINT "uq_t_a" UNIQUE ("a", "b") DEFERRABLE;',
         'ALTER TABLE "t" ADD CONSTRAINT "pk_t" PRIMARY KEY ("id");',
@@ -307,6 +309,8 @@ describe("offline SQL", function()
         'ALTER TABLE "t" ADD CONSTRAINT "ck_t_pos" CHECK (a > 0);',
         'ALTER TABLE "t" DROP CONSTRAINT IF EXISTS "ck_t_pos";',
         'ALTER TABLE "t" DROP CONSTRAINT "pk_t";',
+        [[COMMENT ON TABLE "t" IS 'why';]],
+        'COMMENT ON TABLE "t" IS NULL;',
       }, out)
     end)
 

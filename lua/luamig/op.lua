@@ -913,6 +913,30 @@ function M.new(cfg)
     apply_changes(opname, tname, changes, recreate)
   end
 
+  -- Table comments (PostgreSQL; SQLite has none and ignores them).
+  function op.create_table_comment(tname, comment, opts)
+    check_arg("create_table_comment", 1, "table", tname, "name")
+    check_arg("create_table_comment", 2, "comment", comment, "string")
+    check_options("create_table_comment", opts, {existing_comment = "any"}, nil, 3)
+    if sqlite then return log("info", "create_table_comment: SQLite has no comments; ignored") end
+    run(d.comment_sql("TABLE", tname, nil, comment))
+    if known and known[tname] then known[tname].comment = comment end
+  end
+
+  function op.drop_table_comment(tname, opts)
+    check_arg("drop_table_comment", 1, "table", tname, "name")
+    check_options("drop_table_comment", opts, {existing_comment = "any"}, nil, 2)
+    if sqlite then return log("info", "drop_table_comment: SQLite has no comments; ignored") end
+    run(d.comment_sql("TABLE", tname, nil, nil))
+    if known and known[tname] then known[tname].comment = nil end
+  end
+
+  -- The live connection (Alembic's get_bind), for what the op API does not cover.
+  function op.get_bind()
+    if not conn then raise("get_bind: there is no connection in --sql (offline) mode") end
+    return conn
+  end
+
   function op.execute(sql, params)
     check_arg("execute", 1, "sql", sql, "sql")
     if params ~= nil then check_arg("execute", 2, "params", params, "table") end
