@@ -232,6 +232,20 @@ describe("[sqlite] table rebuild", function()
     assert.same({{v = "\0"}}, rows("SELECT v FROM kv WHERE k = 'KEY'"))   -- NOCASE kept
   end)
 
+  it("leaves alone a view that was broken before and does not read the table", function()
+    conn:exec("CREATE TABLE gone (x INTEGER)")
+    conn:exec("CREATE VIEW stale AS SELECT x FROM gone")
+    conn:exec("DROP TABLE gone")
+    op.drop_column("books", "obsolete")
+    assert.same({{name = "stale"}}, rows("SELECT name FROM sqlite_schema WHERE type = 'view' AND name = 'stale'"))
+  end)
+
+  it("refuses a table with generated columns, which it could not copy", function()
+    conn:exec("CREATE TABLE g (a INTEGER, b INTEGER GENERATED ALWAYS AS (a * 2), c TEXT)")
+    local err = h.error_of(function() op.drop_column("g", "c") end)
+    assert.truthy(tostring(err):find('drop_column: table "g" has generated columns, which the rebuild cannot copy', 1, true), tostring(err))
+  end)
+
   it("a primary key can be changed", function()
     op.create_table("pairs", {{"a", "integer", nullable = false}, {"b", "integer", nullable = false}})
     op.bulk_insert("pairs", {{a = 1, b = 1}, {a = 1, b = 2}})
