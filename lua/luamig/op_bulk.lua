@@ -18,9 +18,11 @@ local common = require "luamig.dialect.common"
 
 local M = {}
 
+local type, math_type = type, math.type
+
 -- What each generic type accepts: a check on the Lua value.
 local function int_ok(v)
-  return math.type(v) == "integer" or (type(v) == "string" and v:match("^%s*[+-]?%d+%s*$") ~= nil)
+  return math_type(v) == "integer" or (type(v) == "string" and v:match("^%s*[+-]?%d+%s*$") ~= nil)
 end
 local function num_ok(v)
   if type(v) == "number" then return true end
@@ -127,7 +129,19 @@ function M.make(ctx)
       chosen[c] = true
     end
 
-    local function check_row(row, n)
+    -- The per-row check is on the hot path: one lookup and one call per value.
+    local function bindable(v)
+      local tv = type(v)
+      return tv == "boolean" or tv == "number" or tv == "string"
+    end
+    local check_of = {}
+    for _, c in ipairs(columns) do
+      local acc = model and accepts[types[c]]
+      check_of[c] = acc and acc[1] or bindable
+    end
+
+    -- Why row n failed: the message for the first bad value.
+    local function explain(row, n)
       if type(row) ~= "table" then raise(("bulk_insert: row %d is a %s, not a table"):format(n, type(row))) end
       for k, v in pairs(row) do
         if not chosen[k] then
@@ -137,16 +151,23 @@ function M.make(ctx)
           raise(("bulk_insert: row %d: column %s is not among the columns of the first row "
                  .. "(give them all with opts.columns)"):format(n, show(k)))
         end
-        local tv = type(v)
-        if tv ~= "boolean" and tv ~= "number" and tv ~= "string" then
+        if not bindable(v) then
           raise(('bulk_insert: row %d, column "%s": a %s cannot be inserted '
-                 .. "(use nil, a boolean, a number or a string)"):format(n, k, tv))
+                 .. "(use nil, a boolean, a number or a string)"):format(n, k, type(v)))
         end
         local acc = model and accepts[types[k]] or nil
         if acc and not acc[1](v) then
           raise(('bulk_insert: row %d, column "%s": wrong type for the column (%s): expected %s, got %s %s'):format(
-            n, k, types[k], acc[2], math.type(v) or tv, show(v)))
+            n, k, types[k], acc[2], math.type(v) or type(v), show(v)))
         end
+      end
+    end
+
+    local function check_row(row, n)
+      if type(row) ~= "table" then return explain(row, n) end
+      for k, v in pairs(row) do
+        local ok = check_of[k]
+        if not ok or not ok(v) then return explain(row, n) end
       end
     end
 
