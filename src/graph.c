@@ -394,23 +394,40 @@ static void propagate_label(struct lm_graph *g, int rev, int label) {
 }
 
 /* Alembic's _normalize_depends_on: drop the dependencies an ancestor
- * (through down_revision) already depends on. */
+ * (through down_revision) already depends on. The walk down stops as soon
+ * as every dependency is accounted for, so a line whose revisions all
+ * depend on the same thing costs one step per revision, not its length. */
 static void normalize_deps(struct lm_graph *g, int rev) {
   struct lm_rev *r = &g->revs[rev];
   for (size_t i = 0; i < r->ndown; i++) lm_ilist_push(&r->norm_down, r->down[i]);
   if (r->deps.n == 0) return;
-  uint32_t s = lm_graph_new_stamp(g);
-  struct lm_ilist seen = LM_ILIST_INIT;
-  lm_graph_mark_walk(g, r->down, r->ndown, WALK_DOWN, g->mark, s, &seen);
-  uint32_t s3 = lm_graph_new_stamp(g);
-  for (size_t i = 0; i < seen.n; i++) {
-    struct lm_rev *a = &g->revs[seen.v[i]];
-    for (size_t j = 0; j < a->deps.n; j++) g->mark3[a->deps.v[j]] = s3;
+  uint32_t want = lm_graph_new_stamp(g), found = lm_graph_new_stamp(g);
+  size_t left = r->deps.n;
+  for (size_t i = 0; i < r->deps.n; i++) g->mark3[r->deps.v[i]] = want;
+  uint32_t seen = lm_graph_new_stamp(g);
+  int *stack = g->stack;
+  size_t top = 0;
+  for (size_t i = 0; i < r->ndown; i++)
+    if (g->mark[r->down[i]] != seen) {
+      g->mark[r->down[i]] = seen;
+      stack[top++] = r->down[i];
+    }
+  while (top && left) {
+    struct lm_rev *a = &g->revs[stack[--top]];
+    for (size_t j = 0; j < a->deps.n; j++)
+      if (g->mark3[a->deps.v[j]] == want) {
+        g->mark3[a->deps.v[j]] = found;
+        left--;
+      }
+    for (size_t j = 0; j < a->ndown; j++)
+      if (g->mark[a->down[j]] != seen) {
+        g->mark[a->down[j]] = seen;
+        stack[top++] = a->down[j];
+      }
   }
-  lm_ilist_release(&seen);
   for (size_t i = 0; i < r->deps.n; i++) {
     int d = r->deps.v[i];
-    if (g->mark3[d] != s3 && !ilist_has(&r->norm_down, d)) lm_ilist_push(&r->norm_down, d);
+    if (g->mark3[d] == want && !ilist_has(&r->norm_down, d)) lm_ilist_push(&r->norm_down, d);
   }
 }
 

@@ -51,17 +51,30 @@ static struct lm_step *plan_add(struct lm_plan *p) {
 struct rows {
   struct lm_ilist list;      /* in the order they were written */
   unsigned char *in;         /* in[rev]: a row */
+  unsigned char *applied;    /* applied[rev]: below or at a row; NULL if not kept */
 };
 
 static void rows_init(struct rows *r, size_t n) {
   r->list = (struct lm_ilist)LM_ILIST_INIT;
   r->in = lm_malloc(n ? n : 1);
   memset(r->in, 0, n ? n : 1);
+  r->applied = NULL;
 }
 
 static void rows_release(struct rows *r) {
   lm_ilist_release(&r->list);
   free(r->in);
+  free(r->applied);
+}
+
+/* Starts keeping applied[]: every ancestor of the rows, themselves
+ * included. Each step then adds or removes exactly its own revision. */
+static void rows_track_applied(struct lm_graph *g, struct rows *r) {
+  size_t n = g->nrevs;
+  r->applied = lm_malloc(n ? n : 1);
+  uint32_t s = lm_graph_new_stamp(g);
+  lm_graph_mark_ancestors(g, r->list.v, r->list.n, 1, g->mark, s);
+  for (size_t i = 0; i < n; i++) r->applied[i] = g->mark[i] == s;
 }
 
 static void step_op(struct lm_step *s, int op, int from, int to) {
@@ -99,48 +112,49 @@ static void step_snapshot(struct rows *r, struct lm_step *s) {
   for (size_t i = 0; i < r->list.n; i++) lm_ilist_push(&s->rows, r->list.v[i]);
 }
 
-/* Whether x is an ancestor of (or one of) the rows other than skip, through
- * parents and normalized dependencies. A walk down from those rows that
- * never enters revisions placed before x in topological order. Uses g->mark. */
-static int covered(struct lm_graph *g, int x, const struct rows *r, const int *skip,
-                   size_t nskip) {
+/* Whether a revision marked as a target (g->mark2[i] == ts) is x or lies
+ * above x along applied revisions. Every path from a row down to x runs
+ * through applied revisions only, so the walk stays inside what is applied
+ * and usually ends within a step or two. Uses g->mark. */
+static int reach_up(struct lm_graph *g, const struct rows *r, int x, uint32_t ts) {
+  if (g->mark2[x] == ts) return 1;
   uint32_t s = lm_graph_new_stamp(g);
   int *stack = g->stack;
   size_t top = 0;
-  int limit = g->revs[x].topo;
-  for (size_t i = 0; i < r->list.n; i++) {
-    int h = r->list.v[i], skipped = 0;
-    for (size_t j = 0; j < nskip; j++)
-      if (skip[j] == h) skipped = 1;
-    if (skipped) continue;
-    if (h == x) return 1;
-    if (g->mark[h] != s && g->revs[h].topo > limit) {
-      g->mark[h] = s;
-      stack[top++] = h;
-    }
-  }
+  g->mark[x] = s;
+  stack[top++] = x;
   while (top) {
     struct lm_rev *rv = &g->revs[stack[--top]];
-    for (size_t j = 0; j < rv->norm_down.n; j++) {
-      int y = rv->norm_down.v[j];
-      if (y == x) return 1;
-      if (g->mark[y] != s && g->revs[y].topo > limit) {
-        g->mark[y] = s;
-        stack[top++] = y;
-      }
+    for (size_t j = 0; j < rv->norm_children.n; j++) {
+      int y = rv->norm_children.v[j];
+      if (!r->applied[y] || g->mark[y] == s) continue;
+      if (g->mark2[y] == ts) return 1;
+      g->mark[y] = s;
+      stack[top++] = y;
     }
   }
   return 0;
 }
 
-/* Whether x is a strict ancestor of one of v (other than x itself). */
-static int below_any(struct lm_graph *g, int x, const int *v, size_t n) {
-  struct rows tmp;
-  tmp.list.v = (int *)v;
-  tmp.list.n = n;
-  tmp.in = NULL;
-  int skip = x;
-  return covered(g, x, &tmp, &skip, 1);
+/* Whether x is an ancestor of (or one of) the rows other than skip,
+ * through parents and normalized dependencies. */
+static int covered(struct lm_graph *g, int x, const struct rows *r, const int *skip,
+                   size_t nskip) {
+  uint32_t ts = lm_graph_new_stamp(g);
+  for (size_t i = 0; i < r->list.n; i++) g->mark2[r->list.v[i]] = ts;
+  for (size_t i = 0; i < nskip; i++)
+    if (g->mark2[skip[i]] == ts) g->mark2[skip[i]] = 0;
+  return reach_up(g, r, x, ts);
+}
+
+/* Whether x is a strict ancestor of one of v (other than x itself); the v
+ * are applied (parents of a row). */
+static int below_any(struct lm_graph *g, const struct rows *r, int x, const int *v, size_t n) {
+  uint32_t ts = lm_graph_new_stamp(g);
+  for (size_t i = 0; i < n; i++)
+    if (v[i] != x) g->mark2[v[i]] = ts;
+  if (g->mark2[x] == ts) g->mark2[x] = 0;
+  return reach_up(g, r, x, ts);
 }
 
 /* HeadMaintainer.update_to_step for a revision step. */
@@ -187,7 +201,8 @@ static void apply_revision_step(struct lm_graph *g, struct rows *rows, struct lm
   struct lm_ilist to = LM_ILIST_INIT;
   int others = rows->list.n > 1;
   for (size_t i = 0; i < ndown; i++) {
-    int keep = others ? !covered(g, down[i], rows, &rev, 1) : !below_any(g, down[i], down, ndown);
+    int keep = others ? !covered(g, down[i], rows, &rev, 1)
+                      : !below_any(g, rows, down[i], down, ndown);
     if (keep) lm_ilist_push(&to, down[i]);
   }
   if (ndown == 0 || to.n == 0) {
@@ -610,6 +625,7 @@ static int run_steps(struct lm_graph *g, struct lm_plan *plan, const struct lm_i
     rows.in[plan->start.v[i]] = 1;
     lm_ilist_push(&rows.list, plan->start.v[i]);
   }
+  rows_track_applied(g, &rows);
   for (size_t k = 0; k < order->n; k++) {
     size_t i = upgrade ? order->n - 1 - k : k;
     struct lm_step *s = plan_add(plan);
@@ -624,6 +640,7 @@ static int run_steps(struct lm_graph *g, struct lm_plan *plan, const struct lm_i
       for (size_t j = 0; j < r->ndown; j++) lm_ilist_push(&s->to, r->down[j]);
     }
     apply_revision_step(g, &rows, s);
+    rows.applied[s->rev] = (unsigned char)upgrade;
     step_snapshot(&rows, s);
   }
   for (size_t i = 0; i < rows.list.n; i++) lm_ilist_push(&plan->rows, rows.list.v[i]);
