@@ -81,6 +81,16 @@ h.each_db(function(db)
                 t.indexes)
   end)
 
+  if not pg then
+    it("leaves out virtual tables and their shadow tables", function()
+      conn:exec("CREATE VIRTUAL TABLE docs USING fts5(body)")
+      conn:exec("CREATE TABLE real (id INTEGER)")
+      local names = {}
+      for name in pairs(introspect.schema(conn).tables) do names[#names + 1] = name end
+      assert.same({"real"}, names)
+    end)
+  end
+
   it("an absent table is nil", function()
     assert.is_nil(introspect.table(conn, "nope"))
     assert.same({}, introspect.schema(conn).tables)

@@ -156,8 +156,11 @@ function M.read(conn, opts)
   if opts.table then
     filter, params = "m.type = 'table' AND m.name = $1", {opts.table}
   else
+    -- virtual tables (FTS, R*Tree) and their shadow tables are not the model's
     filter = [[m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
-               AND m.name NOT LIKE 'luamig\_%' ESCAPE '\']]
+               AND m.name NOT LIKE 'luamig\_%' ESCAPE '\'
+               AND m.name NOT IN (SELECT tl.name FROM pragma_table_list tl
+                                  WHERE tl.schema = 'main' AND tl.type IN ('virtual', 'shadow'))]]
   end
   local tables, order = {}, {}
   for _, r in ipairs(conn:query("SELECT m.name, m.sql FROM sqlite_schema m WHERE " .. filter
