@@ -35,10 +35,17 @@ end
 
 -- The schema of a live PostgreSQL connection.
 --   opts.table: only this table; otherwise every table but luamig_*.
+--   opts.temp: the session's temporary tables instead (pg_temp), every one
+--   (autogenerate builds declared tables there to read them back as the
+--   server spells them).
 function M.read(conn, opts)
   opts = opts or {}
-  local filter, params = [[n.nspname = current_schema() AND c.relkind IN ('r', 'p')]], nil
-  if opts.table then
+  -- ordinary and partitioned tables, not the partitions themselves
+  local filter, params = [[n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+                           AND NOT c.relispartition]], nil
+  if opts.temp then
+    filter = [[c.relnamespace = pg_my_temp_schema() AND c.relkind IN ('r', 'p')]]
+  elseif opts.table then
     filter, params = filter .. " AND c.relname = $1", {opts.table}
   else
     filter = filter .. [[ AND c.relname NOT LIKE 'luamig\_%' ESCAPE '\']]
