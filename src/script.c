@@ -214,6 +214,26 @@ static int list_field(lua_State *L, int env, int rec, const char *name, const ch
   return LM_OK;
 }
 
+/* Lua names a chunk in messages by at most LUA_IDSIZE - 1 characters,
+ * keeping the end of a long path behind "...". Puts the message into e
+ * with that shortened name replaced by the full path, so every load error
+ * reads "path:line: message" however deep the file is. */
+static void set_load_error(struct lm_err *e, const char *msg, const char *path) {
+  size_t len = strlen(path), room = LUA_IDSIZE - 1;
+  struct lm_buf id = LM_BUF_INIT;
+  if (len <= room) {
+    lm_buf_adds(&id, path);
+  } else {
+    lm_buf_adds(&id, "...");
+    lm_buf_adds(&id, path + len - (room - 3));
+  }
+  if (strncmp(msg, id.data, id.len) == 0 && msg[id.len] == ':')
+    lm_err_set(e, LM_ERROR, "%s%s", path, msg + id.len);
+  else
+    lm_err_set(e, LM_ERROR, "%s", msg);
+  lm_buf_release(&id);
+}
+
 /* Runs the chunk and builds the record; see script.h. */
 int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e) {
   char *data = NULL;
@@ -231,7 +251,7 @@ int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e)
   free(chunkname);
   free(data);
   if (status != LUA_OK) {
-    lm_err_set(e, LM_ERROR, "%s", lua_tostring(L, -1));
+    set_load_error(e, lua_tostring(L, -1), path);
     lua_settop(L, top);
     return LM_ERROR;
   }
@@ -244,7 +264,7 @@ int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e)
   lua_pushvalue(L, env - 1);
   if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
     if (lua_type(L, -1) == LUA_TSTRING)
-      lm_err_set(e, LM_ERROR, "%s", lua_tostring(L, -1));
+      set_load_error(e, lua_tostring(L, -1), path);
     else
       lm_err_set(e, LM_ERROR, "%s: error object is a %s value", path, luaL_typename(L, -1));
     lua_settop(L, top);
