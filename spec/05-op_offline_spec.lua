@@ -131,11 +131,11 @@ describe("offline SQL", function()
     it("what needs the live table definition is a clear error, at the migration's line", function()
       local line = debug.getinfo(1, "l").currentline + 1
       local msg, at = error_of(function() op.alter_column("t", "c", {nullable = false}) end)
-      assert.equal('alter_column: on SQLite this rebuilds table "t" from its live definition, which --sql (offline) mode cannot read', msg)
+      assert.equal('alter_column: on SQLite this rebuilds table "t" from its live definition, which --sql (offline) mode cannot read (batch_alter_table\'s copy_from can give it)', msg)
       assert.equal(line, at)
-      assert.equal('create_check_constraint: on SQLite this rebuilds table "t" from its live definition, which --sql (offline) mode cannot read',
+      assert.equal('create_check_constraint: on SQLite this rebuilds table "t" from its live definition, which --sql (offline) mode cannot read (batch_alter_table\'s copy_from can give it)',
                    (error_of(function() op.create_check_constraint("ck", "t", "x > 0") end)))
-      assert.equal('drop_constraint: on SQLite this rebuilds table "t" from its live definition, which --sql (offline) mode cannot read',
+      assert.equal('drop_constraint: on SQLite this rebuilds table "t" from its live definition, which --sql (offline) mode cannot read (batch_alter_table\'s copy_from can give it)',
                    (error_of(function() op.drop_constraint("ck", "t") end)))
       assert.equal("query: needs a live database; it cannot run in --sql (offline) mode",
                    (error_of(function() op.query("SELECT 1") end)))
@@ -188,6 +188,24 @@ describe("offline SQL", function()
         'PRAGMA legacy_alter_table = ON;',
         'ALTER TABLE "luamig_tmp_t" RENAME TO "t";',
         'PRAGMA legacy_alter_table = OFF;',
+      }, out)
+    end)
+
+    it("batch_alter_table with copy_from rebuilds a table the run did not make", function()
+      local shape = {name = "t", columns = {{name = "id", type = "integer", nullable = false},
+                                            {name = "n", type = "integer", nullable = true}},
+                     primary_key = {name = "pk_t", columns = {"id"}},
+                     indexes = {{name = "ix_t_n", unique = false, columns = {"n"}}}}
+      op.batch_alter_table("t", function(b) b.alter_column("n", {nullable = false}) end, {copy_from = shape})
+      assert.same({
+        'CREATE TABLE "luamig_tmp_t" (\n    "id" INTEGER NOT NULL,\n    "n" INTEGER NOT NULL,\n'
+          .. '    CONSTRAINT "pk_t" PRIMARY KEY ("id")\n);',
+        'INSERT INTO "luamig_tmp_t" ("id", "n") SELECT "id", "n" FROM "t";',
+        'DROP TABLE "t";',
+        'PRAGMA legacy_alter_table = ON;',
+        'ALTER TABLE "luamig_tmp_t" RENAME TO "t";',
+        'PRAGMA legacy_alter_table = OFF;',
+        'CREATE INDEX "ix_t_n" ON "t" ("n");',
       }, out)
     end)
 

@@ -230,7 +230,7 @@ local SPEC = {
   create_check_constraint = {},
   drop_constraint = {type_ = "string", if_exists = "boolean"},
   bulk_insert = {columns = "names", multiinsert = "boolean"},
-  batch_alter_table = {recreate = "string"},
+  batch_alter_table = {recreate = "string", copy_from = "table"},
 }
 
 local CONSTRAINT_TYPES = {foreignkey = "foreign", primary = "primary", unique = "unique", check = "check"}
@@ -689,7 +689,7 @@ function M.new(cfg)
           for _, ch in ipairs(rebuild_changes) do run(d.drop_column_sql(tname, ch.name)) end
         else
           raise(('%s: on SQLite this rebuilds table "%s" from its live definition, '
-            .. "which --sql (offline) mode cannot read"):format(opname, tname))
+            .. "which --sql (offline) mode cannot read (batch_alter_table's copy_from can give it)"):format(opname, tname))
         end
       else
         rebuild.run(rctx, tname, rebuild_changes)
@@ -901,6 +901,20 @@ function M.new(cfg)
     local recreate = o.recreate or "auto"
     if recreate ~= "auto" and recreate ~= "always" and recreate ~= "never" then
       raise(('%s: option "recreate" must be one of auto, always, never, got %q'):format(opname, recreate))
+    end
+    if o.copy_from then
+      -- Alembic's copy_from: the table as it is, so that offline SQLite can rebuild it
+      local t = o.copy_from
+      if type(t.name) ~= "string" or type(t.columns) ~= "table" then
+        raise(opname .. ': option "copy_from" must be a table model (what create_table or luamig.introspect returns)')
+      end
+      if known then
+        t = rebuild.copy(t)
+        t.name = tname
+        for _, field in ipairs({"uniques", "foreign_keys", "checks", "indexes"}) do t[field] = t[field] or {} end
+        for _, ix in ipairs(t.indexes) do ix.table = tname end
+        known[tname] = t
+      end
     end
     local changes = {}
     local batch = {dialect = dialect_name, x = op.x, raw = op.raw, NULL = op.NULL, f = op.f}
