@@ -107,6 +107,15 @@ describe("offline SQL", function()
                    "DELETE FROM t;"}, out)
     end)
 
+    it("inline_literal renders a value for UPDATEs that must work offline; f returns the name", function()
+      op.execute("UPDATE t SET s = " .. tostring(op.inline_literal("it's")) .. " WHERE b = "
+                 .. tostring(op.inline_literal(true)))
+      assert.same({"UPDATE t SET s = 'it''s' WHERE b = 1;"}, out)
+      assert.equal("ix_final", op.f("ix_final"))
+      assert.equal("inline_literal: a table cannot be written as an SQL literal (use nil, a boolean, a number or a string)",
+                   (error_of(function() op.inline_literal({}) end)))
+    end)
+
     it("bulk_insert renders one INSERT per row, with the first row's columns", function()
       op.bulk_insert("t t", {{id = 1, s = "a'b", f = 1.5, b = true}, {id = 2, b = false}})
       local n = 0
