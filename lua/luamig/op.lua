@@ -35,7 +35,6 @@
 -- on_update, where, concurrently, using, include. A misspelled option or a
 -- wrong argument type raises "op_name: ..." at the migration's line.
 -- Reference: doc/op.md.
-local core = require "luamig.core"
 local common = require "luamig.dialect.common"
 local sqltext = require "luamig.sqltext"
 local introspect = require "luamig.introspect"

@@ -14,7 +14,6 @@
 -- table's column order); a later row may leave some out (NULL), but not add
 -- others.
 local introspect = require "luamig.introspect"
-local common = require "luamig.dialect.common"
 
 local M = {}
 
@@ -230,9 +229,7 @@ function M.make(ctx)
   end
 end
 
--- Keep the model helper visible for specs.
-M.copy_field = copy_field
-M.accepts = accepts
-M.is_null = function(v) return v == nil or v == common.NULL end
+M.copy_field = copy_field   -- the COPY text form of a value
+M.accepts = accepts         -- generic type -> {check, what it expects}
 
 return M
