@@ -20,7 +20,7 @@
 -- schema() reads the whole schema with a fixed number of catalog queries
 -- (four on either database), whatever the number of tables, and leaves out
 -- tables whose names start with "luamig_" (the version table and log) and
--- SQLite's own sqlite_* tables. Only tables: views, triggers and sequences
+-- SQLite's own sqlite_* tables; opts can leave out more (see M.schema). Only tables: views, triggers and sequences
 -- are not part of the model.
 local M = {}
 
@@ -34,8 +34,16 @@ local function reader(conn)
   return require(assert(readers[name], "introspect: unknown dialect " .. tostring(name)))
 end
 
-function M.schema(conn)
-  return reader(conn).read(conn)
+-- opts (optional): exclude = {[name] = true}, tables left out besides
+-- luamig_*; include_object = function(kind, name, table) returning false
+-- for what to leave out (kind: "table", "column", "index",
+-- "unique_constraint", "foreign_key_constraint", "check_constraint").
+function M.schema(conn, opts)
+  local s = reader(conn).read(conn)
+  if not opts then return s end
+  for name in pairs(opts.exclude or {}) do s.tables[name] = nil end
+  if opts.include_object then s = require("luamig.autogen.diff").filter(s, opts.include_object) end
+  return s
 end
 
 function M.table(conn, name)
