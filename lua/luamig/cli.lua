@@ -27,7 +27,7 @@ local global_options = {
   {nil, "--url", key = "url", value = "URL", help = "the database (else DATABASE_URL, else the config's url)"},
   {"-x", nil, key = "x", value = "KEY=VALUE", many = true, help = "a value for scripts: op.x.KEY"},
   {"-q", "--quiet", key = "quiet", help = "no INFO lines"},
-  {nil, "--json", key = "json", help = "machine-readable output (current, history, heads, show, verify, --plan)"},
+  {nil, "--json", key = "json", help = "machine-readable output (current, history, heads, show, verify, check, roundtrip, --plan)"},
   {nil, "--version", key = "version", help = "print the version"},
   {"-h", "--help", key = "help", help = "this help, or a command's"},
 }
@@ -213,13 +213,10 @@ command{
     {nil, "--version-path", key = "version_path", value = "P", help = "the directory to write it to"},
   },
   run = function(c)
-    if c.opts.autogenerate then
-      luamig.fail("revision --autogenerate compares the database with target_schema; that "
-        .. "comparison is not built yet (see the autogenerate issue): write the script by hand")
-    end
     local r = c.m:revision{message = c.opts.message, head = c.opts.head, splice = c.opts.splice,
                            branch_label = c.opts.branch_label, depends_on = c.opts.depends_on,
-                           rev_id = c.opts.rev_id, version_path = c.opts.version_path}
+                           rev_id = c.opts.rev_id, version_path = c.opts.version_path,
+                           autogenerate = c.opts.autogenerate}
     say(("Generating %s ...  done"):format(absolute(r.path)))
   end,
 }
@@ -412,6 +409,66 @@ command{
       if r.ok then say("OK: every applied script matches its file") end
     end
     return r.ok and 0 or 1
+  end,
+}
+
+-- Operations for --json: plain fields only.
+local function json_operations(list)
+  local t = {}
+  for i, o in ipairs(list) do
+    t[i] = {kind = o.kind, type = o.ctype, table = o.table, name = o.name,
+            description = o.description, code = o.code}
+  end
+  return #t > 0 and t or json.empty_array
+end
+
+command{
+  name = "check", args = {0, 0}, usage = "check", needs_scripts = true,
+  summary = "Exit 1 if autogenerate would produce operations (the database must be at head).",
+  options = {},
+  run = function(c)
+    local r = c.m:check()
+    if c.globals.json then
+      say(json.encode({ok = r.ok, operations = json_operations(r.operations)}))
+      return r.ok and 0 or 1
+    end
+    if r.ok then say("No new upgrade operations detected.") return 0 end
+    for _, o in ipairs(r.operations) do say(o.code) end
+    luamig.fail(("New upgrade operations detected: %d (listed above)"):format(#r.operations))
+  end,
+}
+
+command{
+  name = "roundtrip", args = {0, 1}, usage = "roundtrip [RANGE] [--scratch-url URL]", needs_scripts = true,
+  summary = "On a scratch database: each revision up, down, compared, up again.",
+  options = {
+    {nil, "--scratch-url", key = "scratch_url", value = "URL",
+     help = "an empty database to use (default: a temporary SQLite file); never the configured one"},
+  },
+  run = function(c)
+    local r = c.m:roundtrip{range = c.args[1], scratch_url = c.opts.scratch_url}
+    if c.globals.json then
+      local f = r.failure
+      if f and f.differences then
+        f.differences = #f.differences > 0 and f.differences or json.empty_array
+      end
+      say(json.encode({ok = r.ok, tested = #r.tested > 0 and r.tested or json.empty_array, failure = f}))
+      return r.ok and 0 or 1
+    end
+    if r.ok then
+      say(("OK: %d revision(s) upgrade, downgrade to the same schema, and upgrade again"):format(#r.tested))
+      return 0
+    end
+    local f = r.failure
+    local what = f.revision .. (f.message and (" (" .. f.message .. ")") or "")
+    if f.differences then
+      local lines = {("roundtrip: the downgrade of %s does not restore the schema:"):format(what)}
+      for _, d in ipairs(f.differences) do lines[#lines + 1] = "  " .. d.description end
+      lines[#lines + 1] = "the downgrade would need:"
+      for _, d in ipairs(f.differences) do lines[#lines + 1] = "  " .. d.code:gsub("\n", "\n  ") end
+      luamig.fail(table.concat(lines, "\n"))
+    end
+    luamig.fail(("roundtrip: %s of %s failed: %s"):format(f.phase, what, f.error))
   end,
 }
 

@@ -404,6 +404,17 @@ function Runner:revision(opts)
   opts = opts or {}
   local scaffold = require "luamig.scaffold"
   local _, graph = self:scripts()
+  local operations
+  if opts.autogenerate then
+    -- {autogenerate = true}: the upgrade and downgrade come from comparing
+    -- the database (which must be at head) with target_schema
+    local ops = self:compare()
+    local autogen = require "luamig.autogen"
+    local ctx = self:_render_context()
+    operations = autogen.describe(ops, ctx)
+    local up, down = autogen.render(ops, ctx)
+    opts = setmetatable({upgrades = up, downgrades = down}, {__index = opts})
+  end
   local head = opts.head or "head"
   local parents = {}
   if head ~= "base" then
@@ -432,7 +443,7 @@ function Runner:revision(opts)
     upgrades = opts.upgrades, downgrades = opts.downgrades, existing_ids = existing,
   }
   self.records = nil                                  -- the graph changed
-  return {path = path, revision = record and record.revision or record}
+  return {path = path, revision = record and record.revision or record, operations = operations}
 end
 
 -- A merge revision joining the given revisions (e.g. {"heads"}).
@@ -454,6 +465,171 @@ function Runner:merge(opts)
   }
   self.records = nil
   return {path = path, revision = record and record.revision or record}
+end
+
+---------------------------------------------------------------------------
+-- Autogenerate, check, roundtrip (doc/autogenerate.md).
+
+-- The version table and its log: never part of the compared schema.
+function Runner:_own_tables()
+  local vt = self.settings.version_table
+  local log = vt:gsub("_version$", "") .. "_log"
+  return {[vt] = true, [log] = true}
+end
+
+function Runner:_render_context()
+  return {dialect = self:dialect(), naming_convention = self.settings.naming_convention}
+end
+
+-- Is the database at every head (Alembic's rule before autogenerate)?
+function Runner:_at_head()
+  local _, graph = self:scripts()
+  local rows = self:current_rows()
+  for _, id in ipairs(rows) do if not graph:revision(id) then return false end end
+  local applied = self:applied(rows)
+  for _, id in ipairs(graph:heads()) do if not applied[id] then return false end end
+  return true
+end
+
+-- The declared schema: target_schema's schema(op), recorded.
+function Runner:declared_schema()
+  local record = require "luamig.autogen.record"
+  local ok, res = pcall(record.load, self.settings.target_schema, self:dialect(),
+                        {naming_convention = self.settings.naming_convention, x = self.x})
+  if not ok then fail(type(res) == "table" and tostring(res.message or res) or tostring(res)) end
+  return res
+end
+
+-- The operations (luamig.autogen.diff) that turn the database into the
+-- declared schema; the database must be at head.
+function Runner:compare()
+  local conn = self:connection()
+  if not self:_at_head() then fail("Target database is not up to date.") end
+  local declared = self:declared_schema()
+  local autogen = require "luamig.autogen"
+  local ops = autogen.compare(conn, declared, {exclude = self:_own_tables(),
+    include_object = self.settings.include_object, compare_type = self.settings.compare_type})
+  for _, op in ipairs(ops) do self:_log("INFO", "Detected " .. autogen.diff.describe(op)) end
+  if #ops == 0 then self:_log("INFO", "No changes in schema detected.") end
+  return ops
+end
+
+-- Alembic's check: {ok = no difference, operations = {{kind, ctype, table,
+-- name, description, code}}}. A difference is a result, not an error.
+function Runner:check()
+  local ops = self:compare()
+  local autogen = require "luamig.autogen"
+  return {ok = #ops == 0, operations = autogen.describe(ops, self:_render_context())}
+end
+
+-- The live schema of a connection, without luamig's own tables.
+function Runner:_schema(conn)
+  return require("luamig.introspect").schema(conn, {exclude = self:_own_tables()})
+end
+
+-- How many tables, views and sequences a database has (0: empty).
+local function object_count(conn)
+  local sql = conn:dialect() == "postgresql"
+    and [[SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')]]
+    or [[SELECT count(*) AS n FROM sqlite_schema WHERE type IN ('table', 'view')
+           AND name NOT LIKE 'sqlite\_%' ESCAPE '\']]
+  return conn:query(sql)[1].n
+end
+
+-- The downgrade target that undoes revision id alone, just after it was
+-- applied (nothing above it applied yet).
+function Runner:_undo_target(id)
+  local parents = self:info(id).parents
+  if #parents == 0 then return id .. "@base" end
+  if #parents == 1 then return id .. "@-1" end
+  return parents[1]                                   -- unmerge: back to both parents
+end
+
+-- The "test both directions" practice as one call: on a scratch database
+-- (opts.scratch_url, which must be empty; by default a temporary SQLite
+-- file), for each revision from base to the heads, in upgrade order:
+-- introspect, upgrade that one step, downgrade it, compare with the
+-- schema before, upgrade it again. opts.range ("START:END", history's
+-- grammar) limits the revisions tested; the others are only upgraded.
+-- Stops at the first failure. Returns {ok, tested = {ids}, failure =
+-- {revision, message, phase, differences = {{description, code}}}}.
+function Runner:roundtrip(opts)
+  opts = opts or {}
+  local records = self:scripts()
+  local scratch_url, scratch_path = opts.scratch_url, nil
+  if scratch_url then
+    if scratch_url == self.url then
+      fail("roundtrip: the scratch database is the configured database; roundtrip downgrades, "
+        .. "so it runs only on a scratch database (--scratch-url naming an empty one)")
+    end
+  else
+    scratch_path = os.tmpname()
+    scratch_url = "sqlite:" .. scratch_path
+  end
+  local scratch = setmetatable({settings = self.settings, url = scratch_url, x = self.x,
+                                log_fn = self.log_fn}, Runner)
+  local ok, result = pcall(function()
+    local conn = scratch:connection()
+    local n = object_count(conn)
+    if n > 0 then
+      fail(("roundtrip: the scratch database %s is not empty (%d tables, views or sequences); "
+        .. "roundtrip downgrades, so it runs only on an empty database"):format(scratch:display_url(), n))
+    end
+    local test
+    if opts.range then
+      test = {}
+      for _, info in ipairs(self:history(opts.range)) do test[info.id] = true end
+    end
+    local diff = require "luamig.autogen.diff"
+    local render = require "luamig.autogen.render"
+    local ctx = scratch:_render_context()
+    local result = {ok = true, tested = {}}
+    local steps = scratch:plan("upgrade", #records > 0 and "heads" or "base")
+    for _, step in ipairs(steps) do
+      local id = step.revision
+      local info = self:info(id)
+      if test and not test[id] then
+        scratch:upgrade(id)
+      else
+        local phase = "upgrade"
+        local okstep, err = pcall(function()
+          local before = scratch:_schema(conn)
+          scratch:upgrade(id)
+          phase = "downgrade"
+          scratch:downgrade(scratch:_undo_target(id))
+          local after = scratch:_schema(conn)
+          local ops = diff.compare(before, after, {dialect = conn:dialect()})
+          if #ops > 0 then
+            local differences = {}
+            for i, op in ipairs(ops) do
+              differences[i] = {description = diff.describe_leftover(op), code = render.op(op, ctx)}
+            end
+            result.ok = false
+            result.failure = {revision = id, message = info.message, phase = "compare",
+                              differences = differences}
+            return
+          end
+          phase = "upgrade again"
+          scratch:upgrade(id)
+        end)
+        if not okstep then
+          result.ok = false
+          result.failure = {revision = id, message = info.message, phase = phase,
+                            error = type(err) == "table" and tostring(err.message) or tostring(err)}
+        end
+        if not result.ok then return result end
+        result.tested[#result.tested + 1] = id
+        self:_log("INFO", ("Roundtrip %s: upgrade, downgrade, same schema, upgrade again: ok%s")
+          :format(id, info.message and (", " .. info.message) or ""))
+      end
+    end
+    return result
+  end)
+  scratch:close()
+  if scratch_path then os.remove(scratch_path) end
+  if not ok then error(result, 0) end
+  return result
 end
 
 M.Runner = Runner
