@@ -48,6 +48,7 @@ h.each_db(function(db)
     for name in pairs(introspect.schema(conn).tables) do names[#names + 1] = name end
     assert.same({"luamigrant"}, names)
     assert.truthy(introspect.table(conn, "luamig_version"))
+    assert.same({}, introspect.schema(conn, {exclude = {luamigrant = true}}).tables)
   end)
 
   it("reads tables written by hand: inline constraints, unnamed ones, actions", function()
