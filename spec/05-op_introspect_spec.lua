@@ -92,6 +92,19 @@ h.each_db(function(db)
     end)
   end
 
+  if pg then
+    it("reads the session's temporary tables with temp = true, and only then", function()
+      conn:exec("CREATE TABLE kept (id INTEGER)")
+      conn:exec("CREATE TEMPORARY TABLE scratch (id INTEGER PRIMARY KEY, s VARCHAR(5) DEFAULT 'x')")
+      local read = require("luamig.introspect.postgresql").read
+      local temp = read(conn, {temp = true}).tables
+      assert.same({"scratch"}, (function() local n = {} for k in pairs(temp) do n[#n + 1] = k end return n end)())
+      assert.same({name = "s", type = "string(5)", nullable = true, default = "'x'", autoincrement = false},
+                  temp.scratch.columns[2])
+      assert.is_nil(introspect.schema(conn).tables.scratch)
+    end)
+  end
+
   it("an absent table is nil", function()
     assert.is_nil(introspect.table(conn, "nope"))
     assert.same({}, introspect.schema(conn).tables)

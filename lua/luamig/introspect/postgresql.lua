@@ -35,14 +35,16 @@ end
 
 -- The schema of a live PostgreSQL connection.
 --   opts.table: only this table; otherwise every table but luamig_*.
+--   opts.temp: read the session's temporary tables (pg_temp) instead.
 --   opts.temp: the session's temporary tables instead (pg_temp), every one
 --   (autogenerate builds declared tables there to read them back as the
 --   server spells them).
 function M.read(conn, opts)
   opts = opts or {}
-  -- ordinary and partitioned tables, not the partitions themselves
-  local filter, params = [[n.nspname = current_schema() AND c.relkind IN ('r', 'p')
-                           AND NOT c.relispartition]], nil
+  -- ordinary and partitioned tables, not the partitions themselves; with
+  -- opts.temp, this session's temporary tables instead of current_schema()'s
+  local schema = opts.temp and "n.oid = pg_my_temp_schema()" or "n.nspname = current_schema()"
+  local filter, params = schema .. [[ AND c.relkind IN ('r', 'p') AND NOT c.relispartition]], nil
   if opts.temp then
     filter = [[c.relnamespace = pg_my_temp_schema() AND c.relkind IN ('r', 'p')]]
   elseif opts.table then
