@@ -301,41 +301,40 @@ function M.compare(target, live, opts)
 
   -- new tables, each after those it references; cyclic references last
   local order, late = dependency_order(created, target.tables, target.order)
+  -- (a table's indexes are operations of their own, as Alembic has them)
   for _, name in ipairs(order) do
-    local model = target.tables[name]
-    if late[name] then
-      local copy = {}
-      for k, v in pairs(model) do copy[k] = v end
-      copy.foreign_keys = {}
-      for _, fk in ipairs(model.foreign_keys or {}) do
-        if late[name][fk] then
-          push(phase.create_fk, {kind = "add_constraint", table = name, ctype = "foreign", constraint = fk})
-        else
-          copy.foreign_keys[#copy.foreign_keys + 1] = fk
-        end
+    local model = {}
+    for k, v in pairs(target.tables[name]) do model[k] = v end
+    model.indexes, model.foreign_keys = {}, {}
+    for _, fk in ipairs(target.tables[name].foreign_keys or {}) do
+      if late[name] and late[name][fk] then
+        push(phase.create_fk, {kind = "add_constraint", table = name, ctype = "foreign", constraint = fk})
+      else
+        model.foreign_keys[#model.foreign_keys + 1] = fk
       end
-      model = copy
     end
     push(phase.create_table, {kind = "create_table", table = name, model = model})
+    for _, ix in ipairs(target.tables[name].indexes or {}) do
+      push(phase.create_table, {kind = "create_index", table = name, index = ix})
+    end
   end
 
   -- removed tables: those referencing others first; cycles broken first
   local dorder, dlate = dependency_order(dropped, live.tables)
   for i = #dorder, 1, -1 do
     local name = dorder[i]
-    local model = live.tables[name]
-    if dlate[name] then
-      local copy = {}
-      for k, v in pairs(model) do copy[k] = v end
-      copy.foreign_keys = {}
-      for _, fk in ipairs(model.foreign_keys or {}) do
-        if dlate[name][fk] then
-          push(phase.drop_fk, {kind = "drop_constraint", table = name, ctype = "foreign", constraint = fk})
-        else
-          copy.foreign_keys[#copy.foreign_keys + 1] = fk
-        end
+    local model = {}
+    for k, v in pairs(live.tables[name]) do model[k] = v end
+    model.indexes, model.foreign_keys = {}, {}
+    for _, fk in ipairs(live.tables[name].foreign_keys or {}) do
+      if dlate[name] and dlate[name][fk] then
+        push(phase.drop_fk, {kind = "drop_constraint", table = name, ctype = "foreign", constraint = fk})
+      else
+        model.foreign_keys[#model.foreign_keys + 1] = fk
       end
-      model = copy
+    end
+    for _, ix in ipairs(live.tables[name].indexes or {}) do
+      push(phase.drop_table, {kind = "drop_index", table = name, index = ix})
     end
     push(phase.drop_table, {kind = "drop_table", table = name, model = model})
   end
