@@ -325,6 +325,60 @@ h.each_db(function(db)
     end)
   end)
 
+  describe("hostile names", function()
+    it("tables, columns, indexes and constraints named select, we\"ird, a b", function()
+      op.create_table("select", {{"id", "integer", primary_key = true}, {"we\"ird", "text"}})
+      local codes = roundtrip(declare(function(o)
+        o.create_table("select", {{"id", "integer", primary_key = true}, {"we\"ird", "text", nullable = false},
+                                  {"a b", "string(5)", default = "it's", unique = true}})
+        o.create_index("we\"ird ix", "select", {"we\"ird", "a b"})
+        o.create_check_constraint("ck a b", "select", [["a b" <> 'x']])
+        o.create_table("a.b", {{"id", "integer", primary_key = true},
+                               {"s", "integer", references = {"select", "id"}}})
+      end))
+      assert.same({
+        'op.create_table("a.b", {\n  {"id", "integer", primary_key = true},\n'
+          .. '  {"s", "integer", references = "select.id"},\n})',
+        'op.add_column("select", {"a b", "string(5)", default = "it\'s"})',
+        'op.alter_column("select", "we\\"ird", {nullable = false})',
+        'op.create_index("we\\"ird ix", "select", {"we\\"ird", "a b"})',
+        'op.create_unique_constraint("uq_select_a b", "select", {"a b"})',
+        'op.create_check_constraint("ck a b", "select", "\\"a b\\" <> \'x\'")',
+      }, codes)
+    end)
+  end)
+
+  if pg then
+    describe("PostgreSQL only", function()
+      it("deferrable constraints, index methods and included columns", function()
+        op.create_table("t", {{"id", "integer", primary_key = true}, {"tags", "text[]"}, {"p", "integer"}})
+        local codes = roundtrip(declare(function(o)
+          o.create_table("t", {{"id", "integer", primary_key = true}, {"tags", "text[]"}, {"p", "integer"}})
+          o.create_index("ix_t_tags", "t", {"tags"}, {using = "gin"})
+          o.create_index("ix_t_p", "t", {"p"}, {include = {"id"}})
+          o.create_unique_constraint("uq_t_p", "t", {"p"}, {deferrable = true, initially = "DEFERRED"})
+          o.create_foreign_key("fk_t_p_t", "t", "t", {"p"}, {"id"}, {deferrable = true, match = "FULL"})
+        end))
+        assert.same({
+          'op.create_index("ix_t_tags", "t", {"tags"}, {using = "gin"})',
+          'op.create_index("ix_t_p", "t", {"p"}, {include = {"id"}})',
+          'op.create_unique_constraint("uq_t_p", "t", {"p"}, {deferrable = true, initially = "DEFERRED"})',
+          'op.create_foreign_key("fk_t_p_t", "t", "t", {"p"}, {"id"}, {match = "FULL", deferrable = true})',
+        }, codes)
+      end)
+
+      it("a table in another schema is not compared; an identity column is not a default", function()
+        conn:exec("CREATE SCHEMA other")
+        conn:exec("CREATE TABLE other.elsewhere (id integer)")
+        op.create_table("t", {{"id", "bigint", primary_key = true}, {"n", "integer", autoincrement = true}})
+        local declared = declare(function(o)
+          o.create_table("t", {{"id", "bigint", primary_key = true}, {"n", "integer", autoincrement = true}})
+        end)
+        assert.same({}, autogen.describe(autogen.compare(conn, declared), {dialect = db.name}))
+      end)
+    end)
+  end
+
   describe("filters", function()
     it("include_object leaves out tables, columns and indexes on both sides", function()
       op.create_table("legacy", {{"id", "integer", primary_key = true}})

@@ -295,6 +295,31 @@ end
         .. '"phase":"compare","revision":"aaaa0002"},"ok":false,"tested":["aaaa0001"]}\n', out)
     end)
 
+    it("walks branches, merges and a second root with depends_on, each revision undone alone", function()
+      local function rev(id, down, t, depends)
+        return {id = id, down = down, depends = depends, code = true,
+                up = ('  op.create_table("%s", {{"id", "integer", primary_key = true}})'):format(t),
+                down_sql = ('  op.drop_table("%s")'):format(t)}
+      end
+      local dir = h.project({
+        rev("aaaa1111", nil, "account"), rev("bbbb2222", "aaaa1111", "b"), rev("cccc3333", "bbbb2222", "c"),
+        rev("dddd4444", "bbbb2222", "d"), rev("eeee5555", {"dddd4444", "cccc3333"}, "e"),
+        rev("ffff6666", nil, "n1"), rev("99990001", "ffff6666", "n2"),
+        rev("99990003", "99990001", "n3", {"bbbb2222"}),
+      })
+      local status, out, err = run(dir, "roundtrip --scratch-url " .. h.shell_quote(db.url()))
+      assert.equal(0, status, err)
+      assert.equal("OK: 8 revision(s) upgrade, downgrade to the same schema, and upgrade again\n", out)
+      assert.same({"Running downgrade eeee5555 -> dddd4444, cccc3333, revision eeee5555"},
+                  (function()
+                    local l = {}
+                    for _, line in ipairs(h.grep(err, "Running downgrade eeee5555")) do
+                      l[#l + 1] = line:match("%[luamig%] (.*)$")
+                    end
+                    return l
+                  end)())
+    end)
+
     it("RANGE limits the revisions tested", function()
       local dir = h.project(forgetful)
       local status, out, err = run(dir, "roundtrip aaaa0003:")

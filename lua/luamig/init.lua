@@ -594,10 +594,18 @@ function Runner:roundtrip(opts)
       else
         local phase = "upgrade"
         local okstep, err = pcall(function()
-          local before = scratch:_schema(conn)
+          local before, rows_before = scratch:_schema(conn), scratch:current_rows()
           scratch:upgrade(id)
           phase = "downgrade"
           scratch:downgrade(scratch:_undo_target(id))
+          local rows_after = scratch:current_rows()
+          table.sort(rows_before)
+          table.sort(rows_after)
+          if table.concat(rows_before, " ") ~= table.concat(rows_after, " ") then
+            error(("the version table holds %s, not %s as before the upgrade"):format(
+              #rows_after > 0 and table.concat(rows_after, ", ") or "nothing",
+              #rows_before > 0 and table.concat(rows_before, ", ") or "nothing"), 0)
+          end
           local after = scratch:_schema(conn)
           local ops = diff.compare(before, after, {dialect = conn:dialect()})
           if #ops > 0 then

@@ -270,7 +270,10 @@ local function column_changes(dialect, tc, lc, opts)
      and M.normalize_type(dialect, tc.type) ~= M.normalize_type(dialect, lc.type) then
     set("type", lc.type, tc.type)
   end
-  if (tc.nullable ~= false) ~= (lc.nullable ~= false) then set("nullable", lc.nullable ~= false, tc.nullable ~= false) end
+  -- an identity column is NOT NULL whatever was declared (PostgreSQL)
+  if (tc.nullable ~= false) ~= (lc.nullable ~= false) and not (tc.autoincrement and lc.autoincrement) then
+    set("nullable", lc.nullable ~= false, tc.nullable ~= false)
+  end
   if not (tc.autoincrement or lc.autoincrement)
      and M.normalize_default(dialect, tc.default) ~= M.normalize_default(dialect, lc.default) then
     set("default", lc.default, tc.default)
