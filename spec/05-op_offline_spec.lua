@@ -312,11 +312,14 @@ describe("offline SQL", function()
       op.create_index("ix_cover", "t", {op.raw("lower(email)")}, {unique = true, include = {"id"},
                                                                   postgresql_where = "deleted_at IS NULL"})
       op.drop_index("ix_t_a", "t", {concurrently = true, if_exists = true})
+      op.create_index("ix_order", "t", {op.raw("created_at DESC"), op.raw("lower(a) ASC NULLS LAST"),
+                                        op.raw("a + b DESC"), op.raw("(a * 2)")})
       assert.same({
         'CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_t_a" ON "t" ("a");',
         'CREATE INDEX "ix_gin" ON "t" USING gin ("doc");',
-        'CREATE UNIQUE INDEX "ix_cover" ON "t" ((lower(email))) INCLUDE ("id") WHERE deleted_at IS NULL;',
+        'CREATE UNIQUE INDEX "ix_cover" ON "t" (lower(email)) INCLUDE ("id") WHERE deleted_at IS NULL;',
         'DROP INDEX CONCURRENTLY IF EXISTS "ix_t_a";',
+        'CREATE INDEX "ix_order" ON "t" (created_at DESC, lower(a) ASC NULLS LAST, (a + b) DESC, (a * 2));',
       }, out)
     end)
 

@@ -327,6 +327,16 @@ h.each_db(function(db)
       end
     end)
 
+    it("takes ordering and operators in expressions", function()
+      op.create_index("ix_order", "users", {op.raw("created_at DESC"), op.raw("score + 1 DESC"),
+                                            op.raw("lower(name) ASC")})
+      local ix = tbl("users").indexes[1]
+      assert.equal("ix_order", ix.name)
+      assert.equal(3, #ix.columns)
+      op.drop_index("ix_order", "users")
+      assert.same({}, tbl("users").indexes)
+    end)
+
     it("a unique index refuses duplicates", function()
       op.create_index("ix_u_name", "users", {"name"}, {unique = true})
       conn:exec("INSERT INTO users (email, name) VALUES ('a', 'n')")

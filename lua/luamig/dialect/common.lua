@@ -18,6 +18,7 @@
 -- Types in the model are generic names ("string(255)", "numeric(10,2)"),
 -- or the database's own type name, lower-cased, when no generic one fits.
 local core = require "luamig.core"
+local sqltext = require "luamig.sqltext"
 
 local M = {}
 
@@ -287,13 +288,23 @@ function M.new(name)
   end
 
   -- One column of an index: a name or {expr = "..."}.
+  local ordering = {ASC = true, DESC = true, NULLS = true, FIRST = true, LAST = true}
   local function index_element(e)
-    if type(e) == "table" then
-      -- PostgreSQL takes an expression other than a function call only in parentheses
-      if d.name == "postgresql" and not e.expr:match("^%b()$") then return "(" .. e.expr .. ")" end
-      return e.expr
-    end
-    return d.ident(e)
+    if type(e) ~= "table" then return d.ident(e) end
+    if d.name ~= "postgresql" then return e.expr end
+    -- PostgreSQL takes an expression other than a column or a function call
+    -- only in parentheses; a trailing ASC/DESC/NULLS FIRST stays outside them
+    local toks = sqltext.tokens(e.expr)
+    local n = #toks
+    while n > 0 and toks[n].k == "word" and ordering[toks[n].v:upper()] do n = n - 1 end
+    if n == 0 then return e.expr end
+    local head = e.expr:sub(1, toks[n].e)
+    local tail = e.expr:sub(toks[n].e + 1)
+    local simple = n == 1 and (toks[1].k == "word" or toks[1].k == "ident")
+    local call = toks[1].k == "word" and sqltext.is(toks[2], "(") and sqltext.close_paren(toks, 2) == n
+    local wrapped = sqltext.is(toks[1], "(") and sqltext.close_paren(toks, 1) == n
+    if simple or call or wrapped then return e.expr end
+    return "(" .. head .. ")" .. tail
   end
 
   function d.create_index_sql(ix, opts)
