@@ -254,6 +254,16 @@ static int walk_check(struct lm_graph *g, const int *targets, size_t n, int kind
       }
     }
     if (overlaps.n) {
+      /* Alembic lists them in hash order; luamig sorts them. */
+      for (size_t a = 1; a < overlaps.n; a++) {
+        for (size_t k = a; k > 0; k--) {
+          int *v = overlaps.v;
+          if (strcmp(g->revs[v[k - 1]].id, g->revs[v[k]].id) <= 0) break;
+          int swap = v[k];
+          v[k] = v[k - 1];
+          v[k - 1] = swap;
+        }
+      }
       struct lm_buf b = LM_BUF_INIT;
       for (size_t k = 0; k < overlaps.n; k++)
         lm_buf_printf(&b, "%s%s", k ? ", " : "", g->revs[overlaps.v[k]].id);
@@ -504,7 +514,10 @@ static int collect_downgrade(struct lm_graph *g, const struct lm_ilist *heads, c
   char *branch = NULL;
   int trev = LM_REV_NONE;
   int rc = lm_graph_parse_downgrade_target(g, heads, target, 1, &branch, &trev, warning, e);
-  if (rc) return rc;
+  if (rc) {
+    free(branch);
+    return rc;
+  }
   if (trev == LM_REV_BASE) trev = LM_REV_NONE;
   struct lm_ilist roots = LM_ILIST_INIT;
   if (trev == LM_REV_NONE) {

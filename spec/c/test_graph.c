@@ -1,0 +1,266 @@
+/*
+ * test_graph.c -- the revision graph in C alone: no Lua, no database.
+ *
+ * Graphs are written one revision per entry as "id:parent,parent
+ * ~dep,dep @label": e.g. "m:c1,c2" is a merge, "n ~auth" a root that
+ * depends on auth. Expectations are Alembic's (reference/alembic.md
+ * sections 2 and 3); the Lua specs cover the whole grammar.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "testhelp.h"
+
+/* Splits s at any of seps into at most max words (in place). */
+static size_t split(char *s, const char *seps, char **out, size_t max) {
+  size_t n = 0;
+  for (char *tok = strtok(s, seps); tok && n < max; tok = strtok(NULL, seps)) out[n++] = tok;
+  return n;
+}
+
+/* Adds the revisions of defs (NULL-terminated) and builds; returns the
+ * graph, or NULL with e set. */
+static struct lm_graph *make(const char *const *defs, struct lm_err *e) {
+  struct lm_graph *g = lm_graph_new();
+  for (size_t i = 0; defs[i]; i++) {
+    char buf[256], down[128] = "", deps[128] = "", label[64] = "";
+    snprintf(buf, sizeof buf, "%s", defs[i]);
+    char *at = strchr(buf, '@'), *tilde = strchr(buf, '~'), *colon = strchr(buf, ':');
+    if (at) { snprintf(label, sizeof label, "%s", at + 1); *at = '\0'; }
+    if (tilde) { snprintf(deps, sizeof deps, "%s", tilde + 1); *tilde = '\0'; }
+    if (colon) { snprintf(down, sizeof down, "%s", colon + 1); *colon = '\0'; }
+    char *id = strtok(buf, " ");
+    char *dv[8], *pv[8], *lv[1] = {label};
+    struct lm_rev_spec spec = {0};
+    spec.id = id ? id : "";
+    spec.down = (const char *const *)dv;
+    spec.ndown = split(down, ", ", dv, 8);
+    spec.depends_on = (const char *const *)pv;
+    spec.ndepends_on = split(deps, ", ", pv, 8);
+    spec.labels = (const char *const *)lv;
+    spec.nlabels = label[0] ? 1 : 0;
+    spec.has_downgrade = 1;
+    if (lm_graph_add(g, &spec, e)) {
+      lm_graph_free(g);
+      return NULL;
+    }
+  }
+  if (lm_graph_build(g, e)) {
+    lm_graph_free(g);
+    return NULL;
+  }
+  return g;
+}
+
+static const struct lm_graph *sort_graph;
+static int by_id(const void *a, const void *b) {
+  return strcmp(sort_graph->revs[*(const int *)a].id, sort_graph->revs[*(const int *)b].id);
+}
+
+/* "up a>b [rows, sorted]" per step, joined by " | ". Caller frees. */
+static char *describe(const struct lm_graph *g, const struct lm_plan *p) {
+  sort_graph = g;
+  for (size_t i = 0; i < p->nsteps; i++)
+    if (p->steps[i].rows.n > 1) qsort(p->steps[i].rows.v, p->steps[i].rows.n, sizeof(int), by_id);
+  struct lm_buf b = LM_BUF_INIT;
+  for (size_t i = 0; i < p->nsteps; i++) {
+    const struct lm_step *s = &p->steps[i];
+    if (i) lm_buf_adds(&b, " | ");
+    lm_buf_adds(&b, s->stamp ? "stamp " : s->upgrade ? "up " : "down ");
+    for (size_t j = 0; j < s->from.n; j++)
+      lm_buf_printf(&b, "%s%s", j ? "," : "", g->revs[s->from.v[j]].id);
+    lm_buf_adds(&b, ">");
+    for (size_t j = 0; j < s->to.n; j++)
+      lm_buf_printf(&b, "%s%s", j ? "," : "", g->revs[s->to.v[j]].id);
+    lm_buf_adds(&b, " [");
+    for (size_t j = 0; j < s->rows.n; j++)
+      lm_buf_printf(&b, "%s%s", j ? " " : "", g->revs[s->rows.v[j]].id);
+    lm_buf_adds(&b, "]");
+  }
+  return lm_buf_detach(&b);
+}
+
+enum { UP, DOWN, STAMP };
+
+/* Runs one plan and compares its description (or error) with want. */
+static int plan_is(struct lm_graph *g, int kind, const char *rows_csv, const char *target,
+                   const char *want) {
+  char rbuf[256];
+  char *rows[16];
+  snprintf(rbuf, sizeof rbuf, "%s", rows_csv);
+  size_t nrows = split(rbuf, ", ", rows, 16);
+  struct lm_plan p = LM_PLAN_INIT;
+  struct lm_err e = LM_ERR_INIT;
+  int rc;
+  if (kind == UP) rc = lm_graph_upgrade(g, (const char *const *)rows, nrows, target, &p, &e);
+  else if (kind == DOWN) rc = lm_graph_downgrade(g, (const char *const *)rows, nrows, target, &p, &e);
+  else rc = lm_graph_stamp(g, (const char *const *)rows, nrows, &target, 1, 0, &p, &e);
+  char *got = rc ? lm_strdup(e.message) : describe(g, &p);
+  int same = strcmp(got, want) == 0;
+  if (!same) printf("#   got:  %s\n#   want: %s\n", got, want);
+  free(got);
+  lm_plan_release(&p);
+  lm_err_release(&e);
+  return same;
+}
+
+static int error_is(const char *const *defs, const char *want) {
+  struct lm_err e = LM_ERR_INIT;
+  struct lm_graph *g = make(defs, &e);
+  int same = g == NULL && e.message && strcmp(e.message, want) == 0;
+  if (!same) printf("#   got:  %s\n#   want: %s\n", g ? "(built)" : e.message, want);
+  lm_graph_free(g);
+  lm_err_release(&e);
+  return same;
+}
+
+static int resolves_to(struct lm_graph *g, const char *ident, const char *want) {
+  struct lm_ilist out = LM_ILIST_INIT;
+  struct lm_err e = LM_ERR_INIT;
+  struct lm_buf b = LM_BUF_INIT;
+  if (lm_graph_resolve(g, ident, &out, &e)) {
+    lm_buf_adds(&b, e.message);
+  } else {
+    for (size_t i = 0; i < out.n; i++) lm_buf_printf(&b, "%s%s", i ? " " : "", g->revs[out.v[i]].id);
+  }
+  int same = strcmp(b.data ? b.data : "", want) == 0;
+  if (!same) printf("#   got:  %s\n#   want: %s\n", b.data ? b.data : "", want);
+  lm_buf_release(&b);
+  lm_ilist_release(&out);
+  lm_err_release(&e);
+  return same;
+}
+
+/* Graph G of reference section 2 (dddd4444 loaded before cccc3333, as in
+ * the verified run). */
+static const char *const G[] = {
+  "aaaa1111", "bbbb2222:aaaa1111", "dddd4444:bbbb2222", "cccc3333:bbbb2222",
+  "eeee5555:dddd4444,cccc3333", "ffff6666 @networking", "99990001:ffff6666",
+  "99990002:99990001", "99990003:99990002 ~bbbb2222", NULL
+};
+
+static void test_shape(void) {
+  struct lm_err e = LM_ERR_INIT;
+  struct lm_graph *g = make(G, &e);
+  test_cond("G builds", g != NULL);
+  if (!g) return;
+  test_cond("heads are eeee5555 and 99990003", g->heads.n == 2 &&
+            strcmp(g->revs[g->heads.v[0]].id, "eeee5555") == 0 &&
+            strcmp(g->revs[g->heads.v[1]].id, "99990003") == 0);
+  test_cond("bases are aaaa1111 and ffff6666", g->bases.n == 2);
+  test_cond("bbbb2222 is a branch point", lm_graph_is_branch_point(g, lm_graph_find(g, "bbbb2222")));
+  test_cond("eeee5555 is a merge point", lm_graph_is_merge_point(g, lm_graph_find(g, "eeee5555")));
+  test_cond("the label covers the line", lm_graph_has_label(g, lm_graph_find(g, "99990002"), "networking"));
+  test_cond("the label stays off the other tree", !lm_graph_has_label(g, lm_graph_find(g, "bbbb2222"), "networking"));
+  test_cond("resolve head-less heads", resolves_to(g, "heads", "eeee5555 99990003"));
+  test_cond("resolve a label prefix", resolves_to(g, "netw", "ffff6666"));
+  test_cond("resolve label@-1", resolves_to(g, "networking@-1", "99990002"));
+  test_cond("an ambiguous prefix lists its candidates",
+            resolves_to(g, "9999", "Multiple revisions start with '9999': '99990001', '99990002', '99990003'"));
+  test_cond("outside the branch", resolves_to(g, "networking@aaaa1111",
+            "Revision aaaa1111 is not a member of branch 'networking'"));
+  test_cond("upgrade networking@head pulls the dependency first",
+            plan_is(g, UP, "", "networking@head",
+                    "up >aaaa1111 [aaaa1111] | up aaaa1111>bbbb2222 [bbbb2222] | "
+                    "up >ffff6666 [bbbb2222 ffff6666] | up ffff6666>99990001 [99990001 bbbb2222] | "
+                    "up 99990001>99990002 [99990002 bbbb2222] | up 99990002>99990003 [99990003]"));
+  test_cond("downgrade bbbb2222@-1 takes the dependent down first",
+            plan_is(g, DOWN, "99990003", "bbbb2222@-1",
+                    "down 99990003>99990002 [99990002 bbbb2222] | down bbbb2222>aaaa1111 [99990002 aaaa1111]"));
+  test_cond("from the branch point to the merge: cccc3333, dddd4444 (a new row), the merge",
+            plan_is(g, UP, "bbbb2222", "eeee5555",
+                    "up bbbb2222>cccc3333 [cccc3333] | up bbbb2222>dddd4444 [cccc3333 dddd4444] | "
+                    "up dddd4444,cccc3333>eeee5555 [eeee5555]"));
+  test_cond("current rows that overlap", plan_is(g, UP, "bbbb2222, 99990003", "eeee5555",
+            "Requested revision 99990003 overlaps with other requested revisions bbbb2222"));
+  test_cond("unmerge", plan_is(g, DOWN, "eeee5555", "dddd4444",
+                               "down eeee5555>dddd4444,cccc3333 [cccc3333 dddd4444]"));
+  test_cond("head with two heads",
+            plan_is(g, UP, "", "head",
+                    "Multiple head revisions are present for given argument 'head'; please specify a "
+                    "specific target revision, '<branchname>@head' to narrow to a specific head, or "
+                    "'heads' for all heads"));
+  test_cond("+1 through a branch point", plan_is(g, UP, "bbbb2222", "+1", "Ambiguous walk"));
+  test_cond("overshoot", plan_is(g, UP, "cccc3333", "+2", "Relative revision +2 didn't produce 2 migrations"));
+  test_cond("not a downgrade target", plan_is(g, DOWN, "cccc3333", "dddd4444",
+            "Destination dddd4444 is not a valid downgrade target from current head(s)"));
+  test_cond("stamp up across a merge", plan_is(g, STAMP, "cccc3333, dddd4444", "eeee5555",
+                                                "stamp cccc3333,dddd4444>eeee5555 [eeee5555]"));
+  test_cond("stamp base", plan_is(g, STAMP, "eeee5555", "base", "stamp eeee5555> []"));
+  test_cond("an unknown row", plan_is(g, UP, "deadbeef", "heads",
+            "Can't locate revision identified by 'deadbeef' (a row of the version table)"));
+  lm_graph_free(g);
+}
+
+static void test_errors(void) {
+  test_cond("self-loop", error_is((const char *const[]){"a:a", NULL},
+                                  "Self-loop is detected in revisions (a)"));
+  test_cond("dependency self-loop", error_is((const char *const[]){"a ~a", NULL},
+                                             "Dependency self-loop is detected in revisions (a)"));
+  test_cond("cycle", error_is((const char *const[]){"a:c", "b:a", "c:b", "d", NULL},
+                              "Cycle is detected in revisions (a, b, c)"));
+  test_cond("dependency cycle", error_is((const char *const[]){"a ~c", "b:a", "c:b", NULL},
+                                         "Dependency cycle is detected in revisions (a, b, c)"));
+  test_cond("missing parent", error_is((const char *const[]){"a", "b:x", NULL},
+                                       "revision b: down_revision 'x' is not present"));
+  test_cond("missing dependency", error_is((const char *const[]){"a", "b:a ~zz", NULL},
+                                           "revision b: depends_on 'zz' is not present"));
+  test_cond("duplicate id", error_is((const char *const[]){"a", "a", NULL},
+                                     "Revision a is present more than once"));
+  test_cond("duplicate label", error_is((const char *const[]){"a @x", "b:a @x", NULL},
+                                        "Branch name 'x' in revision b already used by revision a"));
+  test_cond("a label named like a revision", error_is((const char *const[]){"a", "b @a", NULL},
+                                                      "Branch name 'a' in revision b already used by revision a"));
+  test_cond("illegal characters", error_is((const char *const[]){"a-b", NULL},
+                                           "Character(s) '-' not allowed in revision identifier 'a-b'"));
+  struct lm_err e = LM_ERR_INIT;
+  struct lm_graph *g = make((const char *const[]){NULL}, &e);
+  test_cond("an empty graph builds, with no heads", g && g->heads.n == 0);
+  test_cond("an empty graph upgrades to heads in no steps", g && plan_is(g, UP, "", "heads", ""));
+  lm_graph_free(g);
+}
+
+/* A long chain and a wide fan: paths stay correct and the sanitizers see
+ * every walk. */
+static void test_scale(void) {
+  enum { N = 20000 };
+  struct lm_graph *g = lm_graph_new();
+  struct lm_err e = LM_ERR_INIT;
+  char id[32], parent[32];
+  int ok = 1;
+  for (int i = 0; i < N && ok; i++) {
+    snprintf(id, sizeof id, "c%06d", i);
+    snprintf(parent, sizeof parent, "c%06d", i - 1);
+    const char *down[1] = {parent};
+    struct lm_rev_spec spec = {id, down, i ? 1 : 0, NULL, 0, NULL, 0, NULL, 1};
+    ok = lm_graph_add(g, &spec, &e) == LM_OK;
+  }
+  ok = ok && lm_graph_build(g, &e) == LM_OK;
+  test_cond("20,000 revisions build", ok);
+  struct lm_plan p = LM_PLAN_INIT;
+  ok = ok && lm_graph_upgrade(g, NULL, 0, "heads", &p, &e) == LM_OK;
+  test_cond("a full upgrade has 20,000 steps, first c000000, last row c019999",
+            ok && p.nsteps == N && strcmp(g->revs[p.steps[0].rev].id, "c000000") == 0 &&
+            p.rows.n == 1 && strcmp(g->revs[p.rows.v[0]].id, "c019999") == 0);
+  lm_plan_release(&p);
+  const char *row = "c019999";
+  ok = ok && lm_graph_downgrade(g, &row, 1, "base", &p, &e) == LM_OK;
+  test_cond("a full downgrade ends with no rows", ok && p.nsteps == N && p.rows.n == 0);
+  lm_plan_release(&p);
+  struct lm_ilist h = LM_ILIST_INIT;
+  ok = ok && lm_graph_history(g, "c000100:c000110", NULL, 0, &h, &e) == LM_OK;
+  test_cond("a history range", ok && h.n == 11 && strcmp(g->revs[h.v[0]].id, "c000110") == 0);
+  lm_ilist_release(&h);
+  lm_graph_free(g);
+  lm_err_release(&e);
+}
+
+int main(void) {
+  test_shape();
+  test_errors();
+  test_scale();
+  test_report();
+  return 0;
+}
