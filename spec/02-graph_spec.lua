@@ -413,6 +413,10 @@ describe("the target grammar, specific where Alembic is vague", function()
     assert.same({"99990003", "99990002", "99990001", "ffff6666", "bbbb2222", "aaaa1111"},
                 g:history("networking@base:networking@head"))
     assert.same({"eeee5555", "cccc3333"}, g:history("current:", {"cccc3333"}))
+    -- up to every current row, as Alembic's history -r :current does
+    assert.same({"dddd4444", "bbbb2222", "aaaa1111", "99990001", "ffff6666"},
+                g:history(":current", {"dddd4444", "99990001"}))
+    assert.same(g:history(), g:history(":current", {}))
     assert.same({"eeee5555", "cccc3333"}, g:history("cccc3333:"))
     assert.equal("Requested range cccc3333:aaaa1111 does not refer to ancestor/descendant "
       .. "revisions along the same branch", error_of(g.history, g, "cccc3333:aaaa1111"))

@@ -865,16 +865,10 @@ int lm_graph_history(struct lm_graph *g, const char *range, const char *const *r
     rc = resolve_rows(g, rows, nrows, &cur, e);
     if (rc == LM_OK && upper_current && cur.n == 0) head = "heads";
     if (rc == LM_OK && upper_current && cur.n > 0) {
-      /* history -r X:current: up to the current rows. */
-      if (cur.n > 1) {
-        rc = lm_graph_fail(g, e, LM_GERR_REVISION,
-                           "history up to 'current' needs a single current revision; the "
-                           "database has %zu", cur.n);
-      } else {
-        free(end);
-        end = lm_strdup(g->revs[cur.v[0]].id);
-        head = end;
-      }
+      /* history -r X:current: up to the current rows, all of them (Alembic
+       * passes the tuple of rows as the upper end). */
+      for (size_t i = 0; i < cur.n; i++) lm_ilist_push(&targets, cur.v[i]);
+      upper_current = 2;
     }
     if (rc == LM_OK && lower_current) {
       for (size_t i = 0; i < cur.n; i++) lm_ilist_push(&lower, cur.v[i]);
@@ -884,7 +878,7 @@ int lm_graph_history(struct lm_graph *g, const char *range, const char *const *r
     lm_ilist_release(&cur);
   }
   if (rc == LM_OK)
-    rc = collect_upgrade(g, head, lower_current == 2 ? &lower : NULL,
+    rc = collect_upgrade(g, upper_current == 2 ? NULL : head, lower_current == 2 ? &lower : NULL,
                          lower_current == 2 ? NULL : base, 1, 0, 0, todo, &targets, e);
   if (rc == LM_OK) {
     topo_sort(g, todo, targets.v, targets.n, out);
