@@ -1,0 +1,298 @@
+-- bench/gen.lua -- writes the benchmark's projects: the same migrations
+-- twice, once as a luamig project and once as an Alembic project.
+--
+--   lua5.4 bench/gen.lua KIND N DIR
+--
+-- KIND is one of
+--   tables   N revisions in one line, each creating a table
+--            t00001 (id integer primary key, name varchar(50), value float)
+--   columns  N revisions: the first creates table "wide" (id integer primary
+--            key), each later one adds an integer column c00002, c00003, ...
+--   bulk     one revision that creates table "items" (id, name varchar(50),
+--            value float) and bulk-inserts N rows made by a loop in the
+--            migration: (i, "name <i>", i * 0.5) for i = 1..N
+--
+-- DIR/luamig/   luamig.lua, migrations/versions/<rev>_<slug>.lua
+-- DIR/alembic/  alembic.ini, env.py, script.py.mako, versions/<rev>_<slug>.py
+--
+-- Both tools read the database URL from the command line (luamig --url,
+-- alembic -x url=...) and the transaction mode from luamig --config /
+-- alembic -x tpm=0|1, so the same tree serves every database and mode.
+-- The C floor programs (bench/floor/) issue the SQL that luamig renders for
+-- these operations, so all three do the same database work.
+
+local kind, n, dir = arg[1], tonumber(arg[2]), arg[3]
+if not (kind and n and dir) then
+  io.stderr:write("usage: lua5.4 bench/gen.lua tables|columns|bulk N DIR\n")
+  os.exit(2)
+end
+
+-- Deterministic 12-hex-digit revision ids, distinct for every i.
+local function rev(i) return ("%012x"):format(0xbe9c0000000 + i * 104729) end
+
+local function mkdir(path) assert(os.execute("mkdir -p '" .. path .. "'")) end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+-- Each revision: {id, parent, message, lua_up, lua_down, py_up, py_down}.
+local revs = {}
+
+if kind == "tables" then
+  for i = 1, n do
+    local t = ("t%05d"):format(i)
+    revs[i] = {
+      message = "create table " .. t,
+      lua_up = ('  op.create_table("%s", {\n    {"id", "integer", primary_key = true},\n'
+        .. '    {"name", "string(50)"},\n    {"value", "float"},\n  })'):format(t),
+      lua_down = ('  op.drop_table("%s")'):format(t),
+      py_up = ("    op.create_table(\n        '%s',\n        sa.Column('id', sa.Integer, primary_key=True),\n"
+        .. "        sa.Column('name', sa.String(50)),\n        sa.Column('value', sa.Float),\n    )"):format(t),
+      py_down = ("    op.drop_table('%s')"):format(t),
+    }
+  end
+elseif kind == "columns" then
+  revs[1] = {
+    message = "create table wide",
+    lua_up = '  op.create_table("wide", {\n    {"id", "integer", primary_key = true},\n  })',
+    lua_down = '  op.drop_table("wide")',
+    py_up = "    op.create_table('wide', sa.Column('id', sa.Integer, primary_key=True))",
+    py_down = "    op.drop_table('wide')",
+  }
+  for i = 2, n do
+    local c = ("c%05d"):format(i)
+    revs[i] = {
+      message = "add column " .. c,
+      lua_up = ('  op.add_column("wide", {"%s", "integer"})'):format(c),
+      lua_down = ('  op.drop_column("wide", "%s")'):format(c),
+      py_up = ("    op.add_column('wide', sa.Column('%s', sa.Integer))"):format(c),
+      py_down = ("    op.drop_column('wide', '%s')"):format(c),
+    }
+  end
+elseif kind == "bulk" then
+  revs[1] = {
+    message = ("create items and load %d rows"):format(n),
+    lua_up = ([[
+  op.create_table("items", {
+    {"id", "integer", primary_key = true},
+    {"name", "string(50)"},
+    {"value", "float"},
+  })
+  local i, n = 0, %d
+  op.bulk_insert("items", function()
+    i = i + 1
+    if i > n then return nil end
+    return {id = i, name = "name " .. i, value = i * 0.5}
+  end)]]):format(n),
+    lua_down = '  op.drop_table("items")',
+    py_up = ([[
+    items = op.create_table(
+        'items',
+        sa.Column('id', sa.Integer, primary_key=True),
+        sa.Column('name', sa.String(50)),
+        sa.Column('value', sa.Float),
+    )
+    op.bulk_insert(
+        items,
+        [{'id': i, 'name': 'name %%d' %% i, 'value': i * 0.5} for i in range(1, %d + 1)],
+    )]]):format(n),
+    py_down = "    op.drop_table('items')",
+  }
+else
+  io.stderr:write("gen.lua: unknown kind '" .. kind .. "'\n")
+  os.exit(2)
+end
+
+---------------------------------------------------------------------------
+-- luamig
+
+local lroot = dir .. "/luamig"
+mkdir(lroot .. "/migrations/versions")
+write(lroot .. "/luamig.lua", 'script_location = "migrations"\ntransaction_per_migration = true\n')
+write(lroot .. "/luamig-onetx.lua", 'script_location = "migrations"\ntransaction_per_migration = false\n')
+
+for i, r in ipairs(revs) do
+  local id = rev(i)
+  local parent = i > 1 and ('"%s"'):format(rev(i - 1)) or "nil"
+  local slug = r.message:gsub("%W+", "_")
+  write(("%s/migrations/versions/%s_%s.lua"):format(lroot, id, slug), table.concat({
+    "-- " .. r.message,
+    "--",
+    "-- Revision ID: " .. id,
+    "-- Revises: " .. (i > 1 and rev(i - 1) or ""),
+    "",
+    ('revision      = "%s"'):format(id),
+    "down_revision = " .. parent,
+    "branch_labels = nil",
+    "depends_on    = nil",
+    ('message       = "%s"'):format(r.message),
+    "",
+    "function upgrade(op)",
+    r.lua_up,
+    "end",
+    "",
+    "function downgrade(op)",
+    r.lua_down,
+    "end",
+    "",
+  }, "\n"))
+end
+
+---------------------------------------------------------------------------
+-- Alembic: the generic template's files, with env.py taking the URL and
+-- the transaction mode from -x. On SQLite it applies SQLAlchemy's recipe
+-- for real transactions (pysqlite otherwise autocommits DDL), so that
+-- Alembic runs the same transactions as luamig and the floor.
+
+local aroot = dir .. "/alembic"
+mkdir(aroot .. "/versions")
+write(aroot .. "/alembic.ini", [[
+[alembic]
+script_location = %(here)s
+sqlalchemy.url = sqlite:///unused.db
+
+[loggers]
+keys = root,sqlalchemy,alembic
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARN
+handlers = console
+qualname =
+
+[logger_sqlalchemy]
+level = WARN
+handlers =
+qualname = sqlalchemy.engine
+
+[logger_alembic]
+level = INFO
+handlers =
+qualname = alembic
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %%(levelname)-5.5s [%%(name)s] %%(message)s
+datefmt = %%H:%%M:%%S
+]])
+
+write(aroot .. "/env.py", [[
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import create_engine, event, pool
+
+config = context.config
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name)
+
+x = context.get_x_argument(as_dictionary=True)
+url = x.get("url") or config.get_main_option("sqlalchemy.url")
+per_migration = x.get("tpm", "1") == "1"
+
+
+def run_migrations_offline():
+    context.configure(url=url, literal_binds=True, transaction_per_migration=per_migration)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online():
+    engine = create_engine(url, poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        # SQLAlchemy's recipe: let BEGIN/COMMIT cover DDL on pysqlite
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection, connection_record):
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=None,
+            transactional_ddl=True,
+            transaction_per_migration=per_migration,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
+]])
+
+write(aroot .. "/script.py.mako", [[
+"""${message}
+
+Revision ID: ${up_revision}
+Revises: ${down_revision | comma,n}
+Create Date: ${create_date}
+
+"""
+from alembic import op
+import sqlalchemy as sa
+${imports if imports else ""}
+
+revision = ${repr(up_revision)}
+down_revision = ${repr(down_revision)}
+branch_labels = ${repr(branch_labels)}
+depends_on = ${repr(depends_on)}
+
+
+def upgrade():
+    ${upgrades if upgrades else "pass"}
+
+
+def downgrade():
+    ${downgrades if downgrades else "pass"}
+]])
+
+for i, r in ipairs(revs) do
+  local id = rev(i)
+  local parent = i > 1 and ("'%s'"):format(rev(i - 1)) or "None"
+  local slug = r.message:gsub("%W+", "_")
+  write(("%s/versions/%s_%s.py"):format(aroot, id, slug), table.concat({
+    '"""' .. r.message,
+    "",
+    "Revision ID: " .. id,
+    "Revises: " .. (i > 1 and rev(i - 1) or ""),
+    "Create Date: 2026-11-22 00:00:00.000000",
+    "",
+    '"""',
+    "from alembic import op",
+    "import sqlalchemy as sa",
+    "",
+    "",
+    ("revision = '%s'"):format(id),
+    "down_revision = " .. parent,
+    "branch_labels = None",
+    "depends_on = None",
+    "",
+    "",
+    "def upgrade():",
+    r.py_up,
+    "",
+    "",
+    "def downgrade():",
+    r.py_down,
+    "",
+  }, "\n"))
+end
