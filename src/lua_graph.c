@@ -86,6 +86,8 @@ struct scratch {
   struct lm_ilist list;
   char **paths;
   size_t npaths;
+  const char **strs;           /* string pointers borrowed from Lua values */
+  size_t nstrs, cap;
 };
 
 static int scratch_gc(lua_State *L) {
@@ -96,6 +98,9 @@ static int scratch_gc(lua_State *L) {
   free(s->paths);
   s->paths = NULL;
   s->npaths = 0;
+  free(s->strs);
+  s->strs = NULL;
+  s->nstrs = s->cap = 0;
   return 0;
 }
 
@@ -164,9 +169,37 @@ static const char **string_array(lua_State *L, int idx, size_t *n, const char *w
   return v;
 }
 
+/* Appends the strings of the value at idx (nil, a string, or a list of
+ * strings) to s->strs; returns how many. The pointers stay valid while the
+ * value is reachable (it is, from the records table). */
+static size_t collect_strings(lua_State *L, int idx, struct scratch *s, const char *what) {
+  int t = lua_type(L, idx);
+  if (t == LUA_TNIL || t == LUA_TNONE) return 0;
+  size_t len = t == LUA_TSTRING ? 1 : t == LUA_TTABLE ? lua_rawlen(L, idx) : 0;
+  if (t != LUA_TSTRING && t != LUA_TTABLE)
+    luaL_error(L, "%s must be nil, a string or a list of strings", what);
+  if (s->nstrs + len > s->cap) {
+    s->cap = (s->nstrs + len) * 2 + 16;
+    s->strs = lm_realloc(s->strs, s->cap * sizeof *s->strs);
+  }
+  if (t == LUA_TSTRING) {
+    s->strs[s->nstrs++] = lua_tostring(L, idx);
+    return 1;
+  }
+  for (size_t i = 0; i < len; i++) {
+    if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TSTRING)
+      luaL_error(L, "%s must be a list of strings (item %d is a %s)", what, (int)i + 1,
+                 luaL_typename(L, -1));
+    s->strs[s->nstrs++] = lua_tostring(L, -1);
+    lua_pop(L, 1);                       /* still anchored by the table */
+  }
+  return len;
+}
+
 /* core.graph(records) */
 static int core_graph(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  struct scratch *s = push_scratch(L);
   struct graph_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->g = NULL;
   luaL_setmetatable(L, GRAPH_MT);
@@ -175,37 +208,39 @@ static int core_graph(lua_State *L) {
   struct lm_err e = LM_ERR_INIT;
   lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
   for (lua_Integer i = 1; i <= n; i++) {
-    int base = lua_gettop(L);
     if (lua_rawgeti(L, 1, i) != LUA_TTABLE)
       return luaL_error(L, "records[%d] is a %s, not a table", (int)i, luaL_typename(L, -1));
     int rec = lua_gettop(L);
     struct lm_rev_spec spec;
     memset(&spec, 0, sizeof spec);
-    lua_getfield(L, rec, "revision");
+    lua_getfield(L, rec, "revision");                   /* rec+1 */
     spec.id = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    lua_getfield(L, rec, "path");
+    lua_getfield(L, rec, "path");                       /* rec+2 */
     spec.path = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    if (lua_getfield(L, rec, "parents") == LUA_TNIL) {
+    if (lua_getfield(L, rec, "parents") == LUA_TNIL) {  /* rec+3 */
       lua_pop(L, 1);
       lua_getfield(L, rec, "down_revision");
     }
-    spec.down = string_array(L, -1, &spec.ndown, "down_revision");
-    lua_getfield(L, rec, "depends_on");
-    spec.depends_on = string_array(L, -1, &spec.ndepends_on, "depends_on");
-    lua_getfield(L, rec, "branch_labels");
-    spec.labels = string_array(L, -1, &spec.nlabels, "branch_labels");
-    lua_getfield(L, rec, "has_downgrade");
+    lua_getfield(L, rec, "depends_on");                 /* rec+4 */
+    lua_getfield(L, rec, "branch_labels");              /* rec+5 */
+    s->nstrs = 0;
+    spec.ndown = collect_strings(L, rec + 3, s, "down_revision");
+    spec.ndepends_on = collect_strings(L, rec + 4, s, "depends_on");
+    spec.nlabels = collect_strings(L, rec + 5, s, "branch_labels");
+    spec.down = s->strs;
+    spec.depends_on = s->strs + spec.ndown;
+    spec.labels = s->strs + spec.ndown + spec.ndepends_on;
+    lua_getfield(L, rec, "has_downgrade");              /* rec+6 */
     int explicit_down = lua_type(L, -1) == LUA_TBOOLEAN ? lua_toboolean(L, -1) : -1;
-    lua_getfield(L, rec, "upgrade");
+    lua_getfield(L, rec, "upgrade");                    /* rec+7 */
     int is_script = lua_isfunction(L, -1);
-    lua_getfield(L, rec, "downgrade");
+    lua_getfield(L, rec, "downgrade");                  /* rec+8 */
     spec.has_downgrade = explicit_down >= 0 ? explicit_down
                        : is_script ? lua_isfunction(L, -1) : 1;
     if (lm_graph_add(u->g, &spec, &e) != LM_OK) return lm_lua_raise(L, &e);
-    lua_settop(L, base);
+    lua_settop(L, ud);
   }
   if (lm_graph_build(u->g, &e) != LM_OK) return lm_lua_raise(L, &e);
-  lua_settop(L, ud);
   return 1;
 }
 
