@@ -45,9 +45,15 @@ local type_aliases = {
   blob = "binary", jsonb = "json", character_varying = "string",
 }
 
+local dialect_module = setmetatable({}, {__index = function(cache, name)
+  local d = require(dialects[name])
+  cache[name] = d
+  return d
+end})
+
 function M.normalize_type(dialect, t)
   if t == nil then return nil end
-  local d = require(dialects[dialect])
+  local d = dialect_module[dialect]
   local g = d.generic_type(d.type_sql(t))
   local base, args = g:match("^([%a_ ]-)%s*(%b())$")
   base = base or g
@@ -235,9 +241,9 @@ end
 -- Matching lists of named things.
 
 -- Pair up target and live items: by name, else (a live item without a
--- name) by definition. Calls added(t), removed(l), changed(t, l).
--- Calls removed(l) in the live list's order (drops, by name), then
--- added(t) in the target's order.
+-- name) by definition. A pair that differs is a drop and a create. Calls
+-- removed(l) in the live list's order (sorted by name), then added(t) in
+-- the target's order.
 local function match(target, live, same, added, removed)
   local by_name, used, creates = {}, {}, {}
   for _, l in ipairs(live or {}) do if l.name then by_name[l.name] = l end end
