@@ -189,6 +189,9 @@ int lm_graph_upgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
 int lm_graph_upgrade_to(struct lm_graph *g, const char *const *rows, size_t nrows,
                         const char *const *targets, size_t ntargets, struct lm_plan *plan,
                         struct lm_err *e);
+/* Dependents first, cascading; fails before any step when the path passes
+ * a revision added with has_downgrade = 0. plan->warning carries Alembic's
+ * "downgrade -1 from multiple heads is ambiguous" warning. */
 int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
                        const char *target, struct lm_plan *plan, struct lm_err *e);
 /* Alembic's _stamp_revs: targets may be several identifiers; purge starts

@@ -65,8 +65,25 @@
  *                                {op = "delete", from = id},
  *                                {op = "update", from = id, to = id} },
  *                        rows = {rows after this step} }, ... } }
- *   Row lists are sorted. Errors follow Alembic's texts (reference
- *   section 2), made specific: ambiguous prefixes list candidates.
+ *   Row lists are sorted. Errors follow Alembic's command-level texts
+ *   (reference section 2), made specific where Alembic says only "Can't
+ *   locate revision identified by ...":
+ *     "Can't locate revision identified by 'zzzz'" (+ "; please ensure at
+ *       least four characters are present for partial revision identifier
+ *       matches" under four), "... (a row of the version table)"
+ *     "Multiple revisions start with '9999': '99990001', '99990002'"
+ *     "Revision b is not a member of branch 'ebranch'", "No such branch: 'x'"
+ *     "Multiple head revisions are present for given argument 'head'; ..."
+ *     "Ambiguous walk", "Ambiguous upgrade from multiple current revisions",
+ *     "Relative revision +2 didn't produce 2 migrations", "Walked too far",
+ *     "Destination X is not a valid downgrade target from current head(s)",
+ *     "Requested range A:B does not refer to ancestor/descendant revisions
+ *       along the same branch", "History range requires [start]:[end],
+ *       [start]:, or :[end]", "Multiple heads are present; please specify a
+ *       single target revision" (stamp), "path: revision X has no downgrade
+ *       function; cannot downgrade through it".
+ *
+ * core.sha256(string) -> 64 lowercase hex digits
  */
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +132,8 @@ static struct scratch *push_scratch(lua_State *L) {
 
 /* ---- the Graph userdata ---- */
 
+/* lua_runner.c reads the graph out of a "luamig.Graph" userdata as a
+ * struct lm_graph **: g must stay the first member. */
 struct graph_ud {
   struct lm_graph *g;          /* NULL once freed */
 };
