@@ -349,6 +349,23 @@ end
         .. "so it runs only on a scratch database (--scratch-url naming an empty one)\n", err)
     end)
 
+    it("reports an upgrade that gives another schema the second time (data the downgrade left)", function()
+      local dir = h.project({
+        {id = "cccc0001", message = "settings", code = true,
+         up = '  op.create_table("settings", {{"k", "text"}})\n  op.create_table("t", {{"a", "integer"}})',
+         down_sql = '  op.drop_table("t")\n  op.drop_table("settings")'},
+        {id = "cccc0002", down = "cccc0001", message = "first run only", code = true,
+         up = '  if #op.query("SELECT k FROM settings") == 0 then op.create_index("ix_t_a", "t", {"a"}) end\n'
+           .. '  op.execute("INSERT INTO settings (k) VALUES (\'done\')")',
+         down_sql = '  op.drop_index("ix_t_a", "t")'},
+      })
+      local status, _, err = run(dir, "roundtrip --scratch-url " .. h.shell_quote(db.url()))
+      assert.equal(1, status)
+      assert.equal("FAILED: roundtrip: cccc0002 (first run only) upgraded again after its downgrade gives "
+        .. "another schema:\n  index 'ix_t_a' on 't' is missing\nas operations, to get there:\n"
+        .. '  op.create_index("ix_t_a", "t", {"a"})\n', err:match("(FAILED: .*)$"))
+    end)
+
     it("reports a downgrade that fails, naming the revision", function()
       local dir = h.project({
         {id = "bbbb0001", message = "one", code = true,

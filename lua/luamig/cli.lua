@@ -462,9 +462,10 @@ command{
     local f = r.failure
     local what = f.revision .. (f.message and (" (" .. f.message .. ")") or "")
     if f.differences then
-      local lines = {("roundtrip: the downgrade of %s does not restore the schema:"):format(what)}
+      local lines = {(f.phase == "compare" and "roundtrip: the downgrade of %s does not restore the schema:"
+        or "roundtrip: %s upgraded again after its downgrade gives another schema:"):format(what)}
       for _, d in ipairs(f.differences) do lines[#lines + 1] = "  " .. d.description end
-      lines[#lines + 1] = "the downgrade would need:"
+      lines[#lines + 1] = f.phase == "compare" and "the downgrade would need:" or "as operations, to get there:"
       for _, d in ipairs(f.differences) do lines[#lines + 1] = "  " .. d.code:gsub("\n", "\n  ") end
       luamig.fail(table.concat(lines, "\n"))
     end

@@ -596,6 +596,7 @@ function Runner:roundtrip(opts)
         local okstep, err = pcall(function()
           local before, rows_before = scratch:_schema(conn), scratch:current_rows()
           scratch:upgrade(id)
+          local upgraded = scratch:_schema(conn)
           phase = "downgrade"
           scratch:downgrade(scratch:_undo_target(id))
           local rows_after = scratch:current_rows()
@@ -606,20 +607,24 @@ function Runner:roundtrip(opts)
               #rows_after > 0 and table.concat(rows_after, ", ") or "nothing",
               #rows_before > 0 and table.concat(rows_before, ", ") or "nothing"), 0)
           end
-          local after = scratch:_schema(conn)
-          local ops = diff.compare(before, after, {dialect = conn:dialect()})
-          if #ops > 0 then
+          -- differences between the schema expected and the one found, as
+          -- what is missing or left behind, and the ops that would fix it
+          local function differ(expected, found, which)
+            local ops = diff.compare(expected, found, {dialect = conn:dialect()})
+            if #ops == 0 then return false end
             local differences = {}
             for i, op in ipairs(ops) do
               differences[i] = {description = diff.describe_leftover(op), code = render.op(op, ctx)}
             end
             result.ok = false
-            result.failure = {revision = id, message = info.message, phase = "compare",
+            result.failure = {revision = id, message = info.message, phase = which,
                               differences = differences}
-            return
+            return true
           end
+          if differ(before, scratch:_schema(conn), "compare") then return end
           phase = "upgrade again"
           scratch:upgrade(id)
+          differ(upgraded, scratch:_schema(conn), "upgrade again")
         end)
         if not okstep then
           result.ok = false
