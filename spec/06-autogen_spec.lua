@@ -325,6 +325,34 @@ h.each_db(function(db)
     end)
   end)
 
+  describe("a database made without luamig", function()
+    it("constraints without names, or named by the server, match declared ones by definition", function()
+      conn:exec([[CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE,
+                  qty INTEGER CHECK (qty >= 0))]])
+      conn:exec([[CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id),
+                  state VARCHAR(10) CHECK (state IN ('a', 'b')))]])
+      local declared = declare(function(o)
+        o.create_table("users", {{"id", "integer", primary_key = true, autoincrement = false},
+                                 {"email", "string(255)", nullable = false, unique = true},
+                                 {"qty", "integer", check = "qty >= 0"}})
+        o.create_table("posts", {{"id", "integer", primary_key = true, autoincrement = false},
+                                 {"user_id", "integer", references = "users.id"},
+                                 {"state", "string(10)", check = "state IN ('a', 'b')"}})
+      end)
+      assert.same({}, autogen.describe(autogen.compare(conn, declared), {dialect = db.name}))
+      local codes = roundtrip(declare(function(o)
+        o.create_table("users", {{"id", "integer", primary_key = true, autoincrement = false},
+                                 {"email", "string(255)", nullable = false},
+                                 {"qty", "integer", check = "qty >= 0"}})
+        o.create_table("posts", {{"id", "integer", primary_key = true, autoincrement = false},
+                                 {"user_id", "integer", references = "users.id"},
+                                 {"state", "string(10)", check = "state IN ('a', 'b')"}})
+      end))
+      -- a constraint without a name cannot be dropped by name: only PostgreSQL's named one is
+      assert.same(pg and {'op.drop_constraint("users_email_key", "users", {type_ = "unique"})'} or {}, codes)
+    end)
+  end)
+
   describe("hostile names", function()
     it("tables, columns, indexes and constraints named select, we\"ird, a b", function()
       op.create_table("select", {{"id", "integer", primary_key = true}, {"we\"ird", "text"}})

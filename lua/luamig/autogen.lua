@@ -37,21 +37,13 @@ local function by_name(list)
   return out
 end
 
--- The tables whose comparison found a difference the server's spelling
--- may explain: a type or default, or an index or check redefined in place.
-local function suspects(ops)
-  local names, dropped = {}, {}
+-- The existing tables whose comparison found a difference the server's
+-- spelling may explain: a type or default, an index or a check to create.
+local function suspects(ops, live)
+  local names = {}
   for _, op in ipairs(ops) do
-    if op.kind == "drop_index" then dropped[op.table .. "\0" .. op.index.name] = true
-    elseif op.kind == "drop_constraint" and op.ctype == "check" then
-      dropped[op.table .. "\0" .. op.constraint.name] = true
-    end
-  end
-  for _, op in ipairs(ops) do
-    if op.kind == "alter_column" and (op.changes.type or op.changes.default) then names[op.table] = true
-    elseif op.kind == "create_index" and dropped[op.table .. "\0" .. op.index.name] then names[op.table] = true
-    elseif op.kind == "add_constraint" and op.ctype == "check"
-           and dropped[op.table .. "\0" .. op.constraint.name] then
+    if live.tables[op.table] and (op.kind == "alter_column" and (op.changes.type or op.changes.default)
+        or op.kind == "create_index" or op.kind == "add_constraint" and op.ctype == "check") then
       names[op.table] = true
     end
   end
@@ -128,7 +120,7 @@ function M.compare(conn, declared, opts)
   local dopts = {dialect = dialect, compare_type = opts.compare_type}
   local ops = diff.compare(target, live, dopts)
   if dialect == "postgresql" then
-    local names = suspects(ops)
+    local names = suspects(ops, live)
     if next(names) then
       local server = server_spelling(conn, target, names)
       local tables = copy_shallow(target.tables)

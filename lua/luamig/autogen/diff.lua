@@ -240,13 +240,26 @@ end
 ---------------------------------------------------------------------------
 -- Matching lists of named things.
 
+-- A name PostgreSQL made up for a constraint or index created without
+-- one (users_email_key, posts_user_id_fkey, t_qty_check, t_a_idx, with a
+-- digit when taken): such an item matches a declared one by definition,
+-- as an unnamed one does, so a database built without luamig's naming
+-- convention does not come out as renames.
+local function server_named(table_name, name)
+  if not name or name:sub(1, #table_name + 1) ~= table_name .. "_" then return false end
+  return name:match("_key%d*$") or name:match("_fkey%d*$") or name:match("_check%d*$")
+    or name:match("_idx%d*$") or false
+end
+
 -- Pair up target and live items: by name, else (a live item without a
--- name) by definition. A pair that differs is a drop and a create. Calls
--- removed(l) in the live list's order (sorted by name), then added(t) in
--- the target's order.
-local function match(target, live, same, added, removed)
+-- name, or one named by the server) by definition. A pair that differs is
+-- a drop and a create. Calls removed(l) in the live list's order (sorted
+-- by name), then added(t) in the target's order.
+local function match(table_name, target, live, same, added, removed)
   local by_name, used, creates = {}, {}, {}
   for _, l in ipairs(live or {}) do if l.name then by_name[l.name] = l end end
+  local named = {}
+  for _, t in ipairs(target or {}) do if t.name then named[t.name] = true end end
   for _, t in ipairs(target or {}) do
     local l = t.name and by_name[t.name]
     if l then
@@ -255,7 +268,11 @@ local function match(target, live, same, added, removed)
     else
       local found
       for _, x in ipairs(live or {}) do
-        if not x.name and not used[x] and same(t, x) then found = x; break end
+        if not used[x] and (not x.name or (server_named(table_name, x.name) and not named[x.name]))
+           and same(t, x) then
+          found = x
+          break
+        end
       end
       if found then used[found] = true else creates[#creates + 1] = t end
     end
@@ -370,7 +387,7 @@ function M.compare(target, live, opts)
       if not target_cols[c.name] then push(phase.drop_column, {kind = "drop_column", table = name, column = c}) end
     end
 
-    match(t.indexes, l.indexes, same_index,
+    match(name, t.indexes, l.indexes, same_index,
       function(ix) push(phase.create_other, {kind = "create_index", table = name, index = ix}) end,
       function(ix) push(phase.drop_other, {kind = "drop_index", table = name, index = ix}) end)
     for _, spec in ipairs({{"uniques", "unique", same_unique}, {"checks", "check", same_check},
@@ -378,7 +395,7 @@ function M.compare(target, live, opts)
       local field, ctype, same = spec[1], spec[2], spec[3]
       local drops = ctype == "foreign" and phase.drop_fk or phase.drop_other
       local creates = ctype == "foreign" and phase.create_fk or phase.create_other
-      match(t[field], l[field], same,
+      match(name, t[field], l[field], same,
         function(c) push(creates, {kind = "add_constraint", table = name, ctype = ctype, constraint = c}) end,
         function(c) push(drops, {kind = "drop_constraint", table = name, ctype = ctype, constraint = c}) end)
     end
