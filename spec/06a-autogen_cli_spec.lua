@@ -22,41 +22,15 @@ local function example_project(schema)
   return dir
 end
 
--- The example project's schema, declared.
-local BLOG = [[
-function schema(op)
-  op.create_table("users", {
-    {"id", "integer", primary_key = true},
-    {"email", "string(255)", nullable = false, unique = true},
-    {"name", "string(100)", nullable = false},
-    {"created_at", "timestamp", nullable = false, default = op.raw("CURRENT_TIMESTAMP")},
-    {"display_name", "string(100)"},
-  })
-  op.create_table("posts", {
-    {"id", "integer", primary_key = true},
-    {"user_id", "integer", nullable = false, references = "users.id", ondelete = "CASCADE"},
-    {"title", "string(200)", nullable = false},
-    {"body", "text"},
-    {"published", "boolean", nullable = false, default = false},
-  })
-  op.create_index("ix_posts_user_id_published", "posts", {"user_id", "published"})
-  op.create_table("tags", {
-    {"id", "integer", primary_key = true},
-    {"name", "string(50)", nullable = false, unique = true},
-  })
-  op.create_table("post_tags", {
-    {"post_id", "integer", nullable = false},
-    {"tag_id", "integer", nullable = false},
-    {primary_key = {"post_id", "tag_id"}},
-    {foreign_key = {"post_id"}, references = "posts.id", ondelete = "CASCADE"},
-    {foreign_key = {"tag_id"}, references = "tags.id", ondelete = "CASCADE"},
-  })
-  -- new since the last migration:
-  EXTRA
-end
-]]
+-- The example project's schema, declared (spec/fixtures/autogen), and
+-- extra declarations after it.
+local BLOG = read(h.root .. "/spec/fixtures/autogen/blog_schema.lua")
 
-local function blog(extra) return (BLOG:gsub("EXTRA", extra or "")) end
+local function blog(extra)
+  if not extra then return BLOG end
+  return BLOG .. "\nlocal declared = schema\nfunction schema(op)\n  declared(op)\n" .. extra .. "\nend\n"
+end
+
 
 h.each_db(function(db)
   local url
