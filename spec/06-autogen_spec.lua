@@ -325,6 +325,38 @@ h.each_db(function(db)
     end)
   end)
 
+  describe("many changes at once", function()
+    it("to one table with rows: columns, constraints, indexes and a new table it references", function()
+      op.create_table("t", {{"id", "integer", primary_key = true}, {"a", "string(20)", unique = true},
+                            {"b", "integer", default = 1}, {"gone", "text"}})
+      op.create_index("ix_t_b", "t", {"b"})
+      op.execute("INSERT INTO t (id, a, b, gone) VALUES (1, 'x', 2, 'g'), (2, 'y', 3, NULL)")
+      local codes = roundtrip(declare(function(o)
+        o.create_table("kinds", {{"id", "integer", primary_key = true}, {"name", "text", nullable = false}})
+        o.create_table("t", {{"id", "integer", primary_key = true}, {"a", "text", nullable = false},
+                             {"b", "bigint", default = 5}, {"kind_id", "integer", references = "kinds.id"},
+                             {"c", "boolean", nullable = false, default = true}})
+        o.create_index("ix_t_a_b", "t", {"a", "b"})
+        o.create_check_constraint("ck_t_b_pos", "t", "b > 0")
+      end))
+      assert.same({
+        'op.drop_index("ix_t_b", "t")',
+        'op.drop_constraint("uq_t_a", "t", {type_ = "unique"})',
+        'op.drop_column("t", "gone")',
+        'op.create_table("kinds", {\n  {"id", "integer", primary_key = true},\n  {"name", "text", nullable = false},\n})',
+        'op.add_column("t", {"kind_id", "integer"})',
+        'op.add_column("t", {"c", "boolean", nullable = false, default = true})',
+        'op.alter_column("t", "a", {type_ = "text", nullable = false})',
+        'op.alter_column("t", "b", {type_ = "bigint", server_default = 5})',
+        'op.create_index("ix_t_a_b", "t", {"a", "b"})',
+        'op.create_check_constraint("ck_t_b_pos", "t", "b > 0")',
+        'op.create_foreign_key("fk_t_kind_id_kinds", "t", "kinds", {"kind_id"}, {"id"})',
+      }, codes)
+      local rows = conn:query("SELECT id, a, b FROM t ORDER BY id")
+      assert.same({{id = 1, a = "x", b = 2}, {id = 2, a = "y", b = 3}}, rows)
+    end)
+  end)
+
   describe("a database made without luamig", function()
     it("constraints without names, or named by the server, match declared ones by definition", function()
       conn:exec([[CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE,
