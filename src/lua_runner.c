@@ -158,10 +158,15 @@ static int scratch_gc(lua_State *L) {
   return 0;
 }
 
+/* opts[key] as a string, or def when absent. Only a real string is taken:
+ * the pointer must stay valid after the pop, which holds because opts keeps
+ * that very string (a number converted here would be a fresh, unanchored one). */
 static const char *opt_string(lua_State *L, const char *key, const char *def) {
-  lua_getfield(L, ARG_OPTS, key);
-  const char *s = lua_isnil(L, -1) ? def : luaL_checkstring(L, -1);
-  lua_pop(L, 1);                                      /* opts keeps the string alive */
+  int t = lua_getfield(L, ARG_OPTS, key);
+  if (t != LUA_TNIL && t != LUA_TSTRING)
+    luaL_error(L, "core.run: opts.%s must be a string, not a %s", key, lua_typename(L, t));
+  const char *s = t == LUA_TNIL ? def : lua_tostring(L, -1);
+  lua_pop(L, 1);
   return s;
 }
 
@@ -222,8 +227,11 @@ static int core_run(lua_State *L) {
     .who = opt_string(L, "who", NULL),
     .lock_timeout_ms = 300000,
   };
-  lua_getfield(L, ARG_OPTS, "lock_timeout");
-  if (!lua_isnil(L, -1)) o.lock_timeout_ms = (long)(luaL_checknumber(L, -1) * 1000);
+  if (lua_getfield(L, ARG_OPTS, "lock_timeout") != LUA_TNIL) {
+    if (!lua_isnumber(L, -1))
+      return luaL_error(L, "core.run: opts.lock_timeout must be a number of seconds");
+    o.lock_timeout_ms = (long)(lua_tonumber(L, -1) * 1000);
+  }
   lua_pop(L, 1);
   if (kind == LM_RUN_STAMP) {
     lua_getfield(L, ARG_OPTS, "targets");
@@ -233,7 +241,9 @@ static int core_run(lua_State *L) {
     if (s->targets == NULL) return luaL_error(L, "not enough memory");
     for (size_t i = 0; i < n; i++) {
       lua_rawgeti(L, -1, (lua_Integer)i + 1);
-      s->targets[i] = luaL_checkstring(L, -1);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "core.run: opts.targets[%d] must be a string", (int)i + 1);
+      s->targets[i] = lua_tostring(L, -1);
       lua_pop(L, 1);                                  /* the list keeps it */
     }
     lua_pop(L, 1);

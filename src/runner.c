@@ -31,6 +31,7 @@ struct run {
   const struct lm_run_hooks *h;
   struct lm_sink sink;
   int pg, in_tx, locked;
+  int purge;                          /* stamp --purge: empty the table in the first transaction */
   int64_t lock_key;
 };
 
@@ -301,7 +302,13 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     if (!transactional && r->in_tx && tx_commit(r, e) != LM_OK) return LM_ERROR;
     if (transactional && !r->in_tx) {
       if (tx_begin(r, e) != LM_OK) return LM_ERROR;
-      if (r->conn) {                                  /* did another run move the rows? */
+      if (r->purge) {                                 /* stamp --purge: the plan starts empty */
+        r->purge = 0;
+        if (lm_version_purge(&r->sink, r->o->version_table, e) != LM_OK) {
+          tx_rollback(r);
+          return LM_ERROR;
+        }
+      } else if (r->conn) {                           /* did another run move the rows? */
         char **rows;
         size_t n;
         if (lm_version_read(r->conn, r->o->version_table, &rows, &n, e) != LM_OK) return LM_ERROR;
@@ -338,6 +345,19 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
   return LM_OK;
 }
 
+/* stamp --purge with no step to carry it (stamp --purge base): empty the
+ * table in a transaction of its own. */
+static int purge_alone(struct run *r, struct lm_err *e) {
+  if (!r->purge) return LM_OK;
+  r->purge = 0;
+  if (tx_begin(r, e) != LM_OK) return LM_ERROR;
+  if (lm_version_purge(&r->sink, r->o->version_table, e) != LM_OK) {
+    tx_rollback(r);
+    return LM_ERROR;
+  }
+  return tx_commit(r, e);
+}
+
 int lm_run_current(struct lm_conn *c, const char *version_table, char ***rows, size_t *n,
                    struct lm_err *e) {
   return lm_version_read(c, version_table, rows, n, e);
@@ -352,6 +372,7 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
              .emit = h->emit, .ctx = h->ctx},
   };
   r.pg = strcmp(r.sink.dialect, "postgresql") == 0;
+  r.purge = o->kind == LM_RUN_STAMP && o->purge;
   char **rows = NULL;
   size_t nrows = 0;
   int rc = LM_OK;
@@ -362,7 +383,8 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
         lm_version_ensure(&r.sink, o->version_table, e) != LM_OK)
       return LM_ERROR;
     int replan;
-    return apply(&r, plan, &replan, e);
+    if (apply(&r, plan, &replan, e) != LM_OK) return LM_ERROR;
+    return purge_alone(&r, e);
   }
 
   if (!o->plan_only && (rc = take_lock(&r, e)) != LM_OK) goto cleanup;
@@ -376,7 +398,11 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
 
   for (int attempt = 0;; attempt++) {
     int replan = 0;
-    if ((rc = apply(&r, plan, &replan, e)) != LM_OK || !replan) break;
+    if ((rc = apply(&r, plan, &replan, e)) != LM_OK) break;
+    if (!replan) {
+      rc = purge_alone(&r, e);
+      break;
+    }
     /* Another run moved the rows: see where they are now. */
     struct lm_ilist goal = LM_ILIST_INIT;
     for (size_t i = 0; i < plan->rows.n; i++) lm_ilist_push(&goal, plan->rows.v[i]);

@@ -210,6 +210,16 @@ int lm_version_write(struct lm_sink *s, const char *table, int op, const char *f
   return LM_OK;
 }
 
+int lm_version_purge(struct lm_sink *s, const char *table, struct lm_err *e) {
+  char *q = quoted(table, e);
+  if (q == NULL) return LM_ERROR;
+  char *sql = lm_asprintf("DELETE FROM %s", q);
+  free(q);
+  int rc = lm_sink_exec(s, sql, 0, NULL, NULL, e);
+  free(sql);
+  return rc;
+}
+
 int lm_version_log(struct lm_sink *s, const char *table, const char *revision,
                    const char *direction, const char *checksum, int64_t duration_ms,
                    const char *who, struct lm_err *e) {

@@ -44,6 +44,9 @@ enum lm_version_op { LM_VERSION_INSERT, LM_VERSION_DELETE, LM_VERSION_UPDATE };
 int lm_version_write(struct lm_sink *s, const char *table, int op, const char *from,
                      const char *to, struct lm_err *e);
 
+/* Delete every row (stamp --purge). */
+int lm_version_purge(struct lm_sink *s, const char *table, struct lm_err *e);
+
 /* Append one row to the log. checksum may be NULL (a stamp). */
 int lm_version_log(struct lm_sink *s, const char *table, const char *revision,
                    const char *direction, const char *checksum, int64_t duration_ms,

@@ -59,7 +59,40 @@ function M.read(path)
     end
   end
   table.sort(warnings)
+  M.check(settings, path)
   return settings, warnings
+end
+
+-- The Lua type each setting must have ("list" = a string or a list of strings).
+local types = {
+  script_location = "string", url = "string", version_table = "string",
+  version_locations = "list", file_template = "string", truncate_slug_length = "number",
+  target_schema = "string", transaction_per_migration = "boolean", lock_timeout = "number",
+  naming_convention = "table", include_object = "function", compare_type = "boolean",
+  output_encoding = "string",
+}
+
+local function type_ok(want, v)
+  if want ~= "list" then return type(v) == want end
+  if type(v) == "string" then return true end
+  if type(v) ~= "table" then return false end
+  for _, x in ipairs(v) do if type(x) ~= "string" then return false end end
+  return true
+end
+
+-- Check the types of the settings given; source names them in the message
+-- ("luamig.lua", "luamig.open"). Raises "source: NAME must be a T, not a U".
+function M.check(settings, source)
+  local names = {}
+  for k in pairs(settings) do names[#names + 1] = tostring(k) end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local want, v = types[k], settings[k]
+    if want and not type_ok(want, v) then
+      local what = want == "list" and "string or a list of strings" or want
+      error(("%s: %s must be a %s, not a %s"):format(source, k, what, type(v)), 0)
+    end
+  end
 end
 
 -- The URL to use: --url, else DATABASE_URL, else the config's url, else
@@ -75,6 +108,7 @@ end
 -- Settings with defaults filled in, and paths resolved against base_dir
 -- (the directory of the config file).
 function M.complete(settings, base_dir)
+  M.check(settings, "luamig.open")
   local s = {}
   for k, v in pairs(M.defaults) do s[k] = v end
   for k, v in pairs(settings) do s[k] = v end
