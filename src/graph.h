@@ -143,6 +143,11 @@ int lm_graph_resolve(struct lm_graph *g, const char *ident, struct lm_ilist *out
 int lm_graph_resolve_one(struct lm_graph *g, const char *ident, int *rev,
                          struct lm_err *e);
 
+/* Alembic's get_all_current (what `current` prints): the rows and
+ * everything below them, reduced to the revisions with no child among
+ * them, so a dependency absorbed by a row shows again. Load order. */
+void lm_graph_all_current(struct lm_graph *g, const int *revs, size_t n, struct lm_ilist *out);
+
 /* ---- plans (graph_path.c) ---- */
 
 enum lm_row_op { LM_ROW_INSERT, LM_ROW_DELETE, LM_ROW_UPDATE };

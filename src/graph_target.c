@@ -485,20 +485,19 @@ int lm_graph_parse_upgrade_target(struct lm_graph *g, const struct lm_ilist *cur
 }
 
 /* Alembic's _get_all_current: the revisions and their ancestors, reduced
- * to those with no descendant among them. */
-static void all_current(struct lm_graph *g, const struct lm_ilist *revs, struct lm_ilist *out) {
+ * to those with no descendant (through down_revision) among them. The set
+ * holds every parent of its members, so a member has a descendant in it
+ * exactly when one of its children is in it. */
+void lm_graph_all_current(struct lm_graph *g, const int *revs, size_t n, struct lm_ilist *out) {
   struct lm_ilist set = LM_ILIST_INIT;
   uint32_t s = lm_graph_new_stamp(g);
-  lm_graph_mark_walk(g, revs->v, revs->n, WALK_NORM_DOWN, g->mark2, s, &set);
-  for (size_t i = 0; i < set.n; i++) {
-    int x = set.v[i], covered = 0;
-    uint32_t s2 = lm_graph_new_stamp(g);
-    struct lm_ilist desc = LM_ILIST_INIT;
-    lm_graph_mark_walk(g, &x, 1, WALK_CHILDREN, g->mark3, s2, &desc);
-    for (size_t j = 0; j < desc.n && !covered; j++)
-      if (desc.v[j] != x && g->mark2[desc.v[j]] == s) covered = 1;
-    lm_ilist_release(&desc);
-    if (!covered) lm_ilist_push(out, x);
+  lm_graph_mark_walk(g, revs, n, WALK_NORM_DOWN, g->mark2, s, &set);
+  for (size_t i = 0; i < g->nrevs; i++) {
+    if (g->mark2[i] != s) continue;                  /* load order, not walk order */
+    struct lm_rev *r = &g->revs[i];
+    int covered = 0;
+    for (size_t j = 0; j < r->children.n && !covered; j++) covered = g->mark2[r->children.v[j]] == s;
+    if (!covered) lm_ilist_push(out, (int)i);
   }
   lm_ilist_release(&set);
 }
@@ -536,7 +535,7 @@ int lm_graph_parse_downgrade_target(struct lm_graph *g, const struct lm_ilist *c
       if (rc == LM_OK && on_branch.n == 0) {
         /* The branch's head may be absorbed by a dependent head. */
         struct lm_ilist all = LM_ILIST_INIT;
-        all_current(g, current, &all);
+        lm_graph_all_current(g, current->v, current->n, &all);
         rc = lm_graph_filter_lineage(g, all.v, all.n, m.branch, 0, &on_branch, e);
         lm_ilist_release(&all);
       }

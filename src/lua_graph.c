@@ -51,6 +51,9 @@
  *                            list of them to reach all at once)
  *   g:downgrade_path(rows, target)  -> plan
  *   g:stamp_path(rows, targets, {purge = bool})  -> plan (targets: id or list)
+ *   g:current(rows)          what `current` shows: the rows plus the
+ *                            dependencies they absorbed (Alembic's
+ *                            get_all_current), load order
  *   g:history(range, rows)   ids newest first; range "start:end", either
  *                            side may be empty or "current" (= rows)
  *   rows: the version table's rows (list of ids); target may be
@@ -518,6 +521,26 @@ static int graph_stamp_path(lua_State *L) {
   return 1;
 }
 
+static int graph_current(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  size_t nrows;
+  const char **rows = string_array(L, 2, &nrows, "rows");
+  struct scratch *s = push_scratch(L);
+  for (size_t i = 0; i < nrows; i++) {
+    int r = lm_graph_find(g, rows[i]);
+    if (r < 0) {
+      struct lm_err e = LM_ERR_INIT;
+      lm_err_set(&e, LM_ERROR, "Can't locate revision identified by '%s' (a row of the "
+                 "version table)", rows[i]);
+      return lm_lua_raise(L, &e);
+    }
+    lm_ilist_push(&s->plan.start, r);
+  }
+  lm_graph_all_current(g, s->plan.start.v, s->plan.start.n, &s->list);
+  push_ids(L, g, s->list.v, s->list.n, 0);
+  return 1;
+}
+
 static int graph_history(lua_State *L) {
   struct lm_graph *g = to_graph(L);
   const char *range = luaL_optstring(L, 2, NULL);
@@ -595,6 +618,7 @@ static const luaL_Reg graph_methods[] = {
   {"downgrade_path", graph_downgrade_path},
   {"stamp_path", graph_stamp_path},
   {"history", graph_history},
+  {"current", graph_current},
   {NULL, NULL}
 };
 
