@@ -663,6 +663,7 @@ static int run_steps(struct lm_graph *g, struct lm_plan *plan, const struct lm_i
 
 int lm_graph_upgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
                      const char *target, struct lm_plan *plan, struct lm_err *e) {
+  if (!g->built) return lm_err_set(e, LM_ERROR, "the revision graph is not built");
   char *start, *end;
   int offline = split_range(target, &start, &end);
   unsigned char *todo = lm_malloc(g->nrevs ? g->nrevs : 1);
@@ -689,6 +690,7 @@ int lm_graph_upgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
 int lm_graph_upgrade_to(struct lm_graph *g, const char *const *rows, size_t nrows,
                         const char *const *targets, size_t ntargets, struct lm_plan *plan,
                         struct lm_err *e) {
+  if (!g->built) return lm_err_set(e, LM_ERROR, "the revision graph is not built");
   if (ntargets == 1) return lm_graph_upgrade(g, rows, nrows, targets[0], plan, e);
   unsigned char *todo = lm_malloc(g->nrevs ? g->nrevs : 1);
   struct lm_ilist tv = LM_ILIST_INIT, order = LM_ILIST_INIT;
@@ -711,6 +713,7 @@ int lm_graph_upgrade_to(struct lm_graph *g, const char *const *rows, size_t nrow
 
 int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
                        const char *target, struct lm_plan *plan, struct lm_err *e) {
+  if (!g->built) return lm_err_set(e, LM_ERROR, "the revision graph is not built");
   char *start, *end;
   int offline = split_range(target, &start, &end);
   unsigned char *todo = lm_malloc(g->nrevs ? g->nrevs : 1);
@@ -777,6 +780,7 @@ static void stamp_step(struct lm_graph *g, struct lm_plan *plan, struct rows *ro
 int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
                    const char *const *targets, size_t ntargets, int purge,
                    struct lm_plan *plan, struct lm_err *e) {
+  if (!g->built) return lm_err_set(e, LM_ERROR, "the revision graph is not built");
   g->ekind = 0;
   int rc = purge ? LM_OK : resolve_rows(g, rows_in, nrows, &plan->start, e);
   struct lm_ilist filtered = LM_ILIST_INIT, dests = LM_ILIST_INIT;
@@ -845,6 +849,7 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
 
 int lm_graph_history(struct lm_graph *g, const char *range, const char *const *rows,
                      size_t nrows, struct lm_ilist *out, struct lm_err *e) {
+  if (!g->built) return lm_err_set(e, LM_ERROR, "the revision graph is not built");
   g->ekind = 0;
   char *start = NULL, *end = NULL;
   if (range) {

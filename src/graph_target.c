@@ -600,6 +600,7 @@ static int reword_heads(struct lm_graph *g, struct lm_err *e) {
 
 int lm_graph_resolve(struct lm_graph *g, const char *ident, struct lm_ilist *out,
                      struct lm_err *e) {
+  if (!g->built) return lm_err_set(e, LM_ERROR, "the revision graph is not built");
   size_t before = out->n;
   g->ekind = 0;
   int rc = lm_graph_get_revisions(g, ident, out, e);
@@ -613,6 +614,7 @@ int lm_graph_resolve(struct lm_graph *g, const char *ident, struct lm_ilist *out
 }
 
 int lm_graph_resolve_one(struct lm_graph *g, const char *ident, int *rev, struct lm_err *e) {
+  if (!g->built) return lm_err_set(e, LM_ERROR, "the revision graph is not built");
   g->ekind = 0;
   int rc = lm_graph_get_revision(g, ident, rev, e);
   if (rc) return reword_heads(g, e);

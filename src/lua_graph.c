@@ -88,8 +88,10 @@
  *
  * core.sha256(string) -> 64 lowercase hex digits
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "graph.h"
 #include "lua_core.h"
@@ -106,6 +108,7 @@ struct scratch {
   struct lm_ilist list;
   char **paths;
   size_t npaths;
+  int dirfd;                   /* an open directory, or -1 */
   const char **strs;           /* string pointers borrowed from Lua values */
   size_t nstrs, cap;
 };
@@ -121,6 +124,8 @@ static int scratch_gc(lua_State *L) {
   free(s->strs);
   s->strs = NULL;
   s->nstrs = s->cap = 0;
+  if (s->dirfd >= 0) close(s->dirfd);
+  s->dirfd = -1;
   return 0;
 }
 
@@ -129,6 +134,7 @@ static struct scratch *push_scratch(lua_State *L) {
   memset(s, 0, sizeof *s);
   s->plan = (struct lm_plan)LM_PLAN_INIT;
   s->list = (struct lm_ilist)LM_ILIST_INIT;
+  s->dirfd = -1;
   luaL_setmetatable(L, SCRATCH_MT);
   return s;
 }
@@ -579,8 +585,21 @@ static int core_load_scripts(lua_State *L) {
       if (was_running) lua_gc(L, LUA_GCRESTART);
       return lm_lua_raise(L, &e);
     }
+    const char *open_dir = NULL;      /* the directory s->dirfd has open */
+    size_t open_len = 0;
     for (size_t i = 0; i < s->npaths; i++) {
-      if (lm_script_load(L, s->paths[i], mt, &e)) {
+      const char *path = s->paths[i], *slash = strrchr(path, '/');
+      size_t dlen = slash ? (size_t)(slash - path) : 0;
+      if (slash && (!open_dir || dlen != open_len || strncmp(path, open_dir, dlen) != 0)) {
+        char *dir = lm_strndup(path, dlen ? dlen : 1);
+        if (s->dirfd >= 0) close(s->dirfd);
+        s->dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+        free(dir);
+        open_dir = path;
+        open_len = dlen;
+      }
+      int at = slash && s->dirfd >= 0;
+      if (lm_script_load_at(L, at ? s->dirfd : AT_FDCWD, at ? slash + 1 : path, path, mt, &e)) {
         if (was_running) lua_gc(L, LUA_GCRESTART);
         return lm_lua_raise(L, &e);
       }
@@ -590,6 +609,8 @@ static int core_load_scripts(lua_State *L) {
     free(s->paths);
     s->paths = NULL;
     s->npaths = 0;
+    if (s->dirfd >= 0) close(s->dirfd);
+    s->dirfd = -1;
   }
   if (was_running) lua_gc(L, LUA_GCRESTART);
   return 1;

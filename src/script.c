@@ -131,9 +131,12 @@ int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *
 
 /* ---- loading ---- */
 
-/* The whole file in one allocation (caller frees *data). */
-static int read_file(const char *path, char **data, size_t *len, struct lm_err *e) {
-  int fd = open(path, O_RDONLY);
+/* The whole file in one allocation (caller frees *data): name opened in
+ * the directory dirfd (AT_FDCWD: relative to the working directory);
+ * path is for messages. */
+static int read_file(int dirfd, const char *name, const char *path, char **data, size_t *len,
+                     struct lm_err *e) {
+  int fd = openat(dirfd, name, O_RDONLY);
   if (fd < 0) return lm_err_set(e, LM_ERROR, "%s: %s", path, strerror(errno));
   struct stat st;
   size_t cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
@@ -234,14 +237,19 @@ static void set_load_error(struct lm_err *e, const char *msg, const char *path) 
   lm_buf_release(&id);
 }
 
-/* Runs the chunk and builds the record; see script.h. */
 int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e) {
+  return lm_script_load_at(L, AT_FDCWD, path, path, env_mt, e);
+}
+
+/* Runs the chunk and builds the record; see script.h. */
+int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *path, int env_mt,
+                      struct lm_err *e) {
   char *data = NULL;
   size_t len = 0;
   char hex[65];
   int top = lua_gettop(L);
   env_mt = lua_absindex(L, env_mt);
-  if (read_file(path, &data, &len, e)) return LM_ERROR;
+  if (read_file(dirfd, name, path, &data, &len, e)) return LM_ERROR;
   if (lm_script_sha256(data, len, hex, e)) {
     free(data);
     return LM_ERROR;

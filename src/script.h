@@ -30,5 +30,10 @@ int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *
  * "path: what is wrong". env_mt: index of a metatable whose __index is the
  * globals table, shared by every script's environment. */
 int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e);
+/* The same, opening name relative to the directory dirfd (an open
+ * directory, or AT_FDCWD); path names the file in the record and messages.
+ * Saves the kernel a path walk per file when loading thousands. */
+int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *path, int env_mt,
+                      struct lm_err *e);
 
 #endif
