@@ -340,6 +340,17 @@ describe("version rows per step", function()
     assert.same({"down cccc3333 -> bbbb2222", "down bbbb2222 -> aaaa1111"}, steps(p))
   end)
 
+  it("an offline stamp range starts from START", function()
+    local g = G()
+    local p = g:stamp_path({"eeee5555"}, "aaaa1111:cccc3333")
+    assert.same({"aaaa1111"}, p.start)
+    assert.same({"stamp aaaa1111 -> cccc3333"}, steps(p))
+    assert.same({"cccc3333"}, p.rows)
+    assert.same({"stamp  -> bbbb2222"}, steps(g:stamp_path({"eeee5555"}, ":bbbb2222")))
+    assert.equal("Stamp operation with --sql only supports a single starting revision at a time",
+                 error_of(g.stamp_path, g, {}, {"aaaa1111:cccc3333", "bbbb2222:ffff6666"}))
+  end)
+
   it("stamp --purge starts from an empty table", function()
     local p = G():stamp_path({"eeee5555"}, "bbbb2222", {purge = true})
     assert.same({}, p.start)

@@ -200,7 +200,7 @@ int lm_graph_upgrade_to(struct lm_graph *g, const char *const *rows, size_t nrow
 int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
                        const char *target, struct lm_plan *plan, struct lm_err *e);
 /* Alembic's _stamp_revs: targets may be several identifiers; purge starts
- * from an empty table. */
+ * from an empty table; "START:END" (offline) starts from what START names. */
 int lm_graph_stamp(struct lm_graph *g, const char *const *rows, size_t nrows,
                    const char *const *targets, size_t ntargets, int purge,
                    struct lm_plan *plan, struct lm_err *e);

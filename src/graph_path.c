@@ -778,11 +778,33 @@ static void stamp_step(struct lm_graph *g, struct lm_plan *plan, struct rows *ro
 }
 
 int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
-                   const char *const *targets, size_t ntargets, int purge,
+                   const char *const *targets_in, size_t ntargets, int purge,
                    struct lm_plan *plan, struct lm_err *e) {
   if (!g->built) return lm_err_set(e, LM_ERROR, "the revision graph is not built");
   g->ekind = 0;
-  int rc = purge ? LM_OK : resolve_rows(g, rows_in, nrows, &plan->start, e);
+  /* Offline, "START:END" stamps from START: the rows are what START names. */
+  const char **targets = lm_malloc((ntargets ? ntargets : 1) * sizeof *targets);
+  const char *start = NULL;
+  size_t start_len = 0;
+  int rc = LM_OK;
+  for (size_t t = 0; t < ntargets; t++) {
+    const char *colon = targets_in[t] ? strchr(targets_in[t], ':') : NULL;
+    targets[t] = colon ? colon + 1 : targets_in[t];
+    if (!colon) continue;
+    size_t len = (size_t)(colon - targets_in[t]);
+    if (start && (len != start_len || strncmp(start, targets_in[t], len) != 0))
+      rc = lm_err_set(e, LM_ERROR, "Stamp operation with --sql only supports a single starting "
+                      "revision at a time");
+    start = targets_in[t];
+    start_len = len;
+  }
+  if (rc == LM_OK && start) {
+    char *s0 = lm_strndup(start, start_len);
+    rc = range_start(g, s0, &plan->start, e);
+    free(s0);
+  } else if (rc == LM_OK && !purge) {
+    rc = resolve_rows(g, rows_in, nrows, &plan->start, e);
+  }
   struct lm_ilist filtered = LM_ILIST_INIT, dests = LM_ILIST_INIT;
   for (size_t t = 0; rc == LM_OK && t < ntargets; t++) {
     if (!targets[t] || !targets[t][0]) continue;
@@ -840,6 +862,7 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
   } else {
     reword(g, e, CMD_STAMP, NULL, NULL);
   }
+  free(targets);
   lm_ilist_release(&filtered);
   lm_ilist_release(&dests);
   return rc;
