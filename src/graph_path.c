@@ -745,7 +745,9 @@ int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows
 
 /* ---- stamp ---- */
 
-static void stamp_step(struct lm_graph *g, struct lm_plan *plan, struct rows *rows,
+/* One StampStep and HeadMaintainer's handling of it: a branch delete, a
+ * new-branch insert, a merge of several rows into to, or an update. */
+static void stamp_step(struct lm_plan *plan, struct rows *rows,
                        const int *from, size_t nfrom, int to, int upgrade, int branch_move) {
   struct lm_step *s = plan_add(plan);
   s->stamp = 1;
@@ -774,7 +776,6 @@ static void stamp_step(struct lm_graph *g, struct lm_plan *plan, struct rows *ro
     }
   }
   step_snapshot(rows, s);
-  (void)g;
 }
 
 int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
@@ -834,7 +835,7 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
       int dest = dests.v[d];
       if (dest < 0) {
         for (size_t i = 0; i < filtered.n; i++)
-          stamp_step(g, plan, &rows, &filtered.v[i], 1, -1, 0, 1);
+          stamp_step(plan, &rows, &filtered.v[i], 1, -1, 0, 1);
         continue;
       }
       int present = 0;
@@ -849,11 +850,11 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
         below |= anc[filtered.v[i]] == s;
       }
       if (above)
-        stamp_step(g, plan, &rows, filtered.v, filtered.n, dest, 0, 0);
+        stamp_step(plan, &rows, filtered.v, filtered.n, dest, 0, 0);
       else if (below)
-        stamp_step(g, plan, &rows, filtered.v, filtered.n, dest, 1, 0);
+        stamp_step(plan, &rows, filtered.v, filtered.n, dest, 1, 0);
       else
-        stamp_step(g, plan, &rows, NULL, 0, dest, 1, 1);
+        stamp_step(plan, &rows, NULL, 0, dest, 1, 1);
     }
     free(desc);
     free(anc);

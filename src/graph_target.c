@@ -152,12 +152,19 @@ int lm_graph_revision_for_ident(struct lm_graph *g, const char *ident, const cha
   if (rev < 0) {
     size_t plen = strlen(ident), nmatch = 0;
     struct lm_ilist cands = LM_ILIST_INIT;         /* indices into g->keys */
+    uint32_t s_anc = 0, s_desc = 0;
+    if (branch_rev >= 0) {                         /* the branch's line, once */
+      s_anc = lm_graph_new_stamp(g);
+      lm_graph_mark_ancestors(g, &branch_rev, 1, 0, g->mark2, s_anc);
+      s_desc = lm_graph_new_stamp(g);
+      lm_graph_mark_descendants(g, &branch_rev, 1, 0, g->mark3, s_desc);
+    }
     for (size_t k = lower_bound(g, ident); k < g->nkeys; k++) {
       const char *key = g->keys[k].key;
       if (strncmp(key, ident, plen) != 0) break;
       if (strlen(key) <= 3) continue;
-      if (branch_rev >= 0 && !lm_graph_shares_lineage(g, g->keys[k].rev, branch_rev, 0))
-        continue;
+      int r = g->keys[k].rev;
+      if (branch_rev >= 0 && g->mark2[r] != s_anc && g->mark3[r] != s_desc) continue;
       lm_ilist_push(&cands, (int)k);
       nmatch++;
     }
