@@ -125,8 +125,13 @@ local function who()
   return user .. "@" .. host
 end
 
--- Where in the script an error came from: its file and line.
+-- Where in the script an error came from: its file and line. An error
+-- value that is neither a string nor carries a message (error({...}),
+-- error()) gets one saying what it was, as Lua's own loader says.
 local function locate(err, path)
+  if type(err) ~= "string" and (type(err) ~= "table" or err.message == nil) then
+    err = {message = ("error object is a %s value"):format(type(err)), value = err}
+  end
   if type(err) ~= "table" or err.where then return err end
   local source = "@" .. path
   for level = 2, 50 do
@@ -168,7 +173,11 @@ function Runner:_run(kind, opts)
     end
   end
   if kind == "upgrade" and conn and not opts.plan then self:_warn_changed(conn) end
-  local steps = core.run(conn, graph, records, {
+  if #records == 0 then
+    self:_log("INFO", ("No revisions in %s/versions: nothing to do (luamig revision -m MSG "
+      .. "makes one)"):format(s.script_location))
+  end
+  local ok, steps = pcall(core.run, conn, graph, records, {
     kind = kind, target = opts.target, targets = opts.targets, purge = opts.purge,
     version_table = s.version_table, transaction_per_migration = s.transaction_per_migration,
     lock_timeout = s.lock_timeout, plan = opts.plan, dialect = offline and dialect or nil,
@@ -190,6 +199,15 @@ function Runner:_run(kind, opts)
       end
     end,
   })
+  if not ok then
+    local err = steps
+    if type(err) == "table" and type(err.message) == "string"
+       and err.message:find("(a row of the version table)", 1, true) then
+      err.message = err.message .. ": `luamig verify` lists such rows; `luamig stamp --purge REV` "
+        .. "empties the table and records REV"
+    end
+    error(err, 0)
+  end
   return steps
 end
 
