@@ -125,6 +125,12 @@ describe("script errors name the file", function()
                  load_error("errobj"))
   end)
 
+  it("a message without a position still starts with the file", function()
+    assert.equal(file("binary", "b1b1_binary.lua") .. ": attempt to load a binary chunk (mode is 't')",
+                 load_error("binary"))
+    assert.equal(file("nopos", "c1c1_nopos.lua") .. ": no position here", load_error("nopos"))
+  end)
+
   it("no revision id, or no upgrade function", function()
     assert.equal(file("norev", "cccc_norev.lua") .. ": no revision id (set the global 'revision')",
                  load_error("norev"))

@@ -220,7 +220,8 @@ static int list_field(lua_State *L, int env, int rec, const char *name, const ch
 /* Lua names a chunk in messages by at most LUA_IDSIZE - 1 characters,
  * keeping the end of a long path behind "...". Puts the message into e
  * with that shortened name replaced by the full path, so every load error
- * reads "path:line: message" however deep the file is. */
+ * reads "path:line: message" however deep the file is, or "path: message"
+ * when Lua gives no position. */
 static void set_load_error(struct lm_err *e, const char *msg, const char *path) {
   size_t len = strlen(path), room = LUA_IDSIZE - 1;
   struct lm_buf id = LM_BUF_INIT;
@@ -232,8 +233,8 @@ static void set_load_error(struct lm_err *e, const char *msg, const char *path) 
   }
   if (strncmp(msg, id.data, id.len) == 0 && msg[id.len] == ':')
     lm_err_set(e, LM_ERROR, "%s%s", path, msg + id.len);
-  else
-    lm_err_set(e, LM_ERROR, "%s", msg);
+  else                                /* no position (a binary chunk, error(x, 0)) */
+    lm_err_set(e, LM_ERROR, "%s: %s", path, msg);
   lm_buf_release(&id);
 }
 
