@@ -283,16 +283,18 @@ function M.check(url, expected)
   return k
 end
 
--- Start args, kill it with SIGKILL after delay seconds. Returns "killed"
--- or "finished" (it ended on its own first; status in the second value).
+-- Start args, kill it with SIGKILL after delay seconds (timeout -s KILL).
+-- Returns "killed" or "finished" (it ended on its own first), its exit
+-- status, and how long it ran in seconds.
 function M.kill_after(bin, dir, url, args, delay)
-  local cmd = ("cd %s && { %s -q --url %s %s >/dev/null 2>&1 & pid=$!; sleep %.4f; "
-            .. "kill -KILL $pid 2>/dev/null; wait $pid; echo \"status=$?\"; }")
-    :format(shell_quote(dir), shell_quote(bin), shell_quote(url), args, delay)
+  local cmd = ("cd %s && t0=$(date +%%s%%N); timeout -s KILL %.4f %s -q --url %s %s >/dev/null 2>&1; "
+            .. "st=$?; t1=$(date +%%s%%N); echo \"status=$st ms=$(( (t1 - t0) / 1000000 ))\"")
+    :format(shell_quote(dir), delay, shell_quote(bin), shell_quote(url), args)
   local _, out = run(cmd)
   local status = tonumber(out:match("status=(%d+)"))
-  if status == 137 then return "killed", status end
-  return "finished", status
+  local seconds = (tonumber(out:match("ms=(%d+)")) or 0) / 1000
+  if status == 137 then return "killed", status, seconds end
+  return "finished", status, seconds
 end
 
 -- Run trials on url. opts: bin, dir (a project written by write_project),
@@ -311,12 +313,16 @@ function M.trials(opts)
   -- the database under test starts at base
   local k0, why = M.check(url, expected)
   if k0 ~= 0 then error("the database under test does not start at base: " .. tostring(why or k0)) end
+  -- a whole run's length, per direction: the reference's, then the mean
+  -- of the runs that ended before their kill (every trial is a whole run)
+  local span = {up = times.up, down = times.down}
   for trial = 1, opts.trials do
     local up = trial % 2 == 1
     local args = up and "upgrade head" or "downgrade base"
-    local span = (up and times.up or times.down) * 1.1
-    local delay = math.random() * span
-    local outcome = M.kill_after(opts.bin, opts.dir, url, args, delay)
+    local dir_key = up and "up" or "down"
+    local delay = math.random() * span[dir_key] * 1.05
+    local outcome, _, ran = M.kill_after(opts.bin, opts.dir, url, args, delay)
+    if outcome == "finished" then span[dir_key] = (span[dir_key] + ran) / 2 end
     fig.trials = fig.trials + 1
     fig[outcome] = fig[outcome] + 1
     local k, problem = M.check(url, expected)
