@@ -11,9 +11,12 @@
 --   BENCH_PGHOST, BENCH_PGPORT   the throwaway server (unix socket dir, port)
 --   BENCH_QUICK=1  the quick suite (smaller sizes, 3 runs)
 --   BENCH_RUNS     runs per case (default 5, quick 3)
---   BENCH_ONLY     a Lua pattern: only cases whose key matches
+--   BENCH_ONLY     Lua patterns, comma-separated: only cases whose key matches one
 --   BENCH_OUT      where to write the markdown report
 --   BENCH_SAMPLES  where to write every sample (TSV)
+--   BENCH_CANDIDATE  another luamig binary (a proposed change) run as a
+--                  fourth tool in the same interleaving, reported beside
+--                  luamig
 -- Timings are never asserted; the report says which targets a run met.
 
 local env = os.getenv
@@ -25,6 +28,8 @@ local RUNS = tonumber(env("BENCH_RUNS") or "") or (QUICK and 3 or 5)
 local ONLY = env("BENCH_ONLY")
 local ALEMBIC = env("BENCH_ALEMBIC") or "/usr/bin/alembic"
 local TIMEIT = HELPERS .. "/timeit"
+local CANDIDATE = env("BENCH_CANDIDATE")
+if CANDIDATE == "" then CANDIDATE = nil end
 
 ---------------------------------------------------------------------------
 -- Small helpers
@@ -156,7 +161,26 @@ end
 -- work was not done (so a fast wrong answer cannot win).
 
 local cases = {}
-local function case(c) if not ONLY or c.key:match(ONLY) then cases[#cases + 1] = c end end
+-- With a candidate binary, every case runs it too: luamig's spec with the
+-- binary swapped and a database of its own.
+local function selected(key)
+  if not ONLY then return true end
+  for pat in ONLY:gmatch("[^,]+") do if key:match(pat) then return true end end
+  return false
+end
+
+local function case(c)
+  if not selected(c.key) then return end
+  if CANDIDATE then
+    table.insert(c.tools, 2, "candidate")
+    c.candidate = function(tool)
+      local spec = c.luamig(tool)
+      spec.argv[1] = CANDIDATE
+      return spec
+    end
+  end
+  cases[#cases + 1] = c
+end
 
 local function luamig_argv(...)
   local a = {LUAMIG}
@@ -186,7 +210,7 @@ do
     local path = ("%s/db/current-%s.db"):format(TMP, tool)
     if not stamped[tool] then
       os.remove(path)
-      if tool == "luamig" then
+      if tool ~= "alembic" then
         sh(("cd %s && %s --url %s stamp head"):format(q(dir .. "/luamig"), q(LUAMIG), q(url_for(tool, "sqlite", path))))
       else
         sh(("cd %s && %s -x url=%s stamp head"):format(q(dir .. "/alembic"), q(ALEMBIC), q(url_for(tool, "sqlite", path))))
@@ -200,9 +224,9 @@ do
     key = "current-1k", title = ("`current`, %s revisions at head (SQLite)"):format(thousands(n)),
     tools = {"luamig", "alembic"},
     targets = {{"vs_alembic", 20}},
-    luamig = function()
+    luamig = function(tool)
       local dir = project("tables", n)
-      return {argv = luamig_argv("--url", url_for("luamig", "sqlite", at_head("luamig", dir)), "current"),
+      return {argv = luamig_argv("--url", url_for(tool, "sqlite", at_head(tool, dir)), "current"),
               dir = dir .. "/luamig", capture = true, check = check_current}
     end,
     alembic = function()
@@ -237,7 +261,7 @@ end
 
 -- upgrade head: kind ("tables" or "columns"), n revisions, on a database,
 -- one transaction ("tx") or one per revision ("step").
-local function upgrade_case(kind, n, dbkind, mode, targets)
+local function upgrade_case(kind, n, dbkind, mode, targets, max_runs)
   local what = kind == "tables" and ("%s CREATE TABLE revisions"):format(thousands(n))
             or ("one table gaining %s columns"):format(thousands(n - 1))
   local dbname = dbkind == "sqlite" and "SQLite" or "PostgreSQL"
@@ -259,12 +283,12 @@ local function upgrade_case(kind, n, dbkind, mode, targets)
   end
   case{
     key = ("upgrade-%s-%d-%s-%s"):format(kind, n, dbkind, mode),
-    title = title, tools = {"luamig", "alembic", "floor"}, targets = targets,
-    luamig = function()
-      local where = fresh("luamig")
+    title = title, tools = {"luamig", "alembic", "floor"}, targets = targets, max_runs = max_runs,
+    luamig = function(tool)
+      local where = fresh(tool)
       return {argv = luamig_argv("-c", mode == "tx" and "luamig-onetx.lua" or "luamig.lua",
-                                 "--url", url_for("luamig", dbkind, where), "upgrade", "head"),
-              dir = project(kind, n) .. "/luamig", check = checker("luamig", where)}
+                                 "--url", url_for(tool, dbkind, where), "upgrade", "head"),
+              dir = project(kind, n) .. "/luamig", check = checker(tool, where)}
     end,
     alembic = function()
       local where = fresh("alembic")
@@ -298,9 +322,9 @@ local function bulk_case(n, dbkind, targets, baseline)
     key = ("bulk-%s-%s"):format(baseline and "base" or tostring(n), dbkind),
     title = ("bulk_insert %s rows (id, varchar, float) from a loop, %s"):format(thousands(n), dbname),
     tools = {"luamig", "alembic", "floor"}, targets = targets, rows = n, baseline = baseline,
-    luamig = function()
-      local where = fresh("luamig")
-      return {argv = luamig_argv("--url", url_for("luamig", dbkind, where), "upgrade", "head"),
+    luamig = function(tool)
+      local where = fresh(tool)
+      return {argv = luamig_argv("--url", url_for(tool, dbkind, where), "upgrade", "head"),
               dir = project("bulk", n) .. "/luamig", check = checker(where)}
     end,
     alembic = function()
@@ -317,13 +341,15 @@ local function bulk_case(n, dbkind, targets, baseline)
   }
 end
 
--- --quick: the commit-bound per-revision cases with 200 revisions, so that
--- the quick suite stays under five minutes on a busy disk.
+-- One transaction: 1,000 and 5,000 revisions (the 5,000 cases at most 3
+-- runs: Alembic takes 15 s and more per run). One per revision (a commit,
+-- hence an fsync, each): 1,000 revisions; --quick: 200, so that the quick
+-- suite stays under five minutes on a busy disk.
 local tx_sizes = QUICK and {1000} or {1000, 5000}
-local step_sizes = QUICK and {200} or {1000, 5000}
+local step_sizes = QUICK and {200} or {1000}
 for _, dbkind in ipairs{"sqlite", "postgresql"} do
   for _, n in ipairs(tx_sizes) do
-    upgrade_case("tables", n, dbkind, "tx", {{"vs_floor", dbkind == "sqlite" and 2 or 1.3}})
+    upgrade_case("tables", n, dbkind, "tx", {{"vs_floor", dbkind == "sqlite" and 2 or 1.3}}, n >= 5000 and 3 or nil)
   end
   for _, n in ipairs(step_sizes) do
     upgrade_case("tables", n, dbkind, "step", {{"vs_floor", 1.2}})
@@ -397,15 +423,16 @@ local function rotate(list, k)
 end
 
 local function run_case(c)
-  log("case %s: %s", c.key, c.title)
+  local runs = math.min(RUNS, c.max_runs or RUNS)
+  log("case %s: %s (%d runs)", c.key, c.title, runs)
   local res = {}
   for _, tool in ipairs(c.tools) do res[tool] = {walls = {}, rss = {}} end
   results[c.key] = res
-  for r = 1, RUNS do
+  for r = 1, runs do
     local line = {}
     for _, tool in ipairs(rotate(c.tools, r - 1)) do
       local ok, err = pcall(function()
-        local spec = c[tool]()
+        local spec = c[tool](tool)
         local out = spec.capture and (TMP .. "/last.out") or nil
         local wall, rss, code, err_path
         for attempt = 1, 3 do                 -- exit 126/127: the binary was being replaced
@@ -480,8 +507,9 @@ local function peak(key, tool)
 end
 
 -- Each target: its text and whether this run met it (nil: not measured).
-local function judge(c, t)
-  local lm = med(c.key, "luamig")
+local function judge(c, t, who)
+  who = who or "luamig"
+  local lm = med(c.key, who)
   if t[1] == "vs_alembic" then
     local a = med(c.key, "alembic")
     return ("≥ %g× faster than Alembic"):format(t[2]), lm and a and a / lm >= t[2]
@@ -491,15 +519,15 @@ local function judge(c, t)
   elseif t[1] == "abs" then
     return ("< %g s"):format(t[2]), lm and lm < t[2]
   elseif t[1] == "scale" then
-    local base = med(t[2], "luamig")
+    local base = med(t[2], who)
     local ratio = lm and base and lm / base
     return ("≤ %g× the 1,000 case (is %s×)"):format(t[3], ratio and ("%.1f"):format(ratio) or "?"),
       ratio and ratio <= t[3]
   elseif t[1] == "rss" then
-    local p = peak(c.key, "luamig")
+    local p = peak(c.key, who)
     return ("peak < %s"):format(mb(t[2])), p and p < t[2]
   elseif t[1] == "growth" then
-    local p, b = peak(c.key, "luamig"), peak(t[2], "luamig")
+    local p, b = peak(c.key, who), peak(t[2], who)
     local g = p and b and p - b
     return ("growth < %s (is %s)"):format(mb(t[3]), g and mb(g) or "?"), g and g < t[3]
   end
@@ -518,8 +546,9 @@ local function report(meta)
   add("Written by `make bench` (bench/run); bench/README.md says what is measured and how. Ratios "
     .. "compare medians of the same run only.")
   add("")
-  add(("Run: %s, %s, %d runs per case (medians; min–max in parentheses; memory: peak RSS of the "
-    .. "command's process)."):format(meta.date, QUICK and "`--quick`" or "full suite", RUNS))
+  add(("Run: %s, %s, %d runs per case%s (medians; min–max in parentheses; memory: peak RSS of the "
+    .. "command's process)."):format(meta.date, QUICK and "`--quick`" or "full suite", RUNS,
+    QUICK and "" or " (at most 3 for the 5,000-revision cases)"))
   add("")
   add(("Machine: %s. Load before the run: %s. %s"):format(meta.machine, meta.load, meta.versions))
   add("")
@@ -538,6 +567,29 @@ local function report(meta)
       add(("| %s | %s | %s | %s | %s | %s | %s | %s |"):format(c.title, cell(res.luamig), cell(res.alembic),
         cell(res.floor), ratio_text(a, lm), ratio_text(lm, f),
         #tt > 0 and table.concat(tt, "; ") or "–", #met > 0 and table.concat(met, "; ") or "–"))
+    end
+  end
+  if CANDIDATE then
+    add("")
+    add(("Candidate build `%s`, run in the same interleaving:"):format(CANDIDATE))
+    add("")
+    add("| work | luamig | candidate | candidate/luamig | Alembic/candidate | candidate/floor | target | met |")
+    add("|---|---|---|---|---|---|---|---|")
+    for _, c in ipairs(cases) do
+      local res = results[c.key]
+      if res and res.candidate then
+        local lm, cd = med(c.key, "luamig"), med(c.key, "candidate")
+        local a, f = med(c.key, "alembic"), med(c.key, "floor")
+        local tt, met = {}, {}
+        for _, t in ipairs(c.targets or {}) do
+          local text, ok = judge(c, t, "candidate")
+          tt[#tt + 1] = text
+          met[#met + 1] = ok == nil and "?" or ok and "yes" or "**no**"
+        end
+        add(("| %s | %s | %s | %s | %s | %s | %s | %s |"):format(c.title, cell(res.luamig), cell(res.candidate),
+          ratio_text(cd, lm), ratio_text(a, cd), ratio_text(cd, f),
+          #tt > 0 and table.concat(tt, "; ") or "–", #met > 0 and table.concat(met, "; ") or "–"))
+      end
     end
   end
   -- rows per second for the bulk loads
@@ -571,7 +623,7 @@ end
 
 local t0 = os.time()
 sh(("mkdir -p %s/db %s/proj"):format(q(TMP), q(TMP)))
-if not ONLY or ("startup-checks"):match(ONLY) then
+if selected("startup-checks") then
   local ok, err = pcall(startup_checks)
   if not ok then log("start-up checks failed to run: %s", tostring(err)) end
 end
