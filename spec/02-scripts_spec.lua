@@ -180,6 +180,21 @@ describe("script errors name the file", function()
     assert.same({"e2e2"}, p.rows)
   end)
 
+  it("a long path comes back whole, also for errors raised later in upgrade", function()
+    local long = "migrations/versions/3f2a9c1d8e7b_create_the_users_table_with_a_long_slug.lua"
+    local short = "..." .. long:sub(-56)          -- how Lua names that chunk in messages
+    assert.equal(long .. ":12: boom\nstack traceback:\n\t" .. long .. ":12: in function 'upgrade'",
+                 core.script_message(short .. ":12: boom\nstack traceback:\n\t" .. short
+                   .. ":12: in function 'upgrade'", long))
+    assert.equal("x.lua:1: fine", core.script_message("x.lua:1: fine", "x.lua"))
+    -- a real one: the function runs after loading, its error names the file
+    local records = core.load_scripts(root .. "good/versions")
+    local ok, err = pcall(records[2].upgrade, {})
+    assert.is_false(ok)
+    assert.equal(records[2].path .. ":9: never called while loading",
+                 core.script_message(err, records[2].path))
+  end)
+
   it("a missing directory", function()
     assert.equal("Path doesn't exist: '" .. root .. "nowhere/versions'. Please use the 'init' "
       .. "command to create a new scripts folder.", load_error("nowhere"))

@@ -87,6 +87,11 @@
  *       function; cannot downgrade through it".
  *
  * core.sha256(string) -> 64 lowercase hex digits
+ * core.script_message(message, path) -> message
+ *   Lua shortens a chunk name longer than 59 characters in messages
+ *   ("...ns/3f2a9c1d8e7b_a_long_slug.lua:12: ..."); this puts the full path
+ *   back, for errors raised inside upgrade/downgrade (load errors already
+ *   carry it).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -109,6 +114,7 @@ struct scratch {
   char **paths;
   size_t npaths;
   int dirfd;                   /* an open directory, or -1 */
+  char *str;                   /* a C string on its way to Lua */
   const char **strs;           /* string pointers borrowed from Lua values */
   size_t nstrs, cap;
 };
@@ -126,6 +132,8 @@ static int scratch_gc(lua_State *L) {
   s->nstrs = s->cap = 0;
   if (s->dirfd >= 0) close(s->dirfd);
   s->dirfd = -1;
+  free(s->str);
+  s->str = NULL;
   return 0;
 }
 
@@ -616,6 +624,15 @@ static int core_load_scripts(lua_State *L) {
   return 1;
 }
 
+/* core.script_message(message, path) -> message with the full path */
+static int core_script_message(lua_State *L) {
+  const char *msg = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+  struct scratch *s = push_scratch(L);
+  s->str = lm_script_message(msg, path);  /* freed by the scratch, even if the push raises */
+  lua_pushstring(L, s->str);
+  return 1;
+}
+
 /* core.sha256(string) -> hex */
 static int core_sha256(lua_State *L) {
   size_t len;
@@ -654,6 +671,7 @@ static const luaL_Reg core_functions[] = {
   {"graph", core_graph},
   {"load_scripts", core_load_scripts},
   {"sha256", core_sha256},
+  {"script_message", core_script_message},
   {NULL, NULL}
 };
 

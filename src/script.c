@@ -217,25 +217,43 @@ static int list_field(lua_State *L, int env, int rec, const char *name, const ch
   return LM_OK;
 }
 
-/* Lua names a chunk in messages by at most LUA_IDSIZE - 1 characters,
- * keeping the end of a long path behind "...". Puts the message into e
- * with that shortened name replaced by the full path, so every load error
- * reads "path:line: message" however deep the file is, or "path: message"
- * when Lua gives no position. */
-static void set_load_error(struct lm_err *e, const char *msg, const char *path) {
+/* How Lua names the chunk of path in messages: at most LUA_IDSIZE - 1
+ * characters, the end of a long path kept behind "..." (luaO_chunkid). */
+static void chunk_id(const char *path, struct lm_buf *id) {
   size_t len = strlen(path), room = LUA_IDSIZE - 1;
-  struct lm_buf id = LM_BUF_INIT;
   if (len <= room) {
-    lm_buf_adds(&id, path);
+    lm_buf_adds(id, path);
   } else {
-    lm_buf_adds(&id, "...");
-    lm_buf_adds(&id, path + len - (room - 3));
+    lm_buf_adds(id, "...");
+    lm_buf_adds(id, path + len - (room - 3));
   }
-  if (strncmp(msg, id.data, id.len) == 0 && msg[id.len] == ':')
-    lm_err_set(e, LM_ERROR, "%s%s", path, msg + id.len);
-  else                                /* no position (a binary chunk, error(x, 0)) */
-    lm_err_set(e, LM_ERROR, "%s: %s", path, msg);
+}
+
+char *lm_script_message(const char *msg, const char *path) {
+  struct lm_buf id = LM_BUF_INIT, out = LM_BUF_INIT;
+  chunk_id(path, &id);
+  const char *p = msg;
+  for (const char *hit; (hit = strstr(p, id.data)) != NULL; p = hit + id.len) {
+    lm_buf_add(&out, p, (size_t)(hit - p));
+    lm_buf_adds(&out, hit[id.len] == ':' ? path : id.data);
+  }
+  lm_buf_adds(&out, p);
   lm_buf_release(&id);
+  return lm_buf_detach(&out);
+}
+
+/* Puts a load error into e as "path:line: message" however deep the file
+ * is, or "path: message" when Lua gives no position (a binary chunk,
+ * error(x, 0)). */
+static void set_load_error(struct lm_err *e, const char *msg, const char *path) {
+  struct lm_buf id = LM_BUF_INIT;
+  chunk_id(path, &id);
+  int positioned = strncmp(msg, id.data, id.len) == 0 && msg[id.len] == ':';
+  lm_buf_release(&id);
+  char *full = lm_script_message(msg, path);
+  if (positioned) lm_err_set(e, LM_ERROR, "%s", full);
+  else lm_err_set(e, LM_ERROR, "%s: %s", path, full);
+  free(full);
 }
 
 int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e) {

@@ -36,4 +36,9 @@ int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e)
 int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *path, int env_mt,
                       struct lm_err *e);
 
+/* msg with every mention of path's chunk as Lua shortens it in messages
+ * ("...rsions/3f2a_a_long_name.lua:12:") replaced by the full path: for
+ * errors raised later inside upgrade/downgrade. Caller frees. */
+char *lm_script_message(const char *msg, const char *path);
+
 #endif
