@@ -285,16 +285,24 @@ end
 
 -- Start args, kill it with SIGKILL after delay seconds (timeout -s KILL).
 -- Returns "killed" or "finished" (it ended on its own first), its exit
--- status, and how long it ran in seconds.
+-- status, how long it ran in seconds, and the revision (0 = base) that the
+-- last step it announced ("Running upgrade a -> b") was going to, or nil.
 function M.kill_after(bin, dir, url, args, delay)
-  local cmd = ("cd %s && t0=$(date +%%s%%N); timeout -s KILL %.4f %s -q --url %s %s >/dev/null 2>&1; "
+  local cmd = ("cd %s && t0=$(date +%%s%%N); timeout -s KILL %.4f %s --url %s %s >/dev/null 2>killed.err; "
             .. "st=$?; t1=$(date +%%s%%N); echo \"status=$st ms=$(( (t1 - t0) / 1000000 ))\"")
     :format(shell_quote(dir), delay, shell_quote(bin), shell_quote(url), args)
   local _, out = run(cmd)
   local status = tonumber(out:match("status=(%d+)"))
   local seconds = (tonumber(out:match("ms=(%d+)")) or 0) / 1000
-  if status == 137 then return "killed", status, seconds end
-  return "finished", status, seconds
+  local f = io.open(dir .. "/killed.err")
+  local err = f and f:read("a") or ""
+  if f then f:close() end
+  local going_to
+  for to in err:gmatch("Running %a+ [^\n]-%-> ?(r?%d*)") do
+    going_to = tonumber(to:match("%d+")) or 0
+  end
+  if status == 137 then return "killed", status, seconds, going_to end
+  return "finished", status, seconds, going_to
 end
 
 -- Run trials on url. opts: bin, dir (a project written by write_project),
@@ -307,7 +315,7 @@ function M.trials(opts)
   local expected, times = M.reference(opts.bin, opts.dir, ref_url)
   log(("reference: %d revisions walked up and down; a whole upgrade takes %.2f s, a downgrade %.2f s")
       :format(M.NREVS, times.up, times.down))
-  local fig = {trials = 0, killed = 0, finished = 0, inconsistencies = 0, failures = {},
+  local fig = {trials = 0, killed = 0, finished = 0, inconsistencies = 0, failures = {}, mid_step = 0,
                reached = {}, times = times}
   local url = opts.url
   -- the database under test starts at base
@@ -321,13 +329,15 @@ function M.trials(opts)
     local args = up and "upgrade head" or "downgrade base"
     local dir_key = up and "up" or "down"
     local delay = math.random() * span[dir_key] * 1.05
-    local outcome, _, ran = M.kill_after(opts.bin, opts.dir, url, args, delay)
+    local outcome, _, ran, going_to = M.kill_after(opts.bin, opts.dir, url, args, delay)
     if outcome == "finished" then span[dir_key] = (span[dir_key] + ran) / 2 end
     fig.trials = fig.trials + 1
     fig[outcome] = fig[outcome] + 1
     local k, problem = M.check(url, expected)
     if k then
       fig.reached[k] = (fig.reached[k] or 0) + 1
+      -- inside a step: one was announced and the database is not at its end
+      if outcome == "killed" and going_to and going_to ~= k then fig.mid_step = fig.mid_step + 1 end
       if outcome == "finished" and k ~= (up and M.NREVS or 0) then
         problem = ("the run ended on its own before the kill, but the database is at revision %d"):format(k)
       end
@@ -362,9 +372,10 @@ function M.trials(opts)
 end
 
 function M.summary(name, fig)
-  return ("crash %s: %d trials, %d killed mid-run, %d finished before the kill, %d distinct revisions "
-       .. "seen after a kill, %d inconsistencies"):format(name, fig.trials, fig.killed, fig.finished,
-       fig.distinct_revisions, fig.inconsistencies)
+  return ("crash %s: %d trials, %d killed mid-run (%d of them inside a step, rolled back), %d finished "
+       .. "before the kill, %d distinct revisions seen after a kill, %d inconsistencies")
+       :format(name, fig.trials, fig.killed, fig.mid_step, fig.finished, fig.distinct_revisions,
+               fig.inconsistencies)
 end
 
 ---------------------------------------------------------------------------
