@@ -194,6 +194,8 @@ function Runner:_run(kind, opts)
       if not ok then
         if type(err) == "table" and err.where then
           err.message = err.where .. ": " .. tostring(err.message)
+        elseif type(err) == "string" then               -- Lua shortens long chunk names
+          err = core.script_message(err, record.path)
         end
         error(err, 0)
       end
