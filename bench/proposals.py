@@ -361,3 +361,10 @@ edit('lua/luamig/op_bulk.lua', '''      if conn.bulk_insert then
         end
         return conn:bulk_insert(tname, columns, direct, ctx.progress)
       end''')
+
+proposal("P10", "SQLite add_column reads the table's columns only when a change asks if_exists/if_not_exists (lua/luamig/op.lua, sqlite_apply)")
+edit('lua/luamig/op.lua', '''    if conn then existing = sqlite_columns(tname) end''', '''    local wants_existing = false
+    for _, ch in ipairs(changes) do
+      if ch.opts and (ch.opts.if_not_exists or ch.opts.if_exists) then wants_existing = true end
+    end
+    if conn and wants_existing then existing = sqlite_columns(tname) end''')
