@@ -167,6 +167,10 @@ int lm_graph_add(struct lm_graph *g, const struct lm_rev_spec *spec, struct lm_e
     lm_buf_release(&b);
     return in_file(e, spec->path);
   }
+  if (strlen(id) > LM_REV_ID_MAX)                    /* version_num is VARCHAR(64) */
+    return lm_err_set(e, LM_ERROR, "revision id '%s' is %zu characters long; the version table "
+                      "holds ids of at most %d (use a shorter revision)", id, strlen(id),
+                      LM_REV_ID_MAX), in_file(e, spec->path);
   for (size_t i = 0; i < spec->ndown; i++)
     if (strcmp(spec->down[i], id) == 0)
       return lm_err_set(e, LM_ERROR, "Self-loop is detected in revisions (%s)", id),

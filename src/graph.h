@@ -108,6 +108,9 @@ struct lm_graph {
   int *stack;                       /* nrevs entries */
 };
 
+/* The longest revision id: the version table's version_num is VARCHAR(64). */
+#define LM_REV_ID_MAX 64
+
 struct lm_graph *lm_graph_new(void);
 /* Frees everything the graph owns; NULL-safe. */
 void lm_graph_free(struct lm_graph *g);

@@ -290,6 +290,29 @@ static void explain_failure(struct run *r, const struct lm_step *s, int transact
   free(at);
 }
 
+/* A step whose SQL ended the transaction luamig opened for it: nothing is
+ * recorded, and the message says what may have stayed. body: the step's
+ * own result (its error, if any, is kept in front). */
+static void explain_ended_transaction(struct run *r, const struct lm_step *s, int body,
+                                      const struct lm_ilist *rows_before, struct lm_err *e) {
+  char *label = step_label(r, s);
+  char *at = join_ids(r, rows_before);
+  struct lm_buf b = LM_BUF_INIT;
+  lm_buf_printf(&b, "%s: ", label);
+  if (body != LM_OK) lm_buf_printf(&b, "%s\n", e->message);
+  lm_buf_printf(&b, "its SQL ended the transaction luamig opened for it (a COMMIT or ROLLBACK): "
+                "what ran before that may be committed or undone, what ran after it was committed "
+                "statement by statement, and the version table still says %s, so this revision is "
+                "not recorded. Mark a step that must manage its own transactions with "
+                "transactional = false; check the database, then fix the step and run again, or "
+                "finish it by hand and `luamig stamp %s`.", *at ? at : "base",
+                s->rev >= 0 ? rev_id(r, s->rev) : "REV");
+  lm_err_set(e, LM_ERROR, "%s", b.data);
+  lm_buf_release(&b);
+  free(label);
+  free(at);
+}
+
 /* Apply plan's steps from the first. On a change by another run (seen
  * inside a step's transaction) *replan is set and the caller plans again. */
 static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err *e) {
@@ -323,7 +346,14 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     }
     announce(r, s);
     int64_t t0 = now_ms();
-    if (!s->stamp && s->rev >= 0 && r->h->migrate(r->h->ctx, s->rev, s->upgrade, e) != LM_OK) {
+    int body = LM_OK;
+    if (!s->stamp && s->rev >= 0) body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
+    if (r->in_tx && r->conn && !r->conn->driver->in_transaction(r->conn)) {
+      r->in_tx = 0;                                   /* its own COMMIT or ROLLBACK ended ours */
+      explain_ended_transaction(r, s, body, before, e);
+      return LM_ERROR;
+    }
+    if (body != LM_OK) {
       tx_rollback(r);
       explain_failure(r, s, transactional, before, e);
       return LM_ERROR;

@@ -4,6 +4,8 @@
 #include "version.h"
 
 #include <stdlib.h>
+
+#include "graph.h"
 #include <string.h>
 
 /* Render sql with each $N replaced by the N-th value as a literal, outside
@@ -139,8 +141,8 @@ int lm_version_ensure(struct lm_sink *s, const char *table, struct lm_err *e) {
   int rc = LM_ERROR;
   if (qpk != NULL) {
     int pg = strcmp(s->dialect, "postgresql") == 0;
-    char *sql = lm_asprintf("CREATE TABLE IF NOT EXISTS %s (version_num VARCHAR(64) NOT NULL, "
-                            "CONSTRAINT %s PRIMARY KEY (version_num))", qt, qpk);
+    char *sql = lm_asprintf("CREATE TABLE IF NOT EXISTS %s (version_num VARCHAR(%d) NOT NULL, "
+                            "CONSTRAINT %s PRIMARY KEY (version_num))", qt, LM_REV_ID_MAX, qpk);
     rc = lm_sink_exec(s, sql, 0, NULL, NULL, e);
     free(sql);
     if (rc == LM_OK) {

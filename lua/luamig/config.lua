@@ -47,7 +47,12 @@ function M.read(path)
   local chunk, err = loadfile(path, "t", env)
   if not chunk then error(err, 0) end
   local ok, run_err = pcall(chunk)
-  if not ok then error(tostring(run_err), 0) end
+  if not ok then
+    if type(run_err) ~= "string" then               -- error({}) or error(): say what it was
+      run_err = ("%s: error object is a %s value"):format(path, type(run_err))
+    end
+    error(run_err, 0)
+  end
   local settings, warnings = {}, {}
   for k, v in pairs(env) do
     if M.defaults[k] ~= nil or k == "url" or k == "version_locations" or k == "naming_convention"
