@@ -1,5 +1,6 @@
--- embed.lua -- build step: turns the Lua modules under lua/ into a C file,
--- so the luamig binary carries them and a copy of it alone works.
+-- embed.lua -- build step: turns the Lua modules under lua/ into a C file
+-- of Lua 5.4 bytecode, so the luamig binary carries them (a copy of it alone
+-- works) and does not compile them at every start.
 --   lua5.4 src/embed.lua OUT.c lua/luamig/a.lua lua/luamig/b/c.lua ...
 -- Module names follow the path: lua/luamig/init.lua is "luamig",
 -- lua/luamig/dialect/sqlite.lua is "luamig.dialect.sqlite".
@@ -13,8 +14,11 @@ local entries = {}
 for i = 2, #arg do
   local path = arg[i]
   local f = assert(io.open(path, "rb"))
-  local src = f:read("a")
+  local text = f:read("a")
   f:close()
+  -- compiled here, once, rather than at every start; debug information is
+  -- kept, so messages still name the file and line
+  local src = string.dump(assert(load(text, "@" .. path)), false)
   local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
   local bytes = {}
   for j = 1, #src do bytes[#bytes + 1] = src:byte(j) end

@@ -7,6 +7,7 @@
  * table, so a script reads print, string, os... but what it defines stays
  * in its own table.
  */
+#define _DEFAULT_SOURCE   /* DT_DIR and DT_REG: readdir's d_type spares a stat per script */
 #include "script.h"
 
 #include <dirent.h>
@@ -139,10 +140,12 @@ static int read_file(int dirfd, const char *name, const char *path, char **data,
   int fd = openat(dirfd, name, O_RDONLY);
   if (fd < 0) return lm_err_set(e, LM_ERROR, "%s: %s", path, strerror(errno));
   struct stat st;
-  size_t cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+  size_t size = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size : 0;
+  size_t cap = size ? size + 1 : 4096;
   char *buf = lm_malloc(cap);
   size_t n = 0;
   for (;;) {
+    if (size && n == size) break;                     /* all of it: no read just to see EOF */
     if (n + 1 >= cap) buf = lm_realloc(buf, cap *= 2);
     ssize_t r = read(fd, buf + n, cap - n - 1);
     if (r == 0) break;

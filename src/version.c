@@ -150,7 +150,9 @@ int lm_version_ensure(struct lm_sink *s, const char *table, struct lm_err *e) {
                         "direction VARCHAR(16) NOT NULL, checksum VARCHAR(64), "
                         "applied_at %s NOT NULL DEFAULT CURRENT_TIMESTAMP, "
                         "duration_ms BIGINT, who TEXT)", ql,
-                        pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT",
+                        /* the log only grows: the rowid suffices, and AUTOINCREMENT would
+                         * rewrite sqlite_sequence at every step */
+                        pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY",
                         pg ? "TIMESTAMPTZ" : "TIMESTAMP");
       rc = lm_sink_exec(s, sql, 0, NULL, NULL, e);
       free(sql);

@@ -177,6 +177,7 @@ function Runner:_run(kind, opts)
     self:_log("INFO", ("No revisions in %s/versions: nothing to do (luamig revision -m MSG "
       .. "makes one)"):format(s.script_location))
   end
+  local op
   local ok, steps = pcall(core.run, conn, graph, records, {
     kind = kind, target = opts.target, targets = opts.targets, purge = opts.purge,
     version_table = s.version_table, transaction_per_migration = s.transaction_per_migration,
@@ -189,7 +190,7 @@ function Runner:_run(kind, opts)
       if type(fn) ~= "function" then
         error(("%s: revision %s has no %s function"):format(record.path, record.revision, direction), 0)
       end
-      local op = self:_op(conn, dialect, op_emit)
+      op = op or self:_op(conn, dialect, op_emit)     -- one per run: steps share it
       local ok, err = xpcall(fn, function(e) return locate(e, record.path) end, op)
       if not ok then
         if type(err) == "table" and err.where then

@@ -52,7 +52,10 @@ local offline_models = setmetatable({}, {__mode = "k"})
 -- Sources of luamig's own Lua modules: errors are reported at the first
 -- stack frame outside them (the migration's line).
 local internal = {}
+local registered = setmetatable({}, {__mode = "k"})   -- modules already walked
 local function register(mod)
+  if registered[mod] then return end
+  registered[mod] = true
   for _, v in pairs(mod) do
     if type(v) == "function" then internal[debug.getinfo(v, "S").source] = true end
   end
@@ -647,7 +650,11 @@ function M.new(cfg)
       end
     end
     -- 2. column and constraint changes
-    if conn then existing = sqlite_columns(tname) end
+    local wants_existing = false                      -- only if_exists/if_not_exists ask
+    for _, ch in ipairs(changes) do
+      if ch.opts and (ch.opts.if_exists or ch.opts.if_not_exists) then wants_existing = true end
+    end
+    if conn and wants_existing then existing = sqlite_columns(tname) end
     for _, ch in ipairs(changes) do
       if ch.kind == "add_column" and ch.opts.if_not_exists and existing[ch.column.name] then
         ch.skip = true

@@ -124,7 +124,21 @@ end
 -- Check a type string: a generic name (normalised to lower case without
 -- spaces) or a database type passed through as written. Returns the model
 -- spelling, or nil and the reason it is refused.
+local check_type                                        -- the work; M.normalize_type memoises it
+local type_cache = {}
+
 function M.normalize_type(t)
+  local hit = type_cache[t]
+  if hit == nil then
+    if type(t) ~= "string" then return check_type(t) end
+    local model, reason = check_type(t)
+    hit = {model, reason}
+    type_cache[t] = hit
+  end
+  return hit[1], hit[2]
+end
+
+function check_type(t)
   if type(t) ~= "string" or t:match("^%s*$") then return nil, "a type must be a non-empty string" end
   if t:find(";", 1, true) or t:find("--", 1, true) or t:find("/*", 1, true)
      or t:find("*/", 1, true) or t:find("\0", 1, true) then
