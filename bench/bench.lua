@@ -546,7 +546,7 @@ local function report(meta)
   add("Written by `make bench` (bench/run); bench/README.md says what is measured and how. Ratios "
     .. "compare medians of the same run only.")
   add("")
-  add(("Run: %s, %s, %d runs per case%s (medians; min–max in parentheses; memory: peak RSS of the "
+  add(("Run: started %s, %s, %d runs per case%s (medians; min–max in parentheses; memory: peak RSS of the "
     .. "command's process)."):format(meta.date, QUICK and "`--quick`" or "full suite", RUNS,
     QUICK and "" or " (at most 3 for the 5,000-revision cases)"))
   add("")
@@ -622,6 +622,7 @@ end
 ---------------------------------------------------------------------------
 
 local t0 = os.time()
+local started = os.date("!%Y-%m-%d %H:%M UTC")
 sh(("mkdir -p %s/db %s/proj"):format(q(TMP), q(TMP)))
 if selected("startup-checks") then
   local ok, err = pcall(startup_checks)
@@ -630,7 +631,7 @@ end
 for _, c in ipairs(cases) do run_case(c) end
 
 local meta = {
-  date = os.date("!%Y-%m-%d %H:%M UTC"),
+  date = started,
   machine = env("BENCH_MACHINE") or "?",
   load = env("BENCH_LOAD") or "?",
   versions = env("BENCH_VERSIONS") or "",
