@@ -169,17 +169,45 @@ local function user_tables(conn)
   return names
 end
 
--- The state of the database: {rows = version rows, schema, data, log}.
+-- Whether the table exists (without an error that would abort a
+-- PostgreSQL transaction).
+local function has_table(conn, name)
+  if conn:dialect() == "postgresql" then
+    return conn:query("SELECT to_regclass($1) IS NOT NULL AS ok", {core.quote_ident(name)})[1].ok
+  end
+  return #conn:query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", {name}) > 0
+end
+
+-- On PostgreSQL a killed client's session can outlive it for a moment: the
+-- server finishes (and may commit) what it was sent. Wait until no other
+-- session is connected to this database, so that the state is final.
+local function wait_for_other_sessions(conn)
+  for _ = 1, 300 do
+    local n = conn:query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
+                         .. "AND pid <> pg_backend_pid()")[1].n
+    if n == 0 then return end
+    os.execute("sleep 0.1")
+  end
+  error("another session is still connected to the database after 30 s")
+end
+
+-- The state of the database: {rows = version rows, schema, data, log},
+-- read in one snapshot (REPEATABLE READ on PostgreSQL).
 -- data: per table its row count and a sum over its integer columns, so
 -- that a half-applied UPDATE or load shows.
 function M.state(url)
   local conn = core.connect(url)
-  local s = {}
-  local ok, rows = pcall(conn.query, conn, "SELECT version_num FROM luamig_version ORDER BY 1")
-  s.rows = {}
-  if ok then for i, r in ipairs(rows) do s.rows[i] = r.version_num end end
+  local pg = conn:dialect() == "postgresql"
+  if pg then wait_for_other_sessions(conn) end
+  local tx <close> = conn:begin()
+  if pg then conn:exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ") end
+  local s = {rows = {}, data = {}, log = {}}
+  if has_table(conn, "luamig_version") then
+    for i, r in ipairs(conn:query("SELECT version_num FROM luamig_version ORDER BY 1")) do
+      s.rows[i] = r.version_num
+    end
+  end
   s.schema = introspect.schema(conn)
-  s.data = {}
   for _, name in ipairs(user_tables(conn)) do
     local t = s.schema.tables[name]
     local sums = {"count(*) AS n"}
@@ -192,10 +220,8 @@ function M.state(url)
     s.data[name] = conn:query(("SELECT %s FROM %s"):format(table.concat(sums, ", "), core.quote_ident(name)))[1]
   end
   -- net applications per revision, from the log
-  s.log = {}
-  ok, rows = pcall(conn.query, conn, "SELECT revision, direction FROM luamig_log")
-  if ok then
-    for _, r in ipairs(rows) do
+  if has_table(conn, "luamig_log") then
+    for _, r in ipairs(conn:query("SELECT revision, direction FROM luamig_log")) do
       if r.revision then
         local d = r.direction == "upgrade" and 1 or r.direction == "downgrade" and -1 or 0
         s.log[r.revision] = (s.log[r.revision] or 0) + d
@@ -203,6 +229,7 @@ function M.state(url)
       end
     end
   end
+  tx:rollback()
   conn:close()
   return s
 end
