@@ -98,9 +98,15 @@ static void require_message(struct lm_err *e) {
   if (e->message == NULL || e->message[0] == '\0') abort();
 }
 
+static char path[64];                /* the one file each input is written to */
+
+static void remove_script(void) { unlink(path); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static char path[64];
-  if (path[0] == '\0') snprintf(path, sizeof path, "/tmp/luamig-fuzz-script-%d.lua", (int)getpid());
+  if (path[0] == '\0') {
+    snprintf(path, sizeof path, "/tmp/luamig-fuzz-script-%d.lua", (int)getpid());
+    atexit(remove_script);
+  }
   if (size > 65536) return 0;
   FILE *f = fopen(path, "wb");
   if (f == NULL) abort();
