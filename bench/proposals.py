@@ -13,10 +13,9 @@ same snapshot without them, in one interleaved run.
 Measurement patches, not finished work: each edits text by anchor, and an
 anchor that is gone (the file moved on) stops with the file's name. What
 each one does and what it gained: bench/README.md, "Proposed changes".
-P1 as written makes core.load_scripts lazy for every caller, so a syntax
-error inside a function body is reported only when that script is first
-needed (spec 02-scripts "a syntax error" fails); the version to merge makes
-the scan opt-in for the metadata commands. P8 moves the per-row type check
+P1 is opt-in: core.load_scripts(dirs, {scan = true}) from the runner, the
+full load by default; a run still compiles every script it touches before
+its first step (core.run reads each record's checksum). P8 moves the per-row type check
 into C: bulk_loop checks each value against its column's kind and calls
 op_bulk.lua's explain(row, n) for the message only when a row fails (the
 bulk_insert specs pass).
@@ -306,6 +305,19 @@ edit('src/lua_graph.c', '''    lua_getfield(L, rec, "upgrade");                 
                        : is_script ? lua_isfunction(L, -1) : 1;
     }''')
 edit('lua/luamig/init.lua', 'path = r.path, checksum = r.checksum,', 'path = r.path, checksum = rawget(r, "checksum"),')
+
+# opt-in: core.load_scripts(dirs, {scan = true}); the default stays the full load
+edit('src/lua_graph.c', '''static int core_load_scripts(lua_State *L) {
+  size_t ndirs;''', '''static int core_load_scripts(lua_State *L) {
+  int scan = 0;                                         /* opts.scan: the header scan */
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_getfield(L, 2, "scan");
+    scan = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  size_t ndirs;''')
+edit('src/lua_graph.c', '''      int scanned = lm_script_scan(L,''', '''      int scanned = !scan ? 0 : lm_script_scan(L,''')
+edit('lua/luamig/init.lua', '''    local records = core.load_scripts(dirs)''', '''    local records = core.load_scripts(dirs, {scan = true})   -- metadata from the headers; full load on first use''')
 
 proposal("P3", "the embedded Lua modules as bytecode (src/embed.lua)")
 edit('src/embed.lua', '''  local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")''',
