@@ -29,6 +29,7 @@
 --
 -- As a module (the busted spec uses it): local crash = dofile("spec/stress/crash.lua")
 -- As a command: lua5.4 spec/stress/crash.lua --url URL --trials N [--seed S] [--bin PATH]
+--   [--one-transaction] [--name NAME]
 local core = require "luamig.core"
 local introspect = require "luamig.introspect"
 
@@ -128,9 +129,13 @@ function M.ids()
   return ids
 end
 
--- Writes the project into dir (dir/migrations/versions/rNN.lua).
-function M.write_project(dir)
+-- Writes the project into dir (dir/migrations/versions/rNN.lua). With
+-- one_transaction, its luamig.lua sets transaction_per_migration = false:
+-- a whole run is one transaction, so a kill must leave the database where
+-- the run started.
+function M.write_project(dir, one_transaction)
   os.execute("mkdir -p " .. shell_quote(dir .. "/migrations/versions"))
+  if one_transaction then write_file(dir .. "/luamig.lua", "transaction_per_migration = false\n") end
   local steps = {}
   for b = 1, math.ceil(M.NREVS / 12) do
     for _, s in ipairs(block(b)) do steps[#steps + 1] = s end
@@ -333,7 +338,8 @@ function M.kill_after(bin, dir, url, args, delay)
 end
 
 -- Run trials on url. opts: bin, dir (a project written by write_project),
--- url, trials, seed, log (function(line)). Returns the figures:
+-- url, trials, seed, log (function(line)), one_transaction (the project was
+-- written so: a kill must leave the start). Returns the figures:
 -- {trials, killed, finished, inconsistencies, reached = {[k] = n}, failures = {...}}.
 function M.trials(opts)
   local log = opts.log or function() end
@@ -367,6 +373,8 @@ function M.trials(opts)
       if outcome == "killed" and going_to and going_to ~= k then fig.mid_step = fig.mid_step + 1 end
       if outcome == "finished" and k ~= (up and M.NREVS or 0) then
         problem = ("the run ended on its own before the kill, but the database is at revision %d"):format(k)
+      elseif opts.one_transaction and k ~= 0 and k ~= M.NREVS then
+        problem = ("the run was one transaction, but the database is at revision %d"):format(k)
       end
     end
     -- the next run completes
@@ -420,6 +428,7 @@ if arg and arg[0] and arg[0]:match("crash%.lua$") and not package.loaded["spec.s
     elseif a == "--bin" then opts.bin = v
     elseif a == "--dir" then opts.dir = v
     elseif a == "--name" then opts.name = v
+    elseif a == "--one-transaction" then opts.one_transaction = true; i = i - 1
     else io.stderr:write("crash.lua: unknown argument ", a, "\n") os.exit(2) end
     i = i + 2
   end
@@ -430,7 +439,7 @@ if arg and arg[0] and arg[0]:match("crash%.lua$") and not package.loaded["spec.s
     opts.dir = p:read("l")
     p:close()
   end
-  M.write_project(opts.dir)
+  M.write_project(opts.dir, opts.one_transaction)
   opts.log = function(line) io.stdout:write(line, "\n") io.stdout:flush() end
   opts.seed = opts.seed or os.time()
   opts.log(("crash %s: seed %d, %d trials, project %s"):format(opts.name or "", opts.seed, opts.trials, opts.dir))
