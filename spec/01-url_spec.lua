@@ -186,6 +186,14 @@ describe("database URLs", function()
       assert.is_nil(err.message:find("Wr0ng", 1, true))
     end)
 
+    it("a one-character password does not mask every such letter of the message", function()
+      local err = h.error_of(core.connect, "postgresql://u:a@127.0.0.1:1/db?connect_timeout=2")
+      assert.equal("cannot connect to PostgreSQL at 'postgresql://u:***@127.0.0.1:1/db?"
+        .. "connect_timeout=2': connection to server at \"127.0.0.1\", port 1 failed: Connection "
+        .. "refused\n\tIs the server running on that host and accepting TCP/IP connections?",
+        err.message)
+    end)
+
     it("connection refused is a clear error", function()
       local err = h.error_of(core.connect, "postgresql://postgres:pw@127.0.0.1:1/db?connect_timeout=2")
       assert.equal("cannot connect to PostgreSQL at 'postgresql://postgres:***@127.0.0.1:1/db?"

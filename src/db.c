@@ -95,8 +95,13 @@ static void mask_in(char **msg, const char *needle) {
   *msg = lm_buf_detach(&b);
 }
 
+/* Shorter secrets are not searched for in messages: "a" would turn every
+ * "a" into "***". The URL itself is always shown masked (mask_url), and
+ * libpq does not repeat passwords in its messages. */
+#define MASK_MIN_LEN 4
+
 void lm_err_mask(struct lm_err *e, const char *secret) {
-  if (secret == NULL || *secret == '\0') return;
+  if (secret == NULL || strlen(secret) < MASK_MIN_LEN) return;
   mask_in(&e->message, secret);
   /* the password as libpq sees it, percent-decoded */
   struct lm_buf decoded = LM_BUF_INIT;

@@ -136,6 +136,13 @@ static int take_lock(struct run *r, struct lm_err *e) {
     return r->conn->driver->exec(r->conn, sql, 0, NULL, NULL, e);
   }
   r->lock_key = lock_key_for(r->o->version_table);
+  /* PostgreSQL 14+: notice a vanished client within a second even during a
+   * long statement, so a killed runner's session (and its lock) goes then.
+   * Older servers do not know the setting; that is not an error here. */
+  struct lm_err ignored = LM_ERR_INIT;
+  r->conn->driver->exec(r->conn, "SET client_connection_check_interval = 1000", 0, NULL, NULL,
+                        &ignored);
+  lm_err_release(&ignored);
   int64_t start = now_ms();
   int got = 0, told = 0;
   for (;;) {
