@@ -35,12 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else if (e.message == NULL || e.message[0] == '\0') {
     abort();
   }
-  /* the masking function itself on the raw input as the secret (a secret
-   * made of stars is indistinguishable from its mask) */
+  /* the masking function itself on the raw input as the secret: gone
+   * from the message, when it is long enough to be searched for (4+
+   * characters: db.c leaves shorter ones, whose URL is masked anyway) and
+   * not made of the stars of the mask itself */
   struct lm_err m = LM_ERR_INIT;
   lm_err_set(&m, LM_ERROR, "message about %s and %s", url, url);
   lm_err_mask(&m, url);
-  if (*url != '\0' && strchr(url, '*') == NULL && strstr(m.message, url) != NULL) abort();
+  if (strlen(url) >= 4 && strchr(url, '*') == NULL && strstr(m.message, url) != NULL) abort();
   lm_err_release(&m);
   lm_err_release(&e);
   free(url);
