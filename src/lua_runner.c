@@ -21,6 +21,7 @@
  *   revision whose step failed.
  * core.current(conn, version_table) -> {ids}, without creating anything.
  * core.ensure_version(conn, version_table): create the version table and log.
+ * core.version_log_name(version_table) -> the log table's name.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,7 +299,16 @@ static int core_ensure_version(lua_State *L) {
   return 0;
 }
 
+/* core.version_log_name(version_table) -> the log table's name */
+static int core_version_log_name(lua_State *L) {
+  char *name = lm_version_log_name(luaL_checkstring(L, 1));
+  lua_pushstring(L, name);
+  free(name);
+  return 1;
+}
+
 static const luaL_Reg runner_funcs[] = {
+  {"version_log_name", core_version_log_name},
   {"run", core_run},
   {"ensure_version", core_ensure_version},
   {"current", core_current},

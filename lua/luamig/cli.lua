@@ -273,15 +273,14 @@ command{
       end
     end
     if c.opts.check_heads then
-      local heads, at = {}, set_of(current)
+      local heads, at, at_ids = {}, set_of(current), {}
       for _, h in ipairs(c.m:heads()) do heads[#heads + 1] = h.id end
-      local missing = {}
-      for _, h in ipairs(heads) do if not at[h] then missing[#missing + 1] = h end end
-      if #missing > 0 or #current ~= #heads then
+      for i, info in ipairs(current) do at_ids[i] = info.id end
+      local missing = 0
+      for _, h in ipairs(heads) do if not at[h] then missing = missing + 1 end end
+      if missing > 0 or #current ~= #heads then
         luamig.fail(("the database is not at the head(s): it is at %s, the head(s): %s; run "
-          .. "`luamig upgrade heads`"):format(#current > 0 and comma((function()
-            local ids = {} for i, x in ipairs(current) do ids[i] = x.id end return ids end)())
-          or "base", comma(heads)))
+          .. "`luamig upgrade heads`"):format(#at_ids > 0 and comma(at_ids) or "base", comma(heads)))
       end
     end
   end,

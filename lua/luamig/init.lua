@@ -345,10 +345,10 @@ function Runner:show(ident)
   return out
 end
 
--- The last checksum logged for each revision upgraded, from the log table.
+-- The last checksum logged for each revision upgraded, from the log table
+-- (whose name the C core derives from version_table).
 function Runner:_logged_checksums(conn)
-  local log = self.settings.version_table:gsub("_version$", "")
-  if log == self.settings.version_table then log = log .. "_log" else log = log .. "_log" end
+  local log = core.version_log_name(self.settings.version_table)
   local ok, rows = pcall(conn.query, conn, ("SELECT revision, checksum FROM %s WHERE direction = "
     .. "'upgrade' ORDER BY id"):format(core.quote_ident(log)))
   local last = {}
@@ -356,45 +356,47 @@ function Runner:_logged_checksums(conn)
   return last
 end
 
--- Applied scripts whose file changed since, and version rows that name no
--- known revision: {changed = {{revision, path, logged, current}}, unknown = {ids}}.
-function Runner:verify()
-  local conn = self:connection()
-  local _, graph = self:scripts()
-  local rows = core.current(conn, self.settings.version_table)
-  local result = {changed = {}, unknown = {}}
-  local known = {}
-  for _, id in ipairs(rows) do
-    if graph:revision(id) then known[#known + 1] = id else result.unknown[#result.unknown + 1] = id end
-  end
+-- The applied scripts (below the known version rows) whose file changed
+-- since it was applied, oldest first: {{revision, path, logged, current}}.
+function Runner:_changed_scripts(conn, known_rows)
   local logged = self:_logged_checksums(conn)
   local order = self:_order()
   local applied = {}
-  for id in pairs(self:applied(known)) do applied[#applied + 1] = id end
+  for id in pairs(self:applied(known_rows)) do applied[#applied + 1] = id end
   table.sort(applied, function(a, b) return order[a] < order[b] end)
+  local changed = {}
   for _, id in ipairs(applied) do
     local r = self.by_id[id]
     if logged[id] and logged[id] ~= r.checksum then
-      result.changed[#result.changed + 1] = {revision = id, path = r.path, logged = logged[id],
-                                             current = r.checksum}
+      changed[#changed + 1] = {revision = id, path = r.path, logged = logged[id], current = r.checksum}
     end
   end
-  result.ok = #result.changed == 0 and #result.unknown == 0
-  return result
+  return changed
 end
 
+-- Applied scripts whose file changed since, and version rows that name no
+-- known revision: {ok, changed = {{revision, path, logged, current}}, unknown = {ids}}.
+function Runner:verify()
+  local conn = self:connection()
+  local _, graph = self:scripts()
+  local known, unknown = {}, {}
+  for _, id in ipairs(core.current(conn, self.settings.version_table)) do
+    if graph:revision(id) then known[#known + 1] = id else unknown[#unknown + 1] = id end
+  end
+  local changed = self:_changed_scripts(conn, known)
+  return {ok = #changed == 0 and #unknown == 0, changed = changed, unknown = unknown}
+end
+
+-- Before an upgrade: a warning per applied script edited since it ran.
+-- (Unknown version rows are left to the run itself, which names them.)
 function Runner:_warn_changed(conn)
   local ok, rows = pcall(core.current, conn, self.settings.version_table)
   if not ok or #rows == 0 then return end
   local _, graph = self:scripts()
   for _, id in ipairs(rows) do if not graph:revision(id) then return end end
-  local logged = self:_logged_checksums(conn)
-  for id in pairs(self:applied(rows)) do
-    local r = self.by_id[id]
-    if logged[id] and logged[id] ~= r.checksum then
-      self:_log("WARNING", ("%s (revision %s) changed since it was applied; `luamig verify` "
-        .. "lists every such script"):format(r.path, id))
-    end
+  for _, ch in ipairs(self:_changed_scripts(conn, rows)) do
+    self:_log("WARNING", ("%s (revision %s) changed since it was applied; `luamig verify` "
+      .. "lists every such script"):format(ch.path, ch.revision))
   end
 end
 
