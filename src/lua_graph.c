@@ -4,11 +4,15 @@
  * error value of lm_lua_raise, whose message is the text shown to users
  * as "FAILED: <message>".
  *
- * core.load_scripts(dirs) -> records
+ * core.load_scripts(dirs [, {scan = true}]) -> records
  *   dirs: a directory or a list of them (script_location/versions, then
  *   any version_locations). Every *.lua below each, sorted by path within
  *   a directory, runs in its own environment (reads fall through to the
- *   globals). A record is
+ *   globals). With scan, a script in the plain form `luamig revision`
+ *   writes is not run: its record comes from the header scan
+ *   (script_scan.c) with has_downgrade, and upgrade, downgrade, env and
+ *   checksum are filled in by the full load on the first read of any of
+ *   them, which also checks that the scan read what Lua does. A record is
  *     { revision = "3f2a9c1d8e7b", down_revision = nil | "id" | {"a", "b"},
  *       parents = {...}, depends_on = {...}, branch_labels = {...},
  *       message = "create users" | nil, transactional = true,
@@ -267,12 +271,14 @@ static int core_graph(lua_State *L) {
     spec.depends_on = s->strs + spec.ndown;
     spec.labels = s->strs + spec.ndown + spec.ndepends_on;
     lua_getfield(L, rec, "has_downgrade");              /* rec+6 */
-    int explicit_down = lua_type(L, -1) == LUA_TBOOLEAN ? lua_toboolean(L, -1) : -1;
-    lua_getfield(L, rec, "upgrade");                    /* rec+7 */
-    int is_script = lua_isfunction(L, -1);
-    lua_getfield(L, rec, "downgrade");                  /* rec+8 */
-    spec.has_downgrade = explicit_down >= 0 ? explicit_down
-                       : is_script ? lua_isfunction(L, -1) : 1;
+    if (lua_type(L, -1) == LUA_TBOOLEAN) {              /* said, or scanned: not loaded */
+      spec.has_downgrade = lua_toboolean(L, -1);
+    } else {
+      lua_getfield(L, rec, "upgrade");                  /* rec+7 */
+      int is_script = lua_isfunction(L, -1);
+      lua_getfield(L, rec, "downgrade");                /* rec+8 */
+      spec.has_downgrade = is_script ? lua_isfunction(L, -1) : 1;
+    }
     if (lm_graph_add(u->g, &spec, &e) != LM_OK) return lm_lua_raise(L, &e);
     lua_settop(L, ud);
   }
@@ -569,8 +575,69 @@ static int graph_history(lua_State *L) {
 
 /* ---- scripts ---- */
 
-/* core.load_scripts(dirs) */
+/* Whether the values at a and b are equal, lists compared by element. */
+static int same_value(lua_State *L, int a, int b) {
+  if (!lua_istable(L, a) || !lua_istable(L, b)) return lua_rawequal(L, a, b);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, a);
+  if ((lua_Integer)lua_rawlen(L, b) != n) return 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, a, i);
+    lua_rawgeti(L, b, i);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!same) return 0;
+  }
+  return 1;
+}
+
+/* __index of a scanned record (upvalue 1: the scripts' env metatable):
+ * on the first read of a field only the full load gives, load the script,
+ * check that the scan read the same metadata, and complete the record. */
+static int complete_scanned(lua_State *L) {
+  static const char *const loaded[] = {"upgrade", "downgrade", "env", "checksum", NULL};
+  static const char *const scanned[] = {"revision", "parents", "branch_labels", "depends_on",
+                                        "message", "transactional", NULL};
+  const char *key = lua_tostring(L, 2);
+  int wanted = 0;
+  for (int i = 0; key && loaded[i]; i++) wanted |= strcmp(key, loaded[i]) == 0;
+  if (!wanted) return 0;
+  lua_getfield(L, 1, "path");
+  const char *path = lua_tostring(L, -1);
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_script_load(L, path, lua_upvalueindex(1), &e)) return lm_lua_raise(L, &e);
+  int full = lua_gettop(L);
+  for (int i = 0; scanned[i]; i++) {
+    lua_getfield(L, 1, scanned[i]);
+    lua_getfield(L, full, scanned[i]);
+    if (!same_value(L, -1, -2))
+      return luaL_error(L, "%s: the header scan read %s differently from running the script "
+                        "(a luamig bug: please report it with the file)", path, scanned[i]);
+    lua_pop(L, 2);
+  }
+  lua_getfield(L, 1, "has_downgrade");
+  lua_getfield(L, full, "downgrade");
+  if (lua_toboolean(L, -2) != !lua_isnil(L, -1))
+    return luaL_error(L, "%s: the header scan read the downgrade function differently from "
+                      "running the script (a luamig bug: please report it with the file)", path);
+  lua_pop(L, 2);
+  for (int i = 0; loaded[i]; i++) {
+    lua_getfield(L, full, loaded[i]);
+    lua_setfield(L, 1, loaded[i]);
+  }
+  lua_pushnil(L);
+  lua_setmetatable(L, 1);                               /* complete: a plain record now */
+  lua_getfield(L, 1, key);
+  return 1;
+}
+
+/* core.load_scripts(dirs [, opts]) */
 static int core_load_scripts(lua_State *L) {
+  int scan = 0;
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_getfield(L, 2, "scan");
+    scan = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
   size_t ndirs;
   const char **dirs = string_array(L, 1, &ndirs, "dirs");
   struct scratch *s = push_scratch(L);
@@ -579,6 +646,11 @@ static int core_load_scripts(lua_State *L) {
   lua_pushglobaltable(L);
   lua_setfield(L, -2, "__index");
   int mt = lua_gettop(L);
+  lua_createtable(L, 0, 1);                             /* scanned records' metatable */
+  lua_pushvalue(L, mt);
+  lua_pushcclosure(L, complete_scanned, 1);
+  lua_setfield(L, -2, "__index");
+  int scanned_mt = lua_gettop(L);
   lua_newtable(L);
   int out = lua_gettop(L);
   lua_Integer k = 0;
@@ -607,7 +679,14 @@ static int core_load_scripts(lua_State *L) {
         open_len = dlen;
       }
       int at = slash && s->dirfd >= 0;
-      if (lm_script_load_at(L, at ? s->dirfd : AT_FDCWD, at ? slash + 1 : path, path, mt, &e)) {
+      int dirfd = at ? s->dirfd : AT_FDCWD;
+      const char *name = at ? slash + 1 : path;
+      int scanned = scan ? lm_script_scan_at(L, dirfd, name, path, scanned_mt, &e) : 0;
+      if (scanned == 1) {
+        lua_rawseti(L, out, ++k);
+        continue;
+      }
+      if (scanned < 0 || lm_script_load_at(L, dirfd, name, path, mt, &e)) {
         if (was_running) lua_gc(L, LUA_GCRESTART);
         return lm_lua_raise(L, &e);
       }

@@ -263,6 +263,64 @@ int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e)
   return lm_script_load_at(L, AT_FDCWD, path, path, env_mt, e);
 }
 
+/* The metadata fields of the record at rec, from the script's globals
+ * at env: revision, down_revision, parents, branch_labels, depends_on,
+ * message, transactional. */
+static int read_metadata(lua_State *L, int env, int rec, const char *path, struct lm_err *e) {
+  lua_pushliteral(L, "revision");
+  if (lua_rawget(L, env) != LUA_TSTRING) {
+    int rc = lua_isnil(L, -1)
+               ? lm_err_set(e, LM_ERROR, "%s: no revision id (set the global 'revision')", path)
+               : lm_err_set(e, LM_ERROR, "%s: revision must be a string, not a %s", path,
+                            luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return rc;
+  }
+  lua_setfield(L, rec, "revision");
+
+  lua_pushliteral(L, "down_revision");
+  lua_rawget(L, env);
+  if (lua_istable(L, -1) && lua_rawlen(L, -1) == 0) {
+    lua_pop(L, 1);
+    lua_pushnil(L);                                   /* {} means no parent, as () does */
+  } else if (lua_istable(L, -1) && lua_rawlen(L, -1) == 1) {
+    lua_rawgeti(L, -1, 1);                            /* a one-element list is that id */
+    lua_remove(L, -2);
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, rec, "down_revision");
+  if (!to_list(L)) {
+    lua_pop(L, 1);
+    return lm_err_set(e, LM_ERROR, "%s: down_revision must be nil, a revision id or a list of "
+                      "revision ids", path);
+  }
+  lua_setfield(L, rec, "parents");
+  if (list_field(L, env, rec, "branch_labels", "branch_labels", path, e)) return LM_ERROR;
+  if (list_field(L, env, rec, "depends_on", "depends_on", path, e)) return LM_ERROR;
+
+  lua_pushliteral(L, "message");
+  int mt = lua_rawget(L, env);
+  if (mt != LUA_TNIL && mt != LUA_TSTRING) {
+    lua_pop(L, 1);
+    return lm_err_set(e, LM_ERROR, "%s: message must be a string", path);
+  }
+  lua_setfield(L, rec, "message");
+
+  lua_pushliteral(L, "transactional");
+  int tt = lua_rawget(L, env);
+  if (tt == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+  } else if (tt != LUA_TBOOLEAN) {
+    lua_pop(L, 1);
+    return lm_err_set(e, LM_ERROR, "%s: transactional must be true or false", path);
+  }
+  lua_setfield(L, rec, "transactional");
+  lua_pushstring(L, path);
+  lua_setfield(L, rec, "path");
+  return LM_OK;
+}
+
 /* Runs the chunk and builds the record; see script.h. */
 int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *path, int env_mt,
                       struct lm_err *e) {
@@ -302,61 +360,14 @@ int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *pat
   }
   lua_createtable(L, 0, 16);                          /* the record */
   int rec = lua_gettop(L);
-  int rc = LM_OK;
-
-  lua_pushliteral(L, "revision");
-  if (lua_rawget(L, env) != LUA_TSTRING) {
-    rc = lua_isnil(L, -1)
-           ? lm_err_set(e, LM_ERROR, "%s: no revision id (set the global 'revision')", path)
-           : lm_err_set(e, LM_ERROR, "%s: revision must be a string, not a %s", path,
-                        luaL_typename(L, -1));
-    goto cleanup;
-  }
-  const char *id = lua_tostring(L, -1);
-  lua_setfield(L, rec, "revision");
-
-  lua_pushliteral(L, "down_revision");
-  lua_rawget(L, env);
-  if (lua_istable(L, -1) && lua_rawlen(L, -1) == 0) {
-    lua_pop(L, 1);
-    lua_pushnil(L);                                   /* {} means no parent, as () does */
-  } else if (lua_istable(L, -1) && lua_rawlen(L, -1) == 1) {
-    lua_rawgeti(L, -1, 1);                            /* a one-element list is that id */
-    lua_remove(L, -2);
-  }
-  lua_pushvalue(L, -1);
-  lua_setfield(L, rec, "down_revision");
-  if (!to_list(L)) {
-    rc = lm_err_set(e, LM_ERROR, "%s: down_revision must be nil, a revision id or a list of "
-                    "revision ids", path);
-    goto cleanup;
-  }
-  lua_setfield(L, rec, "parents");
-  if ((rc = list_field(L, env, rec, "branch_labels", "branch_labels", path, e))) goto cleanup;
-  if ((rc = list_field(L, env, rec, "depends_on", "depends_on", path, e))) goto cleanup;
-
-  lua_pushliteral(L, "message");
-  int mt = lua_rawget(L, env);
-  if (mt != LUA_TNIL && mt != LUA_TSTRING) {
-    rc = lm_err_set(e, LM_ERROR, "%s: message must be a string", path);
-    goto cleanup;
-  }
-  lua_setfield(L, rec, "message");
-
-  lua_pushliteral(L, "transactional");
-  int tt = lua_rawget(L, env);
-  if (tt == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_pushboolean(L, 1);
-  } else if (tt != LUA_TBOOLEAN) {
-    rc = lm_err_set(e, LM_ERROR, "%s: transactional must be true or false", path);
-    goto cleanup;
-  }
-  lua_setfield(L, rec, "transactional");
+  int rc = read_metadata(L, env, rec, path, e);
+  if (rc != LM_OK) goto cleanup;
 
   lua_pushliteral(L, "upgrade");
   if (lua_rawget(L, env) != LUA_TFUNCTION) {
-    rc = lm_err_set(e, LM_ERROR, "%s: revision %s has no upgrade function", path, id);
+    lua_getfield(L, rec, "revision");
+    rc = lm_err_set(e, LM_ERROR, "%s: revision %s has no upgrade function", path,
+                    lua_tostring(L, -1));
     goto cleanup;
   }
   lua_setfield(L, rec, "upgrade");
@@ -367,9 +378,6 @@ int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *pat
     goto cleanup;
   }
   lua_setfield(L, rec, "downgrade");
-
-  lua_pushstring(L, path);
-  lua_setfield(L, rec, "path");
   lua_pushstring(L, hex);
   lua_setfield(L, rec, "checksum");
   lua_pushvalue(L, env);
@@ -384,4 +392,33 @@ cleanup:
   lua_replace(L, top + 1);                            /* record where the chunk was */
   lua_settop(L, top + 1);
   return LM_OK;
+}
+
+/* The record from the header scan; see script.h. */
+int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *path, int scanned_mt,
+                      struct lm_err *e) {
+  char *data = NULL;
+  size_t len = 0;
+  int top = lua_gettop(L);
+  scanned_mt = lua_absindex(L, scanned_mt);
+  if (read_file(dirfd, name, path, &data, &len, e)) return -1;
+  int ok = lm_script_scan_header(L, data, len);
+  free(data);
+  if (!ok) return 0;
+  int env = lua_gettop(L);
+  lua_createtable(L, 0, 12);
+  int rec = lua_gettop(L);
+  struct lm_err ignored = LM_ERR_INIT;                /* the full load will say it */
+  if (read_metadata(L, env, rec, path, &ignored) != LM_OK) {
+    lm_err_release(&ignored);
+    lua_settop(L, top);
+    return 0;
+  }
+  lua_getfield(L, env, "\001has_downgrade");
+  lua_setfield(L, rec, "has_downgrade");
+  lua_pushvalue(L, scanned_mt);
+  lua_setmetatable(L, rec);
+  lua_replace(L, env);
+  lua_settop(L, top + 1);
+  return 1;
 }

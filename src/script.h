@@ -36,6 +36,23 @@ int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e)
 int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *path, int env_mt,
                       struct lm_err *e);
 
+/* The header scan (script_scan.c): when data has the plain form
+ * `luamig revision` writes, pushes a table of the metadata globals the
+ * script sets, plus "\001has_downgrade" (a boolean), and returns 1;
+ * otherwise pushes nothing and returns 0. */
+int lm_script_scan_header(lua_State *L, const char *data, size_t len);
+
+/* A record from the header scan, without compiling or running the
+ * script: the metadata fields of lm_script_load_at's record, path, and
+ * has_downgrade, but no upgrade, downgrade, env or checksum; its
+ * metatable is scanned_mt (whose __index completes it with the full
+ * load). Returns 1 with the record pushed; 0 with nothing pushed when the
+ * script needs the full load (the scan declined, or the metadata is
+ * wrong: the full load gives the message); -1 when the file cannot be
+ * read (e filled). */
+int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *path,
+                      int scanned_mt, struct lm_err *e);
+
 /* msg with every mention of path's chunk as Lua shortens it in messages
  * ("...rsions/3f2a_a_long_name.lua:12:") replaced by the full path: for
  * errors raised later inside upgrade/downgrade. Caller frees. */

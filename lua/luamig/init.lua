@@ -92,7 +92,10 @@ function Runner:scripts()
     local s = self.settings
     local dirs = {s.script_location .. "/versions"}
     for _, d in ipairs(s.version_locations) do dirs[#dirs + 1] = d end
-    local records = core.load_scripts(dirs)
+    -- Metadata from the headers; a script is compiled and run on the first
+    -- read of its functions or checksum (core.run reads every checksum
+    -- before it starts, so a broken script still stops a run up front).
+    local records = core.load_scripts(dirs, {scan = true})
     local graph = core.graph(records)
     local by_id = {}
     for _, r in ipairs(records) do by_id[r.revision] = r end
@@ -102,19 +105,24 @@ function Runner:scripts()
 end
 
 -- A revision as plain values: id, parents, depends_on, labels, message,
--- path, and what it is in the graph.
+-- path, and what it is in the graph; checksum on first read (it loads the
+-- script: listings read only the headers).
+local function record_checksum(info, key)
+  if key == "checksum" then return getmetatable(info).record.checksum end
+end
+
 function Runner:info(id)
   local _, graph = self:scripts()
   local g = graph:revision(id)
   if not g then return nil end
   local r = self.by_id[id]
-  return {
+  return setmetatable({
     id = id, revision = id, parents = g.down_revision, depends_on = r.depends_on,
-    labels = g.branch_labels, message = r.message, path = r.path, checksum = r.checksum,
+    labels = g.branch_labels, message = r.message, path = r.path,
     children = g.children, dependents = g.dependents, transactional = r.transactional ~= false,
     is_head = g.is_head, is_effective_head = g.is_effective_head, is_base = g.is_base,
     is_branch_point = g.is_branch_point, is_merge_point = g.is_merge_point,
-  }
+  }, {__index = record_checksum, record = r})
 end
 
 local function who()

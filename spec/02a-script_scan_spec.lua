@@ -1,0 +1,167 @@
+-- The header scan (src/script_scan.c): listings read a script's metadata
+-- from its text; the script is compiled and run on the first read of its
+-- functions or checksum, and that load checks the scan read what Lua does.
+local core = require "luamig.core"
+local h = require "spec.helpers"
+
+local function write_script(dir, name, text)
+  h.write_file(dir .. "/" .. name, text)
+  return dir .. "/" .. name
+end
+
+local plain = [[
+-- create users
+--
+-- Revision ID: a1
+
+revision      = "a1"
+down_revision = nil
+branch_labels = {"core", 'auth'}
+depends_on    = nil
+message       = "create users"   -- trailing comment
+transactional = false
+
+function upgrade(op)
+  op.execute("CREATE TABLE users (id integer)")
+end
+
+function downgrade(op)
+  op.execute("DROP TABLE users")
+end
+]]
+
+describe("the header scan", function()
+  local dir
+  before_each(function() dir = h.tmpdir() end)
+
+  it("gives the metadata of a plain script without running it", function()
+    local path = write_script(dir, "a1.lua", plain)
+    local r = core.load_scripts(dir, {scan = true})[1]
+    assert.equal("a1", r.revision)
+    assert.is_nil(r.down_revision)
+    assert.same({}, r.parents)
+    assert.same({"core", "auth"}, r.branch_labels)
+    assert.same({}, r.depends_on)
+    assert.equal("create users", r.message)
+    assert.is_false(r.transactional)
+    assert.is_true(r.has_downgrade)
+    assert.equal(path, r.path)
+    for _, k in ipairs({"upgrade", "downgrade", "env", "checksum"}) do
+      assert.is_nil(rawget(r, k), k .. " is there before the first read")
+    end
+  end)
+
+  it("completes the record on the first read of a function or the checksum", function()
+    local path = write_script(dir, "a1.lua", plain)
+    local r = core.load_scripts(dir, {scan = true})[1]
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("a")
+    f:close()
+    assert.equal(core.sha256(text), r.checksum)
+    assert.equal("function", type(rawget(r, "upgrade")))
+    assert.equal("function", type(rawget(r, "downgrade")))
+    assert.equal("table", type(rawget(r, "env")))
+    assert.is_nil(getmetatable(r), "a completed record is a plain table")
+  end)
+
+  it("reads lists, merges and a script without downgrade as the full load does", function()
+    write_script(dir, "m.lua", [[
+revision = "m"
+down_revision = {"a", "b"}
+depends_on = "c"
+
+function upgrade(op)
+end
+]])
+    local r = core.load_scripts(dir, {scan = true})[1]
+    local full = core.load_scripts(dir)[1]
+    assert.is_nil(rawget(r, "upgrade"), "scanned")
+    assert.is_false(r.has_downgrade)
+    for _, k in ipairs({"revision", "down_revision", "parents", "branch_labels", "depends_on",
+                        "message", "transactional"}) do
+      assert.same(full[k], r[k], k)
+    end
+    assert.is_nil(r.downgrade)
+  end)
+
+  it("leaves any other form to the full load", function()
+    local forms = {
+      ["local code"] = "local n = 1\n",
+      ["long comment"] = "--[[ revision = 'x' ]]\n",
+      ["an escape"] = 'message = "say \\"hi\\""\n',
+      ["a second assignment"] = 'message = "one"\nmessage = "two"\n',
+      ["a one-line function"] = "function downgrade(op) end\n",
+      ["indented top level"] = '  message = "m"\n',
+      ["a multi-line list"] = 'depends_on = {\n  "z",\n}\n',
+    }
+    for what, extra in pairs(forms) do
+      local d = h.tmpdir()
+      write_script(d, "s.lua", 'revision = "s"\n' .. extra .. "function upgrade(op)\nend\n")
+      local r = core.load_scripts(d, {scan = true})[1]
+      assert.equal("function", type(rawget(r, "upgrade")), what .. ": should be loaded in full")
+      assert.is_nil(getmetatable(r), what)
+    end
+  end)
+
+  it("a scan that reads differently from Lua is an error at the full load, not a silent difference", function()
+    -- The long string hides an `end` and an assignment from Lua, not from the scan.
+    local path = write_script(dir, "tricky.lua", [==[
+revision = "t1"
+
+function upgrade(op)
+  local s = [[
+end
+message = "seen by the scan" -- ]] end
+]==])
+    local r = core.load_scripts(dir, {scan = true})[1]
+    assert.equal("seen by the scan", r.message)
+    local err = h.error_of(function() return r.upgrade end)
+    local text = type(err) == "table" and err.message or tostring(err)
+    assert.truthy(text:find(path .. ": the header scan read message differently from running "
+      .. "the script", 1, true), text)
+    assert.equal(nil, core.load_scripts(dir)[1].message)
+  end)
+
+  it("a load error surfaces on the first read, with the file and line", function()
+    local path = write_script(dir, "bad.lua", 'revision = "b1"\n\nfunction upgrade(op)\n  op.execute(\nend\n')
+    local r = core.load_scripts(dir, {scan = true})[1]
+    assert.equal("b1", r.revision)
+    local err = h.error_of(function() return r.checksum end)
+    local text = type(err) == "table" and err.message or tostring(err)
+    assert.truthy(text:find(path .. ":5:", 1, true), text)
+  end)
+end)
+
+h.each_db(function(db)
+  local url
+  before_each(function() url = db.url() end)
+
+  local function run(dir, args) return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args) end
+
+  describe("a broken script among scanned ones", function()
+    local function project()
+      return h.project({
+        {id = "aa01", message = "first", up = "CREATE TABLE t1 (id integer)"},
+        {id = "aa02", down = "aa01", message = "second", code = true,
+         up = "  op.execute('CREATE TABLE t2 (id integer)')\n  op.execute(\n"},
+      })
+    end
+
+    it("history still lists it", function()
+      local dir = project()
+      local status, out = run(dir, "history")
+      assert.equal(0, status)
+      assert.truthy(out:find("aa01 -> aa02 (head), second", 1, true), out)
+    end)
+
+    it("upgrade stops before the first step, naming the file and line", function()
+      local dir = project()
+      local status, _, err = run(dir, "upgrade head")
+      assert.equal(1, status)
+      assert.truthy(err:find("migrations/versions/aa02.lua:11:", 1, true), err)
+      assert.same({}, h.version_rows(url))
+      local tables = h.tables(url)
+      for _, t in ipairs(tables) do assert.not_equal("t1", t) end
+    end)
+  end)
+end)

@@ -1,0 +1,174 @@
+/*
+ * script_scan.c -- a script's metadata read from its text, without
+ * compiling or running it.
+ *
+ * Listing 10,000 revisions (history, heads, current) needs only each
+ * script's header; compiling and running every file was two thirds of
+ * that work. The scan accepts one plain form -- the one `luamig revision`
+ * writes -- and declines anything else, so that the caller falls back to
+ * the full load:
+ *
+ *   - blank lines and `--` comments (not long comments: they may hide code);
+ *   - `name = literal` in column 0 for the metadata names, each once, where
+ *     literal is nil, true, false, a quoted string without escapes, or a
+ *     one-line list of such strings;
+ *   - `function upgrade(...)` / `function downgrade(...)` alone on a line in
+ *     column 0, the body indented and closed by `end` alone in column 0.
+ *
+ * Whatever is declined costs one wasted read of the file; whatever is
+ * accepted is checked against the full load when that happens
+ * (lua_graph.c), so a scan that read differently from Lua is an error,
+ * never a silent difference.
+ */
+#include "script.h"
+
+#include <string.h>
+
+#include <lauxlib.h>
+
+static int is_ident_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+static const char *skip_blanks(const char *p, const char *end) {
+  while (p < end && is_blank(*p)) p++;
+  return p;
+}
+
+/* Whether [p, end) starts with the keyword word, not followed by a name
+ * character. */
+static int starts_word(const char *p, const char *end, const char *word) {
+  size_t n = strlen(word);
+  return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 &&
+         (p + n == end || !is_ident_char(p[n]));
+}
+
+/* A quoted string without escapes at *pp: pushes it, advances *pp. */
+static int scan_string(lua_State *L, const char **pp, const char *end) {
+  const char *p = *pp;
+  if (p >= end || (*p != '"' && *p != '\'')) return 0;
+  const char *s = p + 1, *e = s;
+  while (e < end && *e != *p) {
+    if (*e == '\\') return 0;
+    e++;
+  }
+  if (e >= end) return 0;
+  lua_pushlstring(L, s, (size_t)(e - s));
+  *pp = e + 1;
+  return 1;
+}
+
+/* A literal at *pp on one line ending at end: pushes it, advances *pp;
+ * 0 with nothing pushed when it is anything else. */
+static int scan_literal(lua_State *L, const char **pp, const char *end) {
+  const char *p = *pp;
+  static const char *const words[] = {"nil", "true", "false"};
+  for (int i = 0; i < 3; i++) {
+    if (starts_word(p, end, words[i])) {
+      if (i == 0) lua_pushnil(L); else lua_pushboolean(L, i == 1);
+      *pp = p + strlen(words[i]);
+      return 1;
+    }
+  }
+  if (*p != '{') return scan_string(L, pp, end);
+  lua_newtable(L);
+  p = skip_blanks(p + 1, end);
+  for (lua_Integer n = 1; p < end && *p != '}'; n++) {
+    if (!scan_string(L, &p, end)) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    lua_rawseti(L, -2, n);
+    p = skip_blanks(p, end);
+    if (p < end && *p == ',') p = skip_blanks(p + 1, end);
+    else if (p < end && *p != '}') break;
+  }
+  if (p >= end || *p != '}') {
+    lua_pop(L, 1);
+    return 0;
+  }
+  *pp = p + 1;
+  return 1;
+}
+
+static const char *const meta_names[] = {"revision", "down_revision", "branch_labels",
+                                         "depends_on", "message", "transactional", NULL};
+
+/* One top-level `name = literal` line [p, eol): sets env[name]. */
+static int scan_assignment(lua_State *L, int env, const char *p, const char *eol) {
+  const char *name = p;
+  while (p < eol && is_ident_char(*p)) p++;
+  size_t n = (size_t)(p - name);
+  int k = 0;
+  while (meta_names[k] && !(strlen(meta_names[k]) == n && memcmp(meta_names[k], name, n) == 0))
+    k++;
+  if (meta_names[k] == NULL) return 0;
+  p = skip_blanks(p, eol);
+  if (p >= eol || *p != '=' || (p + 1 < eol && p[1] == '=')) return 0;
+  p = skip_blanks(p + 1, eol);
+  if (!scan_literal(L, &p, eol)) return 0;
+  p = skip_blanks(p, eol);
+  if (p < eol && !(eol - p >= 2 && p[0] == '-' && p[1] == '-')) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (lua_getfield(L, env, meta_names[k]) != LUA_TNIL) {   /* set twice: let Lua decide */
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_pop(L, 1);
+  lua_setfield(L, env, meta_names[k]);
+  return 1;
+}
+
+int lm_script_scan_header(lua_State *L, const char *data, size_t len) {
+  int top = lua_gettop(L);
+  const char *p = data, *end = data + len;
+  int in_body = 0, has_upgrade = 0, has_downgrade = 0;
+  lua_newtable(L);
+  int env = lua_gettop(L);
+  for (; p < end; p++) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (eol == NULL) eol = end;
+    const char *q = skip_blanks(p, eol);
+    if (q == eol || (eol - q >= 2 && q[0] == '-' && q[1] == '-' && !in_body &&
+                     !(eol - q >= 3 && q[2] == '['))) {
+      /* a blank line, or a one-line comment at the top level */
+    } else if (in_body) {
+      if (q == p) {                                   /* column 0 ends the body, or declines */
+        if (!starts_word(q, eol, "end") || skip_blanks(q + 3, eol) != eol) goto decline;
+        in_body = 0;
+      }
+    } else if (q != p) {
+      goto decline;                                   /* indented code at the top level */
+    } else if (starts_word(q, eol, "function")) {
+      q = skip_blanks(q + 8, eol);
+      if (starts_word(q, eol, "upgrade") && !has_upgrade) {
+        has_upgrade = 1;
+        q += 7;
+      } else if (starts_word(q, eol, "downgrade") && !has_downgrade) {
+        has_downgrade = 1;
+        q += 9;
+      } else {
+        goto decline;
+      }
+      if ((q = skip_blanks(q, eol)) >= eol || *q != '(') goto decline;
+      if ((q = memchr(q, ')', (size_t)(eol - q))) == NULL) goto decline;
+      q = skip_blanks(q + 1, eol);                    /* nothing after the parameters */
+      if (q < eol && !(eol - q >= 2 && q[0] == '-' && q[1] == '-')) goto decline;
+      in_body = 1;
+    } else if (!scan_assignment(L, env, q, eol)) {
+      goto decline;
+    }
+    p = eol;
+  }
+  if (in_body || !has_upgrade) goto decline;
+  lua_pushboolean(L, has_downgrade);
+  lua_setfield(L, env, "\001has_downgrade");
+  return 1;
+decline:
+  lua_settop(L, top);
+  return 0;
+}
