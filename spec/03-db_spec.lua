@@ -292,7 +292,8 @@ h.each_db(function(db)
         if n <= 25000 then return {id = n, name = "row " .. n} end
       end
       local tx <close> = conn:begin()
-      local count = conn:bulk_insert("bulk", {"id", "name"}, next_row, function(done) seen[#seen + 1] = done end)
+      local count = conn:bulk_insert("bulk", {"id", "name"}, next_row,
+                                     {progress = function(done) seen[#seen + 1] = done end})
       tx:commit()
       assert.equal(25000, count)
       assert.same({10000, 20000}, seen)
@@ -349,6 +350,49 @@ h.each_db(function(db)
       end)
       assert.truthy(tostring(err):find("source broke", 1, true))
       assert.equal(1, conn:exec("INSERT INTO bulk (id) VALUES (99)"))
+    end)
+
+    it("sends opts.first as row 1, then the iterator's rows", function()
+      local n = 1
+      local count = conn:bulk_insert("bulk", {"id"}, function()
+        n = n + 1
+        if n <= 3 then return {id = n} end
+      end, {first = {id = 1}})
+      assert.equal(3, count)
+      assert.same({{id = 1}, {id = 2}, {id = 3}}, all_rows())
+      assert.truthy(tostring(h.error_of(conn.bulk_insert, conn, "bulk", {"id"}, {{id = 4}},
+        {first = {id = 1}})):find("opts.first goes with an iterator", 1, true))
+    end)
+
+    it("checks each value against its column's kind as op_bulk's accepts does", function()
+      -- the C check (value_kind.c) and the Lua predicates must agree on every value
+      local accepts = require("luamig.op_bulk").accepts
+      local values = {0, 1, 2, -7, 1.0, 0.5, -0.0, 1e300, 0/0, math.huge, true, false,
+        "", " ", "12", " -12 ", "+3", "1 2", "12a", "0x10", "1.5", "1.", ".5", ".", "+.5e3",
+        "1e5", "1e", "1e+", "1E-7", " 2.5 ", "\t7\n", "inf", "nan", "-", "--1", "١٢"}
+      for _, generic in ipairs({"integer", "float", "boolean", "text", "timestamp"}) do
+        local acc = accepts[generic]
+        for _, v in ipairs(values) do
+          local tx <close> = conn:begin()
+          local ok, err = pcall(conn.bulk_insert, conn, "bulk", {"id", "name"}, {{id = 1, name = v}},
+                                {kinds = {"any", acc[3]}})
+          assert.equal(acc[1](v), ok, ("%s %q: C %s"):format(generic, tostring(v), tostring(err)))
+          if not ok then
+            assert.truthy(tostring(err):find("row 1, column 'name': wrong type for the column: "
+              .. "expected " .. acc[3], 1, true), tostring(err))
+          end
+        end
+      end
+    end)
+
+    it("lets opts.explain give the message for a bad row", function()
+      local seen
+      local err = h.error_of(conn.bulk_insert, conn, "bulk", {"id", "name"},
+        {{id = 1}, {id = 2, name = {}}},
+        {explain = function(row, n) seen = n error("row " .. n .. " explained", 0) end})
+      assert.equal(2, seen)
+      assert.equal("row 2 explained", tostring(err))
+      assert.equal(1, conn:exec("INSERT INTO bulk (id) VALUES (1)"))
     end)
 
     it("names a table that does not exist", function()

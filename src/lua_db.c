@@ -5,6 +5,7 @@
  *   conn:exec(sql [, params])  -> changes  -- params: a list; nil holes allowed
  *   conn:query(sql [, params]) -> rows, columns   (rows[i].colname)
  *   local tx <close> = conn:begin()        -- rolls back unless tx:commit()
+ *   conn:bulk_insert(table, columns, rows_or_iterator [, opts]) -> rows
  *   conn:dialect(), conn:quote_ident(s), conn:quote_literal(s), conn:close()
  *
  * Placeholders are $1, $2, ... on both databases. A params list may hold
@@ -18,6 +19,7 @@
 
 #include "db.h"
 #include "lua_core.h"
+#include "value_kind.h"
 
 #define CONN_MT "luamig.Conn"
 #define TX_MT "luamig.Tx"
@@ -177,58 +179,88 @@ struct bulk_run {
   const struct lm_driver *driver;
   const char *table;
   int ncols;
+  const unsigned char *kinds;  /* enum lm_kind per column, or NULL: any bindable value */
   struct lm_err err;
 };
 
 #define BULK_PROGRESS_EVERY 10000
 
-/* Protected part of bulk_insert: stack 1 = source, 2 = progress or nil,
- * 3 = columns lookup {name = index}, 4 = the column list, 5 = run (light
- * userdata). Raises on the first bad row; the caller then ends the load. */
+/* Stack slots of bulk_loop. */
+enum { B_SOURCE = 1, B_FIRST, B_PROGRESS, B_EXPLAIN, B_LOOKUP, B_COLUMNS, B_RUN, B_VALUES,
+       B_ROW, B_KEY, B_VALUE };
+
+/* A bad row: explain(row, n) raises the caller's message when there is an
+ * explain function; otherwise (or if it returns) the C message follows. */
+static void explain_row(lua_State *L, lua_Integer n) {
+  if (lua_isnil(L, B_EXPLAIN)) return;
+  lua_pushvalue(L, B_EXPLAIN);
+  lua_pushvalue(L, B_ROW);
+  lua_pushinteger(L, n);
+  lua_call(L, 2, 0);
+}
+
+static int unknown_column(lua_State *L, struct bulk_run *run, lua_Integer n) {
+  explain_row(L, n);
+  const char *key = luaL_tolstring(L, B_KEY, NULL);
+  luaL_Buffer known;                                  /* the columns, for the message */
+  luaL_buffinit(L, &known);
+  for (int i = 1; i <= run->ncols; i++) {
+    if (i > 1) luaL_addstring(&known, ", ");
+    lua_geti(L, B_COLUMNS, i);
+    luaL_addvalue(&known);
+  }
+  luaL_pushresult(&known);
+  return luaL_error(L, "bulk_insert into '%s': row %I: unknown column '%s' (the columns "
+                    "are %s)", run->table, n, key, lua_tostring(L, -1));
+}
+
+/* Protected part of bulk_insert (slots above; B_RUN is light userdata).
+ * Raises on the first bad row; the caller then ends the load. */
 static int bulk_loop(lua_State *L) {
-  struct bulk_run *run = lua_touserdata(L, 5);
-  struct lm_value *v = lua_newuserdatauv(L, sizeof *v * (size_t)run->ncols, 0);  /* 6 */
-  int is_function = lua_isfunction(L, 1);
-  lua_Integer count = is_function ? 0 : luaL_len(L, 1);
-  for (lua_Integer row = 1; is_function || row <= count; row++) {
-    lua_settop(L, 6);
-    if (is_function) {
-      lua_pushvalue(L, 1);
-      lua_call(L, 0, 1);                              /* 7: the next row, nil at the end */
-      if (lua_isnil(L, 7)) break;
+  struct bulk_run *run = lua_touserdata(L, B_RUN);
+  struct lm_value *v = lua_newuserdatauv(L, sizeof *v * (size_t)run->ncols, 0);  /* B_VALUES */
+  int is_function = lua_isfunction(L, B_SOURCE), has_first = !lua_isnil(L, B_FIRST);
+  lua_Integer count = is_function ? 0 : luaL_len(L, B_SOURCE);
+  for (lua_Integer n = 1; is_function || n <= count; n++) {
+    lua_settop(L, B_VALUES);
+    if (n == 1 && has_first) {
+      lua_pushvalue(L, B_FIRST);                      /* taken from the iterator already */
+    } else if (is_function) {
+      lua_pushvalue(L, B_SOURCE);
+      lua_call(L, 0, 1);                              /* the next row, nil at the end */
+      if (lua_isnil(L, B_ROW)) break;
     } else {
-      lua_geti(L, 1, row);                            /* 7 */
+      lua_geti(L, B_SOURCE, n);
     }
-    if (!lua_istable(L, 7))
+    if (!lua_istable(L, B_ROW)) {
+      explain_row(L, n);
       return luaL_error(L, "bulk_insert into '%s': row %I is a %s, not a table of column "
-                        "values", run->table, row, luaL_typename(L, 7));
+                        "values", run->table, n, luaL_typename(L, B_ROW));
+    }
     for (int i = 0; i < run->ncols; i++) v[i] = (struct lm_value){.type = LM_NULL};
     lua_pushnil(L);
-    while (lua_next(L, 7) != 0) {                     /* 8: key, 9: value */
+    while (lua_next(L, B_ROW) != 0) {                 /* B_KEY, B_VALUE */
       int idx = 0;
-      if (lua_type(L, 8) == LUA_TSTRING) {
-        lua_pushvalue(L, 8);
-        lua_rawget(L, 3);                             /* lookup[key] */
+      if (lua_type(L, B_KEY) == LUA_TSTRING) {
+        lua_pushvalue(L, B_KEY);
+        lua_rawget(L, B_LOOKUP);
         idx = (int)lua_tointeger(L, -1);
         lua_pop(L, 1);
       }
-      if (idx == 0) {
-        const char *key = luaL_tolstring(L, 8, NULL);
-        luaL_Buffer known;                            /* the columns, for the message */
-        luaL_buffinit(L, &known);
-        for (int i = 1; i <= run->ncols; i++) {
-          if (i > 1) luaL_addstring(&known, ", ");
-          lua_geti(L, 4, i);
-          luaL_addvalue(&known);
-        }
-        luaL_pushresult(&known);
-        return luaL_error(L, "bulk_insert into '%s': row %I: unknown column '%s' (the columns "
-                          "are %s)", run->table, row, key, lua_tostring(L, -1));
-      }
-      if (!to_value(L, 9, &v[idx - 1]))
+      if (idx == 0) return unknown_column(L, run, n);
+      struct lm_value *val = &v[idx - 1];
+      if (!to_value(L, B_VALUE, val)) {
+        explain_row(L, n);
         return luaL_error(L, "bulk_insert into '%s': row %I, column '%s': a %s cannot be "
                           "inserted (use nil, a boolean, a number or a string)", run->table,
-                          row, lua_tostring(L, 8), luaL_typename(L, 9));
+                          n, lua_tostring(L, B_KEY), luaL_typename(L, B_VALUE));
+      }
+      if (run->kinds && val->type != LM_NULL && !lm_kind_accepts(run->kinds[idx - 1], val)) {
+        explain_row(L, n);
+        return luaL_error(L, "bulk_insert into '%s': row %I, column '%s': wrong type for the "
+                          "column: expected %s, got %s", run->table, n, lua_tostring(L, B_KEY),
+                          lm_kind_names[run->kinds[idx - 1]], luaL_typename(L, B_VALUE));
+      }
       lua_pop(L, 1);                                  /* keep the key; the row keeps values */
     }
     if (run->driver->bulk_row(run->bulk, v, &run->err) != LM_OK) {
@@ -237,23 +269,39 @@ static int bulk_loop(lua_State *L) {
       lm_err_release(&run->err);
       return lua_error(L);
     }
-    if (!lua_isnil(L, 2) && row % BULK_PROGRESS_EVERY == 0) {
-      lua_pushvalue(L, 2);
-      lua_pushinteger(L, row);
+    if (!lua_isnil(L, B_PROGRESS) && n % BULK_PROGRESS_EVERY == 0) {
+      lua_pushvalue(L, B_PROGRESS);
+      lua_pushinteger(L, n);
       lua_call(L, 1, 0);
     }
   }
   return 0;
 }
 
-/* conn:bulk_insert(table, columns, rows_or_iterator [, progress]) -> rows
- * In the caller's transaction; constant memory for an iterator source. */
+/* Pushes opts[name] (nil without opts), raising unless it is nil or of type. */
+static void push_opt(lua_State *L, int opts, const char *name, int type) {
+  if (lua_isnil(L, opts)) {
+    lua_pushnil(L);
+    return;
+  }
+  int t = lua_getfield(L, opts, name);
+  if (t != LUA_TNIL && t != type)
+    luaL_error(L, "bulk_insert: opts.%s must be a %s, not a %s", name, lua_typename(L, type),
+               luaL_typename(L, -1));
+}
+
+/* conn:bulk_insert(table, columns, rows_or_iterator [, opts]) -> rows
+ * In the caller's transaction; constant memory for an iterator source.
+ * opts: progress = function(rows_done) (every 10,000 rows); kinds = {kind
+ * per column} (value_kind.h's names: a value of another kind fails the
+ * row); explain = function(row, n) raising the message for a bad row;
+ * first = a row already taken from the iterator, sent as row 1. */
 static int conn_bulk_insert(lua_State *L) {
   LConn *c = toconn(L, 1);
   const char *table = luaL_checkstring(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
   luaL_argexpected(L, lua_istable(L, 4) || lua_isfunction(L, 4), 4, "table or function");
-  if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TFUNCTION);
+  if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TTABLE);
   lua_settop(L, 5);
   int ncols = (int)luaL_len(L, 3);
   luaL_argcheck(L, ncols > 0, 3, "at least one column is needed");
@@ -266,18 +314,32 @@ static int conn_bulk_insert(lua_State *L) {
     lua_pushinteger(L, i);
     lua_rawset(L, 7);
   }
-  struct bulk_run run = {NULL, c->conn->driver, table, ncols, LM_ERR_INIT};
+  push_opt(L, 5, "kinds", LUA_TTABLE);               /* 8 */
+  unsigned char *kinds = NULL;
+  if (!lua_isnil(L, 8)) {
+    kinds = lua_newuserdatauv(L, (size_t)ncols, 0);   /* 9 */
+    for (int i = 1; i <= ncols; i++) {
+      lua_geti(L, 8, i);
+      kinds[i - 1] = (unsigned char)luaL_checkoption(L, -1, "any", lm_kind_names);
+      lua_pop(L, 1);
+    }
+  }
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, bulk_loop);
+  lua_pushvalue(L, 4);                                /* B_SOURCE */
+  push_opt(L, 5, "first", LUA_TTABLE);               /* B_FIRST: iterators only */
+  luaL_argcheck(L, lua_isnil(L, -1) || lua_isfunction(L, 4), 5, "opts.first goes with an iterator");
+  push_opt(L, 5, "progress", LUA_TFUNCTION);         /* B_PROGRESS */
+  push_opt(L, 5, "explain", LUA_TFUNCTION);          /* B_EXPLAIN */
+  lua_pushvalue(L, 7);                                /* B_LOOKUP */
+  lua_pushvalue(L, 3);                                /* B_COLUMNS */
+  struct bulk_run run = {NULL, c->conn->driver, table, ncols, kinds, LM_ERR_INIT};
+  lua_pushlightuserdata(L, &run);                     /* B_RUN */
   if (run.driver->bulk_begin(c->conn, table, ncols, names, &run.bulk, &run.err) != LM_OK) {
     lm_err_prefix(&run.err, "bulk_insert into '%s'", table);
     return lm_lua_raise(L, &run.err);
   }
-  lua_pushcfunction(L, bulk_loop);
-  lua_pushvalue(L, 4);                                /* source */
-  lua_pushvalue(L, 5);                                /* progress */
-  lua_pushvalue(L, 7);                                /* lookup */
-  lua_pushvalue(L, 3);                                /* columns */
-  lua_pushlightuserdata(L, &run);
-  int status = lua_pcall(L, 5, 0, 0);
+  int status = lua_pcall(L, B_RUN, 0, 0);
   int64_t rows = run.bulk->rows;
   struct lm_err end_err = LM_ERR_INIT;
   int rc = run.driver->bulk_end(run.bulk, status != LUA_OK, &end_err);  /* always ends COPY */
@@ -289,6 +351,7 @@ static int conn_bulk_insert(lua_State *L) {
     lm_err_prefix(&end_err, "bulk_insert into '%s'", table);
     return lm_lua_raise(L, &end_err);
   }
+  lua_settop(L, top);
   lua_pushinteger(L, (lua_Integer)rows);
   return 1;
 }

@@ -1,14 +1,15 @@
 -- luamig.op_bulk -- op.bulk_insert: rows from a Lua list or an iterator,
 -- in constant memory.
 --
--- Online the rows go to the C hot path, conn:bulk_insert(table, columns,
--- source, progress) (one prepared INSERT re-bound per row on SQLite, COPY
--- FROM STDIN on PostgreSQL), through a Lua iterator that checks each row
--- against the table's columns first: an unknown column, a value that
+-- Online the rows go straight to the C hot path, conn:bulk_insert (one
+-- prepared INSERT re-bound per row on SQLite, COPY FROM STDIN on
+-- PostgreSQL), which checks each value against its column's kind (the
+-- third field of accepts; value_kind.c): an unknown column, a value that
 -- cannot be stored, or a value of the wrong kind for the column's type (a
 -- non-numeric string for an integer column, which SQLite's dynamic typing
--- would accept) fails the step naming the row number. Offline the rows are
--- rendered: one INSERT per row on SQLite, a COPY block on PostgreSQL.
+-- would accept) fails the step naming the row number, with the message
+-- explain() gives. Offline the rows are checked here and rendered: one
+-- INSERT per row on SQLite, a COPY block on PostgreSQL.
 --
 -- The columns are opts.columns, else those of the first row (in the
 -- table's column order); a later row may leave some out (NULL), but not add
@@ -19,7 +20,8 @@ local M = {}
 
 local type, math_type = type, math.type
 
--- What each generic type accepts: a check on the Lua value.
+-- What each generic type accepts: a check on the Lua value, what it
+-- expects (for messages), and the same check's name in C (value_kind.h).
 local function int_ok(v)
   return math_type(v) == "integer" or (type(v) == "string" and v:match("^%s*[+-]?%d+%s*$") ~= nil)
 end
@@ -34,14 +36,17 @@ local function bool_ok(v) return type(v) == "boolean" or v == 0 or v == 1 end
 local function text_ok(v) return type(v) == "string" or type(v) == "number" end
 local function string_ok(v) return type(v) == "string" end
 
+local integer = {int_ok, "an integer", "integer"}
+local number = {num_ok, "a number", "number"}
+local text = {text_ok, "a string", "text"}
+local string_ = {string_ok, "a string", "string"}
 local accepts = {
-  integer = {int_ok, "an integer"}, bigint = {int_ok, "an integer"}, smallint = {int_ok, "an integer"},
-  float = {num_ok, "a number"}, double = {num_ok, "a number"}, numeric = {num_ok, "a number"},
-  boolean = {bool_ok, "a boolean"},
-  string = {text_ok, "a string"}, text = {text_ok, "a string"},
-  date = {string_ok, "a string"}, time = {string_ok, "a string"}, timestamp = {string_ok, "a string"},
-  timestamptz = {string_ok, "a string"}, uuid = {string_ok, "a string"}, json = {string_ok, "a string"},
-  binary = {string_ok, "a string of bytes"},
+  integer = integer, bigint = integer, smallint = integer,
+  float = number, double = number, numeric = number,
+  boolean = {bool_ok, "a boolean", "boolean"},
+  string = text, text = text,
+  date = string_, time = string_, timestamp = string_, timestamptz = string_, uuid = string_,
+  json = string_, binary = {string_ok, "a string of bytes", "string"},
 }
 
 local function show(v)
@@ -181,20 +186,14 @@ function M.make(ctx)
     end
 
     if conn then
-      if conn.bulk_insert then
-        return conn:bulk_insert(tname, columns, checked, ctx.progress)
+      local kinds = {}
+      for i, c in ipairs(columns) do
+        local acc = model and accepts[types[c]]
+        kinds[i] = acc and acc[3] or "any"
       end
-      -- Until the C path is built: one prepared INSERT per row.
-      local ph = {}
-      for i = 1, #columns do ph[i] = "$" .. i end
-      local sql = ("INSERT INTO %s (%s) VALUES (%s)"):format(d.ident(tname), d.idents(columns), table.concat(ph, ", "))
-      for row in checked do
-        local params = {n = #columns}
-        for i, c in ipairs(columns) do params[i] = row[c] end
-        conn:exec(sql, params)
-        if ctx.progress and n % 10000 == 0 then ctx.progress(n) end
-      end
-      return n
+      -- a list goes as it is; an iterator's first row was taken above
+      return conn:bulk_insert(tname, columns, rows, {first = type(rows) == "function" and first or nil,
+        kinds = kinds, explain = explain, progress = ctx.progress})
     end
 
     -- offline

@@ -1,0 +1,61 @@
+/*
+ * value_kind.c -- see value_kind.h. Spaces are Lua's %s: C's isspace in
+ * the "C" locale.
+ */
+#include "value_kind.h"
+
+const char *const lm_kind_names[] = {"any", "integer", "number", "boolean", "text", "string",
+                                     NULL};
+
+static int is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Lua's ^%s*[+-]?%d+%s*$ */
+static int integer_text(const char *p, const char *end) {
+  while (p < end && is_space(*p)) p++;
+  if (p < end && (*p == '+' || *p == '-')) p++;
+  const char *digits = p;
+  while (p < end && is_digit(*p)) p++;
+  if (p == digits) return 0;
+  while (p < end && is_space(*p)) p++;
+  return p == end;
+}
+
+/* Spaces around [+-]? digits with at most one point, at least one digit,
+ * then an optional exponent [eE][+-]?%d+ */
+static int number_text(const char *p, const char *end) {
+  while (p < end && is_space(*p)) p++;
+  while (end > p && is_space(end[-1])) end--;
+  if (p < end && (*p == '+' || *p == '-')) p++;
+  int digits = 0;
+  while (p < end && is_digit(*p)) p++, digits++;
+  if (p < end && *p == '.')
+    for (p++; p < end && is_digit(*p); p++) digits++;
+  if (digits == 0) return 0;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    p++;
+    if (p < end && (*p == '+' || *p == '-')) p++;
+    const char *exp = p;
+    while (p < end && is_digit(*p)) p++;
+    if (p == exp) return 0;
+  }
+  return p == end;
+}
+
+int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
+  int text = v->type == LM_TEXT, number = v->type == LM_INTEGER || v->type == LM_FLOAT;
+  switch (kind) {
+  case LM_KIND_INTEGER: return v->type == LM_INTEGER || (text && integer_text(v->s, v->s + v->len));
+  case LM_KIND_NUMBER: return number || (text && number_text(v->s, v->s + v->len));
+  case LM_KIND_BOOLEAN:
+    return v->type == LM_BOOLEAN || (v->type == LM_INTEGER && (v->i == 0 || v->i == 1)) ||
+           (v->type == LM_FLOAT && (v->f == 0 || v->f == 1));
+  case LM_KIND_TEXT: return text || number;
+  case LM_KIND_STRING: return text;
+  case LM_KIND_ANY: break;
+  }
+  return 1;
+}
