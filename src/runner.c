@@ -340,8 +340,11 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
         }
       } else if (r->conn) {                           /* did another run move the rows? */
         char **rows;
-        size_t n;
-        if (lm_version_read(r->conn, r->o->version_table, &rows, &n, e) != LM_OK) return LM_ERROR;
+        size_t n;                                     /* the table exists: a step is planned */
+        if (lm_version_read_rows(r->conn, r->o->version_table, &rows, &n, e) != LM_OK) {
+          tx_rollback(r);
+          return LM_ERROR;
+        }
         int same = rows_equal(r, rows, n, before);
         lm_version_rows_free(rows, n);
         if (!same) {

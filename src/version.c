@@ -103,6 +103,13 @@ int lm_version_read(struct lm_conn *c, const char *table, char ***rows, size_t *
   int exists;
   if (lm_version_exists(c, table, &exists, e) != LM_OK) return LM_ERROR;
   if (!exists) return LM_OK;
+  return lm_version_read_rows(c, table, rows, n, e);
+}
+
+int lm_version_read_rows(struct lm_conn *c, const char *table, char ***rows, size_t *n,
+                         struct lm_err *e) {
+  *rows = NULL;
+  *n = 0;
   char *q = quoted(table, e);
   if (q == NULL) return LM_ERROR;
   char *sql = lm_asprintf("SELECT version_num FROM %s", q);

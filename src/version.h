@@ -33,6 +33,10 @@ int lm_version_exists(struct lm_conn *c, const char *table, int *exists, struct 
  * with lm_version_rows_free. */
 int lm_version_read(struct lm_conn *c, const char *table, char ***rows, size_t *n,
                     struct lm_err *e);
+/* The same when the table is known to exist (one query fewer: the
+ * runner's re-read before each step). */
+int lm_version_read_rows(struct lm_conn *c, const char *table, char ***rows, size_t *n,
+                         struct lm_err *e);
 void lm_version_rows_free(char **rows, size_t n);
 /* CREATE TABLE IF NOT EXISTS for the version table and the log. */
 int lm_version_ensure(struct lm_sink *s, const char *table, struct lm_err *e);

@@ -86,16 +86,18 @@ end
 Runner.__close = Runner.close
 Runner.__gc = Runner.close
 
--- The scripts and their graph, loaded once.
-function Runner:scripts()
+-- The scripts and their graph, loaded once. Listings read only each
+-- script's header (core.load_scripts' scan); a run (full = true) loads them
+-- whole up front, so a broken script stops it before anything runs and no
+-- file is read twice. A record scanned first is completed on the first read
+-- of its functions or checksum (core.run reads every checksum before it
+-- starts).
+function Runner:scripts(full)
   if not self.records then
     local s = self.settings
     local dirs = {s.script_location .. "/versions"}
     for _, d in ipairs(s.version_locations) do dirs[#dirs + 1] = d end
-    -- Metadata from the headers; a script is compiled and run on the first
-    -- read of its functions or checksum (core.run reads every checksum
-    -- before it starts, so a broken script still stops a run up front).
-    local records = core.load_scripts(dirs, {scan = true})
+    local records = core.load_scripts(dirs, {scan = not full})
     local graph = core.graph(records)
     local by_id = {}
     for _, r in ipairs(records) do by_id[r.revision] = r end
@@ -165,7 +167,7 @@ end
 -- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
 -- offline SQL through opts.emit (default: stdout); opts.plan computes only.
 function Runner:_run(kind, opts)
-  local records, graph = self:scripts()
+  local records, graph = self:scripts(not opts.plan)
   local s = self.settings
   local offline = opts.sql
   local dialect = self:dialect()

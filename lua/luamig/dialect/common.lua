@@ -81,6 +81,32 @@ function M.fit_name(name)
   return name:sub(1, M.max_name_length - 9) .. "_" .. fnv1a(name)
 end
 
+-- The tokens a naming convention may use, each computed from the
+-- constraint's info only when its pattern names it.
+local function join(list, sep) return list and #list > 0 and table.concat(list, sep) or nil end
+local function labels(info, sep)
+  local t = {}
+  for i, c in ipairs(info.columns or {}) do t[i] = info.table .. "_" .. c end
+  return join(t, sep)
+end
+local convention_tokens = {
+  table_name = function(info) return info.table end,
+  constraint_name = function(info) return info.constraint_name end,
+  column_0_name = function(info) return info.columns and info.columns[1] end,
+  column_0_label = function(info)
+    local c = info.columns and info.columns[1]
+    return c and (info.table .. "_" .. c)
+  end,
+  column_0N_name = function(info) return join(info.columns, "") end,
+  column_0_N_name = function(info) return join(info.columns, "_") end,
+  column_0N_label = function(info) return labels(info, "") end,
+  column_0_N_label = function(info) return labels(info, "_") end,
+  referred_table_name = function(info) return info.referred_table end,
+  referred_column_0_name = function(info) return info.referred_columns and info.referred_columns[1] end,
+  referred_column_0N_name = function(info) return join(info.referred_columns, "") end,
+  referred_column_0_N_name = function(info) return join(info.referred_columns, "_") end,
+}
+
 -- The name a convention gives to an index or constraint.
 --   kind: "ix" "uq" "ck" "fk" "pk"; info: {table =, columns = {...},
 --   referred_table =, referred_columns =, constraint_name =}
@@ -88,30 +114,10 @@ end
 function M.convention_name(convention, kind, info)
   local pattern = convention[kind]
   if pattern == nil then return nil, "the naming convention has no '" .. kind .. "' entry" end
-  local cols, refcols = info.columns or {}, info.referred_columns or {}
   local missing
-  local function join(list, sep) return #list > 0 and table.concat(list, sep) or nil end
-  local function labels()
-    local t = {}
-    for i, c in ipairs(cols) do t[i] = info.table .. "_" .. c end
-    return t
-  end
-  local tokens = {
-    table_name = info.table,
-    constraint_name = info.constraint_name,
-    column_0_name = cols[1],
-    column_0_label = cols[1] and (info.table .. "_" .. cols[1]),
-    column_0N_name = join(cols, ""),
-    column_0_N_name = join(cols, "_"),
-    column_0N_label = join(labels(), ""),
-    column_0_N_label = join(labels(), "_"),
-    referred_table_name = info.referred_table,
-    referred_column_0_name = refcols[1],
-    referred_column_0N_name = join(refcols, ""),
-    referred_column_0_N_name = join(refcols, "_"),
-  }
   local name = pattern:gsub("%%%(([%w_]+)%)s", function(token)
-    local v = tokens[token]
+    local value = convention_tokens[token]
+    local v = value and value(info)
     if v == nil then missing = missing or token; return "" end
     return v
   end)
@@ -217,15 +223,23 @@ function M.new(name)
     return d.literal(v)
   end
 
-  -- The model type rendered for this database.
+  -- The model type rendered for this database (memoised: every column
+  -- asks, and it depends on the string alone).
+  local type_sql_of = {}
   function d.type_sql(t)
+    local sql = type_sql_of[t]
+    if sql then return sql end
     local base, args = M.split_type(t)
-    if not base then return t end
-    local mapped = d.types[base]
-    if args then
-      return (mapped.with_args or mapped.name) .. "(" .. args:gsub(",", ", ") .. ")"
+    if not base then
+      sql = t
+    elseif args then
+      local mapped = d.types[base]
+      sql = (mapped.with_args or mapped.name) .. "(" .. args:gsub(",", ", ") .. ")"
+    else
+      sql = d.types[base].name
     end
-    return mapped.name
+    type_sql_of[t] = sql
+    return sql
   end
 
   -- The generic name for a database type (introspection); falls back to the
