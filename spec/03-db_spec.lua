@@ -352,6 +352,29 @@ h.each_db(function(db)
       assert.equal(1, conn:exec("INSERT INTO bulk (id) VALUES (99)"))
     end)
 
+    it("leaves the collector's mode as it found it after a long load", function()
+      for _, mode in ipairs({"incremental", "generational"}) do
+        collectgarbage(mode)
+        local n = 0
+        local tx <close> = conn:begin()
+        conn:bulk_insert("bulk", {"id"}, function()
+          n = n + 1
+          if n <= 12000 then return {id = n} end
+        end)
+        assert.equal(mode, collectgarbage("incremental"), "the mode after the load")
+      end
+    end)
+
+    it("matches column names longer than Lua interns", function()
+      local long = ("c"):rep(60)
+      conn:exec(("CREATE TABLE wide_names (%s INTEGER, %s TEXT)"):format(long, long .. "2"))
+      local rows = {}
+      for i = 1, 3 do rows[i] = {[long] = i, [long .. "2"] = "v" .. i} end
+      assert.equal(3, conn:bulk_insert("wide_names", {long, long .. "2"}, rows))
+      local got = conn:query(("SELECT %s AS a, %s AS b FROM wide_names ORDER BY 1"):format(long, long .. "2"))
+      assert.same({{a = 1, b = "v1"}, {a = 2, b = "v2"}, {a = 3, b = "v3"}}, got)
+    end)
+
     it("sends opts.first as row 1, then the iterator's rows", function()
       local n = 1
       local count = conn:bulk_insert("bulk", {"id"}, function()

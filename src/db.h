@@ -114,6 +114,11 @@ int lm_url_parse(const char *url, struct lm_url *out, struct lm_err *e);
 void lm_url_release(struct lm_url *u);
 /* Open whatever the URL names. */
 int lm_db_connect(const char *url, struct lm_conn **out, struct lm_err *e);
+/* Process-wide settings for a program that owns the process (the luamig
+ * command, before anything else): SQLite's memory statistics off, which
+ * spares a global mutex per allocation. A library embedding luamig.core
+ * leaves the host's settings alone and does not call it. */
+void lm_db_tune_process(void);
 /* Free the fields of struct lm_conn (not the struct); drivers call it. */
 void lm_conn_release(struct lm_conn *c);
 /* Replace every occurrence of the secret in e's message by "***". */

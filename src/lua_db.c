@@ -179,15 +179,41 @@ struct bulk_run {
   const struct lm_driver *driver;
   const char *table;
   int ncols;
+  const char **names;          /* the column names, as the columns list holds them */
   const unsigned char *kinds;  /* enum lm_kind per column, or NULL: any bindable value */
+  int gc_mode;                 /* the collector's mode before the load, or -1 */
   struct lm_err err;
 };
 
 #define BULK_PROGRESS_EVERY 10000
+/* A long load makes a row table and its strings per row, all garbage at
+ * once: the generational collector handles that for less. Switching costs
+ * a full collection, so only loads this long switch. */
+#define BULK_GENERATIONAL_AFTER 10000
 
 /* Stack slots of bulk_loop. */
 enum { B_SOURCE = 1, B_FIRST, B_PROGRESS, B_EXPLAIN, B_LOOKUP, B_COLUMNS, B_RUN, B_VALUES,
        B_ROW, B_KEY, B_VALUE };
+
+/* The index (1-based) of the column named by the string key at idx, 0 if
+ * none. Short strings are interned, so a key is usually the very string
+ * the columns list holds: compared by address first, from the column
+ * after the last one found (rows list their keys in the same order). */
+static int column_index(lua_State *L, struct bulk_run *run, int idx, int *last) {
+  const char *key = lua_tostring(L, idx);
+  for (int i = 0; i < run->ncols; i++) {
+    int c = (*last + i) % run->ncols;
+    if (run->names[c] == key) {
+      *last = c + 1;
+      return c + 1;
+    }
+  }
+  lua_pushvalue(L, idx);                              /* a long name: by value */
+  lua_rawget(L, B_LOOKUP);
+  int found = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return found;
+}
 
 /* A bad row: explain(row, n) raises the caller's message when there is an
  * explain function; otherwise (or if it returns) the C message follows. */
@@ -221,7 +247,9 @@ static int bulk_loop(lua_State *L) {
   struct lm_value *v = lua_newuserdatauv(L, sizeof *v * (size_t)run->ncols, 0);  /* B_VALUES */
   int is_function = lua_isfunction(L, B_SOURCE), has_first = !lua_isnil(L, B_FIRST);
   lua_Integer count = is_function ? 0 : luaL_len(L, B_SOURCE);
+  int last = 0;
   for (lua_Integer n = 1; is_function || n <= count; n++) {
+    if (n == BULK_GENERATIONAL_AFTER) run->gc_mode = lua_gc(L, LUA_GCGEN, 0, 0);
     lua_settop(L, B_VALUES);
     if (n == 1 && has_first) {
       lua_pushvalue(L, B_FIRST);                      /* taken from the iterator already */
@@ -240,13 +268,7 @@ static int bulk_loop(lua_State *L) {
     for (int i = 0; i < run->ncols; i++) v[i] = (struct lm_value){.type = LM_NULL};
     lua_pushnil(L);
     while (lua_next(L, B_ROW) != 0) {                 /* B_KEY, B_VALUE */
-      int idx = 0;
-      if (lua_type(L, B_KEY) == LUA_TSTRING) {
-        lua_pushvalue(L, B_KEY);
-        lua_rawget(L, B_LOOKUP);
-        idx = (int)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-      }
+      int idx = lua_type(L, B_KEY) == LUA_TSTRING ? column_index(L, run, B_KEY, &last) : 0;
       if (idx == 0) return unknown_column(L, run, n);
       struct lm_value *val = &v[idx - 1];
       if (!to_value(L, B_VALUE, val)) {
@@ -333,13 +355,14 @@ static int conn_bulk_insert(lua_State *L) {
   push_opt(L, 5, "explain", LUA_TFUNCTION);          /* B_EXPLAIN */
   lua_pushvalue(L, 7);                                /* B_LOOKUP */
   lua_pushvalue(L, 3);                                /* B_COLUMNS */
-  struct bulk_run run = {NULL, c->conn->driver, table, ncols, kinds, LM_ERR_INIT};
+  struct bulk_run run = {NULL, c->conn->driver, table, ncols, names, kinds, -1, LM_ERR_INIT};
   lua_pushlightuserdata(L, &run);                     /* B_RUN */
   if (run.driver->bulk_begin(c->conn, table, ncols, names, &run.bulk, &run.err) != LM_OK) {
     lm_err_prefix(&run.err, "bulk_insert into '%s'", table);
     return lm_lua_raise(L, &run.err);
   }
   int status = lua_pcall(L, B_RUN, 0, 0);
+  if (run.gc_mode == LUA_GCINC) lua_gc(L, LUA_GCINC, 0, 0, 0);   /* as it was */
   int64_t rows = run.bulk->rows;
   struct lm_err end_err = LM_ERR_INIT;
   int rc = run.driver->bulk_end(run.bulk, status != LUA_OK, &end_err);  /* always ends COPY */

@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "db.h"
 #include "embedded.h"
 #include "luamig.h"
 
@@ -69,6 +70,7 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+  lm_db_tune_process();
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fputs("luamig: cannot create the Lua state: not enough memory\n", stderr);
