@@ -338,7 +338,11 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
           tx_rollback(r);
           return LM_ERROR;
         }
-      } else if (r->conn) {                           /* did another run move the rows? */
+      } else if (r->conn && !r->locked) {
+        /* Did another run move the rows? Only without the run-wide lock
+         * (SQLite: runners share the work, a transaction at a time). On
+         * PostgreSQL the advisory lock keeps every other luamig run out, and
+         * the compare-and-set writes catch anything else. */
         char **rows;
         size_t n;                                     /* the table exists: a step is planned */
         if (lm_version_read_rows(r->conn, r->o->version_table, &rows, &n, e) != LM_OK) {
