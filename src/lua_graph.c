@@ -314,6 +314,24 @@ static void push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_
   if (copy) lua_pop(L, 1);
 }
 
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names of a revision's labels, sorted. */
+static void push_labels(lua_State *L, const struct lm_graph *g, const struct lm_ilist *labels) {
+  lua_createtable(L, (int)labels->n, 0);
+  if (labels->n == 0) return;
+  const char **names = lua_newuserdatauv(L, labels->n * sizeof *names, 0);
+  for (size_t j = 0; j < labels->n; j++) names[j] = g->labels[labels->v[j]].name;
+  qsort(names, labels->n, sizeof *names, by_name);
+  for (size_t j = 0; j < labels->n; j++) {
+    lua_pushstring(L, names[j]);
+    lua_rawseti(L, -3, (lua_Integer)j + 1);
+  }
+  lua_pop(L, 1);
+}
+
 static const char *const change_names[] = {"insert", "update", "delete", "merge", "unmerge"};
 
 static void push_plan(lua_State *L, const struct lm_graph *g, const struct lm_plan *p) {
@@ -414,18 +432,7 @@ static int graph_revision(lua_State *L) {
     lua_rawseti(L, -2, ++k);
   }
   lua_setfield(L, -2, "dependents");
-  lua_createtable(L, (int)r->labels.n, 0);                /* labels, sorted */
-  for (size_t j = 0; j < r->labels.n; j++) {
-    lua_pushstring(L, g->labels[r->labels.v[j]].name);
-    lua_rawseti(L, -2, (lua_Integer)j + 1);
-  }
-  lua_getglobal(L, "table");
-  if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, "sort");
-    lua_pushvalue(L, -3);
-    lua_call(L, 1, 0);
-  }
-  lua_pop(L, 1);
+  push_labels(L, g, &r->labels);
   lua_setfield(L, -2, "branch_labels");
   lua_pushboolean(L, r->children.n == 0);
   lua_setfield(L, -2, "is_head");

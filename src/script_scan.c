@@ -127,7 +127,7 @@ int lm_script_scan_header(lua_State *L, const char *data, size_t len) {
   int top = lua_gettop(L);
   const char *p = data, *end = data + len;
   int in_body = 0, has_upgrade = 0, has_downgrade = 0;
-  lua_newtable(L);
+  lua_createtable(L, 0, 8);                          /* the metadata names and has_downgrade */
   int env = lua_gettop(L);
   for (; p < end; p++) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
