@@ -304,18 +304,16 @@ end
 -- comes back as {id = x, unknown = true}.
 function Runner:current()
   local rows = self:current_rows()
-  local applied = self:applied(rows)
-  local out = {}
-  for id in pairs(applied) do
-    local info = self:info(id)
-    local child_applied = false
-    for _, child in ipairs(info.children) do child_applied = child_applied or applied[child] end
-    if not child_applied then out[#out + 1] = info end
+  local _, graph = self:scripts()
+  local known, out = {}, {}
+  for _, id in ipairs(rows) do if self.by_id[id] then known[#known + 1] = id end end
+  for _, id in ipairs(graph:current(known)) do out[#out + 1] = self:info(id) end
+  if #out > 1 then                                    -- oldest first (the order walks every script)
+    local order = self:_order()
+    table.sort(out, function(a, b) return order[a.id] < order[b.id] end)
   end
-  local order = self:_order()
-  table.sort(out, function(a, b) return order[a.id] < order[b.id] end)
   for _, id in ipairs(rows) do
-    if not applied[id] then out[#out + 1] = {id = id, revision = id, unknown = true, parents = {}} end
+    if not self.by_id[id] then out[#out + 1] = {id = id, revision = id, unknown = true, parents = {}} end
   end
   return out
 end
