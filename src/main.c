@@ -69,6 +69,8 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+static lua_State *volatile finished;   /* the state of a command that ran to its end */
+
 int main(int argc, char **argv) {
   lm_db_tune_process();
   lua_State *L = luaL_newstate();
@@ -83,10 +85,17 @@ int main(int argc, char **argv) {
   int code = 1;
   if (status != LUA_OK) {
     fprintf(stderr, "FAILED: %s\n", luaL_tolstring(L, -1, NULL));
+    lua_close(L);                                     /* closes the connection, if any */
   } else {
+    /* cli.main returned, having closed its runner's connection. The
+     * process ends here and its memory with it: lua_close would free the
+     * heap object by object, a tenth of `history` at 10,000 revisions.
+     * Whatever a script left open ends with the process (exit flushes
+     * stdio; an open database transaction rolls back, as it would in
+     * lua_close). The state stays reachable, so leak checkers see no leak. */
     code = (int)lua_tointeger(L, -1);
+    finished = L;
   }
-  lua_close(L);                                       /* closes the connection, if any */
   if (fflush(stdout) != 0 || ferror(stdout)) {
     fputs("luamig: error writing to standard output\n", stderr);
     if (code == 0) code = 1;

@@ -541,6 +541,7 @@ end
 
 function M.main(args)
   local globals = {}
+  local c                                             -- the command's context, once made
   local ok, status = pcall(function()
     local _, i = parse(nil, global_options, args, 1, globals, true)
     if globals.version then say("luamig " .. luamig.version .. " (" .. _VERSION .. ")") return 0 end
@@ -560,15 +561,14 @@ function M.main(args)
       luamig.fail(("config file '%s' not found"):format(config))
     end
     if not config and file_exists("luamig.lua") then config = "luamig.lua" end
-    local c = {args = positional, opts = opts, globals = globals}
+    c = {args = positional, opts = opts, globals = globals}
     if name ~= "init" then
       c.m = luamig.open{config = config, url = globals.url, x = parse_x(globals.x, cmd),
                         log = logger(globals)}
     end
-    local result = cmd.run(c)
-    if c.m then c.m:close() end
-    return result or 0
+    return cmd.run(c) or 0
   end)
+  if c and c.m then c.m:close() end                   -- whatever happened: main.c does not lua_close
   if ok then return status end
   if getmetatable(status) == Usage then
     io.stderr:write("luamig: ", status.message, "\n")
