@@ -117,8 +117,8 @@ message = "seen by the scan" -- ]] end
     assert.equal("seen by the scan", r.message)
     local err = h.error_of(function() return r.upgrade end)
     local text = type(err) == "table" and err.message or tostring(err)
-    assert.truthy(text:find(path .. ": the header scan read message differently from running "
-      .. "the script", 1, true), text)
+    assert.truthy(text:find(path .. ": running the script gives another message than its "
+      .. "header did when it was listed", 1, true), text)
     assert.equal(nil, core.load_scripts(dir)[1].message)
   end)
 
@@ -163,5 +163,20 @@ h.each_db(function(db)
       local tables = h.tables(url)
       for _, t in ipairs(tables) do assert.not_equal("t1", t) end
     end)
+  end)
+end)
+
+describe("a runner that lists, then runs", function()
+  it("runs the scripts as they are when the run starts, not as they were listed", function()
+    local luamig = require "luamig"
+    local dir = h.project({{id = "e1", message = "first", up = "CREATE TABLE before_edit (id integer)"}})
+    local url = "sqlite:" .. dir .. "/app.db"
+    local m <close> = luamig.open{url = url, script_location = dir .. "/migrations"}
+    assert.equal("first", m:history()[1].message)
+    h.write_file(dir .. "/migrations/versions/e1.lua", h.script({id = "e1", message = "edited",
+      up = "CREATE TABLE after_edit (id integer)"}))
+    m:upgrade("head")
+    assert.same({"after_edit", "luamig_log", "luamig_version"}, h.tables(url))
+    assert.equal("edited", m:history()[1].message)
   end)
 end)

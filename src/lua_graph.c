@@ -617,15 +617,17 @@ static int complete_scanned(lua_State *L) {
     lua_getfield(L, 1, scanned[i]);
     lua_getfield(L, full, scanned[i]);
     if (!same_value(L, -1, -2))
-      return luaL_error(L, "%s: the header scan read %s differently from running the script "
-                        "(a luamig bug: please report it with the file)", path, scanned[i]);
+      return luaL_error(L, "%s: running the script gives another %s than its header did when "
+                        "it was listed: was the file edited since? (If not, this is a luamig "
+                        "bug: please report it with the file.)", path, scanned[i]);
     lua_pop(L, 2);
   }
   lua_getfield(L, 1, "has_downgrade");
   lua_getfield(L, full, "downgrade");
   if (lua_toboolean(L, -2) != !lua_isnil(L, -1))
-    return luaL_error(L, "%s: the header scan read the downgrade function differently from "
-                      "running the script (a luamig bug: please report it with the file)", path);
+    return luaL_error(L, "%s: running the script gives another downgrade function than its "
+                      "header did when it was listed: was the file edited since? (If not, this "
+                      "is a luamig bug: please report it with the file.)", path);
   lua_pop(L, 2);
   for (int i = 0; loaded[i]; i++) {
     lua_getfield(L, full, loaded[i]);

@@ -89,10 +89,11 @@ Runner.__gc = Runner.close
 -- The scripts and their graph, loaded once. Listings read only each
 -- script's header (core.load_scripts' scan); a run (full = true) loads them
 -- whole up front, so a broken script stops it before anything runs and no
--- file is read twice. A record scanned first is completed on the first read
--- of its functions or checksum (core.run reads every checksum before it
--- starts).
+-- file is read twice. A run after a listing in the same runner loads them
+-- again (a long-lived program may have seen the files change). A scanned
+-- record is completed on the first read of its functions or checksum.
 function Runner:scripts(full)
+  if full and self.scanned then self.records = nil end
   if not self.records then
     local s = self.settings
     local dirs = {s.script_location .. "/versions"}
@@ -101,7 +102,8 @@ function Runner:scripts(full)
     local graph = core.graph(records)
     local by_id = {}
     for _, r in ipairs(records) do by_id[r.revision] = r end
-    self.records, self.graph, self.by_id = records, graph, by_id
+    self.records, self.graph, self.by_id, self.scanned = records, graph, by_id, not full
+    self.order = nil
   end
   return self.records, self.graph
 end
