@@ -76,6 +76,6 @@ LUAMOD_API int luaopen_luamig_core(lua_State *L) {
   lua_setfield(L, -2, "error");
   lm_lua_db_open(L);
   lm_lua_runner_open(L);
-  if (lm_lua_graph_open != NULL) lm_lua_graph_open(L);
+  lm_lua_graph_open(L);
   return 1;
 }

@@ -17,11 +17,19 @@
 
 struct lm_conn;
 
+struct lm_graph;
+
 /* Each adds its functions to the module table at the top of the stack. */
 void lm_lua_db_open(lua_State *L);
 void lm_lua_runner_open(lua_State *L);
-/* Weak until lua_graph.c lands, so the module builds without it. */
-void lm_lua_graph_open(lua_State *L) __attribute__((weak));
+void lm_lua_graph_open(lua_State *L);
+
+/* The C graph of the luamig.Graph at idx (lua_graph.c); raises if it was
+ * freed. */
+struct lm_graph *lm_lua_checkgraph(lua_State *L, int idx);
+/* Pushes a list of the ids of revisions v[0..n), negative entries
+ * skipped, sorted by id when sorted is set. */
+void lm_lua_push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_t n, int sorted);
 
 /* The open connection of the luamig.Conn at idx; raises if closed. */
 struct lm_conn *lm_lua_checkconn(lua_State *L, int idx);

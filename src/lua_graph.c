@@ -153,8 +153,6 @@ static struct scratch *push_scratch(lua_State *L) {
 
 /* ---- the Graph userdata ---- */
 
-/* lua_runner.c reads the graph out of a "luamig.Graph" userdata as a
- * struct lm_graph **: g must stay the first member. */
 struct graph_ud {
   struct lm_graph *g;          /* NULL once freed */
 };
@@ -166,11 +164,13 @@ static int graph_gc(lua_State *L) {
   return 0;
 }
 
-static struct lm_graph *to_graph(lua_State *L) {
-  struct graph_ud *u = luaL_checkudata(L, 1, GRAPH_MT);
+struct lm_graph *lm_lua_checkgraph(lua_State *L, int idx) {
+  struct graph_ud *u = luaL_checkudata(L, idx, GRAPH_MT);
   if (u->g == NULL) luaL_error(L, "attempt to use a freed graph");
   return u->g;
 }
+
+static struct lm_graph *to_graph(lua_State *L) { return lm_lua_checkgraph(L, 1); }
 
 static int graph_tostring(lua_State *L) {
   struct graph_ud *u = luaL_checkudata(L, 1, GRAPH_MT);
@@ -295,7 +295,7 @@ static int by_id(const void *a, const void *b) {
 }
 
 /* Pushes a list of the ids of v (skipping negative values); sorted if asked. */
-static void push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_t n, int sorted) {
+void lm_lua_push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_t n, int sorted) {
   lua_createtable(L, (int)n, 0);
   int *copy = NULL;
   if (sorted && n > 1) {
@@ -336,9 +336,9 @@ static const char *const change_names[] = {"insert", "update", "delete", "merge"
 
 static void push_plan(lua_State *L, const struct lm_graph *g, const struct lm_plan *p) {
   lua_createtable(L, 0, 4);
-  push_ids(L, g, p->start.v, p->start.n, 1);
+  lm_lua_push_ids(L, g, p->start.v, p->start.n, 1);
   lua_setfield(L, -2, "start");
-  push_ids(L, g, p->rows.v, p->rows.n, 1);
+  lm_lua_push_ids(L, g, p->rows.v, p->rows.n, 1);
   lua_setfield(L, -2, "rows");
   if (p->warning) {
     lua_pushstring(L, p->warning);
@@ -356,9 +356,9 @@ static void push_plan(lua_State *L, const struct lm_graph *g, const struct lm_pl
     lua_setfield(L, -2, "direction");
     lua_pushboolean(L, s->stamp);
     lua_setfield(L, -2, "stamp");
-    push_ids(L, g, s->from.v, s->from.n, 0);
+    lm_lua_push_ids(L, g, s->from.v, s->from.n, 0);
     lua_setfield(L, -2, "from");
-    push_ids(L, g, s->to.v, s->to.n, 0);
+    lm_lua_push_ids(L, g, s->to.v, s->to.n, 0);
     lua_setfield(L, -2, "to");
     lua_pushstring(L, change_names[s->change]);
     lua_setfield(L, -2, "change");
@@ -380,7 +380,7 @@ static void push_plan(lua_State *L, const struct lm_graph *g, const struct lm_pl
       lua_rawseti(L, -2, (lua_Integer)j + 1);
     }
     lua_setfield(L, -2, "ops");
-    push_ids(L, g, s->rows.v, s->rows.n, 1);
+    lm_lua_push_ids(L, g, s->rows.v, s->rows.n, 1);
     lua_setfield(L, -2, "rows");
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
@@ -416,11 +416,11 @@ static int graph_revision(lua_State *L) {
     lua_pushstring(L, r->path);
     lua_setfield(L, -2, "path");
   }
-  push_ids(L, g, r->down, r->ndown, 0);
+  lm_lua_push_ids(L, g, r->down, r->ndown, 0);
   lua_setfield(L, -2, "down_revision");
-  push_ids(L, g, r->deps.v, r->deps.n, 0);
+  lm_lua_push_ids(L, g, r->deps.v, r->deps.n, 0);
   lua_setfield(L, -2, "depends_on");
-  push_ids(L, g, r->children.v, r->children.n, 0);
+  lm_lua_push_ids(L, g, r->children.v, r->children.n, 0);
   lua_setfield(L, -2, "children");
   lua_createtable(L, 0, 0);                               /* dependents: not children */
   lua_Integer k = 0;
@@ -456,13 +456,13 @@ static int graph_heads(lua_State *L) {
     lua_pop(L, 1);
   }
   const struct lm_ilist *h = real ? &g->real_heads : &g->heads;
-  push_ids(L, g, h->v, h->n, 0);
+  lm_lua_push_ids(L, g, h->v, h->n, 0);
   return 1;
 }
 
 static int graph_bases(lua_State *L) {
   struct lm_graph *g = to_graph(L);
-  push_ids(L, g, g->bases.v, g->bases.n, 0);
+  lm_lua_push_ids(L, g, g->bases.v, g->bases.n, 0);
   return 1;
 }
 
@@ -484,7 +484,7 @@ static int graph_resolve(lua_State *L) {
   struct scratch *s = push_scratch(L);
   struct lm_err e = LM_ERR_INIT;
   if (lm_graph_resolve(g, ident, &s->list, &e)) return lm_lua_raise(L, &e);
-  push_ids(L, g, s->list.v, s->list.n, 0);
+  lm_lua_push_ids(L, g, s->list.v, s->list.n, 0);
   return 1;
 }
 
@@ -564,7 +564,7 @@ static int graph_current(lua_State *L) {
     lm_ilist_push(&s->plan.start, r);
   }
   lm_graph_all_current(g, s->plan.start.v, s->plan.start.n, &s->list);
-  push_ids(L, g, s->list.v, s->list.n, 0);
+  lm_lua_push_ids(L, g, s->list.v, s->list.n, 0);
   return 1;
 }
 
@@ -576,7 +576,7 @@ static int graph_history(lua_State *L) {
   struct scratch *s = push_scratch(L);
   struct lm_err e = LM_ERR_INIT;
   if (lm_graph_history(g, range, rows, nrows, &s->list, &e)) return lm_lua_raise(L, &e);
-  push_ids(L, g, s->list.v, s->list.n, 0);
+  lm_lua_push_ids(L, g, s->list.v, s->list.n, 0);
   return 1;
 }
 

@@ -96,22 +96,6 @@ static void hook_emit(void *ctx, const char *sql) {
   call_hook(((struct hook_ctx *)ctx)->L, SLOT_EMIT, sql, NULL);
 }
 
-/* The C graph inside a luamig.Graph userdata (lua_graph.c's struct graph_ud
- * starts with it). */
-static struct lm_graph *check_graph(lua_State *L, int idx) {
-  struct lm_graph **g = luaL_checkudata(L, idx, "luamig.Graph");
-  luaL_argcheck(L, *g != NULL, idx, "the graph was freed");
-  return *g;
-}
-
-static void push_id_list(lua_State *L, const struct lm_graph *g, const struct lm_ilist *l) {
-  lua_createtable(L, (int)l->n, 0);
-  for (size_t i = 0; i < l->n; i++) {
-    lua_pushstring(L, g->revs[l->v[i]].id);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-}
-
 static void push_steps(lua_State *L, const struct lm_graph *g, const struct lm_plan *p) {
   lua_createtable(L, (int)p->nsteps, 2);
   for (size_t i = 0; i < p->nsteps; i++) {
@@ -123,17 +107,17 @@ static void push_steps(lua_State *L, const struct lm_graph *g, const struct lm_p
     }
     lua_pushstring(L, s->stamp ? "stamp" : s->upgrade ? "upgrade" : "downgrade");
     lua_setfield(L, -2, "direction");
-    push_id_list(L, g, &s->from);
+    lm_lua_push_ids(L, g, s->from.v, s->from.n, 0);
     lua_setfield(L, -2, "from");
-    push_id_list(L, g, &s->to);
+    lm_lua_push_ids(L, g, s->to.v, s->to.n, 0);
     lua_setfield(L, -2, "to");
-    push_id_list(L, g, &s->rows);
+    lm_lua_push_ids(L, g, s->rows.v, s->rows.n, 0);
     lua_setfield(L, -2, "rows");
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  push_id_list(L, g, &p->start);
+  lm_lua_push_ids(L, g, p->start.v, p->start.n, 0);
   lua_setfield(L, -2, "start");
-  push_id_list(L, g, &p->rows);
+  lm_lua_push_ids(L, g, p->rows.v, p->rows.n, 0);
   lua_setfield(L, -2, "rows");
   if (p->warning) {
     lua_pushstring(L, p->warning);
@@ -180,7 +164,7 @@ static int opt_bool(lua_State *L, const char *key, int def) {
 
 static int core_run(lua_State *L) {
   struct lm_conn *conn = lua_isnil(L, ARG_CONN) ? NULL : lm_lua_checkconn(L, ARG_CONN);
-  struct lm_graph *g = check_graph(L, ARG_GRAPH);
+  struct lm_graph *g = lm_lua_checkgraph(L, ARG_GRAPH);
   luaL_checktype(L, ARG_RECORDS, LUA_TTABLE);
   luaL_checktype(L, ARG_OPTS, LUA_TTABLE);
   lua_settop(L, ARG_OPTS);
