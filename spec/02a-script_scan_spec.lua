@@ -103,23 +103,57 @@ end
     end
   end)
 
-  it("a scan that reads differently from Lua is an error at the full load, not a silent difference", function()
-    -- The long string hides an `end` and an assignment from Lua, not from the scan.
-    local path = write_script(dir, "tricky.lua", [==[
-revision = "t1"
+  it("follows long strings and comments in a body, as Lua's lexer does", function()
+    write_script(dir, "long.lua", [==[
+revision = "l1"
+message = "long strings"
 
 function upgrade(op)
-  local s = [[
+  op.execute([[
+CREATE TRIGGER t AFTER INSERT ON x BEGIN
+  SELECT 1;
 end
-message = "seen by the scan" -- ]] end
+revision = "not this"
+]])
+  --[=[ a long comment
+end
+]=] op.execute('SELECT "[["')
+end
 ]==])
     local r = core.load_scripts(dir, {scan = true})[1]
-    assert.equal("seen by the scan", r.message)
+    assert.is_nil(rawget(r, "upgrade"), "scanned")
+    assert.equal("l1", r.revision)
+    assert.equal("long strings", r.message)
+    assert.equal("function", type(r.upgrade), "and the full load agrees")
+  end)
+
+  it("declines a long comment after an assignment, a lone carriage return, an escaped line end", function()
+    for what, text in pairs({
+      ["long comment"] = 'revision = "c1" --[[\nmessage = "hidden"\n-- ]]\nfunction upgrade(op)\nend\n',
+      ["lone carriage return"] = 'revision = "c1"\nmessage = "m" -- c\rtransactional = false\nfunction upgrade(op)\nend\n',
+      ["escaped line end"] = 'revision = "c1"\nfunction upgrade(op)\n  local s = "a\\\nend\\\n"\nend\n',
+    }) do
+      local d = h.tmpdir()
+      write_script(d, "c.lua", text)
+      local r = core.load_scripts(d, {scan = true})[1]
+      assert.equal("function", type(rawget(r, "upgrade")), what .. ": should be loaded in full")
+      if what == "lone carriage return" then
+        assert.is_false(r.transactional, "Lua ends the comment at the \\r")
+      else
+        assert.is_nil(r.message, what)
+      end
+    end
+  end)
+
+  it("a script edited between the scan and its load is an error, not a silent difference", function()
+    local path = write_script(dir, "edited.lua", 'revision = "t1"\nmessage = "listed"\nfunction upgrade(op)\nend\n')
+    local r = core.load_scripts(dir, {scan = true})[1]
+    assert.equal("listed", r.message)
+    write_script(dir, "edited.lua", 'revision = "t1"\nmessage = "edited"\nfunction upgrade(op)\nend\n')
     local err = h.error_of(function() return r.upgrade end)
     local text = type(err) == "table" and err.message or tostring(err)
     assert.truthy(text:find(path .. ": running the script gives another message than its "
-      .. "header did when it was listed", 1, true), text)
-    assert.equal(nil, core.load_scripts(dir)[1].message)
+      .. "header did when it was listed: was the file edited since?", 1, true), text)
   end)
 
   it("a load error surfaces on the first read, with the file and line", function()

@@ -13,12 +13,15 @@
  *     literal is nil, true, false, a quoted string without escapes, or a
  *     one-line list of such strings;
  *   - `function upgrade(...)` / `function downgrade(...)` alone on a line in
- *     column 0, the body indented and closed by `end` alone in column 0.
+ *     column 0, the body closed by `end` alone in column 0; inside it, Lua's
+ *     strings and comments are followed far enough that a long string or
+ *     long comment spanning lines ([[ ... ]], [==[ ... ]==]) is skipped
+ *     whole, as Lua's lexer does.
  *
  * Whatever is declined costs one wasted read of the file; whatever is
  * accepted is checked against the full load when that happens
  * (lua_graph.c), so a scan that read differently from Lua is an error,
- * never a silent difference.
+ * never a silent difference (spec/fuzz/fuzz_script.c compares the two).
  */
 #include "script.h"
 
@@ -93,6 +96,68 @@ static int scan_literal(lua_State *L, const char **pp, const char *end) {
   return 1;
 }
 
+/* Whether [p, end) is a one-line comment: "--" not opening a long one. */
+static int line_comment(const char *p, const char *end) {
+  if (end - p < 2 || p[0] != '-' || p[1] != '-') return 0;
+  p += 2;
+  if (p < end && *p == '[') {
+    p++;
+    while (p < end && *p == '=') p++;
+    if (p < end && *p == '[') return 0;
+  }
+  return 1;
+}
+
+/* The level of the long bracket opening at p ("[[" 0, "[=[" 1, ...), its
+ * end in *after; -1 when p opens none. */
+static int long_open(const char *p, const char *end, const char **after) {
+  if (p >= end || *p != '[') return -1;
+  const char *q = p + 1;
+  while (q < end && *q == '=') q++;
+  if (q >= end || *q != '[') return -1;
+  *after = q + 1;
+  return (int)(q - p - 1);
+}
+
+/* Follows Lua's tokens across one line [p, eol) of a function body, far
+ * enough to know where a long string or long comment opened on one line
+ * closes on a later one: *level is the open long bracket's level, -1 for
+ * none. Returns 0 for what the scan does not follow (a quoted string
+ * continued on the next line). */
+static int scan_body_line(const char *p, const char *eol, int *level) {
+  const char *after;
+  while (p < eol) {
+    if (*level >= 0) {                                /* inside [=*[ ... ]=*] */
+      const char *close = memchr(p, ']', (size_t)(eol - p));
+      if (close == NULL) return 1;
+      const char *q = close + 1;
+      while (q < eol && *q == '=') q++;
+      if (q < eol && *q == ']' && q - close - 1 == *level) {
+        *level = -1;
+        p = q + 1;
+      } else {
+        p = close + 1;
+      }
+    } else if (*p == '"' || *p == '\'') {
+      char quote = *p++;
+      for (; p < eol && *p != quote; p++)
+        if (*p == '\\' && ++p >= eol) return 0;     /* an escaped newline */
+      if (p >= eol) return 0;
+      p++;
+    } else if (eol - p >= 2 && p[0] == '-' && p[1] == '-') {
+      int n = long_open(p + 2, eol, &after);
+      if (n < 0) return 1;                            /* a line comment: the rest is text */
+      *level = n;
+      p = after;
+    } else if (*p == '[' && (*level = long_open(p, eol, &after)) >= 0) {
+      p = after;
+    } else {
+      p++;
+    }
+  }
+  return 1;
+}
+
 static const char *const meta_names[] = {"revision", "down_revision", "branch_labels",
                                          "depends_on", "message", "transactional", NULL};
 
@@ -110,7 +175,7 @@ static int scan_assignment(lua_State *L, int env, const char *p, const char *eol
   p = skip_blanks(p + 1, eol);
   if (!scan_literal(L, &p, eol)) return 0;
   p = skip_blanks(p, eol);
-  if (p < eol && !(eol - p >= 2 && p[0] == '-' && p[1] == '-')) {
+  if (p < eol && !line_comment(p, eol)) {
     lua_pop(L, 1);
     return 0;
   }
@@ -126,21 +191,24 @@ static int scan_assignment(lua_State *L, int env, const char *p, const char *eol
 int lm_script_scan_header(lua_State *L, const char *data, size_t len) {
   int top = lua_gettop(L);
   const char *p = data, *end = data + len;
-  int in_body = 0, has_upgrade = 0, has_downgrade = 0;
+  int in_body = 0, level = -1, has_upgrade = 0, has_downgrade = 0;
   lua_createtable(L, 0, 8);                          /* the metadata names and has_downgrade */
   int env = lua_gettop(L);
   for (; p < end; p++) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     if (eol == NULL) eol = end;
+    const char *cr = memchr(p, '\r', (size_t)(eol - p));
+    if (cr != NULL && cr != eol - 1) goto decline;    /* Lua breaks lines at a lone \r too */
     const char *q = skip_blanks(p, eol);
-    if (q == eol || (eol - q >= 2 && q[0] == '-' && q[1] == '-' && !in_body &&
-                     !(eol - q >= 3 && q[2] == '['))) {
-      /* a blank line, or a one-line comment at the top level */
-    } else if (in_body) {
-      if (q == p) {                                   /* column 0 ends the body, or declines */
+    if (in_body) {
+      if (level < 0 && q == p && q < eol) {          /* column 0 ends the body, or declines */
         if (!starts_word(q, eol, "end") || skip_blanks(q + 3, eol) != eol) goto decline;
         in_body = 0;
+      } else if (!scan_body_line(p, eol, &level)) {
+        goto decline;
       }
+    } else if (q == eol || line_comment(q, eol)) {
+      /* a blank line, or a one-line comment at the top level */
     } else if (q != p) {
       goto decline;                                   /* indented code at the top level */
     } else if (starts_word(q, eol, "function")) {
@@ -159,6 +227,7 @@ int lm_script_scan_header(lua_State *L, const char *data, size_t len) {
       q = skip_blanks(q + 1, eol);                    /* nothing after the parameters */
       if (q < eol && !(eol - q >= 2 && q[0] == '-' && q[1] == '-')) goto decline;
       in_body = 1;
+      if (!scan_body_line(q, eol, &level)) goto decline;   /* a long comment may open here */
     } else if (!scan_assignment(L, env, q, eol)) {
       goto decline;
     }

@@ -9,8 +9,11 @@
  * fuzzer writes, a run ends. When the script loads, its record goes into
  * a graph beside three fixed revisions (r1 <- r2 <- r3, label "main"),
  * which is then built and asked for its heads. Every failure must carry a
- * message; a loaded record must have the fields script.h promises.
+ * message; a loaded record must have the fields script.h promises; and
+ * when the header scan (script_scan.c) accepts a script that loads, it
+ * must have read the same metadata as running it.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +101,47 @@ static void require_message(struct lm_err *e) {
   if (e->message == NULL || e->message[0] == '\0') abort();
 }
 
+/* Whether the values at a and b are equal, lists compared by element. */
+static int same_value(lua_State *L, int a, int b) {
+  if (!lua_istable(L, a) || !lua_istable(L, b)) return lua_rawequal(L, a, b);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, a);
+  if ((lua_Integer)lua_rawlen(L, b) != n) return 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, a, i);
+    lua_rawgeti(L, b, i);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!same) return 0;
+  }
+  return 1;
+}
+
+/* The scan of the file at path, when it accepts it, against the loaded
+ * record at rec. */
+static void check_scan(lua_State *L, const char *file, int rec) {
+  static const char *const fields[] = {"revision", "down_revision", "parents", "branch_labels",
+                                       "depends_on", "message", "transactional", NULL};
+  int top = lua_gettop(L);
+  lua_newtable(L);                                   /* a metatable that completes nothing */
+  struct lm_err e = LM_ERR_INIT;
+  int scanned = lm_script_scan_at(L, AT_FDCWD, file, file, lua_gettop(L), &e);
+  if (scanned < 0) abort();                          /* the load just read the same file */
+  if (scanned == 1) {
+    int sr = lua_gettop(L);
+    for (int i = 0; fields[i]; i++) {
+      lua_getfield(L, sr, fields[i]);
+      lua_getfield(L, rec, fields[i]);
+      if (!same_value(L, -1, -2)) abort();
+      lua_pop(L, 2);
+    }
+    lua_getfield(L, sr, "has_downgrade");
+    lua_getfield(L, rec, "downgrade");
+    if (lua_toboolean(L, -2) != !lua_isnil(L, -1)) abort();
+  }
+  lm_err_release(&e);
+  lua_settop(L, top);
+}
+
 static char path[64];                /* the one file each input is written to */
 
 static void remove_script(void) { unlink(path); }
@@ -128,6 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   int rec = lua_gettop(L);
   if (rec != env_mt + 1) abort();
+  check_scan(L, path, rec);
   lua_getfield(L, rec, "checksum");
   if (lua_rawlen(L, -1) != 64) abort();
   lua_pop(L, 1);
