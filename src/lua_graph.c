@@ -582,28 +582,11 @@ static int graph_history(lua_State *L) {
 
 /* ---- scripts ---- */
 
-/* Whether the values at a and b are equal, lists compared by element. */
-static int same_value(lua_State *L, int a, int b) {
-  if (!lua_istable(L, a) || !lua_istable(L, b)) return lua_rawequal(L, a, b);
-  lua_Integer n = (lua_Integer)lua_rawlen(L, a);
-  if ((lua_Integer)lua_rawlen(L, b) != n) return 0;
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, a, i);
-    lua_rawgeti(L, b, i);
-    int same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (!same) return 0;
-  }
-  return 1;
-}
-
 /* __index of a scanned record (upvalue 1: the scripts' env metatable):
  * on the first read of a field only the full load gives, load the script,
  * check that the scan read the same metadata, and complete the record. */
 static int complete_scanned(lua_State *L) {
   static const char *const loaded[] = {"upgrade", "downgrade", "env", "checksum", NULL};
-  static const char *const scanned[] = {"revision", "parents", "branch_labels", "depends_on",
-                                        "message", "transactional", NULL};
   const char *key = lua_tostring(L, 2);
   int wanted = 0;
   for (int i = 0; key && loaded[i]; i++) wanted |= strcmp(key, loaded[i]) == 0;
@@ -613,22 +596,11 @@ static int complete_scanned(lua_State *L) {
   struct lm_err e = LM_ERR_INIT;
   if (lm_script_load(L, path, lua_upvalueindex(1), &e)) return lm_lua_raise(L, &e);
   int full = lua_gettop(L);
-  for (int i = 0; scanned[i]; i++) {
-    lua_getfield(L, 1, scanned[i]);
-    lua_getfield(L, full, scanned[i]);
-    if (!same_value(L, -1, -2))
-      return luaL_error(L, "%s: running the script gives another %s than its header did when "
-                        "it was listed: was the file edited since? (If not, this is a luamig "
-                        "bug: please report it with the file.)", path, scanned[i]);
-    lua_pop(L, 2);
-  }
-  lua_getfield(L, 1, "has_downgrade");
-  lua_getfield(L, full, "downgrade");
-  if (lua_toboolean(L, -2) != !lua_isnil(L, -1))
-    return luaL_error(L, "%s: running the script gives another downgrade function than its "
-                      "header did when it was listed: was the file edited since? (If not, this "
-                      "is a luamig bug: please report it with the file.)", path);
-  lua_pop(L, 2);
+  const char *differs = lm_script_scan_differs(L, 1, full);
+  if (differs)
+    return luaL_error(L, "%s: running the script gives another %s than its header did when "
+                      "it was listed: was the file edited since? (If not, this is a luamig "
+                      "bug: please report it with the file.)", path, differs);
   for (int i = 0; loaded[i]; i++) {
     lua_getfield(L, full, loaded[i]);
     lua_setfield(L, 1, loaded[i]);

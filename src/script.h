@@ -53,6 +53,13 @@ int lm_script_scan_header(lua_State *L, const char *data, size_t len);
 int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *path,
                       int scanned_mt, struct lm_err *e);
 
+/* The first metadata field in which a scanned record (at scanned) and the
+ * same script's loaded record (at loaded) differ ("revision", "parents",
+ * ..., "downgrade function"), or NULL when they agree. The metadata
+ * fields are read with lua_getfield; a scanned record's metatable
+ * completes only upgrade, downgrade, env and checksum. */
+const char *lm_script_scan_differs(lua_State *L, int scanned, int loaded);
+
 /* msg with every mention of path's chunk as Lua shortens it in messages
  * ("...rsions/3f2a_a_long_name.lua:12:") replaced by the full path: for
  * errors raised later inside upgrade/downgrade. Caller frees. */

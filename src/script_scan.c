@@ -241,3 +241,38 @@ decline:
   lua_settop(L, top);
   return 0;
 }
+
+/* Whether the values at a and b are equal, lists compared by element. */
+static int same_value(lua_State *L, int a, int b) {
+  if (!lua_istable(L, a) || !lua_istable(L, b)) return lua_rawequal(L, a, b);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, a);
+  if ((lua_Integer)lua_rawlen(L, b) != n) return 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, a, i);
+    lua_rawgeti(L, b, i);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!same) return 0;
+  }
+  return 1;
+}
+
+const char *lm_script_scan_differs(lua_State *L, int scanned, int loaded) {
+  static const char *const fields[] = {"revision", "down_revision", "parents", "branch_labels",
+                                       "depends_on", "message", "transactional", NULL};
+  scanned = lua_absindex(L, scanned);
+  loaded = lua_absindex(L, loaded);
+  const char *differs = NULL;
+  for (int i = 0; fields[i] && !differs; i++) {
+    lua_getfield(L, scanned, fields[i]);
+    lua_getfield(L, loaded, fields[i]);
+    if (!same_value(L, -1, -2)) differs = fields[i];
+    lua_pop(L, 2);
+  }
+  if (differs) return differs;
+  lua_getfield(L, scanned, "has_downgrade");
+  lua_getfield(L, loaded, "downgrade");
+  if (lua_toboolean(L, -2) != !lua_isnil(L, -1)) differs = "downgrade function";
+  lua_pop(L, 2);
+  return differs;
+}
