@@ -119,6 +119,9 @@ static int long_open(const char *p, const char *end, const char **after) {
   return (int)(q - p - 1);
 }
 
+/* The characters that may start a string, a comment or a long bracket. */
+static const unsigned char token_start[256] = {['"'] = 1, ['\''] = 1, ['-'] = 1, ['['] = 1};
+
 /* Follows Lua's tokens across one line [p, eol) of a function body, far
  * enough to know where a long string or long comment opened on one line
  * closes on a later one: *level is the open long bracket's level, -1 for
@@ -152,7 +155,7 @@ static int scan_body_line(const char *p, const char *eol, int *level) {
     } else if (*p == '[' && (*level = long_open(p, eol, &after)) >= 0) {
       p = after;
     } else {
-      p++;
+      for (p++; p < eol && !token_start[(unsigned char)*p]; p++) {}
     }
   }
   return 1;
