@@ -200,17 +200,19 @@ h.each_db(function(db)
   end)
 end)
 
-describe("a runner that lists, then runs", function()
-  it("runs the scripts as they are when the run starts, not as they were listed", function()
-    local luamig = require "luamig"
-    local dir = h.project({{id = "e1", message = "first", up = "CREATE TABLE before_edit (id integer)"}})
-    local url = "sqlite:" .. dir .. "/app.db"
-    local m <close> = luamig.open{url = url, script_location = dir .. "/migrations"}
-    assert.equal("first", m:history()[1].message)
-    h.write_file(dir .. "/migrations/versions/e1.lua", h.script({id = "e1", message = "edited",
-      up = "CREATE TABLE after_edit (id integer)"}))
-    m:upgrade("head")
-    assert.same({"after_edit", "luamig_log", "luamig_version"}, h.tables(url))
-    assert.equal("edited", m:history()[1].message)
+h.each_db(function(db)
+  describe("a runner that lists, then runs", function()
+    it("runs the scripts as they are when the run starts, not as they were listed", function()
+      local luamig = require "luamig"
+      local dir = h.project({{id = "e1", message = "first", up = "CREATE TABLE before_edit (id integer)"}})
+      local url = db.url()
+      local m <close> = luamig.open{url = url, script_location = dir .. "/migrations"}
+      assert.equal("first", m:history()[1].message)
+      h.write_file(dir .. "/migrations/versions/e1.lua", h.script({id = "e1", message = "edited",
+        up = "CREATE TABLE after_edit (id integer)"}))
+      m:upgrade("head")
+      assert.same({"after_edit", "luamig_log", "luamig_version"}, h.tables(url))
+      assert.equal("edited", m:history()[1].message)
+    end)
   end)
 end)

@@ -63,6 +63,23 @@ function h.write_file(path, text)
   f:close()
 end
 
+-- The file's text, or nil when it cannot be read.
+function h.read_file(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Wall-clock seconds, with the fraction (os.time has whole seconds only).
+function h.now()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("a"))
+  p:close()
+  return t
+end
+
 function h.file_exists(path)
   local f = io.open(path)
   if f then f:close() end

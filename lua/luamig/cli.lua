@@ -172,7 +172,9 @@ local function print_plan(c, steps)
 end
 
 ---------------------------------------------------------------------------
--- The command table.
+-- The command table: name, args = {min, max} positional arguments, usage,
+-- summary, options, run(c) -> exit status; listing = true for the commands
+-- that only read and print (main stops the collector for them).
 
 local commands = {}
 local function command(def)
@@ -198,7 +200,7 @@ command{
 }
 
 command{
-  name = "revision", args = {0, 0}, needs_scripts = true,
+  name = "revision", args = {0, 0},
   usage = "revision -m MSG [--autogenerate] [--head H] [--splice] [--branch-label L] "
        .. "[--depends-on R] [--rev-id ID] [--version-path P]",
   summary = "Write a new migration script from the template.",
@@ -222,7 +224,7 @@ command{
 }
 
 command{
-  name = "upgrade", args = {0, 1}, usage = "upgrade [TARGET] [--sql] [--plan]", needs_scripts = true,
+  name = "upgrade", args = {0, 1}, usage = "upgrade [TARGET] [--sql] [--plan]",
   summary = "Apply revisions up to TARGET (default head).",
   options = {sql_opt, plan_opt},
   run = function(c)
@@ -233,7 +235,7 @@ command{
 }
 
 command{
-  name = "downgrade", args = {1, 1}, usage = "downgrade TARGET [--sql] [--plan]", needs_scripts = true,
+  name = "downgrade", args = {1, 1}, usage = "downgrade TARGET [--sql] [--plan]",
   summary = "Revert revisions down to TARGET (-1, a revision, base).",
   options = {sql_opt, plan_opt},
   run = function(c)
@@ -244,7 +246,6 @@ command{
 
 command{
   name = "stamp", args = {1, math.huge}, usage = "stamp REV... [--purge] [--sql] [--plan]",
-  needs_scripts = true,
   summary = "Set the version table to REV without running migrations.",
   options = {{nil, "--purge", key = "purge", help = "empty the version table first"}, sql_opt, plan_opt},
   run = function(c)
@@ -254,7 +255,7 @@ command{
 }
 
 command{
-  name = "current", args = {0, 0}, usage = "current [-v] [--check-heads]", needs_scripts = true, listing = true,
+  name = "current", args = {0, 0}, usage = "current [-v] [--check-heads]", listing = true,
   summary = "The database's revision(s).",
   options = {
     {"-v", "--verbose", key = "verbose", help = "full entries"},
@@ -287,7 +288,7 @@ command{
 }
 
 command{
-  name = "history", args = {0, 0}, usage = "history [-r RANGE] [-v] [-i]", needs_scripts = true, listing = true,
+  name = "history", args = {0, 0}, usage = "history [-r RANGE] [-v] [-i]", listing = true,
   summary = "The revisions, newest first.",
   options = {
     {"-r", "--rev-range", key = "range", value = "RANGE", help = "START:END, either side may be empty"},
@@ -309,7 +310,7 @@ command{
 }
 
 command{
-  name = "heads", args = {0, 0}, usage = "heads [-v]", needs_scripts = true, listing = true,
+  name = "heads", args = {0, 0}, usage = "heads [-v]", listing = true,
   summary = "The head revisions.",
   options = {{"-v", "--verbose", key = "verbose", help = "full entries"}},
   run = function(c)
@@ -324,7 +325,7 @@ command{
 }
 
 command{
-  name = "branches", args = {0, 0}, usage = "branches [-v]", needs_scripts = true, listing = true,
+  name = "branches", args = {0, 0}, usage = "branches [-v]", listing = true,
   summary = "The branch points.",
   options = {{"-v", "--verbose", key = "verbose", help = "full entries"}},
   run = function(c)
@@ -340,7 +341,7 @@ command{
 }
 
 command{
-  name = "show", args = {1, 1}, usage = "show REV", needs_scripts = true, listing = true,
+  name = "show", args = {1, 1}, usage = "show REV", listing = true,
   summary = "One revision in full.",
   options = {},
   run = function(c)
@@ -352,7 +353,6 @@ command{
 
 command{
   name = "merge", args = {1, math.huge}, usage = "merge -m MSG REV... [--rev-id ID] [--branch-label L]",
-  needs_scripts = true,
   summary = "Write a merge revision joining REV... (e.g. heads).",
   options = {
     {"-m", "--message", key = "message", value = "MSG", help = "what the merge does"},
@@ -367,7 +367,7 @@ command{
 }
 
 command{
-  name = "edit", args = {1, 1}, usage = "edit REV", needs_scripts = true,
+  name = "edit", args = {1, 1}, usage = "edit REV",
   summary = "Open a revision's script in $EDITOR.",
   options = {},
   run = function(c)
@@ -389,7 +389,7 @@ command{
 }
 
 command{
-  name = "verify", args = {0, 0}, usage = "verify", needs_scripts = true,
+  name = "verify", args = {0, 0}, usage = "verify",
   summary = "Applied scripts changed since they ran; version rows naming unknown revisions.",
   options = {},
   run = function(c)
@@ -422,7 +422,7 @@ local function json_operations(list)
 end
 
 command{
-  name = "check", args = {0, 0}, usage = "check", needs_scripts = true,
+  name = "check", args = {0, 0}, usage = "check",
   summary = "Exit 1 if autogenerate would produce operations (the database must be at head).",
   options = {},
   run = function(c)
@@ -438,7 +438,7 @@ command{
 }
 
 command{
-  name = "roundtrip", args = {0, 1}, usage = "roundtrip [RANGE] [--scratch-url URL]", needs_scripts = true,
+  name = "roundtrip", args = {0, 1}, usage = "roundtrip [RANGE] [--scratch-url URL]",
   summary = "On a scratch database: each revision up, down, compared, up again.",
   options = {
     {nil, "--scratch-url", key = "scratch_url", value = "URL",

@@ -133,15 +133,17 @@ function M.make(ctx)
       chosen[c] = true
     end
 
-    -- The per-row check is on the hot path: one lookup and one call per value.
+    -- Each column's check: the Lua predicate (offline rows, and explain) and
+    -- its name for C (online rows).
     local function bindable(v)
       local tv = type(v)
       return tv == "boolean" or tv == "number" or tv == "string"
     end
-    local check_of = {}
-    for _, c in ipairs(columns) do
+    local check_of, kinds = {}, {}
+    for i, c in ipairs(columns) do
       local acc = model and accepts[types[c]]
       check_of[c] = acc and acc[1] or bindable
+      kinds[i] = acc and acc[3] or "any"
     end
 
     -- Why row n failed: the message for the first bad value.
@@ -186,11 +188,6 @@ function M.make(ctx)
     end
 
     if conn then
-      local kinds = {}
-      for i, c in ipairs(columns) do
-        local acc = model and accepts[types[c]]
-        kinds[i] = acc and acc[3] or "any"
-      end
       -- a list goes as it is; an iterator's first row was taken above
       return conn:bulk_insert(tname, columns, rows, {first = type(rows) == "function" and first or nil,
         kinds = kinds, explain = explain, progress = ctx.progress})

@@ -22,46 +22,15 @@
 -- As a command: lua5.4 spec/stress/concurrency.lua --dialect sqlite|postgresql
 --   --url-factory CMD --rounds N   (see spec/stress/run)
 local core = require "luamig.core"
+local h = require "spec.helpers"
 
 local M = {}
 
 M.NREVS = 12
 M.RUNNERS = 8
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
-
-local function read_file(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function run(cmd)
-  local err = os.tmpname()
-  local p = assert(io.popen("unset LD_PRELOAD; " .. cmd .. " 2>" .. err, "r"))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  local stderr = read_file(err) or ""
-  os.remove(err)
-  return status, out, stderr
-end
-
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("a"))
-  p:close()
-  return t
-end
+local shell_quote, write_file, read_file, run, now =
+  h.shell_quote, h.write_file, h.read_file, h.run, h.now
 
 -- SQL that takes a moment: a sleep on PostgreSQL, some work on SQLite.
 local function slow_sql(dialect, seconds)

@@ -32,40 +32,13 @@
 --   [--one-transaction] [--name NAME]
 local core = require "luamig.core"
 local introspect = require "luamig.introspect"
+local h = require "spec.helpers"
 
 local M = {}
 
 M.NREVS = 50
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
-
--- Run a shell command: status, stdout, stderr.
-local function run(cmd)
-  local err = os.tmpname()
-  local p = assert(io.popen("unset LD_PRELOAD; " .. cmd .. " 2>" .. err, "r"))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  local f = io.open(err)
-  local stderr = f and f:read("a") or ""
-  if f then f:close() end
-  os.remove(err)
-  return status, out, stderr
-end
-
-local function now()
-  local f = io.popen("date +%s.%N")
-  local t = tonumber(f:read("a"))
-  f:close()
-  return t
-end
+local shell_quote, write_file, run, now = h.shell_quote, h.write_file, h.run, h.now
 
 ---------------------------------------------------------------------------
 -- The project.
