@@ -445,3 +445,58 @@ h.each_db(function(db)
     end)
   end)
 end)
+
+describe("[sqlite] move-and-copy: attacks", function()
+  it("a view or trigger naming the dropped column in double quotes is refused, not turned into a string", function()
+    for _, obj in ipairs({
+      {"CREATE VIEW v AS SELECT a, \"b\" AS x FROM t", 'view "v"'},
+      {"CREATE TRIGGER tr AFTER INSERT ON other BEGIN UPDATE t SET a = 0 WHERE \"b\" = new.x; END", 'trigger "tr"'},
+    }) do
+      local conn = core.connect((h.fresh_sqlite()))
+      exec_all(conn, "CREATE TABLE t (a INTEGER, b INTEGER); CREATE TABLE other (x INTEGER); INSERT INTO t VALUES (1, 2)")
+      conn:exec(obj[1])
+      local before = snapshot(conn)
+      local err = h.error_of(function() new_op(conn, {}).drop_column("t", "b") end)
+      assert.equal(('drop_column: rebuilding "t": %s says "b" in double quotes; without the column SQLite would read '
+        .. "it as the string 'b' and go on silently: drop or change the %s first (op.execute), then run this operation")
+        :format(obj[2], obj[2]:match("^%a+")), message(err))
+      assert.same(before, snapshot(conn))
+      conn:close()
+    end
+  end)
+
+  it("a table with a column named rowid keeps its real rowids", function()
+    local conn = core.connect((h.fresh_sqlite()))
+    exec_all(conn, [[CREATE TABLE r ("rowid" TEXT, x INTEGER, junk TEXT);
+      INSERT INTO r (_rowid_, "rowid", x) VALUES (4, 'a', 1), (11, 'b', 2)]])
+    new_op(conn, {}).drop_column("r", "junk")
+    assert.same({{r = 4, rowid = "a", x = 1}, {r = 11, rowid = "b", x = 2}},
+                conn:query([[SELECT _rowid_ AS r, "rowid", x FROM r ORDER BY _rowid_]]))
+    conn:close()
+  end)
+
+  it("column clauses SQLite spells many ways survive an edit of a neighbour", function()
+    local conn = core.connect((h.fresh_sqlite()))
+    exec_all(conn, [[CREATE TABLE p (id INTEGER PRIMARY KEY);
+      CREATE TABLE c (
+        a INTEGER DEFAULT -1 NOT NULL ON CONFLICT REPLACE, -- a comment
+        b TEXT CONSTRAINT b_ok CHECK (b <> 'x') DEFAULT 'it''s' COLLATE RTRIM,
+        p_id INTEGER CONSTRAINT fk_p REFERENCES p (id) ON DELETE SET NULL NOT DEFERRABLE INITIALLY IMMEDIATE,
+        n NUMERIC(10, 2) DEFAULT NULL,
+        junk TEXT)]])
+    local op = new_op(conn, {})
+    op.drop_column("c", "junk")
+    op.alter_column("c", "n", {type_ = "integer", nullable = false, server_default = 0})
+    assert.equal("CREATE TABLE c(a INTEGER DEFAULT -1 NOT NULL ON CONFLICT REPLACE,-- a comment "
+      .. "b TEXT CONSTRAINT b_ok CHECK(b <> 'x')DEFAULT 'it''s' COLLATE RTRIM,p_id INTEGER CONSTRAINT fk_p "
+      .. "REFERENCES p(id)ON DELETE SET NULL NOT DEFERRABLE INITIALLY IMMEDIATE,n INTEGER NOT NULL DEFAULT 0)",
+      sql_of(conn, "c"))
+    op.drop_constraint("b_ok", "c", {type_ = "check"})
+    op.drop_constraint("fk_p", "c", {type_ = "foreignkey"})
+    assert.equal("CREATE TABLE c(a INTEGER DEFAULT -1 NOT NULL ON CONFLICT REPLACE,-- a comment "
+      .. "b TEXT DEFAULT 'it''s' COLLATE RTRIM,p_id INTEGER,n INTEGER NOT NULL DEFAULT 0)", sql_of(conn, "c"))
+    conn:exec("INSERT INTO c (a, b) VALUES (NULL, 'x')")
+    assert.same({{a = -1, b = "x", n = 0}}, conn:query("SELECT a, b, n FROM c"))
+    conn:close()
+  end)
+end)

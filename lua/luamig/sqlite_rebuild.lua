@@ -744,6 +744,22 @@ function M.run(ctx, tname, changes)
       seq = sok and srows[1] and srows[1].seq or nil
     end
 
+    -- A view or trigger that reads the table and says a dropped column in
+    -- double quotes would go on working, reading the string instead
+    -- (SQLite's own DROP COLUMN lets that happen): refuse.
+    if #dropped > 0 then
+      for _, list in ipairs({{views, "view"}, {all_triggers, "trigger"}}) do
+        for _, v in ipairs(list[1]) do
+          local by = mentions(v.sql, tname) and quoted_mention(v.sql, dropped)
+          if by then
+            raise(('%s: rebuilding "%s": %s "%s" says "%s" in double quotes; without the column SQLite would read '
+              .. "it as the string '%s' and go on silently: drop or change the %s first (op.execute), "
+              .. "then run this operation"):format(ctx.opname, tname, list[2], v.name, by, by, list[2]))
+          end
+        end
+      end
+    end
+
     for i = #views, 1, -1 do conn:exec("DROP VIEW " .. d.ident(views[i].name)) end
     conn:exec("DROP TABLE IF EXISTS " .. d.ident(tmp))
     conn:exec(render_table(shape, d.ident(tmp)))
