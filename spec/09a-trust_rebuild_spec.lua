@@ -500,3 +500,20 @@ describe("[sqlite] move-and-copy: attacks", function()
     conn:close()
   end)
 end)
+
+describe("[sqlite] offline (--sql) move-and-copy", function()
+  it("keeps the rowids of a table without INTEGER PRIMARY KEY, and a date(...) index", function()
+    local out = {}
+    local op = luamig_op.new{dialect = "sqlite", emit = function(text) out[#out + 1] = text end}
+    op.create_table("t", {{"a", "text"}, {"date", "text"}, {"created_at", "text"}})
+    op.create_index("ix_t_day", "t", {op.raw("date(created_at)")})
+    op.execute("INSERT INTO t (rowid, a, created_at) VALUES (3, 'x', '2021-01-01'), (17, 'y', '2021-01-02')")
+    op.drop_column("t", "date")
+    local conn = core.connect((h.fresh_sqlite()))
+    for _, stmt in ipairs(out) do conn:exec(stmt) end
+    assert.same({{r = 3, a = "x"}, {r = 17, a = "y"}}, conn:query("SELECT rowid AS r, a FROM t ORDER BY rowid"))
+    assert.same({{name = "ix_t_day"}}, conn:query("SELECT name FROM sqlite_master WHERE type = 'index'"))
+    healthy(conn)
+    conn:close()
+  end)
+end)

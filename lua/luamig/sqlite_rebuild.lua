@@ -2,19 +2,32 @@
 -- alter a column, add or drop a constraint, change the primary key), done
 -- by SQLite's documented table rebuild (https://sqlite.org/lang_altertable.html,
 -- "Making Other Kinds Of Table Schema Changes"), inside the step's
--- transaction:
+-- transaction. Nothing the operation does not mean to change may change:
 --
 --   foreign keys off for the swap (PRAGMA foreign_keys can only change
 --   outside a transaction: when it is on inside one, the rebuild refuses);
 --   SAVEPOINT, so that a failure leaves nothing behind, temp table included;
---   read the table (luamig.introspect), apply the changes to the model;
+--   read the table (luamig.introspect), apply the changes to the model,
+--   which checks them and says where each new column's values come from;
 --   name the rows that would break a NOT NULL, CHECK or UNIQUE rule;
+--   the new CREATE TABLE is the stored one, edited (edit_table), so every
+--   clause the model cannot say (conflict clauses, DESC, COLLATE,
+--   AUTOINCREMENT, STRICT, WITHOUT ROWID, expression defaults) is kept;
+--   a CHECK goes with a dropped column only if SQLite says it reads it
+--   (created on a probe table: "no such column");
 --   save the table's indexes and triggers and every view, drop the views;
---   CREATE TABLE luamig_tmp_<t>, INSERT ... SELECT, DROP TABLE t,
---   ALTER TABLE luamig_tmp_<t> RENAME TO t (legacy_alter_table on, so that
---   nothing else is rewritten); recreate indexes, views and triggers;
+--   CREATE TABLE luamig_tmp_<t>, INSERT ... SELECT with the rowids,
+--   DROP TABLE t, ALTER TABLE luamig_tmp_<t> RENAME TO t (legacy_alter_table
+--   on, so that nothing else is rewritten); create the indexes again (one
+--   goes only if SQLite says it reads a dropped column), then the views
+--   and triggers; compile a statement firing each trigger of the schema
+--   (a trigger body is checked only then) and refuse what would break one;
 --   PRAGMA foreign_key_check on t and the tables referencing it;
 --   RELEASE.
+--
+-- A name in double quotes that matches no column is a string to SQLite:
+-- an object that says a dropped column so goes with it (index, CHECK) or
+-- stops the rebuild (view, trigger), rather than silently reading 'name'.
 --
 --   rebuild.run(ctx, table_name, changes)
 --     ctx = {conn =, d = dialect, log = fn, raise = fn, opname = "drop_column"}
@@ -511,6 +524,15 @@ local function precheck(ctx, old, new)
   end
 end
 
+-- A name for the rowid that no column of the list shadows.
+local function rowid_name(columns)
+  for _, n in ipairs({"rowid", "_rowid_", "oid"}) do
+    local taken = false
+    for _, c in ipairs(columns) do if same_name(c, n) then taken = true end end
+    if not taken then return n end
+  end
+end
+
 M.apply = apply
 M.copy = copy
 
@@ -553,6 +575,16 @@ function M.offline(ctx, model, changes)
   shape.name = tmp
   local stmts = {d.create_table_sql(shape)}
   local into, from = {}, {}
+  -- rowids are kept, as online; a table whose INTEGER PRIMARY KEY is its rowid copies it anyway
+  local pk = model.primary_key and model.primary_key.columns
+  local alias = pk and #pk == 1 and select(2, find(model.columns, function(c) return c.name == pk[1] end))
+  if not (model.options or ""):upper():find("WITHOUT ROWID") and not (alias and alias.type == "integer") then
+    local names = {}
+    for _, c in ipairs(model.columns) do names[#names + 1] = c.name end
+    for _, c in ipairs(new.columns) do names[#names + 1] = c.name end
+    local r = rowid_name(names)
+    if r then into[1], from[1] = r, r end
+  end
   for _, c in ipairs(new.columns) do
     if source[c.name] then into[#into + 1] = d.ident(c.name); from[#from + 1] = source[c.name] end
   end
@@ -676,15 +708,6 @@ local function fk_text(state)
   return table.concat(parts, "; ")
 end
 
--- A name for the rowid that no column of the list shadows.
-local function rowid_name(columns)
-  for _, n in ipairs({"rowid", "_rowid_", "oid"}) do
-    local taken = false
-    for _, c in ipairs(columns) do if same_name(c, n) then taken = true end end
-    if not taken then return n end
-  end
-end
-
 function M.run(ctx, tname, changes)
   local conn, d, raise, log = ctx.conn, ctx.d, ctx.raise, ctx.log
   local fk_on = conn:query("PRAGMA foreign_keys")[1].foreign_keys == 1
@@ -734,7 +757,6 @@ function M.run(ctx, tname, changes)
       if view_names[r.tbl_name] then triggers[#triggers + 1] = r end
       r.broken_before = trigger_error(ctx, r)
     end
-    local fk_before = fk_state(ctx, tname)
     local rowid_table = conn:query("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = $1", {tname})[1].wr == 0
 
     -- AUTOINCREMENT's high-water mark, which DROP TABLE forgets
@@ -846,6 +868,12 @@ function M.run(ctx, tname, changes)
 
     -- foreign keys: the table's own, and those of the tables referencing it
     local fk_after = fk_state(ctx, tname)
+    local fk_before = {rows = {}}
+    if fk_after.mismatch or #fk_after.order > 0 then
+      -- were they so before? (the step fails either way: ask the old table)
+      conn:exec("ROLLBACK TO luamig_rebuild")
+      fk_before = fk_state(ctx, tname)
+    end
     if fk_after.mismatch then
       raise(('%s: rebuilding "%s": %s%s'):format(ctx.opname, tname, fk_after.mismatch,
         fk_before.mismatch and " (it was so before this step already)" or ""))
