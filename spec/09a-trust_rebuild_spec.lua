@@ -150,6 +150,19 @@ describe("[sqlite] move-and-copy, against SQLite's own ALTER TABLE", function()
     sqlite:close(); ours:close()
   end)
 
+  it("a rename with recreate = 'always' (a rebuild that changes nothing more) is SQLite's own RENAME COLUMN", function()
+    local sqlite, ours = twins(EVENTS)
+    sqlite:exec([[ALTER TABLE events RENAME COLUMN "title" TO "name"]])   -- luamig quotes every name
+    local logs = {}
+    new_op(ours, logs).batch_alter_table("events", function(b) b.alter_column("title", {new_column_name = "name"}) end,
+                                         {recreate = "always"})
+    assert.same({'batch_alter_table: rebuilding SQLite table "events" (move and copy)'}, grep(logs, "rebuilding"))
+    assert.same(snapshot(sqlite), snapshot(ours))
+    healthy(ours)
+    ours:exec("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+    sqlite:close(); ours:close()
+  end)
+
   it("a column named like its table: the unique index on another column stays", function()
     local sqlite, ours = twins([[
       CREATE TABLE note (id INTEGER PRIMARY KEY, note TEXT, slug TEXT NOT NULL);
@@ -422,6 +435,16 @@ h.each_db(function(db)
                   conn:query([[SELECT id, "old", y FROM t ORDER BY id]]))
       local ix = introspect.table(conn, "t").indexes
       assert.same({{name = "ix_t_y", unique = false, columns = {"y"}}}, ix)
+    end)
+
+    it("add_column x with an index, then rename x to y: the index follows", function()
+      op.batch_alter_table("t", function(b)
+        b.add_column({"x", "text", index = true})
+        b.alter_column("x", {new_column_name = "y"})
+        b.drop_column("old")
+      end)
+      assert.same({"id", "a", "y"}, columns())
+      assert.same({{name = "ix_t_x", unique = false, columns = {"y"}}}, introspect.table(conn, "t").indexes)
     end)
 
     it("rename a to b, then add a new a", function()

@@ -728,7 +728,7 @@ function M.run(ctx, tname, changes)
     log("info", ('%s: rebuilding SQLite table "%s" (move and copy)'):format(ctx.opname, tname))
     precheck(ctx, old, new)
     local tmp = M.temp_prefix .. tname
-    local probe = M.temp_prefix .. "probe"
+    local probe = "luamig_probe"
 
     -- the new CREATE TABLE: the stored one, edited
     local stored = conn:query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = $1", {tname})[1].sql
@@ -736,9 +736,10 @@ function M.run(ctx, tname, changes)
     function ectx.check_depends(defs, clause, dropped)
       local by = quoted_mention(clause, dropped)
       if by then return by end
-      conn:exec("DROP TABLE IF EXISTS " .. d.ident(probe))
-      local pok, perr = pcall(conn.exec, conn, ("CREATE TABLE %s (%s, %s)"):format(d.ident(probe), defs, clause))
-      if pok then conn:exec("DROP TABLE " .. d.ident(probe)); return nil end
+      -- a TEMP table: no name in the main schema can be in the way
+      conn:exec("DROP TABLE IF EXISTS temp." .. d.ident(probe))
+      local pok, perr = pcall(conn.exec, conn, ("CREATE TEMP TABLE %s (%s, %s)"):format(d.ident(probe), defs, clause))
+      if pok then conn:exec("DROP TABLE temp." .. d.ident(probe)); return nil end
       local msg = tostring(type(perr) == "table" and perr.message or perr)
       local col = msg:match("no such column: (.*)$")
       if col then return col end
