@@ -163,6 +163,33 @@ describe("[sqlite] move-and-copy, against SQLite's own ALTER TABLE", function()
     sqlite:close(); ours:close()
   end)
 
+  it("alter_column and constraint changes on the same table change its CREATE TABLE only as asked", function()
+    local conn = core.connect((h.fresh_sqlite()))
+    for _, stmt in ipairs(EVENTS) do conn:exec(stmt) end
+    local before = snapshot(conn)
+    local op = new_op(conn, {})
+    op.alter_column("events", "code", {type_ = "string(20)"})
+    op.create_check_constraint("ck_title", "events", "length(title) > 0")
+    op.alter_column("events", "date", {nullable = false, server_default = "none"})
+    op.drop_constraint("ck_title", "events", {type_ = "check"})
+    op.alter_column("events", "date", {nullable = true})
+    local after = snapshot(conn)
+    local function without_events(snap)
+      local out = {}
+      for _, o in ipairs(snap.master) do if o.name ~= "events" then out[#out + 1] = o end end
+      return out
+    end
+    assert.same(without_events(before), without_events(after))
+    assert.same(before.data, after.data)
+    assert.equal([[CREATE TABLE events(title TEXT NOT NULL COLLATE NOCASE,"date" TEXT DEFAULT 'none',]]
+      .. [[created_at TEXT NOT NULL DEFAULT(strftime('%Y-%m-%dT%H:%M:%S','now')),author_id INTEGER REFERENCES ]]
+      .. [[authors(id)ON DELETE CASCADE,code VARCHAR(20)UNIQUE ON CONFLICT IGNORE,CHECK(date(created_at)IS NOT NULL))]],
+      sql_of(conn, "events"))
+    healthy(conn)
+    conn:exec("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+    conn:close()
+  end)
+
   it("a column named like its table: the unique index on another column stays", function()
     local sqlite, ours = twins([[
       CREATE TABLE note (id INTEGER PRIMARY KEY, note TEXT, slug TEXT NOT NULL);
