@@ -602,7 +602,7 @@ function M.new(cfg)
     return cols
   end
 
-  -- After a column rename, make an earlier change of the same batch refer to the new name.
+  -- After a column rename, make a change waiting for the rebuild refer to the new name.
   local function rename_refs(ch, old, new)
     local function list(l)
       if not l then return end
@@ -617,11 +617,12 @@ function M.new(cfg)
     if ch.index then list(ch.index.columns) end
   end
 
-  -- SQLite: renames and plain ALTERs run as they are; everything else is
-  -- gathered into one move-and-copy rebuild of the table.
+  -- SQLite: the changes in the order written, as on PostgreSQL. Renames,
+  -- index changes and plain ALTERs run as they come; the others gather
+  -- into one move-and-copy rebuild, run before the next change that must
+  -- see its result (so that add_column x, then renaming x, works).
   local function sqlite_apply(opname, tname, changes, recreate)
-    local rebuild_changes, needs_rebuild = {}, recreate == "always"
-    local existing
+    local needs_rebuild = recreate == "always"
     for _, ch in ipairs(changes) do
       if not sqlite_native(ch) then needs_rebuild = true end
       if ch.kind == "add_column" and ch.opts.if_not_exists or ch.kind == "drop_column" and ch.opts.if_exists then
@@ -631,87 +632,126 @@ function M.new(cfg)
     if needs_rebuild and recreate == "never" then
       raise(('%s: SQLite cannot do this with ALTER TABLE, and recreate = "never" forbids a rebuild of "%s"'):format(opname, tname))
     end
-    -- 1. dropped indexes, then renames
     local model = known and known[tname]
     local rctx = {conn = conn, d = d, log = log, raise = raise, opname = opname}
-    for _, ch in ipairs(changes) do
-      if ch.kind == "drop_index" then
-        run(d.drop_index_sql(ch.name, ch.opts))
-        forget_index(tname, ch.name)
-      end
-    end
-    for i, ch in ipairs(changes) do
-      if ch.kind == "alter_column" and ch.new_name then
-        run(d.rename_column_sql(tname, ch.name, ch.new_name))
-        if model then rebuild.rename_column(model, ch.name, ch.new_name) end
-        -- the changes listed before the rename still say the old name
-        for j = 1, i - 1 do rename_refs(changes[j], ch.name, ch.new_name) end
-        ch.name = ch.new_name
-      end
-    end
-    -- 2. column and constraint changes
-    local wants_existing = false                      -- only if_exists/if_not_exists ask
-    for _, ch in ipairs(changes) do
-      if ch.opts and (ch.opts.if_exists or ch.opts.if_not_exists) then wants_existing = true end
-    end
-    if conn and wants_existing then existing = sqlite_columns(tname) end
-    for _, ch in ipairs(changes) do
-      if ch.kind == "add_column" and ch.opts.if_not_exists and existing[ch.column.name] then
-        ch.skip = true
-      elseif ch.kind == "drop_column" and ch.opts.if_exists and not existing[ch.name] then
-        ch.skip = true
-      end
-      if ch.skip then goto next_change end
-      if ch.kind == "alter_column" then
-        if ch.comment ~= nil then log("info", ("%s: SQLite has no column comments; comment ignored"):format(opname)) end
-        if ch.nullable ~= nil or ch.type or ch.default ~= nil or ch.insert_before or ch.insert_after then
-          rebuild_changes[#rebuild_changes + 1] = ch
-        end
-      elseif ch.kind == "add_column" then
-        if needs_rebuild then
-          rebuild_changes[#rebuild_changes + 1] = ch
-        else
-          local e = ch.extra
-          run(d.add_column_sql(tname, ch.column, e.foreign_key, e.check))
-          if model then model = rebuild.apply(rctx, model, {ch}); known[tname] = model end
-        end
-      elseif ch.kind == "drop_column" or ch.kind == "add_constraint" or ch.kind == "drop_constraint" then
-        rebuild_changes[#rebuild_changes + 1] = ch
-      end
-      ::next_change::
-    end
-    if #rebuild_changes > 0 or recreate == "always" then
+    -- pending: changes for the next rebuild; after: {index, opts} to create
+    -- right after it (create_index written after pending changes); column_indexes:
+    -- the indexes of columns it adds
+    local pending, after, column_indexes, rebuilt = {}, {}, {}, false
+
+    local function flush(force)
+      if #pending == 0 and not force then return end
       if not conn then
         local only_drops = true
-        for _, ch in ipairs(rebuild_changes) do if ch.kind ~= "drop_column" then only_drops = false end end
+        for _, ch in ipairs(pending) do if ch.kind ~= "drop_column" then only_drops = false end end
         if model then
           -- a table this run made: rebuild it from its model
           local stmts
-          stmts, model = rebuild.offline(rctx, model, rebuild_changes)
+          stmts, model = rebuild.offline(rctx, model, pending)
           known[tname] = model
           run_all(stmts)
         elseif only_drops and recreate ~= "always" then
           -- offline: SQLite 3.35's own DROP COLUMN (it refuses indexed or constrained columns)
-          for _, ch in ipairs(rebuild_changes) do run(d.drop_column_sql(tname, ch.name)) end
+          for _, ch in ipairs(pending) do run(d.drop_column_sql(tname, ch.name)) end
         else
           raise(('%s: on SQLite this rebuilds table "%s" from its live definition, '
             .. "which --sql (offline) mode cannot read (batch_alter_table's copy_from can give it)"):format(opname, tname))
         end
       else
-        rebuild.run(rctx, tname, rebuild_changes)
+        rebuild.run(rctx, tname, pending)
       end
+      pending, rebuilt = {}, true
+      for _, list in ipairs({after, column_indexes}) do
+        for _, ixo in ipairs(list) do
+          run(d.create_index_sql(ixo[1], ixo[2]))
+          remember_index(ixo[1])
+        end
+      end
+      after, column_indexes = {}, {}
     end
-    -- 3. indexes of the new shape
+
+    -- A rename while changes wait for the rebuild: renaming first and
+    -- making the waiting changes say the new name is the same, and keeps
+    -- one rebuild, unless a waiting change adds, drops or reads either name.
+    -- A column the waiting changes add is renamed before it is made.
+    local function rename(old, new)
+      local added, conflict = nil, #after > 0
+      for _, ch in ipairs(pending) do
+        if ch.kind == "add_column" then
+          if ch.column.name == old and not added then added = ch
+          elseif ch.column.name == old or ch.column.name == new then conflict = true end
+        elseif ch.kind == "drop_column" and (ch.name == old or ch.name == new) then
+          conflict = true
+        elseif ch.kind == "add_constraint" and ch.ctype == "check" then
+          for _, t in ipairs(sqltext.tokens(ch.constraint.condition)) do
+            if (t.k == "word" or t.k == "ident") and (t.v == old or t.v == new) then conflict = true end
+          end
+        end
+      end
+      if conflict then flush() end
+      if added and not conflict then
+        added.column.name = new
+        local e = added.extra
+        for _, c in ipairs({e.pk or {}, e.unique or {}, e.foreign_key or {}, added.index or {}}) do
+          for i, cn in ipairs(c.columns or {}) do if cn == old then c.columns[i] = new end end
+        end
+      else
+        run(d.rename_column_sql(tname, old, new))
+        if model then rebuild.rename_column(model, old, new) end
+      end
+      for _, ch in ipairs(pending) do rename_refs(ch, old, new) end
+    end
+
     for _, ch in ipairs(changes) do
-      if ch.kind == "add_column" and ch.index and not ch.skip then
-        run(d.create_index_sql(ch.index))
-        remember_index(ch.index)
+      if #after > 0 and not (ch.kind == "create_index" or ch.kind == "alter_column" and not ch.new_name
+                             and ch.nullable == nil and ch.type == nil and ch.default == nil
+                             and not ch.insert_before and not ch.insert_after) then
+        flush()                       -- an index waiting for the rebuild must exist before what follows
       end
-      if ch.kind == "create_index" then
-        run(d.create_index_sql(ch.index, ch.opts))
-        remember_index(ch.index)
+      if conn and ch.opts and (ch.kind == "add_column" and ch.opts.if_not_exists
+                               or ch.kind == "drop_column" and ch.opts.if_exists) then
+        flush()
+        local existing = sqlite_columns(tname)
+        if ch.kind == "add_column" and existing[ch.column.name] or ch.kind == "drop_column" and not existing[ch.name] then
+          goto next_change
+        end
       end
+      if ch.kind == "drop_index" then
+        flush()
+        run(d.drop_index_sql(ch.name, ch.opts))
+        forget_index(tname, ch.name)
+      elseif ch.kind == "create_index" then
+        if #pending > 0 then
+          after[#after + 1] = {ch.index, ch.opts}     -- created right after the rebuild
+        else
+          run(d.create_index_sql(ch.index, ch.opts))
+          remember_index(ch.index)
+        end
+      elseif ch.kind == "alter_column" then
+        if ch.comment ~= nil then log("info", ("%s: SQLite has no column comments; comment ignored"):format(opname)) end
+        if ch.nullable ~= nil or ch.type or ch.default ~= nil or ch.insert_before or ch.insert_after then
+          pending[#pending + 1] = ch
+        end
+        if ch.new_name then rename(ch.name, ch.new_name) end
+      elseif ch.kind == "add_column" then
+        if needs_rebuild then
+          pending[#pending + 1] = ch
+          if ch.index then column_indexes[#column_indexes + 1] = {ch.index} end
+        else
+          local e = ch.extra
+          run(d.add_column_sql(tname, ch.column, e.foreign_key, e.check))
+          if model then model = rebuild.apply(rctx, model, {ch}); known[tname] = model end
+          if ch.index then
+            run(d.create_index_sql(ch.index))
+            remember_index(ch.index)
+          end
+        end
+      elseif ch.kind == "drop_column" or ch.kind == "add_constraint" or ch.kind == "drop_constraint" then
+        pending[#pending + 1] = ch
+      end
+      ::next_change::
     end
+    flush(recreate == "always" and not rebuilt)
   end
 
   -- Offline on PostgreSQL: keep the run's model of the table up to date

@@ -2,19 +2,32 @@
 -- alter a column, add or drop a constraint, change the primary key), done
 -- by SQLite's documented table rebuild (https://sqlite.org/lang_altertable.html,
 -- "Making Other Kinds Of Table Schema Changes"), inside the step's
--- transaction:
+-- transaction. Nothing the operation does not mean to change may change:
 --
 --   foreign keys off for the swap (PRAGMA foreign_keys can only change
 --   outside a transaction: when it is on inside one, the rebuild refuses);
 --   SAVEPOINT, so that a failure leaves nothing behind, temp table included;
---   read the table (luamig.introspect), apply the changes to the model;
+--   read the table (luamig.introspect), apply the changes to the model,
+--   which checks them and says where each new column's values come from;
 --   name the rows that would break a NOT NULL, CHECK or UNIQUE rule;
+--   the new CREATE TABLE is the stored one, edited (edit_table), so every
+--   clause the model cannot say (conflict clauses, DESC, COLLATE,
+--   AUTOINCREMENT, STRICT, WITHOUT ROWID, expression defaults) is kept;
+--   a CHECK goes with a dropped column only if SQLite says it reads it
+--   (created on a probe table: "no such column");
 --   save the table's indexes and triggers and every view, drop the views;
---   CREATE TABLE luamig_tmp_<t>, INSERT ... SELECT, DROP TABLE t,
---   ALTER TABLE luamig_tmp_<t> RENAME TO t (legacy_alter_table on, so that
---   nothing else is rewritten); recreate indexes, views and triggers;
+--   CREATE TABLE luamig_tmp_<t>, INSERT ... SELECT with the rowids,
+--   DROP TABLE t, ALTER TABLE luamig_tmp_<t> RENAME TO t (legacy_alter_table
+--   on, so that nothing else is rewritten); create the indexes again (one
+--   goes only if SQLite says it reads a dropped column), then the views
+--   and triggers; compile a statement firing each trigger of the schema
+--   (a trigger body is checked only then) and refuse what would break one;
 --   PRAGMA foreign_key_check on t and the tables referencing it;
 --   RELEASE.
+--
+-- A name in double quotes that matches no column is a string to SQLite:
+-- an object that says a dropped column so goes with it (index, CHECK) or
+-- stops the rebuild (view, trigger), rather than silently reading 'name'.
 --
 --   rebuild.run(ctx, table_name, changes)
 --     ctx = {conn =, d = dialect, log = fn, raise = fn, opname = "drop_column"}
@@ -42,12 +55,289 @@ local function has(list, name)
   return find(list, function(x) return x == name end) ~= nil
 end
 
--- Does an SQL fragment mention this column (as a bare or quoted identifier)?
+-- Might an SQL fragment read this column? A bare or quoted identifier
+-- that is not a function's name (date(x) does not read a column "date").
+-- Only a guess, for offline mode and for choosing which views to test:
+-- the live rebuild asks SQLite itself (see edit_table and M.run).
 local function mentions(sql, col)
-  for _, t in ipairs(sqltext.tokens(sql)) do
-    if (t.k == "word" or t.k == "ident") and t.v:lower() == col:lower() then return true end
+  local toks = sqltext.tokens(sql)
+  for i, t in ipairs(toks) do
+    if (t.k == "word" or t.k == "ident") and t.v:lower() == col:lower()
+        and not (t.k == "word" and sqltext.is(toks[i + 1], "(")) then
+      return true
+    end
   end
   return false
+end
+
+-- The stored CREATE TABLE, edited. The rebuild does not render the new
+-- table from the model: it edits SQLite's own text, so that whatever the
+-- model cannot say (conflict clauses, INTEGER PRIMARY KEY DESC, COLLATE,
+-- AUTOINCREMENT, STRICT, WITHOUT ROWID, expression defaults, comments)
+-- is carried over as written. SQLite's own ALTER TABLE DROP COLUMN works
+-- the same way.
+--
+--   parts: one per column definition or table constraint, {text =, sep =}
+--   (sep: what stood between it and the part before, comma included).
+local column_starters = {CONSTRAINT = true, PRIMARY = true, NOT = true, NULL = true, UNIQUE = true,
+                         CHECK = true, DEFAULT = true, COLLATE = true, REFERENCES = true,
+                         GENERATED = true, AS = true}
+local table_constraints = {CONSTRAINT = true, PRIMARY = true, UNIQUE = true, CHECK = true, FOREIGN = true}
+
+local function name_of(t) return t and (t.k == "word" or t.k == "ident" or t.k == "string") and t.v or nil end
+local function same_name(a, b) return a ~= nil and b ~= nil and a:lower() == b:lower() end
+
+local function parse_table(sql)
+  local toks = sqltext.tokens(sql)
+  local open
+  for j, t in ipairs(toks) do if sqltext.is(t, "(") then open = j; break end end
+  local close = sqltext.close_paren(toks, open)
+  local parts, prev_end = {}, toks[open].e
+  for _, p in ipairs(sqltext.split(toks, open + 1, close - 1)) do
+    local s, e = toks[p[1]].s, toks[p[2]].e
+    parts[#parts + 1] = {text = sql:sub(s, e), sep = sql:sub(prev_end + 1, s - 1)}
+    prev_end = e
+  end
+  return {parts = parts, tail = sql:sub(prev_end + 1)}
+end
+
+-- What a part is: a column ({column = name}) or a table constraint
+-- ({constraint = KIND, name =, columns =} with KIND PRIMARY, UNIQUE, CHECK, FOREIGN).
+local function classify(part)
+  local toks = sqltext.tokens(part.text)
+  local i, cname = 1, nil
+  if sqltext.upper(toks[1]) == "CONSTRAINT" then cname = name_of(toks[2]); i = 3 end
+  local kw = sqltext.upper(toks[i])
+  if not (i == 3 or table_constraints[kw]) then return {column = name_of(toks[1]), toks = toks} end
+  local info = {constraint = kw, name = cname, toks = toks}
+  if kw ~= "CHECK" then
+    local j = i
+    while j <= #toks and not sqltext.is(toks[j], "(") do j = j + 1 end
+    info.columns = {}
+    if j <= #toks then
+      for _, p in ipairs(sqltext.split(toks, j + 1, sqltext.close_paren(toks, j) - 1)) do
+        info.columns[#info.columns + 1] = name_of(toks[p[1]])
+      end
+    end
+  else
+    local j = i + 1
+    info.condition = sqltext.text(part.text, toks, j + 1, sqltext.close_paren(toks, j) - 1)
+  end
+  return info
+end
+
+-- A column definition split into its name and type, and its column
+-- constraints: {head = "name TYPE", segs = {{kw =, name =, text =}, ...}}.
+local function column_segments(text)
+  local toks = sqltext.tokens(text)
+  local upper, is = sqltext.upper, sqltext.is
+  local function starts(j, kw)
+    local u = upper(toks[j])
+    if not (u and column_starters[u]) then return false end
+    local before = upper(toks[j - 1])
+    if before == "SET" then return false end                  -- ON DELETE SET NULL / SET DEFAULT
+    if u == "NOT" and upper(toks[j + 1]) == "DEFERRABLE" then return false end
+    if u == "AS" and kw == "GENERATED" then return false end
+    return true
+  end
+  local i = 2
+  while i <= #toks and not starts(i) do
+    if is(toks[i], "(") then i = sqltext.close_paren(toks, i) + 1 else i = i + 1 end
+  end
+  local col = {head = sqltext.text(text, toks, 1, i - 1), name_text = sqltext.text(text, toks, 1, 1), segs = {}}
+  while i <= #toks do
+    local first, cname = i, nil
+    if upper(toks[i]) == "CONSTRAINT" then cname = name_of(toks[i + 1]); i = i + 2 end
+    local kw = upper(toks[i]) or ""
+    i = i + 1
+    if kw == "DEFAULT" then                                    -- one value: literal, signed number, (expr)
+      if is(toks[i], "(") then i = sqltext.close_paren(toks, i) + 1
+      elseif is(toks[i], "+") or is(toks[i], "-") then i = i + 2
+      else i = i + 1 end
+    elseif kw == "NOT" then i = i + 1
+    end
+    while i <= #toks and not starts(i, kw) do
+      if is(toks[i], "(") then i = sqltext.close_paren(toks, i) + 1 else i = i + 1 end
+    end
+    col.segs[#col.segs + 1] = {kw = kw, name = cname, text = sqltext.text(text, toks, first, math.min(i - 1, #toks))}
+  end
+  return col
+end
+
+local function column_text(col)
+  local out = {col.head}
+  for _, s in ipairs(col.segs) do out[#out + 1] = s.text end
+  return table.concat(out, " ")
+end
+
+local function render_table(shape, name_sql)
+  local out = {"CREATE TABLE ", name_sql, " ("}
+  for i, p in ipairs(shape.parts) do
+    out[#out + 1] = i == 1 and p.sep:gsub("^%s*,", "") or p.sep
+    out[#out + 1] = p.text
+  end
+  out[#out + 1] = shape.tail
+  return table.concat(out)
+end
+
+-- 'unique constraint "uq_t_a"', 'check constraint (a > 0)': for messages.
+local function describe_constraint(kind, name, fallback)
+  local words = {PRIMARY = "primary key", UNIQUE = "unique constraint", CHECK = "check constraint",
+                 FOREIGN = "foreign key", REFERENCES = "foreign key", NOT = "NOT NULL", DEFAULT = "default"}
+  local what = words[kind] or (kind:lower() .. " clause")
+  if name then return ('%s "%s"'):format(what, name) end
+  return ("%s %s"):format(what, fallback)
+end
+
+-- Apply the changes to the stored CREATE TABLE text of the table.
+-- Returns the edited shape and the names of the dropped columns.
+--   ctx.check_depends(defs, clause, dropped) -> does this CHECK clause,
+--   over the column definitions defs, use a dropped column?
+local function edit_table(ctx, sql, changes)
+  local d, log, opname = ctx.d, ctx.log, ctx.opname
+  local NULL = require("luamig.dialect.common").NULL
+  local shape = parse_table(sql)
+  local parts = shape.parts
+  for _, p in ipairs(parts) do p.info = classify(p) end
+  local function new_part(text)
+    local p = {text = text, sep = ", "}
+    p.info = classify(p)
+    return p
+  end
+  local function column_index(name)
+    for i, p in ipairs(parts) do if same_name(p.info.column, name) then return i, p end end
+  end
+  local function insert_column(p, before, after)
+    local pos = 1
+    for i, q in ipairs(parts) do if q.info.column then pos = i + 1 end end
+    if before then pos = column_index(before) elseif after then pos = column_index(after) + 1 end
+    table.insert(parts, pos, p)
+  end
+  local function edit_column(name, fn)
+    local _, p = column_index(name)
+    local col = column_segments(p.text)
+    fn(col)
+    p.text = column_text(col)
+    p.info = classify(p)
+  end
+  local function without(segs, pred)
+    local kept = {}
+    for _, s in ipairs(segs) do if not pred(s) then kept[#kept + 1] = s end end
+    return kept
+  end
+  local function not_null(name)
+    edit_column(name, function(col)
+      for _, s in ipairs(col.segs) do if s.kw == "NOT" then return end end
+      col.segs[#col.segs + 1] = {kw = "NOT", text = "NOT NULL"}
+    end)
+  end
+  local function add_constraint(kind, c)
+    if kind == "primary" then for _, cn in ipairs(c.columns) do not_null(cn) end end
+    parts[#parts + 1] = new_part(d.constraint_sql(kind, c))
+  end
+
+  local dropped = {}
+  for _, ch in ipairs(changes) do
+    if ch.kind == "add_column" then
+      insert_column(new_part(d.column_sql(ch.column)), ch.opts.insert_before, ch.opts.insert_after)
+      local e = ch.extra
+      if e.pk then add_constraint("primary", e.pk) end
+      if e.unique then add_constraint("unique", e.unique) end
+      if e.foreign_key then add_constraint("foreign", e.foreign_key) end
+      if e.check then add_constraint("check", e.check) end
+    elseif ch.kind == "drop_column" then
+      local i = column_index(ch.name)
+      table.remove(parts, i)
+      dropped[#dropped + 1] = ch.name
+      for j = #parts, 1, -1 do
+        local info = parts[j].info
+        if info.columns then
+          for _, cn in ipairs(info.columns) do
+            if same_name(cn, ch.name) then
+              log("info", ('%s: %s goes with column "%s"'):format(opname,
+                describe_constraint(info.constraint, info.name, "(" .. table.concat(info.columns, ", ") .. ")"), ch.name))
+              table.remove(parts, j)
+              break
+            end
+          end
+        end
+      end
+    elseif ch.kind == "alter_column" then
+      if ch.nullable == false then not_null(ch.name) end
+      edit_column(ch.name, function(col)
+        if ch.type then col.head = col.name_text .. " " .. d.type_sql(ch.type) end
+        if ch.nullable == true then
+          col.segs = without(col.segs, function(s) return s.kw == "NOT" end)
+        end
+        if ch.default ~= nil then
+          col.segs = without(col.segs, function(s) return s.kw == "DEFAULT" end)
+          if ch.default ~= NULL then col.segs[#col.segs + 1] = {kw = "DEFAULT", text = "DEFAULT " .. ch.default} end
+        end
+      end)
+      if ch.insert_before or ch.insert_after then
+        local p = table.remove(parts, (column_index(ch.name)))
+        insert_column(p, ch.insert_before, ch.insert_after)
+      end
+    elseif ch.kind == "add_constraint" then
+      add_constraint(ch.ctype, ch.constraint)
+    elseif ch.kind == "drop_constraint" then
+      local done = false
+      for j, p in ipairs(parts) do
+        if p.info.constraint and p.info.name == ch.name then table.remove(parts, j); done = true; break end
+      end
+      if not done then
+        for _, p in ipairs(parts) do
+          if p.info.column and not done then
+            local col = column_segments(p.text)
+            for _, s in ipairs(col.segs) do
+              if s.name == ch.name then
+                done = true
+                col.segs = without(col.segs, function(x) return x == s end)
+                p.text = column_text(col)
+                p.info = classify(p)
+                break
+              end
+            end
+          end
+        end
+      end
+    end
+  end
+
+  -- CHECK clauses, on the table or on a column, that use a dropped column
+  if #dropped > 0 then
+    local defs = {}
+    for _, p in ipairs(parts) do
+      if p.info.column then
+        local col = column_segments(p.text)
+        col.segs = without(col.segs, function(s) return s.kw == "CHECK" end)
+        defs[#defs + 1] = column_text(col)
+      end
+    end
+    defs = table.concat(defs, ", ")
+    local function gone(clause, name)
+      local by = ctx.check_depends(defs, clause, dropped)
+      if by then
+        log("info", ('%s: %s goes with column "%s"'):format(opname, describe_constraint("CHECK", name, clause), by))
+      end
+      return by
+    end
+    for j = #parts, 1, -1 do
+      local p = parts[j]
+      if p.info.constraint == "CHECK" then
+        if gone(p.text, p.info.name) then table.remove(parts, j) end
+      elseif p.info.column then
+        local col = column_segments(p.text)
+        local n = #col.segs
+        col.segs = without(col.segs, function(s) return s.kw == "CHECK" and gone(s.text, s.name) end)
+        if #col.segs ~= n then p.text = column_text(col); p.info = classify(p) end
+      end
+    end
+  end
+  if #parts == 0 or not parts[1].info.column then
+    ctx.raise(('%s: table "%s" would have no columns left'):format(opname, ctx.table))
+  end
+  return shape, dropped
 end
 
 -- Apply the changes to a copy of the table model. Returns the new model
@@ -234,24 +524,13 @@ local function precheck(ctx, old, new)
   end
 end
 
--- The rows of tname that break a foreign key, named by rowid.
-local function fk_violations(ctx, tname)
-  local rows = ctx.conn:query("SELECT * FROM pragma_foreign_key_check($1)", {tname})
-  if #rows == 0 then return nil end
-  local by_parent, order = {}, {}
-  for _, r in ipairs(rows) do
-    local key = r.table .. "\0" .. r.parent
-    if not by_parent[key] then by_parent[key] = {t = r.table, parent = r.parent, ids = {}}; order[#order + 1] = key end
-    local ids = by_parent[key].ids
-    if #ids < 10 then ids[#ids + 1] = tostring(r.rowid) end
+-- A name for the rowid that no column of the list shadows.
+local function rowid_name(columns)
+  for _, n in ipairs({"rowid", "_rowid_", "oid"}) do
+    local taken = false
+    for _, c in ipairs(columns) do if same_name(c, n) then taken = true end end
+    if not taken then return n end
   end
-  local parts = {}
-  for _, key in ipairs(order) do
-    local v = by_parent[key]
-    parts[#parts + 1] = ('rows of "%s" with rowid %s reference missing rows of "%s"'):format(
-      v.t, table.concat(v.ids, ", "), v.parent)
-  end
-  return table.concat(parts, "; ")
 end
 
 M.apply = apply
@@ -296,6 +575,16 @@ function M.offline(ctx, model, changes)
   shape.name = tmp
   local stmts = {d.create_table_sql(shape)}
   local into, from = {}, {}
+  -- rowids are kept, as online; a table whose INTEGER PRIMARY KEY is its rowid copies it anyway
+  local pk = model.primary_key and model.primary_key.columns
+  local alias = pk and #pk == 1 and select(2, find(model.columns, function(c) return c.name == pk[1] end))
+  if not (model.options or ""):upper():find("WITHOUT ROWID") and not (alias and alias.type == "integer") then
+    local names = {}
+    for _, c in ipairs(model.columns) do names[#names + 1] = c.name end
+    for _, c in ipairs(new.columns) do names[#names + 1] = c.name end
+    local r = rowid_name(names)
+    if r then into[1], from[1] = r, r end
+  end
   for _, c in ipairs(new.columns) do
     if source[c.name] then into[#into + 1] = d.ident(c.name); from[#from + 1] = source[c.name] end
   end
@@ -312,6 +601,111 @@ function M.offline(ctx, model, changes)
     stmts[#stmts + 1] = d.create_index_sql(ix)
   end
   return stmts, new
+end
+
+-- Is this double-quoted identifier in the fragment one of the names? A
+-- double-quoted name that matches no column is, to SQLite, a string
+-- literal (its "double-quoted string" misfeature, on for DDL by default):
+-- re-creating "x" = 1 after dropping x would succeed and mean 'x' = 1.
+local function quoted_mention(fragment, names)
+  for _, t in ipairs(sqltext.tokens(fragment)) do
+    if t.k == "ident" and fragment:sub(t.s, t.s) == '"' then
+      for _, n in ipairs(names) do if same_name(t.v, n) then return n end end
+    end
+  end
+end
+
+-- The expression part of a CREATE INDEX: its key list and WHERE, without
+-- the index and table names.
+local function index_body(sql)
+  local toks = sqltext.tokens(sql)
+  for j, t in ipairs(toks) do
+    if sqltext.upper(t) == "ON" then
+      while j <= #toks and not sqltext.is(toks[j], "(") do j = j + 1 end
+      return j <= #toks and sql:sub(toks[j].s) or ""
+    end
+  end
+  return ""
+end
+
+-- Compile (EXPLAIN, never run) a statement that fires the trigger: a body
+-- that reads a column which is gone fails here with SQLite's own words.
+-- Returns nil when it compiles, else the error text.
+local function trigger_error(ctx, tr)
+  local conn, d = ctx.conn, ctx.d
+  local event
+  for _, t in ipairs(sqltext.tokens(tr.sql)) do
+    local u = sqltext.upper(t)
+    if u == "INSERT" or u == "UPDATE" or u == "DELETE" then event = u; break end
+  end
+  local target = d.ident(tr.tbl_name)
+  local sql
+  if event == "INSERT" then sql = "EXPLAIN INSERT INTO " .. target .. " DEFAULT VALUES"
+  elseif event == "DELETE" then sql = "EXPLAIN DELETE FROM " .. target
+  else
+    local sets = {}
+    for _, r in ipairs(conn:query("SELECT name FROM pragma_table_xinfo($1) WHERE hidden = 0", {tr.tbl_name})) do
+      sets[#sets + 1] = d.ident(r.name) .. " = " .. d.ident(r.name)
+    end
+    if #sets == 0 then return nil end
+    sql = "EXPLAIN UPDATE " .. target .. " SET " .. table.concat(sets, ", ")
+  end
+  local ok, err = pcall(conn.query, conn, sql)
+  if ok then return nil end
+  return tostring(type(err) == "table" and err.message or err)
+end
+
+-- The foreign key state of tname and the tables referencing it:
+-- {rows = {key = true}, text = {...}} or {mismatch = "..."}.
+local function fk_state(ctx, tname)
+  local conn = ctx.conn
+  local names = {tname}
+  for _, r in ipairs(conn:query([[SELECT DISTINCT m.name FROM sqlite_schema m
+      JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f."table" = $1 AND m.name <> $1
+      ORDER BY m.name]], {tname})) do
+    names[#names + 1] = r.name
+  end
+  local state = {rows = {}, groups = {}, order = {}}
+  for _, child in ipairs(names) do
+    local ok, rows = pcall(conn.query, conn, "SELECT * FROM pragma_foreign_key_check($1)", {child})
+    if not ok then
+      local msg = tostring(type(rows) == "table" and rows.message or rows)
+      local parent = msg:match('foreign key mismatch %- ".-" referencing "(.-)"')
+      if not parent then error(rows, 0) end
+      local fks = {}
+      for _, f in ipairs(conn:query([[SELECT id, group_concat("from", ', ') AS cols, group_concat("to", ', ') AS refs
+          FROM pragma_foreign_key_list($1) WHERE "table" = $2 GROUP BY id ORDER BY id]], {child, parent})) do
+        fks[#fks + 1] = ('"%s" (%s) -> "%s" (%s)'):format(child, f.cols, parent, f.refs or "its primary key")
+      end
+      state.mismatch = ('the foreign key %s does not reference the primary key or a unique constraint of "%s", '
+        .. "so SQLite cannot check it (\"foreign key mismatch\"); reference the primary key, or add a unique "
+        .. 'constraint or unique index on those columns of "%s"'):format(table.concat(fks, " and "), parent, parent)
+      return state
+    end
+    for _, r in ipairs(rows) do
+      state.rows[r.table .. "\0" .. tostring(r.rowid) .. "\0" .. r.parent] = true
+      local key = r.table .. "\0" .. r.parent
+      local g = state.groups[key]
+      if not g then
+        g = {t = r.table, parent = r.parent, ids = {}, n = 0}
+        state.groups[key] = g
+        state.order[#state.order + 1] = key
+      end
+      g.n = g.n + 1
+      if #g.ids < 10 then g.ids[#g.ids + 1] = tostring(r.rowid) end
+    end
+  end
+  return state
+end
+
+local function fk_text(state)
+  local parts = {}
+  for _, key in ipairs(state.order) do
+    local g = state.groups[key]
+    parts[#parts + 1] = ('rows of "%s" with rowid %s%s reference missing rows of "%s"'):format(
+      g.t, table.concat(g.ids, ", "), g.n > #g.ids and (" and " .. (g.n - #g.ids) .. " more") or "", g.parent)
+  end
+  return table.concat(parts, "; ")
 end
 
 function M.run(ctx, tname, changes)
@@ -333,29 +727,38 @@ function M.run(ctx, tname, changes)
     local new, source = apply(ctx, old, changes)
     log("info", ('%s: rebuilding SQLite table "%s" (move and copy)'):format(ctx.opname, tname))
     precheck(ctx, old, new)
+    local tmp = M.temp_prefix .. tname
+    local probe = "luamig_probe"
+
+    -- the new CREATE TABLE: the stored one, edited
+    local stored = conn:query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = $1", {tname})[1].sql
+    local ectx = {d = d, log = log, raise = raise, opname = ctx.opname, table = tname}
+    function ectx.check_depends(defs, clause, dropped)
+      local by = quoted_mention(clause, dropped)
+      if by then return by end
+      -- a TEMP table: no name in the main schema can be in the way
+      conn:exec("DROP TABLE IF EXISTS temp." .. d.ident(probe))
+      local pok, perr = pcall(conn.exec, conn, ("CREATE TEMP TABLE %s (%s, %s)"):format(d.ident(probe), defs, clause))
+      if pok then conn:exec("DROP TABLE temp." .. d.ident(probe)); return nil end
+      local msg = tostring(type(perr) == "table" and perr.message or perr)
+      local col = msg:match("no such column: (.*)$")
+      if col then return col end
+      raise(('%s: rebuilding "%s": cannot keep %s: %s'):format(ctx.opname, tname, clause, msg))
+    end
+    local shape, dropped = edit_table(ectx, stored, changes)
 
     -- what lives on the table or may read it: indexes, triggers, views
-    local dropped_cols = {}
-    for _, ch in ipairs(changes) do if ch.kind == "drop_column" then dropped_cols[#dropped_cols + 1] = ch.name end end
-    local indexes = {}
-    for _, r in ipairs(conn:query([[SELECT s.name, s.sql, (SELECT group_concat(quote(i.name), ',')
-        FROM pragma_index_info(s.name) i) AS cols FROM sqlite_schema s
-        WHERE s.type = 'index' AND s.tbl_name = $1 AND s.sql IS NOT NULL ORDER BY s.rowid]], {tname})) do
-      local gone
-      for _, c in ipairs(dropped_cols) do if mentions(r.sql, c) then gone = c end end
-      if gone then
-        log("info", ('%s: index "%s" goes with column "%s"'):format(ctx.opname, r.name, gone))
-      else
-        indexes[#indexes + 1] = r
-      end
-    end
+    local indexes = conn:query([[SELECT name, sql FROM sqlite_schema
+        WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL ORDER BY rowid]], {tname})
     local views = conn:query("SELECT name, sql FROM sqlite_schema WHERE type = 'view' ORDER BY rowid")
     local view_names = {[tname] = true}
     for _, v in ipairs(views) do view_names[v.name] = true end
-    local triggers = {}
-    for _, r in ipairs(conn:query("SELECT name, tbl_name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY rowid")) do
+    local triggers, all_triggers = {}, conn:query("SELECT name, tbl_name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY rowid")
+    for _, r in ipairs(all_triggers) do
       if view_names[r.tbl_name] then triggers[#triggers + 1] = r end
+      r.broken_before = trigger_error(ctx, r)
     end
+    local rowid_table = conn:query("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = $1", {tname})[1].wr == 0
 
     -- AUTOINCREMENT's high-water mark, which DROP TABLE forgets
     local seq
@@ -364,13 +767,40 @@ function M.run(ctx, tname, changes)
       seq = sok and srows[1] and srows[1].seq or nil
     end
 
+    -- A view or trigger that reads the table and says a dropped column in
+    -- double quotes would go on working, reading the string instead
+    -- (SQLite's own DROP COLUMN lets that happen): refuse.
+    if #dropped > 0 then
+      for _, list in ipairs({{views, "view"}, {all_triggers, "trigger"}}) do
+        for _, v in ipairs(list[1]) do
+          local by = mentions(v.sql, tname) and quoted_mention(v.sql, dropped)
+          if by then
+            raise(('%s: rebuilding "%s": %s "%s" says "%s" in double quotes; without the column SQLite would read '
+              .. "it as the string '%s' and go on silently: drop or change the %s first (op.execute), "
+              .. "then run this operation"):format(ctx.opname, tname, list[2], v.name, by, by, list[2]))
+          end
+        end
+      end
+    end
+
     for i = #views, 1, -1 do conn:exec("DROP VIEW " .. d.ident(views[i].name)) end
-    local tmp = M.temp_prefix .. tname
     conn:exec("DROP TABLE IF EXISTS " .. d.ident(tmp))
-    local shape = copy(new)
-    shape.name = tmp
-    conn:exec(d.create_table_sql(shape))
+    conn:exec(render_table(shape, d.ident(tmp)))
     local into, from = {}, {}
+    if rowid_table then
+      -- keep every rowid: FTS external content and whatever else is keyed by it.
+      -- Listed first, so that an INTEGER PRIMARY KEY column given after it wins.
+      local new_cols = {}
+      for _, r in ipairs(conn:query("SELECT name FROM pragma_table_xinfo($1)", {tmp})) do new_cols[#new_cols + 1] = r.name end
+      local old_cols = {}
+      for _, c in ipairs(old.columns) do old_cols[#old_cols + 1] = c.name end
+      local to_name, from_name = rowid_name(new_cols), rowid_name(old_cols)
+      if not (to_name and from_name) then
+        raise(('%s: rebuilding "%s": its columns named rowid, _rowid_ and oid hide the rowid, which the copy '
+          .. "must keep; rename one of them first"):format(ctx.opname, tname))
+      end
+      into[1], from[1] = to_name, from_name
+    end
     for _, c in ipairs(new.columns) do
       if source[c.name] then
         into[#into + 1] = d.ident(c.name)
@@ -385,11 +815,30 @@ function M.run(ctx, tname, changes)
     conn:exec("PRAGMA legacy_alter_table = ON")
     conn:exec(("ALTER TABLE %s RENAME TO %s"):format(d.ident(tmp), d.ident(tname)))
     conn:exec("PRAGMA legacy_alter_table = " .. (legacy == 1 and "ON" or "OFF"))
-    if seq and new.sqlite_autoincrement then
+    local autoincrement = false
+    for _, t in ipairs(sqltext.tokens(render_table(shape, ""))) do
+      if sqltext.upper(t) == "AUTOINCREMENT" then autoincrement = true end
+    end
+    if seq and autoincrement then
       conn:exec("DELETE FROM sqlite_sequence WHERE name = $1", {tname})
       conn:exec("INSERT INTO sqlite_sequence (name, seq) VALUES ($1, $2)", {tname, seq})
     end
-    for _, ix in ipairs(indexes) do conn:exec(ix.sql) end
+    -- every index comes back unless it uses a dropped column: SQLite says
+    -- so when it is created again ("no such column")
+    for _, ix in ipairs(indexes) do
+      local by = quoted_mention(index_body(ix.sql), dropped)
+      if not by then
+        local iok, ierr = pcall(conn.exec, conn, ix.sql)
+        if not iok then
+          local msg = tostring(type(ierr) == "table" and ierr.message or ierr)
+          by = #dropped > 0 and msg:match("no such column: (.*)$")
+          if not by then
+            raise(('%s: rebuilding "%s": index "%s" cannot be created again: %s'):format(ctx.opname, tname, ix.name, msg))
+          end
+        end
+      end
+      if by then log("info", ('%s: index "%s" goes with column "%s"'):format(ctx.opname, ix.name, by)) end
+    end
     for _, v in ipairs(views) do
       -- CREATE VIEW does not check the columns it reads: selecting does
       -- (only views that name the table: another view's old troubles are not this step's)
@@ -407,18 +856,38 @@ function M.run(ctx, tname, changes)
         raise(('%s: rebuilding "%s": trigger "%s" no longer works: %s'):format(ctx.opname, tname, tr.name, tostring(terr)))
       end
     end
+    -- CREATE TRIGGER does not check the columns its body reads either:
+    -- compiling a statement that fires it does. A trigger that worked
+    -- before and does not now would break every later write.
+    for _, tr in ipairs(all_triggers) do
+      local terr = not tr.broken_before and trigger_error(ctx, tr)
+      if terr then
+        raise(('%s: rebuilding "%s": trigger "%s" on "%s" would no longer work: %s; drop or change the trigger '
+          .. "first (op.execute), then run this operation"):format(ctx.opname, tname, tr.name, tr.tbl_name, terr))
+      end
+    end
 
     -- foreign keys: the table's own, and those of the tables referencing it
-    local problems = {}
-    local p = fk_violations(ctx, tname)
-    if p then problems[#problems + 1] = p end
-    for _, r in ipairs(conn:query([[SELECT DISTINCT m.name FROM sqlite_schema m
-        JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f."table" = $1 AND m.name <> $1]], {tname})) do
-      local q = fk_violations(ctx, r.name)
-      if q then problems[#problems + 1] = q end
+    local fk_after = fk_state(ctx, tname)
+    local fk_before = {rows = {}}
+    if fk_after.mismatch or #fk_after.order > 0 then
+      -- were they so before? (the step fails either way: ask the old table)
+      conn:exec("ROLLBACK TO luamig_rebuild")
+      fk_before = fk_state(ctx, tname)
     end
-    if #problems > 0 then
-      raise(('%s: rebuilding "%s": foreign key check failed: %s'):format(ctx.opname, tname, table.concat(problems, "; ")))
+    if fk_after.mismatch then
+      raise(('%s: rebuilding "%s": %s%s'):format(ctx.opname, tname, fk_after.mismatch,
+        fk_before.mismatch and " (it was so before this step already)" or ""))
+    end
+    local new_rows = false
+    for key in pairs(fk_after.rows) do if not fk_before.rows[key] then new_rows = true end end
+    if new_rows then
+      raise(('%s: rebuilding "%s": foreign key check failed: %s; fix or delete those rows first, '
+        .. "or change the operation"):format(ctx.opname, tname, fk_text(fk_after)))
+    elseif #fk_after.order > 0 then
+      raise(('%s: rebuilding "%s": foreign key check failed: %s; these rows broke their foreign keys before '
+        .. "this step (PRAGMA foreign_key_check lists them): fix or delete them, then run the migration again")
+        :format(ctx.opname, tname, fk_text(fk_after)))
     end
   end)
   if ok then

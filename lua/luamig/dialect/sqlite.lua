@@ -62,7 +62,11 @@ function d.column_sql(col)
   local s = d.ident(col.name) .. " " .. d.type_sql(col.type)
   if col.collate then s = s .. " COLLATE " .. d.ident(col.collate) end
   if col.nullable == false then s = s .. " NOT NULL" end
-  if col.default ~= nil then s = s .. " DEFAULT " .. col.default end
+  if col.default ~= nil then
+    -- PRAGMA table_info gives an expression default without its parentheses
+    local v = col.default:gsub("^%s+", ""):gsub("%s+$", "")
+    s = s .. " DEFAULT " .. (is_plain_default(v) and v or "(" .. v .. ")")
+  end
   return s
 end
 
