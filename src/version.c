@@ -35,6 +35,11 @@ static char *render(const char *dialect, const char *sql, int nparams,
     case LM_INTEGER: lm_buf_printf(&b, "%lld", (long long)v->i); break;
     case LM_BOOLEAN: lm_buf_adds(&b, v->i ? "TRUE" : "FALSE"); break;
     case LM_FLOAT: lm_buf_printf(&b, "%.17g", v->f); break;
+    case LM_BLOB:                                     /* X'4142' or decode('4142', 'hex') */
+      lm_buf_adds(&b, strcmp(dialect, "sqlite") == 0 ? "X'" : "decode('");
+      for (size_t i = 0; i < v->len; i++) lm_buf_printf(&b, "%02x", (unsigned char)v->s[i]);
+      lm_buf_adds(&b, strcmp(dialect, "sqlite") == 0 ? "'" : "', 'hex')");
+      break;
     case LM_TEXT:
       if ((lit = lm_quote_literal(dialect, v->s, v->len, e)) == NULL) {
         lm_buf_release(&b);
