@@ -286,7 +286,7 @@ describe("item 10: op.execute parameters in --sql", function()
     local function pg(sql) return sqltext.inline(sql, {"a", "b"}, lit, "postgresql") end
     assert.equal("SELECT data[<a>] #>> '{}'", pg("SELECT data[$1] #>> '{}'"))
     assert.equal("SELECT ARRAY[<a>, <b>]", pg("SELECT ARRAY[$1, $2]"))
-    assert.equal("SELECT `x<a>`", pg("SELECT `x$1`"))
+    assert.equal("SELECT `<a>`, x$1", pg("SELECT `$1`, x$1"))
     assert.equal("SELECT $$ $1 $$, <a>", pg("SELECT $$ $1 $$, $1"))
     assert.equal("SELECT $t$ $1 $x$ $2 $t$, <b>", pg("SELECT $t$ $1 $x$ $2 $t$, $2"))
     assert.equal([[SELECT E'it\'s $1', <a>]], pg([[SELECT E'it\'s $1', $1]]))
