@@ -22,18 +22,19 @@ local type, math_type = type, math.type
 
 -- What each generic type accepts: a check on the Lua value, what it
 -- expects (for messages), and the same check's name in C (value_kind.h).
+-- NaN fits none (SQLite would store NULL where PostgreSQL keeps NaN).
 local function int_ok(v)
   return math_type(v) == "integer" or (type(v) == "string" and v:match("^%s*[+-]?%d+%s*$") ~= nil)
 end
 local function num_ok(v)
-  if type(v) == "number" then return true end
+  if type(v) == "number" then return v == v end
   if type(v) ~= "string" then return false end
   local s = v:gsub("^%s+", ""):gsub("%s+$", "")
   return s:match("^[+-]?%d+%.?%d*$") ~= nil or s:match("^[+-]?%d*%.%d+$") ~= nil
     or s:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") ~= nil or s:match("^[+-]?%d*%.%d+[eE][+-]?%d+$") ~= nil
 end
 local function bool_ok(v) return type(v) == "boolean" or v == 0 or v == 1 end
-local function text_ok(v) return type(v) == "string" or type(v) == "number" end
+local function text_ok(v) return type(v) == "string" or (type(v) == "number" and v == v) end
 local function string_ok(v) return type(v) == "string" end
 
 local integer = {int_ok, "an integer", "integer"}
@@ -159,10 +160,11 @@ function M.make(ctx)
       local tv = type(v)
       return tv == "boolean" or tv == "number" or tv == "string"
     end
+    local function storable(v) return bindable(v) and v == v end
     local check_of, kinds = {}, {}
     for i, c in ipairs(columns) do
       local acc = model and accepts[types[c]]
-      check_of[c] = acc and acc[1] or bindable
+      check_of[c] = acc and acc[1] or storable
       kinds[i] = acc and acc[3] or "any"
     end
 
@@ -197,7 +199,7 @@ function M.make(ctx)
       if type(row) ~= "table" then return explain(row, n) end
       for k, v in pairs(row) do
         local ok = check_of[k]
-        if not ok or not ok(v) or v ~= v then return explain(row, n) end
+        if not ok or not ok(v) then return explain(row, n) end
       end
     end
 
