@@ -343,7 +343,8 @@ h.each_db(function(db)
       return query(db.url(), "SELECT $1::name::text AS n", {name})[1].n
     end
 
-    for _, tname in ipairs({("long_table_"):rep(7), ("длинная_таблица_"):rep(3)}) do
+    for _, tname in ipairs({("long_table_"):rep(7), ("длинная_таблица_"):rep(3), ("x"):rep(63),
+                            ("y"):rep(64), "a" .. ("😀"):rep(17), 'we"ird $1 ' .. ("ж"):rep(30)}) do
       it(("bulk_insert into a table named with %d bytes, and the ops around it"):format(#tname), function()
         local up = ([[
           local t = %q
