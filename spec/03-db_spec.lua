@@ -401,8 +401,8 @@ h.each_db(function(db)
                                 {kinds = {"any", acc[3]}})
           assert.equal(acc[1](v), ok, ("%s %q: C %s"):format(generic, tostring(v), tostring(err)))
           if not ok then
-            assert.truthy(tostring(err):find("row 1, column 'name': wrong type for the column: "
-              .. "expected " .. acc[3], 1, true), tostring(err))
+            assert.truthy(tostring(err):find("row 1, column 'name': " .. (v ~= v and "NaN cannot be inserted"
+              or "wrong type for the column: expected " .. acc[3]), 1, true), tostring(err))
           end
         end
       end

@@ -15,7 +15,11 @@
 
 #include "luamig.h"
 
-enum lm_type { LM_NULL, LM_INTEGER, LM_FLOAT, LM_TEXT, LM_BOOLEAN };
+/* LM_BLOB is a byte string for a binary column (bytea, BLOB): the drivers
+ * store its bytes as they are, where LM_TEXT is text (on PostgreSQL a
+ * string goes through the column type's text input, which reads "\\x41"
+ * as one byte). */
+enum lm_type { LM_NULL, LM_INTEGER, LM_FLOAT, LM_TEXT, LM_BOOLEAN, LM_BLOB };
 
 /* A bound parameter or a column value. Strings are byte strings with a
  * length (they may hold any byte) and, as parameters, NUL-terminated (as
@@ -25,8 +29,8 @@ struct lm_value {
   enum lm_type type;
   int64_t i;           /* LM_INTEGER; LM_BOOLEAN (0 or 1) */
   double f;            /* LM_FLOAT */
-  const char *s;       /* LM_TEXT */
-  size_t len;          /* LM_TEXT */
+  const char *s;       /* LM_TEXT, LM_BLOB */
+  size_t len;          /* LM_TEXT, LM_BLOB */
 };
 
 struct lm_driver;

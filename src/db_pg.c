@@ -181,6 +181,12 @@ static void params_build(struct pg_params *p, int n, const struct lm_value *v) {
       p->types[i] = OID_BOOL;
       snprintf(p->text[i], sizeof p->text[i], "%s", v[i].i ? "t" : "f");
       break;
+    case LM_BLOB:                                     /* the bytes as they are */
+      p->values[i] = v[i].s;
+      p->types[i] = OID_BYTEA;
+      p->formats[i] = 1;
+      p->lengths[i] = (int)v[i].len;
+      break;
     case LM_TEXT:
       p->values[i] = v[i].s;
       if (memchr(v[i].s, '\0', v[i].len) != NULL) {   /* text cannot hold NUL: send bytes */
@@ -345,6 +351,16 @@ static void copy_escape(struct lm_buf *buf, const char *s, size_t len) {
   }
 }
 
+/* Append the bytes as lower-case hex digits. */
+static void copy_hex(struct lm_buf *buf, const char *s, size_t len) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    lm_buf_addc(buf, digits[c >> 4]);
+    lm_buf_addc(buf, digits[c & 15]);
+  }
+}
+
 static int put_copy(struct pg_bulk *b, struct lm_err *e) {
   if (b->buf.len == 0) return LM_OK;
   if (PQputCopyData(handle(b->base.conn), b->buf.data, (int)b->buf.len) != 1) {
@@ -375,6 +391,10 @@ static int pg_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm
         return lm_err_set(e, LM_ERROR, "row %" PRId64 ", value %d: a string with a NUL byte "
                           "cannot be copied into PostgreSQL", base->rows, i + 1);
       copy_escape(buf, v[i].s, v[i].len);
+      break;
+    case LM_BLOB:                                     /* bytea's hex form: \x then two digits */
+      lm_buf_add(buf, "\\\\x", 3);                  /* \x, its backslash doubled for COPY */
+      copy_hex(buf, v[i].s, v[i].len);
       break;
     }
   }

@@ -110,6 +110,7 @@ static int bind_params(struct lm_conn *c, sqlite3_stmt *stmt, int nparams,
     case LM_FLOAT: rc = sqlite3_bind_double(stmt, i, v->f); break;
     case LM_TEXT: rc = sqlite3_bind_text64(stmt, i, v->s, v->len, SQLITE_TRANSIENT, SQLITE_UTF8);
       break;
+    case LM_BLOB: rc = sqlite3_bind_blob64(stmt, i, v->s, v->len, SQLITE_TRANSIENT); break;
     default: rc = SQLITE_MISUSE; break;
     }
     if (rc != SQLITE_OK) return db_error(c, sqlite3_sql(stmt), 0, e);
@@ -309,6 +310,9 @@ static int sqlite_bulk_row(struct lm_bulk *base, const struct lm_value *v, struc
     case LM_FLOAT: rc = sqlite3_bind_double(stmt, i + 1, v[i].f); break;
     case LM_TEXT:
       rc = sqlite3_bind_text64(stmt, i + 1, v[i].s, v[i].len, SQLITE_TRANSIENT, SQLITE_UTF8);
+      break;
+    case LM_BLOB:                                     /* a BLOB, NUL bytes and all */
+      rc = sqlite3_bind_blob64(stmt, i + 1, v[i].s, v[i].len, SQLITE_TRANSIENT);
       break;
     default: rc = sqlite3_bind_null(stmt, i + 1); break;
     }

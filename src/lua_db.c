@@ -14,6 +14,7 @@
  * accessor for methods (raises on a closed object) and one that accepts
  * it (for __gc, __close, __tostring).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,7 +131,8 @@ static void push_value(lua_State *L, const struct lm_value *v) {
   case LM_INTEGER: lua_pushinteger(L, (lua_Integer)v->i); break;
   case LM_FLOAT: lua_pushnumber(L, v->f); break;
   case LM_BOOLEAN: lua_pushboolean(L, (int)v->i); break;
-  case LM_TEXT: lua_pushlstring(L, v->s, v->len); break;
+  case LM_TEXT:
+  case LM_BLOB: lua_pushlstring(L, v->s, v->len); break;
   }
 }
 
@@ -244,7 +246,11 @@ static int unknown_column(lua_State *L, struct bulk_run *run, lua_Integer n) {
  * Raises on the first bad row; the caller then ends the load. */
 static int bulk_loop(lua_State *L) {
   struct bulk_run *run = lua_touserdata(L, B_RUN);
-  struct lm_value *v = lua_newuserdatauv(L, sizeof *v * (size_t)run->ncols, 0);  /* B_VALUES */
+  size_t ncols = (size_t)run->ncols;
+  /* B_VALUES: the row's values, then per column the text of a number bound
+   * to a text column */
+  struct lm_value *v = lua_newuserdatauv(L, (sizeof *v + LM_NUMBER_TEXT_MAX) * ncols, 0);
+  char (*number_text)[LM_NUMBER_TEXT_MAX] = (void *)(v + ncols);
   int is_function = lua_isfunction(L, B_SOURCE), has_first = !lua_isnil(L, B_FIRST);
   lua_Integer count = is_function ? 0 : luaL_len(L, B_SOURCE);
   int last = 0;
@@ -277,11 +283,28 @@ static int bulk_loop(lua_State *L) {
                           "inserted (use nil, a boolean, a number or a string)", run->table,
                           n, lua_tostring(L, B_KEY), luaL_typename(L, B_VALUE));
       }
-      if (run->kinds && val->type != LM_NULL && !lm_kind_accepts(run->kinds[idx - 1], val)) {
+      if (val->type == LM_FLOAT && isnan(val->f)) {
         explain_row(L, n);
-        return luaL_error(L, "bulk_insert into '%s': row %I, column '%s': wrong type for the "
-                          "column: expected %s, got %s", run->table, n, lua_tostring(L, B_KEY),
-                          lm_kind_names[run->kinds[idx - 1]], luaL_typename(L, B_VALUE));
+        return luaL_error(L, "bulk_insert into '%s': row %I, column '%s': NaN cannot be "
+                          "inserted (SQLite would store NULL, PostgreSQL NaN): use nil for no "
+                          "value", run->table, n, lua_tostring(L, B_KEY));
+      }
+      if (run->kinds && val->type != LM_NULL) {
+        enum lm_kind kind = run->kinds[idx - 1];
+        if (!lm_kind_accepts(kind, val)) {
+          explain_row(L, n);
+          return luaL_error(L, "bulk_insert into '%s': row %I, column '%s': wrong type for the "
+                            "column: expected %s, got %s", run->table, n, lua_tostring(L, B_KEY),
+                            lm_kind_names[kind], luaL_typename(L, B_VALUE));
+        }
+        if (kind == LM_KIND_BINARY) {
+          val->type = LM_BLOB;                        /* the bytes as they are */
+        } else if (kind == LM_KIND_TEXT && val->type != LM_TEXT) {
+          /* a number as the same text on both databases */
+          val->len = lm_number_text(val, number_text[idx - 1]);
+          val->s = number_text[idx - 1];
+          val->type = LM_TEXT;
+        }
       }
       lua_pop(L, 1);                                  /* keep the key; the row keeps values */
     }

@@ -4,8 +4,13 @@
  */
 #include "value_kind.h"
 
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 const char *const lm_kind_names[] = {"any", "integer", "number", "boolean", "text", "string",
-                                     NULL};
+                                     "binary", NULL};
 
 static int is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -47,6 +52,7 @@ static int number_text(const char *p, const char *end) {
 
 int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
   int text = v->type == LM_TEXT, number = v->type == LM_INTEGER || v->type == LM_FLOAT;
+  if (v->type == LM_FLOAT && isnan(v->f)) return 0;
   switch (kind) {
   case LM_KIND_INTEGER: return v->type == LM_INTEGER || (text && integer_text(v->s, v->s + v->len));
   case LM_KIND_NUMBER: return number || (text && number_text(v->s, v->s + v->len));
@@ -54,8 +60,24 @@ int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
     return v->type == LM_BOOLEAN || (v->type == LM_INTEGER && (v->i == 0 || v->i == 1)) ||
            (v->type == LM_FLOAT && (v->f == 0 || v->f == 1));
   case LM_KIND_TEXT: return text || number;
-  case LM_KIND_STRING: return text;
+  case LM_KIND_STRING:
+  case LM_KIND_BINARY: return text;
   case LM_KIND_ANY: break;
   }
   return 1;
+}
+
+size_t lm_number_text(const struct lm_value *v, char *buf) {
+  int n;
+  if (v->type == LM_INTEGER) {
+    n = snprintf(buf, LM_NUMBER_TEXT_MAX, "%" PRId64, v->i);
+  } else if (isinf(v->f)) {
+    n = snprintf(buf, LM_NUMBER_TEXT_MAX, "%s", v->f > 0 ? "Infinity" : "-Infinity");
+  } else {
+    for (int digits = 15;; digits++) {                /* 17 always reads back */
+      n = snprintf(buf, LM_NUMBER_TEXT_MAX, "%.*g", digits, v->f);
+      if (digits == 17 || strtod(buf, NULL) == v->f) break;
+    }
+  }
+  return (size_t)n;
 }

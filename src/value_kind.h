@@ -15,12 +15,25 @@ enum lm_kind {
   LM_KIND_BOOLEAN,   /* a boolean, 0 or 1 */
   LM_KIND_TEXT,      /* a string or a number */
   LM_KIND_STRING,    /* a string */
+  LM_KIND_BINARY,    /* a string, stored as its bytes (LM_BLOB) */
 };
 
 /* The kinds' names, in enum order, NULL-terminated (for luaL_checkoption). */
 extern const char *const lm_kind_names[];
 
-/* Whether v (not LM_NULL: NULL fits every kind) fits kind. */
+/* Whether v (not LM_NULL: NULL fits every kind) fits kind. NaN fits none:
+ * SQLite has no NaN (it stores NULL) where PostgreSQL keeps it, so a load
+ * refuses it rather than differ between the databases. */
 int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v);
+
+/* The text a number is stored as in a text column, the same on both
+ * databases and offline (op_bulk.lua's number_text): an integer in
+ * decimal; a float in the fewest of 15, 16 or 17 significant digits that
+ * read back as the same double ("0.1", not SQLite's or PostgreSQL's own
+ * renderings, which differ); the infinities as "Infinity" and "-Infinity",
+ * PostgreSQL's spelling. buf must hold LM_NUMBER_TEXT_MAX bytes; returns
+ * the length. */
+#define LM_NUMBER_TEXT_MAX 32
+size_t lm_number_text(const struct lm_value *v, char *buf);
 
 #endif

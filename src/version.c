@@ -35,6 +35,11 @@ static char *render(const char *dialect, const char *sql, int nparams,
     case LM_INTEGER: lm_buf_printf(&b, "%lld", (long long)v->i); break;
     case LM_BOOLEAN: lm_buf_adds(&b, v->i ? "TRUE" : "FALSE"); break;
     case LM_FLOAT: lm_buf_printf(&b, "%.17g", v->f); break;
+    case LM_BLOB:                                     /* X'4142' or decode('4142', 'hex') */
+      lm_buf_adds(&b, strcmp(dialect, "sqlite") == 0 ? "X'" : "decode('");
+      for (size_t i = 0; i < v->len; i++) lm_buf_printf(&b, "%02x", (unsigned char)v->s[i]);
+      lm_buf_adds(&b, strcmp(dialect, "sqlite") == 0 ? "'" : "', 'hex')");
+      break;
     case LM_TEXT:
       if ((lit = lm_quote_literal(dialect, v->s, v->len, e)) == NULL) {
         lm_buf_release(&b);
@@ -72,6 +77,45 @@ char *lm_version_log_name(const char *table) {
   return lm_asprintf("%s_log", table);
 }
 
+#define PG_NAME_MAX 63   /* PostgreSQL's NAMEDATALEN - 1 */
+
+/* How many bytes of name PostgreSQL keeps: the first 63, cut back to a
+ * character boundary (its pg_mbcliplen; names are UTF-8). */
+static size_t pg_kept(const char *name) {
+  size_t n = strlen(name);
+  if (n <= PG_NAME_MAX) return n;
+  n = PG_NAME_MAX;
+  while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;   /* name[n] continues a character */
+  return n;
+}
+
+/* PostgreSQL truncates a long name silently, so a long version_table could
+ * make two of the three names luamig derives from it one name: at 62 bytes
+ * "<t>_log" and "<t>_pkc" both become "<t>_", the log table is never
+ * created and every step fails; from 63 the primary key takes the table's
+ * own name. Refuse such a name up front, saying why. Names that PostgreSQL
+ * truncates to distinct names work as they always have (it truncates them
+ * the same way in every statement). */
+static int check_names(const char *dialect, const char *table, struct lm_err *e) {
+  if (strcmp(dialect, "postgresql") != 0) return LM_OK;
+  char *names[3] = {lm_strdup(table), lm_version_log_name(table), lm_asprintf("%s_pkc", table)};
+  static const char *const what[3] = {"the version table", "its log table", "its primary key"};
+  int rc = LM_OK;
+  for (int i = 0; i < 3 && rc == LM_OK; i++) {
+    for (int j = i + 1; j < 3 && rc == LM_OK; j++) {
+      size_t ki = pg_kept(names[i]), kj = pg_kept(names[j]);
+      if (ki == kj && memcmp(names[i], names[j], ki) == 0)
+        rc = lm_err_set(e, LM_ERROR, "version_table \"%s\" is too long for PostgreSQL: %s "
+                        "\"%s\" and %s \"%s\" would both be named \"%.*s\" (PostgreSQL keeps "
+                        "the first 63 bytes of a name); use a shorter version_table (61 bytes "
+                        "or fewer always work)", table, what[i], names[i], what[j], names[j],
+                        (int)ki, names[i]);
+    }
+  }
+  for (int i = 0; i < 3; i++) free(names[i]);
+  return rc;
+}
+
 static char *quoted(const char *name, struct lm_err *e) {
   return lm_quote_ident(name, strlen(name), e);
 }
@@ -84,6 +128,7 @@ int lm_version_exists(struct lm_conn *c, const char *table, int *exists, struct 
   struct lm_value param = {.type = LM_TEXT, .s = table, .len = strlen(table)};
   struct lm_cursor *cur = NULL;
   *exists = 0;
+  if (check_names(c->driver->name, table, e) != LM_OK) return LM_ERROR;
   if (c->driver->query(c, sql, 1, &param, &cur, e) != LM_OK) return LM_ERROR;
   int rc = c->driver->next(cur, e);
   c->driver->cursor_free(cur);
@@ -142,6 +187,7 @@ void lm_version_rows_free(char **rows, size_t n) {
 }
 
 int lm_version_ensure(struct lm_sink *s, const char *table, struct lm_err *e) {
+  if (check_names(s->dialect, table, e) != LM_OK) return LM_ERROR;
   char *log = lm_version_log_name(table);
   char *pk = lm_asprintf("%s_pkc", table);
   char *qt = quoted(table, e), *ql = qt ? quoted(log, e) : NULL, *qpk = ql ? quoted(pk, e) : NULL;

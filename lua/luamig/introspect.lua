@@ -46,8 +46,12 @@ function M.schema(conn, opts)
   return s
 end
 
+-- One table by the name it was written with (on PostgreSQL a name over 63
+-- bytes is looked up as the server truncated it).
 function M.table(conn, name)
-  return reader(conn).read(conn, {table = name}).tables[name]
+  local r = reader(conn)
+  if r.stored_name then name = r.stored_name(name) end
+  return r.read(conn, {table = name}).tables[name]
 end
 
 return M

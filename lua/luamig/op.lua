@@ -302,12 +302,12 @@ function M.new(cfg)
         local ok2, lit = pcall(d.literal, v)
         if not ok2 then error(("parameter $%d: %s"):format(n, lit), 0) end
         return lit
-      end)
+      end, d.name)
       if not ok then raise("execute: " .. out) end
       sql = out
     end
     sql = sql:gsub("[%s;]+$", "")
-    local toks = sqltext.tokens(sql)
+    local toks = sqltext.tokens(sql, d.name)
     if #toks > 0 and toks[#toks].e < #sql then sql = sql .. "\n" end   -- ends in a comment
     emit(sql, "statement")
   end

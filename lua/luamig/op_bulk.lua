@@ -22,18 +22,19 @@ local type, math_type = type, math.type
 
 -- What each generic type accepts: a check on the Lua value, what it
 -- expects (for messages), and the same check's name in C (value_kind.h).
+-- NaN fits none (SQLite would store NULL where PostgreSQL keeps NaN).
 local function int_ok(v)
   return math_type(v) == "integer" or (type(v) == "string" and v:match("^%s*[+-]?%d+%s*$") ~= nil)
 end
 local function num_ok(v)
-  if type(v) == "number" then return true end
+  if type(v) == "number" then return v == v end
   if type(v) ~= "string" then return false end
   local s = v:gsub("^%s+", ""):gsub("%s+$", "")
   return s:match("^[+-]?%d+%.?%d*$") ~= nil or s:match("^[+-]?%d*%.%d+$") ~= nil
     or s:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") ~= nil or s:match("^[+-]?%d*%.%d+[eE][+-]?%d+$") ~= nil
 end
 local function bool_ok(v) return type(v) == "boolean" or v == 0 or v == 1 end
-local function text_ok(v) return type(v) == "string" or type(v) == "number" end
+local function text_ok(v) return type(v) == "string" or (type(v) == "number" and v == v) end
 local function string_ok(v) return type(v) == "string" end
 
 local integer = {int_ok, "an integer", "integer"}
@@ -46,8 +47,22 @@ local accepts = {
   boolean = {bool_ok, "a boolean", "boolean"},
   string = text, text = text,
   date = string_, time = string_, timestamp = string_, timestamptz = string_, uuid = string_,
-  json = string_, binary = {string_ok, "a string of bytes", "string"},
+  json = string_, binary = {string_ok, "a string of bytes", "binary"},
 }
+
+-- The text a number is stored as in a text column, the same online (C's
+-- lm_number_text, value_kind.c) and offline, on both databases: an integer
+-- in decimal, a float in the fewest of 15-17 digits that read back as the
+-- same double, the infinities in PostgreSQL's spelling.
+local function number_text(v)
+  if math_type(v) == "integer" then return tostring(v) end
+  if v == math.huge then return "Infinity" elseif v == -math.huge then return "-Infinity" end
+  for digits = 15, 16 do
+    local s = ("%." .. digits .. "g"):format(v)
+    if tonumber(s) == v then return s end
+  end
+  return ("%.17g"):format(v)
+end
 
 local function show(v)
   if type(v) == "string" then return ("%q"):format(#v > 30 and v:sub(1, 30) .. "..." or v) end
@@ -56,8 +71,9 @@ end
 
 -- The COPY text form of a value.
 local copy_escapes = {["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
-local function copy_field(v, binary)
+local function copy_field(v, binary, text)
   if v == nil then return "\\N" end
+  if text and type(v) == "number" then return number_text(v) end
   if type(v) == "boolean" then return v and "t" or "f" end
   if math.type(v) == "integer" then return tostring(v) end
   if math.type(v) == "float" then
@@ -102,7 +118,12 @@ function M.make(ctx)
     if conn then model = introspect.table(conn, tname) end
     if not conn and not model and ctx.known then model = ctx.known[tname] end
     if conn and not model then raise(('bulk_insert: table "%s" does not exist'):format(tname)) end
-    local types, order = {}, {}
+    -- by the name the database keeps: on PostgreSQL a column written with
+    -- more than 63 bytes is the one named by its first 63
+    local stored = d.stored_name
+    local function by_stored(t, k) return type(k) == "string" and rawget(t, stored(k)) or nil end
+    local types = setmetatable({}, {__index = by_stored})
+    local order = setmetatable({}, {__index = by_stored})
     if model then
       for i, c in ipairs(model.columns) do types[c.name] = c.type; order[c.name] = i end
     end
@@ -139,10 +160,11 @@ function M.make(ctx)
       local tv = type(v)
       return tv == "boolean" or tv == "number" or tv == "string"
     end
+    local function storable(v) return bindable(v) and v == v end
     local check_of, kinds = {}, {}
     for i, c in ipairs(columns) do
       local acc = model and accepts[types[c]]
-      check_of[c] = acc and acc[1] or bindable
+      check_of[c] = acc and acc[1] or storable
       kinds[i] = acc and acc[3] or "any"
     end
 
@@ -160,6 +182,10 @@ function M.make(ctx)
         if not bindable(v) then
           raise(('bulk_insert: row %d, column "%s": a %s cannot be inserted '
                  .. "(use nil, a boolean, a number or a string)"):format(n, k, type(v)))
+        end
+        if v ~= v then
+          raise(('bulk_insert: row %d, column "%s": NaN cannot be inserted '
+                 .. "(SQLite would store NULL, PostgreSQL NaN): use nil for no value"):format(n, k))
         end
         local acc = model and accepts[types[k]] or nil
         if acc and not acc[1](v) then
@@ -193,13 +219,17 @@ function M.make(ctx)
         kinds = kinds, explain = explain, progress = ctx.progress})
     end
 
-    -- offline
+    -- offline: which columns take bytes, and which take numbers as text
+    local binary, text = {}, {}
+    for i in ipairs(columns) do
+      binary[i], text[i] = kinds[i] == "binary", kinds[i] == "text"
+    end
     if d.name == "postgresql" then
       emit(("COPY %s (%s) FROM stdin;\n"):format(d.ident(tname), d.idents(columns)), "copy")
       local buf = {}
       for row in checked do
         local fields = {}
-        for i, c in ipairs(columns) do fields[i] = copy_field(row[c], types[c] == "binary") end
+        for i, c in ipairs(columns) do fields[i] = copy_field(row[c], binary[i], text[i]) end
         buf[#buf + 1] = table.concat(fields, "\t") .. "\n"
         if #buf >= 1000 then emit(table.concat(buf), "copy"); buf = {} end
       end
@@ -211,7 +241,10 @@ function M.make(ctx)
         local vals = {}
         for i, c in ipairs(columns) do
           local v = row[c]
-          if types[c] == "binary" and type(v) == "string" then vals[i] = hex_literal(v)
+          if binary[i] and type(v) == "string" then vals[i] = hex_literal(v)
+          elseif text[i] and type(v) == "number" then vals[i] = d.literal(number_text(v))
+          elseif v == math.huge or v == -math.huge then
+            vals[i] = v > 0 and "9e999" or "-9e999"   -- SQLite reads an overflow as Inf (as .dump writes it)
           else
             local ok, lit = pcall(d.literal, v)
             if not ok then raise(('bulk_insert: row %d, column "%s": %s'):format(n, c, lit)) end
@@ -226,6 +259,7 @@ function M.make(ctx)
 end
 
 M.copy_field = copy_field   -- the COPY text form of a value
+M.number_text = number_text -- the text of a number in a text column
 M.accepts = accepts         -- generic type -> {check, what it expects}
 
 return M

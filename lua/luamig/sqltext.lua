@@ -3,13 +3,44 @@
 -- check conditions, index expressions), and $N placeholders to inline as
 -- literals in offline (--sql) output.
 --
---   sqltext.tokens(sql) -> { {k = kind, v = value, s = first, e = last}, ... }
+--   sqltext.tokens(sql [, dialect]) -> { {k = kind, v = value, s = first, e = last}, ... }
 --     kinds: "word" (bare word, v as written), "ident" (quoted identifier,
 --     v unquoted), "string" (v unquoted), "number", "param" (v = N of $N),
 --     "punct" (one character). Comments and white space are skipped.
---   sqltext.inline(sql, params, literal) -> sql with each $N replaced by
---     literal(params[N]); quotes, comments and dollar-quoted strings untouched.
+--   sqltext.inline(sql, params, literal [, dialect]) -> sql with each $N
+--     replaced by literal(params[N]); quotes, comments and dollar-quoted
+--     strings untouched.
+--
+-- dialect says whose lexical rules apply, since they differ where a $N may
+-- hide: "sqlite" reads [...] and `...` as quoted identifiers; "postgresql"
+-- reads them as punctuation (data[$1], ARRAY[$1] bind $1), and has E'...'
+-- escape strings, dollar-quoted strings ($$...$$, $tag$...$tag$) and nested
+-- block comments. Without a dialect both sets apply (SQL that only has to
+-- be read, never inlined for a database).
 local M = {}
+
+local rules = {
+  sqlite = {brackets = true, backticks = true},
+  postgresql = {escape_strings = true, dollar_quotes = true, nested_comments = true},
+  any = {brackets = true, backticks = true, escape_strings = true, dollar_quotes = true},
+}
+
+-- The end of the block comment opening at i (its last character), nested
+-- ones included when nested is set.
+local function comment_end(sql, i, nested)
+  local depth, j = 1, i + 2
+  while true do
+    local close = sql:find("*/", j, true)
+    if not close then return #sql end
+    local open = nested and sql:find("/*", j, true)
+    if open and open < close then
+      depth, j = depth + 1, open + 2
+    else
+      depth, j = depth - 1, close + 2
+      if depth == 0 then return close + 1 end
+    end
+  end
+end
 
 local function find_close(sql, i, q)
   -- i is just after the opening quote q; doubled quotes are escapes
@@ -20,7 +51,8 @@ local function find_close(sql, i, q)
   end
 end
 
-function M.tokens(sql)
+function M.tokens(sql, dialect)
+  local r = rules[dialect or "any"] or rules.any
   local toks, i, n = {}, 1, #sql
   local function add(k, v, s, e) toks[#toks + 1] = {k = k, v = v, s = s, e = e} end
   while i <= n do
@@ -31,13 +63,12 @@ function M.tokens(sql)
       local j = sql:find("\n", i, true)
       i = j and j + 1 or n + 1
     elseif c == "/" and sql:sub(i + 1, i + 1) == "*" then
-      local j = sql:find("*/", i + 2, true)
-      i = j and j + 2 or n + 1
-    elseif c == '"' or c == "`" then
+      i = comment_end(sql, i, r.nested_comments) + 1
+    elseif c == '"' or (c == "`" and r.backticks) then
       local j = find_close(sql, i + 1, c) or n
       add("ident", sql:sub(i + 1, j - 1):gsub(c .. c, c), i, j)
       i = j + 1
-    elseif c == "[" then
+    elseif c == "[" and r.brackets then
       local j = sql:find("]", i + 1, true) or n
       add("ident", sql:sub(i + 1, j - 1), i, j)
       i = j + 1
@@ -45,7 +76,7 @@ function M.tokens(sql)
       local j = find_close(sql, i + 1, "'") or n
       add("string", sql:sub(i + 1, j - 1):gsub("''", "'"), i, j)
       i = j + 1
-    elseif (c == "E" or c == "e") and sql:sub(i + 1, i + 1) == "'" then
+    elseif (c == "E" or c == "e") and r.escape_strings and sql:sub(i + 1, i + 1) == "'" then
       -- PostgreSQL escape string: backslash escapes, '' too
       local j = i + 2
       while j <= n do
@@ -59,7 +90,8 @@ function M.tokens(sql)
       i = j + 1
     elseif c == "$" then
       local digits = sql:match("^%d+", i + 1)
-      local tag = not digits and sql:match("^[%a_][%w_]*%$", i + 1) or (sql:sub(i + 1, i + 1) == "$" and "$")
+      local tag = not digits and r.dollar_quotes
+        and (sql:match("^[%a_\128-\255][%w_\128-\255]*%$", i + 1) or (sql:sub(i + 1, i + 1) == "$" and "$"))
       if digits then
         add("param", tonumber(digits), i, i + #digits)
         i = i + #digits + 1
@@ -91,9 +123,9 @@ function M.tokens(sql)
   return toks
 end
 
-function M.inline(sql, params, literal)
+function M.inline(sql, params, literal, dialect)
   local out, pos = {}, 1
-  for _, t in ipairs(M.tokens(sql)) do
+  for _, t in ipairs(M.tokens(sql, dialect)) do
     if t.k == "param" then
       out[#out + 1] = sql:sub(pos, t.s - 1)
       out[#out + 1] = literal(params[t.v], t.v)

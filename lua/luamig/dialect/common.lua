@@ -75,10 +75,20 @@ local function fnv1a(s)
   return ("%08x"):format(h)
 end
 
--- Shorten a name that the database would truncate, keeping it unique.
+-- The longest prefix of s of at most n bytes that does not end inside a
+-- UTF-8 character (PostgreSQL's pg_mbcliplen): a name cut in a character
+-- is invalid UTF-8, which PostgreSQL refuses and SQLite stores as it is.
+function M.clip_utf8(s, n)
+  if #s <= n then return s end
+  while n > 0 and s:byte(n + 1) & 0xC0 == 0x80 do n = n - 1 end   -- n + 1 continues a character
+  return s:sub(1, n)
+end
+
+-- Shorten a name that the database would truncate, keeping it unique: a
+-- prefix of whole characters, "_" and a hash of the whole name.
 function M.fit_name(name)
   if #name <= M.max_name_length then return name end
-  return name:sub(1, M.max_name_length - 9) .. "_" .. fnv1a(name)
+  return M.clip_utf8(name, M.max_name_length - 9) .. "_" .. fnv1a(name)
 end
 
 -- The tokens a naming convention may use, each computed from the
@@ -187,6 +197,16 @@ function M.new(name)
   local d = {name = name}
 
   function d.ident(s) return core.quote_ident(s) end
+
+  -- The name the database keeps for an identifier written as s: PostgreSQL
+  -- truncates one over 63 bytes (NAMEDATALEN - 1) at a character boundary,
+  -- so "t" written with 70 bytes is found in the catalog by its first 63;
+  -- SQLite keeps every name whole.
+  if name == "postgresql" then
+    function d.stored_name(s) return M.clip_utf8(s, M.max_name_length) end
+  else
+    function d.stored_name(s) return s end
+  end
 
   function d.idents(list)
     local t = {}

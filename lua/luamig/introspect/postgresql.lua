@@ -5,6 +5,10 @@ local dialect = require "luamig.dialect.postgresql"
 
 local M = {}
 
+-- The name PostgreSQL keeps for an identifier written as name (the first
+-- 63 bytes, cut at a character boundary), for looking it up in the catalog.
+M.stored_name = dialect.stored_name
+
 local fk_action = {a = nil, r = "RESTRICT", c = "CASCADE", n = "SET NULL", d = "SET DEFAULT"}
 local numeric_types = {integer = true, bigint = true, smallint = true, numeric = true,
                        real = true, ["double precision"] = true}
