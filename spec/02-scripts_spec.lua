@@ -162,7 +162,9 @@ describe("script errors name the file", function()
 
   it("a cycle: its revisions and files", function()
     assert.equal("Cycle is detected in revisions (c1c1, c2c2); files: " .. file("cycle", "c1c1_a.lua")
-      .. ", " .. file("cycle", "c2c2_b.lua"), graph_error("cycle"))
+      .. ", " .. file("cycle", "c2c2_b.lua")
+      .. ". Each is the down_revision of the next, and c2c2 is the down_revision of c1c1"
+      .. ": set one of these down_revisions to a revision outside the cycle (or nil) to break it", graph_error("cycle"))
   end)
 
   it("a duplicate branch label", function()
