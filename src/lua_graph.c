@@ -19,10 +19,13 @@
  *       path = "migrations/versions/3f2a_create_users.lua",
  *       checksum = "<64 hex digits of SHA-256>",
  *       upgrade = function, downgrade = function | nil, env = {...} }
- *   Errors: "path:line: message" (syntax or runtime), "path: no revision
- *   id (set the global 'revision')", "path: revision X has no upgrade
- *   function", "path: down_revision must be nil, a revision id or a list
- *   of revision ids", "Path doesn't exist: 'dir'. ...".
+ *   Errors: "path:line: message" (syntax or runtime; the line of the
+ *   script's innermost frame when the error has none of its own: a C
+ *   function's, error(x, 0), an error value that is not a string), "path:
+ *   line: loading the script took more than 2 seconds of CPU time ...",
+ *   "path: no revision id (set the global 'revision')", "path: revision X
+ *   has no upgrade function", "path: down_revision must be nil, a revision
+ *   id or a list of revision ids", "Path doesn't exist: 'dir'. ...".
  *
  * core.graph(records) -> Graph
  *   records: load_scripts' result, or plain tables with revision,
@@ -89,6 +92,12 @@
  *       [start]:, or :[end]", "Multiple heads are present; please specify a
  *       single target revision" (stamp), "path: revision X has no downgrade
  *       function; cannot downgrade through it".
+ *
+ * core.call_script(f, handler, ...) -> xpcall(f, handler, ...)
+ *   How a step calls a script's upgrade or downgrade: os.exit is refused
+ *   (an error at the caller's line) until f returns or raises, then the
+ *   host's is back. A script's top level gets the same guard, and at most
+ *   LM_SCRIPT_LOAD_SECONDS of CPU time (script.h), in load_scripts.
  *
  * core.sha256(string) -> 64 lowercase hex digits
  * core.script_message(message, path) -> message
