@@ -178,6 +178,16 @@ h.each_db(function(db)
       end)
     end
 
+    it("a yield to a host's coroutine across luamig's C calls says where and what to do", function()
+      setup(b2("  coroutine.yield()"))
+      local luamig = require "luamig"
+      local m <close> = luamig.open{url = url, script_location = dir .. "/migrations"}
+      local err = coroutine.wrap(function() return h.error_of(m.upgrade, m, "head") end)()
+      assert.equal("upgrade b2 (second): " .. dir .. "/migrations/versions/b2.lua:7: attempt to yield "
+                   .. "across a C-call boundary" .. YIELD_HINT, err.message)
+      unchanged()
+    end)
+
     it("an error object from the embedding API carries the revision and the place", function()
       setup(b2("  error(setmetatable({}, {__tostring = function() return 'custom' end}))"))
       local luamig = require "luamig"
@@ -258,6 +268,32 @@ describe("item 20: loading a script is bounded", function()
     assert.equal(hook, got)
     assert.equal("", mask)
     assert.equal(1000000, count)
+  end)
+end)
+
+describe("a path longer than Lua's chunk names (59 characters) comes back whole", function()
+  local sub = "a_very_long_directory_name_that_makes_lua_shorten_chunk_names"
+  local name = "migrations/versions/" .. sub .. "/x1_a_long_slug_for_the_script.lua"
+  local function project(text)
+    local dir = h.project()
+    os.execute("mkdir -p " .. h.shell_quote(dir .. "/migrations/versions/" .. sub))
+    h.write_file(dir .. "/" .. name, text)
+    return dir
+  end
+
+  it("in the load budget's message", function()
+    local dir = project('revision = "x1"\nwhile true do end\nfunction upgrade(op) end\n')
+    local status, _, err = h.run(("cd %s && timeout 60 %s history"):format(h.shell_quote(dir),
+                                                                           h.shell_quote(h.bin)))
+    fails_with(name .. ":2: " .. BUDGET .. "\n", status, err)
+  end)
+
+  it("in a step's yield error", function()
+    local dir = project('revision = "x1"\nfunction upgrade(op)\n  coroutine.yield()\nend\n')
+    local status, _, err = h.luamig(dir, "--url sqlite:x.db upgrade head")
+    fails_with("upgrade x1: " .. name .. ":3: attempt to yield from outside a coroutine"
+               .. YIELD_HINT .. "\n", status, err)
+    assert.same({}, h.version_rows("sqlite:" .. dir .. "/x.db"))
   end)
 end)
 
