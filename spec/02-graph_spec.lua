@@ -122,6 +122,36 @@ local function as_command(case)
   return msg
 end
 
+-- A cycle error of kind ("Cycle" or "Dependency cycle") where Alembic
+-- listed the revisions in alembic_list: luamig's list is a part of it, and
+-- is a cycle in run order (each revision names the one before it, the
+-- first names the last; through depends_on too for a dependency cycle).
+local function assert_cycle(kind, alembic_list, got, revisions)
+  local ids = got:match("^" .. kind .. " is detected in revisions %((.-)%)%. ")
+  assert(ids, "not a cycle message: " .. got)
+  local allowed, by_id = {}, {}
+  for id in alembic_list:gmatch("[^, ]+") do allowed[id] = true end
+  for _, r in ipairs(revisions) do by_id[r.revision] = r end
+  local cycle = {}
+  for id in ids:gmatch("[^, ]+") do
+    assert(allowed[id], id .. " is not among Alembic's " .. alembic_list)
+    cycle[#cycle + 1] = id
+  end
+  local function names(r, id)
+    for _, p in ipairs(r.down_revision) do if p == id then return true end end
+    if kind == "Dependency cycle" then
+      for _, p in ipairs(r.depends_on) do if p == id then return true end end
+    end
+  end
+  for i, id in ipairs(cycle) do
+    local before = cycle[i == 1 and #cycle or i - 1]
+    assert(names(by_id[id], before), id .. " does not name " .. before .. ": " .. got)
+  end
+  assert.truthy(got:find((". Each is %s of the next, and %s is "):format(
+    kind == "Cycle" and "the down_revision" or "in the down_revision or depends_on",
+    cycle[#cycle]), 1, true), got)
+end
+
 describe("Alembic's revision-map tests (test_revision.py)", function()
   for _, class in ipairs(dofile(fixtures .. "alembic_revision.lua")) do
     describe(class.name, function()
@@ -129,7 +159,15 @@ describe("Alembic's revision-map tests (test_revision.py)", function()
         local label = case.test .. ": " .. (case.call or "load") .. " " .. (case.ident or case.range or "")
         it(label, function()
           if case.build_error then
-            assert.equal(case.build_error, error_of(core.graph, class.revisions))
+            local got = error_of(core.graph, class.revisions)
+            local kind, listed = case.build_error:match("^(.-) is detected in revisions %((.-)%)$")
+            if kind and kind:find("[Cc]ycle$") then
+              -- Alembic also lists revisions that only hang from the cycle
+              -- (issue 13, item 21); luamig lists the cycle alone, in order
+              assert_cycle(kind, listed, got, class.revisions)
+              return
+            end
+            assert.equal(case.build_error, got)
             return
           end
           local g = core.graph(class.revisions)
@@ -468,10 +506,14 @@ describe("graph errors name the files", function()
   end)
 
   it("a cycle lists its revisions and their files", function()
-    assert.equal("Cycle is detected in revisions (a, b, c); files: v/a.lua, v/b.lua, v/c.lua",
+    assert.equal("Cycle is detected in revisions (a, b, c); files: v/a.lua, v/b.lua, v/c.lua"
+                 .. ". Each is the down_revision of the next, and c is the down_revision of a"
+                 .. ": set one of these down_revisions to a revision outside the cycle (or nil) to break it",
                  error_of(graph, {{"a", "c", path = "v/a.lua"}, {"b", "a", path = "v/b.lua"},
                                   {"c", "b", path = "v/c.lua"}, {"d"}}))
-    assert.equal("Dependency cycle is detected in revisions (a, b, c)",
+    assert.equal("Dependency cycle is detected in revisions (a, b, c)"
+                 .. ". Each is in the down_revision or depends_on of the next, and c is in a's"
+                 .. ": remove one of these links to break the cycle",
                  error_of(graph, {{"a", deps = {"c"}}, {"b", "a"}, {"c", "b"}}))
   end)
 

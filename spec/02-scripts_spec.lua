@@ -121,14 +121,14 @@ describe("script errors name the file", function()
   it("a runtime error: path:line: message", function()
     assert.equal(file("runtime", "bbbb_runtime.lua") .. ":3: attempt to index a nil value (local 't')",
                  load_error("runtime"))
-    assert.equal(file("errobj", "bbbb_errobj.lua") .. ": error object is a table value",
+    assert.equal(file("errobj", "bbbb_errobj.lua") .. ":2: error object is a table value",
                  load_error("errobj"))
   end)
 
-  it("a message without a position still starts with the file", function()
+  it("a message without a position gets the file, and the line where the script raised it", function()
     assert.equal(file("binary", "b1b1_binary.lua") .. ": attempt to load a binary chunk (mode is 't')",
                  load_error("binary"))
-    assert.equal(file("nopos", "c1c1_nopos.lua") .. ": no position here", load_error("nopos"))
+    assert.equal(file("nopos", "c1c1_nopos.lua") .. ":2: no position here", load_error("nopos"))
   end)
 
   it("no revision id, or no upgrade function", function()
@@ -162,7 +162,9 @@ describe("script errors name the file", function()
 
   it("a cycle: its revisions and files", function()
     assert.equal("Cycle is detected in revisions (c1c1, c2c2); files: " .. file("cycle", "c1c1_a.lua")
-      .. ", " .. file("cycle", "c2c2_b.lua"), graph_error("cycle"))
+      .. ", " .. file("cycle", "c2c2_b.lua")
+      .. ". Each is the down_revision of the next, and c2c2 is the down_revision of c1c1"
+      .. ": set one of these down_revisions to a revision outside the cycle (or nil) to break it", graph_error("cycle"))
   end)
 
   it("a duplicate branch label", function()

@@ -204,7 +204,9 @@ h.each_db(function(db)
     it("19. a cycle names its revisions and files", function()
       setup({good3, {id = "c5", down = "c6"}, {id = "c6", down = "c5"}})
       fails("upgrade head", 1, "FAILED: Cycle is detected in revisions (c5, c6); files: "
-        .. "migrations/versions/c5.lua, migrations/versions/c6.lua\n")
+        .. "migrations/versions/c5.lua, migrations/versions/c6.lua"
+        .. ". Each is the down_revision of the next, and c6 is the down_revision of c5"
+        .. ": set one of these down_revisions to a revision outside the cycle (or nil) to break it\n")
     end)
 
     it("20. down_revision of the wrong type", function()

@@ -316,8 +316,9 @@ static int key_cmp(const void *a, const void *b) {
   return strcmp(((const struct lm_key *)a)->key, ((const struct lm_key *)b)->key);
 }
 
-/* Lists ids (at most 20) as "a, b, c" with their files, for cycle errors. */
-static char *describe_set(struct lm_graph *g, const int *v, size_t n) {
+/* The revisions of one cycle as "(a, b, c); files: ..." (at most 20
+ * files shown), for cycle errors. */
+static char *describe_cycle(struct lm_graph *g, const int *v, size_t n) {
   struct lm_buf b = LM_BUF_INIT;
   lm_buf_adds(&b, "(");
   for (size_t i = 0; i < n; i++) {
@@ -336,38 +337,73 @@ static char *describe_set(struct lm_graph *g, const int *v, size_t n) {
   return lm_buf_detach(&b);
 }
 
-static const struct lm_graph *sort_graph;   /* qsort has no context argument in C11 */
-static int id_cmp(const void *a, const void *b) {
-  return strcmp(sort_graph->revs[*(const int *)a].id, sort_graph->revs[*(const int *)b].id);
-}
-
-/* Alembic's _detect_cycles, one pass: every revision must be both an
- * ancestor of a head and a descendant of a base, else it is on a cycle
- * (or hangs from one). deps selects the dependency-aware pass. */
+/* Finds one cycle and reports exactly its revisions, in the order they
+ * would run (each is a parent of the next, the last one of the first),
+ * starting at the smallest id, with their files; deps selects the links
+ * through depends_on too. Alembic's own check (every revision both an
+ * ancestor of a head and a descendant of a base) lists revisions that
+ * merely hang from a cycle, and misses a cycle that a base leads into and
+ * a head leads out of; a depth-first search does neither. Revisions are
+ * tried in load order, so the cycle reported is always the same one. */
 static int detect_cycles(struct lm_graph *g, int deps, struct lm_err *e) {
-  const char *kind = deps ? "Dependency cycle" : "Cycle";
-  struct lm_ilist *heads = deps ? &g->real_heads : &g->heads;
-  struct lm_ilist *bases = deps ? &g->real_bases : &g->bases;
-  struct lm_ilist bad = LM_ILIST_INIT;
-  if (heads->n == 0 || bases->n == 0) {
-    for (size_t i = 0; i < g->nrevs; i++) lm_ilist_push(&bad, (int)i);   /* map order */
-  } else {
-    uint32_t s1 = lm_graph_new_stamp(g);
-    lm_graph_mark_walk(g, heads->v, heads->n, deps ? WALK_ALL_DOWN : WALK_DOWN, g->mark, s1, NULL);
-    uint32_t s2 = lm_graph_new_stamp(g);
-    lm_graph_mark_walk(g, bases->v, bases->n, deps ? WALK_ALL_CHILDREN : WALK_CHILDREN, g->mark2, s2,
-              NULL);
-    for (size_t i = 0; i < g->nrevs; i++)
-      if (g->mark[i] != s1 || g->mark2[i] != s2) lm_ilist_push(&bad, (int)i);
-    sort_graph = g;
-    if (bad.n > 1) qsort(bad.v, bad.n, sizeof *bad.v, id_cmp);
+  enum { WHITE, GREY, BLACK };
+  size_t n = g->nrevs;
+  unsigned char *colour = lm_malloc(n ? n : 1);
+  int *path = lm_malloc((n ? n : 1) * sizeof *path);    /* the grey revisions, root first */
+  size_t *next = lm_malloc((n ? n : 1) * sizeof *next); /* path[i]'s next child to try */
+  memset(colour, WHITE, n);
+  size_t depth = 0, cycle_at = 0, cycle_len = 0;
+  for (size_t root = 0; root < n && cycle_len == 0; root++) {
+    if (colour[root] != WHITE) continue;
+    colour[root] = GREY;
+    path[0] = (int)root;
+    next[0] = 0;
+    depth = 1;
+    while (depth > 0 && cycle_len == 0) {
+      const struct lm_rev *r = &g->revs[path[depth - 1]];
+      const struct lm_ilist *kids = deps ? &r->all_children : &r->children;
+      if (next[depth - 1] == kids->n) {
+        colour[path[--depth]] = BLACK;
+        continue;
+      }
+      int c = kids->v[next[depth - 1]++];
+      if (colour[c] == WHITE) {
+        colour[c] = GREY;
+        path[depth] = c;
+        next[depth++] = 0;
+      } else if (colour[c] == GREY) {                  /* back to the path: a cycle */
+        cycle_at = depth - 1;
+        while (path[cycle_at] != c) cycle_at--;
+        cycle_len = depth - cycle_at;
+      }
+    }
   }
-  if (bad.n == 0) return LM_OK;
-  char *set = describe_set(g, bad.v, bad.n);
-  lm_err_set(e, LM_ERROR, "%s is detected in revisions %s", kind, set);
-  free(set);
-  lm_ilist_release(&bad);
-  return LM_ERROR;
+  int rc = LM_OK;
+  if (cycle_len > 0) {
+    int *cycle = path + cycle_at;
+    size_t first = 0;                                  /* rotate: smallest id first */
+    for (size_t i = 1; i < cycle_len; i++)
+      if (strcmp(g->revs[cycle[i]].id, g->revs[cycle[first]].id) < 0) first = i;
+    int *ordered = lm_malloc(cycle_len * sizeof *ordered);
+    for (size_t i = 0; i < cycle_len; i++) ordered[i] = cycle[(first + i) % cycle_len];
+    char *set = describe_cycle(g, ordered, cycle_len);
+    const char *head = g->revs[ordered[0]].id, *last = g->revs[ordered[cycle_len - 1]].id;
+    if (deps)
+      rc = lm_err_set(e, LM_ERROR, "Dependency cycle is detected in revisions %s. Each is in the "
+                      "down_revision or depends_on of the next, and %s is in %s's: remove one "
+                      "of these links to break the cycle", set, last, head);
+    else
+      rc = lm_err_set(e, LM_ERROR, "Cycle is detected in revisions %s. Each is the down_revision "
+                      "of the next, and %s is the down_revision of %s: set one of these "
+                      "down_revisions to a revision outside the cycle (or nil) to break it", set,
+                      last, head);
+    free(set);
+    free(ordered);
+  }
+  free(colour);
+  free(path);
+  free(next);
+  return rc;
 }
 
 /* Alembic's _add_branches: a label covers the labelled revision, all its

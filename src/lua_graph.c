@@ -19,10 +19,13 @@
  *       path = "migrations/versions/3f2a_create_users.lua",
  *       checksum = "<64 hex digits of SHA-256>",
  *       upgrade = function, downgrade = function | nil, env = {...} }
- *   Errors: "path:line: message" (syntax or runtime), "path: no revision
- *   id (set the global 'revision')", "path: revision X has no upgrade
- *   function", "path: down_revision must be nil, a revision id or a list
- *   of revision ids", "Path doesn't exist: 'dir'. ...".
+ *   Errors: "path:line: message" (syntax or runtime; the line of the
+ *   script's innermost frame when the error has none of its own: a C
+ *   function's, error(x, 0), an error value that is not a string), "path:
+ *   line: loading the script took more than 2 seconds of CPU time ...",
+ *   "path: no revision id (set the global 'revision')", "path: revision X
+ *   has no upgrade function", "path: down_revision must be nil, a revision
+ *   id or a list of revision ids", "Path doesn't exist: 'dir'. ...".
  *
  * core.graph(records) -> Graph
  *   records: load_scripts' result, or plain tables with revision,
@@ -89,6 +92,12 @@
  *       [start]:, or :[end]", "Multiple heads are present; please specify a
  *       single target revision" (stamp), "path: revision X has no downgrade
  *       function; cannot downgrade through it".
+ *
+ * core.call_script(f, handler, ...) -> xpcall(f, handler, ...)
+ *   How a step calls a script's upgrade or downgrade: os.exit is refused
+ *   (an error at the caller's line) until f returns or raises, then the
+ *   host's is back. A script's top level gets the same guard, and at most
+ *   LM_SCRIPT_LOAD_SECONDS of CPU time (script.h), in load_scripts.
  *
  * core.sha256(string) -> 64 lowercase hex digits
  * core.script_message(message, path) -> message
@@ -684,6 +693,25 @@ static int core_load_scripts(lua_State *L) {
   return 1;
 }
 
+/* core.call_script(f, handler, ...) -> xpcall(f, handler, ...) with
+ * os.exit refused while f runs (lm_script_guard_on): how a step calls a
+ * script's upgrade or downgrade. The host's os.exit is back on return. */
+static int core_call_script(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  int nargs = lua_gettop(L) - 2;
+  lm_script_guard_on(L);                              /* its four slots on top */
+  lua_rotate(L, 1, 4);                                /* ... now at 1..4: f 5, handler 6 */
+  lua_pushvalue(L, 5);
+  lua_remove(L, 5);                                   /* handler 5, args, f */
+  lua_insert(L, 6);                                   /* handler 5, f 6, args 7.. */
+  int status = lua_pcall(L, nargs, LUA_MULTRET, 5);
+  lm_script_guard_off(L, 1);
+  lua_pushboolean(L, status == LUA_OK);
+  lua_replace(L, 5);                                  /* handler's slot: the status */
+  return lua_gettop(L) - 4;
+}
+
 /* core.script_message(message, path) -> message with the full path */
 static int core_script_message(lua_State *L) {
   const char *msg = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
@@ -732,6 +760,7 @@ static const luaL_Reg core_functions[] = {
   {"load_scripts", core_load_scripts},
   {"sha256", core_sha256},
   {"script_message", core_script_message},
+  {"call_script", core_call_script},
   {NULL, NULL}
 };
 

@@ -27,7 +27,8 @@ int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *
  *   parents, depends_on, branch_labels (lists, possibly empty), message,
  *   transactional (boolean), path, checksum, upgrade, downgrade, env.
  * On failure pushes nothing and fills e with "path:line: message" or
- * "path: what is wrong". env_mt: index of a metatable whose __index is the
+ * "path: what is wrong". The top-level code runs with os.exit refused and
+ * at most LM_SCRIPT_LOAD_SECONDS of CPU time (see below). env_mt: index of a metatable whose __index is the
  * globals table, shared by every script's environment. */
 int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e);
 /* The same, opening name relative to the directory dirfd (an open
@@ -35,6 +36,24 @@ int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e)
  * Saves the kernel a path walk per file when loading thousands. */
 int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *path, int env_mt,
                       struct lm_err *e);
+
+/* A script's top-level code (what runs when it is loaded) may use this
+ * many seconds of CPU time; past them the load fails with "path:line:
+ * loading the script took more than N seconds of CPU time ...". Loading
+ * happens on every listing (history, heads, current), so a loop that never
+ * ends must not hang them; upgrade and downgrade have no limit. */
+#define LM_SCRIPT_LOAD_SECONDS 2
+
+/* While a script's own code runs (its top level in lm_script_load_at, its
+ * upgrade or downgrade in a step), os.exit raises an error at the caller's
+ * line instead of ending the process with a step half done. guard_on
+ * replaces it in the os table of the globals and in package.loaded.os,
+ * pushes four values that remember what was there, and returns the index
+ * of the first; guard_off(L, that index) puts the originals back (the
+ * caller pops the four values). A host's os.exit is changed only for the
+ * duration. */
+int lm_script_guard_on(lua_State *L);
+void lm_script_guard_off(lua_State *L, int base);
 
 /* The header scan (script_scan.c): when data has the plain form
  * `luamig revision` writes, pushes a table of the metadata globals the
@@ -62,7 +81,9 @@ const char *lm_script_scan_differs(lua_State *L, int scanned, int loaded);
 
 /* msg with every mention of path's chunk as Lua shortens it in messages
  * ("...rsions/3f2a_a_long_name.lua:12:") replaced by the full path: for
- * errors raised later inside upgrade/downgrade. Caller frees. */
+ * errors raised later inside upgrade/downgrade. Lua's own messages that
+ * do not say what to do (coroutine.yield outside a coroutine) get a hint
+ * after them. Caller frees. */
 char *lm_script_message(const char *msg, const char *path);
 
 #endif

@@ -137,23 +137,46 @@ local function who()
   return user .. "@" .. host
 end
 
--- Where in the script an error came from: its file and line. An error
--- value that is neither a string nor carries a message (error({...}),
--- error()) gets one saying what it was, as Lua's own loader says.
+-- What a step's error value becomes, with where in the script it came
+-- from (run as the message handler, so the failing frame is still on the
+-- stack). Every value ends up with a message that names the script: a
+-- string is given the script's file and line in front unless it already
+-- starts with them (an error raised by a C function such as
+-- coroutine.yield, or error(msg, 0), has none); a table with a string
+-- message gets where = "path:line"; any other value (error(), error({}),
+-- error(42), a table with __tostring) becomes {message = its __tostring
+-- text or what it was, value = it}, as Lua's own loader names them.
 local function locate(err, path)
-  if type(err) ~= "string" and (type(err) ~= "table" or err.message == nil) then
-    err = {message = ("error object is a %s value"):format(type(err)), value = err}
+  local kind = type(err)
+  if kind ~= "string" and not (kind == "table" and type(err.message) == "string") then
+    local text
+    local mt = debug.getmetatable(err)
+    if mt and mt.__tostring then
+      local ok, s = pcall(tostring, err)
+      if ok and type(s) == "string" then text = s end
+    end
+    if not text then
+      text = ("error object is a %s value"):format(kind)
+      if kind == "number" or kind == "boolean" then text = ("%s (%s)"):format(text, tostring(err)) end
+    end
+    err = {message = text, value = err}
   end
-  if type(err) ~= "table" or err.where then return err end
-  local source = "@" .. path
-  for level = 2, 50 do
+  if type(err) == "table" and err.where then return err end
+  local source, where = "@" .. path, path
+  for level = 2, 200 do
     local info = debug.getinfo(level, "Sl")
     if not info then break end
     if info.source == source then
-      err.where = ("%s:%d"):format(path, info.currentline)
+      if info.currentline > 0 then where = ("%s:%d"):format(path, info.currentline) end
       break
     end
   end
+  if type(err) == "string" then
+    err = core.script_message(err, path)               -- Lua shortens long chunk names
+    if err:sub(1, #path + 1) ~= path .. ":" then err = where .. ": " .. err end
+    return err
+  end
+  err.where = where
   return err
 end
 
@@ -203,12 +226,11 @@ function Runner:_run(kind, opts)
         error(("%s: revision %s has no %s function"):format(record.path, record.revision, direction), 0)
       end
       op = op or self:_op(conn, dialect, op_emit)     -- one per run: steps share it
-      local ok, err = xpcall(fn, function(e) return locate(e, record.path) end, op)
+      -- os.exit is refused while the script's code runs (core.call_script)
+      local ok, err = core.call_script(fn, function(e) return locate(e, record.path) end, op)
       if not ok then
         if type(err) == "table" and err.where then
           err.message = err.where .. ": " .. tostring(err.message)
-        elseif type(err) == "string" then               -- Lua shortens long chunk names
-          err = core.script_message(err, record.path)
         end
         error(err, 0)
       end

@@ -200,9 +200,13 @@ static void test_errors(void) {
   test_cond("dependency self-loop", error_is((const char *const[]){"a ~a", NULL},
                                              "Dependency self-loop is detected in revisions (a)"));
   test_cond("cycle", error_is((const char *const[]){"a:c", "b:a", "c:b", "d", NULL},
-                              "Cycle is detected in revisions (a, b, c)"));
+                              "Cycle is detected in revisions (a, b, c)"
+                              ". Each is the down_revision of the next, and c is the down_revision of a"
+                              ": set one of these down_revisions to a revision outside the cycle (or nil) to break it"));
   test_cond("dependency cycle", error_is((const char *const[]){"a ~c", "b:a", "c:b", NULL},
-                                         "Dependency cycle is detected in revisions (a, b, c)"));
+                                         "Dependency cycle is detected in revisions (a, b, c)"
+                                         ". Each is in the down_revision or depends_on of the next, and c is in a's"
+                                         ": remove one of these links to break the cycle"));
   test_cond("missing parent", error_is((const char *const[]){"a", "b:x", NULL},
                                        "revision b: down_revision 'x' is not present"));
   test_cond("missing dependency", error_is((const char *const[]){"a", "b:a ~zz", NULL},
