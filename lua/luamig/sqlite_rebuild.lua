@@ -763,7 +763,7 @@ function M.run(ctx, tname, changes)
     -- AUTOINCREMENT's high-water mark, which DROP TABLE forgets
     local seq
     if old.sqlite_autoincrement then
-      local sok, srows = pcall(conn.query, conn, "SELECT seq FROM sqlite_sequence WHERE name = $1", {tname})
+      local sok, srows = pcall(conn.query, conn, "SELECT seq FROM main.sqlite_sequence WHERE name = $1", {tname})
       seq = sok and srows[1] and srows[1].seq or nil
     end
 
@@ -820,8 +820,8 @@ function M.run(ctx, tname, changes)
       if sqltext.upper(t) == "AUTOINCREMENT" then autoincrement = true end
     end
     if seq and autoincrement then
-      conn:exec("DELETE FROM sqlite_sequence WHERE name = $1", {tname})
-      conn:exec("INSERT INTO sqlite_sequence (name, seq) VALUES ($1, $2)", {tname, seq})
+      conn:exec("DELETE FROM main.sqlite_sequence WHERE name = $1", {tname})
+      conn:exec("INSERT INTO main.sqlite_sequence (name, seq) VALUES ($1, $2)", {tname, seq})
     end
     -- every index comes back unless it uses a dropped column: SQLite says
     -- so when it is created again ("no such column")
