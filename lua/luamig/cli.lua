@@ -4,13 +4,20 @@
 --
 -- Exit status: 0 success, 1 failure ("FAILED: message" on stderr), 2 usage.
 -- Log lines go to stderr; data (current, history, heads, --sql) to stdout.
+-- Everything written passes through luamig.redact, which knows every
+-- password of the run's URLs.
 local luamig = require "luamig"
 local json = require "luamig.json"
+local redact = require "luamig.redact"
 
 local M = {}
 
 local out = io.stdout
-local function say(...) out:write(...) out:write("\n") end
+local function say(...)
+  out:write(redact.text(table.concat({...})))
+  out:write("\n")
+end
+local function tell(...) io.stderr:write(redact.text(table.concat({...}))) end
 
 -- A usage error: exit status 2.
 local Usage = {}
@@ -517,7 +524,7 @@ end
 local function logger(globals)
   return function(level, message)
     if globals.quiet and level == "INFO" then return end
-    io.stderr:write(("%-5s [luamig] %s\n"):format(level == "WARNING" and "WARN" or level, message))
+    tell(("%-5s [luamig] %s\n"):format(level == "WARNING" and "WARN" or level, message))
   end
 end
 
@@ -533,15 +540,19 @@ end
 
 local function report_failure(err)
   local message = type(err) == "table" and err.message or tostring(err)
-  io.stderr:write("FAILED: ", tostring(message), "\n")
+  tell("FAILED: ", tostring(message), "\n")
   if type(err) == "table" and err.sql then
-    io.stderr:write("  statement: ", one_line(err.sql), "\n")
+    tell("  statement: ", one_line(err.sql), "\n")
   end
 end
 
 function M.main(args)
   local globals = {}
   local c                                             -- the command's context, once made
+  -- Any argument may be a URL (--url, --scratch-url, or one misplaced):
+  -- the redactor learns their secrets before anything can be printed.
+  for _, a in ipairs(args) do redact.learn(a) end
+  redact.learn_environment()
   local ok, status = pcall(function()
     local _, i = parse(nil, global_options, args, 1, globals, true)
     if globals.version then say("luamig " .. luamig.version .. " (" .. _VERSION .. ")") return 0 end
@@ -556,6 +567,14 @@ function M.main(args)
     if #positional < cmd.args[1] then usage_error(cmd, "%s needs %s", name,
       cmd.args[1] == 1 and "an argument" or ("at least %d arguments"):format(cmd.args[1])) end
     if #positional > cmd.args[2] then usage_error(cmd, "unexpected argument '%s'", positional[cmd.args[2] + 1]) end
+    if globals.url == "" then
+      usage_error(cmd, "--url is empty (an unset shell variable?); give a database URL, or leave "
+        .. "--url out to use DATABASE_URL or the config's url")
+    end
+    if opts.scratch_url == "" then
+      usage_error(cmd, "--scratch-url is empty (an unset shell variable?); give an empty "
+        .. "database's URL, or leave it out for a temporary SQLite file")
+    end
     local config = globals.config
     if config and not file_exists(config) and name ~= "init" then
       luamig.fail(("config file '%s' not found"):format(config))
@@ -568,17 +587,17 @@ function M.main(args)
     if cmd.listing then collectgarbage("stop") end
     c = {args = positional, opts = opts, globals = globals}
     if name ~= "init" then
-      c.m = luamig.open{config = config, url = globals.url, x = parse_x(globals.x, cmd),
-                        log = logger(globals)}
+      c.m = luamig.open{config = config, url = globals.url, url_source = "--url",
+                        x = parse_x(globals.x, cmd), log = logger(globals)}
     end
     return cmd.run(c) or 0
   end)
   if c and c.m then c.m:close() end                   -- whatever happened: main.c does not lua_close
   if ok then return status end
   if getmetatable(status) == Usage then
-    io.stderr:write("luamig: ", status.message, "\n")
-    io.stderr:write("usage: luamig ", status.command and status.command.usage or "[global options] COMMAND [options]", "\n")
-    io.stderr:write("(luamig ", status.command and (status.command.name .. " ") or "", "--help for more)\n")
+    tell("luamig: ", status.message, "\n")
+    tell("usage: luamig ", status.command and status.command.usage or "[global options] COMMAND [options]", "\n")
+    tell("(luamig ", status.command and (status.command.name .. " ") or "", "--help for more)\n")
     return 2
   end
   report_failure(status)
