@@ -205,8 +205,8 @@ char **lm_url_secrets(const char *text) {
 /* A URL that could not be read: the reason, never the text (it may hold a
  * password somewhere the reader did not expect one). */
 static int url_error(struct lm_url *u, struct lm_err *e, const char *what) {
-  lm_err_set(e, LM_ERROR, "invalid database URL (%s; the URL is not shown, as it may hold "
-             "a password)", what);
+  lm_err_set(e, LM_ERROR, "invalid database URL (%s); the URL is not shown, as it may "
+             "hold a password", what);
   lm_url_release(u);
   return LM_ERROR;
 }
@@ -256,6 +256,12 @@ int lm_url_parse(const char *url, struct lm_url *u, struct lm_err *e) {
     if (u->driver->parse_url(u, e) != LM_OK) {
       lm_url_release(u);
       return LM_ERROR;
+    }
+    const char *tail = strstr(u->display, "://");   /* the scheme as the user spelt it */
+    if (tail != NULL) {
+      char *display = lm_asprintf("%.*s%s", (int)scheme_len, url, tail);
+      free(u->display);
+      u->display = display;
     }
     return LM_OK;
   }

@@ -202,8 +202,8 @@ static int pg_parse_url(struct lm_url *u, struct lm_err *e) {
   PQconninfoOption *opts = PQconninfoParse(u->target, &msg);
   if (opts == NULL) {
     char *reason = msg ? libpq_reason(msg) : lm_strdup("out of memory");
-    lm_err_set(e, LM_ERROR, "invalid database URL (%s; the URL is not shown, as it may hold a "
-               "password)", reason);
+    lm_err_set(e, LM_ERROR, "invalid database URL (%s); the URL is not shown, as it may "
+               "hold a password", reason);
     free(reason);
     PQfreemem(msg);
     return LM_ERROR;
@@ -213,8 +213,8 @@ static int pg_parse_url(struct lm_url *u, struct lm_err *e) {
   const char *misread = misread_fields(opts, u->target);
   int rc = LM_OK;
   if (misread != NULL)
-    rc = lm_err_set(e, LM_ERROR, "invalid database URL (%s; the URL is not shown, as it may hold a "
-                    "password)", misread);
+    rc = lm_err_set(e, LM_ERROR, "invalid database URL (%s); the URL is not shown, as it may "
+                    "hold a password", misread);
   else
     u->display = display_url(opts);
   PQconninfoFree(opts);
