@@ -144,11 +144,13 @@ static void guess_keyword_secrets(const char *text, char ***list) {
     while (*v == ' ' || *v == '\t') v++;
     if (*v == '\'') {                                 /* libpq's quoted value, \' inside */
       struct lm_buf b = LM_BUF_INIT;
-      for (v++; *v && *v != '\''; v++) {
+      const char *raw = ++v;
+      for (; *v && *v != '\''; v++) {
         if (*v == '\\' && v[1]) v++;
         lm_buf_addc(&b, *v);
       }
       if (b.len > 0) lm_secrets_add(list, b.data, b.len);
+      lm_secrets_add(list, raw, (size_t)(v - raw));   /* as written, escapes and all */
       lm_buf_release(&b);
     } else {
       lm_secrets_add(list, v, strcspn(v, " \t\r\n&#"));
