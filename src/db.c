@@ -110,19 +110,14 @@ void lm_redact(char **msg, char *const *secrets) {
   size_t count = secrets_count(secrets);
   if (*msg == NULL || count == 0) return;
   /* longest first, so a secret inside another leaves no fragment of it */
-  char *done = calloc(count, 1);
+  char *done = lm_malloc(count);
+  memset(done, 0, count);
   for (size_t round = 0; round < count; round++) {
     size_t best = count;
     for (size_t i = 0; i < count; i++)
-      if (!(done ? done[i] : 0) && (best == count || strlen(secrets[i]) > strlen(secrets[best])))
-        best = i;
-    if (best == count) break;
-    if (done) done[best] = 1;
+      if (!done[i] && (best == count || strlen(secrets[i]) > strlen(secrets[best]))) best = i;
+    done[best] = 1;
     redact_one(msg, secrets[best]);
-    if (done == NULL) {                               /* no memory for the order: all, as listed */
-      for (size_t i = 0; i < count; i++) redact_one(msg, secrets[i]);
-      break;
-    }
   }
   free(done);
 }

@@ -549,9 +549,16 @@ end
 function M.main(args)
   local globals = {}
   local c                                             -- the command's context, once made
-  -- Any argument may be a URL (--url, --scratch-url, or one misplaced):
-  -- the redactor learns their secrets before anything can be printed.
-  for _, a in ipairs(args) do redact.learn(a) end
+  -- The redactor learns the secrets of every URL the command line holds
+  -- before anything can be printed: --url's and --scratch-url's values,
+  -- and any argument that looks like a URL or a libpq keyword string (one
+  -- put where a command belongs is quoted by the usage error).
+  for i, a in ipairs(args) do
+    local option, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    if option == "--url" or option == "--scratch-url" then redact.learn(value) end
+    if a == "--url" or a == "--scratch-url" then redact.learn(args[i + 1]) end
+    if a:find("://", 1, true) or a:match("^%s*[%w_]+%s*=") then redact.learn(a) end
+  end
   redact.learn_environment()
   local ok, status = pcall(function()
     local _, i = parse(nil, global_options, args, 1, globals, true)
