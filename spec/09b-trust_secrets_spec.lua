@@ -295,10 +295,13 @@ describe("[postgresql] 14. no password is shown, whatever the form of the URL or
       {"postgresql://u:Wolf7%00Kite8@h/db", "forbidden value %00 in percent-encoded value"},
       {"postgresql://u:Wolf7Kite8@[::1/db", "end of string reached when looking for matching \"]\" in IPv6 host address in URI"},
       {"postgresql://h/db?Wolf7Kite8", "missing key/value separator \"=\" in URI query parameter"},
-      {"postgresql://u:Wolf7@Kite8@h/db", "a user name or password holding / @ : ? # or a space must be "
+      {"postgresql://u:Wolf7@Kite8@h/db", "a host name holds a character no host name has; a user name "
+        .. "or password holding / @ : ? # or a space must be percent-encoded, e.g. @ as %40 and / as %2F"},
+      {"postgresql://u:12/Wolf7Kite8@h/db", "an '@' after the first '/' (a database name holding @ must "
+        .. "be percent-encoded as %40); a user name or password holding / @ : ? # or a space must be "
         .. "percent-encoded, e.g. @ as %40 and / as %2F"},
-      {"postgresql://u:12/Wolf7Kite8@h/db", "a user name or password holding / @ : ? # or a space must be "
-        .. "percent-encoded, e.g. @ as %40 and / as %2F"},
+      {"postgresql://u:Wolf7/Kite8@h/db", "invalid port number: a port is a number up to 65535, and a user "
+        .. "name or password holding / @ : ? # or a space must be percent-encoded, e.g. @ as %40 and / as %2F"},
     } do
       local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(c[1]) .. " current")
       assert.equal(1, status)

@@ -166,23 +166,21 @@ static char *display_url(const PQconninfoOption *opts) {
  * first '@' or '/', so "u:p@ss@h" gives the host "ss@h" and "u:pa/ss@h"
  * the port "pa". Such a URL is refused, unquoted. NULL when all is well. */
 static const char *misread_fields(const PQconninfoOption *opts, const char *target) {
-  static const char encode_hint[] = "a user name or password holding / @ : ? # or a space must be "
-    "percent-encoded, e.g. @ as %40 and / as %2F";
+#define ENCODE_HINT "a user name or password holding / @ : ? # or a space must be " \
+  "percent-encoded, e.g. @ as %40 and / as %2F"
   const char *host = option(opts, "host"), *port = option(opts, "port");
   for (const char *p = port ? port : ""; *p; ) {
     size_t n = strcspn(p, ",");                       /* one port per host */
     size_t digits = strspn(p, "0123456789");
     if (n == 0 || digits != n || n > 5 || atoi(p) > 65535)
-      return "invalid port number: a port is a number up to 65535, and "
-             "a user name or password holding / @ : ? # or a space must be percent-encoded, "
-             "e.g. @ as %40 and / as %2F";
+      return "invalid port number: a port is a number up to 65535, and " ENCODE_HINT;
     p += n + (p[n] == ',');
   }
   for (const char *h = host ? host : ""; *h; ) {
     size_t n = strcspn(h, ",");
     if (*h != '/' && *h != '@' && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                           "0123456789.-_:%[]") < n)
-      return encode_hint;                             /* "ss@h": not a host name */
+      return "a host name holds a character no host name has; " ENCODE_HINT;   /* "ss@h" */
     h += n + (h[n] == ',');
   }
   const char *auth = strstr(target, "//");
@@ -190,9 +188,12 @@ static const char *misread_fields(const PQconninfoOption *opts, const char *targ
     auth += 2;
     size_t head = strcspn(auth, "?");
     const char *at = memchr(auth, '@', head), *slash = memchr(auth, '/', head);
-    if (at != NULL && slash != NULL && slash < at) return encode_hint;   /* "u:pa/ss@h" */
+    if (at != NULL && slash != NULL && slash < at)  /* "u:pa/ss@h" */
+      return "an '@' after the first '/' (a database name holding @ must be percent-encoded as "
+             "%40); " ENCODE_HINT;
   }
   return NULL;
+#undef ENCODE_HINT
 }
 
 /* Read the URL with libpq's own parser: its display form and its secrets
