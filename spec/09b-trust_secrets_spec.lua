@@ -310,6 +310,22 @@ describe("[postgresql] 14. no password is shown, whatever the form of the URL or
     end
   end)
 
+  it("a URL put where a command or argument belongs is not quoted by the usage error", function()
+    local dir = h.project(revs)
+    for _, args in ipairs{"'postgresql://u@h/db?Wolf7Kite8' current", "'u:Wolf7Kite8@h/db' current",
+                          "'host=h password=Wolf7Kite8' current"} do
+      local status, out, err = h.luamig(dir, args)
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.equal("luamig: unknown command (a database URL? it is not shown; give it with --url)\n"
+        .. "usage: luamig [global options] COMMAND [options]\n(luamig --help for more)\n", err)
+    end
+    local status, _, err = h.luamig(dir, "current 'postgresql://u@h/db?Wolf7Kite8'")
+    assert.equal(2, status)
+    assert.equal("luamig: unexpected argument (a database URL? it is not shown; give it with --url)\n"
+      .. "usage: luamig current [-v] [--check-heads]\n(luamig current --help for more)\n", err)
+  end)
+
   it("a login that works: its output and the log table never show the password", function()
     h.ensure_pg_password_user()
     local name, admin_url = h.fresh_pg()

@@ -25,6 +25,19 @@ local function usage_error(cmd, fmt, ...)
   error(setmetatable({message = fmt:format(...), command = cmd}, Usage), 0)
 end
 
+-- Whether an argument looks like a database URL or a libpq keyword string.
+local function url_like(a)
+  return a:find("://", 1, true) ~= nil or a:match("^%s*[%w_]+%s*=") ~= nil
+    or a:match("^%a[%w+.-]*:") ~= nil and a:find("@", 1, true) ~= nil
+end
+
+-- An argument as a usage error quotes it: a URL put in the wrong place is
+-- not quoted at all (it may hold a password the redactor cannot know of).
+local function quoted(a)
+  if url_like(a) then return "(a database URL? it is not shown; give it with --url)" end
+  return "'" .. a .. "'"
+end
+
 ---------------------------------------------------------------------------
 -- Options. Each spec: {short, long, key, value = "NAME" (takes an
 -- argument), many = true (repeatable), help}.
@@ -76,7 +89,7 @@ local function parse(cmd, specs, args, i, opts, stop_at_positional, fallback)
         target[o.key] = v
       end
     elseif a:sub(1, 1) == "-" and a ~= "-" and not a:match("^%-%d") and not a:match("^%-%-?$") then
-      usage_error(cmd, "unknown option '%s'", a)
+      usage_error(cmd, "unknown option %s", quoted(a))
     else
       if stop_at_positional then return positional, i end
       positional[#positional + 1] = a
@@ -532,7 +545,7 @@ local function parse_x(list, cmd)
   local x = {}
   for _, kv in ipairs(list or {}) do
     local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then usage_error(cmd, "-x takes KEY=VALUE, got '%s'", kv) end
+    if not k then usage_error(cmd, "-x takes KEY=VALUE, got %s", quoted(kv)) end
     x[k] = v
   end
   return x
@@ -557,7 +570,7 @@ function M.main(args)
     local option, value = a:match("^(%-%-[%w-]+)=(.*)$")
     if option == "--url" or option == "--scratch-url" then redact.learn(value) end
     if a == "--url" or a == "--scratch-url" then redact.learn(args[i + 1]) end
-    if a:find("://", 1, true) or a:match("^%s*[%w_]+%s*=") then redact.learn(a) end
+    if url_like(a) then redact.learn(a) end
   end
   redact.learn_environment()
   local ok, status = pcall(function()
@@ -567,13 +580,13 @@ function M.main(args)
     if globals.help and not name then say(main_help()) return 0 end
     if not name then usage_error(nil, "no command given") end
     local cmd = commands[name]
-    if not cmd then usage_error(nil, "unknown command '%s'", name) end
+    if not cmd then usage_error(nil, "unknown command %s", quoted(name)) end
     local opts = {globals = globals}
     local positional = parse(cmd, cmd.options, args, i + 1, opts, false, global_options)
     if globals.help then say(command_help(cmd)) return 0 end
     if #positional < cmd.args[1] then usage_error(cmd, "%s needs %s", name,
       cmd.args[1] == 1 and "an argument" or ("at least %d arguments"):format(cmd.args[1])) end
-    if #positional > cmd.args[2] then usage_error(cmd, "unexpected argument '%s'", positional[cmd.args[2] + 1]) end
+    if #positional > cmd.args[2] then usage_error(cmd, "unexpected argument %s", quoted(positional[cmd.args[2] + 1])) end
     if globals.url == "" then
       usage_error(cmd, "--url is empty (an unset shell variable?); give a database URL, or leave "
         .. "--url out to use DATABASE_URL or the config's url")
