@@ -25,16 +25,20 @@ local function usage_error(cmd, fmt, ...)
   error(setmetatable({message = fmt:format(...), command = cmd}, Usage), 0)
 end
 
--- Whether an argument looks like a database URL or a libpq keyword string.
-local function url_like(a)
+-- Whether an argument looks like a database URL or a libpq keyword string
+-- ("scheme://", a typo's "scheme:/" or "scheme//" with an '@', "key=value").
+-- Revision syntax (LABEL@REV, START:END) has no '/', so only broad, where
+-- broad is set (hiding an argument in a usage error), "u:PW@h" counts too.
+local function url_like(a, broad)
   return a:find("://", 1, true) ~= nil or a:match("^%s*[%w_]+%s*=") ~= nil
-    or a:match("^%a[%w+.-]*:") ~= nil and a:find("@", 1, true) ~= nil
+    or (a:find("/", 1, true) ~= nil and a:find("@", 1, true) ~= nil)
+    or (broad and a:match("^[^%s]*:[^%s]*@") ~= nil)
 end
 
 -- An argument as a usage error quotes it: a URL put in the wrong place is
 -- not quoted at all (it may hold a password the redactor cannot know of).
 local function quoted(a)
-  if url_like(a) then return "(a database URL? it is not shown; give it with --url)" end
+  if url_like(a, true) then return "(a database URL? it is not shown; give it with --url)" end
   return "'" .. a .. "'"
 end
 
