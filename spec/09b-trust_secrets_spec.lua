@@ -140,13 +140,13 @@ local function forms()
       :format(user, port), {"Wolf7Kite8Moth9"}},
     {"sqlite with a userinfo", "sqlite://u:Wolf7Kite8Moth9@h/app.db", {"Wolf7Kite8Moth9"}},
     {"config: an unterminated url string", ('url = "%s\n'):format(url("Wolf7Kite8Moth9")), {"Wolf7Kite8Moth9"},
-     kind = "config_text"},
+     kind = "config_text", broken = true},
     {"config: an unterminated long string", ("url = [[%s\n"):format(url("Wolf7Kite8Moth9")), {"Wolf7Kite8Moth9"},
-     kind = "config_text"},
+     kind = "config_text", broken = true},
     {"config: a string token where a name belongs", ('url = "x" "%s"\n'):format(url("Wolf7Kite8Moth9")),
-     {"Wolf7Kite8Moth9"}, kind = "config_text"},
+     {"Wolf7Kite8Moth9"}, kind = "config_text", broken = true},
     {"config: an error quoting the url", ('url = "%s"\nerror("bad url: " .. url)\n'):format(url("Wolf7Kite8Moth9")),
-     {"Wolf7Kite8Moth9"}, kind = "config_text"},
+     {"Wolf7Kite8Moth9"}, kind = "config_text", broken = true},
     {"config: a url with '#' and '?'", ('url = [[%s]]\n'):format(url("Wolf7#Kite8?Moth9")), {"Wolf7#Kite8?Moth9"},
      kind = "config_text"},
   }
@@ -191,7 +191,7 @@ describe("[postgresql] 14. no password is shown, whatever the form of the URL or
         for _, cmd in ipairs(commands) do
           local status, out, err = h.luamig(dir, cmd)
           check_run(f[1] .. ": " .. cmd, status, out, err, f.secrets)
-          assert.equal(1, status)                     -- a config that does not run stops every command
+          if f.broken then assert.equal(1, status) end  -- a config that does not run stops every command
           runs = runs + 1
         end
       else
