@@ -6,7 +6,9 @@
  *   sqlite:PATH  sqlite::memory:  sqlite:///relative.db  sqlite:////abs.db
  *   postgresql://...  postgres://...  postgresql+DRIVER://...
  * The path of a SQLite URL is never empty: a typo must not silently give
- * an in-memory database whose migrations vanish at exit.
+ * an in-memory database whose migrations vanish at exit. A PostgreSQL URL
+ * is read by libpq's own parser (the driver's parse_url), never by a scan
+ * here: what the password is, is what libpq takes it to be.
  */
 #include "db.h"
 
@@ -14,62 +16,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Where the password sits in a URL's authority ("scheme://user:PASS@host"),
- * as offsets into url; returns 0 when there is none. */
-static int find_userinfo_password(const char *url, size_t *start, size_t *end) {
-  const char *auth = strstr(url, "://");
-  if (auth == NULL) return 0;
-  auth += 3;
-  size_t auth_len = strcspn(auth, "/?#");
-  const char *at = NULL;
-  for (size_t i = 0; i < auth_len; i++)
-    if (auth[i] == '@') at = auth + i;               /* the last '@' ends userinfo */
-  if (at == NULL) return 0;
-  const char *colon = memchr(auth, ':', (size_t)(at - auth));
-  if (colon == NULL) return 0;
-  *start = (size_t)(colon + 1 - url);
-  *end = (size_t)(at - url);
-  return 1;
+/* ---- Secrets ----------------------------------------------------------
+ * A URL's password must never leave the process. Messages show a URL only
+ * in its display form (rebuilt from the parsed fields, password "***"),
+ * and every message is also redacted against the list of secrets: each
+ * password the text holds, as written, percent-decoded and percent-encoded,
+ * since a message may quote any of them. */
+
+static size_t secrets_count(char *const *list) {
+  size_t n = 0;
+  while (list != NULL && list[n] != NULL) n++;
+  return n;
 }
 
-/* Where the value of a "password=" query parameter sits, or 0. */
-static int find_query_password(const char *url, size_t *start, size_t *end) {
-  const char *q = strchr(url, '?');
-  while (q != NULL) {
-    q++;
-    if (strncmp(q, "password=", 9) == 0) {
-      *start = (size_t)(q + 9 - url);
-      *end = *start + strcspn(q + 9, "&#");
-      return 1;
-    }
-    q = strchr(q, '&');
-  }
-  return 0;
-}
-
-/* The URL with every password replaced by "***"; the first password found
- * is copied to *secret (NULL when none). Caller frees both. */
-static char *mask_url(const char *url, char **secret) {
-  struct lm_buf b = LM_BUF_INIT;
-  size_t s1, e1, s2, e2;
-  int has1 = find_userinfo_password(url, &s1, &e1);
-  int has2 = find_query_password(url, &s2, &e2);
-  *secret = NULL;
-  if (has1) *secret = lm_strndup(url + s1, e1 - s1);
-  else if (has2) *secret = lm_strndup(url + s2, e2 - s2);
-  size_t pos = 0;
-  if (has1) {
-    lm_buf_add(&b, url, s1);
-    lm_buf_adds(&b, "***");
-    pos = e1;
-  }
-  if (has2 && s2 >= pos) {
-    lm_buf_add(&b, url + pos, s2 - pos);
-    lm_buf_adds(&b, "***");
-    pos = e2;
-  }
-  lm_buf_adds(&b, url + pos);
-  return lm_buf_detach(&b);
+static void secrets_add_one(char ***list, const char *s, size_t n) {
+  if (n == 0 || memchr(s, '\0', n) != NULL) return;
+  size_t count = secrets_count(*list);
+  for (size_t i = 0; i < count; i++)
+    if (strlen((*list)[i]) == n && memcmp((*list)[i], s, n) == 0) return;
+  *list = lm_realloc(*list, (count + 2) * sizeof **list);
+  (*list)[count] = lm_strndup(s, n);
+  (*list)[count + 1] = NULL;
 }
 
 static int hexval(int c) {
@@ -79,10 +46,54 @@ static int hexval(int c) {
   return -1;
 }
 
+/* s with each %XX replaced by its byte (as libpq decodes URI parts). */
+static void percent_decode(struct lm_buf *b, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int hi, lo;
+    if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+        (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+      lm_buf_addc(b, (char)(hi * 16 + lo));
+      i += 2;
+    } else {
+      lm_buf_addc(b, s[i]);
+    }
+  }
+}
+
+void lm_secrets_add(char ***list, const char *s, size_t n) {
+  secrets_add_one(list, s, n);
+  struct lm_buf b = LM_BUF_INIT;
+  percent_decode(&b, s, n);
+  if (b.len > 0) secrets_add_one(list, b.data, b.len);
+  lm_buf_release(&b);
+  /* encoded as a URL would carry it, upper- and lower-case hex */
+  for (int lower = 0; lower <= 1; lower++) {
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if (isalnum(c) || strchr("-._~", c) != NULL) lm_buf_addc(&b, (char)c);
+      else lm_buf_printf(&b, lower ? "%%%02x" : "%%%02X", c);
+    }
+    if (b.len > 0) secrets_add_one(list, b.data, b.len);
+    lm_buf_release(&b);
+  }
+}
+
+char **lm_secrets_copy(char *const *list) {
+  char **copy = NULL;
+  for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+    secrets_add_one(&copy, list[i], strlen(list[i]));
+  return copy;
+}
+
+void lm_secrets_free(char **list) {
+  for (size_t i = 0; list != NULL && list[i] != NULL; i++) free(list[i]);
+  free(list);
+}
+
 /* Replace each occurrence of needle in *msg by "***". */
-static void mask_in(char **msg, const char *needle) {
+static void redact_one(char **msg, const char *needle) {
   size_t n = strlen(needle);
-  if (*msg == NULL || n == 0 || strstr(*msg, needle) == NULL) return;
+  if (*msg == NULL || n < LM_SECRET_MIN_LEN || strstr(*msg, needle) == NULL) return;
   struct lm_buf b = LM_BUF_INIT;
   const char *p = *msg, *hit;
   while ((hit = strstr(p, needle)) != NULL) {
@@ -95,37 +106,110 @@ static void mask_in(char **msg, const char *needle) {
   *msg = lm_buf_detach(&b);
 }
 
-/* Shorter secrets are not searched for in messages: "a" would turn every
- * "a" into "***". The URL itself is always shown masked (mask_url), and
- * libpq does not repeat passwords in its messages. */
-#define MASK_MIN_LEN 4
+void lm_redact(char **msg, char *const *secrets) {
+  size_t count = secrets_count(secrets);
+  if (*msg == NULL || count == 0) return;
+  /* longest first, so a secret inside another leaves no fragment of it */
+  char *done = lm_malloc(count);
+  memset(done, 0, count);
+  for (size_t round = 0; round < count; round++) {
+    size_t best = count;
+    for (size_t i = 0; i < count; i++)
+      if (!done[i] && (best == count || strlen(secrets[i]) > strlen(secrets[best]))) best = i;
+    done[best] = 1;
+    redact_one(msg, secrets[best]);
+  }
+  free(done);
+}
 
-void lm_err_mask(struct lm_err *e, const char *secret) {
-  if (secret == NULL || strlen(secret) < MASK_MIN_LEN) return;
-  mask_in(&e->message, secret);
-  /* the password as libpq sees it, percent-decoded */
-  struct lm_buf decoded = LM_BUF_INIT;
-  for (const char *p = secret; *p; p++) {
-    int hi, lo;
-    if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
-      lm_buf_addc(&decoded, (char)(hi * 16 + lo));
-      p += 2;
+void lm_err_redact(struct lm_err *e, char *const *secrets) {
+  lm_redact(&e->message, secrets);
+  lm_redact(&e->sql, secrets);
+}
+
+/* The value after each "password" keyword in text ("password=PW",
+ * "sslpassword = 'P W'", "?password=PW&"): a safety net for strings the
+ * parser refuses or reads differently than their writer meant. */
+static void guess_keyword_secrets(const char *text, char ***list) {
+  for (const char *p = strstr(text, "password"); p != NULL; p = strstr(p + 1, "password")) {
+    const char *v = p + 8;
+    while (*v == ' ' || *v == '\t') v++;
+    if (*v != '=') continue;
+    v++;
+    while (*v == ' ' || *v == '\t') v++;
+    if (*v == '\'') {                                 /* libpq's quoted value, \' inside */
+      struct lm_buf b = LM_BUF_INIT;
+      const char *raw = ++v;
+      for (; *v && *v != '\''; v++) {
+        if (*v == '\\' && v[1]) v++;
+        lm_buf_addc(&b, *v);
+      }
+      if (b.len > 0) lm_secrets_add(list, b.data, b.len);
+      lm_secrets_add(list, raw, (size_t)(v - raw));   /* as written, escapes and all */
+      lm_buf_release(&b);
     } else {
-      lm_buf_addc(&decoded, *p);
+      lm_secrets_add(list, v, strcspn(v, " \t\r\n&#"));
     }
   }
-  if (decoded.len > 0) mask_in(&e->message, decoded.data);
+}
+
+/* What looks like userinfo's password: after the scheme and slashes, the
+ * text up to an '@' (the first and the last), after its first ':'. */
+static void guess_userinfo_secrets(const char *text, char ***list) {
+  const char *r = text + strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+  r = (*r == ':') ? r + 1 : text;
+  r += strspn(r, "/");
+  const char *first = strchr(r, '@'), *last = strrchr(r, '@');
+  const char *ends[2] = {first, last};
+  for (int i = 0; i < 2; i++) {
+    if (ends[i] == NULL) continue;
+    const char *colon = memchr(r, ':', (size_t)(ends[i] - r));
+    if (colon != NULL) lm_secrets_add(list, colon + 1, (size_t)(ends[i] - colon - 1));
+  }
+}
+
+/* Both guesses, on the text and on its percent-decoded form ("pass%77ord="
+ * is a password keyword too). They only ever add to what is redacted. */
+static void guess_secrets(const char *text, char ***list) {
+  guess_userinfo_secrets(text, list);
+  guess_keyword_secrets(text, list);
+  struct lm_buf decoded = LM_BUF_INIT;
+  percent_decode(&decoded, text, strlen(text));
+  if (decoded.data != NULL && strcmp(decoded.data, text) != 0) {
+    guess_userinfo_secrets(decoded.data, list);
+    guess_keyword_secrets(decoded.data, list);
+  }
   lm_buf_release(&decoded);
 }
 
+char **lm_url_secrets(const char *text) {
+  char **list = NULL;
+  struct lm_url u;
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_url_parse(text, &u, &e) == LM_OK) {
+    list = u.secrets;                                 /* the parse's own, guesses included */
+    u.secrets = NULL;
+    lm_url_release(&u);
+  } else {
+    guess_secrets(text, &list);
+  }
+  lm_err_release(&e);
+  return list;
+}
+
+/* ---- URLs --------------------------------------------------------------- */
+
+/* A URL that could not be read: the reason, never the text (it may hold a
+ * password somewhere the reader did not expect one). */
 static int url_error(struct lm_url *u, struct lm_err *e, const char *what) {
-  lm_err_set(e, LM_ERROR, "invalid database URL '%s': %s", u->display, what);
+  lm_err_set(e, LM_ERROR, "invalid database URL (%s); the URL is not shown, as it may "
+             "hold a password", what);
   lm_url_release(u);
   return LM_ERROR;
 }
 
 /* SQLite URL: the part after "sqlite:" becomes a path. */
-static int parse_sqlite(const char *rest, struct lm_url *u, struct lm_err *e) {
+static int parse_sqlite(const char *url, const char *rest, struct lm_url *u, struct lm_err *e) {
   const char *path = rest;
   if (strncmp(rest, "//", 2) == 0) {          /* SQLAlchemy's sqlite:///path */
     const char *after = rest + 2;
@@ -141,45 +225,59 @@ static int parse_sqlite(const char *rest, struct lm_url *u, struct lm_err *e) {
                      "give a file (sqlite:app.db) or sqlite::memory:");
   u->driver = &lm_driver_sqlite;
   u->target = lm_strdup(path);
+  u->display = lm_strdup(url);                        /* a path: nothing to hide */
   return LM_OK;
 }
 
 int lm_url_parse(const char *url, struct lm_url *u, struct lm_err *e) {
   *u = (struct lm_url){0};
-  u->display = mask_url(url, &u->secret);
+  if (*url == '\0') {
+    lm_err_set(e, LM_ERROR, "the database URL is empty: give sqlite:PATH or "
+               "postgresql://USER@HOST/DBNAME");
+    return LM_ERROR;
+  }
   size_t scheme_len = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
   if (scheme_len == 0 || url[scheme_len] != ':')
     return url_error(u, e, "expected sqlite:PATH or postgresql://USER@HOST/DBNAME");
   size_t base_len = strcspn(url, "+:");             /* "postgresql+psycopg2" -> "postgresql" */
   const char *rest = url + scheme_len + 1;
   if (base_len == 6 && strncmp(url, "sqlite", 6) == 0)
-    return parse_sqlite(rest, u, e);
+    return parse_sqlite(url, rest, u, e);
   if ((base_len == 10 && strncmp(url, "postgresql", 10) == 0) ||
       (base_len == 8 && strncmp(url, "postgres", 8) == 0)) {
     if (strncmp(rest, "//", 2) != 0)
-      return url_error(u, e, "expected postgresql://USER@HOST/DBNAME");
+      return url_error(u, e, "a PostgreSQL URL starts with postgresql://");
     u->driver = &lm_driver_postgresql;
     u->target = lm_asprintf("postgresql:%s", rest);   /* libpq takes no +driver */
-    if (u->driver->check_url != NULL && u->driver->check_url(u, e) != LM_OK) {
-      lm_err_mask(e, u->secret);
+    guess_secrets(url, &u->secrets);
+    if (u->driver->parse_url(u, e) != LM_OK) {
       lm_url_release(u);
       return LM_ERROR;
     }
+    const char *tail = strstr(u->display, "://");   /* the scheme as the user spelt it */
+    if (tail != NULL) {
+      char *display = lm_asprintf("%.*s%s", (int)scheme_len, url, tail);
+      free(u->display);
+      u->display = display;
+    }
     return LM_OK;
   }
-  char *scheme = lm_strndup(url, base_len);
-  lm_err_set(e, LM_ERROR, "unknown database URL scheme '%s' in '%s': luamig supports "
-             "sqlite: and postgresql:// URLs", scheme, u->display);
-  free(scheme);
-  lm_url_release(u);
-  return LM_ERROR;
+  /* The scheme alone is shown, and only when "://" follows it: before a
+   * ':' without "//" there may be a user name and password (u:PW@host). */
+  if (strncmp(rest, "//", 2) == 0 && base_len <= 32) {
+    lm_err_set(e, LM_ERROR, "unknown database URL scheme '%.*s': luamig supports sqlite: and "
+               "postgresql:// URLs", (int)base_len, url);
+    lm_url_release(u);
+    return LM_ERROR;
+  }
+  return url_error(u, e, "expected sqlite:PATH or postgresql://USER@HOST/DBNAME");
 }
 
 void lm_url_release(struct lm_url *u) {
   if (u == NULL) return;
   free(u->target);
   free(u->display);
-  free(u->secret);
+  lm_secrets_free(u->secrets);
   *u = (struct lm_url){0};
 }
 
@@ -188,7 +286,7 @@ int lm_db_connect(const char *url, struct lm_conn **out, struct lm_err *e) {
   *out = NULL;
   if (lm_url_parse(url, &u, e) != LM_OK) return LM_ERROR;
   int rc = u.driver->open(&u, out, e);
-  if (rc != LM_OK) lm_err_mask(e, u.secret);
+  if (rc != LM_OK) lm_err_redact(e, u.secrets);
   lm_url_release(&u);
   return rc;
 }
@@ -196,8 +294,9 @@ int lm_db_connect(const char *url, struct lm_conn **out, struct lm_err *e) {
 void lm_conn_release(struct lm_conn *c) {
   if (c == NULL) return;
   free(c->display);
-  free(c->secret);
-  c->display = c->secret = NULL;
+  lm_secrets_free(c->secrets);
+  c->display = NULL;
+  c->secrets = NULL;
 }
 
 char *lm_quote_ident(const char *name, size_t len, struct lm_err *e) {

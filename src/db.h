@@ -35,20 +35,24 @@ struct lm_value {
 
 struct lm_driver;
 
-/* A parsed database URL. All strings are owned (lm_url_release frees them). */
+/* A parsed database URL. All strings are owned (lm_url_release frees them).
+ * A URL that does not parse is never shown: display exists only for one
+ * that did, and it is rebuilt from the parsed fields, not copied from the
+ * text, so no password can ride along in a part the parser read otherwise
+ * than the user meant. */
 struct lm_url {
   const struct lm_driver *driver;
   char *target;        /* SQLite: a file path or ":memory:"; PostgreSQL: the URL for libpq */
-  char *display;       /* the URL as written, password replaced by "***", for messages */
-  char *secret;        /* the password as written in the URL, or NULL */
+  char *display;       /* the URL for messages, every password shown as "***" */
+  char **secrets;      /* NULL-terminated list (or NULL): each form of each password in the text */
 };
 
 /* Every driver's connection starts with this, so the layers above can hold
  * a struct lm_conn * and dispatch through c->driver. */
 struct lm_conn {
   const struct lm_driver *driver;
-  char *display;       /* owned copy of the masked URL, for messages */
-  char *secret;        /* owned copy of the password, masked out of messages */
+  char *display;       /* owned copy of the URL's display form, for messages */
+  char **secrets;      /* owned copy of the URL's secrets, redacted out of messages */
 };
 
 /* Every driver's cursor starts with this. */
@@ -66,8 +70,11 @@ struct lm_bulk {
 struct lm_driver {
   const char *name;    /* "sqlite", "postgresql": the dialect */
 
-  /* Validate a URL without connecting (NULL when the parser's checks suffice). */
-  int (*check_url)(const struct lm_url *url, struct lm_err *e);
+  /* Read u->target with the database's own parser, without connecting:
+   * set u->display from the parsed fields and add to u->secrets every
+   * password it holds (NULL when the generic parse suffices). A string it
+   * cannot read is refused without being quoted. */
+  int (*parse_url)(struct lm_url *u, struct lm_err *e);
   /* Open a connection; on success *out is owned by the caller, who closes
    * it with close. */
   int (*open)(const struct lm_url *url, struct lm_conn **out, struct lm_err *e);
@@ -125,8 +132,25 @@ int lm_db_connect(const char *url, struct lm_conn **out, struct lm_err *e);
 void lm_db_tune_process(void);
 /* Free the fields of struct lm_conn (not the struct); drivers call it. */
 void lm_conn_release(struct lm_conn *c);
-/* Replace every occurrence of the secret in e's message by "***". */
-void lm_err_mask(struct lm_err *e, const char *secret);
+
+/* Secrets: a NULL-terminated list of owned strings (NULL is the empty
+ * list). lm_secrets_add adds s (n bytes) with its percent-decoded and
+ * percent-encoded forms, each once. */
+void lm_secrets_add(char ***list, const char *s, size_t n);
+char **lm_secrets_copy(char *const *list);
+void lm_secrets_free(char **list);
+/* Every secret that text may hold, whether or not it parses as a URL:
+ * the parse's own (lm_url_parse) plus, as a safety net, what looks like a
+ * password in it (userinfo, "password=" values). Caller frees with
+ * lm_secrets_free. */
+char **lm_url_secrets(const char *text);
+/* Shorter secrets are not searched for in messages: "a" would turn every
+ * "a" into "***". */
+#define LM_SECRET_MIN_LEN 4
+/* Replace each occurrence of each secret in *msg by "***", longest first. */
+void lm_redact(char **msg, char *const *secrets);
+/* lm_redact on e's message and statement. */
+void lm_err_redact(struct lm_err *e, char *const *secrets);
 
 /* "INSERT INTO "t" ("a", "b")" or "COPY "t" ("a", "b")": the statement head
  * both drivers' bulk loads start with; NULL (message in e) on a bad name.

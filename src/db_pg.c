@@ -68,33 +68,156 @@ static int result_error(struct lm_conn *c, PGresult *res, const char *sql, struc
   const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
   e->position = pos ? atoi(pos) : 0;
   lm_err_set_sql(e, sql);
-  lm_err_mask(e, c->secret);
+  lm_err_redact(e, c->secrets);
   return LM_ERROR;
 }
 
-static int pg_check_url(const struct lm_url *url, struct lm_err *e) {
+/* libpq's reason for refusing a connection string, without the parts of
+ * the string it quotes (they may hold the password). libpq quotes its
+ * subject last, as 'reason: "subject"', or, in the keyword=value form's
+ * messages, as a whitespace-free '"token"' inside the sentence; its own
+ * fixed tokens and the one character it names are one character long
+ * ('missing "=" after', 'unexpected character "@" at position 9'). The
+ * first is cut, the second replaced by "...". Caller frees. */
+static char *libpq_reason(const char *msg) {
+  char *m = trimmed(msg);
+  char *subject = strstr(m, ": \"");
+  if (subject != NULL) *subject = '\0';
+  struct lm_buf b = LM_BUF_INIT;
+  for (const char *p = m; *p; ) {
+    if (*p != '"') {
+      lm_buf_addc(&b, *p++);
+      continue;
+    }
+    size_t run = strcspn(p + 1, " \t\r\n") + 1;       /* the whitespace-free run from the quote */
+    size_t close = run - 1;
+    while (close > 0 && p[close] != '"') close--;
+    if (close == 2) {                                 /* "X": libpq's, or one character */
+      lm_buf_add(&b, p, 3);
+      p += 3;
+    } else {
+      lm_buf_adds(&b, "\"...\"");
+      p += run;
+    }
+  }
+  free(m);
+  if (b.len == 0) lm_buf_adds(&b, "libpq cannot read it");
+  return lm_buf_detach(&b);
+}
+
+static const char *option(const PQconninfoOption *opts, const char *keyword) {
+  for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
+    if (strcmp(o->keyword, keyword) == 0) return o->val;
+  return NULL;
+}
+
+static size_t list_count(const char *list) {
+  size_t n = 1;
+  for (const char *p = list; *p; p++) n += *p == ',';
+  return n;
+}
+
+/* The URL for messages, rebuilt from libpq's fields: every option whose
+ * libpq display character is "*" (password, sslpassword) shown as "***".
+ * Hosts and ports go in the authority when they pair up and none is a
+ * socket directory, else in the query as libpq's host= and port=. */
+static char *display_url(const PQconninfoOption *opts) {
+  const char *user = option(opts, "user"), *password = option(opts, "password");
+  const char *host = option(opts, "host"), *port = option(opts, "port");
+  const char *dbname = option(opts, "dbname");
+  int authority_hosts = (host == NULL || strchr(host, '/') == NULL) &&
+    (port == NULL || (host != NULL && list_count(port) == list_count(host)) ||
+     (host == NULL && strchr(port, ',') == NULL));
+  struct lm_buf b = LM_BUF_INIT;
+  lm_buf_adds(&b, "postgresql://");
+  if (user || password) {
+    lm_buf_adds(&b, user ? user : "");
+    if (password) lm_buf_adds(&b, ":***");
+    lm_buf_addc(&b, '@');
+  }
+  if (authority_hosts) {
+    const char *h = host ? host : "", *p = port ? port : "";
+    do {
+      size_t hn = strcspn(h, ","), pn = strcspn(p, ",");
+      int v6 = memchr(h, ':', hn) != NULL;
+      lm_buf_printf(&b, "%s%.*s%s", v6 ? "[" : "", (int)hn, h, v6 ? "]" : "");
+      if (pn > 0) lm_buf_printf(&b, ":%.*s", (int)pn, p);
+      h += hn + (h[hn] == ',');
+      p += pn + (p[pn] == ',');
+      if (*h) lm_buf_addc(&b, ',');
+    } while (*h);
+  }
+  if (dbname) lm_buf_printf(&b, "/%s", dbname);
+  char sep = '?';
+  for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+    const char *k = o->keyword;
+    if (o->val == NULL || strcmp(k, "user") == 0 || strcmp(k, "password") == 0 ||
+        strcmp(k, "dbname") == 0 ||
+        (authority_hosts && (strcmp(k, "host") == 0 || strcmp(k, "port") == 0)))
+      continue;
+    lm_buf_printf(&b, "%c%s=%s", sep, k, o->dispchar[0] == '*' ? "***" : o->val);
+    sep = '&';
+  }
+  return lm_buf_detach(&b);
+}
+
+/* Fields a URL can only have when a password or user name held a
+ * character that must be percent-encoded: libpq ends the userinfo at the
+ * first '@' or '/', so "u:p@ss@h" gives the host "ss@h" and "u:pa/ss@h"
+ * the port "pa". Such a URL is refused, unquoted. NULL when all is well. */
+static const char *misread_fields(const PQconninfoOption *opts, const char *target) {
+#define ENCODE_HINT "a user name or password holding / @ : ? # or a space must be " \
+  "percent-encoded, e.g. @ as %40 and / as %2F"
+  const char *host = option(opts, "host"), *port = option(opts, "port");
+  for (const char *p = port ? port : ""; *p; ) {
+    size_t n = strcspn(p, ",");                       /* one port per host */
+    size_t digits = strspn(p, "0123456789");
+    if (n == 0 || digits != n || n > 5 || atoi(p) > 65535)
+      return "invalid port number: a port is a number up to 65535, and " ENCODE_HINT;
+    p += n + (p[n] == ',');
+  }
+  for (const char *h = host ? host : ""; *h; ) {
+    size_t n = strcspn(h, ",");
+    if (*h != '/' && *h != '@' && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789.-_:%[]") < n)
+      return "a host name holds a character no host name has; " ENCODE_HINT;   /* "ss@h" */
+    h += n + (h[n] == ',');
+  }
+  const char *auth = strstr(target, "//");
+  if (auth != NULL) {
+    auth += 2;
+    size_t head = strcspn(auth, "?");
+    const char *at = memchr(auth, '@', head), *slash = memchr(auth, '/', head);
+    if (at != NULL && slash != NULL && slash < at)  /* "u:pa/ss@h" */
+      return "an '@' after the first '/' (a database name holding @ must be percent-encoded as "
+             "%40); " ENCODE_HINT;
+  }
+  return NULL;
+#undef ENCODE_HINT
+}
+
+/* Read the URL with libpq's own parser: its display form and its secrets
+ * come from libpq's fields, so they are what libpq will use. */
+static int pg_parse_url(struct lm_url *u, struct lm_err *e) {
   char *msg = NULL;
-  PQconninfoOption *opts = PQconninfoParse(url->target, &msg);
+  PQconninfoOption *opts = PQconninfoParse(u->target, &msg);
   if (opts == NULL) {
-    char *m = msg ? trimmed(msg) : lm_strdup("out of memory");
-    lm_err_set(e, LM_ERROR, "invalid database URL '%s': %s", url->display, m);
-    free(m);
+    char *reason = msg ? libpq_reason(msg) : lm_strdup("out of memory");
+    lm_err_set(e, LM_ERROR, "invalid database URL (%s); the URL is not shown, as it may "
+               "hold a password", reason);
+    free(reason);
     PQfreemem(msg);
     return LM_ERROR;
   }
-  /* libpq checks the port only when connecting; a URL check should say it now */
+  for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
+    if (o->val != NULL && o->dispchar[0] == '*') lm_secrets_add(&u->secrets, o->val, strlen(o->val));
+  const char *misread = misread_fields(opts, u->target);
   int rc = LM_OK;
-  for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-    if (strcmp(o->keyword, "port") != 0 || o->val == NULL) continue;
-    for (const char *p = o->val; rc == LM_OK && *p; ) {
-      size_t n = strcspn(p, ",");                     /* one port per host */
-      size_t digits = strspn(p, "0123456789");
-      if (n == 0 || digits != n || n > 5 || atoi(p) > 65535)
-        rc = lm_err_set(e, LM_ERROR, "invalid database URL '%s': invalid port number \"%.*s\"",
-                        url->display, (int)n, p);
-      p += n + (p[n] == ',');
-    }
-  }
+  if (misread != NULL)
+    rc = lm_err_set(e, LM_ERROR, "invalid database URL (%s); the URL is not shown, as it may "
+                    "hold a password", misread);
+  else
+    u->display = display_url(opts);
   PQconninfoFree(opts);
   return rc;
 }
@@ -110,13 +233,12 @@ static int pg_open(const struct lm_url *url, struct lm_conn **out, struct lm_err
   const char *keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
                         "dbname", NULL};
   const char *values[] = {CONNECT_TIMEOUT_S, "luamig", "UTF8", url->target, NULL};
-  if (pg_check_url(url, e) != LM_OK) return LM_ERROR;
   PGconn *pg = PQconnectdbParams(keys, values, 1);
   if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
     char *m = trimmed(pg ? PQerrorMessage(pg) : "out of memory");
     lm_err_set(e, LM_ERROR, "cannot connect to PostgreSQL at '%s': %s", url->display, m);
     free(m);
-    lm_err_mask(e, url->secret);
+    lm_err_redact(e, url->secrets);
     PQfinish(pg);
     return LM_ERROR;
   }
@@ -124,7 +246,7 @@ static int pg_open(const struct lm_url *url, struct lm_conn **out, struct lm_err
   struct pg_conn *pc = lm_malloc(sizeof *pc);
   pc->base.driver = &lm_driver_postgresql;
   pc->base.display = lm_strdup(url->display);
-  pc->base.secret = url->secret ? lm_strdup(url->secret) : NULL;
+  pc->base.secrets = lm_secrets_copy(url->secrets);
   pc->pg = pg;
   *out = &pc->base;
   return LM_OK;
@@ -481,7 +603,7 @@ static int pg_rollback(struct lm_conn *c, struct lm_err *e) {
 
 const struct lm_driver lm_driver_postgresql = {
   .name = "postgresql",
-  .check_url = pg_check_url,
+  .parse_url = pg_parse_url,
   .open = pg_open,
   .close = pg_close,
   .exec = pg_exec,

@@ -69,7 +69,7 @@ static int sqlite_open(const struct lm_url *url, struct lm_conn **out, struct lm
   struct sqlite_conn *sc = lm_malloc(sizeof *sc);
   sc->base.driver = &lm_driver_sqlite;
   sc->base.display = lm_strdup(url->display);
-  sc->base.secret = NULL;
+  sc->base.secrets = NULL;
   sc->db = db;
   *out = &sc->base;
   return LM_OK;
@@ -369,7 +369,7 @@ static int sqlite_rollback(struct lm_conn *c, struct lm_err *e) {
 
 const struct lm_driver lm_driver_sqlite = {
   .name = "sqlite",
-  .check_url = NULL,
+  .parse_url = NULL,
   .open = sqlite_open,
   .close = sqlite_close,
   .exec = sqlite_exec,

@@ -591,6 +591,57 @@ static int core_parse_url(lua_State *L) {
   return 1;
 }
 
+/* core.url_secrets(text) -> {secret, ...}: every form of every password
+ * text may hold (lm_url_secrets), whether or not it is a valid URL; never
+ * raises on a bad one. For the redactor of a run (luamig/redact.lua). */
+static int core_url_secrets(lua_State *L) {
+  const char *text = luaL_checkstring(L, 1);
+  char **list = lm_url_secrets(text);
+  lua_createtable(L, 0, 0);
+  for (int i = 0; list != NULL && list[i] != NULL; i++) {
+    lua_pushstring(L, list[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lm_secrets_free(list);
+  return 1;
+}
+
+/* core.redact(text, {secret, ...}) -> text with each secret (of at least
+ * LM_SECRET_MIN_LEN bytes) replaced by "***": the drivers' redaction
+ * (lm_redact), for the Lua side. */
+static int core_redact(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 2);
+  luaL_argcheck(L, n < 10000, 2, "too many secrets");
+  luaL_checkstack(L, (int)n, "too many secrets");
+  for (lua_Integer i = 1; i <= n; i++)                /* check all before allocating */
+    luaL_argcheck(L, lua_rawgeti(L, 2, i) == LUA_TSTRING, 2, "a list of strings expected");
+  if (n == 0) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  /* the strings stay on the stack, so the list may point into them */
+  char **list = lm_malloc(((size_t)n + 1) * sizeof *list);
+  for (lua_Integer i = 1; i <= n; i++) list[i - 1] = (char *)lua_tostring(L, 2 + (int)i);
+  list[n] = NULL;
+  struct lm_buf out = LM_BUF_INIT;
+  for (size_t off = 0; off <= len; ) {                /* each NUL-separated piece */
+    size_t plen = strlen(text + off);
+    char *piece = lm_strndup(text + off, plen);
+    lm_redact(&piece, list);
+    lm_buf_adds(&out, piece);
+    free(piece);
+    off += plen + 1;
+    if (off <= len) lm_buf_addc(&out, '\0');
+  }
+  free(list);
+  lua_pushlstring(L, out.data ? out.data : "", out.len);
+  lm_buf_release(&out);
+  return 1;
+}
+
 static const luaL_Reg conn_methods[] = {
   {"exec", conn_exec},
   {"query", conn_query},
@@ -639,6 +690,8 @@ static void create_meta(lua_State *L, const char *name, const luaL_Reg *meta,
 static const luaL_Reg core_funcs[] = {
   {"connect", core_connect},
   {"parse_url", core_parse_url},
+  {"url_secrets", core_url_secrets},
+  {"redact", core_redact},
   {"quote_ident", core_quote_ident},
   {"quote_literal", core_quote_literal},
   {NULL, NULL}

@@ -4,18 +4,42 @@
 --
 -- Exit status: 0 success, 1 failure ("FAILED: message" on stderr), 2 usage.
 -- Log lines go to stderr; data (current, history, heads, --sql) to stdout.
+-- Everything written passes through luamig.redact, which knows every
+-- password of the run's URLs.
 local luamig = require "luamig"
 local json = require "luamig.json"
+local redact = require "luamig.redact"
 
 local M = {}
 
 local out = io.stdout
-local function say(...) out:write(...) out:write("\n") end
+local function say(...)
+  out:write(redact.text(table.concat({...})))
+  out:write("\n")
+end
+local function tell(...) io.stderr:write(redact.text(table.concat({...}))) end
 
 -- A usage error: exit status 2.
 local Usage = {}
 local function usage_error(cmd, fmt, ...)
   error(setmetatable({message = fmt:format(...), command = cmd}, Usage), 0)
+end
+
+-- Whether an argument looks like a database URL or a libpq keyword string
+-- ("scheme://", a typo's "scheme:/" or "scheme//" with an '@', "key=value").
+-- Revision syntax (LABEL@REV, START:END) has no '/', so only broad, where
+-- broad is set (hiding an argument in a usage error), "u:PW@h" counts too.
+local function url_like(a, broad)
+  return a:find("://", 1, true) ~= nil or a:match("^%s*[%w_]+%s*=") ~= nil
+    or (a:find("/", 1, true) ~= nil and a:find("@", 1, true) ~= nil)
+    or (broad and a:match("^[^%s]*:[^%s]*@") ~= nil)
+end
+
+-- An argument as a usage error quotes it: a URL put in the wrong place is
+-- not quoted at all (it may hold a password the redactor cannot know of).
+local function quoted(a)
+  if url_like(a, true) then return "(a database URL? it is not shown; give it with --url)" end
+  return "'" .. a .. "'"
 end
 
 ---------------------------------------------------------------------------
@@ -69,7 +93,7 @@ local function parse(cmd, specs, args, i, opts, stop_at_positional, fallback)
         target[o.key] = v
       end
     elseif a:sub(1, 1) == "-" and a ~= "-" and not a:match("^%-%d") and not a:match("^%-%-?$") then
-      usage_error(cmd, "unknown option '%s'", a)
+      usage_error(cmd, "unknown option %s", quoted(a))
     else
       if stop_at_positional then return positional, i end
       positional[#positional + 1] = a
@@ -517,7 +541,7 @@ end
 local function logger(globals)
   return function(level, message)
     if globals.quiet and level == "INFO" then return end
-    io.stderr:write(("%-5s [luamig] %s\n"):format(level == "WARNING" and "WARN" or level, message))
+    tell(("%-5s [luamig] %s\n"):format(level == "WARNING" and "WARN" or level, message))
   end
 end
 
@@ -525,7 +549,7 @@ local function parse_x(list, cmd)
   local x = {}
   for _, kv in ipairs(list or {}) do
     local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then usage_error(cmd, "-x takes KEY=VALUE, got '%s'", kv) end
+    if not k then usage_error(cmd, "-x takes KEY=VALUE, got %s", quoted(kv)) end
     x[k] = v
   end
   return x
@@ -533,15 +557,26 @@ end
 
 local function report_failure(err)
   local message = type(err) == "table" and err.message or tostring(err)
-  io.stderr:write("FAILED: ", tostring(message), "\n")
+  tell("FAILED: ", tostring(message), "\n")
   if type(err) == "table" and err.sql then
-    io.stderr:write("  statement: ", one_line(err.sql), "\n")
+    tell("  statement: ", one_line(err.sql), "\n")
   end
 end
 
 function M.main(args)
   local globals = {}
   local c                                             -- the command's context, once made
+  -- The redactor learns the secrets of every URL the command line holds
+  -- before anything can be printed: --url's and --scratch-url's values,
+  -- and any argument that looks like a URL or a libpq keyword string (one
+  -- put where a command belongs is quoted by the usage error).
+  for i, a in ipairs(args) do
+    local option, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    if option == "--url" or option == "--scratch-url" then redact.learn(value) end
+    if a == "--url" or a == "--scratch-url" then redact.learn(args[i + 1]) end
+    if url_like(a) then redact.learn(a) end
+  end
+  redact.learn_environment()
   local ok, status = pcall(function()
     local _, i = parse(nil, global_options, args, 1, globals, true)
     if globals.version then say("luamig " .. luamig.version .. " (" .. _VERSION .. ")") return 0 end
@@ -549,13 +584,21 @@ function M.main(args)
     if globals.help and not name then say(main_help()) return 0 end
     if not name then usage_error(nil, "no command given") end
     local cmd = commands[name]
-    if not cmd then usage_error(nil, "unknown command '%s'", name) end
+    if not cmd then usage_error(nil, "unknown command %s", quoted(name)) end
     local opts = {globals = globals}
     local positional = parse(cmd, cmd.options, args, i + 1, opts, false, global_options)
     if globals.help then say(command_help(cmd)) return 0 end
     if #positional < cmd.args[1] then usage_error(cmd, "%s needs %s", name,
       cmd.args[1] == 1 and "an argument" or ("at least %d arguments"):format(cmd.args[1])) end
-    if #positional > cmd.args[2] then usage_error(cmd, "unexpected argument '%s'", positional[cmd.args[2] + 1]) end
+    if #positional > cmd.args[2] then usage_error(cmd, "unexpected argument %s", quoted(positional[cmd.args[2] + 1])) end
+    if globals.url == "" then
+      usage_error(cmd, "--url is empty (an unset shell variable?); give a database URL, or leave "
+        .. "--url out to use DATABASE_URL or the config's url")
+    end
+    if opts.scratch_url == "" then
+      usage_error(cmd, "--scratch-url is empty (an unset shell variable?); give an empty "
+        .. "database's URL, or leave it out for a temporary SQLite file")
+    end
     local config = globals.config
     if config and not file_exists(config) and name ~= "init" then
       luamig.fail(("config file '%s' not found"):format(config))
@@ -568,17 +611,17 @@ function M.main(args)
     if cmd.listing then collectgarbage("stop") end
     c = {args = positional, opts = opts, globals = globals}
     if name ~= "init" then
-      c.m = luamig.open{config = config, url = globals.url, x = parse_x(globals.x, cmd),
-                        log = logger(globals)}
+      c.m = luamig.open{config = config, url = globals.url, url_source = "--url",
+                        x = parse_x(globals.x, cmd), log = logger(globals)}
     end
     return cmd.run(c) or 0
   end)
   if c and c.m then c.m:close() end                   -- whatever happened: main.c does not lua_close
   if ok then return status end
   if getmetatable(status) == Usage then
-    io.stderr:write("luamig: ", status.message, "\n")
-    io.stderr:write("usage: luamig ", status.command and status.command.usage or "[global options] COMMAND [options]", "\n")
-    io.stderr:write("(luamig ", status.command and (status.command.name .. " ") or "", "--help for more)\n")
+    tell("luamig: ", status.message, "\n")
+    tell("usage: luamig ", status.command and status.command.usage or "[global options] COMMAND [options]", "\n")
+    tell("(luamig ", status.command and (status.command.name .. " ") or "", "--help for more)\n")
     return 2
   end
   report_failure(status)

@@ -39,19 +39,32 @@ function M.join(dir, path)
   return dir .. "/" .. path
 end
 
+-- A syntax error without the source text Lua quotes ("unfinished string
+-- near '"postgresql://u:PW@h/db'"): the file that did not parse may hold a
+-- password anywhere, so only punctuation (near '=') and <eof> are kept.
+local function unquoted_syntax_error(err)
+  local head, token = err:match("^(.-) near '(.*)'$")
+  if not head then return err end
+  if token:match("^%p+$") and not token:find("[\"'%[]") then return err end
+  return head .. " (the text there is not quoted: it may hold a password)"
+end
+
 -- Read a luamig.lua: a Lua file whose globals are settings. Returns the
 -- settings it sets and a list of warnings (unknown names). A syntax or
--- runtime error is raised as "path:line: message".
+-- runtime error is raised as "path:line: message"; neither shows the url's
+-- password.
 function M.read(path)
+  local redact = require "luamig.redact"
   local env = setmetatable({}, {__index = _G})
   local chunk, err = loadfile(path, "t", env)
-  if not chunk then error(err, 0) end
+  if not chunk then error(unquoted_syntax_error(err), 0) end
   local ok, run_err = pcall(chunk)
+  redact.learn(rawget(env, "url"))                   -- before any message can show it
   if not ok then
     if type(run_err) ~= "string" then               -- error({}) or error(): say what it was
       run_err = ("%s: error object is a %s value"):format(path, type(run_err))
     end
-    error(run_err, 0)
+    error(redact.text(run_err), 0)
   end
   local settings, warnings = {}, {}
   for k, v in pairs(env) do
@@ -100,13 +113,35 @@ function M.check(settings, source)
   end
 end
 
--- The URL to use: --url, else DATABASE_URL, else the config's url, else
--- the embedded default.
-function M.url(cli_url, config_url)
+-- The URL to use: --url (cli_source names it: "--url", "luamig.open"),
+-- else DATABASE_URL, else the config's url (from config_source), else the
+-- embedded default. The first of them that is set decides, and an empty
+-- one is an error, not a reason to go on to the next: `--url "$UNSET"` or
+-- DATABASE_URL="" falling through to another database would migrate the
+-- wrong one.
+function M.url(cli_url, config_url, cli_source, config_source)
   local env = os.getenv("DATABASE_URL")
-  if cli_url and cli_url ~= "" then return cli_url end
-  if env and env ~= "" then return env end
-  if config_url and config_url ~= "" then return config_url end
+  if cli_url ~= nil then
+    if cli_url == "" then
+      error(("%s: the database URL is empty (an unset shell variable?); give a URL, or leave "
+        .. "it out to use DATABASE_URL or the config's url"):format(cli_source or "--url"), 0)
+    end
+    return cli_url
+  end
+  if env ~= nil then
+    if env == "" then
+      error("DATABASE_URL is set but empty; set it to a database URL, or unset it to use "
+        .. "the config's url", 0)
+    end
+    return env
+  end
+  if config_url ~= nil then
+    if config_url == "" then
+      error(("%s: url is empty; give a database URL or remove the setting"):format(
+        config_source or "luamig.lua"), 0)
+    end
+    return config_url
+  end
   return M.default_url
 end
 

@@ -8,9 +8,11 @@
 -- luamig.open takes the settings of luamig.lua (DESIGN.md) as a table, or
 -- the path of a luamig.lua ({config = path, ...} to add to it). Methods
 -- return plain Lua values and raise error values with message, revision,
--- sql, sqlstate and code fields and a __tostring.
+-- sql, sqlstate and code fields and a __tostring. No message, error value
+-- or log line shows a password of the run's URLs (luamig.redact).
 local core = require "luamig.core"
 local config = require "luamig.config"
+local redact = require "luamig.redact"
 
 local M = {version = core.version, core = core}
 
@@ -19,19 +21,31 @@ Runner.__index = Runner
 Runner.__name = "luamig.Runner"
 
 -- Settings given to open that are not luamig.lua settings.
-local open_only = {config = true, log = true, progress = true, x = true}
+local open_only = {config = true, log = true, progress = true, x = true, url_source = true}
 
 -- Raise a luamig error value: message plus fields.
 local function fail(message, fields)
   local e = fields or {}
   e.message = message
-  error(core.error(e), 0)
+  error(redact.error(core.error(e)), 0)
 end
 M.fail = fail
 
-function M.open(opts)
+-- Calls fn(...) and returns its results; an error it raises leaves with
+-- the run's secrets redacted (the embedding API's error values).
+local function redacted(ok, ...)
+  if ok then return ... end
+  error(redact.error((...)), 0)
+end
+local function guarded(fn)
+  return function(...) return redacted(pcall(fn, ...)) end
+end
+
+local function open(opts)
   if type(opts) == "string" then opts = {config = opts} end
   opts = opts or {}
+  redact.learn(opts.url)                              -- every URL of the run, used or not
+  redact.learn_environment()
   local settings, warnings, base = {}, {}, ""
   if opts.config then
     local ok, res, warn = pcall(config.read, opts.config)
@@ -47,9 +61,12 @@ function M.open(opts)
       settings[k] = v
     end
   end
+  local ok, url = pcall(config.url, opts.url, settings.url, opts.url_source or "luamig.open",
+                        opts.config or "luamig.open")
+  if not ok then fail(url) end
   local self = setmetatable({
     settings = config.complete(settings, base),
-    url = config.url(opts.url, settings.url),
+    url = url,
     x = opts.x or {},
     log_fn = opts.log,
     progress = opts.progress,
@@ -59,7 +76,7 @@ function M.open(opts)
 end
 
 function Runner:_log(level, message)
-  if self.log_fn then self.log_fn(level, message) end
+  if self.log_fn then self.log_fn(level, redact.text(message)) end
 end
 
 -- The dialect of the URL, without connecting.
@@ -201,7 +218,7 @@ function Runner:_run(kind, opts)
   -- op's statements (unterminated) and COPY data (verbatim), in order.
   local emit, op_emit
   if offline then
-    local write = opts.emit or function(text) io.stdout:write(text) end
+    local write = opts.emit or function(text) io.stdout:write(redact.text(text)) end
     emit = function(sql) write(sql .. "\n\n") end
     op_emit = function(text, kind)
       if kind == "copy" then write(text) else write(text .. ";\n\n") end
@@ -613,6 +630,11 @@ function Runner:roundtrip(opts)
   opts = opts or {}
   local records = self:scripts()
   local scratch_url, scratch_path = opts.scratch_url, nil
+  redact.learn(scratch_url)
+  if scratch_url == "" then
+    fail("roundtrip: the scratch database URL is empty (an unset shell variable?); give an "
+      .. "empty database's URL, or leave it out for a temporary SQLite file")
+  end
   if scratch_url then
     if scratch_url == self.url then
       fail("roundtrip: the scratch database is the configured database; roundtrip downgrades, "
@@ -684,7 +706,8 @@ function Runner:roundtrip(opts)
         if not okstep then
           result.ok = false
           result.failure = {revision = id, message = info.message, phase = phase,
-                            error = type(err) == "table" and tostring(err.message) or tostring(err)}
+                            error = redact.text(type(err) == "table" and tostring(err.message)
+                                                or tostring(err))}
         end
         if not result.ok then return result end
         result.tested[#result.tested + 1] = id
@@ -698,6 +721,13 @@ function Runner:roundtrip(opts)
   if scratch_path then os.remove(scratch_path) end
   if not ok then error(result, 0) end
   return result
+end
+
+-- The public API: open and every public method let no secret out in an
+-- error value (the internal ones, "_"-prefixed, are called through these).
+M.open = guarded(open)
+for name, fn in pairs(Runner) do
+  if type(fn) == "function" and not name:match("^_") then Runner[name] = guarded(fn) end
 end
 
 M.Runner = Runner

@@ -1,6 +1,16 @@
 -- luamig.json -- a small JSON encoder for --json output. Tables with a
 -- length (or the empty_array marker) become arrays; others objects with
 -- sorted keys, so output is stable.
+--
+-- The output is always valid JSON (RFC 8259), whatever bytes a string
+-- holds: valid UTF-8 is kept as it is; each byte that does not start a
+-- valid UTF-8 sequence (a Latin-1 "\xe9", a stray continuation byte, an
+-- overlong form, a surrogate, a code point past U+10FFFF) becomes U+FFFD,
+-- the replacement character, written "\ufffd"; control characters are
+-- escaped. Every string also passes through luamig.redact, before it is
+-- escaped, so a password with a quote in it is found as written.
+local redact = require "luamig.redact"
+
 local M = {}
 
 M.empty_array = setmetatable({}, {__name = "json.empty_array"})
@@ -8,10 +18,31 @@ M.empty_array = setmetatable({}, {__name = "json.empty_array"})
 local escapes = {['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
                  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
 
-local function encode_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
+local function escape(s)
+  return (s:gsub('[%c"\\]', function(c)
     return escapes[c] or ("\\u%04x"):format(c:byte())
-  end) .. '"'
+  end))
+end
+
+-- s as UTF-8: its valid runs kept, each invalid byte as "\ufffd" (strict
+-- decoding: utf8.len rejects overlong forms, surrogates and > U+10FFFF).
+local function valid_utf8(s)
+  local parts, i, n = {}, 1, #s
+  while i <= n do
+    local len, bad = utf8.len(s, i, n)
+    if len then
+      parts[#parts + 1] = escape(s:sub(i))
+      break
+    end
+    parts[#parts + 1] = escape(s:sub(i, bad - 1))
+    parts[#parts + 1] = "\\ufffd"
+    i = bad + 1
+  end
+  return table.concat(parts)
+end
+
+local function encode_string(s)
+  return '"' .. valid_utf8(redact.text(s)) .. '"'
 end
 
 local function encode(v, out)
