@@ -243,7 +243,13 @@ static int core_run(lua_State *L) {
   struct hook_ctx ctx = {L, -1};
   struct lm_run_hooks hooks = {&ctx, hook_migrate, hook_log, hook_emit};
   struct lm_err e = LM_ERR_INIT;
-  if (lm_run(conn, g, s->scripts, &o, &hooks, &s->plan, &e) != LM_OK) {
+  /* The hooks run the migrations, which may reach the connection
+   * (op.get_bind()): it must not be closed under lm_run. Nothing raises
+   * between lend and take back: the hooks call Lua under lua_pcall. */
+  if (conn) lm_lua_conn_lend(L, ARG_CONN, 1);
+  int rc = lm_run(conn, g, s->scripts, &o, &hooks, &s->plan, &e);
+  if (conn) lm_lua_conn_lend(L, ARG_CONN, -1);
+  if (rc != LM_OK) {
     lm_lua_push_error(L, &e);
     lm_err_release(&e);
     if (ctx.failed_rev >= 0) {

@@ -75,7 +75,9 @@ function Runner:display_url()
 end
 
 function Runner:connection()
-  if not self.conn then self.conn = core.connect(self.url) end
+  if not self.conn then
+    self.conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
+  end
   return self.conn
 end
 
