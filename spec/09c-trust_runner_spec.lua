@@ -263,7 +263,7 @@ h.each_db(function(db)
       it("pg_terminate_backend from another session during a step", function()
         local url, dir = setup("    local pid = op.query('SELECT pg_backend_pid() AS pid')[1].pid\n"
           .. "    local c = require('luamig.core').connect(os.getenv('URL_09C'))\n"
-          .. "    c:exec('SELECT pg_terminate_backend($1)', {pid})\n    c:close()")
+          .. "    c:exec('SELECT pg_terminate_backend($1::int)', {pid})\n    c:close()")
         local status, _, err = run(dir, url, "upgrade head", {DOOM_09C = "1", URL_09C = url})
         assert.equal(1, status, err)
         assert.truthy(err:find("FAILED: upgrade a2 (doomed): migrations/versions/a2.lua:", 1, true), err)
@@ -291,7 +291,7 @@ h.each_db(function(db)
       it("with transaction_per_migration = false: the database is where the run started", function()
         local url, dir = setup("    local pid = op.query('SELECT pg_backend_pid() AS pid')[1].pid\n"
           .. "    local c = require('luamig.core').connect(os.getenv('URL_09C'))\n"
-          .. "    c:exec('SELECT pg_terminate_backend($1)', {pid})\n    c:close()")
+          .. "    c:exec('SELECT pg_terminate_backend($1::int)', {pid})\n    c:close()")
         h.write_file(dir .. "/migrations/versions/a0.lua", h.script({id = "a0", message = "first"}))
         h.write_file(dir .. "/migrations/versions/a1.lua", h.script({id = "a1", down = "a0", message = "table",
                                                                      up = "CREATE TABLE t (x INTEGER)"}))
@@ -324,7 +324,7 @@ h.each_db(function(db)
         assert.equal(0, status, err)
         status, _, err = run(dir, url, "upgrade head")
         assert.equal(1, status, err)
-        assert.truthy(err:find("FAILED: upgrade a2 (fills the disk): migrations/versions/a2.lua:10: database or "
+        assert.truthy(err:find("FAILED: upgrade a2 (fills the disk): migrations/versions/a2.lua:9: database or "
           .. "disk is full\nSQLite rolled the transaction back itself after an error (database or disk is full). ",
           1, true), err)
         assert_told_truth(err, "a1.")

@@ -285,8 +285,8 @@ static void explain_lost(struct run *r, const struct lm_step *s, const char *why
                   "database is at %s%s. ", now ? now : (*last ? last : "base"),
                   now ? "" : " (luamig's last commit)");
   lm_buf_printf(&b, "Once that is dealt with, running the same command again is safe: it "
-                "starts from where the database is. Do not `luamig stamp` %s: it did not run.",
-                s->rev >= 0 ? rev_id(r, s->rev) : "anything");
+                "starts from where the database is. Do not `luamig stamp %s`: it did not run.",
+                s->rev >= 0 ? rev_id(r, s->rev) : "REV");
   lm_err_set(e, LM_ERROR, "%s", b.data);
   lm_buf_release(&b);
   free(label);
