@@ -149,6 +149,45 @@ h.each_db(function(db)
         assert.same({"a2"}, core.current(m:connection(), "luamig_version"))
         m:close()
       end)
+
+      it("hostile paths: a name with a space and quotes gets its lock file; a lock path that is a directory is an error that says so", function()
+        local d = h.tmpdir()
+        local path = d .. "/a b'\"c.db"
+        local url = "sqlite:" .. path
+        local dir = five_rows_project()
+        local statuses, errs = race(dir, url, 3)
+        assert.same({0, 0, 0}, statuses, table.concat(errs, "\n"))
+        assert.same({1, 2, 3, 4, 5}, xs(url))
+        assert.is_true(h.file_exists(path .. "-luamig.lock"))
+        local url2, path2 = h.fresh_sqlite()
+        os.execute("mkdir " .. h.shell_quote(path2 .. "-luamig.lock"))
+        local status, _, err = run(dir, url2, "upgrade head")
+        assert.equal(1, status, err)
+        assert.truthy(err:find(("FAILED: cannot open the migration lock file '%s-luamig.lock': Is a directory (luamig "
+          .. "keeps it beside the database so that two runs never migrate at once: the directory must be "
+          .. "writable, as it must be for SQLite's journal)"):format(path2), 1, true), err)
+        assert.same({}, h.version_rows(url2))
+      end)
+
+      it("a read-only file system: no lock file can be made, and a run with nothing to do still succeeds", function()
+        local mnt = h.tmpdir()
+        local ok = is_root and os.execute(("mount -t tmpfs -o size=1m tmpfs %s 2>/dev/null"):format(h.shell_quote(mnt)))
+        if not ok then
+          pending("needs root and `mount -t tmpfs` for a read-only file system (not available here)")
+          return
+        end
+        finally(function() os.execute(("umount %s"):format(h.shell_quote(mnt))) end)
+        local url = "sqlite:" .. mnt .. "/ro.db"
+        local dir = five_rows_project()
+        local status, _, err = run(dir, url, "upgrade head")
+        assert.equal(0, status, err)
+        os.remove(mnt .. "/ro.db-luamig.lock")
+        assert.is_true(os.execute(("mount -o remount,ro %s"):format(h.shell_quote(mnt))))
+        status, _, err = run(dir, url, "upgrade head")
+        assert.equal(0, status, err)
+        assert.same({"a2"}, h.version_rows(url))
+        assert.is_false(h.file_exists(mnt .. "/ro.db-luamig.lock"))
+      end)
     end
   end)
 

@@ -2,8 +2,9 @@
  * db_sqlite.c -- the SQLite driver: the only file that includes <sqlite3.h>.
  *
  * Transactions start with BEGIN IMMEDIATE: a migration run writes, so it
- * takes the write lock up front and a second runner waits on the busy
- * timeout instead of failing halfway with SQLITE_BUSY. DDL inside the
+ * takes the write lock up front, and waits for another process's lock on
+ * the busy handler (up to lock_timeout, then a message that says so)
+ * instead of failing halfway with SQLITE_BUSY. DDL inside the
  * transaction rolls back with it, as SQLite's DDL is transactional.
  *
  * The run lock is an flock(2) on a file beside the database,

@@ -107,8 +107,7 @@ static struct lm_value *check_params(lua_State *L, int idx, int *count) {
 static int core_connect(lua_State *L) {
   const char *url = luaL_checkstring(L, 1);
   long busy_ms = -1;
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
+  if (lua_istable(L, 2)) {                            /* anything else: ignored, as before */
     if (lua_getfield(L, 2, "lock_timeout") != LUA_TNIL) {
       luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 0, 2,
                     "opts.lock_timeout must be a number of seconds, 0 or more");

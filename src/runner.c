@@ -2,15 +2,22 @@
  * runner.c -- plan and apply a run (see runner.h).
  *
  * Safety, in order of defence:
- *  1. PostgreSQL: a session advisory lock for the whole run, taken by
- *     polling pg_try_advisory_lock so that a step running CREATE INDEX
- *     CONCURRENTLY cannot deadlock against a waiting runner. SQLite: each
- *     transaction is BEGIN IMMEDIATE with the busy timeout raised to
- *     lock_timeout, so a second writer waits.
- *  2. Inside each step's transaction the version rows are read again; if
- *     another run moved them, the plan is made again from what is there.
+ *  1. A run lock held for the whole run, across transactions and the
+ *     autocommit of transactional = false steps, through the driver
+ *     (db.h's lock): a session advisory lock on PostgreSQL, polled so
+ *     that a step running CREATE INDEX CONCURRENTLY cannot deadlock
+ *     against a waiting runner; an flock on "<db>-luamig.lock" beside a
+ *     SQLite file. A second run waits up to lock_timeout, then sees the
+ *     new state. SQLite statements also wait up to lock_timeout for
+ *     another process's lock on the file (the busy timeout).
+ *  2. Without a run lock (SQLite in a read-only directory) the version
+ *     rows are read again before each step; if another run moved them,
+ *     the plan is made again from what is there.
  *  3. Every version write is compare-and-set (version.c), so even a runner
- *     without the lock cannot apply a step twice: its transaction fails.
+ *     without the lock cannot record a step twice: its transaction fails.
+ * When the database ends a step's transaction itself (a lost connection,
+ * SQLite's own rollback after a full disk), the message says so, that
+ * nothing of the step was committed, and where the database is.
  */
 #include "runner.h"
 
