@@ -102,6 +102,25 @@ h.each_db(function(db)
       assert.same({"a2"}, h.version_rows(url))
     end)
 
+    it("a migration cannot start a second run on the connection it borrows (same runner)", function()
+      local url = db.url()
+      local dir = five_rows_project("  spec_09c_hook()\n")
+      local m = luamig.open{url = url, script_location = dir .. "/migrations", lock_timeout = 1}
+      local inner_err
+      _G.spec_09c_hook = function()
+        _G.spec_09c_hook = function() end
+        inner_err = h.error_of(m.upgrade, m, "head")
+      end
+      local ok, err = pcall(m.upgrade, m, "head")
+      m:close()
+      _G.spec_09c_hook = nil
+      assert.is_true(ok, tostring(err))
+      assert.truthy(tostring(inner_err):find("a luamig run is already using this connection: a migration cannot "
+        .. "start another run (upgrade, downgrade, stamp) on the connection it borrows", 1, true), tostring(inner_err))
+      assert.same({1, 2, 3, 4, 5}, xs(url))
+      assert.same({"a2"}, h.version_rows(url))
+    end)
+
     it("a failing transactional = false step states the version rows the table really holds", function()
       local url = db.url()
       local dir = h.project({

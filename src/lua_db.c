@@ -46,8 +46,11 @@ static LConn *toconn(lua_State *L, int idx) {
 
 struct lm_conn *lm_lua_checkconn(lua_State *L, int idx) { return toconn(L, idx)->conn; }
 
-void lm_lua_conn_lend(lua_State *L, int idx, int delta) {
-  toconn(L, idx)->runs += delta;
+int lm_lua_conn_lend(lua_State *L, int idx, int delta) {
+  LConn *c = toconn(L, idx);
+  int before = c->runs;
+  c->runs += delta;
+  return before;
 }
 
 static int conn_raise(lua_State *L, struct lm_err *e) { return lm_lua_raise(L, e); }
@@ -109,9 +112,9 @@ static int core_connect(lua_State *L) {
   long busy_ms = -1;
   if (lua_istable(L, 2)) {                            /* anything else: ignored, as before */
     if (lua_getfield(L, 2, "lock_timeout") != LUA_TNIL) {
-      luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 0, 2,
-                    "opts.lock_timeout must be a number of seconds, 0 or more");
-      busy_ms = (long)(lua_tonumber(L, -1) * 1000);
+      luaL_argcheck(L, lua_isnumber(L, -1), 2, "opts.lock_timeout must be a number of seconds");
+      lua_Number seconds = lua_tonumber(L, -1);
+      busy_ms = seconds > 0 ? (long)(seconds * 1000) : 0;
     }
     lua_pop(L, 1);
   }

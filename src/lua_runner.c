@@ -168,6 +168,9 @@ static int core_run(lua_State *L) {
   luaL_checktype(L, ARG_RECORDS, LUA_TTABLE);
   luaL_checktype(L, ARG_OPTS, LUA_TTABLE);
   lua_settop(L, ARG_OPTS);
+  if (conn && !opt_bool(L, "plan", 0) && lm_lua_conn_lend(L, ARG_CONN, 0) > 0)
+    return luaL_error(L, "a luamig run is already using this connection: a migration cannot start "
+                      "another run (upgrade, downgrade, stamp) on the connection it borrows");
   lua_getfield(L, ARG_OPTS, "migrate");               /* SLOT_MIGRATE */
   lua_getfield(L, ARG_OPTS, "log");                   /* SLOT_LOG */
   lua_getfield(L, ARG_OPTS, "emit");                  /* SLOT_EMIT */
