@@ -675,7 +675,10 @@ function Runner:roundtrip(opts)
     return result
   end)
   scratch:close()
-  if scratch_path then os.remove(scratch_path) end
+  if scratch_path then                                -- and its run-lock file: nobody else knows it
+    os.remove(scratch_path)
+    os.remove(scratch_path .. "-luamig.lock")
+  end
   if not ok then error(result, 0) end
   return result
 end
