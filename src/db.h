@@ -115,6 +115,30 @@ struct lm_driver {
   int (*commit)(struct lm_conn *c, struct lm_err *e);
   int (*rollback)(struct lm_conn *c, struct lm_err *e);
   int (*in_transaction)(struct lm_conn *c);
+
+  /* The run lock (runner.c holds it for a whole run, across transactions
+   * and autocommit steps): one luamig run per database and name (the
+   * version table) at a time, whether the other run is another process or
+   * another connection of this one. lock asks once and never waits: *got
+   * is 1 when this connection now holds it (a second lock counts, and
+   * needs a second unlock); 0 when another holds it, and then *holder (may
+   * be NULL) gets who, e.g. "server pid 123", caller frees; -1 when no run
+   * lock can be had for this database (SQLite in a read-only directory,
+   * where no step can write either): the caller relies on its other
+   * defences. unlock releases one hold; closing the connection releases
+   * them all. */
+  int (*lock)(struct lm_conn *c, const char *name, int *got, char **holder, struct lm_err *e);
+  void (*unlock)(struct lm_conn *c, const char *name);
+  /* How long a statement waits for a lock another process holds on the
+   * database before it fails, saying so and how long it waited (SQLite's
+   * busy handler). NULL where the server has its own settings. */
+  void (*set_busy_timeout)(struct lm_conn *c, long ms);
+  /* Why the last transaction ended other than by the caller's own SQL, or
+   * NULL: the connection to the server was lost (the server then rolls the
+   * transaction back), or SQLite rolled it back itself after a disk-full,
+   * I/O or out-of-memory error. Either way nothing of it was committed.
+   * Valid until the next call on c. */
+  const char *(*lost)(struct lm_conn *c);
 };
 
 extern const struct lm_driver lm_driver_sqlite;

@@ -601,6 +601,85 @@ static int pg_rollback(struct lm_conn *c, struct lm_err *e) {
   return run_control(c, "ROLLBACK", "ROLLBACK", e);
 }
 
+/* ---- the run lock: a session advisory lock ---- */
+
+/* The advisory lock's key for a name: FNV-1a of "luamig:" + name. */
+static int64_t lock_key_for(const char *name) {
+  uint64_t h = 14695981039346656037ULL;
+  for (const char *p = "luamig:"; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+  for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+  return (int64_t)(h >> 1);
+}
+
+/* The backend holding the advisory lock of key, for messages; 0 if unknown. */
+static long lock_holder(struct lm_conn *c, const struct lm_value *key) {
+  struct lm_cursor *cur = NULL;
+  struct lm_err ignored = LM_ERR_INIT;
+  long pid = 0;
+  if (pg_query(c, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+               "AND classid = (($1::bigint >> 32) & 4294967295)::bigint::oid "
+               "AND objid = ($1::bigint & 4294967295)::bigint::oid AND objsubid = 1",
+               1, key, &cur, &ignored) == LM_OK) {
+    if (pg_next(cur, &ignored) == LM_ROW) {
+      struct lm_value v;
+      pg_column_value(cur, 0, &v);
+      if (v.type == LM_INTEGER) pid = (long)v.i;
+    }
+    pg_cursor_free(cur);
+  }
+  lm_err_release(&ignored);
+  return pid;
+}
+
+/* pg_try_advisory_lock, asked once: polling it (rather than waiting in
+ * pg_advisory_lock) means a step running CREATE INDEX CONCURRENTLY cannot
+ * deadlock against a waiting run. A session lock: it outlives
+ * transactions and goes with the session. */
+static int pg_lock(struct lm_conn *c, const char *name, int *got, char **holder,
+                   struct lm_err *e) {
+  struct lm_value key = {.type = LM_INTEGER, .i = lock_key_for(name)};
+  struct lm_cursor *cur = NULL;
+  *got = 0;
+  if (holder) *holder = NULL;
+  /* PostgreSQL 14+: notice a vanished client within a second even during a
+   * long statement, so a killed run's session (and its lock) goes then.
+   * Older servers do not know the setting; that is not an error here. */
+  struct lm_err ignored = LM_ERR_INIT;
+  pg_exec(c, "SET client_connection_check_interval = 1000", 0, NULL, NULL, &ignored);
+  lm_err_release(&ignored);
+  if (pg_query(c, "SELECT pg_try_advisory_lock($1)", 1, &key, &cur, e) != LM_OK)
+    return LM_ERROR;
+  struct lm_value v = {.type = LM_NULL};
+  if (pg_next(cur, e) == LM_ROW) pg_column_value(cur, 0, &v);
+  *got = v.type == LM_BOOLEAN && v.i;
+  pg_cursor_free(cur);
+  if (!*got && holder) {
+    long pid = lock_holder(c, &key);
+    *holder = pid ? lm_asprintf("server pid %ld", pid) : lm_strdup("server pid unknown");
+  }
+  return LM_OK;
+}
+
+static void pg_unlock(struct lm_conn *c, const char *name) {
+  struct lm_value key = {.type = LM_INTEGER, .i = lock_key_for(name)};
+  struct lm_err ignored = LM_ERR_INIT;
+  if (PQstatus(handle(c)) == CONNECTION_OK) {         /* a lost session took its locks along */
+    pg_rollback(c, &ignored);                         /* an aborted transaction blocks it */
+    pg_exec(c, "SELECT pg_advisory_unlock($1)", 1, &key, NULL, &ignored);
+  }
+  lm_err_release(&ignored);
+}
+
+/* A connection the server ended (pg_terminate_backend, a restart,
+ * idle_in_transaction_session_timeout) is CONNECTION_BAD from the first
+ * call that notices; the server rolled its transaction back. */
+static const char *pg_lost(struct lm_conn *c) {
+  if (PQstatus(handle(c)) != CONNECTION_BAD) return NULL;
+  return "the connection to the PostgreSQL server was lost (the server ended the session: "
+         "terminated by an administrator, restarted, or a timeout such as "
+         "idle_in_transaction_session_timeout), and the server rolled the open transaction back";
+}
+
 const struct lm_driver lm_driver_postgresql = {
   .name = "postgresql",
   .parse_url = pg_parse_url,
@@ -620,4 +699,8 @@ const struct lm_driver lm_driver_postgresql = {
   .commit = pg_commit,
   .rollback = pg_rollback,
   .in_transaction = pg_in_transaction,
+  .lock = pg_lock,
+  .unlock = pg_unlock,
+  .set_busy_timeout = NULL,
+  .lost = pg_lost,
 };

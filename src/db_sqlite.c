@@ -2,23 +2,50 @@
  * db_sqlite.c -- the SQLite driver: the only file that includes <sqlite3.h>.
  *
  * Transactions start with BEGIN IMMEDIATE: a migration run writes, so it
- * takes the write lock up front and a second runner waits on the busy
- * timeout instead of failing halfway with SQLITE_BUSY. DDL inside the
+ * takes the write lock up front, and waits for another process's lock on
+ * the busy handler (up to lock_timeout, then a message that says so)
+ * instead of failing halfway with SQLITE_BUSY. DDL inside the
  * transaction rolls back with it, as SQLite's DDL is transactional.
+ *
+ * The run lock is an flock(2) on a file beside the database,
+ * "<db>-luamig.lock" (the real path, symlinks resolved), held from the
+ * start of a run to its end. SQLite's own locks last one transaction, and
+ * a transactional = false step runs in autocommit, so they cannot keep a
+ * second run out of it. flock, not fcntl: fcntl locks belong to the
+ * process, so two connections of one process would not exclude each
+ * other, and closing any descriptor of a file drops them all (which is
+ * also why the database file itself is not locked: SQLite holds fcntl
+ * locks on it). The lock file is left in place: removing it would let a
+ * third run lock a new file while a second waits on the old one.
  */
+#define _DEFAULT_SOURCE                               /* flock */
 #include "db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
 
 struct sqlite_conn {
   struct lm_conn base;   /* first: the layers above see only this */
   sqlite3 *db;
+  long busy_ms;          /* how long a statement waits for another process's lock */
+  int64_t busy_since;    /* when the current wait began (ms, monotonic) */
+  int64_t busy_waited;   /* how long the last wait lasted, once it gave up; -1: none */
+  int tx_open;           /* this driver began a transaction that it has not ended */
+  char *rolled_back;     /* why SQLite ended that transaction itself, or NULL */
+  int lock_fd;           /* the open lock file while the run lock is held, else -1 */
+  int lock_depth;        /* holds of the run lock */
 };
 
 struct sqlite_cursor {
@@ -29,11 +56,65 @@ struct sqlite_cursor {
 
 static sqlite3 *handle(struct lm_conn *c) { return ((struct sqlite_conn *)c)->db; }
 
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SQLite's busy handler: another process holds a lock on the database;
+ * wait for it up to busy_ms, in naps that grow to 100 ms. count is 0 at
+ * the start of each wait. */
+static int busy_wait(void *arg, int count) {
+  static const int naps[] = {1, 2, 5, 10, 20, 50, 100};
+  struct sqlite_conn *sc = arg;
+  int64_t now = now_ms();
+  if (count == 0) {
+    sc->busy_since = now;
+    sc->busy_waited = -1;
+  }
+  int64_t left = sc->busy_ms - (now - sc->busy_since);
+  if (left <= 0) {
+    sc->busy_waited = now - sc->busy_since;
+    return 0;                                         /* give up: SQLITE_BUSY */
+  }
+  int nap = count < 7 ? naps[count] : 100;
+  sqlite3_sleep(nap < left ? nap : (int)left);
+  return 1;
+}
+
+/* The database's file name for messages. */
+static const char *file_name(sqlite3 *db) {
+  const char *file = sqlite3_db_filename(db, "main");
+  return file && *file ? file : ":memory:";
+}
+
 /* Fill e from the connection's last error, with the statement it came from. */
 static int db_error(struct lm_conn *c, const char *sql, int offset_base, struct lm_err *e) {
+  struct sqlite_conn *sc = (struct sqlite_conn *)c;
   sqlite3 *db = handle(c);
-  lm_err_set(e, LM_ERROR, "%s", sqlite3_errmsg(db));
-  e->db_code = sqlite3_extended_errcode(db);
+  int code = sqlite3_extended_errcode(db);
+  if ((code & 0xff) == SQLITE_BUSY && sc->busy_waited >= 0)   /* another process holds it */
+    lm_err_set(e, LM_ERROR, "the database '%s' is locked by another process: luamig waited "
+               "%.1f s for it (lock_timeout = %g s) and gave up; find what holds it (e.g. "
+               "`fuser %s`), or raise lock_timeout", file_name(db), sc->busy_waited / 1000.0,
+               sc->busy_ms / 1000.0, file_name(db));
+  else if ((code & 0xff) == SQLITE_BUSY)
+    lm_err_set(e, LM_ERROR, "the database '%s' is locked by another process, and SQLite could "
+               "not wait for it (%s); run again", file_name(db), sqlite3_errmsg(db));
+  else
+    lm_err_set(e, LM_ERROR, "%s", sqlite3_errmsg(db));
+  sc->busy_waited = -1;
+  e->db_code = code;
+  /* SQLite rolls a whole transaction back itself after these errors
+   * (sqlite.org/lang_transaction.html, "Response To Errors Within A
+   * Transaction"): remember that the caller's SQL did not end it. */
+  int kind = code & 0xff;
+  if (sc->tx_open && sqlite3_get_autocommit(db) && sc->rolled_back == NULL &&
+      (kind == SQLITE_FULL || kind == SQLITE_IOERR || kind == SQLITE_BUSY ||
+       kind == SQLITE_NOMEM || kind == SQLITE_INTERRUPT || kind == SQLITE_CORRUPT))
+    sc->rolled_back = lm_asprintf("SQLite rolled the transaction back itself after an error "
+                                  "(%s)", e->message);
   int offset = sqlite3_error_offset(db);
   e->position = offset >= 0 ? offset_base + offset + 1 : 0;
   if (offset_base == 0 && offset < 0)                 /* a script's statement: no leading space */
@@ -53,10 +134,11 @@ static int sqlite_open(const struct lm_url *url, struct lm_conn **out, struct lm
    * a bulk load's instructions). */
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(url->target, &db, flags, NULL);
-  if (rc == SQLITE_OK) {
-    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);          /* another writer may be committing */
-    rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL);  /* a bad file fails now */
-  }
+  /* A bad file fails now. A file another process holds locked (SQLITE_BUSY,
+   * asked without waiting) is a database in use: the statements that
+   * follow wait for it as long as the busy timeout says (lock_timeout). */
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL);
+  if ((rc & 0xff) == SQLITE_BUSY) rc = SQLITE_OK;
   if (rc != SQLITE_OK) {
     lm_err_set(e, LM_ERROR, "cannot open SQLite database '%s': %s (check that the path is "
                "a database file in a directory that exists and is writable)", url->target,
@@ -71,13 +153,30 @@ static int sqlite_open(const struct lm_url *url, struct lm_conn **out, struct lm
   sc->base.display = lm_strdup(url->display);
   sc->base.secrets = NULL;
   sc->db = db;
+  sc->busy_ms = BUSY_TIMEOUT_MS;                      /* another writer may be committing */
+  sc->busy_since = 0;
+  sc->busy_waited = -1;
+  sc->tx_open = 0;
+  sc->rolled_back = NULL;
+  sc->lock_fd = -1;
+  sc->lock_depth = 0;
+  sqlite3_busy_handler(db, busy_wait, sc);
   *out = &sc->base;
   return LM_OK;
 }
 
+static void sqlite_set_busy_timeout(struct lm_conn *c, long ms) {
+  ((struct sqlite_conn *)c)->busy_ms = ms > 0 ? ms : 0;
+}
+
+static void unlock_all(struct sqlite_conn *sc);
+
 static void sqlite_close(struct lm_conn *c) {
   if (c == NULL) return;
-  sqlite3_close_v2(handle(c));   /* rolls back an open transaction */
+  struct sqlite_conn *sc = (struct sqlite_conn *)c;
+  sqlite3_close_v2(sc->db);      /* rolls back an open transaction */
+  unlock_all(sc);                /* after it: no write of this run is left pending */
+  free(sc->rolled_back);
   lm_conn_release(c);
   free(c);
 }
@@ -350,21 +449,122 @@ static int run_simple(struct lm_conn *c, const char *sql, struct lm_err *e) {
 }
 
 static int sqlite_begin(struct lm_conn *c, struct lm_err *e) {
+  struct sqlite_conn *sc = (struct sqlite_conn *)c;
   if (sqlite_in_transaction(c))
     return lm_err_set(e, LM_ERROR, "cannot begin: a transaction is already open");
-  return run_simple(c, "BEGIN IMMEDIATE", e);
+  free(sc->rolled_back);
+  sc->rolled_back = NULL;
+  sc->tx_open = 0;
+  if (run_simple(c, "BEGIN IMMEDIATE", e) != LM_OK) return LM_ERROR;
+  sc->tx_open = 1;
+  return LM_OK;
 }
 
 static int sqlite_commit(struct lm_conn *c, struct lm_err *e) {
-  if (!sqlite_in_transaction(c))
+  struct sqlite_conn *sc = (struct sqlite_conn *)c;
+  if (!sqlite_in_transaction(c)) {
+    sc->tx_open = 0;
+    if (sc->rolled_back) return lm_err_set(e, LM_ERROR, "cannot commit: %s", sc->rolled_back);
     return lm_err_set(e, LM_ERROR, "cannot commit: no transaction is open "
                       "(SQLite may have rolled it back after an earlier error)");
-  return run_simple(c, "COMMIT", e);
+  }
+  int rc = run_simple(c, "COMMIT", e);
+  if (!sqlite_in_transaction(c)) sc->tx_open = 0;
+  return rc;
 }
 
 static int sqlite_rollback(struct lm_conn *c, struct lm_err *e) {
-  if (!sqlite_in_transaction(c)) return LM_OK;        /* nothing left to undo */
-  return run_simple(c, "ROLLBACK", e);
+  struct sqlite_conn *sc = (struct sqlite_conn *)c;
+  int rc = sqlite_in_transaction(c) ? run_simple(c, "ROLLBACK", e) : LM_OK;
+  if (!sqlite_in_transaction(c)) {                    /* ended: what ended it is told by now */
+    sc->tx_open = 0;
+    free(sc->rolled_back);
+    sc->rolled_back = NULL;
+  }
+  return rc;
+}
+
+static const char *sqlite_lost(struct lm_conn *c) {
+  return ((struct sqlite_conn *)c)->rolled_back;
+}
+
+/* ---- the run lock: flock on "<db>-luamig.lock" (see the top) ---- */
+
+/* The lock file's path for the database of sc, or NULL for a database no
+ * other connection can see (":memory:", a temporary one). Caller frees. */
+static char *lock_path(struct sqlite_conn *sc) {
+  const char *file = sqlite3_db_filename(sc->db, "main");
+  if (file == NULL || *file == '\0') return NULL;
+  char *real = realpath(file, NULL);                  /* one file, one lock, whatever the path */
+  char *path = lm_asprintf("%s-luamig.lock", real ? real : file);
+  free(real);
+  return path;
+}
+
+static int sqlite_lock(struct lm_conn *c, const char *name, int *got, char **holder,
+                       struct lm_err *e) {
+  struct sqlite_conn *sc = (struct sqlite_conn *)c;
+  (void)name;                                         /* one writer per file anyway */
+  *got = 0;
+  if (holder) *holder = NULL;
+  if (sc->lock_depth > 0) {
+    sc->lock_depth++;
+    *got = 1;
+    return LM_OK;
+  }
+  char *path = lock_path(sc);
+  if (path == NULL) {                                 /* private to this connection */
+    sc->lock_depth = 1;
+    *got = 1;
+    return LM_OK;
+  }
+  int rc = LM_OK;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+    *got = -1;            /* a read-only directory: no lock here, and no journal for a write */
+  } else if (fd < 0) {
+    rc = lm_err_set(e, LM_ERROR, "cannot open the migration lock file '%s': %s (luamig keeps "
+                    "it beside the database so that two runs never migrate at once: the "
+                    "directory must be writable, as it must be for SQLite's journal)", path,
+                    strerror(errno));
+  } else if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    char pid[32];                                     /* for the messages of a waiting run */
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {}  /* only informative */
+    sc->lock_fd = fd;
+    sc->lock_depth = 1;
+    *got = 1;
+  } else if (errno == EWOULDBLOCK || errno == EINTR) {
+    if (holder) {
+      char buf[32] = "";
+      ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+      long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+      *holder = pid > 0 ? lm_asprintf("pid %ld; lock file %s", pid, path)
+                        : lm_asprintf("lock file %s", path);
+    }
+    close(fd);
+  } else {
+    rc = lm_err_set(e, LM_ERROR, "cannot lock the migration lock file '%s': %s", path,
+                    strerror(errno));
+    close(fd);
+  }
+  free(path);
+  return rc;
+}
+
+static void unlock_all(struct sqlite_conn *sc) {
+  sc->lock_depth = 0;
+  if (sc->lock_fd < 0) return;
+  if (ftruncate(sc->lock_fd, 0) != 0) {}              /* no stale pid for the next reader */
+  close(sc->lock_fd);                                 /* releases the flock */
+  sc->lock_fd = -1;
+}
+
+static void sqlite_unlock(struct lm_conn *c, const char *name) {
+  struct sqlite_conn *sc = (struct sqlite_conn *)c;
+  (void)name;
+  if (sc->lock_depth > 1) sc->lock_depth--;
+  else unlock_all(sc);
 }
 
 const struct lm_driver lm_driver_sqlite = {
@@ -386,4 +586,8 @@ const struct lm_driver lm_driver_sqlite = {
   .commit = sqlite_commit,
   .rollback = sqlite_rollback,
   .in_transaction = sqlite_in_transaction,
+  .lock = sqlite_lock,
+  .unlock = sqlite_unlock,
+  .set_busy_timeout = sqlite_set_busy_timeout,
+  .lost = sqlite_lost,
 };

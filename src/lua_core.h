@@ -33,6 +33,10 @@ void lm_lua_push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_
 
 /* The open connection of the luamig.Conn at idx; raises if closed. */
 struct lm_conn *lm_lua_checkconn(lua_State *L, int idx);
+/* Lend the luamig.Conn at idx to a run (delta 1) or take it back (-1):
+ * while lent, close() raises instead of freeing what the run uses.
+ * Returns how many runs had it before. */
+int lm_lua_conn_lend(lua_State *L, int idx, int delta);
 
 /* Push an error value (a table with message, code, sqlstate, sql, position
  * and a __tostring) built from e, release e, and raise it. Never returns.

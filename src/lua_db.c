@@ -1,7 +1,7 @@
 /*
  * lua_db.c -- the connection and transaction objects of luamig.core.
  *
- *   local conn = core.connect(url)         -- raises an error value on failure
+ *   local conn = core.connect(url [, {lock_timeout = s}])   -- raises on failure
  *   conn:exec(sql [, params])  -> changes  -- params: a list; nil holes allowed
  *   conn:query(sql [, params]) -> rows, columns   (rows[i].colname)
  *   local tx <close> = conn:begin()        -- rolls back unless tx:commit()
@@ -29,6 +29,7 @@ typedef struct {
   struct lm_conn *conn;   /* NULL once closed */
   lua_Integer tx_serial;  /* serial of the transaction begun last */
   int tx_open;            /* that transaction has not ended */
+  int runs;               /* core.run calls using it now: it must stay open */
 } LConn;
 
 enum tx_state { TX_OPEN, TX_COMMITTED, TX_ROLLED_BACK };
@@ -45,6 +46,13 @@ static LConn *toconn(lua_State *L, int idx) {
 }
 
 struct lm_conn *lm_lua_checkconn(lua_State *L, int idx) { return toconn(L, idx)->conn; }
+
+int lm_lua_conn_lend(lua_State *L, int idx, int delta) {
+  LConn *c = toconn(L, idx);
+  int before = c->runs;
+  c->runs += delta;
+  return before;
+}
 
 static int conn_raise(lua_State *L, struct lm_err *e) { return lm_lua_raise(L, e); }
 
@@ -97,16 +105,30 @@ static struct lm_value *check_params(lua_State *L, int idx, int *count) {
   return v;
 }
 
-/* core.connect(url) -> conn */
+/* core.connect(url [, opts]) -> conn. opts.lock_timeout: seconds a
+ * statement waits for a lock another process holds on the database
+ * (SQLite; default 5) before it fails saying so. */
 static int core_connect(lua_State *L) {
   const char *url = luaL_checkstring(L, 1);
+  long busy_ms = -1;
+  if (lua_istable(L, 2)) {                            /* anything else: ignored, as before */
+    if (lua_getfield(L, 2, "lock_timeout") != LUA_TNIL) {
+      luaL_argcheck(L, lua_isnumber(L, -1), 2, "opts.lock_timeout must be a number of seconds");
+      lua_Number seconds = lua_tonumber(L, -1);
+      busy_ms = seconds > 0 ? (long)(seconds * 1000) : 0;
+    }
+    lua_pop(L, 1);
+  }
   LConn *c = lua_newuserdatauv(L, sizeof *c, 0);
   c->conn = NULL;                                     /* closed until the handle exists */
   c->tx_serial = 0;
   c->tx_open = 0;
+  c->runs = 0;
   luaL_setmetatable(L, CONN_MT);
   struct lm_err e = LM_ERR_INIT;
   if (lm_db_connect(url, &c->conn, &e) != LM_OK) return conn_raise(L, &e);
+  if (busy_ms >= 0 && c->conn->driver->set_busy_timeout)
+    c->conn->driver->set_busy_timeout(c->conn, busy_ms);
   return 1;
 }
 
@@ -405,6 +427,10 @@ static int conn_bulk_insert(lua_State *L) {
 /* conn:begin() -> tx, a to-be-closed value that rolls back unless committed */
 static int conn_begin(lua_State *L) {
   LConn *c = toconn(L, 1);
+  if (c->runs > 0 && c->conn->driver->in_transaction(c->conn))
+    return luaL_error(L, "cannot begin a transaction: luamig runs this step in its own "
+                      "transaction on this connection (op.get_bind()); mark the migration "
+                      "transactional = false to manage transactions yourself");
   struct lm_err e = LM_ERR_INIT;
   LTx *tx = lua_newuserdatauv(L, sizeof *tx, 1);
   tx->state = TX_ROLLED_BACK;                         /* ended until BEGIN succeeds */
@@ -460,15 +486,28 @@ static int conn_quote_literal(lua_State *L) {
   return quote_literal_as(L, toconn(L, 1)->conn->driver->name, 2);
 }
 
-/* __gc, __close and close(): idempotent */
+/* __close and close(): idempotent. A connection a luamig run is using
+ * (the one op.get_bind() lends a migration) stays open: the run still
+ * needs it, and would otherwise use freed memory. */
 static int conn_close(lua_State *L) {
   LConn *c = luaL_checkudata(L, 1, CONN_MT);
+  if (c->runs > 0)
+    return luaL_error(L, "cannot close this connection: a luamig run is using it (a migration "
+                      "borrows it through op.get_bind() and must leave it open; luamig closes "
+                      "it when the run ends)");
   if (c->conn != NULL) {
     c->conn->driver->close(c->conn);                  /* rolls back an open transaction */
     c->conn = NULL;
     c->tx_open = 0;
   }
   return 0;
+}
+
+/* __gc: nothing can be using an unreachable connection. */
+static int conn_gc(lua_State *L) {
+  LConn *c = luaL_checkudata(L, 1, CONN_MT);
+  c->runs = 0;
+  return conn_close(L);
 }
 
 static int conn_tostring(lua_State *L) {
@@ -656,7 +695,7 @@ static const luaL_Reg conn_methods[] = {
 };
 
 static const luaL_Reg conn_meta[] = {
-  {"__gc", conn_close},
+  {"__gc", conn_gc},
   {"__close", conn_close},
   {"__tostring", conn_tostring},
   {"__index", NULL},                                  /* placeholder for methods */

@@ -168,6 +168,9 @@ static int core_run(lua_State *L) {
   luaL_checktype(L, ARG_RECORDS, LUA_TTABLE);
   luaL_checktype(L, ARG_OPTS, LUA_TTABLE);
   lua_settop(L, ARG_OPTS);
+  if (conn && !opt_bool(L, "plan", 0) && lm_lua_conn_lend(L, ARG_CONN, 0) > 0)
+    return luaL_error(L, "a luamig run is already using this connection: a migration cannot start "
+                      "another run (upgrade, downgrade, stamp) on the connection it borrows");
   lua_getfield(L, ARG_OPTS, "migrate");               /* SLOT_MIGRATE */
   lua_getfield(L, ARG_OPTS, "log");                   /* SLOT_LOG */
   lua_getfield(L, ARG_OPTS, "emit");                  /* SLOT_EMIT */
@@ -243,7 +246,13 @@ static int core_run(lua_State *L) {
   struct hook_ctx ctx = {L, -1};
   struct lm_run_hooks hooks = {&ctx, hook_migrate, hook_log, hook_emit};
   struct lm_err e = LM_ERR_INIT;
-  if (lm_run(conn, g, s->scripts, &o, &hooks, &s->plan, &e) != LM_OK) {
+  /* The hooks run the migrations, which may reach the connection
+   * (op.get_bind()): it must not be closed under lm_run. Nothing raises
+   * between lend and take back: the hooks call Lua under lua_pcall. */
+  if (conn) lm_lua_conn_lend(L, ARG_CONN, 1);
+  int rc = lm_run(conn, g, s->scripts, &o, &hooks, &s->plan, &e);
+  if (conn) lm_lua_conn_lend(L, ARG_CONN, -1);
+  if (rc != LM_OK) {
     lm_lua_push_error(L, &e);
     lm_err_release(&e);
     if (ctx.failed_rev >= 0) {

@@ -2,15 +2,22 @@
  * runner.c -- plan and apply a run (see runner.h).
  *
  * Safety, in order of defence:
- *  1. PostgreSQL: a session advisory lock for the whole run, taken by
- *     polling pg_try_advisory_lock so that a step running CREATE INDEX
- *     CONCURRENTLY cannot deadlock against a waiting runner. SQLite: each
- *     transaction is BEGIN IMMEDIATE with the busy timeout raised to
- *     lock_timeout, so a second writer waits.
- *  2. Inside each step's transaction the version rows are read again; if
- *     another run moved them, the plan is made again from what is there.
+ *  1. A run lock held for the whole run, across transactions and the
+ *     autocommit of transactional = false steps, through the driver
+ *     (db.h's lock): a session advisory lock on PostgreSQL, polled so
+ *     that a step running CREATE INDEX CONCURRENTLY cannot deadlock
+ *     against a waiting runner; an flock on "<db>-luamig.lock" beside a
+ *     SQLite file. A second run waits up to lock_timeout, then sees the
+ *     new state. SQLite statements also wait up to lock_timeout for
+ *     another process's lock on the file (the busy timeout).
+ *  2. Without a run lock (SQLite in a read-only directory) the version
+ *     rows are read again before each step; if another run moved them,
+ *     the plan is made again from what is there.
  *  3. Every version write is compare-and-set (version.c), so even a runner
- *     without the lock cannot apply a step twice: its transaction fails.
+ *     without the lock cannot record a step twice: its transaction fails.
+ * When the database ends a step's transaction itself (a lost connection,
+ * SQLite's own rollback after a full disk), the message says so, that
+ * nothing of the step was committed, and where the database is.
  */
 #include "runner.h"
 
@@ -30,9 +37,10 @@ struct run {
   const struct lm_run_opts *o;
   const struct lm_run_hooks *h;
   struct lm_sink sink;
-  int pg, in_tx, locked;
+  int in_tx;
+  int locked;                         /* the run lock keeps other runs out */
+  int lock_held;                      /* ... and must be released */
   int purge;                          /* stamp --purge: empty the table in the first transaction */
-  int64_t lock_key;
 };
 
 static void say(struct run *r, const char *level, const char *fmt, ...)
@@ -84,95 +92,46 @@ static void tx_rollback(struct run *r) {
 
 /* ---- the lock ---- */
 
-static int64_t lock_key_for(const char *table) {
-  uint64_t h = 14695981039346656037ULL;               /* FNV-1a of "luamig:" + table */
-  for (const char *p = "luamig:"; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-  for (const char *p = table; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-  return (int64_t)(h >> 1);
-}
-
-/* Ask once; *got = 1 when the lock is ours. */
-static int try_lock(struct run *r, int *got, struct lm_err *e) {
-  struct lm_value key = {.type = LM_INTEGER, .i = r->lock_key};
-  struct lm_cursor *cur = NULL;
-  const struct lm_driver *d = r->conn->driver;
-  if (d->query(r->conn, "SELECT pg_try_advisory_lock($1)", 1, &key, &cur, e) != LM_OK)
-    return LM_ERROR;
-  int rc = d->next(cur, e);
-  struct lm_value v = {.type = LM_NULL};
-  if (rc == LM_ROW) d->column_value(cur, 0, &v);
-  d->cursor_free(cur);
-  if (rc == LM_ERROR) return LM_ERROR;
-  *got = v.type == LM_BOOLEAN && v.i;
-  return LM_OK;
-}
-
-/* The backend holding our advisory lock, for the waiting message; 0 if unknown. */
-static long lock_holder(struct run *r) {
-  struct lm_value key = {.type = LM_INTEGER, .i = r->lock_key};
-  struct lm_cursor *cur = NULL;
-  struct lm_err ignored = LM_ERR_INIT;
-  const struct lm_driver *d = r->conn->driver;
-  long pid = 0;
-  if (d->query(r->conn, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-               "AND classid = (($1::bigint >> 32) & 4294967295)::bigint::oid "
-               "AND objid = ($1::bigint & 4294967295)::bigint::oid AND objsubid = 1",
-               1, &key, &cur, &ignored) == LM_OK) {
-    if (d->next(cur, &ignored) == LM_ROW) {
-      struct lm_value v;
-      d->column_value(cur, 0, &v);
-      if (v.type == LM_INTEGER) pid = (long)v.i;
-    }
-    d->cursor_free(cur);
-  }
-  lm_err_release(&ignored);
-  return pid;
-}
-
+/* The run lock, through the driver (a PostgreSQL advisory lock, an flock
+ * beside a SQLite file), polled until lock_timeout. SQLite statements wait
+ * as long for another process's lock on the database (the busy timeout). */
 static int take_lock(struct run *r, struct lm_err *e) {
-  if (!r->pg) {                                       /* SQLite: BEGIN IMMEDIATE waits this long */
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA busy_timeout = %ld", r->o->lock_timeout_ms);
-    return r->conn->driver->exec(r->conn, sql, 0, NULL, NULL, e);
-  }
-  r->lock_key = lock_key_for(r->o->version_table);
-  /* PostgreSQL 14+: notice a vanished client within a second even during a
-   * long statement, so a killed runner's session (and its lock) goes then.
-   * Older servers do not know the setting; that is not an error here. */
-  struct lm_err ignored = LM_ERR_INIT;
-  r->conn->driver->exec(r->conn, "SET client_connection_check_interval = 1000", 0, NULL, NULL,
-                        &ignored);
-  lm_err_release(&ignored);
+  const struct lm_driver *d = r->conn->driver;
+  if (d->set_busy_timeout) d->set_busy_timeout(r->conn, r->o->lock_timeout_ms);
   int64_t start = now_ms();
   int got = 0, told = 0;
   for (;;) {
-    if (try_lock(r, &got, e) != LM_OK) return LM_ERROR;
-    if (got) break;
-    long pid = lock_holder(r);
-    if (now_ms() - start >= r->o->lock_timeout_ms)
-      return lm_err_set(e, LM_ERROR, "could not take the migration lock within %ld s: another "
-                        "luamig run (server pid %ld) is migrating this database; wait for it to "
-                        "finish, or raise lock_timeout", r->o->lock_timeout_ms / 1000, pid);
+    char *holder = NULL;
+    if (d->lock(r->conn, r->o->version_table, &got, &holder, e) != LM_OK) return LM_ERROR;
+    if (got) {
+      free(holder);
+      break;
+    }
+    if (now_ms() - start >= r->o->lock_timeout_ms) {
+      lm_err_set(e, LM_ERROR, "could not take the migration lock within %g s: another luamig "
+                 "run (%s) is migrating this database; wait for it to finish, or raise "
+                 "lock_timeout", r->o->lock_timeout_ms / 1000.0, holder ? holder : "unknown");
+      free(holder);
+      return LM_ERROR;
+    }
     if (!told) {
-      say(r, "INFO", "Waiting for another luamig run (server pid %ld) to release the "
-          "migration lock...", pid);
+      say(r, "INFO", "Waiting for another luamig run (%s) to release the migration lock...",
+          holder ? holder : "unknown");
       told = 1;
     }
+    free(holder);
     sleep_ms(LOCK_POLL_MS);
   }
-  r->locked = 1;
+  r->locked = got == 1;                               /* -1: none to be had (driver's say) */
+  r->lock_held = got == 1;
   if (told) say(r, "INFO", "Took the migration lock.");
   return LM_OK;
 }
 
 static void release_lock(struct run *r) {
-  if (!r->locked) return;
-  r->locked = 0;
-  struct lm_err ignored = LM_ERR_INIT;
-  struct lm_value key = {.type = LM_INTEGER, .i = r->lock_key};
-  r->conn->driver->rollback(r->conn, &ignored);        /* an aborted transaction blocks it */
-  r->conn->driver->exec(r->conn, "SELECT pg_advisory_unlock($1)", 1, &key, NULL, &ignored);
-  lm_err_release(&ignored);                           /* the session's end frees it anyway */
+  if (!r->lock_held) return;
+  r->lock_held = r->locked = 0;
+  r->conn->driver->unlock(r->conn, r->o->version_table);
 }
 
 /* ---- plans ---- */
@@ -275,61 +234,147 @@ static int record_step(struct run *r, const struct lm_step *s, int64_t ms, struc
   return LM_OK;
 }
 
+/* The version rows as the database holds them now, for messages ("a, b",
+ * "base"); NULL when they cannot be read (a lost connection). Caller frees. */
+static char *rows_now(struct run *r) {
+  if (r->conn == NULL) return NULL;
+  char **rows;
+  size_t n;
+  struct lm_err ignored = LM_ERR_INIT;
+  int rc = lm_version_read(r->conn, r->o->version_table, &rows, &n, &ignored);
+  lm_err_release(&ignored);
+  if (rc != LM_OK) return NULL;
+  struct lm_buf b = LM_BUF_INIT;
+  for (size_t i = 0; i < n; i++) lm_buf_printf(&b, "%s%s", i ? ", " : "", rows[i]);
+  if (n == 0) lm_buf_adds(&b, "base");
+  lm_version_rows_free(rows, n);
+  return lm_buf_detach(&b);
+}
+
+/* "the version table still says X": what it says now, read again, so a
+ * message never states rows the table does not hold. expected: the rows
+ * luamig last committed. */
+static void say_rows(struct run *r, struct lm_buf *b, const struct lm_ilist *expected) {
+  char *want = join_ids(r, expected), *now = rows_now(r);
+  if (*want == '\0') {
+    free(want);
+    want = lm_strdup("base");
+  }
+  if (now == NULL)
+    lm_buf_printf(b, "the version table said %s at luamig's last commit (it cannot be read "
+                  "now)", want);
+  else if (strcmp(now, want) == 0)
+    lm_buf_printf(b, "the version table still says %s", now);
+  else
+    lm_buf_printf(b, "the version table says %s (another run changed it from %s)", now, want);
+  free(want);
+  free(now);
+}
+
+/* The database ended the step's transaction itself (driver's lost(): the
+ * connection went, or SQLite rolled back after a full disk): nothing of
+ * the step was committed, nor of any step since luamig's last commit. at
+ * commit: the failure came from COMMIT, whose fate the client may not know. */
+static void explain_lost(struct run *r, const struct lm_step *s, const char *why, int at_commit,
+                         const struct lm_ilist *committed, struct lm_err *e) {
+  char *label = step_label(r, s);
+  char *now = rows_now(r);
+  char *last = join_ids(r, committed);
+  struct lm_buf b = LM_BUF_INIT;
+  lm_buf_printf(&b, "%s: %s\n%s. ", label, e->message ? e->message : "failed", why);
+  if (at_commit && now == NULL)
+    lm_buf_printf(&b, "This happened during COMMIT, so luamig cannot tell whether the step was "
+                  "committed: the database is at %s, or at %s if it was not. `luamig current` "
+                  "says which. ", s->rows.n ? "this revision" : "the step's target",
+                  *last ? last : "base");
+  else
+    lm_buf_printf(&b, "Nothing of this step was committed: the step was rolled back, and the "
+                  "database is at %s%s. ", now ? now : (*last ? last : "base"),
+                  now ? "" : " (luamig's last commit)");
+  lm_buf_printf(&b, "Once that is dealt with, running the same command again is safe: it "
+                "starts from where the database is. Do not `luamig stamp %s`: it did not run.",
+                s->rev >= 0 ? rev_id(r, s->rev) : "REV");
+  lm_err_set(e, LM_ERROR, "%s", b.data);
+  lm_buf_release(&b);
+  free(label);
+  free(now);
+  free(last);
+}
+
+/* The driver's reason when the database itself ended the transaction. */
+static const char *lost_reason(struct run *r) {
+  return r->conn && r->conn->driver->lost ? r->conn->driver->lost(r->conn) : NULL;
+}
+
 /* Say what a failure inside a step leaves behind. */
 static void explain_failure(struct run *r, const struct lm_step *s, int transactional,
-                            const struct lm_ilist *rows_before, struct lm_err *e) {
+                            const struct lm_ilist *committed, struct lm_err *e) {
   char *label = step_label(r, s);
-  char *at = join_ids(r, rows_before);
-  if (transactional) {
-    lm_err_prefix(e, "%s", label);
-  } else {
-    lm_err_prefix(e, "%s", label);
+  lm_err_prefix(e, "%s", label);
+  if (!transactional) {
     struct lm_buf b = LM_BUF_INIT;
-    lm_buf_printf(&b, "%s\nThis step ran outside a transaction (transactional = false): what "
-                  "it did before the error stays applied, and the version table still says %s. "
-                  "Check the database, then either undo that part by hand and run again, or "
-                  "finish it by hand and `luamig stamp %s`.", e->message, *at ? at : "base",
-                  rev_id(r, s->rev));
+    const char *why = lost_reason(r);
+    lm_buf_printf(&b, "%s\n", e->message);
+    if (why) lm_buf_printf(&b, "%s.\n", why);
+    lm_buf_printf(&b, "This step ran outside a transaction (transactional = false): what it did "
+                  "before the error stays applied, and ");
+    say_rows(r, &b, committed);
+    lm_buf_printf(&b, ". Check the database, then either undo that part by hand and run again, "
+                  "or finish it by hand and `luamig stamp %s`.", rev_id(r, s->rev));
     free(e->message);
     e->message = lm_buf_detach(&b);
   }
   free(label);
-  free(at);
 }
 
 /* A step whose SQL ended the transaction luamig opened for it: nothing is
  * recorded, and the message says what may have stayed. body: the step's
  * own result (its error, if any, is kept in front). */
 static void explain_ended_transaction(struct run *r, const struct lm_step *s, int body,
-                                      const struct lm_ilist *rows_before, struct lm_err *e) {
+                                      const struct lm_ilist *committed, struct lm_err *e) {
   char *label = step_label(r, s);
-  char *at = join_ids(r, rows_before);
   struct lm_buf b = LM_BUF_INIT;
   lm_buf_printf(&b, "%s: ", label);
   if (body != LM_OK) lm_buf_printf(&b, "%s\n", e->message);
   lm_buf_printf(&b, "its SQL ended the transaction luamig opened for it (a COMMIT or ROLLBACK): "
                 "what ran before that may be committed or undone, what ran after it was committed "
-                "statement by statement, and the version table still says %s, so this revision is "
-                "not recorded. Mark a step that must manage its own transactions with "
-                "transactional = false; check the database, then fix the step and run again, or "
-                "finish it by hand and `luamig stamp %s`.", *at ? at : "base",
+                "statement by statement, and ");
+  say_rows(r, &b, committed);
+  lm_buf_printf(&b, ", so this revision is not recorded. Mark a step that must manage its own "
+                "transactions with transactional = false; check the database, then fix the step "
+                "and run again, or finish it by hand and `luamig stamp %s`.",
                 s->rev >= 0 ? rev_id(r, s->rev) : "REV");
   lm_err_set(e, LM_ERROR, "%s", b.data);
   lm_buf_release(&b);
   free(label);
-  free(at);
+}
+
+/* Whether the version rows are still those of want (another run may have
+ * moved them: the caller plans again). *same is set. */
+static int rows_unchanged(struct run *r, const struct lm_ilist *want, int *same,
+                          struct lm_err *e) {
+  char **rows;
+  size_t n;                                           /* the table exists: a step is planned */
+  if (lm_version_read_rows(r->conn, r->o->version_table, &rows, &n, e) != LM_OK) return LM_ERROR;
+  *same = rows_equal(r, rows, n, want);
+  lm_version_rows_free(rows, n);
+  return LM_OK;
 }
 
 /* Apply plan's steps from the first. On a change by another run (seen
  * inside a step's transaction) *replan is set and the caller plans again. */
 static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err *e) {
   int per_step = r->o->transaction_per_migration;
-  const struct lm_ilist *before = &plan->start;
+  const struct lm_ilist *before = &plan->start;       /* the rows before the current step */
+  const struct lm_ilist *committed = &plan->start;    /* the rows at luamig's last commit */
   *replan = 0;
   for (size_t i = 0; i < plan->nsteps; i++) {
     const struct lm_step *s = &plan->steps[i];
     int transactional = s->rev < 0 || s->stamp || r->scripts[s->rev].transactional;
-    if (!transactional && r->in_tx && tx_commit(r, e) != LM_OK) return LM_ERROR;
+    if (!transactional && r->in_tx) {
+      if (tx_commit(r, e) != LM_OK) return LM_ERROR;
+      committed = before;
+    }
     if (transactional && !r->in_tx) {
       if (tx_begin(r, e) != LM_OK) return LM_ERROR;
       if (r->purge) {                                 /* stamp --purge: the plan starts empty */
@@ -340,22 +385,25 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
         }
       } else if (r->conn && !r->locked) {
         /* Did another run move the rows? Only without the run-wide lock
-         * (SQLite: runners share the work, a transaction at a time). On
-         * PostgreSQL the advisory lock keeps every other luamig run out, and
-         * the compare-and-set writes catch anything else. */
-        char **rows;
-        size_t n;                                     /* the table exists: a step is planned */
-        if (lm_version_read_rows(r->conn, r->o->version_table, &rows, &n, e) != LM_OK) {
+         * (SQLite in a read-only directory): the lock keeps every other
+         * luamig run out, and the compare-and-set writes catch anything else. */
+        int same;
+        if (rows_unchanged(r, before, &same, e) != LM_OK) {
           tx_rollback(r);
           return LM_ERROR;
         }
-        int same = rows_equal(r, rows, n, before);
-        lm_version_rows_free(rows, n);
         if (!same) {
           tx_rollback(r);
           *replan = 1;
           return LM_OK;
         }
+      }
+    } else if (!transactional && r->conn && !r->locked) {
+      int same;                                       /* the same check, as near as it gets */
+      if (rows_unchanged(r, before, &same, e) != LM_OK) return LM_ERROR;
+      if (!same) {
+        *replan = 1;
+        return LM_OK;
       }
     }
     announce(r, s);
@@ -363,25 +411,46 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     int body = LM_OK;
     if (!s->stamp && s->rev >= 0) body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
     if (r->in_tx && r->conn && !r->conn->driver->in_transaction(r->conn)) {
-      r->in_tx = 0;                                   /* its own COMMIT or ROLLBACK ended ours */
-      explain_ended_transaction(r, s, body, before, e);
+      const char *why = lost_reason(r);               /* ended: by the database, or the step's SQL */
+      if (why) explain_lost(r, s, why, 0, committed, e);
+      else explain_ended_transaction(r, s, body, committed, e);
+      tx_rollback(r);                                 /* nothing to undo: the driver's state */
       return LM_ERROR;
     }
     if (body != LM_OK) {
       tx_rollback(r);
-      explain_failure(r, s, transactional, before, e);
+      explain_failure(r, s, transactional, committed, e);
+      return LM_ERROR;
+    }
+    if (!transactional && r->conn && r->conn->driver->in_transaction(r->conn)) {
+      struct lm_err ignored = LM_ERR_INIT;            /* its own BEGIN, never ended */
+      r->conn->driver->rollback(r->conn, &ignored);
+      lm_err_release(&ignored);
+      lm_err_set(e, LM_ERROR, "the step left a transaction of its own open (a BEGIN or "
+                 "conn:begin() without its COMMIT); luamig rolled that transaction back");
+      explain_failure(r, s, transactional, committed, e);
       return LM_ERROR;
     }
     int64_t ms = now_ms() - t0;
-    if (!transactional && tx_begin(r, e) != LM_OK) return LM_ERROR;
-    if (record_step(r, s, ms, e) != LM_OK) {
-      tx_rollback(r);
-      explain_failure(r, s, transactional, before, e);
+    if (!transactional && tx_begin(r, e) != LM_OK) {
+      explain_failure(r, s, transactional, committed, e);
       return LM_ERROR;
     }
-    if ((per_step || !transactional) && tx_commit(r, e) != LM_OK) {
-      explain_failure(r, s, 1, before, e);
+    if (record_step(r, s, ms, e) != LM_OK) {
+      tx_rollback(r);
+      const char *why = transactional ? lost_reason(r) : NULL;
+      if (why) explain_lost(r, s, why, 0, committed, e);
+      else explain_failure(r, s, transactional, committed, e);
       return LM_ERROR;
+    }
+    if (per_step || !transactional) {
+      if (tx_commit(r, e) != LM_OK) {
+        const char *why = lost_reason(r);
+        if (why) explain_lost(r, s, why, 1, committed, e);
+        else explain_failure(r, s, 1, committed, e);
+        return LM_ERROR;
+      }
+      committed = &s->rows;
     }
     before = &s->rows;
   }
@@ -415,7 +484,6 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
     .sink = {.conn = c, .dialect = c ? c->driver->name : o->offline_dialect,
              .emit = h->emit, .ctx = h->ctx},
   };
-  r.pg = strcmp(r.sink.dialect, "postgresql") == 0;
   r.purge = o->kind == LM_RUN_STAMP && o->purge;
   char **rows = NULL;
   size_t nrows = 0;

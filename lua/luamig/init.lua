@@ -92,7 +92,9 @@ function Runner:display_url()
 end
 
 function Runner:connection()
-  if not self.conn then self.conn = core.connect(self.url) end
+  if not self.conn then
+    self.conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
+  end
   return self.conn
 end
 
@@ -718,7 +720,10 @@ function Runner:roundtrip(opts)
     return result
   end)
   scratch:close()
-  if scratch_path then os.remove(scratch_path) end
+  if scratch_path then                                -- and its run-lock file: nobody else knows it
+    os.remove(scratch_path)
+    os.remove(scratch_path .. "-luamig.lock")
+  end
   if not ok then error(result, 0) end
   return result
 end

@@ -13,6 +13,11 @@
 --     work ("another luamig run ..."); never a hang, never anything else;
 --   - the "Running upgrade" lines of all runners add up to the 12 steps.
 --
+-- With outside = true (--outside) every migration is transactional = false
+-- and records its execution in two autocommit statements with work
+-- between them: only the run lock (an flock beside a SQLite file, the
+-- advisory lock on PostgreSQL) keeps a second run out of such a step.
+--
 -- killed_holder(): a runner inside a slow step (so holding the lock: the
 -- PostgreSQL advisory lock, or SQLite's write transaction) is killed with
 -- SIGKILL; the next runner must proceed at once (the lock dies with the
@@ -20,7 +25,7 @@
 --
 -- As a module: local conc = dofile("spec/stress/concurrency.lua")
 -- As a command: lua5.4 spec/stress/concurrency.lua --dialect sqlite|postgresql
---   --url-factory CMD --rounds N   (see spec/stress/run)
+--   --rounds N [--outside]   (see spec/stress/run)
 local core = require "luamig.core"
 local h = require "spec.helpers"
 
@@ -40,19 +45,30 @@ local function slow_sql(dialect, seconds)
 end
 
 -- The counting project: c01 creates the table, every cNN (c01 included)
--- inserts its own id. slow: the SQL each step runs first.
-function M.write_project(dir, slow)
+-- inserts its own id. slow: the SQL each step runs first. outside: every
+-- step transactional = false, inserting its id half before and half after
+-- the slow SQL (so a step run twice shows as two rows or a half one).
+function M.write_project(dir, slow, outside)
   os.execute("mkdir -p " .. shell_quote(dir .. "/migrations/versions"))
   for i = 1, M.NREVS do
     local id = ("c%02d"):format(i)
     local body = {}
-    if i == 1 then body[#body + 1] = "  op.execute('CREATE TABLE executions (rev TEXT NOT NULL)')" end
+    if i == 1 then body[#body + 1] = "  op.execute('CREATE TABLE IF NOT EXISTS executions (rev TEXT NOT NULL)')" end
+    if outside then
+      body[#body + 1] = ("  op.execute('INSERT INTO executions (rev) VALUES ($1)', {%q})"):format(id .. "-half")
+    end
     for _, sql in ipairs(slow) do body[#body + 1] = ("  op.execute(%q)"):format(sql) end
-    body[#body + 1] = ("  op.execute('INSERT INTO executions (rev) VALUES ($1)', {%q})"):format(id)
+    if outside then
+      body[#body + 1] = ("  op.execute('UPDATE executions SET rev = $1 WHERE rev = $2', {%q, %q})")
+        :format(id, id .. "-half")
+    else
+      body[#body + 1] = ("  op.execute('INSERT INTO executions (rev) VALUES ($1)', {%q})"):format(id)
+    end
     write_file(("%s/migrations/versions/%s.lua"):format(dir, id), table.concat({
       ("revision = %q"):format(id),
       "down_revision = " .. (i > 1 and ("%q"):format(("c%02d"):format(i - 1)) or "nil"),
       ("message = %q"):format("count " .. id),
+      outside and "transactional = false" or "",
       "function upgrade(op)",
       table.concat(body, "\n"),
       "end",
@@ -75,6 +91,7 @@ local function check_counts(url)
   for _, r in ipairs(rows) do
     seen[r.rev] = r.n
     if r.n ~= 1 then problems[#problems + 1] = ("%s ran %d times"):format(r.rev, r.n) end
+    if r.rev:match("%-half$") then problems[#problems + 1] = r.rev .. ": a step left half done" end
   end
   for i = 1, M.NREVS do
     local id = ("c%02d"):format(i)
@@ -144,7 +161,7 @@ end
 function M.rounds(opts)
   local log = opts.log or function() end
   local dir = opts.dir
-  M.write_project(dir, {slow_sql(opts.dialect, 0.05)})
+  M.write_project(dir, {slow_sql(opts.dialect, 0.05)}, opts.outside)
   local fig = {rounds = 0, runners = 0, exits0 = 0, clean_others = 0, problems = 0, failures = {},
                slowest = 0}
   for r = 1, opts.rounds do
@@ -221,6 +238,7 @@ if arg and arg[0] and arg[0]:match("concurrency%.lua$") then
     elseif a == "--rounds" then opts.rounds = tonumber(v)
     elseif a == "--bin" then opts.bin = v
     elseif a == "--pg-admin-url" then opts.pg_admin_url = v
+    elseif a == "--outside" then opts.outside = true i = i - 1
     else io.stderr:write("concurrency.lua: unknown argument ", a, "\n") os.exit(2) end
     i = i + 2
   end
@@ -247,9 +265,11 @@ if arg and arg[0] and arg[0]:match("concurrency%.lua$") then
   end
   opts.log = function(line) io.stdout:write(line, "\n") io.stdout:flush() end
   local fig = M.rounds(opts)
+  local name = opts.dialect .. (opts.outside and " (transactional = false steps)" or "")
   opts.log(("concurrency %s: %d rounds of %d runners: %d runners exited 0, %d said another run did the work, "
             .. "%d rounds with a problem (slowest round %.2f s)")
-           :format(opts.dialect, fig.rounds, M.RUNNERS, fig.exits0, fig.clean_others, fig.problems, fig.slowest))
+           :format(name, fig.rounds, M.RUNNERS, fig.exits0, fig.clean_others, fig.problems, fig.slowest))
+  if opts.outside then os.exit(fig.problems == 0 and 0 or 1) end
   local res, problem = M.killed_holder(opts)
   if res then
     opts.log(("concurrency %s: a runner killed while holding the lock: the next one completed in %.2f s")
