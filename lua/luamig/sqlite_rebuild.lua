@@ -189,6 +189,15 @@ local function describe_constraint(kind, name, fallback)
   return ("%s %s"):format(what, fallback)
 end
 
+-- The table constraints an added column declares inline (primary_key,
+-- unique, references, check), handed to add(kind, constraint).
+local function add_column_constraints(e, add)
+  if e.pk then add("primary", e.pk) end
+  if e.unique then add("unique", e.unique) end
+  if e.foreign_key then add("foreign", e.foreign_key) end
+  if e.check then add("check", e.check) end
+end
+
 -- Apply the changes to the stored CREATE TABLE text of the table.
 -- Returns the edited shape and the names of the dropped columns.
 --   ctx.check_depends(defs, clause, dropped) -> does this CHECK clause,
@@ -240,11 +249,7 @@ local function edit_table(ctx, sql, changes)
   for _, ch in ipairs(changes) do
     if ch.kind == "add_column" then
       insert_column(new_part(d.column_sql(ch.column)), ch.opts.insert_before, ch.opts.insert_after)
-      local e = ch.extra
-      if e.pk then add_constraint("primary", e.pk) end
-      if e.unique then add_constraint("unique", e.unique) end
-      if e.foreign_key then add_constraint("foreign", e.foreign_key) end
-      if e.check then add_constraint("check", e.check) end
+      add_column_constraints(ch.extra, add_constraint)
     elseif ch.kind == "drop_column" then
       local i = column_index(ch.name)
       table.remove(parts, i)
@@ -388,11 +393,7 @@ local function apply(ctx, old, changes)
         raise(('%s: table "%s" already has a column "%s"'):format(opname, t.name, ch.column.name))
       end
       place(copy(ch.column), ch.opts.insert_before, ch.opts.insert_after)
-      local e = ch.extra
-      if e.pk then add_constraint("primary", e.pk) end
-      if e.unique then add_constraint("unique", e.unique) end
-      if e.foreign_key then add_constraint("foreign", e.foreign_key) end
-      if e.check then add_constraint("check", e.check) end
+      add_column_constraints(ch.extra, add_constraint)
     elseif ch.kind == "drop_column" then
       local i = column(ch.name)
       table.remove(t.columns, i)
