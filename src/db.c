@@ -260,6 +260,10 @@ int lm_url_parse(const char *url, struct lm_url *u, struct lm_err *e) {
       free(u->display);
       u->display = display;
     }
+    /* A field libpq reads as something else (a dbname holding
+     * "password=PW" when the '?' is missing) may still hold what its
+     * writer meant as a password: the display goes through the redactor. */
+    lm_redact(&u->display, u->secrets);
     return LM_OK;
   }
   /* The scheme alone is shown, and only when "://" follows it: before a
