@@ -476,3 +476,77 @@ h.each_db(function(db)
                  [['caf\ufffd cr\ufffdme']]}, h.lines(messages))
   end)
 end)
+
+---------------------------------------------------------------------------
+-- Found by an outside attack on the redactor itself.
+
+describe("[postgresql] 14. the redactor masks a password, not the words it happens to be", function()
+  local words = {
+    {id = "w1", message = "create words", code = true,
+     up = "  op.create_table('words', {{'id', 'integer', primary_key = true}, {'w', 'text'}})\n"
+       .. "  op.bulk_insert('words', {{id = 1, w = 'please upgrade now'}})\n"
+       .. "  op.execute(\"INSERT INTO words VALUES (2, 'version')\")",
+     down_sql = "  op.drop_table('words')"},
+  }
+
+  it("--sql is the same script whatever the password: a password that is a word does not rewrite it", function()
+    local dir = h.project(words)
+    local function sql(pw)
+      local status, out = h.luamig(dir, "upgrade head --sql",
+        {DATABASE_URL = "postgresql://app:" .. pw .. "@127.0.0.1:5432/app"})
+      assert.equal(0, status)
+      return out
+    end
+    local plain = sql("Zq9xWv2kLp")
+    assert.truthy(plain:find('CREATE TABLE IF NOT EXISTS "luamig_version" (version_num', 1, true), plain)
+    assert.truthy(plain:find("please upgrade now", 1, true))
+    for _, pw in ipairs{"version", "upgrade", "create", "postgres", "words"} do
+      assert.equal(plain, sql(pw), pw)
+    end
+  end)
+
+  it("a password inside a longer word is left there, so what is hidden does not tell it", function()
+    local dir = h.project(words)
+    for _, pw in ipairs{"postgres", "version", "migration"} do
+      local env = {DATABASE_URL = "postgresql://app:" .. pw .. "@127.0.0.1:1/app"}
+      local status, _, err = h.luamig(dir, "current", env)
+      assert.equal(1, status)
+      assert.truthy(err:find("FAILED: cannot connect to PostgreSQL at 'postgresql://app:***@127.0.0.1:1/app'", 1, true), err)
+      local out
+      status, out = h.luamig(dir, "--json history", env)
+      assert.equal(0, status)
+      assert.truthy(out:find('"path":"migrations/versions/w1.lua"', 1, true), out)
+    end
+    -- standing alone, the password is still masked
+    local env = {DATABASE_URL = "postgresql://app:hunter22@127.0.0.1:1/app"}
+    h.write_file(dir .. "/migrations/versions/w2.lua", h.script{id = "w2", down = "w1",
+      message = "the password hunter22 in a message"})
+    local _, out = h.luamig(dir, "history", env)
+    assert.truthy(out:find("the password *** in a message", 1, true), out)
+    assert.is_nil(out:find("hunter22", 1, true))
+  end)
+
+  it("a URL whose user name is empty (unset shell variables) is refused, not sent to libpq's defaults", function()
+    local dir = h.project(words)
+    for _, u in ipairs{"postgresql://:@/", "postgresql://@/app", "postgresql://:Wolf7Kite8@h/app",
+                       "postgres://:@localhost/"} do
+      local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(u) .. " upgrade head")
+      assert.equal(1, status, u)
+      assert.equal("", out)
+      assert.equal("FAILED: invalid database URL (the user name before '@' is empty (an unset shell "
+        .. "variable?); write the user, or leave out the '@' to use libpq's default); the URL is not "
+        .. "shown, as it may hold a password\n", err)
+    end
+  end)
+
+  it("-x without '=' is not quoted back: -x values carry secrets", function()
+    local dir = h.project(words)
+    for _, arg in ipairs{"db_password:S3cretValue", "=S3cretValue"} do
+      local status, out, err = h.luamig(dir, "-x " .. h.shell_quote(arg) .. " history")
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.is_nil(err:find("S3cretValue", 1, true))
+      assert.truthy(err:find("-x takes KEY=VALUE with a non-empty KEY; the argument given is not shown", 1, true), err)
+    end
+  end)
+end)

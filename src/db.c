@@ -90,16 +90,34 @@ void lm_secrets_free(char **list) {
   free(list);
 }
 
-/* Replace each occurrence of needle in *msg by "***". */
+/* A byte that can be part of a word: a letter, a digit, '_', or any byte
+ * of a multibyte UTF-8 character. */
+static int word_byte(unsigned char c) {
+  return isalnum(c) || c == '_' || c >= 0x80;
+}
+
+/* Replace each occurrence of needle in *msg by "***", where it stands as
+ * a whole: an end of needle that is a word byte must not touch another
+ * word byte. A password that is also a word ("version", "postgres") is
+ * then masked where it stands alone, not inside "luamig_version_num" or
+ * "postgresql://": masking every copy would corrupt ordinary output and,
+ * by what it hid, tell the password. */
 static void redact_one(char **msg, const char *needle) {
   size_t n = strlen(needle);
   if (*msg == NULL || n < LM_SECRET_MIN_LEN || strstr(*msg, needle) == NULL) return;
+  int word_start = word_byte((unsigned char)needle[0]), word_end = word_byte((unsigned char)needle[n - 1]);
   struct lm_buf b = LM_BUF_INIT;
-  const char *p = *msg, *hit;
-  while ((hit = strstr(p, needle)) != NULL) {
+  const char *start = *msg, *p = *msg, *from = *msg, *hit;
+  while ((hit = strstr(from, needle)) != NULL) {
+    int whole = !(word_start && hit > start && word_byte((unsigned char)hit[-1])) &&
+                !(word_end && word_byte((unsigned char)hit[n]));
+    if (!whole) {
+      from = hit + 1;
+      continue;
+    }
     lm_buf_add(&b, p, (size_t)(hit - p));
     lm_buf_adds(&b, "***");
-    p = hit + n;
+    p = from = hit + n;
   }
   lm_buf_adds(&b, p);
   free(*msg);
@@ -247,6 +265,13 @@ int lm_url_parse(const char *url, struct lm_url *u, struct lm_err *e) {
       (base_len == 8 && strncmp(url, "postgres", 8) == 0)) {
     if (strncmp(rest, "//", 2) != 0)
       return url_error(u, e, "a PostgreSQL URL starts with postgresql://");
+    /* "postgresql://$U:$P@$H/$D" with the variables unset: libpq would
+     * take its defaults and connect to some other database */
+    size_t authority = strcspn(rest + 2, "/?#");
+    const char *at = memchr(rest + 2, '@', authority);
+    if (at != NULL && (at == rest + 2 || rest[2] == ':'))
+      return url_error(u, e, "the user name before '@' is empty (an unset shell variable?); "
+                       "write the user, or leave out the '@' to use libpq's default");
     u->driver = &lm_driver_postgresql;
     u->target = lm_asprintf("postgresql:%s", rest);   /* libpq takes no +driver */
     guess_secrets(url, &u->secrets);

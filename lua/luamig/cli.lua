@@ -4,7 +4,7 @@
 --
 -- Exit status: 0 success, 1 failure ("FAILED: message" on stderr), 2 usage.
 -- Log lines go to stderr; data (current, history, heads, --sql) to stdout.
--- Everything written passes through luamig.redact, which knows every
+-- Everything written but the --sql script passes through luamig.redact, which knows every
 -- password of the run's URLs.
 local luamig = require "luamig"
 local json = require "luamig.json"
@@ -549,7 +549,9 @@ local function parse_x(list, cmd)
   local x = {}
   for _, kv in ipairs(list or {}) do
     local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then usage_error(cmd, "-x takes KEY=VALUE, got %s", quoted(kv)) end
+    -- not quoted: -x carries secrets (-x db_password=...), and a typo's
+    -- ':' for '=' would print one
+    if not k then usage_error(cmd, "-x takes KEY=VALUE with a non-empty KEY; the argument given is not shown, as -x values may be secrets") end
     x[k] = v
   end
   return x

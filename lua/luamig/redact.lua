@@ -4,8 +4,10 @@
 -- password in each URL the run was given (--url, DATABASE_URL, the
 -- config's url, --scratch-url, each command-line argument) as libpq reads
 -- them (core.url_secrets, from PQconninfoParse) plus what merely looks like
--- a password, and PGPASSWORD. Each is replaced by "***" (secrets shorter
--- than 4 bytes are not searched for: "a" would hide every "a").
+-- a password, and PGPASSWORD. Each is replaced by "***" where it stands
+-- as a whole, not inside a longer word (lm_redact); secrets shorter than 4
+-- bytes are not searched for: "a" would hide every "a". The SQL script of
+-- --sql is data and is not redacted.
 local core = require "luamig.core"
 
 local M = {}
