@@ -291,9 +291,9 @@ h.each_db(function(db)
   describe("15. the database ends the step's transaction itself", function()
     -- what every such message must say, and must not
     local function assert_told_truth(err, at)
-      assert.truthy(err:find("Nothing of this step was committed: the step was rolled back, and the database "
-        .. "is at " .. at, 1, true), err)
-      assert.truthy(err:find("running the same command again is safe: it starts from where the database is. "
+      assert.truthy(err:find("The database rolled the open transaction back: nothing of this step was committed, "
+        .. "and the database is at " .. at, 1, true), err)
+      assert.truthy(err:find("Running the same command again is safe: it starts from where the database is. "
         .. "Do not `luamig stamp a2`: it did not run.", 1, true), err)
       assert.is_nil(err:find("its SQL ended the transaction", 1, true), err)
       assert.is_nil(err:find("finish it by hand", 1, true), err)
@@ -315,8 +315,7 @@ h.each_db(function(db)
       end
 
       local LOST = "the connection to the PostgreSQL server was lost (the server ended the session: terminated "
-        .. "by an administrator, restarted, or a timeout such as idle_in_transaction_session_timeout), and "
-        .. "the server rolled the open transaction back."
+        .. "by an administrator, restarted, or a timeout such as idle_in_transaction_session_timeout)."
 
       it("pg_terminate_backend from another session during a step", function()
         local url, dir = setup("    local pid = op.query('SELECT pg_backend_pid() AS pid')[1].pid\n"
@@ -361,6 +360,26 @@ h.each_db(function(db)
         assert.same({}, h.version_rows(fresh))
         assert.same({"luamig_log", "luamig_version"}, h.tables(fresh))
         local _ = url
+      end)
+
+      -- found by an outside attack: a loss during COMMIT was told as both
+      -- "rolled back, it did not run" and "cannot tell"
+      it("lost during COMMIT: one story, the outcome unknown, both revisions named, no 'it did not run'", function()
+        local url, dir = setup(
+          "    op.execute([[CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+          .. "      BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$]])\n"
+          .. "    op.execute([[CREATE CONSTRAINT TRIGGER die AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED\n"
+          .. "      FOR EACH ROW EXECUTE FUNCTION die_at_commit()]])")
+        local status, _, err = run(dir, url, "upgrade head", {DOOM_09C = "1"})
+        assert.equal(1, status, err)
+        assert.truthy(err:find(LOST, 1, true), err)
+        assert.truthy(err:find("This happened during COMMIT, so luamig cannot tell whether the step was committed: "
+          .. "the database is at a2 if it was, or at a1 if it was not; `luamig current` says which. Either way "
+          .. "running the same command again is safe: it starts from where the database is.", 1, true), err)
+        assert.is_nil(err:find("it did not run", 1, true), err)
+        assert.is_nil(err:find("rolled the open transaction back", 1, true), err)
+        assert.same({"a1"}, h.version_rows(url))       -- the server did roll it back
+        assert.same({}, xs(url))
       end)
     else
       it("a full disk: SQLite rolls the transaction back itself", function()

@@ -677,7 +677,7 @@ static const char *pg_lost(struct lm_conn *c) {
   if (PQstatus(handle(c)) != CONNECTION_BAD) return NULL;
   return "the connection to the PostgreSQL server was lost (the server ended the session: "
          "terminated by an administrator, restarted, or a timeout such as "
-         "idle_in_transaction_session_timeout), and the server rolled the open transaction back";
+         "idle_in_transaction_session_timeout)";
 }
 
 const struct lm_driver lm_driver_postgresql = {

@@ -282,18 +282,28 @@ static void explain_lost(struct run *r, const struct lm_step *s, const char *why
   char *last = join_ids(r, committed);
   struct lm_buf b = LM_BUF_INIT;
   lm_buf_printf(&b, "%s: %s\n%s. ", label, e->message ? e->message : "failed", why);
-  if (at_commit && now == NULL)
-    lm_buf_printf(&b, "This happened during COMMIT, so luamig cannot tell whether the step was "
-                  "committed: the database is at %s, or at %s if it was not. `luamig current` "
-                  "says which. ", s->rows.n ? "this revision" : "the step's target",
-                  *last ? last : "base");
-  else
-    lm_buf_printf(&b, "Nothing of this step was committed: the step was rolled back, and the "
-                  "database is at %s%s. ", now ? now : (*last ? last : "base"),
-                  now ? "" : " (luamig's last commit)");
-  lm_buf_printf(&b, "Once that is dealt with, running the same command again is safe: it "
-                "starts from where the database is. Do not `luamig stamp %s`: it did not run.",
-                s->rev >= 0 ? rev_id(r, s->rev) : "REV");
+  if (at_commit) {
+    /* the COMMIT was sent: the server may have committed before the
+     * connection went, and only the version table can tell */
+    char *target = join_ids(r, &s->rows);
+    if (now != NULL)
+      lm_buf_printf(&b, "This happened during COMMIT; the version table now says %s (%s if the "
+                    "step was committed, %s if not). ", *now ? now : "base",
+                    *target ? target : "base", *last ? last : "base");
+    else
+      lm_buf_printf(&b, "This happened during COMMIT, so luamig cannot tell whether the step was "
+                    "committed: the database is at %s if it was, or at %s if it was not; "
+                    "`luamig current` says which. ", *target ? target : "base", *last ? last : "base");
+    lm_buf_printf(&b, "Either way running the same command again is safe: it starts from where "
+                  "the database is.");
+    free(target);
+  } else {
+    lm_buf_printf(&b, "The database rolled the open transaction back: nothing of this step was "
+                  "committed, and the database is at %s%s. ", now ? (*now ? now : "base")
+                  : (*last ? last : "base"), now ? "" : " (luamig's last commit)");
+    lm_buf_printf(&b, "Running the same command again is safe: it starts from where the database "
+                  "is. Do not `luamig stamp %s`: it did not run.", s->rev >= 0 ? rev_id(r, s->rev) : "REV");
+  }
   lm_err_set(e, LM_ERROR, "%s", b.data);
   lm_buf_release(&b);
   free(label);
