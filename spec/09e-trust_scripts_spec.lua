@@ -249,6 +249,22 @@ describe("item 20: loading a script is bounded", function()
     fails_with("migrations/versions/b2.lua:4: " .. BUDGET .. "\n", status, err)
   end)
 
+  -- found by an outside attack: debug.sethook() switched the budget off
+  it("nor by removing the budget's hook", function()
+    for _, code in ipairs{"debug.sethook()\nwhile true do end",
+                          "pcall(require('debug').sethook)\nwhile true do end"} do
+      local dir = project(code)
+      local status, out, err = bounded(dir, "history")
+      assert.equal("", out)
+      if code:find("pcall", 1, true) then
+        fails_with("migrations/versions/b2.lua:5: " .. BUDGET .. "\n", status, err)
+      else
+        fails_with("migrations/versions/b2.lua:4: debug.sethook is refused while a migration script loads: "
+          .. "its top-level code has a time budget. Set hooks inside upgrade(op) or downgrade(op)\n", status, err)
+      end
+    end
+  end)
+
   it("a top level that works a while but ends loads", function()
     local dir = project("local t = {}\nfor i = 1, 1000000 do t[i] = i * 2 end\nmessage = 'busy ' .. #t")
     local status, out, err = bounded(dir, "history")

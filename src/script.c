@@ -341,51 +341,68 @@ static int refused_exit(lua_State *L) {
                     "luamig rolls the step back and stops");
 }
 
-/* See script.h. The guard covers every way a script reaches os.exit: the
- * os table of the globals and the one require "os" returns (one table,
- * unless a host replaced either). Four slots: those two tables (the
- * second nil when it is the first) and their exit functions as they were.
+/* Replaces lib.field, in the library table of the globals and in the one
+ * require(lib) returns (one table, unless a host replaced either), by
+ * refuser. Pushes four slots: those two tables (the second nil when it is
+ * the first) and their functions as they were; returns the first slot.
  * Raw accesses only: no metamethod runs, and storing into an existing
  * field cannot fail for memory. */
-int lm_script_guard_on(lua_State *L) {
+static int guard_field_on(lua_State *L, const char *lib, const char *field, lua_CFunction refuser) {
   luaL_checkstack(L, 8, "guarding a migration script");
   int base = lua_gettop(L) + 1;
   lua_pushglobaltable(L);
-  lua_pushliteral(L, "os");
+  lua_pushstring(L, lib);
   lua_rawget(L, -2);
-  lua_remove(L, -2);                                  /* base: _G.os */
+  lua_remove(L, -2);                                  /* base: _G[lib] */
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  lua_pushliteral(L, "os");
+  lua_pushstring(L, lib);
   lua_rawget(L, -2);
-  lua_remove(L, -2);                                  /* base + 1: package.loaded.os */
+  lua_remove(L, -2);                                  /* base + 1: package.loaded[lib] */
   if (lua_rawequal(L, base, base + 1)) {
     lua_pop(L, 1);
     lua_pushnil(L);
   }
-  for (int i = 0; i < 2; i++) {                       /* base + 2, base + 3: their exits */
+  for (int i = 0; i < 2; i++) {                       /* base + 2, base + 3: their functions */
     if (lua_istable(L, base + i)) {
-      lua_pushliteral(L, "exit");
+      lua_pushstring(L, field);
       lua_rawget(L, base + i);
     } else {
       lua_pushnil(L);
     }
   }
   for (int i = 0; i < 2; i++) {
-    if (lua_isnil(L, base + 2 + i)) continue;         /* no exit there: nothing to refuse */
-    lua_pushliteral(L, "exit");
-    lua_pushcfunction(L, refused_exit);
+    if (lua_isnil(L, base + 2 + i)) continue;         /* nothing there: nothing to refuse */
+    lua_pushstring(L, field);
+    lua_pushcfunction(L, refuser);
     lua_rawset(L, base + i);
   }
   return base;
 }
 
-void lm_script_guard_off(lua_State *L, int base) {
+/* Puts back what guard_field_on replaced. */
+static void guard_field_off(lua_State *L, int base, const char *field) {
   for (int i = 0; i < 2; i++) {
     if (lua_isnil(L, base + 2 + i)) continue;
-    lua_pushliteral(L, "exit");
+    lua_pushstring(L, field);
     lua_pushvalue(L, base + 2 + i);
     lua_rawset(L, base + i);
   }
+}
+
+/* See script.h: os.exit, wherever a script can reach it. */
+int lm_script_guard_on(lua_State *L) {
+  return guard_field_on(L, "os", "exit", refused_exit);
+}
+
+void lm_script_guard_off(lua_State *L, int base) {
+  guard_field_off(L, base, "exit");
+}
+
+/* debug.sethook while a script's top level runs: removing the budget's
+ * hook would let a loop hang every listing. */
+static int refused_sethook(lua_State *L) {
+  return luaL_error(L, "debug.sethook is refused while a migration script loads: its top-level "
+                    "code has a time budget. Set hooks inside upgrade(op) or downgrade(op)");
 }
 
 /* The budget of a script's top-level code: a count hook looks at the
@@ -492,7 +509,8 @@ static int run_top_level(lua_State *L, const char *path) {
   lua_pushcclosure(L, load_message, 1);
   lua_insert(L, chunk);                               /* handler below the chunk */
   int guard = lm_script_guard_on(L);
-  lua_pushvalue(L, chunk + 1);                        /* the chunk, above the guard's slots */
+  int hook_guard = guard_field_on(L, "debug", "sethook", refused_sethook);
+  lua_pushvalue(L, chunk + 1);                        /* the chunk, above the guards' slots */
   struct load_budget budget = {cpu_seconds(), 0, ""};
   lua_rawgetp(L, LUA_REGISTRYINDEX, &budget_key);     /* an enclosing load's, or nil */
   void *outer = lua_touserdata(L, -1);
@@ -507,6 +525,7 @@ static int run_top_level(lua_State *L, const char *path) {
   if (outer) lua_pushlightuserdata(L, outer);
   else lua_pushnil(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &budget_key);
+  guard_field_off(L, hook_guard, "sethook");
   lm_script_guard_off(L, guard);
   if (budget.spent) {                                 /* even if the script caught it */
     lua_pushfstring(L, "%s: ", budget.where);
