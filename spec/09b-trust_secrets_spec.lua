@@ -550,3 +550,17 @@ describe("[postgresql] 14. the redactor masks a password, not the words it happe
     end
   end)
 end)
+
+describe("[sqlite] config: an unknown setting's warning lists every setting luamig knows", function()
+  it("a typo of url is named, and url, version_locations, naming_convention, include_object are listed", function()
+    local dir = h.project(revs, "urll = 'sqlite:x.db'\n")
+    local status, _, err = h.luamig(dir, "--url sqlite:app.db history")
+    assert.equal(0, status, err)
+    local list = err:match("unknown setting 'urll' is ignored %(known settings: ([^)]*)%)")
+    assert.truthy(list, err)
+    for _, name in ipairs{"url", "version_locations", "naming_convention", "include_object",
+                          "script_location", "version_table", "lock_timeout"} do
+      assert.truthy((", " .. list .. ","):find(", " .. name .. ",", 1, true), name .. " in: " .. list)
+    end
+  end)
+end)

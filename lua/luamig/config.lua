@@ -21,9 +21,13 @@ M.defaults = {
 
 M.default_url = "sqlite:luamig.db"
 
+-- Settings without a default value, known all the same.
+local optional = {url = true, version_locations = true, naming_convention = true, include_object = true}
+
 local function known_list()
   local names = {}
   for k in pairs(M.defaults) do names[#names + 1] = k end
+  for k in pairs(optional) do names[#names + 1] = k end
   table.sort(names)
   return table.concat(names, ", ")
 end
@@ -68,8 +72,7 @@ function M.read(path)
   end
   local settings, warnings = {}, {}
   for k, v in pairs(env) do
-    if M.defaults[k] ~= nil or k == "url" or k == "version_locations" or k == "naming_convention"
-       or k == "include_object" then
+    if M.defaults[k] ~= nil or optional[k] then
       settings[k] = v
     else
       warnings[#warnings + 1] = ("%s: unknown setting '%s' is ignored (known settings: %s)")
