@@ -709,6 +709,24 @@ local function fk_text(state)
   return table.concat(parts, "; ")
 end
 
+-- A name for a table the rebuild makes, free in the main and the temp
+-- schema (an unqualified name means temp's object first), whatever the
+-- kind of object (tables, views and indexes share one namespace, triggers
+-- are kept clear of too), compared as SQLite compares names: without
+-- regard to ASCII case (COLLATE NOCASE folds exactly that). The rebuild
+-- never drops a table it did not create: a user's "luamig_tmp_t" stays.
+local function free_name(conn, base)
+  local name, n = base, 0
+  while true do
+    local rows = conn:query([[SELECT 1 FROM main.sqlite_schema WHERE name = $1 COLLATE NOCASE
+        UNION ALL SELECT 1 FROM temp.sqlite_schema WHERE name = $1 COLLATE NOCASE]], {name})
+    if #rows == 0 then return name end
+    n = n + 1
+    name = base .. "_" .. n
+  end
+end
+M.free_name = free_name
+
 function M.run(ctx, tname, changes)
   local conn, d, raise, log = ctx.conn, ctx.d, ctx.raise, ctx.log
   local fk_on = conn:query("PRAGMA foreign_keys")[1].foreign_keys == 1
@@ -728,8 +746,8 @@ function M.run(ctx, tname, changes)
     local new, source = apply(ctx, old, changes)
     log("info", ('%s: rebuilding SQLite table "%s" (move and copy)'):format(ctx.opname, tname))
     precheck(ctx, old, new)
-    local tmp = M.temp_prefix .. tname
-    local probe = "luamig_probe"
+    local tmp = free_name(conn, M.temp_prefix .. tname)
+    local probe = free_name(conn, "luamig_probe")
 
     -- the new CREATE TABLE: the stored one, edited
     local stored = conn:query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = $1", {tname})[1].sql
@@ -737,8 +755,7 @@ function M.run(ctx, tname, changes)
     function ectx.check_depends(defs, clause, dropped)
       local by = quoted_mention(clause, dropped)
       if by then return by end
-      -- a TEMP table: no name in the main schema can be in the way
-      conn:exec("DROP TABLE IF EXISTS temp." .. d.ident(probe))
+      -- a TEMP table under a name free in both schemas, dropped right after
       local pok, perr = pcall(conn.exec, conn, ("CREATE TEMP TABLE %s (%s, %s)"):format(d.ident(probe), defs, clause))
       if pok then conn:exec("DROP TABLE temp." .. d.ident(probe)); return nil end
       local msg = tostring(type(perr) == "table" and perr.message or perr)
@@ -785,7 +802,6 @@ function M.run(ctx, tname, changes)
     end
 
     for i = #views, 1, -1 do conn:exec("DROP VIEW " .. d.ident(views[i].name)) end
-    conn:exec("DROP TABLE IF EXISTS " .. d.ident(tmp))
     conn:exec(render_table(shape, d.ident(tmp)))
     local into, from = {}, {}
     if rowid_table then
