@@ -571,7 +571,9 @@ function M.offline(ctx, model, changes)
     if not gone then kept[#kept + 1] = ix end
   end
   new.indexes = kept
-  local tmp = M.temp_prefix .. tname
+  -- a name no object of the run has (a table already there makes CREATE TABLE fail, never lose it)
+  local tmp, n = M.temp_prefix .. tname, 0
+  while ctx.taken and ctx.taken(tmp) do n = n + 1; tmp = M.temp_prefix .. tname .. "_" .. n end
   local shape = copy(new)
   shape.name = tmp
   local stmts = {d.create_table_sql(shape)}
