@@ -232,3 +232,105 @@ describe("[sqlite] --sql rebuild after op.execute: as online, or refused", funct
     assert.same({'ALTER TABLE "old" DROP COLUMN "e"'}, out)
   end)
 end)
+
+describe("dropping a column a foreign key references", function()
+  h.each_db(function(db)
+    it("is refused on both databases, naming the foreign key; nothing changes", function()
+      local conn = db.connect()
+      local op = new_op(conn)
+      op.create_table("t", {{"id", "integer", primary_key = true}, {"code", "text", unique = true}, {"e", "text"}})
+      op.create_table("c", {{"id", "integer", primary_key = true}, {"t_code", "text"}})
+      op.create_foreign_key("fk_c_t", "c", "t", {"t_code"}, {"code"})
+      op.execute("INSERT INTO t (id, code, e) VALUES (1, 'k', 'x')")
+      op.execute("INSERT INTO c (id, t_code) VALUES (7, 'k')")
+      local err = h.error_of(op.drop_column, "t", "code")
+      assert.is_not_nil(err)
+      if db.name == "sqlite" then
+        assert.equal('drop_column: column "code" of "t" is referenced by the foreign key "fk_c_t" of table "c" '
+          .. '(t_code) -> "t" (code); without the column that foreign key would reference nothing (SQLite: '
+          .. '"foreign key mismatch"): drop that foreign key first (op.drop_constraint("fk_c_t", "c", '
+          .. '{type_ = "foreignkey"})), then drop the column', message(err))
+      else
+        assert.matches("other objects depend on it", tostring(err), 1, true)
+      end
+      assert.same({{id = 1, code = "k", e = "x"}}, conn:query("SELECT id, code, e FROM t"))
+      assert.same({{id = 7, t_code = "k"}}, conn:query("SELECT id, t_code FROM c"))
+      -- what the message says to do works
+      op.drop_constraint("fk_c_t", "c", {type_ = "foreignkey"})
+      op.drop_column("t", "code")
+      assert.same({{id = 1, e = "x"}}, conn:query("SELECT * FROM t"))
+      conn:close()
+    end)
+  end)
+end)
+
+describe("[sqlite] dropping a column a foreign key references: every way to say it", function()
+  local cases = {
+    {"an unnamed table constraint over two columns, the table's name in another case",
+     {"CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, e TEXT, UNIQUE (a, b))",
+      "CREATE TABLE c (x TEXT, y TEXT, FOREIGN KEY (x, y) REFERENCES T (a, b))"}, "b",
+     'drop_column: column "b" of "t" is referenced by the foreign key (no name) of table "c" (x, y) -> "t" (a, b); '
+       .. 'without the column that foreign key would reference nothing (SQLite: "foreign key mismatch"): drop that '
+       .. 'foreign key first (it has no name: rebuild "c" without it), then drop the column'},
+    {"a reference to the primary key without its columns",
+     {"CREATE TABLE t (code TEXT PRIMARY KEY, e TEXT)", "CREATE TABLE c (x TEXT CONSTRAINT fk_x REFERENCES t)"}, "code",
+     'drop_column: column "code" of "t" is referenced by the foreign key "fk_x" of table "c" (x) -> "t" (code); '
+       .. 'without the column that foreign key would reference nothing (SQLite: "foreign key mismatch"): drop that '
+       .. 'foreign key first (op.drop_constraint("fk_x", "c", {type_ = "foreignkey"})), then drop the column'},
+    {"the table's own foreign key on another column",
+     {"CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT UNIQUE, parent TEXT CONSTRAINT fk_parent REFERENCES t (code))"},
+     "code",
+     'drop_column: column "code" of "t" is referenced by the foreign key "fk_parent" of table "t" (parent) -> "t" (code); '
+       .. 'without the column that foreign key would reference nothing (SQLite: "foreign key mismatch"): drop that '
+       .. 'foreign key first (op.drop_constraint("fk_parent", "t", {type_ = "foreignkey"})), then drop the column'},
+  }
+  for _, case in ipairs(cases) do
+    it(case[1], function()
+      local conn = sqlite_conn(case[2])
+      local before = snapshot(conn)
+      local err = h.error_of(new_op(conn).drop_column, "t", case[3])
+      assert.equal(case[4], message(err))
+      assert.same(before, snapshot(conn))
+      conn:close()
+    end)
+  end
+
+  it("the table's own foreign key that goes with the dropped column is no obstacle", function()
+    local conn = sqlite_conn({"CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT UNIQUE, parent TEXT REFERENCES t (code), e TEXT)",
+                              "INSERT INTO t VALUES (1, 'k', 'k', 'x')"})
+    new_op(conn).drop_column("t", "parent")
+    assert.same({{id = 1, code = "k", e = "x"}}, conn:query("SELECT * FROM t"))
+    conn:close()
+  end)
+end)
+
+describe("[sqlite] a WITHOUT ROWID table keeps a primary key", function()
+  it("drop_column of a primary key column is refused with what to do; what it says works", function()
+    local conn = sqlite_conn({"CREATE TABLE w (a INTEGER NOT NULL, b INTEGER, e TEXT, CONSTRAINT pk_w PRIMARY KEY (a, b)) WITHOUT ROWID",
+                              "INSERT INTO w VALUES (1, 2, 'x')"})
+    local before = snapshot(conn)
+    local op = new_op(conn)
+    local err = h.error_of(op.drop_column, "w", "b")
+    assert.equal('drop_column: "w" is a WITHOUT ROWID table, which must have a primary key, and its primary key (a, b) '
+      .. 'would go with column "b": give the table a primary key that does not use "b" first (batch_alter_table with '
+      .. "drop_constraint and create_primary_key), or rebuild it yourself (op.execute)", message(err))
+    assert.same(before, snapshot(conn))
+    op.batch_alter_table("w", function(b)
+      b.drop_constraint("pk_w", {type_ = "primary"})
+      b.create_primary_key("pk_w2", {"a"})
+      b.drop_column("b")
+    end)
+    assert.same({{a = 1, e = "x"}}, conn:query("SELECT * FROM w"))
+    conn:close()
+  end)
+
+  it("the same offline, from the model copy_from gives", function()
+    local op = luamig_op.new{dialect = "sqlite", emit = function() end}
+    local err = h.error_of(op.batch_alter_table, "w", function(b) b.drop_column("a") end, {copy_from = {
+      name = "w", columns = {{name = "a", type = "integer", nullable = false}, {name = "b", type = "integer"}},
+      primary_key = {columns = {"a", "b"}}, options = "WITHOUT ROWID"}})
+    assert.equal('batch_alter_table: "w" is a WITHOUT ROWID table, which must have a primary key, and its primary key '
+      .. '(a, b) would go with column "a": give the table a primary key that does not use "a" first (batch_alter_table '
+      .. "with drop_constraint and create_primary_key), or rebuild it yourself (op.execute)", message(err))
+  end)
+end)

@@ -549,6 +549,21 @@ function M.rename_column(t, old, new)
   for _, ix in ipairs(t.indexes or {}) do list(ix.columns) end
 end
 
+-- A WITHOUT ROWID table must keep a primary key: a drop_column of one of
+-- its columns would take it along (SQLite: "PRIMARY KEY missing").
+local function check_without_rowid_pk(ctx, tname, old_pk, without_rowid, has_pk, dropped)
+  if not without_rowid or has_pk or not old_pk then return end
+  local col
+  for _, c in ipairs(old_pk) do
+    for _, n in ipairs(dropped) do if same_name(c, n) then col = col or n end end
+  end
+  ctx.raise(('%s: "%s" is a WITHOUT ROWID table, which must have a primary key%s, and its primary key (%s) '
+    .. "would go%s: give the table a primary key that does not use %s first (batch_alter_table with "
+    .. "drop_constraint and create_primary_key), or rebuild it yourself (op.execute)"):format(ctx.opname, tname,
+    "", table.concat(old_pk, ", "), col and (' with column "' .. col .. '"') or "",
+    col and ('"' .. col .. '"') or "those columns"))
+end
+
 -- Offline (--sql), for a table whose model earlier operations of the same
 -- run made: the rebuild as statements, without reading the database (so
 -- without the row checks and without views and triggers, which only a
@@ -571,6 +586,8 @@ function M.offline(ctx, model, changes)
     if not gone then kept[#kept + 1] = ix end
   end
   new.indexes = kept
+  check_without_rowid_pk(ctx, tname, model.primary_key and model.primary_key.columns,
+    (model.options or ""):upper():find("WITHOUT ROWID") ~= nil, new.primary_key ~= nil, dropped)
   -- a name no object of the run has (a table already there makes CREATE TABLE fail, never lose it)
   local tmp, n = M.temp_prefix .. tname, 0
   while ctx.taken and ctx.taken(tmp) do n = n + 1; tmp = M.temp_prefix .. tname .. "_" .. n end
@@ -729,6 +746,150 @@ local function free_name(conn, base)
 end
 M.free_name = free_name
 
+-- The name of the foreign key of a table (its stored CREATE TABLE) over
+-- these columns, or nil when it has none.
+local function fk_constraint_name(sql, from)
+  local ok, shape = pcall(parse_table, sql)
+  if not ok then return nil end
+  local key = table.concat(from, "\0"):lower()
+  for _, p in ipairs(shape.parts) do
+    local info = classify(p)
+    if info.constraint == "FOREIGN" and table.concat(info.columns, "\0"):lower() == key then return info.name end
+    if info.column and #from == 1 and same_name(info.column, from[1]) then
+      for _, sg in ipairs(column_segments(p.text).segs) do
+        if sg.kw == "REFERENCES" then return sg.name end
+      end
+    end
+  end
+end
+
+-- A dropped column that a foreign key references (another table's, or
+-- the table's own that stays): SQLite would only say "foreign key
+-- mismatch" after the copy. Say which key, and what to do.
+local function check_referenced(ctx, old, dropped)
+  if #dropped == 0 then return end
+  local conn, tname = ctx.conn, old.name
+  local fks, order = {}, {}
+  for _, r in ipairs(conn:query([[SELECT m.name AS child, m.sql, f.id, f."from", f."to" FROM sqlite_schema m
+      JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f."table" = $1 COLLATE NOCASE
+      ORDER BY m.name, f.id, f.seq]], {tname})) do
+    local key = r.child .. "\0" .. r.id
+    local fk = fks[key]
+    if not fk then
+      fk = {child = r.child, sql = r.sql, from = {}, to = {}}
+      fks[key] = fk
+      order[#order + 1] = key
+    end
+    fk.from[#fk.from + 1] = r.from
+    fk.to[#fk.to + 1] = r.to
+  end
+  local function is_dropped(name)
+    for _, n in ipairs(dropped) do if same_name(n, name) then return n end end
+  end
+  for _, key in ipairs(order) do
+    local fk = fks[key]
+    local to = fk.to
+    if #to == 0 or to[1] == nil or to[1] == "" then to = old.primary_key and old.primary_key.columns or {} end
+    local col
+    for _, c in ipairs(to) do col = col or is_dropped(c) end
+    local goes = false
+    if same_name(fk.child, tname) then
+      for _, c in ipairs(fk.from) do if is_dropped(c) then goes = true end end
+    end
+    if col and not goes then
+      local name = fk_constraint_name(fk.sql, fk.from)
+      ctx.raise(('%s: column "%s" of "%s" is referenced by the foreign key %s of table "%s" (%s) -> "%s" (%s); '
+        .. "without the column that foreign key would reference nothing (SQLite: \"foreign key mismatch\"): "
+        .. "drop that foreign key first (%s), then drop the column"):format(ctx.opname, col, tname,
+        name and ('"' .. name .. '"') or "(no name)", fk.child, table.concat(fk.from, ", "), tname,
+        table.concat(to, ", "),
+        name and ('op.drop_constraint("' .. name .. '", "' .. fk.child .. '", {type_ = "foreignkey"})')
+          or ('it has no name: rebuild "' .. fk.child .. '" without it')))
+    end
+  end
+end
+
+-- A name for a table the rebuild makes, free in the main and the temp
+-- schema (an unqualified name means temp's object first), whatever the
+-- kind of object (tables, views and indexes share one namespace, triggers
+-- are kept clear of too), compared as SQLite compares names: without
+-- regard to ASCII case (COLLATE NOCASE folds exactly that). The rebuild
+-- never drops a table it did not create: a user's "luamig_tmp_t" stays.
+local function free_name(conn, base)
+  local name, n = base, 0
+  while true do
+    local rows = conn:query([[SELECT 1 FROM main.sqlite_schema WHERE name = $1 COLLATE NOCASE
+        UNION ALL SELECT 1 FROM temp.sqlite_schema WHERE name = $1 COLLATE NOCASE]], {name})
+    if #rows == 0 then return name end
+    n = n + 1
+    name = base .. "_" .. n
+  end
+end
+M.free_name = free_name
+
+-- The name of the foreign key of a table (its stored CREATE TABLE) over
+-- these columns, or nil when it has none.
+local function fk_constraint_name(sql, from)
+  local ok, shape = pcall(parse_table, sql)
+  if not ok then return nil end
+  local key = table.concat(from, "\0"):lower()
+  for _, p in ipairs(shape.parts) do
+    local info = classify(p)
+    if info.constraint == "FOREIGN" and table.concat(info.columns, "\0"):lower() == key then return info.name end
+    if info.column and #from == 1 and same_name(info.column, from[1]) then
+      for _, sg in ipairs(column_segments(p.text).segs) do
+        if sg.kw == "REFERENCES" then return sg.name end
+      end
+    end
+  end
+end
+
+-- A dropped column that a foreign key references (another table's, or
+-- the table's own that stays): SQLite would only say "foreign key
+-- mismatch" after the copy. Say which key, and what to do.
+local function check_referenced(ctx, old, dropped)
+  if #dropped == 0 then return end
+  local conn, tname = ctx.conn, old.name
+  local fks, order = {}, {}
+  for _, r in ipairs(conn:query([[SELECT m.name AS child, m.sql, f.id, f."from", f."to" FROM sqlite_schema m
+      JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f."table" = $1 COLLATE NOCASE
+      ORDER BY m.name, f.id, f.seq]], {tname})) do
+    local key = r.child .. "\0" .. r.id
+    local fk = fks[key]
+    if not fk then
+      fk = {child = r.child, sql = r.sql, from = {}, to = {}}
+      fks[key] = fk
+      order[#order + 1] = key
+    end
+    fk.from[#fk.from + 1] = r.from
+    fk.to[#fk.to + 1] = r.to
+  end
+  local function is_dropped(name)
+    for _, n in ipairs(dropped) do if same_name(n, name) then return n end end
+  end
+  for _, key in ipairs(order) do
+    local fk = fks[key]
+    local to = fk.to
+    if #to == 0 or to[1] == nil or to[1] == "" then to = old.primary_key and old.primary_key.columns or {} end
+    local col
+    for _, c in ipairs(to) do col = col or is_dropped(c) end
+    local goes = false
+    if same_name(fk.child, tname) then
+      for _, c in ipairs(fk.from) do if is_dropped(c) then goes = true end end
+    end
+    if col and not goes then
+      local name = fk_constraint_name(fk.sql, fk.from)
+      ctx.raise(('%s: column "%s" of "%s" is referenced by the foreign key %s of table "%s" (%s) -> "%s" (%s); '
+        .. "without the column that foreign key would reference nothing (SQLite: \"foreign key mismatch\"): "
+        .. "drop that foreign key first (%s), then drop the column"):format(ctx.opname, col, tname,
+        name and ('"' .. name .. '"') or "(no name)", fk.child, table.concat(fk.from, ", "), tname,
+        table.concat(to, ", "),
+        name and ('op.drop_constraint("' .. name .. '", "' .. fk.child .. '", {type_ = "foreignkey"})')
+          or ('it has no name: rebuild "' .. fk.child .. '" without it')))
+    end
+  end
+end
+
 function M.run(ctx, tname, changes)
   local conn, d, raise, log = ctx.conn, ctx.d, ctx.raise, ctx.log
   local fk_on = conn:query("PRAGMA foreign_keys")[1].foreign_keys == 1
@@ -766,6 +927,20 @@ function M.run(ctx, tname, changes)
       raise(('%s: rebuilding "%s": cannot keep %s: %s'):format(ctx.opname, tname, clause, msg))
     end
     local shape, dropped = edit_table(ectx, stored, changes)
+    check_referenced(ctx, old, dropped)
+    do
+      local without_rowid, has_pk = false, false
+      for _, t in ipairs(sqltext.tokens(shape.tail)) do
+        if sqltext.upper(t) == "ROWID" then without_rowid = true end
+      end
+      for _, p in ipairs(shape.parts) do
+        if p.info.constraint == "PRIMARY" then has_pk = true end
+        if p.info.column then
+          for _, sg in ipairs(column_segments(p.text).segs) do if sg.kw == "PRIMARY" then has_pk = true end end
+        end
+      end
+      check_without_rowid_pk(ctx, tname, old.primary_key and old.primary_key.columns, without_rowid, has_pk, dropped)
+    end
 
     -- what lives on the table or may read it: indexes, triggers, views
     local indexes = conn:query([[SELECT name, sql FROM sqlite_schema
