@@ -470,8 +470,39 @@ local function row_names(ctx, rows, keys)
   return s
 end
 
+-- SQLite's type affinity of a declared type (https://sqlite.org/datatype3.html, 3.1).
+local function affinity(decl)
+  local u = (decl or ""):upper()
+  if u:find("INT") then return "INTEGER" end
+  if u:find("CHAR") or u:find("CLOB") or u:find("TEXT") then return "TEXT" end
+  if u == "" or u:find("BLOB") then return "BLOB" end
+  if u:find("REAL") or u:find("FLOA") or u:find("DOUB") then return "REAL" end
+  return "NUMERIC"
+end
+
+-- The values a new type's affinity would change in meaning or leave of
+-- another kind, as SQL over the old table (nil: none can). '7' becoming 7
+-- is what SQLite does and means the same; '007' becoming 7, '1.50'
+-- becoming 1.5, 'abc' or 1.5 staying as they are in an INTEGER column,
+-- a REAL that its text form rounds: not. NUMERIC affinity (dates,
+-- booleans, ...) is not checked: text that is not a number stays as it is.
+local function type_change_sql(q, aff)
+  local canonical_int = ("%s = CAST(CAST(%s AS INTEGER) AS TEXT)"):format(q, q)
+  local canonical_real = ("%s = CAST(CAST(%s AS REAL) AS TEXT)"):format(q, q)
+  if aff == "INTEGER" then
+    return ("typeof(%s) = 'blob' OR (typeof(%s) = 'text' AND NOT (%s OR (%s AND CAST(%s AS REAL) = CAST(%s AS INTEGER))))"
+      .. " OR (typeof(%s) = 'real' AND %s <> CAST(%s AS INTEGER))"):format(q, q, canonical_int, canonical_real, q, q, q, q, q)
+  elseif aff == "REAL" then
+    return ("typeof(%s) = 'blob' OR (typeof(%s) = 'text' AND NOT (%s OR %s))"
+      .. " OR (typeof(%s) = 'integer' AND CAST(CAST(%s AS REAL) AS INTEGER) <> %s)"):format(q, q, canonical_int,
+      canonical_real, q, q, q)
+  elseif aff == "TEXT" then
+    return ("typeof(%s) = 'real' AND CAST(CAST(%s AS TEXT) AS REAL) <> %s"):format(q, q, q)
+  end
+end
+
 -- Name the rows that the new table would refuse, before copying them.
-local function precheck(ctx, old, new)
+local function precheck(ctx, old, new, changes)
   local conn, d, raise = ctx.conn, ctx.d, ctx.raise
   local keys = {}
   local pk = old.primary_key and old.primary_key.columns or nil
@@ -492,6 +523,27 @@ local function precheck(ctx, old, new)
   end
   local old_cols = {}
   for _, c in ipairs(old.columns) do old_cols[c.name] = c end
+  -- a new type whose affinity would change values (a STRICT table refuses them itself)
+  if not (old.options or ""):upper():find("STRICT") then
+    local declared = {}
+    for _, r in ipairs(conn:query("SELECT name, type FROM pragma_table_info($1)", {old.name})) do declared[r.name] = r.type end
+    for _, ch in ipairs(changes or {}) do
+      if ch.kind == "alter_column" and ch.type and old_cols[ch.name] then
+        local decl = d.type_sql(ch.type)
+        local aff = affinity(decl)
+        local cond = aff ~= affinity(declared[ch.name]) and type_change_sql(d.ident(ch.name), aff)
+        if cond then
+          local ok, rows = pcall(conn.query, conn, "SELECT " .. key_list .. from .. " WHERE " .. cond .. " LIMIT 11")
+          if ok and #rows > 0 then
+            raise(('%s: rebuilding "%s": the type %s of column "%s" fails for rows %s: SQLite would change their '
+              .. "values (as '007' to 7 or '1.50' to 1.5) or keep values that are not %s (as 'abc'); convert or fix "
+              .. "those rows first (op.execute with an UPDATE), then run this operation"):format(ctx.opname, old.name,
+              decl, ch.name, row_names(ctx, rows, keys), decl))
+          end
+        end
+      end
+    end
+  end
   for _, c in ipairs(new.columns) do
     local oc = old_cols[c.name]
     if oc and oc.nullable and not c.nullable then
@@ -908,7 +960,7 @@ function M.run(ctx, tname, changes)
     if old.generated then raise(('%s: table "%s" has generated columns, which the rebuild cannot copy'):format(ctx.opname, tname)) end
     local new, source = apply(ctx, old, changes)
     log("info", ('%s: rebuilding SQLite table "%s" (move and copy)'):format(ctx.opname, tname))
-    precheck(ctx, old, new)
+    precheck(ctx, old, new, changes)
     local tmp = free_name(conn, M.temp_prefix .. tname)
     local probe = free_name(conn, "luamig_probe")
 
