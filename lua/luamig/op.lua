@@ -49,6 +49,23 @@ local dialect_modules = {sqlite = "luamig.dialect.sqlite", postgresql = "luamig.
 -- (or it passes its own table as offline_schema).
 local offline_models = setmetatable({}, {__mode = "k"})
 
+-- Offline, what op.execute did that those models cannot follow, per run
+-- (keyed by its table of models): {names = {[lower name] = {where =, sql =}},
+-- all = {where =, sql =} or nil, words = {[lower word] = true}}. A rebuild
+-- of a table named there is refused: offline output is the online one,
+-- or nothing.
+local offline_raw = setmetatable({}, {__mode = "k"})
+
+-- The first keywords of statements that cannot change a table's shape or
+-- add an object on it (data, transactions, maintenance).
+local raw_harmless = {INSERT = true, UPDATE = true, DELETE = true, REPLACE = true, SELECT = true,
+                      VALUES = true, WITH = true, BEGIN = true, COMMIT = true, END = true, ROLLBACK = true,
+                      SAVEPOINT = true, RELEASE = true, ANALYZE = true, EXPLAIN = true, REINDEX = true,
+                      VACUUM = true, PRAGMA = true, ATTACH = true, DETACH = true}
+-- Names that let "harmless" statements rewrite the schema.
+local raw_schema_words = {sqlite_master = true, sqlite_schema = true, sqlite_temp_master = true,
+                          sqlite_temp_schema = true, writable_schema = true}
+
 -- Sources of luamig's own Lua modules: errors are reported at the first
 -- stack frame outside them (the migration's line).
 local internal = {}
@@ -64,17 +81,23 @@ internal[debug.getinfo(1, "S").source] = true
 register(common)
 register(sqltext)
 
--- Raise msg at the caller's line in the migration.
-local function raise(msg)
+-- "file:line" of the migration's line that called the op API, or nil.
+local function caller_line()
   local level = 2
   while true do
     local info = debug.getinfo(level, "Sl")
-    if not info then error(msg, 0) end
+    if not info then return nil end
     if info.what ~= "C" and not internal[info.source] then
-      error(("%s:%d: %s"):format(info.short_src, info.currentline or 0, msg), 0)
+      return ("%s:%d"):format(info.short_src, info.currentline or 0)
     end
     level = level + 1
   end
+end
+
+-- Raise msg at the caller's line in the migration.
+local function raise(msg)
+  local where = caller_line()
+  error(where and (where .. ": " .. msg) or msg, 0)
 end
 M.raise = raise
 
@@ -271,10 +294,101 @@ function M.new(cfg)
   local op = {dialect = dialect_name, x = cfg.x or {}, raw = common.raw, NULL = common.NULL}
 
   -- offline: name -> table model, for the tables this run has made
-  local known
+  local known, raw_seen
   if not conn then
     known = cfg.offline_schema or offline_models[emit] or {}
     offline_models[emit] = known
+    raw_seen = offline_raw[known] or {names = {}, words = {}}
+    offline_raw[known] = raw_seen
+  end
+
+  -- Offline: note what an op.execute may have done to the tables the run
+  -- has models of. Statements that only read or write rows change no
+  -- table; DROP INDEX and DROP TABLE are followed; anything else (ALTER,
+  -- CREATE INDEX/TRIGGER/VIEW, DDL luamig does not know) marks every known
+  -- table it names, anywhere in its text (a trigger body too), and a
+  -- statement of a kind luamig does not know naming none marks them all.
+  local function note_raw(sql)
+    local toks = sqltext.tokens(sql, d.name)
+    local firsts, start = {}, true
+    local schema_write = false
+    for _, t in ipairs(toks) do
+      if sqltext.is(t, ";") then start = true
+      elseif start then firsts[#firsts + 1] = {kw = sqltext.upper(t) or "", at = #firsts + 1}; start = false end
+      if (t.k == "word" or t.k == "ident") and raw_schema_words[t.v:lower()] then schema_write = true end
+    end
+    local rec = {where = caller_line(), sql = sql}
+    if schema_write then raw_seen.all = raw_seen.all or rec; return end
+    local ddl = false
+    for _, f in ipairs(firsts) do
+      if not raw_harmless[f.kw] then ddl = true end
+    end
+    if not ddl then return end
+    -- DROP INDEX name / DROP TABLE name, alone: follow them
+    if #firsts == 1 and firsts[1].kw == "DROP" then
+      local i = 2
+      local what = sqltext.upper(toks[i])
+      i = i + 1
+      if sqltext.upper(toks[i]) == "IF" and sqltext.upper(toks[i + 1]) == "EXISTS" then i = i + 2 end
+      if toks[i + 1] and sqltext.is(toks[i + 1], ".") then i = i + 2 end   -- main.name
+      local name = toks[i] and (toks[i].k == "word" or toks[i].k == "ident" or toks[i].k == "string") and toks[i].v
+      local last = toks[#toks]
+      if name and (toks[i] == last or (sqltext.is(last, ";") and toks[i + 1] == last)) then
+        if what == "INDEX" then
+          for _, t in pairs(known) do
+            for j = #(t.indexes or {}), 1, -1 do
+              if t.indexes[j].name:lower() == name:lower() then table.remove(t.indexes, j) end
+            end
+          end
+          return
+        elseif what == "TABLE" then
+          for tn in pairs(known) do if tn:lower() == name:lower() then known[tn] = nil end end
+          return
+        end
+      end
+    end
+    local named = false
+    for _, t in ipairs(toks) do
+      if t.k == "word" or t.k == "ident" or t.k == "string" then
+        local w = t.v:lower()
+        raw_seen.words[w] = true
+        for tn in pairs(known) do
+          if tn:lower() == w then
+            named = true
+            raw_seen.names[w] = raw_seen.names[w] or rec
+          end
+        end
+      end
+    end
+    if not named then
+      local kinds = {CREATE = true, ALTER = true, DROP = true}
+      for _, f in ipairs(firsts) do
+        if not raw_harmless[f.kw] and not kinds[f.kw] then raw_seen.all = raw_seen.all or rec end
+      end
+    end
+  end
+
+  -- Offline: refuse to rebuild a table that an op.execute may have changed.
+  local function check_raw(opname, tname)
+    local rec = raw_seen.names[tname:lower()] or raw_seen.all
+    if not rec then return end
+    local text = rec.sql:gsub("%s+", " "):gsub("^ ", "")
+    if #text > 80 then text = text:sub(1, 77) .. "..." end
+    raise(('%s: on SQLite this rebuilds table "%s" from what the operations of this run say it is, but '
+      .. 'op.execute%s (%s) may have changed it or made objects on it that --sql (offline) mode cannot see, '
+      .. "and the rebuild would lose them: run this migration online, or make that change with op calls "
+      .. "(op.add_column, op.create_index, ...)"):format(opname, tname, rec.where and (" at " .. rec.where) or "", text))
+  end
+
+  -- Offline: is this name (any object's, any case) one the run may have made?
+  local function offline_taken(name)
+    local l = name:lower()
+    if raw_seen.words[l] then return true end
+    for tn, t in pairs(known) do
+      if tn:lower() == l then return true end
+      for _, ix in ipairs(t.indexes or {}) do if ix.name and ix.name:lower() == l then return true end end
+    end
+    return false
   end
   local function forget_index(tname, name)
     if not known then return end
@@ -645,7 +759,9 @@ function M.new(cfg)
         local only_drops = true
         for _, ch in ipairs(pending) do if ch.kind ~= "drop_column" then only_drops = false end end
         if model then
-          -- a table this run made: rebuild it from its model
+          -- a table this run made: rebuild it from its model, unless raw SQL touched it
+          check_raw(opname, tname)
+          rctx.taken = offline_taken
           local stmts
           stmts, model = rebuild.offline(rctx, model, pending)
           known[tname] = model
@@ -873,6 +989,7 @@ function M.new(cfg)
     if known then
       local t = known[old]
       known[old] = nil
+      raw_seen.names[new:lower()] = raw_seen.names[new:lower()] or raw_seen.names[old:lower()]
       if t then
         t.name = new
         for _, ix in ipairs(t.indexes or {}) do ix.table = new end
@@ -1001,6 +1118,7 @@ function M.new(cfg)
     check_arg("execute", 1, "sql", sql, "sql")
     if params ~= nil then check_arg("execute", 2, "params", params, "table") end
     run(sql_text(sql), params)
+    if raw_seen and sqlite then note_raw(sql_text(sql)) end
   end
 
   function op.query(sql, params)

@@ -470,8 +470,39 @@ local function row_names(ctx, rows, keys)
   return s
 end
 
+-- SQLite's type affinity of a declared type (https://sqlite.org/datatype3.html, 3.1).
+local function affinity(decl)
+  local u = (decl or ""):upper()
+  if u:find("INT") then return "INTEGER" end
+  if u:find("CHAR") or u:find("CLOB") or u:find("TEXT") then return "TEXT" end
+  if u == "" or u:find("BLOB") then return "BLOB" end
+  if u:find("REAL") or u:find("FLOA") or u:find("DOUB") then return "REAL" end
+  return "NUMERIC"
+end
+
+-- The values a new type's affinity would change in meaning or leave of
+-- another kind, as SQL over the old table (nil: none can). '7' becoming 7
+-- is what SQLite does and means the same; '007' becoming 7, '1.50'
+-- becoming 1.5, 'abc' or 1.5 staying as they are in an INTEGER column,
+-- a REAL that its text form rounds: not. NUMERIC affinity (dates,
+-- booleans, ...) is not checked: text that is not a number stays as it is.
+local function type_change_sql(q, aff)
+  local canonical_int = ("%s = CAST(CAST(%s AS INTEGER) AS TEXT)"):format(q, q)
+  local canonical_real = ("%s = CAST(CAST(%s AS REAL) AS TEXT)"):format(q, q)
+  if aff == "INTEGER" then
+    return ("typeof(%s) = 'blob' OR (typeof(%s) = 'text' AND NOT (%s OR (%s AND CAST(%s AS REAL) = CAST(%s AS INTEGER))))"
+      .. " OR (typeof(%s) = 'real' AND %s <> CAST(%s AS INTEGER))"):format(q, q, canonical_int, canonical_real, q, q, q, q, q)
+  elseif aff == "REAL" then
+    return ("typeof(%s) = 'blob' OR (typeof(%s) = 'text' AND NOT (%s OR %s))"
+      .. " OR (typeof(%s) = 'integer' AND CAST(CAST(%s AS REAL) AS INTEGER) <> %s)"):format(q, q, canonical_int,
+      canonical_real, q, q, q)
+  elseif aff == "TEXT" then
+    return ("typeof(%s) = 'real' AND CAST(CAST(%s AS TEXT) AS REAL) <> %s"):format(q, q, q)
+  end
+end
+
 -- Name the rows that the new table would refuse, before copying them.
-local function precheck(ctx, old, new)
+local function precheck(ctx, old, new, changes)
   local conn, d, raise = ctx.conn, ctx.d, ctx.raise
   local keys = {}
   local pk = old.primary_key and old.primary_key.columns or nil
@@ -492,6 +523,27 @@ local function precheck(ctx, old, new)
   end
   local old_cols = {}
   for _, c in ipairs(old.columns) do old_cols[c.name] = c end
+  -- a new type whose affinity would change values (a STRICT table refuses them itself)
+  if not (old.options or ""):upper():find("STRICT") then
+    local declared = {}
+    for _, r in ipairs(conn:query("SELECT name, type FROM pragma_table_info($1)", {old.name})) do declared[r.name] = r.type end
+    for _, ch in ipairs(changes or {}) do
+      if ch.kind == "alter_column" and ch.type and old_cols[ch.name] then
+        local decl = d.type_sql(ch.type)
+        local aff = affinity(decl)
+        local cond = aff ~= affinity(declared[ch.name]) and type_change_sql(d.ident(ch.name), aff)
+        if cond then
+          local ok, rows = pcall(conn.query, conn, "SELECT " .. key_list .. from .. " WHERE " .. cond .. " LIMIT 11")
+          if ok and #rows > 0 then
+            raise(('%s: rebuilding "%s": the type %s of column "%s" fails for rows %s: SQLite would change their '
+              .. "values (as '007' to 7 or '1.50' to 1.5) or keep values that are not %s (as 'abc'); convert or fix "
+              .. "those rows first (op.execute with an UPDATE), then run this operation"):format(ctx.opname, old.name,
+              decl, ch.name, row_names(ctx, rows, keys), decl))
+          end
+        end
+      end
+    end
+  end
   for _, c in ipairs(new.columns) do
     local oc = old_cols[c.name]
     if oc and oc.nullable and not c.nullable then
@@ -549,6 +601,21 @@ function M.rename_column(t, old, new)
   for _, ix in ipairs(t.indexes or {}) do list(ix.columns) end
 end
 
+-- A WITHOUT ROWID table must keep a primary key: a drop_column of one of
+-- its columns would take it along (SQLite: "PRIMARY KEY missing").
+local function check_without_rowid_pk(ctx, tname, old_pk, without_rowid, has_pk, dropped)
+  if not without_rowid or has_pk or not old_pk then return end
+  local col
+  for _, c in ipairs(old_pk) do
+    for _, n in ipairs(dropped) do if same_name(c, n) then col = col or n end end
+  end
+  ctx.raise(('%s: "%s" is a WITHOUT ROWID table, which must have a primary key%s, and its primary key (%s) '
+    .. "would go%s: give the table a primary key that does not use %s first (batch_alter_table with "
+    .. "drop_constraint and create_primary_key), or rebuild it yourself (op.execute)"):format(ctx.opname, tname,
+    "", table.concat(old_pk, ", "), col and (' with column "' .. col .. '"') or "",
+    col and ('"' .. col .. '"') or "those columns"))
+end
+
 -- Offline (--sql), for a table whose model earlier operations of the same
 -- run made: the rebuild as statements, without reading the database (so
 -- without the row checks and without views and triggers, which only a
@@ -571,7 +638,11 @@ function M.offline(ctx, model, changes)
     if not gone then kept[#kept + 1] = ix end
   end
   new.indexes = kept
-  local tmp = M.temp_prefix .. tname
+  check_without_rowid_pk(ctx, tname, model.primary_key and model.primary_key.columns,
+    (model.options or ""):upper():find("WITHOUT ROWID") ~= nil, new.primary_key ~= nil, dropped)
+  -- a name no object of the run has (a table already there makes CREATE TABLE fail, never lose it)
+  local tmp, n = M.temp_prefix .. tname, 0
+  while ctx.taken and ctx.taken(tmp) do n = n + 1; tmp = M.temp_prefix .. tname .. "_" .. n end
   local shape = copy(new)
   shape.name = tmp
   local stmts = {d.create_table_sql(shape)}
@@ -709,6 +780,168 @@ local function fk_text(state)
   return table.concat(parts, "; ")
 end
 
+-- A name for a table the rebuild makes, free in the main and the temp
+-- schema (an unqualified name means temp's object first), whatever the
+-- kind of object (tables, views and indexes share one namespace, triggers
+-- are kept clear of too), compared as SQLite compares names: without
+-- regard to ASCII case (COLLATE NOCASE folds exactly that). The rebuild
+-- never drops a table it did not create: a user's "luamig_tmp_t" stays.
+local function free_name(conn, base)
+  local name, n = base, 0
+  while true do
+    local rows = conn:query([[SELECT 1 FROM main.sqlite_schema WHERE name = $1 COLLATE NOCASE
+        UNION ALL SELECT 1 FROM temp.sqlite_schema WHERE name = $1 COLLATE NOCASE]], {name})
+    if #rows == 0 then return name end
+    n = n + 1
+    name = base .. "_" .. n
+  end
+end
+M.free_name = free_name
+
+-- The name of the foreign key of a table (its stored CREATE TABLE) over
+-- these columns, or nil when it has none.
+local function fk_constraint_name(sql, from)
+  local ok, shape = pcall(parse_table, sql)
+  if not ok then return nil end
+  local key = table.concat(from, "\0"):lower()
+  for _, p in ipairs(shape.parts) do
+    local info = classify(p)
+    if info.constraint == "FOREIGN" and table.concat(info.columns, "\0"):lower() == key then return info.name end
+    if info.column and #from == 1 and same_name(info.column, from[1]) then
+      for _, sg in ipairs(column_segments(p.text).segs) do
+        if sg.kw == "REFERENCES" then return sg.name end
+      end
+    end
+  end
+end
+
+-- A dropped column that a foreign key references (another table's, or
+-- the table's own that stays): SQLite would only say "foreign key
+-- mismatch" after the copy. Say which key, and what to do.
+local function check_referenced(ctx, old, dropped)
+  if #dropped == 0 then return end
+  local conn, tname = ctx.conn, old.name
+  local fks, order = {}, {}
+  for _, r in ipairs(conn:query([[SELECT m.name AS child, m.sql, f.id, f."from", f."to" FROM sqlite_schema m
+      JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f."table" = $1 COLLATE NOCASE
+      ORDER BY m.name, f.id, f.seq]], {tname})) do
+    local key = r.child .. "\0" .. r.id
+    local fk = fks[key]
+    if not fk then
+      fk = {child = r.child, sql = r.sql, from = {}, to = {}}
+      fks[key] = fk
+      order[#order + 1] = key
+    end
+    fk.from[#fk.from + 1] = r.from
+    fk.to[#fk.to + 1] = r.to
+  end
+  local function is_dropped(name)
+    for _, n in ipairs(dropped) do if same_name(n, name) then return n end end
+  end
+  for _, key in ipairs(order) do
+    local fk = fks[key]
+    local to = fk.to
+    if #to == 0 or to[1] == nil or to[1] == "" then to = old.primary_key and old.primary_key.columns or {} end
+    local col
+    for _, c in ipairs(to) do col = col or is_dropped(c) end
+    local goes = false
+    if same_name(fk.child, tname) then
+      for _, c in ipairs(fk.from) do if is_dropped(c) then goes = true end end
+    end
+    if col and not goes then
+      local name = fk_constraint_name(fk.sql, fk.from)
+      ctx.raise(('%s: column "%s" of "%s" is referenced by the foreign key %s of table "%s" (%s) -> "%s" (%s); '
+        .. "without the column that foreign key would reference nothing (SQLite: \"foreign key mismatch\"): "
+        .. "drop that foreign key first (%s), then drop the column"):format(ctx.opname, col, tname,
+        name and ('"' .. name .. '"') or "(no name)", fk.child, table.concat(fk.from, ", "), tname,
+        table.concat(to, ", "),
+        name and ('op.drop_constraint("' .. name .. '", "' .. fk.child .. '", {type_ = "foreignkey"})')
+          or ('it has no name: rebuild "' .. fk.child .. '" without it')))
+    end
+  end
+end
+
+-- A name for a table the rebuild makes, free in the main and the temp
+-- schema (an unqualified name means temp's object first), whatever the
+-- kind of object (tables, views and indexes share one namespace, triggers
+-- are kept clear of too), compared as SQLite compares names: without
+-- regard to ASCII case (COLLATE NOCASE folds exactly that). The rebuild
+-- never drops a table it did not create: a user's "luamig_tmp_t" stays.
+local function free_name(conn, base)
+  local name, n = base, 0
+  while true do
+    local rows = conn:query([[SELECT 1 FROM main.sqlite_schema WHERE name = $1 COLLATE NOCASE
+        UNION ALL SELECT 1 FROM temp.sqlite_schema WHERE name = $1 COLLATE NOCASE]], {name})
+    if #rows == 0 then return name end
+    n = n + 1
+    name = base .. "_" .. n
+  end
+end
+M.free_name = free_name
+
+-- The name of the foreign key of a table (its stored CREATE TABLE) over
+-- these columns, or nil when it has none.
+local function fk_constraint_name(sql, from)
+  local ok, shape = pcall(parse_table, sql)
+  if not ok then return nil end
+  local key = table.concat(from, "\0"):lower()
+  for _, p in ipairs(shape.parts) do
+    local info = classify(p)
+    if info.constraint == "FOREIGN" and table.concat(info.columns, "\0"):lower() == key then return info.name end
+    if info.column and #from == 1 and same_name(info.column, from[1]) then
+      for _, sg in ipairs(column_segments(p.text).segs) do
+        if sg.kw == "REFERENCES" then return sg.name end
+      end
+    end
+  end
+end
+
+-- A dropped column that a foreign key references (another table's, or
+-- the table's own that stays): SQLite would only say "foreign key
+-- mismatch" after the copy. Say which key, and what to do.
+local function check_referenced(ctx, old, dropped)
+  if #dropped == 0 then return end
+  local conn, tname = ctx.conn, old.name
+  local fks, order = {}, {}
+  for _, r in ipairs(conn:query([[SELECT m.name AS child, m.sql, f.id, f."from", f."to" FROM sqlite_schema m
+      JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f."table" = $1 COLLATE NOCASE
+      ORDER BY m.name, f.id, f.seq]], {tname})) do
+    local key = r.child .. "\0" .. r.id
+    local fk = fks[key]
+    if not fk then
+      fk = {child = r.child, sql = r.sql, from = {}, to = {}}
+      fks[key] = fk
+      order[#order + 1] = key
+    end
+    fk.from[#fk.from + 1] = r.from
+    fk.to[#fk.to + 1] = r.to
+  end
+  local function is_dropped(name)
+    for _, n in ipairs(dropped) do if same_name(n, name) then return n end end
+  end
+  for _, key in ipairs(order) do
+    local fk = fks[key]
+    local to = fk.to
+    if #to == 0 or to[1] == nil or to[1] == "" then to = old.primary_key and old.primary_key.columns or {} end
+    local col
+    for _, c in ipairs(to) do col = col or is_dropped(c) end
+    local goes = false
+    if same_name(fk.child, tname) then
+      for _, c in ipairs(fk.from) do if is_dropped(c) then goes = true end end
+    end
+    if col and not goes then
+      local name = fk_constraint_name(fk.sql, fk.from)
+      ctx.raise(('%s: column "%s" of "%s" is referenced by the foreign key %s of table "%s" (%s) -> "%s" (%s); '
+        .. "without the column that foreign key would reference nothing (SQLite: \"foreign key mismatch\"): "
+        .. "drop that foreign key first (%s), then drop the column"):format(ctx.opname, col, tname,
+        name and ('"' .. name .. '"') or "(no name)", fk.child, table.concat(fk.from, ", "), tname,
+        table.concat(to, ", "),
+        name and ('op.drop_constraint("' .. name .. '", "' .. fk.child .. '", {type_ = "foreignkey"})')
+          or ('it has no name: rebuild "' .. fk.child .. '" without it')))
+    end
+  end
+end
+
 function M.run(ctx, tname, changes)
   local conn, d, raise, log = ctx.conn, ctx.d, ctx.raise, ctx.log
   local fk_on = conn:query("PRAGMA foreign_keys")[1].foreign_keys == 1
@@ -727,9 +960,9 @@ function M.run(ctx, tname, changes)
     if old.generated then raise(('%s: table "%s" has generated columns, which the rebuild cannot copy'):format(ctx.opname, tname)) end
     local new, source = apply(ctx, old, changes)
     log("info", ('%s: rebuilding SQLite table "%s" (move and copy)'):format(ctx.opname, tname))
-    precheck(ctx, old, new)
-    local tmp = M.temp_prefix .. tname
-    local probe = "luamig_probe"
+    precheck(ctx, old, new, changes)
+    local tmp = free_name(conn, M.temp_prefix .. tname)
+    local probe = free_name(conn, "luamig_probe")
 
     -- the new CREATE TABLE: the stored one, edited
     local stored = conn:query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = $1", {tname})[1].sql
@@ -737,8 +970,7 @@ function M.run(ctx, tname, changes)
     function ectx.check_depends(defs, clause, dropped)
       local by = quoted_mention(clause, dropped)
       if by then return by end
-      -- a TEMP table: no name in the main schema can be in the way
-      conn:exec("DROP TABLE IF EXISTS temp." .. d.ident(probe))
+      -- a TEMP table under a name free in both schemas, dropped right after
       local pok, perr = pcall(conn.exec, conn, ("CREATE TEMP TABLE %s (%s, %s)"):format(d.ident(probe), defs, clause))
       if pok then conn:exec("DROP TABLE temp." .. d.ident(probe)); return nil end
       local msg = tostring(type(perr) == "table" and perr.message or perr)
@@ -747,6 +979,20 @@ function M.run(ctx, tname, changes)
       raise(('%s: rebuilding "%s": cannot keep %s: %s'):format(ctx.opname, tname, clause, msg))
     end
     local shape, dropped = edit_table(ectx, stored, changes)
+    check_referenced(ctx, old, dropped)
+    do
+      local without_rowid, has_pk = false, false
+      for _, t in ipairs(sqltext.tokens(shape.tail)) do
+        if sqltext.upper(t) == "ROWID" then without_rowid = true end
+      end
+      for _, p in ipairs(shape.parts) do
+        if p.info.constraint == "PRIMARY" then has_pk = true end
+        if p.info.column then
+          for _, sg in ipairs(column_segments(p.text).segs) do if sg.kw == "PRIMARY" then has_pk = true end end
+        end
+      end
+      check_without_rowid_pk(ctx, tname, old.primary_key and old.primary_key.columns, without_rowid, has_pk, dropped)
+    end
 
     -- what lives on the table or may read it: indexes, triggers, views
     local indexes = conn:query([[SELECT name, sql FROM sqlite_schema
@@ -785,7 +1031,6 @@ function M.run(ctx, tname, changes)
     end
 
     for i = #views, 1, -1 do conn:exec("DROP VIEW " .. d.ident(views[i].name)) end
-    conn:exec("DROP TABLE IF EXISTS " .. d.ident(tmp))
     conn:exec(render_table(shape, d.ident(tmp)))
     local into, from = {}, {}
     if rowid_table then
