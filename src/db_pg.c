@@ -9,6 +9,7 @@
  * decoded, numeric kept as a string so no precision is lost.
  */
 #include "db.h"
+#include "value_kind.h"
 
 #include <libpq-fe.h>
 #include <inttypes.h>
@@ -296,8 +297,7 @@ static void params_build(struct pg_params *p, int n, const struct lm_value *v) {
     case LM_FLOAT:
       p->types[i] = OID_FLOAT8;
       if (isnan(v[i].f)) snprintf(p->text[i], sizeof p->text[i], "NaN");
-      else if (isinf(v[i].f)) snprintf(p->text[i], sizeof p->text[i], v[i].f > 0 ? "Infinity" : "-Infinity");
-      else snprintf(p->text[i], sizeof p->text[i], "%.17g", v[i].f);
+      else lm_number_text(&v[i], p->text[i]);      /* Infinity, -Infinity, shortest digits */
       break;
     case LM_BOOLEAN:
       p->types[i] = OID_BOOL;
@@ -504,9 +504,12 @@ static int pg_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm
     case LM_INTEGER: lm_buf_printf(buf, "%" PRId64, v[i].i); break;
     case LM_BOOLEAN: lm_buf_addc(buf, v[i].i ? 't' : 'f'); break;
     case LM_FLOAT:
-      if (isnan(v[i].f)) lm_buf_adds(buf, "NaN");
-      else if (isinf(v[i].f)) lm_buf_adds(buf, v[i].f > 0 ? "Infinity" : "-Infinity");
-      else lm_buf_printf(buf, "%.17g", v[i].f);
+      if (isnan(v[i].f)) {
+        lm_buf_adds(buf, "NaN");
+      } else {                                        /* as op_bulk.lua writes it offline */
+        char text[LM_NUMBER_TEXT_MAX];
+        lm_buf_add(buf, text, lm_number_text(&v[i], text));
+      }
       break;
     case LM_TEXT:
       if (memchr(v[i].s, '\0', v[i].len) != NULL)

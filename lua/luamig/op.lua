@@ -299,7 +299,7 @@ function M.new(cfg)
     if conn then return conn:exec(sql, params) end
     if params then
       local ok, out = pcall(sqltext.inline, sql, params, function(v, n)
-        local ok2, lit = pcall(d.literal, v)
+        local ok2, lit = pcall(d.param_literal, v)
         if not ok2 then error(("parameter $%d: %s"):format(n, lit), 0) end
         return lit
       end, d.name)
