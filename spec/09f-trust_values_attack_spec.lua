@@ -238,3 +238,167 @@ h.each_db(function(db)
     end)
   end)
 end)
+
+---------------------------------------------------------------------------
+-- Items 3, 5, 6: NUL in a text parameter; bytes stay bytes
+---------------------------------------------------------------------------
+
+-- Byte strings that text input would change (PostgreSQL's bytea input reads
+-- \x41 as "A"; SQLite would store TEXT): as Lua source, for the migrations.
+local BYTES = [[{"\\x41", "\\\\", "\0\\x41", "\255\254", "", "'", "\\000", "a\0"}]]
+local bytes = load("return " .. BYTES)()
+
+local function hex(s, upper)
+  return (s:gsub(".", function(c) return (upper and "%02X" or "%02x"):format(c:byte()) end))
+end
+
+h.each_db(function(db)
+  local pg = db.name == "postgresql"
+
+  -- id -> hex of b (and its storage class on SQLite)
+  local function stored(url, tname)
+    local sql = pg and "SELECT id, encode(b, 'hex') AS hex FROM %s ORDER BY id"
+                    or "SELECT id, hex(b) AS hex, typeof(b) AS type FROM %s ORDER BY id"
+    return query(url, sql:format(tname))
+  end
+  local function expected()
+    local rows = {}
+    for i, s in ipairs(bytes) do rows[i] = {id = i, hex = hex(s, not pg), type = not pg and "blob" or nil} end
+    return rows
+  end
+
+  describe("item 3: a string parameter with a NUL byte", function()
+    it("is refused by op.execute online as offline, on both databases, and nothing is stored", function()
+      local dir = project([[
+        op.execute("CREATE TABLE t (id integer PRIMARY KEY, s text)")
+        op.execute("INSERT INTO t VALUES (1, $1)", {"x\0y"})
+      ]])
+      local url = db.url()
+      local status, _, err = h.luamig(dir, "--url " .. q(url) .. " upgrade head")
+      assert.equal(1, status)
+      assert.truthy(err:find("v1%.lua:%d+: bad parameter %$1: a string with a NUL byte cannot be bound as "
+        .. "text %(PostgreSQL's text cannot hold NUL%): for bytes use op%.binary%(s%)"), err)
+      assert.same({}, h.version_rows(url))
+      assert.same({}, query(url, pg and "SELECT tablename FROM pg_tables WHERE tablename = 't'"
+                                     or "SELECT name FROM sqlite_master WHERE name = 't'"))
+      local out
+      status, out, err = h.luamig(dir, "--url " .. q(db.url()) .. " upgrade head --sql")
+      assert.equal(1, status, out)
+      assert.truthy(err:find("execute: parameter $1: a string literal cannot contain a NUL byte", 1, true), err)
+    end)
+
+    it("is refused by conn:exec and conn:query themselves", function()
+      local conn = db.connect()
+      conn:exec("CREATE TABLE t (s text)")
+      for _, call in ipairs({conn.exec, conn.query}) do
+        local err = tostring(h.error_of(call, conn, "SELECT length($1)", {"\0"}))
+        assert.truthy(err:find("bad parameter $1: a string with a NUL byte", 1, true), err)
+      end
+      assert.same({{n = 0}}, conn:query("SELECT count(*) AS n FROM t"))
+      conn:close()
+    end)
+  end)
+
+  describe("item 6: op.binary", function()
+    it("copies bytes read with op.query back byte for byte with op.execute", function()
+      local online = db.url()
+      local dir = project(([[
+        local values = %s
+        local src = op.create_table("src", {{"id", "integer", primary_key = true}, {"b", "binary"}})
+        op.create_table("dst", {{"id", "integer", primary_key = true}, {"b", "binary"}})
+        local rows = {}
+        for i, s in ipairs(values) do rows[i] = {id = i, b = s} end
+        op.bulk_insert(src, rows)
+        for _, r in ipairs(op.query("SELECT id, b FROM src ORDER BY id")) do
+          op.execute("INSERT INTO dst (id, b) VALUES ($1, $2)", {r.id, op.binary(r.b)})
+        end
+      ]]):format(BYTES))
+      local status, _, err = h.luamig(dir, "--url " .. q(online) .. " upgrade head")
+      assert.equal(0, status, err)
+      assert.same(expected(), stored(online, "src"))
+      assert.same(expected(), stored(online, "dst"))
+      local rows = query(online, "SELECT id, b FROM dst ORDER BY id")
+      for i, s in ipairs(bytes) do assert.equal(s, rows[i].b) end
+    end)
+
+    it("op.execute and bulk_insert by name store op.binary values as bytes, online and offline alike",
+       function()
+      local online, offline, sql = both_ways(db, project(([[
+        local values = %s
+        op.execute("CREATE TABLE e (id integer PRIMARY KEY, b %s)")
+        op.execute("CREATE TABLE k (id integer PRIMARY KEY, b %s)")
+        local rows = {}
+        for i, s in ipairs(values) do
+          op.execute("INSERT INTO e (id, b) VALUES ($1, $2)", {i, op.binary(s)})
+          rows[i] = {id = i, b = op.binary(s)}
+        end
+        op.bulk_insert("k", rows)
+      ]]):format(BYTES, pg and "bytea" or "blob", pg and "bytea" or "blob")))
+      assert.falsy(sql:find("\0", 1, true))                 -- bytes go as hex, never raw
+      for _, url in ipairs({online, offline}) do
+        assert.same(expected(), stored(url, "e"))
+        assert.same(expected(), stored(url, "k"))
+      end
+    end)
+
+    it("is refused where a column takes text, and is not a plain string anywhere else", function()
+      local dir = project([[
+        local t = op.create_table("t", {{"id", "integer", primary_key = true}, {"s", "text"}})
+        op.bulk_insert(t, {{id = 1, s = op.binary("ab")}})
+      ]])
+      local status, _, err = h.luamig(dir, "--url " .. q(db.url()) .. " upgrade head")
+      assert.equal(1, status)
+      assert.truthy(err:find('bulk_insert: row 1, column "s": wrong type for the column (text): expected '
+        .. "a string, got table luamig.Binary (2 bytes)", 1, true), err)
+      assert.equal("luamig.Binary (3 bytes)", tostring(core.binary("a\0b")))
+      assert.truthy(tostring(h.error_of(core.binary, 42)):find("string expected", 1, true))
+    end)
+  end)
+
+  describe("item 5: bulk_insert offline into a table the run did not create", function()
+    local CREATE = [[op.create_table("t", {{"id", "integer", primary_key = true}, {"b", "binary"}})]]
+
+    -- Apply v1 to two databases, then v2 online to one and offline to the other.
+    local function second_step(v2)
+      local dir = h.project({{id = "v1", code = true, up = CREATE},
+                             {id = "v2", down = "v1", code = true, up = v2}})
+      local online, offline = db.url(), db.url()
+      local status, _, err = h.luamig(dir, "--url " .. q(online) .. " upgrade head")
+      assert.equal(0, status, err)
+      status, _, err = h.luamig(dir, "--url " .. q(offline) .. " upgrade v1")
+      assert.equal(0, status, err)
+      local sql
+      status, sql, err = h.luamig(dir, "--url " .. q(offline) .. " upgrade v1:head --sql")
+      assert.equal(0, status, err)
+      local shell_status, _, shell_err = shell(db, offline, dir, sql)
+      assert.equal(0, shell_status, shell_err)
+      return online, offline, err
+    end
+
+    it("with the types declared by op.table, bytes are written as bytes, as online", function()
+      local online, offline, err = second_step(([[
+        local values = %s
+        local rows = {}
+        for i, s in ipairs(values) do rows[i] = {id = i, b = s} end
+        op.bulk_insert(op.table("t", {{"id", "integer"}, {"b", "binary"}}), rows)
+      ]]):format(BYTES))
+      assert.falsy(err:find("unknown offline", 1, true), err)
+      assert.same(expected(), stored(online, "t"))
+      assert.same(expected(), stored(offline, "t"))
+    end)
+
+    it("by name alone, says once on stderr that the types are unknown and how to declare them", function()
+      local _, _, err = second_step([[
+        op.bulk_insert("t", {{id = 1, b = "abc"}})
+        op.bulk_insert("t", {{id = 2, b = "def"}})
+      ]])
+      local want = 'bulk_insert: the column types of table "t" are unknown offline (the run did not '
+        .. "create it): its string values are written as text, which a binary column reads differently "
+        .. 'than online; declare the types by passing op.table("t", {{"column", "type"}, ...}) or the '
+        .. "table's model in place of the name, or wrap bytes in op.binary(s)"
+      local first = err:find(want, 1, true)
+      assert.truthy(first, err)
+      assert.falsy(err:find(want, first + 1, true), err)
+    end)
+  end)
+end)

@@ -309,14 +309,7 @@ static void params_build(struct pg_params *p, int n, const struct lm_value *v) {
       p->formats[i] = 1;
       p->lengths[i] = (int)v[i].len;
       break;
-    case LM_TEXT:
-      p->values[i] = v[i].s;
-      if (memchr(v[i].s, '\0', v[i].len) != NULL) {   /* text cannot hold NUL: send bytes */
-        p->types[i] = OID_BYTEA;
-        p->formats[i] = 1;
-        p->lengths[i] = (int)v[i].len;
-      }
-      break;
+    case LM_TEXT: p->values[i] = v[i].s; break;     /* run refused one with a NUL byte */
     }
   }
 }
@@ -332,6 +325,14 @@ static int run(struct lm_conn *c, const char *sql, int nparams, const struct lm_
   if (nparams == 0) {
     *res = PQexec(pg, sql);                           /* may hold several statements */
   } else {
+    for (int i = 0; i < nparams; i++)                 /* text cannot hold NUL: never bytes silently */
+      if (params[i].type == LM_TEXT && memchr(params[i].s, '\0', params[i].len) != NULL) {
+        *res = NULL;
+        lm_err_set(e, LM_ERROR, "parameter $%d: a string with a NUL byte cannot be sent as "
+                   "text (PostgreSQL's text cannot hold NUL); bind bytes as LM_BLOB", i + 1);
+        lm_err_set_sql(e, sql);
+        return LM_ERROR;
+      }
     struct pg_params p;
     params_build(&p, nparams, params);
     *res = PQexecParams(pg, sql, nparams, p.types, p.values, p.lengths, p.formats, 0);

@@ -67,6 +67,7 @@ static int number_text(const char *s, const char *end) {
 int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
   int text = v->type == LM_TEXT, number = v->type == LM_INTEGER || v->type == LM_FLOAT;
   if (v->type == LM_FLOAT && isnan(v->f)) return 0;
+  if (v->type == LM_BLOB) return kind == LM_KIND_BINARY || kind == LM_KIND_ANY;
   switch (kind) {
   case LM_KIND_INTEGER: return v->type == LM_INTEGER || (text && integer_text(v->s, v->s + v->len));
   case LM_KIND_NUMBER: return number || (text && number_text(v->s, v->s + v->len));
@@ -74,8 +75,8 @@ int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
     return v->type == LM_BOOLEAN || (v->type == LM_INTEGER && (v->i == 0 || v->i == 1)) ||
            (v->type == LM_FLOAT && (v->f == 0 || v->f == 1));
   case LM_KIND_TEXT: return text || number;
-  case LM_KIND_STRING:
-  case LM_KIND_BINARY: return text;
+  case LM_KIND_STRING: return text;
+  case LM_KIND_BINARY: return text || v->type == LM_BLOB;
   case LM_KIND_ANY: break;
   }
   return 1;

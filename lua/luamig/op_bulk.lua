@@ -52,6 +52,8 @@ end
 local function bool_ok(v) return type(v) == "boolean" or v == 0 or v == 1 end
 local function text_ok(v) return type(v) == "string" or (type(v) == "number" and v == v) end
 local function string_ok(v) return type(v) == "string" end
+local is_binary = common.is_binary
+local function binary_ok(v) return type(v) == "string" or is_binary(v) end
 
 -- The strings int_ok and num_ok refuse for their value, not their form,
 -- and why (bulk_insert's message for them).
@@ -73,7 +75,7 @@ local accepts = {
   boolean = {bool_ok, "a boolean", "boolean"},
   string = text, text = text,
   date = string_, time = string_, timestamp = string_, timestamptz = string_, uuid = string_,
-  json = string_, binary = {string_ok, "a string of bytes", "binary"},
+  json = string_, binary = {binary_ok, "a string of bytes", "binary"},
 }
 
 -- The text a number is stored as in a text column, the same online (C's
@@ -87,6 +89,7 @@ local function number_text(v)
 end
 
 local function show(v)
+  if is_binary(v) then return tostring(v) end
   if type(v) == "string" then return ("%q"):format(#v > 30 and v:sub(1, 30) .. "..." or v) end
   return tostring(v)
 end
@@ -95,6 +98,7 @@ end
 local copy_escapes = {["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
 local function copy_field(v, binary, text)
   if v == nil then return "\\N" end
+  if is_binary(v) then binary, v = true, v.bytes end
   if text and type(v) == "number" then return number_text(v) end
   if type(v) == "boolean" then return v and "t" or "f" end
   if math.type(v) == "integer" then return tostring(v) end
@@ -115,6 +119,7 @@ end
 
 function M.make(ctx)
   local conn, d, raise, emit = ctx.conn, ctx.d, ctx.raise, ctx.emit
+  local warned = {}   -- tables whose unknown types were told once
   ctx.register(M)
 
   return function(tbl, rows, opts)
@@ -140,6 +145,16 @@ function M.make(ctx)
     if conn then model = introspect.table(conn, tname) end
     if not conn and not model and ctx.known then model = ctx.known[tname] end
     if conn and not model then raise(('bulk_insert: table "%s" does not exist'):format(tname)) end
+    if not conn and not model and not warned[tname] then
+      -- online reads the types from the database; offline has only what
+      -- this run made or the script declares
+      warned[tname] = true
+      ctx.log("warning", ('bulk_insert: the column types of table "%s" are unknown offline (the run '
+        .. "did not create it): its string values are written as text, which a binary column reads "
+        .. "differently than online; declare the types by passing op.table(\"%s\", {{\"column\", "
+        .. "\"type\"}, ...}) or the table's model in place of the name, or wrap bytes in "
+        .. "op.binary(s)"):format(tname, tname))
+    end
     -- by the name the database keeps: on PostgreSQL a column written with
     -- more than 63 bytes is the one named by its first 63
     local stored = d.stored_name
@@ -180,7 +195,7 @@ function M.make(ctx)
     -- its name for C (online rows).
     local function bindable(v)
       local tv = type(v)
-      return tv == "boolean" or tv == "number" or tv == "string"
+      return tv == "boolean" or tv == "number" or tv == "string" or is_binary(v)
     end
     local function storable(v) return bindable(v) and v == v end
     -- a column's generic type with its arguments ("string(50)", "numeric(30,20)")
@@ -259,7 +274,14 @@ function M.make(ctx)
       local buf = {}
       for row in checked do
         local fields = {}
-        for i, c in ipairs(columns) do fields[i] = copy_field(row[c], binary[i], text[i]) end
+        for i, c in ipairs(columns) do
+          local v = row[c]
+          if type(v) == "string" and not binary[i] and v:find("\0", 1, true) then
+            raise(('bulk_insert: row %d, column "%s": a string with a NUL byte cannot be copied into '
+              .. "PostgreSQL as text: for bytes use op.binary(s)"):format(n, c))
+          end
+          fields[i] = copy_field(v, binary[i], text[i])
+        end
         buf[#buf + 1] = table.concat(fields, "\t") .. "\n"
         if #buf >= 1000 then emit(table.concat(buf), "copy"); buf = {} end
       end
@@ -271,7 +293,8 @@ function M.make(ctx)
         local vals = {}
         for i, c in ipairs(columns) do
           local v = row[c]
-          if binary[i] and type(v) == "string" then vals[i] = hex_literal(v)
+          if is_binary(v) then vals[i] = hex_literal(v.bytes)
+          elseif binary[i] and type(v) == "string" then vals[i] = hex_literal(v)
           elseif text[i] and type(v) == "number" then vals[i] = d.literal(number_text(v))
           elseif v == math.huge or v == -math.huge then
             vals[i] = v > 0 and "9e999" or "-9e999"   -- SQLite reads an overflow as Inf (as .dump writes it)

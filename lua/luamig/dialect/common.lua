@@ -70,6 +70,19 @@ function M.float_text(v)
   return ("%.17g"):format(v)
 end
 
+-- A byte string to store as bytes (bytea, BLOB): core.binary's value,
+-- {bytes = s} with the metatable luamig.Binary. Online it binds as bytes
+-- where a plain string binds as text; offline it is written X'..' on
+-- SQLite and decode('..', 'hex') on PostgreSQL.
+M.binary = core.binary
+local binary_mt = getmetatable(core.binary(""))
+function M.is_binary(v) return type(v) == "table" and getmetatable(v) == binary_mt end
+
+-- The bytes of s as hex digits.
+function M.hex(s)
+  return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+end
+
 function M.raw(sql)
   return setmetatable({sql = sql}, Raw)
 end
@@ -245,6 +258,9 @@ function M.new(name)
       if not s:find("[%.eE]") then s = s .. ".0" end
       return s
     elseif M.is_raw(v) then return v.sql
+    elseif M.is_binary(v) then
+      if name == "postgresql" then return ("decode('%s', 'hex')"):format(M.hex(v.bytes)) end
+      return ("X'%s'"):format(M.hex(v.bytes):upper())
     end
     error(("a %s cannot be written as an SQL literal (use nil, a boolean, a number or a string)"):format(tv), 0)
   end
