@@ -60,8 +60,11 @@ h.each_db(function(db)
     it("carry bytes that are not text (NUL, invalid UTF-8) into a binary column", function()
       conn:exec(("CREATE TABLE bin (id INTEGER PRIMARY KEY, data %s)"):format(pg and "BYTEA" or "BLOB"))
       local bytes = "a\0b\255\254\0"
-      conn:exec("INSERT INTO bin (id, data) VALUES (1, $1)", {bytes})
+      -- as core.binary: a plain string is text, and one with NUL is refused (issue 13)
+      conn:exec("INSERT INTO bin (id, data) VALUES (1, $1)", {core.binary(bytes)})
       assert.equal(bytes, conn:query("SELECT data FROM bin")[1].data)
+      assert.truthy(tostring(h.error_of(conn.exec, conn, "INSERT INTO bin (id, data) VALUES (2, $1)",
+        {bytes})):find("a string with a NUL byte cannot be bound as text", 1, true))
     end)
 
     it("refuse a value that cannot be bound, naming it", function()

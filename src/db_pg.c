@@ -9,6 +9,7 @@
  * decoded, numeric kept as a string so no precision is lost.
  */
 #include "db.h"
+#include "value_kind.h"
 
 #include <libpq-fe.h>
 #include <inttypes.h>
@@ -296,8 +297,7 @@ static void params_build(struct pg_params *p, int n, const struct lm_value *v) {
     case LM_FLOAT:
       p->types[i] = OID_FLOAT8;
       if (isnan(v[i].f)) snprintf(p->text[i], sizeof p->text[i], "NaN");
-      else if (isinf(v[i].f)) snprintf(p->text[i], sizeof p->text[i], v[i].f > 0 ? "Infinity" : "-Infinity");
-      else snprintf(p->text[i], sizeof p->text[i], "%.17g", v[i].f);
+      else lm_number_text(&v[i], p->text[i]);      /* Infinity, -Infinity, shortest digits */
       break;
     case LM_BOOLEAN:
       p->types[i] = OID_BOOL;
@@ -309,14 +309,7 @@ static void params_build(struct pg_params *p, int n, const struct lm_value *v) {
       p->formats[i] = 1;
       p->lengths[i] = (int)v[i].len;
       break;
-    case LM_TEXT:
-      p->values[i] = v[i].s;
-      if (memchr(v[i].s, '\0', v[i].len) != NULL) {   /* text cannot hold NUL: send bytes */
-        p->types[i] = OID_BYTEA;
-        p->formats[i] = 1;
-        p->lengths[i] = (int)v[i].len;
-      }
-      break;
+    case LM_TEXT: p->values[i] = v[i].s; break;     /* run refused one with a NUL byte */
     }
   }
 }
@@ -332,6 +325,14 @@ static int run(struct lm_conn *c, const char *sql, int nparams, const struct lm_
   if (nparams == 0) {
     *res = PQexec(pg, sql);                           /* may hold several statements */
   } else {
+    for (int i = 0; i < nparams; i++)                 /* text cannot hold NUL: never bytes silently */
+      if (params[i].type == LM_TEXT && memchr(params[i].s, '\0', params[i].len) != NULL) {
+        *res = NULL;
+        lm_err_set(e, LM_ERROR, "parameter $%d: a string with a NUL byte cannot be sent as "
+                   "text (PostgreSQL's text cannot hold NUL); bind bytes as LM_BLOB", i + 1);
+        lm_err_set_sql(e, sql);
+        return LM_ERROR;
+      }
     struct pg_params p;
     params_build(&p, nparams, params);
     *res = PQexecParams(pg, sql, nparams, p.types, p.values, p.lengths, p.formats, 0);
@@ -504,9 +505,12 @@ static int pg_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm
     case LM_INTEGER: lm_buf_printf(buf, "%" PRId64, v[i].i); break;
     case LM_BOOLEAN: lm_buf_addc(buf, v[i].i ? 't' : 'f'); break;
     case LM_FLOAT:
-      if (isnan(v[i].f)) lm_buf_adds(buf, "NaN");
-      else if (isinf(v[i].f)) lm_buf_adds(buf, v[i].f > 0 ? "Infinity" : "-Infinity");
-      else lm_buf_printf(buf, "%.17g", v[i].f);
+      if (isnan(v[i].f)) {
+        lm_buf_adds(buf, "NaN");
+      } else {                                        /* as op_bulk.lua writes it offline */
+        char text[LM_NUMBER_TEXT_MAX];
+        lm_buf_add(buf, text, lm_number_text(&v[i], text));
+      }
       break;
     case LM_TEXT:
       if (memchr(v[i].s, '\0', v[i].len) != NULL)

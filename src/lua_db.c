@@ -56,11 +56,32 @@ int lm_lua_conn_lend(lua_State *L, int idx, int delta) {
 
 static int conn_raise(lua_State *L, struct lm_err *e) { return lm_lua_raise(L, e); }
 
+#define BINARY_MT "luamig.Binary"
+
+/* The bytes of a core.binary value at idx (NULL when it is not one); they
+ * stay valid while the value is reachable (it holds the string). */
+static const char *binary_bytes(lua_State *L, int idx, size_t *len) {
+  if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return NULL;
+  luaL_getmetatable(L, BINARY_MT);
+  int is_binary = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  if (!is_binary) return NULL;
+  lua_getfield(L, idx, "bytes");
+  const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
+  lua_pop(L, 1);                                      /* the value still holds the string */
+  return s;
+}
+
 /* Convert the Lua value at idx; 0 when its type cannot be bound. A string
- * points into Lua's copy, valid while that value is reachable. */
+ * points into Lua's copy, valid while that value is reachable. A
+ * core.binary value is LM_BLOB: bytes stored as they are. */
 static int to_value(lua_State *L, int idx, struct lm_value *out) {
   *out = (struct lm_value){.type = LM_NULL};
   switch (lua_type(L, idx)) {
+  case LUA_TTABLE:
+    out->s = binary_bytes(L, idx, &out->len);
+    out->type = out->s ? LM_BLOB : LM_NULL;
+    return out->s != NULL;
   case LUA_TNIL: return 1;
   case LUA_TBOOLEAN: out->type = LM_BOOLEAN; out->i = lua_toboolean(L, idx); return 1;
   case LUA_TNUMBER:
@@ -96,8 +117,15 @@ static struct lm_value *check_params(lua_State *L, int idx, int *count) {
     if (!to_value(L, -1, &v[i - 1])) {
       free(v);
       const char *tn = luaL_typename(L, -1);
-      return (luaL_error(L, "bad parameter $%d: a %s cannot be bound "
-                         "(use nil, a boolean, a number or a string)", (int)i, tn), NULL);
+      lua_pushfstring(L, "bad parameter $%d: a %s cannot be bound (use nil, a boolean, a "
+                      "number or a string)", (int)i, tn);
+      return (lua_error(L), NULL);                    /* no position: the caller's line is added */
+    }
+    if (v[i - 1].type == LM_TEXT && memchr(v[i - 1].s, '\0', v[i - 1].len) != NULL) {
+      free(v);                                        /* the same on both databases */
+      lua_pushfstring(L, "bad parameter $%d: a string with a NUL byte cannot be bound as text "
+                      "(PostgreSQL's text cannot hold NUL): for bytes use op.binary(s)", (int)i);
+      return (lua_error(L), NULL);
     }
     lua_pop(L, 1);                                    /* the table still holds the string */
   }
@@ -600,6 +628,25 @@ static int tx_active(lua_State *L) {
   return 1;
 }
 
+/* core.binary(s) -> a value that binds as bytes (LM_BLOB: bytea, BLOB) in
+ * conn:exec, conn:query and conn:bulk_insert, where a plain string binds as
+ * text. A table {bytes = s} with the metatable luamig.Binary. */
+static int core_binary(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TSTRING);
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "bytes");
+  luaL_setmetatable(L, BINARY_MT);
+  return 1;
+}
+
+static int binary_tostring(lua_State *L) {
+  size_t len = 0;
+  binary_bytes(L, 1, &len);
+  lua_pushfstring(L, "luamig.Binary (%I bytes)", (lua_Integer)len);
+  return 1;
+}
+
 /* core.quote_ident(name): the same on both databases */
 static int core_quote_ident(lua_State *L) { return quote_ident_at(L, 1); }
 
@@ -733,11 +780,16 @@ static const luaL_Reg core_funcs[] = {
   {"redact", core_redact},
   {"quote_ident", core_quote_ident},
   {"quote_literal", core_quote_literal},
+  {"binary", core_binary},
   {NULL, NULL}
 };
 
 void lm_lua_db_open(lua_State *L) {
   create_meta(L, CONN_MT, conn_meta, conn_methods);
   create_meta(L, TX_MT, tx_meta, tx_methods);
+  luaL_newmetatable(L, BINARY_MT);
+  lua_pushcfunction(L, binary_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
   luaL_setfuncs(L, core_funcs, 0);
 }

@@ -5,6 +5,7 @@
 #include "value_kind.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,27 +19,38 @@ static int is_space(char c) {
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* Lua's ^%s*[+-]?%d+%s*$ */
+/* Lua's ^%s*[+-]?%d+%s*$, within 64 bits: SQLite stores a wider one as a
+ * rounded REAL where PostgreSQL refuses it (op_bulk.lua's int_ok). */
 static int integer_text(const char *p, const char *end) {
   while (p < end && is_space(*p)) p++;
+  int negative = p < end && *p == '-';
   if (p < end && (*p == '+' || *p == '-')) p++;
   const char *digits = p;
-  while (p < end && is_digit(*p)) p++;
+  uint64_t magnitude = 0, limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+  for (; p < end && is_digit(*p); p++) {
+    unsigned d = (unsigned)(*p - '0');
+    if (magnitude > (limit - d) / 10) return 0;       /* magnitude * 10 + d > limit */
+    magnitude = magnitude * 10 + d;
+  }
   if (p == digits) return 0;
   while (p < end && is_space(*p)) p++;
   return p == end;
 }
 
 /* Spaces around [+-]? digits with at most one point, at least one digit,
- * then an optional exponent [eE][+-]?%d+ */
-static int number_text(const char *p, const char *end) {
+ * then an optional exponent [eE][+-]?%d+; and within a double's range: a
+ * value that overflows to an infinity, or a non-zero one that underflows
+ * to 0, is refused (PostgreSQL's float8 input refuses both, SQLite would
+ * store Inf or 0). s[len] is NUL: strtod may read the string as it is. */
+static int number_text(const char *s, const char *end) {
+  const char *p = s;
   while (p < end && is_space(*p)) p++;
   while (end > p && is_space(end[-1])) end--;
   if (p < end && (*p == '+' || *p == '-')) p++;
-  int digits = 0;
-  while (p < end && is_digit(*p)) p++, digits++;
+  int digits = 0, nonzero = 0;
+  for (; p < end && is_digit(*p); p++) digits++, nonzero |= *p != '0';
   if (p < end && *p == '.')
-    for (p++; p < end && is_digit(*p); p++) digits++;
+    for (p++; p < end && is_digit(*p); p++) digits++, nonzero |= *p != '0';
   if (digits == 0) return 0;
   if (p < end && (*p == 'e' || *p == 'E')) {
     p++;
@@ -47,12 +59,15 @@ static int number_text(const char *p, const char *end) {
     while (p < end && is_digit(*p)) p++;
     if (p == exp) return 0;
   }
-  return p == end;
+  if (p != end) return 0;
+  double d = strtod(s, NULL);
+  return !isinf(d) && (d != 0 || !nonzero);
 }
 
 int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
   int text = v->type == LM_TEXT, number = v->type == LM_INTEGER || v->type == LM_FLOAT;
   if (v->type == LM_FLOAT && isnan(v->f)) return 0;
+  if (v->type == LM_BLOB) return kind == LM_KIND_BINARY || kind == LM_KIND_ANY;
   switch (kind) {
   case LM_KIND_INTEGER: return v->type == LM_INTEGER || (text && integer_text(v->s, v->s + v->len));
   case LM_KIND_NUMBER: return number || (text && number_text(v->s, v->s + v->len));
@@ -60,8 +75,8 @@ int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
     return v->type == LM_BOOLEAN || (v->type == LM_INTEGER && (v->i == 0 || v->i == 1)) ||
            (v->type == LM_FLOAT && (v->f == 0 || v->f == 1));
   case LM_KIND_TEXT: return text || number;
-  case LM_KIND_STRING:
-  case LM_KIND_BINARY: return text;
+  case LM_KIND_STRING: return text;
+  case LM_KIND_BINARY: return text || v->type == LM_BLOB;
   case LM_KIND_ANY: break;
   }
   return 1;

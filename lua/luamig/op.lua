@@ -107,6 +107,7 @@ M.raise = raise
 local function describe(v)
   if common.is_raw(v) then return "op.raw" end
   if v == common.NULL then return "op.NULL" end
+  if common.is_binary(v) then return "op.binary" end
   if type(v) == "string" then return ("string %q"):format(#v > 40 and v:sub(1, 40) .. "..." or v) end
   return math.type(v) or type(v)
 end
@@ -291,7 +292,8 @@ function M.new(cfg)
   local emit = cfg.emit
   local sqlite = dialect_name == "sqlite"
 
-  local op = {dialect = dialect_name, x = cfg.x or {}, raw = common.raw, NULL = common.NULL}
+  local op = {dialect = dialect_name, x = cfg.x or {}, raw = common.raw, NULL = common.NULL,
+              binary = common.binary}
 
   -- offline: name -> table model, for the tables this run has made
   local known, raw_seen
@@ -413,7 +415,7 @@ function M.new(cfg)
     if conn then return conn:exec(sql, params) end
     if params then
       local ok, out = pcall(sqltext.inline, sql, params, function(v, n)
-        local ok2, lit = pcall(d.literal, v)
+        local ok2, lit = pcall(d.param_literal, v)
         if not ok2 then error(("parameter $%d: %s"):format(n, lit), 0) end
         return lit
       end, d.name)
@@ -1080,7 +1082,8 @@ function M.new(cfg)
       end
     end
     local changes = {}
-    local batch = {dialect = dialect_name, x = op.x, raw = op.raw, NULL = op.NULL, f = op.f}
+    local batch = {dialect = dialect_name, x = op.x, raw = op.raw, NULL = op.NULL, f = op.f,
+                   binary = op.binary}
     for name in pairs(POS) do
       batch[name] = function(...)
         changes[#changes + 1] = build[name]("batch." .. name, tname, BATCH_POS[name], ...)
@@ -1138,6 +1141,25 @@ function M.new(cfg)
 
   -- A name marked final (Alembic's op.f): luamig never rewrites explicit names.
   function op.f(name) return name end
+
+  -- A table's columns declared for bulk_insert without creating it
+  -- (Alembic's sa.table("t", sa.column("b", LargeBinary))): the model
+  -- bulk_insert takes in place of the name, so offline knows the types of
+  -- a table an earlier run made. Online the database's own types rule.
+  function op.table(name, columns)
+    check_arg("table", 1, "name", name, "name")
+    if type(columns) ~= "table" or #columns == 0 then
+      raise('table: argument 2 (columns) must be a list of {"name", "type"}')
+    end
+    local t = {name = name, columns = {}}
+    for i, c in ipairs(columns) do
+      if type(c) ~= "table" or type(c[1]) ~= "string" or c[1] == "" then
+        raise(('table: column %d must be {"name", "type"}'):format(i))
+      end
+      t.columns[i] = {name = c[1], type = check_type("table", c[2])}
+    end
+    return t
+  end
 
   op.bulk_insert = require("luamig.op_bulk").make({
     conn = conn, d = d, emit = emit, known = known, raise = raise, check_arg = check_arg,

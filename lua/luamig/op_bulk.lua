@@ -15,6 +15,8 @@
 -- table's column order); a later row may leave some out (NULL), but not add
 -- others.
 local introspect = require "luamig.introspect"
+local common = require "luamig.dialect.common"
+local float_text = common.float_text
 
 local M = {}
 
@@ -23,19 +25,45 @@ local type, math_type = type, math.type
 -- What each generic type accepts: a check on the Lua value, what it
 -- expects (for messages), and the same check's name in C (value_kind.h).
 -- NaN fits none (SQLite would store NULL where PostgreSQL keeps NaN).
+-- A string of an integer must fit 64 bits, and one of a number a double
+-- (no overflow to an infinity, no non-zero value read as 0): SQLite would
+-- store a rounded REAL, Inf or 0 where PostgreSQL refuses it. tonumber reads
+-- a decimal integer that does not fit as a float, and a number with
+-- strtod, as value_kind.c does.
+local function integer_form(v) return v:match("^%s*[+-]?%d+%s*$") ~= nil end
 local function int_ok(v)
-  return math_type(v) == "integer" or (type(v) == "string" and v:match("^%s*[+-]?%d+%s*$") ~= nil)
+  if math_type(v) == "integer" then return true end
+  return type(v) == "string" and integer_form(v) and math_type(tonumber(v)) == "integer"
+end
+local function number_form(v)   -- the trimmed string when it is written as a decimal number
+  local s = v:gsub("^%s+", ""):gsub("%s+$", "")
+  local form = s:match("^[+-]?%d+%.?%d*$") ~= nil or s:match("^[+-]?%d*%.%d+$") ~= nil
+    or s:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") ~= nil or s:match("^[+-]?%d*%.%d+[eE][+-]?%d+$") ~= nil
+  return form and s or nil
 end
 local function num_ok(v)
   if type(v) == "number" then return v == v end
   if type(v) ~= "string" then return false end
-  local s = v:gsub("^%s+", ""):gsub("%s+$", "")
-  return s:match("^[+-]?%d+%.?%d*$") ~= nil or s:match("^[+-]?%d*%.%d+$") ~= nil
-    or s:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") ~= nil or s:match("^[+-]?%d*%.%d+[eE][+-]?%d+$") ~= nil
+  local s = number_form(v)
+  if not s then return false end
+  local n = tonumber(s)
+  return n ~= math.huge and n ~= -math.huge and (n ~= 0 or not s:match("^[^eE]*[1-9]"))
 end
 local function bool_ok(v) return type(v) == "boolean" or v == 0 or v == 1 end
 local function text_ok(v) return type(v) == "string" or (type(v) == "number" and v == v) end
 local function string_ok(v) return type(v) == "string" end
+local is_binary = common.is_binary
+local function binary_ok(v) return type(v) == "string" or is_binary(v) end
+
+-- The strings int_ok and num_ok refuse for their value, not their form,
+-- and why (bulk_insert's message for them).
+local out_of_range = {
+  integer = {form = integer_form,
+             why = "an integer must be between -9223372036854775808 and 9223372036854775807 "
+                .. "(SQLite would store a rounded REAL)"},
+  number = {form = number_form,
+            why = "it is beyond a double's range (SQLite would store Inf or 0)"},
+}
 
 local integer = {int_ok, "an integer", "integer"}
 local number = {num_ok, "a number", "number"}
@@ -47,7 +75,7 @@ local accepts = {
   boolean = {bool_ok, "a boolean", "boolean"},
   string = text, text = text,
   date = string_, time = string_, timestamp = string_, timestamptz = string_, uuid = string_,
-  json = string_, binary = {string_ok, "a string of bytes", "binary"},
+  json = string_, binary = {binary_ok, "a string of bytes", "binary"},
 }
 
 -- The text a number is stored as in a text column, the same online (C's
@@ -57,14 +85,11 @@ local accepts = {
 local function number_text(v)
   if math_type(v) == "integer" then return tostring(v) end
   if v == math.huge then return "Infinity" elseif v == -math.huge then return "-Infinity" end
-  for digits = 15, 16 do
-    local s = ("%." .. digits .. "g"):format(v)
-    if tonumber(s) == v then return s end
-  end
-  return ("%.17g"):format(v)
+  return float_text(v)
 end
 
 local function show(v)
+  if is_binary(v) then return tostring(v) end
   if type(v) == "string" then return ("%q"):format(#v > 30 and v:sub(1, 30) .. "..." or v) end
   return tostring(v)
 end
@@ -73,13 +98,14 @@ end
 local copy_escapes = {["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
 local function copy_field(v, binary, text)
   if v == nil then return "\\N" end
+  if is_binary(v) then binary, v = true, v.bytes end
   if text and type(v) == "number" then return number_text(v) end
   if type(v) == "boolean" then return v and "t" or "f" end
   if math.type(v) == "integer" then return tostring(v) end
   if math.type(v) == "float" then
     if v ~= v then return "NaN" end
     if v == math.huge then return "Infinity" elseif v == -math.huge then return "-Infinity" end
-    return ("%.17g"):format(v)
+    return float_text(v)
   end
   if binary then
     return "\\\\x" .. v:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
@@ -93,6 +119,7 @@ end
 
 function M.make(ctx)
   local conn, d, raise, emit = ctx.conn, ctx.d, ctx.raise, ctx.emit
+  local warned = {}   -- tables whose unknown types were told once
   ctx.register(M)
 
   return function(tbl, rows, opts)
@@ -118,6 +145,16 @@ function M.make(ctx)
     if conn then model = introspect.table(conn, tname) end
     if not conn and not model and ctx.known then model = ctx.known[tname] end
     if conn and not model then raise(('bulk_insert: table "%s" does not exist'):format(tname)) end
+    if not conn and not model and not warned[tname] then
+      -- online reads the types from the database; offline has only what
+      -- this run made or the script declares
+      warned[tname] = true
+      ctx.log("warning", ('bulk_insert: the column types of table "%s" are unknown offline (the run '
+        .. "did not create it): its string values are written as text, which a binary column reads "
+        .. "differently than online; declare the types by passing op.table(\"%s\", {{\"column\", "
+        .. "\"type\"}, ...}) or the table's model in place of the name, or wrap bytes in "
+        .. "op.binary(s)"):format(tname, tname))
+    end
     -- by the name the database keeps: on PostgreSQL a column written with
     -- more than 63 bytes is the one named by its first 63
     local stored = d.stored_name
@@ -158,12 +195,15 @@ function M.make(ctx)
     -- its name for C (online rows).
     local function bindable(v)
       local tv = type(v)
-      return tv == "boolean" or tv == "number" or tv == "string"
+      return tv == "boolean" or tv == "number" or tv == "string" or is_binary(v)
     end
     local function storable(v) return bindable(v) and v == v end
+    -- a column's generic type with its arguments ("string(50)", "numeric(30,20)")
+    -- takes what its base takes
+    local function accepts_of(t) return t and accepts[common.split_type(t) or t] or nil end
     local check_of, kinds = {}, {}
     for i, c in ipairs(columns) do
-      local acc = model and accepts[types[c]]
+      local acc = model and accepts_of(types[c])
       check_of[c] = acc and acc[1] or storable
       kinds[i] = acc and acc[3] or "any"
     end
@@ -187,8 +227,13 @@ function M.make(ctx)
           raise(('bulk_insert: row %d, column "%s": NaN cannot be inserted '
                  .. "(SQLite would store NULL, PostgreSQL NaN): use nil for no value"):format(n, k))
         end
-        local acc = model and accepts[types[k]] or nil
+        local acc = model and accepts_of(types[k]) or nil
         if acc and not acc[1](v) then
+          local range = type(v) == "string" and out_of_range[acc[3]]
+          if range and range.form(v) then
+            raise(('bulk_insert: row %d, column "%s": %s is out of range for the column (%s): %s'):format(
+              n, k, show(v), types[k], range.why))
+          end
           raise(('bulk_insert: row %d, column "%s": wrong type for the column (%s): expected %s, got %s %s'):format(
             n, k, types[k], acc[2], math.type(v) or type(v), show(v)))
         end
@@ -229,7 +274,14 @@ function M.make(ctx)
       local buf = {}
       for row in checked do
         local fields = {}
-        for i, c in ipairs(columns) do fields[i] = copy_field(row[c], binary[i], text[i]) end
+        for i, c in ipairs(columns) do
+          local v = row[c]
+          if type(v) == "string" and not binary[i] and v:find("\0", 1, true) then
+            raise(('bulk_insert: row %d, column "%s": a string with a NUL byte cannot be copied into '
+              .. "PostgreSQL as text: for bytes use op.binary(s)"):format(n, c))
+          end
+          fields[i] = copy_field(v, binary[i], text[i])
+        end
         buf[#buf + 1] = table.concat(fields, "\t") .. "\n"
         if #buf >= 1000 then emit(table.concat(buf), "copy"); buf = {} end
       end
@@ -241,7 +293,8 @@ function M.make(ctx)
         local vals = {}
         for i, c in ipairs(columns) do
           local v = row[c]
-          if binary[i] and type(v) == "string" then vals[i] = hex_literal(v)
+          if is_binary(v) then vals[i] = hex_literal(v.bytes)
+          elseif binary[i] and type(v) == "string" then vals[i] = hex_literal(v)
           elseif text[i] and type(v) == "number" then vals[i] = d.literal(number_text(v))
           elseif v == math.huge or v == -math.huge then
             vals[i] = v > 0 and "9e999" or "-9e999"   -- SQLite reads an overflow as Inf (as .dump writes it)

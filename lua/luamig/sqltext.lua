@@ -8,8 +8,10 @@
 --     v unquoted), "string" (v unquoted), "number", "param" (v = N of $N),
 --     "punct" (one character). Comments and white space are skipped.
 --   sqltext.inline(sql, params, literal [, dialect]) -> sql with each $N
---     replaced by literal(params[N]); quotes, comments and dollar-quoted
---     strings untouched.
+--     replaced by literal(params[N]), parenthesised where the literal
+--     would otherwise merge with the text next to it; quotes,
+--     comments and dollar-quoted strings untouched. literal must return a
+--     self-contained piece of SQL (a negative number parenthesised).
 --
 -- dialect says whose lexical rules apply, since they differ where a $N may
 -- hide: "sqlite" reads [...] and `...` as quoted identifiers; "postgresql"
@@ -123,12 +125,26 @@ function M.tokens(sql, dialect)
   return toks
 end
 
+-- A character that would join a literal written next to it into one token:
+-- a quote ('x' 'R' is two strings, 'x''R' one), a letter or digit (x'41' is
+-- a blob, E'..' an escape string, 5e5 one number), "$", "." and the
+-- identifier quotes.
+local JOINS = "[%w_$.'\"`\128-\255]"
+
 function M.inline(sql, params, literal, dialect)
   local out, pos = {}, 1
   for _, t in ipairs(M.tokens(sql, dialect)) do
     if t.k == "param" then
       out[#out + 1] = sql:sub(pos, t.s - 1)
-      out[#out + 1] = literal(params[t.v], t.v)
+      -- parenthesised where it touches text it could merge with, so the
+      -- statement reads as the online one does (or fails as it does): a
+      -- space would not do, SQLite reads 'x' 'R' as a value and its alias
+      local lit = literal(params[t.v], t.v)
+      if (sql:sub(t.s - 1, t.s - 1):match(JOINS) and lit:sub(1, 1):match(JOINS))
+         or (sql:sub(t.e + 1, t.e + 1):match(JOINS) and lit:sub(-1):match(JOINS)) then
+        lit = "(" .. lit .. ")"
+      end
+      out[#out + 1] = lit
       pos = t.e + 1
     end
   end

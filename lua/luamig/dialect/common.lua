@@ -56,6 +56,33 @@ M.max_name_length = 63
 local Raw = {__name = "luamig.raw"}
 Raw.__index = Raw
 Raw.__tostring = function(r) return r.sql end
+-- A Lua float as SQL text, the one rendering used everywhere a float is
+-- written as text (literals, DDL defaults, $N in --sql, a number stored in a
+-- text column, COPY rows; value_kind.c's lm_number_text is the same in C):
+-- the fewest of 15, 16 or 17 significant digits that read back as the same
+-- double, so 0.1 is "0.1", not "0.10000000000000001", and no double is
+-- changed. The caller handles NaN and the infinities.
+function M.float_text(v)
+  for digits = 15, 16 do
+    local s = ("%." .. digits .. "g"):format(v)
+    if tonumber(s) == v then return s end
+  end
+  return ("%.17g"):format(v)
+end
+
+-- A byte string to store as bytes (bytea, BLOB): core.binary's value,
+-- {bytes = s} with the metatable luamig.Binary. Online it binds as bytes
+-- where a plain string binds as text; offline it is written X'..' on
+-- SQLite and decode('..', 'hex') on PostgreSQL.
+M.binary = core.binary
+local binary_mt = getmetatable(core.binary(""))
+function M.is_binary(v) return type(v) == "table" and getmetatable(v) == binary_mt end
+
+-- The bytes of s as hex digits.
+function M.hex(s)
+  return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+end
+
 function M.raw(sql)
   return setmetatable({sql = sql}, Raw)
 end
@@ -227,15 +254,41 @@ function M.new(name)
       if v ~= v or v == math.huge or v == -math.huge then
         error(("%s cannot be written as an SQL literal"):format(tostring(v)), 0)
       end
-      local s = ("%.17g"):format(v)
+      local s = M.float_text(v)
       if not s:find("[%.eE]") then s = s .. ".0" end
       return s
     elseif M.is_raw(v) then return v.sql
+    elseif M.is_binary(v) then
+      if name == "postgresql" then return ("decode('%s', 'hex')"):format(M.hex(v.bytes)) end
+      return ("X'%s'"):format(M.hex(v.bytes):upper())
     end
     error(("a %s cannot be written as an SQL literal (use nil, a boolean, a number or a string)"):format(tv), 0)
   end
 
   function d.boolean_literal(v) return v and "TRUE" or "FALSE" end
+
+  -- A Lua value as what stands for $N in --sql output: the value the
+  -- online binding would send, as a self-contained piece of SQL. On
+  -- PostgreSQL numbers are bound typed (int8, float8), so the literal
+  -- carries the same type (CAST(5 AS bigint): 100000 * 100000 does not
+  -- overflow int4 offline where it does not online); on SQLite a negative
+  -- number is parenthesised, so "$1-$2" with {5, -1} reads 5-(-1), not
+  -- the comment 5--1. Strings, booleans and NULL are d.literal's.
+  function d.param_literal(v)
+    if type(v) ~= "number" then return d.literal(v) end
+    if v ~= v then error("NaN cannot be written as an SQL literal", 0) end
+    local s
+    if v == math.huge or v == -math.huge then
+      s = name == "postgresql" and (v > 0 and "'Infinity'" or "'-Infinity'")
+          or (v > 0 and "9e999" or "-9e999")       -- SQLite reads an overflow as Inf
+    else
+      s = d.literal(v)
+    end
+    if name == "postgresql" then
+      return ("CAST(%s AS %s)"):format(s, math.type(v) == "integer" and "bigint" or "double precision")
+    end
+    return s:sub(1, 1) == "-" and "(" .. s .. ")" or s
+  end
 
   -- The SQL text for a DEFAULT clause: op.raw as written, a value as a literal.
   function d.default_sql(v)
