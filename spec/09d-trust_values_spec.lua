@@ -18,34 +18,7 @@ local function project(up, down, config)
   return h.project({{id = "v1", code = true, up = up, down_sql = down}}, config)
 end
 
--- Apply dir online to a fresh database, and offline (--sql into the shell)
--- to another. Asserts both succeeded; returns the two URLs and the SQL.
-local function both_ways(db, dir)
-  local online, offline = db.url(), db.url()
-  local status, _, err = h.luamig(dir, "--url " .. q(online) .. " upgrade head")
-  assert.equal(0, status, err)
-  local sql
-  status, sql, err = h.luamig(dir, "--url " .. q(offline) .. " upgrade head --sql")
-  assert.equal(0, status, err)
-  h.write_file(dir .. "/up.sql", sql)
-  local shell = db.name == "postgresql"
-    and ("psql -X -q -v ON_ERROR_STOP=1 -f %s %s"):format(q(dir .. "/up.sql"), q(offline))
-    or ("sqlite3 -bail %s < %s"):format(q(offline:sub(8)), q(dir .. "/up.sql"))
-  status, _, err = h.run(shell)
-  assert.equal(0, status, err)
-  return online, offline, sql
-end
-
-local function query(url, sql, params)
-  local conn = core.connect(url)
-  local rows = conn:query(sql, params)
-  conn:close()
-  return rows
-end
-
-local function hex(s, upper)
-  return (s:gsub(".", function(c) return (upper and "%02X" or "%02x"):format(c:byte()) end))
-end
+local both_ways, query, hex = h.online_and_offline, h.query, h.hex
 
 ---------------------------------------------------------------------------
 -- Item 7: binary values byte for byte

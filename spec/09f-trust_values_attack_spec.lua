@@ -17,34 +17,7 @@ local function project(up, config)
   return h.project({{id = "v1", code = true, up = up}}, config)
 end
 
--- Feed sql to the database's shell for url: status, stdout, stderr.
-local function shell(db, url, dir, sql)
-  h.write_file(dir .. "/up.sql", sql)
-  return h.run(db.name == "postgresql"
-    and ("psql -X -q -v ON_ERROR_STOP=1 -f %s %s"):format(q(dir .. "/up.sql"), q(url))
-    or ("sqlite3 -bail %s < %s"):format(q(url:sub(8)), q(dir .. "/up.sql")))
-end
-
--- Apply dir online to a fresh database, and offline (--sql into the shell)
--- to another. Asserts both succeeded; returns the two URLs and the SQL.
-local function both_ways(db, dir)
-  local online, offline = db.url(), db.url()
-  local status, _, err = h.luamig(dir, "--url " .. q(online) .. " upgrade head")
-  assert.equal(0, status, err)
-  local sql
-  status, sql, err = h.luamig(dir, "--url " .. q(offline) .. " upgrade head --sql")
-  assert.equal(0, status, err)
-  status, _, err = shell(db, offline, dir, sql)
-  assert.equal(0, status, err)
-  return online, offline, sql
-end
-
-local function query(url, sql, params)
-  local conn = core.connect(url)
-  local rows = conn:query(sql, params)
-  conn:close()
-  return rows
-end
+local shell, both_ways, query, hex = h.sql_shell, h.online_and_offline, h.query, h.hex
 
 ---------------------------------------------------------------------------
 -- Item 1: a negative parameter in --sql is not a comment
@@ -248,9 +221,6 @@ end)
 local BYTES = [[{"\\x41", "\\\\", "\0\\x41", "\255\254", "", "'", "\\000", "a\0"}]]
 local bytes = load("return " .. BYTES)()
 
-local function hex(s, upper)
-  return (s:gsub(".", function(c) return (upper and "%02X" or "%02x"):format(c:byte()) end))
-end
 
 h.each_db(function(db)
   local pg = db.name == "postgresql"

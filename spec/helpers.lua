@@ -265,4 +265,42 @@ function h.grep(text, pattern)
   return out
 end
 
+-- Feed sql to the database's own shell (psql -v ON_ERROR_STOP=1, or
+-- sqlite3 -bail) for url, through a file in dir: status, stdout, stderr.
+function h.sql_shell(db, url, dir, sql)
+  h.write_file(dir .. "/up.sql", sql)
+  return h.run(db.name == "postgresql"
+    and ("psql -X -q -v ON_ERROR_STOP=1 -f %s %s"):format(h.shell_quote(dir .. "/up.sql"), h.shell_quote(url))
+    or ("sqlite3 -bail %s < %s"):format(h.shell_quote(url:sub(8)), h.shell_quote(dir .. "/up.sql")))
+end
+
+-- Apply the project in dir online to a fresh database, and offline
+-- (upgrade --sql fed to the database's shell) to another. Asserts both
+-- succeeded; returns the two URLs and the SQL.
+function h.online_and_offline(db, dir)
+  local online, offline = db.url(), db.url()
+  local check = require("luassert")                 -- busted's assert (this module's is Lua's)
+  local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(online) .. " upgrade head")
+  check.equal(0, status, err)
+  local sql
+  status, sql, err = h.luamig(dir, "--url " .. h.shell_quote(offline) .. " upgrade head --sql")
+  check.equal(0, status, err)
+  status, _, err = h.sql_shell(db, offline, dir, sql)
+  check.equal(0, status, err)
+  return online, offline, sql
+end
+
+-- The rows of a query on a connection of its own.
+function h.query(url, sql, params)
+  local conn = core.connect(url)
+  local rows = conn:query(sql, params)
+  conn:close()
+  return rows
+end
+
+-- The bytes of s in hexadecimal (upper case when upper).
+function h.hex(s, upper)
+  return (s:gsub(".", function(c) return (upper and "%02X" or "%02x"):format(c:byte()) end))
+end
+
 return h
