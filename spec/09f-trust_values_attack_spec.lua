@@ -372,3 +372,45 @@ h.each_db(function(db)
     end)
   end)
 end)
+
+---------------------------------------------------------------------------
+-- Second outside attack: the databases' own spellings of a type (bytea,
+-- BLOB, INT8, REAL) are checked and bound as the generic ones are.
+h.each_db(function(db)
+  local pg = db.name == "postgresql"
+
+  it("a column declared in the database's own spelling of binary keeps its bytes online and offline", function()
+    for _, spelling in ipairs(pg and {"bytea", "BYTEA"} or {"BLOB", "blob"}) do
+      local dir = project(([[
+        op.create_table("t", {{"id", "integer", primary_key = true}, {"b", %q}})
+        op.bulk_insert("t", {{id = 1, b = "\\x41"}, {id = 2, b = "a\0b"}, {id = 3, b = "\\\\"}})
+      ]]):format(spelling))
+      local online, offline = both_ways(db, dir)
+      local sql = pg and "SELECT id, encode(b, 'hex') AS h FROM t ORDER BY id"
+                      or "SELECT id, lower(hex(b)) AS h, typeof(b) AS k FROM t ORDER BY id"
+      local want = {}
+      for i, s in ipairs{"\\x41", "a\0b", "\\\\"} do
+        want[i] = {id = i, h = hex(s), k = (not pg) and "blob" or nil}
+      end
+      assert.same(want, query(online, sql), spelling)
+      assert.same(want, query(offline, sql), spelling)
+    end
+  end)
+
+  it("an integer column in the database's own spelling refuses what does not fit 64 bits", function()
+    for _, spelling in ipairs{"INT8", "bigint", "INT"} do
+      local dir = project(([[
+        op.create_table("t", {{"id", "integer", primary_key = true}, {"n", %q}})
+        op.bulk_insert("t", {{id = 1, n = "9223372036854775808"}})
+      ]]):format(spelling))
+      local url = db.url()
+      local want = 'bulk_insert: row 1, column "n": "9223372036854775808" is out of range for the column'
+      local status, _, err = h.luamig(dir, "--url " .. q(url) .. " upgrade head")
+      assert.equal(1, status, spelling)
+      assert.truthy(err:find(want, 1, true), err)
+      status, _, err = h.luamig(dir, "--url " .. q(db.url()) .. " upgrade head --sql")
+      assert.equal(1, status, spelling)
+      assert.truthy(err:find(want, 1, true), err)
+    end
+  end)
+end)

@@ -77,6 +77,18 @@ local accepts = {
   date = string_, time = string_, timestamp = string_, timestamptz = string_, uuid = string_,
   json = string_, binary = {binary_ok, "a string of bytes", "binary"},
 }
+-- The databases' own spellings of the same kinds (a column declared
+-- "bytea" or "BLOB" holds bytes as surely as one declared "binary"), matched
+-- without regard to case and to arguments ("VARCHAR(20)", "INT8").
+local native_kinds = {
+  bytea = "binary", blob = "binary",
+  int = "integer", int2 = "integer", int4 = "integer", int8 = "integer", tinyint = "integer",
+  mediumint = "integer", serial = "integer", bigserial = "integer", smallserial = "integer",
+  real = "float", float4 = "float", float8 = "double", ["double precision"] = "double",
+  decimal = "numeric", bool = "boolean",
+  varchar = "text", char = "text", character = "text", ["character varying"] = "text",
+  nchar = "text", nvarchar = "text", clob = "text", jsonb = "json",
+}
 
 -- The text a number is stored as in a text column, the same online (C's
 -- lm_number_text, value_kind.c) and offline, on both databases: an integer
@@ -200,7 +212,13 @@ function M.make(ctx)
     local function storable(v) return bindable(v) and v == v end
     -- a column's generic type with its arguments ("string(50)", "numeric(30,20)")
     -- takes what its base takes
-    local function accepts_of(t) return t and accepts[common.split_type(t) or t] or nil end
+    local function accepts_of(t)
+      if type(t) ~= "string" then return nil end
+      local generic = common.split_type(t)
+      if generic then return accepts[generic] end
+      local base = t:lower():gsub("%b()", ""):match("^%s*(.-)%s*$")
+      return accepts[base] or accepts[native_kinds[base]]
+    end
     local check_of, kinds = {}, {}
     for i, c in ipairs(columns) do
       local acc = model and accepts_of(types[c])
