@@ -393,6 +393,23 @@ describe("[sqlite] alter_column type: what SQLite's affinity keeps meaning goes 
     err = run("BLOB", {{sql = "x'0001'"}}, "integer")
     assert.matches('the type INTEGER of column "a" fails for rows (id=1):', err, 1, true)
   end)
+  -- second outside attack: NUMERIC-affinity targets converted silently
+  it("NUMERIC affinity (numeric, date, boolean, json): text that would come out as another number is refused", function()
+    for _, to in ipairs{"numeric", "numeric(30,20)", "date", "boolean", "json"} do
+      for _, v in ipairs{"0.10000000000000000001", "12345678901234567890123", "1e400", " 7"} do
+        local err, out = run("TEXT", {"20240101", v, "abc"}, to)
+        assert.matches('of column "a" fails for rows (id=2): SQLite would change their values '
+          .. "(as '0.10000000000000000001' to 0.1, or 23 digits to a rounded REAL)", err, 1, true)
+        assert.same({{a = "20240101", k = "text"}, {a = v, k = "text"}, {a = "abc", k = "text"}}, out, to .. " " .. v)
+      end
+    end
+  end)
+  it("NUMERIC affinity: text that comes out as the same number, and text that is not a number, go through", function()
+    local err, out = run("TEXT", {"20240101", "1", "abc", "2024-01-01", "0.5"}, "numeric")
+    assert.is_nil(err)
+    assert.same({{a = 20240101, k = "integer"}, {a = 1, k = "integer"}, {a = "abc", k = "text"},
+                 {a = "2024-01-01", k = "text"}, {a = 0.5, k = "real"}}, out)
+  end)
   it("a STRICT table: SQLite itself refuses, nothing changes", function()
     local conn = sqlite_conn({"CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT) STRICT", "INSERT INTO t VALUES (1, 'abc')"})
     local err = h.error_of(new_op(conn).alter_column, "t", "a", {type_ = "integer"})

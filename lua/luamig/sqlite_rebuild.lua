@@ -485,7 +485,7 @@ end
 -- is what SQLite does and means the same; '007' becoming 7, '1.50'
 -- becoming 1.5, 'abc' or 1.5 staying as they are in an INTEGER column,
 -- a REAL that its text form rounds: not. NUMERIC affinity (dates,
--- booleans, ...) is not checked: text that is not a number stays as it is.
+-- booleans, numeric, ...) has no such expression: numeric_changes.
 local function type_change_sql(q, aff)
   local canonical_int = ("%s = CAST(CAST(%s AS INTEGER) AS TEXT)"):format(q, q)
   local canonical_real = ("%s = CAST(CAST(%s AS REAL) AS TEXT)"):format(q, q)
@@ -499,6 +499,34 @@ local function type_change_sql(q, aff)
   elseif aff == "TEXT" then
     return ("typeof(%s) = 'real' AND CAST(CAST(%s AS TEXT) AS REAL) <> %s"):format(q, q, q)
   end
+end
+
+-- NUMERIC affinity turns text into a number only when the text is a
+-- well-formed literal, which no expression tells exactly: the text values
+-- go through a TEMP column of NUMERIC affinity (o, without a type, keeps
+-- them as they were), and a row whose value came out as a number of
+-- another text form ('0.10000000000000000001' as 0.1, 22 digits as a
+-- rounded REAL, '1e400' as Inf) changes meaning; '20240101' or '1' coming
+-- out the same does not. Returns the keys (k_1 ...) of up to 11 such rows.
+local function numeric_changes(ctx, tname, cname, select_keys, nkeys)
+  local conn, d = ctx.conn, ctx.d
+  local probe = M.free_name(conn, "luamig_affinity_probe")
+  local key_defs, key_names = {}, {}
+  for i = 1, nkeys do
+    key_defs[i] = d.ident("k_" .. i)
+    key_names[i] = d.ident("k_" .. i)
+  end
+  conn:exec(("CREATE TEMP TABLE %s (o, x NUMERIC, %s)"):format(d.ident(probe), table.concat(key_defs, ", ")))
+  local ok, rows = pcall(function()
+    conn:exec(("INSERT INTO temp.%s SELECT %s, %s, %s FROM main.%s WHERE typeof(%s) = 'text'"):format(
+      d.ident(probe), d.ident(cname), d.ident(cname), table.concat(select_keys, ", "), d.ident(tname),
+      d.ident(cname)))
+    return conn:query(("SELECT %s FROM temp.%s WHERE typeof(x) <> 'text' AND CAST(x AS TEXT) <> o LIMIT 11")
+      :format(table.concat(key_names, ", "), d.ident(probe)))
+  end)
+  conn:exec("DROP TABLE temp." .. d.ident(probe))
+  if not ok then error(rows, 0) end
+  return rows
 end
 
 -- Name the rows that the new table would refuse, before copying them.
@@ -531,14 +559,22 @@ local function precheck(ctx, old, new, changes)
       if ch.kind == "alter_column" and ch.type and old_cols[ch.name] then
         local decl = d.type_sql(ch.type)
         local aff = affinity(decl)
-        local cond = aff ~= affinity(declared[ch.name]) and type_change_sql(d.ident(ch.name), aff)
+        local changed = aff ~= affinity(declared[ch.name])
+        local cond = changed and type_change_sql(d.ident(ch.name), aff)
+        local ok, rows = true, {}
         if cond then
-          local ok, rows = pcall(conn.query, conn, "SELECT " .. key_list .. from .. " WHERE " .. cond .. " LIMIT 11")
+          ok, rows = pcall(conn.query, conn, "SELECT " .. key_list .. from .. " WHERE " .. cond .. " LIMIT 11")
+        elseif changed and aff == "NUMERIC" then
+          rows = numeric_changes(ctx, old.name, ch.name, select_keys, #keys)
+        end
+        do
           if ok and #rows > 0 then
+            local what = aff == "NUMERIC"
+              and "values (as '0.10000000000000000001' to 0.1, or 23 digits to a rounded REAL)"
+              or ("values (as '007' to 7 or '1.50' to 1.5) or keep values that are not %s (as 'abc')"):format(decl)
             raise(('%s: rebuilding "%s": the type %s of column "%s" fails for rows %s: SQLite would change their '
-              .. "values (as '007' to 7 or '1.50' to 1.5) or keep values that are not %s (as 'abc'); convert or fix "
-              .. "those rows first (op.execute with an UPDATE), then run this operation"):format(ctx.opname, old.name,
-              decl, ch.name, row_names(ctx, rows, keys), decl))
+              .. "%s; convert or fix those rows first (op.execute with an UPDATE), then run this operation")
+              :format(ctx.opname, old.name, decl, ch.name, row_names(ctx, rows, keys), what))
           end
         end
       end
