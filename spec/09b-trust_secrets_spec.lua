@@ -539,6 +539,25 @@ describe("[postgresql] 14. the redactor masks a password, not the words it happe
     end
   end)
 
+  it("a URL whose password after ':' is empty (an unset shell variable) is refused", function()
+    local dir = h.project(words)
+    for _, u in ipairs{"postgresql://user:@/", "postgresql://app:@127.0.0.1:5432/app"} do
+      local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(u) .. " upgrade head")
+      assert.equal(1, status, u)
+      assert.equal("", out)
+      assert.equal("FAILED: invalid database URL (the password after ':' is empty (an unset shell "
+        .. "variable?); write the password, or leave out the ':' to connect without one); the URL is "
+        .. "not shown, as it may hold a password\n", err)
+    end
+  end)
+
+  it("an -x value is the scripts', not a secret: it is not masked in other words", function()
+    local dir = h.project({{id = "n1", message = "go near the edge"}})
+    local status, out = h.luamig(dir, "-x mode=near history")
+    assert.equal(0, status)
+    assert.equal("<base> -> n1 (head), go near the edge\n", out)
+  end)
+
   it("-x without '=' is not quoted back: -x values carry secrets", function()
     local dir = h.project(words)
     for _, arg in ipairs{"db_password:S3cretValue", "=S3cretValue"} do

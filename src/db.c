@@ -272,6 +272,9 @@ int lm_url_parse(const char *url, struct lm_url *u, struct lm_err *e) {
     if (at != NULL && (at == rest + 2 || rest[2] == ':'))
       return url_error(u, e, "the user name before '@' is empty (an unset shell variable?); "
                        "write the user, or leave out the '@' to use libpq's default");
+    if (at != NULL && at[-1] == ':')
+      return url_error(u, e, "the password after ':' is empty (an unset shell variable?); "
+                       "write the password, or leave out the ':' to connect without one");
     u->driver = &lm_driver_postgresql;
     u->target = lm_asprintf("postgresql:%s", rest);   /* libpq takes no +driver */
     guess_secrets(url, &u->secrets);

@@ -572,11 +572,13 @@ function M.main(args)
   -- before anything can be printed: --url's and --scratch-url's values,
   -- and any argument that looks like a URL or a libpq keyword string (one
   -- put where a command belongs is quoted by the usage error).
+  -- (-x KEY=VALUE looks like a keyword string, but its value is the
+  -- scripts', not a URL's: learning it would mask that word everywhere)
   for i, a in ipairs(args) do
     local option, value = a:match("^(%-%-[%w-]+)=(.*)$")
     if option == "--url" or option == "--scratch-url" then redact.learn(value) end
     if a == "--url" or a == "--scratch-url" then redact.learn(args[i + 1]) end
-    if url_like(a) then redact.learn(a) end
+    if url_like(a) and args[i - 1] ~= "-x" then redact.learn(a) end
   end
   redact.learn_environment()
   local ok, status = pcall(function()
