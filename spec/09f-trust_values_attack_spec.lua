@@ -414,3 +414,22 @@ h.each_db(function(db)
     end
   end)
 end)
+
+-- Second outside attack: SQLite binds ?N and a bare ? online; --sql left
+-- them in the script, where sqlite3 bound NULL.
+describe("[sqlite] ? and ?N placeholders: --sql inlines them as online binds them", function()
+  local db = h.dialects[1]                              -- sqlite
+  it("a bare ?, ?N and $N mixed give the same rows online and offline", function()
+    local dir = project([[
+      op.create_table("t", {{"id", "integer", primary_key = true}, {"a", "text"}, {"b", "text"}})
+      op.execute("INSERT INTO t (id, a, b) VALUES (1, ?, ?)", {"x", "y"})
+      op.execute("INSERT INTO t (id, a, b) VALUES (2, ?2, ?1)", {"x", "y"})
+      op.execute("INSERT INTO t (id, a, b) VALUES (3, $2, ?)", {"x", "y"})
+    ]])
+    local online, offline, sql = both_ways(db, dir)
+    assert.is_nil(sql:find("?", 1, true), sql)
+    local want = {{id = 1, a = "x", b = "y"}, {id = 2, a = "y", b = "x"}, {id = 3, a = "y", b = "y"}}
+    assert.same(want, query(online, "SELECT id, a, b FROM t ORDER BY id"))
+    assert.same(want, query(offline, "SELECT id, a, b FROM t ORDER BY id"))
+  end)
+end)

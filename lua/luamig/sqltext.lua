@@ -17,12 +17,15 @@
 -- hide: "sqlite" reads [...] and `...` as quoted identifiers; "postgresql"
 -- reads them as punctuation (data[$1], ARRAY[$1] bind $1), and has E'...'
 -- escape strings, dollar-quoted strings ($$...$$, $tag$...$tag$) and nested
--- block comments. Without a dialect both sets apply (SQL that only has to
--- be read, never inlined for a database).
+-- block comments. SQLite also binds ?N and a bare ?, which takes the index
+-- one past the highest assigned so far (a $N counts one when first seen),
+-- as sqlite3_bind_parameter_index numbers them and the driver binds them.
+-- Without a dialect both sets apply but ? (SQL that only has to be read,
+-- never inlined for a database).
 local M = {}
 
 local rules = {
-  sqlite = {brackets = true, backticks = true},
+  sqlite = {brackets = true, backticks = true, question_params = true},
   postgresql = {escape_strings = true, dollar_quotes = true, nested_comments = true},
   any = {brackets = true, backticks = true, escape_strings = true, dollar_quotes = true},
 }
@@ -57,6 +60,10 @@ function M.tokens(sql, dialect)
   local r = rules[dialect or "any"] or rules.any
   local toks, i, n = {}, 1, #sql
   local function add(k, v, s, e) toks[#toks + 1] = {k = k, v = v, s = s, e = e} end
+  local highest, named = 0, {}                        -- SQLite's parameter indexes
+  local function index_named(name)
+    if not named[name] then named[name], highest = true, highest + 1 end
+  end
   while i <= n do
     local c = sql:sub(i, i)
     if c:match("%s") then
@@ -96,6 +103,7 @@ function M.tokens(sql, dialect)
         and (sql:match("^[%a_\128-\255][%w_\128-\255]*%$", i + 1) or (sql:sub(i + 1, i + 1) == "$" and "$"))
       if digits then
         add("param", tonumber(digits), i, i + #digits)
+        index_named("$" .. tonumber(digits))
         i = i + #digits + 1
       elseif tag then
         local open = "$" .. tag
@@ -107,6 +115,17 @@ function M.tokens(sql, dialect)
         add("punct", c, i, i)
         i = i + 1
       end
+    elseif c == "?" and r.question_params then
+      local digits = sql:match("^%d+", i + 1)
+      if digits then
+        local v = tonumber(digits)
+        named["?" .. v], highest = true, math.max(highest, v)
+        add("param", v, i, i + #digits)
+      else
+        highest = highest + 1
+        add("param", highest, i, i)
+      end
+      i = i + (digits and #digits or 0) + 1
     elseif c:match("[%a_\128-\255]") then
       local j = i
       while j + 1 <= n and sql:sub(j + 1, j + 1):match("[%w_$\128-\255]") do j = j + 1 end
