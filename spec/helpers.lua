@@ -290,6 +290,24 @@ function h.online_and_offline(db, dir)
   return online, offline, sql
 end
 
+-- The project in dir must fail alike online and offline (upgrade --sql),
+-- each saying want: exit 1, no version row, no table tname left online.
+function h.refused_online_and_offline(db, dir, want, tname)
+  local check = require("luassert")
+  local url = db.url()
+  local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+  check.equal(1, status, err)
+  check.truthy(err:find(want, 1, true), err)
+  check.same({}, h.version_rows(url))
+  check.same({}, h.query(url, db.name == "postgresql"
+    and "SELECT tablename FROM pg_tables WHERE tablename = $1"
+    or "SELECT name FROM sqlite_master WHERE name = $1", {tname}))
+  local out
+  status, out, err = h.luamig(dir, "--url " .. h.shell_quote(db.url()) .. " upgrade head --sql")
+  check.equal(1, status, out)
+  check.truthy(err:find(want, 1, true), err)
+end
+
 -- The rows of a query on a connection of its own.
 function h.query(url, sql, params)
   local conn = core.connect(url)
