@@ -72,8 +72,9 @@ struct lm_driver {
 
   /* Read u->target with the database's own parser, without connecting:
    * set u->display from the parsed fields and add to u->secrets every
-   * password it holds (NULL when the generic parse suffices). A string it
-   * cannot read is refused without being quoted. */
+   * password it holds. A string it cannot read is refused without being
+   * quoted. Called for PostgreSQL URLs only (SQLite's are paths, parsed
+   * by db.c), so a driver without URLs of its kind leaves it NULL. */
   int (*parse_url)(struct lm_url *u, struct lm_err *e);
   /* Open a connection; on success *out is owned by the caller, who closes
    * it with close. */

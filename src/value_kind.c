@@ -76,7 +76,7 @@ int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
            (v->type == LM_FLOAT && (v->f == 0 || v->f == 1));
   case LM_KIND_TEXT: return text || number;
   case LM_KIND_STRING: return text;
-  case LM_KIND_BINARY: return text || v->type == LM_BLOB;
+  case LM_KIND_BINARY: return text;                   /* a blob returned above */
   case LM_KIND_ANY: break;
   }
   return 1;

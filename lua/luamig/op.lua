@@ -423,8 +423,12 @@ function M.new(cfg)
       sql = out
     end
     sql = sql:gsub("[%s;]+$", "")
-    local toks = sqltext.tokens(sql, d.name)
-    if #toks > 0 and toks[#toks].e < #sql then sql = sql .. "\n" end   -- ends in a comment
+    -- a statement ending in a comment gets a newline, or the ";" after it
+    -- would be commented out (only "--" or "*/" can end one: no tokenizing else)
+    if sql:find("--", 1, true) or sql:find("*/", 1, true) then
+      local toks = sqltext.tokens(sql, d.name)
+      if #toks > 0 and toks[#toks].e < #sql then sql = sql .. "\n" end
+    end
     emit(sql, "statement")
   end
 
@@ -1120,8 +1124,9 @@ function M.new(cfg)
   function op.execute(sql, params)
     check_arg("execute", 1, "sql", sql, "sql")
     if params ~= nil then check_arg("execute", 2, "params", params, "table") end
-    run(sql_text(sql), params)
-    if raw_seen and sqlite then note_raw(sql_text(sql)) end
+    local text = sql_text(sql)
+    run(text, params)
+    if raw_seen and sqlite then note_raw(text) end
   end
 
   function op.query(sql, params)

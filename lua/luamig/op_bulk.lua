@@ -116,17 +116,14 @@ local function copy_field(v, binary, text)
   if math.type(v) == "integer" then return tostring(v) end
   if math.type(v) == "float" then
     if v ~= v then return "NaN" end
-    if v == math.huge then return "Infinity" elseif v == -math.huge then return "-Infinity" end
-    return float_text(v)
+    return number_text(v)
   end
-  if binary then
-    return "\\\\x" .. v:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
-  end
+  if binary then return "\\\\x" .. common.hex(v) end
   return (v:gsub("[\\\n\r\t]", copy_escapes))
 end
 
 local function hex_literal(v)
-  return "X'" .. v:gsub(".", function(c) return ("%02X"):format(c:byte()) end) .. "'"
+  return "X'" .. common.hex(v):upper() .. "'"
 end
 
 function M.make(ctx)
@@ -330,7 +327,6 @@ function M.make(ctx)
 end
 
 M.copy_field = copy_field   -- the COPY text form of a value
-M.number_text = number_text -- the text of a number in a text column
 M.accepts = accepts         -- generic type -> {check, what it expects}
 
 return M
