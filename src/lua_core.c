@@ -77,5 +77,6 @@ LUAMOD_API int luaopen_luamig_core(lua_State *L) {
   lm_lua_db_open(L);
   lm_lua_runner_open(L);
   lm_lua_graph_open(L);
+  lm_lua_sys_open(L);
   return 1;
 }

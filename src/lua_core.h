@@ -23,6 +23,8 @@ struct lm_graph;
 void lm_lua_db_open(lua_State *L);
 void lm_lua_runner_open(lua_State *L);
 void lm_lua_graph_open(lua_State *L);
+/* isatty, cwd, user, monotonic (lua_sys.c) */
+void lm_lua_sys_open(lua_State *L);
 
 /* The C graph of the luamig.Graph at idx (lua_graph.c); raises if it was
  * freed. */
