@@ -141,6 +141,7 @@ function Runner:info(id)
   local r = self.by_id[id]
   return setmetatable({
     id = id, revision = id, parents = g.down_revision, depends_on = r.depends_on,
+    dependencies = g.depends_on,
     labels = g.branch_labels, message = r.message, path = r.path,
     children = g.children, dependents = g.dependents, transactional = r.transactional ~= false,
     is_head = g.is_head, is_effective_head = g.is_effective_head, is_base = g.is_base,
