@@ -311,22 +311,13 @@ command{
   end,
 }
 
--- history --graph / --dot: the listed revisions as graph_draw's nodes.
-local function graph_nodes(list, current, verbose)
-  local nodes = {}
-  for i, info in ipairs(list) do
-    nodes[i] = {id = info.id, parents = info.parents, depends_on = info.depends_on,
-                dependencies = info.dependencies, labels = info.labels, message = info.message,
-                head = info.is_head and not info.is_effective_head,
-                effective_head = info.is_effective_head, current = current and current[info.id],
-                text = verbose and {(verbose_entry(info, current):gsub("\n+$", ""))} or nil}
-    if nodes[i].text then
-      local lines = {}
-      for line in (nodes[i].text[1] .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = line end
-      nodes[i].text = lines
-    end
+-- The lines of a verbose entry, for history --graph -v.
+local function entry_lines(info, current)
+  local lines = {}
+  for line in (verbose_entry(info, current):gsub("\n+$", "") .. "\n"):gmatch("(.-)\n") do
+    lines[#lines + 1] = line
   end
-  return nodes
+  return lines
 end
 
 -- Whether --graph colours: --color=always|never, else (auto) only on a
@@ -375,15 +366,20 @@ command{
       rows = c.m:current_rows()
     end
     local current = o.indicate_current and set_of(rows) or nil
-    local list = c.m:history(o.range, {rows = rows})
-    if c.globals.json then return say(json.encode(json_list(list, current))) end
     if o.graph or o.dot then
       local draw = require "luamig.graph_draw"
-      local nodes = graph_nodes(list, current, o.verbose)
+      local nodes = c.m:history_graph(o.range, {rows = rows, current = current})
+      if o.verbose then
+        for i, info in ipairs(c.m:history(o.range, {rows = rows})) do
+          nodes[i].text = entry_lines(info, current)
+        end
+      end
       local lines = o.dot and draw.dot(nodes) or draw.lines(nodes, {color = use_color(o.color)})
       if #lines > 0 then say(table.concat(lines, "\n")) end
       return
     end
+    local list = c.m:history(o.range, {rows = rows})
+    if c.globals.json then return say(json.encode(json_list(list, current))) end
     for _, info in ipairs(list) do
       say(o.verbose and verbose_entry(info, current) or history_line(info, current))
     end

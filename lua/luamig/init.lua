@@ -141,7 +141,6 @@ function Runner:info(id)
   local r = self.by_id[id]
   return setmetatable({
     id = id, revision = id, parents = g.down_revision, depends_on = r.depends_on,
-    dependencies = g.depends_on,
     labels = g.branch_labels, message = r.message, path = r.path,
     children = g.children, dependents = g.dependents, transactional = r.transactional ~= false,
     is_head = g.is_head, is_effective_head = g.is_effective_head, is_base = g.is_base,
@@ -387,6 +386,22 @@ function Runner:history(range, opts)
     out[#out + 1] = self:info(id)
   end
   return out
+end
+
+-- history's revisions as luamig.graph_draw's nodes (history --graph,
+-- --dot): id, parents, dependencies, labels, head, effective_head from the
+-- graph in one call, message and depends_on (as written) from the scripts;
+-- current = true for the revisions opts.current (a set of ids) holds.
+function Runner:history_graph(range, opts)
+  opts = opts or {}
+  local _, graph = self:scripts()
+  local nodes, by_id, current = graph:drawing(range or ":", opts.rows or {}), self.by_id, opts.current
+  for _, node in ipairs(nodes) do
+    local r = by_id[node.id]
+    node.message, node.depends_on = r.message, r.depends_on
+    if current and current[node.id] then node.current = true end
+  end
+  return nodes
 end
 
 -- One revision: any identifier that names exactly one.
