@@ -112,7 +112,7 @@ function M.lines(nodes, opts)
     return row
   end
 
-  for _, node in ipairs(nodes) do
+  for index, node in ipairs(nodes) do
     local id = node.id
     local c
     for k = 1, #lanes do
@@ -187,6 +187,14 @@ function M.lines(nodes, opts)
       end
       table.remove(lanes, c)
       table.remove(codes, c)
+      -- A new head drawn next in the column this base just left would sit
+      -- right under it, as if it were its parent: a row between them.
+      local following = nodes[index + 1]
+      if following and c == n and pending[pi] == nil then
+        local waiting = false
+        for k = 1, #lanes do waiting = waiting or lanes[k] == following.id end
+        if not waiting then emit(straight_row(), #lanes) end
+      end
     end
 
     -- Join lanes waiting for the same revision, the leftmost pair first.
