@@ -134,6 +134,16 @@ function M.lines(nodes, opts)
     local np, n = #parents, #lanes
     local extra = np > 2 and 2 * (np - 2) or 0          -- the "-." stretch of an octopus merge
 
+    -- An octopus merge's "-." stretch needs room: the lanes right of it move
+    -- right first, one column per row (git's pre-commit rows).
+    for i = 1, extra > 0 and np - 2 or 0 do
+      if c == n then break end
+      local row = new_row()
+      for k = 1, c do put(row, 2 * (k - 1), "|", codes[k]) end
+      for k = c + 1, n do put(row, 2 * (k - 1) + 2 * (i - 1) + 1, "\\", codes[k]) end
+      emit(row, n + i)
+    end
+
     -- The revision's row: `*` in its lane. The common rows (no octopus)
     -- are made from whole strings: this is the loop 10,000 revisions run.
     local after = n - 1 + np
