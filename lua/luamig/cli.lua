@@ -334,14 +334,14 @@ end
 command{
   name = "history", args = {0, 0},
   usage = "history [-r RANGE] [-v] [-i] [--graph [--color=WHEN] | --dot]", listing = true,
-  summary = "The revisions, newest first; --graph draws them as a graph, --dot for Graphviz.",
+  summary = "The revisions, newest first, or drawn as a graph (--graph, --dot).",
   options = {
     {"-r", "--rev-range", key = "range", value = "RANGE", help = "START:END, either side may be empty"},
     {"-v", "--verbose", key = "verbose", help = "full entries"},
     {"-i", "--indicate-current", key = "indicate_current", help = "mark the database's revision(s)"},
     {nil, "--graph", key = "graph", help = "draw branches and merges as `git log --graph` does"},
     {nil, "--color", key = "color", value = "WHEN",
-     help = "colour the --graph drawing: auto (on a terminal, unless NO_COLOR), always, never"},
+     help = "--graph in colour: auto (on a terminal without NO_COLOR), always, never"},
     {nil, "--dot", key = "dot", help = "the graph in Graphviz's dot language (dotted: depends_on)"},
   },
   run = function(c)
