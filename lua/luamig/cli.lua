@@ -311,24 +311,77 @@ command{
   end,
 }
 
+-- The lines of a verbose entry, for history --graph -v.
+local function entry_lines(info, current)
+  local lines = {}
+  for line in (verbose_entry(info, current):gsub("\n+$", "") .. "\n"):gmatch("(.-)\n") do
+    lines[#lines + 1] = line
+  end
+  return lines
+end
+
+-- Whether --graph colours: --color=always|never, else (auto) only on a
+-- terminal, without NO_COLOR set (https://no-color.org) and not TERM=dumb.
+local function use_color(when)
+  if when == "always" then return true end
+  if when == "never" then return false end
+  local no_color, term = os.getenv("NO_COLOR"), os.getenv("TERM")
+  if no_color and no_color ~= "" then return false end
+  if term == "dumb" then return false end
+  return require("luamig.core").isatty(1)
+end
+
 command{
-  name = "history", args = {0, 0}, usage = "history [-r RANGE] [-v] [-i]", listing = true,
-  summary = "The revisions, newest first.",
+  name = "history", args = {0, 0},
+  usage = "history [-r RANGE] [-v] [-i] [--graph [--color=WHEN] | --dot]", listing = true,
+  summary = "The revisions, newest first, or drawn as a graph (--graph, --dot).",
   options = {
     {"-r", "--rev-range", key = "range", value = "RANGE", help = "START:END, either side may be empty"},
     {"-v", "--verbose", key = "verbose", help = "full entries"},
     {"-i", "--indicate-current", key = "indicate_current", help = "mark the database's revision(s)"},
+    {nil, "--graph", key = "graph", help = "draw branches and merges as `git log --graph` does"},
+    {nil, "--color", key = "color", value = "WHEN",
+     help = "--graph in colour: auto (on a terminal without NO_COLOR), always, never"},
+    {nil, "--dot", key = "dot", help = "the graph in Graphviz's dot language (dotted: depends_on)"},
   },
   run = function(c)
+    local o, cmd = c.opts, commands.history
+    if o.graph and o.dot then
+      usage_error(cmd, "--graph and --dot are two drawings of the graph; give one of them")
+    end
+    if (o.graph or o.dot) and c.globals.json then
+      usage_error(cmd, "--json cannot be combined with --%s (a drawing, not data)", o.graph and "graph" or "dot")
+    end
+    if o.dot and o.verbose then
+      usage_error(cmd, "--dot has no verbose form; leave out -v (the labels carry id and message)")
+    end
+    if o.color and not o.graph then
+      usage_error(cmd, "--color applies to --graph only")
+    end
+    if o.color and o.color ~= "auto" and o.color ~= "always" and o.color ~= "never" then
+      usage_error(cmd, "--color takes auto, always or never, not %s", quoted(o.color))
+    end
     local rows
-    if c.opts.indicate_current or (c.opts.range and c.opts.range:find("current", 1, true)) then
+    if o.indicate_current or (o.range and o.range:find("current", 1, true)) then
       rows = c.m:current_rows()
     end
-    local current = c.opts.indicate_current and set_of(rows) or nil
-    local list = c.m:history(c.opts.range, {rows = rows})
+    local current = o.indicate_current and set_of(rows) or nil
+    if o.graph or o.dot then
+      local draw = require "luamig.graph_draw"
+      local nodes = c.m:history_graph(o.range, {rows = rows, current = current})
+      if o.verbose then
+        for i, info in ipairs(c.m:history(o.range, {rows = rows})) do
+          nodes[i].text = entry_lines(info, current)
+        end
+      end
+      local lines = o.dot and draw.dot(nodes) or draw.lines(nodes, {color = use_color(o.color)})
+      if #lines > 0 then say(table.concat(lines, "\n")) end
+      return
+    end
+    local list = c.m:history(o.range, {rows = rows})
     if c.globals.json then return say(json.encode(json_list(list, current))) end
     for _, info in ipairs(list) do
-      say(c.opts.verbose and verbose_entry(info, current) or history_line(info, current))
+      say(o.verbose and verbose_entry(info, current) or history_line(info, current))
     end
   end,
 }

@@ -388,6 +388,22 @@ function Runner:history(range, opts)
   return out
 end
 
+-- history's revisions as luamig.graph_draw's nodes (history --graph,
+-- --dot): id, parents, dependencies, labels, head, effective_head from the
+-- graph in one call, message and depends_on (as written) from the scripts;
+-- current = true for the revisions opts.current (a set of ids) holds.
+function Runner:history_graph(range, opts)
+  opts = opts or {}
+  local _, graph = self:scripts()
+  local nodes, by_id, current = graph:drawing(range or ":", opts.rows or {}), self.by_id, opts.current
+  for _, node in ipairs(nodes) do
+    local r = by_id[node.id]
+    node.message, node.depends_on = r.message, r.depends_on
+    if current and current[node.id] then node.current = true end
+  end
+  return nodes
+end
+
 -- One revision: any identifier that names exactly one.
 function Runner:show(ident)
   local _, graph = self:scripts()
