@@ -469,8 +469,8 @@ command{
      help = "an empty database to use, never the configured one (default: PostgreSQL project: a "
        .. "database created on its server and dropped afterwards; SQLite: a temporary file)"},
     {nil, "--reset-scratch", key = "reset_scratch",
-     help = "empty the --scratch-url database first (every table, view and non-system schema "
-       .. "dropped) instead of refusing one that is not empty"},
+     help = "empty the --scratch-url database first (its tables and views dropped, on PostgreSQL "
+       .. "every schema but the system ones) instead of refusing one that is not empty"},
   },
   run = function(c)
     local r = c.m:roundtrip{range = c.args[1], scratch_url = c.opts.scratch_url,
