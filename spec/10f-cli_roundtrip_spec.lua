@@ -265,3 +265,33 @@ describe("[sqlite] roundtrip without --scratch-url", function()
     assert.same(before, state(url))
   end)
 end)
+
+describe("[postgresql] roundtrip --reset-scratch", function()
+  it("a scratch database it cannot empty (schema of another owner): exit 1 with the way out, nothing dropped", function()
+    local role, password = "luamig_rt_creator", "cr3ate:Db@pw%x"
+    local admin = core.connect(h.pg_admin_url)
+    if #admin:query("SELECT 1 FROM pg_roles WHERE rolname = $1", {role}) == 0 then
+      admin:exec(("CREATE ROLE %s LOGIN CREATEDB PASSWORD %s"):format(core.quote_ident(role),
+                 core.quote_literal("postgresql", password)))
+    end
+    admin:close()
+    local name, admin_scratch = h.fresh_pg()
+    local c = core.connect(admin_scratch)
+    c:exec("CREATE SCHEMA theirs")
+    c:exec("CREATE TABLE theirs.precious (id integer)")
+    c:close()
+    local host, port = h.pg_tcp()
+    local scratch = ("postgresql://%s:%s@%s:%s/%s"):format(role, h.url_escape(password), host, port, name)
+    local dir = now_project()
+    local status, out, err = h.luamig(dir, "--url sqlite:never.db roundtrip --reset-scratch --scratch-url "
+      .. h.shell_quote(scratch))
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.truthy(err:find(("FAILED: roundtrip: cannot empty the scratch database postgresql://%s:***@%s:%s/%s: ")
+      :format(role, host, port, name), 1, true), err)
+    assert.truthy(err:find("; empty it yourself (drop the database and create it again)\n", 1, true), err)
+    assert.falsy(err:find("cr3ate", 1, true))
+    assert.equal(1, #h.query(admin_scratch, "SELECT 1 FROM pg_tables WHERE tablename = 'precious'"))
+    assert.is_false(h.file_exists(dir .. "/never.db"))
+  end)
+end)

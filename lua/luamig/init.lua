@@ -783,7 +783,12 @@ function Runner:roundtrip(opts)
       local vt = self.settings.version_table
       local held = scratch_contents(conn, {vt, (vt:gsub("_version$", "") .. "_log")})
       if (held.n > 0 or #held.rows > 0) and opts.reset_scratch then
-        reset_scratch(conn)
+        local okr, err = pcall(reset_scratch, conn)
+        if not okr then
+          fail(("roundtrip: cannot empty the scratch database %s: %s; empty it yourself (drop the "
+            .. "database and create it again)"):format(scratch:display_url(),
+            type(err) == "table" and tostring(err.message) or tostring(err)))
+        end
         self:_log("INFO", ("Emptied the scratch database %s"):format(scratch:display_url()))
       elseif held.n > 0 or #held.rows > 0 then
         local what = {}
