@@ -725,7 +725,10 @@ local function same_database(a, b)
     if ua.path == ":memory:" then return false end
     local function resolved(path)
       if path:sub(1, 1) ~= "/" then path = (core.cwd() or ".") .. "/" .. path end
-      return (path:gsub("/%./", "/"):gsub("//+", "/"))
+      path = path:gsub("//+", "/")
+      local n
+      repeat path, n = path:gsub("/%./", "/") until n == 0
+      return path
     end
     return resolved(ua.path) == resolved(ub.path)
   end
