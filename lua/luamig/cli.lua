@@ -515,14 +515,19 @@ command{
 }
 
 command{
-  name = "roundtrip", args = {0, 1}, usage = "roundtrip [RANGE] [--scratch-url URL]",
+  name = "roundtrip", args = {0, 1}, usage = "roundtrip [RANGE] [--scratch-url URL [--reset-scratch]]",
   summary = "On a scratch database: each revision up, down, compared, up again.",
   options = {
     {nil, "--scratch-url", key = "scratch_url", value = "URL",
-     help = "an empty database to use (default: a temporary SQLite file); never the configured one"},
+     help = "an empty database to use, never the configured one (default: PostgreSQL project: a "
+       .. "database created on its server and dropped afterwards; SQLite: a temporary file)"},
+    {nil, "--reset-scratch", key = "reset_scratch",
+     help = "empty the --scratch-url database first (its tables and views dropped, on PostgreSQL "
+       .. "every schema but the system ones) instead of refusing one that is not empty"},
   },
   run = function(c)
-    local r = c.m:roundtrip{range = c.args[1], scratch_url = c.opts.scratch_url}
+    local r = c.m:roundtrip{range = c.args[1], scratch_url = c.opts.scratch_url,
+                            reset_scratch = c.opts.reset_scratch}
     if c.globals.json then
       local f = r.failure
       if f and f.differences then
@@ -654,7 +659,10 @@ function M.main(args)
     end
     if opts.scratch_url == "" then
       usage_error(cmd, "--scratch-url is empty (an unset shell variable?); give an empty "
-        .. "database's URL, or leave it out for a temporary SQLite file")
+        .. "database's URL, or leave it out for a scratch database of the project's kind")
+    end
+    if opts.reset_scratch and not opts.scratch_url then
+      usage_error(cmd, "--reset-scratch empties the --scratch-url database; give --scratch-url URL too")
     end
     local config = globals.config
     if config and not file_exists(config) and name ~= "init" then

@@ -619,14 +619,54 @@ function Runner:_schema(conn)
   return require("luamig.introspect").schema(conn, {exclude = self:_own_tables()})
 end
 
--- How many tables, views and sequences a database has (0: empty).
-local function object_count(conn)
+-- What a scratch database holds besides luamig's own tables: {n =
+-- tables, views and sequences, rows = its version rows}; empty when both
+-- are none (a database brought back with `downgrade base` is). On
+-- PostgreSQL every schema but the system ones counts, as a migration may
+-- create its own.
+local PG_USER_SCHEMAS = [[n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%']]
+local function scratch_contents(conn, own)
   local sql = conn:dialect() == "postgresql"
     and [[SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')]]
+          WHERE ]] .. PG_USER_SCHEMAS .. [[ AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+            AND NOT (n.nspname = current_schema() AND c.relname IN ($1, $2))
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                              AND d.deptype = 'a' AND t.relnamespace = c.relnamespace
+                              AND n.nspname = current_schema() AND t.relname IN ($1, $2))]]
     or [[SELECT count(*) AS n FROM sqlite_schema WHERE type IN ('table', 'view')
-           AND name NOT LIKE 'sqlite\_%' ESCAPE '\']]
-  return conn:query(sql)[1].n
+           AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT IN ($1, $2)]]
+  local n = conn:query(sql, {own[1], own[2]})[1].n
+  local ok, rows = pcall(conn.query, conn, "SELECT version_num FROM " .. conn:quote_ident(own[1])
+                                           .. " ORDER BY version_num")
+  local ids = {}
+  for i, r in ipairs(ok and rows or {}) do ids[i] = r.version_num end
+  return {n = n, rows = ids}
+end
+
+-- --reset-scratch: empty the scratch database. PostgreSQL: every schema
+-- but the system ones dropped with all it holds (extensions and types
+-- included), the current schema created again; SQLite: every view and
+-- table dropped (their indexes and triggers with them). One transaction.
+local function reset_scratch(conn)
+  local q = function(name) return conn:quote_ident(name) end
+  local tx <close> = conn:begin()
+  if conn:dialect() == "postgresql" then
+    local current = conn:query("SELECT current_schema() AS s")[1].s
+    local rows = conn:query("SELECT n.nspname AS s FROM pg_namespace n WHERE " .. PG_USER_SCHEMAS
+                            .. " ORDER BY n.nspname")
+    for _, r in ipairs(rows) do conn:exec("DROP SCHEMA " .. q(r.s) .. " CASCADE") end
+    if current then conn:exec("CREATE SCHEMA " .. q(current)) end
+  else
+    conn:exec("PRAGMA defer_foreign_keys = ON")
+    local rows = conn:query([[SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view')
+      AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY type = 'table', sql LIKE 'CREATE VIRTUAL%' DESC]])
+    for _, r in ipairs(rows) do
+      conn:exec(("DROP %s IF EXISTS %s"):format(r.type == "view" and "VIEW" or "TABLE", q(r.name)))
+    end
+  end
+  tx:commit()
 end
 
 -- The downgrade target that undoes revision id alone, just after it was
@@ -638,40 +678,147 @@ function Runner:_undo_target(id)
   return parents[1]                                   -- unmerge: back to both parents
 end
 
--- The "test both directions" practice as one call: on a scratch database
--- (opts.scratch_url, which must be empty; by default a temporary SQLite
--- file), for each revision from base to the heads, in upgrade order:
+-- A PostgreSQL project's scratch database: created on the project's
+-- server over the project's connection (the project database itself is
+-- only connected to), named luamig_roundtrip_<pid>_<random>. Returns its
+-- name and URL (the project URL with the database replaced, by libpq's
+-- parser).
+function Runner:_create_scratch()
+  local conn = self:connection()
+  local random = ""
+  local f = io.open("/dev/urandom", "rb")
+  if f then
+    random = (f:read(4) or ""):gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+    f:close()
+  end
+  if #random < 8 then random = ("%08x"):format(math.random(0, 0x7fffffff)) end
+  local name = ("luamig_roundtrip_%d_%s"):format(core.pid(), random)
+  local ok, err = pcall(conn.exec, conn, "CREATE DATABASE " .. conn:quote_ident(name))
+  if not ok then
+    local message = type(err) == "table" and tostring(err.message) or tostring(err)
+    if type(err) == "table" and err.code == "42501" then
+      fail(("roundtrip: the role of %s may not create databases (%s); roundtrip on a PostgreSQL "
+        .. "project runs on a scratch database it creates on the same server and drops afterwards: "
+        .. "grant the role CREATEDB, or give an empty database with --scratch-url URL")
+        :format(self:display_url(), message))
+    end
+    fail(("roundtrip: cannot create the scratch database %s on the server of %s: %s; give an empty "
+      .. "database with --scratch-url URL"):format(name, self:display_url(), message))
+  end
+  local url = core.url_with_dbname(self.url, name)
+  redact.learn(url)
+  self:_log("INFO", ("Created the scratch database %s on the server of %s"):format(name, self:display_url()))
+  return name, url
+end
+
+-- Drop the scratch database _create_scratch made; a failure is a warning
+-- that says how to drop it by hand. true when it is gone.
+function Runner:_drop_scratch(name)
+  local ok, err = pcall(function()
+    local conn = self:connection()
+    local version = tonumber(conn:query("SHOW server_version_num")[1].server_version_num)
+    conn:exec("DROP DATABASE IF EXISTS " .. conn:quote_ident(name)
+              .. (version >= 130000 and " WITH (FORCE)" or ""))
+  end)
+  if ok then
+    self:_log("INFO", ("Dropped the scratch database %s"):format(name))
+    return true
+  end
+  self:_log("WARNING", ("could not drop the scratch database %s (%s); drop it with: DROP DATABASE %s")
+    :format(name, redact.text(type(err) == "table" and tostring(err.message) or tostring(err)),
+            core.quote_ident(name)))
+  return false
+end
+
+-- Do two URLs name the same database, as their parsers read them (the
+-- password aside)?
+local function same_database(a, b)
+  if a == b then return true end
+  local oka, ua = pcall(core.parse_url, a)
+  local okb, ub = pcall(core.parse_url, b)
+  if not (oka and okb) or ua.dialect ~= ub.dialect then return false end
+  if ua.path then
+    if ua.path == ":memory:" then return false end
+    local function resolved(path)
+      if path:sub(1, 1) ~= "/" then path = (core.cwd() or ".") .. "/" .. path end
+      path = path:gsub("//+", "/")
+      local n
+      repeat path, n = path:gsub("/%./", "/") until n == 0
+      return path
+    end
+    return resolved(ua.path) == resolved(ub.path)
+  end
+  local function tail(display) return display:match("://(.*)$") or display end
+  return tail(ua.display) == tail(ub.display)          -- postgres:// is postgresql://
+end
+
+-- The "test both directions" practice as one call: on a scratch database,
+-- for each revision from base to the heads, in upgrade order:
 -- introspect, upgrade that one step, downgrade it, compare with the
--- schema before, upgrade it again. opts.range ("START:END", history's
--- grammar) limits the revisions tested; the others are only upgraded.
--- Stops at the first failure. Returns {ok, tested = {ids}, failure =
--- {revision, message, phase, differences = {{description, code}}}}.
+-- schema before, upgrade it again. The scratch database: opts.scratch_url,
+-- which must be empty (opts.reset_scratch empties it first); without it,
+-- on a PostgreSQL project a database created on the project's server and
+-- dropped afterwards (failure and SIGINT/SIGTERM included), on a SQLite
+-- project a temporary file. The scratch database is left at the heads
+-- (a created one is dropped). opts.range ("START:END", history's grammar)
+-- limits the revisions tested; the others are only upgraded. Stops at the
+-- first failure. Returns {ok, tested = {ids}, failure = {revision,
+-- message, phase, differences = {{description, code}}}}.
 function Runner:roundtrip(opts)
   opts = opts or {}
   local records = self:scripts()
-  local scratch_url, scratch_path = opts.scratch_url, nil
+  local scratch_url, scratch_path, created = opts.scratch_url, nil, nil
   redact.learn(scratch_url)
   if scratch_url == "" then
     fail("roundtrip: the scratch database URL is empty (an unset shell variable?); give an "
-      .. "empty database's URL, or leave it out for a temporary SQLite file")
+      .. "empty database's URL, or leave it out for a scratch database of the project's kind")
   end
+  -- A Ctrl-C (or SIGTERM) must not leave a created database behind: held
+  -- while it is created, an error inside the run, held again while the
+  -- cleanup runs.
   if scratch_url then
-    if scratch_url == self.url then
+    if same_database(scratch_url, self.url) then
       fail("roundtrip: the scratch database is the configured database; roundtrip downgrades, "
         .. "so it runs only on a scratch database (--scratch-url naming an empty one)")
     end
+  elseif self:dialect() == "postgresql" then
+    core.trap_interrupts("hold")
+    local okc, name, url = pcall(self._create_scratch, self)
+    if not okc then
+      core.trap_interrupts(false)
+      error(name, 0)
+    end
+    created, scratch_url = name, url
   else
     scratch_path = os.tmpname()
     scratch_url = "sqlite:" .. scratch_path
   end
   local scratch = setmetatable({settings = self.settings, url = scratch_url, x = self.x,
                                 log_fn = self.log_fn}, Runner)
+  core.trap_interrupts(true)
   local ok, result = pcall(function()
     local conn = scratch:connection()
-    local n = object_count(conn)
-    if n > 0 then
-      fail(("roundtrip: the scratch database %s is not empty (%d tables, views or sequences); "
-        .. "roundtrip downgrades, so it runs only on an empty database"):format(scratch:display_url(), n))
+    if not created then
+      local vt = self.settings.version_table
+      local held = scratch_contents(conn, {vt, (vt:gsub("_version$", "") .. "_log")})
+      if (held.n > 0 or #held.rows > 0) and opts.reset_scratch then
+        local okr, err = pcall(reset_scratch, conn)
+        if not okr then
+          fail(("roundtrip: cannot empty the scratch database %s: %s; empty it yourself (drop the "
+            .. "database and create it again)"):format(scratch:display_url(),
+            type(err) == "table" and tostring(err.message) or tostring(err)))
+        end
+        self:_log("INFO", ("Emptied the scratch database %s"):format(scratch:display_url()))
+      elseif held.n > 0 or #held.rows > 0 then
+        local what = {}
+        if held.n > 0 then what[1] = ("%d tables, views or sequences"):format(held.n) end
+        if #held.rows > 0 then what[#what + 1] = "the version rows " .. table.concat(held.rows, ", ") end
+        fail(("roundtrip: the scratch database %s is not empty (%s); roundtrip downgrades, so it "
+          .. "runs only on an empty database: add --reset-scratch to empty it first, or reset it "
+          .. "yourself (luamig --url URL downgrade base, when it holds only this project's "
+          .. "migrations; or drop the database and create it again)")
+          :format(scratch:display_url(), table.concat(what, " and ")))
+      end
     end
     local test
     if opts.range then
@@ -723,6 +870,7 @@ function Runner:roundtrip(opts)
           scratch:upgrade(id)
           differ(upgraded, scratch:_schema(conn), "upgrade again")
         end)
+        if core.interrupted() then error(err, 0) end
         if not okstep then
           result.ok = false
           result.failure = {revision = id, message = info.message, phase = phase,
@@ -737,10 +885,22 @@ function Runner:roundtrip(opts)
     end
     return result
   end)
-  scratch:close()
-  if scratch_path then                                -- and its run-lock file: nobody else knows it
-    os.remove(scratch_path)
-    os.remove(scratch_path .. "-luamig.lock")
+  core.trap_interrupts("hold")                        -- a second Ctrl-C cannot cut the cleanup short
+  local cleaned = pcall(function()
+    scratch:close()
+    if created then self:_drop_scratch(created) end
+    if scratch_path then                              -- and its run-lock file: nobody else knows it
+      os.remove(scratch_path)
+      os.remove(scratch_path .. "-luamig.lock")
+    end
+  end)
+  local signal = core.interrupted()
+  core.trap_interrupts(false)
+  if signal then
+    fail(("roundtrip: interrupted (%s)%s"):format(signal,
+      created and (cleaned and ("; the scratch database " .. created .. " was dropped")
+                   or ("; the scratch database " .. created .. " may be left: DROP DATABASE "
+                       .. core.quote_ident(created))) or ""))
   end
   if not ok then error(result, 0) end
   return result
