@@ -442,9 +442,11 @@ function M.new(cfg)
     return name
   end
 
-  local function check_type(opname, t)
+  local function check_type(opname, t, column)
     local norm, why = common.normalize_type(t)
-    if not norm then raise(opname .. ": " .. why) end
+    if not norm then
+      raise(opname .. ": " .. (column and ('column "%s": '):format(column) or "") .. why)
+    end
     return norm
   end
 
@@ -471,7 +473,7 @@ function M.new(cfg)
     if type(ctype) ~= "string" then
       raise(('%s: column "%s": the type (second element) must be a string, got %s'):format(opname, name, describe(ctype)))
     end
-    local col = {name = name, type = check_type(opname, ctype), nullable = opts.nullable ~= false,
+    local col = {name = name, type = check_type(opname, ctype, name), nullable = opts.nullable ~= false,
                  default = default_sql(opname, opts.server_default), autoincrement = false,
                  comment = opts.comment}
     local extra = {primary_key = opts.primary_key, autoincrement = opts.autoincrement, index = opts.index}
@@ -605,7 +607,7 @@ function M.new(cfg)
     local ch = {kind = "alter_column", name = name, nullable = o.nullable, new_name = o.new_column_name,
                 comment = o.comment, using = sql_text(o.using),
                 insert_before = o.insert_before, insert_after = o.insert_after}
-    if o.type_ then ch.type = check_type(opname, o.type_) end
+    if o.type_ then ch.type = check_type(opname, o.type_, name) end
     if o.server_default ~= nil then ch.default = default_sql(opname, o.server_default) end
     return ch
   end
@@ -1161,7 +1163,7 @@ function M.new(cfg)
       if type(c) ~= "table" or type(c[1]) ~= "string" or c[1] == "" then
         raise(('table: column %d must be {"name", "type"}'):format(i))
       end
-      t.columns[i] = {name = c[1], type = check_type("table", c[2])}
+      t.columns[i] = {name = c[1], type = check_type("table", c[2], c[1])}
     end
     return t
   end
