@@ -12,7 +12,8 @@
 --     naming_convention = {ix = "...", uq = "...", ck = "...", fk = "...", pk = "..."},
 --                                 -- optional; merged over Alembic's recommended one
 --     log       = function(level, msg) end,   -- optional: "info" / "warning" notes
---     progress  = function(rows_done) end,    -- optional: bulk_insert, every 10,000 rows
+--     progress  = function(rows_done, total, table) end,  -- optional: bulk_insert: 0, every
+--                                  10,000 rows, the final count; total nil for an iterator
 --     offline_schema = {},                    -- optional, offline: the table models one run
 --                                             -- has made, shared by its steps (default: kept
 --                                             -- per emit function, so one emit per run does it)
