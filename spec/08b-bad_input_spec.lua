@@ -70,8 +70,10 @@ h.each_db(function(db)
     before = state(url)
   end
 
+  -- (stderr without its Database line, which must name url)
   local function run(args, env)
-    return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
+    return status, out, h.drop_database_lines(err, url)
   end
 
   -- The command fails with status and exactly the message err (a string,

@@ -48,9 +48,9 @@ end
 
 local global_options = {
   {"-c", "--config", key = "config", value = "FILE", help = "the project file (default ./luamig.lua)"},
-  {nil, "--url", key = "url", value = "URL", help = "the database (else DATABASE_URL, else the config's url)"},
+  {nil, "--url", key = "url", value = "URL", help = "the database (else DATABASE_URL, else the config's url, else sqlite:luamig.db)"},
   {"-x", nil, key = "x", value = "KEY=VALUE", many = true, help = "a value for scripts: op.x.KEY"},
-  {"-q", "--quiet", key = "quiet", help = "no INFO lines"},
+  {"-q", "--quiet", key = "quiet", help = "no INFO lines (nor the bulk_insert progress line)"},
   {nil, "--json", key = "json", help = "machine-readable output (current, history, heads, show, verify, check, roundtrip, --plan)"},
   {nil, "--version", key = "version", help = "print the version"},
   {"-h", "--help", key = "help", help = "this help, or a command's"},
@@ -519,6 +519,13 @@ local function main_help()
   lines[#lines + 1] = ""
   lines[#lines + 1] = "Global options:"
   lines[#lines + 1] = option_lines(global_options)
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Every command that uses the database first logs which one and where its URL came from:"
+  lines[#lines + 1] = "  INFO  [luamig] Database: postgresql://app:***@db/app (from DATABASE_URL)"
+  lines[#lines + 1] = "(from --url, from DATABASE_URL, from the url in luamig.lua, or the built-in default),"
+  lines[#lines + 1] = "and a SQLite file it creates: Created the SQLite database file PATH. With --sql it says"
+  lines[#lines + 1] = "which database kind the SQL is for. On a terminal, bulk_insert shows rows, total, rate"
+  lines[#lines + 1] = "and elapsed time on stderr, in place."
   lines[#lines + 1] = ""
   lines[#lines + 1] = "luamig COMMAND --help shows a command's options."
   return table.concat(lines, "\n")
