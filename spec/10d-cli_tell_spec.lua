@@ -218,6 +218,15 @@ h.each_db(function(db)
       assert.truthy(shown:find('\rbulk_insert "t": 0 of 1 rows %(0%%%), %- rows/s, 0%.%d s *\nFAILED: upgrade a1'), shown)
     end)
 
+    it("a table name's control characters are shown as ?, not sent to the terminal", function()
+      local dir = project_with("  op.create_table('a\\rb\\27[2J', {{'id', 'integer', primary_key = true}})\n"
+        .. "  op.bulk_insert('a\\rb\\27[2J', {{id = 1}, {id = 2}, {id = 3}})")
+      local status, shown = on_terminal(dir, "--url " .. q(db.url()) .. " upgrade head")
+      assert.equal(0, status, shown)
+      assert.truthy(shown:find('\rbulk_insert "a?b?[2J": 3 of 3 rows (100%), ', 1, true), shown)
+      assert.falsy(shown:find("\27", 1, true), shown)
+    end)
+
     it("the embedding API's progress callback gets (rows_done, total, table)", function()
       local luamig = require "luamig"
       local dir, url = project_with(up), db.url()

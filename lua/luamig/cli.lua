@@ -561,7 +561,8 @@ function progress.text(p)
   local rate = elapsed > 0 and thousands(p.done / elapsed) .. " rows/s" or "- rows/s"
   local count = p.total and ("%s of %s rows (%d%%)"):format(thousands(p.done), thousands(p.total),
     p.total > 0 and p.done * 100 // p.total or 100) or thousands(p.done) .. " rows"
-  return ('bulk_insert "%s": %s, %s, %.1f s'):format(p.table, count, rate, elapsed)
+  -- (a table name's control characters would move the cursor: shown as ?)
+  return ('bulk_insert "%s": %s, %s, %.1f s'):format(tostring(p.table):gsub("%c", "?"), count, rate, elapsed)
 end
 
 function progress.draw(p)
