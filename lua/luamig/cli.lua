@@ -48,9 +48,9 @@ end
 
 local global_options = {
   {"-c", "--config", key = "config", value = "FILE", help = "the project file (default ./luamig.lua)"},
-  {nil, "--url", key = "url", value = "URL", help = "the database (else DATABASE_URL, else the config's url)"},
+  {nil, "--url", key = "url", value = "URL", help = "the database (else DATABASE_URL, else the config's url, else sqlite:luamig.db)"},
   {"-x", nil, key = "x", value = "KEY=VALUE", many = true, help = "a value for scripts: op.x.KEY"},
-  {"-q", "--quiet", key = "quiet", help = "no INFO lines"},
+  {"-q", "--quiet", key = "quiet", help = "no INFO lines (nor the bulk_insert progress line)"},
   {nil, "--json", key = "json", help = "machine-readable output (current, history, heads, show, verify, check, roundtrip, --plan)"},
   {nil, "--version", key = "version", help = "print the version"},
   {"-h", "--help", key = "help", help = "this help, or a command's"},
@@ -578,6 +578,13 @@ local function main_help()
   lines[#lines + 1] = "Global options:"
   lines[#lines + 1] = option_lines(global_options)
   lines[#lines + 1] = ""
+  lines[#lines + 1] = "Every command that uses the database first logs which one and where its URL came from:"
+  lines[#lines + 1] = "  INFO  [luamig] Database: postgresql://app:***@db/app (from DATABASE_URL)"
+  lines[#lines + 1] = "(from --url, from DATABASE_URL, from the url in luamig.lua, or the built-in default),"
+  lines[#lines + 1] = "and a SQLite file it creates: Created the SQLite database file PATH. With --sql it says"
+  lines[#lines + 1] = "which database kind the SQL is for. On a terminal, bulk_insert shows rows, total, rate"
+  lines[#lines + 1] = "and elapsed time on stderr, in place."
+  lines[#lines + 1] = ""
   lines[#lines + 1] = "luamig COMMAND --help shows a command's options."
   return table.concat(lines, "\n")
 end
@@ -596,9 +603,65 @@ local function file_exists(path)
   return f ~= nil
 end
 
+-- bulk_insert's progress line, on a terminal only: rewritten in place
+-- (\r) at most ten times a second, ended (with the last count) by the next
+-- line written to stderr, or when the load is done.
+local progress = {}
+
+-- 1234567 -> "1,234,567"
+local function thousands(n)
+  local s = tostring(math.floor(n))
+  return (s:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", ""))
+end
+
+function progress.text(p)
+  local elapsed = p.at - p.start
+  local rate = elapsed > 0 and thousands(p.done / elapsed) .. " rows/s" or "- rows/s"
+  local count = p.total and ("%s of %s rows (%d%%)"):format(thousands(p.done), thousands(p.total),
+    p.total > 0 and p.done * 100 // p.total or 100) or thousands(p.done) .. " rows"
+  -- (a table name's control characters would move the cursor: shown as ?)
+  return ('bulk_insert "%s": %s, %s, %.1f s'):format(tostring(p.table):gsub("%c", "?"), count, rate, elapsed)
+end
+
+function progress.draw(p)
+  local line = progress.text(p)
+  local pad = (" "):rep(math.max(0, (p.width or 0) - #line))
+  io.stderr:write("\r", redact.text(line), pad)
+  io.stderr:flush()
+  p.width, p.drawn = #line, p.at
+end
+
+-- Ends the open progress line, if any, showing its last count.
+function progress.finish()
+  local p = progress.current
+  if not p then return end
+  progress.current = nil
+  if p.drawn ~= p.at or p.width == nil then progress.draw(p) end
+  io.stderr:write("\n")
+end
+
+-- The callback for luamig.open: nil unless stderr is a terminal and not -q.
+function progress.callback(globals)
+  local core = luamig.core
+  if globals.quiet or not core.isatty(2) then return nil end
+  return function(done, total, tname)
+    local now = core.monotonic()
+    local p = progress.current
+    if done == 0 or not p or p.table ~= tname then
+      progress.finish()
+      p = {table = tname, total = total, start = now}
+      progress.current = p
+    end
+    p.done, p.at = done, now
+    if total and done >= total then return progress.finish() end
+    if not p.drawn or now - p.drawn >= 0.1 then progress.draw(p) end
+  end
+end
+
 local function logger(globals)
   return function(level, message)
     if globals.quiet and level == "INFO" then return end
+    progress.finish()
     tell(("%-5s [luamig] %s\n"):format(level == "WARNING" and "WARN" or level, message))
   end
 end
@@ -616,6 +679,7 @@ local function parse_x(list, cmd)
 end
 
 local function report_failure(err)
+  progress.finish()
   local message = type(err) == "table" and err.message or tostring(err)
   tell("FAILED: ", tostring(message), "\n")
   if type(err) == "table" and err.sql then
@@ -677,11 +741,13 @@ function M.main(args)
     c = {args = positional, opts = opts, globals = globals}
     if name ~= "init" then
       c.m = luamig.open{config = config, url = globals.url, url_source = "--url",
-                        x = parse_x(globals.x, cmd), log = logger(globals)}
+                        x = parse_x(globals.x, cmd), log = logger(globals),
+                        progress = progress.callback(globals)}
     end
     return cmd.run(c) or 0
   end)
   if c and c.m then c.m:close() end                   -- whatever happened: main.c does not lua_close
+  progress.finish()
   if ok then return status end
   if getmetatable(status) == Usage then
     tell("luamig: ", status.message, "\n")

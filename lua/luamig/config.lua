@@ -121,7 +121,9 @@ end
 -- embedded default. The first of them that is set decides, and an empty
 -- one is an error, not a reason to go on to the next: `--url "$UNSET"` or
 -- DATABASE_URL="" falling through to another database would migrate the
--- wrong one.
+-- wrong one. Returns the URL and where it came from, as the "Database:"
+-- line says it ("from --url", "from DATABASE_URL", "from the url in
+-- luamig.lua", "the built-in default; ...").
 function M.url(cli_url, config_url, cli_source, config_source)
   local env = os.getenv("DATABASE_URL")
   if cli_url ~= nil then
@@ -129,23 +131,23 @@ function M.url(cli_url, config_url, cli_source, config_source)
       error(("%s: the database URL is empty (an unset shell variable?); give a URL, or leave "
         .. "it out to use DATABASE_URL or the config's url"):format(cli_source or "--url"), 0)
     end
-    return cli_url
+    return cli_url, "from " .. (cli_source or "--url")
   end
   if env ~= nil then
     if env == "" then
       error("DATABASE_URL is set but empty; set it to a database URL, or unset it to use "
         .. "the config's url", 0)
     end
-    return env
+    return env, "from DATABASE_URL"
   end
   if config_url ~= nil then
     if config_url == "" then
       error(("%s: url is empty; give a database URL or remove the setting"):format(
         config_source or "luamig.lua"), 0)
     end
-    return config_url
+    return config_url, "from the url in " .. (config_source or "luamig.lua")
   end
-  return M.default_url
+  return M.default_url, "the built-in default; set --url, DATABASE_URL or url in luamig.lua"
 end
 
 -- Settings with defaults filled in, and paths resolved against base_dir

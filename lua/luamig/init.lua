@@ -61,12 +61,13 @@ local function open(opts)
       settings[k] = v
     end
   end
-  local ok, url = pcall(config.url, opts.url, settings.url, opts.url_source or "luamig.open",
-                        opts.config or "luamig.open")
+  local ok, url, source = pcall(config.url, opts.url, settings.url, opts.url_source or "luamig.open",
+                                opts.config or "luamig.open")
   if not ok then fail(url) end
   local self = setmetatable({
     settings = config.complete(settings, base),
     url = url,
+    url_source = source,
     x = opts.x or {},
     log_fn = opts.log,
     progress = opts.progress,
@@ -91,9 +92,42 @@ function Runner:display_url()
   return core.parse_url(self.url).display
 end
 
+-- The kind of database a URL names, as a user reads it.
+local kind_names = {sqlite = "SQLite", postgresql = "PostgreSQL"}
+
+local function file_exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The file a sqlite: URL names, when it is a plain file (not :memory: or a
+-- file: URI), made absolute.
+local function sqlite_file(u)
+  local path = u.dialect == "sqlite" and u.path
+  if not path or path == "" or path == ":memory:" or path:match("^file:") then return nil end
+  if path:sub(1, 1) ~= "/" then
+    local ok, cwd = pcall(core.cwd)
+    if ok and cwd then path = cwd:gsub("/$", "") .. "/" .. path end
+  end
+  return path
+end
+
+-- Connects on first use. Says first which database and where its URL came
+-- from (Alembic's "Context impl" line: a missing DATABASE_URL falling back
+-- to the default must not pass unseen), then that a SQLite file was made.
 function Runner:connection()
   if not self.conn then
+    local ok, u = pcall(core.parse_url, self.url)
+    local file = ok and sqlite_file(u)
+    local existed = file and file_exists(file)
+    if ok then
+      self:_log("INFO", ("Database: %s (%s)"):format(u.display, self.url_source or "from luamig.open"))
+    end
     self.conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
+    if file and not existed and file_exists(file) then
+      self:_log("INFO", "Created the SQLite database file " .. file)
+    end
   end
   return self.conn
 end
@@ -216,6 +250,10 @@ function Runner:_run(kind, opts)
   local offline = opts.sql
   local dialect = self:dialect()
   local conn = not offline and self:connection() or nil
+  if offline and not opts.plan then
+    self:_log("INFO", ("Generating SQL for %s, the kind of the database URL (%s); nothing "
+      .. "is run"):format(kind_names[dialect] or dialect, self.url_source or "from luamig.open"))
+  end
   -- Offline: the runner's statements (";"-terminated) and comments, and
   -- op's statements (unterminated) and COPY data (verbatim), in order.
   local emit, op_emit
@@ -794,7 +832,7 @@ function Runner:roundtrip(opts)
     scratch_url = "sqlite:" .. scratch_path
   end
   local scratch = setmetatable({settings = self.settings, url = scratch_url, x = self.x,
-                                log_fn = self.log_fn}, Runner)
+                                log_fn = self.log_fn, url_source = "the scratch database"}, Runner)
   core.trap_interrupts(true)
   local ok, result = pcall(function()
     local conn = scratch:connection()

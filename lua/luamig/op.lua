@@ -12,7 +12,8 @@
 --     naming_convention = {ix = "...", uq = "...", ck = "...", fk = "...", pk = "..."},
 --                                 -- optional; merged over Alembic's recommended one
 --     log       = function(level, msg) end,   -- optional: "info" / "warning" notes
---     progress  = function(rows_done) end,    -- optional: bulk_insert, every 10,000 rows
+--     progress  = function(rows_done, total, table) end,  -- optional: bulk_insert: 0, every
+--                                  10,000 rows, the final count; total nil for an iterator
 --     offline_schema = {},                    -- optional, offline: the table models one run
 --                                             -- has made, shared by its steps (default: kept
 --                                             -- per emit function, so one emit per run does it)
@@ -442,9 +443,11 @@ function M.new(cfg)
     return name
   end
 
-  local function check_type(opname, t)
+  local function check_type(opname, t, column)
     local norm, why = common.normalize_type(t)
-    if not norm then raise(opname .. ": " .. why) end
+    if not norm then
+      raise(opname .. ": " .. (column and ('column "%s": '):format(column) or "") .. why)
+    end
     return norm
   end
 
@@ -471,7 +474,7 @@ function M.new(cfg)
     if type(ctype) ~= "string" then
       raise(('%s: column "%s": the type (second element) must be a string, got %s'):format(opname, name, describe(ctype)))
     end
-    local col = {name = name, type = check_type(opname, ctype), nullable = opts.nullable ~= false,
+    local col = {name = name, type = check_type(opname, ctype, name), nullable = opts.nullable ~= false,
                  default = default_sql(opname, opts.server_default), autoincrement = false,
                  comment = opts.comment}
     local extra = {primary_key = opts.primary_key, autoincrement = opts.autoincrement, index = opts.index}
@@ -605,7 +608,7 @@ function M.new(cfg)
     local ch = {kind = "alter_column", name = name, nullable = o.nullable, new_name = o.new_column_name,
                 comment = o.comment, using = sql_text(o.using),
                 insert_before = o.insert_before, insert_after = o.insert_after}
-    if o.type_ then ch.type = check_type(opname, o.type_) end
+    if o.type_ then ch.type = check_type(opname, o.type_, name) end
     if o.server_default ~= nil then ch.default = default_sql(opname, o.server_default) end
     return ch
   end
@@ -1161,7 +1164,7 @@ function M.new(cfg)
       if type(c) ~= "table" or type(c[1]) ~= "string" or c[1] == "" then
         raise(('table: column %d must be {"name", "type"}'):format(i))
       end
-      t.columns[i] = {name = c[1], type = check_type("table", c[2])}
+      t.columns[i] = {name = c[1], type = check_type("table", c[2], c[1])}
     end
     return t
   end
