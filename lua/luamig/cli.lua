@@ -364,7 +364,7 @@ end
 
 command{
   name = "current", args = {0, 0}, usage = "current [-v] [--check-heads]", listing = true,
-  summary = "The database's revision(s).",
+  summary = "The database's revision(s); exit 1 if a version row names no script (with the way out).",
   options = {
     {"-v", "--verbose", key = "verbose", help = "full entries"},
     {nil, "--check-heads", key = "check_heads", help = "exit 1 unless the database is at every head"},
@@ -400,10 +400,10 @@ command{
 
 command{
   name = "history", args = {0, 0}, usage = "history [-r RANGE] [-v] [-i]", listing = true,
-  summary = "The revisions, newest first.",
+  summary = "The revisions, newest first, each with its message's first paragraph.",
   options = {
-    {"-r", "--rev-range", key = "range", value = "RANGE", help = "START:END, either side may be empty"},
-    {"-v", "--verbose", key = "verbose", help = "full entries"},
+    {"-r", "--rev-range", key = "range", value = "RANGE", help = "START:END, either side may be empty (also attached: -r-3:, -rbase:heads)"},
+    {"-v", "--verbose", key = "verbose", help = "Alembic's full entries: the whole message, Revision ID, Revises, Create Date"},
     {"-i", "--indicate-current", key = "indicate_current", help = "mark the database's revision(s)"},
   },
   run = function(c)
@@ -670,7 +670,8 @@ local function main_help()
   lines[#lines + 1] = "Global options:"
   lines[#lines + 1] = option_lines(global_options)
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "luamig COMMAND --help shows a command's options."
+  lines[#lines + 1] = "luamig COMMAND --help shows a command's options. Short options take attached"
+  lines[#lines + 1] = "values and combine, as Alembic's: history -r-3:, history -vrbase:heads."
   return table.concat(lines, "\n")
 end
 
