@@ -70,9 +70,9 @@ end
 
 -- A cluster of short options as argparse reads it: "-vi" is -v -i, and
 -- the first letter that takes a value takes the rest ("-r-3:",
--- "-rbase:heads", "-vr1975:"). Returns {{option, inline value}, ...} and
--- whether each option belongs to specs (else to fallback), or nil when a
--- letter names no option.
+-- "-rbase:heads", "-vr1975:"). Returns {{option, attached value or nil
+-- ("" when the value is the next argument), own}, ...}, own when the
+-- option is specs' (else fallback's), or nil when a letter names no option.
 local function short_cluster(specs, fallback, a)
   if not a:match("^%-%a.") then return nil end
   local out, k = {}, 2
