@@ -190,7 +190,8 @@ h.each_db(function(db)
       f:close()
       status, out = run(dir, "verify")
       assert.equal(1, status)
-      assert.truthy(out:match("^changed: migrations/versions/v1%.lua %(revision v1%) differs from what was applied %(sha256 %x+, now %x+%)\n$"), out)
+      assert.truthy(out:match("^changed: migrations/versions/v1%.lua %(revision v1%) differs from what was applied %(sha256 %x+, now %x+%)\n"
+        .. "once an edit is reviewed, `luamig verify %-%-accept REV` %(or `%-%-accept all`%) records the script as it is now\n$"), out)
       local _, _, err = run(dir, "upgrade head")
       assert.same({"WARN  [luamig] migrations/versions/v1.lua (revision v1) changed since it was applied; `luamig verify` lists every such script"},
                   h.grep(err, "WARN"))
@@ -459,7 +460,7 @@ h.each_db(function(db)
       status, out = run(dir, "--json heads")
       assert.truthy(out:find('^%[{"depends_on":%[%],"id":"j2"'), out)
       status, out = run(dir, "--json verify")
-      assert.equal('{"changed":[],"ok":true,"unknown":[]}\n', out)
+      assert.equal('{"changed":[],"compared":1,"ok":true,"unchecked":[],"unknown":[]}\n', out)
     end)
   end)
 
@@ -537,7 +538,8 @@ h.each_db(function(db)
       local status, out = run(dir, "show bbbb")
       assert.equal(0, status)
       assert.equal(("Rev: bbbb2222 (branchpoint)\nParent: aaaa1111\nBranches into: cccc3333, dddd4444\n"
-        .. "Path: %s/migrations/versions/bbbb2222.lua\n\n    add a column\n\n"):format(dir), out)
+        .. "Path: %s/migrations/versions/bbbb2222.lua\n\n    add a column\n    \n    Revision ID: bbbb2222\n"
+        .. "    Revises: aaaa1111\n\n"):format(dir), out)
       status, out = run(dir, "branches")
       assert.equal(0, status)
       assert.equal("bbbb2222 (branchpoint)\n         -> cccc3333\n         -> dddd4444\n", out)

@@ -22,6 +22,12 @@
  * core.current(conn, version_table) -> {ids}, without creating anything.
  * core.ensure_version(conn, version_table): create the version table and log.
  * core.version_log_name(version_table) -> the log table's name.
+ * core.logged_checksums(conn, version_table) -> {[revision] = checksum}: the
+ *   latest checksum the log records for each revision (its upgrade and
+ *   accept rows); {} without a log. Creates nothing.
+ * core.log_accept(conn, version_table, revision, checksum, who): records a
+ *   script's checksum as accepted (`verify --accept`), creating the
+ *   version table and its log when missing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,7 +306,43 @@ static int core_version_log_name(lua_State *L) {
   return 1;
 }
 
+/* core.logged_checksums(conn, version_table) -> {[revision] = checksum} */
+static int core_logged_checksums(lua_State *L) {
+  struct lm_conn *conn = lm_lua_checkconn(L, 1);
+  const char *table = luaL_optstring(L, 2, "luamig_version");
+  char **revisions, **checksums;
+  size_t n;
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_version_checksums(conn, table, &revisions, &checksums, &n, &e) != LM_OK)
+    return lm_lua_raise(L, &e);
+  lua_createtable(L, 0, (int)n);
+  for (size_t i = 0; i < n; i++) {                    /* oldest first: the latest row wins */
+    lua_pushstring(L, checksums[i]);
+    lua_setfield(L, -2, revisions[i]);
+  }
+  lm_version_rows_free(revisions, n);
+  lm_version_rows_free(checksums, n);
+  return 1;
+}
+
+/* core.log_accept(conn, version_table, revision, checksum, who) */
+static int core_log_accept(lua_State *L) {
+  struct lm_conn *conn = lm_lua_checkconn(L, 1);
+  const char *table = luaL_checkstring(L, 2);
+  const char *revision = luaL_checkstring(L, 3);
+  const char *checksum = luaL_checkstring(L, 4);
+  const char *who = luaL_optstring(L, 5, NULL);
+  struct lm_sink sink = {.conn = conn, .dialect = conn->driver->name};
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_version_ensure(&sink, table, &e) != LM_OK ||
+      lm_version_log(&sink, table, revision, LM_LOG_ACCEPT, checksum, -1, who, &e) != LM_OK)
+    return lm_lua_raise(L, &e);
+  return 0;
+}
+
 static const luaL_Reg runner_funcs[] = {
+  {"logged_checksums", core_logged_checksums},
+  {"log_accept", core_log_accept},
   {"version_log_name", core_version_log_name},
   {"run", core_run},
   {"ensure_version", core_ensure_version},

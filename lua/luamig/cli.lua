@@ -7,6 +7,7 @@
 -- Everything written but the --sql script passes through luamig.redact, which knows every
 -- password of the run's URLs.
 local luamig = require "luamig"
+local core = require "luamig.core"
 local json = require "luamig.json"
 local redact = require "luamig.redact"
 
@@ -17,7 +18,12 @@ local function say(...)
   out:write(redact.text(table.concat({...})))
   out:write("\n")
 end
-local function tell(...) io.stderr:write(redact.text(table.concat({...}))) end
+-- stdout is flushed first: piped, it is block-buffered, and a log line or
+-- FAILED written after data must not reach a shared log before that data.
+local function tell(...)
+  out:flush()
+  io.stderr:write(redact.text(table.concat({...})))
+end
 
 -- A usage error: exit status 2.
 local Usage = {}
@@ -62,19 +68,52 @@ local function find_option(specs, arg)
   end
 end
 
+-- A cluster of short options as argparse reads it: "-vi" is -v -i, and
+-- the first letter that takes a value takes the rest ("-r-3:",
+-- "-rbase:heads", "-vr1975:"). Returns {{option, attached value or nil
+-- ("" when the value is the next argument), own}, ...}, own when the
+-- option is specs' (else fallback's), or nil when a letter names no option.
+local function short_cluster(specs, fallback, a)
+  if not a:match("^%-%a.") then return nil end
+  local out, k = {}, 2
+  while k <= #a do
+    local name = "-" .. a:sub(k, k)
+    local o = find_option(specs, name)
+    local own = o ~= nil
+    o = o or (fallback and find_option(fallback, name))
+    if not o or name == "--" then return nil end
+    if o.value then
+      out[#out + 1] = {o, a:sub(k + 1), own}
+      return out
+    end
+    out[#out + 1] = {o, nil, own}
+    k = k + 1
+  end
+  return out
+end
+
 -- Parse args[i..] against specs into opts; stops at the first positional
 -- when stop_at_positional. Returns the positionals and the next index.
 local function parse(cmd, specs, args, i, opts, stop_at_positional, fallback)
   local positional = {}
+  local function set(o, own, v)
+    local target = own and opts or opts.globals
+    if o.many then
+      target[o.key] = target[o.key] or {}
+      table.insert(target[o.key], v)
+    else
+      target[o.key] = v
+    end
+  end
   while i <= #args do
     local a = args[i]
     local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
     local o = find_option(specs, name or a) or (fallback and find_option(fallback, name or a))
+    local cluster = not o and short_cluster(specs, fallback, a)
     if a == "--" then
       for j = i + 1, #args do positional[#positional + 1] = args[j] end
       return positional, #args + 1
     elseif o then
-      local target = find_option(specs, name or a) and opts or opts.globals
       local v = true
       if o.value then
         if inline then v = inline
@@ -86,11 +125,16 @@ local function parse(cmd, specs, args, i, opts, stop_at_positional, fallback)
       elseif inline then
         usage_error(cmd, "option %s takes no value", name)
       end
-      if o.many then
-        target[o.key] = target[o.key] or {}
-        table.insert(target[o.key], v)
-      else
-        target[o.key] = v
+      set(o, find_option(specs, name or a) ~= nil, v)
+    elseif cluster then
+      for _, entry in ipairs(cluster) do
+        local v = entry[2] or true
+        if v == "" then                                 -- "-vr RANGE": the value is the next argument
+          i = i + 1
+          v = args[i]
+          if v == nil then usage_error(cmd, "option %s needs a value (%s)", entry[1][1], entry[1].value) end
+        end
+        set(entry[1], entry[3], v)
       end
     elseif a:sub(1, 1) == "-" and a ~= "-" and not a:match("^%-%d") and not a:match("^%-%-?$") then
       usage_error(cmd, "unknown option %s", quoted(a))
@@ -124,20 +168,37 @@ local function labels(info)
   return #(info.labels or {}) > 0 and (" (" .. comma(info.labels) .. ")") or ""
 end
 
+-- A message's first paragraph (Alembic's "doc"), for one-line listings;
+-- verbose entries show the whole message.
+local function first_paragraph(message)
+  return ((message:match("^(.-)\n[ \t]*\n") or message):gsub("%s+$", ""))
+end
+
 local function history_line(info, current)
   local down = #info.parents > 0 and comma(info.parents) or "<base>"
   local deps = #(info.depends_on or {}) > 0 and (" (" .. comma(info.depends_on) .. ")") or ""
-  local doc = info.message and (", " .. info.message) or ""
+  local doc = info.message and (", " .. first_paragraph(info.message)) or ""
   return ("%s%s -> %s%s%s%s"):format(down, deps, info.id, labels(info), flags(info, current, true), doc)
 end
 
+-- A path made absolute from the real working directory ($PWD may be
+-- inherited from another directory, or unset).
 local function absolute(path)
   if path:sub(1, 1) == "/" then return path end
-  return (os.getenv("PWD") or ".") .. "/" .. path
+  local cwd = core.cwd()
+  if not cwd then return path end                     -- the directory was removed: relative it stays
+  return (cwd == "/" and "" or cwd) .. "/" .. path
 end
 
+-- Alembic's verbose entry (its Script.log_entry): the indicators in its
+-- order ("(head)" for an effective head too), the graph lines, Path:, and
+-- the script's text as Alembic's template writes its docstring: the whole
+-- message, then Revision ID, Revises and, from the script's header
+-- comment, Create Date.
 local function verbose_entry(info, current)
-  local lines = {("Rev: %s%s"):format(info.id, flags(info, current, false))}
+  local indicators = (info.is_head and " (head)" or "") .. (info.is_branch_point and " (branchpoint)" or "")
+    .. (info.is_merge_point and " (mergepoint)" or "") .. (current and current[info.id] and " (current)" or "")
+  local lines = {("Rev: %s%s"):format(info.id, indicators)}
   if #info.parents > 1 then lines[#lines + 1] = "Merges: " .. comma(info.parents)
   else lines[#lines + 1] = "Parent: " .. (info.parents[1] or "<base>") end
   if #(info.depends_on or {}) > 0 then lines[#lines + 1] = "Also depends on: " .. comma(info.depends_on) end
@@ -145,7 +206,16 @@ local function verbose_entry(info, current)
   if #(info.labels or {}) > 0 then lines[#lines + 1] = "Branch names: " .. comma(info.labels) end
   lines[#lines + 1] = "Path: " .. absolute(info.path)
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "    " .. (info.message or ""):gsub("\n", "\n    ")
+  local doc = {}
+  if info.message and info.message ~= "" then
+    doc[1] = (info.message:gsub("%s+$", ""))
+    doc[2] = ""
+  end
+  doc[#doc + 1] = "Revision ID: " .. info.id
+  doc[#doc + 1] = "Revises: " .. (#info.parents > 0 and comma(info.parents) or "<base>")
+  local date = info.create_date
+  if date then doc[#doc + 1] = "Create Date: " .. date end
+  lines[#lines + 1] = "    " .. table.concat(doc, "\n"):gsub("\n", "\n    ")
   lines[#lines + 1] = ""
   return table.concat(lines, "\n")
 end
@@ -278,9 +348,23 @@ command{
   end,
 }
 
+-- The failure of a listing that met version rows naming no script (a
+-- deploy that rolled its code back onto a newer database), after the
+-- listing printed them: Alembic fails there too.
+local function unknown_rows(ids)
+  local quoted_ids = {}
+  for i, id in ipairs(ids) do quoted_ids[i] = "'" .. id .. "'" end
+  local one = #ids == 1
+  luamig.fail(("Can't locate %s identified by %s (%s of the version table that no script "
+    .. "defines: is this code older than the database?): deploy the code that has %s, or "
+    .. "`luamig stamp --purge REV` to empty the version table and record REV")
+    :format(one and "revision" or "revisions", comma(quoted_ids), one and "a row" or "rows",
+            one and "it" or "them"))
+end
+
 command{
   name = "current", args = {0, 0}, usage = "current [-v] [--check-heads]", listing = true,
-  summary = "The database's revision(s).",
+  summary = "The database's revision(s); exit 1 if a version row names no script (with the way out).",
   options = {
     {"-v", "--verbose", key = "verbose", help = "full entries"},
     {nil, "--check-heads", key = "check_heads", help = "exit 1 unless the database is at every head"},
@@ -297,6 +381,9 @@ command{
         else say(info.id .. flags(info, nil, true)) end
       end
     end
+    local unknown = {}
+    for _, info in ipairs(current) do if info.unknown then unknown[#unknown + 1] = info.id end end
+    if #unknown > 0 then unknown_rows(unknown) end
     if c.opts.check_heads then
       local heads, at, at_ids = {}, set_of(current), {}
       for _, h in ipairs(c.m:heads()) do heads[#heads + 1] = h.id end
@@ -334,10 +421,10 @@ end
 command{
   name = "history", args = {0, 0},
   usage = "history [-r RANGE] [-v] [-i] [--graph [--color=WHEN] | --dot]", listing = true,
-  summary = "The revisions, newest first, or drawn as a graph (--graph, --dot).",
+  summary = "The revisions, newest first, each with its message's first paragraph, or drawn as a graph (--graph, --dot).",
   options = {
-    {"-r", "--rev-range", key = "range", value = "RANGE", help = "START:END, either side may be empty"},
-    {"-v", "--verbose", key = "verbose", help = "full entries"},
+    {"-r", "--rev-range", key = "range", value = "RANGE", help = "START:END, either side may be empty (also attached: -r-3:, -rbase:heads)"},
+    {"-v", "--verbose", key = "verbose", help = "Alembic's full entries: the whole message, Revision ID, Revises, Create Date"},
     {"-i", "--indicate-current", key = "indicate_current", help = "mark the database's revision(s)"},
     {nil, "--graph", key = "graph", help = "draw branches and merges as `git log --graph` does"},
     {nil, "--color", key = "color", value = "WHEN",
@@ -387,11 +474,15 @@ command{
 }
 
 command{
-  name = "heads", args = {0, 0}, usage = "heads [-v]", listing = true,
+  name = "heads", args = {0, 0}, usage = "heads [-v] [--resolve-dependencies]", listing = true,
   summary = "The head revisions.",
-  options = {{"-v", "--verbose", key = "verbose", help = "full entries"}},
+  options = {
+    {"-v", "--verbose", key = "verbose", help = "full entries"},
+    {nil, "--resolve-dependencies", key = "resolve_dependencies",
+     help = "count depends_on as a parent: leave out a head another revision depends on"},
+  },
   run = function(c)
-    local list = c.m:heads()
+    local list = c.m:heads{resolve_dependencies = c.opts.resolve_dependencies}
     if c.globals.json then return say(json.encode(json_list(list))) end
     for _, info in ipairs(list) do
       if c.opts.verbose then say(verbose_entry(info))
@@ -419,12 +510,21 @@ command{
 
 command{
   name = "show", args = {1, 1}, usage = "show REV", listing = true,
-  summary = "One revision in full.",
+  summary = "A revision in full; REV may be heads (every head) or current (the database's).",
   options = {},
   run = function(c)
     local list = c.m:show(c.args[1])
-    if c.globals.json then return say(json.encode(json_list(list))) end
-    for _, info in ipairs(list) do say(verbose_entry(info)) end
+    local unknown = {}
+    if c.globals.json then say(json.encode(json_list(list))) end
+    for _, info in ipairs(list) do
+      if info.unknown then
+        unknown[#unknown + 1] = info.id
+        if not c.globals.json then say(info.id .. " (unknown revision)") end
+      elseif not c.globals.json then
+        say(verbose_entry(info))
+      end
+    end
+    if #unknown > 0 then unknown_rows(unknown) end
   end,
 }
 
@@ -445,16 +545,25 @@ command{
 
 command{
   name = "edit", args = {1, 1}, usage = "edit REV",
-  summary = "Open a revision's script in $EDITOR.",
+  summary = "Open a revision's script in $EDITOR; REV may be heads or current (each in turn).",
   options = {},
   run = function(c)
     local list = c.m:show(c.args[1])
+    if #list == 0 and c.args[1] == "current" then
+      luamig.fail(("No current revisions: the version table of %s is empty, so there is no "
+        .. "script to edit"):format(c.m:display_url()))
+    end
+    local unknown = {}
+    for _, info in ipairs(list) do if info.unknown then unknown[#unknown + 1] = info.id end end
+    if #unknown > 0 then unknown_rows(unknown) end
     local editor = os.getenv("VISUAL") or os.getenv("EDITOR")
     if not editor or editor == "" then
       luamig.fail("edit: set EDITOR (or VISUAL) to the editor to open " .. list[1].path .. " with")
     end
-    local ok = os.execute(editor .. " '" .. list[1].path:gsub("'", "'\\''") .. "'")
-    if not ok then luamig.fail(("edit: %s exited with an error"):format(editor)) end
+    for _, info in ipairs(list) do
+      local ok = os.execute(editor .. " '" .. info.path:gsub("'", "'\\''") .. "'")
+      if not ok then luamig.fail(("edit: %s exited with an error"):format(editor)) end
+    end
   end,
 }
 
@@ -465,24 +574,65 @@ command{
   run = function(c) c.m:ensure_version() end,
 }
 
+-- At most ten ids, then how many more.
+local function some_ids(ids)
+  if #ids <= 10 then return comma(ids) end
+  return ("%s, ... (and %d more)"):format(table.concat(ids, ", ", 1, 10), #ids - 10)
+end
+
 command{
-  name = "verify", args = {0, 0}, usage = "verify",
-  summary = "Applied scripts changed since they ran; version rows naming unknown revisions.",
-  options = {},
+  name = "verify", args = {0, 0}, usage = "verify [--accept REV|all]",
+  summary = "Applied scripts changed since they ran or never checksummed; version rows naming unknown revisions.",
+  options = {
+    {nil, "--accept", key = "accept", value = "REV|all",
+     help = "record the applied script's checksum as it is now (after reviewing an edit, or where none was recorded)"},
+  },
   run = function(c)
+    local accepted = c.opts.accept and c.m:accept(c.opts.accept)
     local r = c.m:verify()
     if c.globals.json then
-      say(json.encode({ok = r.ok, changed = #r.changed > 0 and r.changed or json.empty_array,
-                       unknown = #r.unknown > 0 and r.unknown or json.empty_array}))
-    else
-      for _, ch in ipairs(r.changed) do
-        say(("changed: %s (revision %s) differs from what was applied (sha256 %s, now %s)")
-            :format(ch.path, ch.revision, ch.logged:sub(1, 12), ch.current:sub(1, 12)))
+      local t = {ok = r.ok, changed = #r.changed > 0 and r.changed or json.empty_array,
+                 unknown = #r.unknown > 0 and r.unknown or json.empty_array,
+                 unchecked = #r.unchecked > 0 and r.unchecked or json.empty_array,
+                 compared = r.compared}
+      if accepted then t.accepted = #accepted > 0 and accepted or json.empty_array end
+      say(json.encode(t))
+      return r.ok and 0 or 1
+    end
+    if accepted then
+      for _, a in ipairs(accepted) do
+        say(("accepted: %s (revision %s): sha256 %s recorded (%s)"):format(a.path, a.revision,
+          a.checksum:sub(1, 12), a.previous and ("was " .. a.previous:sub(1, 12)) or "none was recorded"))
       end
-      for _, id in ipairs(r.unknown) do
-        say(("unknown: the version table holds '%s', which no script defines"):format(id))
+      if #accepted == 0 then
+        say(c.opts.accept == "all"
+          and "nothing to accept: every applied script has a recorded checksum that matches its file"
+          or ("nothing to accept: the recorded checksum of %s matches its file"):format(c.opts.accept))
       end
-      if r.ok then say("OK: every applied script matches its file") end
+    end
+    for _, ch in ipairs(r.changed) do
+      say(("changed: %s (revision %s) differs from what was applied (sha256 %s, now %s)")
+          :format(ch.path, ch.revision, ch.logged:sub(1, 12), ch.current:sub(1, 12)))
+    end
+    if #r.changed > 0 then
+      say("once an edit is reviewed, `luamig verify --accept REV` (or `--accept all`) records the script as it is now")
+    end
+    for _, id in ipairs(r.unknown) do
+      say(("unknown: the version table holds '%s', which no script defines"):format(id))
+    end
+    if #r.unchecked > 0 then
+      say(("unchecked: %d applied revision(s) have no recorded checksum (applied with --sql, "
+        .. "stamped, or before the log), so their scripts were not compared: %s; `luamig verify "
+        .. "--accept all` records them as they are now"):format(#r.unchecked, some_ids(r.unchecked)))
+    end
+    if r.ok then
+      if #r.unchecked == 0 and r.compared == 0 then
+        say("OK: no revision is applied, so there is nothing to compare")
+      elseif #r.unchecked == 0 then
+        say("OK: every applied script matches its file")
+      elseif r.compared > 0 then
+        say(("OK: the %d applied script(s) with a recorded checksum match their files"):format(r.compared))
+      end
     end
     return r.ok and 0 or 1
   end,
@@ -585,7 +735,8 @@ local function main_help()
   lines[#lines + 1] = "which database kind the SQL is for. On a terminal, bulk_insert shows rows, total, rate"
   lines[#lines + 1] = "and elapsed time on stderr, in place."
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "luamig COMMAND --help shows a command's options."
+  lines[#lines + 1] = "luamig COMMAND --help shows a command's options. Short options take attached"
+  lines[#lines + 1] = "values and combine, as Alembic's: history -r-3:, history -vrbase:heads."
   return table.concat(lines, "\n")
 end
 

@@ -161,11 +161,28 @@ function Runner:scripts(full)
   return self.records, self.graph
 end
 
+-- The "Create Date:" line of a script's leading comment block (the
+-- template writes it there, as Alembic's writes it in the docstring), or nil.
+local function header_create_date(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local date
+  for line in f:lines() do
+    if not line:match("^%s*%-%-") and not line:match("^%s*$") then break end
+    date = line:match("^%s*%-%-%s*Create Date:%s*(.-)%s*$")
+    if date then break end
+  end
+  f:close()
+  return date ~= "" and date or nil
+end
+
 -- A revision as plain values: id, parents, depends_on, labels, message,
 -- path, and what it is in the graph; checksum on first read (it loads the
--- script: listings read only the headers).
+-- script: listings read only the headers), create_date on first read (it
+-- reads the script's header comment).
 local function record_checksum(info, key)
   if key == "checksum" then return getmetatable(info).record.checksum end
+  if key == "create_date" then return header_create_date(info.path) end
 end
 
 function Runner:info(id)
@@ -401,10 +418,13 @@ function Runner:current()
   return out
 end
 
-function Runner:heads()
+-- The heads; opts.resolve_dependencies: Alembic's `heads
+-- --resolve-dependencies`, without the heads that another revision's
+-- depends_on points at (the "effective heads").
+function Runner:heads(opts)
   local _, graph = self:scripts()
   local out = {}
-  for _, id in ipairs(graph:heads()) do out[#out + 1] = self:info(id) end
+  for _, id in ipairs(graph:heads{resolve_dependencies = opts and opts.resolve_dependencies}) do out[#out + 1] = self:info(id) end
   return out
 end
 
@@ -442,9 +462,26 @@ function Runner:history_graph(range, opts)
   return nodes
 end
 
--- One revision: any identifier that names exactly one.
+-- The revisions an identifier names (show, edit): "heads" names every
+-- head, "current" the database's version rows (oldest first; a row naming
+-- no script comes back as {id = x, unknown = true}, as current gives it).
 function Runner:show(ident)
   local _, graph = self:scripts()
+  if ident == "current" then
+    local rows, out = self:current_rows(), {}
+    local order = self:_order()
+    table.sort(rows, function(a, b)
+      local oa, ob = order[a], order[b]
+      if oa and ob then return oa < ob end
+      if oa or ob then return oa ~= nil end           -- unknown rows last
+      return a < b
+    end)
+    for _, id in ipairs(rows) do
+      out[#out + 1] = self.by_id[id] and self:info(id)
+                      or {id = id, revision = id, unknown = true, parents = {}}
+    end
+    return out
+  end
   local ids = graph:resolve(ident)
   if #ids == 0 then fail(("'%s' names no revision"):format(ident)) end
   local out = {}
@@ -452,46 +489,100 @@ function Runner:show(ident)
   return out
 end
 
--- The last checksum logged for each revision upgraded, from the log table
--- (whose name the C core derives from version_table).
-function Runner:_logged_checksums(conn)
-  local log = core.version_log_name(self.settings.version_table)
-  local ok, rows = pcall(conn.query, conn, ("SELECT revision, checksum FROM %s WHERE direction = "
-    .. "'upgrade' ORDER BY id"):format(core.quote_ident(log)))
-  local last = {}
-  if ok then for _, r in ipairs(rows) do last[r.revision] = r.checksum end end
-  return last
-end
-
--- The applied scripts (below the known version rows) whose file changed
--- since it was applied, oldest first: {{revision, path, logged, current}}.
-function Runner:_changed_scripts(conn, known_rows)
-  local logged = self:_logged_checksums(conn)
+-- The applied scripts (below the known version rows) compared with the
+-- checksums the log records (core.logged_checksums: upgrade and accept
+-- rows), oldest first: changed = {{revision, path, logged, current}},
+-- unchecked = {ids} (no recorded checksum: applied with --sql, stamped, or
+-- before the log), and how many were compared.
+function Runner:_compare_checksums(conn, known_rows)
+  local logged = core.logged_checksums(conn, self.settings.version_table)
   local order = self:_order()
   local applied = {}
   for id in pairs(self:applied(known_rows)) do applied[#applied + 1] = id end
   table.sort(applied, function(a, b) return order[a] < order[b] end)
-  local changed = {}
+  local changed, unchecked, compared = {}, {}, 0
   for _, id in ipairs(applied) do
     local r = self.by_id[id]
-    if logged[id] and logged[id] ~= r.checksum then
-      changed[#changed + 1] = {revision = id, path = r.path, logged = logged[id], current = r.checksum}
+    if not logged[id] then
+      unchecked[#unchecked + 1] = id
+    else
+      compared = compared + 1
+      if logged[id] ~= r.checksum then
+        changed[#changed + 1] = {revision = id, path = r.path, logged = logged[id], current = r.checksum}
+      end
     end
   end
-  return changed
+  return changed, unchecked, compared
 end
 
--- Applied scripts whose file changed since, and version rows that name no
--- known revision: {ok, changed = {{revision, path, logged, current}}, unknown = {ids}}.
-function Runner:verify()
-  local conn = self:connection()
+-- The version rows split into those naming a script and those naming none.
+function Runner:_known_rows(conn)
   local _, graph = self:scripts()
   local known, unknown = {}, {}
   for _, id in ipairs(core.current(conn, self.settings.version_table)) do
     if graph:revision(id) then known[#known + 1] = id else unknown[#unknown + 1] = id end
   end
-  local changed = self:_changed_scripts(conn, known)
-  return {ok = #changed == 0 and #unknown == 0, changed = changed, unknown = unknown}
+  return known, unknown
+end
+
+-- Applied scripts whose file changed since, applied revisions the log has
+-- no checksum for, and version rows that name no known revision: {ok,
+-- changed = {{revision, path, logged, current}}, unchecked = {ids},
+-- compared = n, unknown = {ids}}. ok: nothing changed, nothing unknown.
+function Runner:verify()
+  local conn = self:connection()
+  local known, unknown = self:_known_rows(conn)
+  local changed, unchecked, compared = self:_compare_checksums(conn, known)
+  return {ok = #changed == 0 and #unknown == 0, changed = changed, unknown = unknown,
+          unchecked = unchecked, compared = compared}
+end
+
+-- Accept applied scripts as they are now (`verify --accept`): after a
+-- reviewed edit, or where the log has no checksum. target: an identifier
+-- naming one applied revision, or "all" (every applied script whose
+-- recorded checksum differs or is missing). Each is recorded in the log as
+-- a row of its own (direction "accept"), so the edit stays on record and
+-- the "changed since it was applied" warning ends. Returns the accepted
+-- {{revision, path, checksum, previous (nil: none was recorded)}}, oldest first.
+function Runner:accept(target)
+  if type(target) ~= "string" or target == "" then
+    fail("verify --accept needs a revision, or all")
+  end
+  local conn = self:connection()
+  local _, graph = self:scripts()
+  local known, unknown = self:_known_rows(conn)
+  local changed, unchecked = self:_compare_checksums(conn, known)
+  local pending = {}                                  -- id -> the checksum recorded now, or false
+  for _, ch in ipairs(changed) do pending[ch.revision] = ch.logged end
+  for _, id in ipairs(unchecked) do pending[id] = false end
+  local ids = {}
+  if target == "all" then
+    local order = self:_order()
+    for id in pairs(pending) do ids[#ids + 1] = id end
+    table.sort(ids, function(a, b) return order[a] < order[b] end)
+  else
+    local found = graph:resolve(target)
+    if #found ~= 1 then
+      fail(("verify --accept: '%s' names %s; give one revision, or all"):format(target,
+        #found == 0 and "no revision" or (#found .. " revisions (" .. table.concat(found, ", ") .. ")")))
+    end
+    local id = found[1]
+    if not self:applied(known)[id] then
+      local at = #known + #unknown > 0 and table.concat(known, ", ") or "base"
+      if #unknown > 0 then at = at .. (#known > 0 and ", " or "") .. table.concat(unknown, ", ") end
+      fail(("verify --accept: revision %s is not applied to this database (it is at %s); only an "
+        .. "applied script's checksum is recorded"):format(id, at))
+    end
+    if pending[id] ~= nil then ids[1] = id end
+  end
+  local accepted = {}
+  for _, id in ipairs(ids) do
+    local r = self.by_id[id]
+    core.log_accept(conn, self.settings.version_table, id, r.checksum, who())
+    accepted[#accepted + 1] = {revision = id, path = r.path, checksum = r.checksum,
+                               previous = pending[id] or nil}
+  end
+  return accepted
 end
 
 -- Before an upgrade: a warning per applied script edited since it ran.
@@ -501,7 +592,7 @@ function Runner:_warn_changed(conn)
   if not ok or #rows == 0 then return end
   local _, graph = self:scripts()
   for _, id in ipairs(rows) do if not graph:revision(id) then return end end
-  for _, ch in ipairs(self:_changed_scripts(conn, rows)) do
+  for _, ch in ipairs((self:_compare_checksums(conn, rows))) do
     self:_log("WARNING", ("%s (revision %s) changed since it was applied; `luamig verify` "
       .. "lists every such script"):format(ch.path, ch.revision))
   end
