@@ -575,7 +575,7 @@ describe("[sqlite] config: an unknown setting's warning lists every setting luam
     local dir = h.project(revs, "urll = 'sqlite:x.db'\n")
     local status, _, err = h.luamig(dir, "--url sqlite:app.db history")
     assert.equal(0, status, err)
-    local list = err:match("unknown setting 'urll' is ignored %(known settings: ([^)]*)%)")
+    local list = err:match("unknown setting 'urll' is ignored %(did you mean 'url'%?%); known settings: ([^\n]*)")
     assert.truthy(list, err)
     for _, name in ipairs{"url", "version_locations", "naming_convention", "include_object",
                           "script_location", "version_table", "lock_timeout"} do

@@ -21,7 +21,8 @@ Runner.__index = Runner
 Runner.__name = "luamig.Runner"
 
 -- Settings given to open that are not luamig.lua settings.
-local open_only = {config = true, log = true, progress = true, x = true, url_source = true}
+local open_only = {config = true, log = true, progress = true, x = true, url_source = true,
+                   name = true, tag = true}
 
 -- Raise a luamig error value: message plus fields.
 local function fail(message, fields)
@@ -52,12 +53,16 @@ local function open(opts)
     if not ok then fail(tostring(res)) end
     settings, warnings, base = res, warn, config.dirname(opts.config)
   end
+  if opts.name ~= nil then                            -- -n NAME: a named section of the config
+    local ok, res, warn = pcall(config.section, settings, opts.name, opts.config or "luamig.open")
+    if not ok then fail(tostring(res)) end
+    settings = res
+    for _, w in ipairs(warn) do warnings[#warnings + 1] = w end
+  end
+  settings.sections = nil
   for k, v in pairs(opts) do
     if not open_only[k] and k ~= "url" then
-      if config.defaults[k] == nil and k ~= "version_locations" and k ~= "naming_convention"
-         and k ~= "include_object" then
-        warnings[#warnings + 1] = ("luamig.open: unknown setting '%s' is ignored"):format(k)
-      end
+      if not config.known[k] then warnings[#warnings + 1] = config.unknown_warning("luamig.open", k) end
       settings[k] = v
     end
   end
@@ -68,6 +73,7 @@ local function open(opts)
     settings = config.complete(settings, base),
     url = url,
     x = opts.x or {},
+    tag = opts.tag,
     log_fn = opts.log,
     progress = opts.progress,
   }, Runner)
@@ -148,8 +154,11 @@ function Runner:info(id)
   }, {__index = record_checksum, record = r})
 end
 
+-- The audit log's "user@host": $USER or $LOGNAME, else (a cron job, a
+-- container) the password database's name for the real uid.
 local function who()
-  local user = os.getenv("USER") or os.getenv("LOGNAME") or "?"
+  local function set(name) local v = os.getenv(name) return v ~= "" and v or nil end
+  local user = set("USER") or set("LOGNAME") or core.user() or "?"
   local f = io.open("/proc/sys/kernel/hostname")
   local host = f and f:read("l") or os.getenv("HOSTNAME") or "?"
   if f then f:close() end
