@@ -104,6 +104,22 @@ function Runner:connection()
   return self.conn
 end
 
+-- The connection for a command that only reads, or nil when the database
+-- is a SQLite file that does not exist: a read finds nothing there, and
+-- connecting would create the file (an empty luamig.db left behind by a
+-- `luamig current` run in the wrong directory).
+function Runner:_read_connection()
+  if self.conn then return self.conn end
+  local ok, u = pcall(core.parse_url, self.url)
+  if ok and u.dialect == "sqlite" and u.path and u.path ~= ":memory:"
+     and not u.path:match("^file:") then
+    local f = io.open(u.path, "rb")
+    if not f then return nil end
+    f:close()
+  end
+  return self:connection()
+end
+
 function Runner:close()
   if self.conn then self.conn:close() end
   self.conn = nil
@@ -117,12 +133,27 @@ Runner.__gc = Runner.close
 -- file is read twice. A run after a listing in the same runner loads them
 -- again (a long-lived program may have seen the files change). A scanned
 -- record is completed on the first read of its functions or checksum.
+-- The directories of scripts: script_location/versions, then
+-- version_locations, each once (a version_locations that lists versions/
+-- too, as Alembic's does, names the same directory again).
+local function same_dir_key(dir)
+  dir = dir:gsub("/+$", ""):gsub("/%./", "/"):gsub("^%./", "")
+  return dir
+end
+function Runner:_version_dirs()
+  local s = self.settings
+  local dirs, seen = {}, {}
+  for _, d in ipairs({s.script_location .. "/versions", table.unpack(s.version_locations)}) do
+    local key = same_dir_key(d)
+    if not seen[key] then seen[key] = true dirs[#dirs + 1] = d end
+  end
+  return dirs
+end
+
 function Runner:scripts(full)
   if full and self.scanned then self.records = nil end
   if not self.records then
-    local s = self.settings
-    local dirs = {s.script_location .. "/versions"}
-    for _, d in ipairs(s.version_locations) do dirs[#dirs + 1] = d end
+    local dirs = self:_version_dirs()
     local records = core.load_scripts(dirs, {scan = not full})
     local graph = core.graph(records)
     local by_id = {}
@@ -211,7 +242,7 @@ end
 -- The op object a script's upgrade or downgrade receives.
 function Runner:_op(conn, dialect, emit)
   local op = require("luamig.op")
-  return op.new{conn = conn, dialect = dialect, x = self.x, emit = emit,
+  return op.new{conn = conn, dialect = dialect, x = self.x, tag = self.tag, emit = emit,
                 naming_convention = self.settings.naming_convention,
                 log = function(level, msg) self:_log(level:upper(), msg) end,
                 progress = self.progress}
@@ -303,9 +334,11 @@ function Runner:plan(kind, target, opts)
   return self:_run(kind, {target = target, plan = true})
 end
 
--- The version rows; creates nothing.
+-- The version rows; creates nothing (not even a missing SQLite file).
 function Runner:current_rows()
-  return core.current(self:connection(), self.settings.version_table)
+  local conn = self:_read_connection()
+  if not conn then return {} end
+  return core.current(conn, self.settings.version_table)
 end
 
 -- Every revision applied when the version table holds rows: their
@@ -439,8 +472,9 @@ end
 -- Applied scripts whose file changed since, and version rows that name no
 -- known revision: {ok, changed = {{revision, path, logged, current}}, unknown = {ids}}.
 function Runner:verify()
-  local conn = self:connection()
   local _, graph = self:scripts()
+  local conn = self:_read_connection()
+  if not conn then return {ok = true, changed = {}, unknown = {}} end
   local known, unknown = {}, {}
   for _, id in ipairs(core.current(conn, self.settings.version_table)) do
     if graph:revision(id) then known[#known + 1] = id else unknown[#unknown + 1] = id end
@@ -474,6 +508,18 @@ function Runner:_resolve_all(idents)
     for _, id in ipairs(graph:resolve(ident)) do out[#out + 1] = id end
   end
   return out
+end
+
+-- Where a new revision goes when no --version-path is given and there are
+-- several version locations: the one that holds its first parent's script,
+-- as Alembic does; nil otherwise (one location, or a new base).
+function Runner:_parent_location(parents)
+  local dirs = self:_version_dirs()
+  if #dirs < 2 or not parents[1] then return nil end
+  local path = self.by_id[parents[1]].path
+  for _, d in ipairs(dirs) do
+    if path:sub(1, #d + 1) == d .. "/" then return d end
+  end
 end
 
 local function list_or_one(t)
@@ -521,7 +567,8 @@ function Runner:revision(opts)
   for id in pairs(self.by_id) do existing[id] = true end
   local s = self.settings
   local path, record = scaffold.write_revision{
-    script_location = s.script_location, version_path = opts.version_path,
+    script_location = s.script_location, version_locations = self:_version_dirs(),
+    version_path = opts.version_path or self:_parent_location(parents),
     file_template = s.file_template, truncate_slug_length = s.truncate_slug_length,
     message = opts.message, rev_id = opts.rev_id, down_revision = list_or_one(parents),
     branch_labels = labels, depends_on = opts.depends_on and self:_resolve_all(opts.depends_on),
@@ -543,7 +590,8 @@ function Runner:merge(opts)
   for id in pairs(self.by_id) do existing[id] = true end
   local s = self.settings
   local path, record = scaffold.write_revision{
-    script_location = s.script_location, file_template = s.file_template,
+    script_location = s.script_location, version_locations = self:_version_dirs(),
+    version_path = self:_parent_location(parents), file_template = s.file_template,
     truncate_slug_length = s.truncate_slug_length, message = opts.message, rev_id = opts.rev_id,
     down_revision = parents, branch_labels = opts.branch_label and {opts.branch_label},
     existing_ids = existing,
@@ -588,8 +636,8 @@ end
 -- The operations (luamig.autogen.diff) that turn the database into the
 -- declared schema; the database must be at head.
 function Runner:compare()
-  local conn = self:connection()
   if not self:_at_head() then fail("Target database is not up to date.") end
+  local conn = self:connection()                      -- after the scripts: a failure creates nothing
   local declared = self:declared_schema()
   local autogen = require "luamig.autogen"
   local ops = autogen.compare(conn, declared, {exclude = self:_own_tables(),
