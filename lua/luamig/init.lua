@@ -22,7 +22,7 @@ Runner.__name = "luamig.Runner"
 
 -- Settings given to open that are not luamig.lua settings.
 local open_only = {config = true, log = true, progress = true, x = true, url_source = true,
-                   name = true, tag = true}
+                   name = true, tag = true, traceback = true}
 
 -- Raise a luamig error value: message plus fields.
 local function fail(message, fields)
@@ -74,6 +74,7 @@ local function open(opts)
     url = url,
     x = opts.x or {},
     tag = opts.tag,
+    want_traceback = opts.traceback,                  -- keep a failing script's Lua traceback
     log_fn = opts.log,
     progress = opts.progress,
   }, Runner)
@@ -288,7 +289,14 @@ function Runner:_run(kind, opts)
       end
       op = op or self:_op(conn, dialect, op_emit)     -- one per run: steps share it
       -- os.exit is refused while the script's code runs (core.call_script)
-      local ok, err = core.call_script(fn, function(e) return locate(e, record.path) end, op)
+      local ok, err = core.call_script(fn, function(e)
+        local located = locate(e, record.path)
+        if self.want_traceback then
+          self.script_traceback = debug.traceback(type(located) == "table"
+            and tostring(located.message) or tostring(located), 2)
+        end
+        return located
+      end, op)
       if not ok then
         if type(err) == "table" and err.where then
           err.message = err.where .. ": " .. tostring(err.message)
