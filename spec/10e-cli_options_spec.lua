@@ -50,7 +50,11 @@ h.each_db(function(db)
       local dir = h.project({recording("k")})
       local status, _, err = run(dir, "-x =v upgrade head")
       assert.equal(2, status)
-      assert.truthy(has(err, "luamig: -x takes KEY=VALUE or KEY with a non-empty KEY"), err)
+      assert.truthy(has(err, "luamig: -x takes KEY=VALUE, or a KEY alone (letters, digits, _ . -) "
+        .. "for KEY=\"\"; the argument given is not shown, as -x values may be secrets\n"), err)
+      status, _, err = run(dir, "-x 'db_password:S3cret' upgrade head")
+      assert.equal(2, status)
+      assert.is_nil(err:find("S3cret", 1, true), err)
       assert.same({}, h.version_rows(url))
     end)
 

@@ -581,10 +581,14 @@ local function parse_x(list, cmd)
   for _, kv in ipairs(list or {}) do
     -- -x KEY alone is KEY = "", as Alembic's get_x_argument(as_dictionary=True) has it
     local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k and kv ~= "" and not kv:find("=", 1, true) then k, v = kv, "" end
+    -- (a word only: "db_password:S3cret" is a typo for '=', not a key)
+    if not k and kv:match("^[%w_.-]+$") then k, v = kv, "" end
     -- not quoted: -x carries secrets (-x db_password=...), and a typo's
     -- ':' for '=' would print one
-    if not k then usage_error(cmd, "-x takes KEY=VALUE or KEY with a non-empty KEY; the argument given is not shown, as -x values may be secrets") end
+    if not k then
+      usage_error(cmd, "-x takes KEY=VALUE, or a KEY alone (letters, digits, _ . -) for KEY=\"\"; the "
+        .. "argument given is not shown, as -x values may be secrets")
+    end
     x[k] = v
   end
   return x
