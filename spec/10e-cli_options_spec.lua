@@ -220,8 +220,8 @@ end)
 
 describe("[sqlite] the settings of luamig.lua", function()
   local known = "compare_type, file_template, include_object, lock_timeout, naming_convention, "
-    .. "script_location, target_schema, transaction_per_migration, truncate_slug_length, url, "
-    .. "version_locations, version_table"
+    .. "script_location, sections, target_schema, transaction_per_migration, truncate_slug_length, "
+    .. "url, version_locations, version_table"
 
   it("warns of an unknown setting with the closest one and every setting read", function()
     local dir = h.project(revs(), "urll = 'sqlite:x.db'\noutput_encoding = 'utf-8'\n")
@@ -239,6 +239,7 @@ describe("[sqlite] the settings of luamig.lua", function()
       "version_locations = {}", "file_template = '%(rev)s'", "truncate_slug_length = 10",
       "target_schema = 'schema.lua'", "transaction_per_migration = true", "lock_timeout = 5",
       "naming_convention = {}", "include_object = function() return true end", "compare_type = false",
+      "sections = {other = {url = 'sqlite:other.db'}}",
     }, "\n") .. "\n")
     local status, _, err = h.luamig(dir, "upgrade head")
     assert.equal(0, status, err)
@@ -253,6 +254,33 @@ describe("[sqlite] the settings of luamig.lua", function()
     assert.truthy(has(err, "WARN  [luamig] luamig.lua: sections.dev: unknown setting 'version_tabel' is "
       .. "ignored (did you mean 'version_table'?)"), err)
     assert.same({"bbbb2222"}, h.version_rows("sqlite:" .. dir .. "/dev.db"))
+  end)
+
+  it("sections must be a table, and a section a table of settings", function()
+    local dir = h.project(revs(), "sections = 'staging'\n")
+    local status, _, err = h.luamig(dir, "history")
+    assert.equal(1, status)
+    assert.truthy(has(err, "FAILED: luamig.lua: sections must be a table, not a string"), err)
+    dir = h.project(revs(), "sections = {staging = 'postgresql://x'}\n")
+    status, _, err = h.luamig(dir, "-n staging history")
+    assert.equal(1, status)
+    assert.truthy(has(err, "FAILED: luamig.lua: sections.staging must be a table of settings, not a string"), err)
+  end)
+
+  it("no section's password is shown, used or not", function()
+    local dir = h.project(revs(), "sections = {\n  a = {url = 'postgresql://u:Sekr3tA@127.0.0.1:1/db?connect_timeout=1'},\n"
+      .. "  b = {url = 'postgresql://u:Sekr3tB@127.0.0.1:1/db?connect_timeout=1'},\n}\n")
+    local status, out, err = h.luamig(dir, "-n a current -v")
+    assert.equal(1, status)
+    assert.is_nil((out .. err):find("Sekr3t", 1, true), out .. err)
+    assert.truthy(has(err, "***"), err)
+    -- a config that fails quoting an unused section's URL: masked all the same
+    dir = h.project(revs(), "sections = {b = {url = 'postgresql://u:Sekr3tB@h/db'}}\n"
+      .. "error('cannot use ' .. sections.b.url)\n")
+    status, out, err = h.luamig(dir, "history")
+    assert.equal(1, status)
+    assert.is_nil(err:find("Sekr3t", 1, true), err)
+    assert.truthy(has(err, "cannot use postgresql://u:***@h/db"), err)
   end)
 
   it("-n without a luamig.lua says where the section should be", function()

@@ -19,6 +19,7 @@ M.settings = {
   {"naming_convention", "table", nil},               -- overrides of the op API's constraint names
   {"include_object", "function", nil},               -- function(kind, name, table) for autogenerate
   {"compare_type", "boolean", true},
+  {"sections", "table", nil},                        -- name -> settings, chosen with -n NAME (M.section)
 }
 
 M.defaults, M.known = {}, {}                          -- name -> default; name -> true
@@ -74,6 +75,12 @@ function M.read(path)
   if not chunk then error(unquoted_syntax_error(err), 0) end
   local ok, run_err = pcall(chunk)
   redact.learn(rawget(env, "url"))                   -- before any message can show it
+  local sections = rawget(env, "sections")            -- and every section's, used or not
+  if type(sections) == "table" then
+    for _, section in pairs(sections) do
+      if type(section) == "table" then redact.learn(rawget(section, "url")) end
+    end
+  end
   if not ok then
     if type(run_err) ~= "string" then               -- error({}) or error(): say what it was
       run_err = ("%s: error object is a %s value"):format(path, type(run_err))
@@ -84,11 +91,6 @@ function M.read(path)
   for k, v in pairs(env) do
     if M.known[k] then
       settings[k] = v
-    elseif k == "sections" then
-      if type(v) ~= "table" then
-        error(("%s: sections must be a table of named sections, not a %s"):format(path, type(v)), 0)
-      end
-      settings.sections = v
     else
       warnings[#warnings + 1] = M.unknown_warning(path, k)
     end
@@ -119,7 +121,7 @@ function M.section(settings, name, path)
   local out, warnings = {}, {}
   for k, v in pairs(settings) do if k ~= "sections" then out[k] = v end end
   for k, v in pairs(chosen) do
-    if M.known[k] then out[k] = v
+    if M.known[k] and k ~= "sections" then out[k] = v
     else warnings[#warnings + 1] = M.unknown_warning(("%s: sections.%s"):format(path, name), k) end
   end
   table.sort(warnings)
