@@ -661,6 +661,7 @@ function M.main(args)
     -- uncollected is a few lines' worth per revision.
     if cmd.listing then collectgarbage("stop") end
     c = {args = positional, opts = opts, globals = globals}
+    luamig.traceback = globals.raiseerr
     if name ~= "init" and name ~= "list_templates" then
       c.m = luamig.open{config = config, url = globals.url, url_source = "--url", name = globals.name,
                         x = parse_x(globals.x, cmd), tag = opts.tag, log = logger(globals),
@@ -672,7 +673,8 @@ function M.main(args)
     -- frames come from the runner, which saw them before they unwound)
     if getmetatable(e) ~= Usage then
       local script = c and c.m and c.m.script_traceback
-      traceback = script or debug.traceback(type(e) == "table" and tostring(e.message) or tostring(e), 2)
+      traceback = script or luamig.last_traceback
+        or debug.traceback(type(e) == "table" and tostring(e.message) or tostring(e), 2)
     end
     return e
   end)

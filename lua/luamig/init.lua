@@ -38,8 +38,26 @@ local function redacted(ok, ...)
   if ok then return ... end
   error(redact.error((...)), 0)
 end
+-- With M.traceback set (the CLI's --raiseerr), the Lua stack where a
+-- public call's error was raised is kept in M.last_traceback: the
+-- innermost call's, as the outer ones only see it rethrown.
+local depth = 0
+local function traced(e)
+  if M.traceback and not M.last_traceback then
+    M.last_traceback = debug.traceback(type(e) == "table" and tostring(e.message) or tostring(e), 2)
+  end
+  return e
+end
+local function leave(ok, ...)
+  depth = depth - 1
+  return redacted(ok, ...)
+end
 local function guarded(fn)
-  return function(...) return redacted(pcall(fn, ...)) end
+  return function(...)
+    if depth == 0 then M.last_traceback = nil end
+    depth = depth + 1
+    return leave(xpcall(fn, traced, ...))
+  end
 end
 
 local function open(opts)
