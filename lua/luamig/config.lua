@@ -121,7 +121,10 @@ function M.section(settings, name, path)
   local out, warnings = {}, {}
   for k, v in pairs(settings) do if k ~= "sections" then out[k] = v end end
   for k, v in pairs(chosen) do
-    if M.known[k] and k ~= "sections" then out[k] = v
+    if k == "sections" then
+      warnings[#warnings + 1] = ("%s: sections.%s: sections do not nest; its sections are ignored")
+        :format(path, name)
+    elseif M.known[k] then out[k] = v
     else warnings[#warnings + 1] = M.unknown_warning(("%s: sections.%s"):format(path, name), k) end
   end
   table.sort(warnings)
