@@ -557,12 +557,12 @@ h.each_db(function(db)
       local status, out, err = run(dir, "upgrayde")
       assert.equal(2, status)
       assert.equal("", out)
-      assert.equal("luamig: unknown command 'upgrayde'\nusage: luamig [global options] COMMAND "
+      assert.equal("luamig: unknown command 'upgrayde' (did you mean 'upgrade'?)\nusage: luamig [global options] COMMAND "
                    .. "[options]\n(luamig --help for more)\n", err)
       status, _, err = run(dir, "upgrade --sqll")
       assert.equal(2, status)
-      assert.equal("luamig: unknown option '--sqll'\nusage: luamig upgrade [TARGET] [--sql] "
-                   .. "[--plan]\n(luamig upgrade --help for more)\n", err)
+      assert.equal("luamig: unknown option '--sqll' (did you mean '--sql'?)\nusage: luamig upgrade [TARGET] [--sql] "
+                   .. "[--plan] [--tag TAG]\n(luamig upgrade --help for more)\n", err)
     end)
 
     it("--help prints to stdout and exits 0, per command too", function()

@@ -562,14 +562,14 @@ h.each_db(function(db)
 
     it("53. an unknown command exits 2 with the usage", function()
       setup()
-      fails("upgrayde head", 2, "luamig: unknown command 'upgrayde'\nusage: luamig [global options] "
+      fails("upgrayde head", 2, "luamig: unknown command 'upgrayde' (did you mean 'upgrade'?)\nusage: luamig [global options] "
         .. "COMMAND [options]\n(luamig --help for more)\n")
     end)
 
     it("54. an unknown option of a command exits 2 with its usage", function()
       setup()
-      fails("upgrade head --sqll", 2, "luamig: unknown option '--sqll'\nusage: luamig upgrade [TARGET] "
-        .. "[--sql] [--plan]\n(luamig upgrade --help for more)\n")
+      fails("upgrade head --sqll", 2, "luamig: unknown option '--sqll' (did you mean '--sql'?)\nusage: luamig upgrade [TARGET] "
+        .. "[--sql] [--plan] [--tag TAG]\n(luamig upgrade --help for more)\n")
     end)
 
     it("55. an unknown global option", function()
@@ -581,20 +581,20 @@ h.each_db(function(db)
     it("56. an option missing its value", function()
       setup()
       fails("upgrade head --url", 2, "luamig: option --url needs a value (URL)\nusage: luamig upgrade "
-        .. "[TARGET] [--sql] [--plan]\n(luamig upgrade --help for more)\n")
+        .. "[TARGET] [--sql] [--plan] [--tag TAG]\n(luamig upgrade --help for more)\n")
     end)
 
-    it("57. -x without KEY=VALUE", function()
+    it("57. -x without KEY=VALUE or a bare KEY", function()
       setup()
-      fails("-x nothing upgrade head", 2, "luamig: -x takes KEY=VALUE with a non-empty KEY; the argument "
-        .. "given is not shown, as -x values may be secrets\nusage: luamig "
-        .. "upgrade [TARGET] [--sql] [--plan]\n(luamig upgrade --help for more)\n")
+      fails("-x no:thing upgrade head", 2, "luamig: -x takes KEY=VALUE, or a KEY alone (letters, digits, "
+        .. "_ . -) for KEY=\"\"; the argument given is not shown, as -x values may be secrets\nusage: luamig "
+        .. "upgrade [TARGET] [--sql] [--plan] [--tag TAG]\n(luamig upgrade --help for more)\n")
     end)
 
     it("58. a missing argument", function()
       setup()
       fails("downgrade", 2, "luamig: downgrade needs an argument\nusage: luamig downgrade TARGET [--sql] "
-        .. "[--plan]\n(luamig downgrade --help for more)\n")
+        .. "[--plan] [--tag TAG]\n(luamig downgrade --help for more)\n")
     end)
 
     it("59. a version_table name carrying SQL is only a name", function()

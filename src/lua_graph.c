@@ -715,12 +715,9 @@ static int core_load_scripts(lua_State *L) {
       int at = slash && s->dirfd >= 0;
       int dirfd = at ? s->dirfd : AT_FDCWD;
       const char *name = at ? slash + 1 : path;
-      int scanned = scan ? lm_script_scan_at(L, dirfd, name, path, scanned_mt, &e) : 0;
-      if (scanned == 1) {
-        lua_rawseti(L, out, ++k);
-        continue;
-      }
-      if (scanned < 0 || lm_script_load_at(L, dirfd, name, path, mt, &e)) {
+      int rc = scan ? lm_script_scan_at(L, dirfd, name, path, scanned_mt, mt, &e)
+                    : lm_script_load_at(L, dirfd, name, path, mt, &e);
+      if (rc != LM_OK) {
         if (was_running) lua_gc(L, LUA_GCRESTART);
         return lm_lua_raise(L, &e);
       }

@@ -197,13 +197,17 @@ static int core_run(lua_State *L) {
   lua_setmetatable(L, -2);
   int scratch = lua_gettop(L);
 
+  /* A plan only computes: it must not ask a scanned record for its
+   * checksum, which would load (read again) every script. */
+  int plan = opt_bool(L, "plan", 0);
   s->scripts = calloc(g->nrevs ? g->nrevs : 1, sizeof *s->scripts);
   if (s->scripts == NULL) return luaL_error(L, "not enough memory");
   for (size_t i = 0; i < g->nrevs; i++) {             /* strings stay in the records */
     lua_rawgeti(L, ARG_RECORDS, (lua_Integer)i + 1);
     lua_getfield(L, -1, "message");
     s->scripts[i].message = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    lua_getfield(L, -2, "checksum");
+    if (plan) lua_pushnil(L);
+    else lua_getfield(L, -2, "checksum");
     s->scripts[i].checksum = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_getfield(L, -3, "transactional");
     s->scripts[i].transactional = lua_isnil(L, -1) || lua_toboolean(L, -1);

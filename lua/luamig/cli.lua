@@ -10,6 +10,7 @@ local luamig = require "luamig"
 local core = require "luamig.core"
 local json = require "luamig.json"
 local redact = require "luamig.redact"
+local suggest = require "luamig.suggest"
 
 local M = {}
 
@@ -55,8 +56,10 @@ end
 local global_options = {
   {"-c", "--config", key = "config", value = "FILE", help = "the project file (default ./luamig.lua)"},
   {nil, "--url", key = "url", value = "URL", help = "the database (else DATABASE_URL, else the config's url, else sqlite:luamig.db)"},
-  {"-x", nil, key = "x", value = "KEY=VALUE", many = true, help = "a value for scripts: op.x.KEY"},
+  {"-n", "--name", key = "name", value = "NAME", help = "use the section NAME of luamig.lua (sections = {NAME = {...}})"},
+  {"-x", nil, key = "x", value = "KEY[=VALUE]", many = true, help = "a value for scripts: op.x.KEY (\"\" without =VALUE)"},
   {"-q", "--quiet", key = "quiet", help = "no INFO lines (nor the bulk_insert progress line)"},
+  {nil, "--raiseerr", key = "raiseerr", help = "on failure, also print the full Lua traceback"},
   {nil, "--json", key = "json", help = "machine-readable output (current, history, heads, show, verify, check, roundtrip, --plan)"},
   {nil, "--version", key = "version", help = "print the version"},
   {"-h", "--help", key = "help", help = "this help, or a command's"},
@@ -90,6 +93,17 @@ local function short_cluster(specs, fallback, a)
     k = k + 1
   end
   return out
+end
+
+-- " (did you mean '--x'?)" for a mistyped long option, from the options
+-- of specs and fallback.
+local function option_hint(arg, specs, fallback)
+  if not arg:match("^%-%-") then return "" end
+  local names = {}
+  for _, list in ipairs({specs, fallback or {}}) do
+    for _, o in ipairs(list) do if o[2] then names[#names + 1] = o[2] end end
+  end
+  return suggest.hint(arg:match("^[^=]*"), names)
 end
 
 -- Parse args[i..] against specs into opts; stops at the first positional
@@ -137,7 +151,7 @@ local function parse(cmd, specs, args, i, opts, stop_at_positional, fallback)
         set(entry[1], entry[3], v)
       end
     elseif a:sub(1, 1) == "-" and a ~= "-" and not a:match("^%-%d") and not a:match("^%-%-?$") then
-      usage_error(cmd, "unknown option %s", quoted(a))
+      usage_error(cmd, "unknown option %s%s", quoted(a), url_like(a, true) and "" or option_hint(a, specs, fallback))
     else
       if stop_at_positional then return positional, i end
       positional[#positional + 1] = a
@@ -280,16 +294,33 @@ local function one_line(s) return (s:gsub("%s+$", "")) end
 
 local sql_opt = {nil, "--sql", key = "sql", help = "print the SQL instead of running it (offline)"}
 local plan_opt = {nil, "--plan", key = "plan", help = "print the steps a run would take, run nothing"}
+local tag_opt = {nil, "--tag", key = "tag", value = "TAG", help = "a tag for the scripts to read as op.tag"}
 
 command{
-  name = "init", args = {0, 1}, usage = "init [DIR]",
+  name = "init", args = {0, 1}, usage = "init [DIR] [-t TEMPLATE]",
   summary = "Create a project: luamig.lua, DIR/versions/ and DIR/script.lua.tmpl (DIR: migrations).",
-  options = {},
+  options = {
+    {"-t", "--template", key = "template", value = "TEMPLATE",
+     help = "the project template (default generic; luamig list_templates lists them)"},
+  },
   run = function(c)
     local scaffold = require "luamig.scaffold"
-    local created = scaffold.init{dir = c.args[1] or "migrations",
+    local created = scaffold.init{dir = c.args[1] or "migrations", template = c.opts.template,
                                   config_path = c.globals.config or "luamig.lua"}
     for _, entry in ipairs(created) do say(entry.line) end
+  end,
+}
+
+command{
+  name = "list_templates", args = {0, 0}, usage = "list_templates",
+  summary = "The project templates init -t can use.",
+  options = {},
+  run = function()
+    say("Available templates:\n")
+    for _, t in ipairs(require("luamig.scaffold").TEMPLATES) do
+      say(("%s - %s"):format(t.name, t.description))
+    end
+    say("\nTemplates are used via the 'init' command, e.g.:\n\n  luamig init --template generic migrations")
   end,
 }
 
@@ -318,9 +349,9 @@ command{
 }
 
 command{
-  name = "upgrade", args = {0, 1}, usage = "upgrade [TARGET] [--sql] [--plan]",
+  name = "upgrade", args = {0, 1}, usage = "upgrade [TARGET] [--sql] [--plan] [--tag TAG]",
   summary = "Apply revisions up to TARGET (default head).",
-  options = {sql_opt, plan_opt},
+  options = {sql_opt, plan_opt, tag_opt},
   run = function(c)
     local target = c.args[1] or "head"
     if c.opts.plan then return print_plan(c, c.m:plan("upgrade", target)) end
@@ -329,9 +360,9 @@ command{
 }
 
 command{
-  name = "downgrade", args = {1, 1}, usage = "downgrade TARGET [--sql] [--plan]",
+  name = "downgrade", args = {1, 1}, usage = "downgrade TARGET [--sql] [--plan] [--tag TAG]",
   summary = "Revert revisions down to TARGET (-1, a revision, base).",
-  options = {sql_opt, plan_opt},
+  options = {sql_opt, plan_opt, tag_opt},
   run = function(c)
     if c.opts.plan then return print_plan(c, c.m:plan("downgrade", c.args[1])) end
     c.m:downgrade(c.args[1], {sql = c.opts.sql})
@@ -339,9 +370,9 @@ command{
 }
 
 command{
-  name = "stamp", args = {1, math.huge}, usage = "stamp REV... [--purge] [--sql] [--plan]",
+  name = "stamp", args = {1, math.huge}, usage = "stamp REV... [--purge] [--sql] [--plan] [--tag TAG]",
   summary = "Set the version table to REV without running migrations.",
-  options = {{nil, "--purge", key = "purge", help = "empty the version table first"}, sql_opt, plan_opt},
+  options = {{nil, "--purge", key = "purge", help = "empty the version table first"}, sql_opt, plan_opt, tag_opt},
   run = function(c)
     if c.opts.plan then return print_plan(c, c.m:plan("stamp", c.args, {purge = c.opts.purge})) end
     c.m:stamp(c.args, {purge = c.opts.purge, sql = c.opts.sql})
@@ -820,17 +851,24 @@ end
 local function parse_x(list, cmd)
   local x = {}
   for _, kv in ipairs(list or {}) do
+    -- -x KEY alone is KEY = "", as Alembic's get_x_argument(as_dictionary=True) has it
     local k, v = kv:match("^([^=]+)=(.*)$")
+    -- (a word only: "db_password:S3cret" is a typo for '=', not a key)
+    if not k and kv:match("^[%w_.-]+$") then k, v = kv, "" end
     -- not quoted: -x carries secrets (-x db_password=...), and a typo's
     -- ':' for '=' would print one
-    if not k then usage_error(cmd, "-x takes KEY=VALUE with a non-empty KEY; the argument given is not shown, as -x values may be secrets") end
+    if not k then
+      usage_error(cmd, "-x takes KEY=VALUE, or a KEY alone (letters, digits, _ . -) for KEY=\"\"; the "
+        .. "argument given is not shown, as -x values may be secrets")
+    end
     x[k] = v
   end
   return x
 end
 
-local function report_failure(err)
+local function report_failure(err, traceback)
   progress.finish()
+  if traceback then tell(traceback, "\n") end
   local message = type(err) == "table" and err.message or tostring(err)
   tell("FAILED: ", tostring(message), "\n")
   if type(err) == "table" and err.sql then
@@ -854,14 +892,19 @@ function M.main(args)
     if url_like(a) and args[i - 1] ~= "-x" then redact.learn(a) end
   end
   redact.learn_environment()
-  local ok, status = pcall(function()
+  local traceback                                     -- --raiseerr's, set by the handler below
+  local ok, status = xpcall(function()
     local _, i = parse(nil, global_options, args, 1, globals, true)
     if globals.version then say("luamig " .. luamig.version .. " (" .. _VERSION .. ")") return 0 end
     local name = args[i]
     if globals.help and not name then say(main_help()) return 0 end
     if not name then usage_error(nil, "no command given") end
     local cmd = commands[name]
-    if not cmd then usage_error(nil, "unknown command %s", quoted(name)) end
+    if not cmd then
+      local names = {}
+      for _, def in ipairs(commands) do names[#names + 1] = def.name end
+      usage_error(nil, "unknown command %s%s", quoted(name), url_like(name, true) and "" or suggest.hint(name, names))
+    end
     local opts = {globals = globals}
     local positional = parse(cmd, cmd.options, args, i + 1, opts, false, global_options)
     if globals.help then say(command_help(cmd)) return 0 end
@@ -884,18 +927,33 @@ function M.main(args)
       luamig.fail(("config file '%s' not found"):format(config))
     end
     if not config and file_exists("luamig.lua") then config = "luamig.lua" end
+    if globals.name and not config and name ~= "init" and name ~= "list_templates" then
+      luamig.fail(("-n %s: there is no luamig.lua here to hold that section (sections = { %s = "
+        .. "{ url = ... } }); give the file with -c"):format(globals.name, globals.name))
+    end
     -- A listing reads every script's header into records that all stay
     -- live, then prints: the collector would walk that heap for almost no
     -- garbage (12-15% of `history` at 10,000 revisions); what it leaves
     -- uncollected is a few lines' worth per revision.
     if cmd.listing then collectgarbage("stop") end
     c = {args = positional, opts = opts, globals = globals}
-    if name ~= "init" then
-      c.m = luamig.open{config = config, url = globals.url, url_source = "--url",
-                        x = parse_x(globals.x, cmd), log = logger(globals),
+    luamig.traceback = globals.raiseerr
+    if name ~= "init" and name ~= "list_templates" then
+      c.m = luamig.open{config = config, url = globals.url, url_source = "--url", name = globals.name,
+                        x = parse_x(globals.x, cmd), tag = opts.tag, log = logger(globals),
+                        traceback = globals.raiseerr,
                         progress = progress.callback(globals)}
     end
     return cmd.run(c) or 0
+  end, function(e)
+    -- --raiseerr: the stack where the error was raised (a script's own
+    -- frames come from the runner, which saw them before they unwound)
+    if getmetatable(e) ~= Usage then
+      local script = c and c.m and c.m.script_traceback
+      traceback = script or luamig.last_traceback
+        or debug.traceback(type(e) == "table" and tostring(e.message) or tostring(e), 2)
+    end
+    return e
   end)
   if c and c.m then c.m:close() end                   -- whatever happened: main.c does not lua_close
   progress.finish()
@@ -906,7 +964,7 @@ function M.main(args)
     tell("(luamig ", status.command and (status.command.name .. " ") or "", "--help for more)\n")
     return 2
   end
-  report_failure(status)
+  report_failure(status, globals.raiseerr and traceback and redact.text(traceback) or nil)
   return 1
 end
 

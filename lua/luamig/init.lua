@@ -21,7 +21,8 @@ Runner.__index = Runner
 Runner.__name = "luamig.Runner"
 
 -- Settings given to open that are not luamig.lua settings.
-local open_only = {config = true, log = true, progress = true, x = true, url_source = true}
+local open_only = {config = true, log = true, progress = true, x = true, url_source = true,
+                   name = true, tag = true, traceback = true}
 
 -- Raise a luamig error value: message plus fields.
 local function fail(message, fields)
@@ -37,8 +38,26 @@ local function redacted(ok, ...)
   if ok then return ... end
   error(redact.error((...)), 0)
 end
+-- With M.traceback set (the CLI's --raiseerr), the Lua stack where a
+-- public call's error was raised is kept in M.last_traceback: the
+-- innermost call's, as the outer ones only see it rethrown.
+local depth = 0
+local function traced(e)
+  if M.traceback and not M.last_traceback then
+    M.last_traceback = debug.traceback(type(e) == "table" and tostring(e.message) or tostring(e), 2)
+  end
+  return e
+end
+local function leave(ok, ...)
+  depth = depth - 1
+  return redacted(ok, ...)
+end
 local function guarded(fn)
-  return function(...) return redacted(pcall(fn, ...)) end
+  return function(...)
+    if depth == 0 then M.last_traceback = nil end
+    depth = depth + 1
+    return leave(xpcall(fn, traced, ...))
+  end
 end
 
 local function open(opts)
@@ -52,12 +71,16 @@ local function open(opts)
     if not ok then fail(tostring(res)) end
     settings, warnings, base = res, warn, config.dirname(opts.config)
   end
+  if opts.name ~= nil then                            -- -n NAME: a named section of the config
+    local ok, res, warn = pcall(config.section, settings, opts.name, opts.config or "luamig.open")
+    if not ok then fail(tostring(res)) end
+    settings = res
+    for _, w in ipairs(warn) do warnings[#warnings + 1] = w end
+  end
+  settings.sections = nil
   for k, v in pairs(opts) do
     if not open_only[k] and k ~= "url" then
-      if config.defaults[k] == nil and k ~= "version_locations" and k ~= "naming_convention"
-         and k ~= "include_object" then
-        warnings[#warnings + 1] = ("luamig.open: unknown setting '%s' is ignored"):format(k)
-      end
+      if not config.known[k] then warnings[#warnings + 1] = config.unknown_warning("luamig.open", k) end
       settings[k] = v
     end
   end
@@ -69,6 +92,8 @@ local function open(opts)
     url = url,
     url_source = source,
     x = opts.x or {},
+    tag = opts.tag,
+    want_traceback = opts.traceback,                  -- keep a failing script's Lua traceback
     log_fn = opts.log,
     progress = opts.progress,
   }, Runner)
@@ -132,6 +157,22 @@ function Runner:connection()
   return self.conn
 end
 
+-- The connection for a command that only reads, or nil when the database
+-- is a SQLite file that does not exist: a read finds nothing there, and
+-- connecting would create the file (an empty luamig.db left behind by a
+-- `luamig current` run in the wrong directory).
+function Runner:_read_connection()
+  if self.conn then return self.conn end
+  local ok, u = pcall(core.parse_url, self.url)
+  if ok and u.dialect == "sqlite" and u.path and u.path ~= ":memory:"
+     and not u.path:match("^file:") then
+    local f = io.open(u.path, "rb")
+    if not f then return nil end
+    f:close()
+  end
+  return self:connection()
+end
+
 function Runner:close()
   if self.conn then self.conn:close() end
   self.conn = nil
@@ -145,12 +186,27 @@ Runner.__gc = Runner.close
 -- file is read twice. A run after a listing in the same runner loads them
 -- again (a long-lived program may have seen the files change). A scanned
 -- record is completed on the first read of its functions or checksum.
+-- The directories of scripts: script_location/versions, then
+-- version_locations, each once (a version_locations that lists versions/
+-- too, as Alembic's does, names the same directory again).
+local function same_dir_key(dir)
+  dir = dir:gsub("/+$", ""):gsub("/%./", "/"):gsub("^%./", "")
+  return dir
+end
+function Runner:_version_dirs()
+  local s = self.settings
+  local dirs, seen = {}, {}
+  for _, d in ipairs({s.script_location .. "/versions", table.unpack(s.version_locations)}) do
+    local key = same_dir_key(d)
+    if not seen[key] then seen[key] = true dirs[#dirs + 1] = d end
+  end
+  return dirs
+end
+
 function Runner:scripts(full)
   if full and self.scanned then self.records = nil end
   if not self.records then
-    local s = self.settings
-    local dirs = {s.script_location .. "/versions"}
-    for _, d in ipairs(s.version_locations) do dirs[#dirs + 1] = d end
+    local dirs = self:_version_dirs()
     local records = core.load_scripts(dirs, {scan = not full})
     local graph = core.graph(records)
     local by_id = {}
@@ -199,8 +255,11 @@ function Runner:info(id)
   }, {__index = record_checksum, record = r})
 end
 
+-- The audit log's "user@host": $USER or $LOGNAME, else (a cron job, a
+-- container) the password database's name for the real uid.
 local function who()
-  local user = os.getenv("USER") or os.getenv("LOGNAME") or "?"
+  local function set(name) local v = os.getenv(name) return v ~= "" and v or nil end
+  local user = set("USER") or set("LOGNAME") or core.user() or "?"
   local f = io.open("/proc/sys/kernel/hostname")
   local host = f and f:read("l") or os.getenv("HOSTNAME") or "?"
   if f then f:close() end
@@ -253,7 +312,7 @@ end
 -- The op object a script's upgrade or downgrade receives.
 function Runner:_op(conn, dialect, emit)
   local op = require("luamig.op")
-  return op.new{conn = conn, dialect = dialect, x = self.x, emit = emit,
+  return op.new{conn = conn, dialect = dialect, x = self.x, tag = self.tag, emit = emit,
                 naming_convention = self.settings.naming_convention,
                 log = function(level, msg) self:_log(level:upper(), msg) end,
                 progress = self.progress}
@@ -303,7 +362,14 @@ function Runner:_run(kind, opts)
       end
       op = op or self:_op(conn, dialect, op_emit)     -- one per run: steps share it
       -- os.exit is refused while the script's code runs (core.call_script)
-      local ok, err = core.call_script(fn, function(e) return locate(e, record.path) end, op)
+      local ok, err = core.call_script(fn, function(e)
+        local located = locate(e, record.path)
+        if self.want_traceback then
+          self.script_traceback = debug.traceback(type(located) == "table"
+            and tostring(located.message) or tostring(located), 2)
+        end
+        return located
+      end, op)
       if not ok then
         if type(err) == "table" and err.where then
           err.message = err.where .. ": " .. tostring(err.message)
@@ -349,9 +415,11 @@ function Runner:plan(kind, target, opts)
   return self:_run(kind, {target = target, plan = true})
 end
 
--- The version rows; creates nothing.
+-- The version rows; creates nothing (not even a missing SQLite file).
 function Runner:current_rows()
-  return core.current(self:connection(), self.settings.version_table)
+  local conn = self:_read_connection()
+  if not conn then return {} end
+  return core.current(conn, self.settings.version_table)
 end
 
 -- Every revision applied when the version table holds rows: their
@@ -530,7 +598,8 @@ end
 -- changed = {{revision, path, logged, current}}, unchecked = {ids},
 -- compared = n, unknown = {ids}}. ok: nothing changed, nothing unknown.
 function Runner:verify()
-  local conn = self:connection()
+  local conn = self:_read_connection()
+  if not conn then return {ok = true, changed = {}, unknown = {}, unchecked = {}, compared = 0} end
   local known, unknown = self:_known_rows(conn)
   local changed, unchecked, compared = self:_compare_checksums(conn, known)
   return {ok = #changed == 0 and #unknown == 0, changed = changed, unknown = unknown,
@@ -612,6 +681,18 @@ function Runner:_resolve_all(idents)
   return out
 end
 
+-- Where a new revision goes when no --version-path is given and there are
+-- several version locations: the one that holds its first parent's script,
+-- as Alembic does; nil otherwise (one location, or a new base).
+function Runner:_parent_location(parents)
+  local dirs = self:_version_dirs()
+  if #dirs < 2 or not parents[1] then return nil end
+  local path = self.by_id[parents[1]].path
+  for _, d in ipairs(dirs) do
+    if path:sub(1, #d + 1) == d .. "/" then return d end
+  end
+end
+
 local function list_or_one(t)
   if t == nil or #t == 0 then return nil end
   if #t == 1 then return t[1] end
@@ -657,7 +738,8 @@ function Runner:revision(opts)
   for id in pairs(self.by_id) do existing[id] = true end
   local s = self.settings
   local path, record = scaffold.write_revision{
-    script_location = s.script_location, version_path = opts.version_path,
+    script_location = s.script_location, version_locations = self:_version_dirs(),
+    version_path = opts.version_path or self:_parent_location(parents),
     file_template = s.file_template, truncate_slug_length = s.truncate_slug_length,
     message = opts.message, rev_id = opts.rev_id, down_revision = list_or_one(parents),
     branch_labels = labels, depends_on = opts.depends_on and self:_resolve_all(opts.depends_on),
@@ -679,7 +761,8 @@ function Runner:merge(opts)
   for id in pairs(self.by_id) do existing[id] = true end
   local s = self.settings
   local path, record = scaffold.write_revision{
-    script_location = s.script_location, file_template = s.file_template,
+    script_location = s.script_location, version_locations = self:_version_dirs(),
+    version_path = self:_parent_location(parents), file_template = s.file_template,
     truncate_slug_length = s.truncate_slug_length, message = opts.message, rev_id = opts.rev_id,
     down_revision = parents, branch_labels = opts.branch_label and {opts.branch_label},
     existing_ids = existing,
@@ -724,8 +807,8 @@ end
 -- The operations (luamig.autogen.diff) that turn the database into the
 -- declared schema; the database must be at head.
 function Runner:compare()
-  local conn = self:connection()
   if not self:_at_head() then fail("Target database is not up to date.") end
+  local conn = self:connection()                      -- after the scripts: a failure creates nothing
   local declared = self:declared_schema()
   local autogen = require "luamig.autogen"
   local ops = autogen.compare(conn, declared, {exclude = self:_own_tables(),

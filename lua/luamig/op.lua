@@ -8,6 +8,7 @@
 --     conn      = conn,          -- a luamig.core connection; nil offline (--sql)
 --     dialect   = "sqlite",      -- or "postgresql"; optional online (taken from conn)
 --     x         = {KEY = "VALUE"},            -- -x arguments, seen as op.x.KEY
+--     tag       = "TAG",                      -- --tag, seen as op.tag (nil without it)
 --     emit      = function(text, kind) end,   -- offline only, see below
 --     naming_convention = {ix = "...", uq = "...", ck = "...", fk = "...", pk = "..."},
 --                                 -- optional; merged over Alembic's recommended one
@@ -1175,7 +1176,19 @@ function M.new(cfg)
     progress = cfg.progress, register = register, log = log,
   })
 
-  return op
+  -- A name op does not have is an error at the script's line that names
+  -- the closest op function, not Lua's "attempt to call a nil value (field
+  -- 'add_colum')". tag (--tag) is nil when no tag was given.
+  op.tag = cfg.tag
+  local names = {}
+  for k in pairs(op) do names[#names + 1] = k end
+  table.sort(names)
+  return setmetatable(op, {__index = function(_, k)
+    if k == "tag" then return nil end
+    local name = tostring(k)
+    error(("op.%s: op has no such function or field%s; doc/op.md lists them")
+      :format(name, require("luamig.suggest").hint(name, names)), 2)
+  end})
 end
 
 return M
