@@ -481,6 +481,34 @@ static int purge_alone(struct run *r, struct lm_err *e) {
   return tx_commit(r, e);
 }
 
+static const char *kind_name(int kind) {
+  return kind == LM_RUN_UPGRADE ? "upgrade" : kind == LM_RUN_DOWNGRADE ? "downgrade" : "stamp";
+}
+
+/* START:END ranges are for --sql only (Alembic's "Range revision not
+ * allowed"): online the runner starts from the version rows, and a START
+ * that differs from them cannot be honoured. Offline, a downgrade needs
+ * one, since there are no rows to start from. */
+static int check_targets(struct run *r, struct lm_err *e) {
+  const struct lm_run_opts *o = r->o;
+  const char *const *t = o->kind == LM_RUN_STAMP ? o->targets : &o->target;
+  size_t n = o->kind == LM_RUN_STAMP ? o->ntargets : 1;
+  for (size_t i = 0; i < n && r->conn; i++) {
+    const char *colon = t[i] ? strchr(t[i], ':') : NULL;
+    if (colon == NULL) continue;
+    return lm_err_set(e, LM_ERROR, "Range revision not allowed: '%s' is a START:END range, which "
+                      "only --sql takes; give a single target (e.g. `luamig %s %s`), or add --sql "
+                      "to write the SQL of that range", t[i], kind_name(o->kind),
+                      colon[1] ? colon + 1 : o->kind == LM_RUN_DOWNGRADE ? "base" : "head");
+  }
+  if (r->conn == NULL && o->kind == LM_RUN_DOWNGRADE && o->target && !strchr(o->target, ':'))
+    return lm_err_set(e, LM_ERROR, "downgrade with --sql requires <fromrev>:<torev>: offline there "
+                      "is no database to start from, so say where it is, e.g. `luamig downgrade "
+                      "%s:%s --sql` (`luamig current` on the database gives <fromrev>)",
+                      strpbrk(o->target, "+-") ? "<fromrev>" : "head", o->target);
+  return LM_OK;
+}
+
 int lm_run_current(struct lm_conn *c, const char *version_table, char ***rows, size_t *n,
                    struct lm_err *e) {
   return lm_version_read(c, version_table, rows, n, e);
@@ -495,6 +523,7 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
              .emit = h->emit, .ctx = h->ctx},
   };
   r.purge = o->kind == LM_RUN_STAMP && o->purge;
+  if (check_targets(&r, e) != LM_OK) return LM_ERROR;
   char **rows = NULL;
   size_t nrows = 0;
   int rc = LM_OK;
