@@ -173,4 +173,52 @@ h.each_db(function(db)
       assert.same({"b1"}, h.version_rows(url))
     end)
   end)
+
+  describe("where a failed run leaves the database (13)", function()
+    -- r1, r2 make tables; r3 fails after making one of its own
+    local function failing(config)
+      return h.project({
+        {id = "r1", up = "CREATE TABLE t1 (x INTEGER)"},
+        {id = "r2", down = "r1", up = "CREATE TABLE t2 (x INTEGER)"},
+        {id = "r3", down = "r2", code = true,
+         up = "  op.execute('CREATE TABLE t3 (x INTEGER)')\n  op.execute('SELECT * FROM nowhere')"},
+      }, config)
+    end
+
+    it("one transaction per step: the steps before it are committed", function()
+      local dir, url = failing(), db.url()
+      local status, _, err = run(dir, url, "upgrade head")
+      assert.equal(1, status, err)
+      has(err, "\nThe 2 steps before it are committed: the database is at r2.\n")
+      assert.same({"r2"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "t1", "t2"}, h.tables(url))
+    end)
+
+    it("one step before it", function()
+      local dir, url = failing(), db.url()
+      assert.equal(0, (run(dir, url, "upgrade r1")))
+      local status, _, err = run(dir, url, "upgrade head")
+      assert.equal(1, status, err)
+      has(err, "\nThe step before it is committed: the database is at r2.\n")
+    end)
+
+    it("nothing run before it", function()
+      local dir, url = failing(), db.url()
+      assert.equal(0, (run(dir, url, "upgrade r2")))
+      local status, _, err = run(dir, url, "upgrade head")
+      assert.equal(1, status, err)
+      has(err, "\nNothing of this run is committed: the database is at r2, as before the run.\n")
+    end)
+
+    it("transaction_per_migration = false: the whole run rolled back, and it says so", function()
+      local dir, url = failing("transaction_per_migration = false\n"), db.url()
+      assert.equal(0, (run(dir, url, "upgrade r1")))
+      local status, _, err = run(dir, url, "upgrade head")
+      assert.equal(1, status, err)
+      has(err, "\nNothing of this run is committed (transaction_per_migration = false: the step "
+        .. "before it rolled back with it): the database is at r1, as before the run.\n")
+      assert.same({"r1"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "t1"}, h.tables(url))
+    end)
+  end)
 end)

@@ -41,6 +41,12 @@ struct run {
   int locked;                         /* the run lock keeps other runs out */
   int lock_held;                      /* ... and must be released */
   int purge;                          /* stamp --purge: empty the table in the first transaction */
+  /* Where a failed run leaves the database, for its last words. */
+  int step_started;                   /* a step began: the run may have moved the database */
+  size_t steps_done;                  /* steps of the plan before the failing one */
+  size_t steps_committed;             /* ... of which committed */
+  const struct lm_ilist *committed;   /* the rows at luamig's last commit */
+  int explained;                      /* the message already says where the database is */
 };
 
 static void say(struct run *r, const char *level, const char *fmt, ...)
@@ -309,6 +315,7 @@ static void explain_lost(struct run *r, const struct lm_step *s, const char *why
   free(label);
   free(now);
   free(last);
+  r->explained = 1;
 }
 
 /* The driver's reason when the database itself ended the transaction. */
@@ -323,6 +330,7 @@ static void explain_failure(struct run *r, const struct lm_step *s, int transact
   lm_err_prefix(e, "%s", label);
   if (!transactional) {
     struct lm_buf b = LM_BUF_INIT;
+    r->explained = 1;                                 /* say_rows says where */
     const char *why = lost_reason(r);
     lm_buf_printf(&b, "%s\n", e->message);
     if (why) lm_buf_printf(&b, "%s.\n", why);
@@ -345,6 +353,7 @@ static void explain_ended_transaction(struct run *r, const struct lm_step *s, in
   char *label = step_label(r, s);
   struct lm_buf b = LM_BUF_INIT;
   lm_buf_printf(&b, "%s: ", label);
+  r->explained = 1;                                   /* say_rows says where */
   if (body != LM_OK) lm_buf_printf(&b, "%s\n", e->message);
   lm_buf_printf(&b, "its SQL ended the transaction luamig opened for it (a COMMIT or ROLLBACK): "
                 "what ran before that may be committed or undone, what ran after it was committed "
@@ -378,12 +387,16 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
   const struct lm_ilist *before = &plan->start;       /* the rows before the current step */
   const struct lm_ilist *committed = &plan->start;    /* the rows at luamig's last commit */
   *replan = 0;
+  r->committed = committed;
+  r->steps_committed = 0;
   for (size_t i = 0; i < plan->nsteps; i++) {
     const struct lm_step *s = &plan->steps[i];
+    r->steps_done = i;
     int transactional = s->rev < 0 || s->stamp || r->scripts[s->rev].transactional;
     if (!transactional && r->in_tx) {
       if (tx_commit(r, e) != LM_OK) return LM_ERROR;
-      committed = before;
+      committed = r->committed = before;
+      r->steps_committed = i;
     }
     if (transactional && !r->in_tx) {
       if (tx_begin(r, e) != LM_OK) return LM_ERROR;
@@ -417,6 +430,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       }
     }
     announce(r, s);
+    r->step_started = 1;
     int64_t t0 = now_ms();
     int body = LM_OK;
     if (!s->stamp && s->rev >= 0) body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
@@ -460,7 +474,8 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
         else explain_failure(r, s, 1, committed, e);
         return LM_ERROR;
       }
-      committed = &s->rows;
+      committed = r->committed = &s->rows;
+      r->steps_committed = i + 1;
     }
     before = &s->rows;
   }
@@ -509,6 +524,40 @@ static int check_targets(struct run *r, struct lm_err *e) {
   return LM_OK;
 }
 
+/* The last words of a run that failed in a step: what of it is committed
+ * and where the database is, read again (luamig's last commit when the
+ * table cannot be read). */
+static void say_where(struct run *r, struct lm_err *e) {
+  if (r->conn == NULL || !r->step_started || r->explained) return;
+  char *now = rows_now(r);
+  char *last = join_ids(r, r->committed);
+  const char *at = now ? (*now ? now : "base") : (*last ? last : "base");
+  const char *note = now ? "" : " (luamig's last commit; the table cannot be read now)";
+  struct lm_buf b = LM_BUF_INIT;
+  size_t n = r->steps_committed, rolled = r->steps_done - n;
+  char rolled_text[48];                               /* "the step", "the 3 steps" */
+  if (rolled == 1) snprintf(rolled_text, sizeof rolled_text, "the step");
+  else snprintf(rolled_text, sizeof rolled_text, "the %zu steps", rolled);
+  if (n == 0 && rolled == 0)
+    lm_buf_printf(&b, "Nothing of this run is committed: the database is at %s%s, as before the run.",
+                  at, note);
+  else if (n == 0)
+    lm_buf_printf(&b, "Nothing of this run is committed (transaction_per_migration = false: %s "
+                  "before it rolled back with it): the database is at %s%s, as before the run.",
+                  rolled_text, at, note);
+  else if (n == 1)
+    lm_buf_printf(&b, "The step before it is committed: the database is at %s%s.", at, note);
+  else
+    lm_buf_printf(&b, "The %zu steps before it are committed: the database is at %s%s.", n, at, note);
+  if (n > 0 && rolled > 0)
+    lm_buf_printf(&b, " %c%s after those rolled back with it (transaction_per_migration = false).",
+                  'T', rolled_text + 1);
+  lm_err_set(e, e->code ? e->code : LM_ERROR, "%s\n%s", e->message ? e->message : "failed", b.data);
+  lm_buf_release(&b);
+  free(now);
+  free(last);
+}
+
 int lm_run_current(struct lm_conn *c, const char *version_table, char ***rows, size_t *n,
                    struct lm_err *e) {
   return lm_version_read(c, version_table, rows, n, e);
@@ -534,7 +583,10 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
         lm_version_ensure(&r.sink, o->version_table, e) != LM_OK)
       return LM_ERROR;
     int replan;
-    if (apply(&r, plan, &replan, e) != LM_OK) return LM_ERROR;
+    if (apply(&r, plan, &replan, e) != LM_OK) {
+      tx_rollback(&r);
+      return LM_ERROR;
+    }
     return purge_alone(&r, e);
   }
 
@@ -549,7 +601,11 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
 
   for (int attempt = 0;; attempt++) {
     int replan = 0;
-    if ((rc = apply(&r, plan, &replan, e)) != LM_OK) break;
+    if ((rc = apply(&r, plan, &replan, e)) != LM_OK) {
+      tx_rollback(&r);
+      say_where(&r, e);
+      break;
+    }
     if (!replan) {
       rc = purge_alone(&r, e);
       break;
