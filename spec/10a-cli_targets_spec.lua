@@ -221,4 +221,55 @@ h.each_db(function(db)
       assert.same({"luamig_log", "luamig_version", "t1"}, h.tables(url))
     end)
   end)
+
+  describe("Ctrl-C in a step (13)", function()
+    -- r1 makes t1; r2 makes t2, then runs a statement that would take
+    -- minutes: pg_sleep on PostgreSQL, an endless recursive CTE on SQLite
+    local function slow_project()
+      local long = db.name == "postgresql" and "SELECT pg_sleep(60)"
+        or "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c"
+      return h.project({
+        {id = "r1", up = "CREATE TABLE t1 (x INTEGER)"},
+        {id = "r2", down = "r1", message = "slow", code = true,
+         up = "  op.execute('CREATE TABLE t2 (x INTEGER)')\n  op.execute(\"" .. long .. "\")"},
+      })
+    end
+
+    -- Run upgrade head in the background, send SIGINT once r2 has started;
+    -- returns the exit status, stderr and the seconds it took after SIGINT.
+    local function interrupt(dir, url)
+      local script = ([[
+cd %s || exit 99
+%s --url %s upgrade head 2>err.txt & pid=$!
+i=0; while ! grep -q 'Running upgrade r1 -> r2' err.txt 2>/dev/null; do
+  i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
+sleep 0.5
+t0=$(date +%%s.%%N); kill -INT $pid
+(sleep 20; kill -KILL $pid) >/dev/null 2>&1 & watchdog=$!
+wait $pid; rc=$?; t1=$(date +%%s.%%N); kill $watchdog 2>/dev/null
+echo "$rc $t0 $t1"]]):format(h.shell_quote(dir), h.shell_quote(h.bin), h.shell_quote(url))
+      h.write_file(dir .. "/interrupt.sh", script)
+      local _, out = h.run("sh " .. h.shell_quote(dir .. "/interrupt.sh"))
+      local rc, t0, t1 = out:match("^(%d+) ([%d.]+) ([%d.]+)")
+      return tonumber(rc), h.read_file(dir .. "/err.txt") or "", tonumber(t1) - tonumber(t0)
+    end
+
+    it("stops the statement, rolls the step back, says where the database is, exits 130", function()
+      local dir, url = slow_project(), db.url()
+      local status, err, took = interrupt(dir, url)
+      assert.equal(130, status, err)
+      has(err, "\ninterrupted (Ctrl-C) during upgrade r2 (slow): the step was rolled back\n"
+        .. "The step before it is committed: the database is at r1.\n")
+      assert.falsy(err:find("FAILED", 1, true), err)
+      assert.is_true(took < 10, "took " .. took .. " s after SIGINT")
+      assert.same({"r1"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "t1"}, h.tables(url))
+      -- and the next run starts from there
+      h.write_file(dir .. "/migrations/versions/r2.lua", h.script({id = "r2", down = "r1",
+        up = "CREATE TABLE t2 (x INTEGER)"}))
+      local s2, _, e2 = run(dir, url, "upgrade head")
+      assert.equal(0, s2, e2)
+      assert.same({"r2"}, h.version_rows(url))
+    end)
+  end)
 end)

@@ -21,6 +21,7 @@
  */
 #include "runner.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,19 @@
 #include "version.h"
 
 #define LOCK_POLL_MS 100
+
+/* Ctrl-C (lm_run_interrupt): the flag, and the connection whose statement
+ * to stop. Written by a signal handler, read between and after steps. */
+static volatile sig_atomic_t interrupted;
+static struct lm_conn *volatile active_conn;
+
+void lm_run_interrupt(void) {
+  interrupted = 1;
+  struct lm_conn *c = active_conn;
+  if (c && c->driver->interrupt) c->driver->interrupt(c);
+}
+
+int lm_run_interrupted(void) { return interrupted != 0; }
 
 struct run {
   struct lm_conn *conn;               /* NULL offline */
@@ -113,6 +127,9 @@ static int take_lock(struct run *r, struct lm_err *e) {
       free(holder);
       break;
     }
+    if (interrupted)
+      return lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) while waiting for the migration lock: "
+                        "nothing of this run ran");
     if (now_ms() - start >= r->o->lock_timeout_ms) {
       lm_err_set(e, LM_ERROR, "could not take the migration lock within %g s: another luamig "
                  "run (%s) is migrating this database; wait for it to finish, or raise "
@@ -345,6 +362,28 @@ static void explain_failure(struct run *r, const struct lm_step *s, int transact
   free(label);
 }
 
+/* Ctrl-C during a step: its transaction is rolled back (the caller's
+ * tx_rollback); outside one, what it did stays. */
+static void explain_interrupt(struct run *r, const struct lm_step *s, int transactional,
+                              const struct lm_ilist *committed, struct lm_err *e) {
+  char *label = step_label(r, s);
+  if (transactional) {
+    lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) during %s: the step was rolled back", label);
+  } else {
+    struct lm_buf b = LM_BUF_INIT;
+    lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step ran outside a transaction "
+                  "(transactional = false): what it did before the interruption stays applied, "
+                  "and ", label);
+    say_rows(r, &b, committed);
+    lm_buf_printf(&b, ". Check the database, then either undo that part by hand and run again, "
+                  "or finish it by hand and `luamig stamp %s`.", rev_id(r, s->rev));
+    lm_err_set(e, LM_ERROR, "%s", b.data);
+    lm_buf_release(&b);
+    r->explained = 1;
+  }
+  free(label);
+}
+
 /* A step whose SQL ended the transaction luamig opened for it: nothing is
  * recorded, and the message says what may have stayed. body: the step's
  * own result (its error, if any, is kept in front). */
@@ -392,6 +431,13 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
   for (size_t i = 0; i < plan->nsteps; i++) {
     const struct lm_step *s = &plan->steps[i];
     r->steps_done = i;
+    if (interrupted) {
+      char *label = step_label(r, s);
+      lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) before %s", label);
+      free(label);
+      r->step_started = 1;                            /* say_where: what of the run is committed */
+      return LM_ERROR;
+    }
     int transactional = s->rev < 0 || s->stamp || r->scripts[s->rev].transactional;
     if (!transactional && r->in_tx) {
       if (tx_commit(r, e) != LM_OK) return LM_ERROR;
@@ -434,6 +480,11 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     int64_t t0 = now_ms();
     int body = LM_OK;
     if (!s->stamp && s->rev >= 0) body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
+    if (interrupted) {                                /* the statement was stopped, or the body ran out */
+      tx_rollback(r);
+      explain_interrupt(r, s, transactional, committed, e);
+      return LM_ERROR;
+    }
     if (r->in_tx && r->conn && !r->conn->driver->in_transaction(r->conn)) {
       const char *why = lost_reason(r);               /* ended: by the database, or the step's SQL */
       if (why) explain_lost(r, s, why, 0, committed, e);
@@ -590,6 +641,7 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
     return purge_alone(&r, e);
   }
 
+  if (!o->plan_only) active_conn = c;
   if (!o->plan_only && (rc = take_lock(&r, e)) != LM_OK) goto cleanup;
   if (!o->plan_only && o->kind != LM_RUN_DOWNGRADE &&
       (rc = lm_version_ensure(&r.sink, o->version_table, e)) != LM_OK)
@@ -640,6 +692,7 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
   }
 
 cleanup:
+  active_conn = NULL;
   tx_rollback(&r);
   release_lock(&r);
   lm_version_rows_free(rows, nrows);

@@ -6,6 +6,7 @@
 -- Log lines go to stderr; data (current, history, heads, --sql) to stdout.
 -- Everything written but the --sql script passes through luamig.redact, which knows every
 -- password of the run's URLs.
+local core = require "luamig.core"
 local luamig = require "luamig"
 local json = require "luamig.json"
 local redact = require "luamig.redact"
@@ -627,6 +628,14 @@ function M.main(args)
     tell("usage: luamig ", status.command and status.command.usage or "[global options] COMMAND [options]", "\n")
     tell("(luamig ", status.command and (status.command.name .. " ") or "", "--help for more)\n")
     return 2
+  end
+  if core.interrupted() then                          -- Ctrl-C: the message says where the database is
+    local message = type(status) == "table" and status.message or tostring(status)
+    if not tostring(message):find("interrupted (Ctrl-C)", 1, true) then
+      message = "interrupted (Ctrl-C): " .. tostring(message)
+    end
+    tell(message, "\n")
+    return 130
   end
   report_failure(status)
   return 1
