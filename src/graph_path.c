@@ -828,6 +828,7 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
       lm_ilist_push(&rows.list, plan->start.v[i]);
     }
     if (dests.n == 0) lm_ilist_push(&dests, LM_REV_NONE);
+    struct lm_ilist moved = LM_ILIST_INIT;
     uint32_t *desc = calloc(g->nrevs ? g->nrevs : 1, sizeof *desc);
     uint32_t *anc = calloc(g->nrevs ? g->nrevs : 1, sizeof *anc);
     if (!desc || !anc) abort();
@@ -843,15 +844,17 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
        * (stamp A B from their merge M: M became A) that row is gone, and
        * Alembic's UPDATE of M to B matches nothing. Here each destination
        * is compared with the rows as the earlier steps left them: those
-       * heads still present, and the destinations already stamped. */
+       * heads still present, and the destinations that took a head's
+       * place (moved[]); a destination inserted as a new branch is left
+       * out, as Alembic leaves it. */
       struct lm_ilist now = LM_ILIST_INIT;
       for (size_t i = 0; i < filtered.n; i++)
         if (rows.in[filtered.v[i]]) lm_ilist_push(&now, filtered.v[i]);
-      for (size_t i = 0; i < d; i++)
-        if (dests.v[i] >= 0 && rows.in[dests.v[i]]) {
+      for (size_t i = 0; i < moved.n; i++)
+        if (rows.in[moved.v[i]]) {
           size_t k = 0;
-          while (k < now.n && now.v[k] != dests.v[i]) k++;
-          if (k == now.n) lm_ilist_push(&now, dests.v[i]);
+          while (k < now.n && now.v[k] != moved.v[i]) k++;
+          if (k == now.n) lm_ilist_push(&now, moved.v[i]);
         }
       int present = 0;
       for (size_t i = 0; i < now.n; i++) present |= now.v[i] == dest;
@@ -873,6 +876,7 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
         stamp_step(plan, &rows, below.v, below.n, dest, 1, 0);
       else
         stamp_step(plan, &rows, NULL, 0, dest, 1, 1);
+      if (above.n || below.n) lm_ilist_push(&moved, dest);
       lm_ilist_release(&now);
       lm_ilist_release(&above);
       lm_ilist_release(&below);
@@ -886,6 +890,7 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
     }
     free(desc);
     free(anc);
+    lm_ilist_release(&moved);
     for (size_t i = 0; i < rows.list.n; i++) lm_ilist_push(&plan->rows, rows.list.v[i]);
     rows_release(&rows);
   } else {
