@@ -271,5 +271,28 @@ echo "$rc $t0 $t1"]]):format(h.shell_quote(dir), h.shell_quote(h.bin), h.shell_q
       assert.equal(0, s2, e2)
       assert.same({"r2"}, h.version_rows(url))
     end)
+
+    it("the embedding API: core.interrupt() from a host stops the run; the next run is not", function()
+      local dir = h.project({
+        {id = "r1", up = "CREATE TABLE t1 (x INTEGER)"},
+        {id = "r2", down = "r1", message = "asks to stop", code = true,
+         up = "  op.execute('CREATE TABLE t2 (x INTEGER)')\n"
+           .. "  require('luamig.core').interrupt()\n  op.execute('SELECT 1')"},
+      })
+      local url = db.url()
+      local m = luamig.open{url = url, script_location = dir .. "/migrations", log = function() end}
+      local err = h.error_of(m.upgrade, m, "head")
+      assert.equal("interrupted (Ctrl-C) during upgrade r2 (asks to stop): the step was rolled back\n"
+        .. "The step before it is committed: the database is at r1.", err.message)
+      assert.is_true(require("luamig.core").interrupted())
+      assert.same({"r1"}, h.version_rows(url))
+      h.write_file(dir .. "/migrations/versions/r2.lua", h.script({id = "r2", down = "r1",
+        up = "CREATE TABLE t2 (x INTEGER)"}))
+      m:close()
+      m = luamig.open{url = url, script_location = dir .. "/migrations", log = function() end}
+      m:upgrade("head")
+      m:close()
+      assert.same({"r2"}, h.version_rows(url))
+    end)
   end)
 end)

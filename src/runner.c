@@ -641,7 +641,10 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
     return purge_alone(&r, e);
   }
 
-  if (!o->plan_only) active_conn = c;
+  if (!o->plan_only) {
+    interrupted = 0;                                  /* a host's earlier Ctrl-C ended its own run */
+    active_conn = c;
+  }
   if (!o->plan_only && (rc = take_lock(&r, e)) != LM_OK) goto cleanup;
   if (!o->plan_only && o->kind != LM_RUN_DOWNGRADE &&
       (rc = lm_version_ensure(&r.sink, o->version_table, e)) != LM_OK)

@@ -58,8 +58,9 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
  * asks the statement running on the connection of the run in progress, if
  * any, to stop (db.h's interrupt); it is async-signal-safe, for the luamig
  * command's SIGINT handler. The run then rolls the step back and fails,
- * saying "interrupted (Ctrl-C)" and where the database is. A library
- * embedding luamig installs no handler and may call it itself. */
+ * saying "interrupted (Ctrl-C)" and where the database is. Each online
+ * run starts uninterrupted. A library embedding luamig installs no
+ * handler and may call it itself. */
 void lm_run_interrupt(void);
 int lm_run_interrupted(void);
 
