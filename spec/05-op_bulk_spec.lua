@@ -9,7 +9,9 @@ h.each_db(function(db)
   before_each(function()
     conn = db.connect()
     progress = {}
-    op = luamig_op.new{conn = conn, progress = function(n) progress[#progress + 1] = n end}
+    op = luamig_op.new{conn = conn, progress = function(n, total, tname)
+      progress[#progress + 1] = {n, total, tname}
+    end}
     op.create_table("we\"ird", {
       {"id", "integer", primary_key = true},
       {"a b", "text"},
@@ -39,7 +41,7 @@ h.each_db(function(db)
     }, rows())
   end)
 
-  it("reads rows from an iterator, reports progress every 10,000 rows, and returns the count", function()
+  it("reads rows from an iterator, reports progress (0, every 10,000 rows, the last), and returns the count", function()
     local i = 0
     local tx = conn:begin()                          -- as the runner runs a step
     local n = op.bulk_insert("we\"ird", function()
@@ -48,7 +50,7 @@ h.each_db(function(db)
     end)
     tx:commit()
     assert.equal(20001, n)
-    assert.same({10000, 20000}, progress)
+    assert.same({{0, nil, 'we"ird'}, {10000, nil, 'we"ird'}, {20000, nil, 'we"ird'}, {20001, nil, 'we"ird'}}, progress)
     assert.same({{c = 20001, s = 20001 * 20002}},
                 (conn:query([[SELECT count(*) AS c, CAST(sum(n) AS BIGINT) AS s FROM "we""ird"]])))
   end)

@@ -1,6 +1,7 @@
 -- The embedding API, require "luamig", on both databases: what a Lua tool
 -- gets back, the callbacks that replace printing, and error values.
 local luamig = require "luamig"
+local core = require "luamig.core"
 local h = require "spec.helpers"
 
 local revs = {
@@ -24,7 +25,7 @@ h.each_db(function(db)
     local logs, progress = {}, {}
     local a <close> = luamig.open{url = url_a, script_location = dir .. "/migrations",
                                   log = function(level, msg) logs[#logs + 1] = level .. " " .. msg end,
-                                  progress = function(n) progress[#progress + 1] = n end}
+                                  progress = function(...) progress[#progress + 1] = {...} end}
     local b <close> = luamig.open{url = url_b, script_location = dir .. "/migrations"}
     local plan = a:plan("upgrade", "m2")
     assert.same({"m1", "m2"}, {plan[1].revision, plan[2].revision})
@@ -33,8 +34,13 @@ h.each_db(function(db)
     assert.same({{revision = "m1", direction = "upgrade", from = {}, to = {"m1"}, rows = {"m1"}},
                  {revision = "m2", direction = "upgrade", from = {"m1"}, to = {"m2"}, rows = {"m2"}}},
                 {steps[1], steps[2]})
-    assert.same({"INFO Running upgrade  -> m1, create items", "INFO Running upgrade m1 -> m2, seed items"}, logs)
-    assert.same({10000, 20000}, progress)
+    local opened = {"INFO Database: " .. core.parse_url(url_a).display .. " (from luamig.open)"}
+    if not pg then opened[2] = "INFO Created the SQLite database file " .. url_a:sub(#"sqlite:" + 1) end
+    assert.same(opened, {table.unpack(logs, 1, #opened)})
+    assert.same({"INFO Running upgrade  -> m1, create items", "INFO Running upgrade m1 -> m2, seed items"},
+                {table.unpack(logs, #opened + 1)})
+    assert.same({{0, 25000, "items"}, {10000, 25000, "items"}, {20000, 25000, "items"},
+                 {25000, 25000, "items"}}, progress)
     b:upgrade("m1")
     assert.same({"m2"}, h.version_rows(url_a))
     assert.same({"m1"}, h.version_rows(url_b))

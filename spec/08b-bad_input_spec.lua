@@ -73,8 +73,10 @@ h.each_db(function(db)
     before = state(url)
   end
 
+  -- (stderr without its Database line, which must name url)
   local function run(args, env)
-    return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
+    return status, out, h.drop_database_lines(err, url)
   end
 
   -- The command fails with status and exactly the message err (a string,
@@ -563,14 +565,14 @@ h.each_db(function(db)
 
     it("53. an unknown command exits 2 with the usage", function()
       setup()
-      fails("upgrayde head", 2, "luamig: unknown command 'upgrayde'\nusage: luamig [global options] "
+      fails("upgrayde head", 2, "luamig: unknown command 'upgrayde' (did you mean 'upgrade'?)\nusage: luamig [global options] "
         .. "COMMAND [options]\n(luamig --help for more)\n")
     end)
 
     it("54. an unknown option of a command exits 2 with its usage", function()
       setup()
-      fails("upgrade head --sqll", 2, "luamig: unknown option '--sqll'\nusage: luamig upgrade [TARGET] "
-        .. "[--sql] [--plan]\n(luamig upgrade --help for more)\n")
+      fails("upgrade head --sqll", 2, "luamig: unknown option '--sqll' (did you mean '--sql'?)\nusage: luamig upgrade [TARGET] "
+        .. "[--sql] [--plan] [--tag TAG]\n(luamig upgrade --help for more)\n")
     end)
 
     it("55. an unknown global option", function()
@@ -582,20 +584,20 @@ h.each_db(function(db)
     it("56. an option missing its value", function()
       setup()
       fails("upgrade head --url", 2, "luamig: option --url needs a value (URL)\nusage: luamig upgrade "
-        .. "[TARGET] [--sql] [--plan]\n(luamig upgrade --help for more)\n")
+        .. "[TARGET] [--sql] [--plan] [--tag TAG]\n(luamig upgrade --help for more)\n")
     end)
 
-    it("57. -x without KEY=VALUE", function()
+    it("57. -x without KEY=VALUE or a bare KEY", function()
       setup()
-      fails("-x nothing upgrade head", 2, "luamig: -x takes KEY=VALUE with a non-empty KEY; the argument "
-        .. "given is not shown, as -x values may be secrets\nusage: luamig "
-        .. "upgrade [TARGET] [--sql] [--plan]\n(luamig upgrade --help for more)\n")
+      fails("-x no:thing upgrade head", 2, "luamig: -x takes KEY=VALUE, or a KEY alone (letters, digits, "
+        .. "_ . -) for KEY=\"\"; the argument given is not shown, as -x values may be secrets\nusage: luamig "
+        .. "upgrade [TARGET] [--sql] [--plan] [--tag TAG]\n(luamig upgrade --help for more)\n")
     end)
 
     it("58. a missing argument", function()
       setup()
       fails("downgrade", 2, "luamig: downgrade needs an argument\nusage: luamig downgrade TARGET [--sql] "
-        .. "[--plan]\n(luamig downgrade --help for more)\n")
+        .. "[--plan] [--tag TAG]\n(luamig downgrade --help for more)\n")
     end)
 
     it("59. a version_table name carrying SQL is only a name", function()
@@ -641,9 +643,10 @@ describe("[sqlite] URLs and files", function()
     local dir = project()
     local status, _, err = h.luamig(dir, "--url sqlite:" .. dir .. "/no/such/dir/app.db upgrade head")
     assert.equal(1, status)
-    assert.equal(("FAILED: cannot open SQLite database '%s/no/such/dir/app.db': unable to open database "
+    assert.equal(("INFO  [luamig] Database: sqlite:%s/no/such/dir/app.db (from --url)\n"
+      .. "FAILED: cannot open SQLite database '%s/no/such/dir/app.db': unable to open database "
       .. "file (check that the path is a database file in a directory that exists and is writable)\n")
-      :format(dir), err)
+      :format(dir, dir), err)
   end)
 
   -- As root every file is writable: run as nobody then.
@@ -669,7 +672,8 @@ describe("[sqlite] URLs and files", function()
     os.execute(("mkdir %s/ro && chmod 555 %s/ro"):format(h.shell_quote(dir), h.shell_quote(dir)))
     local status, _, err = as_other(dir, "--url sqlite:ro/app.db upgrade head")
     assert.equal(1, status)
-    assert.equal("FAILED: cannot open SQLite database 'ro/app.db': unable to open database file (check "
+    assert.equal("INFO  [luamig] Database: sqlite:ro/app.db (from --url)\n"
+      .. "FAILED: cannot open SQLite database 'ro/app.db': unable to open database file (check "
       .. "that the path is a database file in a directory that exists and is writable)\n", err)
     assert.is_false(h.file_exists(dir .. "/ro/app.db"))
   end)
@@ -682,7 +686,8 @@ describe("[sqlite] URLs and files", function()
     os.execute(("chmod 444 %s/app.db"):format(h.shell_quote(dir)))
     local status, _, err = as_other(dir, "--url " .. url .. " downgrade base")
     assert.equal(1, status)
-    assert.equal("INFO  [luamig] Running downgrade g2 -> g1, add notes\n"
+    assert.equal("INFO  [luamig] Database: " .. url .. " (from --url)\n"
+      .. "INFO  [luamig] Running downgrade g2 -> g1, add notes\n"
       .. "FAILED: downgrade g2 (add notes): migrations/versions/g2.lua:11: attempt to write a readonly database\n"
       .. "Nothing of this run is committed: the database is at g2, as before the run.\n"
       .. "  statement: DROP TABLE \"notes\"\n", err)
@@ -706,7 +711,8 @@ describe("[postgresql] URLs and connections", function()
   it("67. an unreachable server names the address and says to check it is running", function()
     local status, _, err = h.luamig(project(), "--url 'postgresql://u:hunter22@127.0.0.1:1/db' upgrade head")
     assert.equal(1, status)
-    assert.equal("FAILED: cannot connect to PostgreSQL at 'postgresql://u:***@127.0.0.1:1/db': connection "
+    assert.equal("INFO  [luamig] Database: postgresql://u:***@127.0.0.1:1/db (from --url)\n"
+      .. "FAILED: cannot connect to PostgreSQL at 'postgresql://u:***@127.0.0.1:1/db': connection "
       .. "to server at \"127.0.0.1\", port 1 failed: Connection refused\n\tIs the server running on that "
       .. "host and accepting TCP/IP connections?\n", err)
   end)
@@ -726,8 +732,9 @@ describe("[postgresql] URLs and connections", function()
     for _, c in ipairs(cases) do
       local status, out, err = h.luamig(project(), "--url " .. h.shell_quote(c[1]) .. " upgrade head", c[3])
       assert.equal(1, status)
-      assert.equal(("FAILED: cannot connect to PostgreSQL at '%s': connection to server at \"%s\", port %s "
-        .. "failed: FATAL:  password authentication failed for user \"%s\"\n"):format(c[2], host, port,
+      assert.equal(("INFO  [luamig] Database: %s (from --url)\n"
+        .. "FAILED: cannot connect to PostgreSQL at '%s': connection to server at \"%s\", port %s "
+        .. "failed: FATAL:  password authentication failed for user \"%s\"\n"):format(c[2], c[2], host, port,
         h.pg_password_user), err)
       assert.is_nil((out .. err):find("s3cret", 1, true))
     end
@@ -738,8 +745,9 @@ describe("[postgresql] URLs and connections", function()
     local status, _, err = h.luamig(project(),
       ("--url postgresql://postgres@%s:%s/no_such_db upgrade head"):format(host, port))
     assert.equal(1, status)
-    assert.equal(("FAILED: cannot connect to PostgreSQL at 'postgresql://postgres@%s:%s/no_such_db': "
+    assert.equal(("INFO  [luamig] Database: postgresql://postgres@%s:%s/no_such_db (from --url)\n"
+      .. "FAILED: cannot connect to PostgreSQL at 'postgresql://postgres@%s:%s/no_such_db': "
       .. "connection to server at \"%s\", port %s failed: FATAL:  database \"no_such_db\" does not exist\n")
-      :format(host, port, host, port), err)
+      :format(host, port, host, port, host, port), err)
   end)
 end)

@@ -176,6 +176,19 @@ local function check_run(what, status, out, err, secrets)
   if status == 1 then assert(err:find("FAILED: ", 1, true), what .. ": no FAILED line: " .. err) end
   assert_no_leak(out .. err, secrets, what)
   if what:find("--json", 1, true) and status == 0 then assert_json(out, what) end
+  -- the Database line (its URL masked; checked for leaks above) is there
+  -- whenever the command connected, and --sql says the database kind instead
+  if status == 0 then
+    local offline = what:find("--sql", 1, true)
+    local connects = not offline and not what:find("heads$") and not what:find("show s1$")
+      and not what:find("history %-v$")
+    if connects then
+      assert(err:find("INFO  [luamig] Database: postgresql", 1, true), what .. ": no Database line: " .. err)
+    end
+    if offline then
+      assert(err:find("INFO  [luamig] Generating SQL for PostgreSQL", 1, true), what .. ": no Generating line: " .. err)
+    end
+  end
 end
 
 describe("[postgresql] 14. no password is shown, whatever the form of the URL or config", function()
@@ -279,9 +292,10 @@ describe("[postgresql] 14. no password is shown, whatever the form of the URL or
     local u = ("postgresql://luamig_pw_user:Wolf7#Kite8?Moth9@%s:%s/postgres"):format(host, port)
     local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(u) .. " current -v")
     assert.equal(1, status)
-    assert.equal(("FAILED: cannot connect to PostgreSQL at 'postgresql://luamig_pw_user:***@%s:%s/postgres': "
+    assert.equal(("INFO  [luamig] Database: postgresql://luamig_pw_user:***@%s:%s/postgres (from --url)\n"
+      .. "FAILED: cannot connect to PostgreSQL at 'postgresql://luamig_pw_user:***@%s:%s/postgres': "
       .. "connection to server at \"%s\", port %s failed: FATAL:  password authentication failed for user "
-      .. "\"luamig_pw_user\"\n"):format(host, port, host, port), err)
+      .. "\"luamig_pw_user\"\n"):format(host, port, host, port, host, port), err)
   end)
 
   it("a URL that libpq cannot read is refused without quoting it, with libpq's reason", function()
@@ -398,7 +412,7 @@ h.each_db(function(db)
     assert.equal(2, status)
     assert.equal("", out)
     assert.equal("luamig: --url is empty (an unset shell variable?); give a database URL, or leave --url "
-      .. "out to use DATABASE_URL or the config's url\nusage: luamig upgrade [TARGET] [--sql] [--plan]\n"
+      .. "out to use DATABASE_URL or the config's url\nusage: luamig upgrade [TARGET] [--sql] [--plan] [--tag TAG]\n"
       .. "(luamig upgrade --help for more)\n", err)
     status = h.luamig(dir, "--url= current")
     assert.equal(2, status)
@@ -565,7 +579,8 @@ describe("[postgresql] 14. the redactor masks a password, not the words it happe
       assert.equal(2, status)
       assert.equal("", out)
       assert.is_nil(err:find("S3cretValue", 1, true))
-      assert.truthy(err:find("-x takes KEY=VALUE with a non-empty KEY; the argument given is not shown", 1, true), err)
+      assert.truthy(err:find("-x takes KEY=VALUE, or a KEY alone (letters, digits, _ . -) for KEY=\"\"; "
+        .. "the argument given is not shown", 1, true), err)
     end
   end)
 end)
@@ -575,7 +590,7 @@ describe("[sqlite] config: an unknown setting's warning lists every setting luam
     local dir = h.project(revs, "urll = 'sqlite:x.db'\n")
     local status, _, err = h.luamig(dir, "--url sqlite:app.db history")
     assert.equal(0, status, err)
-    local list = err:match("unknown setting 'urll' is ignored %(known settings: ([^)]*)%)")
+    local list = err:match("unknown setting 'urll' is ignored %(did you mean 'url'%?%); known settings: ([^\n]*)")
     assert.truthy(list, err)
     for _, name in ipairs{"url", "version_locations", "naming_convention", "include_object",
                           "script_location", "version_table", "lock_timeout"} do

@@ -256,6 +256,27 @@ function h.lines(text)
   return out
 end
 
+-- stderr without the lines that say which database a command works on
+-- ("INFO  [luamig] Database: ...", "... Created the SQLite database file
+-- ...", "... Generating SQL for ..."), for specs whose subject is something
+-- else. With url, a Database line from --url must name it, password masked
+-- (roundtrip's scratch database has one of its own).
+function h.drop_database_lines(err, url)
+  local check = require("luassert")
+  local kept = {}
+  for line in err:gmatch("[^\n]*\n?") do
+    if line:find("^INFO  %[luamig%] Database: ") then
+      if url and line:find("(from --url)", 1, true) then
+        check.equal("INFO  [luamig] Database: " .. core.parse_url(url).display .. " (from --url)\n", line)
+      end
+    elseif not line:find("^INFO  %[luamig%] Created the SQLite database file ")
+           and not line:find("^INFO  %[luamig%] Generating SQL for ") then
+      kept[#kept + 1] = line
+    end
+  end
+  return table.concat(kept)
+end
+
 -- The lines of text that contain pattern (plain).
 function h.grep(text, pattern)
   local out = {}

@@ -305,6 +305,18 @@ int lm_url_parse(const char *url, struct lm_url *u, struct lm_err *e) {
   return url_error(u, e, "expected sqlite:PATH or postgresql://USER@HOST/DBNAME");
 }
 
+int lm_url_with_dbname(const char *url, const char *dbname, char **out, struct lm_err *e) {
+  struct lm_url u;
+  *out = NULL;
+  if (lm_url_parse(url, &u, e) != LM_OK) return LM_ERROR;
+  int rc = u.driver->with_dbname != NULL
+    ? u.driver->with_dbname(&u, dbname, out, e)
+    : lm_err_set(e, LM_ERROR, "a %s URL names no database on a server", u.driver->name);
+  if (rc != LM_OK) lm_err_redact(e, u.secrets);
+  lm_url_release(&u);
+  return rc;
+}
+
 void lm_url_release(struct lm_url *u) {
   if (u == NULL) return;
   free(u->target);

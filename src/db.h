@@ -76,6 +76,10 @@ struct lm_driver {
    * quoted. Called for PostgreSQL URLs only (SQLite's are paths, parsed
    * by db.c), so a driver without URLs of its kind leaves it NULL. */
   int (*parse_url)(struct lm_url *u, struct lm_err *e);
+  /* The URL u names with its database replaced by dbname, everything else
+   * (hosts, user, password, sslmode, ...) as the parser read it; *out is
+   * owned by the caller. NULL for a driver without server databases. */
+  int (*with_dbname)(const struct lm_url *u, const char *dbname, char **out, struct lm_err *e);
   /* Open a connection; on success *out is owned by the caller, who closes
    * it with close. */
   int (*open)(const struct lm_url *url, struct lm_conn **out, struct lm_err *e);
@@ -153,6 +157,9 @@ extern const struct lm_driver lm_driver_postgresql;
 /* db.c: URL parsing and the dialect-aware quoting shared by both drivers. */
 int lm_url_parse(const char *url, struct lm_url *out, struct lm_err *e);
 void lm_url_release(struct lm_url *u);
+/* url with its database name replaced (a PostgreSQL URL only); caller
+ * frees *out. */
+int lm_url_with_dbname(const char *url, const char *dbname, char **out, struct lm_err *e);
 /* Open whatever the URL names. */
 int lm_db_connect(const char *url, struct lm_conn **out, struct lm_err *e);
 /* Process-wide settings for a program that owns the process (the luamig

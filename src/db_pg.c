@@ -224,6 +224,44 @@ static int pg_parse_url(struct lm_url *u, struct lm_err *e) {
   return rc;
 }
 
+/* b += s percent-encoded as a URI query value or path (RFC 3986
+ * unreserved bytes as they are), which libpq decodes back. */
+static void add_encoded(struct lm_buf *b, const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        c == '-' || c == '.' || c == '_' || c == '~')
+      lm_buf_addc(b, (char)c);
+    else
+      lm_buf_printf(b, "%%%02X", c);
+  }
+}
+
+/* The same URL on another database: libpq's fields of u, every one but
+ * dbname carried over as a query parameter ("postgresql:///DB?host=..."),
+ * so nothing is re-read from the text by hand. */
+static int pg_with_dbname(const struct lm_url *u, const char *dbname, char **out, struct lm_err *e) {
+  char *msg = NULL;
+  PQconninfoOption *opts = PQconninfoParse(u->target, &msg);
+  if (opts == NULL) {
+    PQfreemem(msg);
+    return lm_err_set(e, LM_ERROR, "invalid database URL; the URL is not shown, as it may hold a password");
+  }
+  struct lm_buf b = LM_BUF_INIT;
+  lm_buf_adds(&b, "postgresql:///");
+  add_encoded(&b, dbname);
+  char sep = '?';
+  for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+    if (o->val == NULL || strcmp(o->keyword, "dbname") == 0) continue;
+    lm_buf_printf(&b, "%c%s=", sep, o->keyword);
+    add_encoded(&b, o->val);
+    sep = '&';
+  }
+  PQconninfoFree(opts);
+  *out = lm_buf_detach(&b);
+  return LM_OK;
+}
+
 static void ignore_notice(void *arg, const char *message) {
   (void)arg;
   (void)message;
@@ -696,6 +734,7 @@ static const char *pg_lost(struct lm_conn *c) {
 const struct lm_driver lm_driver_postgresql = {
   .name = "postgresql",
   .parse_url = pg_parse_url,
+  .with_dbname = pg_with_dbname,
   .open = pg_open,
   .close = pg_close,
   .exec = pg_exec,

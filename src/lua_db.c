@@ -677,6 +677,18 @@ static int core_parse_url(lua_State *L) {
   return 1;
 }
 
+/* core.url_with_dbname(url, dbname) -> the URL of database dbname on the
+ * same server, with the same user, password and options (PostgreSQL). */
+static int core_url_with_dbname(lua_State *L) {
+  const char *url = luaL_checkstring(L, 1), *dbname = luaL_checkstring(L, 2);
+  char *out = NULL;
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_url_with_dbname(url, dbname, &out, &e) != LM_OK) return lm_lua_raise(L, &e);
+  lua_pushstring(L, out);
+  free(out);
+  return 1;
+}
+
 /* core.url_secrets(text) -> {secret, ...}: every form of every password
  * text may hold (lm_url_secrets), whether or not it is a valid URL; never
  * raises on a bad one. For the redactor of a run (luamig/redact.lua). */
@@ -776,6 +788,7 @@ static void create_meta(lua_State *L, const char *name, const luaL_Reg *meta,
 static const luaL_Reg core_funcs[] = {
   {"connect", core_connect},
   {"parse_url", core_parse_url},
+  {"url_with_dbname", core_url_with_dbname},
   {"url_secrets", core_url_secrets},
   {"redact", core_redact},
   {"quote_ident", core_quote_ident},

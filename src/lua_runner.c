@@ -23,6 +23,12 @@
  * core.interrupt(), core.interrupted(): Ctrl-C (runner.h).
  * core.ensure_version(conn, version_table): create the version table and log.
  * core.version_log_name(version_table) -> the log table's name.
+ * core.logged_checksums(conn, version_table) -> {[revision] = checksum}: the
+ *   latest checksum the log records for each revision (its upgrade and
+ *   accept rows); {} without a log. Creates nothing.
+ * core.log_accept(conn, version_table, revision, checksum, who): records a
+ *   script's checksum as accepted (`verify --accept`), creating the
+ *   version table and its log when missing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,13 +198,17 @@ static int core_run(lua_State *L) {
   lua_setmetatable(L, -2);
   int scratch = lua_gettop(L);
 
+  /* A plan only computes: it must not ask a scanned record for its
+   * checksum, which would load (read again) every script. */
+  int plan = opt_bool(L, "plan", 0);
   s->scripts = calloc(g->nrevs ? g->nrevs : 1, sizeof *s->scripts);
   if (s->scripts == NULL) return luaL_error(L, "not enough memory");
   for (size_t i = 0; i < g->nrevs; i++) {             /* strings stay in the records */
     lua_rawgeti(L, ARG_RECORDS, (lua_Integer)i + 1);
     lua_getfield(L, -1, "message");
     s->scripts[i].message = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    lua_getfield(L, -2, "checksum");
+    if (plan) lua_pushnil(L);
+    else lua_getfield(L, -2, "checksum");
     s->scripts[i].checksum = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_getfield(L, -3, "transactional");
     s->scripts[i].transactional = lua_isnil(L, -1) || lua_toboolean(L, -1);
@@ -314,7 +324,43 @@ static int core_interrupted(lua_State *L) {
   return 1;
 }
 
+/* core.logged_checksums(conn, version_table) -> {[revision] = checksum} */
+static int core_logged_checksums(lua_State *L) {
+  struct lm_conn *conn = lm_lua_checkconn(L, 1);
+  const char *table = luaL_optstring(L, 2, "luamig_version");
+  char **revisions, **checksums;
+  size_t n;
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_version_checksums(conn, table, &revisions, &checksums, &n, &e) != LM_OK)
+    return lm_lua_raise(L, &e);
+  lua_createtable(L, 0, (int)n);
+  for (size_t i = 0; i < n; i++) {                    /* oldest first: the latest row wins */
+    lua_pushstring(L, checksums[i]);
+    lua_setfield(L, -2, revisions[i]);
+  }
+  lm_version_rows_free(revisions, n);
+  lm_version_rows_free(checksums, n);
+  return 1;
+}
+
+/* core.log_accept(conn, version_table, revision, checksum, who) */
+static int core_log_accept(lua_State *L) {
+  struct lm_conn *conn = lm_lua_checkconn(L, 1);
+  const char *table = luaL_checkstring(L, 2);
+  const char *revision = luaL_checkstring(L, 3);
+  const char *checksum = luaL_checkstring(L, 4);
+  const char *who = luaL_optstring(L, 5, NULL);
+  struct lm_sink sink = {.conn = conn, .dialect = conn->driver->name};
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_version_ensure(&sink, table, &e) != LM_OK ||
+      lm_version_log(&sink, table, revision, LM_LOG_ACCEPT, checksum, -1, who, &e) != LM_OK)
+    return lm_lua_raise(L, &e);
+  return 0;
+}
+
 static const luaL_Reg runner_funcs[] = {
+  {"logged_checksums", core_logged_checksums},
+  {"log_accept", core_log_accept},
   {"version_log_name", core_version_log_name},
   {"interrupt", core_interrupt},
   {"interrupted", core_interrupted},

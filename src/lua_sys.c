@@ -3,9 +3,12 @@
  * cannot give: whether a descriptor is a terminal (progress lines, colour),
  * the real working directory (not an inherited $PWD), the user from the
  * password database (not $USER, which may be unset), and a monotonic clock
- * for rates and elapsed times.
+ * for rates and elapsed times; the process id, and a trap that turns
+ * SIGINT and SIGTERM into a Lua error so that cleanup code runs (roundtrip
+ * drops the scratch database it created).
  */
 #include <errno.h>
+#include <signal.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +67,82 @@ static int sys_monotonic(lua_State *L) {
   return 1;
 }
 
+/* core.pid() -> this process's id */
+static int sys_pid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+/* ---- The interrupt trap -------------------------------------------------
+ * As lua.c does: the handler only sets a hook, and the hook raises the
+ * error at the next Lua instruction, where raising is safe. A C call
+ * blocked in the database finishes first. */
+static lua_State *trap_L;
+static volatile sig_atomic_t trapped_signal;
+static struct sigaction saved_int, saved_term;
+static int trap_on;
+static volatile sig_atomic_t trap_hold;
+
+static void trap_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted (%s)", trapped_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void trap_handler(int sig) {
+  trapped_signal = sig;
+  if (trap_L != NULL && !trap_hold) lua_sethook(trap_L, trap_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* core.trap_interrupts(mode): true, SIGINT and SIGTERM raise
+ * "interrupted" in the main Lua thread (at once if one came while held);
+ * "hold", they are only recorded (core.trapped_signal), for code that must
+ * not be cut short; false, the previous handlers are back. */
+static int sys_trap_interrupts(lua_State *L) {
+  int on = lua_toboolean(L, 1);
+  int hold = lua_type(L, 1) == LUA_TSTRING && strcmp(lua_tostring(L, 1), "hold") == 0;
+  if (on) {
+    trap_hold = 1;
+    if (trap_L != NULL) lua_sethook(trap_L, NULL, 0, 0);
+  }
+  if (on && !trap_on) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    trap_L = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    trapped_signal = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = trap_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &saved_int);
+    sigaction(SIGTERM, &sa, &saved_term);
+    trap_on = 1;
+  }
+  if (on) {
+    trap_hold = hold;
+    if (!hold && trapped_signal != 0) trap_handler(trapped_signal);
+  } else if (!on && trap_on) {
+    sigaction(SIGINT, &saved_int, NULL);
+    sigaction(SIGTERM, &saved_term, NULL);
+    if (trap_L != NULL) lua_sethook(trap_L, NULL, 0, 0);
+    trap_L = NULL;
+    trap_on = 0;
+  }
+  return 0;
+}
+
+/* core.trapped_signal() -> "SIGINT" | "SIGTERM" | nil: the signal trapped
+ * since trap_interrupts(true). */
+static int sys_trapped_signal(lua_State *L) {
+  if (trapped_signal == 0) lua_pushnil(L);
+  else lua_pushstring(L, trapped_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  return 1;
+}
+
 void lm_lua_sys_open(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"isatty", sys_isatty}, {"cwd", sys_cwd}, {"user", sys_user}, {"monotonic", sys_monotonic},
+    {"pid", sys_pid}, {"trap_interrupts", sys_trap_interrupts}, {"trapped_signal", sys_trapped_signal},
     {NULL, NULL},
   };
   luaL_setfuncs(L, fns, 0);

@@ -198,7 +198,7 @@ static int is_relative(const char *target) {
 }
 
 static const char *direction_name(const struct lm_step *s) {
-  return s->stamp ? "stamp" : s->upgrade ? "upgrade" : "downgrade";
+  return s->stamp ? LM_LOG_STAMP : s->upgrade ? LM_LOG_UPGRADE : LM_LOG_DOWNGRADE;
 }
 
 /* "upgrade 3f2a9c1d8e7b (create users)": the step, for messages. */
@@ -250,7 +250,7 @@ static int record_step(struct run *r, const struct lm_step *s, int64_t ms, struc
                           s->stamp ? NULL : r->scripts[s->rev].checksum, ms, r->o->who, e);
   for (size_t i = 0; i < s->to.n || i == 0; i++) {    /* a stamp: one row per destination */
     const char *rev = s->to.n ? rev_id(r, s->to.v[i]) : NULL;
-    if (lm_version_log(&r->sink, table, rev, "stamp", NULL, ms, r->o->who, e) != LM_OK)
+    if (lm_version_log(&r->sink, table, rev, LM_LOG_STAMP, NULL, ms, r->o->who, e) != LM_OK)
       return LM_ERROR;
     if (s->to.n == 0) break;
   }

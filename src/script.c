@@ -544,23 +544,17 @@ static int run_top_level(lua_State *L, const char *path) {
   return status;
 }
 
-/* Runs the chunk and builds the record; see script.h. */
-int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *path, int env_mt,
-                      struct lm_err *e) {
-  char *data = NULL;
-  size_t len = 0;
+/* Runs the script whose text is data[0..len) and pushes its record (see
+ * lm_script_load_at); data stays the caller's. */
+static int load_data(lua_State *L, const char *data, size_t len, const char *path, int env_mt,
+                     struct lm_err *e) {
   char hex[65];
   int top = lua_gettop(L);
   env_mt = lua_absindex(L, env_mt);
-  if (read_file(dirfd, name, path, &data, &len, e)) return LM_ERROR;
-  if (lm_script_sha256(data, len, hex, e)) {
-    free(data);
-    return LM_ERROR;
-  }
+  if (lm_script_sha256(data, len, hex, e)) return LM_ERROR;
   char *chunkname = lm_asprintf("@%s", path);
   int status = luaL_loadbufferx(L, data, len, chunkname, "t");
   free(chunkname);
-  free(data);
   if (status != LUA_OK) {
     set_load_error(e, lua_tostring(L, -1), path);
     lua_settop(L, top);
@@ -614,17 +608,33 @@ cleanup:
   return LM_OK;
 }
 
-/* The record from the header scan; see script.h. */
-int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *path, int scanned_mt,
+/* Runs the chunk and builds the record; see script.h. */
+int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *path, int env_mt,
                       struct lm_err *e) {
+  char *data = NULL;
+  size_t len = 0;
+  if (read_file(dirfd, name, path, &data, &len, e)) return LM_ERROR;
+  int rc = load_data(L, data, len, path, env_mt, e);
+  free(data);
+  return rc;
+}
+
+/* The record from the header scan, else from the full load of the same
+ * text: each file is read once; see script.h. */
+int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *path, int scanned_mt,
+                      int env_mt, struct lm_err *e) {
   char *data = NULL;
   size_t len = 0;
   int top = lua_gettop(L);
   scanned_mt = lua_absindex(L, scanned_mt);
-  if (read_file(dirfd, name, path, &data, &len, e)) return -1;
-  int ok = lm_script_scan_header(L, data, len);
+  env_mt = lua_absindex(L, env_mt);
+  if (read_file(dirfd, name, path, &data, &len, e)) return LM_ERROR;
+  if (!lm_script_scan_header(L, data, len)) {
+    int rc = load_data(L, data, len, path, env_mt, e);
+    free(data);
+    return rc;
+  }
   free(data);
-  if (!ok) return 0;
   int env = lua_gettop(L);
   lua_createtable(L, 0, 12);
   int rec = lua_gettop(L);
@@ -632,7 +642,7 @@ int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *pat
   if (read_metadata(L, env, rec, path, &ignored) != LM_OK) {
     lm_err_release(&ignored);
     lua_settop(L, top);
-    return 0;
+    return lm_script_load_at(L, dirfd, name, path, env_mt, e);  /* rare: wrong metadata */
   }
   lua_getfield(L, env, "\001has_downgrade");
   lua_setfield(L, rec, "has_downgrade");
@@ -640,5 +650,5 @@ int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *pat
   lua_setmetatable(L, rec);
   lua_replace(L, env);
   lua_settop(L, top + 1);
-  return 1;
+  return LM_OK;
 }

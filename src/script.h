@@ -65,12 +65,13 @@ int lm_script_scan_header(lua_State *L, const char *data, size_t len);
  * script: the metadata fields of lm_script_load_at's record, path, and
  * has_downgrade, but no upgrade, downgrade, env or checksum; its
  * metatable is scanned_mt (whose __index completes it with the full
- * load). Returns 1 with the record pushed; 0 with nothing pushed when the
- * script needs the full load (the scan declined, or the metadata is
- * wrong: the full load gives the message); -1 when the file cannot be
- * read (e filled). */
+ * load). When the script needs the full load (the scan declined, or the
+ * metadata is wrong: the full load gives the message), pushes
+ * lm_script_load_at's record instead, from the text already read (env_mt
+ * as there). Returns LM_OK with a record pushed, or LM_ERROR with e
+ * filled and nothing pushed. */
 int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *path,
-                      int scanned_mt, struct lm_err *e);
+                      int scanned_mt, int env_mt, struct lm_err *e);
 
 /* The first metadata field in which a scanned record (at scanned) and the
  * same script's loaded record (at loaded) differ ("revision", "parents",

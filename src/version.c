@@ -120,7 +120,8 @@ static char *quoted(const char *name, struct lm_err *e) {
   return lm_quote_ident(name, strlen(name), e);
 }
 
-int lm_version_exists(struct lm_conn *c, const char *table, int *exists, struct lm_err *e) {
+/* Whether a table of that name is visible (on PostgreSQL: in the search path). */
+static int table_exists(struct lm_conn *c, const char *table, int *exists, struct lm_err *e) {
   const char *sql = strcmp(c->driver->name, "sqlite") == 0
     ? "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1"
     : "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = $1 "
@@ -128,13 +129,18 @@ int lm_version_exists(struct lm_conn *c, const char *table, int *exists, struct 
   struct lm_value param = {.type = LM_TEXT, .s = table, .len = strlen(table)};
   struct lm_cursor *cur = NULL;
   *exists = 0;
-  if (check_names(c->driver->name, table, e) != LM_OK) return LM_ERROR;
   if (c->driver->query(c, sql, 1, &param, &cur, e) != LM_OK) return LM_ERROR;
   int rc = c->driver->next(cur, e);
   c->driver->cursor_free(cur);
   if (rc == LM_ERROR) return LM_ERROR;
   *exists = rc == LM_ROW;
   return LM_OK;
+}
+
+int lm_version_exists(struct lm_conn *c, const char *table, int *exists, struct lm_err *e) {
+  *exists = 0;
+  if (check_names(c->driver->name, table, e) != LM_OK) return LM_ERROR;
+  return table_exists(c, table, exists, e);
 }
 
 static int compare_strings(const void *a, const void *b) {
@@ -288,8 +294,52 @@ int lm_version_log(struct lm_sink *s, const char *table, const char *revision,
                           "VALUES ($1, $2, $3, $4, $5)", q);
   free(q);
   struct lm_value params[5] = {text(revision), text(direction), text(checksum),
-                               {.type = LM_INTEGER, .i = duration_ms}, text(who)};
+                               {.type = duration_ms < 0 ? LM_NULL : LM_INTEGER, .i = duration_ms},
+                               text(who)};
   int rc = lm_sink_exec(s, sql, 5, params, NULL, e);
   free(sql);
   return rc;
+}
+
+int lm_version_checksums(struct lm_conn *c, const char *table, char ***revisions,
+                         char ***checksums, size_t *n, struct lm_err *e) {
+  *revisions = *checksums = NULL;
+  *n = 0;
+  char *log = lm_version_log_name(table);
+  int exists = 0, rc = table_exists(c, log, &exists, e);
+  char *q = rc == LM_OK && exists ? quoted(log, e) : NULL;
+  free(log);
+  if (rc != LM_OK || !exists) return rc;
+  if (q == NULL) return LM_ERROR;
+  char *sql = lm_asprintf("SELECT revision, checksum FROM %s WHERE direction IN ('%s', '%s') "
+                          "AND revision IS NOT NULL AND checksum IS NOT NULL ORDER BY id",
+                          q, LM_LOG_UPGRADE, LM_LOG_ACCEPT);
+  free(q);
+  struct lm_cursor *cur = NULL;
+  rc = c->driver->query(c, sql, 0, NULL, &cur, e);
+  free(sql);
+  if (rc != LM_OK) return LM_ERROR;
+  size_t cap = 0;
+  while ((rc = c->driver->next(cur, e)) == LM_ROW) {
+    struct lm_value rev, sum;
+    c->driver->column_value(cur, 0, &rev);
+    c->driver->column_value(cur, 1, &sum);
+    if (rev.type != LM_TEXT || sum.type != LM_TEXT) continue;
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      *revisions = lm_realloc(*revisions, cap * sizeof **revisions);
+      *checksums = lm_realloc(*checksums, cap * sizeof **checksums);
+    }
+    (*revisions)[*n] = lm_strndup(rev.s, rev.len);
+    (*checksums)[(*n)++] = lm_strndup(sum.s, sum.len);
+  }
+  c->driver->cursor_free(cur);
+  if (rc == LM_ERROR) {
+    lm_version_rows_free(*revisions, *n);
+    lm_version_rows_free(*checksums, *n);
+    *revisions = *checksums = NULL;
+    *n = 0;
+    return LM_ERROR;
+  }
+  return LM_OK;
 }

@@ -51,9 +51,24 @@ int lm_version_write(struct lm_sink *s, const char *table, int op, const char *f
 /* Delete every row (stamp --purge). */
 int lm_version_purge(struct lm_sink *s, const char *table, struct lm_err *e);
 
-/* Append one row to the log. checksum may be NULL (a stamp). */
+/* The log's directions. A checksum is recorded by an upgrade (the script as
+ * it ran) and by an accept (`verify --accept`: the script as reviewed
+ * later); a stamp and a downgrade record none that counts. */
+#define LM_LOG_UPGRADE "upgrade"
+#define LM_LOG_DOWNGRADE "downgrade"
+#define LM_LOG_STAMP "stamp"
+#define LM_LOG_ACCEPT "accept"
+
+/* Append one row to the log. checksum may be NULL (a stamp); duration_ms
+ * < 0 records none (an accept runs nothing). */
 int lm_version_log(struct lm_sink *s, const char *table, const char *revision,
                    const char *direction, const char *checksum, int64_t duration_ms,
                    const char *who, struct lm_err *e);
+
+/* The checksums the log records (upgrade and accept rows), oldest first:
+ * a later row of a revision supersedes an earlier one. An absent log has
+ * none. Caller frees both lists with lm_version_rows_free(list, *n). */
+int lm_version_checksums(struct lm_conn *c, const char *table, char ***revisions,
+                         char ***checksums, size_t *n, struct lm_err *e);
 
 #endif

@@ -2,34 +2,45 @@
 -- precedence of the database URL (DESIGN.md, "Project configuration").
 local M = {}
 
--- Every setting with its default; a luamig.lua may set any of them.
-M.defaults = {
-  script_location = "migrations",
-  url = nil,                           -- see M.url for the precedence
-  version_table = "luamig_version",
-  version_locations = nil,             -- more directories of scripts, besides versions/
-  file_template = "%(rev)s_%(slug)s",
-  truncate_slug_length = 40,
-  target_schema = "schema.lua",
-  transaction_per_migration = true,
-  lock_timeout = 300,                  -- seconds to wait for another run's lock
-  naming_convention = nil,             -- overrides of the op API's constraint names
-  include_object = nil,                -- function(kind, name, table) for autogenerate
-  compare_type = true,
-  output_encoding = "utf-8",
+-- Every setting: its name, the Lua type it must have ("list" = a string or
+-- a list of strings) and its default (nil: none). The one table both the
+-- reader and its unknown-setting warning use, so the list of known settings
+-- is the list of settings read.
+M.settings = {
+  {"script_location", "string", "migrations"},
+  {"url", "string", nil},                            -- see M.url for the precedence
+  {"version_table", "string", "luamig_version"},
+  {"version_locations", "list", nil},                -- more directories of scripts, besides versions/
+  {"file_template", "string", "%(rev)s_%(slug)s"},
+  {"truncate_slug_length", "number", 40},
+  {"target_schema", "string", "schema.lua"},
+  {"transaction_per_migration", "boolean", true},
+  {"lock_timeout", "number", 300},                   -- seconds to wait for another run's lock
+  {"naming_convention", "table", nil},               -- overrides of the op API's constraint names
+  {"include_object", "function", nil},               -- function(kind, name, table) for autogenerate
+  {"compare_type", "boolean", true},
+  {"sections", "table", nil},                        -- name -> settings, chosen with -n NAME (M.section)
 }
+
+M.defaults, M.known = {}, {}                          -- name -> default; name -> true
+local types, names = {}, {}                           -- name -> type; the names, sorted
+for _, s in ipairs(M.settings) do
+  local name, kind, default = s[1], s[2], s[3]
+  M.defaults[name], M.known[name], types[name] = default, true, kind
+  names[#names + 1] = name
+end
+table.sort(names)
+M.names = names
 
 M.default_url = "sqlite:luamig.db"
 
--- Settings without a default value, known all the same.
-local optional = {url = true, version_locations = true, naming_convention = true, include_object = true}
-
-local function known_list()
-  local names = {}
-  for k in pairs(M.defaults) do names[#names + 1] = k end
-  for k in pairs(optional) do names[#names + 1] = k end
-  table.sort(names)
-  return table.concat(names, ", ")
+-- The warning for a name that is not a setting, with the closest setting.
+function M.unknown_warning(source, name)
+  local suggest = require "luamig.suggest"
+  name = tostring(name)
+  local best = suggest.closest(name, names)
+  return ("%s: unknown setting '%s' is ignored%s; known settings: %s"):format(source, name,
+    best and (" (did you mean '%s'?)"):format(best) or "", table.concat(names, ", "))
 end
 
 -- The directory part of a path ("" for a bare name).
@@ -64,6 +75,12 @@ function M.read(path)
   if not chunk then error(unquoted_syntax_error(err), 0) end
   local ok, run_err = pcall(chunk)
   redact.learn(rawget(env, "url"))                   -- before any message can show it
+  local sections = rawget(env, "sections")            -- and every section's, used or not
+  if type(sections) == "table" then
+    for _, section in pairs(sections) do
+      if type(section) == "table" then redact.learn(rawget(section, "url")) end
+    end
+  end
   if not ok then
     if type(run_err) ~= "string" then               -- error({}) or error(): say what it was
       run_err = ("%s: error object is a %s value"):format(path, type(run_err))
@@ -72,11 +89,10 @@ function M.read(path)
   end
   local settings, warnings = {}, {}
   for k, v in pairs(env) do
-    if M.defaults[k] ~= nil or optional[k] then
+    if M.known[k] then
       settings[k] = v
     else
-      warnings[#warnings + 1] = ("%s: unknown setting '%s' is ignored (known settings: %s)")
-        :format(path, tostring(k), known_list())
+      warnings[#warnings + 1] = M.unknown_warning(path, k)
     end
   end
   table.sort(warnings)
@@ -84,14 +100,37 @@ function M.read(path)
   return settings, warnings
 end
 
--- The Lua type each setting must have ("list" = a string or a list of strings).
-local types = {
-  script_location = "string", url = "string", version_table = "string",
-  version_locations = "list", file_template = "string", truncate_slug_length = "number",
-  target_schema = "string", transaction_per_migration = "boolean", lock_timeout = "number",
-  naming_convention = "table", include_object = "function", compare_type = "boolean",
-  output_encoding = "string",
-}
+-- The settings of section name (-n NAME: sections = {NAME = {...}} in the
+-- config) laid over the top-level ones; warnings for its unknown names.
+-- A missing section is an error that lists the sections there are.
+function M.section(settings, name, path)
+  local sections = settings.sections or {}
+  local chosen = sections[name]
+  if chosen == nil then
+    local have = {}
+    for k in pairs(sections) do have[#have + 1] = tostring(k) end
+    table.sort(have)
+    local suggest = require "luamig.suggest"
+    error(("%s: no section '%s'%s; %s"):format(path, name, suggest.hint(name, have),
+      #have > 0 and ("the sections: " .. table.concat(have, ", "))
+        or "define it as sections = { " .. name .. " = { url = ... } }"), 0)
+  end
+  if type(chosen) ~= "table" then
+    error(("%s: sections.%s must be a table of settings, not a %s"):format(path, name, type(chosen)), 0)
+  end
+  local out, warnings = {}, {}
+  for k, v in pairs(settings) do if k ~= "sections" then out[k] = v end end
+  for k, v in pairs(chosen) do
+    if k == "sections" then
+      warnings[#warnings + 1] = ("%s: sections.%s: sections do not nest; its sections are ignored")
+        :format(path, name)
+    elseif M.known[k] then out[k] = v
+    else warnings[#warnings + 1] = M.unknown_warning(("%s: sections.%s"):format(path, name), k) end
+  end
+  table.sort(warnings)
+  M.check(out, ("%s: sections.%s"):format(path, name))
+  return out, warnings
+end
 
 local function type_ok(want, v)
   if want ~= "list" then return type(v) == want end
@@ -121,7 +160,9 @@ end
 -- embedded default. The first of them that is set decides, and an empty
 -- one is an error, not a reason to go on to the next: `--url "$UNSET"` or
 -- DATABASE_URL="" falling through to another database would migrate the
--- wrong one.
+-- wrong one. Returns the URL and where it came from, as the "Database:"
+-- line says it ("from --url", "from DATABASE_URL", "from the url in
+-- luamig.lua", "the built-in default; ...").
 function M.url(cli_url, config_url, cli_source, config_source)
   local env = os.getenv("DATABASE_URL")
   if cli_url ~= nil then
@@ -129,23 +170,23 @@ function M.url(cli_url, config_url, cli_source, config_source)
       error(("%s: the database URL is empty (an unset shell variable?); give a URL, or leave "
         .. "it out to use DATABASE_URL or the config's url"):format(cli_source or "--url"), 0)
     end
-    return cli_url
+    return cli_url, "from " .. (cli_source or "--url")
   end
   if env ~= nil then
     if env == "" then
       error("DATABASE_URL is set but empty; set it to a database URL, or unset it to use "
         .. "the config's url", 0)
     end
-    return env
+    return env, "from DATABASE_URL"
   end
   if config_url ~= nil then
     if config_url == "" then
       error(("%s: url is empty; give a database URL or remove the setting"):format(
         config_source or "luamig.lua"), 0)
     end
-    return config_url
+    return config_url, "from the url in " .. (config_source or "luamig.lua")
   end
-  return M.default_url
+  return M.default_url, "the built-in default; set --url, DATABASE_URL or url in luamig.lua"
 end
 
 -- Settings with defaults filled in, and paths resolved against base_dir
@@ -154,7 +195,7 @@ function M.complete(settings, base_dir)
   M.check(settings, "luamig.open")
   local s = {}
   for k, v in pairs(M.defaults) do s[k] = v end
-  for k, v in pairs(settings) do s[k] = v end
+  for k, v in pairs(settings) do if k ~= "sections" then s[k] = v end end
   base_dir = base_dir or ""
   s.script_location = M.join(base_dir, s.script_location)
   s.target_schema = M.join(base_dir, s.target_schema)

@@ -21,7 +21,8 @@ Runner.__index = Runner
 Runner.__name = "luamig.Runner"
 
 -- Settings given to open that are not luamig.lua settings.
-local open_only = {config = true, log = true, progress = true, x = true, url_source = true}
+local open_only = {config = true, log = true, progress = true, x = true, url_source = true,
+                   name = true, tag = true, traceback = true}
 
 -- Raise a luamig error value: message plus fields.
 local function fail(message, fields)
@@ -37,8 +38,26 @@ local function redacted(ok, ...)
   if ok then return ... end
   error(redact.error((...)), 0)
 end
+-- With M.traceback set (the CLI's --raiseerr), the Lua stack where a
+-- public call's error was raised is kept in M.last_traceback: the
+-- innermost call's, as the outer ones only see it rethrown.
+local depth = 0
+local function traced(e)
+  if M.traceback and not M.last_traceback then
+    M.last_traceback = debug.traceback(type(e) == "table" and tostring(e.message) or tostring(e), 2)
+  end
+  return e
+end
+local function leave(ok, ...)
+  depth = depth - 1
+  return redacted(ok, ...)
+end
 local function guarded(fn)
-  return function(...) return redacted(pcall(fn, ...)) end
+  return function(...)
+    if depth == 0 then M.last_traceback = nil end
+    depth = depth + 1
+    return leave(xpcall(fn, traced, ...))
+  end
 end
 
 local function open(opts)
@@ -52,22 +71,29 @@ local function open(opts)
     if not ok then fail(tostring(res)) end
     settings, warnings, base = res, warn, config.dirname(opts.config)
   end
+  if opts.name ~= nil then                            -- -n NAME: a named section of the config
+    local ok, res, warn = pcall(config.section, settings, opts.name, opts.config or "luamig.open")
+    if not ok then fail(tostring(res)) end
+    settings = res
+    for _, w in ipairs(warn) do warnings[#warnings + 1] = w end
+  end
+  settings.sections = nil
   for k, v in pairs(opts) do
     if not open_only[k] and k ~= "url" then
-      if config.defaults[k] == nil and k ~= "version_locations" and k ~= "naming_convention"
-         and k ~= "include_object" then
-        warnings[#warnings + 1] = ("luamig.open: unknown setting '%s' is ignored"):format(k)
-      end
+      if not config.known[k] then warnings[#warnings + 1] = config.unknown_warning("luamig.open", k) end
       settings[k] = v
     end
   end
-  local ok, url = pcall(config.url, opts.url, settings.url, opts.url_source or "luamig.open",
-                        opts.config or "luamig.open")
+  local ok, url, source = pcall(config.url, opts.url, settings.url, opts.url_source or "luamig.open",
+                                opts.config or "luamig.open")
   if not ok then fail(url) end
   local self = setmetatable({
     settings = config.complete(settings, base),
     url = url,
+    url_source = source,
     x = opts.x or {},
+    tag = opts.tag,
+    want_traceback = opts.traceback,                  -- keep a failing script's Lua traceback
     log_fn = opts.log,
     progress = opts.progress,
   }, Runner)
@@ -91,11 +117,60 @@ function Runner:display_url()
   return core.parse_url(self.url).display
 end
 
+-- The kind of database a URL names, as a user reads it.
+local kind_names = {sqlite = "SQLite", postgresql = "PostgreSQL"}
+
+local function file_exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The file a sqlite: URL names, when it is a plain file (not :memory: or a
+-- file: URI), made absolute.
+local function sqlite_file(u)
+  local path = u.dialect == "sqlite" and u.path
+  if not path or path == "" or path == ":memory:" or path:match("^file:") then return nil end
+  if path:sub(1, 1) ~= "/" then
+    local ok, cwd = pcall(core.cwd)
+    if ok and cwd then path = cwd:gsub("/$", "") .. "/" .. path end
+  end
+  return path
+end
+
+-- Connects on first use. Says first which database and where its URL came
+-- from (Alembic's "Context impl" line: a missing DATABASE_URL falling back
+-- to the default must not pass unseen), then that a SQLite file was made.
 function Runner:connection()
   if not self.conn then
+    local ok, u = pcall(core.parse_url, self.url)
+    local file = ok and sqlite_file(u)
+    local existed = file and file_exists(file)
+    if ok then
+      self:_log("INFO", ("Database: %s (%s)"):format(u.display, self.url_source or "from luamig.open"))
+    end
     self.conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
+    if file and not existed and file_exists(file) then
+      self:_log("INFO", "Created the SQLite database file " .. file)
+    end
   end
   return self.conn
+end
+
+-- The connection for a command that only reads, or nil when the database
+-- is a SQLite file that does not exist: a read finds nothing there, and
+-- connecting would create the file (an empty luamig.db left behind by a
+-- `luamig current` run in the wrong directory).
+function Runner:_read_connection()
+  if self.conn then return self.conn end
+  local ok, u = pcall(core.parse_url, self.url)
+  if ok and u.dialect == "sqlite" and u.path and u.path ~= ":memory:"
+     and not u.path:match("^file:") then
+    local f = io.open(u.path, "rb")
+    if not f then return nil end
+    f:close()
+  end
+  return self:connection()
 end
 
 function Runner:close()
@@ -111,12 +186,27 @@ Runner.__gc = Runner.close
 -- file is read twice. A run after a listing in the same runner loads them
 -- again (a long-lived program may have seen the files change). A scanned
 -- record is completed on the first read of its functions or checksum.
+-- The directories of scripts: script_location/versions, then
+-- version_locations, each once (a version_locations that lists versions/
+-- too, as Alembic's does, names the same directory again).
+local function same_dir_key(dir)
+  dir = dir:gsub("/+$", ""):gsub("/%./", "/"):gsub("^%./", "")
+  return dir
+end
+function Runner:_version_dirs()
+  local s = self.settings
+  local dirs, seen = {}, {}
+  for _, d in ipairs({s.script_location .. "/versions", table.unpack(s.version_locations)}) do
+    local key = same_dir_key(d)
+    if not seen[key] then seen[key] = true dirs[#dirs + 1] = d end
+  end
+  return dirs
+end
+
 function Runner:scripts(full)
   if full and self.scanned then self.records = nil end
   if not self.records then
-    local s = self.settings
-    local dirs = {s.script_location .. "/versions"}
-    for _, d in ipairs(s.version_locations) do dirs[#dirs + 1] = d end
+    local dirs = self:_version_dirs()
     local records = core.load_scripts(dirs, {scan = not full})
     local graph = core.graph(records)
     local by_id = {}
@@ -127,11 +217,28 @@ function Runner:scripts(full)
   return self.records, self.graph
 end
 
+-- The "Create Date:" line of a script's leading comment block (the
+-- template writes it there, as Alembic's writes it in the docstring), or nil.
+local function header_create_date(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local date
+  for line in f:lines() do
+    if not line:match("^%s*%-%-") and not line:match("^%s*$") then break end
+    date = line:match("^%s*%-%-%s*Create Date:%s*(.-)%s*$")
+    if date then break end
+  end
+  f:close()
+  return date ~= "" and date or nil
+end
+
 -- A revision as plain values: id, parents, depends_on, labels, message,
 -- path, and what it is in the graph; checksum on first read (it loads the
--- script: listings read only the headers).
+-- script: listings read only the headers), create_date on first read (it
+-- reads the script's header comment).
 local function record_checksum(info, key)
   if key == "checksum" then return getmetatable(info).record.checksum end
+  if key == "create_date" then return header_create_date(info.path) end
 end
 
 function Runner:info(id)
@@ -148,8 +255,11 @@ function Runner:info(id)
   }, {__index = record_checksum, record = r})
 end
 
+-- The audit log's "user@host": $USER or $LOGNAME, else (a cron job, a
+-- container) the password database's name for the real uid.
 local function who()
-  local user = os.getenv("USER") or os.getenv("LOGNAME") or "?"
+  local function set(name) local v = os.getenv(name) return v ~= "" and v or nil end
+  local user = set("USER") or set("LOGNAME") or core.user() or "?"
   local f = io.open("/proc/sys/kernel/hostname")
   local host = f and f:read("l") or os.getenv("HOSTNAME") or "?"
   if f then f:close() end
@@ -202,7 +312,7 @@ end
 -- The op object a script's upgrade or downgrade receives.
 function Runner:_op(conn, dialect, emit)
   local op = require("luamig.op")
-  return op.new{conn = conn, dialect = dialect, x = self.x, emit = emit,
+  return op.new{conn = conn, dialect = dialect, x = self.x, tag = self.tag, emit = emit,
                 naming_convention = self.settings.naming_convention,
                 log = function(level, msg) self:_log(level:upper(), msg) end,
                 progress = self.progress}
@@ -216,6 +326,10 @@ function Runner:_run(kind, opts)
   local offline = opts.sql
   local dialect = self:dialect()
   local conn = not offline and self:connection() or nil
+  if offline and not opts.plan then
+    self:_log("INFO", ("Generating SQL for %s, the kind of the database URL (%s); nothing "
+      .. "is run"):format(kind_names[dialect] or dialect, self.url_source or "from luamig.open"))
+  end
   -- Offline: the runner's statements (";"-terminated) and comments, and
   -- op's statements (unterminated) and COPY data (verbatim), in order.
   local emit, op_emit
@@ -248,7 +362,14 @@ function Runner:_run(kind, opts)
       end
       op = op or self:_op(conn, dialect, op_emit)     -- one per run: steps share it
       -- os.exit is refused while the script's code runs (core.call_script)
-      local ok, err = core.call_script(fn, function(e) return locate(e, record.path) end, op)
+      local ok, err = core.call_script(fn, function(e)
+        local located = locate(e, record.path)
+        if self.want_traceback then
+          self.script_traceback = debug.traceback(type(located) == "table"
+            and tostring(located.message) or tostring(located), 2)
+        end
+        return located
+      end, op)
       if not ok then
         if type(err) == "table" and err.where then
           err.message = err.where .. ": " .. tostring(err.message)
@@ -294,9 +415,11 @@ function Runner:plan(kind, target, opts)
   return self:_run(kind, {target = target, plan = true})
 end
 
--- The version rows; creates nothing.
+-- The version rows; creates nothing (not even a missing SQLite file).
 function Runner:current_rows()
-  return core.current(self:connection(), self.settings.version_table)
+  local conn = self:_read_connection()
+  if not conn then return {} end
+  return core.current(conn, self.settings.version_table)
 end
 
 -- Every revision applied when the version table holds rows: their
@@ -363,10 +486,13 @@ function Runner:current()
   return out
 end
 
-function Runner:heads()
+-- The heads; opts.resolve_dependencies: Alembic's `heads
+-- --resolve-dependencies`, without the heads that another revision's
+-- depends_on points at (the "effective heads").
+function Runner:heads(opts)
   local _, graph = self:scripts()
   local out = {}
-  for _, id in ipairs(graph:heads()) do out[#out + 1] = self:info(id) end
+  for _, id in ipairs(graph:heads{resolve_dependencies = opts and opts.resolve_dependencies}) do out[#out + 1] = self:info(id) end
   return out
 end
 
@@ -388,9 +514,42 @@ function Runner:history(range, opts)
   return out
 end
 
--- One revision: any identifier that names exactly one.
+-- history's revisions as luamig.graph_draw's nodes (history --graph,
+-- --dot): id, parents, dependencies, labels, head, effective_head from the
+-- graph in one call, message and depends_on (as written) from the scripts;
+-- current = true for the revisions opts.current (a set of ids) holds.
+function Runner:history_graph(range, opts)
+  opts = opts or {}
+  local _, graph = self:scripts()
+  local nodes, by_id, current = graph:drawing(range or ":", opts.rows or {}), self.by_id, opts.current
+  for _, node in ipairs(nodes) do
+    local r = by_id[node.id]
+    node.message, node.depends_on = r.message, r.depends_on
+    if current and current[node.id] then node.current = true end
+  end
+  return nodes
+end
+
+-- The revisions an identifier names (show, edit): "heads" names every
+-- head, "current" the database's version rows (oldest first; a row naming
+-- no script comes back as {id = x, unknown = true}, as current gives it).
 function Runner:show(ident)
   local _, graph = self:scripts()
+  if ident == "current" then
+    local rows, out = self:current_rows(), {}
+    local order = self:_order()
+    table.sort(rows, function(a, b)
+      local oa, ob = order[a], order[b]
+      if oa and ob then return oa < ob end
+      if oa or ob then return oa ~= nil end           -- unknown rows last
+      return a < b
+    end)
+    for _, id in ipairs(rows) do
+      out[#out + 1] = self.by_id[id] and self:info(id)
+                      or {id = id, revision = id, unknown = true, parents = {}}
+    end
+    return out
+  end
   local ids = graph:resolve(ident)
   if #ids == 0 then fail(("'%s' names no revision"):format(ident)) end
   local out = {}
@@ -398,46 +557,101 @@ function Runner:show(ident)
   return out
 end
 
--- The last checksum logged for each revision upgraded, from the log table
--- (whose name the C core derives from version_table).
-function Runner:_logged_checksums(conn)
-  local log = core.version_log_name(self.settings.version_table)
-  local ok, rows = pcall(conn.query, conn, ("SELECT revision, checksum FROM %s WHERE direction = "
-    .. "'upgrade' ORDER BY id"):format(core.quote_ident(log)))
-  local last = {}
-  if ok then for _, r in ipairs(rows) do last[r.revision] = r.checksum end end
-  return last
-end
-
--- The applied scripts (below the known version rows) whose file changed
--- since it was applied, oldest first: {{revision, path, logged, current}}.
-function Runner:_changed_scripts(conn, known_rows)
-  local logged = self:_logged_checksums(conn)
+-- The applied scripts (below the known version rows) compared with the
+-- checksums the log records (core.logged_checksums: upgrade and accept
+-- rows), oldest first: changed = {{revision, path, logged, current}},
+-- unchecked = {ids} (no recorded checksum: applied with --sql, stamped, or
+-- before the log), and how many were compared.
+function Runner:_compare_checksums(conn, known_rows)
+  local logged = core.logged_checksums(conn, self.settings.version_table)
   local order = self:_order()
   local applied = {}
   for id in pairs(self:applied(known_rows)) do applied[#applied + 1] = id end
   table.sort(applied, function(a, b) return order[a] < order[b] end)
-  local changed = {}
+  local changed, unchecked, compared = {}, {}, 0
   for _, id in ipairs(applied) do
     local r = self.by_id[id]
-    if logged[id] and logged[id] ~= r.checksum then
-      changed[#changed + 1] = {revision = id, path = r.path, logged = logged[id], current = r.checksum}
+    if not logged[id] then
+      unchecked[#unchecked + 1] = id
+    else
+      compared = compared + 1
+      if logged[id] ~= r.checksum then
+        changed[#changed + 1] = {revision = id, path = r.path, logged = logged[id], current = r.checksum}
+      end
     end
   end
-  return changed
+  return changed, unchecked, compared
 end
 
--- Applied scripts whose file changed since, and version rows that name no
--- known revision: {ok, changed = {{revision, path, logged, current}}, unknown = {ids}}.
-function Runner:verify()
-  local conn = self:connection()
+-- The version rows split into those naming a script and those naming none.
+function Runner:_known_rows(conn)
   local _, graph = self:scripts()
   local known, unknown = {}, {}
   for _, id in ipairs(core.current(conn, self.settings.version_table)) do
     if graph:revision(id) then known[#known + 1] = id else unknown[#unknown + 1] = id end
   end
-  local changed = self:_changed_scripts(conn, known)
-  return {ok = #changed == 0 and #unknown == 0, changed = changed, unknown = unknown}
+  return known, unknown
+end
+
+-- Applied scripts whose file changed since, applied revisions the log has
+-- no checksum for, and version rows that name no known revision: {ok,
+-- changed = {{revision, path, logged, current}}, unchecked = {ids},
+-- compared = n, unknown = {ids}}. ok: nothing changed, nothing unknown.
+function Runner:verify()
+  local conn = self:_read_connection()
+  if not conn then return {ok = true, changed = {}, unknown = {}, unchecked = {}, compared = 0} end
+  local known, unknown = self:_known_rows(conn)
+  local changed, unchecked, compared = self:_compare_checksums(conn, known)
+  return {ok = #changed == 0 and #unknown == 0, changed = changed, unknown = unknown,
+          unchecked = unchecked, compared = compared}
+end
+
+-- Accept applied scripts as they are now (`verify --accept`): after a
+-- reviewed edit, or where the log has no checksum. target: an identifier
+-- naming one applied revision, or "all" (every applied script whose
+-- recorded checksum differs or is missing). Each is recorded in the log as
+-- a row of its own (direction "accept"), so the edit stays on record and
+-- the "changed since it was applied" warning ends. Returns the accepted
+-- {{revision, path, checksum, previous (nil: none was recorded)}}, oldest first.
+function Runner:accept(target)
+  if type(target) ~= "string" or target == "" then
+    fail("verify --accept needs a revision, or all")
+  end
+  local conn = self:connection()
+  local _, graph = self:scripts()
+  local known, unknown = self:_known_rows(conn)
+  local changed, unchecked = self:_compare_checksums(conn, known)
+  local pending = {}                                  -- id -> the checksum recorded now, or false
+  for _, ch in ipairs(changed) do pending[ch.revision] = ch.logged end
+  for _, id in ipairs(unchecked) do pending[id] = false end
+  local ids = {}
+  if target == "all" then
+    local order = self:_order()
+    for id in pairs(pending) do ids[#ids + 1] = id end
+    table.sort(ids, function(a, b) return order[a] < order[b] end)
+  else
+    local found = graph:resolve(target)
+    if #found ~= 1 then
+      fail(("verify --accept: '%s' names %s; give one revision, or all"):format(target,
+        #found == 0 and "no revision" or (#found .. " revisions (" .. table.concat(found, ", ") .. ")")))
+    end
+    local id = found[1]
+    if not self:applied(known)[id] then
+      local at = #known + #unknown > 0 and table.concat(known, ", ") or "base"
+      if #unknown > 0 then at = at .. (#known > 0 and ", " or "") .. table.concat(unknown, ", ") end
+      fail(("verify --accept: revision %s is not applied to this database (it is at %s); only an "
+        .. "applied script's checksum is recorded"):format(id, at))
+    end
+    if pending[id] ~= nil then ids[1] = id end
+  end
+  local accepted = {}
+  for _, id in ipairs(ids) do
+    local r = self.by_id[id]
+    core.log_accept(conn, self.settings.version_table, id, r.checksum, who())
+    accepted[#accepted + 1] = {revision = id, path = r.path, checksum = r.checksum,
+                               previous = pending[id] or nil}
+  end
+  return accepted
 end
 
 -- Before an upgrade: a warning per applied script edited since it ran.
@@ -447,7 +661,7 @@ function Runner:_warn_changed(conn)
   if not ok or #rows == 0 then return end
   local _, graph = self:scripts()
   for _, id in ipairs(rows) do if not graph:revision(id) then return end end
-  for _, ch in ipairs(self:_changed_scripts(conn, rows)) do
+  for _, ch in ipairs((self:_compare_checksums(conn, rows))) do
     self:_log("WARNING", ("%s (revision %s) changed since it was applied; `luamig verify` "
       .. "lists every such script"):format(ch.path, ch.revision))
   end
@@ -465,6 +679,18 @@ function Runner:_resolve_all(idents)
     for _, id in ipairs(graph:resolve(ident)) do out[#out + 1] = id end
   end
   return out
+end
+
+-- Where a new revision goes when no --version-path is given and there are
+-- several version locations: the one that holds its first parent's script,
+-- as Alembic does; nil otherwise (one location, or a new base).
+function Runner:_parent_location(parents)
+  local dirs = self:_version_dirs()
+  if #dirs < 2 or not parents[1] then return nil end
+  local path = self.by_id[parents[1]].path
+  for _, d in ipairs(dirs) do
+    if path:sub(1, #d + 1) == d .. "/" then return d end
+  end
 end
 
 local function list_or_one(t)
@@ -512,7 +738,8 @@ function Runner:revision(opts)
   for id in pairs(self.by_id) do existing[id] = true end
   local s = self.settings
   local path, record = scaffold.write_revision{
-    script_location = s.script_location, version_path = opts.version_path,
+    script_location = s.script_location, version_locations = self:_version_dirs(),
+    version_path = opts.version_path or self:_parent_location(parents),
     file_template = s.file_template, truncate_slug_length = s.truncate_slug_length,
     message = opts.message, rev_id = opts.rev_id, down_revision = list_or_one(parents),
     branch_labels = labels, depends_on = opts.depends_on and self:_resolve_all(opts.depends_on),
@@ -534,7 +761,8 @@ function Runner:merge(opts)
   for id in pairs(self.by_id) do existing[id] = true end
   local s = self.settings
   local path, record = scaffold.write_revision{
-    script_location = s.script_location, file_template = s.file_template,
+    script_location = s.script_location, version_locations = self:_version_dirs(),
+    version_path = self:_parent_location(parents), file_template = s.file_template,
     truncate_slug_length = s.truncate_slug_length, message = opts.message, rev_id = opts.rev_id,
     down_revision = parents, branch_labels = opts.branch_label and {opts.branch_label},
     existing_ids = existing,
@@ -579,8 +807,8 @@ end
 -- The operations (luamig.autogen.diff) that turn the database into the
 -- declared schema; the database must be at head.
 function Runner:compare()
-  local conn = self:connection()
   if not self:_at_head() then fail("Target database is not up to date.") end
+  local conn = self:connection()                      -- after the scripts: a failure creates nothing
   local declared = self:declared_schema()
   local autogen = require "luamig.autogen"
   local ops = autogen.compare(conn, declared, {exclude = self:_own_tables(),
@@ -603,14 +831,54 @@ function Runner:_schema(conn)
   return require("luamig.introspect").schema(conn, {exclude = self:_own_tables()})
 end
 
--- How many tables, views and sequences a database has (0: empty).
-local function object_count(conn)
+-- What a scratch database holds besides luamig's own tables: {n =
+-- tables, views and sequences, rows = its version rows}; empty when both
+-- are none (a database brought back with `downgrade base` is). On
+-- PostgreSQL every schema but the system ones counts, as a migration may
+-- create its own.
+local PG_USER_SCHEMAS = [[n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%']]
+local function scratch_contents(conn, own)
   local sql = conn:dialect() == "postgresql"
     and [[SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')]]
+          WHERE ]] .. PG_USER_SCHEMAS .. [[ AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+            AND NOT (n.nspname = current_schema() AND c.relname IN ($1, $2))
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                              AND d.deptype = 'a' AND t.relnamespace = c.relnamespace
+                              AND n.nspname = current_schema() AND t.relname IN ($1, $2))]]
     or [[SELECT count(*) AS n FROM sqlite_schema WHERE type IN ('table', 'view')
-           AND name NOT LIKE 'sqlite\_%' ESCAPE '\']]
-  return conn:query(sql)[1].n
+           AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT IN ($1, $2)]]
+  local n = conn:query(sql, {own[1], own[2]})[1].n
+  local ok, rows = pcall(conn.query, conn, "SELECT version_num FROM " .. conn:quote_ident(own[1])
+                                           .. " ORDER BY version_num")
+  local ids = {}
+  for i, r in ipairs(ok and rows or {}) do ids[i] = r.version_num end
+  return {n = n, rows = ids}
+end
+
+-- --reset-scratch: empty the scratch database. PostgreSQL: every schema
+-- but the system ones dropped with all it holds (extensions and types
+-- included), the current schema created again; SQLite: every view and
+-- table dropped (their indexes and triggers with them). One transaction.
+local function reset_scratch(conn)
+  local q = function(name) return conn:quote_ident(name) end
+  local tx <close> = conn:begin()
+  if conn:dialect() == "postgresql" then
+    local current = conn:query("SELECT current_schema() AS s")[1].s
+    local rows = conn:query("SELECT n.nspname AS s FROM pg_namespace n WHERE " .. PG_USER_SCHEMAS
+                            .. " ORDER BY n.nspname")
+    for _, r in ipairs(rows) do conn:exec("DROP SCHEMA " .. q(r.s) .. " CASCADE") end
+    if current then conn:exec("CREATE SCHEMA " .. q(current)) end
+  else
+    conn:exec("PRAGMA defer_foreign_keys = ON")
+    local rows = conn:query([[SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view')
+      AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY type = 'table', sql LIKE 'CREATE VIRTUAL%' DESC]])
+    for _, r in ipairs(rows) do
+      conn:exec(("DROP %s IF EXISTS %s"):format(r.type == "view" and "VIEW" or "TABLE", q(r.name)))
+    end
+  end
+  tx:commit()
 end
 
 -- The downgrade target that undoes revision id alone, just after it was
@@ -622,40 +890,147 @@ function Runner:_undo_target(id)
   return parents[1]                                   -- unmerge: back to both parents
 end
 
--- The "test both directions" practice as one call: on a scratch database
--- (opts.scratch_url, which must be empty; by default a temporary SQLite
--- file), for each revision from base to the heads, in upgrade order:
+-- A PostgreSQL project's scratch database: created on the project's
+-- server over the project's connection (the project database itself is
+-- only connected to), named luamig_roundtrip_<pid>_<random>. Returns its
+-- name and URL (the project URL with the database replaced, by libpq's
+-- parser).
+function Runner:_create_scratch()
+  local conn = self:connection()
+  local random = ""
+  local f = io.open("/dev/urandom", "rb")
+  if f then
+    random = (f:read(4) or ""):gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+    f:close()
+  end
+  if #random < 8 then random = ("%08x"):format(math.random(0, 0x7fffffff)) end
+  local name = ("luamig_roundtrip_%d_%s"):format(core.pid(), random)
+  local ok, err = pcall(conn.exec, conn, "CREATE DATABASE " .. conn:quote_ident(name))
+  if not ok then
+    local message = type(err) == "table" and tostring(err.message) or tostring(err)
+    if type(err) == "table" and err.code == "42501" then
+      fail(("roundtrip: the role of %s may not create databases (%s); roundtrip on a PostgreSQL "
+        .. "project runs on a scratch database it creates on the same server and drops afterwards: "
+        .. "grant the role CREATEDB, or give an empty database with --scratch-url URL")
+        :format(self:display_url(), message))
+    end
+    fail(("roundtrip: cannot create the scratch database %s on the server of %s: %s; give an empty "
+      .. "database with --scratch-url URL"):format(name, self:display_url(), message))
+  end
+  local url = core.url_with_dbname(self.url, name)
+  redact.learn(url)
+  self:_log("INFO", ("Created the scratch database %s on the server of %s"):format(name, self:display_url()))
+  return name, url
+end
+
+-- Drop the scratch database _create_scratch made; a failure is a warning
+-- that says how to drop it by hand. true when it is gone.
+function Runner:_drop_scratch(name)
+  local ok, err = pcall(function()
+    local conn = self:connection()
+    local version = tonumber(conn:query("SHOW server_version_num")[1].server_version_num)
+    conn:exec("DROP DATABASE IF EXISTS " .. conn:quote_ident(name)
+              .. (version >= 130000 and " WITH (FORCE)" or ""))
+  end)
+  if ok then
+    self:_log("INFO", ("Dropped the scratch database %s"):format(name))
+    return true
+  end
+  self:_log("WARNING", ("could not drop the scratch database %s (%s); drop it with: DROP DATABASE %s")
+    :format(name, redact.text(type(err) == "table" and tostring(err.message) or tostring(err)),
+            core.quote_ident(name)))
+  return false
+end
+
+-- Do two URLs name the same database, as their parsers read them (the
+-- password aside)?
+local function same_database(a, b)
+  if a == b then return true end
+  local oka, ua = pcall(core.parse_url, a)
+  local okb, ub = pcall(core.parse_url, b)
+  if not (oka and okb) or ua.dialect ~= ub.dialect then return false end
+  if ua.path then
+    if ua.path == ":memory:" then return false end
+    local function resolved(path)
+      if path:sub(1, 1) ~= "/" then path = (core.cwd() or ".") .. "/" .. path end
+      path = path:gsub("//+", "/")
+      local n
+      repeat path, n = path:gsub("/%./", "/") until n == 0
+      return path
+    end
+    return resolved(ua.path) == resolved(ub.path)
+  end
+  local function tail(display) return display:match("://(.*)$") or display end
+  return tail(ua.display) == tail(ub.display)          -- postgres:// is postgresql://
+end
+
+-- The "test both directions" practice as one call: on a scratch database,
+-- for each revision from base to the heads, in upgrade order:
 -- introspect, upgrade that one step, downgrade it, compare with the
--- schema before, upgrade it again. opts.range ("START:END", history's
--- grammar) limits the revisions tested; the others are only upgraded.
--- Stops at the first failure. Returns {ok, tested = {ids}, failure =
--- {revision, message, phase, differences = {{description, code}}}}.
+-- schema before, upgrade it again. The scratch database: opts.scratch_url,
+-- which must be empty (opts.reset_scratch empties it first); without it,
+-- on a PostgreSQL project a database created on the project's server and
+-- dropped afterwards (failure and SIGINT/SIGTERM included), on a SQLite
+-- project a temporary file. The scratch database is left at the heads
+-- (a created one is dropped). opts.range ("START:END", history's grammar)
+-- limits the revisions tested; the others are only upgraded. Stops at the
+-- first failure. Returns {ok, tested = {ids}, failure = {revision,
+-- message, phase, differences = {{description, code}}}}.
 function Runner:roundtrip(opts)
   opts = opts or {}
   local records = self:scripts()
-  local scratch_url, scratch_path = opts.scratch_url, nil
+  local scratch_url, scratch_path, created = opts.scratch_url, nil, nil
   redact.learn(scratch_url)
   if scratch_url == "" then
     fail("roundtrip: the scratch database URL is empty (an unset shell variable?); give an "
-      .. "empty database's URL, or leave it out for a temporary SQLite file")
+      .. "empty database's URL, or leave it out for a scratch database of the project's kind")
   end
+  -- A Ctrl-C (or SIGTERM) must not leave a created database behind: held
+  -- while it is created, an error inside the run, held again while the
+  -- cleanup runs.
   if scratch_url then
-    if scratch_url == self.url then
+    if same_database(scratch_url, self.url) then
       fail("roundtrip: the scratch database is the configured database; roundtrip downgrades, "
         .. "so it runs only on a scratch database (--scratch-url naming an empty one)")
     end
+  elseif self:dialect() == "postgresql" then
+    core.trap_interrupts("hold")
+    local okc, name, url = pcall(self._create_scratch, self)
+    if not okc then
+      core.trap_interrupts(false)
+      error(name, 0)
+    end
+    created, scratch_url = name, url
   else
     scratch_path = os.tmpname()
     scratch_url = "sqlite:" .. scratch_path
   end
   local scratch = setmetatable({settings = self.settings, url = scratch_url, x = self.x,
-                                log_fn = self.log_fn}, Runner)
+                                log_fn = self.log_fn, url_source = "the scratch database"}, Runner)
+  core.trap_interrupts(true)
   local ok, result = pcall(function()
     local conn = scratch:connection()
-    local n = object_count(conn)
-    if n > 0 then
-      fail(("roundtrip: the scratch database %s is not empty (%d tables, views or sequences); "
-        .. "roundtrip downgrades, so it runs only on an empty database"):format(scratch:display_url(), n))
+    if not created then
+      local vt = self.settings.version_table
+      local held = scratch_contents(conn, {vt, (vt:gsub("_version$", "") .. "_log")})
+      if (held.n > 0 or #held.rows > 0) and opts.reset_scratch then
+        local okr, err = pcall(reset_scratch, conn)
+        if not okr then
+          fail(("roundtrip: cannot empty the scratch database %s: %s; empty it yourself (drop the "
+            .. "database and create it again)"):format(scratch:display_url(),
+            type(err) == "table" and tostring(err.message) or tostring(err)))
+        end
+        self:_log("INFO", ("Emptied the scratch database %s"):format(scratch:display_url()))
+      elseif held.n > 0 or #held.rows > 0 then
+        local what = {}
+        if held.n > 0 then what[1] = ("%d tables, views or sequences"):format(held.n) end
+        if #held.rows > 0 then what[#what + 1] = "the version rows " .. table.concat(held.rows, ", ") end
+        fail(("roundtrip: the scratch database %s is not empty (%s); roundtrip downgrades, so it "
+          .. "runs only on an empty database: add --reset-scratch to empty it first, or reset it "
+          .. "yourself (luamig --url URL downgrade base, when it holds only this project's "
+          .. "migrations; or drop the database and create it again)")
+          :format(scratch:display_url(), table.concat(what, " and ")))
+      end
     end
     local test
     if opts.range then
@@ -707,6 +1082,7 @@ function Runner:roundtrip(opts)
           scratch:upgrade(id)
           differ(upgraded, scratch:_schema(conn), "upgrade again")
         end)
+        if core.trapped_signal() then error(err, 0) end
         if not okstep then
           result.ok = false
           result.failure = {revision = id, message = info.message, phase = phase,
@@ -721,10 +1097,22 @@ function Runner:roundtrip(opts)
     end
     return result
   end)
-  scratch:close()
-  if scratch_path then                                -- and its run-lock file: nobody else knows it
-    os.remove(scratch_path)
-    os.remove(scratch_path .. "-luamig.lock")
+  core.trap_interrupts("hold")                        -- a second Ctrl-C cannot cut the cleanup short
+  local cleaned = pcall(function()
+    scratch:close()
+    if created then self:_drop_scratch(created) end
+    if scratch_path then                              -- and its run-lock file: nobody else knows it
+      os.remove(scratch_path)
+      os.remove(scratch_path .. "-luamig.lock")
+    end
+  end)
+  local signal = core.trapped_signal()
+  core.trap_interrupts(false)
+  if signal then
+    fail(("roundtrip: interrupted (%s)%s"):format(signal,
+      created and (cleaned and ("; the scratch database " .. created .. " was dropped")
+                   or ("; the scratch database " .. created .. " may be left: DROP DATABASE "
+                       .. core.quote_ident(created))) or ""))
   end
   if not ok then error(result, 0) end
   return result

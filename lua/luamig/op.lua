@@ -8,11 +8,13 @@
 --     conn      = conn,          -- a luamig.core connection; nil offline (--sql)
 --     dialect   = "sqlite",      -- or "postgresql"; optional online (taken from conn)
 --     x         = {KEY = "VALUE"},            -- -x arguments, seen as op.x.KEY
+--     tag       = "TAG",                      -- --tag, seen as op.tag (nil without it)
 --     emit      = function(text, kind) end,   -- offline only, see below
 --     naming_convention = {ix = "...", uq = "...", ck = "...", fk = "...", pk = "..."},
 --                                 -- optional; merged over Alembic's recommended one
 --     log       = function(level, msg) end,   -- optional: "info" / "warning" notes
---     progress  = function(rows_done) end,    -- optional: bulk_insert, every 10,000 rows
+--     progress  = function(rows_done, total, table) end,  -- optional: bulk_insert: 0, every
+--                                  10,000 rows, the final count; total nil for an iterator
 --     offline_schema = {},                    -- optional, offline: the table models one run
 --                                             -- has made, shared by its steps (default: kept
 --                                             -- per emit function, so one emit per run does it)
@@ -442,9 +444,11 @@ function M.new(cfg)
     return name
   end
 
-  local function check_type(opname, t)
+  local function check_type(opname, t, column)
     local norm, why = common.normalize_type(t)
-    if not norm then raise(opname .. ": " .. why) end
+    if not norm then
+      raise(opname .. ": " .. (column and ('column "%s": '):format(column) or "") .. why)
+    end
     return norm
   end
 
@@ -471,7 +475,7 @@ function M.new(cfg)
     if type(ctype) ~= "string" then
       raise(('%s: column "%s": the type (second element) must be a string, got %s'):format(opname, name, describe(ctype)))
     end
-    local col = {name = name, type = check_type(opname, ctype), nullable = opts.nullable ~= false,
+    local col = {name = name, type = check_type(opname, ctype, name), nullable = opts.nullable ~= false,
                  default = default_sql(opname, opts.server_default), autoincrement = false,
                  comment = opts.comment}
     local extra = {primary_key = opts.primary_key, autoincrement = opts.autoincrement, index = opts.index}
@@ -605,7 +609,7 @@ function M.new(cfg)
     local ch = {kind = "alter_column", name = name, nullable = o.nullable, new_name = o.new_column_name,
                 comment = o.comment, using = sql_text(o.using),
                 insert_before = o.insert_before, insert_after = o.insert_after}
-    if o.type_ then ch.type = check_type(opname, o.type_) end
+    if o.type_ then ch.type = check_type(opname, o.type_, name) end
     if o.server_default ~= nil then ch.default = default_sql(opname, o.server_default) end
     return ch
   end
@@ -1161,7 +1165,7 @@ function M.new(cfg)
       if type(c) ~= "table" or type(c[1]) ~= "string" or c[1] == "" then
         raise(('table: column %d must be {"name", "type"}'):format(i))
       end
-      t.columns[i] = {name = c[1], type = check_type("table", c[2])}
+      t.columns[i] = {name = c[1], type = check_type("table", c[2], c[1])}
     end
     return t
   end
@@ -1172,7 +1176,19 @@ function M.new(cfg)
     progress = cfg.progress, register = register, log = log,
   })
 
-  return op
+  -- A name op does not have is an error at the script's line that names
+  -- the closest op function, not Lua's "attempt to call a nil value (field
+  -- 'add_colum')". tag (--tag) is nil when no tag was given.
+  op.tag = cfg.tag
+  local names = {}
+  for k in pairs(op) do names[#names + 1] = k end
+  table.sort(names)
+  return setmetatable(op, {__index = function(_, k)
+    if k == "tag" then return nil end
+    local name = tostring(k)
+    error(("op.%s: op has no such function or field%s; doc/op.md lists them")
+      :format(name, require("luamig.suggest").hint(name, names)), 2)
+  end})
 end
 
 return M

@@ -274,9 +274,20 @@ function M.make(ctx)
     end
 
     if conn then
+      -- progress(rows_done, total, table): 0 at the start, every 10,000 rows
+      -- (the C core's count), and the final count at the end; total is the
+      -- list's length, nil for an iterator
+      local progress, report, reported = ctx.progress, nil, nil
+      local total = type(rows) == "table" and #rows or nil
+      if progress then
+        report = function(done) reported = done; progress(done, total, tname) end
+        report(0)
+      end
       -- a list goes as it is; an iterator's first row was taken above
-      return conn:bulk_insert(tname, columns, rows, {first = type(rows) == "function" and first or nil,
-        kinds = kinds, explain = explain, progress = ctx.progress})
+      local count = conn:bulk_insert(tname, columns, rows, {first = type(rows) == "function" and first or nil,
+        kinds = kinds, explain = explain, progress = report})
+      if report and reported ~= count then report(count) end
+      return count
     end
 
     -- offline: which columns take bytes, and which take numbers as text

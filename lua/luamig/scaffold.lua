@@ -608,10 +608,59 @@ ${url}
 -- transaction_per_migration = true
 ]]
 
--- Creates DIR/versions/, DIR/script.lua.tmpl and the configuration file;
+-- The multidb template's configuration: one section per database, each
+-- with its own scripts and version table; every command names one with
+-- -n (Alembic's multidb template runs one env.py over several engines).
+local MULTIDB_CONFIG_TEMPLATE = [[
+-- luamig.lua: a project of several databases (init -t multidb). Each
+-- database is a section with its own scripts and URL; every command names
+-- the section it works on:
+--
+--   luamig -n engine1 upgrade head
+--   luamig -n engine2 revision -m "create accounts"
+--
+-- Settings outside sections apply to every section; a section's own
+-- settings take precedence. The database URL still yields to --url and
+-- DATABASE_URL, so set those only for one section's command.
+
+-- version_table = "luamig_version"
+-- transaction_per_migration = true
+
+sections = {
+  engine1 = {
+    script_location = ${engine1_location},
+    url = "sqlite:engine1.db",
+  },
+  engine2 = {
+    script_location = ${engine2_location},
+    url = "sqlite:engine2.db",
+  },
+}
+]]
+
+-- The project templates init -t takes: name, description, and the
+-- script directories below DIR ("" for DIR itself) that it creates.
+scaffold.TEMPLATES = {
+  {name = "generic", description = "Generic single-database configuration.", dirs = {""}},
+  {name = "multidb", description = "Several databases, one section of luamig.lua each "
+     .. "(luamig -n engine1 ...).", dirs = {"engine1", "engine2"}},
+}
+
+-- Creates DIR/versions/, DIR/script.lua.tmpl and the configuration file
+-- (opts.template "multidb": DIR/engine1/ and DIR/engine2/ with one each);
 -- see the top of the file for the entries returned.
 function scaffold.init(opts)
   opts = opts or {}
+  local template_name = opts.template or "generic"
+  local template
+  for _, t in ipairs(scaffold.TEMPLATES) do if t.name == template_name then template = t end end
+  if not template then
+    local names = {}
+    for i, t in ipairs(scaffold.TEMPLATES) do names[i] = t.name end
+    error(("init: no template '%s'%s; the templates: %s (luamig list_templates)")
+      :format(tostring(template_name), require("luamig.suggest").hint(tostring(template_name), names),
+              table.concat(names, ", ")), 0)
+  end
   local dir = opts.dir or "migrations"
   local config_path = opts.config_path or "luamig.lua"
   if type(dir) ~= "string" or dir == "" then error("init: dir must be a non-empty path", 0) end
@@ -647,16 +696,26 @@ function scaffold.init(opts)
 
   local created = {}
   ensure_directory(dir, created)
-  ensure_directory(join(dir, "versions"), created)
+  for _, sub in ipairs(template.dirs) do
+    local location = sub == "" and dir or join(dir, sub)
+    ensure_directory(location, created)
+    ensure_directory(join(location, "versions"), created)
+    local template_path = join(location, "script.lua.tmpl")
+    write_new_file(template_path, scaffold.TEMPLATE)
+    created[#created + 1] = created_file(template_path)
+  end
 
-  local template_path = join(dir, "script.lua.tmpl")
-  write_new_file(template_path, scaffold.TEMPLATE)
-  created[#created + 1] = created_file(template_path)
-
-  local config = scaffold.render(CONFIG_TEMPLATE, {
-    script_location = quote(dir),
-    url = opts.url and "url = " .. quote(opts.url) or '-- url = "sqlite:luamig.db"',
-  }, "luamig.lua template")
+  local config
+  if template.name == "multidb" then
+    config = scaffold.render(MULTIDB_CONFIG_TEMPLATE, {
+      engine1_location = quote(join(dir, "engine1")), engine2_location = quote(join(dir, "engine2")),
+    }, "luamig.lua template")
+  else
+    config = scaffold.render(CONFIG_TEMPLATE, {
+      script_location = quote(dir),
+      url = opts.url and "url = " .. quote(opts.url) or '-- url = "sqlite:luamig.db"',
+    }, "luamig.lua template")
+  end
   write_new_file(config_path, config)
   created[#created + 1] = created_file(config_path)
   return created

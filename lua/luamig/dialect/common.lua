@@ -19,6 +19,7 @@
 -- or the database's own type name, lower-cased, when no generic one fits.
 local core = require "luamig.core"
 local sqltext = require "luamig.sqltext"
+local suggest = require "luamig.suggest"
 
 local M = {}
 
@@ -29,6 +30,21 @@ M.generic_types = {
   time = true, timestamp = true, timestamptz = true, binary = true, json = true,
   uuid = true,
 }
+
+-- The generic names in a fixed order, for "did you mean".
+M.generic_type_list = {"integer", "bigint", "smallint", "string", "text", "boolean", "float",
+  "double", "numeric", "date", "time", "timestamp", "timestamptz", "binary", "json", "uuid"}
+
+-- Database type names one edit or so from a generic name that are real
+-- types of PostgreSQL or SQLite (or of a common extension): they pass
+-- through, where any other name one edit from a generic one is taken for a
+-- misspelling of it.
+local database_types = {}
+for name in ([[bigserial bit bool box bpchar bytea char character cidr circle citext clob
+  blob datetime decimal float4 float8 hstore inet int int2 int4 int8 interval jsonb line lseg
+  ltree macaddr macaddr8 money name nchar nvarchar oid path point polygon real regclass
+  serial serial2 serial4 serial8 smallserial time timetz tinyint tsquery tsvector varbit
+  varchar xml]]):gmatch("%S+") do database_types[name] = true end
 
 -- Which generic types take arguments: string(n), numeric(p[,s]).
 local type_args = {string = "^%d+$", numeric = "^%d+,?%d*$"}
@@ -207,6 +223,15 @@ function check_type(t)
       return base .. "(" .. inner .. ")"
     end
     return base
+  end
+  local word = t:match("^%s*([%a_][%w_]*)%s*%(") or t:match("^%s*([%a_][%w_]*)%s*$")
+  if word and not database_types[word:lower()] then
+    local generic = suggest.closest(word, M.generic_type_list, 1)
+    if generic then
+      return nil, ("type %q is not a generic type (did you mean '%s'?); a database type of "
+        .. "that name passes through quoted: '\"%s\"%s'"):format(t, generic, word,
+        t:match("^%s*[%a_][%w_]*%s*(.-)%s*$"))
+    end
   end
   return (t:gsub("^%s+", ""):gsub("%s+$", ""))
 end

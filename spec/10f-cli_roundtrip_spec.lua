@@ -1,0 +1,297 @@
+-- roundtrip on the project's own database kind (issue 14, item 15): a
+-- PostgreSQL project gets a scratch database created on its server and
+-- dropped afterwards, whatever happens; a --scratch-url that is not empty
+-- is refused with the way to reset it, or emptied with --reset-scratch;
+-- a SQLite project keeps its temporary file. The project database is
+-- never touched, and no password is printed.
+local h = require "spec.helpers"
+local core = require "luamig.core"
+
+-- A table whose column defaults to the server's now(): PostgreSQL only
+-- (SQLite has no now()), which the old temporary SQLite file failed on.
+local function now_project(extra)
+  local revs = {
+    {id = "aaaa0001", message = "create events", code = true,
+     up = '  op.create_table("events", {{"id", "integer", primary_key = true},\n'
+       .. '    {"at", "timestamptz", nullable = false, server_default = op.raw("now()")}})',
+     down_sql = '  op.drop_table("events")'},
+    {id = "aaaa0002", down = "aaaa0001", message = "add a note", code = true,
+     up = '  op.add_column("events", {"note", "text", server_default = op.raw("now()::text")})',
+     down_sql = '  op.drop_column("events", "note")'},
+  }
+  for _, r in ipairs(extra or {}) do revs[#revs + 1] = r end
+  return h.project(revs)
+end
+
+-- The scratch database named by the "Created the scratch database" line.
+local function created_name(err)
+  return err:match("Created the scratch database (luamig_roundtrip_%d+_%x+) on the server of ")
+end
+
+local function database_exists(name)
+  return #h.query(h.pg_admin_url, "SELECT 1 FROM pg_database WHERE datname = $1", {name}) > 0
+end
+
+-- The project database's state: its version rows and tables.
+local function state(url)
+  return {rows = h.version_rows(url), tables = h.tables(url)}
+end
+
+describe("[postgresql] roundtrip without --scratch-url", function()
+  it("creates a scratch database on the project's server, runs there (now() works) and drops it", function()
+    local dir = now_project()
+    local _, url = h.fresh_pg()
+    assert.equal(0, (h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade aaaa0001")))
+    local before = state(url)
+    assert.same({"aaaa0001"}, before.rows)
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip")
+    assert.equal(0, status, err)
+    assert.equal("OK: 2 revision(s) upgrade, downgrade to the same schema, and upgrade again\n", out)
+    local name = created_name(err)
+    assert.truthy(name, err)
+    assert.truthy(err:find("INFO  [luamig] Dropped the scratch database " .. name .. "\n", 1, true), err)
+    assert.is_false(database_exists(name))
+    assert.same(before, state(url))                  -- the project database untouched
+  end)
+
+  it("drops the scratch database after a failing downgrade too, and says what failed", function()
+    local dir = now_project({
+      {id = "aaaa0003", down = "aaaa0002", message = "broken downgrade", code = true,
+       up = '  op.create_table("later", {{"id", "integer", primary_key = true}})',
+       down_sql = '  op.drop_table("no_such_table")'},
+    })
+    local _, url = h.fresh_pg()
+    assert.equal(0, (h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")))
+    local before = state(url)
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip")
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.truthy(err:find("FAILED: roundtrip: downgrade of aaaa0003 (broken downgrade) failed: ", 1, true), err)
+    local name = created_name(err)
+    assert.truthy(name, err)
+    assert.truthy(err:find("Dropped the scratch database " .. name, 1, true), err)
+    assert.is_false(database_exists(name))
+    assert.same(before, state(url))
+  end)
+
+  it("drops the scratch database when interrupted (SIGINT) mid-run", function()
+    local dir = now_project({
+      {id = "aaaa0003", down = "aaaa0002", message = "slow", code = true,
+       up = '  op.execute("SELECT pg_sleep(0.3)")\n  local t = os.time() while os.time() < t + 3 do end',
+       down_sql = '  op.execute("SELECT 1")'},
+    })
+    local _, url = h.fresh_pg()
+    local work = h.tmpdir()
+    local cmd = ("cd %s && (%s --url %s roundtrip >%s/out 2>%s/err & echo $! >%s/pid; wait $!; echo $? >%s/rc)")
+      :format(h.shell_quote(dir), h.shell_quote(h.bin), h.shell_quote(url), work, work, work, work)
+    os.execute("(" .. cmd .. ") &")
+    -- wait until the slow revision runs, then interrupt
+    local err
+    for _ = 1, 100 do
+      err = h.read_file(work .. "/err") or ""
+      if err:find("Running upgrade aaaa0002 -> aaaa0003", 1, true) then break end
+      os.execute("sleep 0.1")
+    end
+    local name = created_name(err)
+    assert.truthy(name, err)
+    assert.is_true(database_exists(name))
+    os.execute("kill -INT $(cat " .. work .. "/pid)")
+    for _ = 1, 200 do
+      if h.read_file(work .. "/rc") then break end
+      os.execute("sleep 0.1")
+    end
+    err = h.read_file(work .. "/err")
+    assert.equal("1\n", h.read_file(work .. "/rc"))
+    assert.truthy(err:find("FAILED: roundtrip: interrupted (SIGINT); the scratch database " .. name
+      .. " was dropped\n", 1, true), err)
+    assert.is_false(database_exists(name))
+    assert.same({}, h.version_rows(url))
+  end)
+
+  it("a role that may not create databases: exit 1 saying so and suggesting --scratch-url", function()
+    local role, password = "luamig_rt_nocreatedb", "n0-Create#db/pw"
+    local admin = core.connect(h.pg_admin_url)
+    if #admin:query("SELECT 1 FROM pg_roles WHERE rolname = $1", {role}) == 0 then
+      admin:exec(("CREATE ROLE %s LOGIN NOCREATEDB PASSWORD %s"):format(core.quote_ident(role),
+                 core.quote_literal("postgresql", password)))
+    end
+    local name = h.fresh_pg()
+    admin:close()
+    local host, port = h.pg_tcp()
+    local url = ("postgresql://%s:%s@%s:%s/%s"):format(role, h.url_escape(password), host, port, name)
+    local dir = now_project()
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip")
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.truthy(err:find(("FAILED: roundtrip: the role of postgresql://%s:***@%s:%s/%s may not create "
+      .. "databases (permission denied to create database); roundtrip on a PostgreSQL project runs on a "
+      .. "scratch database it creates on the same server and drops afterwards: grant the role CREATEDB, "
+      .. "or give an empty database with --scratch-url URL\n"):format(role, host, port, name), 1, true), err)
+    assert.falsy(err:find(password, 1, true))
+    assert.falsy(err:find(h.url_escape(password), 1, true))
+    assert.equal(0, #h.query(h.pg_admin_url, "SELECT 1 FROM pg_database WHERE datname LIKE 'luamig\\_roundtrip\\_%'"))
+  end)
+
+  it("never prints the scratch URL's password (a role with CREATEDB and a password)", function()
+    local role, password = "luamig_rt_creator", "cr3ate:Db@pw%x"
+    local admin = core.connect(h.pg_admin_url)
+    if #admin:query("SELECT 1 FROM pg_roles WHERE rolname = $1", {role}) == 0 then
+      admin:exec(("CREATE ROLE %s LOGIN CREATEDB PASSWORD %s"):format(core.quote_ident(role),
+                 core.quote_literal("postgresql", password)))
+    end
+    local name = h.fresh_pg()
+    admin:exec(("ALTER DATABASE %s OWNER TO %s"):format(core.quote_ident(name), core.quote_ident(role)))
+    admin:close()
+    local host, port = h.pg_tcp()
+    local url = ("postgresql://%s:%s@%s:%s/%s?sslmode=disable"):format(role, h.url_escape(password), host, port, name)
+    local dir = now_project({
+      {id = "aaaa0003", down = "aaaa0002", message = "broken", code = true,
+       up = '  op.execute("SELECT 1")', down_sql = '  op.execute("SELECT * FROM no_such_table")'},
+    })
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip")
+    assert.equal(1, status)
+    local all = out .. err
+    assert.truthy(all:find(("Created the scratch database luamig_roundtrip_%%d+_%%x+ on the server of "
+      .. "postgresql://%s:%%*%%*%%*@%s:%s/%s%%?sslmode=disable\n"):format(role, host:gsub("%.", "%%."), port, name)), all)
+    assert.truthy(all:find("downgrade of aaaa0003 (broken) failed", 1, true), all)
+    assert.falsy(all:find(password, 1, true))
+    assert.falsy(all:find(h.url_escape(password), 1, true))
+    assert.falsy(all:find("cr3ate", 1, true))
+    assert.is_false(database_exists(created_name(err)))
+    -- --json too
+    status, out, err = h.luamig(dir, "--json --url " .. h.shell_quote(url) .. " roundtrip")
+    assert.equal(1, status)
+    assert.falsy((out .. err):find("cr3ate", 1, true))
+  end)
+end)
+
+h.each_db(function(db)
+  describe("roundtrip --scratch-url", function()
+    local forgetful_free = {
+      {id = "bbbb0001", message = "create items", code = true,
+       up = '  op.create_table("items", {{"id", "integer", primary_key = true}, {"sku", "string(20)"}})',
+       down_sql = '  op.drop_table("items")'},
+      {id = "bbbb0002", down = "bbbb0001", message = "index sku", code = true,
+       up = '  op.create_index("ix_items_sku", "items", {"sku"})',
+       down_sql = '  op.drop_index("ix_items_sku", "items")'},
+    }
+
+    it("refuses a used scratch database with the way to reset it; --reset-scratch empties it", function()
+      local dir = h.project(forgetful_free)
+      local url, scratch = db.url(), db.url()
+      local arg = " roundtrip --scratch-url " .. h.shell_quote(scratch)
+      local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. arg)
+      assert.equal(0, status, err)
+      assert.same({"bbbb0002"}, h.version_rows(scratch))    -- left at the heads
+      local display = core.parse_url(scratch).display
+      status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. arg)
+      assert.equal(1, status)
+      assert.equal("", out)
+      -- PostgreSQL counts the id column's sequence too
+      local pg = db.name == "postgresql" and 1 or 0
+      assert.truthy(err:find(("FAILED: roundtrip: the scratch database %s is not empty (%d tables, views or "
+        .. "sequences and the version rows bbbb0002); roundtrip downgrades, so it runs only on an empty "
+        .. "database: add --reset-scratch to empty it first, or reset it yourself (luamig --url URL "
+        .. "downgrade base, when it holds only this project's migrations; or drop the database and "
+        .. "create it again)\n"):format(display, 1 + pg), 1, true), err)
+      assert.same({"bbbb0002"}, h.version_rows(scratch))    -- refused: nothing done
+      -- the first way out it names works
+      status, _, err = h.luamig(dir, "--url " .. h.shell_quote(scratch) .. " downgrade base")
+      assert.equal(0, status, err)
+      status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. arg)
+      assert.equal(0, status, err)
+      -- --reset-scratch empties it, a table of its own and a stamped row included
+      local conn = core.connect(scratch)
+      conn:exec("CREATE TABLE precious (id INTEGER)")
+      conn:exec("CREATE VIEW v AS SELECT id FROM precious")
+      conn:close()
+      status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. arg)
+      assert.equal(1, status)
+      assert.truthy(err:find(("is not empty (%d tables, views or sequences and the version rows bbbb0002)")
+        :format(3 + pg), 1, true), err)
+      status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. arg .. " --reset-scratch")
+      assert.equal(0, status, err)
+      assert.truthy(err:find("INFO  [luamig] Emptied the scratch database " .. display .. "\n", 1, true), err)
+      assert.equal("OK: 2 revision(s) upgrade, downgrade to the same schema, and upgrade again\n", out)
+      assert.same({"items", "luamig_log", "luamig_version"}, h.tables(scratch))
+      assert.same({}, h.tables(url))                        -- the project database untouched
+      assert.same({}, h.version_rows(url))
+    end)
+
+    it("a stamped scratch database (version rows only) is not empty either", function()
+      local dir = h.project(forgetful_free)
+      local scratch = db.url()
+      assert.equal(0, (h.luamig(dir, "--url " .. h.shell_quote(scratch) .. " stamp bbbb0001")))
+      local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(db.url()) .. " roundtrip --scratch-url "
+        .. h.shell_quote(scratch))
+      assert.equal(1, status)
+      assert.truthy(err:find("is not empty (the version rows bbbb0001); roundtrip downgrades", 1, true), err)
+    end)
+
+    it("--reset-scratch without --scratch-url is a usage error", function()
+      local dir = h.project(forgetful_free)
+      local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(db.url()) .. " roundtrip --reset-scratch")
+      assert.equal(2, status)
+      assert.truthy(err:find("--reset-scratch empties the --scratch-url database; give --scratch-url URL too", 1, true), err)
+    end)
+
+    it("the configured database, spelt otherwise, is refused as a scratch database", function()
+      local dir = h.project(forgetful_free)
+      local url = db.url()
+      local other = db.name == "sqlite" and ("sqlite:" .. url:sub(8):gsub("/([^/]*)$", "/./%1"))
+        or ("postgres" .. url:sub(#"postgresql" + 1))
+      local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip --reset-scratch --scratch-url "
+        .. h.shell_quote(other))
+      assert.equal(1, status)
+      assert.truthy(err:find("FAILED: roundtrip: the scratch database is the configured database", 1, true), err)
+    end)
+  end)
+end)
+
+describe("[sqlite] roundtrip without --scratch-url", function()
+  it("still uses a temporary SQLite file, and leaves the project database alone", function()
+    local dir = h.project({
+      {id = "cccc0001", message = "t", code = true,
+       up = '  op.create_table("t", {{"id", "integer", primary_key = true}})',
+       down_sql = '  op.drop_table("t")'},
+    })
+    local url = "sqlite:" .. dir .. "/app.db"
+    assert.equal(0, (h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")))
+    local before = state(url)
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip")
+    assert.equal(0, status, err)
+    assert.equal("OK: 1 revision(s) upgrade, downgrade to the same schema, and upgrade again\n", out)
+    assert.falsy(err:find("Created the scratch database", 1, true))
+    assert.same(before, state(url))
+  end)
+end)
+
+describe("[postgresql] roundtrip --reset-scratch", function()
+  it("a scratch database it cannot empty (schema of another owner): exit 1 with the way out, nothing dropped", function()
+    local role, password = "luamig_rt_creator", "cr3ate:Db@pw%x"
+    local admin = core.connect(h.pg_admin_url)
+    if #admin:query("SELECT 1 FROM pg_roles WHERE rolname = $1", {role}) == 0 then
+      admin:exec(("CREATE ROLE %s LOGIN CREATEDB PASSWORD %s"):format(core.quote_ident(role),
+                 core.quote_literal("postgresql", password)))
+    end
+    admin:close()
+    local name, admin_scratch = h.fresh_pg()
+    local c = core.connect(admin_scratch)
+    c:exec("CREATE SCHEMA theirs")
+    c:exec("CREATE TABLE theirs.precious (id integer)")
+    c:close()
+    local host, port = h.pg_tcp()
+    local scratch = ("postgresql://%s:%s@%s:%s/%s"):format(role, h.url_escape(password), host, port, name)
+    local dir = now_project()
+    local status, out, err = h.luamig(dir, "--url sqlite:never.db roundtrip --reset-scratch --scratch-url "
+      .. h.shell_quote(scratch))
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.truthy(err:find(("FAILED: roundtrip: cannot empty the scratch database postgresql://%s:***@%s:%s/%s: ")
+      :format(role, host, port, name), 1, true), err)
+    assert.truthy(err:find("; empty it yourself (drop the database and create it again)\n", 1, true), err)
+    assert.falsy(err:find("cr3ate", 1, true))
+    assert.equal(1, #h.query(admin_scratch, "SELECT 1 FROM pg_tables WHERE tablename = 'precious'"))
+    assert.is_false(h.file_exists(dir .. "/never.db"))
+  end)
+end)
