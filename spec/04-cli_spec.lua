@@ -122,6 +122,7 @@ h.each_db(function(db)
       assert.equal(1, status)
       local msg = pg and 'relation "no_such_table" does not exist' or "no such table: no_such_table"
       assert.equal(("FAILED: upgrade r3 (three): migrations/versions/r3.lua:9: %s\n"
+                    .. "The 2 steps before it are committed: the database is at r2.\n"
                     .. "  statement: SELECT * FROM no_such_table\n"):format(msg),
                    err:match("FAILED:.*$"))
       assert.same({"r2"}, h.version_rows(url))
@@ -130,8 +131,11 @@ h.each_db(function(db)
 
     it("with transaction_per_migration = false rolls the whole run back", function()
       local dir = h.project(revs, "transaction_per_migration = false\n")
-      local status = run(dir, "upgrade head")
+      local status, _, err = run(dir, "upgrade head")
       assert.equal(1, status)
+      assert.truthy(err:find("\nNothing of this run is committed (transaction_per_migration = "
+        .. "false: the 2 steps before it rolled back with it): the database is at base, as before "
+        .. "the run.\n", 1, true), err)
       assert.same({}, h.version_rows(url))
       assert.same({"luamig_log", "luamig_version"}, h.tables(url))
     end)

@@ -24,6 +24,9 @@ local BASE = {
    down_sql = "  op.drop_table('notes')"},
 }
 
+-- The last line of a run that failed in a step from g2 (the project's head).
+local AT_G2 = "Nothing of this run is committed: the database is at g2, as before the run.\n"
+
 -- A script file's text: h.script's, or raw text.
 local function script(rev)
   if type(rev) == "string" then return rev end
@@ -106,7 +109,7 @@ h.each_db(function(db)
       setup({{id = "b3", down = "g2", message = "broken", code = true,
               up = "  op.execute('CREATE TABLE half (x INTEGER)')\n  local t = nil\n  t.x = 1"}})
       fails("upgrade head", 1, "INFO  [luamig] Running upgrade g2 -> b3, broken\n"
-        .. "FAILED: upgrade b3 (broken): migrations/versions/b3.lua:10: attempt to index a nil value (local 't')\n")
+        .. "FAILED: upgrade b3 (broken): migrations/versions/b3.lua:10: attempt to index a nil value (local 't')\n" .. AT_G2)
     end)
 
     it("4. an SQL error inside upgrade names the revision, the statement and the database's error", function()
@@ -114,10 +117,10 @@ h.each_db(function(db)
               up = "  op.execute('CREATE TABLE half (x INTEGER)')\n  op.execute('SELEC 1')"}})
       fails("upgrade head", 1, {
         sqlite = "INFO  [luamig] Running upgrade g2 -> b3, typo\n"
-          .. "FAILED: upgrade b3 (typo): migrations/versions/b3.lua:9: near \"SELEC\": syntax error\n"
+          .. "FAILED: upgrade b3 (typo): migrations/versions/b3.lua:9: near \"SELEC\": syntax error\n" .. AT_G2
           .. "  statement: SELEC 1\n",
         postgresql = "INFO  [luamig] Running upgrade g2 -> b3, typo\n"
-          .. "FAILED: upgrade b3 (typo): migrations/versions/b3.lua:9: syntax error at or near \"SELEC\"\n"
+          .. "FAILED: upgrade b3 (typo): migrations/versions/b3.lua:9: syntax error at or near \"SELEC\"\n" .. AT_G2
           .. "  statement: SELEC 1\n"})
     end)
 
@@ -125,13 +128,13 @@ h.each_db(function(db)
       setup({{id = "b3", down = "g2", message = "raise a table", code = true,
               up = "  error({code = 1})"}})
       fails("upgrade head", 1, "INFO  [luamig] Running upgrade g2 -> b3, raise a table\n"
-        .. "FAILED: upgrade b3 (raise a table): migrations/versions/b3.lua:8: error object is a table value\n")
+        .. "FAILED: upgrade b3 (raise a table): migrations/versions/b3.lua:8: error object is a table value\n" .. AT_G2)
     end)
 
     it("5a. error() without a value", function()
       setup({{id = "b3", down = "g2", message = "raise nothing", code = true, up = "  error()"}})
       fails("upgrade head", 1, "INFO  [luamig] Running upgrade g2 -> b3, raise nothing\n"
-        .. "FAILED: upgrade b3 (raise nothing): migrations/versions/b3.lua:8: error object is a nil value\n")
+        .. "FAILED: upgrade b3 (raise nothing): migrations/versions/b3.lua:8: error object is a nil value\n" .. AT_G2)
     end)
 
     it("6. a script without upgrade is refused before anything runs", function()
@@ -251,7 +254,7 @@ h.each_db(function(db)
       if pg then
         fails("upgrade head", 1, "INFO  [luamig] Running upgrade g2 -> b3, latin\n"
           .. "FAILED: upgrade b3 (latin): migrations/versions/b3.lua:5: invalid byte sequence for encoding "
-          .. "\"UTF8\": 0xe9 0x27 0x29\n  statement: CREATE TABLE t3 (x TEXT DEFAULT 'caf\233')\n")
+          .. "\"UTF8\": 0xe9 0x27 0x29\n" .. AT_G2 .. "  statement: CREATE TABLE t3 (x TEXT DEFAULT 'caf\233')\n")
       else                                           -- SQLite keeps the bytes as written
         local status, _, err = run("upgrade head")
         assert.equal(0, status, err)
@@ -268,7 +271,7 @@ h.each_db(function(db)
       local status, _, err = run("upgrade head")
       assert.equal(1, status)
       local expected = "INFO  [luamig] Running upgrade g2 -> b3, huge\n"
-        .. "FAILED: upgrade b3 (huge): migrations/versions/b3.lua:6: " .. ("e"):rep(4000000) .. "\n"
+        .. "FAILED: upgrade b3 (huge): migrations/versions/b3.lua:6: " .. ("e"):rep(4000000) .. "\n" .. AT_G2
       assert.is_true(err == expected, ("stderr of %d bytes: %s..."):format(#err, err:sub(1, 200)))
       assert.same(before, state(url))
     end)
@@ -289,7 +292,7 @@ h.each_db(function(db)
       setup({{id = "b3", down = "g2", message = "bad option", code = true,
               up = "  op.create_table('t3', {{'id', 'integer'}}, {frob = 1})"}})
       fails("upgrade head", 1, "INFO  [luamig] Running upgrade g2 -> b3, bad option\n"
-        .. "FAILED: upgrade b3 (bad option): migrations/versions/b3.lua:8: create_table: unknown option \"frob\"\n")
+        .. "FAILED: upgrade b3 (bad option): migrations/versions/b3.lua:8: create_table: unknown option \"frob\"\n" .. AT_G2)
     end)
     -- the explanation a step gets when its own SQL ended luamig's transaction
     local function ended(at)
@@ -455,7 +458,7 @@ h.each_db(function(db)
               up = "  op.bulk_insert('accounts', {{id = 3, name = 'x'}, {id = 4, nmae = 'y'}})"}})
       fails("upgrade head", 1, "INFO  [luamig] Running upgrade g2 -> b3, seed\n"
         .. "FAILED: upgrade b3 (seed): migrations/versions/b3.lua:8: bulk_insert: row 2: table "
-        .. "\"accounts\" has no column \"nmae\"\n")
+        .. "\"accounts\" has no column \"nmae\"\n" .. AT_G2)
     end)
 
     it("43. bulk_insert with a wrong type names the row, the column and the value", function()
@@ -463,7 +466,7 @@ h.each_db(function(db)
               up = "  op.bulk_insert('accounts', {{id = 3, name = 'x'}, {id = 'four', name = 'y'}})"}})
       fails("upgrade head", 1, "INFO  [luamig] Running upgrade g2 -> b3, seed\n"
         .. "FAILED: upgrade b3 (seed): migrations/versions/b3.lua:8: bulk_insert: row 2, column \"id\": "
-        .. "wrong type for the column (integer): expected an integer, got string \"four\"\n")
+        .. "wrong type for the column (integer): expected an integer, got string \"four\"\n" .. AT_G2)
     end)
 
     it("44. bulk_insert with a duplicate key names the database's error, and the step rolls back", function()
@@ -474,9 +477,9 @@ h.each_db(function(db)
       assert.equal("INFO  [luamig] Running upgrade g2 -> b3, seed\n"
         .. "FAILED: upgrade b3 (seed): migrations/versions/b3.lua:8: bulk_insert into 'accounts': row 2: "
         .. (pg and "duplicate key value violates unique constraint \"pk_accounts\"\n"
-                   .. "DETAIL: Key (id)=(1) already exists.\n"
+                   .. "DETAIL: Key (id)=(1) already exists.\n" .. AT_G2
                    .. "  statement: COPY \"accounts\" (\"id\", \"name\") FROM STDIN\n"
-               or "UNIQUE constraint failed: accounts.id\n"
+               or "UNIQUE constraint failed: accounts.id\n" .. AT_G2
                    .. "  statement: INSERT INTO \"accounts\" (\"id\", \"name\") VALUES (?1, ?2)\n"), err)
       assert.same(before, state(url))
     end)
@@ -686,6 +689,7 @@ describe("[sqlite] URLs and files", function()
     assert.equal("INFO  [luamig] Database: " .. url .. " (from --url)\n"
       .. "INFO  [luamig] Running downgrade g2 -> g1, add notes\n"
       .. "FAILED: downgrade g2 (add notes): migrations/versions/g2.lua:11: attempt to write a readonly database\n"
+      .. "Nothing of this run is committed: the database is at g2, as before the run.\n"
       .. "  statement: DROP TABLE \"notes\"\n", err)
     assert.same(before, state(url))
   end)

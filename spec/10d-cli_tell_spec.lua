@@ -68,6 +68,12 @@ h.each_db(function(db)
       status, _, err = h.luamig(dir, "current")
       assert.equal(0, status, err)
       assert.truthy(err:find("INFO  [luamig] Database: " .. display(url2) .. " (from the url in luamig.lua)\n", 1, true), err)
+      if not pg then                                    -- a read-only command creates no file, and says so
+        local file = url2:gsub("^sqlite:", "")
+        assert.truthy(err:find("INFO  [luamig] No SQLite database file " .. file
+          .. ": read as an empty database, nothing created\n", 1, true), err)
+        assert.is_false(h.file_exists(file))
+      end
       h.write_file(dir .. "/other.lua", ("url = %q\n"):format(url2))
       status, _, err = h.luamig(dir, "-c other.lua current")
       assert.equal(0, status, err)
@@ -84,7 +90,7 @@ h.each_db(function(db)
       assert.equal(0, status, err)
       assert.equal("", err)
       local bad = pg and "postgresql://app:s3cr3t-pw@127.0.0.1:1/app" or "sqlite:" .. h.tmpdir() .. "/no/such/dir/x.db"
-      status, _, err = h.luamig(dir, "--url " .. q(bad) .. " current")
+      status, _, err = h.luamig(dir, "--url " .. q(bad) .. " upgrade head")
       assert.equal(1, status, err)
       assert.truthy(err:find("INFO  [luamig] Database: " .. display(bad) .. " (from --url)\nFAILED: ", 1, true), err)
       assert.falsy(err:find("s3cr3t", 1, true), err)

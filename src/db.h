@@ -144,6 +144,11 @@ struct lm_driver {
    * I/O or out-of-memory error. Either way nothing of it was committed.
    * Valid until the next call on c. */
   const char *(*lost)(struct lm_conn *c);
+  /* Ask the statement running on c, if any, to stop; it then fails (Ctrl-C
+   * in the luamig command). Safe to call from a signal handler: SQLite's
+   * sqlite3_interrupt, PostgreSQL's PQcancel with the cancel object made
+   * when c was opened. */
+  void (*interrupt)(struct lm_conn *c);
 };
 
 extern const struct lm_driver lm_driver_sqlite;

@@ -29,6 +29,7 @@ enum {
 struct pg_conn {
   struct lm_conn base;   /* first: the layers above see only this */
   PGconn *pg;
+  PGcancel *cancel;      /* made at open: PQgetCancel allocates, PQcancel may run in a signal handler */
 };
 
 struct pg_cursor {
@@ -287,12 +288,20 @@ static int pg_open(const struct lm_url *url, struct lm_conn **out, struct lm_err
   pc->base.display = lm_strdup(url->display);
   pc->base.secrets = lm_secrets_copy(url->secrets);
   pc->pg = pg;
+  pc->cancel = PQgetCancel(pg);
   *out = &pc->base;
   return LM_OK;
 }
 
+static void pg_interrupt(struct lm_conn *c) {
+  struct pg_conn *pc = (struct pg_conn *)c;
+  char why[256];                                      /* PQcancel's own words; nothing to do with them */
+  if (pc && pc->cancel) PQcancel(pc->cancel, why, (int)sizeof why);
+}
+
 static void pg_close(struct lm_conn *c) {
   if (c == NULL) return;
+  PQfreeCancel(((struct pg_conn *)c)->cancel);
   PQfinish(handle(c));   /* the server rolls back an open transaction */
   lm_conn_release(c);
   free(c);
@@ -746,4 +755,5 @@ const struct lm_driver lm_driver_postgresql = {
   .unlock = pg_unlock,
   .set_busy_timeout = NULL,
   .lost = pg_lost,
+  .interrupt = pg_interrupt,
 };

@@ -567,6 +567,10 @@ static void sqlite_unlock(struct lm_conn *c, const char *name) {
   else unlock_all(sc);
 }
 
+static void sqlite_interrupt(struct lm_conn *c) {
+  if (c) sqlite3_interrupt(((struct sqlite_conn *)c)->db);
+}
+
 const struct lm_driver lm_driver_sqlite = {
   .name = "sqlite",
   .parse_url = NULL,
@@ -590,4 +594,5 @@ const struct lm_driver lm_driver_sqlite = {
   .unlock = sqlite_unlock,
   .set_busy_timeout = sqlite_set_busy_timeout,
   .lost = sqlite_lost,
+  .interrupt = sqlite_interrupt,
 };

@@ -828,6 +828,7 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
       lm_ilist_push(&rows.list, plan->start.v[i]);
     }
     if (dests.n == 0) lm_ilist_push(&dests, LM_REV_NONE);
+    struct lm_ilist moved = LM_ILIST_INIT;
     uint32_t *desc = calloc(g->nrevs ? g->nrevs : 1, sizeof *desc);
     uint32_t *anc = calloc(g->nrevs ? g->nrevs : 1, sizeof *anc);
     if (!desc || !anc) abort();
@@ -838,26 +839,58 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
           stamp_step(plan, &rows, &filtered.v[i], 1, -1, 0, 1);
         continue;
       }
+      /* Alembic compares each destination with the heads as they were
+       * before the stamp; after an earlier destination moved one of them
+       * (stamp A B from their merge M: M became A) that row is gone, and
+       * Alembic's UPDATE of M to B matches nothing. Here each destination
+       * is compared with the rows as the earlier steps left them: those
+       * heads still present, and the destinations that took a head's
+       * place (moved[]); a destination inserted as a new branch is left
+       * out, as Alembic leaves it. */
+      struct lm_ilist now = LM_ILIST_INIT;
+      for (size_t i = 0; i < filtered.n; i++)
+        if (rows.in[filtered.v[i]]) lm_ilist_push(&now, filtered.v[i]);
+      for (size_t i = 0; i < moved.n; i++)
+        if (rows.in[moved.v[i]]) {
+          size_t k = 0;
+          while (k < now.n && now.v[k] != moved.v[i]) k++;
+          if (k == now.n) lm_ilist_push(&now, moved.v[i]);
+        }
       int present = 0;
-      for (size_t i = 0; i < filtered.n; i++) present |= filtered.v[i] == dest;
-      if (present) continue;
+      for (size_t i = 0; i < now.n; i++) present |= now.v[i] == dest;
+      if (present) {
+        lm_ilist_release(&now);
+        continue;
+      }
       uint32_t s = (uint32_t)d + 1;
       lm_graph_mark_descendants(g, &dest, 1, 1, desc, s);
       lm_graph_mark_ancestors(g, &dest, 1, 1, anc, s);
-      int above = 0, below = 0;
-      for (size_t i = 0; i < filtered.n; i++) {
-        above |= desc[filtered.v[i]] == s;
-        below |= anc[filtered.v[i]] == s;
+      struct lm_ilist above = LM_ILIST_INIT, below = LM_ILIST_INIT;
+      for (size_t i = 0; i < now.n; i++) {
+        if (desc[now.v[i]] == s) lm_ilist_push(&above, now.v[i]);
+        else if (anc[now.v[i]] == s) lm_ilist_push(&below, now.v[i]);
       }
-      if (above)
-        stamp_step(plan, &rows, filtered.v, filtered.n, dest, 0, 0);
-      else if (below)
-        stamp_step(plan, &rows, filtered.v, filtered.n, dest, 1, 0);
+      if (above.n)
+        stamp_step(plan, &rows, above.v, above.n, dest, 0, 0);
+      else if (below.n)
+        stamp_step(plan, &rows, below.v, below.n, dest, 1, 0);
       else
         stamp_step(plan, &rows, NULL, 0, dest, 1, 1);
+      if (above.n || below.n) lm_ilist_push(&moved, dest);
+      lm_ilist_release(&now);
+      lm_ilist_release(&above);
+      lm_ilist_release(&below);
+      if (!rows.in[dest]) {
+        /* never silently: a step that leaves its destination unrecorded */
+        rc = lm_err_set(e, LM_ERROR, "stamp %s: the planned version-table writes do not record "
+                        "it (a luamig bug; please report it with `luamig heads` and `luamig "
+                        "current`)", g->revs[dest].id);
+        break;
+      }
     }
     free(desc);
     free(anc);
+    lm_ilist_release(&moved);
     for (size_t i = 0; i < rows.list.n; i++) lm_ilist_push(&plan->rows, rows.list.v[i]);
     rows_release(&rows);
   } else {

@@ -509,6 +509,29 @@ void lm_graph_all_current(struct lm_graph *g, const int *revs, size_t n, struct 
   lm_ilist_release(&set);
 }
 
+/* downgrade -N from several current heads: Alembic warns and steps back
+ * the first row; luamig refuses and names each head's own spelling.
+ * HEAD@-N (or LABEL@-N) walks that head's branch only, where HEAD-N names
+ * a revision whose downgrade also undoes every other branch above it. */
+static int ambiguous_downgrade(struct lm_graph *g, const struct lm_ilist *current,
+                               const char *text, struct lm_err *e) {
+  struct lm_buf heads = LM_BUF_INIT, ways = LM_BUF_INIT;
+  for (size_t i = 0; i < current->n; i++) {
+    struct lm_rev *r = &g->revs[current->v[i]];
+    lm_buf_printf(&heads, "%s%s", i ? ", " : "", r->id);
+    const char *name = r->nown_labels ? r->own_labels[0] : r->id;
+    lm_buf_printf(&ways, "%s`luamig downgrade %s@%s`", i == 0 ? "" : i + 1 == current->n ? " or "
+                  : ", ", name, text);
+  }
+  int rc = lm_graph_fail(g, e, LM_GERR_REVISION, "downgrade %s is ambiguous: the database has "
+                         "%zu current heads (%s); name the head to step back, e.g. %s (HEAD@%s "
+                         "or LABEL@%s steps back that branch only)", text, current->n, heads.data,
+                         ways.data, text, text);
+  lm_buf_release(&heads);
+  lm_buf_release(&ways);
+  return rc;
+}
+
 int lm_graph_parse_downgrade_target(struct lm_graph *g, const struct lm_ilist *current,
                                     const char *target, int assert_length, char **branch,
                                     int *out, char **warning, struct lm_err *e) {
@@ -563,10 +586,10 @@ int lm_graph_parse_downgrade_target(struct lm_graph *g, const struct lm_ilist *c
         int distinct = 0;
         for (size_t i = 1; i < current->n; i++)
           if (current->v[i] != current->v[0]) distinct = 1;
-        if (distinct && warning && !*warning)
-          *warning = lm_strdup("downgrade -1 from multiple heads is ambiguous; this usage will "
-                               "be disallowed in a future release.");
-        if (current->v[0] < 0) {
+        (void)warning;
+        if (distinct) {
+          rc = ambiguous_downgrade(g, current, m.text, e);
+        } else if (current->v[0] < 0) {
           rc = didnt_produce(g, e, m.text, m.value);
         } else {
           symbol = symbol_owned = lm_strdup(g->revs[current->v[0]].id);

@@ -20,6 +20,7 @@
  *   Errors: the error value of lm_lua_raise, with revision set to the
  *   revision whose step failed.
  * core.current(conn, version_table) -> {ids}, without creating anything.
+ * core.interrupt(), core.interrupted(): Ctrl-C (runner.h).
  * core.ensure_version(conn, version_table): create the version table and log.
  * core.version_log_name(version_table) -> the log table's name.
  * core.logged_checksums(conn, version_table) -> {[revision] = checksum}: the
@@ -310,6 +311,19 @@ static int core_version_log_name(lua_State *L) {
   return 1;
 }
 
+/* core.interrupt(): Ctrl-C's effect (runner.h's lm_run_interrupt), for a
+ * host that handles SIGINT itself. core.interrupted() -> whether it came. */
+static int core_interrupt(lua_State *L) {
+  (void)L;
+  lm_run_interrupt();
+  return 0;
+}
+
+static int core_interrupted(lua_State *L) {
+  lua_pushboolean(L, lm_run_interrupted());
+  return 1;
+}
+
 /* core.logged_checksums(conn, version_table) -> {[revision] = checksum} */
 static int core_logged_checksums(lua_State *L) {
   struct lm_conn *conn = lm_lua_checkconn(L, 1);
@@ -348,6 +362,8 @@ static const luaL_Reg runner_funcs[] = {
   {"logged_checksums", core_logged_checksums},
   {"log_accept", core_log_accept},
   {"version_log_name", core_version_log_name},
+  {"interrupt", core_interrupt},
+  {"interrupted", core_interrupted},
   {"run", core_run},
   {"ensure_version", core_ensure_version},
   {"current", core_current},

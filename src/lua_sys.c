@@ -96,7 +96,7 @@ static void trap_handler(int sig) {
 
 /* core.trap_interrupts(mode): true, SIGINT and SIGTERM raise
  * "interrupted" in the main Lua thread (at once if one came while held);
- * "hold", they are only recorded (core.interrupted), for code that must
+ * "hold", they are only recorded (core.trapped_signal), for code that must
  * not be cut short; false, the previous handlers are back. */
 static int sys_trap_interrupts(lua_State *L) {
   int on = lua_toboolean(L, 1);
@@ -131,9 +131,9 @@ static int sys_trap_interrupts(lua_State *L) {
   return 0;
 }
 
-/* core.interrupted() -> "SIGINT" | "SIGTERM" | nil: the signal trapped
+/* core.trapped_signal() -> "SIGINT" | "SIGTERM" | nil: the signal trapped
  * since trap_interrupts(true). */
-static int sys_interrupted(lua_State *L) {
+static int sys_trapped_signal(lua_State *L) {
   if (trapped_signal == 0) lua_pushnil(L);
   else lua_pushstring(L, trapped_signal == SIGTERM ? "SIGTERM" : "SIGINT");
   return 1;
@@ -142,7 +142,7 @@ static int sys_interrupted(lua_State *L) {
 void lm_lua_sys_open(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"isatty", sys_isatty}, {"cwd", sys_cwd}, {"user", sys_user}, {"monotonic", sys_monotonic},
-    {"pid", sys_pid}, {"trap_interrupts", sys_trap_interrupts}, {"interrupted", sys_interrupted},
+    {"pid", sys_pid}, {"trap_interrupts", sys_trap_interrupts}, {"trapped_signal", sys_trapped_signal},
     {NULL, NULL},
   };
   luaL_setfuncs(L, fns, 0);

@@ -21,6 +21,7 @@
  */
 #include "runner.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,19 @@
 #include "version.h"
 
 #define LOCK_POLL_MS 100
+
+/* Ctrl-C (lm_run_interrupt): the flag, and the connection whose statement
+ * to stop. Written by a signal handler, read between and after steps. */
+static volatile sig_atomic_t interrupted;
+static struct lm_conn *volatile active_conn;
+
+void lm_run_interrupt(void) {
+  interrupted = 1;
+  struct lm_conn *c = active_conn;
+  if (c && c->driver->interrupt) c->driver->interrupt(c);
+}
+
+int lm_run_interrupted(void) { return interrupted != 0; }
 
 struct run {
   struct lm_conn *conn;               /* NULL offline */
@@ -41,6 +55,12 @@ struct run {
   int locked;                         /* the run lock keeps other runs out */
   int lock_held;                      /* ... and must be released */
   int purge;                          /* stamp --purge: empty the table in the first transaction */
+  /* Where a failed run leaves the database, for its last words. */
+  int step_started;                   /* a step began: the run may have moved the database */
+  size_t steps_done;                  /* steps of the plan before the failing one */
+  size_t steps_committed;             /* ... of which committed */
+  const struct lm_ilist *committed;   /* the rows at luamig's last commit */
+  int explained;                      /* the message already says where the database is */
 };
 
 static void say(struct run *r, const char *level, const char *fmt, ...)
@@ -107,6 +127,9 @@ static int take_lock(struct run *r, struct lm_err *e) {
       free(holder);
       break;
     }
+    if (interrupted)
+      return lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) while waiting for the migration lock: "
+                        "nothing of this run ran");
     if (now_ms() - start >= r->o->lock_timeout_ms) {
       lm_err_set(e, LM_ERROR, "could not take the migration lock within %g s: another luamig "
                  "run (%s) is migrating this database; wait for it to finish, or raise "
@@ -309,6 +332,7 @@ static void explain_lost(struct run *r, const struct lm_step *s, const char *why
   free(label);
   free(now);
   free(last);
+  r->explained = 1;
 }
 
 /* The driver's reason when the database itself ended the transaction. */
@@ -323,6 +347,7 @@ static void explain_failure(struct run *r, const struct lm_step *s, int transact
   lm_err_prefix(e, "%s", label);
   if (!transactional) {
     struct lm_buf b = LM_BUF_INIT;
+    r->explained = 1;                                 /* say_rows says where */
     const char *why = lost_reason(r);
     lm_buf_printf(&b, "%s\n", e->message);
     if (why) lm_buf_printf(&b, "%s.\n", why);
@@ -337,6 +362,28 @@ static void explain_failure(struct run *r, const struct lm_step *s, int transact
   free(label);
 }
 
+/* Ctrl-C during a step: its transaction is rolled back (the caller's
+ * tx_rollback); outside one, what it did stays. */
+static void explain_interrupt(struct run *r, const struct lm_step *s, int transactional,
+                              const struct lm_ilist *committed, struct lm_err *e) {
+  char *label = step_label(r, s);
+  if (transactional) {
+    lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) during %s: the step was rolled back", label);
+  } else {
+    struct lm_buf b = LM_BUF_INIT;
+    lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step ran outside a transaction "
+                  "(transactional = false): what it did before the interruption stays applied, "
+                  "and ", label);
+    say_rows(r, &b, committed);
+    lm_buf_printf(&b, ". Check the database, then either undo that part by hand and run again, "
+                  "or finish it by hand and `luamig stamp %s`.", rev_id(r, s->rev));
+    lm_err_set(e, LM_ERROR, "%s", b.data);
+    lm_buf_release(&b);
+    r->explained = 1;
+  }
+  free(label);
+}
+
 /* A step whose SQL ended the transaction luamig opened for it: nothing is
  * recorded, and the message says what may have stayed. body: the step's
  * own result (its error, if any, is kept in front). */
@@ -345,6 +392,7 @@ static void explain_ended_transaction(struct run *r, const struct lm_step *s, in
   char *label = step_label(r, s);
   struct lm_buf b = LM_BUF_INIT;
   lm_buf_printf(&b, "%s: ", label);
+  r->explained = 1;                                   /* say_rows says where */
   if (body != LM_OK) lm_buf_printf(&b, "%s\n", e->message);
   lm_buf_printf(&b, "its SQL ended the transaction luamig opened for it (a COMMIT or ROLLBACK): "
                 "what ran before that may be committed or undone, what ran after it was committed "
@@ -378,12 +426,23 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
   const struct lm_ilist *before = &plan->start;       /* the rows before the current step */
   const struct lm_ilist *committed = &plan->start;    /* the rows at luamig's last commit */
   *replan = 0;
+  r->committed = committed;
+  r->steps_committed = 0;
   for (size_t i = 0; i < plan->nsteps; i++) {
     const struct lm_step *s = &plan->steps[i];
+    r->steps_done = i;
+    if (interrupted) {
+      char *label = step_label(r, s);
+      lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) before %s", label);
+      free(label);
+      r->step_started = 1;                            /* say_where: what of the run is committed */
+      return LM_ERROR;
+    }
     int transactional = s->rev < 0 || s->stamp || r->scripts[s->rev].transactional;
     if (!transactional && r->in_tx) {
       if (tx_commit(r, e) != LM_OK) return LM_ERROR;
-      committed = before;
+      committed = r->committed = before;
+      r->steps_committed = i;
     }
     if (transactional && !r->in_tx) {
       if (tx_begin(r, e) != LM_OK) return LM_ERROR;
@@ -417,9 +476,15 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       }
     }
     announce(r, s);
+    r->step_started = 1;
     int64_t t0 = now_ms();
     int body = LM_OK;
     if (!s->stamp && s->rev >= 0) body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
+    if (interrupted) {                                /* the statement was stopped, or the body ran out */
+      tx_rollback(r);
+      explain_interrupt(r, s, transactional, committed, e);
+      return LM_ERROR;
+    }
     if (r->in_tx && r->conn && !r->conn->driver->in_transaction(r->conn)) {
       const char *why = lost_reason(r);               /* ended: by the database, or the step's SQL */
       if (why) explain_lost(r, s, why, 0, committed, e);
@@ -460,7 +525,8 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
         else explain_failure(r, s, 1, committed, e);
         return LM_ERROR;
       }
-      committed = &s->rows;
+      committed = r->committed = &s->rows;
+      r->steps_committed = i + 1;
     }
     before = &s->rows;
   }
@@ -481,6 +547,68 @@ static int purge_alone(struct run *r, struct lm_err *e) {
   return tx_commit(r, e);
 }
 
+static const char *kind_name(int kind) {
+  return kind == LM_RUN_UPGRADE ? "upgrade" : kind == LM_RUN_DOWNGRADE ? "downgrade" : "stamp";
+}
+
+/* START:END ranges are for --sql only (Alembic's "Range revision not
+ * allowed"): online the runner starts from the version rows, and a START
+ * that differs from them cannot be honoured. Offline, a downgrade needs
+ * one, since there are no rows to start from. */
+static int check_targets(struct run *r, struct lm_err *e) {
+  const struct lm_run_opts *o = r->o;
+  const char *const *t = o->kind == LM_RUN_STAMP ? o->targets : &o->target;
+  size_t n = o->kind == LM_RUN_STAMP ? o->ntargets : 1;
+  for (size_t i = 0; i < n && r->conn; i++) {
+    const char *colon = t[i] ? strchr(t[i], ':') : NULL;
+    if (colon == NULL) continue;
+    return lm_err_set(e, LM_ERROR, "Range revision not allowed: '%s' is a START:END range, which "
+                      "only --sql takes; give a single target (e.g. `luamig %s %s`), or add --sql "
+                      "to write the SQL of that range", t[i], kind_name(o->kind),
+                      colon[1] ? colon + 1 : o->kind == LM_RUN_DOWNGRADE ? "base" : "head");
+  }
+  if (r->conn == NULL && o->kind == LM_RUN_DOWNGRADE && o->target && !strchr(o->target, ':'))
+    return lm_err_set(e, LM_ERROR, "downgrade with --sql requires <fromrev>:<torev>: offline there "
+                      "is no database to start from, so say where it is, e.g. `luamig downgrade "
+                      "%s:%s --sql` (`luamig current` on the database gives <fromrev>)",
+                      strpbrk(o->target, "+-") ? "<fromrev>" : "head", o->target);
+  return LM_OK;
+}
+
+/* The last words of a run that failed in a step: what of it is committed
+ * and where the database is, read again (luamig's last commit when the
+ * table cannot be read). */
+static void say_where(struct run *r, struct lm_err *e) {
+  if (r->conn == NULL || !r->step_started || r->explained) return;
+  char *now = rows_now(r);
+  char *last = join_ids(r, r->committed);
+  const char *at = now ? (*now ? now : "base") : (*last ? last : "base");
+  const char *note = now ? "" : " (luamig's last commit; the table cannot be read now)";
+  struct lm_buf b = LM_BUF_INIT;
+  size_t n = r->steps_committed, rolled = r->steps_done - n;
+  char rolled_text[48];                               /* "the step", "the 3 steps" */
+  if (rolled == 1) snprintf(rolled_text, sizeof rolled_text, "the step");
+  else snprintf(rolled_text, sizeof rolled_text, "the %zu steps", rolled);
+  if (n == 0 && rolled == 0)
+    lm_buf_printf(&b, "Nothing of this run is committed: the database is at %s%s, as before the run.",
+                  at, note);
+  else if (n == 0)
+    lm_buf_printf(&b, "Nothing of this run is committed (transaction_per_migration = false: %s "
+                  "before it rolled back with it): the database is at %s%s, as before the run.",
+                  rolled_text, at, note);
+  else if (n == 1)
+    lm_buf_printf(&b, "The step before it is committed: the database is at %s%s.", at, note);
+  else
+    lm_buf_printf(&b, "The %zu steps before it are committed: the database is at %s%s.", n, at, note);
+  if (n > 0 && rolled > 0)
+    lm_buf_printf(&b, " %c%s after those rolled back with it (transaction_per_migration = false).",
+                  'T', rolled_text + 1);
+  lm_err_set(e, e->code ? e->code : LM_ERROR, "%s\n%s", e->message ? e->message : "failed", b.data);
+  lm_buf_release(&b);
+  free(now);
+  free(last);
+}
+
 int lm_run_current(struct lm_conn *c, const char *version_table, char ***rows, size_t *n,
                    struct lm_err *e) {
   return lm_version_read(c, version_table, rows, n, e);
@@ -495,6 +623,7 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
              .emit = h->emit, .ctx = h->ctx},
   };
   r.purge = o->kind == LM_RUN_STAMP && o->purge;
+  if (check_targets(&r, e) != LM_OK) return LM_ERROR;
   char **rows = NULL;
   size_t nrows = 0;
   int rc = LM_OK;
@@ -505,10 +634,17 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
         lm_version_ensure(&r.sink, o->version_table, e) != LM_OK)
       return LM_ERROR;
     int replan;
-    if (apply(&r, plan, &replan, e) != LM_OK) return LM_ERROR;
+    if (apply(&r, plan, &replan, e) != LM_OK) {
+      tx_rollback(&r);
+      return LM_ERROR;
+    }
     return purge_alone(&r, e);
   }
 
+  if (!o->plan_only) {
+    interrupted = 0;                                  /* a host's earlier Ctrl-C ended its own run */
+    active_conn = c;
+  }
   if (!o->plan_only && (rc = take_lock(&r, e)) != LM_OK) goto cleanup;
   if (!o->plan_only && o->kind != LM_RUN_DOWNGRADE &&
       (rc = lm_version_ensure(&r.sink, o->version_table, e)) != LM_OK)
@@ -520,7 +656,11 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
 
   for (int attempt = 0;; attempt++) {
     int replan = 0;
-    if ((rc = apply(&r, plan, &replan, e)) != LM_OK) break;
+    if ((rc = apply(&r, plan, &replan, e)) != LM_OK) {
+      tx_rollback(&r);
+      say_where(&r, e);
+      break;
+    }
     if (!replan) {
       rc = purge_alone(&r, e);
       break;
@@ -555,6 +695,7 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
   }
 
 cleanup:
+  active_conn = NULL;
   tx_rollback(&r);
   release_lock(&r);
   lm_version_rows_free(rows, nrows);

@@ -54,6 +54,16 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
            const struct lm_run_opts *o, const struct lm_run_hooks *h, struct lm_plan *plan,
            struct lm_err *e);
 
+/* Ctrl-C. lm_run_interrupt marks the runs of this process interrupted and
+ * asks the statement running on the connection of the run in progress, if
+ * any, to stop (db.h's interrupt); it is async-signal-safe, for the luamig
+ * command's SIGINT handler. The run then rolls the step back and fails,
+ * saying "interrupted (Ctrl-C)" and where the database is. Each online
+ * run starts uninterrupted. A library embedding luamig installs no
+ * handler and may call it itself. */
+void lm_run_interrupt(void);
+int lm_run_interrupted(void);
+
 /* The version rows of c, read without creating anything. */
 int lm_run_current(struct lm_conn *c, const char *version_table, char ***rows, size_t *n,
                    struct lm_err *e);

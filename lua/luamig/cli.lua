@@ -6,8 +6,8 @@
 -- Log lines go to stderr; data (current, history, heads, --sql) to stdout.
 -- Everything written but the --sql script passes through luamig.redact, which knows every
 -- password of the run's URLs.
-local luamig = require "luamig"
 local core = require "luamig.core"
+local luamig = require "luamig"
 local json = require "luamig.json"
 local redact = require "luamig.redact"
 local suggest = require "luamig.suggest"
@@ -351,6 +351,10 @@ command{
 command{
   name = "upgrade", args = {0, 1}, usage = "upgrade [TARGET] [--sql] [--plan] [--tag TAG]",
   summary = "Apply revisions up to TARGET (default head).",
+  details = "TARGET: head, heads, a revision, +N, REV+N, LABEL@head. A START:END range is for --sql\n"
+    .. "only (the SQL from START to END); online the run starts from the version table.\n"
+    .. "A failure says what of the run is committed and where the database is; Ctrl-C stops the\n"
+    .. "running statement, rolls its step back, says where the database is and exits 130.",
   options = {sql_opt, plan_opt, tag_opt},
   run = function(c)
     local target = c.args[1] or "head"
@@ -362,6 +366,10 @@ command{
 command{
   name = "downgrade", args = {1, 1}, usage = "downgrade TARGET [--sql] [--plan] [--tag TAG]",
   summary = "Revert revisions down to TARGET (-1, a revision, base).",
+  details = "With several current heads, -1 is refused: name the head, HEAD@-1 or LABEL@-1 (REV-1\n"
+    .. "would be REV's parent, whose downgrade undoes every branch above it). --sql needs\n"
+    .. "<fromrev>:<torev> (e.g. head:base), as there is no database to start from; a range is\n"
+    .. "refused without --sql. Failures and Ctrl-C: as for upgrade.",
   options = {sql_opt, plan_opt, tag_opt},
   run = function(c)
     if c.opts.plan then return print_plan(c, c.m:plan("downgrade", c.args[1])) end
@@ -372,6 +380,8 @@ command{
 command{
   name = "stamp", args = {1, math.huge}, usage = "stamp REV... [--purge] [--sql] [--plan] [--tag TAG]",
   summary = "Set the version table to REV without running migrations.",
+  details = "Several REVs record several heads (stamp A B from their merge gives A and B).\n"
+    .. "START:REV (a range) is for --sql only.",
   options = {{nil, "--purge", key = "purge", help = "empty the version table first"}, sql_opt, plan_opt, tag_opt},
   run = function(c)
     if c.opts.plan then return print_plan(c, c.m:plan("stamp", c.args, {purge = c.opts.purge})) end
@@ -773,6 +783,7 @@ end
 
 local function command_help(cmd)
   local text = ("usage: luamig %s\n\n%s"):format(cmd.usage, cmd.summary)
+  if cmd.details then text = text .. "\n\n" .. cmd.details end
   if #cmd.options > 0 then text = text .. "\n\nOptions:\n" .. option_lines(cmd.options) end
   return text
 end
@@ -963,6 +974,14 @@ function M.main(args)
     tell("usage: luamig ", status.command and status.command.usage or "[global options] COMMAND [options]", "\n")
     tell("(luamig ", status.command and (status.command.name .. " ") or "", "--help for more)\n")
     return 2
+  end
+  if core.interrupted() then                          -- Ctrl-C: the message says where the database is
+    local message = type(status) == "table" and status.message or tostring(status)
+    if not tostring(message):find("interrupted (Ctrl-C)", 1, true) then
+      message = "interrupted (Ctrl-C): " .. tostring(message)
+    end
+    tell(message, "\n")
+    return 130
   end
   report_failure(status, globals.raiseerr and traceback and redact.text(traceback) or nil)
   return 1

@@ -141,14 +141,19 @@ end
 -- Connects on first use. Says first which database and where its URL came
 -- from (Alembic's "Context impl" line: a missing DATABASE_URL falling back
 -- to the default must not pass unseen), then that a SQLite file was made.
+-- Says which database and where its URL came from, once per runner.
+function Runner:_announce(u)
+  if self.announced then return end
+  self.announced = true
+  self:_log("INFO", ("Database: %s (%s)"):format(u.display, self.url_source or "from luamig.open"))
+end
+
 function Runner:connection()
   if not self.conn then
     local ok, u = pcall(core.parse_url, self.url)
     local file = ok and sqlite_file(u)
     local existed = file and file_exists(file)
-    if ok then
-      self:_log("INFO", ("Database: %s (%s)"):format(u.display, self.url_source or "from luamig.open"))
-    end
+    if ok then self:_announce(u) end
     self.conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
     if file and not existed and file_exists(file) then
       self:_log("INFO", "Created the SQLite database file " .. file)
@@ -164,11 +169,11 @@ end
 function Runner:_read_connection()
   if self.conn then return self.conn end
   local ok, u = pcall(core.parse_url, self.url)
-  if ok and u.dialect == "sqlite" and u.path and u.path ~= ":memory:"
-     and not u.path:match("^file:") then
-    local f = io.open(u.path, "rb")
-    if not f then return nil end
-    f:close()
+  local file = ok and sqlite_file(u)
+  if file and not file_exists(file) then
+    self:_announce(u)
+    self:_log("INFO", ("No SQLite database file %s: read as an empty database, nothing created"):format(file))
+    return nil
   end
   return self:connection()
 end
@@ -598,6 +603,7 @@ end
 -- changed = {{revision, path, logged, current}}, unchecked = {ids},
 -- compared = n, unknown = {ids}}. ok: nothing changed, nothing unknown.
 function Runner:verify()
+  self:scripts()                                      -- no project: say so before reading anything
   local conn = self:_read_connection()
   if not conn then return {ok = true, changed = {}, unknown = {}, unchecked = {}, compared = 0} end
   local known, unknown = self:_known_rows(conn)
@@ -1082,7 +1088,7 @@ function Runner:roundtrip(opts)
           scratch:upgrade(id)
           differ(upgraded, scratch:_schema(conn), "upgrade again")
         end)
-        if core.interrupted() then error(err, 0) end
+        if core.trapped_signal() then error(err, 0) end
         if not okstep then
           result.ok = false
           result.failure = {revision = id, message = info.message, phase = phase,
@@ -1106,7 +1112,7 @@ function Runner:roundtrip(opts)
       os.remove(scratch_path .. "-luamig.lock")
     end
   end)
-  local signal = core.interrupted()
+  local signal = core.trapped_signal()
   core.trap_interrupts(false)
   if signal then
     fail(("roundtrip: interrupted (%s)%s"):format(signal,
