@@ -618,7 +618,8 @@ end
 -- recorded checksum differs or is missing). Each is recorded in the log as
 -- a row of its own (direction "accept"), so the edit stays on record and
 -- the "changed since it was applied" warning ends. Returns the accepted
--- {{revision, path, checksum, previous (nil: none was recorded)}}, oldest first.
+-- {{revision, path, checksum, previous (nil: none was recorded)}}, oldest
+-- first, and the revision id target names (nil for "all").
 function Runner:accept(target)
   if type(target) ~= "string" or target == "" then
     fail("verify --accept needs a revision, or all")
@@ -630,7 +631,7 @@ function Runner:accept(target)
   local pending = {}                                  -- id -> the checksum recorded now, or false
   for _, ch in ipairs(changed) do pending[ch.revision] = ch.logged end
   for _, id in ipairs(unchecked) do pending[id] = false end
-  local ids = {}
+  local ids, named = {}, nil                          -- named: the revision target names
   if target == "all" then
     local order = self:_order()
     for id in pairs(pending) do ids[#ids + 1] = id end
@@ -649,6 +650,7 @@ function Runner:accept(target)
         .. "applied script's checksum is recorded"):format(id, at))
     end
     if pending[id] ~= nil then ids[1] = id end
+    named = id
   end
   local accepted = {}
   for _, id in ipairs(ids) do
@@ -657,7 +659,7 @@ function Runner:accept(target)
     accepted[#accepted + 1] = {revision = id, path = r.path, checksum = r.checksum,
                                previous = pending[id] or nil}
   end
-  return accepted
+  return accepted, named
 end
 
 -- Before an upgrade: a warning per applied script edited since it ran.
