@@ -557,8 +557,7 @@ command{
 command{
   name = "branches", args = {0, 0}, usage = "branches [-v]", listing = true,
   summary = "The branch points.",
-  options = {{"-v", "--verbose", key = "verbose",
-               help = "full entries, and each branch's first paragraph of its message (Alembic's layout)"}},
+  options = {{"-v", "--verbose", key = "verbose", help = "full entries"}},
   run = function(c)
     local v = c.opts.verbose
     for _, info in ipairs(c.m:branches()) do
