@@ -814,8 +814,8 @@ end
 -- declared schema; the database must be at head.
 function Runner:compare()
   if not self:_at_head() then fail("Target database is not up to date.") end
-  local conn = self:connection()                      -- after the scripts: a failure creates nothing
   local declared = self:declared_schema()
+  local conn = self:connection()                      -- after the scripts and the schema: a failure creates nothing
   local autogen = require "luamig.autogen"
   local ops = autogen.compare(conn, declared, {exclude = self:_own_tables(),
     include_object = self.settings.include_object, compare_type = self.settings.compare_type})

@@ -1,0 +1,73 @@
+-- Issue 14, defects the outside attacks of the new command line found, each
+-- kept as the reproducer that showed it.
+local luamig = require "luamig"
+local h = require "spec.helpers"
+
+local function has(s, part) return s:find(part, 1, true) ~= nil end
+
+describe("[sqlite] the attack on issue 14's command line", function()
+  it("an option's missing value is not taken from the next option (revision -m --autogenerate)", function()
+    local dir = h.project({{id = "a1", message = "one"}})
+    local status, out, err = h.luamig(dir, "revision -m --autogenerate")
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.truthy(has(err, "luamig: option -m needs a value (MSG), not the option '--autogenerate'; "
+      .. "give the value after it (-m VALUE --autogenerate)"), err)
+    local _, listing = h.run("ls " .. h.shell_quote(dir .. "/migrations/versions"))
+    assert.same({"a1.lua"}, h.lines(listing))             -- no revision named "--autogenerate"
+    status, _, err = h.luamig(dir, "history -r --graph")
+    assert.equal(2, status)
+    assert.truthy(has(err, "option -r needs a value (RANGE), not the option '--graph'"), err)
+    -- a value that only looks like an option still works
+    status, out, err = h.luamig(dir, "revision -m '-v is a message here' --rev-id b2")
+    assert.equal(0, status, err)
+    assert.truthy(has(out .. err, "-v is a message here") or has(out, "b2"), out .. err)
+    local _, names = h.run("ls " .. h.shell_quote(dir .. "/migrations/versions"))
+    assert.equal(2, #h.lines(names), names)
+  end)
+
+  it("a SQLite URI filename (sqlite:file:...) is refused: file: alone is a database that vanishes", function()
+    local dir = h.project({{id = "a1", message = "one", up = "CREATE TABLE t (x INTEGER)"}})
+    for _, url in ipairs{"sqlite:file:", "sqlite:file:x.db?mode=memory", "sqlite:file:new1.db"} do
+      local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+      assert.equal(1, status, url)
+      assert.truthy(has(err, "FAILED: invalid database URL (SQLite URI filenames (file:...) are not "
+        .. "supported; give the file's path (sqlite:app.db, or sqlite:./file:x.db for a name that "
+        .. "starts with file:))"), err)
+    end
+    assert.is_false(h.file_exists(dir .. "/new1.db"))
+    assert.is_false(h.file_exists(dir .. "/x.db"))
+  end)
+
+  it("check with no target schema and no revisions creates no database file", function()
+    local dir = h.tmpdir()
+    assert.equal(0, (h.luamig(dir, "init")))
+    local status, _, err = h.luamig(dir, "--url sqlite:ro.db check")
+    assert.equal(1, status)
+    assert.truthy(has(err, "FAILED: target_schema 'schema.lua' not found"), err)
+    assert.is_false(h.file_exists(dir .. "/ro.db"))
+  end)
+
+  it("history --dot with a NUL in a message is still valid Graphviz (control characters as ?)", function()
+    local dir = h.project({{id = "a1", message = "one"}})
+    local path = dir .. "/migrations/versions/a1.lua"
+    local text = h.read_file(path)
+    local patched = text:gsub('message = "one"', 'message = "o\\0n\\1e"')
+    assert.are_not.equal(text, patched)
+    h.write_file(path, patched)
+    local status, out, err = h.luamig(dir, "history --dot")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, '"a1\\no?n?e"') or has(out, "o?n?e"), out)
+    assert.falsy(out:find("%z"), "a NUL byte reached the dot text")
+  end)
+
+  it("bulk_insert of an empty list still tells progress 0 of 0", function()
+    local dir = h.project({{id = "m1", message = "empty", code = true,
+      up = "  op.execute('CREATE TABLE items (id INTEGER)')\n  op.bulk_insert('items', {})"}})
+    local seen = {}
+    local m <close> = luamig.open{url = (h.fresh_sqlite()), script_location = dir .. "/migrations",
+                                  progress = function(...) seen[#seen + 1] = {...} end}
+    m:upgrade("head")
+    assert.same({{0, 0, "items"}}, seen)
+  end)
+end)
