@@ -79,3 +79,27 @@ describe("[sqlite] the attack on issue 14's command line", function()
     assert.falsy(has(err, "app:***"), err)
   end)
 end)
+
+h.each_db(function(db)
+  it("a failed transactional = false downgrade advises stamping where the step leads (the parent)", function()
+    local dir = h.project({
+      {id = "r1", message = "r1", up = "CREATE TABLE t (id int)", down_sql = "DROP TABLE t"},
+      {id = "r2", down = "r1", message = "r2", extra = "transactional = false", code = true,
+       up = "  op.execute('CREATE TABLE u (id int)')",
+       down_sql = "  op.execute('DROP TABLE u')\n  op.execute('SELECT nosuch()')"},
+    })
+    local url = db.url()
+    local q = "--url " .. h.shell_quote(url) .. " "
+    assert.equal(0, (h.luamig(dir, q .. "upgrade head")))
+    local status, _, err = h.luamig(dir, q .. "downgrade base")
+    assert.equal(1, status)
+    assert.truthy(has(err, "or finish it by hand and `luamig stamp r1`."), err)
+    assert.same({"r2"}, h.version_rows(url))
+    -- the advice works: the stamp records the step as done, and the rest runs
+    status, _, err = h.luamig(dir, q .. "stamp r1")
+    assert.equal(0, status, err)
+    status, _, err = h.luamig(dir, q .. "downgrade base")
+    assert.equal(0, status, err)
+    assert.same({}, h.version_rows(url))
+  end)
+end)
