@@ -103,3 +103,31 @@ h.each_db(function(db)
     assert.same({}, h.version_rows(url))
   end)
 end)
+
+h.each_db(function(db)
+  it("Ctrl-C while waiting for another run's lock says so, with nothing run, and exits 130", function()
+    local long = db.name == "postgresql" and "SELECT pg_sleep(60)"
+      or "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c"
+    local dir = h.project({
+      {id = "r1", up = "CREATE TABLE t1 (x INTEGER)"},
+      {id = "r2", down = "r1", message = "slow", code = true, up = "  op.execute(\"" .. long .. "\")"},
+    })
+    local url = db.url()
+    h.write_file(dir .. "/wait.sh", ([[
+cd %s || exit 99
+L=%s; U=%s
+$L --url "$U" upgrade head 2>a.txt & a=$!
+i=0; while ! grep -q 'Running upgrade r1 -> r2' a.txt 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
+$L --url "$U" upgrade head 2>b.txt & b=$!
+i=0; while ! grep -q 'Waiting for another luamig run' b.txt 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
+kill -INT $b; wait $b; rb=$?
+kill -INT $a; wait $a
+echo "$rb"]]):format(h.shell_quote(dir), h.shell_quote(h.bin), h.shell_quote(url)))
+    local _, out = h.run("sh " .. h.shell_quote(dir .. "/wait.sh"))
+    local err = h.read_file(dir .. "/b.txt")
+    assert.equal("130", out:match("%d+"), err)
+    assert.truthy(has(err, "\ninterrupted (Ctrl-C) while waiting for the migration lock: nothing of this run ran"), err)
+    assert.falsy(has(err, "init.lua"), err)
+    assert.same({"r1"}, h.version_rows(url))
+  end)
+end)

@@ -986,8 +986,9 @@ function M.main(args)
     return 2
   end
   if core.interrupted() then                          -- Ctrl-C: the message says where the database is
-    local message = type(status) == "table" and status.message or tostring(status)
-    if not tostring(message):find("interrupted (Ctrl-C)", 1, true) then
+    local message = tostring(type(status) == "table" and status.message or status)
+    message = message:gsub("^[^\n]-:%d+: (interrupted %(Ctrl%-C%))", "%1")   -- the hook's own: no file:line
+    if not message:find("interrupted (Ctrl-C)", 1, true) then
       message = "interrupted (Ctrl-C): " .. tostring(message)
     end
     tell(message, "\n")
