@@ -995,7 +995,9 @@ function M.main(args)
     return 130
   end
   report_failure(status, globals.raiseerr and traceback and redact.text(traceback) or nil)
-  return 1
+  -- a signal roundtrip trapped to clean up: the exit status a shell expects of it
+  local signal_status = {SIGHUP = 129, SIGINT = 130, SIGTERM = 143}
+  return signal_status[core.trapped_signal() or ""] or 1
 end
 
 return M
