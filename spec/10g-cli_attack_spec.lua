@@ -48,6 +48,18 @@ describe("[sqlite] the attack on issue 14's command line", function()
     assert.is_false(h.file_exists(dir .. "/ro.db"))
   end)
 
+  it("--plan reads: with no SQLite file yet it plans from an empty database and creates none", function()
+    local dir = h.project({{id = "a1", message = "one", up = "CREATE TABLE t (x INTEGER)"}})
+    for _, args in ipairs{"upgrade --plan", "upgrade head --plan", "downgrade base --plan", "stamp head --plan"} do
+      local status, out, err = h.luamig(dir, args)
+      assert.equal(0, status, args .. ": " .. err)
+      assert.truthy(has(err, "No SQLite database file " .. dir .. "/luamig.db: read as an empty "
+        .. "database, nothing created"), err)
+      if args:find("^upgrade") then assert.equal("upgrade  -> a1, one\n", out) end
+      assert.is_false(h.file_exists(dir .. "/luamig.db"), args)
+    end
+  end)
+
   it("history --dot with a NUL in a message is still valid Graphviz (control characters as ?)", function()
     local dir = h.project({{id = "a1", message = "one"}})
     local path = dir .. "/migrations/versions/a1.lua"

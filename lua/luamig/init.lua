@@ -330,7 +330,13 @@ function Runner:_run(kind, opts)
   local s = self.settings
   local offline = opts.sql
   local dialect = self:dialect()
-  local conn = not offline and self:connection() or nil
+  local conn
+  if not offline then
+    -- a plan reads: where there is no SQLite file yet, it plans from an
+    -- empty database in memory rather than create the file
+    conn = opts.plan and not self.conn and self:_read_connection() == nil
+      and core.connect("sqlite::memory:") or self:connection()
+  end
   if offline and not opts.plan then
     self:_log("INFO", ("Generating SQL for %s, the kind of the database URL (%s); nothing "
       .. "is run"):format(kind_names[dialect] or dialect, self.url_source or "from luamig.open"))
