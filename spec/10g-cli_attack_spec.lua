@@ -143,3 +143,26 @@ echo "$rb"]]):format(h.shell_quote(dir), h.shell_quote(h.bin), h.shell_quote(url
     assert.same({"r1"}, h.version_rows(url))
   end)
 end)
+
+h.each_db(function(db)
+  it("downgrade -1 at a merge names the parents to go back to, and that advice works", function()
+    local dir = h.project({
+      {id = "a1", up = "CREATE TABLE a (x INTEGER)", down_sql = "DROP TABLE a"},
+      {id = "b1", down = "a1", up = "CREATE TABLE b (x INTEGER)", down_sql = "DROP TABLE b"},
+      {id = "c1", down = "a1", up = "CREATE TABLE c (x INTEGER)", down_sql = "DROP TABLE c"},
+      {id = "m1", down = {"b1", "c1"}, message = "merge"},
+    })
+    local url = db.url()
+    local q = "--url " .. h.shell_quote(url) .. " "
+    assert.equal(0, (h.luamig(dir, q .. "upgrade head")))
+    local status, _, err = h.luamig(dir, q .. "downgrade -1")
+    assert.equal(1, status)
+    assert.truthy(has(err, "FAILED: Ambiguous walk: the database is at m1, a merge of b1, c1; "
+      .. "`luamig downgrade b1` undoes the merge alone (the database is then at b1, c1)"), err)
+    assert.same({"m1"}, h.version_rows(url))
+    status, _, err = h.luamig(dir, q .. "downgrade b1")
+    assert.equal(0, status, err)
+    assert.same({"b1", "c1"}, h.version_rows(url))
+    assert.same({"a", "b", "c", "luamig_log", "luamig_version"}, h.tables(url))
+  end)
+end)
