@@ -60,6 +60,20 @@ describe("[sqlite] the attack on issue 14's command line", function()
     end
   end)
 
+  it("-n NAME: the Database line names the section; a list of sections is refused", function()
+    local dir = h.project({{id = "a1", message = "one"}})
+    h.write_file(dir .. "/luamig.lua", 'sections = { staging = { url = "sqlite:st.db" } }\n')
+    local status, _, err = h.luamig(dir, "-n staging current")
+    assert.equal(0, status, err)
+    assert.truthy(has(err, "INFO  [luamig] Database: sqlite:st.db (from the url in section 'staging' "
+      .. "of luamig.lua)\n"), err)
+    h.write_file(dir .. "/luamig.lua", 'sections = { { url = "sqlite:one.db" } }\n')
+    status, _, err = h.luamig(dir, "-n 1 current")
+    assert.equal(1, status)
+    assert.truthy(has(err, "FAILED: luamig.lua: sections must be named (sections = { NAME = { url = "
+      .. "... } }), not a list"), err)
+  end)
+
   it("history --dot with a NUL in a message is still valid Graphviz (control characters as ?)", function()
     local dir = h.project({{id = "a1", message = "one"}})
     local path = dir .. "/migrations/versions/a1.lua"

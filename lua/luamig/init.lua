@@ -84,8 +84,10 @@ local function open(opts)
       settings[k] = v
     end
   end
+  local config_source = opts.config or "luamig.open"
+  if opts.name ~= nil then config_source = ("section '%s' of %s"):format(opts.name, config_source) end
   local ok, url, source = pcall(config.url, opts.url, settings.url, opts.url_source or "luamig.open",
-                                opts.config or "luamig.open")
+                                config_source)
   if not ok then fail(url) end
   local self = setmetatable({
     settings = config.complete(settings, base),
