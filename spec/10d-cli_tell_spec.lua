@@ -2,7 +2,8 @@
 -- which database a command works on and where its URL came from; a new
 -- SQLite file announced; bulk_insert progress on a terminal, and nothing
 -- when stderr is not one; a misspelled generic type refused with the
--- generic name it is one edit from.
+-- generic name it is one edit from, and the type grammar a generic name
+-- takes (precisions, time zones, arrays, collations).
 local h = require "spec.helpers"
 
 local q = h.shell_quote
