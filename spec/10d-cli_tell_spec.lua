@@ -243,6 +243,9 @@ h.each_db(function(db)
       refused_with("float(60)", 'type "float(60)": bad arguments for float: it takes a precision in bits, '
         .. "1 to 53, as float(24)")
       refused_with("integer(3)", 'type "integer(3)": integer takes no arguments')
+      -- a generic name followed by what is not part of a type is not passed through unmapped
+      refused_with("string(30) not null", "type \"string(30) not null\": after the generic name string only "
+        .. "(arguments), 'with time zone' or 'without time zone', [] and 'collate NAME' may follow")
       refused_with("date with time zone", "type \"date with time zone\": date takes no 'with time zone' "
         .. "(only time and timestamp do)")
     end)

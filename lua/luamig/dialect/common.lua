@@ -258,6 +258,9 @@ local function parse_generic(t)
   return p
 end
 
+-- Database types whose first word is a generic name: they pass through.
+local multiword_types = {["double precision"] = true}
+
 -- The model spelling of a parsed type.
 local function model_of(p)
   local s = p.timetz and "timetz" or p.base                 -- time with time zone: a database type
@@ -296,6 +299,12 @@ function check_type(t)
   local p, why = parse_generic(t)
   if p then return model_of(p) end
   if why then return nil, ("type %q: %s"):format(t, why) end
+  local first = t:match("^%s*([%a_][%w_]*)")
+  if first and M.generic_types[first:lower()]
+     and not multiword_types[t:lower():gsub("%s+", " "):match("^ ?(.-) ?$")] then
+    return nil, ("type %q: after the generic name %s only (arguments), 'with time zone' or 'without "
+      .. "time zone', [] and 'collate NAME' may follow"):format(t, first:lower())
+  end
   local word, rest = word_of(t)
   if word and not M.generic_types[word:lower()] and not database_types[word:lower()] then
     local generic = suggest.closest(word:lower(), M.generic_type_list, 1)
