@@ -23,17 +23,13 @@ local suggest = require "luamig.suggest"
 
 local M = {}
 
--- The generic type names; each dialect maps them (see doc/op.md).
-M.generic_types = {
-  integer = true, bigint = true, smallint = true, string = true, text = true,
-  boolean = true, float = true, double = true, numeric = true, date = true,
-  time = true, timestamp = true, timestamptz = true, binary = true, json = true,
-  uuid = true,
-}
-
--- The generic names in a fixed order, for "did you mean".
+-- The generic type names, in a fixed order (for "did you mean"); each
+-- dialect maps them (see doc/op.md). The one list of them: the type
+-- grammar below (check_type, M.parse_type) is the one reader of them.
 M.generic_type_list = {"integer", "bigint", "smallint", "string", "text", "boolean", "float",
   "double", "numeric", "date", "time", "timestamp", "timestamptz", "binary", "json", "uuid"}
+M.generic_types = {}
+for _, name in ipairs(M.generic_type_list) do M.generic_types[name] = true end
 
 -- Database type names one edit or so from a generic name that are real
 -- types of PostgreSQL or SQLite (or of a common extension), or common in
@@ -270,8 +266,9 @@ local function model_of(p)
   return s
 end
 
--- The first word of a type and what follows it, when it is a single
--- word with arguments or array brackets at most.
+-- The first word of a type and what follows it, when what follows could be
+-- the rest of the grammar above (arguments, a time zone, [], a collation):
+-- such a word one edit from a generic name is taken for its misspelling.
 local function word_of(t)
   local word, rest = t:match("^%s*([%a_][%w_]*)(.-)%s*$")
   if not word then return nil end
