@@ -139,6 +139,25 @@ describe("the command reference", function()
     end
     assert.is_true(count >= 14, "commands found: " .. count)
   end)
+
+  it("the man page names every command and every long option that --help lists", function()
+    local man = h.read_file(h.root .. "/doc/luamig.1"):gsub("\\%-", "-")
+    local _, main = h.luamig(h.root, "--help")
+    local missing = {}
+    local function need(word, where)
+      if not man:find(word, 1, true) then missing[#missing + 1] = where .. ": " .. word end
+    end
+    for opt in main:match("Global options:\n(.-)\n\n"):gmatch("%-%-[%w-]+") do need(opt, "global") end
+    for line in main:match("Commands:\n(.-)\n\n"):gmatch("[^\n]+") do
+      local name = line:match("^  (%S+)")
+      need(name, "command")
+      local _, text = h.luamig(h.root, name .. " --help")
+      for opt in text:gmatch("\n  [^\n]-(%-%-[%w-]+)") do
+        if opt ~= "--help" then need(opt, name) end
+      end
+    end
+    assert.same({}, missing)
+  end)
 end)
 
 describe("examples/notes", function()

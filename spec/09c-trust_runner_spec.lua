@@ -294,7 +294,7 @@ h.each_db(function(db)
       assert.truthy(err:find("The database rolled the open transaction back: nothing of this step was committed, "
         .. "and the database is at " .. at, 1, true), err)
       assert.truthy(err:find("Running the same command again is safe: it starts from where the database is. "
-        .. "Do not `luamig stamp a2`: it did not run.", 1, true), err)
+        .. "Do not `luamig stamp a2`: the step did not run.", 1, true), err)
       assert.is_nil(err:find("its SQL ended the transaction", 1, true), err)
       assert.is_nil(err:find("finish it by hand", 1, true), err)
     end

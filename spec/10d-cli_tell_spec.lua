@@ -2,7 +2,8 @@
 -- which database a command works on and where its URL came from; a new
 -- SQLite file announced; bulk_insert progress on a terminal, and nothing
 -- when stderr is not one; a misspelled generic type refused with the
--- generic name it is one edit from.
+-- generic name it is one edit from, and the type grammar a generic name
+-- takes (precisions, time zones, arrays, collations).
 local h = require "spec.helpers"
 
 local q = h.shell_quote
@@ -171,6 +172,137 @@ h.each_db(function(db)
       local status, _, err = h.luamig(dir, "--url " .. q(url) .. " upgrade head")
       assert.equal(0, status, err)
       assert.same({"a1"}, h.version_rows(url))
+    end)
+  end)
+
+  describe("the type grammar: precisions, time zones, arrays, collations (item 16)", function()
+    -- Creates table t with one column per type (c1, c2, ...), after the
+    -- statements in pre; returns the upgrade's status, stderr and the URL.
+    local function create(types, pre)
+      local cols = {"    {'id', 'integer', primary_key = true},"}
+      for i, t in ipairs(types) do cols[#cols + 1] = ("    {'c%d', %q},"):format(i, t) end
+      local create_t = "  op.create_table('t', {\n" .. table.concat(cols, "\n") .. "\n  })"
+      local url, dir = db.url(), project_with((pre or "") .. create_t)
+      local status, _, err = h.luamig(dir, "--url " .. q(url) .. " upgrade head")
+      return status, err, url, dir, create_t
+    end
+    -- The column types of t as the database keeps them, by column name.
+    local function column_types(url)
+      local got = {}
+      local rows = pg and h.query(url, "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type "
+          .. "FROM pg_attribute a WHERE a.attrelid = 't'::regclass AND a.attnum > 0 AND NOT a.attisdropped")
+        or h.query(url, "SELECT name, type FROM pragma_table_info('t')")
+      for _, r in ipairs(rows) do got[r.name] = r.type end
+      return got
+    end
+    local function accepted(cases, pre)
+      local types, want = {}, {}
+      for i, c in ipairs(cases) do types[i] = c[1]; want["c" .. i] = pg and c[2] or c[3] end
+      local status, err, url, dir, create_t = create(types, pre)
+      assert.equal(0, status, err)
+      assert.same({"a1"}, h.version_rows(url))
+      local got = column_types(url)
+      got.id = nil
+      assert.same(want, got)
+      -- autogenerate reads the columns back as the types declared: check finds nothing
+      h.write_file(dir .. "/schema.lua", "function schema(op)\n" .. create_t .. "\nend\n")
+      local cstatus, cout, cerr = h.luamig(dir, "--url " .. q(url) .. " check")
+      assert.equal(0, cstatus, cout .. cerr)
+      return url
+    end
+    local function refused_with(ctype, want)
+      local status, err, url = create({ctype})
+      assert.equal(1, status, err)
+      assert.truthy(err:find('create_table: column "c1": ' .. want, 1, true), err)
+      assert.same({}, h.version_rows(url))
+      local dir = project_with(("  op.create_table('t', {{'id', 'integer', primary_key = true}, {'c1', %q}})"):format(ctype))
+      local status2, _, err2 = h.luamig(dir, "--url " .. q(db.url()) .. " upgrade head --sql")
+      assert.equal(1, status2, err2)
+      assert.truthy(err2:find('create_table: column "c1": ' .. want, 1, true), err2)
+      return err
+    end
+
+    it("precisions and time zones on time, timestamp, timestamptz and float are accepted", function()
+      accepted({
+        {"timestamp(3) with time zone", "timestamp(3) with time zone", "TIMESTAMPTZ(3)"},
+        {"timestamp(3) without time zone", "timestamp(3) without time zone", "TIMESTAMP(3)"},
+        {"time(3) with time zone", "time(3) with time zone", "timetz(3)"},
+        {"time(3) without time zone", "time(3) without time zone", "TIME(3)"},
+        {"timestamp(3)", "timestamp(3) without time zone", "TIMESTAMP(3)"},
+        {"timestamptz(3)", "timestamp(3) with time zone", "TIMESTAMPTZ(3)"},
+        {"time(6)", "time(6) without time zone", "TIME(6)"},
+        {"float(24)", "real", "FLOAT(24)"},
+        {"float(53)", "double precision", "FLOAT(53)"},
+        {"TIMESTAMP WITH TIME ZONE", "timestamp with time zone", "TIMESTAMPTZ"},
+      })
+    end)
+
+    it("a bad precision says what the type takes", function()
+      refused_with("timestamp(9)", 'type "timestamp(9)": bad arguments for timestamp: it takes a precision '
+        .. "of fractional seconds, 0 to 6, as timestamp(3)")
+      refused_with("float(60)", 'type "float(60)": bad arguments for float: it takes a precision in bits, '
+        .. "1 to 53, as float(24)")
+      refused_with("integer(3)", 'type "integer(3)": integer takes no arguments')
+      -- a generic name followed by what is not part of a type is not passed through unmapped
+      refused_with("string(30) not null", "type \"string(30) not null\": after the generic name string only "
+        .. "(arguments), 'with time zone' or 'without time zone', [] and 'collate NAME' may follow")
+      refused_with("date with time zone", "type \"date with time zone\": date takes no 'with time zone' "
+        .. "(only time and timestamp do)")
+    end)
+
+    it("arrays of generic types: PostgreSQL arrays of the mapped type; SQLite refuses them", function()
+      if pg then
+        accepted({
+          {"numeric(10,2)[]", "numeric(10,2)[]"},
+          {"string(30)[]", "character varying(30)[]"},
+          {"string[]", "character varying[]"},
+          {"integer[][]", "integer[]"},
+          {"text[]", "text[]"},
+        })
+      else
+        for _, t in ipairs({"numeric(10,2)[]", "string(30)[]", "string[]", "text[]"}) do
+          refused_with(t, ('type "%s": SQLite has no array types (use json, or a table of the elements)'):format(t))
+        end
+      end
+    end)
+
+    it("a collation after a generic type: the type mapped, the collation kept", function()
+      if pg then
+        local url = accepted({{'string(30) collate "C"', "character varying(30)"}})
+        assert.same({{collation_name = "C"}}, h.query(url, "SELECT collation_name FROM information_schema.columns "
+          .. "WHERE table_name = 't' AND column_name = 'c1'"))
+      else
+        local url = accepted({{'string(30) collate "NOCASE"', nil, "VARCHAR(30)"}})
+        local sql = h.query(url, "SELECT sql FROM sqlite_master WHERE name = 't'")[1].sql
+        assert.truthy(sql:find('"c1" VARCHAR(30) COLLATE "NOCASE"', 1, true), sql)
+        -- SQLite has no collation C: the database says so
+        local status, err = create({'string(30) collate "C"'})
+        assert.equal(1, status, err)
+        assert.truthy(err:find("no such collation sequence: C", 1, true), err)
+      end
+    end)
+
+    it("guid, ntext and bson are database type names, not misspellings", function()
+      if pg then
+        accepted({{"guid", "guid"}, {"ntext", "ntext"}, {"bson", "bson"}},
+          "  op.execute('CREATE DOMAIN guid AS uuid')\n  op.execute('CREATE DOMAIN ntext AS text')\n"
+          .. "  op.execute('CREATE DOMAIN bson AS bytea')\n")
+      else
+        accepted({{"guid", nil, "guid"}, {"ntext", nil, "ntext"}, {"bson", nil, "bson"}})
+      end
+    end)
+
+    it("misspellings are still refused; the quoted name is offered only where it is a type name", function()
+      refused_with("strng(30)[]", "type \"strng(30)[]\" is not a generic type (did you mean 'string'?)")
+      local err = refused_with("strng(30)[]", "")
+      assert.falsy(err:find("passes through quoted", 1, true), err)
+      err = refused_with('strng(30) collate "C"', "type \"strng(30) collate \\\"C\\\"\" is not a generic type "
+        .. "(did you mean 'string'?)")
+      assert.falsy(err:find("passes through quoted", 1, true), err)
+      refused_with("timestmp(3)", "type \"timestmp(3)\" is not a generic type (did you mean 'timestamp'?); "
+        .. "a database type of that name passes through quoted: '\"timestmp\"(3)'")
+      refused_with("uid", "type \"uid\" is not a generic type (did you mean 'uuid'?); a database type of that "
+        .. "name passes through quoted: '\"uid\"'")
     end)
   end)
 

@@ -420,4 +420,44 @@ describe("bash completion", function()
     assert.equal(0, status, err)
     assert.equal("aaaa1111\nbase\nbbbb2222\nhead\nheads\n", out)
   end)
+
+  local function complete(dir, words)
+    local script = ([[
+      source %s
+      COMP_WORDS=(%s); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+      _luamig
+      printf '%%s\n' "${COMPREPLY[@]}" | sort
+    ]]):format(h.shell_quote(h.root .. "/doc/luamig.bash-completion"), words)
+    h.write_file(dir .. "/complete.sh", script)
+    local status, out, err = h.run(("cd %s && PATH=%s:$PATH bash complete.sh"):format(
+      h.shell_quote(dir), h.shell_quote(h.build .. "/bin")))
+    assert.equal(0, status, err)
+    return out
+  end
+
+  it("offers every long option each command's --help lists", function()
+    local dir = h.tmpdir()
+    local _, main = h.luamig(dir, "--help")
+    local missing = {}
+    for line in main:match("Commands:\n(.-)\n\n"):gmatch("[^\n]+") do
+      local name = line:match("^  (%S+)")
+      local offered = {}
+      for word in complete(dir, ("luamig %s --"):format(name)):gmatch("[^\n]+") do
+        offered[(word:gsub("=$", ""))] = true
+      end
+      local _, help = h.luamig(dir, name .. " --help")
+      for opt in help:gmatch("\n  [^\n]-(%-%-[%w-]+)") do
+        if not offered[opt] then missing[#missing + 1] = name .. " " .. opt end
+      end
+    end
+    assert.same({}, missing)
+  end)
+
+  it("lists the revisions of the project -c names", function()
+    local dir = h.tmpdir()
+    local proj = h.project(revs())
+    h.write_file(proj .. "/luamig.lua", "")
+    local out = complete(dir, ("luamig -c %s upgrade ''"):format(h.shell_quote(proj .. "/luamig.lua")))
+    assert.equal("aaaa1111\nbase\nbbbb2222\nhead\nheads\n", out)
+  end)
 end)

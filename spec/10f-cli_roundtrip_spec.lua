@@ -101,7 +101,7 @@ describe("[postgresql] roundtrip without --scratch-url", function()
       os.execute("sleep 0.1")
     end
     err = h.read_file(work .. "/err")
-    assert.equal("1\n", h.read_file(work .. "/rc"))
+    assert.equal("130\n", h.read_file(work .. "/rc"))   -- as a shell expects of SIGINT
     assert.truthy(err:find("FAILED: roundtrip: interrupted (SIGINT); the scratch database " .. name
       .. " was dropped\n", 1, true), err)
     assert.is_false(database_exists(name))

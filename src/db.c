@@ -241,6 +241,13 @@ static int parse_sqlite(const char *url, const char *rest, struct lm_url *u, str
   if (*path == '\0')
     return url_error(u, e, "the database path is empty; "
                      "give a file (sqlite:app.db) or sqlite::memory:");
+  /* SQLite reads "file:..." as a URI, where "file:" or "?mode=memory" is a
+   * database that vanishes at exit and "?mode=ro" cannot migrate: refused,
+   * so a path means a file. */
+  if (strncmp(path, "file:", 5) == 0)
+    return url_error(u, e, "SQLite URI filenames (file:...) are not supported; "
+                     "give the file's path (sqlite:app.db, or sqlite:./file:x.db for a name "
+                     "that starts with file:)");
   u->driver = &lm_driver_sqlite;
   u->target = lm_strdup(path);
   u->display = lm_strdup(url);                        /* a path: nothing to hide */

@@ -133,7 +133,12 @@ static char *display_url(const PQconninfoOption *opts) {
   struct lm_buf b = LM_BUF_INIT;
   lm_buf_adds(&b, "postgresql://");
   if (user || password) {
-    lm_buf_adds(&b, user ? user : "");
+    /* percent-encoded where the user name would read as URL syntax: a
+     * user "app:pw" must not display as user "app" with a password */
+    for (const char *c = user ? user : ""; *c; c++) {
+      if (strchr(":@/?#%", *c) != NULL || (unsigned char)*c <= ' ') lm_buf_printf(&b, "%%%02X", (unsigned char)*c);
+      else lm_buf_addc(&b, *c);
+    }
     if (password) lm_buf_adds(&b, ":***");
     lm_buf_addc(&b, '@');
   }

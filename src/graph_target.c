@@ -520,8 +520,12 @@ static int ambiguous_downgrade(struct lm_graph *g, const struct lm_ilist *curren
     struct lm_rev *r = &g->revs[current->v[i]];
     lm_buf_printf(&heads, "%s%s", i ? ", " : "", r->id);
     const char *name = r->nown_labels ? r->own_labels[0] : r->id;
-    lm_buf_printf(&ways, "%s`luamig downgrade %s@%s`", i == 0 ? "" : i + 1 == current->n ? " or "
-                  : ", ", name, text);
+    lm_buf_adds(&ways, i == 0 ? "" : i + 1 == current->n ? " or " : ", ");
+    if (r->ndown > 1) {                               /* HEAD@-1 from a merge: an ambiguous walk */
+      lm_buf_printf(&ways, "not %s, a merge with no single step back", r->id);
+    } else {
+      lm_buf_printf(&ways, "`luamig downgrade %s@%s`", name, text);
+    }
   }
   int rc = lm_graph_fail(g, e, LM_GERR_REVISION, "downgrade %s is ambiguous: the database has "
                          "%zu current heads (%s); name the head to step back, e.g. %s (HEAD@%s "
@@ -600,7 +604,20 @@ int lm_graph_parse_downgrade_target(struct lm_graph *g, const struct lm_ilist *c
     if (rc == LM_OK) {
       int from;
       rc = get_in_branch(g, walk_branch, symbol, &from, e);
-      if (rc == LM_OK) rc = lm_graph_walk(g, from, m.value, NULL, assert_length, &rev, e);
+      int walked = rc == LM_OK;
+      if (walked) rc = lm_graph_walk(g, from, m.value, NULL, assert_length, &rev, e);
+      if (walked && rc != LM_OK && relative_to_current && g->revs[from].ndown > 1) {
+        /* the database is at a merge: downgrading to a parent undoes the
+         * merge alone, whichever parent is named */
+        const struct lm_rev *mr = &g->revs[from];
+        struct lm_buf parents = LM_BUF_INIT;
+        for (size_t j = 0; j < mr->ndown; j++)
+          lm_buf_printf(&parents, "%s%s", j ? ", " : "", g->revs[mr->down[j]].id);
+        rc = lm_graph_fail(g, e, LM_GERR_REVISION, "Ambiguous walk: the database is at %s, a merge "
+                           "of %s; `luamig downgrade %s` undoes the merge alone (the database is "
+                           "then at %s)", mr->id, parents.data, g->revs[mr->down[0]].id, parents.data);
+        lm_buf_release(&parents);
+      }
       if (rc == LM_OK && rev == LM_REV_NONE) {
         if (relative_to_current) rc = didnt_produce(g, e, m.text, m.value);
         else rc = lm_graph_fail(g, e, LM_GERR_REVISION, "Walked too far");

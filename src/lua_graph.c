@@ -581,14 +581,21 @@ static int graph_current(lua_State *L) {
   return 1;
 }
 
-static int graph_history(lua_State *L) {
-  struct lm_graph *g = to_graph(L);
+/* The revisions of g:history(range, rows) and g:drawing(range, rows), in
+ * the scratch it pushes; raises on a bad range. */
+static struct scratch *history_of(lua_State *L, struct lm_graph *g) {
   const char *range = luaL_optstring(L, 2, NULL);
   size_t nrows;
   const char **rows = string_array(L, 3, &nrows, "rows");
   struct scratch *s = push_scratch(L);
   struct lm_err e = LM_ERR_INIT;
-  if (lm_graph_history(g, range, rows, nrows, &s->list, &e)) return lm_lua_raise(L, &e);
+  if (lm_graph_history(g, range, rows, nrows, &s->list, &e)) lm_lua_raise(L, &e);
+  return s;
+}
+
+static int graph_history(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  struct scratch *s = history_of(L, g);
   lm_lua_push_ids(L, g, s->list.v, s->list.n, 0);
   return 1;
 }
@@ -600,12 +607,7 @@ static int graph_history(lua_State *L) {
  * any), head (a head nothing depends on), effective_head. */
 static int graph_drawing(lua_State *L) {
   struct lm_graph *g = to_graph(L);
-  const char *range = luaL_optstring(L, 2, NULL);
-  size_t nrows;
-  const char **rows = string_array(L, 3, &nrows, "rows");
-  struct scratch *s = push_scratch(L);
-  struct lm_err e = LM_ERR_INIT;
-  if (lm_graph_history(g, range, rows, nrows, &s->list, &e)) return lm_lua_raise(L, &e);
+  struct scratch *s = history_of(L, g);
   lua_createtable(L, (int)s->list.n, 0);
   for (size_t i = 0; i < s->list.n; i++) {
     int r = s->list.v[i];

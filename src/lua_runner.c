@@ -264,6 +264,10 @@ static int core_run(lua_State *L) {
   if (conn) lm_lua_conn_lend(L, ARG_CONN, 1);
   int rc = lm_run(conn, g, s->scripts, &o, &hooks, &s->plan, &e);
   if (conn) lm_lua_conn_lend(L, ARG_CONN, -1);
+  /* Ctrl-C seen by the run: its message says where the database is. The
+   * hook main.c set to stop Lua code would replace it with a bare
+   * "interrupted" at the caller's next instruction. */
+  if (rc != LM_OK && lm_run_interrupted()) lua_sethook(L, NULL, 0, 0);
   if (rc != LM_OK) {
     lm_lua_push_error(L, &e);
     lm_err_release(&e);

@@ -168,6 +168,16 @@ static char *join_ids(struct run *r, const struct lm_ilist *l) {
   return lm_buf_detach(&b);
 }
 
+/* What `luamig stamp` takes to record step s as done: the revisions it
+ * leads to (a downgrade's parents, not the revision it reverts), "base"
+ * when none. */
+static char *stamp_args(struct run *r, const struct lm_step *s) {
+  struct lm_buf b = LM_BUF_INIT;
+  for (size_t i = 0; i < s->to.n; i++) lm_buf_printf(&b, "%s%s", i ? " " : "", rev_id(r, s->to.v[i]));
+  if (s->to.n == 0) lm_buf_adds(&b, "base");
+  return lm_buf_detach(&b);
+}
+
 static int make_plan(struct run *r, char **rows, size_t nrows, const char *target,
                      struct lm_plan *plan, struct lm_err *e) {
   const char *const *cr = (const char *const *)rows;
@@ -358,8 +368,10 @@ static void explain_lost(struct run *r, const struct lm_step *s, const char *why
     lm_buf_printf(&b, "The database rolled the open transaction back: nothing of this step was "
                   "committed, and the database is at %s%s. ", now ? (*now ? now : "base")
                   : (*last ? last : "base"), now ? "" : " (luamig's last commit)");
+    char *done = stamp_args(r, s);
     lm_buf_printf(&b, "Running the same command again is safe: it starts from where the database "
-                  "is. Do not `luamig stamp %s`: it did not run.", s->rev >= 0 ? rev_id(r, s->rev) : "REV");
+                  "is. Do not `luamig stamp %s`: the step did not run.", done);
+    free(done);
   }
   lm_err_set(e, LM_ERROR, "%s", b.data);
   lm_buf_release(&b);
@@ -388,8 +400,10 @@ static void explain_failure(struct run *r, const struct lm_step *s, int transact
     lm_buf_printf(&b, "This step ran outside a transaction (transactional = false): what it did "
                   "before the error stays applied, and ");
     say_rows(r, &b, committed);
+    char *done = stamp_args(r, s);
     lm_buf_printf(&b, ". Check the database, then either undo that part by hand and run again, "
-                  "or finish it by hand and `luamig stamp %s`.", rev_id(r, s->rev));
+                  "or finish it by hand and `luamig stamp %s`.", done);
+    free(done);
     free(e->message);
     e->message = lm_buf_detach(&b);
   }
@@ -409,8 +423,10 @@ static void explain_interrupt(struct run *r, const struct lm_step *s, int transa
                   "(transactional = false): what it did before the interruption stays applied, "
                   "and ", label);
     say_rows(r, &b, committed);
+    char *done = stamp_args(r, s);
     lm_buf_printf(&b, ". Check the database, then either undo that part by hand and run again, "
-                  "or finish it by hand and `luamig stamp %s`.", rev_id(r, s->rev));
+                  "or finish it by hand and `luamig stamp %s`.", done);
+    free(done);
     lm_err_set(e, LM_ERROR, "%s", b.data);
     lm_buf_release(&b);
     r->explained = 1;
@@ -432,10 +448,11 @@ static void explain_ended_transaction(struct run *r, const struct lm_step *s, in
                 "what ran before that may be committed or undone, what ran after it was committed "
                 "statement by statement, and ");
   say_rows(r, &b, committed);
+  char *done = stamp_args(r, s);
   lm_buf_printf(&b, ", so this revision is not recorded. Mark a step that must manage its own "
                 "transactions with transactional = false; check the database, then fix the step "
-                "and run again, or finish it by hand and `luamig stamp %s`.",
-                s->rev >= 0 ? rev_id(r, s->rev) : "REV");
+                "and run again, or finish it by hand and `luamig stamp %s`.", done);
+  free(done);
   lm_err_set(e, LM_ERROR, "%s", b.data);
   lm_buf_release(&b);
   free(label);

@@ -119,6 +119,18 @@ local function parse(cmd, specs, args, i, opts, stop_at_positional, fallback)
       target[o.key] = v
     end
   end
+  -- The value of option `given` (spec o) from the next argument: missing,
+  -- or another option of this command (`revision -m --autogenerate`), is a
+  -- usage error, as argparse's "expected one argument".
+  local function next_value(given, o, v)
+    if v == nil then usage_error(cmd, "option %s needs a value (%s)", given, o.value) end
+    local vname = v:match("^(%-%-[^=]+)=") or v
+    if v:sub(1, 1) == "-" and (find_option(specs, vname) or (fallback and find_option(fallback, vname))) then
+      usage_error(cmd, "option %s needs a value (%s), not the option %s; give the value after it "
+        .. "(%s VALUE %s)", given, o.value, quoted(vname), given, vname)
+    end
+    return v
+  end
   while i <= #args do
     local a = args[i]
     local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
@@ -133,8 +145,7 @@ local function parse(cmd, specs, args, i, opts, stop_at_positional, fallback)
         if inline then v = inline
         else
           i = i + 1
-          v = args[i]
-          if v == nil then usage_error(cmd, "option %s needs a value (%s)", a, o.value) end
+          v = next_value(a, o, args[i])
         end
       elseif inline then
         usage_error(cmd, "option %s takes no value", name)
@@ -145,8 +156,7 @@ local function parse(cmd, specs, args, i, opts, stop_at_positional, fallback)
         local v = entry[2] or true
         if v == "" then                                 -- "-vr RANGE": the value is the next argument
           i = i + 1
-          v = args[i]
-          if v == nil then usage_error(cmd, "option %s needs a value (%s)", entry[1][1], entry[1].value) end
+          v = next_value(entry[1][1], entry[1], args[i])
         end
         set(entry[1], entry[3], v)
       end
@@ -1001,15 +1011,18 @@ function M.main(args)
     return 2
   end
   if core.interrupted() then                          -- Ctrl-C: the message says where the database is
-    local message = type(status) == "table" and status.message or tostring(status)
-    if not tostring(message):find("interrupted (Ctrl-C)", 1, true) then
+    local message = tostring(type(status) == "table" and status.message or status)
+    message = message:gsub("^[^\n]-:%d+: (interrupted %(Ctrl%-C%))", "%1")   -- the hook's own: no file:line
+    if not message:find("interrupted (Ctrl-C)", 1, true) then
       message = "interrupted (Ctrl-C): " .. tostring(message)
     end
     tell(message, "\n")
     return 130
   end
   report_failure(status, globals.raiseerr and traceback and redact.text(traceback) or nil)
-  return 1
+  -- a signal roundtrip trapped to clean up: the exit status a shell expects of it
+  local signal_status = {SIGHUP = 129, SIGINT = 130, SIGTERM = 143}
+  return signal_status[core.trapped_signal() or ""] or 1
 end
 
 return M

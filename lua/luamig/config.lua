@@ -105,6 +105,11 @@ end
 -- A missing section is an error that lists the sections there are.
 function M.section(settings, name, path)
   local sections = settings.sections or {}
+  for k in pairs(sections) do
+    if type(k) ~= "string" then
+      error(("%s: sections must be named (sections = { NAME = { url = ... } }), not a list"):format(path), 0)
+    end
+  end
   local chosen = sections[name]
   if chosen == nil then
     local have = {}

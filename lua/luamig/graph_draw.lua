@@ -235,9 +235,11 @@ function M.lines(nodes, opts)
   return out
 end
 
--- A DOT string literal: quotes and backslashes escaped, newlines as \n.
+-- A DOT string literal: quotes and backslashes escaped, newlines as \n,
+-- other control characters (a NUL ends Graphviz's string) as "?".
 local function dot_string(s)
-  return '"' .. s:gsub('[\\"]', "\\%0"):gsub("\r?\n", "\\n") .. '"'
+  s = s:gsub('[\\"]', "\\%0"):gsub("\r?\n", "\\n"):gsub("%c", "?")
+  return '"' .. s .. '"'
 end
 
 -- The Graphviz drawing (`dot -Tsvg`): bases at the bottom, an arrow from

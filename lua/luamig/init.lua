@@ -84,8 +84,10 @@ local function open(opts)
       settings[k] = v
     end
   end
+  local config_source = opts.config or "luamig.open"
+  if opts.name ~= nil then config_source = ("section '%s' of %s"):format(opts.name, config_source) end
   local ok, url, source = pcall(config.url, opts.url, settings.url, opts.url_source or "luamig.open",
-                                opts.config or "luamig.open")
+                                config_source)
   if not ok then fail(url) end
   local self = setmetatable({
     settings = config.complete(settings, base),
@@ -330,7 +332,13 @@ function Runner:_run(kind, opts)
   local s = self.settings
   local offline = opts.sql
   local dialect = self:dialect()
-  local conn = not offline and self:connection() or nil
+  local conn
+  if not offline then
+    -- a plan reads: where there is no SQLite file yet, it plans from an
+    -- empty database in memory rather than create the file
+    conn = opts.plan and not self.conn and self:_read_connection() == nil
+      and core.connect("sqlite::memory:") or self:connection()
+  end
   if offline and not opts.plan then
     self:_log("INFO", ("Generating SQL for %s, the kind of the database URL (%s); nothing "
       .. "is run"):format(kind_names[dialect] or dialect, self.url_source or "from luamig.open"))
@@ -816,8 +824,8 @@ end
 -- declared schema; the database must be at head.
 function Runner:compare()
   if not self:_at_head() then fail("Target database is not up to date.") end
-  local conn = self:connection()                      -- after the scripts: a failure creates nothing
   local declared = self:declared_schema()
+  local conn = self:connection()                      -- after the scripts and the schema: a failure creates nothing
   local autogen = require "luamig.autogen"
   local ops = autogen.compare(conn, declared, {exclude = self:_own_tables(),
     include_object = self.settings.include_object, compare_type = self.settings.compare_type})

@@ -446,6 +446,7 @@ function M.new(cfg)
 
   local function check_type(opname, t, column)
     local norm, why = common.normalize_type(t)
+    if norm then why = d.type_refused(norm); if why then norm = nil end end
     if not norm then
       raise(opname .. ": " .. (column and ('column "%s": '):format(column) or "") .. why)
     end

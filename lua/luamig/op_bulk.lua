@@ -175,7 +175,10 @@ function M.make(ctx)
     end
 
     local first = next_row()
-    if first == nil then return 0 end
+    if first == nil then                              -- nothing to load: progress still hears 0 of 0
+      if conn and ctx.progress then ctx.progress(0, type(rows) == "table" and 0 or nil, tname) end
+      return 0
+    end
     if type(first) ~= "table" then raise(("bulk_insert: row 1 is a %s, not a table"):format(type(first))) end
     local columns
     if o.columns then

@@ -23,31 +23,25 @@ local suggest = require "luamig.suggest"
 
 local M = {}
 
--- The generic type names; each dialect maps them (see doc/op.md).
-M.generic_types = {
-  integer = true, bigint = true, smallint = true, string = true, text = true,
-  boolean = true, float = true, double = true, numeric = true, date = true,
-  time = true, timestamp = true, timestamptz = true, binary = true, json = true,
-  uuid = true,
-}
-
--- The generic names in a fixed order, for "did you mean".
+-- The generic type names, in a fixed order (for "did you mean"); each
+-- dialect maps them (see doc/op.md). The one list of them: the type
+-- grammar below (check_type, M.parse_type) is the one reader of them.
 M.generic_type_list = {"integer", "bigint", "smallint", "string", "text", "boolean", "float",
   "double", "numeric", "date", "time", "timestamp", "timestamptz", "binary", "json", "uuid"}
+M.generic_types = {}
+for _, name in ipairs(M.generic_type_list) do M.generic_types[name] = true end
 
 -- Database type names one edit or so from a generic name that are real
--- types of PostgreSQL or SQLite (or of a common extension): they pass
--- through, where any other name one edit from a generic one is taken for a
--- misspelling of it.
+-- types of PostgreSQL or SQLite (or of a common extension), or common in
+-- the wild (guid in SQLite schemas, ntext, bson): they pass through, where
+-- any other name one edit from a generic one is taken for a misspelling.
 local database_types = {}
 for name in ([[bigserial bit bool box bpchar bytea char character cidr circle citext clob
   blob datetime decimal float4 float8 hstore inet int int2 int4 int8 interval jsonb line lseg
   ltree macaddr macaddr8 money name nchar nvarchar oid path point polygon real regclass
   serial serial2 serial4 serial8 smallserial time timetz tinyint tsquery tsvector varbit
-  varchar xml]]):gmatch("%S+") do database_types[name] = true end
+  varchar xml guid ntext bson]]):gmatch("%S+") do database_types[name] = true end
 
--- Which generic types take arguments: string(n), numeric(p[,s]).
-local type_args = {string = "^%d+$", numeric = "^%d+,?%d*$"}
 
 -- Alembic's recommended naming convention.
 M.default_naming_convention = {
@@ -197,6 +191,94 @@ function M.normalize_type(t)
   return hit[1], hit[2]
 end
 
+-- The type grammar: a generic name, its arguments, and what may follow it,
+-- the subset of PostgreSQL's type syntax the model keeps:
+--
+--   name [(args)] [with time zone | without time zone] [[] ...] [collate name]
+--
+-- Which generic types take arguments, what they mean, and what is accepted.
+local type_args = {
+  string = {pattern = "^(%d+)$", accepts = "a length, as string(30)"},
+  numeric = {pattern = "^(%d+),?(%d*)$", accepts = "a precision and a scale, as numeric(10,2), or a precision"},
+  float = {pattern = "^(%d+)$", max = 53, min = 1, accepts = "a precision in bits, 1 to 53, as float(24)"},
+  time = {pattern = "^(%d+)$", max = 6, min = 0, accepts = "a precision of fractional seconds, 0 to 6, as time(3)"},
+  timestamp = {pattern = "^(%d+)$", max = 6, min = 0,
+               accepts = "a precision of fractional seconds, 0 to 6, as timestamp(3)"},
+  timestamptz = {pattern = "^(%d+)$", max = 6, min = 0,
+                 accepts = "a precision of fractional seconds, 0 to 6, as timestamptz(3)"},
+}
+M.type_args = type_args
+
+-- Parse a type written as the grammar above, with a generic base name.
+-- Returns {base =, args = "3" or "10,2" or nil, dims = "[]" or "", collate =
+-- the collation as written or nil}, nil when t is not of that shape or its
+-- name is not generic, or nil and the reason when its arguments are wrong.
+local function parse_generic(t)
+  local s = t:gsub("^%s+", ""):gsub("%s+$", "")
+  local l = s:lower()
+  local base, pos = l:match("^(%a+)()")
+  if not base or not M.generic_types[base] then return nil end
+  local p = {base = base, dims = ""}
+  local args, after = l:match("^%s*(%b())()", pos)
+  if args then p.args = args:sub(2, -2):gsub("%s+", ""); pos = after end
+  local tz, after_tz = l:match("^%s+(w[%a]*)%s+time%s+zone()", pos)
+  if tz == "with" or tz == "without" then p.tz = tz; pos = after_tz end
+  while true do
+    local dim, after_dim = l:match("^%s*(%[%s*%d*%s*%])()", pos)
+    if not dim then break end
+    p.dims = p.dims .. dim:gsub("%s+", ""); pos = after_dim
+  end
+  local coll, after_coll = s:match("^%s+[Cc][Oo][Ll][Ll][Aa][Tt][Ee]%s+(\"[^\"]+\")()", pos)
+  if not coll then coll, after_coll = s:match("^%s+[Cc][Oo][Ll][Ll][Aa][Tt][Ee]%s+([%a_][%w_]*)()", pos) end
+  if coll then p.collate = coll; pos = after_coll end
+  if pos <= #s then return nil end                      -- something else follows: not this grammar
+  if p.tz then
+    if base ~= "time" and base ~= "timestamp" then
+      return nil, ("%s takes no '%s time zone' (only time and timestamp do)"):format(base, p.tz)
+    end
+    if base == "timestamp" and p.tz == "with" then p.base = "timestamptz" end
+    if base == "time" and p.tz == "with" then p.timetz = true end
+  end
+  if p.args then
+    local rule = type_args[p.base]
+    if not rule then
+      return nil, ("%s takes no arguments"):format(base)
+    end
+    local a, b = p.args:match(rule.pattern)
+    local n = tonumber(a)
+    if not a or (rule.max and (n < rule.min or n > rule.max)) or (p.base == "string" and n < 1)
+       or (p.base == "numeric" and (n < 1 or n > 1000 or b == "" and p.args:find(",", 1, true))) then
+      return nil, ("bad arguments for %s: it takes %s"):format(base, rule.accepts)
+    end
+  end
+  return p
+end
+
+-- Database types whose first word is a generic name: they pass through.
+local multiword_types = {["double precision"] = true}
+
+-- The model spelling of a parsed type.
+local function model_of(p)
+  local s = p.timetz and "timetz" or p.base                 -- time with time zone: a database type
+  if p.args then s = s .. "(" .. p.args .. ")" end
+  s = s .. p.dims
+  if p.collate then s = s .. " collate " .. p.collate end
+  return s
+end
+
+-- The first word of a type and what follows it, when what follows could be
+-- the rest of the grammar above (arguments, a time zone, [], a collation):
+-- such a word one edit from a generic name is taken for its misspelling.
+local function word_of(t)
+  local word, rest = t:match("^%s*([%a_][%w_]*)(.-)%s*$")
+  if not word then return nil end
+  if rest == "" or rest:match("^%s*%(") or rest:match("^%s*%[") or rest:match("^%s+[Cc][Oo][Ll][Ll][Aa][Tt][Ee]%s")
+     or rest:match("^%s+[Ww][Ii][Tt][Hh]") then
+    return word, rest
+  end
+  return nil
+end
+
 function check_type(t)
   if type(t) ~= "string" or t:match("^%s*$") then return nil, "a type must be a non-empty string" end
   if t:find(";", 1, true) or t:find("--", 1, true) or t:find("/*", 1, true)
@@ -211,36 +293,50 @@ function check_type(t)
   if depth ~= 0 then return nil, ("type %q has unbalanced parentheses: refused"):format(t) end
   local quotes = select(2, t:gsub("'", "")) + select(2, t:gsub('"', ""))
   if quotes % 2 ~= 0 then return nil, ("type %q has an unterminated quote: refused"):format(t) end
-  local base, args = t:match("^%s*(%a+)%s*(%b())%s*$")
-  if not base then base = t:match("^%s*(%a+)%s*$") end
-  if base and M.generic_types[base:lower()] then
-    base = base:lower()
-    if args then
-      local inner = args:sub(2, -2):gsub("%s+", "")
-      if not type_args[base] or not inner:match(type_args[base]) then
-        return nil, ("type %q: bad arguments for %s"):format(t, base)
-      end
-      return base .. "(" .. inner .. ")"
-    end
-    return base
+  local p, why = parse_generic(t)
+  if p then return model_of(p) end
+  if why then return nil, ("type %q: %s"):format(t, why) end
+  local first = t:match("^%s*([%a_][%w_]*)")
+  if first and M.generic_types[first:lower()]
+     and not multiword_types[t:lower():gsub("%s+", " "):match("^ ?(.-) ?$")] then
+    return nil, ("type %q: after the generic name %s only (arguments), 'with time zone' or 'without "
+      .. "time zone', [] and 'collate NAME' may follow"):format(t, first:lower())
   end
-  local word = t:match("^%s*([%a_][%w_]*)%s*%(") or t:match("^%s*([%a_][%w_]*)%s*$")
-  if word and not database_types[word:lower()] then
-    local generic = suggest.closest(word, M.generic_type_list, 1)
+  local word, rest = word_of(t)
+  if word and not M.generic_types[word:lower()] and not database_types[word:lower()] then
+    local generic = suggest.closest(word:lower(), M.generic_type_list, 1)
     if generic then
-      return nil, ("type %q is not a generic type (did you mean '%s'?); a database type of "
-        .. "that name passes through quoted: '\"%s\"%s'"):format(t, generic, word,
-        t:match("^%s*[%a_][%w_]*%s*(.-)%s*$"))
+      local msg = ("type %q is not a generic type (did you mean '%s'?)"):format(t, generic)
+      -- the quoted name is a type name both databases read when only
+      -- arguments follow it (PostgreSQL also takes [] and a collation)
+      if rest == "" or rest:match("^%s*%b()$") then
+        msg = msg .. ("; a database type of that name passes through quoted: '\"%s\"%s'"):format(
+          word, rest:gsub("^%s+", ""))
+      end
+      return nil, msg
     end
   end
   return (t:gsub("^%s+", ""):gsub("%s+$", ""))
 end
 
--- Split a model type into its generic base and argument text.
+-- A model type parsed: {base =, args =, dims =, collate =} for a generic
+-- one (memoised), nil for a database type.
+local parsed_cache = {}
+function M.parse_type(t)
+  local hit = parsed_cache[t]
+  if hit == nil then
+    hit = type(t) == "string" and parse_generic(t) or false
+    if hit and hit.timetz then hit = false end
+    parsed_cache[t] = hit
+  end
+  return hit or nil
+end
+
+-- Split a model type into its generic base and argument text (nil for a
+-- database type, and for an array of a generic type).
 function M.split_type(t)
-  local base, args = t:match("^(%a+)(%b())$")
-  if base and M.generic_types[base] then return base, args:sub(2, -2) end
-  if M.generic_types[t] then return t, nil end
+  local p = M.parse_type(t)
+  if p and p.dims == "" then return p.base, p.args end
   return nil
 end
 
@@ -322,36 +418,74 @@ function M.new(name)
   end
 
   -- The model type rendered for this database (memoised: every column
-  -- asks, and it depends on the string alone).
+  -- asks, and it depends on the string alone): a generic base mapped, its
+  -- arguments, array brackets and collation kept; a database type as written.
   local type_sql_of = {}
   function d.type_sql(t)
     local sql = type_sql_of[t]
     if sql then return sql end
-    local base, args = M.split_type(t)
-    if not base then
+    local p = M.parse_type(t)
+    if not p then
       sql = t
-    elseif args then
-      local mapped = d.types[base]
-      sql = (mapped.with_args or mapped.name) .. "(" .. args:gsub(",", ", ") .. ")"
     else
-      sql = d.types[base].name
+      local mapped = d.types[p.base]
+      if p.args then
+        sql = (mapped.with_args or mapped.name) .. "(" .. p.args:gsub(",", ", ") .. ")"
+      else
+        sql = mapped.name
+      end
+      sql = sql .. p.dims
+      if p.collate then sql = sql .. " COLLATE " .. p.collate end
     end
     type_sql_of[t] = sql
     return sql
   end
 
+  -- Why this database cannot have a model type, or nil.
+  function d.type_refused(t)
+    if d.name == "sqlite" and t:find("[", 1, true) and not t:find('"', 1, true) then
+      return ("type %q: SQLite has no array types (use json, or a table of the elements)"):format(t)
+    end
+    return nil
+  end
+
   -- The generic name for a database type (introspection); falls back to the
-  -- type as the database spells it, lower-cased.
+  -- type as the database spells it, lower-cased. PostgreSQL's spellings
+  -- "timestamp(3) with time zone" and "character varying(30)[]" read as
+  -- timestamptz(3) and string(30)[]; a collation is not part of it.
   function d.generic_type(db_type)
     local t = db_type:lower():gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
+    t = t:gsub(' collate ("?[^"]*"?)$', "")
+    local dims = ""
+    while true do
+      local rest, dim = t:match("^(.-)%s*(%[%d*%])$")
+      if not rest then break end
+      t, dims = rest, dim .. dims
+    end
+    local tz
+    local head, w = t:match("^(.-) (with) time zone$")
+    if not head then head, w = t:match("^(.-) (without) time zone$") end
+    if head and (head:match("^time[%s(]") or head:match("^timestamp[%s(]") or head == "time"
+                 or head == "timestamp") then
+      t, tz = head, w
+    end
     local base, args = t:match("^(.-)%s*(%b())$")
     if base then args = args:sub(2, -2):gsub("%s+", "") else base = t end
-    local g = d.reverse_types[base]
-    if g and (args == nil or type_args[g]) then
-      if args and args ~= "" then return g .. "(" .. args .. ")" end
-      return g
+    if tz == "with" then
+      if base == "time" then
+        return "timetz" .. (args and "(" .. args .. ")" or "") .. dims
+      end
+      base = "timestamptz"
     end
-    return t
+    local g = d.reverse_types[base]
+    if g == "float" and args and d.float_precision_collapses then   -- PostgreSQL: real or double
+      return (tonumber(args) <= 24 and "float" or "double") .. dims
+    end
+    if g and (args == nil or type_args[g]) then
+      if args and args ~= "" then return g .. "(" .. args .. ")" .. dims end
+      return g .. dims
+    end
+    return t .. (tz and (" " .. tz .. " time zone") or "") .. dims
   end
 
   function d.constraint_prefix(c)

@@ -6,7 +6,7 @@ local d = common.new("postgresql")
 d.types = {
   integer = {name = "integer"}, bigint = {name = "bigint"}, smallint = {name = "smallint"},
   string = {name = "varchar"}, text = {name = "text"}, boolean = {name = "boolean"},
-  float = {name = "real"}, double = {name = "double precision"}, numeric = {name = "numeric"},
+  float = {name = "real", with_args = "float"}, double = {name = "double precision"}, numeric = {name = "numeric"},
   date = {name = "date"}, time = {name = "time"}, timestamp = {name = "timestamp"},
   timestamptz = {name = "timestamptz"}, binary = {name = "bytea"}, json = {name = "jsonb"},
   uuid = {name = "uuid"},
@@ -20,8 +20,11 @@ d.reverse_types = {
   ["time without time zone"] = "time", time = "time",
   ["timestamp without time zone"] = "timestamp", timestamp = "timestamp",
   ["timestamp with time zone"] = "timestamptz", timestamptz = "timestamptz",
-  bytea = "binary", jsonb = "json", uuid = "uuid",
+  bytea = "binary", jsonb = "json", uuid = "uuid", float = "float",
 }
+
+-- float(p) is real up to 24 bits, double precision above.
+d.float_precision_collapses = true
 
 d.supports_comments = true
 
