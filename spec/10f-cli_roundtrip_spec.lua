@@ -359,6 +359,36 @@ describe("[postgresql] roundtrip --scratch-url naming the project's database oth
   end)
 end)
 
+describe("[postgresql] roundtrip --scratch-url, the project's database of a role that is no superuser", function()
+  it("is refused in another spelling; the project's rows and version rows unchanged", function()
+    local role, password = "luamig_rt_owner", "0wn:er@pw"
+    local admin = core.connect(h.pg_admin_url)
+    if #admin:query("SELECT 1 FROM pg_roles WHERE rolname = $1", {role}) == 0 then
+      admin:exec(("CREATE ROLE %s LOGIN PASSWORD %s"):format(core.quote_ident(role),
+                 core.quote_literal("postgresql", password)))
+    end
+    local name = h.fresh_pg()
+    admin:exec(("ALTER DATABASE %s OWNER TO %s"):format(core.quote_ident(name), core.quote_ident(role)))
+    admin:close()
+    local host, port = h.pg_tcp()
+    local url = ("postgresql://%s:%s@%s:%s/%s"):format(role, h.url_escape(password), host, port, name)
+    local dir = own_project(url)
+    local rows, versions, logged = users(url), h.version_rows(url), log_rows(url)
+    local other = ("postgresql://%s:%s@/%s?host=%s&port=%s&user=%s&sslmode=disable"):format(role,
+      h.url_escape(password), name, host, port, role)
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip --reset-scratch --scratch-url "
+      .. h.shell_quote(other))
+    assert.equal(1, status, err)
+    assert.equal("", out)
+    assert.truthy(err:find(("%s%s is the database %s on the server of %s%s"):format(own_prefix,
+      core.parse_url(other).display, name, core.parse_url(url).display, own_suffix), 1, true), err)
+    assert.falsy(err:find("0wn:er", 1, true))
+    assert.same(rows, users(url))
+    assert.same(versions, h.version_rows(url))
+    assert.equal(logged, log_rows(url))
+  end)
+end)
+
 describe("roundtrip --scratch-url of another database kind", function()
   it("[postgresql] a PostgreSQL project with a SQLite scratch: exit 1, nothing created or changed", function()
     local _, url = h.fresh_pg()
