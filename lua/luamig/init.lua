@@ -950,7 +950,7 @@ end
 
 -- Do two URLs name the same database, as their parsers read them (the
 -- password aside)? Only a first look, before connecting: the databases
--- themselves decide (own_database).
+-- themselves decide (Runner:_own_database).
 local function same_database(a, b)
   if a == b then return true end
   local oka, ua = pcall(core.parse_url, a)
