@@ -466,7 +466,7 @@ describe("roundtrip interrupted by SIGHUP (a closed terminal)", function()
       assert.truthy(name, e)
       assert.is_true(database_exists(name))
     end)
-    assert.equal("1\n", rc, err)
+    assert.equal("129\n", rc, err)   -- 128 + SIGHUP, as a shell expects
     assert.truthy(err:find("FAILED: roundtrip: interrupted (SIGHUP); the scratch database " .. name
       .. " was dropped\n", 1, true), err)
     assert.is_false(database_exists(name))
@@ -484,7 +484,7 @@ describe("roundtrip interrupted by SIGHUP (a closed terminal)", function()
       assert.is_true(h.file_exists(file))
       assert.is_true(h.file_exists(file .. "-luamig.lock"))
     end)
-    assert.equal("1\n", rc, err)
+    assert.equal("129\n", rc, err)   -- 128 + SIGHUP, as a shell expects
     assert.truthy(err:find("FAILED: roundtrip: interrupted (SIGHUP)\n", 1, true), err)
     assert.is_false(h.file_exists(file))
     assert.is_false(h.file_exists(file .. "-luamig.lock"))
