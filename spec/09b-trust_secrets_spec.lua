@@ -222,9 +222,12 @@ describe("[postgresql] 14. no password is shown, whatever the form of the URL or
           os.remove(dir .. "/luamig.lua")
           runs = runs + 2
         end
+        -- a project of the scratch URL's kind (another kind is refused before connecting)
+        local okp, parsed = pcall(core.parse_url, f[2])
+        local project = okp and parsed.dialect == "postgresql" and select(2, h.fresh_pg()) or "sqlite:rt.db"
         for _, json in ipairs{"", "--json "} do
-          local status, out, err = h.luamig(dir, ("--url sqlite:rt.db %sroundtrip --scratch-url %s")
-            :format(json, h.shell_quote(f[2])))
+          local status, out, err = h.luamig(dir, ("--url %s %sroundtrip --scratch-url %s")
+            :format(h.shell_quote(project), json, h.shell_quote(f[2])))
           check_run(f[1] .. ": " .. json .. "roundtrip --scratch-url", status, out, err, f.secrets)
           assert.equal(1, status)                     -- no such scratch database can be used
           runs = runs + 1

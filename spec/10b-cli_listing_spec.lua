@@ -170,6 +170,24 @@ describe("listing the graph (no database)", function()
     assert.equal(0, status, err)
     assert.truthy(out:find("^Rev: l2 %(head%)\nParent: l1\n"), out)
   end)
+
+  it("branches -v: each branch with its first paragraph and a blank line after, as Alembic's (1.8.1)", function()
+    local dir = project()
+    local v = real(dir) .. "/migrations/versions/"
+    local status, out, err = h.luamig(dir, "branches -v")
+    assert.equal(0, status, err)
+    assert.equal(table.concat({
+      "Rev: aaa1 (branchpoint)", "Parent: <base>", "Branches into: bbb2, ccc3", "Path: " .. v .. "aaa1_first.lua", "",
+      "    first thing", "    ", "    a longer body", "    second line", "    ",
+      "    Revision ID: aaa1", "    Revises: <base>", "    Create Date: 2012-07-25 15:08:05", "",
+      "     -> bbb2, second",
+      "     -> ccc3 (feat) (effective head), branch",
+      "", "",
+    }, "\n"), out)
+    status, out, err = h.luamig(dir, "branches")             -- the short form keeps no message
+    assert.equal(0, status, err)
+    assert.equal("aaa1 (branchpoint)\n     -> bbb2\n     -> ccc3 (feat) (effective head)\n", out)
+  end)
 end)
 
 h.each_db(function(db)
@@ -371,6 +389,132 @@ h.each_db(function(db)
       status, out = run(dir, "--json verify --accept all")
       assert.equal(0, status)
       assert.equal('{"accepted":[],"changed":[],"compared":4,"ok":true,"unchecked":[],"unknown":[]}\n', out)
+    end)
+  end)
+
+  describe("verify after a downgrade or a stamp (the checksum that counts is the latest that changed how a revision is applied)", function()
+    local UNCHECKED4 = "unchecked: 4 applied revision(s) have no recorded checksum (applied with --sql, "
+      .. "stamped, or before the log), so their scripts were not compared: aaa1, bbb2, ccc3, ddd4; "
+      .. "`luamig verify --accept all` records them as they are now\n"
+
+    local function edit(dir, file)
+      local path = dir .. "/migrations/versions/" .. file
+      h.write_file(path, h.read_file(path) .. "-- edited\n")
+    end
+
+    it("upgrade, downgrade base, edit, stamp: unchecked, not changed; an upgrade or accept checks again", function()
+      local dir = project()
+      assert.equal(0, (run(dir, "-q upgrade heads")))
+      assert.equal(0, (run(dir, "-q downgrade base")))
+      edit(dir, "bbb2_second.lua")
+      assert.equal(0, (run(dir, "-q stamp heads")))
+      local status, out, err = run(dir, "verify")
+      assert.equal(0, status, err)
+      assert.equal(UNCHECKED4, out)                           -- was "changed: ... bbb2 ...", exit 1
+      local log = log_rows()
+      local stamped = {}
+      for i = #log - 3, #log do
+        assert.equal("stamp", log[i].direction)
+        assert.is_nil(log[i].checksum)
+        stamped[#stamped + 1] = log[i].revision
+      end
+      table.sort(stamped)
+      assert.same({"aaa1", "bbb2", "ccc3", "ddd4"}, stamped)  -- a row for each revision it marks applied
+      assert.same({"ddd4"}, h.version_rows(url))
+      status, out, err = run(dir, "verify --accept bb")
+      assert.equal(0, status, err)
+      assert.truthy(out:find("^accepted: migrations/versions/bbb2_second%.lua %(revision bbb2%): sha256 %x+ "
+        .. "recorded %(none was recorded%)\n"), out)
+      -- stamp base (t1 was never created again) and upgrade: the new upgrade's checksums count
+      assert.equal(0, (run(dir, "-q stamp base")))
+      status, _, err = run(dir, "-q upgrade heads")
+      assert.equal(0, status, err)
+      status, out = run(dir, "verify")
+      assert.equal(0, status)
+      assert.equal("OK: every applied script matches its file\n", out)
+    end)
+
+    it("a stamp after an upgrade: no OK from the checksum of before, the reverse case", function()
+      local dir = project()
+      assert.equal(0, (run(dir, "-q upgrade heads")))
+      assert.equal(0, (run(dir, "-q stamp base")))
+      assert.same({}, h.version_rows(url))
+      assert.equal(0, (run(dir, "-q stamp heads")))
+      local status, out, err = run(dir, "verify")
+      assert.equal(0, status, err)
+      assert.equal(UNCHECKED4, out)                           -- was "OK: every applied script matches its file"
+      edit(dir, "aaa1_first.lua")
+      status, out = run(dir, "verify")
+      assert.equal(0, status)
+      assert.equal(UNCHECKED4, out)                           -- was "changed: ... aaa1 ...", exit 1
+    end)
+
+    it("downgrade part, stamp it back: only the revisions the stamp applied are unchecked", function()
+      local dir = project()
+      assert.equal(0, (run(dir, "-q upgrade heads")))
+      assert.equal(0, (run(dir, "-q downgrade aaa1")))
+      assert.same({"aaa1"}, h.version_rows(url))
+      assert.equal(0, (run(dir, "-q stamp heads")))
+      edit(dir, "aaa1_first.lua")
+      edit(dir, "ddd4_dep.lua")
+      local status, out = run(dir, "verify")
+      assert.equal(1, status)
+      local lines = h.lines(out)
+      assert.truthy(lines[1]:match("^changed: migrations/versions/aaa1_first%.lua %(revision aaa1%) differs "
+        .. "from what was applied %(sha256 %x+, now %x+%)$"), out)
+      assert.equal("unchecked: 3 applied revision(s) have no recorded checksum (applied with --sql, "
+        .. "stamped, or before the log), so their scripts were not compared: bbb2, ccc3, ddd4; `luamig "
+        .. "verify --accept all` records them as they are now", lines[3])
+      assert.equal(3, #lines, out)
+    end)
+
+    it("--accept PREFIX: the message names the revision id, not the prefix typed", function()
+      local dir = project()
+      assert.equal(0, (run(dir, "-q upgrade bbb2")))
+      local status, out, err = run(dir, "verify --accept bb")
+      assert.equal(0, status, err)
+      assert.equal("nothing to accept: the recorded checksum of bbb2 matches its file\n"
+        .. "OK: every applied script matches its file\n", out)
+      status, out, err = run(dir, "verify --accept feat@head")
+      assert.equal(1, status)
+      assert.truthy(err:find("FAILED: verify --accept: revision ccc3 is not applied to this database "
+        .. "(it is at bbb2); only an applied script's checksum is recorded", 1, true), err)
+    end)
+  end)
+
+  describe("history -i with a version row no script defines", function()
+    it("lists and marks what it can, warns on stderr with the way out, exits 0", function()
+      local dir = project()
+      assert.equal(0, (run(dir, "-q upgrade bbb2")))
+      insert_row("deadbeef0000")
+      local WARN = "WARN  [luamig] history -i: the version table holds 'deadbeef0000', which no script "
+        .. "defines, so the listing cannot mark it current (is this code older than the database?): "
+        .. "deploy the code that has it, or `luamig stamp --purge REV` to empty the version table and "
+        .. "record REV\n"
+      for _, args in ipairs{"history -i", "history -i -v", "--json history -i", "history -i --graph"} do
+        local status, out, err = run(dir, args)
+        assert.equal(0, status, args .. ": " .. err)
+        assert.truthy(err:find(WARN, 1, true), args .. ": " .. err)
+        if args == "history -i" then
+          assert.equal("bbb2 (ccc3) -> ddd4 (head), dep\naaa1 -> bbb2 (current), second\n"
+            .. "aaa1 -> ccc3 (feat) (effective head), branch\n<base> -> aaa1 (branchpoint), first thing\n", out)
+        end
+      end
+      local _, _, err = run(dir, "history")                  -- without -i: no rows read, no warning
+      assert.falsy(err:find("deadbeef0000", 1, true), err)
+      assert.same({"bbb2", "deadbeef0000"}, h.version_rows(url))
+      local conn = core.connect(url)                          -- two unknown rows: both named
+      conn:exec("DELETE FROM luamig_version WHERE version_num = 'bbb2'")
+      conn:exec("INSERT INTO luamig_version (version_num) VALUES ('cafe00000000')")
+      conn:close()
+      local status
+      status, _, err = run(dir, "history -i")
+      assert.equal(0, status)
+      assert.truthy(err:find("WARN  [luamig] history -i: the version table holds 'cafe00000000', "
+        .. "'deadbeef0000', which no script defines, so the listing cannot mark them current", 1, true)
+        or err:find("'deadbeef0000', 'cafe00000000', which no script defines, so the listing cannot "
+        .. "mark them current", 1, true), err)
+      assert.truthy(err:find("deploy the code that has them, or", 1, true), err)
     end)
   end)
 

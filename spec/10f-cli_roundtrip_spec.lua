@@ -243,8 +243,277 @@ h.each_db(function(db)
       local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip --reset-scratch --scratch-url "
         .. h.shell_quote(other))
       assert.equal(1, status)
-      assert.truthy(err:find("FAILED: roundtrip: the scratch database is the configured database", 1, true), err)
+      assert.truthy(err:find(("FAILED: roundtrip: --scratch-url names the project's own database (%s): "
+        .. "roundtrip downgrades and --reset-scratch empties it; give another database\n")
+        :format(core.parse_url(url).display), 1, true), err)
     end)
+  end)
+end)
+
+-- The project's own database under spellings the URL text does not give
+-- away: the databases themselves tell (issue 14 follow-up: --reset-scratch
+-- emptied the project database).
+local own_revs = {
+  {id = "dddd0001", message = "create users", code = true,
+   up = '  op.create_table("users", {{"id", "integer", primary_key = true}, {"name", "string(20)"}})',
+   down_sql = '  op.drop_table("users")'},
+}
+
+-- A project at its head with two rows in users; returns dir and the rows.
+local function own_project(url)
+  local dir = h.project(own_revs)
+  assert.equal(0, (h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")))
+  local conn = core.connect((url:gsub("^sqlite:([^/])", "sqlite:" .. dir .. "/%1")))
+  conn:exec("INSERT INTO users (id, name) VALUES (1, 'ann'), (2, 'bob')")
+  conn:close()
+  return dir
+end
+
+local function users(url)
+  local out = {}
+  for _, r in ipairs(h.query(url, "SELECT id, name FROM users ORDER BY id")) do
+    out[#out + 1] = tostring(r.id) .. "=" .. r.name
+  end
+  return out
+end
+
+local function log_rows(url)
+  return #h.query(url, "SELECT * FROM luamig_log")
+end
+
+local own_prefix = "FAILED: roundtrip: --scratch-url names the project's own database ("
+local own_suffix = "): roundtrip downgrades and --reset-scratch empties it; give another database\n"
+
+describe("[sqlite] roundtrip --scratch-url naming the project's file otherwise", function()
+  it("sub/../, a symlink, a hard link and a file: URI are refused; nothing in the project changes", function()
+    local url = "sqlite:proj.db"
+    local pdir = own_project(url)
+    assert.is_true(os.execute(("cd %s && mkdir sub && ln -s proj.db link.db && ln proj.db hard.db")
+      :format(h.shell_quote(pdir))))
+    local abs = "sqlite:" .. pdir .. "/proj.db"
+    local rows, versions, logged = users(abs), h.version_rows(abs), log_rows(abs)
+    assert.same({"1=ann", "2=bob"}, rows)
+    -- a file: URI is no SQLite URL luamig takes (10g), so it never reaches the project
+    local status, _, err = h.luamig(pdir, "--url " .. url .. " roundtrip --reset-scratch --scratch-url sqlite:file:proj.db")
+    assert.equal(1, status, err)
+    assert.truthy(err:find("SQLite URI filenames (file:...) are not supported", 1, true), err)
+    assert.same(rows, users(abs))
+    for _, spelling in ipairs({"sqlite:sub/../proj.db", "sqlite:link.db", "sqlite:hard.db",
+                               "sqlite:" .. pdir .. "/sub/../link.db"}) do
+      for _, reset in ipairs({" --reset-scratch", ""}) do
+        local status, out, err = h.luamig(pdir, "--url " .. url .. " roundtrip" .. reset
+          .. " --scratch-url " .. h.shell_quote(spelling))
+        assert.equal(1, status, spelling .. ": " .. err)
+        assert.equal("", out)
+        assert.truthy(err:find(own_prefix, 1, true), spelling .. ": " .. err)
+        assert.truthy(err:find(own_suffix, 1, true), spelling .. ": " .. err)
+        assert.same(rows, users(abs))
+        assert.same(versions, h.version_rows(abs))
+        assert.equal(logged, log_rows(abs))
+      end
+    end
+    -- the message names the file
+    local _, _, err = h.luamig(pdir, "--url " .. url .. " roundtrip --reset-scratch --scratch-url sqlite:link.db")
+    assert.truthy(err:find(own_prefix .. "sqlite:link.db is the file /", 1, true), err)
+    -- another file is still fine
+    local status, out, err2 = h.luamig(pdir, "--url " .. url .. " roundtrip --scratch-url sqlite:other.db")
+    assert.equal(0, status, err2)
+    assert.equal("OK: 1 revision(s) upgrade, downgrade to the same schema, and upgrade again\n", out)
+    assert.same(rows, users(abs))
+  end)
+end)
+
+describe("[postgresql] roundtrip --scratch-url naming the project's database otherwise", function()
+  it("a trailing slash on host, port or user spelt out, TCP for the socket: refused; nothing changes", function()
+    local name, url = h.fresh_pg()
+    local dir = own_project(url)
+    local sock, port = h.pg_admin_url:match("host=([^&]+)"), h.pg_admin_url:match("port=(%d+)")
+    local host, tcp_port = h.pg_tcp()
+    local rows, versions, logged = users(url), h.version_rows(url), log_rows(url)
+    assert.same({"1=ann", "2=bob"}, rows)
+    local spellings = {
+      ("postgresql://postgres@/%s?host=%s/"):format(name, sock) .. (port and ("&port=" .. port) or ""),
+      url .. "&user=postgres",
+      ("postgresql://postgres@%s:%s/%s"):format(host, tcp_port, name),
+      ("postgresql:///%s?host=%s&port=%s&user=postgres&application_name=x"):format(name, sock, port or "5432"),
+    }
+    for _, spelling in ipairs(spellings) do
+      for _, reset in ipairs({" --reset-scratch", ""}) do
+        local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip" .. reset
+          .. " --scratch-url " .. h.shell_quote(spelling))
+        assert.equal(1, status, spelling .. ": " .. err)
+        assert.equal("", out)
+        assert.truthy(err:find(own_prefix, 1, true), spelling .. ": " .. err)
+        assert.truthy(err:find(own_suffix, 1, true), spelling .. ": " .. err)
+        assert.same(rows, users(url))
+        assert.same(versions, h.version_rows(url))
+        assert.equal(logged, log_rows(url))
+      end
+    end
+    local _, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip --reset-scratch --scratch-url "
+      .. h.shell_quote(spellings[3]))
+    assert.truthy(err:find(("%s%s is the database %s on the server of %s%s"):format(own_prefix,
+      core.parse_url(spellings[3]).display, name, core.parse_url(url).display, own_suffix), 1, true), err)
+    -- another database on the same server is still fine
+    local _, other = h.fresh_pg()
+    local status, out, err2 = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip --scratch-url "
+      .. h.shell_quote(other))
+    assert.equal(0, status, err2)
+    assert.equal("OK: 1 revision(s) upgrade, downgrade to the same schema, and upgrade again\n", out)
+    assert.same(rows, users(url))
+  end)
+end)
+
+describe("[postgresql] roundtrip --scratch-url, the project's database of a role that is no superuser", function()
+  it("is refused in another spelling; the project's rows and version rows unchanged", function()
+    local role, password = "luamig_rt_owner", "0wn:er@pw"
+    local admin = core.connect(h.pg_admin_url)
+    if #admin:query("SELECT 1 FROM pg_roles WHERE rolname = $1", {role}) == 0 then
+      admin:exec(("CREATE ROLE %s LOGIN PASSWORD %s"):format(core.quote_ident(role),
+                 core.quote_literal("postgresql", password)))
+    end
+    local name = h.fresh_pg()
+    admin:exec(("ALTER DATABASE %s OWNER TO %s"):format(core.quote_ident(name), core.quote_ident(role)))
+    admin:close()
+    local host, port = h.pg_tcp()
+    local url = ("postgresql://%s:%s@%s:%s/%s"):format(role, h.url_escape(password), host, port, name)
+    local dir = own_project(url)
+    local rows, versions, logged = users(url), h.version_rows(url), log_rows(url)
+    local other = ("postgresql://%s:%s@/%s?host=%s&port=%s&user=%s&sslmode=disable"):format(role,
+      h.url_escape(password), name, host, port, role)
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " roundtrip --reset-scratch --scratch-url "
+      .. h.shell_quote(other))
+    assert.equal(1, status, err)
+    assert.equal("", out)
+    assert.truthy(err:find(("%s%s is the database %s on the server of %s%s"):format(own_prefix,
+      core.parse_url(other).display, name, core.parse_url(url).display, own_suffix), 1, true), err)
+    assert.falsy(err:find("0wn:er", 1, true))
+    assert.same(rows, users(url))
+    assert.same(versions, h.version_rows(url))
+    assert.equal(logged, log_rows(url))
+  end)
+end)
+
+describe("roundtrip --scratch-url of another database kind", function()
+  it("[postgresql] a PostgreSQL project with a SQLite scratch: exit 1, nothing created or changed", function()
+    local _, url = h.fresh_pg()
+    local dir = own_project(url)
+    local rows, versions = users(url), h.version_rows(url)
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url)
+      .. " roundtrip --reset-scratch --scratch-url sqlite:scratch.db")
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.truthy(err:find(("FAILED: roundtrip: --scratch-url names a SQLite database (sqlite:scratch.db), the "
+      .. "project's is PostgreSQL (%s): roundtrip must run on a database of the project's kind, where its "
+      .. "migrations run as they will; give a PostgreSQL database, or leave --scratch-url out\n")
+      :format(core.parse_url(url).display), 1, true), err)
+    assert.is_false(h.file_exists(dir .. "/scratch.db"))
+    assert.same(rows, users(url))
+    assert.same(versions, h.version_rows(url))
+  end)
+
+  it("[postgresql] a SQLite project with a PostgreSQL scratch: exit 1, the scratch untouched", function()
+    local dir = own_project("sqlite:proj.db")
+    local _, scratch = h.fresh_pg()
+    local conn = core.connect(scratch)
+    conn:exec("CREATE TABLE precious (id integer)")
+    conn:close()
+    local status, out, err = h.luamig(dir, "--url sqlite:proj.db roundtrip --reset-scratch --scratch-url "
+      .. h.shell_quote(scratch))
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.truthy(err:find(("FAILED: roundtrip: --scratch-url names a PostgreSQL database (%s), the "
+      .. "project's is SQLite (sqlite:proj.db): roundtrip must run on a database of the project's kind, where "
+      .. "its migrations run as they will; give a SQLite database, or leave --scratch-url out\n")
+      :format(core.parse_url(scratch).display), 1, true), err)
+    assert.same({"precious"}, h.tables(scratch))
+    assert.same({"1=ann", "2=bob"}, users("sqlite:" .. dir .. "/proj.db"))
+  end)
+end)
+
+-- Run roundtrip in the background in dir, wait for wait_for in its
+-- stderr, call at(err), send sig; returns the exit status line and stderr.
+local function interrupted_run(dir, url, wait_for, sig, at)
+  local work = h.tmpdir()
+  local cmd = ("cd %s && (%s --url %s roundtrip >%s/out 2>%s/err & echo $! >%s/pid; wait $!; echo $? >%s/rc)")
+    :format(h.shell_quote(dir), h.shell_quote(h.bin), h.shell_quote(url), work, work, work, work)
+  os.execute("(" .. cmd .. ") &")
+  local err
+  for _ = 1, 150 do
+    err = h.read_file(work .. "/err") or ""
+    if err:find(wait_for, 1, true) then break end
+    os.execute("sleep 0.1")
+  end
+  assert.truthy(err:find(wait_for, 1, true), err)
+  at(err)
+  os.execute("kill -" .. sig .. " $(cat " .. work .. "/pid)")
+  for _ = 1, 200 do
+    if h.read_file(work .. "/rc") then break end
+    os.execute("sleep 0.1")
+  end
+  return h.read_file(work .. "/rc"), h.read_file(work .. "/err")
+end
+
+describe("roundtrip interrupted by SIGHUP (a closed terminal)", function()
+  local slow = {
+    {id = "eeee0001", message = "t", code = true,
+     up = '  op.create_table("t", {{"id", "integer", primary_key = true}})',
+     down_sql = '  op.drop_table("t")'},
+  }
+
+  it("[postgresql] drops the scratch database it created and exits 1 saying so", function()
+    local dir = h.project({slow[1], {id = "eeee0002", down = "eeee0001", message = "slow", code = true,
+      up = '  op.execute("SELECT pg_sleep(5)")', down_sql = '  op.execute("SELECT 1")'}})
+    local _, url = h.fresh_pg()
+    local name
+    local rc, err = interrupted_run(dir, url, "Running upgrade eeee0001 -> eeee0002", "HUP", function(e)
+      name = created_name(e)
+      assert.truthy(name, e)
+      assert.is_true(database_exists(name))
+    end)
+    assert.equal("129\n", rc, err)   -- 128 + SIGHUP, as a shell expects
+    assert.truthy(err:find("FAILED: roundtrip: interrupted (SIGHUP); the scratch database " .. name
+      .. " was dropped\n", 1, true), err)
+    assert.is_false(database_exists(name))
+    assert.same({}, h.version_rows(url))
+  end)
+
+  it("[sqlite] removes the temporary file and its lock file and exits 1", function()
+    local dir = h.project({slow[1], {id = "eeee0002", down = "eeee0001", message = "slow", code = true,
+      up = '  local t = os.time() while os.time() < t + 4 do end', down_sql = '  op.execute("SELECT 1")'}})
+    local url = "sqlite:" .. dir .. "/app.db"
+    local file
+    local rc, err = interrupted_run(dir, url, "Running upgrade eeee0001 -> eeee0002", "HUP", function(e)
+      file = e:match("Database: sqlite:(%S+) %(the scratch database%)")
+      assert.truthy(file, e)
+      assert.is_true(h.file_exists(file))
+      assert.is_true(h.file_exists(file .. "-luamig.lock"))
+    end)
+    assert.equal("129\n", rc, err)   -- 128 + SIGHUP, as a shell expects
+    assert.truthy(err:find("FAILED: roundtrip: interrupted (SIGHUP)\n", 1, true), err)
+    assert.is_false(h.file_exists(file))
+    assert.is_false(h.file_exists(file .. "-luamig.lock"))
+  end)
+
+  it("[sqlite] removes them after SIGTERM and after a failure too", function()
+    local dir = h.project({slow[1], {id = "eeee0002", down = "eeee0001", message = "slow", code = true,
+      up = '  local t = os.time() while os.time() < t + 4 do end', down_sql = '  op.execute("SELECT 1")'}})
+    local file
+    local rc, err = interrupted_run(dir, "sqlite:app.db", "Running upgrade eeee0001 -> eeee0002", "TERM", function(e)
+      file = e:match("Database: sqlite:(%S+) %(the scratch database%)")
+    end)
+    assert.equal("143\n", rc, err)                   -- 128 + SIGTERM
+    assert.truthy(err:find("FAILED: roundtrip: interrupted (SIGTERM)\n", 1, true), err)
+    assert.is_false(h.file_exists(file))
+    assert.is_false(h.file_exists(file .. "-luamig.lock"))
+    dir = h.project({slow[1], {id = "eeee0002", down = "eeee0001", message = "broken", code = true,
+      up = '  op.execute("SELECT 1")', down_sql = '  op.execute("SELECT * FROM no_such_table")'}})
+    local status, _, err2 = h.luamig(dir, "--url sqlite:app.db roundtrip")
+    assert.equal(1, status)
+    file = err2:match("Database: sqlite:(%S+) %(the scratch database%)")
+    assert.truthy(file, err2)
+    assert.is_false(h.file_exists(file))
+    assert.is_false(h.file_exists(file .. "-luamig.lock"))
   end)
 end)
 
@@ -283,7 +552,8 @@ describe("[postgresql] roundtrip --reset-scratch", function()
     local host, port = h.pg_tcp()
     local scratch = ("postgresql://%s:%s@%s:%s/%s"):format(role, h.url_escape(password), host, port, name)
     local dir = now_project()
-    local status, out, err = h.luamig(dir, "--url sqlite:never.db roundtrip --reset-scratch --scratch-url "
+    local _, project = h.fresh_pg()
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(project) .. " roundtrip --reset-scratch --scratch-url "
       .. h.shell_quote(scratch))
     assert.equal(1, status)
     assert.equal("", out)
@@ -292,6 +562,6 @@ describe("[postgresql] roundtrip --reset-scratch", function()
     assert.truthy(err:find("; empty it yourself (drop the database and create it again)\n", 1, true), err)
     assert.falsy(err:find("cr3ate", 1, true))
     assert.equal(1, #h.query(admin_scratch, "SELECT 1 FROM pg_tables WHERE tablename = 'precious'"))
-    assert.is_false(h.file_exists(dir .. "/never.db"))
+    assert.same({}, h.tables(project))
   end)
 end)

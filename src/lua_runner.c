@@ -24,8 +24,9 @@
  * core.ensure_version(conn, version_table): create the version table and log.
  * core.version_log_name(version_table) -> the log table's name.
  * core.logged_checksums(conn, version_table) -> {[revision] = checksum}: the
- *   latest checksum the log records for each revision (its upgrade and
- *   accept rows); {} without a log. Creates nothing.
+ *   applied checksum of each revision that has one (lm_version_checksums:
+ *   none after a downgrade or a stamp until an upgrade or an accept); {}
+ *   without a log. Creates nothing.
  * core.log_accept(conn, version_table, revision, checksum, who): records a
  *   script's checksum as accepted (`verify --accept`), creating the
  *   version table and its log when missing.

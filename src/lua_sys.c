@@ -4,14 +4,16 @@
  * the real working directory (not an inherited $PWD), the user from the
  * password database (not $USER, which may be unset), and a monotonic clock
  * for rates and elapsed times; the process id, and a trap that turns
- * SIGINT and SIGTERM into a Lua error so that cleanup code runs (roundtrip
- * drops the scratch database it created).
+ * SIGINT, SIGTERM and SIGHUP into a Lua error so that cleanup code runs
+ * (roundtrip drops the scratch database it created); a file's identity
+ * (device and inode), to tell whether two paths name one file.
  */
 #include <errno.h>
 #include <signal.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,20 +75,38 @@ static int sys_pid(lua_State *L) {
   return 1;
 }
 
+/* core.file_id(path) -> "dev:ino" of the file path names (symlinks
+ * followed), or nil when there is none: two paths name one file (a
+ * symlink, a hard link, another spelling) when their ids are equal. */
+static int sys_file_id(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushfstring(L, "%I:%I", (lua_Integer)st.st_dev, (lua_Integer)st.st_ino);
+  return 1;
+}
+
 /* ---- The interrupt trap -------------------------------------------------
  * As lua.c does: the handler only sets a hook, and the hook raises the
  * error at the next Lua instruction, where raising is safe. A C call
  * blocked in the database finishes first. */
 static lua_State *trap_L;
 static volatile sig_atomic_t trapped_signal;
-static struct sigaction saved_int, saved_term;
+static struct sigaction saved_int, saved_term, saved_hup;
 static int trap_on;
 static volatile sig_atomic_t trap_hold;
+
+static const char *signal_name(int sig) {
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
+}
 
 static void trap_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted (%s)", trapped_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  luaL_error(L, "interrupted (%s)", signal_name(trapped_signal));
 }
 
 static void trap_handler(int sig) {
@@ -94,7 +114,8 @@ static void trap_handler(int sig) {
   if (trap_L != NULL && !trap_hold) lua_sethook(trap_L, trap_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
-/* core.trap_interrupts(mode): true, SIGINT and SIGTERM raise
+/* core.trap_interrupts(mode): true, SIGINT, SIGTERM and SIGHUP (a closed
+ * terminal or ssh session) raise
  * "interrupted" in the main Lua thread (at once if one came while held);
  * "hold", they are only recorded (core.trapped_signal), for code that must
  * not be cut short; false, the previous handlers are back. */
@@ -116,6 +137,7 @@ static int sys_trap_interrupts(lua_State *L) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &saved_int);
     sigaction(SIGTERM, &sa, &saved_term);
+    sigaction(SIGHUP, &sa, &saved_hup);
     trap_on = 1;
   }
   if (on) {
@@ -124,6 +146,7 @@ static int sys_trap_interrupts(lua_State *L) {
   } else if (!on && trap_on) {
     sigaction(SIGINT, &saved_int, NULL);
     sigaction(SIGTERM, &saved_term, NULL);
+    sigaction(SIGHUP, &saved_hup, NULL);
     if (trap_L != NULL) lua_sethook(trap_L, NULL, 0, 0);
     trap_L = NULL;
     trap_on = 0;
@@ -131,11 +154,11 @@ static int sys_trap_interrupts(lua_State *L) {
   return 0;
 }
 
-/* core.trapped_signal() -> "SIGINT" | "SIGTERM" | nil: the signal trapped
+/* core.trapped_signal() -> "SIGINT" | "SIGTERM" | "SIGHUP" | nil: the signal trapped
  * since trap_interrupts(true). */
 static int sys_trapped_signal(lua_State *L) {
   if (trapped_signal == 0) lua_pushnil(L);
-  else lua_pushstring(L, trapped_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  else lua_pushstring(L, signal_name(trapped_signal));
   return 1;
 }
 
@@ -143,6 +166,7 @@ void lm_lua_sys_open(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"isatty", sys_isatty}, {"cwd", sys_cwd}, {"user", sys_user}, {"monotonic", sys_monotonic},
     {"pid", sys_pid}, {"trap_interrupts", sys_trap_interrupts}, {"trapped_signal", sys_trapped_signal},
+    {"file_id", sys_file_id},
     {NULL, NULL},
   };
   luaL_setfuncs(L, fns, 0);

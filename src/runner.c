@@ -243,8 +243,39 @@ static void announce(struct run *r, const struct lm_step *s) {
   free(to);
 }
 
-/* The version-table writes and the log row of one step. */
-static int record_step(struct run *r, const struct lm_step *s, int64_t ms, struct lm_err *e) {
+/* A stamp's log rows: one "stamp" row (no checksum) per revision the stamp
+ * makes applied or no longer applied -- the closure of the version rows
+ * through parents and dependencies, before (the rows before the step)
+ * against after (s->rows) -- so that no checksum logged before the stamp
+ * counts for a revision it marks applied (lm_version_checksums). *logged:
+ * how many rows it wrote. */
+static int log_stamp_changes(struct run *r, const struct lm_ilist *before, const struct lm_step *s,
+                             int64_t ms, size_t *logged, struct lm_err *e) {
+  struct lm_graph *g = r->g;
+  struct lm_ilist was = LM_ILIST_INIT, now = LM_ILIST_INIT;
+  uint32_t sb = lm_graph_new_stamp(g);
+  lm_graph_mark_walk(g, before->v, before->n, WALK_ALL_DOWN, g->mark, sb, &was);
+  uint32_t sa = lm_graph_new_stamp(g);
+  lm_graph_mark_walk(g, s->rows.v, s->rows.n, WALK_ALL_DOWN, g->mark2, sa, &now);
+  int rc = LM_OK;
+  *logged = 0;
+  for (size_t i = 0; rc == LM_OK && i < was.n; i++)   /* no longer applied */
+    if (g->mark2[was.v[i]] != sa && ++*logged)
+      rc = lm_version_log(&r->sink, r->o->version_table, rev_id(r, was.v[i]), LM_LOG_STAMP,
+                          NULL, ms, r->o->who, e);
+  for (size_t i = now.n; rc == LM_OK && i-- > 0;)     /* applied now: parents first */
+    if (g->mark[now.v[i]] != sb && ++*logged)
+      rc = lm_version_log(&r->sink, r->o->version_table, rev_id(r, now.v[i]), LM_LOG_STAMP,
+                          NULL, ms, r->o->who, e);
+  lm_ilist_release(&was);
+  lm_ilist_release(&now);
+  return rc;
+}
+
+/* The version-table writes and the log row(s) of one step; before: the
+ * version rows before it. */
+static int record_step(struct run *r, const struct lm_ilist *before, const struct lm_step *s,
+                       int64_t ms, struct lm_err *e) {
   const char *table = r->o->version_table;
   for (size_t i = 0; i < s->nops; i++) {
     const struct lm_rowop *op = &s->ops[i];
@@ -258,7 +289,10 @@ static int record_step(struct run *r, const struct lm_step *s, int64_t ms, struc
   if (s->rev >= 0)
     return lm_version_log(&r->sink, table, rev_id(r, s->rev), direction_name(s),
                           s->stamp ? NULL : r->scripts[s->rev].checksum, ms, r->o->who, e);
-  for (size_t i = 0; i < s->to.n || i == 0; i++) {    /* a stamp: one row per destination */
+  size_t logged;
+  if (log_stamp_changes(r, before, s, ms, &logged, e) != LM_OK) return LM_ERROR;
+  if (logged) return LM_OK;
+  for (size_t i = 0; i < s->to.n || i == 0; i++) {    /* nothing moved: one row per destination */
     const char *rev = s->to.n ? rev_id(r, s->to.v[i]) : NULL;
     if (lm_version_log(&r->sink, table, rev, LM_LOG_STAMP, NULL, ms, r->o->who, e) != LM_OK)
       return LM_ERROR;
@@ -528,7 +562,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       explain_failure(r, s, transactional, committed, e);
       return LM_ERROR;
     }
-    if (record_step(r, s, ms, e) != LM_OK) {
+    if (record_step(r, before, s, ms, e) != LM_OK) {
       tx_rollback(r);
       const char *why = transactional ? lost_reason(r) : NULL;
       if (why) explain_lost(r, s, why, 0, committed, e);

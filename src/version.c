@@ -311,9 +311,12 @@ int lm_version_checksums(struct lm_conn *c, const char *table, char ***revisions
   free(log);
   if (rc != LM_OK || !exists) return rc;
   if (q == NULL) return LM_ERROR;
-  char *sql = lm_asprintf("SELECT revision, checksum FROM %s WHERE direction IN ('%s', '%s') "
-                          "AND revision IS NOT NULL AND checksum IS NOT NULL ORDER BY id",
-                          q, LM_LOG_UPGRADE, LM_LOG_ACCEPT);
+  char *sql = lm_asprintf("SELECT l.revision, l.checksum FROM %s l WHERE l.direction IN "
+                          "('%s', '%s') AND l.revision IS NOT NULL AND l.checksum IS NOT NULL "
+                          "AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.revision = l.revision "
+                          "AND m.id > l.id AND m.direction IN ('%s', '%s', '%s', '%s')) "
+                          "ORDER BY l.id", q, LM_LOG_UPGRADE, LM_LOG_ACCEPT, q, LM_LOG_UPGRADE,
+                          LM_LOG_ACCEPT, LM_LOG_DOWNGRADE, LM_LOG_STAMP);
   free(q);
   struct lm_cursor *cur = NULL;
   rc = c->driver->query(c, sql, 0, NULL, &cur, e);

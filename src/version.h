@@ -65,9 +65,12 @@ int lm_version_log(struct lm_sink *s, const char *table, const char *revision,
                    const char *direction, const char *checksum, int64_t duration_ms,
                    const char *who, struct lm_err *e);
 
-/* The checksums the log records (upgrade and accept rows), oldest first:
- * a later row of a revision supersedes an earlier one. An absent log has
- * none. Caller frees both lists with lm_version_rows_free(list, *n). */
+/* The applied checksum of each revision that has one: its latest log row
+ * among those that change whether or how it is applied (upgrade, accept,
+ * downgrade, stamp), when that row is an upgrade or an accept with a
+ * checksum. After a downgrade or a stamp a revision has none until an
+ * upgrade or an accept. One entry per revision, oldest first. An absent
+ * log has none. Caller frees both lists with lm_version_rows_free(list, *n). */
 int lm_version_checksums(struct lm_conn *c, const char *table, char ***revisions,
                          char ***checksums, size_t *n, struct lm_err *e);
 

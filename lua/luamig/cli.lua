@@ -413,6 +413,23 @@ local function unknown_rows(ids)
             one and "it" or "them"))
 end
 
+-- history -i: a warning (on stderr, after the listing; the exit status
+-- stays 0, as Alembic's) for version rows no script defines, which no
+-- line can mark current.
+local function unknown_current(c, rows)
+  local _, graph = c.m:scripts()
+  local unknown = {}
+  for _, id in ipairs(rows or {}) do
+    if not graph:revision(id) then unknown[#unknown + 1] = "'" .. id .. "'" end
+  end
+  if #unknown == 0 then return end
+  local one = #unknown == 1
+  c.m:_log("WARNING", ("history -i: the version table holds %s, which no script defines, so the "
+    .. "listing cannot mark %s current (is this code older than the database?): deploy the code "
+    .. "that has %s, or `luamig stamp --purge REV` to empty the version table and record REV")
+    :format(comma(unknown), one and "it" or "them", one and "it" or "them"))
+end
+
 command{
   name = "current", args = {0, 0}, usage = "current [-v] [--check-heads]", listing = true,
   summary = "The database's revision(s); exit 1 if a version row names no script (with the way out).",
@@ -514,13 +531,17 @@ command{
       end
       local lines = o.dot and draw.dot(nodes) or draw.lines(nodes, {color = use_color(o.color)})
       if #lines > 0 then say(table.concat(lines, "\n")) end
+      if o.indicate_current then unknown_current(c, rows) end
       return
     end
     local list = c.m:history(o.range, {rows = rows})
-    if c.globals.json then return say(json.encode(json_list(list, current))) end
-    for _, info in ipairs(list) do
-      say(o.verbose and verbose_entry(info, current) or history_line(info, current))
+    if c.globals.json then say(json.encode(json_list(list, current)))
+    else
+      for _, info in ipairs(list) do
+        say(o.verbose and verbose_entry(info, current) or history_line(info, current))
+      end
     end
+    if o.indicate_current then unknown_current(c, rows) end
   end,
 }
 
@@ -548,13 +569,16 @@ command{
   summary = "The branch points.",
   options = {{"-v", "--verbose", key = "verbose", help = "full entries"}},
   run = function(c)
+    local v = c.opts.verbose
     for _, info in ipairs(c.m:branches()) do
-      if c.opts.verbose then say(verbose_entry(info))
+      if v then say(verbose_entry(info))
       else say(info.id .. labels(info) .. flags(info, nil, false)) end
       for _, child in ipairs(info.children) do
         local ci = c.m:info(child)
-        say(("%s -> %s%s%s"):format((" "):rep(#info.id), ci.id, labels(ci), flags(ci, nil, true)))
+        local doc = v and ci.message and (", " .. first_paragraph(ci.message)) or ""
+        say(("%s -> %s%s%s%s"):format((" "):rep(#info.id), ci.id, labels(ci), flags(ci, nil, true), doc))
       end
+      if v then say("") end                              -- Alembic's blank line after each block
     end
   end,
 }
@@ -639,7 +663,8 @@ command{
      help = "record the applied script's checksum as it is now (after reviewing an edit, or where none was recorded)"},
   },
   run = function(c)
-    local accepted = c.opts.accept and c.m:accept(c.opts.accept)
+    local accepted, named
+    if c.opts.accept then accepted, named = c.m:accept(c.opts.accept) end
     local r = c.m:verify()
     if c.globals.json then
       local t = {ok = r.ok, changed = #r.changed > 0 and r.changed or json.empty_array,
@@ -658,7 +683,7 @@ command{
       if #accepted == 0 then
         say(c.opts.accept == "all"
           and "nothing to accept: every applied script has a recorded checksum that matches its file"
-          or ("nothing to accept: the recorded checksum of %s matches its file"):format(c.opts.accept))
+          or ("nothing to accept: the recorded checksum of %s matches its file"):format(named))
       end
     end
     for _, ch in ipairs(r.changed) do

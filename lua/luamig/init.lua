@@ -626,7 +626,8 @@ end
 -- recorded checksum differs or is missing). Each is recorded in the log as
 -- a row of its own (direction "accept"), so the edit stays on record and
 -- the "changed since it was applied" warning ends. Returns the accepted
--- {{revision, path, checksum, previous (nil: none was recorded)}}, oldest first.
+-- {{revision, path, checksum, previous (nil: none was recorded)}}, oldest
+-- first, and the revision id target names (nil for "all").
 function Runner:accept(target)
   if type(target) ~= "string" or target == "" then
     fail("verify --accept needs a revision, or all")
@@ -638,7 +639,7 @@ function Runner:accept(target)
   local pending = {}                                  -- id -> the checksum recorded now, or false
   for _, ch in ipairs(changed) do pending[ch.revision] = ch.logged end
   for _, id in ipairs(unchecked) do pending[id] = false end
-  local ids = {}
+  local ids, named = {}, nil                          -- named: the revision target names
   if target == "all" then
     local order = self:_order()
     for id in pairs(pending) do ids[#ids + 1] = id end
@@ -657,6 +658,7 @@ function Runner:accept(target)
         .. "applied script's checksum is recorded"):format(id, at))
     end
     if pending[id] ~= nil then ids[1] = id end
+    named = id
   end
   local accepted = {}
   for _, id in ipairs(ids) do
@@ -665,7 +667,7 @@ function Runner:accept(target)
     accepted[#accepted + 1] = {revision = id, path = r.path, checksum = r.checksum,
                                previous = pending[id] or nil}
   end
-  return accepted
+  return accepted, named
 end
 
 -- Before an upgrade: a warning per applied script edited since it ran.
@@ -957,7 +959,8 @@ function Runner:_drop_scratch(name)
 end
 
 -- Do two URLs name the same database, as their parsers read them (the
--- password aside)?
+-- password aside)? Only a first look, before connecting: the databases
+-- themselves decide (Runner:_own_database).
 local function same_database(a, b)
   if a == b then return true end
   local oka, ua = pcall(core.parse_url, a)
@@ -978,14 +981,64 @@ local function same_database(a, b)
   return tail(ua.display) == tail(ub.display)          -- postgres:// is postgresql://
 end
 
+-- The file a SQLite connection has open as its main database, or nil
+-- (":memory:", a temporary database).
+local function sqlite_open_file(conn)
+  for _, row in ipairs(conn:query("PRAGMA database_list")) do
+    if row.name == "main" then return row.file ~= "" and row.file or nil end
+  end
+  return nil
+end
+
+-- What makes a PostgreSQL database one: its server (the time the server
+-- started, to the microsecond, and its port) and the database's name and
+-- oid; the cluster's system identifier too where the role may read it.
+local function pg_identity(conn)
+  local row = conn:query("SELECT current_database() AS name, d.oid::text AS oid, "
+    .. "pg_postmaster_start_time()::text AS started, current_setting('port') AS port "
+    .. "FROM pg_database d WHERE d.datname = current_database()")[1] or {}
+  local ok, sys = pcall(conn.query, conn, "SELECT system_identifier::text AS id FROM pg_control_system()")
+  return {name = row.name, oid = row.oid, started = row.started, port = row.port,
+          system = ok and sys[1] and sys[1].id or nil}
+end
+
+-- Is the scratch database (connected over conn) the project's own? Asked
+-- of the databases, not of the URLs' text: another spelling (a trailing
+-- slash, a port or user spelt out, sub/../x.db, a symlink or hard link, a
+-- file: URI) names the same database. Returns what makes it the same, for
+-- the message, or nil.
+function Runner:_own_database(conn)
+  if conn:dialect() == "sqlite" then
+    local scratch_file = sqlite_open_file(conn)
+    local id = scratch_file and core.file_id(scratch_file)
+    if not id then return nil end
+    local u = core.parse_url(self.url)
+    local file = sqlite_file(u)
+    if not file and u.path and u.path:match("^file:") then
+      file = sqlite_open_file(self:connection())    -- a file: URI: as SQLite reads it
+    end
+    if file and core.file_id(file) == id then return "the file " .. scratch_file end
+    return nil
+  end
+  local project = self:connection()
+  local a, b = pg_identity(conn), pg_identity(project)
+  if a.system and b.system and a.system ~= b.system then return nil end
+  if a.name == b.name and a.oid == b.oid and a.started == b.started and a.port == b.port then
+    return ("the database %s on the server of %s"):format(a.name, self:display_url())
+  end
+  return nil
+end
+
 -- The "test both directions" practice as one call: on a scratch database,
 -- for each revision from base to the heads, in upgrade order:
 -- introspect, upgrade that one step, downgrade it, compare with the
 -- schema before, upgrade it again. The scratch database: opts.scratch_url,
 -- which must be empty (opts.reset_scratch empties it first); without it,
 -- on a PostgreSQL project a database created on the project's server and
--- dropped afterwards (failure and SIGINT/SIGTERM included), on a SQLite
--- project a temporary file. The scratch database is left at the heads
+-- dropped afterwards (failure and SIGINT/SIGTERM/SIGHUP included), on a
+-- SQLite project a temporary file (removed, with its lock file, likewise).
+-- A scratch database of another kind, or that is the project's own
+-- (_own_database), is refused. The scratch database is left at the heads
 -- (a created one is dropped). opts.range ("START:END", history's grammar)
 -- limits the revisions tested; the others are only upgraded. Stops at the
 -- first failure. Returns {ok, tested = {ids}, failure = {revision,
@@ -999,32 +1052,49 @@ function Runner:roundtrip(opts)
     fail("roundtrip: the scratch database URL is empty (an unset shell variable?); give an "
       .. "empty database's URL, or leave it out for a scratch database of the project's kind")
   end
-  -- A Ctrl-C (or SIGTERM) must not leave a created database behind: held
-  -- while it is created, an error inside the run, held again while the
-  -- cleanup runs.
-  if scratch_url then
-    if same_database(scratch_url, self.url) then
-      fail("roundtrip: the scratch database is the configured database; roundtrip downgrades, "
-        .. "so it runs only on a scratch database (--scratch-url naming an empty one)")
+  -- A Ctrl-C (SIGTERM, SIGHUP) must not leave a created database or a
+  -- temporary file behind: held while it is made, an error inside the run,
+  -- held again while the cleanup runs.
+  core.trap_interrupts("hold")
+  local okc, err = pcall(function()
+    if scratch_url then
+      local project_kind = self:dialect()
+      local okp, su = pcall(core.parse_url, scratch_url)
+      if okp and su.dialect ~= project_kind then
+        fail(("roundtrip: --scratch-url names a %s database (%s), the project's is %s (%s): roundtrip "
+          .. "must run on a database of the project's kind, where its migrations run as they will; "
+          .. "give a %s database, or leave --scratch-url out"):format(kind_names[su.dialect] or su.dialect,
+          su.display, kind_names[project_kind] or project_kind, self:display_url(),
+          kind_names[project_kind] or project_kind))
+      end
+      if same_database(scratch_url, self.url) then
+        fail(("roundtrip: --scratch-url names the project's own database (%s): roundtrip downgrades "
+          .. "and --reset-scratch empties it; give another database"):format(self:display_url()))
+      end
+    elseif self:dialect() == "postgresql" then
+      created, scratch_url = self:_create_scratch()
+    else
+      scratch_path = os.tmpname()
+      scratch_url = "sqlite:" .. scratch_path
     end
-  elseif self:dialect() == "postgresql" then
-    core.trap_interrupts("hold")
-    local okc, name, url = pcall(self._create_scratch, self)
-    if not okc then
-      core.trap_interrupts(false)
-      error(name, 0)
-    end
-    created, scratch_url = name, url
-  else
-    scratch_path = os.tmpname()
-    scratch_url = "sqlite:" .. scratch_path
+  end)
+  if not okc then
+    if scratch_path then os.remove(scratch_path) end
+    core.trap_interrupts(false)
+    error(err, 0)
   end
   local scratch = setmetatable({settings = self.settings, url = scratch_url, x = self.x,
                                 log_fn = self.log_fn, url_source = "the scratch database"}, Runner)
-  core.trap_interrupts(true)
   local ok, result = pcall(function()
+    core.trap_interrupts(true)                        -- inside: a signal held so far raises here
     local conn = scratch:connection()
     if not created then
+      local same = self:_own_database(conn)
+      if same then
+        fail(("roundtrip: --scratch-url names the project's own database (%s is %s): roundtrip "
+          .. "downgrades and --reset-scratch empties it; give another database")
+          :format(scratch:display_url(), same))
+      end
       local vt = self.settings.version_table
       local held = scratch_contents(conn, {vt, (vt:gsub("_version$", "") .. "_log")})
       if (held.n > 0 or #held.rows > 0) and opts.reset_scratch then
@@ -1112,14 +1182,15 @@ function Runner:roundtrip(opts)
     return result
   end)
   core.trap_interrupts("hold")                        -- a second Ctrl-C cannot cut the cleanup short
-  local cleaned = pcall(function()
-    scratch:close()
-    if created then self:_drop_scratch(created) end
-    if scratch_path then                              -- and its run-lock file: nobody else knows it
-      os.remove(scratch_path)
-      os.remove(scratch_path .. "-luamig.lock")
-    end
-  end)
+  local cleaned = pcall(scratch.close, scratch)
+  if created then
+    local okd, dropped = pcall(self._drop_scratch, self, created)
+    cleaned = okd and dropped
+  end
+  if scratch_path then                                -- and its run-lock file: nobody else knows it
+    os.remove(scratch_path)
+    os.remove(scratch_path .. "-luamig.lock")
+  end
   local signal = core.trapped_signal()
   core.trap_interrupts(false)
   if signal then
