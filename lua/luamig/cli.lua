@@ -745,7 +745,7 @@ command{
   summary = "On a scratch database: each revision up, down, compared, up again.",
   options = {
     {nil, "--scratch-url", key = "scratch_url", value = "URL",
-     help = "an empty database to use, never the configured one (default: PostgreSQL project: a "
+     help = "an empty database of the project's kind, never the configured one (default: PostgreSQL project: a "
        .. "database created on its server and dropped afterwards; SQLite: a temporary file)"},
     {nil, "--reset-scratch", key = "reset_scratch",
      help = "empty the --scratch-url database first (its tables and views dropped, on PostgreSQL "
