@@ -386,6 +386,15 @@ static const char *lost_reason(struct run *r) {
   return r->conn && r->conn->driver->lost ? r->conn->driver->lost(r->conn) : NULL;
 }
 
+/* The way out of a step that ran outside a transaction and stopped half
+ * way: undo or finish by hand, then run again or record it with stamp. */
+static void advise_by_hand(struct run *r, const struct lm_step *s, struct lm_buf *b) {
+  char *done = stamp_args(r, s);
+  lm_buf_printf(b, ". Check the database, then either undo that part by hand and run again, "
+                "or finish it by hand and `luamig stamp %s`.", done);
+  free(done);
+}
+
 /* Say what a failure inside a step leaves behind. */
 static void explain_failure(struct run *r, const struct lm_step *s, int transactional,
                             const struct lm_ilist *committed, struct lm_err *e) {
@@ -400,10 +409,7 @@ static void explain_failure(struct run *r, const struct lm_step *s, int transact
     lm_buf_printf(&b, "This step ran outside a transaction (transactional = false): what it did "
                   "before the error stays applied, and ");
     say_rows(r, &b, committed);
-    char *done = stamp_args(r, s);
-    lm_buf_printf(&b, ". Check the database, then either undo that part by hand and run again, "
-                  "or finish it by hand and `luamig stamp %s`.", done);
-    free(done);
+    advise_by_hand(r, s, &b);
     free(e->message);
     e->message = lm_buf_detach(&b);
   }
@@ -423,10 +429,7 @@ static void explain_interrupt(struct run *r, const struct lm_step *s, int transa
                   "(transactional = false): what it did before the interruption stays applied, "
                   "and ", label);
     say_rows(r, &b, committed);
-    char *done = stamp_args(r, s);
-    lm_buf_printf(&b, ". Check the database, then either undo that part by hand and run again, "
-                  "or finish it by hand and `luamig stamp %s`.", done);
-    free(done);
+    advise_by_hand(r, s, &b);
     lm_err_set(e, LM_ERROR, "%s", b.data);
     lm_buf_release(&b);
     r->explained = 1;
