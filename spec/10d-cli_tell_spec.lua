@@ -263,6 +263,8 @@ h.each_db(function(db)
         for _, t in ipairs({"numeric(10,2)[]", "string(30)[]", "string[]", "text[]"}) do
           refused_with(t, ('type "%s": SQLite has no array types (use json, or a table of the elements)'):format(t))
         end
+        -- a quoted collation after [] is still an array (found by the third outside attack)
+        refused_with('string(30)[] collate "C"', 'type "string(30)[] collate \\"C\\"": SQLite has no array types')
       end
     end)
 

@@ -443,7 +443,11 @@ function M.new(name)
 
   -- Why this database cannot have a model type, or nil.
   function d.type_refused(t)
-    if d.name == "sqlite" and t:find("[", 1, true) and not t:find('"', 1, true) then
+    -- a generic type with [] (its collation may be quoted), or a database
+    -- type whose [] is not inside a quoted name
+    local p = M.parse_type(t)
+    local array = p and p.dims ~= "" or (not p and t:gsub('"[^"]*"', ""):find("[", 1, true))
+    if d.name == "sqlite" and array then
       return ("type %q: SQLite has no array types (use json, or a table of the elements)"):format(t)
     end
     return nil
