@@ -375,7 +375,7 @@ end
       assert.equal(0, status)
       assert.equal("usage: luamig roundtrip [RANGE] [--scratch-url URL [--reset-scratch]]\n\n"
         .. "On a scratch database: each revision up, down, compared, up again.\n\nOptions:\n"
-        .. "  --scratch-url URL        an empty database to use, never the configured one (default: PostgreSQL "
+        .. "  --scratch-url URL        an empty database of the project's kind, never the configured one (default: PostgreSQL "
         .. "project: a database created on its server and dropped afterwards; SQLite: a temporary file)\n"
         .. "  --reset-scratch          empty the --scratch-url database first (its tables and views dropped, "
         .. "on PostgreSQL every schema but the system ones) instead of refusing one that is not empty\n",
