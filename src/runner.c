@@ -127,9 +127,11 @@ static int take_lock(struct run *r, struct lm_err *e) {
       free(holder);
       break;
     }
-    if (interrupted)
+    if (interrupted) {
+      free(holder);
       return lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) while waiting for the migration lock: "
                         "nothing of this run ran");
+    }
     if (now_ms() - start >= r->o->lock_timeout_ms) {
       lm_err_set(e, LM_ERROR, "could not take the migration lock within %g s: another luamig "
                  "run (%s) is migrating this database; wait for it to finish, or raise "
