@@ -2,6 +2,7 @@
 #
 #   make            build build/bin/luamig and the Lua module build/lib/luamig/core.so
 #   make test       install missing packages, build with warnings as errors, run every spec
+#                   (WERROR=1 makes warnings errors in any build; make test sets it)
 #   make test SANITIZE=1   the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make deps       install the Debian packages the project needs (prints the command if not root)
 #   make demo       the example project (completed by the runner issue)
@@ -13,7 +14,12 @@ DEB_PKGS  := lua5.4 liblua5.4-dev lua-busted libpq-dev libsqlite3-dev libssl-dev
 
 CC        ?= cc
 WARN      := -Wall -Wextra -Wshadow -Wwrite-strings -Wmissing-prototypes \
-             -Wstrict-prototypes -Wpointer-arith -Wformat=2 -Werror
+             -Wstrict-prototypes -Wpointer-arith -Wformat=2
+# Warnings are errors for developers and CI (make test), not for a user
+# whose newer compiler warns about something new.
+ifneq ($(filter 1 yes,$(WERROR)),)
+  WARN += -Werror
+endif
 CSTD      := -std=c11 -D_POSIX_C_SOURCE=200809L
 OPT       ?= -O2 -g
 
@@ -34,8 +40,9 @@ ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -fPIC -MMD -MP $(PKG_CFLAGS) $(C
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # Everything in src/ but the command-line face goes into the core; the
-# executable adds main.c and cli*.c on top of the same objects.
-CLI_SRC   := src/main.c $(wildcard src/cli*.c)
+# executable adds main.c (the commands themselves are Lua: lua/luamig/cli*)
+# on top of the same objects.
+CLI_SRC   := src/main.c
 CORE_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c))
 CORE_OBJ  := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:src/%.c=$(BUILD)/obj/%.o)
@@ -47,10 +54,18 @@ CTEST_BIN := $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
 BIN    := $(BUILD)/bin/luamig
 MODULE := $(BUILD)/lib/luamig/core.so
 
-.PHONY: all test check-c deps demo docs clean bench stress fuzz install uninstall
+.PHONY: all test check-c deps need demo docs clean bench stress fuzz install uninstall FORCE
 all: $(BIN) $(MODULE)
 
-$(BUILD)/obj/%.o: src/%.c
+# The flags a build used: objects are rebuilt when they change (WERROR,
+# SANITIZE, CFLAGS), as git does with GIT-CFLAGS.
+FLAGS_FILE := $(BUILD)/cflags
+$(FLAGS_FILE): FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS)' > $@
+FORCE:
+
+$(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -63,11 +78,11 @@ $(BIN): $(CORE_OBJ) $(CLI_OBJ) $(EMBED_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm -ldl
 
 # The Lua modules, compiled into the binary so that it works on its own.
-$(BUILD)/gen/embedded.c: $(LUA_SRC) src/embed.lua
+$(BUILD)/gen/embedded.c: $(LUA_SRC) tools/embed.lua
 	@mkdir -p $(@D)
-	lua5.4 src/embed.lua $@ $(LUA_SRC)
+	lua5.4 tools/embed.lua $@ $(LUA_SRC)
 
-$(EMBED_OBJ): $(BUILD)/gen/embedded.c src/embedded.h
+$(EMBED_OBJ): $(BUILD)/gen/embedded.c src/embedded.h $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Isrc -c $< -o $@
 
@@ -79,9 +94,21 @@ $(BUILD)/ctest/%: spec/c/%.c $(CORE_OBJ)
 check-c: $(CTEST_BIN)
 	@for t in $(CTEST_BIN); do echo "== $$t"; $$t || exit 1; done
 
-test: deps
-	$(MAKE) all check-c
+test: need
+	$(MAKE) all check-c WERROR=1
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) CC=$(CC) bash spec/run
+
+# What make test runs: the libraries, Lua, busted, a C compiler, PostgreSQL's
+# server binaries, and the tools specs call. Only when something is missing
+# does it ask for the Debian packages (so a machine with all of it installed
+# another way never runs apt-get).
+NEED_CMDS := lua5.4 busted pkg-config $(CC) make sqlite3 luarocks man
+need:
+	@if pkg-config --exists $(PKGS) 2>/dev/null && \
+	   command -v $(NEED_CMDS) >/dev/null 2>&1 && \
+	   [ "$$(command -v $(NEED_CMDS) | wc -l)" = "$(words $(NEED_CMDS))" ] && \
+	   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	else $(MAKE) --no-print-directory deps; fi
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

@@ -4,8 +4,11 @@
 rockspec_format = "3.0"
 package = "luamig"
 version = "0.1.0-1"
+-- `luarocks make` builds the checked-out tree it is run in and never reads
+-- source.url; the field is mandatory, so it names that tree: there is no
+-- published source archive for `luarocks install` to fetch.
 source = {
-  url = "git+file:///luamig",   -- luarocks make builds the working tree; nothing is fetched
+  url = "file://.",
 }
 description = {
   summary = "Database migrations for SQLite and PostgreSQL, written in Lua",
@@ -18,6 +21,16 @@ description = {
 }
 dependencies = {
   "lua >= 5.4, < 5.5",
+}
+-- The C libraries the core links (Debian: libpq-dev libsqlite3-dev
+-- libssl-dev): luarocks checks they are there before it builds. The
+-- Makefile finds their flags with pkg-config (libpq's header is in a
+-- directory of its own, /usr/include/postgresql on Debian, so only the
+-- library is looked for here).
+external_dependencies = {
+  LIBPQ = {library = "pq"},
+  SQLITE3 = {header = "sqlite3.h", library = "sqlite3"},
+  LIBCRYPTO = {header = "openssl/evp.h", library = "crypto"},
 }
 build = {
   type = "make",

@@ -1,6 +1,6 @@
 /*
  * embedded.h -- the Lua modules compiled into the luamig binary (the
- * table is generated from lua/ by src/embed.lua at build time).
+ * table is generated from lua/ by tools/embed.lua at build time).
  */
 #ifndef LUAMIG_EMBEDDED_H
 #define LUAMIG_EMBEDDED_H
