@@ -138,6 +138,52 @@ void lm_graph_free(struct lm_graph *g) {
   free(g);
 }
 
+/* Alembic's verify_rev_id, plus the version table's width. The grammar's
+ * characters are listed sorted, as Alembic lists them; file_safe adds "/"
+ * and control characters (shown as \ddd, in the list and the id). */
+int lm_rev_id_check(const char *id, size_t len, int file_safe, struct lm_err *e) {
+  if (len == 0) {
+    lm_err_set(e, LM_ERROR, "revision id is empty");
+    return LM_REV_ID_EMPTY;
+  }
+  unsigned char seen[256] = {0};
+  int any = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)id[i];
+    int grammar = c && strchr("+-:@", c) != NULL;
+    int unsafe = file_safe && (c == '/' || c < 32 || c == 127);
+    if (grammar || unsafe) {
+      seen[c] = 1;
+      any = 1;
+    }
+  }
+  if (any) {
+    struct lm_buf list = LM_BUF_INIT, shown = LM_BUF_INIT;
+    for (int c = 0; c < 256; c++) {
+      if (!seen[c]) continue;
+      if (list.len) lm_buf_adds(&list, ", ");
+      if (c < 32 || c == 127) lm_buf_printf(&list, "\\%03d", c);
+      else lm_buf_addc(&list, (char)c);
+    }
+    for (size_t i = 0; i < len; i++) {
+      unsigned char c = (unsigned char)id[i];
+      if (file_safe && (c < 32 || c == 127)) lm_buf_printf(&shown, "\\%03d", c);
+      else lm_buf_addc(&shown, (char)c);
+    }
+    lm_err_set(e, LM_ERROR, "Character(s) '%s' not allowed in revision identifier '%s'",
+               list.data, shown.data);
+    lm_buf_release(&list);
+    lm_buf_release(&shown);
+    return LM_REV_ID_CHARACTERS;
+  }
+  if (len > LM_REV_ID_MAX) {                         /* version_num is VARCHAR(64) */
+    lm_err_set(e, LM_ERROR, "revision id '%s' is %zu characters long; the version table "
+               "holds ids of at most %d (use a shorter revision)", id, len, LM_REV_ID_MAX);
+    return LM_REV_ID_LENGTH;
+  }
+  return LM_REV_ID_OK;
+}
+
 /* Prefixes the message with "path: " when the file is known, so messages
  * name it. Returns LM_ERROR. */
 static int in_file(struct lm_err *e, const char *path) {
@@ -149,28 +195,8 @@ int lm_graph_add(struct lm_graph *g, const struct lm_rev_spec *spec, struct lm_e
   const char *id = spec->id;
   if (g->built)
     return lm_err_set(e, LM_ERROR, "revision %s added after the graph was built", id);
-  if (id == NULL || id[0] == '\0')
-    return lm_err_set(e, LM_ERROR, "revision id is empty"), in_file(e, spec->path);
-  /* Alembic's verify_rev_id: these characters belong to the grammar. */
-  char bad[5] = "";
-  size_t nbad = 0;
-  for (const char *c = "+-:@"; *c; c++)   /* sorted, as Alembic lists them */
-    if (strchr(id, *c)) bad[nbad++] = *c;
-  if (nbad) {
-    struct lm_buf b = LM_BUF_INIT;
-    for (size_t i = 0; i < nbad; i++) {
-      if (i) lm_buf_adds(&b, ", ");
-      lm_buf_addc(&b, bad[i]);
-    }
-    lm_err_set(e, LM_ERROR, "Character(s) '%s' not allowed in revision identifier '%s'", b.data,
-               id);
-    lm_buf_release(&b);
+  if (lm_rev_id_check(id ? id : "", id ? strlen(id) : 0, 0, e) != LM_REV_ID_OK)
     return in_file(e, spec->path);
-  }
-  if (strlen(id) > LM_REV_ID_MAX)                    /* version_num is VARCHAR(64) */
-    return lm_err_set(e, LM_ERROR, "revision id '%s' is %zu characters long; the version table "
-                      "holds ids of at most %d (use a shorter revision)", id, strlen(id),
-                      LM_REV_ID_MAX), in_file(e, spec->path);
   for (size_t i = 0; i < spec->ndown; i++)
     if (strcmp(spec->down[i], id) == 0)
       return lm_err_set(e, LM_ERROR, "Self-loop is detected in revisions (%s)", id),

@@ -111,6 +111,16 @@ struct lm_graph {
 /* The longest revision id: the version table's version_num is VARCHAR(64). */
 #define LM_REV_ID_MAX 64
 
+/* What lm_rev_id_check found wrong with an id. */
+enum lm_rev_id_problem { LM_REV_ID_OK, LM_REV_ID_EMPTY, LM_REV_ID_CHARACTERS, LM_REV_ID_LENGTH };
+/* The revision-id grammar (the checks lm_graph_add makes): id is len
+ * bytes. Returns LM_REV_ID_OK, or the problem with e's message: "revision
+ * id is empty", "Character(s) '+, -' not allowed in revision identifier
+ * 'x'", or the version table's width. file_safe also refuses "/" and
+ * control characters (for an id that becomes part of a file name), shown
+ * as \ddd in the message. */
+int lm_rev_id_check(const char *id, size_t len, int file_safe, struct lm_err *e);
+
 struct lm_graph *lm_graph_new(void);
 /* Frees everything the graph owns; NULL-safe. */
 void lm_graph_free(struct lm_graph *g);
@@ -150,6 +160,16 @@ int lm_graph_resolve_one(struct lm_graph *g, const char *ident, int *rev,
  * everything below them, reduced to the revisions with no child among
  * them, so a dependency absorbed by a row shows again. Load order. */
 void lm_graph_all_current(struct lm_graph *g, const int *revs, size_t n, struct lm_ilist *out);
+
+/* ---- whole-graph orders (graph_order.c) ---- */
+
+/* Every revision, oldest first: by depth (the longest walk down to a base
+ * through parents and dependencies), then by id (strcmp). */
+void lm_graph_order(const struct lm_graph *g, struct lm_ilist *out);
+/* The revisions applied when the version table holds rows (indices,
+ * negative entries skipped): the rows and every ancestor through parents
+ * and dependencies, in lm_graph_order's order. Uses g->mark. */
+void lm_graph_applied(struct lm_graph *g, const int *rows, size_t n, struct lm_ilist *out);
 
 /* ---- plans (graph_path.c) ---- */
 
