@@ -301,12 +301,6 @@ static int core_graph(lua_State *L) {
 
 /* ---- converting results ---- */
 
-static const struct lm_graph *sort_graph;   /* qsort has no context argument */
-
-static int by_id(const void *a, const void *b) {
-  return strcmp(sort_graph->revs[*(const int *)a].id, sort_graph->revs[*(const int *)b].id);
-}
-
 /* Pushes a list of the ids of v (skipping negative values); sorted if asked. */
 void lm_lua_push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_t n, int sorted) {
   lua_createtable(L, (int)n, 0);
@@ -314,8 +308,7 @@ void lm_lua_push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_
   if (sorted && n > 1) {
     copy = lua_newuserdatauv(L, n * sizeof *copy, 0);
     memcpy(copy, v, n * sizeof *copy);
-    sort_graph = g;
-    qsort(copy, n, sizeof *copy, by_id);
+    lm_graph_sort_by_id(g, copy, n);
     v = copy;
   }
   lua_Integer k = 0;
