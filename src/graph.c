@@ -31,21 +31,12 @@ int lm_ilist_has(const struct lm_ilist *l, int x) {
   return 0;
 }
 
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ULL;           /* FNV-1a */
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 static void strmap_grow(struct lm_strmap *m);
 
 /* Returns the slot of key: its own if present, else the empty one where it
  * would go. */
 static size_t strmap_slot(const struct lm_strmap *m, const char *key) {
-  size_t mask = m->cap - 1, i = (size_t)hash_str(key) & mask;
+  size_t mask = m->cap - 1, i = (size_t)lm_fnv1a64(LM_FNV1A64_BASIS, key, strlen(key)) & mask;
   while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & mask;
   return i;
 }
