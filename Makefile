@@ -86,6 +86,13 @@ $(EMBED_OBJ): $(BUILD)/gen/embedded.c src/embedded.h $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Isrc -c $< -o $@
 
+# Each C test links only what it tests: test_graph the graph files and
+# util.c, no library, which proves the graph needs no Lua and no database.
+CTEST_GRAPH_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/graph*.c) src/util.c)
+$(BUILD)/ctest/test_graph: spec/c/test_graph.c $(CTEST_GRAPH_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(ALL_LDFLAGS)
+
 $(BUILD)/ctest/%: spec/c/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm -ldl

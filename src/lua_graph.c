@@ -1,31 +1,8 @@
 /*
- * lua_graph.c -- the revision graph and the migration scripts, in
- * luamig.core. Everything returns plain Lua tables; failures raise the
+ * lua_graph.c -- the revision graph in luamig.core (the scripts are
+ * lua_script.c's). Everything returns plain Lua tables; failures raise the
  * error value of lm_lua_raise, whose message is the text shown to users
  * as "FAILED: <message>".
- *
- * core.load_scripts(dirs [, {scan = true}]) -> records
- *   dirs: a directory or a list of them (script_location/versions, then
- *   any version_locations). Every *.lua below each, sorted by path within
- *   a directory, runs in its own environment (reads fall through to the
- *   globals). With scan, a script in the plain form `luamig revision`
- *   writes is not run: its record comes from the header scan
- *   (script_scan.c) with has_downgrade, and upgrade, downgrade, env and
- *   checksum are filled in by the full load on the first read of any of
- *   them, which also checks that the scan read what Lua does. A record is
- *     { revision = "3f2a9c1d8e7b", down_revision = nil | "id" | {"a", "b"},
- *       parents = {...}, depends_on = {...}, branch_labels = {...},
- *       message = "create users" | nil, transactional = true,
- *       path = "migrations/versions/3f2a_create_users.lua",
- *       checksum = "<64 hex digits of SHA-256>",
- *       upgrade = function, downgrade = function | nil, env = {...} }
- *   Errors: "path:line: message" (syntax or runtime; the line of the
- *   script's innermost frame when the error has none of its own: a C
- *   function's, error(x, 0), an error value that is not a string), "path:
- *   line: loading the script took more than 2 seconds of CPU time ...",
- *   "path: no revision id (set the global 'revision')", "path: revision X
- *   has no upgrade function", "path: down_revision must be nil, a revision
- *   id or a list of revision ids", "Path doesn't exist: 'dir'. ...".
  *
  * core.graph(records) -> Graph
  *   records: load_scripts' result, or plain tables with revision,
@@ -61,6 +38,10 @@
  *   g:current(rows)          what `current` shows: the rows plus the
  *                            dependencies they absorbed (Alembic's
  *                            get_all_current), load order
+ *   g:order()                every id, oldest first: by depth through parents
+ *                            and dependencies, then by id
+ *   g:applied(rows)          the rows and their ancestors through parents and
+ *                            dependencies, in g:order()'s order
  *   g:history(range, rows)   ids newest first; range "start:end", either
  *                            side may be empty or "current" (= rows)
  *   g:drawing(range, rows)   the same revisions as nodes for luamig.graph_draw:
@@ -97,27 +78,15 @@
  *       single target revision" (stamp), "path: revision X has no downgrade
  *       function; cannot downgrade through it".
  *
- * core.call_script(f, handler, ...) -> xpcall(f, handler, ...)
- *   How a step calls a script's upgrade or downgrade: os.exit is refused
- *   (an error at the caller's line) until f returns or raises, then the
- *   host's is back. A script's top level gets the same guard, and at most
- *   LM_SCRIPT_LOAD_SECONDS of CPU time (script.h), in load_scripts.
- *
- * core.sha256(string) -> 64 lowercase hex digits
- * core.script_message(message, path) -> message
- *   Lua shortens a chunk name longer than 59 characters in messages
- *   ("...ns/3f2a9c1d8e7b_a_long_slug.lua:12: ..."); this puts the full path
- *   back, for errors raised inside upgrade/downgrade (load errors already
- *   carry it).
+ * core.check_rev_id(id [, file_safe]) -> true | nil, message, reason
+ *   The id grammar core.graph checks (reason "empty", "characters" or
+ *   "length"); file_safe also refuses "/" and control characters.
  */
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "graph.h"
 #include "lua_core.h"
-#include "script.h"
 
 #define GRAPH_MT "luamig.Graph"
 #define SCRATCH_MT "luamig.GraphScratch"
@@ -128,10 +97,6 @@
 struct scratch {
   struct lm_plan plan;
   struct lm_ilist list;
-  char **paths;
-  size_t npaths;
-  int dirfd;                   /* an open directory, or -1 */
-  char *str;                   /* a C string on its way to Lua */
   const char **strs;           /* string pointers borrowed from Lua values */
   size_t nstrs, cap;
 };
@@ -140,17 +105,9 @@ static int scratch_gc(lua_State *L) {
   struct scratch *s = luaL_checkudata(L, 1, SCRATCH_MT);
   lm_plan_release(&s->plan);
   lm_ilist_release(&s->list);
-  for (size_t i = 0; i < s->npaths; i++) free(s->paths[i]);
-  free(s->paths);
-  s->paths = NULL;
-  s->npaths = 0;
   free(s->strs);
   s->strs = NULL;
   s->nstrs = s->cap = 0;
-  if (s->dirfd >= 0) close(s->dirfd);
-  s->dirfd = -1;
-  free(s->str);
-  s->str = NULL;
   return 0;
 }
 
@@ -159,7 +116,6 @@ static struct scratch *push_scratch(lua_State *L) {
   memset(s, 0, sizeof *s);
   s->plan = (struct lm_plan)LM_PLAN_INIT;
   s->list = (struct lm_ilist)LM_ILIST_INIT;
-  s->dirfd = -1;
   luaL_setmetatable(L, SCRATCH_MT);
   return s;
 }
@@ -190,36 +146,6 @@ static int graph_tostring(lua_State *L) {
   if (u->g) lua_pushfstring(L, "luamig.Graph (%d revisions)", (int)u->g->nrevs);
   else lua_pushliteral(L, "luamig.Graph (freed)");
   return 1;
-}
-
-/* Strings of the value at idx (nil, a string, or a list of strings) as a
- * C array kept in a userdata pushed on the stack; the strings stay owned
- * by the Lua value, which must stay reachable. */
-static const char **string_array(lua_State *L, int idx, size_t *n, const char *what) {
-  idx = lua_absindex(L, idx);
-  int t = lua_type(L, idx);
-  if (t == LUA_TNIL || t == LUA_TNONE) {
-    *n = 0;
-    return lua_newuserdatauv(L, sizeof(char *), 0);
-  }
-  if (t == LUA_TSTRING) {
-    const char **v = lua_newuserdatauv(L, sizeof(char *), 0);
-    v[0] = lua_tostring(L, idx);
-    *n = 1;
-    return v;
-  }
-  if (t != LUA_TTABLE) luaL_error(L, "%s must be nil, a string or a list of strings", what);
-  size_t len = lua_rawlen(L, idx);
-  const char **v = lua_newuserdatauv(L, (len ? len : 1) * sizeof(char *), 0);
-  for (size_t i = 0; i < len; i++) {
-    if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TSTRING)
-      luaL_error(L, "%s must be a list of strings (item %d is a %s)", what, (int)i + 1,
-                 luaL_typename(L, -1));
-    v[i] = lua_tostring(L, -1);
-    lua_pop(L, 1);                       /* still anchored by the table */
-  }
-  *n = len;
-  return v;
 }
 
 /* Appends the strings of the value at idx (nil, a string, or a list of
@@ -301,12 +227,6 @@ static int core_graph(lua_State *L) {
 
 /* ---- converting results ---- */
 
-static const struct lm_graph *sort_graph;   /* qsort has no context argument */
-
-static int by_id(const void *a, const void *b) {
-  return strcmp(sort_graph->revs[*(const int *)a].id, sort_graph->revs[*(const int *)b].id);
-}
-
 /* Pushes a list of the ids of v (skipping negative values); sorted if asked. */
 void lm_lua_push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_t n, int sorted) {
   lua_createtable(L, (int)n, 0);
@@ -314,8 +234,7 @@ void lm_lua_push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_
   if (sorted && n > 1) {
     copy = lua_newuserdatauv(L, n * sizeof *copy, 0);
     memcpy(copy, v, n * sizeof *copy);
-    sort_graph = g;
-    qsort(copy, n, sizeof *copy, by_id);
+    lm_graph_sort_by_id(g, copy, n);
     v = copy;
   }
   lua_Integer k = 0;
@@ -518,7 +437,7 @@ typedef int (*path_fn)(struct lm_graph *, const char *const *, size_t, const cha
 static int path_method(lua_State *L, path_fn fn) {
   struct lm_graph *g = to_graph(L);
   size_t nrows;
-  const char **rows = string_array(L, 2, &nrows, "rows");
+  const char **rows = lm_lua_string_array(L, 2, &nrows, "rows");
   const char *target = luaL_checkstring(L, 3);
   struct scratch *s = push_scratch(L);
   struct lm_err e = LM_ERR_INIT;
@@ -531,8 +450,8 @@ static int graph_upgrade_path(lua_State *L) {
   if (!lua_istable(L, 3)) return path_method(L, lm_graph_upgrade);
   struct lm_graph *g = to_graph(L);
   size_t nrows, ntargets;
-  const char **rows = string_array(L, 2, &nrows, "rows");
-  const char **targets = string_array(L, 3, &ntargets, "targets");
+  const char **rows = lm_lua_string_array(L, 2, &nrows, "rows");
+  const char **targets = lm_lua_string_array(L, 3, &ntargets, "targets");
   struct scratch *s = push_scratch(L);
   struct lm_err e = LM_ERR_INIT;
   if (lm_graph_upgrade_to(g, rows, nrows, targets, ntargets, &s->plan, &e))
@@ -545,8 +464,8 @@ static int graph_downgrade_path(lua_State *L) { return path_method(L, lm_graph_d
 static int graph_stamp_path(lua_State *L) {
   struct lm_graph *g = to_graph(L);
   size_t nrows, ntargets;
-  const char **rows = string_array(L, 2, &nrows, "rows");
-  const char **targets = string_array(L, 3, &ntargets, "targets");
+  const char **rows = lm_lua_string_array(L, 2, &nrows, "rows");
+  const char **targets = lm_lua_string_array(L, 3, &ntargets, "targets");
   int purge = 0;
   if (lua_istable(L, 4)) {
     lua_getfield(L, 4, "purge");
@@ -564,7 +483,7 @@ static int graph_stamp_path(lua_State *L) {
 static int graph_current(lua_State *L) {
   struct lm_graph *g = to_graph(L);
   size_t nrows;
-  const char **rows = string_array(L, 2, &nrows, "rows");
+  const char **rows = lm_lua_string_array(L, 2, &nrows, "rows");
   struct scratch *s = push_scratch(L);
   for (size_t i = 0; i < nrows; i++) {
     int r = lm_graph_find(g, rows[i]);
@@ -581,12 +500,36 @@ static int graph_current(lua_State *L) {
   return 1;
 }
 
+/* g:order(): every id, oldest first (depth through parents and
+ * dependencies, then id). */
+static int graph_order(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  struct scratch *s = push_scratch(L);
+  lm_graph_order(g, &s->list);
+  lm_lua_push_ids(L, g, s->list.v, s->list.n, 0);
+  return 1;
+}
+
+/* g:applied(rows): every id applied when the version table holds rows (the
+ * rows and their ancestors through parents and dependencies), in
+ * g:order()'s order; rows the graph does not know are ignored. */
+static int graph_applied(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  size_t nrows;
+  const char **rows = lm_lua_string_array(L, 2, &nrows, "rows");
+  struct scratch *s = push_scratch(L);
+  for (size_t i = 0; i < nrows; i++) lm_ilist_push(&s->plan.start, lm_graph_find(g, rows[i]));
+  lm_graph_applied(g, s->plan.start.v, s->plan.start.n, &s->list);
+  lm_lua_push_ids(L, g, s->list.v, s->list.n, 0);
+  return 1;
+}
+
 /* The revisions of g:history(range, rows) and g:drawing(range, rows), in
  * the scratch it pushes; raises on a bad range. */
 static struct scratch *history_of(lua_State *L, struct lm_graph *g) {
   const char *range = luaL_optstring(L, 2, NULL);
   size_t nrows;
-  const char **rows = string_array(L, 3, &nrows, "rows");
+  const char **rows = lm_lua_string_array(L, 3, &nrows, "rows");
   struct scratch *s = push_scratch(L);
   struct lm_err e = LM_ERR_INIT;
   if (lm_graph_history(g, range, rows, nrows, &s->list, &e)) lm_lua_raise(L, &e);
@@ -635,144 +578,26 @@ static int graph_drawing(lua_State *L) {
   return 1;
 }
 
-/* ---- scripts ---- */
+/* ---- the id grammar ---- */
 
-/* __index of a scanned record (upvalue 1: the scripts' env metatable):
- * on the first read of a field only the full load gives, load the script,
- * check that the scan read the same metadata, and complete the record. */
-static int complete_scanned(lua_State *L) {
-  static const char *const loaded[] = {"upgrade", "downgrade", "env", "checksum", NULL};
-  const char *key = lua_tostring(L, 2);
-  int wanted = 0;
-  for (int i = 0; key && loaded[i]; i++) wanted |= strcmp(key, loaded[i]) == 0;
-  if (!wanted) return 0;
-  lua_getfield(L, 1, "path");
-  const char *path = lua_tostring(L, -1);
+/* core.check_rev_id(id [, file_safe]) -> true | nil, message, reason
+ * reason: "empty", "characters" or "length" (lm_rev_id_check). */
+static int core_check_rev_id(lua_State *L) {
+  static const char *const reasons[] = {"ok", "empty", "characters", "length"};
+  size_t len;
+  const char *id = luaL_checklstring(L, 1, &len);
+  int file_safe = lua_toboolean(L, 2);
   struct lm_err e = LM_ERR_INIT;
-  if (lm_script_load(L, path, lua_upvalueindex(1), &e)) return lm_lua_raise(L, &e);
-  int full = lua_gettop(L);
-  const char *differs = lm_script_scan_differs(L, 1, full);
-  if (differs)
-    return luaL_error(L, "%s: running the script gives another %s than its header did when "
-                      "it was listed: was the file edited since? (If not, this is a luamig "
-                      "bug: please report it with the file.)", path, differs);
-  for (int i = 0; loaded[i]; i++) {
-    lua_getfield(L, full, loaded[i]);
-    lua_setfield(L, 1, loaded[i]);
+  int problem = lm_rev_id_check(id, len, file_safe, &e);
+  if (problem == LM_REV_ID_OK) {
+    lua_pushboolean(L, 1);
+    return 1;
   }
   lua_pushnil(L);
-  lua_setmetatable(L, 1);                               /* complete: a plain record now */
-  lua_getfield(L, 1, key);
-  return 1;
-}
-
-/* core.load_scripts(dirs [, opts]) */
-static int core_load_scripts(lua_State *L) {
-  int scan = 0;
-  if (lua_type(L, 2) == LUA_TTABLE) {
-    lua_getfield(L, 2, "scan");
-    scan = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
-  size_t ndirs;
-  const char **dirs = string_array(L, 1, &ndirs, "dirs");
-  struct scratch *s = push_scratch(L);
-  struct lm_err e = LM_ERR_INIT;
-  lua_createtable(L, 0, 1);                             /* env metatable: __index = _G */
-  lua_pushglobaltable(L);
-  lua_setfield(L, -2, "__index");
-  int mt = lua_gettop(L);
-  lua_createtable(L, 0, 1);                             /* scanned records' metatable */
-  lua_pushvalue(L, mt);
-  lua_pushcclosure(L, complete_scanned, 1);
-  lua_setfield(L, -2, "__index");
-  int scanned_mt = lua_gettop(L);
-  lua_newtable(L);
-  int out = lua_gettop(L);
-  lua_Integer k = 0;
-  /* Thousands of small chunks, closures and tables that all stay alive:
-   * collecting while they are made is wasted work. The collector restarts
-   * before every return and every raise below (only a memory error inside
-   * the Lua API could leave it stopped). */
-  int was_running = lua_gc(L, LUA_GCISRUNNING);
-  lua_gc(L, LUA_GCSTOP);
-  for (size_t d = 0; d < ndirs; d++) {
-    if (lm_script_find(dirs[d], &s->paths, &s->npaths, &e)) {
-      if (was_running) lua_gc(L, LUA_GCRESTART);
-      return lm_lua_raise(L, &e);
-    }
-    const char *open_dir = NULL;      /* the directory s->dirfd has open */
-    size_t open_len = 0;
-    for (size_t i = 0; i < s->npaths; i++) {
-      const char *path = s->paths[i], *slash = strrchr(path, '/');
-      size_t dlen = slash ? (size_t)(slash - path) : 0;
-      if (slash && (!open_dir || dlen != open_len || strncmp(path, open_dir, dlen) != 0)) {
-        char *dir = lm_strndup(path, dlen ? dlen : 1);
-        if (s->dirfd >= 0) close(s->dirfd);
-        s->dirfd = open(dir, O_RDONLY | O_DIRECTORY);
-        free(dir);
-        open_dir = path;
-        open_len = dlen;
-      }
-      int at = slash && s->dirfd >= 0;
-      int dirfd = at ? s->dirfd : AT_FDCWD;
-      const char *name = at ? slash + 1 : path;
-      int rc = scan ? lm_script_scan_at(L, dirfd, name, path, scanned_mt, mt, &e)
-                    : lm_script_load_at(L, dirfd, name, path, mt, &e);
-      if (rc != LM_OK) {
-        if (was_running) lua_gc(L, LUA_GCRESTART);
-        return lm_lua_raise(L, &e);
-      }
-      lua_rawseti(L, out, ++k);
-    }
-    for (size_t i = 0; i < s->npaths; i++) free(s->paths[i]);
-    free(s->paths);
-    s->paths = NULL;
-    s->npaths = 0;
-    if (s->dirfd >= 0) close(s->dirfd);
-    s->dirfd = -1;
-  }
-  if (was_running) lua_gc(L, LUA_GCRESTART);
-  return 1;
-}
-
-/* core.call_script(f, handler, ...) -> xpcall(f, handler, ...) with
- * os.exit refused while f runs (lm_script_guard_on): how a step calls a
- * script's upgrade or downgrade. The host's os.exit is back on return. */
-static int core_call_script(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  int nargs = lua_gettop(L) - 2;
-  lm_script_guard_on(L);                              /* its four slots on top */
-  lua_rotate(L, 1, 4);                                /* ... now at 1..4: f 5, handler 6 */
-  lua_pushvalue(L, 5);
-  lua_remove(L, 5);                                   /* handler 5, args, f */
-  lua_insert(L, 6);                                   /* handler 5, f 6, args 7.. */
-  int status = lua_pcall(L, nargs, LUA_MULTRET, 5);
-  lm_script_guard_off(L, 1);
-  lua_pushboolean(L, status == LUA_OK);
-  lua_replace(L, 5);                                  /* handler's slot: the status */
-  return lua_gettop(L) - 4;
-}
-
-/* core.script_message(message, path) -> message with the full path */
-static int core_script_message(lua_State *L) {
-  const char *msg = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
-  struct scratch *s = push_scratch(L);
-  s->str = lm_script_message(msg, path);  /* freed by the scratch, even if the push raises */
-  lua_pushstring(L, s->str);
-  return 1;
-}
-
-/* core.sha256(string) -> hex */
-static int core_sha256(lua_State *L) {
-  size_t len;
-  const char *data = luaL_checklstring(L, 1, &len);
-  char hex[65];
-  struct lm_err e = LM_ERR_INIT;
-  if (lm_script_sha256(data, len, hex, &e)) return lm_lua_raise(L, &e);
-  lua_pushstring(L, hex);
-  return 1;
+  lua_pushstring(L, e.message);
+  lm_err_release(&e);
+  lua_pushstring(L, reasons[problem]);
+  return 3;
 }
 
 static const luaL_Reg graph_methods[] = {
@@ -789,6 +614,8 @@ static const luaL_Reg graph_methods[] = {
   {"history", graph_history},
   {"drawing", graph_drawing},
   {"current", graph_current},
+  {"order", graph_order},
+  {"applied", graph_applied},
   {NULL, NULL}
 };
 
@@ -801,10 +628,7 @@ static const luaL_Reg graph_meta[] = {
 
 static const luaL_Reg core_functions[] = {
   {"graph", core_graph},
-  {"load_scripts", core_load_scripts},
-  {"sha256", core_sha256},
-  {"script_message", core_script_message},
-  {"call_script", core_call_script},
+  {"check_rev_id", core_check_rev_id},
   {NULL, NULL}
 };
 
