@@ -577,3 +577,103 @@ describe("a large map", function()
     assert.same({"down r10000 -> r09999", "down r09999 -> r09998"}, steps(p))
   end)
 end)
+
+-- g:order() and g:applied(rows): the orders Lua used to re-derive
+-- (init.lua's Runner:_order and Runner:applied), checked against those
+-- derivations written out here.
+describe("whole-graph orders", function()
+  local function lua_order(g)
+    local depth = {}
+    local function depth_of(id)
+      if depth[id] then return depth[id] end
+      local r, d = g:revision(id), 0
+      for _, p in ipairs(r.down_revision) do d = math.max(d, depth_of(p) + 1) end
+      for _, p in ipairs(r.depends_on or {}) do d = math.max(d, depth_of(p) + 1) end
+      depth[id] = d
+      return d
+    end
+    local ids = {}
+    for i, id in ipairs(g:revisions()) do ids[i] = id depth_of(id) end
+    table.sort(ids, function(a, b)
+      if depth[a] ~= depth[b] then return depth[a] < depth[b] end
+      return a < b
+    end)
+    return ids
+  end
+  local function lua_applied(g, rows)
+    local seen, stack = {}, {}
+    for _, id in ipairs(rows) do if g:revision(id) then stack[#stack + 1] = id end end
+    while #stack > 0 do
+      local id = table.remove(stack)
+      if not seen[id] then
+        seen[id] = true
+        local r = g:revision(id)
+        for _, p in ipairs(r.down_revision) do stack[#stack + 1] = p end
+        for _, d in ipairs(r.depends_on or {}) do stack[#stack + 1] = d end
+      end
+    end
+    local list = {}
+    for _, id in ipairs(lua_order(g)) do if seen[id] then list[#list + 1] = id end end
+    return list
+  end
+
+  it("order: by depth through parents and dependencies, then by id", function()
+    assert.same({"aaaa1111", "ffff6666", "99990001", "bbbb2222", "99990002", "cccc3333",
+                 "dddd4444", "99990003", "eeee5555"}, G():order())
+    local g = graph{{"z"}, {"b", "z"}, {"a", "z"}, {"y", "a", deps = {"b"}}, {"c"},
+                    {"m", {"y", "c"}, labels = {"top"}}, {"x", "c", deps = {"top"}}}
+    assert.same({"c", "z", "a", "b", "y", "m", "x"}, g:order())
+    assert.same(lua_order(g), g:order())
+    assert.same({}, graph{}:order())
+  end)
+
+  it("order and applied agree with the Lua derivations on a larger graph", function()
+    local defs, rnd = {}, 12345
+    local function random(n) rnd = (rnd * 1103515245 + 12345) % 2147483648 return rnd % n + 1 end
+    for i = 1, 300 do
+      local id = ("%04x"):format((i * 7919) % 65536)
+      local d = {id}
+      if i > 1 and random(10) > 1 then d[2] = defs[random(i - 1)][1] end
+      if i > 2 and random(4) == 1 then d.deps = {defs[random(i - 1)][1]} end
+      if d.deps and d.deps[1] == d[2] then d.deps = nil end
+      defs[i] = d
+    end
+    local g = graph(defs)
+    assert.same(lua_order(g), g:order())
+    for _, rows in ipairs{{}, {"nope"}, g:heads(), {defs[150][1], defs[20][1], "nope"}} do
+      assert.same(lua_applied(g, rows), g:applied(rows))
+    end
+  end)
+
+  it("applied: the rows and every ancestor through parents and dependencies", function()
+    local g = G()
+    assert.same({"aaaa1111", "ffff6666", "99990001", "bbbb2222", "99990002", "99990003"},
+                g:applied{"99990003"})
+    assert.same({"aaaa1111", "bbbb2222"}, g:applied{"bbbb2222", "zzzz"})
+    assert.same({}, g:applied{})
+  end)
+end)
+
+describe("core.check_rev_id", function()
+  it("true for a good id; nil, the graph's message and the reason otherwise", function()
+    assert.is_true(core.check_rev_id("3f2a9c1d8e7b"))
+    assert.same({nil, "revision id is empty", "empty"}, {core.check_rev_id("")})
+    assert.same({nil, "Character(s) '+, :, @' not allowed in revision identifier 'a@b+c:d'",
+                 "characters"}, {core.check_rev_id("a@b+c:d")})
+    assert.same({nil, ("revision id '%s' is 65 characters long; the version table holds ids of "
+                 .. "at most 64 (use a shorter revision)"):format(("x"):rep(65)), "length"},
+                {core.check_rev_id(("x"):rep(65))})
+    assert.is_true(core.check_rev_id(("x"):rep(64)))
+    -- "/" and control characters are the graph's business only for file names
+    assert.is_true(core.check_rev_id("../x"))
+    assert.same({nil, "Character(s) '/' not allowed in revision identifier '../x'", "characters"},
+                {core.check_rev_id("../x", true)})
+    assert.same({nil, "Character(s) '\\000, \\010, -, /' not allowed in revision identifier "
+                 .. "'a\\010b/-\\000'", "characters"}, {core.check_rev_id("a\nb/-\0", true)})
+  end)
+
+  it("is the check core.graph makes", function()
+    assert.equal("v/a.lua: " .. select(2, core.check_rev_id("a-b")),
+                 error_of(graph, {{"a-b", path = "v/a.lua"}}))
+  end)
+end)

@@ -202,3 +202,43 @@ describe("script errors name the file", function()
       .. "command to create a new scripts folder.", load_error("nowhere"))
   end)
 end)
+
+describe("what scaffold reads without loading", function()
+  it("core.find_scripts: the files load_scripts loads, in its order", function()
+    local dir = root .. "good/versions"
+    local paths = {}
+    for i, r in ipairs(core.load_scripts(dir)) do paths[i] = r.path end
+    assert.same(paths, core.find_scripts(dir))
+    assert.same(paths, core.find_scripts(dir .. "/"))
+    -- the set `find -L` gives, hidden names pruned at every depth
+    local p = io.popen("find -L '" .. dir .. "' -mindepth 1 -name '.*' -prune -o -type f "
+                       .. "-name '*.lua' -print | sort")
+    local found = {}
+    for line in p:lines() do found[#found + 1] = line end
+    p:close()
+    assert.same(found, core.find_scripts(dir))
+    assert.matches("^Path doesn't exist: ", error_of(core.find_scripts, root .. "nowhere"))
+  end)
+
+  it("core.scan_header: the plain form's metadata, and the first revision line", function()
+    local header, first = core.scan_header(read(root .. "good/versions/2b3c4d5e6f7a_add_email.lua"))
+    local loaded = core.load_scripts(root .. "good/versions")[2]
+    if header then
+      assert.equal(loaded.revision, header.revision)
+      assert.equal(loaded.message, header.message)
+      assert.equal(loaded.downgrade ~= nil, header.has_downgrade)
+    end
+    assert.equal(loaded.revision, first)
+    header, first = core.scan_header('-- a plain script\nrevision = "abc"\ndown_revision = '
+      .. '{"x", "y"}\nbranch_labels = nil\nmessage = "m"\n\nfunction upgrade(op)\n  '
+      .. 'op.execute("[[")\nend\n')
+    assert.same({revision = "abc", down_revision = {"x", "y"}, message = "m",
+                 has_downgrade = false}, header)
+    assert.equal("abc", first)
+    -- not the plain form: no header, the first `revision = "..."` line still read
+    assert.same({nil, "z z"}, {core.scan_header("local x = 1\n\t revision\t= 'z z' .. 'more'\n"
+                                                .. 'revision = "later"\n')})
+    assert.same({nil, nil}, {core.scan_header('revision = "a\\"b"\nrevisions = "c"\n')})
+    assert.same({nil, "ok"}, {core.scan_header('revision == "no"\nrevision="ok"')})
+  end)
+end)

@@ -573,6 +573,7 @@ static void sqlite_interrupt(struct lm_conn *c) {
 
 const struct lm_driver lm_driver_sqlite = {
   .name = "sqlite",
+  .dialect = &lm_dialect_sqlite,
   .parse_url = NULL,
   .open = sqlite_open,
   .close = sqlite_close,

@@ -1,11 +1,12 @@
 /*
- * graph.c -- building the revision graph: adding revisions, linking parents
- * and dependencies, the checks Alembic makes (and the ones it only warns
- * about, made errors here), branch-label propagation, and the lookups the
- * target grammar and the paths are built on.
+ * graph.c -- the revision graph's storage and the queries every other
+ * graph file is built on: the id and label maps, lookups, and the walks
+ * up and down (ancestors, descendants, lineage). It calls no other graph
+ * file; graph_build.c fills it.
  */
-#include "graph.h"
+#include "graph_int.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,19 +25,10 @@ void lm_ilist_release(struct lm_ilist *l) {
   *l = (struct lm_ilist)LM_ILIST_INIT;
 }
 
-static int ilist_has(const struct lm_ilist *l, int x) {
+int lm_ilist_has(const struct lm_ilist *l, int x) {
   for (size_t i = 0; i < l->n; i++)
     if (l->v[i] == x) return 1;
   return 0;
-}
-
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ULL;           /* FNV-1a */
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ULL;
-  }
-  return h;
 }
 
 static void strmap_grow(struct lm_strmap *m);
@@ -44,19 +36,19 @@ static void strmap_grow(struct lm_strmap *m);
 /* Returns the slot of key: its own if present, else the empty one where it
  * would go. */
 static size_t strmap_slot(const struct lm_strmap *m, const char *key) {
-  size_t mask = m->cap - 1, i = (size_t)hash_str(key) & mask;
+  size_t mask = m->cap - 1, i = (size_t)lm_fnv1a64(LM_FNV1A64_BASIS, key, strlen(key)) & mask;
   while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & mask;
   return i;
 }
 
-static int strmap_get(const struct lm_strmap *m, const char *key) {
+int lm_strmap_get(const struct lm_strmap *m, const char *key) {
   if (m->cap == 0) return -1;
   size_t i = strmap_slot(m, key);
   return m->keys[i] ? m->vals[i] : -1;
 }
 
 /* key is borrowed: it must outlive the map. Replaces an existing value. */
-static void strmap_put(struct lm_strmap *m, const char *key, int val) {
+void lm_strmap_put(struct lm_strmap *m, const char *key, int val) {
   if ((m->count + 1) * 2 > m->cap) strmap_grow(m);
   size_t i = strmap_slot(m, key);
   if (!m->keys[i]) m->count++;
@@ -72,7 +64,7 @@ static void strmap_grow(struct lm_strmap *m) {
   m->vals = lm_malloc(m->cap * sizeof *m->vals);
   m->count = 0;
   for (size_t i = 0; i < old.cap; i++)
-    if (old.keys[i]) strmap_put(m, old.keys[i], old.vals[i]);
+    if (old.keys[i]) lm_strmap_put(m, old.keys[i], old.vals[i]);
   free(old.keys);
   free(old.vals);
 }
@@ -90,14 +82,6 @@ struct lm_graph *lm_graph_new(void) {
   memset(g, 0, sizeof *g);
   return g;
 }
-
-static char **copy_strings(const char *const *s, size_t n) {
-  if (n == 0) return NULL;
-  char **out = lm_malloc(n * sizeof *out);
-  for (size_t i = 0; i < n; i++) out[i] = lm_strdup(s[i]);
-  return out;
-}
-
 static void free_strings(char **s, size_t n) {
   for (size_t i = 0; i < n; i++) free(s[i]);
   free(s);
@@ -138,91 +122,20 @@ void lm_graph_free(struct lm_graph *g) {
   free(g);
 }
 
-/* Prefixes the message with "path: " when the file is known, so messages
- * name it. Returns LM_ERROR. */
-static int in_file(struct lm_err *e, const char *path) {
-  if (path) lm_err_prefix(e, "%s", path);
-  return LM_ERROR;
-}
+/* ---- lookups ---- */
 
-int lm_graph_add(struct lm_graph *g, const struct lm_rev_spec *spec, struct lm_err *e) {
-  const char *id = spec->id;
-  if (g->built)
-    return lm_err_set(e, LM_ERROR, "revision %s added after the graph was built", id);
-  if (id == NULL || id[0] == '\0')
-    return lm_err_set(e, LM_ERROR, "revision id is empty"), in_file(e, spec->path);
-  /* Alembic's verify_rev_id: these characters belong to the grammar. */
-  char bad[5] = "";
-  size_t nbad = 0;
-  for (const char *c = "+-:@"; *c; c++)   /* sorted, as Alembic lists them */
-    if (strchr(id, *c)) bad[nbad++] = *c;
-  if (nbad) {
-    struct lm_buf b = LM_BUF_INIT;
-    for (size_t i = 0; i < nbad; i++) {
-      if (i) lm_buf_adds(&b, ", ");
-      lm_buf_addc(&b, bad[i]);
-    }
-    lm_err_set(e, LM_ERROR, "Character(s) '%s' not allowed in revision identifier '%s'", b.data,
-               id);
-    lm_buf_release(&b);
-    return in_file(e, spec->path);
-  }
-  if (strlen(id) > LM_REV_ID_MAX)                    /* version_num is VARCHAR(64) */
-    return lm_err_set(e, LM_ERROR, "revision id '%s' is %zu characters long; the version table "
-                      "holds ids of at most %d (use a shorter revision)", id, strlen(id),
-                      LM_REV_ID_MAX), in_file(e, spec->path);
-  for (size_t i = 0; i < spec->ndown; i++)
-    if (strcmp(spec->down[i], id) == 0)
-      return lm_err_set(e, LM_ERROR, "Self-loop is detected in revisions (%s)", id),
-             in_file(e, spec->path);
-  for (size_t i = 0; i < spec->ndepends_on; i++)
-    if (strcmp(spec->depends_on[i], id) == 0)
-      return lm_err_set(e, LM_ERROR, "Dependency self-loop is detected in revisions (%s)", id),
-             in_file(e, spec->path);
-  for (size_t i = 0; i < spec->ndown; i++)
-    if (spec->down[i][0] == '\0')
-      return lm_err_set(e, LM_ERROR, "revision %s has an empty down_revision", id),
-             in_file(e, spec->path);
-  int dup = strmap_get(&g->ids, id);
-  if (dup >= 0 && g->revs[dup].path && spec->path)
-    return lm_err_set(e, LM_ERROR, "Revision %s is present more than once: %s and %s", id,
-                      g->revs[dup].path, spec->path);
-  if (dup >= 0)
-    return lm_err_set(e, LM_ERROR, "Revision %s is present more than once", id);
-  if (g->nrevs == g->cap) {
-    g->cap = g->cap ? g->cap * 2 : 64;
-    g->revs = lm_realloc(g->revs, g->cap * sizeof *g->revs);
-  }
-  struct lm_rev *r = &g->revs[g->nrevs];
-  memset(r, 0, sizeof *r);
-  r->id = lm_strdup(id);
-  r->path = spec->path ? lm_strdup(spec->path) : NULL;
-  r->has_downgrade = spec->has_downgrade;
-  r->down_names = copy_strings(spec->down, spec->ndown);
-  r->ndown = spec->ndown;
-  r->dep_names = copy_strings(spec->depends_on, spec->ndepends_on);
-  r->ndep_names = spec->ndepends_on;
-  r->own_labels = copy_strings(spec->labels, spec->nlabels);
-  r->nown_labels = spec->nlabels;
-  /* The map borrows r->id; revs may move on realloc, so rebuild pointers
-   * into it are not kept: the id string itself never moves. */
-  strmap_put(&g->ids, r->id, (int)g->nrevs);
-  g->nrevs++;
-  return LM_OK;
-}
-
-int lm_graph_find(const struct lm_graph *g, const char *id) { return strmap_get(&g->ids, id); }
+int lm_graph_find(const struct lm_graph *g, const char *id) { return lm_strmap_get(&g->ids, id); }
 
 int lm_graph_lookup(const struct lm_graph *g, const char *key) {
-  int r = strmap_get(&g->ids, key);
+  int r = lm_strmap_get(&g->ids, key);
   if (r >= 0) return r;
-  int l = strmap_get(&g->label_map, key);
+  int l = lm_strmap_get(&g->label_map, key);
   return l >= 0 ? g->labels[l].rev : -1;
 }
 
 int lm_graph_has_label(const struct lm_graph *g, int rev, const char *label) {
-  int l = strmap_get(&g->label_map, label);
-  return l >= 0 && ilist_has(&g->revs[rev].labels, l);
+  int l = lm_strmap_get(&g->label_map, label);
+  return l >= 0 && lm_ilist_has(&g->revs[rev].labels, l);
 }
 
 int lm_graph_is_branch_point(const struct lm_graph *g, int rev) {
@@ -235,7 +148,30 @@ int lm_graph_is_effective_head(const struct lm_graph *g, int rev) {
   return g->revs[rev].children.n == 0 && g->revs[rev].all_children.n > 0;
 }
 
+void lm_graph_sort_by_id(const struct lm_graph *g, int *v, size_t n) {
+  if (n < 2) return;
+  int *tmp = lm_malloc(n * sizeof *tmp);              /* bottom-up merge sort: stable */
+  for (size_t width = 1; width < n; width *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * width) {
+      size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+      size_t i = lo, j = mid, k = lo;
+      while (i < mid && j < hi)
+        tmp[k++] = strcmp(g->revs[v[j]].id, g->revs[v[i]].id) < 0 ? v[j++] : v[i++];
+      while (i < mid) tmp[k++] = v[i++];
+      while (j < hi) tmp[k++] = v[j++];
+    }
+    memcpy(v, tmp, n * sizeof *v);
+  }
+  free(tmp);
+}
+
 /* ---- walks ---- */
+
+uint32_t *lm_graph_marks_new(size_t n) {
+  uint32_t *m = lm_malloc(n * sizeof *m);
+  memset(m, 0, n * sizeof *m);
+  return m;
+}
 
 uint32_t lm_graph_new_stamp(struct lm_graph *g) {
   if (++g->stamp == 0) {             /* wrapped: clear every mark array */
@@ -310,302 +246,31 @@ int lm_graph_shares_lineage(struct lm_graph *g, int a, int b, int deps) {
   return g->mark[b] == s;
 }
 
-/* ---- building ---- */
-
-static int key_cmp(const void *a, const void *b) {
-  return strcmp(((const struct lm_key *)a)->key, ((const struct lm_key *)b)->key);
-}
-
-/* The revisions of one cycle as "(a, b, c); files: ..." (at most 20
- * files shown), for cycle errors. */
-static char *describe_cycle(struct lm_graph *g, const int *v, size_t n) {
-  struct lm_buf b = LM_BUF_INIT;
-  lm_buf_adds(&b, "(");
-  for (size_t i = 0; i < n; i++) {
-    if (i) lm_buf_adds(&b, ", ");
-    lm_buf_adds(&b, g->revs[v[i]].id);
-  }
-  lm_buf_adds(&b, ")");
-  size_t shown = 0;
-  for (size_t i = 0; i < n && shown < 20; i++) {
-    if (!g->revs[v[i]].path) continue;
-    lm_buf_adds(&b, shown ? ", " : "; files: ");
-    lm_buf_adds(&b, g->revs[v[i]].path);
-    shown++;
-  }
-  if (shown == 20 && n > 20) lm_buf_printf(&b, ", ... (%zu revisions)", n);
-  return lm_buf_detach(&b);
-}
-
-/* Finds one cycle and reports exactly its revisions, in the order they
- * would run (each is a parent of the next, the last one of the first),
- * starting at the smallest id, with their files; deps selects the links
- * through depends_on too. Alembic's own check (every revision both an
- * ancestor of a head and a descendant of a base) lists revisions that
- * merely hang from a cycle, and misses a cycle that a base leads into and
- * a head leads out of; a depth-first search does neither. Revisions are
- * tried in load order, so the cycle reported is always the same one. */
-static int detect_cycles(struct lm_graph *g, int deps, struct lm_err *e) {
-  enum { WHITE, GREY, BLACK };
-  size_t n = g->nrevs;
-  unsigned char *colour = lm_malloc(n ? n : 1);
-  int *path = lm_malloc((n ? n : 1) * sizeof *path);    /* the grey revisions, root first */
-  size_t *next = lm_malloc((n ? n : 1) * sizeof *next); /* path[i]'s next child to try */
-  memset(colour, WHITE, n);
-  size_t depth = 0, cycle_at = 0, cycle_len = 0;
-  for (size_t root = 0; root < n && cycle_len == 0; root++) {
-    if (colour[root] != WHITE) continue;
-    colour[root] = GREY;
-    path[0] = (int)root;
-    next[0] = 0;
-    depth = 1;
-    while (depth > 0 && cycle_len == 0) {
-      const struct lm_rev *r = &g->revs[path[depth - 1]];
-      const struct lm_ilist *kids = deps ? &r->all_children : &r->children;
-      if (next[depth - 1] == kids->n) {
-        colour[path[--depth]] = BLACK;
-        continue;
-      }
-      int c = kids->v[next[depth - 1]++];
-      if (colour[c] == WHITE) {
-        colour[c] = GREY;
-        path[depth] = c;
-        next[depth++] = 0;
-      } else if (colour[c] == GREY) {                  /* back to the path: a cycle */
-        cycle_at = depth - 1;
-        while (path[cycle_at] != c) cycle_at--;
-        cycle_len = depth - cycle_at;
-      }
-    }
-  }
-  int rc = LM_OK;
-  if (cycle_len > 0) {
-    int *cycle = path + cycle_at;
-    size_t first = 0;                                  /* rotate: smallest id first */
-    for (size_t i = 1; i < cycle_len; i++)
-      if (strcmp(g->revs[cycle[i]].id, g->revs[cycle[first]].id) < 0) first = i;
-    int *ordered = lm_malloc(cycle_len * sizeof *ordered);
-    for (size_t i = 0; i < cycle_len; i++) ordered[i] = cycle[(first + i) % cycle_len];
-    char *set = describe_cycle(g, ordered, cycle_len);
-    const char *head = g->revs[ordered[0]].id, *last = g->revs[ordered[cycle_len - 1]].id;
-    if (deps)
-      rc = lm_err_set(e, LM_ERROR, "Dependency cycle is detected in revisions %s. Each is in the "
-                      "down_revision or depends_on of the next, and %s is in %s's: remove one "
-                      "of these links to break the cycle", set, last, head);
-    else
-      rc = lm_err_set(e, LM_ERROR, "Cycle is detected in revisions %s. Each is the down_revision "
-                      "of the next, and %s is the down_revision of %s: set one of these "
-                      "down_revisions to a revision outside the cycle (or nil) to break it", set,
-                      last, head);
-    free(set);
-    free(ordered);
-  }
-  free(colour);
-  free(path);
-  free(next);
-  return rc;
-}
-
-/* Alembic's _add_branches: a label covers the labelled revision, all its
- * descendants, and -- when the line above it is a plain chain -- its
- * ancestors down to the previous branch point or merge point. */
-static void propagate_label(struct lm_graph *g, int rev, int label) {
+/* Alembic's _get_all_current: the revisions and their ancestors, reduced
+ * to those with no descendant (through down_revision) among them. The set
+ * holds every parent of its members, so a member has a descendant in it
+ * exactly when one of its children is in it. */
+void lm_graph_all_current(struct lm_graph *g, const int *revs, size_t n, struct lm_ilist *out) {
+  struct lm_ilist set = LM_ILIST_INIT;
   uint32_t s = lm_graph_new_stamp(g);
-  struct lm_ilist seen = LM_ILIST_INIT;
-  lm_graph_mark_walk(g, &rev, 1, WALK_CHILDREN, g->mark, s, &seen);
-  for (size_t i = 0; i < seen.n; i++)
-    if (!ilist_has(&g->revs[seen.v[i]].labels, label))
-      lm_ilist_push(&g->revs[seen.v[i]].labels, label);
-  lm_ilist_release(&seen);
-  /* Alembic walks down from the last descendant it visited. Only when the
-   * descendants form a single chain is that walk deterministic and able to
-   * pass below rev; find that chain's tip and check the chain. */
-  int tip = rev;
-  while (g->revs[tip].children.n == 1) tip = g->revs[tip].children.v[0];
-  if (g->revs[tip].children.n > 1) return;
-  int p = tip;
-  for (;;) {
-    struct lm_rev *r = &g->revs[p];
-    if (r->all_children.n > 1 || r->ndown > 1) return;
-    if (!ilist_has(&r->labels, label)) lm_ilist_push(&r->labels, label);
-    if (r->ndown == 0) return;
-    p = r->down[0];
+  lm_graph_mark_walk(g, revs, n, WALK_NORM_DOWN, g->mark2, s, &set);
+  for (size_t i = 0; i < g->nrevs; i++) {
+    if (g->mark2[i] != s) continue;                  /* load order, not walk order */
+    struct lm_rev *r = &g->revs[i];
+    int covered = 0;
+    for (size_t j = 0; j < r->children.n && !covered; j++) covered = g->mark2[r->children.v[j]] == s;
+    if (!covered) lm_ilist_push(out, (int)i);
   }
+  lm_ilist_release(&set);
 }
 
-/* Alembic's _normalize_depends_on: drop the dependencies an ancestor
- * (through down_revision) already depends on. The walk down stops as soon
- * as every dependency is accounted for, so a line whose revisions all
- * depend on the same thing costs one step per revision, not its length. */
-static void normalize_deps(struct lm_graph *g, int rev) {
-  struct lm_rev *r = &g->revs[rev];
-  for (size_t i = 0; i < r->ndown; i++) lm_ilist_push(&r->norm_down, r->down[i]);
-  if (r->deps.n == 0) return;
-  uint32_t want = lm_graph_new_stamp(g), found = lm_graph_new_stamp(g);
-  size_t left = r->deps.n;
-  for (size_t i = 0; i < r->deps.n; i++) g->mark3[r->deps.v[i]] = want;
-  uint32_t seen = lm_graph_new_stamp(g);
-  int *stack = g->stack;
-  size_t top = 0;
-  for (size_t i = 0; i < r->ndown; i++)
-    if (g->mark[r->down[i]] != seen) {
-      g->mark[r->down[i]] = seen;
-      stack[top++] = r->down[i];
-    }
-  while (top && left) {
-    struct lm_rev *a = &g->revs[stack[--top]];
-    for (size_t j = 0; j < a->deps.n; j++)
-      if (g->mark3[a->deps.v[j]] == want) {
-        g->mark3[a->deps.v[j]] = found;
-        left--;
-      }
-    for (size_t j = 0; j < a->ndown; j++)
-      if (g->mark[a->down[j]] != seen) {
-        g->mark[a->down[j]] = seen;
-        stack[top++] = a->down[j];
-      }
-  }
-  for (size_t i = 0; i < r->deps.n; i++) {
-    int d = r->deps.v[i];
-    if (g->mark3[d] == want && !ilist_has(&r->norm_down, d)) lm_ilist_push(&r->norm_down, d);
-  }
-}
+/* ---- failures ---- */
 
-int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
-  if (g->built) return LM_OK;
-  size_t n = g->nrevs;
-  g->mark = calloc(n ? n : 1, sizeof *g->mark);
-  g->mark2 = calloc(n ? n : 1, sizeof *g->mark2);
-  g->mark3 = calloc(n ? n : 1, sizeof *g->mark3);
-  if (!g->mark || !g->mark2 || !g->mark3) abort();
-  g->stack = lm_malloc((n ? n : 1) * sizeof *g->stack);
-
-  /* Branch labels: each name once, and never an existing revision id. */
-  for (size_t i = 0; i < n; i++) {
-    struct lm_rev *r = &g->revs[i];
-    for (size_t j = 0; j < r->nown_labels; j++) {
-      const char *name = r->own_labels[j];
-      int other = strmap_get(&g->ids, name);
-      int lab = strmap_get(&g->label_map, name);
-      if (lab >= 0) other = g->labels[lab].rev;
-      if (other >= 0 && g->revs[other].path)
-        return lm_err_set(e, LM_ERROR,
-                          "Branch name '%s' in revision %s already used by revision %s (%s)",
-                          name, r->id, g->revs[other].id, g->revs[other].path),
-               in_file(e, r->path);
-      if (other >= 0)
-        return lm_err_set(e, LM_ERROR, "Branch name '%s' in revision %s already used by revision %s",
-                          name, r->id, g->revs[other].id),
-               in_file(e, r->path);
-      if (name[0] == '\0')
-        return lm_err_set(e, LM_ERROR, "revision %s has an empty branch label", r->id),
-               in_file(e, r->path);
-      if (g->nlabels == g->labels_cap) {
-        g->labels_cap = g->labels_cap ? g->labels_cap * 2 : 16;
-        g->labels = lm_realloc(g->labels, g->labels_cap * sizeof *g->labels);
-      }
-      g->labels[g->nlabels].name = lm_strdup(name);
-      g->labels[g->nlabels].rev = (int)i;
-      strmap_put(&g->label_map, g->labels[g->nlabels].name, (int)g->nlabels);
-      g->nlabels++;
-    }
-  }
-
-  /* Parents and dependencies (a dependency may name a label). */
-  for (size_t i = 0; i < n; i++) {
-    struct lm_rev *r = &g->revs[i];
-    r->down = lm_malloc((r->ndown ? r->ndown : 1) * sizeof *r->down);
-    for (size_t j = 0; j < r->ndown; j++) {
-      int p = strmap_get(&g->ids, r->down_names[j]);
-      if (p < 0)
-        return lm_err_set(e, LM_ERROR, "revision %s: down_revision '%s' is not present", r->id,
-                          r->down_names[j]),
-               in_file(e, r->path);
-      r->down[j] = p;
-    }
-    for (size_t j = 0; j < r->ndep_names; j++) {
-      int d = strmap_get(&g->ids, r->dep_names[j]);
-      if (d < 0) {
-        int lab = strmap_get(&g->label_map, r->dep_names[j]);
-        if (lab >= 0) d = g->labels[lab].rev;
-      }
-      if (d < 0)
-        return lm_err_set(e, LM_ERROR, "revision %s: depends_on '%s' is not present", r->id,
-                          r->dep_names[j]),
-               in_file(e, r->path);
-      if (d == (int)i)
-        return lm_err_set(e, LM_ERROR, "Dependency self-loop is detected in revisions (%s)",
-                          r->id),
-               in_file(e, r->path);
-      if (!ilist_has(&r->deps, d)) lm_ilist_push(&r->deps, d);
-    }
-  }
-  /* Children: through down_revision, and through either. */
-  for (size_t i = 0; i < n; i++) {
-    struct lm_rev *r = &g->revs[i];
-    for (size_t j = 0; j < r->ndown; j++) {
-      struct lm_rev *p = &g->revs[r->down[j]];
-      if (!ilist_has(&p->children, (int)i)) lm_ilist_push(&p->children, (int)i);
-      if (!ilist_has(&p->all_children, (int)i)) lm_ilist_push(&p->all_children, (int)i);
-    }
-    for (size_t j = 0; j < r->deps.n; j++) {
-      struct lm_rev *p = &g->revs[r->deps.v[j]];
-      if (!ilist_has(&p->all_children, (int)i)) lm_ilist_push(&p->all_children, (int)i);
-    }
-  }
-  for (size_t i = 0; i < n; i++) {
-    struct lm_rev *r = &g->revs[i];
-    if (r->children.n == 0) lm_ilist_push(&g->heads, (int)i);
-    if (r->all_children.n == 0) lm_ilist_push(&g->real_heads, (int)i);
-    if (r->ndown == 0) lm_ilist_push(&g->bases, (int)i);
-    if (r->ndown == 0 && r->ndep_names == 0) lm_ilist_push(&g->real_bases, (int)i);
-  }
-  if (n > 0) {
-    if (detect_cycles(g, 0, e) || detect_cycles(g, 1, e)) return LM_ERROR;
-  }
-
-  /* A topological position (Kahn over parents and dependencies, ties in
-   * load order): an ancestor always has a smaller one. */
-  {
-    int *indeg = lm_malloc((n ? n : 1) * sizeof *indeg);
-    int *queue = lm_malloc((n ? n : 1) * sizeof *queue);
-    size_t qh = 0, qt = 0;
-    memset(indeg, 0, (n ? n : 1) * sizeof *indeg);
-    for (size_t i = 0; i < n; i++)
-      for (size_t j = 0; j < g->revs[i].all_children.n; j++) indeg[g->revs[i].all_children.v[j]]++;
-    for (size_t i = 0; i < n; i++)
-      if (indeg[i] == 0) queue[qt++] = (int)i;
-    int pos = 0;
-    while (qh < qt) {
-      int x = queue[qh++];
-      g->revs[x].topo = pos++;
-      struct lm_rev *r = &g->revs[x];
-      for (size_t j = 0; j < r->all_children.n; j++)
-        if (--indeg[r->all_children.v[j]] == 0) queue[qt++] = r->all_children.v[j];
-    }
-    free(indeg);
-    free(queue);
-  }
-
-  for (size_t i = 0; i < n; i++) normalize_deps(g, (int)i);
-  for (size_t i = 0; i < n; i++) {
-    struct lm_rev *r = &g->revs[i];
-    for (size_t j = 0; j < r->norm_down.n; j++)
-      lm_ilist_push(&g->revs[r->norm_down.v[j]].norm_children, (int)i);
-  }
-  for (size_t l = 0; l < g->nlabels; l++) {
-    int rev = g->labels[l].rev;
-    if (!ilist_has(&g->revs[rev].labels, (int)l)) lm_ilist_push(&g->revs[rev].labels, (int)l);
-  }
-  for (size_t l = 0; l < g->nlabels; l++) propagate_label(g, g->labels[l].rev, (int)l);
-
-  /* The prefix index: every id and label, sorted. */
-  g->nkeys = n + g->nlabels;
-  g->keys = lm_malloc((g->nkeys ? g->nkeys : 1) * sizeof *g->keys);
-  for (size_t i = 0; i < n; i++) g->keys[i] = (struct lm_key){g->revs[i].id, (int)i};
-  for (size_t l = 0; l < g->nlabels; l++)
-    g->keys[n + l] = (struct lm_key){g->labels[l].name, g->labels[l].rev};
-  if (g->nkeys > 1) qsort(g->keys, g->nkeys, sizeof *g->keys, key_cmp);
-  g->built = 1;
-  return LM_OK;
+int lm_graph_fail(struct lm_graph *g, struct lm_err *e, int kind, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lm_err_setv(e, LM_ERROR, fmt, ap);
+  va_end(ap);
+  g->ekind = kind;
+  return LM_ERROR;
 }

@@ -13,9 +13,18 @@
  * the order breaks ties the way Alembic's ordered revision map does),
  * lm_graph_build once, then any number of queries, then lm_graph_free.
  *
- * Files: graph.c (building, validation, labels, lookups), graph_target.c
- * (the target grammar: head, heads, base, ids, prefixes, labels, @, +N/-N),
- * graph_path.c (ordering, upgrade/downgrade/stamp plans, history).
+ * Files, in the order a target flows through them (each calls only the
+ * ones above it; graph_int.h holds what they share):
+ *   graph.c         storage, lookups, ancestry queries (calls no other)
+ *   graph_build.c   lm_graph_add / lm_graph_build: the id grammar, checks,
+ *                   labels, the indices
+ *   graph_target.c  the target grammar (head, heads, base, ids, prefixes,
+ *                   labels, @, +N/-N) to revision sets
+ *   graph_order.c   orders: Alembic's topological sort, lm_graph_order
+ *   graph_path.c    sets to paths: the revisions between rows and a target;
+ *                   history
+ *   graph_plan.c    paths to plans: upgrade, downgrade, stamp and the
+ *                   version rows after each step
  */
 #ifndef LUAMIG_GRAPH_H
 #define LUAMIG_GRAPH_H
@@ -111,6 +120,16 @@ struct lm_graph {
 /* The longest revision id: the version table's version_num is VARCHAR(64). */
 #define LM_REV_ID_MAX 64
 
+/* What lm_rev_id_check found wrong with an id. */
+enum lm_rev_id_problem { LM_REV_ID_OK, LM_REV_ID_EMPTY, LM_REV_ID_CHARACTERS, LM_REV_ID_LENGTH };
+/* The revision-id grammar (the checks lm_graph_add makes): id is len
+ * bytes. Returns LM_REV_ID_OK, or the problem with e's message: "revision
+ * id is empty", "Character(s) '+, -' not allowed in revision identifier
+ * 'x'", or the version table's width. file_safe also refuses "/" and
+ * control characters (for an id that becomes part of a file name), shown
+ * as \ddd in the message. */
+int lm_rev_id_check(const char *id, size_t len, int file_safe, struct lm_err *e);
+
 struct lm_graph *lm_graph_new(void);
 /* Frees everything the graph owns; NULL-safe. */
 void lm_graph_free(struct lm_graph *g);
@@ -133,8 +152,10 @@ int lm_graph_is_merge_point(const struct lm_graph *g, int rev);
 /* True when a head through down_revision has a dependent: Alembic's
  * "effective head". */
 int lm_graph_is_effective_head(const struct lm_graph *g, int rev);
+/* Sorts the revision indices v (none negative) by id, as strcmp orders them. */
+void lm_graph_sort_by_id(const struct lm_graph *g, int *v, size_t n);
 
-/* ---- target resolution (graph_target.c) ---- */
+/* ---- target resolution (graph_target.c; lm_graph_all_current: graph.c) ---- */
 
 /* Alembic's get_revisions for one identifier: "heads", "head", "base",
  * ids, prefixes, labels, "X@Y", "X@-N" and "-N" (down from the heads).
@@ -151,7 +172,17 @@ int lm_graph_resolve_one(struct lm_graph *g, const char *ident, int *rev,
  * them, so a dependency absorbed by a row shows again. Load order. */
 void lm_graph_all_current(struct lm_graph *g, const int *revs, size_t n, struct lm_ilist *out);
 
-/* ---- plans (graph_path.c) ---- */
+/* ---- whole-graph orders (graph_order.c) ---- */
+
+/* Every revision, oldest first: by depth (the longest walk down to a base
+ * through parents and dependencies), then by id (strcmp). */
+void lm_graph_order(const struct lm_graph *g, struct lm_ilist *out);
+/* The revisions applied when the version table holds rows (indices,
+ * negative entries skipped): the rows and every ancestor through parents
+ * and dependencies, in lm_graph_order's order. Uses g->mark. */
+void lm_graph_applied(struct lm_graph *g, const int *rows, size_t n, struct lm_ilist *out);
+
+/* ---- plans (graph_plan.c; lm_graph_history: graph_path.c) ---- */
 
 enum lm_row_op { LM_ROW_INSERT, LM_ROW_DELETE, LM_ROW_UPDATE };
 
@@ -212,45 +243,7 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows, size_t nrows,
 int lm_graph_history(struct lm_graph *g, const char *range, const char *const *rows,
                      size_t nrows, struct lm_ilist *out, struct lm_err *e);
 
-/* ---- shared between graph*.c ---- */
-
-/* Revision values in resolution results: an index, or one of these. */
-#define LM_REV_NONE (-1)            /* Alembic's None: nothing, or "before base" */
-#define LM_REV_BASE (-2)            /* Alembic's "base" symbol from a walk down */
-
-/* The kind of the last failure, so the command-level functions can word it
- * the way Alembic's _catch_revision_errors does. */
-enum lm_graph_ekind {
-  LM_GERR_REVISION = 1,             /* RevisionError: the message stands */
-  LM_GERR_MULTIPLE_HEADS,           /* MultipleHeads: reworded per command */
-  LM_GERR_RESOLUTION,               /* an identifier that names nothing (kept specific) */
-  LM_GERR_RANGE                     /* RangeNotAncestorError: reworded per command */
-};
-int lm_graph_fail(struct lm_graph *g, struct lm_err *e, int kind, const char *fmt, ...)
-  __attribute__((format(printf, 4, 5)));
-
-/* Alembic's RevisionMap internals, over revision values (graph_target.c). */
-int lm_graph_get_revisions(struct lm_graph *g, const char *ident, struct lm_ilist *out,
-                           struct lm_err *e);
-int lm_graph_get_revision(struct lm_graph *g, const char *ident, int *out, struct lm_err *e);
-int lm_graph_revision_for_ident(struct lm_graph *g, const char *ident, const char *branch,
-                                int *out, struct lm_err *e);
-int lm_graph_resolve_branch(struct lm_graph *g, const char *branch, int *out,
-                            struct lm_err *e);
-/* Keeps the values of in that share a lineage with what check names. */
-int lm_graph_filter_lineage(struct lm_graph *g, const int *in, size_t n, const char *check,
-                            int deps, struct lm_ilist *out, struct lm_err *e);
-int lm_graph_walk(struct lm_graph *g, int start, long steps, const char *branch,
-                  int no_overwalk, int *out, struct lm_err *e);
-/* current: values, or (when NULL) the identifier current_str, resolved
- * only if the target is relative to it. Upgrade targets are appended to out. */
-int lm_graph_parse_upgrade_target(struct lm_graph *g, const struct lm_ilist *current,
-                                  const char *current_str, const char *target, int assert_length,
-                                  struct lm_ilist *out, struct lm_err *e);
-/* *branch: malloc'd or NULL, caller frees. warning: set when Alembic warns. */
-int lm_graph_parse_downgrade_target(struct lm_graph *g, const struct lm_ilist *current,
-                                    const char *target, int assert_length, char **branch,
-                                    int *out, char **warning, struct lm_err *e);
+/* ---- ancestry queries (graph.c) ---- */
 
 /* Fresh mark generation: mark[i] == g->stamp tests membership. */
 uint32_t lm_graph_new_stamp(struct lm_graph *g);

@@ -15,7 +15,7 @@
  * Values in lists are revision indices, LM_REV_NONE (Alembic's None) or
  * LM_REV_BASE (the "base" a walk down past a root yields).
  */
-#include "graph.h"
+#include "graph_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,15 +23,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-int lm_graph_fail(struct lm_graph *g, struct lm_err *e, int kind, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  lm_err_setv(e, LM_ERROR, fmt, ap);
-  va_end(ap);
-  g->ekind = kind;
-  return LM_ERROR;
-}
 
 /* "X@head", "X@heads": when X names nothing, say it is no branch (Alembic
  * reports the lookup of X instead). */
@@ -168,7 +159,10 @@ int lm_graph_revision_for_ident(struct lm_graph *g, const char *ident, const cha
       lm_ilist_push(&cands, (int)k);
       nmatch++;
     }
-    if (plen == 0) nmatch = 0, cands.n = 0;
+    if (plen == 0) {                               /* an empty prefix names nothing */
+      nmatch = 0;
+      cands.n = 0;
+    }
     if (nmatch == 0) {
       lm_ilist_release(&cands);
       if (branch_rev >= 0 && plen > 0) {
@@ -489,24 +483,6 @@ int lm_graph_parse_upgrade_target(struct lm_graph *g, const struct lm_ilist *cur
   lm_ilist_release(&resolved);
   relative_release(&m);
   return rc;
-}
-
-/* Alembic's _get_all_current: the revisions and their ancestors, reduced
- * to those with no descendant (through down_revision) among them. The set
- * holds every parent of its members, so a member has a descendant in it
- * exactly when one of its children is in it. */
-void lm_graph_all_current(struct lm_graph *g, const int *revs, size_t n, struct lm_ilist *out) {
-  struct lm_ilist set = LM_ILIST_INIT;
-  uint32_t s = lm_graph_new_stamp(g);
-  lm_graph_mark_walk(g, revs, n, WALK_NORM_DOWN, g->mark2, s, &set);
-  for (size_t i = 0; i < g->nrevs; i++) {
-    if (g->mark2[i] != s) continue;                  /* load order, not walk order */
-    struct lm_rev *r = &g->revs[i];
-    int covered = 0;
-    for (size_t j = 0; j < r->children.n && !covered; j++) covered = g->mark2[r->children.v[j]] == s;
-    if (!covered) lm_ilist_push(out, (int)i);
-  }
-  lm_ilist_release(&set);
 }
 
 /* downgrade -N from several current heads: Alembic warns and steps back

@@ -301,12 +301,6 @@ static int core_graph(lua_State *L) {
 
 /* ---- converting results ---- */
 
-static const struct lm_graph *sort_graph;   /* qsort has no context argument */
-
-static int by_id(const void *a, const void *b) {
-  return strcmp(sort_graph->revs[*(const int *)a].id, sort_graph->revs[*(const int *)b].id);
-}
-
 /* Pushes a list of the ids of v (skipping negative values); sorted if asked. */
 void lm_lua_push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_t n, int sorted) {
   lua_createtable(L, (int)n, 0);
@@ -314,8 +308,7 @@ void lm_lua_push_ids(lua_State *L, const struct lm_graph *g, const int *v, size_
   if (sorted && n > 1) {
     copy = lua_newuserdatauv(L, n * sizeof *copy, 0);
     memcpy(copy, v, n * sizeof *copy);
-    sort_graph = g;
-    qsort(copy, n, sizeof *copy, by_id);
+    lm_graph_sort_by_id(g, copy, n);
     v = copy;
   }
   lua_Integer k = 0;
@@ -581,6 +574,30 @@ static int graph_current(lua_State *L) {
   return 1;
 }
 
+/* g:order(): every id, oldest first (depth through parents and
+ * dependencies, then id). */
+static int graph_order(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  struct scratch *s = push_scratch(L);
+  lm_graph_order(g, &s->list);
+  lm_lua_push_ids(L, g, s->list.v, s->list.n, 0);
+  return 1;
+}
+
+/* g:applied(rows): every id applied when the version table holds rows (the
+ * rows and their ancestors through parents and dependencies), in
+ * g:order()'s order; rows the graph does not know are ignored. */
+static int graph_applied(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  size_t nrows;
+  const char **rows = string_array(L, 2, &nrows, "rows");
+  struct scratch *s = push_scratch(L);
+  for (size_t i = 0; i < nrows; i++) lm_ilist_push(&s->plan.start, lm_graph_find(g, rows[i]));
+  lm_graph_applied(g, s->plan.start.v, s->plan.start.n, &s->list);
+  lm_lua_push_ids(L, g, s->list.v, s->list.n, 0);
+  return 1;
+}
+
 /* The revisions of g:history(range, rows) and g:drawing(range, rows), in
  * the scratch it pushes; raises on a bad range. */
 static struct scratch *history_of(lua_State *L, struct lm_graph *g) {
@@ -764,6 +781,64 @@ static int core_script_message(lua_State *L) {
   return 1;
 }
 
+/* core.check_rev_id(id [, file_safe]) -> true | nil, message, reason
+ * reason: "empty", "characters" or "length" (lm_rev_id_check). */
+static int core_check_rev_id(lua_State *L) {
+  static const char *const reasons[] = {"ok", "empty", "characters", "length"};
+  size_t len;
+  const char *id = luaL_checklstring(L, 1, &len);
+  int file_safe = lua_toboolean(L, 2);
+  struct lm_err e = LM_ERR_INIT;
+  int problem = lm_rev_id_check(id, len, file_safe, &e);
+  if (problem == LM_REV_ID_OK) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushstring(L, e.message);
+  lm_err_release(&e);
+  lua_pushstring(L, reasons[problem]);
+  return 3;
+}
+
+/* core.scan_header(text) -> header | nil, first_revision
+ * header: the metadata the header scan reads (revision, down_revision,
+ * branch_labels, depends_on, message, transactional, as written) and
+ * has_downgrade, when text has the plain form `luamig revision` writes;
+ * first_revision: lm_script_first_revision's id, or nil. */
+static int core_scan_header(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  if (lm_script_scan_header(L, text, len)) {
+    lua_getfield(L, -1, "\001has_downgrade");
+    lua_setfield(L, -2, "has_downgrade");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "\001has_downgrade");
+  } else {
+    lua_pushnil(L);
+  }
+  const char *id;
+  size_t idlen;
+  if (lm_script_first_revision(text, len, &id, &idlen)) lua_pushlstring(L, id, idlen);
+  else lua_pushnil(L);
+  return 2;
+}
+
+/* core.find_scripts(dir) -> the *.lua paths below dir, as load_scripts
+ * finds them (hidden names skipped at every depth, links followed), sorted. */
+static int core_find_scripts(lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1);
+  struct scratch *s = push_scratch(L);
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_script_find(dir, &s->paths, &s->npaths, &e)) return lm_lua_raise(L, &e);
+  lua_createtable(L, (int)s->npaths, 0);
+  for (size_t i = 0; i < s->npaths; i++) {
+    lua_pushstring(L, s->paths[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
 /* core.sha256(string) -> hex */
 static int core_sha256(lua_State *L) {
   size_t len;
@@ -789,6 +864,8 @@ static const luaL_Reg graph_methods[] = {
   {"history", graph_history},
   {"drawing", graph_drawing},
   {"current", graph_current},
+  {"order", graph_order},
+  {"applied", graph_applied},
   {NULL, NULL}
 };
 
@@ -805,6 +882,9 @@ static const luaL_Reg core_functions[] = {
   {"sha256", core_sha256},
   {"script_message", core_script_message},
   {"call_script", core_call_script},
+  {"check_rev_id", core_check_rev_id},
+  {"scan_header", core_scan_header},
+  {"find_scripts", core_find_scripts},
   {NULL, NULL}
 };
 

@@ -61,6 +61,13 @@ void lm_script_guard_off(lua_State *L, int base);
  * otherwise pushes nothing and returns 0. */
 int lm_script_scan_header(lua_State *L, const char *data, size_t len);
 
+/* The id of the first line of data of the form `revision = "id"` (or
+ * 'id'; blanks allowed before and around "="; the id without quotes or
+ * backslashes; anything may follow): how `luamig revision` finds the ids
+ * already taken without running any script, whatever the script's form.
+ * Sets *id (into data) and *idlen and returns 1, or returns 0. */
+int lm_script_first_revision(const char *data, size_t len, const char **id, size_t *idlen);
+
 /* A record from the header scan, without compiling or running the
  * script: the metadata fields of lm_script_load_at's record, path, and
  * has_downgrade, but no upgrade, downgrade, env or checksum; its

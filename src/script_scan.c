@@ -245,6 +245,38 @@ decline:
   return 0;
 }
 
+/* Lua's %s without the newline (lines never hold one). */
+static int is_line_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+int lm_script_first_revision(const char *data, size_t len, const char **id, size_t *idlen) {
+  const char *end = data + len;
+  for (const char *p = data; p < end; p++) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (eol == NULL) eol = end;
+    const char *q = p;
+    while (q < eol && is_line_space(*q)) q++;
+    if ((size_t)(eol - q) >= 8 && memcmp(q, "revision", 8) == 0) {
+      for (q += 8; q < eol && is_line_space(*q); q++) {}
+      if (q < eol && *q == '=') {
+        for (q++; q < eol && is_line_space(*q); q++) {}
+        if (q < eol && (*q == '"' || *q == '\'')) {
+          const char *s = q + 1, *e = s;
+          while (e < eol && *e != *q && *e != '\\') e++;
+          if (e < eol && *e == *q) {
+            *id = s;
+            *idlen = (size_t)(e - s);
+            return 1;
+          }
+        }
+      }
+    }
+    p = eol;
+  }
+  return 0;
+}
+
 /* Whether the values at a and b are equal, lists compared by element. */
 static int same_value(lua_State *L, int a, int b) {
   if (!lua_istable(L, a) || !lua_istable(L, b)) return lua_rawequal(L, a, b);

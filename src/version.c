@@ -8,57 +8,11 @@
 #include "graph.h"
 #include <string.h>
 
-/* Render sql with each $N replaced by the N-th value as a literal, outside
- * double-quoted identifiers (a version table may be named anything).
- * Caller frees; NULL with e set when a value cannot be rendered. */
-static char *render(const char *dialect, const char *sql, int nparams,
-                    const struct lm_value *params, struct lm_err *e) {
-  struct lm_buf b = LM_BUF_INIT;
-  int quoted = 0;
-  for (const char *p = sql; *p; p++) {
-    if (*p == '"') quoted = !quoted;
-    if (quoted || *p != '$' || p[1] < '1' || p[1] > '9') {
-      lm_buf_addc(&b, *p);
-      continue;
-    }
-    char *end;
-    long n = strtol(p + 1, &end, 10);
-    if (n > nparams) {
-      lm_buf_release(&b);
-      lm_err_set(e, LM_ERROR, "statement uses $%ld but has %d values", n, nparams);
-      return NULL;
-    }
-    const struct lm_value *v = &params[n - 1];
-    char *lit;
-    switch (v->type) {
-    case LM_NULL: lm_buf_adds(&b, "NULL"); break;
-    case LM_INTEGER: lm_buf_printf(&b, "%lld", (long long)v->i); break;
-    case LM_BOOLEAN: lm_buf_adds(&b, v->i ? "TRUE" : "FALSE"); break;
-    case LM_FLOAT: lm_buf_printf(&b, "%.17g", v->f); break;
-    case LM_BLOB:                                     /* X'4142' or decode('4142', 'hex') */
-      lm_buf_adds(&b, strcmp(dialect, "sqlite") == 0 ? "X'" : "decode('");
-      for (size_t i = 0; i < v->len; i++) lm_buf_printf(&b, "%02x", (unsigned char)v->s[i]);
-      lm_buf_adds(&b, strcmp(dialect, "sqlite") == 0 ? "'" : "', 'hex')");
-      break;
-    case LM_TEXT:
-      if ((lit = lm_quote_literal(dialect, v->s, v->len, e)) == NULL) {
-        lm_buf_release(&b);
-        return NULL;
-      }
-      lm_buf_adds(&b, lit);
-      free(lit);
-      break;
-    }
-    p = end - 1;
-  }
-  return lm_buf_detach(&b);
-}
-
 int lm_sink_exec(struct lm_sink *s, const char *sql, int nparams,
                  const struct lm_value *params, int64_t *changes, struct lm_err *e) {
   if (s->conn != NULL)
     return s->conn->driver->exec(s->conn, sql, nparams, params, changes, e);
-  char *text = render(s->dialect, sql, nparams, params, e);
+  char *text = lm_sql_inline(lm_dialect_find(s->dialect), sql, nparams, params, e);
   if (text == NULL) return LM_ERROR;
   struct lm_buf b = LM_BUF_INIT;
   lm_buf_adds(&b, text);
