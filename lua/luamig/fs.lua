@@ -58,18 +58,6 @@ function fs.mkdir_p(dir)
   return nil, out:match(": ([^:]+)$") or out
 end
 
--- The *.lua files below dir, as the script loader finds them (names that
--- start with a dot are skipped, at every depth).
-function fs.find_scripts(dir)
-  local out = shell("find -L " .. shell_quote(dir) .. " -mindepth 1 -name '.*' -prune -o "
-                    .. "-type f -name '*.lua' -print")
-  local paths = {}
-  for path in out:gmatch("[^\n]+") do
-    if path:sub(1, #dir) == dir then paths[#paths + 1] = path end
-  end
-  return paths
-end
-
 -- The working directory as the shell's pwd gives it: $PWD when it is an
 -- absolute path naming the current directory (the path the user cd'd
 -- through, symlinks kept), else the real one.

@@ -277,47 +277,40 @@ function Runner:current_rows()
 end
 
 -- Every revision applied when the version table holds rows: their
--- ancestors through down_revision and depends_on. A set, id -> true.
+-- ancestors through down_revision and depends_on (the graph's). A set, id
+-- -> true.
 function Runner:applied(rows)
   local _, graph = self:scripts()
-  local seen, stack = {}, {}
-  for _, id in ipairs(rows) do if graph:revision(id) then stack[#stack + 1] = id end end
-  while #stack > 0 do
-    local id = table.remove(stack)
-    if not seen[id] then
-      seen[id] = true
-      local g = graph:revision(id)
-      for _, p in ipairs(g.down_revision) do stack[#stack + 1] = p end
-      for _, d in ipairs(g.depends_on or {}) do stack[#stack + 1] = d end
-    end
-  end
-  return seen
+  local set = {}
+  for _, id in ipairs(graph:applied(rows)) do set[id] = true end
+  return set
 end
 
--- An order of revisions, oldest first: by depth (the longest walk down to
--- a base through parents and dependencies), then by id.
+-- The graph's order of revisions, oldest first (by depth, the longest walk
+-- down to a base through parents and dependencies, then by id): id ->
+-- position.
 function Runner:_order()
   if not self.order then
-    local records, graph = self:scripts()
-    local depth = {}
-    local function depth_of(id)
-      if depth[id] then return depth[id] end
-      local g, d = graph:revision(id), 0
-      for _, p in ipairs(g.down_revision) do d = math.max(d, depth_of(p) + 1) end
-      for _, p in ipairs(g.depends_on or {}) do d = math.max(d, depth_of(p) + 1) end
-      depth[id] = d
-      return d
-    end
-    local ids = {}
-    for i, r in ipairs(records) do ids[i] = r.revision depth_of(r.revision) end
-    table.sort(ids, function(a, b)
-      if depth[a] ~= depth[b] then return depth[a] < depth[b] end
-      return a < b
-    end)
+    local _, graph = self:scripts()
     self.order = {}
-    for i, id in ipairs(ids) do self.order[id] = i end
+    for i, id in ipairs(graph:order()) do self.order[id] = i end
   end
   return self.order
+end
+
+-- list sorted oldest first (Runner:_order), ids no script defines last,
+-- by id; id_of(item) gives an item's id (default: the item is one).
+function Runner:_oldest_first(list, id_of)
+  local order = self:_order()
+  id_of = id_of or function(item) return item end
+  table.sort(list, function(a, b)
+    local ia, ib = id_of(a), id_of(b)
+    local oa, ob = order[ia], order[ib]
+    if oa and ob then return oa < ob end
+    if oa or ob then return oa ~= nil end           -- unknown rows last
+    return ia < ib
+  end)
+  return list
 end
 
 -- The database's current revisions, as Alembic's current shows them: the
@@ -331,8 +324,7 @@ function Runner:current()
   for _, id in ipairs(rows) do if self.by_id[id] then known[#known + 1] = id end end
   for _, id in ipairs(graph:current(known)) do out[#out + 1] = self:info(id) end
   if #out > 1 then                                    -- oldest first (the order walks every script)
-    local order = self:_order()
-    table.sort(out, function(a, b) return order[a.id] < order[b.id] end)
+    self:_oldest_first(out, function(info) return info.id end)
   end
   for _, id in ipairs(rows) do
     if not self.by_id[id] then out[#out + 1] = {id = id, revision = id, unknown = true, parents = {}} end
@@ -390,14 +382,7 @@ end
 function Runner:show(ident)
   local _, graph = self:scripts()
   if ident == "current" then
-    local rows, out = self:current_rows(), {}
-    local order = self:_order()
-    table.sort(rows, function(a, b)
-      local oa, ob = order[a], order[b]
-      if oa and ob then return oa < ob end
-      if oa or ob then return oa ~= nil end           -- unknown rows last
-      return a < b
-    end)
+    local rows, out = self:_oldest_first(self:current_rows()), {}
     for _, id in ipairs(rows) do
       out[#out + 1] = self.by_id[id] and self:info(id)
                       or {id = id, revision = id, unknown = true, parents = {}}

@@ -28,6 +28,7 @@
 -- scaffold.TEMPLATE (the built-in script.lua.tmpl), scaffold.TEMPLATES (the
 -- project templates) and scaffold.fs (the few file-system calls, which a
 -- caller may replace).
+local core = require "luamig.core"
 local fs = require "luamig.fs"
 local script_template = require "luamig.scaffold.template"
 local project = require "luamig.scaffold.project"
@@ -62,11 +63,10 @@ function scaffold.rev_id()
   return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
 end
 
--- Alembic's _revision_illegal_chars, plus what would make the id unsafe as
--- part of a file name: "/" and control characters.
-local ILLEGAL_ID_CHARS = {["+"] = true, ["-"] = true, [":"] = true, ["@"] = true,
-                          ["/"] = true}
-
+-- The id grammar is the graph's (core.check_rev_id), with what would make
+-- the id unsafe as part of a file name ("/" and control characters); the
+-- messages for a missing id are scaffold's own, and the version table's
+-- width is left to the graph, which checks it when the script is loaded.
 local function check_rev_id(id)
   if type(id) ~= "string" then
     error(("revision id must be a string, not a %s"):format(type(id)), 0)
@@ -75,23 +75,8 @@ local function check_rev_id(id)
     error("revision id is empty; pass a revision id such as 3f2a9c1d8e7b with --rev-id, "
           .. "or none to have one generated", 0)
   end
-  local found, seen = {}, {}
-  for c in id:gmatch(".") do
-    if (ILLEGAL_ID_CHARS[c] or c:match("%c")) and not seen[c] then
-      seen[c] = true
-      found[#found + 1] = c
-    end
-  end
-  if #found > 0 then
-    table.sort(found)
-    for i, c in ipairs(found) do
-      if c:match("%c") then found[i] = ("\\%03d"):format(c:byte()) end
-    end
-    error(("Character(s) '%s' not allowed in revision identifier '%s'")
-          :format(table.concat(found, ", "), id:gsub("%c", function(c)
-            return ("\\%03d"):format(c:byte())
-          end)), 0)
-  end
+  local ok, message, reason = core.check_rev_id(id, true)
+  if not ok and reason == "characters" then error(message, 0) end
 end
 
 ---------------------------------------------------------------------------
@@ -133,8 +118,8 @@ local function same(a, b)
 end
 
 -- The ids already present: the existing_ids option (a set of id -> true
--- or path, or a list), else a scan of the version locations for lines
--- `revision = "..."` (no script is run).
+-- or path, or a list), else each script's first line `revision = "..."`
+-- (core.scan_header; no script is run).
 local function existing_revisions(opts, locations)
   local known = {}
   if opts.existing_ids ~= nil then
@@ -149,16 +134,9 @@ local function existing_revisions(opts, locations)
   end
   for _, dir in ipairs(locations) do
     if fs.kind(dir) == "directory" then
-      for _, path in ipairs(fs.find_scripts(dir)) do
-        local text = read_file(path) or ""
-        for line in text:gmatch("[^\n]+") do
-          local id = line:match("^%s*revision%s*=%s*\"([^\"\\]*)\"")
-                     or line:match("^%s*revision%s*=%s*'([^'\\]*)'")
-          if id then
-            known[id] = known[id] or path
-            break
-          end
-        end
+      for _, path in ipairs(core.find_scripts(dir)) do
+        local _, id = core.scan_header(read_file(path) or "")
+        if id then known[id] = known[id] or path end
       end
     end
   end

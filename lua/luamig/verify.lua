@@ -16,10 +16,8 @@ local Runner = M.Runner
 -- before the log), and how many were compared.
 function Runner:_compare_checksums(conn, known_rows)
   local logged = core.logged_checksums(conn, self.settings.version_table)
-  local order = self:_order()
-  local applied = {}
-  for id in pairs(self:applied(known_rows)) do applied[#applied + 1] = id end
-  table.sort(applied, function(a, b) return order[a] < order[b] end)
+  local _, graph = self:scripts()
+  local applied = graph:applied(known_rows)           -- oldest first
   local changed, unchecked, compared = {}, {}, 0
   for _, id in ipairs(applied) do
     local r = self.by_id[id]
@@ -80,9 +78,8 @@ function Runner:accept(target)
   for _, id in ipairs(unchecked) do pending[id] = false end
   local ids, named = {}, nil                          -- named: the revision target names
   if target == "all" then
-    local order = self:_order()
     for id in pairs(pending) do ids[#ids + 1] = id end
-    table.sort(ids, function(a, b) return order[a] < order[b] end)
+    self:_oldest_first(ids)
   else
     local found = graph:resolve(target)
     if #found ~= 1 then
