@@ -36,6 +36,16 @@ local sql_opt = {nil, "--sql", key = "sql", help = "print the SQL instead of run
 local plan_opt = {nil, "--plan", key = "plan", help = "print the steps a run would take, run nothing"}
 local tag_opt = {nil, "--tag", key = "tag", value = "TAG", help = "a tag for the scripts to read as op.tag"}
 
+-- upgrade's and downgrade's run: --plan prints the steps, else the runner
+-- moves the database (or, with --sql, prints the SQL that would).
+local function move(kind, default_target)
+  return function(c)
+    local target = c.args[1] or default_target
+    if c.opts.plan then return print_plan(c, c.m:plan(kind, target)) end
+    c.m[kind](c.m, target, {sql = c.opts.sql})
+  end
+end
+
 command{
   name = "upgrade", args = {0, 1}, usage = "upgrade [TARGET] [--sql] [--plan] [--tag TAG]",
   summary = "Apply revisions up to TARGET (default head).",
@@ -44,11 +54,7 @@ command{
     .. "A failure says what of the run is committed and where the database is; Ctrl-C stops the\n"
     .. "running statement, rolls its step back, says where the database is and exits 130.",
   options = {sql_opt, plan_opt, tag_opt},
-  run = function(c)
-    local target = c.args[1] or "head"
-    if c.opts.plan then return print_plan(c, c.m:plan("upgrade", target)) end
-    c.m:upgrade(target, {sql = c.opts.sql})
-  end,
+  run = move("upgrade", "head"),
 }
 
 command{
@@ -59,10 +65,7 @@ command{
     .. "<fromrev>:<torev> (e.g. head:base), as there is no database to start from; a range is\n"
     .. "refused without --sql. Failures and Ctrl-C: as for upgrade.",
   options = {sql_opt, plan_opt, tag_opt},
-  run = function(c)
-    if c.opts.plan then return print_plan(c, c.m:plan("downgrade", c.args[1])) end
-    c.m:downgrade(c.args[1], {sql = c.opts.sql})
-  end,
+  run = move("downgrade"),
 }
 
 command{
