@@ -45,8 +45,6 @@ for i, entry in ipairs(where) do
   commands[i], commands[def.name] = def, def
 end
 
-local function one_line(s) return (s:gsub("%s+$", "")) end
-
 ---------------------------------------------------------------------------
 -- Help.
 
@@ -91,6 +89,8 @@ local function command_help(cmd)
 end
 
 ---------------------------------------------------------------------------
+-- Running a command: log lines and failures on stderr.
+
 local function logger(globals)
   return function(level, message)
     if globals.quiet and level == "INFO" then return end
@@ -98,6 +98,8 @@ local function logger(globals)
     tell(("%-5s [luamig] %s\n"):format(level == "WARNING" and "WARN" or level, message))
   end
 end
+
+local function one_line(s) return (s:gsub("%s+$", "")) end
 
 local function report_failure(err, traceback)
   progress.finish()

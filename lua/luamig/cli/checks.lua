@@ -5,7 +5,7 @@ local luamig = require "luamig"
 local json = require "luamig.json"
 local common = require "luamig.cli.common"
 
-local say = common.say
+local say, comma = common.say, common.comma
 
 -- name -> the command's definition (see cli.lua's command table)
 local M = {}

@@ -109,6 +109,8 @@ function M.comment_text(s)
   return (s:gsub("\n([^\n]?)", function(c) return c == "" and "\n--" or "\n-- " .. c end))
 end
 
+-- The entries of what was created (luamig.scaffold's header), with the line
+-- the command prints for each.
 function M.created_directory(path)
   local abspath = fs.absolute(path)
   return {kind = "directory", path = path, abspath = abspath,
