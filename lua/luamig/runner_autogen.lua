@@ -1,0 +1,59 @@
+-- luamig.runner_autogen -- the Runner's autogenerate and check
+-- (doc/autogenerate.md): the declared schema, compared with the database
+-- at head. Methods of luamig.Runner (init.lua installs them).
+local fail = require("luamig.errors").fail
+
+local M = {Runner = {}}
+local Runner = M.Runner
+
+function Runner:_render_context()
+  return {dialect = self:dialect(), naming_convention = self.settings.naming_convention}
+end
+
+-- Is the database at every head (Alembic's rule before autogenerate)?
+function Runner:_at_head()
+  local _, graph = self:scripts()
+  local rows = self:current_rows()
+  for _, id in ipairs(rows) do if not graph:revision(id) then return false end end
+  local applied = self:applied(rows)
+  for _, id in ipairs(graph:heads()) do if not applied[id] then return false end end
+  return true
+end
+
+-- The declared schema: target_schema's schema(op), recorded.
+function Runner:declared_schema()
+  local record = require "luamig.autogen.record"
+  local ok, res = pcall(record.load, self.settings.target_schema, self:dialect(),
+                        {naming_convention = self.settings.naming_convention, x = self.x})
+  if not ok then fail(type(res) == "table" and tostring(res.message or res) or tostring(res)) end
+  return res
+end
+
+-- The operations (luamig.autogen.diff) that turn the database into the
+-- declared schema; the database must be at head.
+function Runner:compare()
+  if not self:_at_head() then fail("Target database is not up to date.") end
+  local declared = self:declared_schema()
+  local conn = self:connection()                      -- after the scripts and the schema: a failure creates nothing
+  local autogen = require "luamig.autogen"
+  local ops = autogen.compare(conn, declared, {exclude = self:_own_tables(),
+    include_object = self.settings.include_object, compare_type = self.settings.compare_type})
+  for _, op in ipairs(ops) do self:_log("INFO", "Detected " .. autogen.diff.describe(op)) end
+  if #ops == 0 then self:_log("INFO", "No changes in schema detected.") end
+  return ops
+end
+
+-- Alembic's check: {ok = no difference, operations = {{kind, ctype, table,
+-- name, description, code}}}. A difference is a result, not an error.
+function Runner:check()
+  local ops = self:compare()
+  local autogen = require "luamig.autogen"
+  return {ok = #ops == 0, operations = autogen.describe(ops, self:_render_context())}
+end
+
+-- The live schema of a connection, without luamig's own tables.
+function Runner:_schema(conn)
+  return require("luamig.introspect").schema(conn, {exclude = self:_own_tables()})
+end
+
+return M

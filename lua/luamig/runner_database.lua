@@ -1,0 +1,102 @@
+-- luamig.runner_database -- the Runner's database: its URL (dialect, the
+-- URL as messages show it), the connection made on first use, the read
+-- that creates no SQLite file, and the names the log records (user@host,
+-- the log table). Methods of luamig.Runner (init.lua installs them).
+local core = require "luamig.core"
+local fs = require "luamig.fs"
+
+local M = {Runner = {}}
+local Runner = M.Runner
+
+-- The kind of database a URL names, as a user reads it.
+M.kind_names = {sqlite = "SQLite", postgresql = "PostgreSQL"}
+
+-- The dialect of the URL, without connecting.
+function Runner:dialect()
+  local ok, u = pcall(core.parse_url, self.url)
+  if not ok then error(u, 0) end
+  return u.dialect
+end
+
+-- The URL for messages: its password shown as ***.
+function Runner:display_url()
+  return core.parse_url(self.url).display
+end
+
+-- The file a sqlite: URL names, when it is a plain file (not :memory:),
+-- made absolute. (core.parse_url refuses file: URIs.)
+function M.sqlite_file(u)
+  local path = u.dialect == "sqlite" and u.path
+  if not path or path == "" or path == ":memory:" then return nil end
+  if path:sub(1, 1) ~= "/" then
+    local ok, cwd = pcall(core.cwd)
+    if ok and cwd then path = cwd:gsub("/$", "") .. "/" .. path end
+  end
+  return path
+end
+local sqlite_file = M.sqlite_file
+
+-- Connects on first use. Says first which database and where its URL came
+-- from (Alembic's "Context impl" line: a missing DATABASE_URL falling back
+-- to the default must not pass unseen), then that a SQLite file was made.
+-- Says which database and where its URL came from, once per runner.
+function Runner:_announce(u)
+  if self.announced then return end
+  self.announced = true
+  self:_log("INFO", ("Database: %s (%s)"):format(u.display, self.url_source or "from luamig.open"))
+end
+
+function Runner:connection()
+  if not self.conn then
+    local ok, u = pcall(core.parse_url, self.url)
+    local file = ok and sqlite_file(u)
+    local existed = file and fs.readable(file)
+    if ok then self:_announce(u) end
+    self.conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
+    if file and not existed and fs.readable(file) then
+      self:_log("INFO", "Created the SQLite database file " .. file)
+    end
+  end
+  return self.conn
+end
+
+-- The connection for a command that only reads, or nil when the database
+-- is a SQLite file that does not exist: a read finds nothing there, and
+-- connecting would create the file (an empty luamig.db left behind by a
+-- `luamig current` run in the wrong directory).
+function Runner:_read_connection()
+  if self.conn then return self.conn end
+  local ok, u = pcall(core.parse_url, self.url)
+  local file = ok and sqlite_file(u)
+  if file and not fs.readable(file) then
+    self:_announce(u)
+    self:_log("INFO", ("No SQLite database file %s: read as an empty database, nothing created"):format(file))
+    return nil
+  end
+  return self:connection()
+end
+
+function Runner:close()
+  if self.conn then self.conn:close() end
+  self.conn = nil
+end
+
+-- The version table and its log (named by the C core): luamig's own
+-- tables, never part of a compared schema.
+function Runner:_own_tables()
+  local vt = self.settings.version_table
+  return {[vt] = true, [core.version_log_name(vt)] = true}
+end
+
+-- The audit log's "user@host": $USER or $LOGNAME, else (a cron job, a
+-- container) the password database's name for the real uid.
+function M.who()
+  local function set(name) local v = os.getenv(name) return v ~= "" and v or nil end
+  local user = set("USER") or set("LOGNAME") or core.user() or "?"
+  local f = io.open("/proc/sys/kernel/hostname")
+  local host = f and f:read("l") or os.getenv("HOSTNAME") or "?"
+  if f then f:close() end
+  return user .. "@" .. host
+end
+
+return M

@@ -1,0 +1,185 @@
+-- luamig.runner_scripts -- the Runner's scripts: where they are (the
+-- version directories), loading them and their graph once, a revision as
+-- plain values, and writing new ones (revision, merge) through
+-- luamig.scaffold. Methods of luamig.Runner (init.lua installs them).
+local core = require "luamig.core"
+local fail = require("luamig.errors").fail
+
+local M = {Runner = {}}
+local Runner = M.Runner
+
+-- The scripts and their graph, loaded once. Listings read only each
+-- script's header (core.load_scripts' scan); a run (full = true) loads them
+-- whole up front, so a broken script stops it before anything runs and no
+-- file is read twice. A run after a listing in the same runner loads them
+-- again (a long-lived program may have seen the files change). A scanned
+-- record is completed on the first read of its functions or checksum.
+-- The directories of scripts: script_location/versions, then
+-- version_locations, each once (a version_locations that lists versions/
+-- too, as Alembic's does, names the same directory again).
+local function same_dir_key(dir)
+  dir = dir:gsub("/+$", ""):gsub("/%./", "/"):gsub("^%./", "")
+  return dir
+end
+function Runner:_version_dirs()
+  local s = self.settings
+  local dirs, seen = {}, {}
+  for _, d in ipairs({s.script_location .. "/versions", table.unpack(s.version_locations)}) do
+    local key = same_dir_key(d)
+    if not seen[key] then seen[key] = true dirs[#dirs + 1] = d end
+  end
+  return dirs
+end
+
+function Runner:scripts(full)
+  if full and self.scanned then self.records = nil end
+  if not self.records then
+    local dirs = self:_version_dirs()
+    local records = core.load_scripts(dirs, {scan = not full})
+    local graph = core.graph(records)
+    local by_id = {}
+    for _, r in ipairs(records) do by_id[r.revision] = r end
+    self.records, self.graph, self.by_id, self.scanned = records, graph, by_id, not full
+    self.order = nil
+  end
+  return self.records, self.graph
+end
+
+-- The "Create Date:" line of a script's leading comment block (the
+-- template writes it there, as Alembic's writes it in the docstring), or nil.
+local function header_create_date(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local date
+  for line in f:lines() do
+    if not line:match("^%s*%-%-") and not line:match("^%s*$") then break end
+    date = line:match("^%s*%-%-%s*Create Date:%s*(.-)%s*$")
+    if date then break end
+  end
+  f:close()
+  return date ~= "" and date or nil
+end
+
+-- A revision as plain values: id, parents, depends_on, labels, message,
+-- path, and what it is in the graph; checksum on first read (it loads the
+-- script: listings read only the headers), create_date on first read (it
+-- reads the script's header comment).
+local function record_checksum(info, key)
+  if key == "checksum" then return getmetatable(info).record.checksum end
+  if key == "create_date" then return header_create_date(info.path) end
+end
+
+function Runner:info(id)
+  local _, graph = self:scripts()
+  local g = graph:revision(id)
+  if not g then return nil end
+  local r = self.by_id[id]
+  return setmetatable({
+    id = id, revision = id, parents = g.down_revision, depends_on = r.depends_on,
+    labels = g.branch_labels, message = r.message, path = r.path,
+    children = g.children, dependents = g.dependents, transactional = r.transactional ~= false,
+    is_head = g.is_head, is_effective_head = g.is_effective_head, is_base = g.is_base,
+    is_branch_point = g.is_branch_point, is_merge_point = g.is_merge_point,
+  }, {__index = record_checksum, record = r})
+end
+
+-- Resolve identifiers to full ids (for down_revision and depends_on).
+function Runner:_resolve_all(idents)
+  local _, graph = self:scripts()
+  local out = {}
+  for _, ident in ipairs(idents) do
+    for _, id in ipairs(graph:resolve(ident)) do out[#out + 1] = id end
+  end
+  return out
+end
+
+-- Where a new revision goes when no --version-path is given and there are
+-- several version locations: the one that holds its first parent's script,
+-- as Alembic does; nil otherwise (one location, or a new base).
+function Runner:_parent_location(parents)
+  local dirs = self:_version_dirs()
+  if #dirs < 2 or not parents[1] then return nil end
+  local path = self.by_id[parents[1]].path
+  for _, d in ipairs(dirs) do
+    if path:sub(1, #d + 1) == d .. "/" then return d end
+  end
+end
+
+local function list_or_one(t)
+  if t == nil or #t == 0 then return nil end
+  if #t == 1 then return t[1] end
+  return t
+end
+
+-- A new script: {message, head = "head", splice, branch_label (string or
+-- list), depends_on (list), rev_id, version_path, upgrades, downgrades}.
+-- Returns {path = ..., revision = ...}.
+function Runner:revision(opts)
+  opts = opts or {}
+  local scaffold = require "luamig.scaffold"
+  local _, graph = self:scripts()
+  local operations
+  if opts.autogenerate then
+    -- {autogenerate = true}: the upgrade and downgrade come from comparing
+    -- the database (which must be at head) with target_schema
+    local ops = self:compare()
+    local autogen = require "luamig.autogen"
+    local ctx = self:_render_context()
+    operations = autogen.describe(ops, ctx)
+    local up, down = autogen.render(ops, ctx)
+    opts = setmetatable({upgrades = up, downgrades = down}, {__index = opts})
+  end
+  local head = opts.head or "head"
+  local parents = {}
+  if head ~= "base" then
+    if head == "head" and #graph:heads() > 1 then
+      fail("Multiple heads are present; please specify the head revision on which the new "
+        .. "revision should be based, or perform a merge.")
+    end
+    parents = self:_resolve_all({head})
+    for _, id in ipairs(parents) do
+      if not opts.splice and not graph:revision(id).is_head then
+        fail(("Revision %s is not a head revision; please specify --splice to create a new "
+          .. "branch from this revision"):format(id))
+      end
+    end
+  end
+  local labels = opts.branch_label
+  if type(labels) == "string" then labels = {labels} end
+  local existing = {}
+  for id in pairs(self.by_id) do existing[id] = true end
+  local s = self.settings
+  local path, record = scaffold.write_revision{
+    script_location = s.script_location, version_locations = self:_version_dirs(),
+    version_path = opts.version_path or self:_parent_location(parents),
+    file_template = s.file_template, truncate_slug_length = s.truncate_slug_length,
+    message = opts.message, rev_id = opts.rev_id, down_revision = list_or_one(parents),
+    branch_labels = labels, depends_on = opts.depends_on and self:_resolve_all(opts.depends_on),
+    upgrades = opts.upgrades, downgrades = opts.downgrades, existing_ids = existing,
+  }
+  self.records = nil                                  -- the graph changed
+  return {path = path, revision = record and record.revision or record, operations = operations}
+end
+
+-- A merge revision joining the given revisions (e.g. {"heads"}).
+function Runner:merge(opts)
+  local parents = self:_resolve_all(opts.revisions or {"heads"})
+  if #parents < 2 then
+    fail(("a merge needs at least two revisions; '%s' names %d"):format(
+      table.concat(opts.revisions or {"heads"}, " "), #parents))
+  end
+  local scaffold = require "luamig.scaffold"
+  local existing = {}
+  for id in pairs(self.by_id) do existing[id] = true end
+  local s = self.settings
+  local path, record = scaffold.write_revision{
+    script_location = s.script_location, version_locations = self:_version_dirs(),
+    version_path = self:_parent_location(parents), file_template = s.file_template,
+    truncate_slug_length = s.truncate_slug_length, message = opts.message, rev_id = opts.rev_id,
+    down_revision = parents, branch_labels = opts.branch_label and {opts.branch_label},
+    existing_ids = existing,
+  }
+  self.records = nil
+  return {path = path, revision = record and record.revision or record}
+end
+return M
