@@ -7,6 +7,15 @@
  * cross exactly. Results come back as text and are converted by column
  * type: integers, floats and booleans to numbers and booleans, bytea
  * decoded, numeric kept as a string so no precision is lost.
+ *
+ * The run lock (db.h's lock/unlock; the runner polls it for a whole run)
+ * is taken here, in pg_lock at "the run lock" below: a session advisory
+ * lock, pg_try_advisory_lock on a bigint key that is FNV-1a of "luamig:"
+ * and the version table's name, so runs on one database and version table
+ * exclude each other whatever their client. Asked once and polled by the
+ * runner, never waited for in the server, so a step running CREATE INDEX
+ * CONCURRENTLY cannot deadlock against a waiting run; a session lock, so
+ * it outlives each step's transaction and goes with a lost session.
  */
 #include "db.h"
 #include "value_kind.h"
@@ -67,6 +76,8 @@ static int result_error(struct lm_conn *c, PGresult *res, const char *sql, struc
   }
   const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
   snprintf(e->sqlstate, sizeof e->sqlstate, "%s", state ? state : "");
+  /* class 23: integrity constraint violation */
+  e->kind = state && strncmp(state, "23", 2) == 0 ? LM_CONSTRAINT : LM_ERR_OTHER;
   const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
   e->position = pos ? atoi(pos) : 0;
   lm_err_set_sql(e, sql);
@@ -665,7 +676,7 @@ static int pg_rollback(struct lm_conn *c, struct lm_err *e) {
   return run_control(c, "ROLLBACK", "ROLLBACK", e);
 }
 
-/* ---- the run lock: a session advisory lock ---- */
+/* ---- the run lock: a session advisory lock (see the top of this file) ---- */
 
 /* The advisory lock's key for a name: FNV-1a of "luamig:" + name. */
 static int64_t lock_key_for(const char *name) {
