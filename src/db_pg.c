@@ -340,7 +340,7 @@ static void params_release(struct pg_params *p) {
 }
 
 static void params_build(struct pg_params *p, int n, const struct lm_value *v) {
-  size_t k = n > 0 ? (size_t)n : 1;
+  size_t k = n > 0 ? (size_t)n : 0;                  /* lm_malloc takes 0 */
   p->types = lm_malloc(k * sizeof *p->types);
   p->values = lm_malloc(k * sizeof *p->values);
   p->lengths = lm_malloc(k * sizeof *p->lengths);

@@ -310,7 +310,7 @@ static int sqlite_query(struct lm_conn *c, const char *sql, int nparams,
   cur->base.conn = c;
   cur->stmt = stmt;
   int ncols = sqlite3_column_count(stmt);
-  cur->is_bool = lm_malloc((size_t)ncols + 1);
+  cur->is_bool = lm_malloc((size_t)ncols);
   for (int i = 0; i < ncols; i++) {
     const char *decl = sqlite3_column_decltype(stmt, i);
     cur->is_bool[i] = decl && (strcasecmp(decl, "BOOLEAN") == 0 || strcasecmp(decl, "BOOL") == 0);

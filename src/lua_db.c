@@ -111,7 +111,7 @@ static struct lm_value *check_params(lua_State *L, int idx, int *count) {
   }
   lua_pop(L, 1);
   luaL_argcheck(L, n >= 0 && n <= 65535, idx, "too many parameters (at most 65535)");
-  struct lm_value *v = lm_malloc(((size_t)n + 1) * sizeof *v);
+  struct lm_value *v = lm_malloc((size_t)n * sizeof *v);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, idx, i);
     if (!to_value(L, -1, &v[i - 1])) {
