@@ -63,6 +63,11 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
  * handler and may call it itself. */
 void lm_run_interrupt(void);
 int lm_run_interrupted(void);
+/* Only stop the statement running on the connection of the run in
+ * progress, if any, without marking the run interrupted (its step then
+ * fails with the database's error); async-signal-safe. For a signal the
+ * caller handles its own way (core.trap_interrupts). */
+void lm_run_stop_statement(void);
 
 /* The version rows of c, read without creating anything. */
 int lm_run_current(struct lm_conn *c, const char *version_table, char ***rows, size_t *n,

@@ -18,10 +18,14 @@
 static volatile sig_atomic_t interrupted;
 static struct lm_conn *volatile active_conn;
 
-void lm_run_interrupt(void) {
-  interrupted = 1;
+void lm_run_stop_statement(void) {
   struct lm_conn *c = active_conn;
   if (c && c->driver->interrupt) c->driver->interrupt(c);
+}
+
+void lm_run_interrupt(void) {
+  interrupted = 1;
+  lm_run_stop_statement();
 }
 
 int lm_run_interrupted(void) { return interrupted != 0; }
