@@ -4,7 +4,7 @@
  * Everything above this layer talks to struct lm_conn through its driver
  * (struct lm_driver, a table of function pointers, as sqlite3_io_methods
  * or git's ref_storage_be), never to a vendor type. db_sqlite.c is the only
- * file that includes <sqlite3.h>, db_pg.c the only one with <libpq-fe.h>.
+ * file that includes <sqlite3.h>, db_pg*.c the only ones with <libpq-fe.h>.
  *
  * Placeholders: one style for both databases, $1, $2, ... numbered from 1
  * (PostgreSQL's own; the SQLite driver binds "$N" to the N-th value). A

@@ -1,5 +1,6 @@
 /*
- * db_pg.c -- the PostgreSQL driver: the only file that includes <libpq-fe.h>.
+ * db_pg.c -- the PostgreSQL driver (its URLs are db_pg_url.c's): with
+ * db_pg_url.c, the only file that includes <libpq-fe.h>.
  *
  * Parameters go as text with a type OID chosen from the Lua value
  * (int8, float8, bool; strings as "unknown" so the server infers the
@@ -7,8 +8,18 @@
  * cross exactly. Results come back as text and are converted by column
  * type: integers, floats and booleans to numbers and booleans, bytea
  * decoded, numeric kept as a string so no precision is lost.
+ *
+ * The run lock (db.h's lock/unlock; the runner polls it for a whole run)
+ * is taken here, in pg_lock at "the run lock" below: a session advisory
+ * lock, pg_try_advisory_lock on a bigint key that is FNV-1a of "luamig:"
+ * and the version table's name, so runs on one database and version table
+ * exclude each other whatever their client. Asked once and polled by the
+ * runner, never waited for in the server, so a step running CREATE INDEX
+ * CONCURRENTLY cannot deadlock against a waiting run; a session lock, so
+ * it outlives each step's transaction and goes with a lost session.
  */
 #include "db.h"
+#include "db_pg_int.h"
 #include "value_kind.h"
 
 #include <libpq-fe.h>
@@ -41,18 +52,11 @@ struct pg_cursor {
 
 static PGconn *handle(struct lm_conn *c) { return ((struct pg_conn *)c)->pg; }
 
-/* Trim libpq's trailing newline from a message; caller frees. */
-static char *trimmed(const char *msg) {
-  size_t n = strlen(msg);
-  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
-  return lm_strndup(msg, n);
-}
-
 /* Fill e from a failed result (or from the connection when res is NULL). */
 static int result_error(struct lm_conn *c, PGresult *res, const char *sql, struct lm_err *e) {
   const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
   if (primary == NULL) {
-    char *msg = trimmed(res ? PQresultErrorMessage(res) : PQerrorMessage(handle(c)));
+    char *msg = lm_pg_trimmed(res ? PQresultErrorMessage(res) : PQerrorMessage(handle(c)));
     lm_err_set(e, LM_ERROR, "%s", *msg ? msg : "the server returned no result");
     free(msg);
   } else {
@@ -67,204 +71,13 @@ static int result_error(struct lm_conn *c, PGresult *res, const char *sql, struc
   }
   const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
   snprintf(e->sqlstate, sizeof e->sqlstate, "%s", state ? state : "");
+  /* class 23: integrity constraint violation */
+  e->kind = state && strncmp(state, "23", 2) == 0 ? LM_CONSTRAINT : LM_ERR_OTHER;
   const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
   e->position = pos ? atoi(pos) : 0;
   lm_err_set_sql(e, sql);
   lm_err_redact(e, c->secrets);
   return LM_ERROR;
-}
-
-/* libpq's reason for refusing a connection string, without the parts of
- * the string it quotes (they may hold the password). libpq quotes its
- * subject last, as 'reason: "subject"', or, in the keyword=value form's
- * messages, as a whitespace-free '"token"' inside the sentence; its own
- * fixed tokens and the one character it names are one character long
- * ('missing "=" after', 'unexpected character "@" at position 9'). The
- * first is cut, the second replaced by "...". Caller frees. */
-static char *libpq_reason(const char *msg) {
-  char *m = trimmed(msg);
-  char *subject = strstr(m, ": \"");
-  if (subject != NULL) *subject = '\0';
-  struct lm_buf b = LM_BUF_INIT;
-  for (const char *p = m; *p; ) {
-    if (*p != '"') {
-      lm_buf_addc(&b, *p++);
-      continue;
-    }
-    size_t run = strcspn(p + 1, " \t\r\n") + 1;       /* the whitespace-free run from the quote */
-    size_t close = run - 1;
-    while (close > 0 && p[close] != '"') close--;
-    if (close == 2) {                                 /* "X": libpq's, or one character */
-      lm_buf_add(&b, p, 3);
-      p += 3;
-    } else {
-      lm_buf_adds(&b, "\"...\"");
-      p += run;
-    }
-  }
-  free(m);
-  if (b.len == 0) lm_buf_adds(&b, "libpq cannot read it");
-  return lm_buf_detach(&b);
-}
-
-static const char *option(const PQconninfoOption *opts, const char *keyword) {
-  for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
-    if (strcmp(o->keyword, keyword) == 0) return o->val;
-  return NULL;
-}
-
-static size_t list_count(const char *list) {
-  size_t n = 1;
-  for (const char *p = list; *p; p++) n += *p == ',';
-  return n;
-}
-
-/* The URL for messages, rebuilt from libpq's fields: every option whose
- * libpq display character is "*" (password, sslpassword) shown as "***".
- * Hosts and ports go in the authority when they pair up and none is a
- * socket directory, else in the query as libpq's host= and port=. */
-static char *display_url(const PQconninfoOption *opts) {
-  const char *user = option(opts, "user"), *password = option(opts, "password");
-  const char *host = option(opts, "host"), *port = option(opts, "port");
-  const char *dbname = option(opts, "dbname");
-  int authority_hosts = (host == NULL || strchr(host, '/') == NULL) &&
-    (port == NULL || (host != NULL && list_count(port) == list_count(host)) ||
-     (host == NULL && strchr(port, ',') == NULL));
-  struct lm_buf b = LM_BUF_INIT;
-  lm_buf_adds(&b, "postgresql://");
-  if (user || password) {
-    /* percent-encoded where the user name would read as URL syntax: a
-     * user "app:pw" must not display as user "app" with a password */
-    for (const char *c = user ? user : ""; *c; c++) {
-      if (strchr(":@/?#%", *c) != NULL || (unsigned char)*c <= ' ') lm_buf_printf(&b, "%%%02X", (unsigned char)*c);
-      else lm_buf_addc(&b, *c);
-    }
-    if (password) lm_buf_adds(&b, ":***");
-    lm_buf_addc(&b, '@');
-  }
-  if (authority_hosts) {
-    const char *h = host ? host : "", *p = port ? port : "";
-    do {
-      size_t hn = strcspn(h, ","), pn = strcspn(p, ",");
-      int v6 = memchr(h, ':', hn) != NULL;
-      lm_buf_printf(&b, "%s%.*s%s", v6 ? "[" : "", (int)hn, h, v6 ? "]" : "");
-      if (pn > 0) lm_buf_printf(&b, ":%.*s", (int)pn, p);
-      h += hn + (h[hn] == ',');
-      p += pn + (p[pn] == ',');
-      if (*h) lm_buf_addc(&b, ',');
-    } while (*h);
-  }
-  if (dbname) lm_buf_printf(&b, "/%s", dbname);
-  char sep = '?';
-  for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-    const char *k = o->keyword;
-    if (o->val == NULL || strcmp(k, "user") == 0 || strcmp(k, "password") == 0 ||
-        strcmp(k, "dbname") == 0 ||
-        (authority_hosts && (strcmp(k, "host") == 0 || strcmp(k, "port") == 0)))
-      continue;
-    lm_buf_printf(&b, "%c%s=%s", sep, k, o->dispchar[0] == '*' ? "***" : o->val);
-    sep = '&';
-  }
-  return lm_buf_detach(&b);
-}
-
-/* Fields a URL can only have when a password or user name held a
- * character that must be percent-encoded: libpq ends the userinfo at the
- * first '@' or '/', so "u:p@ss@h" gives the host "ss@h" and "u:pa/ss@h"
- * the port "pa". Such a URL is refused, unquoted. NULL when all is well. */
-static const char *misread_fields(const PQconninfoOption *opts, const char *target) {
-#define ENCODE_HINT "a user name or password holding / @ : ? # or a space must be " \
-  "percent-encoded, e.g. @ as %40 and / as %2F"
-  const char *host = option(opts, "host"), *port = option(opts, "port");
-  for (const char *p = port ? port : ""; *p; ) {
-    size_t n = strcspn(p, ",");                       /* one port per host */
-    size_t digits = strspn(p, "0123456789");
-    if (n == 0 || digits != n || n > 5 || atoi(p) > 65535)
-      return "invalid port number: a port is a number up to 65535, and " ENCODE_HINT;
-    p += n + (p[n] == ',');
-  }
-  for (const char *h = host ? host : ""; *h; ) {
-    size_t n = strcspn(h, ",");
-    if (*h != '/' && *h != '@' && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                          "0123456789.-_:%[]") < n)
-      return "a host name holds a character no host name has; " ENCODE_HINT;   /* "ss@h" */
-    h += n + (h[n] == ',');
-  }
-  const char *auth = strstr(target, "//");
-  if (auth != NULL) {
-    auth += 2;
-    size_t head = strcspn(auth, "?");
-    const char *at = memchr(auth, '@', head), *slash = memchr(auth, '/', head);
-    if (at != NULL && slash != NULL && slash < at)  /* "u:pa/ss@h" */
-      return "an '@' after the first '/' (a database name holding @ must be percent-encoded as "
-             "%40); " ENCODE_HINT;
-  }
-  return NULL;
-#undef ENCODE_HINT
-}
-
-/* Read the URL with libpq's own parser: its display form and its secrets
- * come from libpq's fields, so they are what libpq will use. */
-static int pg_parse_url(struct lm_url *u, struct lm_err *e) {
-  char *msg = NULL;
-  PQconninfoOption *opts = PQconninfoParse(u->target, &msg);
-  if (opts == NULL) {
-    char *reason = msg ? libpq_reason(msg) : lm_strdup("out of memory");
-    lm_err_set(e, LM_ERROR, "invalid database URL (%s); the URL is not shown, as it may "
-               "hold a password", reason);
-    free(reason);
-    PQfreemem(msg);
-    return LM_ERROR;
-  }
-  for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
-    if (o->val != NULL && o->dispchar[0] == '*') lm_secrets_add(&u->secrets, o->val, strlen(o->val));
-  const char *misread = misread_fields(opts, u->target);
-  int rc = LM_OK;
-  if (misread != NULL)
-    rc = lm_err_set(e, LM_ERROR, "invalid database URL (%s); the URL is not shown, as it may "
-                    "hold a password", misread);
-  else
-    u->display = display_url(opts);
-  PQconninfoFree(opts);
-  return rc;
-}
-
-/* b += s percent-encoded as a URI query value or path (RFC 3986
- * unreserved bytes as they are), which libpq decodes back. */
-static void add_encoded(struct lm_buf *b, const char *s) {
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-        c == '-' || c == '.' || c == '_' || c == '~')
-      lm_buf_addc(b, (char)c);
-    else
-      lm_buf_printf(b, "%%%02X", c);
-  }
-}
-
-/* The same URL on another database: libpq's fields of u, every one but
- * dbname carried over as a query parameter ("postgresql:///DB?host=..."),
- * so nothing is re-read from the text by hand. */
-static int pg_with_dbname(const struct lm_url *u, const char *dbname, char **out, struct lm_err *e) {
-  char *msg = NULL;
-  PQconninfoOption *opts = PQconninfoParse(u->target, &msg);
-  if (opts == NULL) {
-    PQfreemem(msg);
-    return lm_err_set(e, LM_ERROR, "invalid database URL; the URL is not shown, as it may hold a password");
-  }
-  struct lm_buf b = LM_BUF_INIT;
-  lm_buf_adds(&b, "postgresql:///");
-  add_encoded(&b, dbname);
-  char sep = '?';
-  for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-    if (o->val == NULL || strcmp(o->keyword, "dbname") == 0) continue;
-    lm_buf_printf(&b, "%c%s=", sep, o->keyword);
-    add_encoded(&b, o->val);
-    sep = '&';
-  }
-  PQconninfoFree(opts);
-  *out = lm_buf_detach(&b);
-  return LM_OK;
 }
 
 static void ignore_notice(void *arg, const char *message) {
@@ -280,7 +93,7 @@ static int pg_open(const struct lm_url *url, struct lm_conn **out, struct lm_err
   const char *values[] = {CONNECT_TIMEOUT_S, "luamig", "UTF8", url->target, NULL};
   PGconn *pg = PQconnectdbParams(keys, values, 1);
   if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-    char *m = trimmed(pg ? PQerrorMessage(pg) : "out of memory");
+    char *m = lm_pg_trimmed(pg ? PQerrorMessage(pg) : "out of memory");
     lm_err_set(e, LM_ERROR, "cannot connect to PostgreSQL at '%s': %s", url->display, m);
     free(m);
     lm_err_redact(e, url->secrets);
@@ -329,7 +142,7 @@ static void params_release(struct pg_params *p) {
 }
 
 static void params_build(struct pg_params *p, int n, const struct lm_value *v) {
-  size_t k = n > 0 ? (size_t)n : 1;
+  size_t k = n > 0 ? (size_t)n : 0;                  /* lm_malloc takes 0 */
   p->types = lm_malloc(k * sizeof *p->types);
   p->values = lm_malloc(k * sizeof *p->values);
   p->lengths = lm_malloc(k * sizeof *p->lengths);
@@ -665,7 +478,7 @@ static int pg_rollback(struct lm_conn *c, struct lm_err *e) {
   return run_control(c, "ROLLBACK", "ROLLBACK", e);
 }
 
-/* ---- the run lock: a session advisory lock ---- */
+/* ---- the run lock: a session advisory lock (see the top of this file) ---- */
 
 /* The advisory lock's key for a name: FNV-1a of "luamig:" + name. */
 static int64_t lock_key_for(const char *name) {
@@ -746,8 +559,8 @@ static const char *pg_lost(struct lm_conn *c) {
 const struct lm_driver lm_driver_postgresql = {
   .name = "postgresql",
   .dialect = &lm_dialect_postgresql,
-  .parse_url = pg_parse_url,
-  .with_dbname = pg_with_dbname,
+  .parse_url = lm_pg_parse_url,
+  .with_dbname = lm_pg_with_dbname,
   .open = pg_open,
   .close = pg_close,
   .exec = pg_exec,

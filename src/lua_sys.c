@@ -3,9 +3,10 @@
  * cannot give: whether a descriptor is a terminal (progress lines, colour),
  * the real working directory (not an inherited $PWD), the user from the
  * password database (not $USER, which may be unset), and a monotonic clock
- * for rates and elapsed times; the process id, and a trap that turns
- * SIGINT, SIGTERM and SIGHUP into a Lua error so that cleanup code runs
- * (roundtrip drops the scratch database it created); a file's identity
+ * for rates and elapsed times; the process id, and the process's one
+ * signal trap: the luamig command's Ctrl-C, and core.trap_interrupts,
+ * which turns SIGINT, SIGTERM and SIGHUP into a Lua error so that cleanup
+ * code runs (roundtrip drops the scratch database it created); a file's identity
  * (device and inode), to tell whether two paths name one file.
  */
 #include <errno.h>
@@ -18,6 +19,8 @@
 #include <unistd.h>
 
 #include "lua_core.h"
+#include "lua_sys.h"
+#include "runner.h"
 
 /* core.isatty(fd) -> boolean */
 static int sys_isatty(lua_State *L) {
@@ -30,8 +33,7 @@ static int sys_isatty(lua_State *L) {
 static int sys_cwd(lua_State *L) {
   size_t size = 256;
   for (;;) {
-    char *buf = malloc(size);
-    if (!buf) return luaL_error(L, "out of memory");
+    char *buf = lm_malloc(size);
     if (getcwd(buf, size)) {
       lua_pushstring(L, buf);
       free(buf);
@@ -89,15 +91,28 @@ static int sys_file_id(lua_State *L) {
   return 1;
 }
 
-/* ---- The interrupt trap -------------------------------------------------
- * As lua.c does: the handler only sets a hook, and the hook raises the
- * error at the next Lua instruction, where raising is safe. A C call
- * blocked in the database finishes first. */
-static lua_State *trap_L;
+/* ---- Signals: the process's one trap -------------------------------------
+ * Every signal luamig handles lands in on_signal, which records it, stops
+ * the statement of the run in progress (runner.h: the driver's interrupt,
+ * async-signal-safe) and, as lua.c does, only sets a hook: the hook raises
+ * the error at the next Lua instruction, where raising is safe. It serves
+ * two owners:
+ *  - the luamig command's Ctrl-C (lm_lua_trap_ctrl_c, from main.c): the
+ *    runs of the process are marked interrupted (core.interrupted()), Lua
+ *    code fails with "interrupted (Ctrl-C)", the run rolls the step back
+ *    and says where the database is; a second Ctrl-C ends the process (the
+ *    default action).
+ *  - core.trap_interrupts, while on: SIGINT, SIGTERM and SIGHUP are
+ *    recorded (core.trapped_signal()) and raise "interrupted (SIGTERM)"
+ *    etc., or, while held, are only recorded and stop nothing. */
+static lua_State *command_L;          /* the luamig command's state, for its Ctrl-C */
+static lua_State *trap_L;             /* the main thread while trap_interrupts is on */
 static volatile sig_atomic_t trapped_signal;
 static struct sigaction saved_int, saved_term, saved_hup;
 static int trap_on;
 static volatile sig_atomic_t trap_hold;
+
+#define STOP_LUA_MASK (LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT)
 
 static const char *signal_name(int sig) {
   return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
@@ -109,9 +124,28 @@ static void trap_hook(lua_State *L, lua_Debug *ar) {
   luaL_error(L, "interrupted (%s)", signal_name(trapped_signal));
 }
 
-static void trap_handler(int sig) {
-  trapped_signal = sig;
-  if (trap_L != NULL && !trap_hold) lua_sethook(trap_L, trap_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+static void ctrl_c_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted (Ctrl-C)");
+}
+
+static void on_signal(int sig) {
+  if (trap_on) {
+    trapped_signal = sig;
+    if (trap_hold) return;
+    lm_run_stop_statement();
+    if (trap_L != NULL) lua_sethook(trap_L, trap_hook, STOP_LUA_MASK, 1);
+    return;
+  }
+  signal(sig, SIG_DFL);                               /* the command's Ctrl-C: a second one kills */
+  lm_run_interrupt();
+  if (command_L != NULL) lua_sethook(command_L, ctrl_c_hook, STOP_LUA_MASK, 1);
+}
+
+void lm_lua_trap_ctrl_c(lua_State *L) {
+  command_L = L;
+  signal(SIGINT, on_signal);
 }
 
 /* core.trap_interrupts(mode): true, SIGINT, SIGTERM and SIGHUP (a closed
@@ -133,7 +167,7 @@ static int sys_trap_interrupts(lua_State *L) {
     trapped_signal = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = trap_handler;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &saved_int);
     sigaction(SIGTERM, &sa, &saved_term);
@@ -142,7 +176,7 @@ static int sys_trap_interrupts(lua_State *L) {
   }
   if (on) {
     trap_hold = hold;
-    if (!hold && trapped_signal != 0) trap_handler(trapped_signal);
+    if (!hold && trapped_signal != 0) on_signal(trapped_signal);
   } else if (!on && trap_on) {
     sigaction(SIGINT, &saved_int, NULL);
     sigaction(SIGTERM, &saved_term, NULL);

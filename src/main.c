@@ -7,7 +7,6 @@
  * binary copied alone works. LUAMIG_LUA_DIR=dir makes it load them from
  * dir instead, for working on them without a rebuild.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "db.h"
 #include "embedded.h"
+#include "lua_sys.h"
 #include "luamig.h"
 #include "runner.h"
 
@@ -50,25 +50,6 @@ static void preload_modules(lua_State *L) {
     }
   }
   lua_pop(L, 1);
-}
-
-/* Ctrl-C, as lua.c handles it: the first stops the statement running in a
- * step (runner.h's lm_run_interrupt) and, through a hook, the Lua code
- * running now, which fails with "interrupted (Ctrl-C)"; the run rolls the
- * step back and says where the database is, and the command exits 130. A
- * second Ctrl-C ends the process at once (the default action). */
-static lua_State *globalL;
-
-static void stop_lua(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted (Ctrl-C)");
-}
-
-static void on_sigint(int sig) {
-  signal(sig, SIG_DFL);
-  lm_run_interrupt();
-  lua_sethook(globalL, stop_lua, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 /* Runs in protected mode: require "luamig.cli" and call main(args). */
@@ -104,8 +85,7 @@ int main(int argc, char **argv) {
     fputs("luamig: cannot create the Lua state: not enough memory\n", stderr);
     return 1;
   }
-  globalL = L;
-  signal(SIGINT, on_sigint);
+  lm_lua_trap_ctrl_c(L);                              /* Ctrl-C: lua_sys.c */
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);

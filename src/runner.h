@@ -43,7 +43,7 @@ struct lm_run_opts {
   int transaction_per_migration;      /* 0: the whole run is one transaction */
   long lock_timeout_ms;               /* how long to wait for another run */
   int plan_only;                      /* --plan: compute *plan, run nothing */
-  const char *offline_dialect;        /* non-NULL: --sql, no connection */
+  const struct lm_dialect *offline_dialect;   /* non-NULL: --sql, no connection */
   const char *who;                    /* for the log: user@host */
 };
 
@@ -63,6 +63,11 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
  * handler and may call it itself. */
 void lm_run_interrupt(void);
 int lm_run_interrupted(void);
+/* Only stop the statement running on the connection of the run in
+ * progress, if any, without marking the run interrupted (its step then
+ * fails with the database's error); async-signal-safe. For a signal the
+ * caller handles its own way (core.trap_interrupts). */
+void lm_run_stop_statement(void);
 
 /* The version rows of c, read without creating anything. */
 int lm_run_current(struct lm_conn *c, const char *version_table, char ***rows, size_t *n,

@@ -65,6 +65,12 @@ void *lm_malloc(size_t n) {
   return p;
 }
 
+void *lm_calloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (p == NULL) out_of_memory();                     /* calloc checks n * size for overflow */
+  return p;
+}
+
 void *lm_realloc(void *p, size_t n) {
   void *q = realloc(p, n ? n : 1);
   if (q == NULL) out_of_memory();
