@@ -103,13 +103,19 @@ static void require_message(struct lm_err *e) {
 
 /* The scan of the file at path, when it accepts it, against the loaded
  * record at rec. */
-static void check_scan(lua_State *L, const char *file, int rec) {
+static void check_scan(lua_State *L, const char *file, int rec, int env_mt) {
   int top = lua_gettop(L);
-  lua_newtable(L);                                   /* a metatable that completes nothing */
+  lua_newtable(L);                   /* completes the scanned record from the loaded one, */
+  lua_pushvalue(L, rec);              /* as core.load_scripts' metatable does by loading */
+  lua_setfield(L, -2, "__index");
   struct lm_err e = LM_ERR_INIT;
-  int scanned = lm_script_scan_at(L, AT_FDCWD, file, file, lua_gettop(L), &e);
-  if (scanned < 0) abort();                          /* the load just read the same file */
-  if (scanned == 1 && lm_script_scan_differs(L, -1, rec) != NULL) abort();
+  /* the scanned record (its metatable the one above), or the full load's
+   * when the scan declines */
+  if (lm_script_scan_at(L, AT_FDCWD, file, file, lua_gettop(L), env_mt, &e) != LM_OK)
+    abort();                                         /* the load just read the same file */
+  int scanned = lua_getmetatable(L, -1) && lua_rawequal(L, -1, top + 1);  /* not the full load's */
+  if (scanned) lua_pop(L, 1);
+  if (scanned && lm_script_scan_differs(L, -1, rec) != NULL) abort();
   lm_err_release(&e);
   lua_settop(L, top);
 }
@@ -144,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   int rec = lua_gettop(L);
   if (rec != env_mt + 1) abort();
-  check_scan(L, path, rec);
+  check_scan(L, path, rec, env_mt);
   lua_getfield(L, rec, "checksum");
   if (lua_rawlen(L, -1) != 64) abort();
   lua_pop(L, 1);
