@@ -1,4 +1,4 @@
--- luamig.op_bulk -- op.bulk_insert: rows from a Lua list or an iterator,
+-- luamig.op.bulk -- op.bulk_insert: rows from a Lua list or an iterator,
 -- in constant memory.
 --
 -- Online the rows go straight to the C hot path, conn:bulk_insert (one
