@@ -154,41 +154,6 @@ end
 M.same = {index = same_index, unique = same_unique, foreign = same_foreign_key, check = same_check}
 
 ---------------------------------------------------------------------------
--- include_object(kind, name, table): leave out what it rejects, on both sides.
-
-local kinds = {uniques = "unique_constraint", foreign_keys = "foreign_key_constraint",
-               checks = "check_constraint", indexes = "index"}
-
-function M.filter(schema, include)
-  if not include then return schema end
-  local out = {tables = {}, order = {}, dialect = schema.dialect}
-  local function keep(kind, name, tname)
-    return include(kind, name, tname) ~= false
-  end
-  for name, t in pairs(schema.tables) do
-    if keep("table", name, nil) then
-      local c = {}
-      for k, v in pairs(t) do c[k] = v end
-      c.columns = {}
-      for _, col in ipairs(t.columns) do
-        if keep("column", col.name, name) then c.columns[#c.columns + 1] = col end
-      end
-      for field, kind in pairs(kinds) do
-        c[field] = {}
-        for _, x in ipairs(t[field] or {}) do
-          if x.name == nil or keep(kind, x.name, name) then c[field][#c[field] + 1] = x end
-        end
-      end
-      out.tables[name] = c
-    end
-  end
-  for _, name in ipairs(schema.order or {}) do
-    if out.tables[name] then out.order[#out.order + 1] = name end
-  end
-  return out
-end
-
----------------------------------------------------------------------------
 -- Ordering
 
 local function sorted_keys(t)
