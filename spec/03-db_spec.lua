@@ -474,3 +474,73 @@ h.each_db(function(db)
     end)
   end)
 end)
+
+-- The facts the op layer renders offline, owned here and exported to Lua:
+-- a value's fit for a column kind, a COPY line, $N inlining.
+describe("core's offline SQL helpers", function()
+  it("value_fits: value_kind.c's rule, nil fitting every kind", function()
+    local fits = core.value_fits
+    assert.is_true(fits("integer", 12))
+    assert.is_true(fits("integer", " -12 "))
+    assert.is_false(fits("integer", "12a"))
+    assert.is_false(fits("integer", "99999999999999999999"))
+    assert.is_false(fits("integer", 1.5))
+    assert.is_true(fits("number", "1.5e3"))
+    assert.is_false(fits("number", "0x10"))
+    assert.is_false(fits("number", 0/0))
+    assert.is_false(fits("number", "1e999"))
+    assert.is_true(fits("boolean", 1))
+    assert.is_false(fits("boolean", 2))
+    assert.is_true(fits("text", 7))
+    assert.is_false(fits("string", 7))
+    assert.is_true(fits("binary", "bytes"))
+    assert.is_true(fits("binary", core.binary("\0")))
+    assert.is_false(fits("text", core.binary("\0")))
+    assert.is_true(fits("any", core.binary("\0")))
+    for _, kind in ipairs({"any", "integer", "number", "boolean", "text", "string", "binary"}) do
+      assert.is_true(fits(kind, nil), kind)
+    end
+    assert.is_false(fits("any", {}))
+    assert.truthy(tostring(h.error_of(fits, "int", 1)):find("invalid option 'int'", 1, true))
+  end)
+
+  it("copy_text: one line of COPY's text format, as the online COPY sends it", function()
+    assert.equal("1\t\\N\ta\\tb\\\\c\\n\\rd\tt\tf\t0.1\t-Infinity\tNaN\t\\\\x00ff\n",
+      core.copy_text({n = 9, 1, nil, "a\tb\\c\n\rd", true, false, 0.1, -math.huge, 0/0,
+                      core.binary("\0\255")}))
+    assert.equal("\\N\n", core.copy_text({n = 1}))
+    -- kinds convert as bulk_insert does: bytes for binary, a number's text for text
+    assert.equal("\\\\x6162\t5\t0.30000000000000004\t7\n",
+      core.copy_text({"ab", 5, 0.1 + 0.2, 7}, {"binary", "text", "text", "integer"}))
+    local line, bad = core.copy_text({"ok", "a\0b"})
+    assert.is_nil(line)
+    assert.equal(2, bad)
+    assert.equal("\\\\x610062\n", core.copy_text({"a\0b"}, {"binary"}))
+    assert.truthy(tostring(h.error_of(core.copy_text, {{}})):find(
+      "copy_text: value 1: a table cannot be copied", 1, true))
+  end)
+
+  it("inline_sql: $N as literals of the dialect, outside quoted names", function()
+    local sql = 'INSERT INTO "t$1" (a, b, c, d, e, f) VALUES ($1, $2, $3, $4, $5, $6)'
+    local params = {n = 6, "it's", 7, nil, true, core.binary("AB"), 0.5}
+    assert.equal([[INSERT INTO "t$1" (a, b, c, d, e, f) VALUES ('it''s', 7, NULL, TRUE, X'4142', 0.5)]],
+                 core.inline_sql("sqlite", sql, params))
+    assert.equal([[INSERT INTO "t$1" (a, b, c, d, e, f) VALUES ('it''s', 7, NULL, TRUE, decode('4142', 'hex'), 0.5)]],
+                 core.inline_sql("postgresql", sql, params))
+    assert.equal([[SELECT E'a\\b']], core.inline_sql("postgresql", "SELECT $1", {"a\\b"}))
+    assert.equal("SELECT 'a\\b'", core.inline_sql("sqlite", "SELECT $1", {"a\\b"}))
+    assert.equal("SELECT 1", core.inline_sql("sqlite", "SELECT 1"))
+    assert.equal("statement uses $2 but has 1 values",
+                 h.error_of(core.inline_sql, "sqlite", "SELECT $2", {1}).message)
+  end)
+end)
+
+h.each_db(function(db)
+  it("inline_sql's text reads back as the bound values do", function()
+    local conn <close> = db.connect()
+    -- (a float is left out: PostgreSQL reads 2.5 as numeric, which comes back as text)
+    local params = {n = 4, "it's \\ \"q\"", -7, core.binary("\0\1A"), "ünï"}
+    local sql = "SELECT $1 AS s, $2 AS i, $3 AS b, $4 AS u"
+    assert.same(conn:query(sql, params), conn:query(core.inline_sql(db.name, sql, params)))
+  end)
+end)

@@ -35,6 +35,32 @@ struct lm_value {
 
 struct lm_driver;
 
+/* What luamig's own SQL needs to know of a database, connected or not
+ * (db_dialect.c): the layers above ask it rather than branch on a name. */
+struct lm_dialect {
+  const char *name;              /* "sqlite", "postgresql" */
+  const char *title;             /* "SQLite", "PostgreSQL": for messages */
+  const char *table_exists_sql;  /* a row when the table named $1 is visible (PostgreSQL:
+                                  * in the search path) */
+  const char *serial_key_type;   /* a primary key numbered by the database (the log's id) */
+  const char *timestamp_type;    /* a point in time (the log's applied_at) */
+  const char *blob_open;         /* a blob literal: blob_open, lower-case hex digits, */
+  const char *blob_close;        /*   blob_close: X'4142' or decode('4142', 'hex') */
+  size_t name_max;               /* bytes of a name the database keeps (it cuts longer ones
+                                  * silently, at a UTF-8 character boundary); 0: no limit */
+};
+
+extern const struct lm_dialect lm_dialect_sqlite;
+extern const struct lm_dialect lm_dialect_postgresql;
+/* The dialect of that name, NULL if none. */
+const struct lm_dialect *lm_dialect_find(const char *name);
+/* sql with each $N replaced by the N-th value as a literal of dialect d,
+ * outside double-quoted identifiers (offline SQL, where nothing is bound).
+ * Caller frees; NULL with e set when a value cannot be rendered or $N has
+ * no value. */
+char *lm_sql_inline(const struct lm_dialect *d, const char *sql, int nparams,
+                    const struct lm_value *params, struct lm_err *e);
+
 /* A parsed database URL. All strings are owned (lm_url_release frees them).
  * A URL that does not parse is never shown: display exists only for one
  * that did, and it is rebuilt from the parsed fields, not copied from the
@@ -68,7 +94,8 @@ struct lm_bulk {
 };
 
 struct lm_driver {
-  const char *name;    /* "sqlite", "postgresql": the dialect */
+  const char *name;    /* "sqlite", "postgresql": the dialect's name */
+  const struct lm_dialect *dialect;
 
   /* Read u->target with the database's own parser, without connecting:
    * set u->display from the parsed fields and add to u->secrets every
@@ -194,6 +221,12 @@ void lm_err_redact(struct lm_err *e, char *const *secrets);
  * Caller frees. */
 char *lm_bulk_head(const char *verb, const char *table, int ncols,
                    const char *const *columns, struct lm_err *e);
+
+/* Append one row of n values in PostgreSQL's COPY text format, newline
+ * included (db_pg.c): what a bulk load sends, and the offline COPY block.
+ * Returns 0, or the 1-based index of a text value holding a NUL byte, which
+ * COPY cannot carry (nothing is appended then). */
+int lm_copy_text_row(struct lm_buf *buf, int n, const struct lm_value *v);
 
 /* Quote an identifier: always double-quoted, inner quotes doubled. Fails
  * (NULL, message in e) on an empty name or one holding a NUL byte. Caller

@@ -7,6 +7,15 @@
  * cross exactly. Results come back as text and are converted by column
  * type: integers, floats and booleans to numbers and booleans, bytea
  * decoded, numeric kept as a string so no precision is lost.
+ *
+ * The run lock (db.h's lock/unlock; the runner polls it for a whole run)
+ * is taken here, in pg_lock at "the run lock" below: a session advisory
+ * lock, pg_try_advisory_lock on a bigint key that is FNV-1a of "luamig:"
+ * and the version table's name, so runs on one database and version table
+ * exclude each other whatever their client. Asked once and polled by the
+ * runner, never waited for in the server, so a step running CREATE INDEX
+ * CONCURRENTLY cannot deadlock against a waiting run; a session lock, so
+ * it outlives each step's transaction and goes with a lost session.
  */
 #include "db.h"
 #include "value_kind.h"
@@ -67,6 +76,8 @@ static int result_error(struct lm_conn *c, PGresult *res, const char *sql, struc
   }
   const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
   snprintf(e->sqlstate, sizeof e->sqlstate, "%s", state ? state : "");
+  /* class 23: integrity constraint violation */
+  e->kind = state && strncmp(state, "23", 2) == 0 ? LM_CONSTRAINT : LM_ERR_OTHER;
   const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
   e->position = pos ? atoi(pos) : 0;
   lm_err_set_sql(e, sql);
@@ -546,11 +557,14 @@ static int put_copy(struct pg_bulk *b, struct lm_err *e) {
   return LM_OK;
 }
 
-static int pg_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm_err *e) {
-  struct pg_bulk *b = (struct pg_bulk *)base;
-  struct lm_buf *buf = &b->buf;
-  base->rows++;
-  for (int i = 0; i < base->ncols; i++) {
+/* Append one row of n values in COPY's text format, newline included: what
+ * pg_bulk_row sends and core.copy_text returns (the offline COPY block).
+ * Returns 0, or the 1-based index of a text value holding a NUL byte,
+ * which COPY cannot carry (nothing of the row is appended then). */
+int lm_copy_text_row(struct lm_buf *buf, int n, const struct lm_value *v) {
+  for (int i = 0; i < n; i++)
+    if (v[i].type == LM_TEXT && memchr(v[i].s, '\0', v[i].len) != NULL) return i + 1;
+  for (int i = 0; i < n; i++) {
     if (i > 0) lm_buf_addc(buf, '\t');
     switch (v[i].type) {
     case LM_NULL: lm_buf_add(buf, "\\N", 2); break;
@@ -564,12 +578,7 @@ static int pg_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm
         lm_buf_add(buf, text, lm_number_text(&v[i], text));
       }
       break;
-    case LM_TEXT:
-      if (memchr(v[i].s, '\0', v[i].len) != NULL)
-        return lm_err_set(e, LM_ERROR, "row %" PRId64 ", value %d: a string with a NUL byte "
-                          "cannot be copied into PostgreSQL", base->rows, i + 1);
-      copy_escape(buf, v[i].s, v[i].len);
-      break;
+    case LM_TEXT: copy_escape(buf, v[i].s, v[i].len); break;
     case LM_BLOB:                                     /* bytea's hex form: \x then two digits */
       lm_buf_add(buf, "\\\\x", 3);                  /* \x, its backslash doubled for COPY */
       copy_hex(buf, v[i].s, v[i].len);
@@ -577,7 +586,17 @@ static int pg_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm
     }
   }
   lm_buf_addc(buf, '\n');
-  return buf->len >= COPY_CHUNK ? put_copy(b, e) : LM_OK;
+  return 0;
+}
+
+static int pg_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm_err *e) {
+  struct pg_bulk *b = (struct pg_bulk *)base;
+  base->rows++;
+  int bad = lm_copy_text_row(&b->buf, base->ncols, v);
+  if (bad != 0)
+    return lm_err_set(e, LM_ERROR, "row %" PRId64 ", value %d: a string with a NUL byte "
+                      "cannot be copied into PostgreSQL", base->rows, bad);
+  return b->buf.len >= COPY_CHUNK ? put_copy(b, e) : LM_OK;
 }
 
 /* COPY reports a bad value at the end, with "COPY t, line N, column c: ..."
@@ -657,14 +676,13 @@ static int pg_rollback(struct lm_conn *c, struct lm_err *e) {
   return run_control(c, "ROLLBACK", "ROLLBACK", e);
 }
 
-/* ---- the run lock: a session advisory lock ---- */
+/* ---- the run lock: a session advisory lock (see the top of this file) ---- */
 
 /* The advisory lock's key for a name: FNV-1a of "luamig:" + name. */
 static int64_t lock_key_for(const char *name) {
-  uint64_t h = 14695981039346656037ULL;
-  for (const char *p = "luamig:"; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-  for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-  return (int64_t)(h >> 1);
+  uint64_t h = lm_fnv1a64(LM_FNV1A64_BASIS, "luamig:", 7);
+  h = lm_fnv1a64(h, name, strlen(name));
+  return (int64_t)(h >> 1);                           /* a non-negative bigint */
 }
 
 /* The backend holding the advisory lock of key, for messages; 0 if unknown. */
@@ -738,6 +756,7 @@ static const char *pg_lost(struct lm_conn *c) {
 
 const struct lm_driver lm_driver_postgresql = {
   .name = "postgresql",
+  .dialect = &lm_dialect_postgresql,
   .parse_url = pg_parse_url,
   .with_dbname = pg_with_dbname,
   .open = pg_open,

@@ -17,6 +17,11 @@
  * also why the database file itself is not locked: SQLite holds fcntl
  * locks on it). The lock file is left in place: removing it would let a
  * third run lock a new file while a second waits on the old one.
+ *
+ * lock_timeout is the busy timeout: sqlite_set_busy_timeout stores it and
+ * busy_wait (SQLite's busy handler, installed at open) waits up to it for
+ * another process's lock on the file, then the statement fails with a
+ * message saying how long it waited (sqlite_error).
  */
 #define _DEFAULT_SOURCE                               /* flock */
 #include "db.h"
@@ -106,6 +111,7 @@ static int db_error(struct lm_conn *c, const char *sql, int offset_base, struct 
     lm_err_set(e, LM_ERROR, "%s", sqlite3_errmsg(db));
   sc->busy_waited = -1;
   e->db_code = code;
+  e->kind = (code & 0xff) == SQLITE_CONSTRAINT ? LM_CONSTRAINT : LM_ERR_OTHER;
   /* SQLite rolls a whole transaction back itself after these errors
    * (sqlite.org/lang_transaction.html, "Response To Errors Within A
    * Transaction"): remember that the caller's SQL did not end it. */
@@ -573,6 +579,7 @@ static void sqlite_interrupt(struct lm_conn *c) {
 
 const struct lm_driver lm_driver_sqlite = {
   .name = "sqlite",
+  .dialect = &lm_dialect_sqlite,
   .parse_url = NULL,
   .open = sqlite_open,
   .close = sqlite_close,

@@ -657,6 +657,102 @@ static int core_quote_literal(lua_State *L) {
   return quote_literal_as(L, dialects[d], 2);
 }
 
+/* core.value_fits(kind, v) -> boolean: whether bulk_insert takes v for a
+ * column of that kind (value_kind.c's rule; kinds are lm_kind_names). nil
+ * fits every kind; a value that cannot be bound fits none. */
+static int core_value_fits(lua_State *L) {
+  enum lm_kind kind = (enum lm_kind)luaL_checkoption(L, 1, NULL, lm_kind_names);
+  luaL_checkany(L, 2);
+  struct lm_value v;
+  int bindable = to_value(L, 2, &v);
+  lua_pushboolean(L, bindable && (v.type == LM_NULL || lm_kind_accepts(kind, &v)));
+  return 1;
+}
+
+/* The length of the list at idx: list.n when set, else its highest integer
+ * key (a list may hold nil), as check_params counts. */
+static lua_Integer list_length(lua_State *L, int idx) {
+  lua_Integer n = 0;
+  if (lua_getfield(L, idx, "n") == LUA_TNUMBER) {
+    n = lua_tointeger(L, -1);
+  } else {
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+      if (lua_isinteger(L, -2) && lua_tointeger(L, -2) > n) n = lua_tointeger(L, -2);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+/* core.copy_text(row [, kinds]) -> line, or nil and i: one row (a list of
+ * values, nil holes allowed) in PostgreSQL's COPY text format, the newline
+ * included, exactly as conn:bulk_insert sends it online. kinds (optional,
+ * one per value, lm_kind_names) converts as bulk_insert does: a string for
+ * a binary column is bytes, a number for a text column is its text. nil
+ * and i when value i is a string with a NUL byte, which COPY cannot carry
+ * (the caller words the message). */
+static int core_copy_text(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_Integer n = list_length(L, 1);
+  luaL_argcheck(L, n >= 0 && n <= 65535, 1, "too many values (at most 65535)");
+  /* the values, then per value the text of a number for a text column;
+   * a userdata, so an error below frees it */
+  struct lm_value *v = lua_newuserdatauv(L, (sizeof *v + LM_NUMBER_TEXT_MAX) * (size_t)n, 0);
+  char (*number_text)[LM_NUMBER_TEXT_MAX] = (void *)(v + n);
+  for (int i = 0; i < n; i++) {
+    lua_geti(L, 1, i + 1);
+    if (!to_value(L, -1, &v[i]))
+      return luaL_error(L, "copy_text: value %d: a %s cannot be copied (use nil, a boolean, "
+                        "a number, a string or core.binary)", i + 1, luaL_typename(L, -1));
+    lua_pop(L, 1);                                    /* the row still holds the string */
+    if (lua_isnil(L, 2)) continue;
+    lua_geti(L, 2, i + 1);
+    enum lm_kind kind = (enum lm_kind)luaL_checkoption(L, -1, "any", lm_kind_names);
+    lua_pop(L, 1);
+    if (kind == LM_KIND_BINARY && v[i].type == LM_TEXT) {
+      v[i].type = LM_BLOB;
+    } else if (kind == LM_KIND_TEXT && (v[i].type == LM_INTEGER ||
+                                        (v[i].type == LM_FLOAT && !isnan(v[i].f)))) {
+      v[i].len = lm_number_text(&v[i], number_text[i]);
+      v[i].s = number_text[i];
+      v[i].type = LM_TEXT;
+    }
+  }
+  struct lm_buf line = LM_BUF_INIT;
+  int bad = lm_copy_text_row(&line, (int)n, v);
+  if (bad != 0) {
+    lua_pushnil(L);
+    lua_pushinteger(L, bad);
+    return 2;
+  }
+  lua_pushlstring(L, line.data, line.len);
+  lm_buf_release(&line);
+  return 1;
+}
+
+/* core.inline_sql(dialect, sql [, params]) -> sql with each $N replaced by
+ * its value as a literal of the dialect (outside double-quoted names), as
+ * the offline version-table statements are written (lm_sql_inline).
+ * params as conn:exec's; raises when a value cannot be rendered. */
+static int core_inline_sql(lua_State *L) {
+  static const char *const dialects[] = {"sqlite", "postgresql", NULL};
+  const struct lm_dialect *d = lm_dialect_find(dialects[luaL_checkoption(L, 1, NULL, dialects)]);
+  const char *sql = luaL_checkstring(L, 2);
+  int n;
+  struct lm_value *params = check_params(L, 3, &n);
+  struct lm_err e = LM_ERR_INIT;
+  char *text = lm_sql_inline(d, sql, n, params, &e);
+  free(params);
+  if (text == NULL) return lm_lua_raise(L, &e);
+  lua_pushstring(L, text);
+  free(text);
+  return 1;
+}
+
 /* core.parse_url(url) -> {dialect=, display=, path= (SQLite)}; raises on a
  * bad URL with the same message connect would give. */
 static int core_parse_url(lua_State *L) {
@@ -794,6 +890,9 @@ static const luaL_Reg core_funcs[] = {
   {"quote_ident", core_quote_ident},
   {"quote_literal", core_quote_literal},
   {"binary", core_binary},
+  {"value_fits", core_value_fits},
+  {"copy_text", core_copy_text},
+  {"inline_sql", core_inline_sql},
   {NULL, NULL}
 };
 

@@ -202,8 +202,7 @@ static int core_run(lua_State *L) {
   /* A plan only computes: it must not ask a scanned record for its
    * checksum, which would load (read again) every script. */
   int plan = opt_bool(L, "plan", 0);
-  s->scripts = calloc(g->nrevs ? g->nrevs : 1, sizeof *s->scripts);
-  if (s->scripts == NULL) return luaL_error(L, "not enough memory");
+  s->scripts = lm_calloc(g->nrevs, sizeof *s->scripts);
   for (size_t i = 0; i < g->nrevs; i++) {             /* strings stay in the records */
     lua_rawgeti(L, ARG_RECORDS, (lua_Integer)i + 1);
     lua_getfield(L, -1, "message");
@@ -223,7 +222,7 @@ static int core_run(lua_State *L) {
     .version_table = opt_string(L, "version_table", "luamig_version"),
     .transaction_per_migration = opt_bool(L, "transaction_per_migration", 1),
     .plan_only = opt_bool(L, "plan", 0),
-    .offline_dialect = opt_string(L, "dialect", NULL),
+    .offline_dialect = NULL,
     .who = opt_string(L, "who", NULL),
     .lock_timeout_ms = 300000,
   };
@@ -237,8 +236,7 @@ static int core_run(lua_State *L) {
     lua_getfield(L, ARG_OPTS, "targets");
     luaL_argcheck(L, lua_istable(L, -1), ARG_OPTS, "opts.targets must be a list for a stamp");
     size_t n = (size_t)lua_rawlen(L, -1);
-    s->targets = calloc(n ? n : 1, sizeof *s->targets);
-    if (s->targets == NULL) return luaL_error(L, "not enough memory");
+    s->targets = lm_calloc(n, sizeof *s->targets);
     for (size_t i = 0; i < n; i++) {
       lua_rawgeti(L, -1, (lua_Integer)i + 1);
       if (lua_type(L, -1) != LUA_TSTRING)
@@ -250,8 +248,12 @@ static int core_run(lua_State *L) {
     o.targets = s->targets;
     o.ntargets = n;
   }
-  if (conn == NULL && o.offline_dialect == NULL)
+  const char *dialect = opt_string(L, "dialect", NULL);
+  if (conn == NULL && dialect == NULL)
     return luaL_error(L, "core.run: give a connection, or opts.dialect for offline SQL");
+  if (conn == NULL && (o.offline_dialect = lm_dialect_find(dialect)) == NULL)
+    return luaL_error(L, "core.run: opts.dialect must be \"sqlite\" or \"postgresql\", not \"%s\"",
+                      dialect);
   if (kind != LM_RUN_UPGRADE && kind != LM_RUN_STAMP && o.target == NULL)
     return luaL_error(L, "core.run: opts.target is required for a downgrade");
 
@@ -302,7 +304,7 @@ static int core_current(lua_State *L) {
 static int core_ensure_version(lua_State *L) {
   struct lm_conn *conn = lm_lua_checkconn(L, 1);
   const char *table = luaL_optstring(L, 2, "luamig_version");
-  struct lm_sink sink = {.conn = conn, .dialect = conn->driver->name};
+  struct lm_sink sink = {.conn = conn, .dialect = conn->driver->dialect};
   struct lm_err e = LM_ERR_INIT;
   if (lm_version_ensure(&sink, table, &e) != LM_OK) return lm_lua_raise(L, &e);
   return 0;
@@ -355,7 +357,7 @@ static int core_log_accept(lua_State *L) {
   const char *revision = luaL_checkstring(L, 3);
   const char *checksum = luaL_checkstring(L, 4);
   const char *who = luaL_optstring(L, 5, NULL);
-  struct lm_sink sink = {.conn = conn, .dialect = conn->driver->name};
+  struct lm_sink sink = {.conn = conn, .dialect = conn->driver->dialect};
   struct lm_err e = LM_ERR_INIT;
   if (lm_version_ensure(&sink, table, &e) != LM_OK ||
       lm_version_log(&sink, table, revision, LM_LOG_ACCEPT, checksum, -1, who, &e) != LM_OK)

@@ -30,8 +30,7 @@ static int sys_isatty(lua_State *L) {
 static int sys_cwd(lua_State *L) {
   size_t size = 256;
   for (;;) {
-    char *buf = malloc(size);
-    if (!buf) return luaL_error(L, "out of memory");
+    char *buf = lm_malloc(size);
     if (getcwd(buf, size)) {
       lua_pushstring(L, buf);
       free(buf);

@@ -23,6 +23,13 @@ enum lm_code {
   LM_DONE          /* a cursor has no more rows */
 };
 
+/* What a database's refusal means, in terms the layers above the drivers
+ * test (each driver maps its own codes: SQLSTATE, SQLite's result codes). */
+enum lm_err_kind {
+  LM_ERR_OTHER = 0,
+  LM_CONSTRAINT        /* a constraint refused the row (a unique or primary key, ...) */
+};
+
 struct lm_err {
   int code;            /* LM_OK when no error is recorded */
   int db_code;         /* SQLite's extended result code, 0 otherwise */
@@ -30,9 +37,10 @@ struct lm_err {
   char *message;       /* owned, malloc'd; NULL when no error */
   char *sql;           /* owned copy of the failing statement, or NULL */
   int position;        /* 1-based character offset of the error in sql, 0 if unknown */
+  int kind;            /* enum lm_err_kind, set by the driver that reports the error */
 };
 
-#define LM_ERR_INIT {LM_OK, 0, "", NULL, NULL, 0}
+#define LM_ERR_INIT {LM_OK, 0, "", NULL, NULL, 0, LM_ERR_OTHER}
 
 /* Record an error: replaces any message already held. Returns code. */
 int lm_err_set(struct lm_err *e, int code, const char *fmt, ...)
@@ -46,14 +54,22 @@ void lm_err_set_sql(struct lm_err *e, const char *sql);
 /* Free what the record owns and reset it; NULL-safe, idempotent. */
 void lm_err_release(struct lm_err *e);
 
-/* malloc that never returns NULL for a non-zero size: the process aborts
- * with a message on exhaustion (as Lua's allocator failing is fatal too). */
+/* malloc that never returns NULL (a zero size is one byte): on exhaustion
+ * the process prints "luamig: out of memory" and aborts, the one policy of
+ * the C core (util.c). */
 void *lm_malloc(size_t n);
+void *lm_calloc(size_t n, size_t size);              /* zeroed */
 void *lm_realloc(void *p, size_t n);
 char *lm_strdup(const char *s);
 char *lm_strndup(const char *s, size_t n);
 /* printf into a new string; caller frees with free(). */
 char *lm_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *lm_vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/* FNV-1a (64 bits) of n bytes, continuing from h: start with
+ * LM_FNV1A64_BASIS, chain calls to hash several pieces as one. */
+#define LM_FNV1A64_BASIS 14695981039346656037ULL
+uint64_t lm_fnv1a64(uint64_t h, const void *data, size_t n);
 
 /* A growable, always NUL-terminated byte string. */
 struct lm_buf {

@@ -43,7 +43,7 @@ struct lm_run_opts {
   int transaction_per_migration;      /* 0: the whole run is one transaction */
   long lock_timeout_ms;               /* how long to wait for another run */
   int plan_only;                      /* --plan: compute *plan, run nothing */
-  const char *offline_dialect;        /* non-NULL: --sql, no connection */
+  const struct lm_dialect *offline_dialect;   /* non-NULL: --sql, no connection */
   const char *who;                    /* for the log: user@host */
 };
 

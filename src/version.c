@@ -4,61 +4,15 @@
 #include "version.h"
 
 #include <stdlib.h>
-
-#include "graph.h"
 #include <string.h>
 
-/* Render sql with each $N replaced by the N-th value as a literal, outside
- * double-quoted identifiers (a version table may be named anything).
- * Caller frees; NULL with e set when a value cannot be rendered. */
-static char *render(const char *dialect, const char *sql, int nparams,
-                    const struct lm_value *params, struct lm_err *e) {
-  struct lm_buf b = LM_BUF_INIT;
-  int quoted = 0;
-  for (const char *p = sql; *p; p++) {
-    if (*p == '"') quoted = !quoted;
-    if (quoted || *p != '$' || p[1] < '1' || p[1] > '9') {
-      lm_buf_addc(&b, *p);
-      continue;
-    }
-    char *end;
-    long n = strtol(p + 1, &end, 10);
-    if (n > nparams) {
-      lm_buf_release(&b);
-      lm_err_set(e, LM_ERROR, "statement uses $%ld but has %d values", n, nparams);
-      return NULL;
-    }
-    const struct lm_value *v = &params[n - 1];
-    char *lit;
-    switch (v->type) {
-    case LM_NULL: lm_buf_adds(&b, "NULL"); break;
-    case LM_INTEGER: lm_buf_printf(&b, "%lld", (long long)v->i); break;
-    case LM_BOOLEAN: lm_buf_adds(&b, v->i ? "TRUE" : "FALSE"); break;
-    case LM_FLOAT: lm_buf_printf(&b, "%.17g", v->f); break;
-    case LM_BLOB:                                     /* X'4142' or decode('4142', 'hex') */
-      lm_buf_adds(&b, strcmp(dialect, "sqlite") == 0 ? "X'" : "decode('");
-      for (size_t i = 0; i < v->len; i++) lm_buf_printf(&b, "%02x", (unsigned char)v->s[i]);
-      lm_buf_adds(&b, strcmp(dialect, "sqlite") == 0 ? "'" : "', 'hex')");
-      break;
-    case LM_TEXT:
-      if ((lit = lm_quote_literal(dialect, v->s, v->len, e)) == NULL) {
-        lm_buf_release(&b);
-        return NULL;
-      }
-      lm_buf_adds(&b, lit);
-      free(lit);
-      break;
-    }
-    p = end - 1;
-  }
-  return lm_buf_detach(&b);
-}
+#include "graph.h"
 
 int lm_sink_exec(struct lm_sink *s, const char *sql, int nparams,
                  const struct lm_value *params, int64_t *changes, struct lm_err *e) {
   if (s->conn != NULL)
     return s->conn->driver->exec(s->conn, sql, nparams, params, changes, e);
-  char *text = render(s->dialect, sql, nparams, params, e);
+  char *text = lm_sql_inline(s->dialect, sql, nparams, params, e);
   if (text == NULL) return LM_ERROR;
   struct lm_buf b = LM_BUF_INIT;
   lm_buf_adds(&b, text);
@@ -70,6 +24,22 @@ int lm_sink_exec(struct lm_sink *s, const char *sql, int nparams,
   return LM_OK;
 }
 
+int lm_sink_begin(struct lm_sink *s, struct lm_err *e) {
+  if (s->conn) return s->conn->driver->begin(s->conn, e);
+  return lm_sink_exec(s, "BEGIN", 0, NULL, NULL, e);
+}
+
+int lm_sink_commit(struct lm_sink *s, struct lm_err *e) {
+  if (s->conn) return s->conn->driver->commit(s->conn, e);
+  return lm_sink_exec(s, "COMMIT", 0, NULL, NULL, e);
+}
+
+void lm_sink_rollback(struct lm_sink *s) {
+  struct lm_err ignored = LM_ERR_INIT;                /* the caller's error is what matters */
+  if (s->conn) s->conn->driver->rollback(s->conn, &ignored);
+  lm_err_release(&ignored);
+}
+
 char *lm_version_log_name(const char *table) {
   size_t n = strlen(table);
   if (n > 8 && strcmp(table + n - 8, "_version") == 0)
@@ -77,39 +47,38 @@ char *lm_version_log_name(const char *table) {
   return lm_asprintf("%s_log", table);
 }
 
-#define PG_NAME_MAX 63   /* PostgreSQL's NAMEDATALEN - 1 */
-
-/* How many bytes of name PostgreSQL keeps: the first 63, cut back to a
- * character boundary (its pg_mbcliplen; names are UTF-8). */
-static size_t pg_kept(const char *name) {
+/* How many bytes of name a database that keeps name_max of them keeps:
+ * the first name_max, cut back to a character boundary (PostgreSQL's
+ * pg_mbcliplen; names are UTF-8). */
+static size_t kept(const char *name, size_t name_max) {
   size_t n = strlen(name);
-  if (n <= PG_NAME_MAX) return n;
-  n = PG_NAME_MAX;
+  if (name_max == 0 || n <= name_max) return n;
+  n = name_max;
   while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;   /* name[n] continues a character */
   return n;
 }
 
-/* PostgreSQL truncates a long name silently, so a long version_table could
- * make two of the three names luamig derives from it one name: at 62 bytes
- * "<t>_log" and "<t>_pkc" both become "<t>_", the log table is never
- * created and every step fails; from 63 the primary key takes the table's
- * own name. Refuse such a name up front, saying why. Names that PostgreSQL
- * truncates to distinct names work as they always have (it truncates them
- * the same way in every statement). */
-static int check_names(const char *dialect, const char *table, struct lm_err *e) {
-  if (strcmp(dialect, "postgresql") != 0) return LM_OK;
+/* A database that truncates a long name silently (PostgreSQL) could make
+ * two of the three names luamig derives from a long version_table one
+ * name: at 62 bytes "<t>_log" and "<t>_pkc" both become "<t>_", the log
+ * table is never created and every step fails; from 63 the primary key
+ * takes the table's own name. Refuse such a name up front, saying why.
+ * Names truncated to distinct names work as they always have (the
+ * database truncates them the same way in every statement). */
+static int check_names(const struct lm_dialect *d, const char *table, struct lm_err *e) {
+  if (d->name_max == 0) return LM_OK;
   char *names[3] = {lm_strdup(table), lm_version_log_name(table), lm_asprintf("%s_pkc", table)};
   static const char *const what[3] = {"the version table", "its log table", "its primary key"};
   int rc = LM_OK;
   for (int i = 0; i < 3 && rc == LM_OK; i++) {
     for (int j = i + 1; j < 3 && rc == LM_OK; j++) {
-      size_t ki = pg_kept(names[i]), kj = pg_kept(names[j]);
+      size_t ki = kept(names[i], d->name_max), kj = kept(names[j], d->name_max);
       if (ki == kj && memcmp(names[i], names[j], ki) == 0)
-        rc = lm_err_set(e, LM_ERROR, "version_table \"%s\" is too long for PostgreSQL: %s "
-                        "\"%s\" and %s \"%s\" would both be named \"%.*s\" (PostgreSQL keeps "
-                        "the first 63 bytes of a name); use a shorter version_table (61 bytes "
-                        "or fewer always work)", table, what[i], names[i], what[j], names[j],
-                        (int)ki, names[i]);
+        rc = lm_err_set(e, LM_ERROR, "version_table \"%s\" is too long for %s: %s \"%s\" and "
+                        "%s \"%s\" would both be named \"%.*s\" (%s keeps the first %zu bytes "
+                        "of a name); use a shorter version_table (%zu bytes or fewer always "
+                        "work)", table, d->title, what[i], names[i], what[j], names[j], (int)ki,
+                        names[i], d->title, d->name_max, d->name_max - 2);
     }
   }
   for (int i = 0; i < 3; i++) free(names[i]);
@@ -120,12 +89,9 @@ static char *quoted(const char *name, struct lm_err *e) {
   return lm_quote_ident(name, strlen(name), e);
 }
 
-/* Whether a table of that name is visible (on PostgreSQL: in the search path). */
+/* Whether a table of that name is visible (the dialect's catalog query). */
 static int table_exists(struct lm_conn *c, const char *table, int *exists, struct lm_err *e) {
-  const char *sql = strcmp(c->driver->name, "sqlite") == 0
-    ? "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1"
-    : "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = $1 "
-      "AND schemaname = ANY (current_schemas(false))";
+  const char *sql = c->driver->dialect->table_exists_sql;
   struct lm_value param = {.type = LM_TEXT, .s = table, .len = strlen(table)};
   struct lm_cursor *cur = NULL;
   *exists = 0;
@@ -139,7 +105,7 @@ static int table_exists(struct lm_conn *c, const char *table, int *exists, struc
 
 int lm_version_exists(struct lm_conn *c, const char *table, int *exists, struct lm_err *e) {
   *exists = 0;
-  if (check_names(c->driver->name, table, e) != LM_OK) return LM_ERROR;
+  if (check_names(c->driver->dialect, table, e) != LM_OK) return LM_ERROR;
   return table_exists(c, table, exists, e);
 }
 
@@ -199,7 +165,6 @@ int lm_version_ensure(struct lm_sink *s, const char *table, struct lm_err *e) {
   char *qt = quoted(table, e), *ql = qt ? quoted(log, e) : NULL, *qpk = ql ? quoted(pk, e) : NULL;
   int rc = LM_ERROR;
   if (qpk != NULL) {
-    int pg = strcmp(s->dialect, "postgresql") == 0;
     char *sql = lm_asprintf("CREATE TABLE IF NOT EXISTS %s (version_num VARCHAR(%d) NOT NULL, "
                             "CONSTRAINT %s PRIMARY KEY (version_num))", qt, LM_REV_ID_MAX, qpk);
     rc = lm_sink_exec(s, sql, 0, NULL, NULL, e);
@@ -208,11 +173,8 @@ int lm_version_ensure(struct lm_sink *s, const char *table, struct lm_err *e) {
       sql = lm_asprintf("CREATE TABLE IF NOT EXISTS %s (id %s, revision VARCHAR(64), "
                         "direction VARCHAR(16) NOT NULL, checksum VARCHAR(64), "
                         "applied_at %s NOT NULL DEFAULT CURRENT_TIMESTAMP, "
-                        "duration_ms BIGINT, who TEXT)", ql,
-                        /* the log only grows: the rowid suffices, and AUTOINCREMENT would
-                         * rewrite sqlite_sequence at every step */
-                        pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY",
-                        pg ? "TIMESTAMPTZ" : "TIMESTAMP");
+                        "duration_ms BIGINT, who TEXT)", ql, s->dialect->serial_key_type,
+                        s->dialect->timestamp_type);
       rc = lm_sink_exec(s, sql, 0, NULL, NULL, e);
       free(sql);
     }
@@ -259,8 +221,7 @@ int lm_version_write(struct lm_sink *s, const char *table, int op, const char *f
   int rc = lm_sink_exec(s, sql, n, params, &changes, e);
   free(sql);
   if (rc != LM_OK) {
-    if (op == LM_VERSION_INSERT && ((e->sqlstate[0] == '2' && e->sqlstate[1] == '3') ||
-                                    (e->db_code & 0xff) == 19 /* SQLITE_CONSTRAINT */))
+    if (op == LM_VERSION_INSERT && e->kind == LM_CONSTRAINT)
       lm_err_set(e, LM_ERROR, "the version table '%s' already holds '%s': another run applied "
                  "it (is a second luamig running without the lock?)", table, to);
     return LM_ERROR;

@@ -14,7 +14,7 @@
 
 struct lm_sink {
   struct lm_conn *conn;                         /* online; NULL offline */
-  const char *dialect;                          /* "sqlite" or "postgresql" */
+  const struct lm_dialect *dialect;             /* what the SQL may use (offline: --sql's) */
   void (*emit)(void *ctx, const char *sql);     /* offline: one statement, ";"-terminated */
   void *ctx;
 };
@@ -22,6 +22,14 @@ struct lm_sink {
 /* Run (or emit) one statement with $N parameters. */
 int lm_sink_exec(struct lm_sink *s, const char *sql, int nparams,
                  const struct lm_value *params, int64_t *changes, struct lm_err *e);
+
+/* A transaction through the sink: the driver's begin and commit online,
+ * BEGIN; and COMMIT; offline. A rollback is online only (an offline script
+ * that fails is not written on) and its own error is dropped: the
+ * caller's is what matters. */
+int lm_sink_begin(struct lm_sink *s, struct lm_err *e);
+int lm_sink_commit(struct lm_sink *s, struct lm_err *e);
+void lm_sink_rollback(struct lm_sink *s);
 
 /* The log table's name for a version table: "x_version" -> "x_log", else
  * "<name>_log". Caller frees. */

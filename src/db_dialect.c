@@ -1,0 +1,87 @@
+/*
+ * db_dialect.c -- what luamig's own SQL needs to know of each database,
+ * with or without a connection (--sql renders offline, where there is
+ * none): the catalog query, the log table's column types, literals.
+ *
+ * The layers above (version.c, runner*.c) ask the dialect and never branch
+ * on a database's name; a driver points at its dialect (lm_driver.dialect).
+ */
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const struct lm_dialect lm_dialect_sqlite = {
+  .name = "sqlite",
+  .title = "SQLite",
+  .table_exists_sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1",
+  /* the log only grows: the rowid suffices, and AUTOINCREMENT would rewrite
+   * sqlite_sequence at every step */
+  .serial_key_type = "INTEGER PRIMARY KEY",
+  .timestamp_type = "TIMESTAMP",
+  .blob_open = "X'",
+  .blob_close = "'",
+  .name_max = 0,
+};
+
+const struct lm_dialect lm_dialect_postgresql = {
+  .name = "postgresql",
+  .title = "PostgreSQL",
+  .table_exists_sql = "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = $1 "
+                      "AND schemaname = ANY (current_schemas(false))",
+  .serial_key_type = "BIGSERIAL PRIMARY KEY",
+  .timestamp_type = "TIMESTAMPTZ",
+  .blob_open = "decode('",
+  .blob_close = "', 'hex')",
+  .name_max = 63,                                     /* NAMEDATALEN - 1 */
+};
+
+const struct lm_dialect *lm_dialect_find(const char *name) {
+  static const struct lm_dialect *const all[] = {&lm_dialect_sqlite, &lm_dialect_postgresql};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    if (name != NULL && strcmp(all[i]->name, name) == 0) return all[i];
+  return NULL;
+}
+
+char *lm_sql_inline(const struct lm_dialect *d, const char *sql, int nparams,
+                    const struct lm_value *params, struct lm_err *e) {
+  struct lm_buf b = LM_BUF_INIT;
+  int quoted = 0;
+  for (const char *p = sql; *p; p++) {
+    if (*p == '"') quoted = !quoted;
+    if (quoted || *p != '$' || p[1] < '1' || p[1] > '9') {
+      lm_buf_addc(&b, *p);
+      continue;
+    }
+    char *end;
+    long n = strtol(p + 1, &end, 10);
+    if (n > nparams) {
+      lm_buf_release(&b);
+      lm_err_set(e, LM_ERROR, "statement uses $%ld but has %d values", n, nparams);
+      return NULL;
+    }
+    const struct lm_value *v = &params[n - 1];
+    char *lit;
+    switch (v->type) {
+    case LM_NULL: lm_buf_adds(&b, "NULL"); break;
+    case LM_INTEGER: lm_buf_printf(&b, "%lld", (long long)v->i); break;
+    case LM_BOOLEAN: lm_buf_adds(&b, v->i ? "TRUE" : "FALSE"); break;
+    case LM_FLOAT: lm_buf_printf(&b, "%.17g", v->f); break;
+    case LM_BLOB:
+      lm_buf_adds(&b, d->blob_open);
+      for (size_t i = 0; i < v->len; i++) lm_buf_printf(&b, "%02x", (unsigned char)v->s[i]);
+      lm_buf_adds(&b, d->blob_close);
+      break;
+    case LM_TEXT:
+      if ((lit = lm_quote_literal(d->name, v->s, v->len, e)) == NULL) {
+        lm_buf_release(&b);
+        return NULL;
+      }
+      lm_buf_adds(&b, lit);
+      free(lit);
+      break;
+    }
+    p = end - 1;
+  }
+  return lm_buf_detach(&b);
+}

@@ -1,0 +1,91 @@
+/*
+ * runner_int.h -- what the runner's files share: the state of one run and
+ * the functions runner.c calls in its two helpers.
+ *
+ *   runner.c          plan and apply: one transaction per step, the version
+ *                     table's writes and the log (lm_run)
+ *   runner_lock.c     the run lock, polled; Ctrl-C (lm_run_interrupt)
+ *   runner_explain.c  progress lines and the last words of a failed step
+ *
+ * runner.c calls both; runner_lock.c calls runner_explain.c (to say it
+ * waits); runner_explain.c calls neither.
+ */
+#ifndef LUAMIG_RUNNER_INT_H
+#define LUAMIG_RUNNER_INT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "runner.h"
+#include "version.h"
+
+/* One run: what lm_run was given, and where it stands. */
+struct run {
+  struct lm_conn *conn;               /* NULL offline */
+  struct lm_graph *g;
+  const struct lm_run_script *scripts;
+  const struct lm_run_opts *o;
+  const struct lm_run_hooks *h;
+  struct lm_sink sink;
+  int in_tx;
+  int locked;                         /* the run lock keeps other runs out */
+  int lock_held;                      /* ... and must be released */
+  int purge;                          /* stamp --purge: empty the table in the first transaction */
+  /* Where a failed run leaves the database, for its last words. */
+  int step_started;                   /* a step began: the run may have moved the database */
+  size_t steps_done;                  /* steps of the plan before the failing one */
+  size_t steps_committed;             /* ... of which committed */
+  const struct lm_ilist *committed;   /* the rows at luamig's last commit */
+  int explained;                      /* the message already says where the database is */
+};
+
+/* The id of revision rev (an index into the graph). */
+static inline const char *rev_id(const struct run *r, int rev) { return r->g->revs[rev].id; }
+
+/* Milliseconds on the monotonic clock. */
+static inline int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- runner_lock.c ---- */
+
+/* Start watching for Ctrl-C on behalf of an online run on c (the flag
+ * cleared), and stop at its end. */
+void lm_run_watch(struct lm_conn *c);
+void lm_run_unwatch(void);
+/* Take the run lock (waiting up to lock_timeout for another run), and
+ * release it if taken; r->locked says whether other runs are kept out. */
+int lm_run_take_lock(struct run *r, struct lm_err *e);
+void lm_run_release_lock(struct run *r);
+
+/* ---- runner_explain.c ---- */
+
+/* A log line ("INFO", "WARNING") through the caller's hook. */
+void lm_run_say(struct run *r, const char *level, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+/* "a, b" from a list of revision indices. Caller frees. */
+char *lm_run_join_ids(struct run *r, const struct lm_ilist *l);
+/* The log's direction of a step: upgrade, downgrade or stamp. */
+const char *lm_run_direction(const struct lm_step *s);
+/* "upgrade 3f2a9c1d8e7b (create users)": the step, for messages. Caller frees. */
+char *lm_run_step_label(struct run *r, const struct lm_step *s);
+/* "Running upgrade a -> b": the progress line (and offline its comment). */
+void lm_run_announce(struct run *r, const struct lm_step *s);
+/* The driver's reason when the database itself ended the transaction. */
+const char *lm_run_lost_reason(struct run *r);
+/* Rewrite e to say what a failed step leaves behind; committed: the rows
+ * at luamig's last commit. See each function's comment. */
+void lm_run_explain_lost(struct run *r, const struct lm_step *s, const char *why, int at_commit,
+                         const struct lm_ilist *committed, struct lm_err *e);
+void lm_run_explain_failure(struct run *r, const struct lm_step *s, int transactional,
+                            const struct lm_ilist *committed, struct lm_err *e);
+void lm_run_explain_interrupt(struct run *r, const struct lm_step *s, int transactional,
+                              const struct lm_ilist *committed, struct lm_err *e);
+void lm_run_explain_ended_transaction(struct run *r, const struct lm_step *s, int body,
+                                      const struct lm_ilist *committed, struct lm_err *e);
+/* The last words of a run that failed in a step: where the database is. */
+void lm_run_say_where(struct run *r, struct lm_err *e);
+
+#endif
