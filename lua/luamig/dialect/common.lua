@@ -247,6 +247,23 @@ function M.new(name)
       (t.options and d.name == "sqlite") and (" " .. t.options) or "")   -- WITHOUT ROWID, STRICT
   end
 
+  -- CREATE TABLE, its comments (a dialect with comment_sql has them) and
+  -- its indexes.
+  function d.create_table(t, opts)
+    local stmts = {d.create_table_sql(t, opts)}
+    if d.comment_sql then
+      if t.comment then stmts[#stmts + 1] = d.comment_sql("TABLE", t.name, nil, t.comment) end
+      for _, col in ipairs(t.columns) do
+        if col.comment then stmts[#stmts + 1] = d.comment_sql("COLUMN", t.name, col.name, col.comment) end
+      end
+    end
+    for _, ix in ipairs(t.indexes or {}) do
+      ix.table = ix.table or t.name
+      stmts[#stmts + 1] = d.create_index_sql(ix, {if_not_exists = opts and opts.if_not_exists})
+    end
+    return stmts
+  end
+
   -- One column of an index: a name or {expr = "..."}.
   local ordering = {ASC = true, DESC = true, NULLS = true, FIRST = true, LAST = true}
   local function index_element(e)

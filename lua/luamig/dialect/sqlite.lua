@@ -90,14 +90,4 @@ function d.drop_column_sql(tname, cname)
   return ("ALTER TABLE %s DROP COLUMN %s"):format(d.ident(tname), d.ident(cname))
 end
 
--- CREATE TABLE and the indexes of a model table.
-function d.create_table(t, opts)
-  local stmts = {d.create_table_sql(t, opts)}
-  for _, ix in ipairs(t.indexes or {}) do
-    ix.table = ix.table or t.name
-    stmts[#stmts + 1] = d.create_index_sql(ix, {if_not_exists = opts and opts.if_not_exists})
-  end
-  return stmts
-end
-
 return d

@@ -235,21 +235,23 @@ function M.new(cfg)
   end
 
   -- Table comments (PostgreSQL; SQLite has none and ignores them).
+  local function set_table_comment(opname, tname, comment)
+    if ctx.sqlite then return ctx.log("info", opname .. ": SQLite has no comments; ignored") end
+    apply.run(ctx, ctx.d.comment_sql("TABLE", tname, nil, comment))
+    if ctx.known and ctx.known[tname] then ctx.known[tname].comment = comment end
+  end
+
   function op.create_table_comment(tname, comment, opts)
     check_arg("create_table_comment", 1, "table", tname, "name")
     check_arg("create_table_comment", 2, "comment", comment, "string")
     check_options("create_table_comment", opts, {existing_comment = "any"}, nil, 3)
-    if ctx.sqlite then return ctx.log("info", "create_table_comment: SQLite has no comments; ignored") end
-    apply.run(ctx, ctx.d.comment_sql("TABLE", tname, nil, comment))
-    if ctx.known and ctx.known[tname] then ctx.known[tname].comment = comment end
+    return set_table_comment("create_table_comment", tname, comment)
   end
 
   function op.drop_table_comment(tname, opts)
     check_arg("drop_table_comment", 1, "table", tname, "name")
     check_options("drop_table_comment", opts, {existing_comment = "any"}, nil, 2)
-    if ctx.sqlite then return ctx.log("info", "drop_table_comment: SQLite has no comments; ignored") end
-    apply.run(ctx, ctx.d.comment_sql("TABLE", tname, nil, nil))
-    if ctx.known and ctx.known[tname] then ctx.known[tname].comment = nil end
+    return set_table_comment("drop_table_comment", tname, nil)
   end
 
   -- The live connection (Alembic's get_bind), for what the op API does not cover.
