@@ -1,7 +1,7 @@
 -- luamig.dialect.sqlite -- types and DDL for SQLite.
 --
 -- What SQLite's ALTER TABLE cannot do (drop or alter a column, add or drop
--- a constraint) is not rendered here: luamig.sqlite_rebuild moves and
+-- a constraint) is not rendered here: luamig.op.sqlite_rebuild moves and
 -- copies the table. Comments do not exist in SQLite and are ignored.
 local common = require "luamig.dialect.common"
 
