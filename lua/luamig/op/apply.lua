@@ -64,6 +64,12 @@ local function pg_apply(ctx, tname, ch)
   end
 end
 
+-- SQLite: does this alter_column change what only a rebuild can (the
+-- nullability, type, default or position)? A rename or a comment does not.
+local function alter_reshapes(ch)
+  return ch.nullable ~= nil or ch.type or ch.default ~= nil or ch.insert_before or ch.insert_after
+end
+
 -- SQLite: can ALTER TABLE do this change alone?
 local function sqlite_native(ctx, ch)
   if ch.kind == "add_column" then
@@ -72,8 +78,7 @@ local function sqlite_native(ctx, ch)
       and ctx.d.add_column_default_ok(ch.column.default) and not ch.opts.insert_before
       and not ch.opts.insert_after
   elseif ch.kind == "alter_column" then
-    return ch.nullable == nil and ch.type == nil and ch.default == nil
-      and not ch.insert_before and not ch.insert_after
+    return not alter_reshapes(ch)
   end
   return ch.kind == "create_index" or ch.kind == "drop_index"
 end
@@ -187,9 +192,8 @@ local function sqlite_apply(ctx, opname, tname, changes, recreate)
   end
 
   for _, ch in ipairs(changes) do
-    if #after > 0 and not (ch.kind == "create_index" or ch.kind == "alter_column" and not ch.new_name
-                           and ch.nullable == nil and ch.type == nil and ch.default == nil
-                           and not ch.insert_before and not ch.insert_after) then
+    if #after > 0 and not (ch.kind == "create_index"
+                           or ch.kind == "alter_column" and not ch.new_name and not alter_reshapes(ch)) then
       flush()                       -- an index waiting for the rebuild must exist before what follows
     end
     if ctx.conn and ch.opts and (ch.kind == "add_column" and ch.opts.if_not_exists
@@ -213,9 +217,7 @@ local function sqlite_apply(ctx, opname, tname, changes, recreate)
       end
     elseif ch.kind == "alter_column" then
       if ch.comment ~= nil then ctx.log("info", ("%s: SQLite has no column comments; comment ignored"):format(opname)) end
-      if ch.nullable ~= nil or ch.type or ch.default ~= nil or ch.insert_before or ch.insert_after then
-        pending[#pending + 1] = ch
-      end
+      if alter_reshapes(ch) then pending[#pending + 1] = ch end
       if ch.new_name then rename(ch.name, ch.new_name) end
     elseif ch.kind == "add_column" then
       if needs_rebuild then

@@ -35,6 +35,14 @@ local function default_sql(ctx, opname, v)
   return s
 end
 
+-- An option keyword as the model keeps it: nil for the database's default
+-- (NO ACTION, IMMEDIATE, SIMPLE), which the rendered SQL then leaves out.
+local function model_keyword(opname, optname, v, allowed, default)
+  local k = keyword(opname, optname, v, allowed)
+  if k == default then return nil end
+  return k
+end
+
 local SQLITE_AUTOINC, PG_AUTOINC = {integer = true}, {integer = true, bigint = true, smallint = true}
 local function autoinc_types(ctx) return ctx.sqlite and SQLITE_AUTOINC or PG_AUTOINC end
 
@@ -64,10 +72,8 @@ local function column_from_spec(ctx, opname, tname, spec, argn)
     local rt, rc = parse_references(opts.references)
     if not rt then raise(('%s: column "%s": references must be "table.column", got %q'):format(opname, name, opts.references)) end
     extra.foreign_key = {columns = {name}, ref_table = rt, ref_columns = rc,
-      on_delete = keyword(opname, "ondelete", opts.ondelete, fk_action_names),
-      on_update = keyword(opname, "onupdate", opts.onupdate, fk_action_names)}
-    if extra.foreign_key.on_delete == "NO ACTION" then extra.foreign_key.on_delete = nil end
-    if extra.foreign_key.on_update == "NO ACTION" then extra.foreign_key.on_update = nil end
+      on_delete = model_keyword(opname, "ondelete", opts.ondelete, fk_action_names, "NO ACTION"),
+      on_update = model_keyword(opname, "onupdate", opts.onupdate, fk_action_names, "NO ACTION")}
     extra.foreign_key.name = name_for(ctx, opname, "fk", {table = tname, columns = {name},
       referred_table = rt, referred_columns = rc})
   elseif opts.ondelete or opts.onupdate then
@@ -81,16 +87,19 @@ local function column_from_spec(ctx, opname, tname, spec, argn)
 end
 
 local function fk_from_opts(ctx, opname, c, opts)
-  c.on_delete = keyword(opname, "ondelete", opts.ondelete, fk_action_names)
-  c.on_update = keyword(opname, "onupdate", opts.onupdate, fk_action_names)
-  if c.on_delete == "NO ACTION" then c.on_delete = nil end
-  if c.on_update == "NO ACTION" then c.on_update = nil end
+  c.on_delete = model_keyword(opname, "ondelete", opts.ondelete, fk_action_names, "NO ACTION")
+  c.on_update = model_keyword(opname, "onupdate", opts.onupdate, fk_action_names, "NO ACTION")
   c.deferrable = opts.deferrable or nil
-  c.initially = keyword(opname, "initially", opts.initially, initially_names)
-  if c.initially == "IMMEDIATE" then c.initially = nil end
-  c.match = keyword(opname, "match", opts.match, match_names)
-  if c.match == "SIMPLE" then c.match = nil end
+  c.initially = model_keyword(opname, "initially", opts.initially, initially_names, "IMMEDIATE")
+  c.match = model_keyword(opname, "match", opts.match, match_names, "SIMPLE")
   return c
+end
+
+-- A unique constraint of the model (create_table's entry, create_unique_constraint).
+local function unique_model(ctx, opname, tname, name, cols, o)
+  return {name = name or name_for(ctx, opname, "uq", {table = tname, columns = cols}), columns = cols,
+          deferrable = o.deferrable or nil,
+          initially = model_keyword(opname, "initially", o.initially, initially_names, "IMMEDIATE")}
 end
 
 -- A table-level constraint entry of create_table.
@@ -119,11 +128,7 @@ local function table_constraint(ctx, opname, tname, entry, argn)
   if kind == "primary_key" then
     return "primary", {name = o.name or name_for(ctx, what, "pk", {table = tname, columns = cols}), columns = cols}
   elseif kind == "unique" then
-    local c = {name = o.name or name_for(ctx, what, "uq", {table = tname, columns = cols}), columns = cols,
-               deferrable = o.deferrable or nil,
-               initially = keyword(what, "initially", o.initially, initially_names)}
-    if c.initially == "IMMEDIATE" then c.initially = nil end
-    return "unique", c
+    return "unique", unique_model(ctx, what, tname, o.name, cols, o)
   else
     if not o.references then raise(what .. ': needs references = {"table", {columns}}') end
     local rt, rc = parse_references(o.references)
@@ -209,10 +214,7 @@ function build.create_unique_constraint(ctx, opname, tname, pos, name, cols, opt
   check_arg(opname, pos.columns, "columns", cols, "names")
   local o = check_options(opname, opts, SPEC.create_unique_constraint, ALIASES, pos.options)
   cols = as_list(cols)
-  local c = {name = name or name_for(ctx, opname, "uq", {table = tname, columns = cols}), columns = cols,
-             deferrable = o.deferrable or nil, initially = keyword(opname, "initially", o.initially, initially_names)}
-  if c.initially == "IMMEDIATE" then c.initially = nil end
-  return {kind = "add_constraint", ctype = "unique", constraint = c}
+  return {kind = "add_constraint", ctype = "unique", constraint = unique_model(ctx, opname, tname, name, cols, o)}
 end
 
 function build.create_primary_key(ctx, opname, tname, pos, name, cols)
