@@ -392,7 +392,7 @@ h.each_db(function(db)
 
     it("checks each value against its column's kind as op_bulk's accepts does", function()
       -- the C check (value_kind.c) and the Lua predicates must agree on every value
-      local accepts = require("luamig.op_bulk").accepts
+      local accepts = require("luamig.op.bulk").accepts
       local values = {0, 1, 2, -7, 1.0, 0.5, -0.0, 1e300, 0/0, math.huge, true, false,
         "", " ", "12", " -12 ", "+3", "1 2", "12a", "0x10", "1.5", "1.", ".5", ".", "+.5e3",
         "1e5", "1e", "1e+", "1E-7", " 2.5 ", "\t7\n", "inf", "nan", "-", "--1", "١٢"}

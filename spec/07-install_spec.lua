@@ -23,7 +23,7 @@ end)
 describe("make install", function()
   it("puts the binary, the Lua module, the man page, completion and pkg-config file in place", function()
     for _, path in ipairs{"/bin/luamig", "/lib/lua/5.4/luamig/core.so", "/share/lua/5.4/luamig/init.lua",
-                          "/share/lua/5.4/luamig/op.lua", "/share/lua/5.4/luamig/dialect/sqlite.lua",
+                          "/share/lua/5.4/luamig/op/init.lua", "/share/lua/5.4/luamig/dialect/sqlite.lua",
                           "/share/man/man1/luamig.1", "/share/bash-completion/completions/luamig",
                           "/lib/pkgconfig/luamig.pc", "/lib/libluamig.a", "/include/luamig/db.h"} do
       assert.is_true(h.file_exists(prefix .. path), path)

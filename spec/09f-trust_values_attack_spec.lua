@@ -132,7 +132,7 @@ h.each_db(function(db)
     end)
 
     it("conn:bulk_insert's C check agrees with op_bulk's Lua check on the edges", function()
-      local accepts = require("luamig.op_bulk").accepts
+      local accepts = require("luamig.op.bulk").accepts
       local conn = db.connect()
       conn:exec("CREATE TABLE bulk (id integer, name text)")
       local values = {"9223372036854775807", "9223372036854775808", "-9223372036854775808",

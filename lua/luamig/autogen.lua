@@ -116,7 +116,7 @@ function M.compare(conn, declared, opts)
   opts = opts or {}
   local dialect = conn:dialect()
   local live = introspect.schema(conn, {exclude = opts.exclude or {}, include_object = opts.include_object})
-  local target = diff.filter(declared, opts.include_object)
+  local target = introspect.filter(declared, opts.include_object)
   local dopts = {dialect = dialect, compare_type = opts.compare_type}
   local ops = diff.compare(target, live, dopts)
   if dialect == "postgresql" then

@@ -34,6 +34,41 @@ local function reader(conn)
   return require(assert(readers[name], "introspect: unknown dialect " .. tostring(name)))
 end
 
+-- The include_object kind of each list of a table model.
+local kinds = {uniques = "unique_constraint", foreign_keys = "foreign_key_constraint",
+               checks = "check_constraint", indexes = "index"}
+
+-- A schema without what include_object(kind, name, table) rejects (autogen
+-- filters the declared schema the same way as the live one).
+function M.filter(schema, include)
+  if not include then return schema end
+  local out = {tables = {}, order = {}, dialect = schema.dialect}
+  local function keep(kind, name, tname)
+    return include(kind, name, tname) ~= false
+  end
+  for name, t in pairs(schema.tables) do
+    if keep("table", name, nil) then
+      local c = {}
+      for k, v in pairs(t) do c[k] = v end
+      c.columns = {}
+      for _, col in ipairs(t.columns) do
+        if keep("column", col.name, name) then c.columns[#c.columns + 1] = col end
+      end
+      for field, kind in pairs(kinds) do
+        c[field] = {}
+        for _, x in ipairs(t[field] or {}) do
+          if x.name == nil or keep(kind, x.name, name) then c[field][#c[field] + 1] = x end
+        end
+      end
+      out.tables[name] = c
+    end
+  end
+  for _, name in ipairs(schema.order or {}) do
+    if out.tables[name] then out.order[#out.order + 1] = name end
+  end
+  return out
+end
+
 -- opts (optional): exclude = {[name] = true}, tables left out besides
 -- luamig_*; include_object = function(kind, name, table) returning false
 -- for what to leave out (kind: "table", "column", "index",
@@ -42,7 +77,7 @@ function M.schema(conn, opts)
   local s = reader(conn).read(conn)
   if not opts then return s end
   for name in pairs(opts.exclude or {}) do s.tables[name] = nil end
-  if opts.include_object then s = require("luamig.autogen.diff").filter(s, opts.include_object) end
+  if opts.include_object then s = M.filter(s, opts.include_object) end
   return s
 end
 

@@ -154,41 +154,6 @@ end
 M.same = {index = same_index, unique = same_unique, foreign = same_foreign_key, check = same_check}
 
 ---------------------------------------------------------------------------
--- include_object(kind, name, table): leave out what it rejects, on both sides.
-
-local kinds = {uniques = "unique_constraint", foreign_keys = "foreign_key_constraint",
-               checks = "check_constraint", indexes = "index"}
-
-function M.filter(schema, include)
-  if not include then return schema end
-  local out = {tables = {}, order = {}, dialect = schema.dialect}
-  local function keep(kind, name, tname)
-    return include(kind, name, tname) ~= false
-  end
-  for name, t in pairs(schema.tables) do
-    if keep("table", name, nil) then
-      local c = {}
-      for k, v in pairs(t) do c[k] = v end
-      c.columns = {}
-      for _, col in ipairs(t.columns) do
-        if keep("column", col.name, name) then c.columns[#c.columns + 1] = col end
-      end
-      for field, kind in pairs(kinds) do
-        c[field] = {}
-        for _, x in ipairs(t[field] or {}) do
-          if x.name == nil or keep(kind, x.name, name) then c[field][#c[field] + 1] = x end
-        end
-      end
-      out.tables[name] = c
-    end
-  end
-  for _, name in ipairs(schema.order or {}) do
-    if out.tables[name] then out.order[#out.order + 1] = name end
-  end
-  return out
-end
-
----------------------------------------------------------------------------
 -- Ordering
 
 local function sorted_keys(t)
@@ -447,51 +412,53 @@ local function show(v)
   return tostring(v)
 end
 
--- Alembic's "Detected ..." phrases, from the target's point of view.
-function M.describe(op)
+-- The format arguments of an operation's phrase, the same for every wording.
+local function subject(op)
   local k, t = op.kind, op.table
-  if k == "create_table" then return ("added table '%s'"):format(t) end
-  if k == "drop_table" then return ("removed table '%s'"):format(t) end
-  if k == "add_column" then return ("added column '%s.%s'"):format(t, op.column.name) end
-  if k == "drop_column" then return ("removed column '%s.%s'"):format(t, op.column.name) end
-  if k == "create_index" then return ("added index '%s' on '%s'"):format(op.index.name, t) end
-  if k == "drop_index" then return ("removed index '%s' on '%s'"):format(op.index.name, t) end
-  if k == "add_constraint" then
-    return ("added %s '%s' on '%s'"):format(ctype_words[op.ctype], op.constraint.name, t)
-  end
-  if k == "drop_constraint" then
-    return ("removed %s '%s' on '%s'"):format(ctype_words[op.ctype], op.constraint.name, t)
-  end
-  local parts = {}
-  for _, field in ipairs({"type", "nullable", "default", "comment"}) do
-    local c = op.changes[field]
-    if c then parts[#parts + 1] = ("%s %s -> %s"):format(field, show(c[1]), show(c[2])) end
-  end
-  return ("changed column '%s.%s': %s"):format(t, op.column, table.concat(parts, ", "))
+  if k == "create_table" or k == "drop_table" then return t end
+  if k == "add_column" or k == "drop_column" then return t, op.column.name end
+  if k == "create_index" or k == "drop_index" then return op.index.name, t end
+  return ctype_words[op.ctype], op.constraint.name, t
 end
 
--- The same difference told as what a downgrade failed to restore: target
--- is the schema before the upgrade, live the schema after the downgrade.
-function M.describe_leftover(op)
-  local k, t = op.kind, op.table
-  if k == "create_table" then return ("table '%s' is missing"):format(t) end
-  if k == "drop_table" then return ("table '%s' is left behind"):format(t) end
-  if k == "add_column" then return ("column '%s.%s' is missing"):format(t, op.column.name) end
-  if k == "drop_column" then return ("column '%s.%s' is left behind"):format(t, op.column.name) end
-  if k == "create_index" then return ("index '%s' on '%s' is missing"):format(op.index.name, t) end
-  if k == "drop_index" then return ("index '%s' on '%s' is left behind"):format(op.index.name, t) end
-  if k == "add_constraint" then
-    return ("%s '%s' on '%s' is missing"):format(ctype_words[op.ctype], op.constraint.name, t)
-  end
-  if k == "drop_constraint" then
-    return ("%s '%s' on '%s' is left behind"):format(ctype_words[op.ctype], op.constraint.name, t)
-  end
+-- Each operation's phrase: [1] Alembic's "Detected ..." one, from the
+-- target's point of view; [2] the same difference told as what a
+-- downgrade failed to restore (target: the schema before the upgrade,
+-- live: the schema after the downgrade).
+local phrases = {
+  create_table = {"added table '%s'", "table '%s' is missing"},
+  drop_table = {"removed table '%s'", "table '%s' is left behind"},
+  add_column = {"added column '%s.%s'", "column '%s.%s' is missing"},
+  drop_column = {"removed column '%s.%s'", "column '%s.%s' is left behind"},
+  create_index = {"added index '%s' on '%s'", "index '%s' on '%s' is missing"},
+  drop_index = {"removed index '%s' on '%s'", "index '%s' on '%s' is left behind"},
+  add_constraint = {"added %s '%s' on '%s'", "%s '%s' on '%s' is missing"},
+  drop_constraint = {"removed %s '%s' on '%s'", "%s '%s' on '%s' is left behind"},
+}
+
+-- An operation in words: phrases[kind][which], or for an alter_column the
+-- column and its changes, each told by change(field, target value, live value).
+local function tell(op, which, column, change)
+  local w = phrases[op.kind]
+  if w then return w[which]:format(subject(op)) end
   local parts = {}
   for _, field in ipairs({"type", "nullable", "default", "comment"}) do
     local c = op.changes[field]
-    if c then parts[#parts + 1] = ("%s was %s, is %s"):format(field, show(c[2]), show(c[1])) end
+    if c then parts[#parts + 1] = change(field, show(c[1]), show(c[2])) end
   end
-  return ("column '%s.%s' differs: %s"):format(t, op.column, table.concat(parts, ", "))
+  return column:format(op.table, op.column, table.concat(parts, ", "))
+end
+
+function M.describe(op)
+  return tell(op, 1, "changed column '%s.%s': %s", function(field, target, live)
+    return ("%s %s -> %s"):format(field, target, live)
+  end)
+end
+
+function M.describe_leftover(op)
+  return tell(op, 2, "column '%s.%s' differs: %s", function(field, target, live)
+    return ("%s was %s, is %s"):format(field, live, target)
+  end)
 end
 
 M.common = common

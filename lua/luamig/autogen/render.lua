@@ -8,30 +8,13 @@
 --   -- one string of statements, no indentation (the template indents)
 local common = require "luamig.dialect.common"
 local diff = require "luamig.autogen.diff"
+local lua_literal = require "luamig.autogen.literal"
 
 local M = {}
 
-local escapes = {['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
-
--- A Lua string literal, double-quoted.
-function M.string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return escapes[c] or ("\\%03d"):format(c:byte())
-  end) .. '"'
-end
-
--- A Lua literal for a string, number, boolean or list of strings.
-function M.literal(v)
-  local t = type(v)
-  if t == "string" then return M.string(v) end
-  if t == "number" or t == "boolean" then return tostring(v) end
-  if t == "table" then
-    local parts = {}
-    for i, x in ipairs(v) do parts[i] = M.literal(x) end
-    return "{" .. table.concat(parts, ", ") .. "}"
-  end
-  return "nil"
-end
+-- Lua literals (luamig.autogen.literal owns them): render.string(s),
+-- render.literal(v).
+M.string, M.literal = lua_literal.string, lua_literal.literal
 
 local numeric_types = {integer = true, bigint = true, smallint = true, float = true, double = true,
                        numeric = true}

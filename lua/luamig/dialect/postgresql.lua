@@ -49,37 +49,25 @@ function d.comment_sql(kind, tname, cname, comment)
     comment == nil and "NULL" or d.string_literal(comment))
 end
 
--- CREATE TABLE, its comments and its indexes.
-function d.create_table(t, opts)
-  local stmts = {d.create_table_sql(t, opts)}
-  if t.comment then stmts[#stmts + 1] = d.comment_sql("TABLE", t.name, nil, t.comment) end
-  for _, col in ipairs(t.columns) do
-    if col.comment then stmts[#stmts + 1] = d.comment_sql("COLUMN", t.name, col.name, col.comment) end
-  end
-  for _, ix in ipairs(t.indexes or {}) do
-    ix.table = ix.table or t.name
-    stmts[#stmts + 1] = d.create_index_sql(ix, {if_not_exists = opts and opts.if_not_exists})
-  end
-  return stmts
+-- ALTER TABLE t ACTION [guard ]what, guard "IF [NOT] EXISTS" when asked.
+local function alter_table(tname, action, guard, what)
+  return ("ALTER TABLE %s %s %s%s"):format(d.ident(tname), action, guard and (guard .. " ") or "", what)
 end
 
 function d.add_column_sql(tname, col, opts)
-  return ("ALTER TABLE %s ADD COLUMN %s%s"):format(d.ident(tname),
-    opts and opts.if_not_exists and "IF NOT EXISTS " or "", d.column_sql(col))
+  return alter_table(tname, "ADD COLUMN", opts and opts.if_not_exists and "IF NOT EXISTS", d.column_sql(col))
 end
 
 function d.drop_column_sql(tname, cname, opts)
-  return ("ALTER TABLE %s DROP COLUMN %s%s"):format(d.ident(tname),
-    opts and opts.if_exists and "IF EXISTS " or "", d.ident(cname))
+  return alter_table(tname, "DROP COLUMN", opts and opts.if_exists and "IF EXISTS", d.ident(cname))
 end
 
 function d.add_constraint_sql(tname, kind, c)
-  return ("ALTER TABLE %s ADD %s"):format(d.ident(tname), d.constraint_sql(kind, c))
+  return alter_table(tname, "ADD", nil, d.constraint_sql(kind, c))
 end
 
 function d.drop_constraint_sql(tname, name, opts)
-  return ("ALTER TABLE %s DROP CONSTRAINT %s%s"):format(d.ident(tname),
-    opts and opts.if_exists and "IF EXISTS " or "", d.ident(name))
+  return alter_table(tname, "DROP CONSTRAINT", opts and opts.if_exists and "IF EXISTS", d.ident(name))
 end
 
 -- ALTER COLUMN clauses, one statement each, in Alembic's order.

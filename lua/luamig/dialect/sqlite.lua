@@ -1,7 +1,7 @@
 -- luamig.dialect.sqlite -- types and DDL for SQLite.
 --
 -- What SQLite's ALTER TABLE cannot do (drop or alter a column, add or drop
--- a constraint) is not rendered here: luamig.sqlite_rebuild moves and
+-- a constraint) is not rendered here: luamig.op.sqlite_rebuild moves and
 -- copies the table. Comments do not exist in SQLite and are ignored.
 local common = require "luamig.dialect.common"
 
@@ -88,16 +88,6 @@ end
 
 function d.drop_column_sql(tname, cname)
   return ("ALTER TABLE %s DROP COLUMN %s"):format(d.ident(tname), d.ident(cname))
-end
-
--- CREATE TABLE and the indexes of a model table.
-function d.create_table(t, opts)
-  local stmts = {d.create_table_sql(t, opts)}
-  for _, ix in ipairs(t.indexes or {}) do
-    ix.table = ix.table or t.name
-    stmts[#stmts + 1] = d.create_index_sql(ix, {if_not_exists = opts and opts.if_not_exists})
-  end
-  return stmts
 end
 
 return d

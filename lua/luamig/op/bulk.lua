@@ -1,4 +1,4 @@
--- luamig.op_bulk -- op.bulk_insert: rows from a Lua list or an iterator,
+-- luamig.op.bulk -- op.bulk_insert: rows from a Lua list or an iterator,
 -- in constant memory.
 --
 -- Online the rows go straight to the C hot path, conn:bulk_insert (one
@@ -14,6 +14,7 @@
 -- The columns are opts.columns, else those of the first row (in the
 -- table's column order); a later row may leave some out (NULL), but not add
 -- others.
+local core = require "luamig.core"
 local introspect = require "luamig.introspect"
 local common = require "luamig.dialect.common"
 local float_text = common.float_text
@@ -23,37 +24,26 @@ local M = {}
 local type, math_type = type, math.type
 
 -- What each generic type accepts: a check on the Lua value, what it
--- expects (for messages), and the same check's name in C (value_kind.h).
--- NaN fits none (SQLite would store NULL where PostgreSQL keeps NaN).
--- A string of an integer must fit 64 bits, and one of a number a double
--- (no overflow to an infinity, no non-zero value read as 0): SQLite would
--- store a rounded REAL, Inf or 0 where PostgreSQL refuses it. tonumber reads
--- a decimal integer that does not fit as a float, and a number with
--- strtod, as value_kind.c does.
-local function integer_form(v) return v:match("^%s*[+-]?%d+%s*$") ~= nil end
-local function int_ok(v)
-  if math_type(v) == "integer" then return true end
-  return type(v) == "string" and integer_form(v) and math_type(tonumber(v)) == "integer"
-end
-local function number_form(v)   -- the trimmed string when it is written as a decimal number
-  local s = v:gsub("^%s+", ""):gsub("%s+$", "")
-  local form = s:match("^[+-]?%d+%.?%d*$") ~= nil or s:match("^[+-]?%d*%.%d+$") ~= nil
-    or s:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") ~= nil or s:match("^[+-]?%d*%.%d+[eE][+-]?%d+$") ~= nil
-  return form and s or nil
-end
-local function num_ok(v)
-  if type(v) == "number" then return v == v end
-  if type(v) ~= "string" then return false end
-  local s = number_form(v)
-  if not s then return false end
-  local n = tonumber(s)
-  return n ~= math.huge and n ~= -math.huge and (n ~= 0 or not s:match("^[^eE]*[1-9]"))
-end
-local function bool_ok(v) return type(v) == "boolean" or v == 0 or v == 1 end
-local function text_ok(v) return type(v) == "string" or (type(v) == "number" and v == v) end
-local function string_ok(v) return type(v) == "string" end
+-- expects (for messages), and the check's kind name in C (value_kind.h).
+-- The rule is the C core's (core.value_fits, value_kind.c's): NaN fits
+-- none (SQLite would store NULL where PostgreSQL keeps NaN); a string of an
+-- integer must fit 64 bits, and one of a number a double (no overflow to an
+-- infinity, no non-zero value read as 0): SQLite would store a rounded
+-- REAL, Inf or 0 where PostgreSQL refuses it.
+local value_fits = core.value_fits
+local function fits(kind) return function(v) return value_fits(kind, v) end end
+local int_ok, num_ok, bool_ok = fits("integer"), fits("number"), fits("boolean")
+local text_ok, string_ok, binary_ok = fits("text"), fits("string"), fits("binary")
 local is_binary = common.is_binary
-local function binary_ok(v) return type(v) == "string" or is_binary(v) end
+
+-- The written forms of an integer and of a decimal number: a string of
+-- that form that the check refuses is out of range (the message says so).
+local function integer_form(v) return v:match("^%s*[+-]?%d+%s*$") ~= nil end
+local function number_form(v)
+  local s = v:gsub("^%s+", ""):gsub("%s+$", "")
+  return s:match("^[+-]?%d+%.?%d*$") ~= nil or s:match("^[+-]?%d*%.%d+$") ~= nil
+    or s:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") ~= nil or s:match("^[+-]?%d*%.%d+[eE][+-]?%d+$") ~= nil
+end
 
 -- The strings int_ok and num_ok refuse for their value, not their form,
 -- and why (bulk_insert's message for them).
@@ -104,22 +94,6 @@ local function show(v)
   if is_binary(v) then return tostring(v) end
   if type(v) == "string" then return ("%q"):format(#v > 30 and v:sub(1, 30) .. "..." or v) end
   return tostring(v)
-end
-
--- The COPY text form of a value.
-local copy_escapes = {["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
-local function copy_field(v, binary, text)
-  if v == nil then return "\\N" end
-  if is_binary(v) then binary, v = true, v.bytes end
-  if text and type(v) == "number" then return number_text(v) end
-  if type(v) == "boolean" then return v and "t" or "f" end
-  if math.type(v) == "integer" then return tostring(v) end
-  if math.type(v) == "float" then
-    if v ~= v then return "NaN" end
-    return number_text(v)
-  end
-  if binary then return "\\\\x" .. common.hex(v) end
-  return (v:gsub("[\\\n\r\t]", copy_escapes))
 end
 
 local function hex_literal(v)
@@ -209,7 +183,7 @@ function M.make(ctx)
       local tv = type(v)
       return tv == "boolean" or tv == "number" or tv == "string" or is_binary(v)
     end
-    local function storable(v) return bindable(v) and v == v end
+    local function storable(v) return value_fits("any", v) end
     -- a column's generic type with its arguments ("string(50)", "numeric(30,20)")
     -- takes what its base takes
     local function accepts_of(t)
@@ -300,18 +274,17 @@ function M.make(ctx)
     end
     if d.name == "postgresql" then
       emit(("COPY %s (%s) FROM stdin;\n"):format(d.ident(tname), d.idents(columns)), "copy")
-      local buf = {}
+      -- each row as the online COPY sends it (core.copy_text: db_pg.c's encoder)
+      local buf, ncols = {}, #columns
       for row in checked do
-        local fields = {}
-        for i, c in ipairs(columns) do
-          local v = row[c]
-          if type(v) == "string" and not binary[i] and v:find("\0", 1, true) then
-            raise(('bulk_insert: row %d, column "%s": a string with a NUL byte cannot be copied into '
-              .. "PostgreSQL as text: for bytes use op.binary(s)"):format(n, c))
-          end
-          fields[i] = copy_field(v, binary[i], text[i])
+        local fields = {n = ncols}
+        for i, c in ipairs(columns) do fields[i] = row[c] end
+        local line, bad = core.copy_text(fields, kinds)
+        if not line then
+          raise(('bulk_insert: row %d, column "%s": a string with a NUL byte cannot be copied into '
+            .. "PostgreSQL as text: for bytes use op.binary(s)"):format(n, columns[bad]))
         end
-        buf[#buf + 1] = table.concat(fields, "\t") .. "\n"
+        buf[#buf + 1] = line
         if #buf >= 1000 then emit(table.concat(buf), "copy"); buf = {} end
       end
       if #buf > 0 then emit(table.concat(buf), "copy") end
@@ -340,7 +313,6 @@ function M.make(ctx)
   end
 end
 
-M.copy_field = copy_field   -- the COPY text form of a value
 M.accepts = accepts         -- generic type -> {check, what it expects}
 
 return M
