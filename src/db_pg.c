@@ -375,7 +375,7 @@ int lm_copy_text_row(struct lm_buf *buf, int n, const struct lm_value *v) {
     case LM_FLOAT:
       if (isnan(v[i].f)) {
         lm_buf_adds(buf, "NaN");
-      } else {                                        /* as op_bulk.lua writes it offline */
+      } else {                                        /* the same text offline (core.copy_text) */
         char text[LM_NUMBER_TEXT_MAX];
         lm_buf_add(buf, text, lm_number_text(&v[i], text));
       }

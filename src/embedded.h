@@ -9,7 +9,7 @@
 
 struct lm_embedded {
   const char *module;      /* "luamig.op" */
-  const char *chunkname;   /* "@lua/luamig/op.lua", for messages */
+  const char *chunkname;   /* "@lua/luamig/op/init.lua", for messages */
   const char *source;
   size_t len;
 };

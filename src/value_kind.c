@@ -20,7 +20,7 @@ static int is_space(char c) {
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* Lua's ^%s*[+-]?%d+%s*$, within 64 bits: SQLite stores a wider one as a
- * rounded REAL where PostgreSQL refuses it (op_bulk.lua's int_ok). */
+ * rounded REAL where PostgreSQL refuses it (op/bulk.lua words the message). */
 static int integer_text(const char *p, const char *end) {
   while (p < end && is_space(*p)) p++;
   int negative = p < end && *p == '-';

@@ -1,7 +1,8 @@
 /*
  * value_kind.h -- what a column of a generic type accepts from Lua, for
- * bulk_insert's per-value check (the same rules as op_bulk.lua's accepts
- * table, done in C because they run once per value of a million-row load).
+ * bulk_insert's per-value check, online here (once per value of a
+ * million-row load) and offline through core.value_fits: the one owner of
+ * these rules (op/bulk.lua keeps only the wording of its messages).
  */
 #ifndef LUAMIG_VALUE_KIND_H
 #define LUAMIG_VALUE_KIND_H
@@ -27,7 +28,7 @@ extern const char *const lm_kind_names[];
 int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v);
 
 /* The text a number is stored as in a text column, the same on both
- * databases and offline (op_bulk.lua's number_text): an integer in
+ * databases and offline (core.copy_text): an integer in
  * decimal; a float in the fewest of 15, 16 or 17 significant digits that
  * read back as the same double ("0.1", not SQLite's or PostgreSQL's own
  * renderings, which differ); the infinities as "Infinity" and "-Infinity",
