@@ -64,9 +64,9 @@ function scaffold.rev_id()
 end
 
 -- The id grammar is the graph's (core.check_rev_id), with what would make
--- the id unsafe as part of a file name ("/" and control characters); the
--- messages for a missing id are scaffold's own, and the version table's
--- width is left to the graph, which checks it when the script is loaded.
+-- the id unsafe as part of a file name ("/" and control characters), and
+-- the version table's width (an id the graph would refuse to load must not
+-- be written); the messages for a missing id are scaffold's own.
 local function check_rev_id(id)
   if type(id) ~= "string" then
     error(("revision id must be a string, not a %s"):format(type(id)), 0)
@@ -76,7 +76,7 @@ local function check_rev_id(id)
           .. "or none to have one generated", 0)
   end
   local ok, message, reason = core.check_rev_id(id, true)
-  if not ok and reason == "characters" then error(message, 0) end
+  if not ok and (reason == "characters" or reason == "length") then error(message, 0) end
 end
 
 ---------------------------------------------------------------------------

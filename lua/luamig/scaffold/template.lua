@@ -6,29 +6,16 @@ local fs = require "luamig.fs"
 
 local M = {}
 
--- Lua literals: what the template writes for metadata values. Any string
--- loads back byte for byte: quotes, backslashes and control characters are
--- escaped, valid UTF-8 is kept readable, and bytes of invalid UTF-8 are
--- escaped so the file stays valid UTF-8.
+-- Lua literals: what the template writes for metadata values, written by
+-- the one Lua-literal writer (luamig.autogen.literal) in its UTF-8-safe
+-- form: any string loads back byte for byte, valid UTF-8 stays readable,
+-- and the bytes of invalid UTF-8 are escaped so the file stays valid UTF-8.
+local lua_literal = require "luamig.autogen.literal"
 
-local ESCAPES = {['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r",
-                 ["\t"] = "\\t"}
-
-function M.quote(s)
-  local pattern = utf8.len(s) and '[%c"\\]' or '[%c"\\\128-\255]'
-  return '"' .. s:gsub(pattern, function(c)
-    return ESCAPES[c] or ("\\%03d"):format(c:byte())
-  end) .. '"'
-end
+function M.quote(s) return lua_literal.string(s, true) end
 
 -- nil -> nil, a string -> "...", a list -> {"a", "b"}.
-function M.literal(v)
-  if v == nil then return "nil" end
-  if type(v) == "string" then return M.quote(v) end
-  local items = {}
-  for i, item in ipairs(v) do items[i] = M.quote(item) end
-  return "{" .. table.concat(items, ", ") .. "}"
-end
+function M.literal(v) return lua_literal.literal(v, true) end
 
 -- The script template: a Lua file with ${name} substitutions. The metadata
 -- values (revision, down_revision, branch_labels, depends_on, message)

@@ -139,7 +139,7 @@ describe("[sqlite] --sql rebuild after op.execute: as online, or refused", funct
         op.drop_column("t", "e")
       end)
       assert.matches('drop_column: on SQLite this rebuilds table "t" from what the operations of this run say it is, '
-        .. "but op.execute at spec/09g%-trust_rebuild_attack_spec%.lua:%d+ %(.-%) may have changed it or made objects "
+        .. "but op.execute at spec/11g%-trust_rebuild_attack_spec%.lua:%d+ %(.-%) may have changed it or made objects "
         .. "on it that %-%-sql %(offline%) mode cannot see, and the rebuild would lose them: run this migration online, "
         .. "or make that change with op calls %(op%.add_column, op%.create_index, %.%.%.%)$", message(err))
       assert.matches(":" .. line .. " ", err, 1, true)

@@ -554,7 +554,7 @@ h.each_db(function(db)
       op.create_table("t", {{"id", "integer"}})
       local line = here() + 1
       local file, at, msg = located_error(function() op.create_index("ix", "t", {"id"}, {uniq = true}) end)
-      assert.truthy(file:find("05%-op_spec%.lua$"), file)
+      assert.truthy(file:find("06%-op_spec%.lua$"), file)
       assert.equal(line, at)
       assert.equal('create_index: unknown option "uniq"', msg)
     end)

@@ -293,7 +293,7 @@ describe("[sqlite] roundtrip --scratch-url naming the project's file otherwise",
     local abs = "sqlite:" .. pdir .. "/proj.db"
     local rows, versions, logged = users(abs), h.version_rows(abs), log_rows(abs)
     assert.same({"1=ann", "2=bob"}, rows)
-    -- a file: URI is no SQLite URL luamig takes (10g), so it never reaches the project
+    -- a file: URI is no SQLite URL luamig takes (12g), so it never reaches the project
     local status, _, err = h.luamig(pdir, "--url " .. url .. " roundtrip --reset-scratch --scratch-url sqlite:file:proj.db")
     assert.equal(1, status, err)
     assert.truthy(err:find("SQLite URI filenames (file:...) are not supported", 1, true), err)

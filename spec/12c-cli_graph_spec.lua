@@ -7,7 +7,7 @@
 -- marked on SQLite and PostgreSQL; colour only where asked or on a terminal.
 local h = require "spec.helpers"
 
--- Alembic's reference graph (as in 04-cli_spec), a depends_on across lines.
+-- Alembic's reference graph (as in 08-cli_spec), a depends_on across lines.
 local function G()
   return {
     {id = "aaaa1111", message = "create account table"},

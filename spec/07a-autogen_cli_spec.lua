@@ -37,7 +37,7 @@ h.each_db(function(db)
 
   before_each(function() url = db.url() end)
 
-  -- (stderr without its Database line, which must name url: spec 10d's subject)
+  -- (stderr without its Database line, which must name url: spec 12d's subject)
   local function run(dir, args, env)
     local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
     return status, out, h.drop_database_lines(err, url)

@@ -387,6 +387,18 @@ end
     assert.same({}, ls(loc .. "/versions"))
   end)
 
+  it("refuses an id longer than the version table holds, and writes nothing", function()
+    -- the graph would refuse to load the script it wrote (found in issue 15's review)
+    local loc = project()
+    local id = ("a"):rep(65)
+    local err = h.error_of(scaffold.write_revision, {script_location = loc, rev_id = id, message = "m"})
+    assert.equal("revision id '" .. id .. "' is 65 characters long; the version table holds ids "
+                 .. "of at most 64 (use a shorter revision)", err)
+    assert.same({}, ls(loc .. "/versions"))
+    local path = scaffold.write_revision{script_location = loc, rev_id = ("b"):rep(64), message = "m"}
+    assert.truthy(h.file_exists(path))
+  end)
+
   it("writes the create date in local time unless utc is set", function()
     local loc = project()
     local _, record = scaffold.write_revision{script_location = loc, rev_id = "a1", now = NOW}
