@@ -103,7 +103,7 @@ check-c: $(CTEST_BIN)
 
 test: need
 	$(MAKE) all check-c WERROR=1
-	BUILD=$(BUILD) SANITIZE=$(SANITIZE) CC=$(CC) bash spec/run
+	WERROR=1 BUILD=$(BUILD) SANITIZE=$(SANITIZE) CC=$(CC) bash spec/run
 
 # What make test runs: the libraries, Lua, busted, a C compiler, PostgreSQL's
 # server binaries, and the tools specs call. Only when something is missing

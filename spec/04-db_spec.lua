@@ -478,6 +478,22 @@ end)
 -- The facts the op layer renders offline, owned here and exported to Lua:
 -- a value's fit for a column kind, a COPY line, $N inlining.
 describe("core's offline SQL helpers", function()
+  it("number_text: the shortest digits that read back, integers in decimal, PostgreSQL's infinities", function()
+    local text = core.number_text
+    assert.equal("0.1", text(0.1))
+    assert.equal("0.30000000000000004", text(0.1 + 0.2))
+    assert.equal("1", text(1.0))
+    assert.equal("1e+100", text(1e100))
+    assert.equal("9007199254740993", text(9007199254740993))
+    assert.equal("-9223372036854775808", text(math.mininteger))
+    assert.equal("Infinity", text(math.huge))
+    assert.equal("-Infinity", text(-math.huge))
+    for _, v in ipairs({0.1, 1 / 3, 2 ^ 0.5, 1e-300, 123456789.123, -5e-324}) do
+      assert.equal(v, tonumber(text(v)))                -- no double is changed
+    end
+    assert.has_error(function() text("1") end)
+  end)
+
   it("value_fits: value_kind.c's rule, nil fitting every kind", function()
     local fits = core.value_fits
     assert.is_true(fits("integer", 12))

@@ -157,7 +157,7 @@ describe("[postgresql] roundtrip without --scratch-url", function()
     assert.falsy(all:find(password, 1, true))
     assert.falsy(all:find(h.url_escape(password), 1, true))
     assert.falsy(all:find("cr3ate", 1, true))
-    assert.is_false(database_exists(created_name(err)))
+    assert.is_false(database_exists(created_name(err)), all)
     -- --json too
     status, out, err = h.luamig(dir, "--json --url " .. h.shell_quote(url) .. " roundtrip")
     assert.equal(1, status)

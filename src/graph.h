@@ -213,9 +213,8 @@ struct lm_plan {
   size_t nsteps, cap;
   struct lm_ilist start;            /* the version rows before the first step */
   struct lm_ilist rows;             /* the version rows after the last step */
-  char *warning;                    /* an Alembic UserWarning, or NULL */
 };
-#define LM_PLAN_INIT {NULL, 0, 0, LM_ILIST_INIT, LM_ILIST_INIT, NULL}
+#define LM_PLAN_INIT {NULL, 0, 0, LM_ILIST_INIT, LM_ILIST_INIT}
 void lm_plan_release(struct lm_plan *p);
 
 /* rows: the version table's rows (ids, as stored), nrows of them.
@@ -229,8 +228,8 @@ int lm_graph_upgrade_to(struct lm_graph *g, const char *const *rows, size_t nrow
                         const char *const *targets, size_t ntargets, struct lm_plan *plan,
                         struct lm_err *e);
 /* Dependents first, cascading; fails before any step when the path passes
- * a revision added with has_downgrade = 0. plan->warning carries Alembic's
- * "downgrade -1 from multiple heads is ambiguous" warning. */
+ * a revision added with has_downgrade = 0. (Alembic's warning for
+ * "downgrade -1" from several heads is an error here: graph_target.c.) */
 int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
                        const char *target, struct lm_plan *plan, struct lm_err *e);
 /* Alembic's _stamp_revs: targets may be several identifiers; purge starts

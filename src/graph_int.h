@@ -51,10 +51,10 @@ int lm_graph_walk(struct lm_graph *g, int start, long steps, const char *branch,
 int lm_graph_parse_upgrade_target(struct lm_graph *g, const struct lm_ilist *current,
                                   const char *current_str, const char *target, int assert_length,
                                   struct lm_ilist *out, struct lm_err *e);
-/* *branch: malloc'd or NULL, caller frees. warning: set when Alembic warns. */
+/* *branch: malloc'd or NULL, caller frees. */
 int lm_graph_parse_downgrade_target(struct lm_graph *g, const struct lm_ilist *current,
                                     const char *target, int assert_length, char **branch,
-                                    int *out, char **warning, struct lm_err *e);
+                                    int *out, struct lm_err *e);
 
 /* ---- graph_order.c ---- */
 
@@ -75,8 +75,7 @@ int lm_graph_collect_upgrade(struct lm_graph *g, const char *upper, const struct
                              struct lm_err *e);
 /* Alembic's _collect_downgrade_revisions from heads down to target. */
 int lm_graph_collect_downgrade(struct lm_graph *g, const struct lm_ilist *heads,
-                               const char *target, unsigned char *todo, char **warning,
-                               struct lm_err *e);
+                               const char *target, unsigned char *todo, struct lm_err *e);
 /* The version rows, as stored, to revisions (deduplicated); each must be known. */
 int lm_graph_resolve_rows(struct lm_graph *g, const char *const *rows, size_t nrows,
                           struct lm_ilist *out, struct lm_err *e);

@@ -131,7 +131,7 @@ int lm_graph_collect_upgrade(struct lm_graph *g, const char *upper, const struct
     rc = lm_graph_get_revision(g, upper ? upper : "heads", &u, e);
     if (rc == LM_OK) {
       lm_ilist_push(&up, u);
-      rc = lm_graph_parse_downgrade_target(g, &up, lower_str, assert_length, &branch, &rev, NULL, e);
+      rc = lm_graph_parse_downgrade_target(g, &up, lower_str, assert_length, &branch, &rev, e);
     }
     free(branch);
     lm_ilist_release(&up);
@@ -160,11 +160,11 @@ int lm_graph_collect_upgrade(struct lm_graph *g, const char *upper, const struct
 /* Alembic's _collect_downgrade_revisions (inclusive and implicit_base
  * off, as the downgrade command uses it). */
 int lm_graph_collect_downgrade(struct lm_graph *g, const struct lm_ilist *heads, const char *target,
-                             unsigned char *todo, char **warning, struct lm_err *e) {
+                             unsigned char *todo, struct lm_err *e) {
   size_t n = g->nrevs;
   char *branch = NULL;
   int trev = LM_REV_NONE;
-  int rc = lm_graph_parse_downgrade_target(g, heads, target, 1, &branch, &trev, warning, e);
+  int rc = lm_graph_parse_downgrade_target(g, heads, target, 1, &branch, &trev, e);
   if (rc) {
     free(branch);
     return rc;

@@ -25,7 +25,6 @@ void lm_plan_release(struct lm_plan *p) {
   free(p->steps);
   lm_ilist_release(&p->start);
   lm_ilist_release(&p->rows);
-  free(p->warning);
   *p = (struct lm_plan)LM_PLAN_INIT;
 }
 
@@ -330,7 +329,7 @@ int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows
   g->ekind = 0;
   int rc = offline ? range_start(g, start, &plan->start, e)
                    : lm_graph_resolve_rows(g, rows, nrows, &plan->start, e);
-  if (rc == LM_OK) rc = lm_graph_collect_downgrade(g, &plan->start, end, todo, &plan->warning, e);
+  if (rc == LM_OK) rc = lm_graph_collect_downgrade(g, &plan->start, end, todo, e);
   if (rc == LM_OK) {
     lm_graph_topo_sort(g, todo, plan->start.v, plan->start.n, &order);
     for (size_t i = 0; i < order.n && rc == LM_OK; i++) {

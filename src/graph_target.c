@@ -514,7 +514,7 @@ static int ambiguous_downgrade(struct lm_graph *g, const struct lm_ilist *curren
 
 int lm_graph_parse_downgrade_target(struct lm_graph *g, const struct lm_ilist *current,
                                     const char *target, int assert_length, char **branch,
-                                    int *out, char **warning, struct lm_err *e) {
+                                    int *out, struct lm_err *e) {
   *branch = NULL;
   struct relative m;
   if (!match_relative(target, &m)) {
@@ -566,7 +566,6 @@ int lm_graph_parse_downgrade_target(struct lm_graph *g, const struct lm_ilist *c
         int distinct = 0;
         for (size_t i = 1; i < current->n; i++)
           if (current->v[i] != current->v[0]) distinct = 1;
-        (void)warning;
         if (distinct) {
           rc = ambiguous_downgrade(g, current, m.text, e);
         } else if (current->v[0] < 0) {

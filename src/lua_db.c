@@ -8,7 +8,7 @@
  *   conn:bulk_insert(table, columns, rows_or_iterator [, opts]) -> rows
  *   conn:dialect(), conn:quote_ident(s), conn:quote_literal(s), conn:close()
  *   core.binary(s), core.quote_ident(s), core.quote_literal(dialect, s)
- *   core.value_fits(kind, v), core.copy_text(row [, kinds]),
+ *   core.value_fits(kind, v), core.number_text(n), core.copy_text(row [, kinds]),
  *   core.inline_sql(dialect, sql [, params])    -- offline SQL, no connection
  *
  * conn:bulk_insert is lua_bulk.c's; the URL functions are lua_url.c's.
@@ -454,6 +454,20 @@ static int core_value_fits(lua_State *L) {
   return 1;
 }
 
+/* core.number_text(n) -> string: the text a number is stored as in a text
+ * column, online and offline (value_kind.c's lm_number_text): an integer in
+ * decimal, a float in the fewest of 15-17 digits that read back as the same
+ * double, the infinities as "Infinity" and "-Infinity". */
+static int core_number_text(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TNUMBER);
+  struct lm_value v = {.type = lua_isinteger(L, 1) ? LM_INTEGER : LM_FLOAT};
+  if (v.type == LM_INTEGER) v.i = lua_tointeger(L, 1);
+  else v.f = lua_tonumber(L, 1);
+  char text[LM_NUMBER_TEXT_MAX];
+  lua_pushlstring(L, text, lm_number_text(&v, text));
+  return 1;
+}
+
 /* core.copy_text(row [, kinds]) -> line, or nil and i: one row (a list of
  * values, nil holes allowed) in PostgreSQL's COPY text format, the newline
  * included, exactly as conn:bulk_insert sends it online. kinds (optional,
@@ -572,6 +586,7 @@ static const luaL_Reg core_funcs[] = {
   {"quote_literal", core_quote_literal},
   {"binary", core_binary},
   {"value_fits", core_value_fits},
+  {"number_text", core_number_text},
   {"copy_text", core_copy_text},
   {"inline_sql", core_inline_sql},
   {NULL, NULL}

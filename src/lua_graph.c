@@ -50,7 +50,7 @@
  *                              effective_head = true | nil }
  *   rows: the version table's rows (list of ids); target may be
  *   "START:END" (offline), then rows are ignored.
- *   plan = { start = {rows before}, rows = {rows after}, warning = nil|s,
+ *   plan = { start = {rows before}, rows = {rows after},
  *            steps = { { revision = id (nil for a stamp step),
  *                        direction = "up" | "down", stamp = bool,
  *                        from = {ids}, to = {ids},   -- as logged
@@ -272,10 +272,6 @@ static void push_plan(lua_State *L, const struct lm_graph *g, const struct lm_pl
   lua_setfield(L, -2, "start");
   lm_lua_push_ids(L, g, p->rows.v, p->rows.n, 1);
   lua_setfield(L, -2, "rows");
-  if (p->warning) {
-    lua_pushstring(L, p->warning);
-    lua_setfield(L, -2, "warning");
-  }
   lua_createtable(L, (int)p->nsteps, 0);
   for (size_t i = 0; i < p->nsteps; i++) {
     const struct lm_step *s = &p->steps[i];

@@ -127,10 +127,6 @@ static void push_steps(lua_State *L, const struct lm_graph *g, const struct lm_p
   lua_setfield(L, -2, "start");
   lm_lua_push_ids(L, g, p->rows.v, p->rows.n, 0);
   lua_setfield(L, -2, "rows");
-  if (p->warning) {
-    lua_pushstring(L, p->warning);
-    lua_setfield(L, -2, "warning");
-  }
 }
 
 /* Owns what core.run allocates, so an error raised by Lua cannot leak it. */

@@ -345,7 +345,6 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
   if ((rc = lm_version_read(c, o->version_table, &rows, &nrows, e)) != LM_OK) goto cleanup;
   if ((rc = make_plan(&r, rows, nrows, o->target, plan, e)) != LM_OK || o->plan_only)
     goto cleanup;
-  if (plan->warning) lm_run_say(&r, "WARNING", "%s", plan->warning);
 
   for (int attempt = 0;; attempt++) {
     int replan = 0;

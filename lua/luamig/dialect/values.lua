@@ -9,19 +9,15 @@ local M = {}
 local Raw = {__name = "luamig.raw"}
 Raw.__index = Raw
 Raw.__tostring = function(r) return r.sql end
--- A Lua float as SQL text, the one rendering used everywhere a float is
--- written as text (literals, DDL defaults, $N in --sql, a number stored in a
--- text column, COPY rows; value_kind.c's lm_number_text is the same in C):
--- the fewest of 15, 16 or 17 significant digits that read back as the same
--- double, so 0.1 is "0.1", not "0.10000000000000001", and no double is
--- changed. The caller handles NaN and the infinities.
-function M.float_text(v)
-  for digits = 15, 16 do
-    local s = ("%." .. digits .. "g"):format(v)
-    if tonumber(s) == v then return s end
-  end
-  return ("%.17g"):format(v)
-end
+-- A Lua number as SQL text in the one rendering of a float used
+-- everywhere a float is written as text (literals, DDL defaults, $N in
+-- --sql, a number stored in a text column, COPY rows), owned by C
+-- (value_kind.c's lm_number_text): the fewest of 15, 16 or 17 significant
+-- digits that read back as the same double, so 0.1 is "0.1", not
+-- "0.10000000000000001", and no double is changed. An integer is written
+-- as the float it converts to. The caller handles NaN and the infinities.
+local number_text = core.number_text
+function M.float_text(v) return number_text(v + 0.0) end
 
 -- A byte string to store as bytes (bytea, BLOB): core.binary's value,
 -- {bytes = s} with the metatable luamig.Binary. Online it binds as bytes

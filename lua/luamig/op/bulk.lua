@@ -17,11 +17,10 @@
 local core = require "luamig.core"
 local introspect = require "luamig.introspect"
 local common = require "luamig.dialect.common"
-local float_text = common.float_text
 
 local M = {}
 
-local type, math_type = type, math.type
+local type = type
 
 -- What each generic type accepts: a check on the Lua value, what it
 -- expects (for messages), and the check's kind name in C (value_kind.h).
@@ -80,15 +79,9 @@ local native_kinds = {
   nchar = "text", nvarchar = "text", clob = "text", jsonb = "json",
 }
 
--- The text a number is stored as in a text column, the same online (C's
--- lm_number_text, value_kind.c) and offline, on both databases: an integer
--- in decimal, a float in the fewest of 15-17 digits that read back as the
--- same double, the infinities in PostgreSQL's spelling.
-local function number_text(v)
-  if math_type(v) == "integer" then return tostring(v) end
-  if v == math.huge then return "Infinity" elseif v == -math.huge then return "-Infinity" end
-  return float_text(v)
-end
+-- The text a number is stored as in a text column, the same online and
+-- offline, on both databases (value_kind.c's lm_number_text).
+local number_text = core.number_text
 
 local function show(v)
   if is_binary(v) then return tostring(v) end
