@@ -494,6 +494,22 @@ describe("core's offline SQL helpers", function()
     assert.has_error(function() text("1") end)
   end)
 
+  it("value_fits says whether a refused value is of the wrong kind or out of range", function()
+    local function why(kind, v) return select(2, core.value_fits(kind, v)) end
+    assert.equal("range", why("integer", "99999999999999999999"))
+    assert.equal("range", why("integer", " -9223372036854775809 "))
+    assert.is_nil(why("integer", "-9223372036854775808"))
+    assert.equal("kind", why("integer", "99999999999999999999x"))
+    assert.equal("kind", why("integer", "1e3"))
+    assert.equal("range", why("number", "1e999"))
+    assert.equal("range", why("number", "-1e-999"))
+    assert.is_nil(why("number", "0e-999"))
+    assert.equal("kind", why("number", "0x10"))
+    assert.equal("kind", why("number", 0/0))
+    assert.equal("kind", why("boolean", 2))
+    assert.equal("kind", why("integer", {}))
+  end)
+
   it("value_fits: value_kind.c's rule, nil fitting every kind", function()
     local fits = core.value_fits
     assert.is_true(fits("integer", 12))

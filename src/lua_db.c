@@ -442,16 +442,21 @@ static int core_quote_literal(lua_State *L) {
   return quote_literal_as(L, dialects[d], 2);
 }
 
-/* core.value_fits(kind, v) -> boolean: whether bulk_insert takes v for a
- * column of that kind (value_kind.c's rule; kinds are lm_kind_names). nil
- * fits every kind; a value that cannot be bound fits none. */
+/* core.value_fits(kind, v) -> true, or false and "kind" | "range":
+ * whether bulk_insert takes v for a column of that kind (value_kind.c's
+ * rule; kinds are lm_kind_names), and if not whether v is of the wrong
+ * kind or a number written right whose value is out of range. nil fits
+ * every kind; a value that cannot be bound fits none. */
 static int core_value_fits(lua_State *L) {
   enum lm_kind kind = (enum lm_kind)luaL_checkoption(L, 1, NULL, lm_kind_names);
   luaL_checkany(L, 2);
   struct lm_value v;
-  int bindable = lm_lua_to_value(L, 2, &v);
-  lua_pushboolean(L, bindable && (v.type == LM_NULL || lm_kind_accepts(kind, &v)));
-  return 1;
+  enum lm_misfit why = !lm_lua_to_value(L, 2, &v) ? LM_WRONG_KIND
+                     : v.type == LM_NULL ? LM_FITS : lm_kind_check(kind, &v);
+  lua_pushboolean(L, why == LM_FITS);
+  if (why == LM_FITS) return 1;
+  lua_pushstring(L, why == LM_OUT_OF_RANGE ? "range" : "kind");
+  return 2;
 }
 
 /* core.number_text(n) -> string: the text a number is stored as in a text

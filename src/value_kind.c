@@ -20,21 +20,21 @@ static int is_space(char c) {
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* Lua's ^%s*[+-]?%d+%s*$, within 64 bits: SQLite stores a wider one as a
- * rounded REAL where PostgreSQL refuses it (op/bulk.lua words the message). */
-static int integer_text(const char *p, const char *end) {
+ * rounded REAL where PostgreSQL refuses it. */
+static enum lm_misfit integer_text(const char *p, const char *end) {
   while (p < end && is_space(*p)) p++;
-  int negative = p < end && *p == '-';
+  int negative = p < end && *p == '-', wide = 0;
   if (p < end && (*p == '+' || *p == '-')) p++;
   const char *digits = p;
   uint64_t magnitude = 0, limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
   for (; p < end && is_digit(*p); p++) {
     unsigned d = (unsigned)(*p - '0');
-    if (magnitude > (limit - d) / 10) return 0;       /* magnitude * 10 + d > limit */
-    magnitude = magnitude * 10 + d;
+    if (wide || magnitude > (limit - d) / 10) wide = 1;   /* magnitude * 10 + d > limit */
+    else magnitude = magnitude * 10 + d;
   }
-  if (p == digits) return 0;
+  if (p == digits) return LM_WRONG_KIND;
   while (p < end && is_space(*p)) p++;
-  return p == end;
+  return p != end ? LM_WRONG_KIND : wide ? LM_OUT_OF_RANGE : LM_FITS;
 }
 
 /* Spaces around [+-]? digits with at most one point, at least one digit,
@@ -42,7 +42,7 @@ static int integer_text(const char *p, const char *end) {
  * value that overflows to an infinity, or a non-zero one that underflows
  * to 0, is refused (PostgreSQL's float8 input refuses both, SQLite would
  * store Inf or 0). s[len] is NUL: strtod may read the string as it is. */
-static int number_text(const char *s, const char *end) {
+static enum lm_misfit number_text(const char *s, const char *end) {
   const char *p = s;
   while (p < end && is_space(*p)) p++;
   while (end > p && is_space(end[-1])) end--;
@@ -51,35 +51,43 @@ static int number_text(const char *s, const char *end) {
   for (; p < end && is_digit(*p); p++) digits++, nonzero |= *p != '0';
   if (p < end && *p == '.')
     for (p++; p < end && is_digit(*p); p++) digits++, nonzero |= *p != '0';
-  if (digits == 0) return 0;
+  if (digits == 0) return LM_WRONG_KIND;
   if (p < end && (*p == 'e' || *p == 'E')) {
     p++;
     if (p < end && (*p == '+' || *p == '-')) p++;
     const char *exp = p;
     while (p < end && is_digit(*p)) p++;
-    if (p == exp) return 0;
+    if (p == exp) return LM_WRONG_KIND;
   }
-  if (p != end) return 0;
+  if (p != end) return LM_WRONG_KIND;
   double d = strtod(s, NULL);
-  return !isinf(d) && (d != 0 || !nonzero);
+  return !isinf(d) && (d != 0 || !nonzero) ? LM_FITS : LM_OUT_OF_RANGE;
+}
+
+static enum lm_misfit fits_if(int yes) { return yes ? LM_FITS : LM_WRONG_KIND; }
+
+enum lm_misfit lm_kind_check(enum lm_kind kind, const struct lm_value *v) {
+  int text = v->type == LM_TEXT, number = v->type == LM_INTEGER || v->type == LM_FLOAT;
+  if (v->type == LM_FLOAT && isnan(v->f)) return LM_WRONG_KIND;
+  if (v->type == LM_BLOB) return fits_if(kind == LM_KIND_BINARY || kind == LM_KIND_ANY);
+  switch (kind) {
+  case LM_KIND_INTEGER:
+    return v->type == LM_INTEGER ? LM_FITS : text ? integer_text(v->s, v->s + v->len) : LM_WRONG_KIND;
+  case LM_KIND_NUMBER:
+    return number ? LM_FITS : text ? number_text(v->s, v->s + v->len) : LM_WRONG_KIND;
+  case LM_KIND_BOOLEAN:
+    return fits_if(v->type == LM_BOOLEAN || (v->type == LM_INTEGER && (v->i == 0 || v->i == 1)) ||
+                   (v->type == LM_FLOAT && (v->f == 0 || v->f == 1)));
+  case LM_KIND_TEXT: return fits_if(text || number);
+  case LM_KIND_STRING: return fits_if(text);
+  case LM_KIND_BINARY: return fits_if(text);          /* a blob returned above */
+  case LM_KIND_ANY: break;
+  }
+  return LM_FITS;
 }
 
 int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
-  int text = v->type == LM_TEXT, number = v->type == LM_INTEGER || v->type == LM_FLOAT;
-  if (v->type == LM_FLOAT && isnan(v->f)) return 0;
-  if (v->type == LM_BLOB) return kind == LM_KIND_BINARY || kind == LM_KIND_ANY;
-  switch (kind) {
-  case LM_KIND_INTEGER: return v->type == LM_INTEGER || (text && integer_text(v->s, v->s + v->len));
-  case LM_KIND_NUMBER: return number || (text && number_text(v->s, v->s + v->len));
-  case LM_KIND_BOOLEAN:
-    return v->type == LM_BOOLEAN || (v->type == LM_INTEGER && (v->i == 0 || v->i == 1)) ||
-           (v->type == LM_FLOAT && (v->f == 0 || v->f == 1));
-  case LM_KIND_TEXT: return text || number;
-  case LM_KIND_STRING: return text;
-  case LM_KIND_BINARY: return text;                   /* a blob returned above */
-  case LM_KIND_ANY: break;
-  }
-  return 1;
+  return lm_kind_check(kind, v) == LM_FITS;
 }
 
 size_t lm_number_text(const struct lm_value *v, char *buf) {

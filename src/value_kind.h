@@ -27,6 +27,17 @@ extern const char *const lm_kind_names[];
  * refuses it rather than differ between the databases. */
 int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v);
 
+/* The same check, saying why v does not fit: a string written as an
+ * integer or a decimal number whose value a 64-bit integer or a double
+ * cannot hold is out of range; anything else that does not fit is of the
+ * wrong kind (bulk_insert words the two differently). */
+enum lm_misfit {
+  LM_FITS,
+  LM_WRONG_KIND,
+  LM_OUT_OF_RANGE,
+};
+enum lm_misfit lm_kind_check(enum lm_kind kind, const struct lm_value *v);
+
 /* The text a number is stored as in a text column, the same on both
  * databases and offline (core.copy_text): an integer in
  * decimal; a float in the fewest of 15, 16 or 17 significant digits that

@@ -35,23 +35,12 @@ local int_ok, num_ok, bool_ok = fits("integer"), fits("number"), fits("boolean")
 local text_ok, string_ok, binary_ok = fits("text"), fits("string"), fits("binary")
 local is_binary = common.is_binary
 
--- The written forms of an integer and of a decimal number: a string of
--- that form that the check refuses is out of range (the message says so).
-local function integer_form(v) return v:match("^%s*[+-]?%d+%s*$") ~= nil end
-local function number_form(v)
-  local s = v:gsub("^%s+", ""):gsub("%s+$", "")
-  return s:match("^[+-]?%d+%.?%d*$") ~= nil or s:match("^[+-]?%d*%.%d+$") ~= nil
-    or s:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") ~= nil or s:match("^[+-]?%d*%.%d+[eE][+-]?%d+$") ~= nil
-end
-
--- The strings int_ok and num_ok refuse for their value, not their form,
--- and why (bulk_insert's message for them).
+-- Why a string written as a number is out of range for an integer or a
+-- number column (core.value_fits says "range" for it): bulk_insert's message.
 local out_of_range = {
-  integer = {form = integer_form,
-             why = "an integer must be between -9223372036854775808 and 9223372036854775807 "
-                .. "(SQLite would store a rounded REAL)"},
-  number = {form = number_form,
-            why = "it is beyond a double's range (SQLite would store Inf or 0)"},
+  integer = "an integer must be between -9223372036854775808 and 9223372036854775807 "
+         .. "(SQLite would store a rounded REAL)",
+  number = "it is beyond a double's range (SQLite would store Inf or 0)",
 }
 
 local integer = {int_ok, "an integer", "integer"}
@@ -214,10 +203,10 @@ function M.make(ctx)
         end
         local acc = model and accepts_of(types[k]) or nil
         if acc and not acc[1](v) then
-          local range = type(v) == "string" and out_of_range[acc[3]]
-          if range and range.form(v) then
+          local _, misfit = value_fits(acc[3], v)
+          if misfit == "range" and out_of_range[acc[3]] then
             raise(('bulk_insert: row %d, column "%s": %s is out of range for the column (%s): %s'):format(
-              n, k, show(v), types[k], range.why))
+              n, k, show(v), types[k], out_of_range[acc[3]]))
           end
           raise(('bulk_insert: row %d, column "%s": wrong type for the column (%s): expected %s, got %s %s'):format(
             n, k, types[k], acc[2], math.type(v) or type(v), show(v)))
