@@ -107,6 +107,16 @@ describe("offline SQL", function()
                    "DELETE FROM t;"}, out)
     end)
 
+    it("execute refuses a placeholder without a value, as the online binding does (issue 15's outside attack)", function()
+      local err = h.error_of(op.execute, "SELECT $2", {1})
+      assert.truthy(err:find("execute: the statement uses $2 but 1 value was given", 1, true), err)
+      err = h.error_of(op.execute, "SELECT $3", {n = 2})
+      assert.truthy(err:find("execute: the statement uses $3 but 2 values were given", 1, true), err)
+      err = h.error_of(op.execute, "SELECT $0", {1})
+      assert.truthy(err:find("execute: unsupported placeholder '$0': use $1, $2, ...", 1, true), err)
+      assert.same({}, out)
+    end)
+
     it("inline_literal renders a value for UPDATEs that must work offline; f returns the name", function()
       op.execute("UPDATE t SET s = " .. tostring(op.inline_literal("it's")) .. " WHERE b = "
                  .. tostring(op.inline_literal(true)))

@@ -459,6 +459,18 @@ h.each_db(function(db)
       assert.is_true(seen["table:legacy:nil"])
     end)
 
+    it("diff.filter is still the include_object filter embedders call (issue 15's outside attack)", function()
+      local schema = {tables = {keep = {name = "keep", columns = {{name = "a"}, {name = "b"}}},
+                                drop = {name = "drop", columns = {}}}, order = {"keep", "drop"}}
+      local out = diff.filter(schema, function(kind, name)
+        return not (name == "drop" or name == "b")
+      end)
+      assert.same({"keep"}, out.order)
+      assert.is_nil(out.tables.drop)
+      assert.equal(1, #out.tables.keep.columns)
+      assert.equal("a", out.tables.keep.columns[1].name)
+    end)
+
     it("luamig's own tables are never part of the comparison", function()
       conn:exec("CREATE TABLE luamig_version (version_num VARCHAR(64) PRIMARY KEY)")
       conn:exec("CREATE TABLE my_versions (version_num VARCHAR(64) PRIMARY KEY)")

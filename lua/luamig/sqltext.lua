@@ -150,10 +150,26 @@ end
 -- identifier quotes.
 local JOINS = "[%w_$.'\"`\128-\255]"
 
+-- How many values a parameter list holds, as the binding counts them
+-- (params.n, else the largest integer key: nil holes count).
+local function count(params)
+  if type(params.n) == "number" then return params.n end
+  local n = 0
+  for k in pairs(params) do
+    if math.type(k) == "integer" and k > n then n = k end
+  end
+  return n
+end
+
 function M.inline(sql, params, literal, dialect)
-  local out, pos = {}, 1
+  local out, pos, n = {}, 1, count(params)
   for _, t in ipairs(M.tokens(sql, dialect)) do
     if t.k == "param" then
+      if t.v < 1 then                                 -- as the online binding refuses them
+        error(("unsupported placeholder '%s': use $1, $2, ..."):format(sql:sub(t.s, t.e)), 0)
+      elseif t.v > n then
+        error(("the statement uses $%d but %d value%s given"):format(t.v, n, n == 1 and " was" or "s were"), 0)
+      end
       out[#out + 1] = sql:sub(pos, t.s - 1)
       -- parenthesised where it touches text it could merge with, so the
       -- statement reads as the online one does (or fails as it does): a

@@ -29,6 +29,10 @@ local pg_introspect = require "luamig.introspect.postgresql"
 
 local M = {}
 
+-- include_object filtering is introspect's (the live schema is filtered
+-- where it is read); kept here too, where embedders found it before.
+M.filter = require("luamig.introspect").filter
+
 -- "No value" in an alter_column change (no default, no comment).
 M.NONE = setmetatable({}, {__name = "luamig.autogen.NONE", __tostring = function() return "none" end})
 
