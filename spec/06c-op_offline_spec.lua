@@ -243,6 +243,14 @@ describe("offline SQL", function()
     local op, out
     before_each(function() op, out = offline("postgresql") end)
 
+    it("execute refuses a placeholder without a value, as the online binding does", function()
+      local err = h.error_of(op.execute, "SELECT $2", {1})
+      assert.truthy(err:find("execute: the statement uses $2 but 1 value was given", 1, true), err)
+      err = h.error_of(op.execute, "SELECT $3", {n = 2})
+      assert.truthy(err:find("execute: the statement uses $3 but 2 values were given", 1, true), err)
+      assert.same({}, out)
+    end)
+
     it("create_table with identity, comments, constraints and indexes", function()
       op.create_table("users", {
         {"id", "integer", primary_key = true},

@@ -118,16 +118,12 @@ static const char *signal_name(int sig) {
   return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
 }
 
-static void trap_hook(lua_State *L, lua_Debug *ar) {
+/* Raises in the interrupted Lua code at its next call, return or
+ * instruction: the command's Ctrl-C as "Ctrl-C", a trap's signal by name. */
+static void stop_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted (%s)", signal_name(trapped_signal));
-}
-
-static void ctrl_c_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted (Ctrl-C)");
+  luaL_error(L, "interrupted (%s)", trap_on ? signal_name(trapped_signal) : "Ctrl-C");
 }
 
 static void on_signal(int sig) {
@@ -135,12 +131,12 @@ static void on_signal(int sig) {
     trapped_signal = sig;
     if (trap_hold) return;
     lm_run_stop_statement();
-    if (trap_L != NULL) lua_sethook(trap_L, trap_hook, STOP_LUA_MASK, 1);
+    if (trap_L != NULL) lua_sethook(trap_L, stop_hook, STOP_LUA_MASK, 1);
     return;
   }
   signal(sig, SIG_DFL);                               /* the command's Ctrl-C: a second one kills */
   lm_run_interrupt();
-  if (command_L != NULL) lua_sethook(command_L, ctrl_c_hook, STOP_LUA_MASK, 1);
+  if (command_L != NULL) lua_sethook(command_L, stop_hook, STOP_LUA_MASK, 1);
 }
 
 void lm_lua_trap_ctrl_c(lua_State *L) {

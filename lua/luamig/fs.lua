@@ -6,9 +6,11 @@ local core = require "luamig.core"
 
 local fs = {}
 
-local function shell_quote(s)
+-- s as one word for /bin/sh.
+function fs.shell_quote(s)
   return "'" .. s:gsub("'", [['\'']]) .. "'"
 end
+local shell_quote = fs.shell_quote
 
 -- Runs a shell command; returns its output and whether it succeeded.
 local function shell(cmd)

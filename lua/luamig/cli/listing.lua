@@ -5,6 +5,7 @@
 local luamig = require "luamig"
 local json = require "luamig.json"
 local common = require "luamig.cli.common"
+local fs = require "luamig.fs"
 
 local say, usage_error, quoted, comma, absolute =
   common.say, common.usage_error, common.quoted, common.comma, common.absolute
@@ -316,7 +317,7 @@ command{
       luamig.fail("edit: set EDITOR (or VISUAL) to the editor to open " .. list[1].path .. " with")
     end
     for _, info in ipairs(list) do
-      local ok = os.execute(editor .. " '" .. info.path:gsub("'", "'\\''") .. "'")
+      local ok = os.execute(editor .. " " .. fs.shell_quote(info.path))
       if not ok then luamig.fail(("edit: %s exited with an error"):format(editor)) end
     end
   end,
