@@ -562,6 +562,11 @@ describe("core's offline SQL helpers", function()
     assert.equal([[SELECT E'a\\b']], core.inline_sql("postgresql", "SELECT $1", {"a\\b"}))
     assert.equal("SELECT 'a\\b'", core.inline_sql("sqlite", "SELECT $1", {"a\\b"}))
     assert.equal("SELECT 1", core.inline_sql("sqlite", "SELECT 1"))
+    assert.equal("SELECT 1-(-1), (-0.5)", core.inline_sql("sqlite", "SELECT 1-$1, $2", {-1, -0.5}))
+    assert.equal("$1: NaN cannot be written as an SQL literal",
+                 h.error_of(core.inline_sql, "sqlite", "SELECT $1", {0/0}).message)
+    assert.truthy(tostring(h.error_of(core.inline_sql, "sqlite", "SELECT $1\0 $1", {1}))
+                  :find("the SQL holds a NUL byte", 1, true))
     assert.equal("statement uses $2 but has 1 values",
                  h.error_of(core.inline_sql, "sqlite", "SELECT $2", {1}).message)
   end)
@@ -574,5 +579,11 @@ h.each_db(function(db)
     local params = {n = 4, "it's \\ \"q\"", -7, core.binary("\0\1A"), "ünï"}
     local sql = "SELECT $1 AS s, $2 AS i, $3 AS b, $4 AS u"
     assert.same(conn:query(sql, params), conn:query(core.inline_sql(db.name, sql, params)))
+    -- hostile forms (issue 15's second outside attack): a negative after "-" is no comment,
+    -- a $1 inside a string literal is text
+    sql = "SELECT 10-$1 AS d, -$2 AS m, '$1' AS s"
+    params = {-1, -3}
+    assert.same(conn:query(sql, params), conn:query(core.inline_sql(db.name, sql, params)))
+    assert.same({{d = 11, m = 3, s = "$1"}}, conn:query(core.inline_sql(db.name, sql, params)))
   end)
 end)

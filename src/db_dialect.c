@@ -8,8 +8,11 @@
  */
 #include "db.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "value_kind.h"
 
 const struct lm_dialect lm_dialect_sqlite = {
   .name = "sqlite",
@@ -46,10 +49,10 @@ const struct lm_dialect *lm_dialect_find(const char *name) {
 char *lm_sql_inline(const struct lm_dialect *d, const char *sql, int nparams,
                     const struct lm_value *params, struct lm_err *e) {
   struct lm_buf b = LM_BUF_INIT;
-  int quoted = 0;
+  char quote = 0;                       /* inside '...' or "...": no placeholders there */
   for (const char *p = sql; *p; p++) {
-    if (*p == '"') quoted = !quoted;
-    if (quoted || *p != '$' || p[1] < '1' || p[1] > '9') {
+    if (*p == '"' || *p == '\'') quote = quote == 0 ? *p : quote == *p ? 0 : quote;
+    if (quote || *p != '$' || p[1] < '1' || p[1] > '9') {
       lm_buf_addc(&b, *p);
       continue;
     }
@@ -61,12 +64,21 @@ char *lm_sql_inline(const struct lm_dialect *d, const char *sql, int nparams,
       return NULL;
     }
     const struct lm_value *v = &params[n - 1];
-    char *lit;
+    char *lit, text[LM_NUMBER_TEXT_MAX];
     switch (v->type) {
     case LM_NULL: lm_buf_adds(&b, "NULL"); break;
-    case LM_INTEGER: lm_buf_printf(&b, "%lld", (long long)v->i); break;
     case LM_BOOLEAN: lm_buf_adds(&b, v->i ? "TRUE" : "FALSE"); break;
-    case LM_FLOAT: lm_buf_printf(&b, "%.17g", v->f); break;
+    case LM_INTEGER:
+    case LM_FLOAT:                      /* negative in parentheses: "x-$1" must not read "x--1" */
+      if (v->type == LM_FLOAT && !isfinite(v->f)) {
+        lm_buf_release(&b);
+        lm_err_set(e, LM_ERROR, "$%ld: %s cannot be written as an SQL literal", n,
+                   isnan(v->f) ? "NaN" : v->f > 0 ? "inf" : "-inf");
+        return NULL;
+      }
+      lm_number_text(v, text);
+      lm_buf_printf(&b, text[0] == '-' ? "(%s)" : "%s", text);
+      break;
     case LM_BLOB:
       lm_buf_adds(&b, d->blob_open);
       for (size_t i = 0; i < v->len; i++) lm_buf_printf(&b, "%02x", (unsigned char)v->s[i]);

@@ -528,7 +528,9 @@ static int core_copy_text(lua_State *L) {
 static int core_inline_sql(lua_State *L) {
   static const char *const dialects[] = {"sqlite", "postgresql", NULL};
   const struct lm_dialect *d = lm_dialect_find(dialects[luaL_checkoption(L, 1, NULL, dialects)]);
-  const char *sql = luaL_checkstring(L, 2);
+  size_t len;
+  const char *sql = luaL_checklstring(L, 2, &len);
+  luaL_argcheck(L, strlen(sql) == len, 2, "the SQL holds a NUL byte");
   int n;
   struct lm_value *params = check_params(L, 3, &n);
   struct lm_err e = LM_ERR_INIT;
