@@ -10,7 +10,8 @@
 
 PKGS      := lua5.4 libpq sqlite3 libcrypto
 DEB_PKGS  := lua5.4 liblua5.4-dev lua-busted libpq-dev libsqlite3-dev libssl-dev \
-             postgresql sqlite3 luarocks man-db pkg-config gcc make
+             postgresql sqlite3 luarocks man-db pkg-config gcc make \
+             python3 python3-alembic python3-psycopg2
 
 CC        ?= cc
 WARN      := -Wall -Wextra -Wshadow -Wwrite-strings -Wmissing-prototypes \
@@ -108,13 +109,15 @@ test: need
 # What make test runs: the libraries, Lua, busted, a C compiler, PostgreSQL's
 # server binaries, and the tools specs call. Only when something is missing
 # does it ask for the Debian packages (so a machine with all of it installed
-# another way never runs apt-get).
+# another way never runs apt-get). Alembic (Debian's python3-alembic, run by
+# /usr/bin/python3) is the oracle for the Alembic import and takeover specs.
 NEED_CMDS := lua5.4 busted pkg-config $(CC) make sqlite3 luarocks man
 need:
 	@if pkg-config --exists $(PKGS) 2>/dev/null && \
 	   command -v $(NEED_CMDS) >/dev/null 2>&1 && \
 	   [ "$$(command -v $(NEED_CMDS) | wc -l)" = "$(words $(NEED_CMDS))" ] && \
-	   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
+	   /usr/bin/python3 -c 'import alembic, psycopg2' >/dev/null 2>&1; then :; \
 	else $(MAKE) --no-print-directory deps; fi
 
 deps:
