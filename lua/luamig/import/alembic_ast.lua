@@ -1,0 +1,926 @@
+-- luamig.import.alembic_ast -- the Python program `luamig import alembic` runs
+-- with python3 (python3 -c is not used: it is written to a temporary file):
+-- it parses each Alembic revision file with Python's own ast module (nothing of
+-- the files is executed) and prints a Lua chunk returning, per file, the header
+-- values and the upgrade()/downgrade() bodies translated to luamig op calls,
+-- with error("not translated: ...") where a statement has no faithful
+-- translation. luamig.import.alembic loads that chunk as data and writes the
+-- scripts. Kept here as a string so the self-contained binary carries it.
+return [==[
+# luamig import alembic: reads Alembic revision files with Python's own
+# parser (ast) and prints, for luamig, a Lua chunk that returns what each
+# file holds: its header values and its upgrade()/downgrade() bodies
+# translated to luamig's op calls. Nothing of the files is executed.
+import ast, os, sys, re
+
+KEYWORDS = set("and break do else elseif end false for function goto if in local nil not or "
+               "repeat return then true until while".split())
+
+class Untranslatable(Exception):
+    pass
+
+def lua_str(s):
+    if not isinstance(s, str):
+        raise Untranslatable("a string was expected")
+    try:
+        b = s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Untranslatable("a string that is not valid UTF-8")
+    if "\n" in s and "\r" not in s and not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", s):
+        level = 0
+        while ("]" + "=" * level + "]") in s + "]":
+            level += 1
+        eq = "=" * level
+        return "[" + eq + "[\n\x01" + s.replace("\n", "\n\x01") + "]" + eq + "]"
+    out = []
+    for ch in b:
+        c = chr(ch)
+        if c == '"' or c == "\\":
+            out.append("\\" + c)
+        elif ch < 32 or ch == 127:
+            out.append({10: "\\n", 9: "\\t", 13: "\\r"}.get(ch, "\\%03d" % ch))
+        else:
+            out.append(None)
+            out[-1] = bytes([ch])
+    res = b""
+    for piece in out:
+        res += piece if isinstance(piece, bytes) else piece.encode()
+    return '"' + res.decode("utf-8") + '"'
+
+def lua_key(k):
+    if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k) and k not in KEYWORDS:
+        return k
+    return "[" + lua_str(k) + "]"
+
+def lua_value(v):
+    if v is None:
+        return "nil"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, int):
+        if not -2**63 <= v < 2**63:
+            raise Untranslatable("an integer outside 64 bits")
+        return str(v)
+    if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise Untranslatable("a float that is NaN or infinite")
+        r = repr(v)
+        return r if ("." in r or "e" in r) else r + ".0"
+    if isinstance(v, str):
+        return lua_str(v)
+    if isinstance(v, (list, tuple)):
+        return "{" + ", ".join(lua_value(x) for x in v) + "}"
+    raise Untranslatable("a value of type " + type(v).__name__)
+
+def opts_table(pairs):
+    pairs = [(k, v) for k, v in pairs if v is not None]
+    if not pairs:
+        return None
+    return "{" + ", ".join("%s = %s" % (lua_key(k), v) for k, v in pairs) + "}"
+
+# ---------------------------------------------------------------- expressions
+
+def dotted(node):
+    """'sa.Column' for sa.Column, 'op.f' ... or None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+def last(name):
+    return name.rsplit(".", 1)[-1] if name else None
+
+def const(node, what="a literal value"):
+    """A literal Python value (str, number, bool, None, tuples/lists of them)."""
+    if isinstance(node, ast.JoinedStr):
+        if all(isinstance(v, ast.Constant) for v in node.values):
+            return "".join(v.value for v in node.values)
+        raise Untranslatable("an f-string with expressions")
+    if isinstance(node, ast.Call) and last(dotted(node.func)) == "f" and len(node.args) == 1:
+        return const(node.args[0])            # op.f("name")
+    try:
+        return ast.literal_eval(node)
+    except Exception:
+        raise Untranslatable(what + ", got " + describe(node))
+
+def describe(node):
+    try:
+        s = ast.unparse(node)
+    except Exception:
+        s = type(node).__name__
+    return s if len(s) <= 60 else s[:57] + "..."
+
+def text_of(node, what="SQL text"):
+    """A string literal or sa.text("...") -> the SQL text."""
+    if isinstance(node, ast.Call) and last(dotted(node.func)) in ("text", "literal_column") and len(node.args) == 1:
+        return const(node.args[0], what)
+    v = const(node, what)
+    if not isinstance(v, str):
+        raise Untranslatable(what + " must be a string, got " + describe(node))
+    return v
+
+def kwargs(call):
+    d = {}
+    for k in call.keywords:
+        if k.arg is None:
+            raise Untranslatable("**keyword arguments")
+        d[k.arg] = k.value
+    return d
+
+def check_known(call, known, what):
+    for k in kwargs(call):
+        if k not in known and not k.startswith("mysql_") and not k.startswith("mssql_") \
+                and not k.startswith("oracle_") and not k.startswith("mariadb_"):
+            raise Untranslatable("%s: keyword %s" % (what, k))
+
+def no_star(call):
+    for a in call.args:
+        if isinstance(a, ast.Starred):
+            raise Untranslatable("*arguments")
+
+SIMPLE_TYPES = {
+    "Integer": "integer", "INTEGER": "integer", "INT": "integer",
+    "BigInteger": "bigint", "BIGINT": "bigint",
+    "SmallInteger": "smallint", "SMALLINT": "smallint",
+    "Text": "text", "TEXT": "text", "UnicodeText": "text", "CLOB": "text",
+    "Boolean": "boolean", "BOOLEAN": "boolean",
+    "Date": "date", "DATE": "date",
+    "LargeBinary": "binary", "BLOB": "binary", "BYTEA": "bytea", "BINARY": "binary", "VARBINARY": "binary",
+    "JSON": "json", "JSONB": "jsonb", "UUID": "uuid", "INET": "inet", "CIDR": "cidr",
+    "MACADDR": "macaddr", "TSVECTOR": "tsvector", "CITEXT": "citext", "Interval": "interval",
+    "INTERVAL": "interval", "MONEY": "money", "OID": "oid", "INT4RANGE": "int4range",
+    "INT8RANGE": "int8range", "NUMRANGE": "numrange", "DATERANGE": "daterange",
+    "TSRANGE": "tsrange", "TSTZRANGE": "tstzrange", "HSTORE": "hstore", "BIT": "bit",
+    "REAL": "real", "DOUBLE_PRECISION": "double",
+}
+
+def type_expr(node, ctx):
+    """A SQLAlchemy type -> a Lua expression for luamig's type."""
+    if isinstance(node, ast.Name) and node.id in ctx.enums:
+        return node.id
+    name = dotted(node.func) if isinstance(node, ast.Call) else dotted(node)
+    t = last(name)
+    call = node if isinstance(node, ast.Call) else None
+    args = call.args if call else []
+    kw = kwargs(call) if call else {}
+    def arg(i, key):
+        if len(args) > i:
+            return const(args[i])
+        if key in kw:
+            return const(kw[key])
+        return None
+    if t in ("Enum", "ENUM"):
+        return enum_expr(call, ctx) if call else (_ for _ in ()).throw(Untranslatable("Enum without values"))
+    if t in SIMPLE_TYPES:
+        if t in ("JSON", "JSONB") and kw.keys() - {"none_as_null", "astext_type"}:
+            raise Untranslatable("%s(%s)" % (t, ", ".join(kw)))
+        if t not in ("JSON", "JSONB", "UUID") and (args or kw) and t not in ("BIT",):
+            raise Untranslatable("type " + describe(node))
+        if t == "BIT":
+            n = arg(0, "length")
+            return lua_str("bit(%d)" % n if n else "bit")
+        return lua_str(SIMPLE_TYPES[t])
+    if t in ("String", "VARCHAR", "Unicode", "NVARCHAR", "CHAR", "NCHAR"):
+        n = arg(0, "length")
+        coll = kw.get("collation")
+        base = ("char" if t in ("CHAR", "NCHAR") else "string")
+        s = base + ("(%d)" % n if n is not None else "")
+        if coll is not None:
+            s += ' collate "%s"' % const(coll)
+        return lua_str(s)
+    if t in ("Numeric", "NUMERIC", "DECIMAL"):
+        p, s = arg(0, "precision"), arg(1, "scale")
+        if p is None:
+            return lua_str("numeric")
+        return lua_str("numeric(%d)" % p if s is None else "numeric(%d,%d)" % (p, s))
+    if t in ("Float", "FLOAT"):
+        p = arg(0, "precision")
+        return lua_str("double" if p is None else "float(%d)" % p)
+    if t in ("DateTime", "TIMESTAMP", "DATETIME"):
+        tz = arg(0, "timezone")
+        p = kw.get("precision")
+        p = "" if p is None else "(%d)" % const(p)
+        return lua_str(("timestamptz" if tz else "timestamp") + p)
+    if t in ("Time", "TIME"):
+        tz = arg(0, "timezone")
+        p = kw.get("precision")
+        p = "" if p is None else "(%d)" % const(p)
+        return lua_str("time" + p + (" with time zone" if tz else ""))
+    if t == "ARRAY" and call:
+        inner = type_expr(args[0], ctx) if args else None
+        if not inner or not inner.startswith('"') or kw.keys() - {"dimensions"}:
+            raise Untranslatable("type " + describe(node))
+        dims = const(kw["dimensions"]) if "dimensions" in kw else 1
+        return inner[:-1] + "[]" * dims + '"'
+    raise Untranslatable("type " + describe(node))
+
+def enum_parts(call, ctx):
+    no_star(call)
+    values = [const(a, "an enum value") for a in call.args]
+    if not values or not all(isinstance(v, str) for v in values):
+        raise Untranslatable("an enum whose values are not string literals")
+    kw = kwargs(call)
+    check_known(call, {"name", "create_type", "native_enum", "create_constraint", "schema", "metadata", "inherit_schema"}, "Enum")
+    if "native_enum" in kw and const(kw["native_enum"]) is False:
+        raise Untranslatable("Enum(native_enum=False)")
+    if "schema" in kw and const(kw["schema"]) is not None:
+        raise Untranslatable("Enum(schema=...)")
+    name = const(kw["name"]) if "name" in kw else None
+    if name is None:
+        raise Untranslatable("an Enum without name=")
+    create_type = const(kw["create_type"]) if "create_type" in kw else True
+    return name, values, create_type
+
+def enum_expr(call, ctx):
+    name, values, create_type = enum_parts(call, ctx)
+    o = [("name", lua_str(name))]
+    if create_type is False:
+        o.append(("create_type", "false"))
+    return "op.enum(%s, %s)" % (lua_value(values), opts_table(o))
+
+def default_expr(node):
+    """A server_default -> a Lua value."""
+    if isinstance(node, ast.Call) and last(dotted(node.func)) in ("text", "literal_column"):
+        return "op.raw(%s)" % lua_str(text_of(node))
+    if isinstance(node, ast.Constant) and node.value is None:
+        return "op.NULL"
+    v = const(node, "a server default")
+    if isinstance(v, bool):
+        return lua_value(v)
+    if isinstance(v, str):
+        return lua_str(v)
+    raise Untranslatable("server_default " + describe(node))
+
+def fk_parts(call):
+    no_star(call)
+    kw = kwargs(call)
+    check_known(call, {"name", "ondelete", "onupdate", "deferrable", "initially", "match", "use_alter"}, "ForeignKey")
+    target = const(call.args[0], "a ForeignKey target") if call.args else None
+    if not isinstance(target, str) or "." not in target:
+        raise Untranslatable("ForeignKey(" + describe(call) + ")")
+    table, col = target.rsplit(".", 1)
+    return table, col, kw
+
+def column_expr(call, ctx, where):
+    """sa.Column(...) -> a luamig column entry ({...}) and extra table entries."""
+    no_star(call)
+    if not call.args:
+        raise Untranslatable("a Column without a name")
+    name = const(call.args[0], "a column name")
+    if not isinstance(name, str):
+        raise Untranslatable("a Column without a name")
+    rest = call.args[1:]
+    typ = None
+    fields, extra = [], []
+    for a in rest:
+        f = last(dotted(a.func)) if isinstance(a, ast.Call) else None
+        if f == "ForeignKey":
+            table, col, kw = fk_parts(a)
+            if "name" in kw and const(kw["name"]) is not None:
+                if where != "create_table":
+                    raise Untranslatable("a named ForeignKey in " + where)
+                o = [("foreign_key", lua_value([name])), ("references", "{%s, {%s}}" % (lua_str(table), lua_str(col))),
+                     ("name", lua_str(const(kw["name"])))]
+                for k in ("ondelete", "onupdate", "initially", "match"):
+                    if k in kw: o.append((k, lua_value(const(kw[k]))))
+                if "deferrable" in kw: o.append(("deferrable", lua_value(const(kw["deferrable"]))))
+                extra.append(opts_table(o))
+            else:
+                fields.append(("references", lua_str(table + "." + col) if "." not in table else "{%s, %s}" % (lua_str(table), lua_str(col))))
+                for k in ("ondelete", "onupdate"):
+                    if k in kw and const(kw[k]) is not None:
+                        fields.append((k, lua_str(const(kw[k]))))
+                for k in ("deferrable", "initially", "match"):
+                    if k in kw and const(kw[k]) is not None:
+                        raise Untranslatable("ForeignKey(%s=...) on a column" % k)
+        elif f == "CheckConstraint":
+            kwc = kwargs(a)
+            if kwc.keys() - {"name"} or len(a.args) != 1:
+                raise Untranslatable("CheckConstraint " + describe(a))
+            cond = text_of(a.args[0], "a check condition")
+            if "name" in kwc and const(kwc["name"]) is not None:
+                if where != "create_table":
+                    raise Untranslatable("a named CheckConstraint in " + where)
+                extra.append(opts_table([("check", lua_str(cond)), ("name", lua_str(const(kwc["name"])))]))
+            else:
+                fields.append(("check", lua_str(cond)))
+        elif typ is None:
+            typ = type_expr(a, ctx)
+        else:
+            raise Untranslatable("Column argument " + describe(a))
+    if typ is None:
+        raise Untranslatable("a Column without a type")
+    kw = kwargs(call)
+    check_known(call, {"nullable", "primary_key", "server_default", "autoincrement", "unique", "index",
+                       "comment", "default", "onupdate", "key", "info", "doc", "quote", "system"}, "Column")
+    for k in ("key", "info", "doc", "quote", "system", "server_onupdate"):
+        if k in kw and k != "key" and k != "info" and k != "doc":
+            raise Untranslatable("Column(%s=...)" % k)
+    for k in ("primary_key", "nullable", "unique", "index"):
+        if k in kw:
+            v = const(kw[k])
+            if v is not None:
+                fields.append((k, lua_value(bool(v))))
+    if "server_default" in kw:
+        fields.append(("server_default", default_expr(kw["server_default"])))
+    if "autoincrement" in kw:
+        v = const(kw["autoincrement"])
+        if v in (True, False):
+            fields.append(("autoincrement", lua_value(v)))
+        elif v != "auto":
+            raise Untranslatable("autoincrement=%r" % (v,))
+    if "comment" in kw:
+        v = const(kw["comment"])
+        if v is not None:
+            fields.append(("comment", lua_str(v)))
+    entry = "{" + ", ".join([lua_str(name), typ] + ["%s = %s" % (k, v) for k, v in fields]) + "}"
+    return entry, extra
+
+def str_list(node, what):
+    v = const(node, what)
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+        raise Untranslatable(what + " " + describe(node))
+    return list(v)
+
+def fk_target_list(node):
+    out = []
+    for t in str_list(node, "ForeignKeyConstraint targets"):
+        if "." not in t:
+            raise Untranslatable("ForeignKeyConstraint target " + t)
+        out.append(t.rsplit(".", 1))
+    if len({t for t, _ in out}) != 1:
+        raise Untranslatable("ForeignKeyConstraint to several tables")
+    return out[0][0], [c for _, c in out]
+
+def table_constraint(call):
+    f = last(dotted(call.func))
+    no_star(call)
+    kw = kwargs(call)
+    o = []
+    def named():
+        if "name" in kw and const(kw["name"]) is not None:
+            o.append(("name", lua_str(const(kw["name"]))))
+    def opt(*keys):
+        for k in keys:
+            if k in kw and const(kw[k]) is not None:
+                o.append((k, lua_value(const(kw[k]))))
+    if f == "PrimaryKeyConstraint":
+        check_known(call, {"name"}, f)
+        o.append(("primary_key", lua_value([const(a) for a in call.args])))
+        named()
+    elif f == "UniqueConstraint":
+        check_known(call, {"name", "deferrable", "initially"}, f)
+        o.append(("unique", lua_value([const(a) for a in call.args])))
+        named(); opt("deferrable", "initially")
+    elif f == "ForeignKeyConstraint":
+        check_known(call, {"name", "ondelete", "onupdate", "deferrable", "initially", "match", "use_alter"}, f)
+        if len(call.args) != 2:
+            raise Untranslatable(describe(call))
+        cols = str_list(call.args[0], "ForeignKeyConstraint columns")
+        table, rcols = fk_target_list(call.args[1])
+        o.append(("foreign_key", lua_value(cols)))
+        o.append(("references", "{%s, %s}" % (lua_str(table), lua_value(rcols))))
+        named(); opt("ondelete", "onupdate", "deferrable", "initially", "match")
+    elif f == "CheckConstraint":
+        check_known(call, {"name"}, f)
+        if len(call.args) != 1:
+            raise Untranslatable(describe(call))
+        o.append(("check", lua_str(text_of(call.args[0], "a check condition"))))
+        named()
+    else:
+        return None
+    return opts_table(o)
+
+def sa_table(call, ctx):
+    """sa.table("t", sa.column("a", sa.String), ...) -> op.table(...)"""
+    no_star(call)
+    if kwargs(call).keys() - {"schema"} or ("schema" in kwargs(call) and const(kwargs(call)["schema"]) is not None):
+        raise Untranslatable("table(schema=...)")
+    name = const(call.args[0], "a table name")
+    cols = []
+    for a in call.args[1:]:
+        if not (isinstance(a, ast.Call) and last(dotted(a.func)) in ("column", "Column")):
+            raise Untranslatable("table() entry " + describe(a))
+        cname = const(a.args[0], "a column name")
+        if len(a.args) > 1:
+            cols.append("{%s, %s}" % (lua_str(cname), type_expr(a.args[1], ctx)))
+        else:
+            cols.append("{%s}" % lua_str(cname))
+    return "op.table(%s, {%s})" % (lua_str(name), ", ".join(cols)), [const(a.args[0]) for a in call.args[1:]]
+
+# ---------------------------------------------------------------- op calls
+
+def cols_arg(node, ctx):
+    items = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
+    out = []
+    for it in items:
+        if isinstance(it, ast.Call) and last(dotted(it.func)) in ("text", "literal_column"):
+            out.append("op.raw(%s)" % lua_str(text_of(it)))
+        else:
+            v = const(it, "a column name")
+            if not isinstance(v, str):
+                raise Untranslatable("index column " + describe(it))
+            out.append(lua_str(v))
+    return "{" + ", ".join(out) + "}"
+
+def dict_of_str(node, what):
+    if not isinstance(node, ast.Dict):
+        raise Untranslatable(what + " " + describe(node))
+    pairs = []
+    for k, v in zip(node.keys, node.values):
+        if k is None:
+            raise Untranslatable(what + " with **")
+        kk, vv = const(k), const(v)
+        pairs.append((lua_key(str(kk)), lua_value(vv)))
+    return "{" + ", ".join("%s = %s" % p for p in pairs) + "}"
+
+def index_opts(kw, unique_given=True):
+    o = []
+    for k, node in kw.items():
+        if k == "unique":
+            v = const(node)
+            if v: o.append(("unique", "true"))
+        elif k in ("postgresql_where", "sqlite_where"):
+            o.append((k, lua_str(text_of(node, "an index where"))))
+        elif k in ("postgresql_using",):
+            o.append((k, lua_str(const(node))))
+        elif k in ("postgresql_concurrently", "if_not_exists", "if_exists", "postgresql_nulls_not_distinct"):
+            v = const(node)
+            if v is not None: o.append((k, lua_value(bool(v))))
+        elif k == "postgresql_include":
+            o.append((k, lua_value(str_list(node, "postgresql_include"))))
+        elif k in ("postgresql_ops", "postgresql_with"):
+            o.append((k, dict_of_str(node, k)))
+        elif k == "schema":
+            if const(node) is not None:
+                raise Untranslatable("schema=")
+        elif k.startswith(("mysql_", "mssql_", "oracle_", "mariadb_")):
+            pass
+        else:
+            raise Untranslatable("index keyword " + k)
+    return o
+
+def call_args(call, names, what):
+    """Positional and keyword arguments by name (Alembic's signature order)."""
+    no_star(call)
+    got = {}
+    if len(call.args) > len(names):
+        raise Untranslatable(what + ": too many positional arguments")
+    for n, a in zip(names, call.args):
+        got[n] = a
+    for k, v in kwargs(call).items():
+        if k in got:
+            raise Untranslatable(what + ": " + k + " given twice")
+        got[k] = v
+    return got
+
+def fmt(fn, *parts):
+    parts = [p for p in parts]
+    while parts and parts[-1] is None:
+        parts.pop()
+    return "%s(%s)" % (fn, ", ".join("nil" if p is None else p for p in parts))
+
+def no_schema(a):
+    for k in ("schema", "source_schema", "referent_schema"):
+        if k in a and const(a.pop(k)) is not None:
+            raise Untranslatable(k + "=")
+
+def translate_op(fn, call, ctx, batch=None):
+    """op.<fn>(...) -> one Lua statement (batch: the batch variable, table arg left out)."""
+    p = (batch + ".") if batch else "op."
+    T = [] if batch else ["table_name"]
+    def rest(a, known, what):
+        for k in a:
+            if k not in known and not k.startswith(("mysql_", "mssql_", "oracle_", "mariadb_")):
+                raise Untranslatable("%s: keyword %s" % (what, k))
+    if fn == "create_table" and not batch:
+        no_star(call)
+        name = const(call.args[0], "a table name")
+        entries, extra = [], []
+        kw = kwargs(call)
+        for a in call.args[1:]:
+            f = last(dotted(a.func)) if isinstance(a, ast.Call) else None
+            if f == "Column":
+                e, x = column_expr(a, ctx, "create_table")
+                entries.append(e); extra += x
+            else:
+                tc = table_constraint(a) if isinstance(a, ast.Call) else None
+                if tc is None:
+                    raise Untranslatable("create_table entry " + describe(a))
+                entries.append(tc)
+        o = []
+        for k, v in kw.items():
+            if k == "comment":
+                o.append(("comment", lua_value(const(v))))
+            elif k == "schema" and const(v) is None:
+                pass
+            elif k == "if_not_exists":
+                o.append((k, lua_value(bool(const(v)))))
+            elif k.startswith(("mysql_", "mssql_", "oracle_", "mariadb_")):
+                pass
+            else:
+                raise Untranslatable("create_table keyword " + k)
+        entries += extra
+        body = "{\n" + "".join("  " + e + ",\n" for e in entries) + "}"
+        return fmt("op.create_table", lua_str(name), body, opts_table(o))
+    if fn == "drop_table" and not batch:
+        a = call_args(call, ["table_name"], fn); no_schema(a); rest(a, {"table_name", "if_exists"}, fn)
+        o = [("if_exists", lua_value(const(a["if_exists"])))] if "if_exists" in a else []
+        return fmt("op.drop_table", lua_str(const(a["table_name"])), opts_table(o))
+    if fn == "rename_table" and not batch:
+        a = call_args(call, ["old_table_name", "new_table_name"], fn); no_schema(a); rest(a, {"old_table_name", "new_table_name"}, fn)
+        return fmt("op.rename_table", lua_str(const(a["old_table_name"])), lua_str(const(a["new_table_name"])))
+    if fn == "add_column":
+        a = call_args(call, T + ["column"], fn); no_schema(a)
+        rest(a, set(T) | {"column", "insert_before", "insert_after", "if_not_exists"}, fn)
+        if not (isinstance(a["column"], ast.Call) and last(dotted(a["column"].func)) == "Column"):
+            raise Untranslatable("add_column of " + describe(a["column"]))
+        e, x = column_expr(a["column"], ctx, "add_column")
+        o = [(k, lua_value(const(a[k]))) for k in ("insert_before", "insert_after", "if_not_exists") if k in a]
+        return fmt(p + "add_column", *([lua_str(const(a["table_name"]))] if not batch else []), e, opts_table(o))
+    if fn == "drop_column":
+        a = call_args(call, T + ["column_name"], fn); no_schema(a)
+        rest(a, set(T) | {"column_name", "if_exists"}, fn)
+        o = [("if_exists", lua_value(const(a["if_exists"])))] if "if_exists" in a else []
+        return fmt(p + "drop_column", *([lua_str(const(a["table_name"]))] if not batch else []),
+                   lua_str(const(a["column_name"])), opts_table(o))
+    if fn == "alter_column":
+        a = call_args(call, T + ["column_name"], fn); no_schema(a)
+        o = []
+        for k, v in a.items():
+            if k in ("table_name", "column_name"):
+                continue
+            if k in ("nullable", "existing_nullable", "autoincrement", "existing_autoincrement"):
+                val = const(v)
+                if val is not None: o.append((k, lua_value(bool(val))))
+            elif k in ("type_", "existing_type"):
+                o.append((k, type_expr(v, ctx)))
+            elif k in ("server_default", "existing_server_default"):
+                if isinstance(v, ast.Constant) and v.value is False:
+                    continue
+                if k == "existing_server_default" and isinstance(v, ast.Constant) and v.value is None:
+                    continue
+                o.append((k, default_expr(v)))
+            elif k in ("comment", "existing_comment"):
+                if isinstance(v, ast.Constant) and v.value is False:
+                    continue
+                val = const(v)
+                if val is None:
+                    if k == "comment": o.append((k, "op.NULL"))
+                else:
+                    o.append((k, lua_str(val)))
+            elif k == "new_column_name":
+                o.append((k, lua_str(const(v))))
+            elif k == "postgresql_using":
+                o.append((k, lua_str(text_of(v, "postgresql_using"))))
+            elif k in ("insert_before", "insert_after") and batch:
+                o.append((k, lua_str(const(v))))
+            elif k.startswith(("mysql_", "mssql_", "oracle_", "mariadb_")) or k == "existing_server_default":
+                pass
+            else:
+                raise Untranslatable("alter_column keyword " + k)
+        return fmt(p + "alter_column", *([lua_str(const(a["table_name"]))] if not batch else []),
+                   lua_str(const(a["column_name"])), opts_table(o) or "{}")
+    if fn == "create_index":
+        a = call_args(call, ["index_name"] + T + ["columns"], fn); no_schema(a)
+        name = const(a.pop("index_name"))
+        tname = const(a.pop("table_name")) if not batch else None
+        cols = cols_arg(a.pop("columns"), ctx)
+        o = index_opts(a)
+        return fmt(p + "create_index", lua_value(name), *([lua_str(tname)] if not batch else []), cols, opts_table(o))
+    if fn == "drop_index":
+        a = call_args(call, ["index_name"] + T, fn); no_schema(a)
+        name = const(a.pop("index_name"))
+        tname = const(a.pop("table_name")) if "table_name" in a else None
+        if not batch and tname is None:
+            raise Untranslatable("drop_index without table_name")
+        o = index_opts(a)
+        return fmt(p + "drop_index", lua_str(name), *([lua_str(tname)] if not batch else []), opts_table(o))
+    if fn == "create_unique_constraint":
+        a = call_args(call, ["constraint_name"] + T + ["columns"], fn); no_schema(a)
+        rest(a, set(T) | {"constraint_name", "columns", "deferrable", "initially"}, fn)
+        o = [(k, lua_value(const(a[k]))) for k in ("deferrable", "initially") if k in a and const(a[k]) is not None]
+        return fmt(p + "create_unique_constraint", lua_value(const(a["constraint_name"])),
+                   *([lua_str(const(a["table_name"]))] if not batch else []),
+                   lua_value(str_list(a["columns"], "columns")), opts_table(o))
+    if fn == "create_primary_key":
+        a = call_args(call, ["constraint_name"] + T + ["columns"], fn); no_schema(a)
+        rest(a, set(T) | {"constraint_name", "columns"}, fn)
+        return fmt(p + "create_primary_key", lua_value(const(a["constraint_name"])),
+                   *([lua_str(const(a["table_name"]))] if not batch else []),
+                   lua_value(str_list(a["columns"], "columns")))
+    if fn == "create_foreign_key":
+        src = [] if batch else ["source_table"]
+        a = call_args(call, ["constraint_name"] + src + ["referent_table", "local_cols", "remote_cols"], fn); no_schema(a)
+        rest(a, set(src) | {"constraint_name", "referent_table", "local_cols", "remote_cols", "ondelete", "onupdate",
+                            "deferrable", "initially", "match"}, fn)
+        o = [(k, lua_value(const(a[k]))) for k in ("ondelete", "onupdate", "deferrable", "initially", "match")
+             if k in a and const(a[k]) is not None]
+        return fmt(p + "create_foreign_key", lua_value(const(a["constraint_name"])),
+                   *([lua_str(const(a["source_table"]))] if not batch else []),
+                   lua_str(const(a["referent_table"])), lua_value(str_list(a["local_cols"], "local_cols")),
+                   lua_value(str_list(a["remote_cols"], "remote_cols")), opts_table(o))
+    if fn == "create_check_constraint":
+        a = call_args(call, ["constraint_name"] + T + ["condition"], fn); no_schema(a)
+        rest(a, set(T) | {"constraint_name", "condition"}, fn)
+        return fmt(p + "create_check_constraint", lua_value(const(a["constraint_name"])),
+                   *([lua_str(const(a["table_name"]))] if not batch else []),
+                   lua_str(text_of(a["condition"], "a check condition")))
+    if fn == "drop_constraint":
+        a = call_args(call, ["constraint_name"] + T + ["type_"], fn); no_schema(a)
+        rest(a, set(T) | {"constraint_name", "type_", "if_exists"}, fn)
+        o = [(k, lua_value(const(a[k]))) for k in ("type_", "if_exists") if k in a and const(a[k]) is not None]
+        return fmt(p + "drop_constraint", lua_str(const(a["constraint_name"])),
+                   *([lua_str(const(a["table_name"]))] if not batch else []), opts_table(o))
+    if fn == "execute" and not batch:
+        a = call_args(call, ["sqltext", "execution_options"], fn)
+        rest(a, {"sqltext", "execution_options"}, fn)
+        if "execution_options" in a and const(a["execution_options"]) is not None:
+            raise Untranslatable("execute(execution_options=...)")
+        sql = text_of(a["sqltext"], "op.execute of a string or sa.text")
+        # Alembic passes a string through sa.text(): ":name" is a bind
+        # parameter it has no value for, "\:" a colon
+        if re.search(r"(?<![:\w\\]):\w+(?!:)", sql):
+            raise Untranslatable("op.execute with a :parameter")
+        sql = sql.replace("\\:", ":")
+        return fmt("op.execute", lua_str(sql))
+    if fn == "bulk_insert" and not batch:
+        a = call_args(call, ["table", "rows", "multiinsert"], fn)
+        rest(a, {"table", "rows", "multiinsert"}, fn)
+        t = a["table"]
+        if isinstance(t, ast.Name) and t.id in ctx.tables:
+            tref, cols = t.id, ctx.tables[t.id]
+        elif isinstance(t, ast.Call) and last(dotted(t.func)) == "table":
+            tref, cols = sa_table(t, ctx)
+        else:
+            raise Untranslatable("bulk_insert into " + describe(t))
+        rows = a["rows"]
+        if not isinstance(rows, (ast.List, ast.Tuple)):
+            raise Untranslatable("bulk_insert rows that are not a literal list")
+        lines = []
+        for r in rows.elts:
+            if not isinstance(r, ast.Dict):
+                raise Untranslatable("a bulk_insert row that is not a literal dict")
+            pairs = []
+            for k, v in zip(r.keys, r.values):
+                if k is None:
+                    raise Untranslatable("a bulk_insert row with **")
+                kk = const(k)
+                if kk not in cols:
+                    raise Untranslatable("a bulk_insert row with column %r, not in the table" % kk)
+                vv = const(v, "a literal value")
+                if isinstance(vv, (list, tuple, dict)):
+                    raise Untranslatable("a bulk_insert value " + describe(v))
+                if vv is not None:
+                    pairs.append("%s = %s" % (lua_key(kk), lua_value(vv)))
+            lines.append("  {" + ", ".join(pairs) + "},\n")
+        body = "{\n" + "".join(lines) + "}"
+        return fmt("op.bulk_insert", tref, body, "{columns = %s}" % lua_value(cols))
+    raise Untranslatable("%s%s" % (p, fn))
+
+# ---------------------------------------------------------------- statements
+
+class Ctx:
+    def __init__(self, path, lines):
+        self.path, self.lines = path, lines
+        self.enums, self.tables = {}, {}
+        self.untranslated = []
+
+def is_bind(node):
+    return isinstance(node, ast.Call) and dotted(node.func) in ("op.get_bind",) and not node.args
+
+def enum_method(call, ctx):
+    """X.create(op.get_bind(), checkfirst=...) / X.drop(...), X an enum call or variable."""
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and f.attr in ("create", "drop")):
+        return None
+    target = f.value
+    if isinstance(target, ast.Name) and target.id in ctx.enums:
+        name, values = ctx.enums[target.id]
+    elif isinstance(target, ast.Call) and last(dotted(target.func)) in ("Enum", "ENUM"):
+        name, values, _ = enum_parts(target, ctx)
+    else:
+        return None
+    a = call_args(call, ["bind", "checkfirst"], f.attr)
+    if "bind" not in a or not is_bind(a["bind"]):
+        raise Untranslatable("enum %s() on something other than op.get_bind()" % f.attr)
+    cf = const(a["checkfirst"]) if "checkfirst" in a else False
+    if f.attr == "create":
+        return fmt("op.create_enum", lua_str(name), lua_value(values), "{if_not_exists = true}" if cf else None)
+    return fmt("op.drop_enum", lua_str(name), "{if_exists = true}" if cf else None)
+
+def quote_source(node, ctx, indent):
+    first, lastl = node.lineno, getattr(node, "end_lineno", node.lineno)
+    src = ctx.lines[first - 1:lastl]
+    pad = min((len(l) - len(l.lstrip()) for l in src if l.strip()), default=0)
+    out = ["-- not translated (%s:%d%s):" % (ctx.rel, first, "-%d" % lastl if lastl != first else "")]
+    for l in src:
+        out.append("--   " + l[pad:].rstrip() if l.strip() else "--")
+    return out
+
+def untranslated(node, what, ctx):
+    ctx.untranslated.append((node.lineno, what))
+    lines = quote_source(node, ctx, "")
+    lines.append("error(%s)" % lua_str("not translated: %s:%d: %s" % (ctx.rel, node.lineno, what)))
+    return lines
+
+def indent(lines):
+    """Lines one level in; a line inside a long string (marked \\x01) stays as it is."""
+    return [l if (not l or l.startswith("\x01")) else "  " + l for l in lines]
+
+def with_block(stmt, ctx, batch):
+    if len(stmt.items) != 1:
+        raise Untranslatable("a with statement of several items")
+    item = stmt.items[0]
+    e = item.context_expr
+    name = dotted(e.func) if isinstance(e, ast.Call) else None
+    if name == "op.batch_alter_table" and not batch:
+        a = call_args(e, ["table_name", "schema", "recreate", "partial_reordering", "copy_from",
+                          "table_args", "table_kwargs", "reflect_args", "reflect_kwargs", "naming_convention"],
+                      "batch_alter_table")
+        no_schema(a)
+        o = []
+        for k, v in a.items():
+            if k == "table_name":
+                continue
+            if k == "recreate":
+                o.append(("recreate", lua_str(const(v))))
+            elif k in ("table_kwargs", "table_args", "reflect_args", "reflect_kwargs") and \
+                    isinstance(v, (ast.Dict, ast.Tuple, ast.List)) and not getattr(v, "keys", getattr(v, "elts", None)):
+                pass
+            else:
+                raise Untranslatable("batch_alter_table(%s=...)" % k)
+        var = item.optional_vars.id if isinstance(item.optional_vars, ast.Name) else None
+        if var is None:
+            raise Untranslatable("batch_alter_table without 'as NAME'")
+        inner = body_lines(stmt.body, ctx, batch=var)
+        head = "op.batch_alter_table(%s, function(%s)" % (lua_str(const(a["table_name"])), var)
+        return [head] + indent(inner) + ["end%s)" % ((", " + opts_table(o)) if o else "")]
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "autocommit_block" \
+            and isinstance(e.func.value, ast.Call) and dotted(e.func.value.func) in ("op.get_context",) \
+            and not batch and item.optional_vars is None:
+        inner = body_lines(stmt.body, ctx, batch=None)
+        return ["op.autocommit_block(function()"] + indent(inner) + ["end)"]
+    raise Untranslatable("with " + describe(e))
+
+def stmt_lines(stmt, ctx, batch):
+    if isinstance(stmt, ast.Pass):
+        return []
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+        return ["-- " + l if l.strip() else "--" for l in stmt.value.value.strip().splitlines()]
+    if isinstance(stmt, ast.With):
+        return with_block(stmt, ctx, batch)
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+            and isinstance(stmt.value, ast.Call):
+        var, f = stmt.targets[0].id, last(dotted(stmt.value.func))
+        if f in ("Enum", "ENUM"):
+            name, values, create_type = enum_parts(stmt.value, ctx)
+            if var in KEYWORDS: raise Untranslatable("a variable named " + var)
+            ctx.enums[var] = (name, values)
+            return ["local %s = %s" % (var, enum_expr(stmt.value, ctx))]
+        name = dotted(stmt.value.func)
+        if name and name.startswith("op.") and name.count(".") == 1 and var not in KEYWORDS:
+            lines = translate_op(name[3:], stmt.value, ctx).split("\n")
+            return ["local %s = %s" % (var, lines[0])] + lines[1:]
+        if f == "table":
+            tref, cols = sa_table(stmt.value, ctx)
+            if var in KEYWORDS: raise Untranslatable("a variable named " + var)
+            ctx.tables[var] = cols
+            return ["local %s = %s" % (var, tref)]
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        call = stmt.value
+        name = dotted(call.func)
+        if batch and name and name.startswith(batch + ".") and name.count(".") == 1:
+            return translate_op(name.split(".")[1], call, ctx, batch=batch).split("\n")
+        if name and name.startswith("op.") and name.count(".") == 1:
+            return translate_op(name[3:], call, ctx).split("\n")
+        em = enum_method(call, ctx)
+        if em:
+            return [em]
+        raise Untranslatable("the call " + describe(call.func))
+    kinds = {ast.For: "a for loop", ast.While: "a while loop", ast.If: "an if statement",
+             ast.Assign: "an assignment", ast.Try: "a try statement", ast.FunctionDef: "a function definition",
+             ast.Import: "an import", ast.ImportFrom: "an import", ast.Return: "a return"}
+    raise Untranslatable(kinds.get(type(stmt), "a " + type(stmt).__name__ + " statement") +
+                         ((": " + describe(stmt.targets[0]) + " = " + describe(stmt.value)) if isinstance(stmt, ast.Assign) else ""))
+
+def body_lines(stmts, ctx, batch=None):
+    out = []
+    for s in stmts:
+        try:
+            out += stmt_lines(s, ctx, batch)
+        except Untranslatable as e:
+            out += untranslated(s, str(e), ctx)
+    return out
+
+# ---------------------------------------------------------------- a file
+
+def header_value(tree, name):
+    for node in tree.body:
+        target, value = None, None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            target, value = node.targets[0].id, node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            target, value = node.target.id, node.value
+        if target == name:
+            try:
+                return True, ast.literal_eval(value), node.lineno
+            except Exception:
+                return True, Untranslatable, node.lineno
+    return False, None, None
+
+def one_file(path, rel):
+    src = open(path, encoding="utf-8").read()
+    lines = src.splitlines()
+    out = {"path": path, "rel": rel}
+    try:
+        tree = ast.parse(src, filename=rel)
+    except SyntaxError as e:
+        out["syntax_error"] = "%s:%s: %s" % (rel, e.lineno, e.msg)
+        return out
+    doc = ast.get_docstring(tree, clean=False) or ""
+    for key in ("revision", "down_revision", "branch_labels", "depends_on"):
+        found, value, line = header_value(tree, key)
+        if found and value is Untranslatable:
+            out["header_error"] = "%s:%d: %s is not a literal value" % (rel, line, key)
+            return out
+        if isinstance(value, str) and key != "revision":
+            value = [value]
+        if key == "revision" and found and not isinstance(value, str):
+            out["header_error"] = "%s:%d: revision must be a string" % (rel, line)
+            return out
+        if key != "revision" and value is not None:
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                out["header_error"] = "%s:%d: %s must be a string or a tuple of strings" % (rel, line, key)
+                return out
+            value = list(value)
+        if found:
+            out[key] = value
+    m = re.search(r"^\s*Create Date:\s*(.*?)\s*$", doc, re.M)
+    if m:
+        out["create_date"] = m.group(1)
+    message = re.split(r"\n\s*\n|\n\s*Revision ID:", doc.strip(), maxsplit=1)[0].strip() if doc.strip() else ""
+    if message.startswith("Revision ID:"):
+        message = ""
+    out["message"] = message
+    ctx = Ctx(path, lines)
+    ctx.rel = rel
+    for fn in ("upgrade", "downgrade"):
+        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == fn]
+        if not defs:
+            out[fn] = None
+            continue
+        d = defs[-1]
+        ctx.enums, ctx.tables = {}, {}
+        # module-level enum and table definitions are visible in the bodies
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and isinstance(node.value, ast.Call) and last(dotted(node.value.func)) in ("Enum", "ENUM", "table"):
+                try:
+                    stmt_lines(node, ctx, None)
+                except Untranslatable:
+                    pass
+        pre = []
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and (node.targets[0].id in ctx.enums or node.targets[0].id in ctx.tables) \
+                    and any(isinstance(x, ast.Name) and x.id == node.targets[0].id for x in ast.walk(d)):
+                pre += stmt_lines(node, ctx, None)
+        out[fn] = "\n".join(pre + body_lines(d.body, ctx))
+    out["untranslated"] = sorted(set(ctx.untranslated))
+    return out
+
+# ---------------------------------------------------------------- output
+
+def lua(v):
+    if isinstance(v, dict):
+        return "{" + ", ".join("%s = %s" % (lua_key(k), lua(x)) for k, x in sorted(v.items()) if x is not None) + "}"
+    if isinstance(v, (list, tuple)):
+        return "{" + ", ".join(lua(x) for x in v) + "}"
+    if isinstance(v, str):
+        # a data string: short form only, every byte safe
+        return '"' + "".join(c if (" " <= c <= "~" and c not in '"\\') or ord(c) > 127 else "\\%03d" % ord(c)
+                             for c in v).encode("utf-8", "surrogatepass").decode("utf-8", "replace") + '"'
+    return lua_value(v)
+
+def main():
+    files = sys.argv[1:]
+    result = []
+    for f in files:
+        rel = f
+        try:
+            result.append(one_file(f, os.path.basename(os.path.dirname(os.path.abspath(f))) + "/" + os.path.basename(f)))
+        except (UnicodeDecodeError, OSError) as e:
+            result.append({"path": f, "read_error": str(e)})
+    sys.stdout.write("return " + lua(result) + "\n")
+
+main()
+]==]
