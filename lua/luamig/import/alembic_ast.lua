@@ -444,12 +444,21 @@ def dict_of_str(node, what):
 
 def index_opts(kw, unique_given=True):
     o = []
+    # each dialect's where applies to that dialect only, as in Alembic
+    pw = text_of(kw["postgresql_where"], "an index where") if "postgresql_where" in kw else None
+    sw = text_of(kw["sqlite_where"], "an index where") if "sqlite_where" in kw else None
+    if pw is not None and pw == sw:
+        o.append(("where", lua_str(pw)))
+    elif pw is not None or sw is not None:
+        o.append(("where", 'op.dialect == "postgresql" and %s or %s' % (
+            lua_str(pw) if pw is not None else "nil", lua_str(sw) if sw is not None else "nil")
+            if pw is not None else 'op.dialect == "sqlite" and %s or nil' % lua_str(sw)))
     for k, node in kw.items():
         if k == "unique":
             v = const(node)
             if v: o.append(("unique", "true"))
         elif k in ("postgresql_where", "sqlite_where"):
-            o.append((k, lua_str(text_of(node, "an index where"))))
+            pass
         elif k in ("postgresql_using",):
             o.append((k, lua_str(const(node))))
         elif k in ("postgresql_concurrently", "if_not_exists", "if_exists", "postgresql_nulls_not_distinct"):
