@@ -94,7 +94,7 @@ local function pg_schema(url)
   local conn = core.connect(url)
   local skip = "NOT IN ('alembic_version', 'alembic_log') AND %s NOT LIKE 'luamig%%'"
   for _, c in ipairs(conn:query(([[
-      SELECT table_name, column_name, data_type, character_maximum_length AS len, numeric_precision AS p,
+      SELECT table_name, column_name, udt_name AS data_type, character_maximum_length AS len, numeric_precision AS p,
              numeric_scale AS s, is_nullable, column_default, is_identity,
              col_description(format('%%I', table_name)::regclass, ordinal_position::int) AS comment
       FROM information_schema.columns WHERE table_schema = current_schema() AND table_name ]] .. skip)
@@ -103,6 +103,11 @@ local function pg_schema(url)
     if default and default:match("^nextval%(") then default, auto = nil, true end   -- serial = identity
     lines[#lines + 1] = ("%s.%s %s(%s,%s,%s) null=%s default=%s auto=%s comment=%s"):format(c.table_name,
       c.column_name, c.data_type, c.len, c.p, c.s, c.is_nullable, default, auto, c.comment)
+  end
+  for _, t in ipairs(conn:query(([[SELECT table_name, obj_description(format('%%I', table_name)::regclass,
+      'pg_class') AS comment FROM information_schema.tables
+      WHERE table_schema = current_schema() AND table_name ]] .. skip):format("table_name"))) do
+    lines[#lines + 1] = ("%s comment=%s"):format(t.table_name, t.comment)
   end
   for _, k in ipairs(conn:query(([[
       SELECT conrelid::regclass::text AS t, conname, contype, pg_get_constraintdef(oid) AS def
@@ -123,7 +128,14 @@ local function pg_schema(url)
       WHERE table_schema = current_schema() AND table_name ]] .. skip):format("table_name"))) do
     for _, r in ipairs(conn:query("SELECT * FROM " .. core.quote_ident(t.table_name) .. " ORDER BY 1")) do
       local cells = {}
-      for k, v in pairs(r) do cells[#cells + 1] = k .. "=" .. tostring(v) end
+      for k, v in pairs(r) do
+        v = tostring(v)
+        -- values the server makes (gen_random_uuid(), now()) differ run to run
+        if v:match("^%x+%-%x+%-%x+%-%x+%-%x+$") or v:match("^%d+%-%d+%-%d+ %d+:%d+:[%d.]+%+00$") then
+          v = "<generated>"
+        end
+        cells[#cells + 1] = k .. "=" .. v
+      end
       lines[#lines + 1] = t.table_name .. " row " .. table.concat(sorted(cells), " ")
     end
   end
@@ -182,6 +194,38 @@ h.each_db(function(db)
       local dir, status, _, err = imported("history")
       assert.equal(0, status, err)
       compare_steps(db, "history", HISTORY_STEPS, dir)
+    end)
+  end)
+end)
+
+describe("[postgresql] import alembic: PostgreSQL types, alter_column, constraints, as Alembic", function()
+  it("UUID, JSONB, ARRAY, INET, Interval, comments, func.now(), true(), postgresql_using, include, where", function()
+    local dir, status, out, err = imported("pg_history")
+    assert.equal(0, status, err)
+    assert.truthy(out:find("Every statement was translated.", 1, true), out)
+    compare_steps(h.dialects[2], "pg_history", {"upgrade c001", "upgrade c002", "downgrade c001",
+      "downgrade base", "upgrade head"}, dir)
+  end)
+end)
+
+-- The op API for enums, index options and autocommit_block comes from the
+-- enum and index helpers' branches (BRIEF.md, "Agreed API"): until they are
+-- merged these specs are pending, after that they run by themselves.
+local function has_op(name)
+  local op = require("luamig.op").new{dialect = "postgresql", emit = function() end}
+  return (pcall(function() return op[name] end))
+end
+
+h.each_db(function(db)
+  describe("import alembic, needs enum/index branches: enums, index options, autocommit_block", function()
+    it("the same schema as Alembic after every step", function()
+      if not (has_op("create_enum") and has_op("autocommit_block") and has_op("enum")) then
+        pending("needs the enum and index branches (op.enum, op.create_enum, op.autocommit_block)")
+        return
+      end
+      local dir, status, _, err = imported("enum_index")
+      assert.equal(0, status, err)
+      compare_steps(db, "enum_index", {"upgrade head", "downgrade base", "upgrade head"}, dir)
     end)
   end)
 end)

@@ -11,7 +11,12 @@ return [==[
 # parser (ast) and prints, for luamig, a Lua chunk that returns what each
 # file holds: its header values and its upgrade()/downgrade() bodies
 # translated to luamig's op calls. Nothing of the files is executed.
-import ast, os, sys, re
+import ast, io, os, sys, re, tokenize
+
+if sys.version_info < (3, 9):
+    sys.stderr.write("luamig import alembic needs Python 3.9 or later (ast.unparse); python3 is %d.%d\n"
+                     % sys.version_info[:2])
+    sys.exit(3)
 
 KEYWORDS = set("and break do else elseif end false for function goto if in local nil not or "
                "repeat return then true until while".split())
@@ -220,10 +225,10 @@ def type_expr(node, ctx):
         return inner[:-1] + "[]" * dims + '"'
     raise Untranslatable("type " + describe(node))
 
-def enum_parts(call, ctx):
+def enum_parts(call, ctx, need_values=True):
     no_star(call)
     values = [const(a, "an enum value") for a in call.args]
-    if not values or not all(isinstance(v, str) for v in values):
+    if (need_values and not values) or not all(isinstance(v, str) for v in values):
         raise Untranslatable("an enum whose values are not string literals")
     kw = kwargs(call)
     check_known(call, {"name", "create_type", "native_enum", "create_constraint", "schema", "metadata", "inherit_schema"}, "Enum")
@@ -250,6 +255,13 @@ def default_expr(node):
         return "op.raw(%s)" % lua_str(text_of(node))
     if isinstance(node, ast.Constant) and node.value is None:
         return "op.NULL"
+    f = dotted(node.func) if isinstance(node, ast.Call) else None
+    if f and not node.args and not node.keywords:
+        if last(f) in ("true", "false") and f.rsplit(".", 1)[0] in ("sa", "sqlalchemy", "expression", "sql"):
+            return last(f)                     # sa.true()/sa.false(): TRUE/FALSE, 1/0 on SQLite
+        if f in ("sa.func.now", "func.now", "sqlalchemy.func.now"):
+            # SQLAlchemy renders now() on PostgreSQL, CURRENT_TIMESTAMP on SQLite
+            return 'op.raw(op.dialect == "postgresql" and "now()" or "CURRENT_TIMESTAMP")'
     v = const(node, "a server default")
     if isinstance(v, bool):
         return lua_value(v)
@@ -444,20 +456,10 @@ def dict_of_str(node, what):
 
 def index_opts(kw, unique_given=True):
     o = []
-    # each dialect's where applies to that dialect only, as in Alembic
-    pw = text_of(kw["postgresql_where"], "an index where") if "postgresql_where" in kw else None
-    sw = text_of(kw["sqlite_where"], "an index where") if "sqlite_where" in kw else None
-    if pw is not None and pw == sw:
-        o.append(("where", lua_str(pw)))
-    elif pw is not None or sw is not None:
-        o.append(("where", 'op.dialect == "postgresql" and %s or %s' % (
-            lua_str(pw) if pw is not None else "nil", lua_str(sw) if sw is not None else "nil")
-            if pw is not None else 'op.dialect == "sqlite" and %s or nil' % lua_str(sw)))
+    if "unique" in kw and const(kw["unique"]):
+        o.append(("unique", "true"))
     for k, node in kw.items():
-        if k == "unique":
-            v = const(node)
-            if v: o.append(("unique", "true"))
-        elif k in ("postgresql_where", "sqlite_where"):
+        if k in ("unique", "postgresql_where", "sqlite_where"):
             pass
         elif k in ("postgresql_using",):
             o.append((k, lua_str(const(node))))
@@ -475,6 +477,15 @@ def index_opts(kw, unique_given=True):
             pass
         else:
             raise Untranslatable("index keyword " + k)
+    # each dialect's where applies to that dialect only, as in Alembic
+    pw = text_of(kw["postgresql_where"], "an index where") if "postgresql_where" in kw else None
+    sw = text_of(kw["sqlite_where"], "an index where") if "sqlite_where" in kw else None
+    if pw is not None and pw == sw:
+        o.append(("where", lua_str(pw)))
+    elif pw is not None or sw is not None:
+        o.append(("where", 'op.dialect == "postgresql" and %s or %s' % (
+            lua_str(pw) if pw is not None else "nil", lua_str(sw) if sw is not None else "nil")
+            if pw is not None else 'op.dialect == "sqlite" and %s or nil' % lua_str(sw)))
     return o
 
 def call_args(call, names, what):
@@ -693,7 +704,9 @@ def translate_op(fn, call, ctx, batch=None):
             lines.append("  {" + ", ".join(pairs) + "},\n")
         body = "{\n" + "".join(lines) + "}"
         return fmt("op.bulk_insert", tref, body, "{columns = %s}" % lua_value(cols))
-    raise Untranslatable("%s%s" % (p, fn))
+    if fn == "get_bind":
+        raise Untranslatable("op.get_bind(): Python code using the connection")
+    raise Untranslatable("%s%s(...): no translation for this operation" % (p, fn))
 
 # ---------------------------------------------------------------- statements
 
@@ -715,7 +728,7 @@ def enum_method(call, ctx):
     if isinstance(target, ast.Name) and target.id in ctx.enums:
         name, values = ctx.enums[target.id]
     elif isinstance(target, ast.Call) and last(dotted(target.func)) in ("Enum", "ENUM"):
-        name, values, _ = enum_parts(target, ctx)
+        name, values, _ = enum_parts(target, ctx, need_values=(f.attr == "create"))
     else:
         return None
     a = call_args(call, ["bind", "checkfirst"], f.attr)
@@ -814,16 +827,29 @@ def stmt_lines(stmt, ctx, batch):
         em = enum_method(call, ctx)
         if em:
             return [em]
-        raise Untranslatable("the call " + describe(call.func))
+        raise Untranslatable("a call of " + describe(call.func) + "(...)")
     kinds = {ast.For: "a for loop", ast.While: "a while loop", ast.If: "an if statement",
              ast.Assign: "an assignment", ast.Try: "a try statement", ast.FunctionDef: "a function definition",
              ast.Import: "an import", ast.ImportFrom: "an import", ast.Return: "a return"}
     raise Untranslatable(kinds.get(type(stmt), "a " + type(stmt).__name__ + " statement") +
                          ((": " + describe(stmt.targets[0]) + " = " + describe(stmt.value)) if isinstance(stmt, ast.Assign) else ""))
 
+def comments_before(line, ctx):
+    """The Python comments on their own lines before line, not yet emitted."""
+    out = []
+    for n in sorted(ctx.comments):
+        if n < line and n > ctx.comment_done:
+            text = ctx.comments[n]
+            if not re.match(r"^#\s*###.*(Alembic|end Alembic).*###\s*$", text):
+                out.append("--" + text[1:] if text[1:2] in (" ", "") else "-- " + text[1:])
+    ctx.comment_done = max(ctx.comment_done, line)
+    return out
+
 def body_lines(stmts, ctx, batch=None):
     out = []
     for s in stmts:
+        out += comments_before(s.lineno, ctx)
+        ctx.comment_done = max(ctx.comment_done, getattr(s, "end_lineno", s.lineno))
         try:
             out += stmt_lines(s, ctx, batch)
         except Untranslatable as e:
@@ -847,14 +873,23 @@ def header_value(tree, name):
     return False, None, None
 
 def one_file(path, rel):
-    src = open(path, encoding="utf-8").read()
-    lines = src.splitlines()
     out = {"path": path, "rel": rel}
+    raw = open(path, "rb").read()
     try:
-        tree = ast.parse(src, filename=rel)
+        tree = ast.parse(raw, filename=rel)   # bytes: Python's own encoding rules (cookie, BOM)
+        with tokenize.open(path) as f:
+            src = f.read()
     except SyntaxError as e:
         out["syntax_error"] = "%s:%s: %s" % (rel, e.lineno, e.msg)
         return out
+    lines = src.splitlines()
+    comments = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+            if tok.type == tokenize.COMMENT and not src.splitlines()[tok.start[0] - 1][:tok.start[1]].strip():
+                comments[tok.start[0]] = tok.string
+    except (tokenize.TokenError, SyntaxError):
+        pass
     doc = ast.get_docstring(tree, clean=False) or ""
     for key in ("revision", "down_revision", "branch_labels", "depends_on"):
         found, value, line = header_value(tree, key)
@@ -882,12 +917,14 @@ def one_file(path, rel):
     out["message"] = message
     ctx = Ctx(path, lines)
     ctx.rel = rel
+    ctx.comments = comments
     for fn in ("upgrade", "downgrade"):
         defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == fn]
         if not defs:
             out[fn] = None
             continue
         d = defs[-1]
+        ctx.comment_done = d.lineno
         ctx.enums, ctx.tables = {}, {}
         # module-level enum and table definitions are visible in the bodies
         for node in tree.body:
@@ -903,7 +940,9 @@ def one_file(path, rel):
                     and (node.targets[0].id in ctx.enums or node.targets[0].id in ctx.tables) \
                     and any(isinstance(x, ast.Name) and x.id == node.targets[0].id for x in ast.walk(d)):
                 pre += stmt_lines(node, ctx, None)
-        out[fn] = "\n".join(pre + body_lines(d.body, ctx))
+        lines_out = pre + body_lines(d.body, ctx)
+        lines_out += comments_before(getattr(d, "end_lineno", d.lineno) + 1, ctx)
+        out[fn] = "\n".join(lines_out)
     out["untranslated"] = sorted(set(ctx.untranslated))
     return out
 
