@@ -198,6 +198,17 @@ h.each_db(function(db)
   end)
 end)
 
+h.each_db(function(db)
+  describe("import alembic: hostile names and values, as Alembic", function()
+    it("quotes, keywords, spaces, ]] and ]=] in strings, newlines, tabs, CR, 64-bit extremes", function()
+      local dir, status, out, err = imported("hostile")
+      assert.equal(0, status, err)
+      assert.truthy(out:find("Imported 1 Alembic revision(s)", 1, true), out)   -- __init__.py is not one
+      compare_steps(db, "hostile", {"upgrade head", "downgrade base", "upgrade head"}, dir)
+    end)
+  end)
+end)
+
 describe("[postgresql] import alembic: PostgreSQL types, alter_column, constraints, as Alembic", function()
   it("UUID, JSONB, ARRAY, INET, Interval, comments, func.now(), true(), postgresql_using, include, where", function()
     local dir, status, out, err = imported("pg_history")

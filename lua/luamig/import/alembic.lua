@@ -113,7 +113,8 @@ local function script_text(r)
     UPGRADES = body(r.upgrade, "-- (" .. r.rel .. " has no upgrade())"),
     DOWNGRADES = body(r.downgrade, "-- (" .. r.rel .. " has no downgrade())"),
   }
-  return (text:gsub("[ \t]*%z(%u+)%z", parts))
+  text = text:gsub("[ \t]*%z(%u+)%z", parts)
+  return text:sub(-1) == "\n" and text or text .. "\n"
 end
 
 -- Imports the Alembic revisions of path into runner's first version

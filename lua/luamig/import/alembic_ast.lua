@@ -67,7 +67,7 @@ def lua_value(v):
     if isinstance(v, int):
         if not -2**63 <= v < 2**63:
             raise Untranslatable("an integer outside 64 bits")
-        return str(v)
+        return "math.mininteger" if v == -2**63 else str(v)   # -9223372036854775808 reads as a float
     if isinstance(v, float):
         if v != v or v in (float("inf"), float("-inf")):
             raise Untranslatable("a float that is NaN or infinite")
