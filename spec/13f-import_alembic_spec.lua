@@ -240,3 +240,157 @@ h.each_db(function(db)
     end)
   end)
 end)
+
+describe("import alembic: what cannot be translated", function()
+  local UNTRANSLATED = {
+    "versions/aa01_data_fixes.py:28: op.get_bind(): Python code using the connection",
+    "versions/aa01_data_fixes.py:29: a for loop",
+    "versions/aa01_data_fixes.py:31: an if statement",
+    "versions/aa01_data_fixes.py:33: an f-string with expressions",
+    "versions/aa01_data_fixes.py:34: an assignment: session = Session(bind=op.get_bind())",
+    "versions/aa01_data_fixes.py:37: a call of helper(...)",
+    "versions/aa01_data_fixes.py:38: a literal value, got datetime(2020, 1, 1)",
+    "versions/aa01_data_fixes.py:41: op.execute with a :parameter",
+  }
+
+  it("lists every place FILE:LINE: WHAT, writes the scripts and exits 0", function()
+    local dir, status, out, err = imported("untranslated")
+    assert.equal(0, status, err)
+    local want = "Not translated: 8 place(s); each script raises error(\"not translated: ...\") there, "
+      .. "under the Python it replaces. Translate them by hand:\n  " .. table.concat(UNTRANSLATED, "\n  ") .. "\n"
+    assert.equal(want, out:match("Not translated:.*$"))
+  end)
+
+  it("puts error(\"not translated: ...\") at the place, under the Python it replaces, in a batch block too", function()
+    local dir = imported("untranslated")
+    local text = h.read_file(dir .. "/migrations/versions/aa01_data_fixes.lua")
+    assert.truthy(text:find([[
+  -- not translated (versions/aa01_data_fixes.py:29-30):
+  --   for row in conn.execute(sa.text("SELECT id FROM accounts")):
+  --       conn.execute(sa.text("UPDATE accounts SET name = 'x' WHERE id = :id"), {"id": row.id})
+  error("not translated: versions/aa01_data_fixes.py:29: a for loop")
+]], 1, true), text)
+    assert.truthy(text:find([[
+  op.batch_alter_table("accounts", function(batch_op)
+    batch_op.add_column({"joined", "timestamp", nullable = true})
+    -- not translated (versions/aa01_data_fixes.py:37):
+    --   helper(batch_op)
+    error("not translated: versions/aa01_data_fixes.py:37: a call of helper(...)")
+  end)
+]], 1, true), text)
+    -- what translates around them is translated, comments kept
+    assert.truthy(text:find('  -- the accounts table\n  op.create_table("accounts", {', 1, true), text)
+    assert.truthy(text:find('op.add_column("accounts", {"flag", "boolean", server_default = false})', 1, true), text)
+  end)
+
+  h.each_db(function(db)
+    it("the script stops at the first such place, naming it, and nothing of the step stays", function()
+      local dir = imported("untranslated")
+      local url = db.url()
+      local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+      assert.equal(1, status)
+      assert.truthy(err:find("migrations/versions/aa01_data_fixes.lua:21: not translated: "
+        .. "versions/aa01_data_fixes.py:28: op.get_bind(): Python code using the connection", 1, true), err)
+      assert.same({}, h.version_rows(url, "alembic_version"))
+      assert.same({"alembic_log", "alembic_version"}, h.tables(url))   -- no "accounts"
+    end)
+  end)
+end)
+
+describe("import alembic: refusals (nothing is written)", function()
+  local function versions_of(dir)
+    local _, out = h.run("ls -A " .. h.shell_quote(dir .. "/migrations/versions"))
+    return out
+  end
+
+  it("a Python syntax error, with file and line from Python", function()
+    local dir = h.project({}, 'version_table = "alembic_version"\n')
+    local status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(FIXTURES .. "/broken/versions"))
+    assert.equal(1, status, out)
+    assert.equal("FAILED: import alembic: nothing imported:\n"
+      .. "  versions/bb02_broken.py:13: '(' was never closed (Python syntax error)\n", err)
+    assert.equal("", versions_of(dir))
+  end)
+
+  it("a revision id the project already has", function()
+    local dir = imported("history")
+    local before = versions_of(dir)
+    local status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(FIXTURES .. "/history/versions"))
+    assert.equal(1, status)
+    assert.truthy(err:find("  versions/1a2b3c4d5e6f_create_users.py: revision 1a2b3c4d5e6f already exists in "
+      .. "the project (migrations/versions/1a2b3c4d5e6f_create_users.lua)\n", 1, true), err)
+    assert.equal(before, versions_of(dir))
+  end)
+
+  it("a directory without *.py revisions, or no directory", function()
+    local dir = h.project({}, "")
+    local empty = h.tmpdir()
+    h.write_file(empty .. "/README", "x")
+    local status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(empty))
+    assert.equal(1, status)
+    assert.equal(("FAILED: import alembic: no Alembic revision files (*.py) in %s; give the Alembic "
+      .. "project's versions/ directory\n"):format(empty), err)
+    status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(empty .. "/nope"))
+    assert.equal(1, status)
+    assert.truthy(err:find(empty .. "/nope is not a directory", 1, true), err)
+  end)
+
+  it("the Alembic project directory is taken for its versions/", function()
+    local dir = h.project({}, "")
+    local status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(FIXTURES .. "/history"))
+    assert.equal(0, status, err)
+    assert.truthy(out:find("Imported 6 Alembic revision(s) from " .. FIXTURES .. "/history/versions", 1, true), out)
+  end)
+
+  it("a .py file that is not a revision, a header that is not a literal, two files with one id", function()
+    local alembic_dir = h.tmpdir()
+    h.write_file(alembic_dir .. "/a1_ok.py", "revision = 'a1'\ndown_revision = None\n")
+    h.write_file(alembic_dir .. "/helpers.py", "def f():\n    pass\n")
+    h.write_file(alembic_dir .. "/a2_dyn.py", "import os\nrevision = os.environ['R']\ndown_revision = 'a1'\n")
+    h.write_file(alembic_dir .. "/a3_dup.py", "revision = 'a1'\ndown_revision = ('x', 3)\n")
+    h.write_file(alembic_dir .. "/a4_dup.py", "revision = 'a1'\ndown_revision = None\n")
+    local dir = h.project({}, "")
+    local status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(alembic_dir))
+    assert.equal(1, status)
+    local base = alembic_dir:match("([^/]+)$")
+    assert.truthy(err:find(base .. "/helpers.py: no revision = \"...\" line: not an Alembic revision file", 1, true), err)
+    assert.truthy(err:find(base .. "/a2_dyn.py:2: revision is not a literal value", 1, true), err)
+    assert.truthy(err:find(base .. "/a3_dup.py:2: down_revision must be a string or a tuple of strings", 1, true), err)
+    assert.equal("", versions_of(dir))
+    os.remove(alembic_dir .. "/helpers.py") os.remove(alembic_dir .. "/a2_dyn.py") os.remove(alembic_dir .. "/a3_dup.py")
+    status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(alembic_dir))
+    assert.equal(1, status)
+    assert.truthy(err:find(base .. "/a4_dup.py: revision a1 is also the revision of " .. base .. "/a1_ok.py", 1, true), err)
+    assert.equal("", versions_of(dir))
+  end)
+
+  it("no python3 on PATH: says so", function()
+    local bin = h.tmpdir()
+    for _, tool in ipairs{"ls", "mkdir", "mv", "rm", "cat", "test"} do
+      os.execute(("ln -s $(command -v %s) %s/%s"):format(tool, h.shell_quote(bin), tool))
+    end
+    local dir = h.project({}, "")
+    local status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(FIXTURES .. "/history"), {PATH = bin})
+    assert.equal(1, status)
+    assert.equal("FAILED: import alembic needs python3 on PATH to read the Alembic files with Python's own "
+      .. "parser (an Alembic project has one); none was found. Install python3 or put it on PATH.\n", err)
+    assert.equal("", versions_of(dir))
+  end)
+
+  it("another kind than alembic is a usage error", function()
+    local dir = h.project({}, "")
+    local status, _, err = h.luamig(dir, "import django x")
+    assert.equal(2, status)
+    assert.truthy(err:find("luamig: import knows 'alembic' only, got 'django'", 1, true), err)
+  end)
+
+  it("a file whose name is taken already", function()
+    local dir = h.project({}, "")
+    local mine = 'revision = "mine01"\ndown_revision = nil\nfunction upgrade(op) end\nfunction downgrade(op) end\n'
+    h.write_file(dir .. "/migrations/versions/h001_weird_names.lua", mine)
+    local status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(FIXTURES .. "/hostile"))
+    assert.equal(1, status)
+    assert.truthy(err:find("versions/h001_weird_names.py: migrations/versions/h001_weird_names.lua already exists", 1, true), err)
+    assert.equal(mine, h.read_file(dir .. "/migrations/versions/h001_weird_names.lua"))
+  end)
+end)
