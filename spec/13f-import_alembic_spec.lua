@@ -394,3 +394,126 @@ describe("import alembic: refusals (nothing is written)", function()
     assert.equal(mine, h.read_file(dir .. "/migrations/versions/h001_weird_names.lua"))
   end)
 end)
+
+describe("import alembic: the translation of each construct", function()
+  -- Imports one revision whose upgrade() is body; returns the script's upgrade body.
+  local function translate(body, module_level)
+    local src = h.tmpdir()
+    h.write_file(src .. "/t1_x.py", "from alembic import op\nimport sqlalchemy as sa\n"
+      .. "from sqlalchemy.dialects import postgresql\n" .. (module_level or "")
+      .. "revision = 't1'\ndown_revision = None\n\n\ndef upgrade():\n" .. body .. "\n\n\ndef downgrade():\n    pass\n")
+    local dir = h.project({}, "")
+    local status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    local text = h.read_file(dir .. "/migrations/versions/t1_x.lua")
+    return text:match("function upgrade%(op%)\n(.-)\nend\n"), out
+  end
+
+  it("types", function()
+    local lua = translate([[
+    op.create_table('t',
+        sa.Column('a', sa.String(30, collation='C')),
+        sa.Column('b', postgresql.ARRAY(sa.Integer(), dimensions=2)),
+        sa.Column('c', sa.Time(timezone=True)),
+        sa.Column('d', sa.TIMESTAMP(timezone=True, precision=3)),
+        sa.Column('e', sa.Float(precision=24)),
+        sa.Column('f', sa.Numeric(8)),
+        sa.Column('g', sa.Unicode()),
+        sa.Column('h', postgresql.CITEXT()),
+        sa.Column('i', sa.CHAR(2)),
+    )]])
+    assert.equal([[
+  op.create_table("t", {
+    {"a", 'string(30) collate "C"'},
+    {"b", "integer[][]"},
+    {"c", "time with time zone"},
+    {"d", "timestamptz(3)"},
+    {"e", "float(24)"},
+    {"f", "numeric(8)"},
+    {"g", "string"},
+    {"h", "citext"},
+    {"i", "char(2)"},
+  })]], lua)
+  end)
+
+  it("table comments, index, unique and comment on columns, a named ForeignKey, a column check", function()
+    local lua = translate([[
+    op.create_table('t',
+        sa.Column('id', sa.Integer, primary_key=True),
+        sa.Column('p', sa.Integer, sa.ForeignKey('parent.id', name='fk_t_p', ondelete='CASCADE'), index=True),
+        sa.Column('q', sa.Integer, sa.CheckConstraint('q > 0'), unique=True, comment="it's"),
+        mysql_engine='InnoDB',
+    )
+    op.create_table_comment('t', 'a table', existing_comment=None)
+    op.drop_table_comment('t', existing_comment='a table')]])
+    assert.equal([[
+  op.create_table("t", {
+    {"id", "integer", primary_key = true},
+    {"p", "integer", index = true},
+    {"q", "integer", check = "q > 0", unique = true, comment = "it's"},
+    {foreign_key = {"p"}, references = {"parent", {"id"}}, name = "fk_t_p", ondelete = "CASCADE"},
+  })
+  op.create_table_comment("t", "a table")
+  op.drop_table_comment("t", {existing_comment = "a table"})]], lua)
+  end)
+
+  it("what is refused in place: schema=, Identity, native_enum=False, copy_from, a bulk_insert of a query", function()
+    local lua, out = translate([[
+    op.create_table('t', sa.Column('id', sa.Integer, sa.Identity()), schema='other')
+    op.add_column('t', sa.Column('id', sa.Integer, sa.Identity()))
+    op.add_column('t', sa.Column('e', sa.Enum('a', name='e', native_enum=False)))
+    op.drop_column('t', 'c', schema='other')
+    with op.batch_alter_table('t', copy_from=tbl) as b:
+        b.drop_column('c')
+    op.bulk_insert(tbl, rows)
+    op.create_exclude_constraint('x', 't', ('c', '&&'))]])
+    for _, want in ipairs{
+      "t1_x.py:9: sa.Identity() in a Column",
+      "t1_x.py:10: sa.Identity() in a Column",
+      "t1_x.py:11: Enum(native_enum=False)",
+      "t1_x.py:12: schema=",
+      "t1_x.py:13: batch_alter_table(copy_from=...)",
+      "t1_x.py:15: bulk_insert into tbl",
+      "t1_x.py:16: op.create_exclude_constraint(...): no translation for this operation",
+    } do
+      assert.truthy(out:find(want, 1, true), want .. "\n" .. out)
+      assert.truthy(lua:find("/" .. want .. '")', 1, true), lua)
+    end
+    assert.equal(7, select(2, lua:gsub('error%("not translated: ', "")))
+    assert.equal(0, select(2, lua:gsub("\n  op%.", "")) + (lua:find("^  op%.") and 1 or 0))   -- nothing half-translated
+  end)
+
+  it("a module-level enum, its create and drop, enum columns", function()
+    local lua = translate([[
+    mood.create(op.get_bind())
+    op.add_column('t', sa.Column('m', mood))
+    sa.Enum('x', name='other').create(op.get_bind(), checkfirst=True)
+    postgresql.ENUM(name='gone').drop(op.get_bind(), checkfirst=True)]],
+      "mood = sa.Enum('happy', 'sad', name='mood')\n")
+    assert.equal([[
+  local mood = op.enum({"happy", "sad"}, {name = "mood"})
+  op.create_enum("mood", {"happy", "sad"})
+  op.add_column("t", {"m", mood})
+  op.create_enum("other", {"x"}, {if_not_exists = true})
+  op.drop_enum("gone", {if_exists = true})]], lua)
+  end)
+
+  it("a module docstring without a message, annotated headers, a BOM and a latin-1 coding cookie", function()
+    local src = h.tmpdir()
+    h.write_file(src .. "/r1.py", "\239\187\191from typing import Union\nrevision: str = 'r1'\n"
+      .. "down_revision: Union[str, None] = None\nbranch_labels: Union[str, None] = 'lbl'\n"
+      .. "def upgrade() -> None:\n    op.execute('SELECT 1')\n")
+    h.write_file(src .. "/r2.py", "# -*- coding: latin-1 -*-\n\"\"\"caf\233\"\"\"\nrevision = 'r2'\n"
+      .. "down_revision = 'r1'\ndef upgrade():\n    op.execute(\"SELECT 'caf\233'\")\n")
+    local dir = h.project({}, "")
+    local status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    local r1 = h.read_file(dir .. "/migrations/versions/r1.lua")
+    assert.truthy(r1:find('branch_labels = {"lbl"}', 1, true), r1)
+    assert.truthy(r1:find('message       = nil', 1, true), r1)
+    assert.truthy(r1:find("-- (versions/r1.py has no downgrade())", 1, true) or r1:find("has no downgrade()", 1, true), r1)
+    local r2 = h.read_file(dir .. "/migrations/versions/r2.lua")
+    assert.truthy(r2:find('message       = "café"', 1, true), r2)
+    assert.truthy(r2:find([[op.execute("SELECT 'café'")]], 1, true), r2)
+  end)
+end)

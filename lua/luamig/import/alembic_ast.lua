@@ -37,10 +37,11 @@ def lua_str(s):
             level += 1
         eq = "=" * level
         return "[" + eq + "[\n\x01" + s.replace("\n", "\n\x01") + "]" + eq + "]"
+    q = "'" if ('"' in s and "'" not in s) else '"'      # the quote that needs no escape
     out = []
     for ch in b:
         c = chr(ch)
-        if c == '"' or c == "\\":
+        if c == q or c == "\\":
             out.append("\\" + c)
         elif ch < 32 or ch == 127:
             out.append({10: "\\n", 9: "\\t", 13: "\\r"}.get(ch, "\\%03d" % ch))
@@ -50,7 +51,7 @@ def lua_str(s):
     res = b""
     for piece in out:
         res += piece if isinstance(piece, bytes) else piece.encode()
-    return '"' + res.decode("utf-8") + '"'
+    return q + res.decode("utf-8") + q
 
 def lua_key(k):
     if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k) and k not in KEYWORDS:
@@ -322,6 +323,8 @@ def column_expr(call, ctx, where):
                 extra.append(opts_table([("check", lua_str(cond)), ("name", lua_str(const(kwc["name"])))]))
             else:
                 fields.append(("check", lua_str(cond)))
+        elif f in ("Identity", "Computed", "Sequence", "FetchedValue", "DefaultClause"):
+            raise Untranslatable("sa.%s() in a Column" % f)
         elif typ is None:
             typ = type_expr(a, ctx)
         else:
@@ -660,6 +663,13 @@ def translate_op(fn, call, ctx, batch=None):
         o = [(k, lua_value(const(a[k]))) for k in ("type_", "if_exists") if k in a and const(a[k]) is not None]
         return fmt(p + "drop_constraint", lua_str(const(a["constraint_name"])),
                    *([lua_str(const(a["table_name"]))] if not batch else []), opts_table(o))
+    if fn in ("create_table_comment", "drop_table_comment") and not batch:
+        names = ["table_name", "comment"] if fn == "create_table_comment" else ["table_name"]
+        a = call_args(call, names, fn); no_schema(a); rest(a, set(names) | {"existing_comment"}, fn)
+        o = [("existing_comment", lua_value(const(a["existing_comment"])))] \
+            if "existing_comment" in a and const(a["existing_comment"]) is not None else []
+        args = [lua_str(const(a["table_name"]))] + ([lua_value(const(a["comment"]))] if "comment" in a else [])
+        return fmt("op." + fn, *(args + [opts_table(o)]))
     if fn == "execute" and not batch:
         a = call_args(call, ["sqltext", "execution_options"], fn)
         rest(a, {"sqltext", "execution_options"}, fn)
