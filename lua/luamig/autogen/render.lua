@@ -7,6 +7,7 @@
 --   local code = render.ops(ops, {dialect = "sqlite", naming_convention = {...}})
 --   -- one string of statements, no indentation (the template indents)
 local common = require "luamig.dialect.common"
+local naming_ready = require "luamig.dialect.naming_ready"
 local diff = require "luamig.autogen.diff"
 local lua_literal = require "luamig.autogen.literal"
 
@@ -45,9 +46,7 @@ local autoinc_types = {
 }
 
 local function convention(ctx, kind, info)
-  local conv = {}
-  for k, v in pairs(common.default_naming_convention) do conv[k] = v end
-  for k, v in pairs(ctx.naming_convention or {}) do conv[k] = v or nil end
+  local conv = naming_ready.resolve(ctx.naming_convention) or naming_ready.resolve(nil)
   return (common.convention_name(conv, kind, info))
 end
 
