@@ -205,13 +205,18 @@ local NAMING_CASES = {
   {"long table, short columns", ("L"):rep(60), {"id", "c1", "c2", "c3", "c4"}},
   {"multi-byte", ("таблица_"):rep(4), {"id", ("ключ"):rep(7) .. "x", ("日本語"):rep(6), ("é"):rep(31), "ü"}},
   {"multi-byte odd cut", "ab" .. ("日"):rep(20), {"id", "x" .. ("é"):rep(30), "y" .. ("日"):rep(20), "z", "w"}},
+  {"four-byte characters", ("🐘"):rep(15), {"id", "a" .. ("🐘"):rep(15), ("🦆"):rep(15), "c", "d"}},
+  {"63 bytes exactly: no cut", ("b"):rep(58), {"id", "c1", "c2", "c3", "c4"}},
+  {"64 bytes: cut by one", ("b"):rep(59), {"id", "c1", "c2", "c3", "c4"}},
+  {"quotes, spaces and upper case", 'We"ird Table', {"Id", 'a"b', "c d", "E", "f"}},
 }
 
 -- The table on both sides: id primary key, c1 unique, c2 references p,
 -- c3 with a column check, a unique on (c3, c4, c1), a check on c1 and c2
 -- (no one column: "<table>_check"), a table check on c4 alone, an index on c2.
+local function q(s) return '"' .. s:gsub('"', '""') .. '"' end
+
 local function pg_plain_sql(tname, cols)
-  local q = function(s) return '"' .. s .. '"' end
   return {("CREATE TABLE %s (%s integer PRIMARY KEY, %s integer UNIQUE, %s integer REFERENCES p (id), "
       .. "%s integer CHECK (%s > 0), %s integer, UNIQUE (%s, %s, %s), CHECK (%s < %s), CHECK (%s < 100))"):format(
       q(tname), q(cols[1]), q(cols[2]), q(cols[3]), q(cols[4]), q(cols[4]), q(cols[5]),
@@ -220,7 +225,6 @@ local function pg_plain_sql(tname, cols)
 end
 
 local function luamig_create(op, tname, cols)
-  local q = function(s) return '"' .. s .. '"' end
   op.create_table(tname, {
     {cols[1], "integer", primary_key = true},
     {cols[2], "integer", unique = true},
@@ -238,7 +242,7 @@ end
 local function pg_names(conn, tname)
   local names = {}
   for _, r in ipairs(conn:query("SELECT conname AS n FROM pg_constraint WHERE conrelid = $1::regclass "
-      .. "UNION SELECT indexname FROM pg_indexes WHERE tablename = $2 ORDER BY 1", {'"' .. tname .. '"', tname})) do
+      .. "UNION SELECT indexname FROM pg_indexes WHERE tablename = $2 ORDER BY 1", {q(tname), tname})) do
     names[#names + 1] = r.n
   end
   return names

@@ -47,18 +47,38 @@ end
 
 -- The columns of the table a check condition names: PostgreSQL names a
 -- check after its one column (pull_var_clause), else after the table only.
--- Identifiers are read outside '...' strings: "quoted" exactly, bare ones
--- folded to lower case.
+-- Identifiers are read outside '...' strings: "quoted" exactly (with ""
+-- for a quote), bare ones folded to lower case.
 local function condition_columns(condition, table_columns)
   local known = {}
   for _, c in ipairs(table_columns) do known[c] = true end
-  local found, list = {}, {}
-  local s = condition:gsub("'[^']*'", " ")
+  local found, list, bare = {}, {}, {}
   local function hit(name)
     if known[name] and not found[name] then found[name] = true; list[#list + 1] = name end
   end
-  s = s:gsub('"([^"]*)"', function(q) hit(q); return " " end)
-  for w in s:gmatch("[%a_\128-\255][%w_$\128-\255]*") do hit(w:lower()) end
+  local i, n = 1, #condition
+  while i <= n do
+    local c = condition:sub(i, i)
+    if c == '"' or c == "'" then                 -- a quoted identifier or a string: doubled quotes inside
+      local j, parts = i + 1, {}
+      while j <= n do
+        local d = condition:sub(j, j)
+        if d == c then
+          if condition:sub(j + 1, j + 1) ~= c then break end
+          j = j + 1
+        end
+        parts[#parts + 1] = d
+        j = j + 1
+      end
+      if c == '"' then hit(table.concat(parts)) end
+      bare[#bare + 1] = " "
+      i = j + 1
+    else
+      bare[#bare + 1] = c
+      i = i + 1
+    end
+  end
+  for w in table.concat(bare):gmatch("[%a_\128-\255][%w_$\128-\255]*") do hit(w:lower()) end
   return list
 end
 
