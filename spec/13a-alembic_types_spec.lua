@@ -309,6 +309,39 @@ h.each_db(function(db)
                   pg and pg_names(conn, "users") or sqlite_names(conn, "users"))
     end)
 
+    it("luamig.lua's naming_convention = \"" .. (pg and "postgresql" or "sqlite") .. "\": upgrade names, downgrade drops by name, the CLI", function()
+      local dir = h.project({
+        {id = "a1", code = true,
+         up = "  op.create_table('users', {{'id', 'integer', primary_key = true}, {'email', 'text', unique = true}})",
+         down_sql = "  op.drop_table('users')"},
+        {id = "b2", down = "a1", code = true,
+         up = "  op.create_table('posts', {{'id', 'integer', primary_key = true}, "
+           .. "{'user_id', 'integer', references = 'users.id', index = true}, {'n', 'integer', check = 'n > 0'}})",
+         down_sql = "  op.drop_constraint('posts_user_id_fkey', 'posts', {type_ = 'foreignkey'})\n"
+           .. "  op.drop_constraint('posts_n_check', 'posts', {type_ = 'check'})\n"
+           .. "  op.drop_index('posts_user_id_idx', 'posts')\n  op.drop_table('posts')"},
+      }, ("naming_convention = %q\n"):format(pg and "postgresql" or "sqlite"))
+      local url = pg and select(2, h.fresh_pg()) or (h.fresh_sqlite())
+      local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+      assert.equal(0, status, err)
+      local conn2 = require("luamig.core").connect(url)
+      local users, posts = introspect.table(conn2, "users"), introspect.table(conn2, "posts")
+      assert.same({"users_pkey", "users_email_key", "posts_pkey", "posts_user_id_fkey", "posts_n_check",
+                   "posts_user_id_idx"},
+                  {users.primary_key.name, users.uniques[1].name, posts.primary_key.name,
+                   posts.foreign_keys[1].name, posts.checks[1].name, posts.indexes[1].name})
+      conn2:close()
+      status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " downgrade a1")
+      assert.equal(0, status, err)
+      assert.same({"a1"}, h.version_rows(url))
+      h.write_file(dir .. "/luamig.lua", 'naming_convention = "postgres"\n')
+      status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+      assert.equal(1, status, err)
+      assert.truthy(err:find('naming_convention "postgres" is not a ready convention: "postgresql", "sqlite", '
+        .. "or a table of patterns", 1, true), err)
+      assert.same({"a1"}, h.version_rows(url))
+    end)
+
     it("create_check_constraint without a name is refused: its column is not known there", function()
       op.create_table("t", {{"id", "integer", primary_key = true}, {"qty", "integer"}})
       local err = tostring(h.error_of(op.create_check_constraint, nil, "t", "qty > 0"))
