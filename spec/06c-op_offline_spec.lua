@@ -275,7 +275,7 @@ describe("offline SQL", function()
         .. '    "email" varchar(255) NOT NULL,\n'
         .. [[    "name" text DEFAULT E'back\\slash',]] .. "\n"
         .. '    "active" boolean DEFAULT TRUE,\n'
-        .. '    "data" jsonb,\n'
+        .. '    "data" json,\n'
         .. '    "uid" uuid,\n'
         .. '    "created_at" timestamptz DEFAULT now(),\n'
         .. '    CONSTRAINT "pk_users" PRIMARY KEY ("id"),\n'

@@ -16,7 +16,7 @@ M.settings = {
   {"target_schema", "string", "schema.lua"},
   {"transaction_per_migration", "boolean", true},
   {"lock_timeout", "number", 300},                   -- seconds to wait for another run's lock
-  {"naming_convention", "table", nil},               -- overrides of the op API's constraint names
+  {"naming_convention", "convention", nil},          -- "postgresql", "sqlite", or overrides of the default
   {"include_object", "function", nil},               -- function(kind, name, table) for autogenerate
   {"compare_type", "boolean", true},
   {"sections", "table", nil},                        -- name -> settings, chosen with -n NAME (M.section)
@@ -138,6 +138,7 @@ function M.section(settings, name, path)
 end
 
 local function type_ok(want, v)
+  if want == "convention" then return type(v) == "table" or type(v) == "string" end
   if want ~= "list" then return type(v) == want end
   if type(v) == "string" then return true end
   if type(v) ~= "table" then return false end
@@ -155,7 +156,12 @@ function M.check(settings, source)
     local want, v = types[k], settings[k]
     if want and not type_ok(want, v) then
       local what = want == "list" and "string or a list of strings" or want
+      if want == "convention" then what = 'table of patterns or a ready convention\'s name ("postgresql", "sqlite")' end
       error(("%s: %s must be a %s, not a %s"):format(source, k, what, type(v)), 0)
+    end
+    if want == "convention" then
+      local ok, why = require("luamig.dialect.naming_ready").resolve(v)
+      if not ok then error(("%s: %s"):format(source, why), 0) end
     end
   end
 end

@@ -46,7 +46,7 @@ local type_aliases = {
   int = "integer", int4 = "integer", serial = "integer", int8 = "bigint", bigserial = "bigint",
   int2 = "smallint", bool = "boolean", float8 = "double", float4 = "float",
   ["double precision"] = "double", real = "float", decimal = "numeric", bytea = "binary",
-  blob = "binary", jsonb = "json", character_varying = "string",
+  blob = "binary", character_varying = "string",                   -- jsonb is not json
 }
 
 local dialect_module = setmetatable({}, {__index = function(cache, name)
@@ -62,6 +62,7 @@ function M.normalize_type(dialect, t)
   local base, args = g:match("^([%a_ ]-)%s*(%b())$")
   base = base or g
   local alias = type_aliases[base] or type_aliases[base:gsub(" ", "_")]
+  if alias == "float" and dialect == "postgresql" then alias = "float(24)" end   -- real; float is double
   if alias then
     if args and (alias == "string" or alias == "numeric") then return alias .. args:gsub("%s+", "") end
     if not args then return alias end

@@ -7,6 +7,7 @@
 --   local code = render.ops(ops, {dialect = "sqlite", naming_convention = {...}})
 --   -- one string of statements, no indentation (the template indents)
 local common = require "luamig.dialect.common"
+local naming_ready = require "luamig.dialect.naming_ready"
 local diff = require "luamig.autogen.diff"
 local lua_literal = require "luamig.autogen.literal"
 
@@ -45,9 +46,7 @@ local autoinc_types = {
 }
 
 local function convention(ctx, kind, info)
-  local conv = {}
-  for k, v in pairs(common.default_naming_convention) do conv[k] = v end
-  for k, v in pairs(ctx.naming_convention or {}) do conv[k] = v or nil end
+  local conv = naming_ready.resolve(ctx.naming_convention) or naming_ready.resolve(nil)
   return (common.convention_name(conv, kind, info))
 end
 
@@ -71,13 +70,16 @@ local function column_spec(ctx, col, inline)
   local parts = {M.string(col.name), M.string(col.type)}
   inline = inline or {}
   if inline.primary_key then parts[#parts + 1] = "primary_key = true" end
+  -- what create_table makes of the key by itself (op/build.lua's autoincrement):
+  -- on PostgreSQL not a foreign key column, nor one with a default
   local pk_autoinc = inline.single_pk and autoinc_types[ctx.dialect][col.type]
+    and (ctx.dialect == "sqlite" or not inline.in_fk and col.default == nil)
   if pk_autoinc and not col.autoincrement then parts[#parts + 1] = "autoincrement = false" end
   if col.autoincrement and not pk_autoinc and ctx.dialect == "postgresql" then
     parts[#parts + 1] = "autoincrement = true"
   end
   if col.nullable == false and not inline.primary_key then parts[#parts + 1] = "nullable = false" end
-  if col.default ~= nil and not col.autoincrement then
+  if col.default ~= nil and (not col.autoincrement or ctx.dialect == "sqlite") then  -- a rowid keeps its default
     parts[#parts + 1] = "default = " .. M.default(col.default, col.type)
   end
   if inline.unique then parts[#parts + 1] = "unique = true" end
@@ -141,6 +143,9 @@ local function create_table(ctx, t)
       at(pk.columns[1]).primary_key = true
       pk = nil
     end
+  end
+  for _, fk in ipairs(t.foreign_keys or {}) do
+    for _, c in ipairs(fk.columns) do at(c).in_fk = true end
   end
   local rest = {uniques = {}, foreign_keys = {}, checks = {}}
   for _, u in ipairs(t.uniques or {}) do

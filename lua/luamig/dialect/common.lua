@@ -179,7 +179,7 @@ function M.new(name)
     end
     local g = d.reverse_types[base]
     if g == "float" and args and d.float_precision_collapses then   -- PostgreSQL: real or double
-      return (tonumber(args) <= 24 and "float" or "double") .. dims
+      return (tonumber(args) <= 24 and "float(24)" or "double") .. dims
     end
     if g and (args == nil or type_args[g]) then
       if args and args ~= "" then return g .. "(" .. args .. ")" .. dims end

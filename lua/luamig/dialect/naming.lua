@@ -70,11 +70,13 @@ local convention_tokens = {
 
 -- The name a convention gives to an index or constraint.
 --   kind: "ix" "uq" "ck" "fk" "pk"; info: {table =, columns = {...},
---   referred_table =, referred_columns =, constraint_name =}
+--   referred_table =, referred_columns =, constraint_name =, and for a
+--   check: condition =, table_columns = (the new table's column names)}
 -- Returns the name, or nil and the reason.
 function M.convention_name(convention, kind, info)
   local pattern = convention[kind]
   if pattern == nil then return nil, "the naming convention has no '" .. kind .. "' entry" end
+  if type(pattern) == "function" then return pattern(info) end      -- a ready one (naming_ready)
   local missing
   local name = pattern:gsub("%%%(([%w_]+)%)s", function(token)
     local value = convention_tokens[token]

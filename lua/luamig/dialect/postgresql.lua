@@ -6,9 +6,10 @@ local d = common.new("postgresql")
 d.types = {
   integer = {name = "integer"}, bigint = {name = "bigint"}, smallint = {name = "smallint"},
   string = {name = "varchar"}, text = {name = "text"}, boolean = {name = "boolean"},
-  float = {name = "real", with_args = "float"}, double = {name = "double precision"}, numeric = {name = "numeric"},
+  float = {name = "double precision", with_args = "float"}, double = {name = "double precision"},
+  numeric = {name = "numeric"},
   date = {name = "date"}, time = {name = "time"}, timestamp = {name = "timestamp"},
-  timestamptz = {name = "timestamptz"}, binary = {name = "bytea"}, json = {name = "jsonb"},
+  timestamptz = {name = "timestamptz"}, binary = {name = "bytea"}, json = {name = "json"},
   uuid = {name = "uuid"},
 }
 
@@ -16,14 +17,17 @@ d.types = {
 d.reverse_types = {
   integer = "integer", bigint = "bigint", smallint = "smallint",
   ["character varying"] = "string", varchar = "string", text = "text", boolean = "boolean",
-  real = "float", ["double precision"] = "double", numeric = "numeric", date = "date",
+  real = "float(24)", ["double precision"] = "double", numeric = "numeric", date = "date",
   ["time without time zone"] = "time", time = "time",
   ["timestamp without time zone"] = "timestamp", timestamp = "timestamp",
   ["timestamp with time zone"] = "timestamptz", timestamptz = "timestamptz",
-  bytea = "binary", jsonb = "json", uuid = "uuid", float = "float",
+  bytea = "binary", json = "json", uuid = "uuid", float = "float",
 }
 
--- float(p) is real up to 24 bits, double precision above.
+-- float(p) is real up to 24 bits (read back as float(24)), double precision
+-- above (read back as double); float alone is double precision, as
+-- SQLAlchemy's Float (FLOAT) and PostgreSQL's own float are. json is json,
+-- as SQLAlchemy's JSON; jsonb is a database type of its own name.
 d.float_precision_collapses = true
 
 d.supports_comments = true

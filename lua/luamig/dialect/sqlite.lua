@@ -20,7 +20,8 @@ d.reverse_types = {
   integer = "integer", bigint = "bigint", smallint = "smallint", varchar = "string",
   text = "text", boolean = "boolean", float = "float", real = "float", double = "double",
   ["double precision"] = "double", numeric = "numeric", date = "date", time = "time",
-  timestamp = "timestamp", timestamptz = "timestamptz", blob = "binary", json = "json",
+  timestamp = "timestamp", datetime = "timestamp",      -- DATETIME: SQLAlchemy's DateTime on SQLite
+  timestamptz = "timestamptz", blob = "binary", json = "json",
   uuid = "uuid",
 }
 

@@ -43,8 +43,6 @@ local function model_keyword(opname, optname, v, allowed, default)
   return k
 end
 
-local SQLITE_AUTOINC, PG_AUTOINC = {integer = true}, {integer = true, bigint = true, smallint = true}
-local function autoinc_types(ctx) return ctx.sqlite and SQLITE_AUTOINC or PG_AUTOINC end
 
 -- A column spec {name, type, ...} -> column model and the constraints it declares.
 local function column_from_spec(ctx, opname, tname, spec, argn)
@@ -111,7 +109,7 @@ local TABLE_CONSTRAINT_SPEC = {
     match = "string"},
   check = {check = "sql", name = "optname"},
 }
-local function table_constraint(ctx, opname, tname, entry, argn)
+local function table_constraint(ctx, opname, tname, entry, argn, table_columns)
   local kind
   for k in pairs(TABLE_CONSTRAINT_SPEC) do if entry[k] ~= nil then kind = k; break end end
   if not kind then
@@ -121,7 +119,8 @@ local function table_constraint(ctx, opname, tname, entry, argn)
   local what = opname .. " (" .. kind .. " constraint)"
   local o = check_options(what, entry, TABLE_CONSTRAINT_SPEC[kind], ALIASES, argn, "constraint")
   if kind == "check" then
-    local name = o.name or name_for(ctx, what, "ck", {table = tname})
+    local name = o.name or name_for(ctx, what, "ck", {table = tname, condition = sql_text(o.check),
+                                                       table_columns = table_columns})
     return "check", {name = name, condition = sql_text(o.check)}
   end
   local cols = as_list(o[kind])
@@ -243,7 +242,8 @@ function build.create_check_constraint(ctx, opname, tname, pos, name, condition)
   check_arg(opname, pos.name, "name", name, "optname")
   check_arg(opname, pos.condition, "condition", condition, "sql")
   return {kind = "add_constraint", ctype = "check",
-          constraint = {name = name or name_for(ctx, opname, "ck", {table = tname}), condition = sql_text(condition)}}
+          constraint = {name = name or name_for(ctx, opname, "ck", {table = tname, condition = sql_text(condition)}),
+                        condition = sql_text(condition)}}
 end
 
 function build.drop_constraint(ctx, opname, tname, pos, name, opts)
@@ -259,12 +259,64 @@ function build.drop_constraint(ctx, opname, tname, pos, name, opts)
   return {kind = "drop_constraint", name = name, ctype = ctype, opts = o}
 end
 
+-- Which column of a new table auto-increments: SQLAlchemy 1.4's rules for
+-- autoincrement = "auto" (PrimaryKeyConstraint._autoincrement_column, and
+-- the PostgreSQL dialect's column specification), with IDENTITY where
+-- SQLAlchemy writes SERIAL (doc/op.md, "Auto-increment"):
+--   * a single-column integer, bigint or smallint primary key, unless
+--     autoincrement = false, it has a server default, or it is a column of
+--     a foreign key (then it is "INTEGER NOT NULL", its default kept);
+--   * autoincrement = true on a primary key column (one of a composite key
+--     too) or, luamig's own, on any integer column: IDENTITY on PostgreSQL
+--     even with a foreign key; refused with a default (SQLAlchemy drops the
+--     default without a word) or on a type that is not an integer.
+-- SQLite: a single-column INTEGER primary key is the rowid whatever is
+-- declared (SQLite decides, not the DDL); the flag only records it.
+local INTEGER_TYPES = {integer = true, bigint = true, smallint = true}
+local function autoincrement(ctx, opname, t, pk_cols, autoinc)
+  local in_fk = {}
+  for _, f in ipairs(t.foreign_keys) do for _, c in ipairs(f.columns) do in_fk[c] = true end end
+  for _, col in ipairs(t.columns) do
+    if autoinc[col] == true then
+      if not INTEGER_TYPES[col.type] then
+        raise(('%s: column "%s": autoincrement = true needs an integer, bigint or smallint column, not %s')
+          :format(opname, col.name, col.type))
+      end
+      if col.default ~= nil then
+        raise(('%s: column "%s": autoincrement = true and a default: an identity column has no default; '
+          .. 'drop one of them'):format(opname, col.name))
+      end
+    end
+  end
+  local single = #pk_cols == 1 and pk_cols[1]
+  for _, col in ipairs(t.columns) do
+    if ctx.sqlite then
+      if autoinc[col] == true and col.name ~= single and #pk_cols > 1 then
+        for _, pc in ipairs(pk_cols) do
+          if pc == col.name then
+            raise(('%s: column "%s": autoincrement = true on a column of a composite primary key: SQLite '
+              .. 'auto-increments only a single INTEGER PRIMARY KEY (its rowid)'):format(opname, col.name))
+          end
+        end
+      end
+      col.autoincrement = col.name == single and col.type == "integer" and autoinc[col] ~= false
+    elseif autoinc[col] == true then
+      col.autoincrement = true
+    elseif col.name == single and autoinc[col] == nil then
+      col.autoincrement = INTEGER_TYPES[col.type] and col.default == nil and not in_fk[col.name] or false
+    end
+  end
+end
+
 -- The model of a new table (create_table's columns and constraints).
 function build.table_model(ctx, opname, name, items, o)
   local t = {name = name, columns = {}, uniques = {}, foreign_keys = {}, checks = {}, indexes = {},
              comment = o.comment}
   local pk_cols, pk_name, autoinc = {}, nil, {}
-  local seen = {}
+  local seen, column_names = {}, {}
+  for _, entry in ipairs(items) do
+    if type(entry) == "table" and type(entry[1]) == "string" then column_names[#column_names + 1] = entry[1] end
+  end
   for i, entry in ipairs(items) do
     if type(entry) ~= "table" then
       raise(("%s: argument 2, entry %d: expected a column or constraint table, got %s"):format(opname, i, describe(entry)))
@@ -281,7 +333,7 @@ function build.table_model(ctx, opname, name, items, o)
       if extra.check then t.checks[#t.checks + 1] = extra.check end
       if extra.index then t.indexes[#t.indexes + 1] = index_model(ctx, opname, nil, name, {col.name}, {}) end
     else
-      local kind, c = table_constraint(ctx, opname, name, entry, 2)
+      local kind, c = table_constraint(ctx, opname, name, entry, 2, column_names)
       if kind == "primary" then
         if #pk_cols > 0 or pk_name then raise(opname .. ": more than one primary key") end
         pk_cols, pk_name = c.columns, c.name
@@ -298,19 +350,8 @@ function build.table_model(ctx, opname, name, items, o)
         if pc == col.name then col.nullable = false end
       end
     end
-    if #pk_cols == 1 then
-      for _, col in ipairs(t.columns) do
-        if col.name == pk_cols[1] and autoinc_types(ctx)[col.type] and autoinc[col] ~= false then
-          col.autoincrement = true
-        end
-      end
-    end
   end
-  for _, col in ipairs(t.columns) do
-    if autoinc[col] == true and not col.autoincrement and not ctx.sqlite and autoinc_types(ctx)[col.type] then
-      col.autoincrement = true
-    end
-  end
+  autoincrement(ctx, opname, t, pk_cols, autoinc)
   local names = {}
   for _, c in ipairs(t.columns) do names[c.name] = true end
   local function check_cols(list, what)

@@ -47,6 +47,7 @@
 -- sqlite_model, sqlite_table_sql and sqlite_checks). This file assembles
 -- the op table.
 local common = require "luamig.dialect.common"
+local naming_ready = require "luamig.dialect.naming_ready"
 local introspect = require "luamig.introspect"
 local check = require "luamig.op.check"
 local build = require "luamig.op.build"
@@ -105,14 +106,8 @@ function M.new(cfg)
   end
   local d = require(dialect_modules[dialect_name])
   register(d)
-  local convention = {}
-  for k, v in pairs(common.default_naming_convention) do convention[k] = v end
-  for k, v in pairs(cfg.naming_convention or {}) do
-    if v ~= false and type(v) ~= "string" then
-      error(("luamig.op.new: naming_convention.%s must be a string (or false to remove it)"):format(tostring(k)), 2)
-    end
-    convention[k] = v or nil
-  end
+  local convention, why = naming_ready.resolve(cfg.naming_convention)
+  if not convention then error("luamig.op.new: " .. why, 2) end
   local ctx = {conn = conn, d = d, sqlite = dialect_name == "sqlite", emit = cfg.emit,
                log = cfg.log or function() end, convention = convention}
   if not conn then offline.attach(ctx, cfg) end
