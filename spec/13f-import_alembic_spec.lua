@@ -45,9 +45,9 @@ end
 local function sorted(t) table.sort(t) return t end
 local function squash(s) return s and (s:gsub('"', ""):gsub("%s+", " "):gsub("^%((.*)%)$", "%1")) end
 
--- SQLite's type names for the same affinity: SQLAlchemy writes DATETIME and
--- FLOAT where luamig writes TIMESTAMP / TIMESTAMPTZ and DOUBLE.
-local sqlite_type = {DATETIME = "TIMESTAMP", TIMESTAMPTZ = "TIMESTAMP", DOUBLE = "FLOAT"}
+-- SQLite's type names for the same affinity: SQLAlchemy writes DATETIME
+-- where luamig writes TIMESTAMP / TIMESTAMPTZ.
+local sqlite_type = {DATETIME = "TIMESTAMP", TIMESTAMPTZ = "TIMESTAMP"}
 
 -- The schema and rows of a database as comparable lines (the version table left out).
 local function sqlite_schema(url)
@@ -409,7 +409,7 @@ describe("import alembic: the translation of each construct", function()
     return text:match("function upgrade%(op%)\n(.-)\nend\n"), out
   end
 
-  it("types", function()
+  it("types (SQLAlchemy's name for name where luamig has it)", function()
     local lua = translate([[
     op.create_table('t',
         sa.Column('a', sa.String(30, collation='C')),

@@ -207,7 +207,7 @@ def type_expr(node, ctx):
         return lua_str("numeric(%d)" % p if s is None else "numeric(%d,%d)" % (p, s))
     if t in ("Float", "FLOAT"):
         p = arg(0, "precision")
-        return lua_str("double" if p is None else "float(%d)" % p)
+        return lua_str("float" if p is None else "float(%d)" % p)
     if t in ("DateTime", "TIMESTAMP", "DATETIME"):
         tz = arg(0, "timezone")
         p = kw.get("precision")
