@@ -192,7 +192,7 @@ def type_expr(node, ctx):
             n = arg(0, "length")
             return lua_str("bit(%d)" % n if n else "bit")
         return lua_str(SIMPLE_TYPES[t])
-    if t in ("String", "VARCHAR", "Unicode", "NVARCHAR", "CHAR", "NCHAR"):
+    if t in ("String", "VARCHAR", "Unicode", "NVARCHAR", "CHAR", "NCHAR", "AutoString"):
         n = arg(0, "length")
         coll = kw.get("collation")
         base = ("char" if t in ("CHAR", "NCHAR") else "string")
@@ -661,6 +661,9 @@ def translate_op(fn, call, ctx, batch=None):
         a = call_args(call, ["constraint_name"] + T + ["type_"], fn); no_schema(a)
         rest(a, set(T) | {"constraint_name", "type_", "if_exists"}, fn)
         o = [(k, lua_value(const(a[k]))) for k in ("type_", "if_exists") if k in a and const(a[k]) is not None]
+        if const(a["constraint_name"]) is None:
+            raise Untranslatable("drop_constraint(None, ...): a constraint without a name "
+                                 "(Alembic fails here too; give the name the database has)")
         return fmt(p + "drop_constraint", lua_str(const(a["constraint_name"])),
                    *([lua_str(const(a["table_name"]))] if not batch else []), opts_table(o))
     if fn in ("create_table_comment", "drop_table_comment") and not batch:
