@@ -422,3 +422,114 @@ md.create_all(sa.create_engine("sqlite:///" + sys.argv[1]))
     c1:close(); c2:close()
   end)
 end)
+
+-- Autogenerate: the declared enums (op.create_enum in schema(op), op.enum
+-- columns) against the live ones; the generated code applied closes the
+-- difference, and the generated downgrade restores the schema before.
+describe("autogenerate", function()
+  local autogen = require "luamig.autogen"
+  local record = require "luamig.autogen.record"
+  local diff = require "luamig.autogen.diff"
+
+  local function apply(code, op)
+    assert(load("return function(op)\n" .. code .. "\nend", "=generated", "t", _G))()(op)
+  end
+
+  h.each_db(function(db)
+    local conn, op
+    before_each(function() conn = db.connect(); op = luamig_op.new{conn = conn} end)
+    after_each(function() conn:close() end)
+
+    local function declare(fn)
+      local rop, store = record.new(db.name)
+      fn(rop)
+      return {dialect = db.name, tables = store.tables, order = store.order, enums = store.enums}
+    end
+
+    local function roundtrip(declared)
+      local before = introspect.schema(conn)
+      local ops = autogen.compare(conn, declared)
+      local ctx = {dialect = db.name}
+      local codes = {}
+      for i, o in ipairs(ops) do codes[i] = require("luamig.autogen.render").op(o, ctx) end
+      local up, down = autogen.render(ops, ctx)
+      apply(up, op)
+      assert.same({}, autogen.describe(autogen.compare(conn, declared), ctx), "closure")
+      apply(down, op)
+      assert.same({}, autogen.describe(diff.compare(before, introspect.schema(conn), {dialect = db.name}), ctx),
+        "the downgrade restores the schema")
+      return codes, ops
+    end
+
+    it("a new table with enum columns, and a declared type of its own", function()
+      local codes = roundtrip(declare(function(o)
+        o.create_enum("orphan", {"x"})
+        o.create_table("t", {{"id", "integer", primary_key = true},
+          {"status", o.enum({"a", "it's"}, {name = "status"}), nullable = false}, {"select", o.enum({"q"}, {name = 'we"ird'})}})
+      end))
+      if db.name == "postgresql" then
+        assert.same({
+          [[op.create_enum("orphan", {"x"})]],
+          [[op.create_enum("status", {"a", "it's"})]],
+          [[op.create_enum("we\"ird", {"q"})]],
+          'op.create_table("t", {\n'
+          .. '  {"id", "integer", primary_key = true},\n'
+          .. [[  {"status", op.enum({"a", "it's"}, {name = "status"}), nullable = false},]] .. "\n"
+          .. [[  {"select", op.enum({"q"}, {name = "we\"ird"})},]] .. "\n"
+          .. "})",
+        }, codes)
+      else
+        assert.same({
+          'op.create_table("t", {\n'
+          .. '  {"id", "integer", primary_key = true},\n'
+          .. [[  {"status", op.enum({"a", "it's"}, {name = "status"}), nullable = false},]] .. "\n"
+          .. [[  {"select", op.enum({"q"}, {name = "we\"ird"})},]] .. "\n"
+          .. "})",
+        }, codes)
+      end
+    end)
+
+    it("an added enum column", function()
+      op.create_table("t", {{"id", "integer", primary_key = true}})
+      local codes = roundtrip(declare(function(o)
+        o.create_table("t", {{"id", "integer", primary_key = true}, {"k", o.enum({"x", "yy"}, {name = "k"})}})
+      end))
+      assert.equal([[op.add_column("t", {"k", op.enum({"x", "yy"}, {name = "k"})})]], codes[#codes])
+    end)
+
+    if db.name == "postgresql" then
+      it("added and removed values, in their places", function()
+        op.create_table("t", {{"id", "integer"}, {"v", op.enum({"a", "b", "c", "d"}, {name = "e"})}})
+        local codes = roundtrip(declare(function(o)
+          o.create_table("t", {{"id", "integer"}, {"v", o.enum({"n0", "a", "x", "c", "y"}, {name = "e"})}})
+        end))
+        assert.same({
+          [[op.add_enum_value("e", "n0", {before = "a"})]],
+          [[op.add_enum_value("e", "x", {after = "a"})]],
+          [[op.add_enum_value("e", "y", {after = "c"})]],
+          [[op.drop_enum_value("e", "d")]],
+          [[op.drop_enum_value("e", "b")]],
+        }, codes)
+        assert.same({"a", "b", "c", "d"}, labels(conn, "e"))
+      end)
+
+      it("a removed type, and a column's change to and from an enum", function()
+        op.create_enum("gone", {"x"})
+        op.create_table("t", {{"id", "integer"}, {"v", "text"}, {"w", op.enum({"p"}, {name = "w"})}})
+        local codes, ops = roundtrip(declare(function(o)
+          o.create_table("t", {{"id", "integer"}, {"v", o.enum({"a"}, {name = "v"})}, {"w", "text"}})
+        end))
+        assert.same({
+          [[op.create_enum("v", {"a"})]],
+          [[op.alter_column("t", "v", {type_ = op.enum({"a"}, {name = "v"})})]],
+          [[op.alter_column("t", "w", {type_ = "text"})]],
+          [[op.drop_enum("gone")]],
+          [[op.drop_enum("w")]],
+        }, codes)
+        assert.same({"added enum type 'v'", "changed column 't.v': type text -> \"v\"",
+                     "changed column 't.w': type \"w\" -> text", "removed enum type 'gone'", "removed enum type 'w'"},
+          (function() local t = {}; for i, o in ipairs(ops) do t[i] = diff.describe(o) end; return t end)())
+      end)
+    end
+  end)
+end)

@@ -78,7 +78,8 @@ function M.column(ctx, e, cname, tname, name_for)
   if ctx.convention.ck then
     ck_name = name_for("ck", {table = tname, columns = {cname}, constraint_name = e.name})
   end
-  return enum.sqlite_type(e.values), {name = ck_name, condition = enum.check_condition(cname, e.values), enum = e}
+  return enum.sqlite_type(e.values), {name = ck_name, condition = enum.check_condition(cname, e.values),
+                                      enum = e, column = cname}
 end
 
 local function values_arg(opname, n, values)
