@@ -533,3 +533,65 @@ describe("autogenerate", function()
     end
   end)
 end)
+
+-- A project using enums, run by the CLI: online and --sql fed to the
+-- database's shell give the same schema; the downgrade to base leaves no
+-- table and no type; upgrading again works.
+h.each_db(function(db)
+  it("the CLI: upgrade, --sql, downgrade and upgrade again", function()
+    local pg = db.name == "postgresql"
+    local dir = h.project({
+      {id = "a1", code = true, up = [[
+  op.create_table("posts", {{"id", "integer", primary_key = true},
+    {"state", op.enum({"draft", "published"}, {name = "state"}), nullable = false, default = "draft"}})]],
+       down_sql = [[
+  op.drop_table("posts")
+  op.drop_enum("state")]]},
+      {id = "b2", down = "a1", code = true, up = [[
+  if op.dialect == "postgresql" then op.add_enum_value("state", "archived", {after = "published"}) end
+  op.add_column("posts", {"mood", op.enum({"sad", "ok"}, {name = "mood"})})]],
+       down_sql = [[
+  op.drop_column("posts", "mood")
+  op.drop_enum("mood")
+  if op.dialect == "postgresql" then op.drop_enum_value("state", "archived") end]]},
+    })
+    local online, offline_url = h.online_and_offline(db, dir)
+    local c1, c2 = core.connect(online), core.connect(offline_url)
+    local s1, s2 = introspect.schema(c1, {exclude = {luamig_version = true, luamig_log = true}}),
+                   introspect.schema(c2, {exclude = {luamig_version = true, luamig_log = true}})
+    assert.same(s1.tables.posts, s2.tables.posts)
+    assert.same(s1.enums, s2.enums)
+    if pg then
+      assert.same({"draft", "published", "archived"}, labels(c1, "state"))
+      assert.same({"sad", "ok"}, labels(c1, "mood"))
+    else
+      assert.same({"ck_posts_mood", "ck_posts_state"},
+        (function() local t = {}; for i, ck in ipairs(s1.tables.posts.checks) do t[i] = ck.name end; return t end)())
+    end
+    c1:exec("INSERT INTO posts (id, mood) VALUES (1, 'ok')")
+    local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(online) .. " downgrade a1")
+    assert.equal(0, status, err)
+    if pg then assert.same({"draft", "published"}, labels(c1, "state")); assert.is_nil(labels(c1, "mood")) end
+    status, _, err = h.luamig(dir, "--url " .. h.shell_quote(online) .. " downgrade base")
+    assert.equal(0, status, err)
+    assert.same({"luamig_log", "luamig_version"}, h.tables(online))
+    if pg then assert.same({}, c1:query("SELECT typname FROM pg_type WHERE typtype = 'e'")) end
+    status, _, err = h.luamig(dir, "--url " .. h.shell_quote(online) .. " upgrade head")
+    assert.equal(0, status, err)
+    assert.same({"b2"}, h.version_rows(online))
+    c1:close(); c2:close()
+  end)
+
+  it("SQLite's move-and-copy keeps an enum column's CHECK, and drops it with the column", function()
+    if db.name ~= "sqlite" then return end
+    local conn = db.connect()
+    local op = luamig_op.new{conn = conn}
+    op.create_table("t", {{"id", "integer", primary_key = true}, {"k", op.enum({"x", "y"}, {name = "k"})}, {"n", "integer"}})
+    op.drop_column("t", "n")                                  -- a rebuild
+    assert.same({{name = "ck_t_k", condition = [["k" IN ('x', 'y')]]}}, introspect.table(conn, "t").checks)
+    assert.is_not_nil(h.error_of(function() conn:exec("INSERT INTO t (id, k) VALUES (1, 'z')") end))
+    op.drop_column("t", "k")
+    assert.same({}, introspect.table(conn, "t").checks)
+    conn:close()
+  end)
+end)
