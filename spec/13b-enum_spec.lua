@@ -595,3 +595,22 @@ h.each_db(function(db)
     conn:close()
   end)
 end)
+
+describe("autogenerate, arrays of an enum", function()
+  it("[postgresql] a column '\"e\"[]' reads back as written: no difference", function()
+    local autogen = require "luamig.autogen"
+    local record = require "luamig.autogen.record"
+    local conn = core.connect(select(2, h.fresh_pg()))
+    local function schema(o)
+      o.create_table("t", {{"id", "integer"}, {"v", o.enum({"a", "b"}, {name = "e"})}, {"vs", '"e"[]'},
+                           {"ws", '"e"[][]'}})
+    end
+    schema(luamig_op.new{conn = conn})
+    local rop, store = record.new("postgresql")
+    schema(rop)
+    local declared = {dialect = "postgresql", tables = store.tables, order = store.order, enums = store.enums}
+    assert.same({}, autogen.describe(autogen.compare(conn, declared), {dialect = "postgresql"}))
+    assert.equal('"e"[]', introspect.table(conn, "t").columns[3].type)
+    conn:close()
+  end)
+end)

@@ -85,10 +85,14 @@ function M.read(conn, opts)
       a.attgenerated::text AS gen, col_description(c.oid, a.attnum) AS comment,
       CASE WHEN ty.typtype = 'e' THEN ty.typname END AS enum_name,
       CASE WHEN ty.typtype = 'e' AND tn.nspname <> current_schema() THEN tn.nspname END AS enum_schema,
-      CASE WHEN ty.typtype = 'e' THEN ]] .. LABELS:format("ty.oid") .. [[ END AS enum_values
+      CASE WHEN ty.typtype = 'e' THEN ]] .. LABELS:format("ty.oid") .. [[ END AS enum_values,
+      CASE WHEN et.typtype = 'e' THEN et.typname END AS enum_array,
+      CASE WHEN et.typtype = 'e' AND etn.nspname <> current_schema() THEN etn.nspname END AS enum_array_schema
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = ty.typnamespace
+      LEFT JOIN pg_type et ON ty.typcategory = 'A' AND et.oid = ty.typelem
+      LEFT JOIN pg_namespace etn ON etn.oid = et.typnamespace
       LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
       WHERE a.attnum > 0 AND NOT a.attisdropped AND ]] .. filter
       .. " ORDER BY c.relname, a.attnum", params)) do
@@ -105,6 +109,8 @@ function M.read(conn, opts)
       if r.enum_name then                  -- luamig.dialect.enum: the type's quoted name, and its values
         col.enum = enum.new(r.enum_name, labels(r.enum_values), r.enum_schema)
         col.type = enum.qualified(r.enum_name, r.enum_schema)
+      elseif r.enum_array then             -- an array of an enum: '"name"[]', as written in a migration
+        col.type = enum.qualified(r.enum_array, r.enum_array_schema) .. "[]"
       end
       t.columns[#t.columns + 1] = col
     end
