@@ -614,3 +614,54 @@ describe("autogenerate, arrays of an enum", function()
     conn:close()
   end)
 end)
+
+-- check and revision --autogenerate through the CLI, with enums declared
+-- in schema.lua: the generated revision applied, check finds nothing.
+h.each_db(function(db)
+  it("the CLI: check and revision --autogenerate with enums in schema.lua", function()
+    local pg = db.name == "postgresql"
+    local url = db.url()
+    local dir = h.project({})
+    h.write_file(dir .. "/schema.lua", [[
+function schema(op)
+  if op.dialect == "postgresql" then op.create_enum("spare", {"x"}) end
+  op.create_table("t", {{"id", "integer", primary_key = true},
+    {"state", op.enum({"new", "it's done"}, {name = "state"}), nullable = false}})
+end
+]])
+    local function run(args) return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args) end
+    assert.equal(0, (run("upgrade head")))
+    local status, out = run("check")
+    assert.equal(1, status)
+    local want = {
+      'op.create_table("t", {',
+      '  {"id", "integer", primary_key = true},',
+      [[  {"state", op.enum({"new", "it's done"}, {name = "state"}), nullable = false},]],
+      "})",
+    }
+    if pg then table.insert(want, 1, [[op.create_enum("spare", {"x"})]]); table.insert(want, 2, [[op.create_enum("state", {"new", "it's done"})]]) end
+    assert.same(want, h.lines(out))
+    status, out = run("--json check")
+    assert.equal(1, status)
+    if pg then
+      assert.truthy(out:find('"kind":"create_enum"', 1, true), out)
+      assert.truthy(out:find('"name":"spare"', 1, true), out)
+      assert.truthy(out:find([["description":"added enum type 'spare'"]], 1, true), out)
+    end
+    local err
+    status, _, err = run("revision --autogenerate -m enums")
+    assert.equal(0, status, err)
+    status, _, err = run("upgrade head")
+    assert.equal(0, status, err)
+    status, out = run("check")
+    assert.equal(0, status, out)
+    assert.equal("No new upgrade operations detected.\n", out)
+    status, _, err = run("downgrade base")
+    assert.equal(0, status, err)
+    if pg then
+      local c = core.connect(url)
+      assert.same({}, c:query("SELECT typname FROM pg_type WHERE typtype = 'e'"))
+      c:close()
+    end
+  end)
+end)
