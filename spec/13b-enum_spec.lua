@@ -665,3 +665,39 @@ end
     end
   end)
 end)
+
+describe("attacks", function()
+  it("[postgresql] a name over 63 bytes, backslashes and the DO block's own tag in values, online and by psql", function()
+    local long = ("n"):rep(70)
+    local values = {[[a\b]], "$luamig$", "x'y", "ü"}
+    local function script(op)
+      op.create_table("t", {{"id", "integer"}, {"v", op.enum(values, {name = long})}})
+      op.create_table("u", {{"id", "integer"}, {"v", op.enum(values, {name = long})}})    -- found by its stored name
+      op.add_enum_value(long, [[c\d]], {after = "$luamig$"})
+      op.drop_enum_value(long, "$luamig$")
+      op.drop_enum_value(long, "x'y")
+    end
+    local online = core.connect(select(2, h.fresh_pg()))
+    script(luamig_op.new{conn = online})
+    local op, out = offline("postgresql")
+    script(op)
+    local text = table.concat(out, "\n") .. "\n"
+    assert.truthy(text:find("DO $luamig_$", 1, true), "a tag the values do not contain")
+    local _, url = h.fresh_pg()
+    local status, _, err = h.sql_shell({name = "postgresql"}, url, h.tmpdir(), text)
+    assert.equal(0, status, err)
+    local off = core.connect(url)
+    local stored = '"' .. long:sub(1, 63) .. '"'
+    for _, c in ipairs({online, off}) do
+      assert.same({[[a\b]], [[c\d]], "ü"}, labels(c, stored))
+      assert.equal(long:sub(1, 63), column_types(c, "u").v)
+    end
+    online:close(); off:close()
+  end)
+
+  it("[sqlite] a value longer in bytes than in characters: VARCHAR counts characters, as SQLAlchemy", function()
+    local op, out = offline("sqlite")
+    op.create_table("t", {{"v", op.enum({"üüü", "ab"}, {name = "e"})}})
+    assert.truthy(out[1]:find('"v" VARCHAR(3)', 1, true), out[1])
+  end)
+end)
