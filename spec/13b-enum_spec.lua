@@ -11,7 +11,9 @@ local introspect = require "luamig.introspect"
 
 local function offline(dialect)
   local out = {}
-  local op = luamig_op.new{dialect = dialect, emit = function(text) out[#out + 1] = text .. ";" end}
+  local op = luamig_op.new{dialect = dialect, emit = function(text, kind)
+    out[#out + 1] = kind == "copy" and text or (text .. ";")
+  end}
   return op, out
 end
 
@@ -699,5 +701,26 @@ describe("attacks", function()
     local op, out = offline("sqlite")
     op.create_table("t", {{"v", op.enum({"üüü", "ab"}, {name = "e"})}})
     assert.truthy(out[1]:find('"v" VARCHAR(3)', 1, true), out[1])
+  end)
+end)
+
+describe("elsewhere", function()
+  it("[sqlite] without a ck convention the CHECK takes the enum's name, as SQLAlchemy without one", function()
+    local out = {}
+    local op = luamig_op.new{dialect = "sqlite", naming_convention = {ck = false},
+                             emit = function(text) out[#out + 1] = text end}
+    op.create_table("t", {{"v", op.enum({"a"}, {name = "status"})}})
+    assert.equal('CREATE TABLE "t" (\n    "v" VARCHAR(1),\n    CONSTRAINT "status" CHECK ("v" IN (\'a\'))\n)', out[1])
+  end)
+
+  h.each_db(function(db)
+    it("op.table declares an enum column for bulk_insert offline", function()
+      local op, out = offline(db.name)
+      local t = op.table("t", {{"id", "integer"}, {"v", op.enum({"a", "b"}, {name = "e"})}})
+      assert.equal(db.name == "postgresql" and '"e"' or "string(1)", t.columns[2].type)
+      op.bulk_insert(t, {{id = 1, v = "b"}})
+      assert.equal(db.name == "postgresql" and 'COPY "t" ("id", "v") FROM stdin;\n|1\tb\n|\\.\n'
+        or [[INSERT INTO "t" ("id", "v") VALUES (1, 'b');]], table.concat(out, "|"))
+    end)
   end)
 end)

@@ -302,7 +302,9 @@ function M.new(cfg)
       if type(c) ~= "table" or type(c[1]) ~= "string" or c[1] == "" then
         raise(('table: column %d must be {"name", "type"}'):format(i))
       end
-      t.columns[i] = {name = c[1], type = build.check_type(ctx, "table", c[2], c[1])}
+      t.columns[i] = {name = c[1], type = require("luamig.dialect.enum").is_enum(c[2])
+        and enum_op.column(ctx, c[2], c[1], name, function() return nil end)
+        or build.check_type(ctx, "table", c[2], c[1])}
     end
     return t
   end
