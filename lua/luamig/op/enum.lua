@@ -97,9 +97,6 @@ function M.install(ctx, op)
       .. "op.batch_alter_table(TABLE, function(b) b.drop_constraint(NAME); "
       .. "b.create_check_constraint(NAME, CONDITION) end) (doc/op.md, \"Enums\")"):format(opname))
   end
-  local function pg_name(opname, o)
-    if o.schema ~= nil then check_arg(opname, 0, "schema", o.schema, "name") end
-  end
 
   -- op.enum(values, {name =, create_type =, schema =}): a column type.
   function op.enum(values, opts)
@@ -120,7 +117,6 @@ function M.install(ctx, op)
     check_arg(opname, 1, "name", name, "name")
     local v = values_arg(opname, 2, values)
     local o = check_options(opname, opts, {if_not_exists = "boolean", schema = "name"}, nil, 3)
-    pg_name(opname, o)
     local e = enum.new(name, v, o.schema, false)
     if ctx.sqlite then
       ctx.log("info", opname .. ": SQLite has no enum types; nothing to create (an op.enum column is checked by its CHECK constraint)")
