@@ -724,3 +724,35 @@ describe("elsewhere", function()
     end)
   end)
 end)
+
+describe("the oracle, offline", function()
+  it("[postgresql] Alembic's --sql writes the same statements for create_table with sa.Enum (once per run) and drop_table", function()
+    local alembic = py([[
+import io, sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+buf = io.StringIO()
+op = Operations(MigrationContext.configure(dialect_name="postgresql", opts={"as_sql": True, "output_buffer": buf}))
+op.create_table("t", sa.Column("id", sa.Integer), sa.Column("s", sa.Enum("a", "it's", name="status")),
+    sa.Column("s2", sa.Enum("a", "it's", name="status")))
+op.create_table("u", sa.Column("id", sa.Integer), sa.Column("s", sa.Enum("a", "it's", name="status")))
+op.drop_table("t")
+print(buf.getvalue())
+]])
+    local op, out = offline("postgresql")
+    local st = op.enum({"a", "it's"}, {name = "status"})
+    op.create_table("t", {{"id", "integer"}, {"s", st}, {"s2", st}})
+    op.create_table("u", {{"id", "integer"}, {"s", st}})
+    op.drop_table("t")
+    local function normal(text)
+      local list = {}
+      for stmt in text:gmatch("([^;]+);") do
+        stmt = stmt:gsub('"', ""):lower():gsub("%s+", " "):gsub(" ?([(),]) ?", "%1"):gsub("^ ", ""):gsub(" $", "")
+        list[#list + 1] = stmt
+      end
+      return list
+    end
+    assert.same(normal(alembic), normal(table.concat(out, "\n")))
+    assert.equal(4, #normal(alembic))
+  end)
+end)
