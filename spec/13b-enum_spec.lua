@@ -499,6 +499,17 @@ describe("autogenerate", function()
       assert.equal([[op.add_column("t", {"k", op.enum({"x", "yy"}, {name = "k"})})]], codes[#codes])
     end)
 
+    if db.name == "sqlite" then
+      it("changed values: the CHECK dropped and created (a move-and-copy)", function()
+        op.create_table("t", {{"id", "integer", primary_key = true}, {"v", op.enum({"a", "b"}, {name = "e"})}})
+        local codes = roundtrip(declare(function(o)
+          o.create_table("t", {{"id", "integer", primary_key = true}, {"v", o.enum({"a", "b", "c"}, {name = "e"})}})
+        end))
+        assert.same({[[op.drop_constraint("ck_t_e", "t", {type_ = "check"})]],
+                     [[op.create_check_constraint("ck_t_e", "t", "\"v\" IN ('a', 'b', 'c')")]]}, codes)
+      end)
+    end
+
     if db.name == "postgresql" then
       it("added and removed values, in their places", function()
         op.create_table("t", {{"id", "integer"}, {"v", op.enum({"a", "b", "c", "d"}, {name = "e"})}})
