@@ -595,8 +595,7 @@ h.each_db(function(db)
     c1:close(); c2:close()
   end)
 
-  it("SQLite's move-and-copy keeps an enum column's CHECK, and drops it with the column", function()
-    if db.name ~= "sqlite" then return end
+  if db.name == "sqlite" then it("SQLite's move-and-copy keeps an enum column's CHECK, and drops it with the column", function()
     local conn = db.connect()
     local op = luamig_op.new{conn = conn}
     op.create_table("t", {{"id", "integer", primary_key = true}, {"k", op.enum({"x", "y"}, {name = "k"})}, {"n", "integer"}})
@@ -606,7 +605,7 @@ h.each_db(function(db)
     op.drop_column("t", "k")
     assert.same({}, introspect.table(conn, "t").checks)
     conn:close()
-  end)
+  end) end
 end)
 
 describe("autogenerate, arrays of an enum", function()
