@@ -20,19 +20,19 @@ h.each_db(function(db)
     return proxy, n
   end
 
-  it("reads the whole schema in four queries, whatever the number of tables", function()
+  it("reads the whole schema in four queries (five on PostgreSQL: its enum types), whatever the number of tables", function()
     local op = luamig_op.new{conn = conn}
     op.create_table("t0", {{"id", "integer", primary_key = true}})
     local proxy, n = counting(conn)
     introspect.schema(proxy)
-    assert.equal(4, n.queries)
+    assert.equal(pg and 5 or 4, n.queries)
     for i = 1, 30 do
       op.create_table("t" .. i, {{"id", "integer", primary_key = true}, {"p", "integer", references = "t0.id", index = true},
                                  {"u", "text", unique = true, check = "u <> 'x'"}})
     end
     n.queries = 0
     local s = introspect.schema(proxy)
-    assert.equal(4, n.queries)
+    assert.equal(pg and 5 or 4, n.queries)
     local count = 0
     for _ in pairs(s.tables) do count = count + 1 end
     assert.equal(31, count)

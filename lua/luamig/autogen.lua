@@ -127,7 +127,7 @@ function M.compare(conn, declared, opts)
       for name in pairs(names) do
         if server[name] then tables[name] = respelled(target.tables[name], server[name]) end
       end
-      target = {dialect = target.dialect, tables = tables, order = target.order}
+      target = {dialect = target.dialect, tables = tables, order = target.order, enums = target.enums}
       ops = diff.compare(target, live, dopts)
       -- what is rendered is the declaration as written, not the server's spelling
       for _, op in ipairs(ops) do
@@ -159,7 +159,7 @@ function M.describe(ops, ctx)
   for i, op in ipairs(ops) do
     local name = op.kind == "alter_column" and op.column
       or (op.column and op.column.name) or (op.index and op.index.name)
-      or (op.constraint and op.constraint.name) or op.table
+      or (op.constraint and op.constraint.name) or op.table or (op.enum and op.enum.name)
     out[i] = {kind = op.kind, ctype = op.ctype, table = op.table, name = name, description = diff.describe(op),
               code = render.op(op, ctx)}
   end

@@ -10,6 +10,7 @@ local common = require "luamig.dialect.common"
 local naming_ready = require "luamig.dialect.naming_ready"
 local diff = require "luamig.autogen.diff"
 local lua_literal = require "luamig.autogen.literal"
+local enums = require "luamig.autogen.enums"
 
 local M = {}
 
@@ -67,7 +68,7 @@ end
 -- A column spec {name, type, ...}; inline: constraints the column carries
 -- (primary_key, unique, fk, check), chosen by the caller.
 local function column_spec(ctx, col, inline)
-  local parts = {M.string(col.name), M.string(col.type)}
+  local parts = {M.string(col.name), col.enum and enums.type_code(col.enum) or M.string(col.type)}
   inline = inline or {}
   if inline.primary_key then parts[#parts + 1] = "primary_key = true" end
   -- what create_table makes of the key by itself (op/build.lua's autoincrement):
@@ -169,6 +170,7 @@ local function create_table(ctx, t)
   end
   for _, ck in ipairs(t.checks or {}) do
     local col                          -- a column check: named by the convention after its column
+    if ck.enum then goto next_check end  -- SQLite: an op.enum column's own CHECK
     for _, c in ipairs(t.columns) do
       if ck.name and not at(c.name).check
          and ck.name == convention(ctx, "ck", {table = name, columns = {c.name}, constraint_name = c.name}) then
@@ -177,6 +179,7 @@ local function create_table(ctx, t)
       end
     end
     if col then at(col).check = ck else rest.checks[#rest.checks + 1] = ck end
+    ::next_check::
   end
   for _, col in ipairs(t.columns) do entries[#entries + 1] = column_spec(ctx, col, inline[col.name]) end
   if pk then
@@ -214,7 +217,8 @@ local constraint_type = {unique = "unique", check = "check", foreign = "foreignk
 
 -- One operation as Lua code (one or more lines).
 function M.op(op, ctx)
-  local k, t = op.kind, M.string(op.table)
+  local k, t = op.kind, M.string(op.table or "")
+  if enums.kinds[k] then return enums.render(op) end
   if k == "create_table" then return create_table(ctx, setmetatable({name = op.table}, {__index = op.model})) end
   if k == "drop_table" then return ("op.drop_table(%s)"):format(t) end
   if k == "add_column" then
@@ -245,7 +249,10 @@ function M.op(op, ctx)
   local list = {}
   local ch = op.changes
   local col_type = ch.type and ch.type[2] or (op.target and op.target.type)
-  if ch.type then list[#list + 1] = {"type_", M.string(ch.type[2])} end
+  if ch.type then
+    local e = op.target and op.target.enum
+    list[#list + 1] = {"type_", e and ch.type[2] == op.target.type and enums.type_code(e) or M.string(ch.type[2])}
+  end
   if ch.nullable then list[#list + 1] = {"nullable", tostring(ch.nullable[2])} end
   if ch.default then list[#list + 1] = {"server_default", M.default(ch.default[2], col_type)} end
   if ch.comment then

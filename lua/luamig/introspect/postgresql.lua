@@ -1,7 +1,21 @@
 -- luamig.introspect.postgresql -- read the current schema (search_path's
 -- first schema) of a PostgreSQL database into the table model (see
--- luamig.dialect.common): four catalog queries for the whole schema.
+-- luamig.dialect.common): five catalog queries for the whole schema (the
+-- fifth: its enum types, schema.enums, {[quoted name] = luamig.dialect.enum}).
 local dialect = require "luamig.dialect.postgresql"
+local enum = require "luamig.dialect.enum"
+
+-- The labels of an enum, in order, as hex joined by commas (a label may
+-- hold any character but NUL), and back.
+local LABELS = [[(SELECT string_agg(encode(convert_to(e.enumlabel, 'UTF8'), 'hex'), ',' ORDER BY e.enumsortorder)
+  FROM pg_enum e WHERE e.enumtypid = %s)]]
+local function labels(hex)
+  local out = {}
+  for h in (hex or ""):gmatch("[^,]+") do
+    out[#out + 1] = h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)
+  end
+  return out
+end
 
 local M = {}
 
@@ -68,9 +82,17 @@ function M.read(conn, opts)
   for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, a.attname AS name,
       format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
       pg_get_expr(ad.adbin, ad.adrelid) AS dflt, a.attidentity::text AS ident,
-      a.attgenerated::text AS gen, col_description(c.oid, a.attnum) AS comment
+      a.attgenerated::text AS gen, col_description(c.oid, a.attnum) AS comment,
+      CASE WHEN ty.typtype = 'e' THEN ty.typname END AS enum_name,
+      CASE WHEN ty.typtype = 'e' AND tn.nspname <> current_schema() THEN tn.nspname END AS enum_schema,
+      CASE WHEN ty.typtype = 'e' THEN ]] .. LABELS:format("ty.oid") .. [[ END AS enum_values,
+      CASE WHEN et.typtype = 'e' THEN et.typname END AS enum_array,
+      CASE WHEN et.typtype = 'e' AND etn.nspname <> current_schema() THEN etn.nspname END AS enum_array_schema
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = ty.typnamespace
+      LEFT JOIN pg_type et ON ty.typcategory = 'A' AND et.oid = ty.typelem
+      LEFT JOIN pg_namespace etn ON etn.oid = et.typnamespace
       LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
       WHERE a.attnum > 0 AND NOT a.attisdropped AND ]] .. filter
       .. " ORDER BY c.relname, a.attnum", params)) do
@@ -84,6 +106,12 @@ function M.read(conn, opts)
         col.autoincrement, col.default = true, nil
       end
       if r.gen and r.gen ~= "" then col.generated = r.dflt; col.default = nil end
+      if r.enum_name then                  -- luamig.dialect.enum: the type's quoted name, and its values
+        col.enum = enum.new(r.enum_name, labels(r.enum_values), r.enum_schema)
+        col.type = enum.qualified(r.enum_name, r.enum_schema)
+      elseif r.enum_array then             -- an array of an enum: '"name"[]', as written in a migration
+        col.type = enum.qualified(r.enum_array, r.enum_array_schema) .. "[]"
+      end
       t.columns[#t.columns + 1] = col
     end
   end
@@ -176,7 +204,20 @@ function M.read(conn, opts)
     sort_by_name(t.checks)
     table.sort(t.indexes, function(a, b) return a.name < b.name end)
   end
-  return {dialect = "postgresql", tables = tables}
+  local enums                               -- the schema's enum types (not for one table or pg_temp)
+  if not opts.temp and not opts.table then
+    enums = {}
+    for _, r in ipairs(conn:query([[SELECT t.typname AS name,
+        CASE WHEN n.nspname <> current_schema() THEN n.nspname END AS schema,
+        ]] .. LABELS:format("t.oid") .. [[ AS v
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE t.typtype = 'e' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\_%' ESCAPE '\']])) do
+      local e = enum.new(r.name, labels(r.v), r.schema)
+      enums[enum.qualified(e.name, e.schema)] = e
+    end
+  end
+  return {dialect = "postgresql", tables = tables, enums = enums}
 end
 
 return M

@@ -40,6 +40,9 @@ end
 
 -- PostgreSQL: every change is plain DDL.
 local function pg_apply(ctx, tname, ch)
+  if ch.kind == "add_column" or ch.kind == "alter_column" then       -- an enum type made first
+    require("luamig.op.enum").ensure(ctx, ch.enum or ch.column and ch.column.enum)
+  end
   if ch.kind == "add_column" then
     run(ctx, ctx.d.add_column_sql(tname, ch.column, ch.opts))
     local e = ch.extra

@@ -4,6 +4,8 @@
 -- touches the database; ctx is the op object's context (luamig.op.new).
 local common = require "luamig.dialect.common"
 local check = require "luamig.op.check"
+local enum = require "luamig.dialect.enum"
+local enum_op = require "luamig.op.enum"
 check.mark_internal()
 
 local raise, describe, check_arg, check_options = check.raise, check.describe, check.check_arg, check.check_options
@@ -55,10 +57,11 @@ local function column_from_spec(ctx, opname, tname, spec, argn)
   opts = check_options(opname .. " (column " .. name .. ")", opts, COLUMN_SPEC, ALIASES, argn, "column")
   local ctype = spec[2]
   if ctype == nil then ctype = opts.type_ end
-  if type(ctype) ~= "string" then
-    raise(('%s: column "%s": the type (second element) must be a string, got %s'):format(opname, name, describe(ctype)))
+  local enum_t = enum.is_enum(ctype) and ctype or nil
+  if type(ctype) ~= "string" and not enum_t then
+    raise(('%s: column "%s": the type (second element) must be a string or op.enum(...), got %s'):format(opname, name, describe(ctype)))
   end
-  local col = {name = name, type = check_type(ctx, opname, ctype, name), nullable = opts.nullable ~= false,
+  local col = {name = name, type = enum_t and "" or check_type(ctx, opname, ctype, name), nullable = opts.nullable ~= false,
                default = default_sql(ctx, opname, opts.server_default), autoincrement = false,
                comment = opts.comment}
   local extra = {primary_key = opts.primary_key, autoincrement = opts.autoincrement, index = opts.index}
@@ -80,6 +83,13 @@ local function column_from_spec(ctx, opname, tname, spec, argn)
   if opts.check then
     extra.check = {name = name_for(ctx, opname, "ck", {table = tname, columns = {name}, constraint_name = name}),
                    condition = sql_text(opts.check)}
+  end
+  if enum_t then                            -- op/enum.lua: the type's name, or SQLite's string and CHECK
+    local ck
+    col.type, ck = enum_op.column(ctx, enum_t, name, tname, function(k, i) return name_for(ctx, opname, k, i) end)
+    col.enum = enum_t
+    if ck and extra.check then raise(('%s: column "%s": an op.enum column on SQLite is its CHECK; give the other check at table level'):format(opname, name)) end
+    extra.check = ck or extra.check
   end
   return col, extra
 end
@@ -190,7 +200,14 @@ function build.alter_column(ctx, opname, tname, pos, name, changes)
   local ch = {kind = "alter_column", name = name, nullable = o.nullable, new_name = o.new_column_name,
               comment = o.comment, using = sql_text(o.using),
               insert_before = o.insert_before, insert_after = o.insert_after}
-  if o.type_ then ch.type = check_type(ctx, opname, o.type_, name) end
+  if enum.is_enum(o.type_) then             -- op/enum.lua makes the type; PostgreSQL casts through text
+    if ctx.sqlite then
+      raise(('%s: column "%s": on SQLite an enum column is a string with a CHECK constraint: change the '
+        .. 'type to "string(N)" and add the check with create_check_constraint (doc/op.md, "Enums")'):format(opname, name))
+    end
+    ch.type, ch.enum = enum_op.column(ctx, o.type_, name, tname, function() return nil end), o.type_
+    if not ctx.sqlite and not ch.using then ch.using = ctx.d.ident(name) .. "::text::" .. ch.type end
+  elseif o.type_ then ch.type = check_type(ctx, opname, o.type_, name) end
   if o.server_default ~= nil then ch.default = default_sql(ctx, opname, o.server_default) end
   return ch
 end

@@ -87,6 +87,8 @@ local kinds = {
     end, "a string, number, boolean, op.raw or op.NULL"},
   comment = {function(v) return type(v) == "string" or v == common.NULL end, "a string or op.NULL"},
   any = {function() return true end, "anything"},
+  type = {function(v) return type(v) == "string" or require("luamig.dialect.enum").is_enum(v) end,
+          "a type string or op.enum(...)"},
   references = {function(v)
       return type(v) == "string" or (type(v) == "table" and type(v[1]) == "string"
         and (type(v[2]) == "string" or is_list_of_strings(v[2])))
@@ -179,14 +181,14 @@ local ALIASES = {type = "type_", default = "server_default", on_delete = "ondele
 local COLUMN_SPEC = {primary_key = "boolean", nullable = "boolean", unique = "boolean",
   server_default = "default", autoincrement = "boolean", references = "references",
   ondelete = "string", onupdate = "string", check = "sql", comment = "string", index = "boolean",
-  type_ = "string"}
+  type_ = "type"}
 
 local SPEC = {
   create_table = {if_not_exists = "boolean", comment = "string"},
   drop_table = {if_exists = "boolean"},
   add_column = {if_not_exists = "boolean", insert_before = "name", insert_after = "name"},
   drop_column = {if_exists = "boolean"},
-  alter_column = {nullable = "boolean", type_ = "string", server_default = "default",
+  alter_column = {nullable = "boolean", type_ = "type", server_default = "default",
     new_column_name = "name", comment = "comment", autoincrement = "boolean",
     existing_type = "string", existing_server_default = "any", existing_nullable = "boolean",
     existing_comment = "any", existing_autoincrement = "boolean", using = "sql",
