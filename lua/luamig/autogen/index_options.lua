@@ -7,7 +7,7 @@ local M = {}
 
 -- A column's options in a normal form: nil where the database's default.
 local function column_form(o)
-  if not o then return "" end
+  o = o or {}
   local desc = o.order and o.order:lower() == "desc"
   local nulls = o.nulls and o.nulls:lower()
   if nulls == (desc and "first" or "last") then nulls = nil end

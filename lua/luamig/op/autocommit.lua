@@ -36,7 +36,12 @@ function M.make(ctx)
     if not ok0 then check.raise(type(e0) == "table" and tostring(e0.message) or tostring(e0)) end
     ctx.autocommit = true
     local before = ctx.statements or 0
-    local ok, err = pcall(fn)
+    -- an error inside the block keeps the line that raised it (the runner
+    -- names the line of the frame it sees, the autocommit_block call, else)
+    local ok, err = xpcall(fn, function(e)
+      if type(e) == "table" and type(e.message) == "string" and not e.where then e.where = check.caller_line() end
+      return e
+    end)
     ctx.autocommit = nil
     local ok2, err2 = pcall(core.autocommit_end, (ctx.statements or 0) - before)
     if not ok then error(err, 0) end
