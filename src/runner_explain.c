@@ -207,9 +207,13 @@ void lm_run_explain_interrupt(struct run *r, const struct lm_step *s, int transa
     lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) during %s: the step was rolled back", label);
   } else {
     struct lm_buf b = LM_BUF_INIT;
-    lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step ran outside a transaction "
-                  "(transactional = false): what it did before the interruption stays applied, "
-                  "and ", label);
+    if (!transactional)
+      lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step ran outside a transaction "
+                    "(transactional = false): what it did before the interruption stays applied, "
+                    "and ", label);
+    else
+      lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step used op.autocommit_block: what "
+                    "it did before the block and in it stays applied, and ", label);
     say_rows(r, &b, committed);
     advise_by_hand(r, s, &b);
     lm_err_set(e, LM_ERROR, "%s", b.data);
