@@ -45,6 +45,8 @@ function M.read_element(sql, dialect)
   local n = #toks
   local out = {}
   if n == 0 then return {head = sql, rest = "", simple = true} end
+  -- several elements in one op.raw ('upper(a) ASC, b'): left as written
+  if #sqltext.split(toks, 1, n) > 1 then return {head = sql, rest = "", simple = true} end
   -- NULLS FIRST | LAST, then ASC | DESC
   if n >= 3 and sqltext.upper(toks[n - 1]) == "NULLS" and (sqltext.upper(toks[n]) == "FIRST"
       or sqltext.upper(toks[n]) == "LAST") then
@@ -101,6 +103,8 @@ function element(d, e, o)
     local r = M.read_element(e.expr, "postgresql")
     s = r.simple and e.expr or ("(" .. r.head .. ")" .. r.rest)
   end
+  -- an expression ending in a "--" comment would comment out what follows
+  if type(e) == "table" and s:find("--", 1, true) then s = s .. "\n" end
   if o.collate then s = s .. " COLLATE " .. d.ident(o.collate) end
   if o.opclass and pg then s = s .. " " .. o.opclass end
   if o.order then s = s .. " " .. o.order:upper() end
@@ -114,7 +118,7 @@ M.element = element
 local function param_value(d, v)
   if type(v) == "boolean" then return v and "true" or "false" end
   if math.type(v) == "integer" then return tostring(v) end
-  if type(v) == "string" and v:match("^[%a_][%w_]*$") then return v end
+  if type(v) == "string" and (v:match("^[%a_][%w_]*$") or v:match("^%d+$")) then return v end
   return d.literal(v)
 end
 
