@@ -381,6 +381,62 @@ describe("index options", function()
   end)
 end)
 
+-- luamig check and revision --autogenerate, black-box
+h.each_db(function(db)
+  local pg = db.name == "postgresql"
+  it("check after a migration made indexes with options finds nothing; a changed option is an operation that --autogenerate writes", function()
+    local function indexes(fill, order)
+      return table.concat({
+        '  op.create_table("t", {{"id", "integer", primary_key = true}, {"name", "text"}, {"n", "integer"}})',
+        ('  op.create_index("ix_t_n", "t", {{"n", order = "%s"}, {"name", collate = "%s"}})'):format(order, pg and "C" or "NOCASE"),
+        pg and ('  op.create_index("ix_t_name", "t", {"name"}, {postgresql_ops = {name = "text_pattern_ops"}, '
+          .. 'postgresql_include = {"n"}, postgresql_with = {fillfactor = %d}, unique = true, postgresql_nulls_not_distinct = true})'):format(fill) or "",
+      }, "\n")
+    end
+    local dir = h.project({{id = "a1", code = true, up = indexes(70, "desc"), down_sql = '  op.drop_table("t")'}})
+    h.write_file(dir .. "/schema.lua", "function schema(op)\n" .. indexes(70, "desc") .. "\nend\n")
+    local url = db.url()
+    local function run(args) return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args) end
+    assert.equal(0, (run("upgrade head")))
+    local status, out, err = run("-q check")
+    assert.equal(0, status, err)
+    assert.equal("No new upgrade operations detected.\n", out)
+    h.write_file(dir .. "/schema.lua", "function schema(op)\n" .. indexes(80, "asc") .. "\nend\n")
+    status, out = run("-q check")
+    assert.equal(1, status)
+    local want = {'op.drop_index("ix_t_n", "t")',
+                  ('op.create_index("ix_t_n", "t", {"n", {"name", collate = "%s"}})'):format(pg and "C" or "NOCASE")}
+    if pg then
+      table.insert(want, 1, 'op.drop_index("ix_t_name", "t")')
+      want[#want + 1] = 'op.create_index("ix_t_name", "t", {{"name", opclass = "text_pattern_ops"}}, {unique = true, '
+        .. 'include = {"n"}, with = {fillfactor = 80}, nulls_not_distinct = true})'
+    end
+    local got = h.lines(out)
+    table.sort(got)
+    table.sort(want)
+    assert.same(want, got)
+    status, out, err = run("revision --autogenerate -m options")
+    assert.equal(0, status, err)
+    assert.equal(0, (run("upgrade head")))
+    status, out, err = run("-q check")
+    assert.equal(0, status, out .. err)
+    if pg then
+      assert.same({{d = "CREATE UNIQUE INDEX ix_t_name ON public.t USING btree (name text_pattern_ops) INCLUDE (n) "
+        .. "NULLS NOT DISTINCT WITH (fillfactor='80')"}}, h.query(url, "SELECT pg_get_indexdef('ix_t_name'::regclass) AS d"))
+    end
+    -- and back: the generated downgrade restores the options
+    assert.equal(0, (run("downgrade -1")))
+    if pg then
+      assert.same({{d = "CREATE UNIQUE INDEX ix_t_name ON public.t USING btree (name text_pattern_ops) INCLUDE (n) "
+        .. "NULLS NOT DISTINCT WITH (fillfactor='70')"}, {d = 'CREATE INDEX ix_t_n ON public.t USING btree (n DESC, name COLLATE "C")'}},
+        h.query(url, "SELECT pg_get_indexdef(c.oid) AS d FROM pg_class c WHERE relname IN ('ix_t_name', 'ix_t_n') ORDER BY relname DESC"))
+    else
+      assert.same({{sql = 'CREATE INDEX "ix_t_n" ON "t" ("n" DESC, "name" COLLATE "NOCASE")'}},
+        h.query(url, "SELECT sql FROM sqlite_master WHERE name = 'ix_t_n'"))
+    end
+  end)
+end)
+
 ---------------------------------------------------------------------------
 -- op.autocommit_block, run by luamig
 
