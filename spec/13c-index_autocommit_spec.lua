@@ -440,8 +440,8 @@ end)
 ---------------------------------------------------------------------------
 -- op.autocommit_block, run by luamig
 
-local function rev(id, down, up, extra)
-  return {id = id, down = down, code = true, up = up, down_sql = "", extra = extra}
+local function rev(id, down, up, extra, down_code)
+  return {id = id, down = down, code = true, up = up, down_sql = down_code or "", extra = extra}
 end
 
 h.each_db(function(db)
@@ -468,18 +468,29 @@ h.each_db(function(db)
     op.create_index("ix_t_name", "t", {"name"}%s)
     op.execute("INSERT INTO t (name) VALUES ('in block')")
   end)
-  op.create_table("v", {{"id", "integer", primary_key = true}})]]):format(conc))})
+  op.create_table("v", {{"id", "integer", primary_key = true}})]]):format(conc), nil, ([[
+  op.drop_table("v")
+  op.autocommit_block(function() op.drop_index("ix_t_name", "t"%s) end)
+  op.drop_table("u")]]):format(conc))})
       local url = db.url()
       local status, _, err = run(dir, url, "upgrade head")
       assert.equal(0, status, err)
       assert.same({"b2"}, h.version_rows(url))
       assert.is_true(has_index(url, "ix_t_name"))
       assert.is_true(has_table(url, "u") and has_table(url, "v"))
+      assert.same({{name = "in block"}}, h.query(url, "SELECT name FROM t"))
       assert.same({"INFO  [luamig] upgrade b2 (revision b2): 2 statements ran outside a transaction "
         .. "(op.autocommit_block); what the step did before the block is committed"}, h.grep(err, "outside a transaction"))
       if pg then
         assert.same({{indisvalid = true}}, h.query(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_t_name'::regclass"))
       end
+      -- down: DROP INDEX CONCURRENTLY in a block
+      status, _, err = run(dir, url, "downgrade a1")
+      assert.equal(0, status, err)
+      assert.same({"a1"}, h.version_rows(url))
+      assert.is_false(has_index(url, "ix_t_name") or has_table(url, "u") or has_table(url, "v"))
+      assert.same({"INFO  [luamig] downgrade b2 (revision b2): 1 statement ran outside a transaction "
+        .. "(op.autocommit_block); what the step did before the block is committed"}, h.grep(err, "outside a transaction"))
     end)
 
     if pg then
@@ -616,6 +627,38 @@ h.each_db(function(db)
       assert.truthy(between:find('"name");\n\nBEGIN;\n\n', 1, true), between)
       assert.same({"b2"}, h.version_rows(offline_url))
       assert.is_true(has_index(offline_url, "ix_t_name"))
+    end)
+
+    it("Ctrl-C inside the block: what ran before and in it stays, the version row is the previous one, exit 130", function()
+      local long = pg and "SELECT pg_sleep(60)"
+        or "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c"
+      local dir = h.project({base, rev("b2", "a1", ([[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.autocommit_block(function()
+    op.execute("INSERT INTO t (name) VALUES ('in block')")
+    op.execute("%s")
+  end)]]):format(long))})
+      local url = db.url()
+      h.write_file(dir .. "/interrupt.sh", ([[
+cd %s || exit 99
+%s --url %s upgrade head 2>err.txt & pid=$!
+i=0; while ! grep -q 'Running upgrade a1 -> b2' err.txt 2>/dev/null; do
+  i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
+sleep 0.5
+kill -INT $pid
+(sleep 20; kill -KILL $pid) >/dev/null 2>&1 & watchdog=$!
+wait $pid; rc=$?; kill $watchdog 2>/dev/null
+echo "$rc"]]):format(h.shell_quote(dir), h.shell_quote(h.bin), h.shell_quote(url)))
+      local _, out = h.run("sh " .. h.shell_quote(dir .. "/interrupt.sh"))
+      local err = h.read_file(dir .. "/err.txt") or ""
+      assert.equal("130\n", out, err)
+      assert.truthy(err:find("interrupted (Ctrl-C) during upgrade b2 (revision b2): this step used op.autocommit_block: "
+        .. "what it did before the block and in it stays applied, and the version table still says a1. Check the "
+        .. "database, then either undo that part by hand and run again, or finish it by hand and `luamig stamp b2`.",
+        1, true), err)
+      assert.same({"a1"}, h.version_rows(url))
+      assert.is_true(has_table(url, "u"))
+      assert.same({{name = "in block"}}, h.query(url, "SELECT name FROM t"))
     end)
 
     it("refuses a non-function, nesting, and a call outside a step", function()
