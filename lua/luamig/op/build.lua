@@ -197,11 +197,7 @@ end
 function build.drop_index(ctx, opname, tname, pos, name, opts)
   check_arg(opname, pos.name, "name", name, "name")
   local o = check_options(opname, opts, SPEC.drop_index, ALIASES, pos.options)
-  if o.concurrently and ctx.sqlite then
-    check.raise(opname .. ': option "postgresql_concurrently" is PostgreSQL\'s, and SQLite has no such '
-      .. 'index option; guard the PostgreSQL-only part with `if op.dialect == "postgresql" then ... end`')
-  end
-  require("luamig.op.index").check_run(ctx, opname, nil, o.concurrently)
+  require("luamig.op.index").check_drop(ctx, opname, o.concurrently)
   return {kind = "drop_index", name = name, opts = o}
 end
 

@@ -212,4 +212,11 @@ function M.check_run(ctx, opname, ix, concurrently)
   end
 end
 
+-- drop_index's checks: concurrently is PostgreSQL's, and needs to be
+-- outside the step's transaction.
+function M.check_drop(ctx, opname, concurrently)
+  if concurrently and ctx.sqlite then sqlite_refuses(opname, 'option "postgresql_concurrently"') end
+  M.check_run(ctx, opname, nil, concurrently)
+end
+
 return M
