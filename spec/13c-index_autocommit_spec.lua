@@ -12,6 +12,7 @@ local luamig_op = require "luamig.op"
 local introspect = require "luamig.introspect"
 local autogen = require "luamig.autogen"
 local record = require "luamig.autogen.record"
+local core = require "luamig.core"
 
 local function offline(dialect)
   local out = {}
@@ -159,6 +160,18 @@ describe("index options", function()
         .. "index option; " .. guard, (error_of(op.create_index, "i", "t", {{"a", opclass = "text_pattern_ops"}})))
       assert.equal("create_index: column 1: nulls (NULLS LAST) is PostgreSQL's, and SQLite has no such "
         .. "index option; " .. guard, (error_of(op.create_index, "i", "t", {{"a", nulls = "last"}})))
+      -- an op.raw element read as a column follows the column's rename in an offline rebuild
+      local op3, out3 = offline("sqlite")
+      op3.create_table("t", {{"id", "integer", primary_key = true}, {"name", "text"}})
+      op3.create_index("ix_n", "t", {op3.raw("name DESC")})
+      op3.batch_alter_table("t", function(b) b.alter_column("name", {new_column_name = "nom", type = "string(20)"}) end)
+      assert.equal('CREATE INDEX "ix_n" ON "t" (name DESC)', out3[2])
+      assert.equal('CREATE INDEX "ix_n" ON "t" ("nom" DESC)', out3[#out3])
+      local conn = core.connect((h.fresh_sqlite()))
+      for _, sql in ipairs(out3) do conn:exec(sql) end
+      assert.same({{sql = 'CREATE INDEX "ix_n" ON "t" ("nom" DESC)'}},
+        conn:query("SELECT sql FROM sqlite_master WHERE name = 'ix_n'"))
+      conn:close()
       -- postgresql_where is the partial index SQLite has too (as before)
       local op2, out = offline("sqlite")
       op2.create_index("i", "t", {"a"}, {postgresql_where = "a > 0"})

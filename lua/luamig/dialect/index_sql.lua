@@ -91,7 +91,9 @@ function element(d, e, o)
   o = o or {}
   local pg = d.name == "postgresql"
   local s
-  if o.raw then return element(d, {expr = o.raw}) end   -- an op.raw element, as written
+  if o.raw and (e == o.raw_of or (type(e) == "table" and e.expr == o.raw_of)) then
+    return element(d, {expr = o.raw})                   -- an op.raw element, as written
+  end
   if type(e) ~= "table" then
     s = d.ident(e)
   elseif not pg then

@@ -94,7 +94,10 @@ local function raw_element(ctx, sql)
   local tok = r.column and sqltext.tokens(r.head, ctx.d.name)[1]
   -- an unquoted word is folded by the database: only a lower-case one is the column's name
   local name = tok and (tok.k == "ident" and tok.v or (tok.v == tok.v:lower() and tok.v)) or nil
-  o.raw = sql                                  -- rendered as written (luamig.dialect.index_sql)
+  -- rendered as written (luamig.dialect.index_sql) while the column or
+  -- expression is still raw_of (a rename of the column in an offline
+  -- SQLite rebuild's model makes it the structured form)
+  o.raw, o.raw_of = sql, name or r.head
   if name then return name, o end
   return {expr = r.head}, o
 end
