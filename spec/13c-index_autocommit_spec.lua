@@ -674,6 +674,55 @@ echo "$rc"]]):format(h.shell_quote(dir), h.shell_quote(h.bin), h.shell_quote(url
       assert.same({{name = "in block"}}, h.query(url, "SELECT name FROM t"))
     end)
 
+    if pg then
+      it("--sql has Alembic 1.8's shape for the same script (the oracle: alembic upgrade head --sql)", function()
+        local adir = h.tmpdir()
+        local status, _, err = h.run(("cd %s && /usr/bin/python3 -m alembic init al"):format(h.shell_quote(adir)))
+        assert.equal(0, status, err)
+        h.run(("cd %s && sed -i 's#^sqlalchemy.url.*#sqlalchemy.url = postgresql://x@localhost/x#' alembic.ini")
+          :format(h.shell_quote(adir)))
+        h.write_file(adir .. "/al/versions/b2.py", table.concat({
+          'revision = "b2"', "down_revision = None", "branch_labels = None", "depends_on = None",
+          "from alembic import op", "import sqlalchemy as sa", "def upgrade():",
+          '    op.create_table("u", sa.Column("id", sa.Integer, primary_key=True))',
+          "    with op.get_context().autocommit_block():",
+          '        op.create_index("ix_t_name", "t", ["name"], postgresql_concurrently=True)',
+          '    op.create_table("v", sa.Column("id", sa.Integer, primary_key=True))',
+          "def downgrade():", "    pass", ""}, "\n"))
+        local alembic_sql
+        status, alembic_sql, err = h.run(("cd %s && /usr/bin/python3 -m alembic upgrade head --sql")
+          :format(h.shell_quote(adir)))
+        assert.equal(0, status, err)
+        local dir = h.project({rev("b2", nil, [[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.autocommit_block(function()
+    op.create_index("ix_t_name", "t", {"name"}, {postgresql_concurrently = true})
+  end)
+  op.create_table("v", {{"id", "integer", primary_key = true}})]])})
+        local sql
+        status, sql, err = run(dir, db.url(), "upgrade head --sql")
+        assert.equal(0, status, err)
+        -- the transaction statements around the step's own, from the step's BEGIN on
+        local function shape(text)
+          local out = {}
+          for line in text:gmatch("[^\n]+") do
+            local m = line:match("^(BEGIN);") or line:match("^(COMMIT);")
+              or (line:match('^CREATE TABLE "?([uv])"?') and "CREATE TABLE " .. line:match('^CREATE TABLE "?([uv])"?'))
+              or (line:match("^CREATE INDEX CONCURRENTLY") and "CREATE INDEX CONCURRENTLY")
+              or ((line:match("^INSERT INTO %S*_version") or line:match("^UPDATE %S*_version")) and "version row")
+            if m then out[#out + 1] = m end
+          end
+          local from
+          for i, m in ipairs(out) do if m == "CREATE TABLE u" then from = i - 1; break end end
+          return table.move(out, from, #out, 1, {})
+        end
+        local want = {"BEGIN", "CREATE TABLE u", "COMMIT", "CREATE INDEX CONCURRENTLY", "BEGIN", "CREATE TABLE v",
+                      "version row", "COMMIT"}
+        assert.same(want, shape(alembic_sql))
+        assert.same(want, shape(sql))
+      end)
+    end
+
     it("refuses a non-function, nesting, and a call outside a step", function()
       local dir = h.project({base, rev("b2", "a1", [[
   op.autocommit_block(function()
