@@ -78,8 +78,9 @@ h.each_db(function(db)
        on_delete = "SET NULL", on_update = "CASCADE"},
     }, t.foreign_keys)
     assert.same({{name = pg and "Child_qty_check" or nil, condition = pg and "qty >= 0::numeric" or "qty >= 0"}}, t.checks)
-    assert.same({{name = "ix child", unique = true, columns = {"code", "qty"}, where = pg and "qty > 1::numeric" or "qty > 1"}},
-                t.indexes)
+    -- qty DESC: the order is read (issue 16; it was lost before)
+    assert.same({{name = "ix child", unique = true, columns = {"code", "qty"}, where = pg and "qty > 1::numeric" or "qty > 1",
+                  column_options = {[2] = {order = "desc"}}}}, t.indexes)
   end)
 
   if not pg then

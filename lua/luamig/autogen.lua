@@ -102,6 +102,7 @@ local function respelled(t, server)
   for i, ix in ipairs(t.indexes or {}) do
     local si, nix = indexes[ix.name], copy_shallow(ix)
     if si then nix.columns, nix.where, nix.declared = si.columns, si.where, ix end
+    if si then nix.column_options = si.column_options end   -- pg_catalog.x_ops read as x_ops
     out.indexes[i] = nix
   end
   return out

@@ -138,7 +138,7 @@ local function same_index(a, b)
   end
   if M.normalize_sql(a.where) ~= M.normalize_sql(b.where) then return false end
   if (a.using or "btree") ~= (b.using or "btree") then return false end
-  return same_list(a.include, b.include)
+  return same_list(a.include, b.include) and require("luamig.autogen.index_options").same(a, b)
 end
 
 local function same_unique(a, b)

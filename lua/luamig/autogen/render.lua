@@ -111,9 +111,7 @@ end
 
 local function index_columns(ix)
   local parts = {}
-  for i, e in ipairs(ix.columns) do
-    parts[i] = type(e) == "table" and ("op.raw(" .. M.string(e.expr) .. ")") or M.string(e)
-  end
+  for i in ipairs(ix.columns) do parts[i] = require("luamig.autogen.index_options").column(ix, i, M.string) end
   return "{" .. table.concat(parts, ", ") .. "}"
 end
 
@@ -123,6 +121,7 @@ local function index_options(ix)
   if ix.where then list[#list + 1] = {"where", M.string(ix.where)} end
   if ix.using and ix.using ~= "btree" then list[#list + 1] = {"using", M.string(ix.using)} end
   if ix.include and #ix.include > 0 then list[#list + 1] = {"include", M.literal(ix.include)} end
+  require("luamig.autogen.index_options").options(ix, list, M.string)
   return options(list)
 end
 

@@ -168,12 +168,19 @@ function M.read(conn, opts)
   for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, i.relname AS name,
       x.indisunique AS isunique, pg_get_expr(x.indpred, x.indrelid, true) AS pred,
       k.i, k.i > x.indnkeyatts AS included, a.attname AS col,
-      pg_get_indexdef(x.indexrelid, k.i::int, true) AS expr, am.amname AS method
+      pg_get_indexdef(x.indexrelid, k.i::int, true) AS expr, am.amname AS method,
+      x.indoption[k.i::int - 1] AS opt, oc.opcname AS opclass, oc.opcdefault AS opcdefault,
+      CASE WHEN x.indcollation[k.i::int - 1] NOT IN (0, COALESCE(a.attcollation, 100))
+           THEN co.collname END AS collation,
+      array_to_string(i.reloptions, chr(31)) AS reloptions,
+      (to_jsonb(x) ->> 'indnullsnotdistinct') = 'true' AS nulls_not_distinct
       FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
       JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_am am ON am.oid = i.relam
       CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, i)
       LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum <> 0
+      LEFT JOIN pg_opclass oc ON oc.oid = x.indclass[k.i::int - 1]
+      LEFT JOIN pg_collation co ON co.oid = x.indcollation[k.i::int - 1]
       WHERE NOT EXISTS (SELECT 1 FROM pg_constraint pc WHERE pc.conindid = x.indexrelid
                         AND pc.conrelid = x.indrelid AND pc.contype IN ('p', 'u', 'x'))
         AND ]] .. filter .. " ORDER BY c.relname, i.relname, k.i", params)) do
@@ -184,16 +191,34 @@ function M.read(conn, opts)
       if not ix then
         ix = {name = r.name, unique = r.isunique, columns = {}, where = r.pred}
         if r.method ~= "btree" then ix.using = r.method end
+        if r.nulls_not_distinct then ix.nulls_not_distinct = true end
+        if r.reloptions and r.reloptions ~= "" then
+          ix.with = {}
+          for kv in (r.reloptions .. "\31"):gmatch("(.-)\31") do
+            local k, v = kv:match("^([^=]+)=(.*)$")
+            if k then ix.with[k] = v end
+          end
+        end
         idx[key] = ix
         t.indexes[#t.indexes + 1] = ix
       end
       if r.included then
         ix.include = ix.include or {}
         ix.include[#ix.include + 1] = r.col
-      elseif r.col then
-        ix.columns[#ix.columns + 1] = r.col
       else
-        ix.columns[#ix.columns + 1] = {expr = r.expr}
+        ix.columns[#ix.columns + 1] = r.col or {expr = r.expr}
+        -- indoption: 1 DESC, 2 NULLS FIRST; the defaults (ASC NULLS LAST,
+        -- DESC NULLS FIRST) are not said
+        local o, opt = {}, tonumber(r.opt) or 0
+        local desc, first = opt & 1 == 1, opt & 2 == 2
+        if desc then o.order = "desc" end
+        if first ~= desc then o.nulls = first and "first" or "last" end
+        if r.collation then o.collate = r.collation end
+        if r.opclass and not r.opcdefault then o.opclass = r.opclass end
+        if next(o) then
+          ix.column_options = ix.column_options or {}
+          ix.column_options[#ix.columns] = o
+        end
       end
     end
   end

@@ -14,6 +14,7 @@ local M = {}
 
 -- Run one statement (online) or hand it to emit (offline).
 local function run(ctx, sql, params)
+  ctx.statements = (ctx.statements or 0) + 1          -- counted for op.autocommit_block's log line
   if ctx.conn then return ctx.conn:exec(sql, params) end
   if params then
     local ok, out = pcall(sqltext.inline, sql, params, function(v, n)

@@ -152,21 +152,9 @@ local function table_constraint(ctx, opname, tname, entry, argn, table_columns)
   end
 end
 
+-- The index model: luamig.op.index.
 local function index_model(ctx, opname, name, tname, columns, o)
-  local cols, plain = {}, {}
-  for i, e in ipairs(as_list(columns)) do
-    if common.is_raw(e) then cols[i] = {expr = e.sql} else cols[i] = e; plain[#plain + 1] = e end
-  end
-  if name == nil then
-    if #plain ~= #cols then raise(opname .. ": an index on an expression needs a name") end
-    name = name_for(ctx, opname, "ix", {table = tname, columns = plain})
-  end
-  local using = o.using
-  if using and not using:match("^[%a_][%w_]*$") then
-    raise(('%s: option "using" must be an index method name, got %q'):format(opname, using))
-  end
-  return {name = name, table = tname, unique = o.unique or false, columns = cols,
-          where = sql_text(o.where), using = using, include = o.include and as_list(o.include)}
+  return require("luamig.op.index").model(ctx, opname, name, tname, columns, o, name_for)
 end
 
 ---------------------------------------------------------------------------
@@ -216,13 +204,17 @@ function build.create_index(ctx, opname, tname, pos, name, columns, opts)
   check_arg(opname, pos.name, "name", name, "optname")
   check_arg(opname, pos.columns, "columns", columns, "index_columns")
   local o = check_options(opname, opts, SPEC.create_index, ALIASES, pos.options)
-  return {kind = "create_index", index = index_model(ctx, opname, name, tname, columns, o),
+  local ix = index_model(ctx, opname, name, tname, columns, o)
+  require("luamig.op.index").check_run(ctx, opname, ix, o.concurrently)
+  return {kind = "create_index", index = ix,
           opts = {concurrently = o.concurrently, if_not_exists = o.if_not_exists}}
 end
 
 function build.drop_index(ctx, opname, tname, pos, name, opts)
   check_arg(opname, pos.name, "name", name, "name")
-  return {kind = "drop_index", name = name, opts = check_options(opname, opts, SPEC.drop_index, ALIASES, pos.options)}
+  local o = check_options(opname, opts, SPEC.drop_index, ALIASES, pos.options)
+  require("luamig.op.index").check_drop(ctx, opname, o.concurrently)
+  return {kind = "drop_index", name = name, opts = o}
 end
 
 function build.create_unique_constraint(ctx, opname, tname, pos, name, cols, opts)

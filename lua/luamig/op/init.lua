@@ -280,6 +280,9 @@ function M.new(cfg)
     return common.raw(s)
   end
 
+  -- Statements outside the step's transaction: luamig.op.autocommit.
+  op.autocommit_block = require("luamig.op.autocommit").make(ctx)
+
   -- A name marked final (Alembic's op.f): luamig never rewrites explicit names.
   function op.f(name) return name end
 
