@@ -129,6 +129,10 @@ function Runner:revision(opts)
     local up, down = autogen.render(ops, ctx)
     opts = setmetatable({upgrades = up, downgrades = down}, {__index = opts})
   end
+  if opts.baseline then
+    -- {baseline = true}: the first revision, creating the database's whole schema (luamig.schema_dump)
+    operations, opts = require("luamig.schema_dump").baseline_revision(self, opts)
+  end
   local head = opts.head or "head"
   local parents = {}
   if head ~= "base" then
