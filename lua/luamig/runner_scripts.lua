@@ -119,7 +119,11 @@ function Runner:revision(opts)
   local scaffold = require "luamig.scaffold"
   local _, graph = self:scripts()
   local operations
-  if opts.autogenerate then
+  if opts.baseline then
+    -- {baseline = true}: the first revision, creating the database's whole schema (luamig.schema_dump)
+    operations, opts = require("luamig.schema_dump").baseline_revision(self, opts)
+  end
+  if opts.autogenerate and not opts.baseline then
     -- {autogenerate = true}: the upgrade and downgrade come from comparing
     -- the database (which must be at head) with target_schema
     local ops = self:compare()
@@ -128,10 +132,6 @@ function Runner:revision(opts)
     operations = autogen.describe(ops, ctx)
     local up, down = autogen.render(ops, ctx)
     opts = setmetatable({upgrades = up, downgrades = down}, {__index = opts})
-  end
-  if opts.baseline then
-    -- {baseline = true}: the first revision, creating the database's whole schema (luamig.schema_dump)
-    operations, opts = require("luamig.schema_dump").baseline_revision(self, opts)
   end
   local head = opts.head or "head"
   local parents = {}
