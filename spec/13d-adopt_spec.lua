@@ -294,3 +294,144 @@ describe("[postgresql] init --from-database", function()
     assert.equal("YES", rows[1].is_identity)
   end)
 end)
+
+---------------------------------------------------------------------------
+-- Taking over an Alembic database (item 10): real Alembic creates the
+-- database and its alembic_version row; luamig scripts with the same ids
+-- and version_table = "alembic_version" go on from there, and Alembic reads
+-- the row luamig wrote.
+
+local alembic_env = [[
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+config = context.config
+engine = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.",
+                            poolclass=pool.NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()
+]]
+
+-- id, parents, Alembic's upgrade and downgrade, luamig's
+local history = {
+  {"a1", nil, [[op.create_table("items", sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(50), nullable=False))]], [[op.drop_table("items")]],
+   [[op.create_table("items", {{"id", "integer", primary_key = true}, {"name", "string(50)", nullable = false}})]],
+   [[op.drop_table("items")]]},
+  {"b1", {"a1"}, [[op.add_column("items", sa.Column("note", sa.Text))]], [[op.drop_column("items", "note")]],
+   [[op.add_column("items", {"note", "text"})]], [[op.drop_column("items", "note")]]},
+  {"c1", {"a1"}, [[op.create_table("tags", sa.Column("id", sa.Integer, primary_key=True), sa.Column("label", sa.Text))]],
+   [[op.drop_table("tags")]],
+   [[op.create_table("tags", {{"id", "integer", primary_key = true}, {"label", "text"}})]], [[op.drop_table("tags")]]},
+  {"d1", {"b1", "c1"}, [[op.create_table("item_tags", sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id")),
+        sa.Column("tag_id", sa.Integer, sa.ForeignKey("tags.id")))]], [[op.drop_table("item_tags")]],
+   [[op.create_table("item_tags", {{"item_id", "integer", references = "items.id"},
+        {"tag_id", "integer", references = "tags.id"}})]], [[op.drop_table("item_tags")]]},
+}
+
+-- An Alembic project and a luamig one (the same ids; without `without`)
+-- in one directory, both on the database of db.
+local function takeover_project(db, without)
+  local url = db.url()
+  local sa_url
+  if db.name == "sqlite" then
+    sa_url = "sqlite:///" .. url:match("^sqlite:(.*)$")
+  else
+    local host, port = h.pg_admin_url:match("host=([^&]+)"), h.pg_admin_url:match("port=(%d+)")
+    sa_url = ("postgresql+psycopg2://postgres@/%s?host=%s&port=%s"):format(url:match("dbname=([%w_]+)"), host, port)
+  end
+  local dir = h.project({}, 'script_location = "migrations"\nversion_table = "alembic_version"\n')
+  h.run("mkdir -p " .. q(dir .. "/alem/versions"))
+  h.write_file(dir .. "/alem/env.py", alembic_env)
+  h.write_file(dir .. "/alembic.ini", "[alembic]\nscript_location = alem\nsqlalchemy.url = " .. sa_url .. "\n")
+  for _, r in ipairs(history) do
+    local id, parents, up, down, lup, ldown = table.unpack(r)
+    local py_parents = parents and (#parents == 1 and ('"' .. parents[1] .. '"')
+      or ('("' .. table.concat(parents, '", "') .. '")')) or "None"
+    h.write_file(("%s/alem/versions/%s.py"):format(dir, id), table.concat({
+      ('revision = "%s"'):format(id), "down_revision = " .. py_parents, "branch_labels = None",
+      "depends_on = None", "from alembic import op", "import sqlalchemy as sa",
+      "def upgrade():", "    " .. up, "def downgrade():", "    " .. down, ""}, "\n"))
+    if id ~= without then
+      h.write_file(("%s/migrations/versions/%s.lua"):format(dir, id), h.script{id = id,
+        down = parents and (#parents == 1 and parents[1] or parents), code = true,
+        up = "  " .. lup, down_sql = "  " .. ldown})
+    end
+  end
+  return dir, url
+end
+
+local function alembic(dir, args)
+  local status, out, err = h.run(("cd %s && /usr/bin/python3 -m alembic %s"):format(q(dir), args))
+  assert.equal(0, status, "alembic " .. args .. ":\n" .. out .. err)
+  return out
+end
+
+local function user_tables(url)
+  local out = {}
+  for _, t in ipairs(h.tables(url)) do
+    if t ~= "alembic_version" and t ~= core.version_log_name("alembic_version") then out[#out + 1] = t end
+  end
+  return out
+end
+
+h.each_db(function(db)
+  describe("taking over an Alembic database (version_table = \"alembic_version\")", function()
+    it("at one head: luamig reads the row, upgrades, downgrades, and Alembic reads what luamig wrote", function()
+      local dir, url = takeover_project(db)
+      alembic(dir, "upgrade b1")
+      assert.same({"b1"}, h.version_rows(url, "alembic_version"))
+      assert.equal("b1\n", (luamig_ok(dir, url, "current")))
+      luamig_ok(dir, url, "upgrade head")
+      assert.same({"d1"}, h.version_rows(url, "alembic_version"))
+      assert.same({"item_tags", "items", "tags"}, user_tables(url))
+      assert.equal("d1 (head) (mergepoint)\n", alembic(dir, "current"))
+      luamig_ok(dir, url, "downgrade a1")
+      assert.same({"a1"}, h.version_rows(url, "alembic_version"))
+      assert.same({"items"}, user_tables(url))
+      assert.equal("a1 (branchpoint)\n", alembic(dir, "current"))
+      -- and Alembic goes on from luamig's row and schema
+      alembic(dir, "upgrade head")
+      assert.same({"d1"}, h.version_rows(url, "alembic_version"))
+      assert.same({"item_tags", "items", "tags"}, user_tables(url))
+    end)
+
+    it("at two heads: luamig lists both, merges them at head, and Alembic reads the merge", function()
+      local dir, url = takeover_project(db)
+      alembic(dir, "upgrade b1")
+      alembic(dir, "upgrade c1")
+      assert.same({"b1", "c1"}, h.version_rows(url, "alembic_version"))
+      local out = luamig_ok(dir, url, "current")
+      assert.same({"b1", "c1"}, (function() local l = h.lines(out); table.sort(l); return l end)())
+      luamig_ok(dir, url, "downgrade c1@-1")
+      assert.same({"b1"}, h.version_rows(url, "alembic_version"))
+      assert.equal("b1\n", alembic(dir, "current"))
+      luamig_ok(dir, url, "upgrade c1")
+      assert.same({"b1", "c1"}, h.version_rows(url, "alembic_version"))
+      local cur = h.lines(alembic(dir, "current"))
+      table.sort(cur)
+      assert.same({"b1", "c1"}, cur)
+      luamig_ok(dir, url, "upgrade head")
+      assert.same({"d1"}, h.version_rows(url, "alembic_version"))
+      assert.equal("d1 (head) (mergepoint)\n", alembic(dir, "current"))
+    end)
+
+    it("refuses a row no luamig script has: exit 1, the revision named, nothing written", function()
+      local dir, url = takeover_project(db, "d1")
+      alembic(dir, "upgrade head")
+      local tables = h.tables(url)
+      for _, args in ipairs({"current", "upgrade head", "upgrade +1", "downgrade base", "downgrade -1",
+                             "stamp a1", "stamp head", "check"}) do
+        local status, out, err = h.luamig(dir, "--url " .. q(url) .. " " .. args)
+        assert.equal(1, status, args .. ": " .. out .. err)
+        if args ~= "check" then
+          assert.truthy(err:find("FAILED: Can't locate revision identified by 'd1'", 1, true), args .. ": " .. err)
+        end
+        assert.same({"d1"}, h.version_rows(url, "alembic_version"))
+        assert.same(tables, h.tables(url))
+      end
+      assert.equal("d1 (head) (mergepoint)\n", alembic(dir, "current"))
+    end)
+  end)
+end)
