@@ -16,6 +16,10 @@ function M.init_from_database(c)
   local m = c.m
   local config_path = c.globals.config or "luamig.lua"
   local existing = c.project
+  if existing and (c.args[1] or c.opts.template) then
+    fail(("init --from-database: %s is here already, so this writes only its schema.lua; DIR and "
+      .. "-t are for a new project: leave them out, or run it in another directory"):format(existing))
+  end
   local target
   if existing then
     target = m.settings.target_schema
