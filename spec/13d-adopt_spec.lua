@@ -73,7 +73,7 @@ local function dump(url)
         "ALTER TABLE public%.luamig_.-;"}) do
       text = text:gsub(pattern, "")
     end
-    return (text:gsub("\n+", "\n"))
+    return (text:gsub("\n+", "\n"):gsub("^\n", ""):gsub("\n$", ""))
   end
   local out = {}
   local tables = h.query(url, [[SELECT name FROM sqlite_schema WHERE type = 'table'
@@ -462,6 +462,34 @@ h.each_db(function(db)
       assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
       assert.equal("OK: 1 revision(s) upgrade, downgrade to the same schema, and upgrade again\n",
         (luamig_ok(dir, url, "roundtrip")))
+    end)
+  end)
+end)
+
+h.each_db(function(db)
+  describe("init --from-database with hostile text", function()
+    it("names with non-ASCII letters, quotes and ]], defaults and comments with newlines come back the same", function()
+      local url = db.url()
+      local statements = {
+        "CREATE TABLE \"tâble ünï\" (\"çol ]]\" TEXT DEFAULT 'line1\nline2 ''q''' CHECK (\"çol ]]\" <> 'x''y'), "
+          .. "k INTEGER, \"--x\" INTEGER NOT NULL DEFAULT -1)",
+        "CREATE INDEX \"ïx\" ON \"tâble ünï\" (lower(\"çol ]]\")) WHERE k IS NOT NULL",
+      }
+      if db.name == "postgresql" then
+        statements[#statements + 1] = "COMMENT ON COLUMN \"tâble ünï\".\"çol ]]\" IS 'multi\nline ]] comment'"
+      end
+      build(url, statements)
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      assert.truthy(text:find('{"çol ]]", "text", default = "line1\\nline2 \'q\'"', 1, true), text)
+      assert.truthy(text:find('{"--x", "integer", nullable = false, default = -1}', 1, true), text)
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
+      luamig_ok(dir, url, "revision --baseline -m baseline")
+      local fresh = db.url()
+      luamig_ok(dir, fresh, "upgrade head")
+      assert.equal(dump(url), dump(fresh))
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, fresh, "check")))
     end)
   end)
 end)
