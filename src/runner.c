@@ -396,11 +396,14 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
 
   if (!o->plan_only) lm_run_watch(c);
   if (!o->plan_only && (rc = lm_run_take_lock(&r, e)) != LM_OK) goto cleanup;
-  if (!o->plan_only && o->kind != LM_RUN_DOWNGRADE &&
-      (rc = lm_version_ensure(&r.sink, o->version_table, e)) != LM_OK)
-    goto cleanup;
   if ((rc = lm_version_read(c, o->version_table, &rows, &nrows, e)) != LM_OK) goto cleanup;
   if ((rc = make_plan(&r, rows, nrows, o->target, plan, e)) != LM_OK || o->plan_only)
+    goto cleanup;
+  /* The tables after the plan: a row no script has (a database taken over
+   * from Alembic, code older than the database) is refused with nothing
+   * written; a downgrade of rows another tool wrote creates the log first. */
+  if ((o->kind != LM_RUN_DOWNGRADE || nrows > 0) &&
+      (rc = lm_version_ensure(&r.sink, o->version_table, e)) != LM_OK)
     goto cleanup;
 
   for (int attempt = 0;; attempt++) {

@@ -119,7 +119,11 @@ function Runner:revision(opts)
   local scaffold = require "luamig.scaffold"
   local _, graph = self:scripts()
   local operations
-  if opts.autogenerate then
+  if opts.baseline then
+    -- {baseline = true}: the first revision, creating the database's whole schema (luamig.schema_dump)
+    operations, opts = require("luamig.schema_dump").baseline_revision(self, opts)
+  end
+  if opts.autogenerate and not opts.baseline then
     -- {autogenerate = true}: the upgrade and downgrade come from comparing
     -- the database (which must be at head) with target_schema
     local ops = self:compare()

@@ -50,6 +50,7 @@ local function convention(ctx, kind, info)
   local conv = naming_ready.resolve(ctx.naming_convention) or naming_ready.resolve(nil)
   return (common.convention_name(conv, kind, info))
 end
+M.convention = convention   -- (ctx, kind, info) -> the name the project's convention gives, or nil
 
 -- "{k = v, ...}" from an ordered list of {key, code} pairs; "" when empty.
 local function options(pairs_)
@@ -61,7 +62,9 @@ end
 
 -- "users.id" when that splits back right, else {"users", "id"}.
 local function references(table_name, column)
-  if not column:find(".", 1, true) then return M.string(table_name .. "." .. column) end
+  if not column:find(".", 1, true) and not table_name:find(".", 1, true) then
+    return M.string(table_name .. "." .. column)
+  end
   return M.literal({table_name, column})
 end
 
