@@ -18,6 +18,8 @@
  *   graph.c         storage, lookups, ancestry queries (calls no other)
  *   graph_build.c   lm_graph_add / lm_graph_build: the id grammar, checks,
  *                   labels, the indices
+ *   graph_squash.c  squashes (replaces): which of a squash and its chain is
+ *                   in the graph for a database's rows (lm_graph_select)
  *   graph_target.c  the target grammar (head, heads, base, ids, prefixes,
  *                   labels, @, +N/-N) to revision sets
  *   graph_order.c   orders: Alembic's topological sort, lm_graph_order
