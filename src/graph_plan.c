@@ -232,7 +232,13 @@ static int split_range(const char *target, char **start, char **end) {
 static int range_start(struct lm_graph *g, const char *start, struct lm_ilist *out,
                        struct lm_err *e) {
   if (start[0] == '\0' || strcmp(start, "base") == 0) return LM_OK;
-  int r;
+  int stored = lm_graph_find(g, start), r = lm_graph_find_row(g, start);
+  if (stored >= 0 && g->revs[stored].hidden && r >= 0 && !g->revs[r].hidden) {
+    lm_ilist_push(out, r);                            /* a stored row read as its squash */
+    lm_ilist_push(&g->alias, r);
+    lm_ilist_push(&g->alias, stored);
+    return LM_OK;
+  }
   if (lm_graph_get_revision(g, start, &r, e)) return LM_ERROR;
   if (r >= 0) lm_ilist_push(out, r);
   return LM_OK;

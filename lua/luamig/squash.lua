@@ -210,20 +210,21 @@ local function differences(expected, found, conn, ctx)
   return table.concat(lines, "\n")
 end
 
--- The replaces line, after down_revision's (the template writes the header).
-local function add_replaces(path, ids)
-  local f = assert(io.open(path))
-  local text = f:read("a")
-  f:close()
-  local line = ("replaces      = %s\n"):format(scaffold.literal(ids))
-  local out, n = text:gsub("(\ndown_revision[^\n]*\n)", "%1" .. line:gsub("%%", "%%%%"), 1)
-  if n == 0 then
-    out, n = text:gsub("(\nrevision%s*=[^\n]*\n)", "%1" .. line:gsub("%%", "%%%%"), 1)
+-- The project's script template (or the built-in one) with a replaces line
+-- after down_revision's, so the file is written once, whole.
+local function template_with_replaces(script_location)
+  local path = script_location .. "/script.lua.tmpl"
+  local f = io.open(path)
+  local text, name = scaffold.TEMPLATE, "the built-in template"
+  if f then
+    text, name = f:read("a"), path
+    f:close()
   end
+  local line = "replaces      = ${replaces}\n"
+  local out, n = text:gsub("(\n?down_revision[^\n]*\n)", "%1" .. line, 1)
+  if n == 0 then out, n = text:gsub("(\n?revision%s*=[^\n]*\n)", "%1" .. line, 1) end
   if n == 0 then out = line .. text end
-  f = assert(io.open(path, "w"))
-  f:write(out)
-  f:close()
+  return out, name
 end
 
 function M.run(self, opts)
@@ -297,9 +298,10 @@ function M.run(self, opts)
       down_revision = #parents == 1 and parents[1] or (#parents > 1 and parents or nil),
       branch_labels = #labels > 0 and labels or nil, depends_on = #depends > 0 and depends or nil,
       upgrades = up, downgrades = down, existing_ids = existing,
+      template_text = template_with_replaces(s.script_location),
+      template_args = {replaces = scaffold.literal(ids)},
     }
     local id = record and record.revision or record
-    add_replaces(path, ids)
     self.records, scratch.records = nil, nil            -- the graph changed
     -- the check: the squash's downgrade and upgrade on the scratch database
     local okv, err = pcall(function()

@@ -252,8 +252,9 @@ static int writes_are(struct lm_graph *g, int kind, const char *row, const char 
   struct lm_plan p = LM_PLAN_INIT;
   struct lm_err e = LM_ERR_INIT;
   const char *rows[1] = {row};
-  int rc = kind == UP ? lm_graph_upgrade(g, rows, 1, target, &p, &e)
-                      : lm_graph_downgrade(g, rows, 1, target, &p, &e);
+  size_t nrows = row ? 1 : 0;
+  int rc = kind == UP ? lm_graph_upgrade(g, rows, nrows, target, &p, &e)
+                      : lm_graph_downgrade(g, rows, nrows, target, &p, &e);
   char *got = rc ? lm_strdup(e.message) : ops_of(g, &p);
   int same = strcmp(got, want) == 0;
   if (!same) printf("#   got:  %s\n#   want: %s\n", got, want);
@@ -294,6 +295,8 @@ static void test_squash(void) {
   test_cond("at the chain's end (d) the squash counts as applied",
             plan_is(g, UP, "d", "heads", "up s>e [e]"));
   test_cond("the first write moves the stored row d", writes_are(g, UP, "d", "heads", "U d>e"));
+  test_cond("offline from the chain's end: the squash, the row moved by name",
+            writes_are(g, UP, NULL, "d:heads", "U d>e"));
   test_cond("past the range nothing runs", plan_is(g, UP, "e", "heads", ""));
   test_cond("downgrading past the range runs the squash's downgrade",
             plan_is(g, DOWN, "e", "a", "down e>s [s] | down s>a [a]"));
