@@ -314,7 +314,18 @@ h.each_db(function(db)
       assert.same(before, schema())
     end)
 
-    it("concurrently builds the index outside a transaction on PostgreSQL, and is ignored on SQLite", function()
+    it("concurrently builds the index outside a transaction on PostgreSQL, and is an error on SQLite", function()
+      if not pg then
+        -- PostgreSQL's option: an error naming it and the guard (it was ignored before issue 16)
+        for _, f in ipairs({function() op.create_index(nil, "users", {"name"}, {postgresql_concurrently = true}) end,
+                            function() op.drop_index("ix_users_name", "users", {concurrently = true}) end}) do
+          local err = h.error_of(f)
+          assert.matches('option "postgresql_concurrently" is PostgreSQL\'s, and SQLite has no such index option; '
+            .. 'guard the PostgreSQL%-only part with `if op.dialect == "postgresql" then ... end`', err)
+        end
+        assert.same({}, tbl("users").indexes)
+        return
+      end
       op.create_index(nil, "users", {"name"}, {postgresql_concurrently = true})
       assert.same({{name = "ix_users_name", unique = false, columns = {"name"}}}, tbl("users").indexes)
       op.drop_index("ix_users_name", "users", {concurrently = true})

@@ -206,7 +206,7 @@ end
       assert.equal(1, status)
       assert.equal("FAILED: schema.lua:3: op.execute is not a declaration: schema(op) declares the schema with "
         .. "create_table, create_index, create_unique_constraint, create_foreign_key, create_check_constraint, "
-        .. "create_primary_key\n", err)
+        .. "create_primary_key, create_enum\n", err)
       h.write_file(dir .. "/schema.lua", 'function schema(op)\n  op.create_index("ix", "t", {"a"}, {uniq = true})\nend\n')
       status, _, err = run(dir, "check")
       assert.equal(1, status)

@@ -93,7 +93,9 @@ void lm_graph_free(struct lm_graph *g) {
     struct lm_rev *r = &g->revs[i];
     free(r->id);
     free(r->path);
-    free_strings(r->down_names, r->ndown);
+    free_strings(r->down_names, r->ndown_names);
+    free_strings(r->replace_names, r->nreplaces);
+    free(r->replaced);
     free_strings(r->dep_names, r->ndep_names);
     free_strings(r->own_labels, r->nown_labels);
     free(r->down);
@@ -119,6 +121,7 @@ void lm_graph_free(struct lm_graph *g) {
   free(g->mark3);
   free(g->stack);
   free(g->emh_arg);
+  lm_ilist_release(&g->alias);
   free(g);
 }
 
@@ -126,8 +129,18 @@ void lm_graph_free(struct lm_graph *g) {
 
 int lm_graph_find(const struct lm_graph *g, const char *id) { return lm_strmap_get(&g->ids, id); }
 
+int lm_graph_find_row(const struct lm_graph *g, const char *id) {
+  int r = lm_strmap_get(&g->ids, id);
+  if (r >= 0 && g->revs[r].squash >= 0 && g->revs[g->revs[r].squash].in_effect)
+    return g->revs[r].squash;
+  if (r >= 0 && g->revs[r].nreplaces && !g->revs[r].in_effect)    /* the chain's last */
+    return g->revs[r].replaced[g->revs[r].nreplaces - 1];
+  return r;
+}
+
 int lm_graph_lookup(const struct lm_graph *g, const char *key) {
   int r = lm_strmap_get(&g->ids, key);
+  if (r >= 0 && g->revs[r].hidden) return -1;     /* out of this view: targets say so */
   if (r >= 0) return r;
   int l = lm_strmap_get(&g->label_map, key);
   return l >= 0 ? g->labels[l].rev : -1;

@@ -18,6 +18,8 @@
  *   graph.c         storage, lookups, ancestry queries (calls no other)
  *   graph_build.c   lm_graph_add / lm_graph_build: the id grammar, checks,
  *                   labels, the indices
+ *   graph_squash.c  squashes (replaces): which of a squash and its chain is
+ *                   in the graph for a database's rows (lm_graph_select)
  *   graph_target.c  the target grammar (head, heads, base, ids, prefixes,
  *                   labels, @, +N/-N) to revision sets
  *   graph_order.c   orders: Alembic's topological sort, lm_graph_order
@@ -54,6 +56,9 @@ struct lm_rev_spec {
   size_t nlabels;
   const char *path;                 /* the file, for messages; may be NULL */
   int has_downgrade;                /* 0: a downgrade through it is refused */
+  const char *const *replaces;      /* a squash: the chain it replaces, oldest first */
+  size_t nreplaces;
+  int ghost;                        /* 1: a replaced id whose file is gone (no script) */
 };
 
 struct lm_rev {
@@ -61,11 +66,21 @@ struct lm_rev {
   char *path;                       /* owned; NULL if unknown */
   int has_downgrade;
   char **down_names;                /* down_revision as written */
-  size_t ndown;
+  size_t ndown_names;
+  size_t ndown;                     /* parents linked: ndown_names, 0 while hidden */
   char **dep_names;                 /* depends_on as written */
   size_t ndep_names;
   char **own_labels;                /* branch_labels as written */
   size_t nown_labels;
+  char **replace_names;             /* replaces as written (a squash) */
+  size_t nreplaces;
+  int ghost;                        /* a replaced id with no file */
+  /* Squashes (graph_squash.c): set once by lm_graph_build. */
+  int squash;                       /* a replaced revision: its squash's index; else -1 */
+  int *replaced;                    /* a squash: its replaced revisions, oldest first */
+  int complete;                     /* a squash: every replaced revision has its file */
+  int in_effect;                    /* a squash: 1 it stands for the chain, 0 the chain runs */
+  int hidden;                       /* out of the graph in the current view (see graph_squash.c) */
   /* Filled by lm_graph_build. */
   int *down;                        /* parents, ndown of them, in written order */
   struct lm_ilist deps;             /* depends_on resolved to revisions, deduplicated */
@@ -115,6 +130,8 @@ struct lm_graph {
   uint32_t *mark, *mark2, *mark3;
   uint32_t stamp;
   int *stack;                       /* nrevs entries */
+  int nsquashes;                    /* revisions declaring replaces */
+  struct lm_ilist alias;            /* pairs (squash, row): a stored row naming a replaced id */
 };
 
 /* The longest revision id: the version table's version_num is VARCHAR(64). */
@@ -142,6 +159,18 @@ int lm_graph_build(struct lm_graph *g, struct lm_err *e);
 
 /* Exact id lookup; -1 when absent. */
 int lm_graph_find(const struct lm_graph *g, const char *id);
+/* A version row's revision: lm_graph_find, except that a replaced id
+ * whose squash is in effect gives the squash; -1 when absent. */
+int lm_graph_find_row(const struct lm_graph *g, const char *id);
+/* Squashes (graph_squash.c): chooses, for each revision declaring
+ * replaces, whether it or the chain it replaces is in the graph for a
+ * database holding these version rows (Django's squashmigrations rule: the
+ * chain while the database is part-way through it, the squash otherwise),
+ * and relinks the graph if that changed. Without rows (nrows 0) every
+ * squash is in effect. Rows the graph does not know are skipped. Fails
+ * when a database is part-way through a chain whose files are gone. The
+ * planning functions below call it themselves. */
+int lm_graph_select(struct lm_graph *g, const char *const *rows, size_t nrows, struct lm_err *e);
 /* Alembic's exact map lookup: a revision id, else the revision declaring
  * that branch label; -1 when neither. */
 int lm_graph_lookup(const struct lm_graph *g, const char *key);

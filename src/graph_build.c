@@ -114,7 +114,12 @@ int lm_graph_add(struct lm_graph *g, const struct lm_rev_spec *spec, struct lm_e
   r->path = spec->path ? lm_strdup(spec->path) : NULL;
   r->has_downgrade = spec->has_downgrade;
   r->down_names = copy_strings(spec->down, spec->ndown);
-  r->ndown = spec->ndown;
+  r->ndown_names = r->ndown = spec->ndown;
+  r->replace_names = copy_strings(spec->replaces, spec->nreplaces);
+  r->nreplaces = spec->nreplaces;
+  r->ghost = spec->ghost;
+  r->squash = -1;
+  if (spec->nreplaces) g->nsquashes++;
   r->dep_names = copy_strings(spec->depends_on, spec->ndepends_on);
   r->ndep_names = spec->ndepends_on;
   r->own_labels = copy_strings(spec->labels, spec->nlabels);
@@ -288,17 +293,168 @@ static void normalize_deps(struct lm_graph *g, int rev) {
   }
 }
 
+/* ---- squashes: the chains they replace ---- */
+
+/* Whether two lists of names are equal, in order. */
+static int same_names(char **a, size_t na, char **b, size_t nb) {
+  if (na != nb) return 0;
+  for (size_t i = 0; i < na; i++)
+    if (strcmp(a[i], b[i]) != 0) return 0;
+  return 1;
+}
+
+/* Links each squash to the revisions it replaces (a ghost, a revision with
+ * no file, stands for each one gone), and checks what replaces may say: a
+ * linear chain, oldest first, whose first revision has the squash's
+ * down_revision, no revision replaced twice, no squash of a squash. */
+static int setup_squashes(struct lm_graph *g, struct lm_err *e) {
+  size_t loaded = g->nrevs;
+  for (size_t i = 0; i < loaded; i++) {
+    if (g->revs[i].nreplaces == 0) continue;
+    g->revs[i].replaced = lm_malloc(g->revs[i].nreplaces * sizeof *g->revs[i].replaced);
+    g->revs[i].complete = 1;
+    for (size_t j = 0; j < g->revs[i].nreplaces; j++) {
+      const char *name = g->revs[i].replace_names[j];
+      if (strcmp(name, g->revs[i].id) == 0)
+        return file_error(e, g->revs[i].path, "revision %s replaces itself", name);
+      int x = lm_strmap_get(&g->ids, name);
+      if (x < 0) {                                     /* its file is gone */
+        struct lm_rev_spec ghost = {.id = name, .has_downgrade = 1, .ghost = 1};
+        if (lm_graph_add(g, &ghost, e) != LM_OK) return in_file(e, g->revs[i].path);
+        x = (int)g->nrevs - 1;
+      }
+      struct lm_rev *S = &g->revs[i], *r = &g->revs[x];   /* after the add: revs may move */
+      if (r->nreplaces)
+        return file_error(e, S->path, "revision %s replaces %s, which is itself a squash "
+                          "(replaces %s...): squash the original revisions instead", S->id,
+                          r->id, r->replace_names[0]);
+      if (r->squash == (int)i)
+        return file_error(e, S->path, "revision %s lists %s twice in replaces", S->id, name);
+      if (r->squash >= 0)
+        return file_error(e, S->path, "revision %s is replaced by both %s and %s: a revision "
+                          "may be squashed only once", name, g->revs[r->squash].id, S->id);
+      r->squash = (int)i;
+      S->replaced[j] = x;
+      if (r->ghost) S->complete = 0;
+    }
+    struct lm_rev *S = &g->revs[i];
+    if (!S->complete) continue;                        /* the chain can no longer be checked */
+    struct lm_rev *first = &g->revs[S->replaced[0]];
+    if (!same_names(first->down_names, first->ndown_names, S->down_names, S->ndown_names))
+      return file_error(e, S->path, "revision %s replaces %s..., but its down_revision differs "
+                        "from %s's: a squash has the down_revision of the first revision it "
+                        "replaces", S->id, first->id, first->id);
+    for (size_t j = 1; j < S->nreplaces; j++) {
+      struct lm_rev *r = &g->revs[S->replaced[j]], *prev = &g->revs[S->replaced[j - 1]];
+      if (r->ndown_names != 1 || strcmp(r->down_names[0], prev->id) != 0)
+        return file_error(e, S->path, "revision %s: replaces must list a linear chain, oldest "
+                          "first, but the down_revision of %s is not %s (the revision before "
+                          "it in replaces)", S->id, r->id, prev->id);
+    }
+  }
+  return LM_OK;
+}
+
+/* Which revisions are out of the graph: ghosts always, a squash's chain
+ * while the squash is in effect, a squash while its chain runs. */
+static void set_hidden(struct lm_graph *g) {
+  for (size_t i = 0; i < g->nrevs; i++) {
+    struct lm_rev *r = &g->revs[i];
+    r->hidden = r->ghost || (r->squash >= 0 && g->revs[r->squash].in_effect) ||
+                (r->nreplaces && !r->in_effect);
+    r->ndown = r->hidden ? 0 : r->ndown_names;
+  }
+}
+
+/* A name in down_revision or depends_on to the revision it stands for in
+ * this view (a replaced id to its squash, a squash out of effect to the
+ * chain's last revision); -1 when absent. Naming a revision in the middle
+ * of a chain whose squash is in effect is an error. */
+static int link_name(struct lm_graph *g, const struct lm_rev *from, const char *what,
+                     const char *name, int *out, struct lm_err *e) {
+  int x = lm_strmap_get(&g->ids, name);
+  *out = x;
+  if (x < 0) return LM_OK;
+  const struct lm_rev *r = &g->revs[x];
+  if (r->squash >= 0 && g->revs[r->squash].in_effect) {
+    const struct lm_rev *S = &g->revs[r->squash];
+    if (S->replaced[S->nreplaces - 1] != x)
+      return file_error(e, from->path, "revision %s: %s '%s' is inside the chain squashed "
+                        "into %s, where only its last revision (%s) or %s may be named",
+                        from->id, what, name, S->id, g->revs[S->replaced[S->nreplaces - 1]].id,
+                        S->id);
+  }
+  *out = lm_graph_find_row(g, name);
+  return LM_OK;
+}
+
+/* Undoes link_graph, so that a view can be linked again. */
+static void unlink_graph(struct lm_graph *g) {
+  for (size_t i = 0; i < g->nrevs; i++) {
+    struct lm_rev *r = &g->revs[i];
+    free(r->down);
+    r->down = NULL;
+    lm_ilist_release(&r->deps);
+    lm_ilist_release(&r->norm_down);
+    lm_ilist_release(&r->children);
+    lm_ilist_release(&r->all_children);
+    lm_ilist_release(&r->norm_children);
+    lm_ilist_release(&r->labels);
+    r->topo = 0;
+  }
+  for (size_t i = 0; i < g->nlabels; i++) free(g->labels[i].name);
+  g->nlabels = 0;
+  free(g->label_map.keys);
+  free(g->label_map.vals);
+  memset(&g->label_map, 0, sizeof g->label_map);
+  free(g->keys);
+  g->keys = NULL;
+  g->nkeys = 0;
+  lm_ilist_release(&g->heads);
+  lm_ilist_release(&g->real_heads);
+  lm_ilist_release(&g->bases);
+  lm_ilist_release(&g->real_bases);
+}
+
+static int link_graph(struct lm_graph *g, struct lm_err *e);
+
+int lm_graph_relink(struct lm_graph *g, struct lm_err *e) {
+  unlink_graph(g);
+  set_hidden(g);
+  return link_graph(g, e);
+}
+
 int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
   if (g->built) return LM_OK;
+  if (g->nsquashes && setup_squashes(g, e) != LM_OK) return LM_ERROR;
   size_t n = g->nrevs;
   g->mark = lm_graph_marks_new(n);
   g->mark2 = lm_graph_marks_new(n);
   g->mark3 = lm_graph_marks_new(n);
   g->stack = lm_malloc(n * sizeof *g->stack);
+  if (g->nsquashes) {                 /* check the chains' view too, then the squashes' */
+    for (size_t i = 0; i < n; i++) g->revs[i].in_effect = !g->revs[i].complete;
+    set_hidden(g);
+    if (link_graph(g, e) != LM_OK) return LM_ERROR;
+    unlink_graph(g);
+  }
+  for (size_t i = 0; i < n; i++) g->revs[i].in_effect = 1;
+  set_hidden(g);
+  if (link_graph(g, e) != LM_OK) return LM_ERROR;
+  g->built = 1;
+  return LM_OK;
+}
+
+/* Links the revisions that are in the graph (not hidden) in the current
+ * view: labels, parents, dependencies, children, heads and bases, cycles,
+ * topological positions, label propagation, the prefix index. */
+static int link_graph(struct lm_graph *g, struct lm_err *e) {
+  size_t n = g->nrevs;
 
   /* Branch labels: each name once, and never an existing revision id. */
   for (size_t i = 0; i < n; i++) {
     struct lm_rev *r = &g->revs[i];
+    if (r->hidden) continue;
     for (size_t j = 0; j < r->nown_labels; j++) {
       const char *name = r->own_labels[j];
       int other = lm_strmap_get(&g->ids, name);
@@ -328,16 +484,19 @@ int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
   /* Parents and dependencies (a dependency may name a label). */
   for (size_t i = 0; i < n; i++) {
     struct lm_rev *r = &g->revs[i];
+    if (r->hidden) continue;
     r->down = lm_malloc(r->ndown * sizeof *r->down);
     for (size_t j = 0; j < r->ndown; j++) {
-      int p = lm_strmap_get(&g->ids, r->down_names[j]);
+      int p;
+      if (link_name(g, r, "down_revision", r->down_names[j], &p, e) != LM_OK) return LM_ERROR;
       if (p < 0)
         return file_error(e, r->path, "revision %s: down_revision '%s' is not present", r->id,
                           r->down_names[j]);
       r->down[j] = p;
     }
     for (size_t j = 0; j < r->ndep_names; j++) {
-      int d = lm_strmap_get(&g->ids, r->dep_names[j]);
+      int d;
+      if (link_name(g, r, "depends_on", r->dep_names[j], &d, e) != LM_OK) return LM_ERROR;
       if (d < 0) {
         int lab = lm_strmap_get(&g->label_map, r->dep_names[j]);
         if (lab >= 0) d = g->labels[lab].rev;
@@ -366,6 +525,7 @@ int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
   }
   for (size_t i = 0; i < n; i++) {
     struct lm_rev *r = &g->revs[i];
+    if (r->hidden) continue;
     if (r->children.n == 0) lm_ilist_push(&g->heads, (int)i);
     if (r->all_children.n == 0) lm_ilist_push(&g->real_heads, (int)i);
     if (r->ndown == 0) lm_ilist_push(&g->bases, (int)i);
@@ -410,14 +570,14 @@ int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
   }
   for (size_t l = 0; l < g->nlabels; l++) propagate_label(g, g->labels[l].rev, (int)l);
 
-  /* The prefix index: every id and label, sorted. */
-  g->nkeys = n + g->nlabels;
-  g->keys = lm_malloc(g->nkeys * sizeof *g->keys);
-  for (size_t i = 0; i < n; i++) g->keys[i] = (struct lm_key){g->revs[i].id, (int)i};
+  /* The prefix index: every id in the graph and every label, sorted. */
+  g->keys = lm_malloc((n + g->nlabels) * sizeof *g->keys);
+  g->nkeys = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!g->revs[i].hidden) g->keys[g->nkeys++] = (struct lm_key){g->revs[i].id, (int)i};
   for (size_t l = 0; l < g->nlabels; l++)
-    g->keys[n + l] = (struct lm_key){g->labels[l].name, g->labels[l].rev};
+    g->keys[g->nkeys++] = (struct lm_key){g->labels[l].name, g->labels[l].rev};
   if (g->nkeys > 1) qsort(g->keys, g->nkeys, sizeof *g->keys, key_cmp);
-  g->built = 1;
   return LM_OK;
 }
 

@@ -33,6 +33,21 @@ enum lm_graph_ekind {
 int lm_graph_fail(struct lm_graph *g, struct lm_err *e, int kind, const char *fmt, ...)
   __attribute__((format(printf, 4, 5)));
 
+/* ---- graph_build.c ---- */
+
+/* Links the graph again for the squashes' current in_effect flags. */
+int lm_graph_relink(struct lm_graph *g, struct lm_err *e);
+
+/* ---- graph_squash.c ---- */
+
+/* After a plan for rows that name a replaced revision read as its squash
+ * (g->alias, set by lm_graph_resolve_rows): the version-table writes and
+ * rows name the stored row until a step replaces it, so that the
+ * compare-and-set writes find it. */
+void lm_graph_plan_aliases(struct lm_graph *g, struct lm_plan *plan);
+/* The message for a target naming a revision out of the current view. */
+int lm_graph_hidden_error(struct lm_graph *g, int rev, struct lm_err *e);
+
 /* ---- graph_target.c: Alembic's RevisionMap internals, over revision values ---- */
 int lm_graph_get_revisions(struct lm_graph *g, const char *ident, struct lm_ilist *out,
                            struct lm_err *e);

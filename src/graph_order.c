@@ -52,9 +52,11 @@ void lm_graph_order(const struct lm_graph *g, struct lm_ilist *out) {
   if (n == 0) return;
   int *depth = depths(g);
   struct ranked *v = lm_malloc(n * sizeof *v);
-  for (size_t i = 0; i < n; i++) v[i] = (struct ranked){(int)i, depth[i], g->revs[i].id};
-  qsort(v, n, sizeof *v, ranked_cmp);
-  for (size_t i = 0; i < n; i++) lm_ilist_push(out, v[i].rev);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)                   /* out of the view: not in the graph */
+    if (!g->revs[i].hidden) v[k++] = (struct ranked){(int)i, depth[i], g->revs[i].id};
+  qsort(v, k, sizeof *v, ranked_cmp);
+  for (size_t i = 0; i < k; i++) lm_ilist_push(out, v[i].rev);
   free(v);
   free(depth);
 }

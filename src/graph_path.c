@@ -173,7 +173,7 @@ int lm_graph_collect_downgrade(struct lm_graph *g, const struct lm_ilist *heads,
   struct lm_ilist roots = LM_ILIST_INIT;
   if (trev == LM_REV_NONE) {
     for (size_t i = 0; i < n; i++)
-      if (g->revs[i].ndown == 0) lm_ilist_push(&roots, (int)i);
+      if (g->revs[i].ndown == 0 && !g->revs[i].hidden) lm_ilist_push(&roots, (int)i);
   } else {
     struct lm_rev *t = &g->revs[trev];
     for (size_t i = 0; i < t->children.n; i++) lm_ilist_push(&roots, t->children.v[i]);
@@ -244,11 +244,16 @@ int lm_graph_reword(struct lm_graph *g, struct lm_err *e, int cmd, const char *s
 int lm_graph_resolve_rows(struct lm_graph *g, const char *const *rows, size_t nrows,
                         struct lm_ilist *out, struct lm_err *e) {
   for (size_t i = 0; i < nrows; i++) {
-    int r = lm_graph_find(g, rows[i]);
+    int r = lm_graph_find_row(g, rows[i]), stored = lm_graph_find(g, rows[i]);
     if (r < 0)
       return lm_graph_fail(g, e, LM_GERR_RESOLUTION,
                            "Can't locate revision identified by '%s' (a row of the version table)",
                            rows[i]);
+    if (g->revs[r].hidden) return lm_graph_hidden_error(g, r, e);
+    if (stored != r) {                                 /* read as its squash (or chain) */
+      lm_ilist_push(&g->alias, r);
+      lm_ilist_push(&g->alias, stored);
+    }
     size_t k = 0;
     while (k < out->n && out->v[k] != r) k++;
     if (k == out->n) lm_ilist_push(out, r);
@@ -276,7 +281,8 @@ int lm_graph_history(struct lm_graph *g, const char *range, const char *const *r
   unsigned char *todo = lm_malloc(g->nrevs);
   int rc = LM_OK;
   int lower_current = strcmp(base, "current") == 0, upper_current = strcmp(head, "current") == 0;
-  if (lower_current || upper_current) {
+  if (lower_current || upper_current) rc = lm_graph_select(g, rows, nrows, e);
+  if (rc == LM_OK && (lower_current || upper_current)) {
     struct lm_ilist cur = LM_ILIST_INIT;
     rc = lm_graph_resolve_rows(g, rows, nrows, &cur, e);
     if (rc == LM_OK && upper_current && cur.n == 0) head = "heads";

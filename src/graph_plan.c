@@ -232,7 +232,13 @@ static int split_range(const char *target, char **start, char **end) {
 static int range_start(struct lm_graph *g, const char *start, struct lm_ilist *out,
                        struct lm_err *e) {
   if (start[0] == '\0' || strcmp(start, "base") == 0) return LM_OK;
-  int r;
+  int stored = lm_graph_find(g, start), r = lm_graph_find_row(g, start);
+  if (stored >= 0 && g->revs[stored].hidden && r >= 0 && !g->revs[r].hidden) {
+    lm_ilist_push(out, r);                            /* a stored row read as its squash */
+    lm_ilist_push(&g->alias, r);
+    lm_ilist_push(&g->alias, stored);
+    return LM_OK;
+  }
   if (lm_graph_get_revision(g, start, &r, e)) return LM_ERROR;
   if (r >= 0) lm_ilist_push(out, r);
   return LM_OK;
@@ -277,13 +283,17 @@ int lm_graph_upgrade(struct lm_graph *g, const char *const *rows, size_t nrows,
   unsigned char *todo = lm_malloc(g->nrevs);
   struct lm_ilist targets = LM_ILIST_INIT, order = LM_ILIST_INIT;
   g->ekind = 0;
-  int rc = offline ? range_start(g, start, &plan->start, e)
-                   : lm_graph_resolve_rows(g, rows, nrows, &plan->start, e);
+  int rc = offline ? lm_graph_select(g, (const char *const *)&start, start[0] != '\0', e)
+                   : lm_graph_select(g, rows, nrows, e);
+  if (rc == LM_OK)
+    rc = offline ? range_start(g, start, &plan->start, e)
+                 : lm_graph_resolve_rows(g, rows, nrows, &plan->start, e);
   if (rc == LM_OK)
     rc = lm_graph_collect_upgrade(g, end, &plan->start, NULL, 0, 1, 1, todo, &targets, e);
   if (rc == LM_OK) {
     lm_graph_topo_sort(g, todo, targets.v, targets.n, &order);
     run_steps(g, plan, &order, 1);
+    lm_graph_plan_aliases(g, plan);
   } else {
     lm_graph_reword(g, e, LM_CMD_UPGRADE, start, end);
   }
@@ -303,13 +313,15 @@ int lm_graph_upgrade_to(struct lm_graph *g, const char *const *rows, size_t nrow
   unsigned char *todo = lm_malloc(g->nrevs);
   struct lm_ilist tv = LM_ILIST_INIT, order = LM_ILIST_INIT;
   g->ekind = 0;
-  int rc = lm_graph_resolve_rows(g, rows, nrows, &plan->start, e);
+  int rc = lm_graph_select(g, rows, nrows, e);
+  if (rc == LM_OK) rc = lm_graph_resolve_rows(g, rows, nrows, &plan->start, e);
   for (size_t i = 0; rc == LM_OK && i < ntargets; i++)
     rc = lm_graph_get_revisions(g, targets[i], &tv, e);
   if (rc == LM_OK) rc = lm_graph_collect_upgrade(g, NULL, &plan->start, NULL, 0, 1, 1, todo, &tv, e);
   if (rc == LM_OK) {
     lm_graph_topo_sort(g, todo, tv.v, tv.n, &order);
     run_steps(g, plan, &order, 1);
+    lm_graph_plan_aliases(g, plan);
   } else {
     lm_graph_reword(g, e, LM_CMD_UPGRADE, NULL, ntargets ? targets[0] : "heads");
   }
@@ -327,8 +339,11 @@ int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows
   unsigned char *todo = lm_malloc(g->nrevs);
   struct lm_ilist order = LM_ILIST_INIT;
   g->ekind = 0;
-  int rc = offline ? range_start(g, start, &plan->start, e)
-                   : lm_graph_resolve_rows(g, rows, nrows, &plan->start, e);
+  int rc = offline ? lm_graph_select(g, (const char *const *)&start, start[0] != '\0', e)
+                   : lm_graph_select(g, rows, nrows, e);
+  if (rc == LM_OK)
+    rc = offline ? range_start(g, start, &plan->start, e)
+                 : lm_graph_resolve_rows(g, rows, nrows, &plan->start, e);
   if (rc == LM_OK) rc = lm_graph_collect_downgrade(g, &plan->start, end, todo, e);
   if (rc == LM_OK) {
     lm_graph_topo_sort(g, todo, plan->start.v, plan->start.n, &order);
@@ -340,7 +355,10 @@ int lm_graph_downgrade(struct lm_graph *g, const char *const *rows, size_t nrows
         if (r->path) lm_err_prefix(e, "%s", r->path);
       }
     }
-    if (rc == LM_OK) run_steps(g, plan, &order, 0);
+    if (rc == LM_OK) {
+      run_steps(g, plan, &order, 0);
+      lm_graph_plan_aliases(g, plan);
+    }
   } else {
     lm_graph_reword(g, e, LM_CMD_DOWNGRADE, start, end);
   }
@@ -409,10 +427,14 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
   }
   if (rc == LM_OK && start) {
     char *s0 = lm_strndup(start, start_len);
-    rc = range_start(g, s0, &plan->start, e);
+    rc = lm_graph_select(g, (const char *const *)&s0, 1, e);
+    if (rc == LM_OK) rc = range_start(g, s0, &plan->start, e);
     free(s0);
   } else if (rc == LM_OK && !purge) {
-    rc = lm_graph_resolve_rows(g, rows_in, nrows, &plan->start, e);
+    rc = lm_graph_select(g, rows_in, nrows, e);
+    if (rc == LM_OK) rc = lm_graph_resolve_rows(g, rows_in, nrows, &plan->start, e);
+  } else if (rc == LM_OK) {
+    rc = lm_graph_select(g, NULL, 0, e);
   }
   struct lm_ilist filtered = LM_ILIST_INIT, dests = LM_ILIST_INIT;
   for (size_t t = 0; rc == LM_OK && t < ntargets; t++) {
@@ -500,6 +522,7 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
     lm_ilist_release(&moved);
     for (size_t i = 0; i < rows.list.n; i++) lm_ilist_push(&plan->rows, rows.list.v[i]);
     rows_release(&rows);
+    if (rc == LM_OK) lm_graph_plan_aliases(g, plan);
   } else {
     lm_graph_reword(g, e, LM_CMD_STAMP, NULL, NULL);
   }

@@ -165,6 +165,8 @@ int lm_graph_revision_for_ident(struct lm_graph *g, const char *ident, const cha
     }
     if (nmatch == 0) {
       lm_ilist_release(&cands);
+      int hidden = lm_graph_find(g, ident);
+      if (hidden >= 0) return lm_graph_hidden_error(g, hidden, e);
       if (branch_rev >= 0 && plen > 0) {
         /* The prefix may exist outside the branch: say so. */
         size_t k = lower_bound(g, ident);

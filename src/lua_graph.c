@@ -202,20 +202,26 @@ static int core_graph(lua_State *L) {
     }
     lua_getfield(L, rec, "depends_on");                 /* rec+4 */
     lua_getfield(L, rec, "branch_labels");              /* rec+5 */
+    lua_getfield(L, rec, "replaces");                   /* rec+6 */
     s->nstrs = 0;
     spec.ndown = collect_strings(L, rec + 3, s, "down_revision");
     spec.ndepends_on = collect_strings(L, rec + 4, s, "depends_on");
     spec.nlabels = collect_strings(L, rec + 5, s, "branch_labels");
+    spec.nreplaces = collect_strings(L, rec + 6, s, "replaces");
     spec.down = s->strs;
     spec.depends_on = s->strs + spec.ndown;
     spec.labels = s->strs + spec.ndown + spec.ndepends_on;
-    lua_getfield(L, rec, "has_downgrade");              /* rec+6 */
+    spec.replaces = s->strs + spec.ndown + spec.ndepends_on + spec.nlabels;
+    lua_getfield(L, rec, "ghost");                      /* rec+7 */
+    spec.ghost = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, rec, "has_downgrade");              /* rec+7 */
     if (lua_type(L, -1) == LUA_TBOOLEAN) {              /* said, or scanned: not loaded */
       spec.has_downgrade = lua_toboolean(L, -1);
     } else {
-      lua_getfield(L, rec, "upgrade");                  /* rec+7 */
+      lua_getfield(L, rec, "upgrade");                  /* rec+8 */
       int is_script = lua_isfunction(L, -1);
-      lua_getfield(L, rec, "downgrade");                /* rec+8 */
+      lua_getfield(L, rec, "downgrade");                /* rec+9 */
       spec.has_downgrade = is_script ? lua_isfunction(L, -1) : 1;
     }
     if (lm_graph_add(u->g, &spec, &e) != LM_OK) return lm_lua_raise(L, &e);
@@ -362,11 +368,25 @@ static int graph_revision(lua_State *L) {
   lua_setfield(L, -2, "dependents");
   push_labels(L, g, &r->labels);
   lua_setfield(L, -2, "branch_labels");
-  lua_pushboolean(L, r->children.n == 0);
+  lua_pushboolean(L, r->children.n == 0 && !r->hidden);
   lua_setfield(L, -2, "is_head");
+  if (r->nreplaces) {                                     /* a squash */
+    lua_createtable(L, (int)r->nreplaces, 0);
+    for (size_t j = 0; j < r->nreplaces; j++) {
+      lua_pushstring(L, r->replace_names[j]);
+      lua_rawseti(L, -2, (lua_Integer)j + 1);
+    }
+    lua_setfield(L, -2, "replaces");
+  }
+  if (r->squash >= 0) {
+    lua_pushstring(L, g->revs[r->squash].id);
+    lua_setfield(L, -2, "replaced_by");
+  }
+  lua_pushboolean(L, r->hidden);                          /* out of the graph's current view */
+  lua_setfield(L, -2, "hidden");
   lua_pushboolean(L, lm_graph_is_effective_head(g, i));
   lua_setfield(L, -2, "is_effective_head");
-  lua_pushboolean(L, r->ndown == 0);
+  lua_pushboolean(L, r->ndown == 0 && !r->hidden);
   lua_setfield(L, -2, "is_base");
   lua_pushboolean(L, lm_graph_is_branch_point(g, i));
   lua_setfield(L, -2, "is_branch_point");
@@ -481,8 +501,10 @@ static int graph_current(lua_State *L) {
   size_t nrows;
   const char **rows = lm_lua_string_array(L, 2, &nrows, "rows");
   struct scratch *s = push_scratch(L);
+  struct lm_err se = LM_ERR_INIT;
+  if (lm_graph_select(g, rows, nrows, &se) != LM_OK) return lm_lua_raise(L, &se);
   for (size_t i = 0; i < nrows; i++) {
-    int r = lm_graph_find(g, rows[i]);
+    int r = lm_graph_find_row(g, rows[i]);
     if (r < 0) {
       struct lm_err e = LM_ERR_INIT;
       lm_err_set(&e, LM_ERROR, "Can't locate revision identified by '%s' (a row of the "
@@ -514,7 +536,9 @@ static int graph_applied(lua_State *L) {
   size_t nrows;
   const char **rows = lm_lua_string_array(L, 2, &nrows, "rows");
   struct scratch *s = push_scratch(L);
-  for (size_t i = 0; i < nrows; i++) lm_ilist_push(&s->plan.start, lm_graph_find(g, rows[i]));
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_graph_select(g, rows, nrows, &e) != LM_OK) return lm_lua_raise(L, &e);
+  for (size_t i = 0; i < nrows; i++) lm_ilist_push(&s->plan.start, lm_graph_find_row(g, rows[i]));
   lm_graph_applied(g, s->plan.start.v, s->plan.start.n, &s->list);
   lm_lua_push_ids(L, g, s->list.v, s->list.n, 0);
   return 1;

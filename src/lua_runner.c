@@ -21,6 +21,8 @@
  *   revision whose step failed.
  * core.current(conn, version_table) -> {ids}, without creating anything.
  * core.interrupt(), core.interrupted(): Ctrl-C (runner.h).
+ * core.autocommit_begin(), core.autocommit_end(n), core.step_in_transaction():
+ *   op.autocommit_block's hold on the running step's transaction (runner.h).
  * core.ensure_version(conn, version_table): create the version table and log.
  * core.version_log_name(version_table) -> the log table's name.
  * core.logged_checksums(conn, version_table) -> {[revision] = checksum}: the
@@ -45,6 +47,10 @@ enum { ARG_CONN = 1, ARG_GRAPH, ARG_RECORDS, ARG_OPTS, SLOT_MIGRATE, SLOT_LOG, S
 struct hook_ctx {
   lua_State *L;
   int failed_rev;              /* the revision whose body failed, or -1 */
+  /* The log and emit functions in the registry: they are also called from
+   * inside a step (op.autocommit_block's core.autocommit_*), where the
+   * stack slots of core.run are not the running frame's. */
+  int ref_log, ref_emit;
 };
 
 /* Copy a Lua error value into e: its message (via __tostring) and, for an
@@ -85,10 +91,12 @@ static int hook_migrate(void *ctx, int rev, int upgrade, struct lm_err *e) {
 }
 
 /* Call a (level, message) or (sql) hook; an error in it is reported, not fatal. */
-static void call_hook(lua_State *L, int slot, const char *a, const char *b) {
-  if (lua_isnil(L, slot)) return;
+static void call_hook(lua_State *L, int ref, const char *a, const char *b) {
   int top = lua_gettop(L);
-  lua_pushvalue(L, slot);
+  if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) == LUA_TNIL) {
+    lua_settop(L, top);
+    return;
+  }
   lua_pushstring(L, a);
   if (b) lua_pushstring(L, b);
   if (lua_pcall(L, b ? 2 : 1, 0, 0) != LUA_OK)
@@ -97,11 +105,13 @@ static void call_hook(lua_State *L, int slot, const char *a, const char *b) {
 }
 
 static void hook_log(void *ctx, const char *level, const char *message) {
-  call_hook(((struct hook_ctx *)ctx)->L, SLOT_LOG, level, message);
+  struct hook_ctx *h = ctx;
+  call_hook(h->L, h->ref_log, level, message);
 }
 
 static void hook_emit(void *ctx, const char *sql) {
-  call_hook(((struct hook_ctx *)ctx)->L, SLOT_EMIT, sql, NULL);
+  struct hook_ctx *h = ctx;
+  call_hook(h->L, h->ref_emit, sql, NULL);
 }
 
 static void push_steps(lua_State *L, const struct lm_graph *g, const struct lm_plan *p) {
@@ -253,15 +263,21 @@ static int core_run(lua_State *L) {
   if (kind != LM_RUN_UPGRADE && kind != LM_RUN_STAMP && o.target == NULL)
     return luaL_error(L, "core.run: opts.target is required for a downgrade");
 
-  struct hook_ctx ctx = {L, -1};
+  struct hook_ctx ctx = {L, -1, LUA_NOREF, LUA_NOREF};
   struct lm_run_hooks hooks = {&ctx, hook_migrate, hook_log, hook_emit};
   struct lm_err e = LM_ERR_INIT;
+  lua_pushvalue(L, SLOT_LOG);
+  ctx.ref_log = luaL_ref(L, LUA_REGISTRYINDEX);       /* LUA_REFNIL for nil */
+  lua_pushvalue(L, SLOT_EMIT);
+  ctx.ref_emit = luaL_ref(L, LUA_REGISTRYINDEX);
   /* The hooks run the migrations, which may reach the connection
    * (op.get_bind()): it must not be closed under lm_run. Nothing raises
    * between lend and take back: the hooks call Lua under lua_pcall. */
   if (conn) lm_lua_conn_lend(L, ARG_CONN, 1);
   int rc = lm_run(conn, g, s->scripts, &o, &hooks, &s->plan, &e);
   if (conn) lm_lua_conn_lend(L, ARG_CONN, -1);
+  luaL_unref(L, LUA_REGISTRYINDEX, ctx.ref_log);
+  luaL_unref(L, LUA_REGISTRYINDEX, ctx.ref_emit);
   /* Ctrl-C seen by the run: its message says where the database is. The
    * hook main.c set to stop Lua code would replace it with a bare
    * "interrupted" at the caller's next instruction. */
@@ -361,7 +377,35 @@ static int core_log_accept(lua_State *L) {
   return 0;
 }
 
+/* core.autocommit_begin() -> whether it ended the step's transaction;
+ * core.autocommit_end(nstatements); core.step_in_transaction() -> true,
+ * false, or nil when no step runs: op.autocommit_block (runner.h). */
+static int core_autocommit_begin(lua_State *L) {
+  struct lm_err e = LM_ERR_INIT;
+  int ended;
+  if (lm_run_autocommit_begin(&ended, &e) != LM_OK) return lm_lua_raise(L, &e);
+  lua_pushboolean(L, ended);
+  return 1;
+}
+
+static int core_autocommit_end(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  struct lm_err e = LM_ERR_INIT;
+  if (lm_run_autocommit_end((long)n, &e) != LM_OK) return lm_lua_raise(L, &e);
+  return 0;
+}
+
+static int core_step_in_transaction(lua_State *L) {
+  int in = lm_run_step_in_transaction();
+  if (in < 0) lua_pushnil(L);
+  else lua_pushboolean(L, in);
+  return 1;
+}
+
 static const luaL_Reg runner_funcs[] = {
+  {"autocommit_begin", core_autocommit_begin},
+  {"autocommit_end", core_autocommit_end},
+  {"step_in_transaction", core_step_in_transaction},
   {"logged_checksums", core_logged_checksums},
   {"log_accept", core_log_accept},
   {"version_log_name", core_version_log_name},

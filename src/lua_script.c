@@ -14,6 +14,7 @@
  *   them, which also checks that the scan read what Lua does. A record is
  *     { revision = "3f2a9c1d8e7b", down_revision = nil | "id" | {"a", "b"},
  *       parents = {...}, depends_on = {...}, branch_labels = {...},
+ *       replaces = {...} (a squash: the revisions it replaces),
  *       message = "create users" | nil, transactional = true,
  *       path = "migrations/versions/3f2a_create_users.lua",
  *       checksum = "<64 hex digits of SHA-256>",
@@ -213,7 +214,7 @@ static int core_script_message(lua_State *L) {
 
 /* core.scan_header(text) -> header | nil, first_revision
  * header: the metadata the header scan reads (revision, down_revision,
- * branch_labels, depends_on, message, transactional, as written) and
+ * branch_labels, depends_on, replaces, message, transactional, as written) and
  * has_downgrade, when text has the plain form `luamig revision` writes;
  * first_revision: lm_script_first_revision's id, or nil. */
 static int core_scan_header(lua_State *L) {

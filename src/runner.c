@@ -44,6 +44,52 @@ static void tx_rollback(struct run *r) {
   lm_sink_rollback(&r->sink);                         /* the step's error is what matters */
 }
 
+/* ---- op.autocommit_block: the step's transaction ended and begun again ---- */
+
+static struct run *active;                            /* the run whose step body runs */
+
+int lm_run_step_in_transaction(void) {
+  if (active == NULL || !active->step_running) return -1;
+  return active->in_tx;
+}
+
+int lm_run_autocommit_begin(int *ended, struct lm_err *e) {
+  struct run *r = active;
+  *ended = 0;
+  if (r == NULL || !r->step_running)
+    return lm_err_set(e, LM_ERROR, "autocommit_block: only inside a migration's upgrade or "
+                      "downgrade while luamig runs it");
+  if (r->in_block)
+    return lm_err_set(e, LM_ERROR, "autocommit_block: already inside one (blocks do not nest)");
+  if (r->in_tx) {
+    if (tx_commit(r, e) != LM_OK) return LM_ERROR;
+    r->committed = r->step_before;                    /* the steps before, and this one's start */
+    r->steps_committed = r->steps_done;
+    r->step_partial = 1;
+    r->block_ended_tx = 1;
+    *ended = 1;
+  }
+  r->in_block = 1;
+  return LM_OK;
+}
+
+int lm_run_autocommit_end(long nstatements, struct lm_err *e) {
+  struct run *r = active;
+  if (r == NULL || !r->in_block)
+    return lm_err_set(e, LM_ERROR, "autocommit_block: not inside one");
+  r->in_block = 0;
+  int ended = r->block_ended_tx;
+  r->block_ended_tx = 0;
+  const struct lm_step *s = r->step;
+  char *label = lm_run_step_label(r, s);
+  lm_run_say(r, "INFO", "%s: %ld statement%s ran outside a transaction (op.autocommit_block)%s",
+             label, nstatements, nstatements == 1 ? "" : "s",
+             ended ? "; what the step did before the block is committed" : "");
+  free(label);
+  if (ended && tx_begin(r, e) != LM_OK) return LM_ERROR;
+  return LM_OK;
+}
+
 /* ---- plans ---- */
 
 static int make_plan(struct run *r, char **rows, size_t nrows, const char *target,
@@ -209,7 +255,18 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     r->step_started = 1;
     int64_t t0 = now_ms();
     int body = LM_OK;
-    if (!s->stamp && s->rev >= 0) body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
+    if (!s->stamp && s->rev >= 0) {
+      struct run *outer = active;
+      active = r;
+      r->step = s;
+      r->step_before = before;
+      r->step_running = 1;
+      r->in_block = r->block_ended_tx = r->step_partial = 0;
+      body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
+      r->step_running = 0;
+      active = outer;
+      committed = r->committed;                       /* an autocommit block commits */
+    }
     if (lm_run_interrupted()) {         /* the statement was stopped, or the body ran out */
       tx_rollback(r);
       lm_run_explain_interrupt(r, s, transactional, committed, e);
@@ -339,11 +396,14 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
 
   if (!o->plan_only) lm_run_watch(c);
   if (!o->plan_only && (rc = lm_run_take_lock(&r, e)) != LM_OK) goto cleanup;
-  if (!o->plan_only && o->kind != LM_RUN_DOWNGRADE &&
-      (rc = lm_version_ensure(&r.sink, o->version_table, e)) != LM_OK)
-    goto cleanup;
   if ((rc = lm_version_read(c, o->version_table, &rows, &nrows, e)) != LM_OK) goto cleanup;
   if ((rc = make_plan(&r, rows, nrows, o->target, plan, e)) != LM_OK || o->plan_only)
+    goto cleanup;
+  /* The tables after the plan: a row no script has (a database taken over
+   * from Alembic, code older than the database) is refused with nothing
+   * written; a downgrade of rows another tool wrote creates the log first. */
+  if ((o->kind != LM_RUN_DOWNGRADE || nrows > 0) &&
+      (rc = lm_version_ensure(&r.sink, o->version_table, e)) != LM_OK)
     goto cleanup;
 
   for (int attempt = 0;; attempt++) {

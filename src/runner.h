@@ -54,6 +54,20 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
            const struct lm_run_opts *o, const struct lm_run_hooks *h, struct lm_plan *plan,
            struct lm_err *e);
 
+/* op.autocommit_block, from inside a step's body (the migrate hook) of the
+ * run in progress: lm_run_autocommit_begin commits the transaction the
+ * step runs in (and, with transaction_per_migration = false, the steps
+ * before it), so what follows runs outside a transaction; *ended says
+ * whether there was one (none in a transactional = false step).
+ * lm_run_autocommit_end begins a new transaction for the rest of the step
+ * if the block ended one, and logs that nstatements ran outside a
+ * transaction. Offline both go through the sink (COMMIT; ... BEGIN;).
+ * Outside a step both fail; lm_run_step_in_transaction says whether a
+ * step runs now (-1: no step) in a transaction (1) or not (0). */
+int lm_run_autocommit_begin(int *ended, struct lm_err *e);
+int lm_run_autocommit_end(long nstatements, struct lm_err *e);
+int lm_run_step_in_transaction(void);
+
 /* Ctrl-C. lm_run_interrupt marks the runs of this process interrupted and
  * asks the statement running on the connection of the run in progress, if
  * any, to stop (db.h's interrupt); it is async-signal-safe, for the luamig

@@ -177,14 +177,19 @@ void lm_run_explain_failure(struct run *r, const struct lm_step *s, int transact
                             const struct lm_ilist *committed, struct lm_err *e) {
   char *label = lm_run_step_label(r, s);
   lm_err_prefix(e, "%s", label);
-  if (!transactional) {
+  if (!transactional || r->step_partial) {
     struct lm_buf b = LM_BUF_INIT;
     r->explained = 1;                                 /* say_rows says where */
     const char *why = lm_run_lost_reason(r);
     lm_buf_printf(&b, "%s\n", e->message);
     if (why) lm_buf_printf(&b, "%s.\n", why);
-    lm_buf_printf(&b, "This step ran outside a transaction (transactional = false): what it did "
-                  "before the error stays applied, and ");
+    if (!transactional)
+      lm_buf_printf(&b, "This step ran outside a transaction (transactional = false): what it did "
+                    "before the error stays applied, and ");
+    else
+      lm_buf_printf(&b, "This step used op.autocommit_block: what it did before the block is "
+                    "already committed and the block's statements ran outside a transaction, so "
+                    "they stay applied (what ran after the block was rolled back), and ");
     say_rows(r, &b, committed);
     advise_by_hand(r, s, &b);
     free(e->message);
@@ -198,13 +203,17 @@ void lm_run_explain_failure(struct run *r, const struct lm_step *s, int transact
 void lm_run_explain_interrupt(struct run *r, const struct lm_step *s, int transactional,
                               const struct lm_ilist *committed, struct lm_err *e) {
   char *label = lm_run_step_label(r, s);
-  if (transactional) {
+  if (transactional && !r->step_partial) {
     lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) during %s: the step was rolled back", label);
   } else {
     struct lm_buf b = LM_BUF_INIT;
-    lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step ran outside a transaction "
-                  "(transactional = false): what it did before the interruption stays applied, "
-                  "and ", label);
+    if (!transactional)
+      lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step ran outside a transaction "
+                    "(transactional = false): what it did before the interruption stays applied, "
+                    "and ", label);
+    else
+      lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step used op.autocommit_block: what "
+                    "it did before the block and in it stays applied, and ", label);
     say_rows(r, &b, committed);
     advise_by_hand(r, s, &b);
     lm_err_set(e, LM_ERROR, "%s", b.data);

@@ -37,6 +37,13 @@ struct run {
   size_t steps_committed;             /* ... of which committed */
   const struct lm_ilist *committed;   /* the rows at luamig's last commit */
   int explained;                      /* the message already says where the database is */
+  /* op.autocommit_block (lm_run_autocommit_begin/end) in the running step */
+  const struct lm_step *step;         /* the running step */
+  const struct lm_ilist *step_before; /* the rows before the running step */
+  int step_running;                   /* the step's body is running */
+  int in_block;                       /* inside the block */
+  int block_ended_tx;                 /* the block committed the step's transaction */
+  int step_partial;                   /* part of the step is committed by a block */
 };
 
 /* The id of revision rev (an index into the graph). */

@@ -221,6 +221,7 @@ static int read_metadata(lua_State *L, int env, int rec, const char *path, struc
   lua_setfield(L, rec, "parents");
   if (list_field(L, env, rec, "branch_labels", "branch_labels", path, e)) return LM_ERROR;
   if (list_field(L, env, rec, "depends_on", "depends_on", path, e)) return LM_ERROR;
+  if (list_field(L, env, rec, "replaces", "replaces", path, e)) return LM_ERROR;
 
   lua_pushliteral(L, "message");
   int mt = lua_rawget(L, env);

@@ -24,7 +24,7 @@ int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *
 
 /* Runs the script at path and pushes its record table:
  *   revision, down_revision (nil, a string, or a list for a merge),
- *   parents, depends_on, branch_labels (lists, possibly empty), message,
+ *   parents, depends_on, branch_labels, replaces (lists, possibly empty), message,
  *   transactional (boolean), path, checksum, upgrade, downgrade, env.
  * On failure pushes nothing and fills e with "path:line: message" or
  * "path: what is wrong". The top-level code runs with os.exit refused and

@@ -162,7 +162,8 @@ static int scan_body_line(const char *p, const char *eol, int *level) {
 }
 
 static const char *const meta_names[] = {"revision", "down_revision", "branch_labels",
-                                         "depends_on", "message", "transactional", NULL};
+                                         "depends_on", "replaces", "message", "transactional",
+                                         NULL};
 
 /* One top-level `name = literal` line [p, eol): sets env[name]. */
 static int scan_assignment(lua_State *L, int env, const char *p, const char *eol) {
@@ -294,7 +295,8 @@ static int same_value(lua_State *L, int a, int b) {
 
 const char *lm_script_scan_differs(lua_State *L, int scanned, int loaded) {
   static const char *const fields[] = {"revision", "down_revision", "parents", "branch_labels",
-                                       "depends_on", "message", "transactional", NULL};
+                                       "depends_on", "replaces", "message", "transactional",
+                                       NULL};
   scanned = lua_absindex(L, scanned);
   loaded = lua_absindex(L, loaded);
   const char *differs = NULL;

@@ -102,6 +102,7 @@ local function respelled(t, server)
   for i, ix in ipairs(t.indexes or {}) do
     local si, nix = indexes[ix.name], copy_shallow(ix)
     if si then nix.columns, nix.where, nix.declared = si.columns, si.where, ix end
+    if si then nix.column_options = si.column_options end   -- pg_catalog.x_ops read as x_ops
     out.indexes[i] = nix
   end
   return out
@@ -127,7 +128,7 @@ function M.compare(conn, declared, opts)
       for name in pairs(names) do
         if server[name] then tables[name] = respelled(target.tables[name], server[name]) end
       end
-      target = {dialect = target.dialect, tables = tables, order = target.order}
+      target = {dialect = target.dialect, tables = tables, order = target.order, enums = target.enums}
       ops = diff.compare(target, live, dopts)
       -- what is rendered is the declaration as written, not the server's spelling
       for _, op in ipairs(ops) do
@@ -159,7 +160,7 @@ function M.describe(ops, ctx)
   for i, op in ipairs(ops) do
     local name = op.kind == "alter_column" and op.column
       or (op.column and op.column.name) or (op.index and op.index.name)
-      or (op.constraint and op.constraint.name) or op.table
+      or (op.constraint and op.constraint.name) or op.table or (op.enum and op.enum.name)
     out[i] = {kind = op.kind, ctype = op.ctype, table = op.table, name = name, description = diff.describe(op),
               code = render.op(op, ctx)}
   end

@@ -37,7 +37,7 @@ local where = {
   {"current", "listing"}, {"history", "listing"}, {"heads", "listing"},
   {"branches", "listing"}, {"show", "listing"}, {"merge", "scaffold"}, {"edit", "listing"},
   {"ensure_version", "migrate"}, {"verify", "checks"}, {"check", "checks"},
-  {"roundtrip", "checks"}, {"import", "import"},
+  {"roundtrip", "checks"}, {"squash", "squash"}, {"import", "import"},
 }
 local commands = {}
 for i, entry in ipairs(where) do
@@ -162,6 +162,9 @@ function M.main(args)
       luamig.fail(("config file '%s' not found"):format(config))
     end
     if not config and fs.readable("luamig.lua") then config = "luamig.lua" end
+    -- init --from-database reads the database: a runner on the existing project, or on the URL alone
+    local adopting = name == "init" and opts.from_database
+    local project = config and fs.readable(config) and config or nil
     if globals.name and not config and name ~= "init" and name ~= "list_templates" then
       luamig.fail(("-n %s: there is no luamig.lua here to hold that section (sections = { %s = "
         .. "{ url = ... } }); give the file with -c"):format(globals.name, globals.name))
@@ -173,8 +176,9 @@ function M.main(args)
     if cmd.listing then collectgarbage("stop") end
     c = {args = positional, opts = opts, globals = globals, command = cmd}
     luamig.traceback = globals.raiseerr
-    if name ~= "init" and name ~= "list_templates" then
-      c.m = luamig.open{config = config, url = globals.url, url_source = "--url", name = globals.name,
+    c.project = adopting and project or nil
+    if adopting or name ~= "init" and name ~= "list_templates" then
+      c.m = luamig.open{config = adopting and project or config, url = globals.url, url_source = "--url", name = globals.name,
                         x = parse_x(globals.x, cmd), tag = opts.tag, log = logger(globals),
                         traceback = globals.raiseerr,
                         progress = progress.callback(globals)}

@@ -18,7 +18,7 @@
 -- are nil for NO ACTION. Index and constraint columns are names.
 --
 -- schema() reads the whole schema with a fixed number of catalog queries
--- (four on either database), whatever the number of tables, and leaves out
+-- (four on SQLite; five on PostgreSQL, its enum types too: schema.enums), whatever the number of tables, and leaves out
 -- tables whose names start with "luamig_" (the version table and log) and
 -- SQLite's own sqlite_* tables; opts can leave out more (see M.schema). Only tables: views, triggers and sequences
 -- are not part of the model.
@@ -42,7 +42,7 @@ local kinds = {uniques = "unique_constraint", foreign_keys = "foreign_key_constr
 -- filters the declared schema the same way as the live one).
 function M.filter(schema, include)
   if not include then return schema end
-  local out = {tables = {}, order = {}, dialect = schema.dialect}
+  local out = {tables = {}, order = {}, dialect = schema.dialect, enums = schema.enums}
   local function keep(kind, name, tname)
     return include(kind, name, tname) ~= false
   end

@@ -14,7 +14,12 @@ end
 function Runner:_at_head()
   local _, graph = self:scripts()
   local rows = self:current_rows()
-  for _, id in ipairs(rows) do if not graph:revision(id) then return false end end
+  for _, id in ipairs(rows) do
+    if not graph:revision(id) then                    -- say which row, as upgrade does
+      fail(("Can't locate revision identified by '%s' (a row of the version table): `luamig verify` "
+        .. "lists such rows; `luamig stamp --purge REV` empties the table and records REV"):format(id))
+    end
+  end
   local applied = self:applied(rows)
   for _, id in ipairs(graph:heads()) do if not applied[id] then return false end end
   return true

@@ -36,13 +36,34 @@ function Runner:scripts(full)
   if not self.records then
     local dirs = self:_version_dirs()
     local records = core.load_scripts(dirs, {scan = not full})
-    local graph = core.graph(records)
     local by_id = {}
     for _, r in ipairs(records) do by_id[r.revision] = r end
+    M.add_ghosts(records, by_id)
+    local graph = core.graph(records)
     self.records, self.graph, self.by_id, self.scanned = records, graph, by_id, not full
     self.order = nil
   end
   return self.records, self.graph
+end
+
+-- A squash's replaced revisions whose files are gone get a ghost record
+-- (no path, no script), so that the graph's revisions and the records stay
+-- indexed alike: the graph keeps them out of every listing and reads a
+-- version row naming one as the squash (graph_squash.c).
+function M.add_ghosts(records, by_id)
+  for i = 1, #records do
+    local r = records[i]
+    if type(r.replaces) == "table" then
+      for _, id in ipairs(r.replaces) do
+        if type(id) == "string" and not by_id[id] then
+          local ghost = {revision = id, ghost = true, has_downgrade = true, parents = {},
+                         depends_on = {}, branch_labels = {}, replaces = {}, transactional = true}
+          records[#records + 1] = ghost
+          by_id[id] = ghost
+        end
+      end
+    end
+  end
 end
 
 -- The "Create Date:" line of a script's leading comment block (the
@@ -80,6 +101,7 @@ function Runner:info(id)
     children = g.children, dependents = g.dependents, transactional = r.transactional ~= false,
     is_head = g.is_head, is_effective_head = g.is_effective_head, is_base = g.is_base,
     is_branch_point = g.is_branch_point, is_merge_point = g.is_merge_point,
+    replaces = g.replaces, replaced_by = g.replaced_by, hidden = g.hidden,
   }, {__index = record_checksum, record = r})
 end
 
@@ -119,7 +141,11 @@ function Runner:revision(opts)
   local scaffold = require "luamig.scaffold"
   local _, graph = self:scripts()
   local operations
-  if opts.autogenerate then
+  if opts.baseline then
+    -- {baseline = true}: the first revision, creating the database's whole schema (luamig.schema_dump)
+    operations, opts = require("luamig.schema_dump").baseline_revision(self, opts)
+  end
+  if opts.autogenerate and not opts.baseline then
     -- {autogenerate = true}: the upgrade and downgrade come from comparing
     -- the database (which must be at head) with target_schema
     local ops = self:compare()

@@ -2,8 +2,8 @@
  * test_graph.c -- the revision graph in C alone: no Lua, no database.
  *
  * Graphs are written one revision per entry as "id:parent,parent
- * ~dep,dep @label": e.g. "m:c1,c2" is a merge, "n ~auth" a root that
- * depends on auth. Expectations are Alembic's (reference/alembic.md
+ * ~dep,dep @label =replaced,replaced": e.g. "m:c1,c2" is a merge, "n ~auth"
+ * a root that depends on auth, "s:a =b,c" a squash of b and c. Expectations are Alembic's (reference/alembic.md
  * sections 2 and 3); the Lua specs cover the whole grammar.
  */
 #include <stdio.h>
@@ -25,14 +25,17 @@ static size_t split(char *s, const char *seps, char **out, size_t max) {
 static struct lm_graph *make(const char *const *defs, struct lm_err *e) {
   struct lm_graph *g = lm_graph_new();
   for (size_t i = 0; defs[i]; i++) {
-    char buf[256], down[128] = "", deps[128] = "", label[64] = "";
+    char buf[256], down[128] = "", deps[128] = "", label[64] = "", repl[128] = "";
     snprintf(buf, sizeof buf, "%s", defs[i]);
+    char *eq = strchr(buf, '=');
+    if (eq) { snprintf(repl, sizeof repl, "%s", eq + 1); *eq = '\0'; }
     char *at = strchr(buf, '@'), *tilde = strchr(buf, '~'), *colon = strchr(buf, ':');
     if (at) { snprintf(label, sizeof label, "%s", at + 1); *at = '\0'; }
     if (tilde) { snprintf(deps, sizeof deps, "%s", tilde + 1); *tilde = '\0'; }
     if (colon) { snprintf(down, sizeof down, "%s", colon + 1); *colon = '\0'; }
     char *id = strtok(buf, " ");
-    char *dv[8], *pv[8], *lv[1] = {label};
+    char *dv[8], *pv[8], *lv[1] = {label}, *rv[8];
+    if (at) { char *sp = strchr(label, ' '); if (sp) *sp = '\0'; }
     struct lm_rev_spec spec = {0};
     spec.id = id ? id : "";
     spec.down = (const char *const *)dv;
@@ -41,6 +44,8 @@ static struct lm_graph *make(const char *const *defs, struct lm_err *e) {
     spec.ndepends_on = split(deps, ", ", pv, 8);
     spec.labels = (const char *const *)lv;
     spec.nlabels = label[0] ? 1 : 0;
+    spec.replaces = (const char *const *)rv;
+    spec.nreplaces = split(repl, ", ", rv, 8);
     spec.has_downgrade = 1;
     if (lm_graph_add(g, &spec, e)) {
       lm_graph_free(g);
@@ -226,6 +231,125 @@ static void test_errors(void) {
   lm_graph_free(g);
 }
 
+/* The version-table writes of a plan: "U d>e", "D x", "I y", joined by " ". */
+static char *ops_of(const struct lm_graph *g, const struct lm_plan *p) {
+  struct lm_buf b = LM_BUF_INIT;
+  lm_buf_adds(&b, "");
+  for (size_t i = 0; i < p->nsteps; i++)
+    for (size_t j = 0; j < p->steps[i].nops; j++) {
+      const struct lm_rowop *op = &p->steps[i].ops[j];
+      if (b.len) lm_buf_adds(&b, " ");
+      if (op->op == LM_ROW_UPDATE)
+        lm_buf_printf(&b, "U %s>%s", g->revs[op->from].id, g->revs[op->to].id);
+      else if (op->op == LM_ROW_DELETE) lm_buf_printf(&b, "D %s", g->revs[op->from].id);
+      else lm_buf_printf(&b, "I %s", g->revs[op->to].id);
+    }
+  return lm_buf_detach(&b);
+}
+
+static int writes_are(struct lm_graph *g, int kind, const char *row, const char *target,
+                      const char *want) {
+  struct lm_plan p = LM_PLAN_INIT;
+  struct lm_err e = LM_ERR_INIT;
+  const char *rows[1] = {row};
+  size_t nrows = row ? 1 : 0;
+  int rc = kind == UP ? lm_graph_upgrade(g, rows, nrows, target, &p, &e)
+                      : lm_graph_downgrade(g, rows, nrows, target, &p, &e);
+  char *got = rc ? lm_strdup(e.message) : ops_of(g, &p);
+  int same = strcmp(got, want) == 0;
+  if (!same) printf("#   got:  %s\n#   want: %s\n", got, want);
+  free(got);
+  lm_plan_release(&p);
+  lm_err_release(&e);
+  return same;
+}
+
+static int order_is(struct lm_graph *g, const char *want) {
+  struct lm_ilist o = LM_ILIST_INIT;
+  lm_graph_order(g, &o);
+  struct lm_buf b = LM_BUF_INIT;
+  lm_buf_adds(&b, "");
+  for (size_t i = 0; i < o.n; i++) lm_buf_printf(&b, "%s%s", i ? " " : "", g->revs[o.v[i]].id);
+  int same = strcmp(b.data, want) == 0;
+  if (!same) printf("#   got:  %s\n#   want: %s\n", b.data, want);
+  lm_buf_release(&b);
+  lm_ilist_release(&o);
+  return same;
+}
+
+/* Squashes (replaces): Django's squashmigrations rule per version rows. */
+static void test_squash(void) {
+  struct lm_err e = LM_ERR_INIT;
+  struct lm_graph *g = make((const char *const[]){"a", "b:a", "c:b", "d:c", "e:d",
+                                                   "s:a =b,c,d", NULL}, &e);
+  test_cond("a squash builds", g != NULL);
+  if (!g) { printf("# %s\n", e.message); lm_err_release(&e); return; }
+  test_cond("without rows the squash stands for its chain", order_is(g, "a s e"));
+  test_cond("the squash's child is the head", g->heads.n == 1 && strcmp(g->revs[g->heads.v[0]].id, "e") == 0);
+  test_cond("a fresh database takes the squash",
+            plan_is(g, UP, "", "heads", "up >a [a] | up a>s [s] | up s>e [e]"));
+  test_cond("part-way (at c) finishes the old revisions",
+            plan_is(g, UP, "c", "heads", "up c>d [d] | up d>e [e]"));
+  test_cond("then the chain is the graph's view", order_is(g, "a b c d e"));
+  test_cond("part-way (at b) too", plan_is(g, UP, "b", "heads", "up b>c [c] | up c>d [d] | up d>e [e]"));
+  test_cond("at the chain's end (d) the squash counts as applied",
+            plan_is(g, UP, "d", "heads", "up s>e [e]"));
+  test_cond("the first write moves the stored row d", writes_are(g, UP, "d", "heads", "U d>e"));
+  test_cond("offline from the chain's end: the squash, the row moved by name",
+            writes_are(g, UP, NULL, "d:heads", "U d>e"));
+  test_cond("past the range nothing runs", plan_is(g, UP, "e", "heads", ""));
+  test_cond("downgrading past the range runs the squash's downgrade",
+            plan_is(g, DOWN, "e", "a", "down e>s [s] | down s>a [a]"));
+  test_cond("a downgrade from the stored row d deletes d's row by name",
+            writes_are(g, DOWN, "d", "base", "U d>a D a"));
+  test_cond("a target inside the squash says so",
+            plan_is(g, UP, "", "c", "Revision c is squashed into s, which stands for it on this "
+                    "database (none or all of the revisions it replaces are applied): name s or "
+                    "a revision outside the squash"));
+  test_cond("part-way, the squash as a target says so",
+            plan_is(g, UP, "b", "s", "Revision s is a squash of b..d, which this database is "
+                    "part-way through: it finishes those revisions first; name one of them, or "
+                    "a revision after d"));
+  test_cond("stamp part-way", plan_is(g, STAMP, "b", "d", "stamp b>d [d]"));
+  lm_graph_free(g);
+
+  g = make((const char *const[]){"a", "s:a =b,c,d", "e:d", NULL}, &e);
+  test_cond("files gone: ghosts stand for them", g != NULL && order_is(g, "a s e"));
+  if (g) {
+    test_cond("files gone: a row naming the chain's end reads as the squash",
+              writes_are(g, UP, "d", "heads", "U d>e"));
+    test_cond("files gone: part-way is refused",
+              plan_is(g, UP, "c", "heads", "the database is at c, part-way through the revisions "
+                      "squashed into s, but the files of b, c, d are gone: restore them (from "
+                      "version control), upgrade past d, then delete them again"));
+    test_cond("files gone: a fresh database", plan_is(g, UP, "", "heads", "up >a [a] | up a>s [s] | up s>e [e]"));
+  }
+  lm_graph_free(g);
+  lm_err_release(&e);
+
+  test_cond("a branch from inside the chain", error_is((const char *const[]){"a", "b:a", "c:b", "d:c",
+            "f:b", "s:a =b,c,d", NULL}, "revision f: down_revision 'b' is inside the chain squashed "
+            "into s, where only its last revision (d) or s may be named"));
+  test_cond("not a chain", error_is((const char *const[]){"a", "b:a", "c:a", "s:a =b,c", NULL},
+            "revision s: replaces must list a linear chain, oldest first, but the down_revision "
+            "of c is not b (the revision before it in replaces)"));
+  test_cond("not the first's parent", error_is((const char *const[]){"a", "b:a", "s =b", NULL},
+            "revision s replaces b..., but its down_revision differs from b's: a squash has the "
+            "down_revision of the first revision it replaces"));
+  test_cond("replaced twice", error_is((const char *const[]){"a", "b:a", "s:a =b", "t:a =b", NULL},
+            "revision b is replaced by both s and t: a revision may be squashed only once"));
+  test_cond("a squash of a squash", error_is((const char *const[]){"a", "b:a", "s:a =b", "t:a =s", NULL},
+            "revision t replaces s, which is itself a squash (replaces b...): squash the original "
+            "revisions instead"));
+  test_cond("replaces itself", error_is((const char *const[]){"a", "s:a =s", NULL},
+            "revision s replaces itself"));
+  g = make((const char *const[]){"a", "b:a @lab", "c:b", "s:a @lab =b,c", "e:c", NULL}, &e);
+  test_cond("a label carried by the squash and a replaced revision", g != NULL);
+  if (g) test_cond("the label resolves in each view", resolves_to(g, "lab@head", "e"));
+  lm_graph_free(g);
+  lm_err_release(&e);
+}
+
 /* A long chain and a wide fan: paths stay correct and the sanitizers see
  * every walk. */
 static void test_scale(void) {
@@ -238,7 +362,7 @@ static void test_scale(void) {
     snprintf(id, sizeof id, "c%06d", i);
     snprintf(parent, sizeof parent, "c%06d", i - 1);
     const char *down[1] = {parent};
-    struct lm_rev_spec spec = {id, down, i ? 1 : 0, NULL, 0, NULL, 0, NULL, 1};
+    struct lm_rev_spec spec = {id, down, i ? 1 : 0, NULL, 0, NULL, 0, NULL, 1, NULL, 0, 0};
     ok = lm_graph_add(g, &spec, &e) == LM_OK;
   }
   ok = ok && lm_graph_build(g, &e) == LM_OK;
@@ -264,6 +388,7 @@ static void test_scale(void) {
 int main(void) {
   test_shape();
   test_errors();
+  test_squash();
   test_scale();
   test_report();
   return 0;

@@ -26,6 +26,7 @@
 -- does not have (they cannot be dropped by name).
 local common = require "luamig.dialect.common"
 local pg_introspect = require "luamig.introspect.postgresql"
+local enums = require "luamig.autogen.enums"
 
 local M = {}
 
@@ -137,7 +138,7 @@ local function same_index(a, b)
   end
   if M.normalize_sql(a.where) ~= M.normalize_sql(b.where) then return false end
   if (a.using or "btree") ~= (b.using or "btree") then return false end
-  return same_list(a.include, b.include)
+  return same_list(a.include, b.include) and require("luamig.autogen.index_options").same(a, b)
 end
 
 local function same_unique(a, b)
@@ -259,8 +260,9 @@ local function column_changes(dialect, tc, lc, opts)
     changes[field] = {from == nil and M.NONE or from, to == nil and M.NONE or to}
     n = n + 1
   end
-  if opts.compare_type ~= false
-     and M.normalize_type(dialect, tc.type) ~= M.normalize_type(dialect, lc.type) then
+  local enum_col = dialect == "postgresql" and (tc.enum or lc.enum)   -- enum types: by their exact name
+  if opts.compare_type ~= false and (enum_col and tc.type ~= lc.type
+     or not enum_col and M.normalize_type(dialect, tc.type) ~= M.normalize_type(dialect, lc.type)) then
     set("type", lc.type, tc.type)
   end
   -- an identity column is NOT NULL whatever was declared (PostgreSQL)
@@ -339,11 +341,12 @@ function M.compare(target, live, opts)
     local t, l = target.tables[name], live.tables[name]
     local live_cols = {}
     for _, c in ipairs(l.columns) do live_cols[c.name] = c end
-    local target_cols = {}
+    local target_cols, added_cols = {}, {}
     for _, c in ipairs(t.columns) do
       target_cols[c.name] = c
       local lc = live_cols[c.name]
       if not lc then
+        added_cols[c.name] = true
         push(phase.add_column, {kind = "add_column", table = name, column = c})
       else
         local changes = column_changes(dialect, c, lc, opts)
@@ -366,22 +369,31 @@ function M.compare(target, live, opts)
       local drops = ctype == "foreign" and phase.drop_fk or phase.drop_other
       local creates = ctype == "foreign" and phase.create_fk or phase.create_other
       match(name, t[field], l[field], same,
-        function(c) push(creates, {kind = "add_constraint", table = name, ctype = ctype, constraint = c}) end,
+        function(c)                        -- (SQLite: an added op.enum column brings its own CHECK)
+          if not (c.enum and added_cols[c.column]) then
+            push(creates, {kind = "add_constraint", table = name, ctype = ctype, constraint = c})
+          end
+        end,
         function(c) push(drops, {kind = "drop_constraint", table = name, ctype = ctype, constraint = c}) end)
     end
   end
 
   local ops = {}
+  local enums_first, enums_last = {}, {}
+  if dialect == "postgresql" and live.enums then enums_first, enums_last = enums.compare(target, live) end
+  for _, op in ipairs(enums_first) do ops[#ops + 1] = op end
   for _, p in ipairs({"drop_fk", "drop_other", "drop_column", "create_table", "add_column", "alter",
                       "create_other", "create_fk", "drop_table"}) do
     for _, op in ipairs(phase[p]) do ops[#ops + 1] = op end
   end
+  for _, op in ipairs(enums_last) do ops[#ops + 1] = op end
   return ops
 end
 
 -- The operation that undoes op.
 function M.inverse(op)
   local k = op.kind
+  if enums.kinds[k] then return enums.inverse(op) end
   if k == "create_table" then return {kind = "drop_table", table = op.table, model = op.model} end
   if k == "drop_table" then return {kind = "create_table", table = op.table, model = op.model} end
   if k == "add_column" then return {kind = "drop_column", table = op.table, column = op.column} end
@@ -420,6 +432,7 @@ end
 -- The format arguments of an operation's phrase, the same for every wording.
 local function subject(op)
   local k, t = op.kind, op.table
+  if enums.kinds[k] then return enums.subject(op) end
   if k == "create_table" or k == "drop_table" then return t end
   if k == "add_column" or k == "drop_column" then return t, op.column.name end
   if k == "create_index" or k == "drop_index" then return op.index.name, t end
@@ -440,6 +453,7 @@ local phrases = {
   add_constraint = {"added %s '%s' on '%s'", "%s '%s' on '%s' is missing"},
   drop_constraint = {"removed %s '%s' on '%s'", "%s '%s' on '%s' is left behind"},
 }
+for k, w in pairs(enums.phrases) do phrases[k] = w end
 
 -- An operation in words: phrases[kind][which], or for an alter_column the
 -- column and its changes, each told by change(field, target value, live value).

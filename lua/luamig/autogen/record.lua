@@ -17,13 +17,13 @@ local M = {}
 
 -- What schema(op) may call: the declarations, and op's helpers.
 local declarations = {"create_table", "create_index", "create_unique_constraint",
-                      "create_foreign_key", "create_check_constraint", "create_primary_key"}
-local helpers = {"raw", "NULL", "f", "inline_literal", "dialect", "x"}
+                      "create_foreign_key", "create_check_constraint", "create_primary_key", "create_enum"}
+local helpers = {"raw", "NULL", "f", "inline_literal", "dialect", "x", "enum"}
 
 -- A recording op for dialect: returns it and the store it fills.
 function M.new(dialect, opts)
   opts = opts or {}
-  local store = {tables = {}, order = {}}
+  local store = {tables = {}, order = {}, enums = {}}
   local inner = luamig_op.new{dialect = dialect, emit = function() end, offline_schema = store.tables,
                               naming_convention = opts.naming_convention, x = opts.x}
   local op = {}
@@ -37,6 +37,12 @@ function M.new(dialect, opts)
       store.order[#store.order + 1] = name
     end
     return create_table(name, ...)
+  end
+  local create_enum = inner.create_enum          -- kept: autogen/enums.lua compares the types
+  op.create_enum = function(...)
+    local e = create_enum(...)
+    store.enums[require("luamig.dialect.enum").qualified(e.name, e.schema)] = e
+    return e
   end
   return setmetatable(op, {__index = function(_, k)
     error(("op.%s is not a declaration: schema(op) declares the schema with %s")
@@ -66,7 +72,7 @@ function M.load(path, dialect, opts)
   local op, store = M.new(dialect, opts)
   ok, run_err = pcall(env.schema, op)
   if not ok then error(type(run_err) == "table" and tostring(run_err.message or run_err) or tostring(run_err), 0) end
-  return {dialect = dialect, tables = store.tables, order = store.order}
+  return {dialect = dialect, tables = store.tables, order = store.order, enums = store.enums}
 end
 
 return M

@@ -10,6 +10,7 @@ local common = require "luamig.dialect.common"
 local naming_ready = require "luamig.dialect.naming_ready"
 local diff = require "luamig.autogen.diff"
 local lua_literal = require "luamig.autogen.literal"
+local enums = require "luamig.autogen.enums"
 
 local M = {}
 
@@ -49,6 +50,7 @@ local function convention(ctx, kind, info)
   local conv = naming_ready.resolve(ctx.naming_convention) or naming_ready.resolve(nil)
   return (common.convention_name(conv, kind, info))
 end
+M.convention = convention   -- (ctx, kind, info) -> the name the project's convention gives, or nil
 
 -- "{k = v, ...}" from an ordered list of {key, code} pairs; "" when empty.
 local function options(pairs_)
@@ -60,14 +62,16 @@ end
 
 -- "users.id" when that splits back right, else {"users", "id"}.
 local function references(table_name, column)
-  if not column:find(".", 1, true) then return M.string(table_name .. "." .. column) end
+  if not column:find(".", 1, true) and not table_name:find(".", 1, true) then
+    return M.string(table_name .. "." .. column)
+  end
   return M.literal({table_name, column})
 end
 
 -- A column spec {name, type, ...}; inline: constraints the column carries
 -- (primary_key, unique, fk, check), chosen by the caller.
 local function column_spec(ctx, col, inline)
-  local parts = {M.string(col.name), M.string(col.type)}
+  local parts = {M.string(col.name), col.enum and enums.type_code(col.enum) or M.string(col.type)}
   inline = inline or {}
   if inline.primary_key then parts[#parts + 1] = "primary_key = true" end
   -- what create_table makes of the key by itself (op/build.lua's autoincrement):
@@ -110,9 +114,7 @@ end
 
 local function index_columns(ix)
   local parts = {}
-  for i, e in ipairs(ix.columns) do
-    parts[i] = type(e) == "table" and ("op.raw(" .. M.string(e.expr) .. ")") or M.string(e)
-  end
+  for i in ipairs(ix.columns) do parts[i] = require("luamig.autogen.index_options").column(ix, i, M.string) end
   return "{" .. table.concat(parts, ", ") .. "}"
 end
 
@@ -122,6 +124,7 @@ local function index_options(ix)
   if ix.where then list[#list + 1] = {"where", M.string(ix.where)} end
   if ix.using and ix.using ~= "btree" then list[#list + 1] = {"using", M.string(ix.using)} end
   if ix.include and #ix.include > 0 then list[#list + 1] = {"include", M.literal(ix.include)} end
+  require("luamig.autogen.index_options").options(ix, list, M.string)
   return options(list)
 end
 
@@ -169,6 +172,7 @@ local function create_table(ctx, t)
   end
   for _, ck in ipairs(t.checks or {}) do
     local col                          -- a column check: named by the convention after its column
+    if ck.enum then goto next_check end  -- SQLite: an op.enum column's own CHECK
     for _, c in ipairs(t.columns) do
       if ck.name and not at(c.name).check
          and ck.name == convention(ctx, "ck", {table = name, columns = {c.name}, constraint_name = c.name}) then
@@ -177,6 +181,7 @@ local function create_table(ctx, t)
       end
     end
     if col then at(col).check = ck else rest.checks[#rest.checks + 1] = ck end
+    ::next_check::
   end
   for _, col in ipairs(t.columns) do entries[#entries + 1] = column_spec(ctx, col, inline[col.name]) end
   if pk then
@@ -214,7 +219,8 @@ local constraint_type = {unique = "unique", check = "check", foreign = "foreignk
 
 -- One operation as Lua code (one or more lines).
 function M.op(op, ctx)
-  local k, t = op.kind, M.string(op.table)
+  local k, t = op.kind, M.string(op.table or "")
+  if enums.kinds[k] then return enums.render(op) end
   if k == "create_table" then return create_table(ctx, setmetatable({name = op.table}, {__index = op.model})) end
   if k == "drop_table" then return ("op.drop_table(%s)"):format(t) end
   if k == "add_column" then
@@ -245,7 +251,10 @@ function M.op(op, ctx)
   local list = {}
   local ch = op.changes
   local col_type = ch.type and ch.type[2] or (op.target and op.target.type)
-  if ch.type then list[#list + 1] = {"type_", M.string(ch.type[2])} end
+  if ch.type then
+    local e = op.target and op.target.enum
+    list[#list + 1] = {"type_", e and ch.type[2] == op.target.type and enums.type_code(e) or M.string(ch.type[2])}
+  end
   if ch.nullable then list[#list + 1] = {"nullable", tostring(ch.nullable[2])} end
   if ch.default then list[#list + 1] = {"server_default", M.default(ch.default[2], col_type)} end
   if ch.comment then

@@ -9,13 +9,20 @@ local M = {}
 local function command(def) M[def.name] = def end
 
 command{
-  name = "init", args = {0, 1}, usage = "init [DIR] [-t TEMPLATE]",
+  name = "init", args = {0, 1}, usage = "init [DIR] [-t TEMPLATE] [--from-database [--force]]",
   summary = "Create a project: luamig.lua, DIR/versions/ and DIR/script.lua.tmpl (DIR: migrations).",
   options = {
     {"-t", "--template", key = "template", value = "TEMPLATE",
      help = "the project template (default generic; luamig list_templates lists them)"},
+    {nil, "--from-database", key = "from_database",
+     help = "also write schema.lua from the database (--url); in an existing project, only that"},
+    {nil, "--force", key = "force", help = "with --from-database: replace an existing schema.lua"},
   },
   run = function(c)
+    if c.opts.from_database then return require("luamig.cli.adopt").init_from_database(c) end
+    if c.opts.force then
+      common.usage_error(c.command, "--force goes with --from-database (it replaces schema.lua)")
+    end
     local scaffold = require "luamig.scaffold"
     local created = scaffold.init{dir = c.args[1] or "migrations", template = c.opts.template,
                                   config_path = c.globals.config or "luamig.lua"}
@@ -38,12 +45,13 @@ command{
 
 command{
   name = "revision", args = {0, 0},
-  usage = "revision -m MSG [--autogenerate] [--head H] [--splice] [--branch-label L] "
+  usage = "revision -m MSG [--autogenerate | --baseline] [--head H] [--splice] [--branch-label L] "
        .. "[--depends-on R] [--rev-id ID] [--version-path P]",
   summary = "Write a new migration script from the template.",
   options = {
     {"-m", "--message", key = "message", value = "MSG", help = "what the revision does"},
     {nil, "--autogenerate", key = "autogenerate", help = "fill it from the declared schema (target_schema)"},
+    {nil, "--baseline", key = "baseline", help = "the first revision: it creates the database's whole schema"},
     {nil, "--head", key = "head", value = "H", help = "the parent revision (default head; base for a new branch)"},
     {nil, "--splice", key = "splice", help = "allow a parent that is not a head"},
     {nil, "--branch-label", key = "branch_label", value = "L", many = true, help = "a branch label for the new revision"},
@@ -55,7 +63,7 @@ command{
     local r = c.m:revision{message = c.opts.message, head = c.opts.head, splice = c.opts.splice,
                            branch_label = c.opts.branch_label, depends_on = c.opts.depends_on,
                            rev_id = c.opts.rev_id, version_path = c.opts.version_path,
-                           autogenerate = c.opts.autogenerate}
+                           autogenerate = c.opts.autogenerate, baseline = c.opts.baseline}
     say(("Generating %s ...  done"):format(absolute(r.path)))
   end,
 }

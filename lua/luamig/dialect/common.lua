@@ -264,42 +264,9 @@ function M.new(name)
     return stmts
   end
 
-  -- One column of an index: a name or {expr = "..."}.
-  local ordering = {ASC = true, DESC = true, NULLS = true, FIRST = true, LAST = true}
-  local function index_element(e)
-    if type(e) ~= "table" then return d.ident(e) end
-    if d.name ~= "postgresql" then return e.expr end
-    -- PostgreSQL takes an expression other than a column or a function call
-    -- only in parentheses; a trailing ASC/DESC/NULLS FIRST stays outside them
-    local toks = sqltext.tokens(e.expr)
-    local n = #toks
-    while n > 0 and toks[n].k == "word" and ordering[toks[n].v:upper()] do n = n - 1 end
-    if n == 0 then return e.expr end
-    local head = e.expr:sub(1, toks[n].e)
-    local tail = e.expr:sub(toks[n].e + 1)
-    local simple = n == 1 and (toks[1].k == "word" or toks[1].k == "ident")
-    local call = toks[1].k == "word" and sqltext.is(toks[2], "(") and sqltext.close_paren(toks, 2) == n
-    local wrapped = sqltext.is(toks[1], "(") and sqltext.close_paren(toks, 1) == n
-    if simple or call or wrapped then return e.expr end
-    return "(" .. head .. ")" .. tail
-  end
-
+  -- CREATE INDEX: luamig.dialect.index_sql.
   function d.create_index_sql(ix, opts)
-    opts = opts or {}
-    local cols = {}
-    for i, e in ipairs(ix.columns) do cols[i] = index_element(e) end
-    local s = ("CREATE %sINDEX %s%s%s ON %s%s (%s)"):format(
-      ix.unique and "UNIQUE " or "",
-      (opts.concurrently and d.name == "postgresql") and "CONCURRENTLY " or "",
-      opts.if_not_exists and "IF NOT EXISTS " or "",
-      d.ident(ix.name), d.ident(ix.table),
-      (ix.using and d.name == "postgresql") and (" USING " .. ix.using) or "",
-      table.concat(cols, ", "))
-    if ix.include and #ix.include > 0 and d.name == "postgresql" then
-      s = s .. " INCLUDE (" .. d.idents(ix.include) .. ")"
-    end
-    if ix.where then s = s .. " WHERE " .. ix.where end
-    return s
+    return require("luamig.dialect.index_sql").create_index_sql(d, ix, opts)
   end
 
   function d.drop_index_sql(name, opts)

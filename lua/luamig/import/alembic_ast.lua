@@ -248,7 +248,13 @@ def enum_expr(call, ctx):
     o = [("name", lua_str(name))]
     if create_type is False:
         o.append(("create_type", "false"))
-    return "op.enum(%s, %s)" % (lua_value(values), opts_table(o))
+    expr = "op.enum(%s, %s)" % (lua_value(values), opts_table(o))
+    kw = kwargs(call)
+    if not ("create_constraint" in kw and const(kw["create_constraint"])):
+        # SQLAlchemy 1.4's Enum on SQLite: VARCHAR(longest value), no CHECK
+        # unless create_constraint=True (luamig's op.enum makes the CHECK)
+        expr = 'op.dialect == "sqlite" and "string(%d)" or %s' % (max(len(v) for v in values), expr)
+    return expr
 
 def default_expr(node):
     """A server_default -> a Lua value."""
@@ -483,13 +489,29 @@ def index_opts(kw, unique_given=True):
     # each dialect's where applies to that dialect only, as in Alembic
     pw = text_of(kw["postgresql_where"], "an index where") if "postgresql_where" in kw else None
     sw = text_of(kw["sqlite_where"], "an index where") if "sqlite_where" in kw else None
-    if pw is not None and pw == sw:
-        o.append(("where", lua_str(pw)))
-    elif pw is not None or sw is not None:
-        o.append(("where", 'op.dialect == "postgresql" and %s or %s' % (
-            lua_str(pw) if pw is not None else "nil", lua_str(sw) if sw is not None else "nil")
-            if pw is not None else 'op.dialect == "sqlite" and %s or nil' % lua_str(sw)))
-    return o
+    return o, pw, sw
+
+def dialect_call(fn, args, o, pw, sw):
+    """An index call whose postgresql_* options apply on PostgreSQL only, as
+    Alembic's do (luamig refuses them on SQLite): the call under an
+    `if op.dialect == "postgresql"` when it has any, a where of each
+    dialect's own."""
+    generic = [x for x in o if not x[0].startswith("postgresql_")]
+    if len(generic) == len(o):
+        if pw is not None and pw == sw:
+            generic.append(("where", lua_str(pw)))
+        elif pw is not None or sw is not None:
+            generic.append(("where", 'op.dialect == "postgresql" and %s or %s' % (
+                lua_str(pw) if pw is not None else "nil", lua_str(sw) if sw is not None else "nil")
+                if pw is not None else 'op.dialect == "sqlite" and %s or nil' % lua_str(sw)))
+        return fmt(fn, *(args + [opts_table(generic)]))
+    pg = o + ([("where", lua_str(pw))] if pw is not None else [])
+    other = generic + ([("where", lua_str(sw))] if sw is not None else [])
+    return "\n".join(['if op.dialect == "postgresql" then',
+                      "  " + fmt(fn, *(args + [opts_table(pg)])),
+                      "else",
+                      "  " + fmt(fn, *(args + [opts_table(other)])),
+                      "end"])
 
 def call_args(call, names, what):
     """Positional and keyword arguments by name (Alembic's signature order)."""
@@ -617,16 +639,17 @@ def translate_op(fn, call, ctx, batch=None):
         name = const(a.pop("index_name"))
         tname = const(a.pop("table_name")) if not batch else None
         cols = cols_arg(a.pop("columns"), ctx)
-        o = index_opts(a)
-        return fmt(p + "create_index", lua_value(name), *([lua_str(tname)] if not batch else []), cols, opts_table(o))
+        o, pw, sw = index_opts(a)
+        return dialect_call(p + "create_index", [lua_value(name)] + ([lua_str(tname)] if not batch else []) + [cols],
+                            o, pw, sw)
     if fn == "drop_index":
         a = call_args(call, ["index_name"] + T, fn); no_schema(a)
         name = const(a.pop("index_name"))
         tname = const(a.pop("table_name")) if "table_name" in a else None
         if not batch and tname is None:
             raise Untranslatable("drop_index without table_name")
-        o = index_opts(a)
-        return fmt(p + "drop_index", lua_str(name), *([lua_str(tname)] if not batch else []), opts_table(o))
+        o, pw, sw = index_opts(a)
+        return dialect_call(p + "drop_index", [lua_str(name)] + ([lua_str(tname)] if not batch else []), o, None, None)
     if fn == "create_unique_constraint":
         a = call_args(call, ["constraint_name"] + T + ["columns"], fn); no_schema(a)
         rest(a, set(T) | {"constraint_name", "columns", "deferrable", "initially"}, fn)

@@ -1,7 +1,21 @@
 -- luamig.introspect.postgresql -- read the current schema (search_path's
 -- first schema) of a PostgreSQL database into the table model (see
--- luamig.dialect.common): four catalog queries for the whole schema.
+-- luamig.dialect.common): five catalog queries for the whole schema (the
+-- fifth: its enum types, schema.enums, {[quoted name] = luamig.dialect.enum}).
 local dialect = require "luamig.dialect.postgresql"
+local enum = require "luamig.dialect.enum"
+
+-- The labels of an enum, in order, as hex joined by commas (a label may
+-- hold any character but NUL), and back.
+local LABELS = [[(SELECT string_agg(encode(convert_to(e.enumlabel, 'UTF8'), 'hex'), ',' ORDER BY e.enumsortorder)
+  FROM pg_enum e WHERE e.enumtypid = %s)]]
+local function labels(hex)
+  local out = {}
+  for h in (hex or ""):gmatch("[^,]+") do
+    out[#out + 1] = h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)
+  end
+  return out
+end
 
 local M = {}
 
@@ -68,9 +82,17 @@ function M.read(conn, opts)
   for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, a.attname AS name,
       format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
       pg_get_expr(ad.adbin, ad.adrelid) AS dflt, a.attidentity::text AS ident,
-      a.attgenerated::text AS gen, col_description(c.oid, a.attnum) AS comment
+      a.attgenerated::text AS gen, col_description(c.oid, a.attnum) AS comment,
+      CASE WHEN ty.typtype = 'e' THEN ty.typname END AS enum_name,
+      CASE WHEN ty.typtype = 'e' AND tn.nspname <> current_schema() THEN tn.nspname END AS enum_schema,
+      CASE WHEN ty.typtype = 'e' THEN ]] .. LABELS:format("ty.oid") .. [[ END AS enum_values,
+      CASE WHEN et.typtype = 'e' THEN et.typname END AS enum_array,
+      CASE WHEN et.typtype = 'e' AND etn.nspname <> current_schema() THEN etn.nspname END AS enum_array_schema
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = ty.typnamespace
+      LEFT JOIN pg_type et ON ty.typcategory = 'A' AND et.oid = ty.typelem
+      LEFT JOIN pg_namespace etn ON etn.oid = et.typnamespace
       LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
       WHERE a.attnum > 0 AND NOT a.attisdropped AND ]] .. filter
       .. " ORDER BY c.relname, a.attnum", params)) do
@@ -84,6 +106,12 @@ function M.read(conn, opts)
         col.autoincrement, col.default = true, nil
       end
       if r.gen and r.gen ~= "" then col.generated = r.dflt; col.default = nil end
+      if r.enum_name then                  -- luamig.dialect.enum: the type's quoted name, and its values
+        col.enum = enum.new(r.enum_name, labels(r.enum_values), r.enum_schema)
+        col.type = enum.qualified(r.enum_name, r.enum_schema)
+      elseif r.enum_array then             -- an array of an enum: '"name"[]', as written in a migration
+        col.type = enum.qualified(r.enum_array, r.enum_array_schema) .. "[]"
+      end
       t.columns[#t.columns + 1] = col
     end
   end
@@ -140,12 +168,19 @@ function M.read(conn, opts)
   for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, i.relname AS name,
       x.indisunique AS isunique, pg_get_expr(x.indpred, x.indrelid, true) AS pred,
       k.i, k.i > x.indnkeyatts AS included, a.attname AS col,
-      pg_get_indexdef(x.indexrelid, k.i::int, true) AS expr, am.amname AS method
+      pg_get_indexdef(x.indexrelid, k.i::int, true) AS expr, am.amname AS method,
+      x.indoption[k.i::int - 1] AS opt, oc.opcname AS opclass, oc.opcdefault AS opcdefault,
+      CASE WHEN x.indcollation[k.i::int - 1] NOT IN (0, COALESCE(a.attcollation, 100))
+           THEN co.collname END AS collation,
+      array_to_string(i.reloptions, chr(31)) AS reloptions,
+      (to_jsonb(x) ->> 'indnullsnotdistinct') = 'true' AS nulls_not_distinct
       FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
       JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_am am ON am.oid = i.relam
       CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, i)
       LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum <> 0
+      LEFT JOIN pg_opclass oc ON oc.oid = x.indclass[k.i::int - 1]
+      LEFT JOIN pg_collation co ON co.oid = x.indcollation[k.i::int - 1]
       WHERE NOT EXISTS (SELECT 1 FROM pg_constraint pc WHERE pc.conindid = x.indexrelid
                         AND pc.conrelid = x.indrelid AND pc.contype IN ('p', 'u', 'x'))
         AND ]] .. filter .. " ORDER BY c.relname, i.relname, k.i", params)) do
@@ -156,16 +191,34 @@ function M.read(conn, opts)
       if not ix then
         ix = {name = r.name, unique = r.isunique, columns = {}, where = r.pred}
         if r.method ~= "btree" then ix.using = r.method end
+        if r.nulls_not_distinct then ix.nulls_not_distinct = true end
+        if r.reloptions and r.reloptions ~= "" then
+          ix.with = {}
+          for kv in (r.reloptions .. "\31"):gmatch("(.-)\31") do
+            local k, v = kv:match("^([^=]+)=(.*)$")
+            if k then ix.with[k] = v end
+          end
+        end
         idx[key] = ix
         t.indexes[#t.indexes + 1] = ix
       end
       if r.included then
         ix.include = ix.include or {}
         ix.include[#ix.include + 1] = r.col
-      elseif r.col then
-        ix.columns[#ix.columns + 1] = r.col
       else
-        ix.columns[#ix.columns + 1] = {expr = r.expr}
+        ix.columns[#ix.columns + 1] = r.col or {expr = r.expr}
+        -- indoption: 1 DESC, 2 NULLS FIRST; the defaults (ASC NULLS LAST,
+        -- DESC NULLS FIRST) are not said
+        local o, opt = {}, tonumber(r.opt) or 0
+        local desc, first = opt & 1 == 1, opt & 2 == 2
+        if desc then o.order = "desc" end
+        if first ~= desc then o.nulls = first and "first" or "last" end
+        if r.collation then o.collate = r.collation end
+        if r.opclass and not r.opcdefault then o.opclass = r.opclass end
+        if next(o) then
+          ix.column_options = ix.column_options or {}
+          ix.column_options[#ix.columns] = o
+        end
       end
     end
   end
@@ -176,7 +229,20 @@ function M.read(conn, opts)
     sort_by_name(t.checks)
     table.sort(t.indexes, function(a, b) return a.name < b.name end)
   end
-  return {dialect = "postgresql", tables = tables}
+  local enums                               -- the schema's enum types (not for one table or pg_temp)
+  if not opts.temp and not opts.table then
+    enums = {}
+    for _, r in ipairs(conn:query([[SELECT t.typname AS name,
+        CASE WHEN n.nspname <> current_schema() THEN n.nspname END AS schema,
+        ]] .. LABELS:format("t.oid") .. [[ AS v
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE t.typtype = 'e' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\_%' ESCAPE '\']])) do
+      local e = enum.new(r.name, labels(r.v), r.schema)
+      enums[enum.qualified(e.name, e.schema)] = e
+    end
+  end
+  return {dialect = "postgresql", tables = tables, enums = enums}
 end
 
 return M

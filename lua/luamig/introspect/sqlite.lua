@@ -205,7 +205,7 @@ function M.read(conn, opts)
 
   local indexes = {}
   for _, r in ipairs(conn:query([[SELECT m.name AS tbl, il.name AS iname, il."unique" AS isunique,
-      il.origin, il.partial, ix.seqno, ix.cid, ix.name AS col, s.sql
+      il.origin, il.partial, ix.seqno, ix.cid, ix.name AS col, ix."desc" AS isdesc, ix.coll, s.sql
       FROM sqlite_schema m JOIN pragma_index_list(m.name) il JOIN pragma_index_xinfo(il.name) ix
       LEFT JOIN sqlite_schema s ON s.type = 'index' AND s.name = il.name
       WHERE ]] .. filter .. " AND ix.key = 1 ORDER BY m.name, il.name, ix.seqno", params)) do
@@ -220,11 +220,25 @@ function M.read(conn, opts)
         indexes[key] = ix
         if r.origin == "u" then t.uniques[#t.uniques + 1] = ix else t.indexes[#t.indexes + 1] = ix end
       end
+      -- the order and a collation other than the column's go to
+      -- column_options (luamig.op.index's model)
+      local o = {order = r.isdesc == 1 and "desc" or nil}
       if r.cid == -2 then
         local text = ix.parsed and ix.parsed.elements[r.seqno + 1] or "?"
+        local e = require("luamig.dialect.index_sql").read_element(text, "sqlite")
+        if (e.order or e.collate) and not (e.nulls or e.opclass) then
+          text = e.head
+          if e.collate then o.collate = sqltext.tokens(e.collate, "sqlite")[1].v end
+        end
         ix.columns[#ix.columns + 1] = {expr = text}
       else
         ix.columns[#ix.columns + 1] = r.col
+        local own = t.parsed.collations[r.col] or "BINARY"
+        if r.coll and r.coll:upper() ~= own:upper() then o.collate = r.coll end
+      end
+      if next(o) and r.origin ~= "u" then
+        ix.column_options = ix.column_options or {}
+        ix.column_options[#ix.columns] = o
       end
     end
   end

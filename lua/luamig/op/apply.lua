@@ -14,6 +14,7 @@ local M = {}
 
 -- Run one statement (online) or hand it to emit (offline).
 local function run(ctx, sql, params)
+  ctx.statements = (ctx.statements or 0) + 1          -- counted for op.autocommit_block's log line
   if ctx.conn then return ctx.conn:exec(sql, params) end
   if params then
     local ok, out = pcall(sqltext.inline, sql, params, function(v, n)
@@ -40,6 +41,9 @@ end
 
 -- PostgreSQL: every change is plain DDL.
 local function pg_apply(ctx, tname, ch)
+  if ch.kind == "add_column" or ch.kind == "alter_column" then       -- an enum type made first
+    require("luamig.op.enum").ensure(ctx, ch.enum or ch.column and ch.column.enum)
+  end
   if ch.kind == "add_column" then
     run(ctx, ctx.d.add_column_sql(tname, ch.column, ch.opts))
     local e = ch.extra

@@ -4,6 +4,8 @@
 -- touches the database; ctx is the op object's context (luamig.op.new).
 local common = require "luamig.dialect.common"
 local check = require "luamig.op.check"
+local enum = require "luamig.dialect.enum"
+local enum_op = require "luamig.op.enum"
 check.mark_internal()
 
 local raise, describe, check_arg, check_options = check.raise, check.describe, check.check_arg, check.check_options
@@ -55,10 +57,11 @@ local function column_from_spec(ctx, opname, tname, spec, argn)
   opts = check_options(opname .. " (column " .. name .. ")", opts, COLUMN_SPEC, ALIASES, argn, "column")
   local ctype = spec[2]
   if ctype == nil then ctype = opts.type_ end
-  if type(ctype) ~= "string" then
-    raise(('%s: column "%s": the type (second element) must be a string, got %s'):format(opname, name, describe(ctype)))
+  local enum_t = enum.is_enum(ctype) and ctype or nil
+  if type(ctype) ~= "string" and not enum_t then
+    raise(('%s: column "%s": the type (second element) must be a string or op.enum(...), got %s'):format(opname, name, describe(ctype)))
   end
-  local col = {name = name, type = check_type(ctx, opname, ctype, name), nullable = opts.nullable ~= false,
+  local col = {name = name, type = enum_t and "" or check_type(ctx, opname, ctype, name), nullable = opts.nullable ~= false,
                default = default_sql(ctx, opname, opts.server_default), autoincrement = false,
                comment = opts.comment}
   local extra = {primary_key = opts.primary_key, autoincrement = opts.autoincrement, index = opts.index}
@@ -80,6 +83,13 @@ local function column_from_spec(ctx, opname, tname, spec, argn)
   if opts.check then
     extra.check = {name = name_for(ctx, opname, "ck", {table = tname, columns = {name}, constraint_name = name}),
                    condition = sql_text(opts.check)}
+  end
+  if enum_t then                            -- op/enum.lua: the type's name, or SQLite's string and CHECK
+    local ck
+    col.type, ck = enum_op.column(ctx, enum_t, name, tname, function(k, i) return name_for(ctx, opname, k, i) end)
+    col.enum = enum_t
+    if ck and extra.check then raise(('%s: column "%s": an op.enum column on SQLite is its CHECK; give the other check at table level'):format(opname, name)) end
+    extra.check = ck or extra.check
   end
   return col, extra
 end
@@ -142,21 +152,9 @@ local function table_constraint(ctx, opname, tname, entry, argn, table_columns)
   end
 end
 
+-- The index model: luamig.op.index.
 local function index_model(ctx, opname, name, tname, columns, o)
-  local cols, plain = {}, {}
-  for i, e in ipairs(as_list(columns)) do
-    if common.is_raw(e) then cols[i] = {expr = e.sql} else cols[i] = e; plain[#plain + 1] = e end
-  end
-  if name == nil then
-    if #plain ~= #cols then raise(opname .. ": an index on an expression needs a name") end
-    name = name_for(ctx, opname, "ix", {table = tname, columns = plain})
-  end
-  local using = o.using
-  if using and not using:match("^[%a_][%w_]*$") then
-    raise(('%s: option "using" must be an index method name, got %q'):format(opname, using))
-  end
-  return {name = name, table = tname, unique = o.unique or false, columns = cols,
-          where = sql_text(o.where), using = using, include = o.include and as_list(o.include)}
+  return require("luamig.op.index").model(ctx, opname, name, tname, columns, o, name_for)
 end
 
 ---------------------------------------------------------------------------
@@ -190,7 +188,14 @@ function build.alter_column(ctx, opname, tname, pos, name, changes)
   local ch = {kind = "alter_column", name = name, nullable = o.nullable, new_name = o.new_column_name,
               comment = o.comment, using = sql_text(o.using),
               insert_before = o.insert_before, insert_after = o.insert_after}
-  if o.type_ then ch.type = check_type(ctx, opname, o.type_, name) end
+  if enum.is_enum(o.type_) then             -- op/enum.lua makes the type; PostgreSQL casts through text
+    if ctx.sqlite then
+      raise(('%s: column "%s": on SQLite an enum column is a string with a CHECK constraint: change the '
+        .. 'type to "string(N)" and add the check with create_check_constraint (doc/op.md, "Enums")'):format(opname, name))
+    end
+    ch.type, ch.enum = enum_op.column(ctx, o.type_, name, tname, function() return nil end), o.type_
+    if not ctx.sqlite and not ch.using then ch.using = ctx.d.ident(name) .. "::text::" .. ch.type end
+  elseif o.type_ then ch.type = check_type(ctx, opname, o.type_, name) end
   if o.server_default ~= nil then ch.default = default_sql(ctx, opname, o.server_default) end
   return ch
 end
@@ -199,13 +204,17 @@ function build.create_index(ctx, opname, tname, pos, name, columns, opts)
   check_arg(opname, pos.name, "name", name, "optname")
   check_arg(opname, pos.columns, "columns", columns, "index_columns")
   local o = check_options(opname, opts, SPEC.create_index, ALIASES, pos.options)
-  return {kind = "create_index", index = index_model(ctx, opname, name, tname, columns, o),
+  local ix = index_model(ctx, opname, name, tname, columns, o)
+  require("luamig.op.index").check_run(ctx, opname, ix, o.concurrently)
+  return {kind = "create_index", index = ix,
           opts = {concurrently = o.concurrently, if_not_exists = o.if_not_exists}}
 end
 
 function build.drop_index(ctx, opname, tname, pos, name, opts)
   check_arg(opname, pos.name, "name", name, "name")
-  return {kind = "drop_index", name = name, opts = check_options(opname, opts, SPEC.drop_index, ALIASES, pos.options)}
+  local o = check_options(opname, opts, SPEC.drop_index, ALIASES, pos.options)
+  require("luamig.op.index").check_drop(ctx, opname, o.concurrently)
+  return {kind = "drop_index", name = name, opts = o}
 end
 
 function build.create_unique_constraint(ctx, opname, tname, pos, name, cols, opts)

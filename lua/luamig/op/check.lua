@@ -78,15 +78,19 @@ local kinds = {
   index_columns = {function(v)
       if type(v) == "string" or common.is_raw(v) then return true end
       if type(v) ~= "table" or #v == 0 then return false end
-      for _, e in ipairs(v) do if type(e) ~= "string" and not common.is_raw(e) then return false end end
+      for _, e in ipairs(v) do
+        if type(e) ~= "string" and not common.is_raw(e) and type(e) ~= "table" then return false end
+      end
       return true
-    end, "a list of column names or op.raw expressions"},
+    end, "a list of column names, op.raw expressions or column entries {\"name\", order = ...}"},
   default = {function(v)
       local t = type(v)
       return t == "string" or t == "number" or t == "boolean" or common.is_raw(v) or v == common.NULL
     end, "a string, number, boolean, op.raw or op.NULL"},
   comment = {function(v) return type(v) == "string" or v == common.NULL end, "a string or op.NULL"},
   any = {function() return true end, "anything"},
+  type = {function(v) return type(v) == "string" or require("luamig.dialect.enum").is_enum(v) end,
+          "a type string or op.enum(...)"},
   references = {function(v)
       return type(v) == "string" or (type(v) == "table" and type(v[1]) == "string"
         and (type(v[2]) == "string" or is_list_of_strings(v[2])))
@@ -174,25 +178,27 @@ end
 local ALIASES = {type = "type_", default = "server_default", on_delete = "ondelete",
                  on_update = "onupdate", postgresql_where = "where", sqlite_where = "where",
                  postgresql_concurrently = "concurrently", postgresql_using = "using",
-                 postgresql_include = "include"}
+                 postgresql_include = "include", postgresql_ops = "ops", postgresql_with = "with",
+                 postgresql_nulls_not_distinct = "nulls_not_distinct"}
 
 local COLUMN_SPEC = {primary_key = "boolean", nullable = "boolean", unique = "boolean",
   server_default = "default", autoincrement = "boolean", references = "references",
   ondelete = "string", onupdate = "string", check = "sql", comment = "string", index = "boolean",
-  type_ = "string"}
+  type_ = "type"}
 
 local SPEC = {
   create_table = {if_not_exists = "boolean", comment = "string"},
   drop_table = {if_exists = "boolean"},
   add_column = {if_not_exists = "boolean", insert_before = "name", insert_after = "name"},
   drop_column = {if_exists = "boolean"},
-  alter_column = {nullable = "boolean", type_ = "string", server_default = "default",
+  alter_column = {nullable = "boolean", type_ = "type", server_default = "default",
     new_column_name = "name", comment = "comment", autoincrement = "boolean",
     existing_type = "string", existing_server_default = "any", existing_nullable = "boolean",
     existing_comment = "any", existing_autoincrement = "boolean", using = "sql",
     insert_before = "name", insert_after = "name"},
   create_index = {unique = "boolean", where = "sql", concurrently = "boolean",
-    if_not_exists = "boolean", using = "string", include = "names"},
+    if_not_exists = "boolean", using = "string", include = "names", ops = "table", with = "table",
+    nulls_not_distinct = "boolean"},
   drop_index = {if_exists = "boolean", concurrently = "boolean"},
   create_unique_constraint = {deferrable = "boolean", initially = "string"},
   create_primary_key = {},

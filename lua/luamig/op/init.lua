@@ -54,6 +54,7 @@ local build = require "luamig.op.build"
 local apply = require "luamig.op.apply"
 local offline = require "luamig.op.offline"
 local rebuild = require "luamig.op.sqlite_rebuild"
+local enum_op = require "luamig.op.enum"
 check.mark_internal()
 
 local raise, register, describe = check.raise, check.register, check.describe
@@ -61,7 +62,7 @@ local check_arg, check_options, sql_text = check.check_arg, check.check_options,
 local ALIASES, SPEC = check.ALIASES, check.SPEC
 local copy = rebuild.copy
 for _, mod in ipairs({build, apply, offline, rebuild, require "luamig.op.sqlite_model",
-                      require "luamig.op.sqlite_table_sql", require "luamig.op.sqlite_checks"}) do
+                      require "luamig.op.sqlite_table_sql", require "luamig.op.sqlite_checks", enum_op}) do
   register(mod)
 end
 
@@ -128,6 +129,7 @@ function M.new(cfg)
       return introspect.table(conn, name)
     end
     local t = build.table_model(ctx, opname, name, items, o)
+    for _, col in ipairs(t.columns) do enum_op.ensure(ctx, col.enum) end
     if ctx.sqlite and (t.comment or false) then ctx.log("info", "create_table: SQLite has no comments; comment ignored") end
     apply.run_all(ctx, d.create_table(t, o))
     if ctx.known and not (o.if_not_exists and ctx.known[name]) then ctx.known[name] = copy(t) end
@@ -278,6 +280,9 @@ function M.new(cfg)
     return common.raw(s)
   end
 
+  -- Statements outside the step's transaction: luamig.op.autocommit.
+  op.autocommit_block = require("luamig.op.autocommit").make(ctx)
+
   -- A name marked final (Alembic's op.f): luamig never rewrites explicit names.
   function op.f(name) return name end
 
@@ -295,10 +300,14 @@ function M.new(cfg)
       if type(c) ~= "table" or type(c[1]) ~= "string" or c[1] == "" then
         raise(('table: column %d must be {"name", "type"}'):format(i))
       end
-      t.columns[i] = {name = c[1], type = build.check_type(ctx, "table", c[2], c[1])}
+      t.columns[i] = {name = c[1], type = require("luamig.dialect.enum").is_enum(c[2])
+        and enum_op.column(ctx, c[2], c[1], name, function() return nil end)
+        or build.check_type(ctx, "table", c[2], c[1])}
     end
     return t
   end
+
+  enum_op.install(ctx, op)                  -- op.enum, create_enum, drop_enum, *_enum_value
 
   op.bulk_insert = require("luamig.op.bulk").make({
     conn = ctx.conn, d = ctx.d, emit = ctx.emit, known = ctx.known, raise = raise, check_arg = check_arg,

@@ -1,0 +1,413 @@
+-- squash START:END (issue 16, item 9): one revision that replaces a chain,
+-- with Django's squashmigrations rule (src/graph_squash.c). The oracle
+-- (TESTING.md): the unsquashed history gives the same schema at head --
+-- pg_dump --schema-only on PostgreSQL, SQLite's own PRAGMAs on SQLite --
+-- as the squashed project from an empty database, from one part-way
+-- through the range and from one already at head; and roundtrip passes on
+-- the squashed project.
+local h = require "spec.helpers"
+local core = require "luamig.core"
+
+-- r1 outside the range, r2..r5 the range, r6 after it. Hostile names: a
+-- table called select, a column we"ird.
+local function revisions()
+  return {
+    {id = "r1000001", message = "users", code = true,
+     up = [[  op.create_table("users", {{"id", "integer", primary_key = true},
+    {"email", "string(100)", nullable = false}})]],
+     down_sql = [[  op.drop_table("users")]]},
+    {id = "r2000002", down = "r1000001", message = "posts", code = true,
+     up = [[  op.create_table("posts", {{"id", "integer", primary_key = true},
+    {"user_id", "integer", references = "users.id"}, {"title", "string(200)"}})]],
+     down_sql = [[  op.drop_table("posts")]]},
+    {id = "r3000003", down = "r2000002", message = "name and an index", code = true,
+     up = [[  op.add_column("users", {"name", "text", server_default = "x"})
+  op.create_index("ix_posts_title", "posts", {"title"})]],
+     down_sql = [[  op.drop_index("ix_posts_title", "posts")
+  op.drop_column("users", "name")]]},
+    {id = "r4000004", down = "r3000003", message = "not null, unique", code = true,
+     up = [[  op.alter_column("posts", "title", {nullable = false, existing_type = "string(200)"})
+  op.create_unique_constraint("uq_users_email", "users", {"email"})]],
+     down_sql = [[  op.drop_constraint("uq_users_email", "users", {type_ = "unique"})
+  op.alter_column("posts", "title", {nullable = true, existing_type = "string(200)"})]]},
+    {id = "r5000005", down = "r4000004", message = "select", code = true,
+     up = '  op.create_table("select", {{"id", "integer", primary_key = true},\n'
+       .. '    {\'we"ird\', "string(50)", nullable = false}})\n'
+       .. '  op.create_check_constraint("ck_select_label", "select", [["we""ird" <> \'\']])',
+     down_sql = [[  op.drop_table("select")]]},
+    {id = "r6000006", down = "r5000005", message = "after the range", code = true,
+     up = [[  op.add_column("select", {"weight", "integer"})]],
+     down_sql = [[  op.drop_column("select", "weight")]]},
+  }
+end
+
+-- The schema of the database at url, as the database itself gives it.
+local function dump(url)
+  if url:match("^sqlite:") then
+    local conn = core.connect(url)
+    local out = {}
+    for _, t in ipairs(conn:query([[SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view', 'trigger')
+        AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE 'luamig\_%' ESCAPE '\' ORDER BY name]])) do
+      local q = core.quote_ident(t.name)
+      out[#out + 1] = t.type .. " " .. t.name
+      for _, c in ipairs(conn:query("PRAGMA table_xinfo(" .. q .. ")")) do
+        out[#out + 1] = ("  column %s %s notnull=%s default=%s pk=%s"):format(c.name, c.type, c.notnull,
+          tostring(c.dflt_value), c.pk)
+      end
+      local idx = {}
+      for _, i in ipairs(conn:query("PRAGMA index_list(" .. q .. ")")) do
+        local cols = {}
+        for _, ic in ipairs(conn:query("PRAGMA index_info(" .. core.quote_ident(i.name) .. ")")) do
+          cols[#cols + 1] = tostring(ic.name)
+        end
+        idx[#idx + 1] = ("  index unique=%s origin=%s partial=%s (%s)%s"):format(i.unique, i.origin,
+          i.partial, table.concat(cols, ","), i.origin == "c" and (" " .. i.name) or "")
+      end
+      table.sort(idx)
+      for _, l in ipairs(idx) do out[#out + 1] = l end
+      for _, f in ipairs(conn:query("PRAGMA foreign_key_list(" .. q .. ")")) do
+        out[#out + 1] = ("  fk %s -> %s.%s"):format(f.from, f.table, f.to)
+      end
+      local sql = conn:query("SELECT sql FROM sqlite_master WHERE name = $1", {t.name})[1].sql or ""
+      for ck in sql:gmatch("CONSTRAINT%s+(%S+)%s+CHECK") do out[#out + 1] = "  check " .. ck end
+    end
+    conn:close()
+    return table.concat(out, "\n")
+  end
+  local status, out = h.run(("pg_dump --schema-only --no-owner --no-privileges -T luamig_version "
+    .. "-T luamig_log %s"):format(h.shell_quote(url)))
+  assert(status == 0, out)
+  local lines = {}
+  for line in out:gmatch("[^\n]+") do
+    if not line:match("^%-%-") and not line:match("^SET ") and not line:match("^SELECT pg_catalog")
+      and not line:match("^\\restrict") and not line:match("^\\unrestrict") then
+      lines[#lines + 1] = line
+    end
+  end
+  return table.concat(lines, "\n")
+end
+
+-- A copy of a project directory.
+local function copy(dir)
+  local to = h.tmpdir()
+  assert(os.execute(("cp -R %s/. %s"):format(h.shell_quote(dir), h.shell_quote(to))))
+  return to
+end
+
+local function lm(dir, url, args)
+  return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args)
+end
+
+-- The squash's file in dir's versions/.
+local function squash_file(dir, id)
+  local _, out = h.run(("ls %s/migrations/versions/%s_*.lua"):format(h.shell_quote(dir), id))
+  return (out:gsub("\n$", ""))
+end
+
+h.each_db(function(db)
+  describe("squash r2000002:r5000005", function()
+    local old, new, ref
+    setup(function()
+      old = h.project(revisions())
+      new = copy(old)
+      ref = db.url()
+      local status, _, err = lm(old, ref, "upgrade head")
+      assert.equal(0, status, err)
+      local s, out, e = lm(new, db.url(), "squash r2000002:r5000005 --rev-id sq000001 -m 'squash the middle'")
+      assert.equal(0, s, e)
+      assert.truthy(out:find("sq000001_squash_the_middle.lua ...  done (replaces r2000002, r3000003, "
+        .. "r4000004, r5000005)", 1, true), out)
+    end)
+
+    it("writes a revision that declares what it replaces, with the range's parent", function()
+      local text = h.read_file(squash_file(new, "sq000001"))
+      assert.truthy(text:find('\nrevision      = "sq000001"\n', 1, true), text)
+      assert.truthy(text:find('\ndown_revision = "r1000001"\nreplaces      = {"r2000002", "r3000003", '
+        .. '"r4000004", "r5000005"}\n', 1, true), text)
+      assert.falsy(text:find("op.execute", 1, true))
+    end)
+
+    it("lists the squash in place of the range in history and heads", function()
+      local status, out = lm(new, db.url(), "history")
+      assert.equal(0, status)
+      assert.same({"sq000001 -> r6000006 (head), after the range", "r1000001 -> sq000001, squash the middle",
+        "<base> -> r1000001, users"}, h.lines(out))
+    end)
+
+    it("gives a fresh database the unsquashed history's schema at head, through the squash", function()
+      local url = db.url()
+      local status, _, err = lm(new, url, "upgrade head")
+      assert.equal(0, status, err)
+      assert.truthy(err:find("Running upgrade r1000001 -> sq000001, squash the middle", 1, true), err)
+      assert.falsy(err:find("r3000003", 1, true), err)
+      local want = dump(ref)
+      assert.truthy((want:find('we"ird', 1, true) or want:find('we""ird', 1, true)) and want:find("ix_posts_title", 1, true), want)
+      assert.equal(want, dump(url))
+      assert.same({"r6000006"}, h.version_rows(url))
+    end)
+
+    it("finishes the old revisions on a database part-way through the range", function()
+      local url = db.url()
+      assert.equal(0, (lm(old, url, "upgrade r3000003")))
+      local status, out = lm(new, url, "current")
+      assert.equal(0, status)
+      assert.equal("r3000003\n", out)
+      local s, _, err = lm(new, url, "upgrade head")
+      assert.equal(0, s, err)
+      assert.truthy(err:find("Running upgrade r3000003 -> r4000004, not null, unique\n", 1, true), err)
+      assert.truthy(err:find("Running upgrade r4000004 -> r5000005, select\n", 1, true), err)
+      assert.falsy(err:find("sq000001", 1, true), err)
+      assert.equal(dump(ref), dump(url))
+      assert.same({"r6000006"}, h.version_rows(url))
+    end)
+
+    it("goes on from a database already past the range, and from one at the range's end", function()
+      local url = db.url()
+      assert.equal(0, (lm(old, url, "upgrade head")))
+      local status, out = lm(new, url, "upgrade head")
+      assert.equal(0, status)
+      assert.equal("", out)
+      assert.equal(dump(ref), dump(url))
+      assert.same({"r6000006"}, h.version_rows(url))
+      -- at the range's end: the row names r5000005, read as the squash
+      local url2 = db.url()
+      assert.equal(0, (lm(old, url2, "upgrade r5000005")))
+      local s2, out2 = lm(new, url2, "current")
+      assert.equal(0, s2)
+      assert.equal("sq000001\n", out2)
+      local s3, _, err3 = lm(new, url2, "upgrade head")
+      assert.equal(0, s3, err3)
+      assert.truthy(err3:find("Running upgrade sq000001 -> r6000006", 1, true), err3)
+      assert.same({"r6000006"}, h.version_rows(url2))
+      assert.equal(dump(ref), dump(url2))
+    end)
+
+    it("downgrades past the range through the squash's downgrade", function()
+      local url = db.url()
+      assert.equal(0, (lm(new, url, "upgrade head")))
+      local status, _, err = lm(new, url, "downgrade r1000001")
+      assert.equal(0, status, err)
+      assert.truthy(err:find("Running downgrade sq000001 -> r1000001", 1, true), err)
+      assert.same({"r1000001"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "users"}, h.tables(url))
+    end)
+
+    it("passes roundtrip on the squashed project", function()
+      local status, out, err = lm(new, db.url(), "roundtrip")
+      assert.equal(0, status, err)
+      assert.equal("OK: 3 revision(s) upgrade, downgrade to the same schema, and upgrade again\n", out)
+    end)
+
+    it("works on with the old files deleted, and refuses a database part-way through them", function()
+      local gone = copy(new)
+      for _, id in ipairs{"r2000002", "r3000003", "r4000004", "r5000005"} do
+        assert(os.remove(("%s/migrations/versions/%s.lua"):format(gone, id)))
+      end
+      local fresh = db.url()
+      assert.equal(0, (lm(gone, fresh, "upgrade head")))
+      assert.equal(dump(ref), dump(fresh))
+      local at_end = db.url()
+      assert.equal(0, (lm(old, at_end, "upgrade r5000005")))
+      local s, _, err = lm(gone, at_end, "upgrade head")
+      assert.equal(0, s, err)
+      assert.same({"r6000006"}, h.version_rows(at_end))
+      local part = db.url()
+      assert.equal(0, (lm(old, part, "upgrade r3000003")))
+      local s2, _, err2 = lm(gone, part, "upgrade head")
+      assert.equal(1, s2)
+      assert.truthy(err2:find("FAILED: the database is at r3000003, part-way through the revisions squashed "
+        .. "into sq000001, but the files of r2000002, r3000003, r4000004, r5000005 are gone: restore them "
+        .. "(from version control), upgrade past r5000005, then delete them again", 1, true), err2)
+      assert.same({"r3000003"}, h.version_rows(part))
+      local s3, out3 = lm(gone, part, "history")
+      assert.equal(0, s3)
+      assert.falsy(out3:find("r3000003", 1, true), out3)
+    end)
+
+    it("refuses a target inside the squash on a fresh database, saying what to name", function()
+      local status, _, err = lm(new, db.url(), "upgrade r3000003")
+      assert.equal(1, status)
+      assert.truthy(err:find("Revision r3000003 is squashed into sq000001, which stands for it on this "
+        .. "database (none or all of the revisions it replaces are applied): name sq000001 or a "
+        .. "revision outside the squash", 1, true), err)
+    end)
+  end)
+
+  describe("squash to the head", function()
+    it("reads a row naming the range's end as the squash, and a new revision builds on the squash", function()
+      local revs = revisions()
+      revs[6] = nil
+      local old = h.project(revs)
+      local new = copy(old)
+      local url = db.url()
+      assert.equal(0, (lm(old, url, "upgrade head")))
+      local s, _, e = lm(new, url, "squash r2000002:r5000005 --rev-id sq000002")
+      assert.equal(0, s, e)
+      local status, out = lm(new, url, "heads")
+      assert.equal(0, status)
+      assert.equal("sq000002 (head)\n", out)
+      h.write_file(new .. "/migrations/versions/n0000007.lua", h.script{id = "n0000007", down = "sq000002",
+        code = true, up = '  op.create_table("later", {{"id", "integer", primary_key = true}})',
+        down_sql = '  op.drop_table("later")'})
+      local s2, _, err2 = lm(new, url, "upgrade head")
+      assert.equal(0, s2, err2)
+      assert.truthy(err2:find("Running upgrade sq000002 -> n0000007", 1, true), err2)
+      assert.same({"n0000007"}, h.version_rows(url))
+      -- a database part-way finishes the old chain, then the new revision
+      local part = db.url()
+      assert.equal(0, (lm(old, part, "upgrade r2000002")))
+      local s3, _, err3 = lm(new, part, "upgrade head")
+      assert.equal(0, s3, err3)
+      assert.truthy(err3:find("Running upgrade r5000005 -> n0000007", 1, true), err3)
+      assert.equal(dump(url), dump(part))
+    end)
+  end)
+end)
+
+h.each_db(function(db)
+  describe("squash from the base, with a branch label inside", function()
+    it("starts from nothing, carries the label, and refuses the same range twice", function()
+      local revs = revisions()
+      revs[2].labels = {"core"}
+      local old = h.project(revs)
+      local new = copy(old)
+      local ref = db.url()
+      assert.equal(0, (lm(old, ref, "upgrade head")))
+      local s, _, e = lm(new, db.url(), "squash r1000001:r3000003 --rev-id sq000004")
+      assert.equal(0, s, e)
+      local text = h.read_file(squash_file(new, "sq000004"))
+      assert.truthy(text:find('\ndown_revision = nil\nreplaces      = {"r1000001", "r2000002", "r3000003"}\n'
+        .. 'branch_labels = {"core"}\n', 1, true), text)
+      local url = db.url()
+      local s2, _, e2 = lm(new, url, "upgrade core@head")
+      assert.equal(0, s2, e2)
+      assert.truthy(e2:find("Running upgrade  -> sq000004", 1, true), e2)
+      assert.equal(dump(ref), dump(url))
+      local s3, out3 = lm(new, url, "history")
+      assert.equal(0, s3)
+      assert.equal("<base> -> sq000004 (core)", h.lines(out3)[#h.lines(out3)]:match("^(.-),"))
+      local s4, _, e4 = lm(new, db.url(), "squash r2000002:r4000004")
+      assert.equal(1, s4)
+      assert.truthy(e4:find("FAILED: squash: START 'r2000002': Revision r2000002 is squashed into sq000004", 1, true), e4)
+      local s5, _, e5 = lm(new, db.url(), "squash sq000004:r5000005")
+      assert.equal(1, s5)
+      assert.truthy(e5:find("FAILED: squash: sq000004 in sq000004:r5000005 is itself a squash", 1, true), e5)
+    end)
+  end)
+end)
+
+describe("[postgresql] squash --sql from the range's end", function()
+  it("reads START = END as the squash and moves the stored row by its name", function()
+    local dir = h.project(revisions())
+    local s, _, e = lm(dir, select(2, h.fresh_pg()), "squash r2000002:r5000005 --rev-id sq000005")
+    assert.equal(0, s, e)
+    local status, out, err = lm(dir, "postgresql://nobody@localhost/none", "upgrade r5000005:head --sql")
+    assert.equal(0, status, err)
+    assert.truthy(out:find([[UPDATE "luamig_version" SET version_num = 'r6000006' WHERE version_num = 'r5000005';]],
+      1, true), out)
+    assert.falsy(out:find("'sq000005'", 1, true), out)
+  end)
+end)
+
+describe("[postgresql] squash --scratch-url", function()
+  it("builds on the given empty database, and refuses one that is not empty or is the project's", function()
+    local dir = h.project(revisions())
+    local _, project = h.fresh_pg()
+    local _, scratch = h.fresh_pg()
+    h.query(scratch, "CREATE TABLE leftover (id integer)")
+    local s, out, err = lm(dir, project, "squash r2000002:r3000003 --scratch-url " .. h.shell_quote(scratch))
+    assert.equal(1, s)
+    assert.equal("", out)
+    assert.truthy(err:find("FAILED: squash: the scratch database ", 1, true) and err:find(" is not empty; give an "
+      .. "empty database (squash migrates it)", 1, true), err)
+    local s2, _, err2 = lm(dir, project, "squash r2000002:r3000003 --scratch-url " .. h.shell_quote(project))
+    assert.equal(1, s2)
+    assert.truthy(err2:find("FAILED: squash: --scratch-url names the project's own database", 1, true), err2)
+    local _, empty = h.fresh_pg()
+    local s3, _, err3 = lm(dir, project, "squash r2000002:r3000003 --rev-id sq000006 --scratch-url " .. h.shell_quote(empty))
+    assert.equal(0, s3, err3)
+    assert.same({"leftover"}, h.tables(scratch))
+    assert.same({}, h.tables(project))               -- the project database untouched
+    assert.truthy(h.read_file(squash_file(dir, "sq000006")):find('replaces      = {"r2000002", "r3000003"}', 1, true))
+  end)
+end)
+
+describe("[sqlite] squash refuses", function()
+  local function refused(revs, range, want)
+    local dir = h.project(revs)
+    local status, out, err = h.luamig(dir, "squash " .. range)
+    assert.equal(1, status, err)
+    assert.equal("", out)
+    assert.truthy(err:find(want, 1, true), err)
+    local _, ls = h.run("ls " .. h.shell_quote(dir .. "/migrations/versions"))
+    return ls
+  end
+
+  it("a range with a branch point inside", function()
+    local revs = revisions()
+    revs[#revs + 1] = {id = "x0000009", down = "r3000003", message = "branch"}
+    refused(revs, "r2000002:r5000005", "FAILED: squash: r3000003, inside r2000002:r5000005, is a branch point "
+      .. "(x0000009 also builds on it); a squash replaces a linear chain")
+  end)
+
+  it("a range with a merge inside", function()
+    local revs = {
+      {id = "a1", message = "a"}, {id = "b1", message = "b"},
+      {id = "m1", down = {"a1", "b1"}, message = "merge"}, {id = "c1", down = "m1", message = "c"},
+    }
+    refused(revs, "a1:c1", "FAILED: squash: m1, inside a1:c1, is a merge (of a1, b1)")
+  end)
+
+  it("a range inside which another revision depends", function()
+    local revs = revisions()
+    revs[#revs + 1] = {id = "x0000009", down = "r1000001", depends = {"r3000003"}, message = "dep"}
+    refused(revs, "r2000002:r5000005", "FAILED: squash: r3000003, inside r2000002:r5000005, is in the "
+      .. "depends_on of x0000009; only the range's END may be depended on")
+  end)
+
+  it("one revision, an inverted range, a range that is not START:END, an unknown revision", function()
+    refused(revisions(), "r3000003:r3000003", "FAILED: squash: r3000003:r3000003 names one revision (r3000003)")
+    refused(revisions(), "r5000005:r2000002", "FAILED: squash: r5000005 is not below r2000002")
+    refused(revisions(), "r5000005", "FAILED: squash: the range must be START:END")
+    refused(revisions(), "r2000002:zzzz9999", "FAILED: squash: END 'zzzz9999': Can't locate revision "
+      .. "identified by 'zzzz9999'")
+  end)
+
+  it("data steps, listed with file and line, and writes nothing", function()
+    local revs = revisions()
+    revs[3].up = revs[3].up .. '\n  op.execute("UPDATE users SET name = \'y\'")'
+    revs[4].up = revs[4].up .. '\n  op.bulk_insert("users", {{id = 1, email = "a"}})'
+    local ls = refused(revs, "r2000002:r5000005", "holds steps that a squash, rebuilt from the schema alone, "
+      .. "would drop:\n  migrations/versions/r3000003.lua:")
+    assert.falsy(ls:find("squash", 1, true), ls)
+    local dir = h.project(revs)
+    local _, _, err = h.luamig(dir, "squash r2000002:r5000005")
+    assert.truthy(err:find("r3000003.lua:10: op.execute(\"UPDATE users SET name = 'y'\") (runs SQL", 1, true), err)
+    assert.truthy(err:find("r4000004.lua:10: op.bulk_insert(\"users\", {{id = 1, email = \"a\"}}) (inserts rows)",
+      1, true), err)
+  end)
+
+  it("data the text scan cannot see, by the rows it leaves", function()
+    local revs = revisions()
+    revs[3].up = revs[3].up .. '\n  local run = op["exec" .. "ute"]\n  run("INSERT INTO users (id, email) VALUES (7, \'q\')")'
+    refused(revs, "r2000002:r5000005", "FAILED: squash: the range r2000002:r5000005 changes what a schema "
+      .. "comparison cannot redo:\n  table users: 0 rows before the range, 1 after")
+  end)
+
+  it("a view made where the text scan cannot see it", function()
+    local revs = revisions()
+    revs[3].up = revs[3].up .. '\n  local run = op["exec" .. "ute"]\n  run("CREATE VIEW v AS SELECT id FROM users")'
+    refused(revs, "r2000002:r5000005", "\n  view v: made by the range\n")
+  end)
+
+  it("a hand-written replaces that is not a chain, naming the file", function()
+    local revs = revisions()
+    revs[#revs + 1] = {id = "sq000003", down = "r1000001", extra = 'replaces = {"r2000002", "r4000004"}',
+                       message = "bad squash"}
+    local dir = h.project(revs)
+    local status, _, err = h.luamig(dir, "history")
+    assert.equal(1, status)
+    assert.truthy(err:find("sq000003.lua: revision sq000003: replaces must list a linear chain, oldest first, "
+      .. "but the down_revision of r4000004 is not r2000002", 1, true), err)
+  end)
+end)
