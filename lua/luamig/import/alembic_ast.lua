@@ -883,7 +883,10 @@ def comments_before(line, ctx):
 
 def body_lines(stmts, ctx, batch=None):
     out = []
-    for s in stmts:
+    for i, s in enumerate(stmts):
+        # a blank line between two statements stays
+        if i > 0 and any(not l.strip() for l in ctx.lines[stmts[i - 1].end_lineno:s.lineno - 1]) and out:
+            out.append("")
         out += comments_before(s.lineno, ctx)
         ctx.comment_done = max(ctx.comment_done, getattr(s, "end_lineno", s.lineno))
         try:
