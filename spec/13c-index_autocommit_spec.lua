@@ -584,7 +584,7 @@ h.each_db(function(db)
       assert.is_true(has_table(url, "u"))
       assert.same({{name = "kept"}}, h.query(url, "SELECT name FROM t"))
       assert.truthy(err:find("migrations/versions/b2.lua:11: ", 1, true), err)
-      assert.truthy(err:find("This step used op.autocommit_block", 1, true), err)
+      assert.truthy(err:find("This step failed inside op.autocommit_block", 1, true), err)
       -- and the same command once the script is mended goes on from there
       h.write_file(dir .. "/migrations/versions/b2.lua", h.script(rev("b2", "a1", [[
   op.create_table("u", {{"id", "integer", primary_key = true}}, {if_not_exists = true})]])))
@@ -747,5 +747,189 @@ echo "$rc"]]):format(h.shell_quote(dir), h.shell_quote(h.bin), h.shell_quote(url
       tx:rollback()
       conn:close()
     end)
+  end)
+end)
+
+---------------------------------------------------------------------------
+-- Found by an outside attack (ATTACK_A: defect 1, L1, L2, L3), and the
+-- message a lost connection gives after an autocommit block.
+
+describe("outside attack", function()
+  it("method and operator class names in capitals are written as PostgreSQL folds them (a quoted one keeps its case)", function()
+    local op, out = offline("postgresql")
+    op.create_index("ix_a", "u", {"a"}, {postgresql_using = "GIN", postgresql_ops = {a = "GIN_TRGM_OPS"}})
+    op.create_index("ix4", "u", {{"c", nulls = "first", opclass = "Public.Int4_Ops"}}, {using = "BTREE"})
+    op.create_index("ix5", "u", {{"c", opclass = '"My_int4_ops"'}}, {using = "HASH"})
+    op.create_index("ix6", "u", {{"c", opclass = 'public."My_int4_ops"'}})
+    assert.same({'CREATE INDEX "ix_a" ON "u" USING gin ("a" gin_trgm_ops)',
+                 'CREATE INDEX "ix4" ON "u" USING btree ("c" public.int4_ops NULLS FIRST)',
+                 'CREATE INDEX "ix5" ON "u" USING hash ("c" "My_int4_ops")',
+                 'CREATE INDEX "ix6" ON "u" ("c" public."My_int4_ops")'}, out)
+    -- SQLAlchemy 1.4 lower-cases the method too (the oracle)
+    assert.same({"CREATE INDEX ix_a ON t USING gin (a GIN_TRGM_OPS)"},
+      sqlalchemy("postgresql", {"sa.Index('ix_a', t.c.a, postgresql_using='GIN', postgresql_ops={'a': 'GIN_TRGM_OPS'})"}))
+    -- what is not one name is still refused
+    for _, bad in ipairs({'"unterminated', 'a b', 'x--', '"a"."b"."c"', 'a."', '""', "a.", ".a"}) do
+      assert.equal(('create_index: column 1: opclass must be an operator class name (like "text_pattern_ops"), got %s')
+        :format(require("luamig.op.check").describe(bad)), (error_of(op.create_index, "i", "t", {{"a", opclass = bad}})))
+    end
+  end)
+
+  it("L3: create_index(nil, ...) on an expression is an error saying a name is needed, under the postgresql convention too", function()
+    local op = luamig_op.new{dialect = "postgresql", emit = function() end, naming_convention = "postgresql"}
+    assert.equal("create_index: an index on an expression needs a name (argument 1): a naming convention names "
+      .. "only indexes on columns", (error_of(op.create_index, nil, "t", {op.raw("lower(a)")})))
+  end)
+end)
+
+h.each_db(function(db)
+  local pg = db.name == "postgresql"
+  local function run(dir, url, args, env)
+    return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
+  end
+  local base = rev("a1", nil, [[  op.create_table("t", {{"id", "integer", primary_key = true}, {"name", "text"}})]])
+
+  describe("outside attack", function()
+    if pg then
+      it("1: check settles after autogenerate with postgresql_using, ops and opclass in capitals (pg_trgm, BTREE, HASH, a quoted class)", function()
+        local dir = h.project({rev("a1", nil, [[
+  op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+  op.execute([=[CREATE OPERATOR CLASS "My_int4_ops" FOR TYPE int4 USING btree AS OPERATOR 1 <, OPERATOR 2 <=,
+    OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 btint4cmp(int4, int4)]=])]])})
+        local function schema(with_q)
+          return table.concat({"function schema(op)",
+            '  op.create_table("u", {{"id", "integer", primary_key = true}, {"a", "text"}, {"b", "text"}, {"c", "integer"}})',
+            '  op.create_index("ix_a", "u", {"a"}, {postgresql_using = "GIN", postgresql_ops = {a = "GIN_TRGM_OPS"}})',
+            '  op.create_index("ix_b", "u", {op.raw("b GIN_TRGM_OPS")}, {using = "Gin"})',
+            '  op.create_index("ix4", "u", {{"c", nulls = "first"}}, {using = "BTREE"})',
+            '  op.create_index("ix5", "u", {"c"}, {using = "HASH"})',
+            with_q and [[  op.create_index("ix_q", "u", {{"c", opclass = '"My_int4_ops"'}})]] or "",
+            "end", ""}, "\n")
+        end
+        h.write_file(dir .. "/schema.lua", schema(true))
+        local url = db.url()
+        assert.equal(0, (run(dir, url, "upgrade head")))
+        local status, out, err = run(dir, url, "revision --autogenerate -m i")
+        assert.equal(0, status, err)
+        status, _, err = run(dir, url, "upgrade head")
+        assert.equal(0, status, err)
+        status, out, err = run(dir, url, "-q check")
+        assert.equal(0, status, out .. err)
+        assert.equal("No new upgrade operations detected.\n", out)
+        assert.same({
+          {d = "CREATE INDEX ix4 ON public.u USING btree (c NULLS FIRST)"},
+          {d = "CREATE INDEX ix5 ON public.u USING hash (c)"},
+          {d = "CREATE INDEX ix_a ON public.u USING gin (a gin_trgm_ops)"},
+          {d = "CREATE INDEX ix_b ON public.u USING gin (b gin_trgm_ops)"},
+          {d = 'CREATE INDEX ix_q ON public.u USING btree (c "My_int4_ops")'},
+        }, h.query(url, "SELECT pg_get_indexdef(c.oid) AS d FROM pg_class c WHERE relkind = 'i' "
+          .. "AND relname LIKE 'ix%' ORDER BY relname"))
+        -- the quoted class read back from the database: dropping the index
+        -- writes a downgrade that makes it again with its case
+        h.write_file(dir .. "/schema.lua", schema(false))
+        status, _, err = run(dir, url, "revision --autogenerate -m drop")
+        assert.equal(0, status, err)
+        status, _, err = run(dir, url, "upgrade head")
+        assert.equal(0, status, err)
+        assert.same({}, h.query(url, "SELECT 1 FROM pg_class WHERE relname = 'ix_q'"))
+        status, _, err = run(dir, url, "downgrade -1")
+        assert.equal(0, status, err)
+        assert.same({{d = 'CREATE INDEX ix_q ON public.u USING btree (c "My_int4_ops")'}},
+          h.query(url, "SELECT pg_get_indexdef('ix_q'::regclass) AS d"))
+      end)
+    end
+
+    it("L1, L2: a failure inside the block says so, and the log counts only the statements that ran", function()
+      local dir = h.project({base, rev("b2", "a1", [[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.autocommit_block(function()
+    op.execute("INSERT INTO t (name) VALUES ('kept')")
+    op.execute("SELECT * FROM no_such_table")
+  end)
+  op.create_table("v", {{"id", "integer", primary_key = true}})]])})
+      local url = db.url()
+      local status, _, err = run(dir, url, "upgrade head")
+      assert.equal(1, status)
+      assert.same({"a1"}, h.version_rows(url))
+      assert.truthy(err:find("This step failed inside op.autocommit_block: what it did before the block is already "
+        .. "committed and the block's statements before the error ran outside a transaction, so they stay applied "
+        .. "(nothing after the error ran), and the version table still says a1. Check the database, then either "
+        .. "undo that part by hand and run again, or finish it by hand and `luamig stamp b2`.", 1, true), err)
+      assert.is_nil(err:find("what ran after the block", 1, true), err)
+      assert.same({"INFO  [luamig] upgrade b2 (revision b2): 1 statement ran outside a transaction "
+        .. "(op.autocommit_block) before the error in it; what the step did before the block is committed"},
+        h.grep(err, "statement ran outside a transaction"))
+      assert.same({{name = "kept"}}, h.query(url, "SELECT name FROM t"))
+      assert.same({}, h.query(url, pg and "SELECT 1 FROM pg_tables WHERE tablename = 'v'"
+        or "SELECT 1 FROM sqlite_master WHERE name = 'v'"))
+    end)
+
+    it("L1: a failure before the block rolls the whole step back and says nothing of a block", function()
+      local dir = h.project({base, rev("b2", "a1", [[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.execute("SELECT * FROM no_such_table")
+  op.autocommit_block(function()
+    op.execute("INSERT INTO t (name) VALUES ('never')")
+  end)]])})
+      local url = db.url()
+      local status, _, err = run(dir, url, "upgrade head")
+      assert.equal(1, status)
+      assert.same({"a1"}, h.version_rows(url))
+      assert.is_nil(err:find("autocommit_block", 1, true), err)
+      assert.is_nil(err:find("outside a transaction", 1, true), err)
+      assert.truthy(err:find("migrations/versions/b2.lua:9: ", 1, true), err)
+      assert.same({}, h.query(url, "SELECT name FROM t"))
+      assert.same({}, h.query(url, pg and "SELECT 1 FROM pg_tables WHERE tablename = 'u'"
+        or "SELECT 1 FROM sqlite_master WHERE name = 'u'"))
+    end)
+
+    if pg then
+      it("the connection lost after the block: the message says what stays, not 'nothing of this step was committed'", function()
+        local dir = h.project({base, rev("b2", "a1", [[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.autocommit_block(function()
+    op.create_index("ix_t_name", "t", {"name"}, {postgresql_concurrently = true})
+  end)
+  op.create_table("v", {{"id", "integer", primary_key = true}})
+  op.execute("SELECT pg_terminate_backend(pg_backend_pid())")]])})
+        local url = db.url()
+        local status, _, err = run(dir, url, "upgrade head")
+        assert.equal(1, status)
+        assert.same({"a1"}, h.version_rows(url))
+        assert.truthy(err:find("The database rolled the open transaction back: this step used op.autocommit_block, "
+          .. "so what it did before the block is committed and the block's statements ran outside a transaction, so "
+          .. "they stay applied (what ran after the block was rolled back), and the version table said a1 at luamig's "
+          .. "last commit (it cannot be read now). Check the database, then either undo that part by hand and run "
+          .. "again, or finish it by hand and `luamig stamp b2`.", 1, true), err)
+        assert.is_nil(err:find("nothing of this step", 1, true), err)
+        assert.is_nil(err:find("the step did not run", 1, true), err)
+        assert.same({{n = 1}}, h.query(url, "SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'ix_t_name'"))
+        assert.same({{n = 1}}, h.query(url, "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'u'"))
+        assert.same({{n = 0}}, h.query(url, "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'v'"))
+      end)
+
+      it("the connection lost during COMMIT after the block: no 'running again is safe'", function()
+        local dir = h.project({base, rev("b2", "a1", [[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.autocommit_block(function()
+    op.create_index("ix_t_name", "t", {"name"}, {postgresql_concurrently = true})
+  end)
+  op.execute([=[CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$]=])
+  op.execute([=[CREATE CONSTRAINT TRIGGER die AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION die_at_commit()]=])
+  op.execute("INSERT INTO t (name) VALUES ('x')")]])})
+        local url = db.url()
+        local status, _, err = run(dir, url, "upgrade head")
+        assert.equal(1, status)
+        assert.same({"a1"}, h.version_rows(url))
+        assert.truthy(err:find("This happened during COMMIT", 1, true), err)
+        assert.truthy(err:find("If it was not, what this step did before its op.autocommit_block and in it stays "
+          .. "applied: check the database, then either undo that part by hand and run again, or finish it by hand "
+          .. "and `luamig stamp b2`.", 1, true), err)
+        assert.is_nil(err:find("running the same command again is safe", 1, true), err)
+        assert.same({{n = 1}}, h.query(url, "SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'ix_t_name'"))
+      end)
+    end
   end)
 end)

@@ -378,7 +378,7 @@ static int core_log_accept(lua_State *L) {
 }
 
 /* core.autocommit_begin() -> whether it ended the step's transaction;
- * core.autocommit_end(nstatements); core.step_in_transaction() -> true,
+ * core.autocommit_end(nstatements, failed); core.step_in_transaction() -> true,
  * false, or nil when no step runs: op.autocommit_block (runner.h). */
 static int core_autocommit_begin(lua_State *L) {
   struct lm_err e = LM_ERR_INIT;
@@ -391,7 +391,8 @@ static int core_autocommit_begin(lua_State *L) {
 static int core_autocommit_end(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
   struct lm_err e = LM_ERR_INIT;
-  if (lm_run_autocommit_end((long)n, &e) != LM_OK) return lm_lua_raise(L, &e);
+  int failed = lua_toboolean(L, 2);
+  if (lm_run_autocommit_end((long)n, failed, &e) != LM_OK) return lm_lua_raise(L, &e);
   return 0;
 }
 

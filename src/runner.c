@@ -73,7 +73,7 @@ int lm_run_autocommit_begin(int *ended, struct lm_err *e) {
   return LM_OK;
 }
 
-int lm_run_autocommit_end(long nstatements, struct lm_err *e) {
+int lm_run_autocommit_end(long nstatements, int failed, struct lm_err *e) {
   struct run *r = active;
   if (r == NULL || !r->in_block)
     return lm_err_set(e, LM_ERROR, "autocommit_block: not inside one");
@@ -82,11 +82,12 @@ int lm_run_autocommit_end(long nstatements, struct lm_err *e) {
   r->block_ended_tx = 0;
   const struct lm_step *s = r->step;
   char *label = lm_run_step_label(r, s);
-  lm_run_say(r, "INFO", "%s: %ld statement%s ran outside a transaction (op.autocommit_block)%s",
-             label, nstatements, nstatements == 1 ? "" : "s",
+  r->block_failed = failed;
+  lm_run_say(r, "INFO", "%s: %ld statement%s ran outside a transaction (op.autocommit_block)%s%s",
+             label, nstatements, nstatements == 1 ? "" : "s", failed ? " before the error in it" : "",
              ended ? "; what the step did before the block is committed" : "");
   free(label);
-  if (ended && tx_begin(r, e) != LM_OK) return LM_ERROR;
+  if (ended && !failed && tx_begin(r, e) != LM_OK) return LM_ERROR;
   return LM_OK;
 }
 
@@ -261,7 +262,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       r->step = s;
       r->step_before = before;
       r->step_running = 1;
-      r->in_block = r->block_ended_tx = r->step_partial = 0;
+      r->in_block = r->block_ended_tx = r->step_partial = r->block_failed = 0;
       body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
       r->step_running = 0;
       active = outer;

@@ -61,11 +61,13 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
  * whether there was one (none in a transactional = false step).
  * lm_run_autocommit_end begins a new transaction for the rest of the step
  * if the block ended one, and logs that nstatements ran outside a
- * transaction. Offline both go through the sink (COMMIT; ... BEGIN;).
+ * transaction; failed: the block stopped at an error, so the step stops
+ * too (no transaction is begun, and the runner's message says the error
+ * was inside the block). Offline both go through the sink (COMMIT; ... BEGIN;).
  * Outside a step both fail; lm_run_step_in_transaction says whether a
  * step runs now (-1: no step) in a transaction (1) or not (0). */
 int lm_run_autocommit_begin(int *ended, struct lm_err *e);
-int lm_run_autocommit_end(long nstatements, struct lm_err *e);
+int lm_run_autocommit_end(long nstatements, int failed, struct lm_err *e);
 int lm_run_step_in_transaction(void);
 
 /* Ctrl-C. lm_run_interrupt marks the runs of this process interrupted and

@@ -115,10 +115,21 @@ static void say_rows(struct run *r, struct lm_buf *b, const struct lm_ilist *exp
   free(now);
 }
 
+/* The way out of a step that ran outside a transaction and stopped half
+ * way: undo or finish by hand, then run again or record it with stamp. */
+static void advise_by_hand(struct run *r, const struct lm_step *s, struct lm_buf *b) {
+  char *done = stamp_args(r, s);
+  lm_buf_printf(b, ". Check the database, then either undo that part by hand and run again, "
+                "or finish it by hand and `luamig stamp %s`.", done);
+  free(done);
+}
+
 /* The database ended the step's transaction itself (driver's lost(): the
  * connection went, or SQLite rolled back after a full disk): nothing of
- * the step was committed, nor of any step since luamig's last commit. at
- * commit: the failure came from COMMIT, whose fate the client may not know. */
+ * the step was committed, nor of any step since luamig's last commit --
+ * unless the step used op.autocommit_block, which committed what came
+ * before it and ran its own statements outside a transaction. at commit:
+ * the failure came from COMMIT, whose fate the client may not know. */
 void lm_run_explain_lost(struct run *r, const struct lm_step *s, const char *why, int at_commit,
                          const struct lm_ilist *committed, struct lm_err *e) {
   char *label = lm_run_step_label(r, s);
@@ -138,9 +149,25 @@ void lm_run_explain_lost(struct run *r, const struct lm_step *s, const char *why
       lm_buf_printf(&b, "This happened during COMMIT, so luamig cannot tell whether the step was "
                     "committed: the database is at %s if it was, or at %s if it was not; "
                     "`luamig current` says which. ", *target ? target : "base", *last ? last : "base");
-    lm_buf_printf(&b, "Either way running the same command again is safe: it starts from where "
-                  "the database is.");
+    if (r->step_partial) {
+      /* the step's start and its block stay either way: running it again repeats them */
+      char *done = stamp_args(r, s);
+      lm_buf_printf(&b, "If it was not, what this step did before its op.autocommit_block and in "
+                    "it stays applied: check the database, then either undo that part by hand and "
+                    "run again, or finish it by hand and `luamig stamp %s`.", done);
+      free(done);
+    } else {
+      lm_buf_printf(&b, "Either way running the same command again is safe: it starts from where "
+                    "the database is.");
+    }
     free(target);
+  } else if (r->step_partial) {
+    lm_buf_printf(&b, "The database rolled the open transaction back: this step used "
+                  "op.autocommit_block, so what it did before the block is committed and the "
+                  "block's statements ran outside a transaction, so they stay applied (what ran "
+                  "after the block was rolled back), and ");
+    say_rows(r, &b, committed);
+    advise_by_hand(r, s, &b);
   } else {
     lm_buf_printf(&b, "The database rolled the open transaction back: nothing of this step was "
                   "committed, and the database is at %s%s. ", now ? (*now ? now : "base")
@@ -163,15 +190,6 @@ const char *lm_run_lost_reason(struct run *r) {
   return r->conn && r->conn->driver->lost ? r->conn->driver->lost(r->conn) : NULL;
 }
 
-/* The way out of a step that ran outside a transaction and stopped half
- * way: undo or finish by hand, then run again or record it with stamp. */
-static void advise_by_hand(struct run *r, const struct lm_step *s, struct lm_buf *b) {
-  char *done = stamp_args(r, s);
-  lm_buf_printf(b, ". Check the database, then either undo that part by hand and run again, "
-                "or finish it by hand and `luamig stamp %s`.", done);
-  free(done);
-}
-
 /* Say what a failure inside a step leaves behind. */
 void lm_run_explain_failure(struct run *r, const struct lm_step *s, int transactional,
                             const struct lm_ilist *committed, struct lm_err *e) {
@@ -186,6 +204,10 @@ void lm_run_explain_failure(struct run *r, const struct lm_step *s, int transact
     if (!transactional)
       lm_buf_printf(&b, "This step ran outside a transaction (transactional = false): what it did "
                     "before the error stays applied, and ");
+    else if (r->block_failed)
+      lm_buf_printf(&b, "This step failed inside op.autocommit_block: what it did before the block "
+                    "is already committed and the block's statements before the error ran outside a "
+                    "transaction, so they stay applied (nothing after the error ran), and ");
     else
       lm_buf_printf(&b, "This step used op.autocommit_block: what it did before the block is "
                     "already committed and the block's statements ran outside a transaction, so "

@@ -44,6 +44,7 @@ struct run {
   int in_block;                       /* inside the block */
   int block_ended_tx;                 /* the block committed the step's transaction */
   int step_partial;                   /* part of the step is committed by a block */
+  int block_failed;                   /* the step failed inside the block */
 };
 
 /* The id of revision rev (an index into the graph). */

@@ -3,7 +3,21 @@
 -- and predicate (luamig.autogen.diff and render keep those): each column's
 -- order, NULLS placement, collation and operator class, the storage
 -- parameters (WITH) and NULLS NOT DISTINCT, in luamig.op.index's model.
+local sqltext = require "luamig.sqltext"
+
 local M = {}
+
+-- An operator class as PostgreSQL reads it: an unquoted word folded to
+-- lower case, a quoted one as written, and without its schema (the
+-- database's catalog names it unqualified).
+local function opclass_form(s)
+  if not s then return "" end
+  local toks = sqltext.tokens(s, "postgresql")
+  local last = toks[#toks]
+  if not last then return s end
+  if last.k == "ident" then return last.v end
+  return last.k == "word" and last.v:lower() or s:lower()
+end
 
 -- A column's options in a normal form: nil where the database's default.
 local function column_form(o)
@@ -12,7 +26,7 @@ local function column_form(o)
   local nulls = o.nulls and o.nulls:lower()
   if nulls == (desc and "first" or "last") then nulls = nil end
   return table.concat({desc and "desc" or "", nulls or "", o.collate and o.collate:lower() or "",
-                       o.opclass and o.opclass:lower() or ""}, "\0")
+                       opclass_form(o.opclass)}, "\0")
 end
 
 local function with_form(w)

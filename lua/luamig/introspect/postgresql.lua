@@ -169,7 +169,7 @@ function M.read(conn, opts)
       x.indisunique AS isunique, pg_get_expr(x.indpred, x.indrelid, true) AS pred,
       k.i, k.i > x.indnkeyatts AS included, a.attname AS col,
       pg_get_indexdef(x.indexrelid, k.i::int, true) AS expr, am.amname AS method,
-      x.indoption[k.i::int - 1] AS opt, oc.opcname AS opclass, oc.opcdefault AS opcdefault,
+      x.indoption[k.i::int - 1] AS opt, quote_ident(oc.opcname) AS opclass, oc.opcdefault AS opcdefault,
       CASE WHEN x.indcollation[k.i::int - 1] NOT IN (0, COALESCE(a.attcollation, 100))
            THEN co.collname END AS collation,
       array_to_string(i.reloptions, chr(31)) AS reloptions,

@@ -14,8 +14,12 @@ local M = {}
 
 -- Run one statement (online) or hand it to emit (offline).
 local function run(ctx, sql, params)
-  ctx.statements = (ctx.statements or 0) + 1          -- counted for op.autocommit_block's log line
-  if ctx.conn then return ctx.conn:exec(sql, params) end
+  if ctx.conn then
+    local res = ctx.conn:exec(sql, params)
+    ctx.statements = (ctx.statements or 0) + 1        -- ran: counted for op.autocommit_block's log line
+    return res
+  end
+  ctx.statements = (ctx.statements or 0) + 1
   if params then
     local ok, out = pcall(sqltext.inline, sql, params, function(v, n)
       local ok2, lit = pcall(ctx.d.param_literal, v)

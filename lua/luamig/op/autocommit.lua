@@ -43,7 +43,7 @@ function M.make(ctx)
       return e
     end)
     ctx.autocommit = nil
-    local ok2, err2 = pcall(core.autocommit_end, (ctx.statements or 0) - before)
+    local ok2, err2 = pcall(core.autocommit_end, (ctx.statements or 0) - before, not ok)
     if not ok then error(err, 0) end
     if not ok2 then error(err2, 0) end
   end

@@ -21,8 +21,26 @@ local raise, as_list, sql_text = check.raise, check.as_list, check.sql_text
 local M = {}
 
 local NAME = "^[%a_][%w_]*$"
-local function qualified_name(s)
-  return type(s) == "string" and (s:match(NAME) or s:match("^[%a_][%w_]*%.[%a_][%w_]*$")) ~= nil
+
+-- An operator class's name as SQL: a plain or "quoted" name, which may be
+-- schema-qualified; the unquoted parts folded to lower case, as PostgreSQL
+-- folds them (and as its catalog names the class). nil if s is not one.
+local function opclass_name(s)
+  if type(s) ~= "string" or s == "" then return nil end
+  local sqltext = require "luamig.sqltext"
+  local toks = sqltext.tokens(s, "postgresql")
+  if #toks ~= 1 and not (#toks == 3 and sqltext.is(toks[2], ".")) then return nil end
+  local out = {}
+  for i, t in ipairs(toks) do
+    if t.s ~= (i == 1 and 1 or toks[i - 1].e + 1) then return nil end      -- no space, no comment
+    local text = s:sub(t.s, t.e)
+    if t.k == "word" and text:match(NAME) then out[i] = text:lower()
+    elseif t.k == "ident" and #text > 2 and text:sub(-1) == '"' and text:sub(1, 1) == '"' then out[i] = text
+    elseif i == 2 then out[i] = "."
+    else return nil end
+  end
+  if toks[#toks].e ~= #s then return nil end
+  return table.concat(out)
 end
 
 -- The PostgreSQL-only options under their Alembic names.
@@ -67,12 +85,13 @@ local function entry_options(ctx, opname, i, e)
     o.collate = e.collate
   end
   if e.opclass ~= nil then
-    if not qualified_name(e.opclass) then
+    local opclass = opclass_name(e.opclass)
+    if not opclass then
       raise(('%s: column %d: opclass must be an operator class name (like "text_pattern_ops"), '
         .. 'got %s'):format(opname, i, check.describe(e.opclass)))
     end
     if ctx.sqlite then sqlite_refuses(opname, ("column %d: opclass %s"):format(i, e.opclass)) end
-    o.opclass = e.opclass
+    o.opclass = opclass
   end
   return next(o) and o or nil
 end
@@ -138,10 +157,12 @@ function M.model(ctx, opname, name, tname, columns, o, name_for)
         raise(('%s: option "postgresql_ops" names %s, which is not a column of the index (%s)')
           :format(opname, check.describe(col), table.concat(plain, ", ")))
       end
-      if not qualified_name(opclass) then
+      local folded = opclass_name(opclass)
+      if not folded then
         raise(('%s: option "postgresql_ops": the operator class of "%s" must be a name (like '
           .. '"gin_trgm_ops"), got %s'):format(opname, col, check.describe(opclass)))
       end
+      opclass = folded
       colopts[at] = colopts[at] or {}
       if colopts[at].opclass and colopts[at].opclass ~= opclass then
         raise(('%s: column "%s" has two operator classes (%s and %s)'):format(opname, col,
@@ -151,13 +172,18 @@ function M.model(ctx, opname, name, tname, columns, o, name_for)
     end
   end
   if name == nil then
-    if #plain ~= #cols then raise(opname .. ": an index on an expression needs a name") end
+    if #plain ~= #cols then
+      raise(opname .. ": an index on an expression needs a name (argument 1): a naming convention "
+        .. "names only indexes on columns")
+    end
     name = name_for(ctx, opname, "ix", {table = tname, columns = plain})
   end
   local using = o.using
   if using and not using:match(NAME) then
     raise(('%s: option "using" must be an index method name, got %q'):format(opname, using))
   end
+  -- written unquoted, PostgreSQL folds it (SQLAlchemy renders it lower-cased too)
+  if using then using = using:lower() end
   local with
   if o.with then
     with = {}
