@@ -855,11 +855,15 @@ end
   it("[postgresql] 5: alter_column to an enum keeps the column's default (as the new type), online and by psql", function()
     local function setup(c)
       c:exec([[CREATE TABLE t (id int, v varchar(10) DEFAULT 'a', w varchar(10) DEFAULT 'b');
-               INSERT INTO t (id) VALUES (1)]])
+               INSERT INTO t (id) VALUES (1);
+               CREATE TABLE "we""ird" ("a b" text DEFAULT 'it''s', "x" text DEFAULT upper('q'), n int);
+               INSERT INTO "we""ird" (n) VALUES (1)]])
     end
     local function script(op)
       op.alter_column("t", "v", {type_ = op.enum({"a", "b"}, {name = "vt"})})
       op.alter_column("t", "w", {type_ = op.enum({"a", "b"}, {name = "vt"}), server_default = "a"})
+      op.alter_column('we"ird', "a b", {type_ = op.enum({"it's", "Q"}, {name = "$luamig$"})})
+      op.alter_column('we"ird', "x", {type_ = op.enum({"it's", "Q"}, {name = "$luamig$"}), new_column_name = "y"})
     end
     local online = core.connect(select(2, h.fresh_pg()))
     setup(online)
@@ -877,6 +881,10 @@ end
       assert.same({{n = "v", d = "'a'::vt"}, {n = "w", d = "'a'::vt"}}, c:query([[SELECT a.attname AS n,
         pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid
         AND a.attnum = d.adnum WHERE d.adrelid = 't'::regclass ORDER BY 1]]))
+      assert.same({{a = "it's", y = "Q"}}, c:query([[SELECT "a b"::text AS a, y::text AS y FROM "we""ird"]]))
+      assert.same({{n = "a b", d = [['it''s'::"$luamig$"]]}, {n = "y", d = [[(upper('q'::text))::"$luamig$"]]}},
+        c:query([[SELECT a.attname AS n, pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_attrdef d JOIN pg_attribute a
+        ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = '"we""ird"'::regclass ORDER BY 1]]))
     end
     online:close(); off:close()
   end)
