@@ -851,6 +851,38 @@ end
     assert.equal("No new upgrade operations detected.\n", out2)
   end)
 
+  it("[sqlite] 4: a database SQLAlchemy made (its CHECK named after the enum): check finds nothing", function()
+    local url, path = h.fresh_sqlite()
+    py([[
+import sys, sqlalchemy as sa
+md = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s", "pk": "pk_%(table_name)s"})
+sa.Table("t", md, sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("state", sa.Enum("a", "b", name="status", create_constraint=True)))
+md.create_all(sa.create_engine("sqlite:///" + sys.argv[1]))
+]], path)
+    local dir = h.project({})
+    h.write_file(dir .. "/schema.lua", [[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"state", op.enum({"a", "b"}, {name = "status"})}})
+end
+]])
+    local status, out = cli(dir, url, "check")
+    assert.equal(0, status, out)
+    assert.equal("No new upgrade operations detected.\n", out)
+    local c = core.connect(url)
+    assert.same({"ck_t_status"}, check_names(c, "t"))
+    c:close()
+    -- a changed value: the CHECK dropped by its own name
+    h.write_file(dir .. "/schema.lua", [[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"state", op.enum({"a", "c"}, {name = "status"})}})
+end
+]])
+    status, out = cli(dir, url, "check")
+    assert.equal(1, status, out)
+    assert.truthy(out:find('op.drop_constraint("ck_t_status", "t", {type_ = "check"})', 1, true), out)
+  end)
+
   -- 5: alter_column to an enum on a column with a server default
   it("[postgresql] 5: alter_column to an enum keeps the column's default (as the new type), online and by psql", function()
     local function setup(c)
