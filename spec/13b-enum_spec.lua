@@ -992,6 +992,25 @@ end
     c1:close(); c2:close(); c3:close()
   end)
 
+  it("[postgresql] 6: a type the --sql run dropped is made again by a plain CREATE TYPE, and psql runs it all", function()
+    local op, out = offline("postgresql")
+    op.create_table("t", {{"id", "integer"}, {"v", op.enum({"a"}, {name = "st"})}})
+    op.drop_table("t")
+    op.drop_enum("st")
+    op.create_table("t", {{"id", "integer"}, {"v", op.enum({"b"}, {name = "st"})}})
+    op.add_column("t", {"w", op.enum({"b"}, {name = "st"})})
+    assert.truthy(out[1]:find("^DO "), out[1])
+    assert.same({'DROP TABLE "t";', 'DROP TYPE "st";', [[CREATE TYPE "st" AS ENUM ('b');]]}, {out[3], out[4], out[5]})
+    assert.equal(7, #out)
+    local _, url = h.fresh_pg()
+    local status, _, err = h.sql_shell(PG, url, h.tmpdir(), table.concat(out, "\n") .. "\n")
+    assert.equal(0, status, err)
+    local c = core.connect(url)
+    assert.same({"b"}, labels(c, "st"))
+    assert.same({id = "integer", v = "st", w = "st"}, column_types(c, "t"))
+    c:close()
+  end)
+
   -- 8: the enum's name taken by another type
   it("[postgresql] 8: a name taken by a row type or by an enum lacking values: a clear error, online and by psql", function()
     local cases = {
