@@ -84,7 +84,7 @@ h.each_db(function(db)
       assert.equal("VARCHAR(4)", types.status)
       local t = introspect.table(conn, "t")
       assert.same({{name = "ck_t_status", condition = [["status" IN ('a', 'bbb', 'it''s')]]}}, t.checks)
-      assert.same({{name = "ck_u_status", condition = [["s" IN ('a', 'bbb', 'it''s')]]}}, introspect.table(conn, "u").checks)
+      assert.same({{name = "ck_u_s", condition = [["s" IN ('a', 'bbb', 'it''s')]]}}, introspect.table(conn, "u").checks)
     end
   end)
 
@@ -103,7 +103,7 @@ h.each_db(function(db)
       assert.same({'q"q', "it's", "from"}, labels(conn, '"we""ird"'))
       assert.same({{from = "from"}}, conn:query([[SELECT "from" FROM "select"]]))
     else
-      assert.same({{name = 'ck_select_we"ird', condition = [["from" IN ('x''); DROP TABLE t; --', 'q"q', 'select')]]}},
+      assert.same({{name = 'ck_select_from', condition = [["from" IN ('x''); DROP TABLE t; --', 'q"q', 'select')]]}},
         introspect.table(conn, "select").checks)
     end
   end)
@@ -281,6 +281,14 @@ describe("offline SQL", function()
     op.add_enum_value("e2", "b", {after = "a", if_not_exists = true})
     op.rename_enum_value("e2", "b", "c")
     op.drop_enum("e2", {if_exists = true})
+    -- a column's type: CREATE TYPE in a DO block that leaves an existing
+    -- fitting type alone (made before a --sql range), once per run
+    for i, create in pairs({[1] = [[CREATE TYPE "status" AS ENUM ('a', 'it''s');]],
+                            [4] = [[CREATE TYPE "sch"."we""ird" AS ENUM ('x');]]}) do
+      assert.truthy(out[i]:find("^DO %$luamig%$\n"), out[i])
+      assert.truthy(out[i]:find("IF t IS NULL THEN\n    " .. create, 1, true), out[i])
+      out[i] = create
+    end
     assert.same({
       [[CREATE TYPE "status" AS ENUM ('a', 'it''s');]],
       'CREATE TABLE "t" (\n    "id" integer,\n    "s" "status",\n    "s2" "status"\n);',
@@ -304,7 +312,7 @@ describe("offline SQL", function()
     op.drop_enum("status")
     assert.same({
       'CREATE TABLE "t" (\n    "id" INTEGER,\n    "s" VARCHAR(4),\n'
-        .. [[    CONSTRAINT "ck_t_status" CHECK ("s" IN ('a', 'it''s'))]] .. "\n);",
+        .. [[    CONSTRAINT "ck_t_s" CHECK ("s" IN ('a', 'it''s'))]] .. "\n);",
       [[ALTER TABLE "t" ADD COLUMN "k" VARCHAR(2) CONSTRAINT "ck_t_k" CHECK ("k" IN ('x', 'yy'));]],
     }, out)
   end)
@@ -411,15 +419,22 @@ md.create_all(sa.create_engine("sqlite:///" + sys.argv[1]))
 ]], other_path)
     local c2 = core.connect(other)
     assert.same(column_types(c2, "t"), column_types(c1, "t"))
+    -- the same conditions; the names differ on purpose where the column's
+    -- name is not the enum's (luamig names the CHECK after its column, so
+    -- that one enum can type two columns of a table: doc/op.md, "Enums")
     local function checks(c)
-      local out = {}
+      local out, names = {}, {}
       for i, ck in ipairs(introspect.table(c, "t").checks) do
-        out[i] = {name = ck.name, condition = ck.condition:gsub('"', "")}
+        out[i] = (ck.condition:gsub('"', ""))
+        names[i] = ck.name
       end
-      return out
+      table.sort(out); table.sort(names)
+      return out, names
     end
     assert.same(checks(c2), checks(c1))
     assert.equal(2, #checks(c1))
+    assert.same({'ck_t_status', 'ck_t_we"ird'}, select(2, checks(c2)))
+    assert.same({"ck_t_select", "ck_t_status"}, select(2, checks(c1)))
     assert.truthy(path)
     c1:close(); c2:close()
   end)
@@ -505,8 +520,8 @@ describe("autogenerate", function()
         local codes = roundtrip(declare(function(o)
           o.create_table("t", {{"id", "integer", primary_key = true}, {"v", o.enum({"a", "b", "c"}, {name = "e"})}})
         end))
-        assert.same({[[op.drop_constraint("ck_t_e", "t", {type_ = "check"})]],
-                     [[op.create_check_constraint("ck_t_e", "t", "\"v\" IN ('a', 'b', 'c')")]]}, codes)
+        assert.same({[[op.drop_constraint("ck_t_v", "t", {type_ = "check"})]],
+                     [[op.create_check_constraint("ck_t_v", "t", "\"v\" IN ('a', 'b', 'c')")]]}, codes)
       end)
     end
 
@@ -715,12 +730,12 @@ describe("attacks", function()
 end)
 
 describe("elsewhere", function()
-  it("[sqlite] without a ck convention the CHECK takes the enum's name, as SQLAlchemy without one", function()
+  it("[sqlite] without a ck convention the CHECK takes the column's name (SQLAlchemy: the enum's)", function()
     local out = {}
     local op = luamig_op.new{dialect = "sqlite", naming_convention = {ck = false},
                              emit = function(text) out[#out + 1] = text end}
     op.create_table("t", {{"v", op.enum({"a"}, {name = "status"})}})
-    assert.equal('CREATE TABLE "t" (\n    "v" VARCHAR(1),\n    CONSTRAINT "status" CHECK ("v" IN (\'a\'))\n)', out[1])
+    assert.equal('CREATE TABLE "t" (\n    "v" VARCHAR(1),\n    CONSTRAINT "v" CHECK ("v" IN (\'a\'))\n)', out[1])
   end)
 
   h.each_db(function(db)
@@ -762,7 +777,279 @@ print(buf.getvalue())
       end
       return list
     end
+    -- Alembic's CREATE TYPE, inside a DO block that leaves an existing type
+    -- alone (one made before a --sql range: luamig's choice)
+    local create = out[1]:match("^DO %$luamig%$\n.-IF t IS NULL THEN\n    (CREATE TYPE [^\n]*;)")
+    assert.truthy(create, out[1])
+    out[1] = create
     assert.same(normal(alembic), normal(table.concat(out, "\n")))
     assert.equal(4, #normal(alembic))
+  end)
+end)
+
+-- The outside attacker's reproducers (issue 16's attack report A,
+-- defects 4, 5, 6 and 8), kept as specs.
+describe("outside attack", function()
+  local PG = {name = "postgresql"}
+  for _, db in ipairs(h.dialects) do if db.name == "postgresql" then PG = db end end
+  local SQLITE
+  for _, db in ipairs(h.dialects) do if db.name == "sqlite" then SQLITE = db end end
+
+  local function cli(dir, url, args) return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args) end
+  local function check_names(c, tname)
+    local t = {}
+    for i, ck in ipairs(introspect.table(c, tname).checks) do t[i] = ck.name end
+    return t
+  end
+
+  -- 4: one enum typing two columns of a table made two CHECKs of one name
+  it("[sqlite] 4: one enum for two columns: a CHECK per column, online and --sql alike; check settles", function()
+    local e = {"a", "b"}
+    local function script(op)
+      local st = op.enum(e, {name = "st"})
+      op.create_table("t", {{"id", "integer", primary_key = true}, {"v", st}, {"w", st}})
+      op.add_column("t", {"x", st})
+    end
+    local c = SQLITE.connect()
+    script(luamig_op.new{conn = c})
+    assert.same({"ck_t_v", "ck_t_w", "ck_t_x"}, check_names(c, "t"))
+    assert.is_not_nil(h.error_of(function() c:exec("INSERT INTO t (id, w) VALUES (1, 'z')") end))
+    local op, out = offline("sqlite")
+    script(op)
+    local text = table.concat(out, "\n")
+    for _, n in ipairs({"ck_t_v", "ck_t_w", "ck_t_x"}) do
+      local _, count = text:gsub('CONSTRAINT "' .. n .. '"', "")
+      assert.equal(1, count, text)
+    end
+    c:close()
+    -- a history: create_table, then add_column in a later revision, online and by --sql
+    local dir = h.project({
+      {id = "a1", code = true, up = [[op.create_table("t", {{"id", "integer", primary_key = true}, {"v", op.enum({"a", "b"}, {name = "st"})}})]]},
+      {id = "a2", down = "a1", code = true, up = [[op.add_column("t", {"w", op.enum({"a", "b"}, {name = "st"})})]]},
+    })
+    local online, offline_url = h.online_and_offline(SQLITE, dir)
+    local c1, c2 = core.connect(online), core.connect(offline_url)
+    assert.same({"ck_t_v", "ck_t_w"}, check_names(c1, "t"))
+    assert.same(introspect.table(c1, "t"), introspect.table(c2, "t"))
+    c1:close(); c2:close()
+    -- autogenerate from schema.lua: applied, check finds nothing
+    dir = h.project({})
+    h.write_file(dir .. "/schema.lua", [[
+function schema(op)
+  local e = op.enum({"a", "b"}, {name = "st"})
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"v", e}, {"w", e}})
+end
+]])
+    local url = SQLITE.url()
+    local status, _, err = cli(dir, url, "revision --autogenerate -m i")
+    assert.equal(0, status, err)
+    status, _, err = cli(dir, url, "upgrade head")
+    assert.equal(0, status, err)
+    local out2
+    status, out2 = cli(dir, url, "check")
+    assert.equal(0, status, out2)
+    assert.equal("No new upgrade operations detected.\n", out2)
+  end)
+
+  it("[sqlite] 4: a database SQLAlchemy made (its CHECK named after the enum): check finds nothing", function()
+    local url, path = h.fresh_sqlite()
+    py([[
+import sys, sqlalchemy as sa
+md = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s", "pk": "pk_%(table_name)s"})
+sa.Table("t", md, sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("state", sa.Enum("a", "b", name="status", create_constraint=True)))
+md.create_all(sa.create_engine("sqlite:///" + sys.argv[1]))
+]], path)
+    local dir = h.project({})
+    h.write_file(dir .. "/schema.lua", [[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"state", op.enum({"a", "b"}, {name = "status"})}})
+end
+]])
+    local status, out = cli(dir, url, "check")
+    assert.equal(0, status, out)
+    assert.equal("No new upgrade operations detected.\n", out)
+    local c = core.connect(url)
+    assert.same({"ck_t_status"}, check_names(c, "t"))
+    c:close()
+    -- a changed value: the CHECK dropped by its own name
+    h.write_file(dir .. "/schema.lua", [[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"state", op.enum({"a", "c"}, {name = "status"})}})
+end
+]])
+    status, out = cli(dir, url, "check")
+    assert.equal(1, status, out)
+    assert.truthy(out:find('op.drop_constraint("ck_t_status", "t", {type_ = "check"})', 1, true), out)
+  end)
+
+  -- 5: alter_column to an enum on a column with a server default
+  it("[postgresql] 5: alter_column to an enum keeps the column's default (as the new type), online and by psql", function()
+    local function setup(c)
+      c:exec([[CREATE TABLE t (id int, v varchar(10) DEFAULT 'a', w varchar(10) DEFAULT 'b');
+               INSERT INTO t (id) VALUES (1);
+               CREATE TABLE "we""ird" ("a b" text DEFAULT 'it''s', "x" text DEFAULT upper('q'), n int);
+               INSERT INTO "we""ird" (n) VALUES (1)]])
+    end
+    local function script(op)
+      op.alter_column("t", "v", {type_ = op.enum({"a", "b"}, {name = "vt"})})
+      op.alter_column("t", "w", {type_ = op.enum({"a", "b"}, {name = "vt"}), server_default = "a"})
+      op.alter_column('we"ird', "a b", {type_ = op.enum({"it's", "Q"}, {name = "$luamig$"})})
+      op.alter_column('we"ird', "x", {type_ = op.enum({"it's", "Q"}, {name = "$luamig$"}), new_column_name = "y"})
+    end
+    local online = core.connect(select(2, h.fresh_pg()))
+    setup(online)
+    script(luamig_op.new{conn = online})
+    local _, url = h.fresh_pg()
+    local off = core.connect(url)
+    setup(off)
+    local op, out = offline("postgresql")
+    script(op)
+    local status, _, err = h.sql_shell(PG, url, h.tmpdir(), table.concat(out, "\n") .. "\n")
+    assert.equal(0, status, err)
+    for _, c in ipairs({online, off}) do
+      assert.same({id = "integer", v = "vt", w = "vt"}, column_types(c, "t"))
+      assert.same({{v = "a", w = "b"}}, c:query("SELECT v::text AS v, w::text AS w FROM t"))
+      assert.same({{n = "v", d = "'a'::vt"}, {n = "w", d = "'a'::vt"}}, c:query([[SELECT a.attname AS n,
+        pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid
+        AND a.attnum = d.adnum WHERE d.adrelid = 't'::regclass ORDER BY 1]]))
+      assert.same({{a = "it's", y = "Q"}}, c:query([[SELECT "a b"::text AS a, y::text AS y FROM "we""ird"]]))
+      assert.same({{n = "a b", d = [['it''s'::"$luamig$"]]}, {n = "y", d = [[(upper('q'::text))::"$luamig$"]]}},
+        c:query([[SELECT a.attname AS n, pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_attrdef d JOIN pg_attribute a
+        ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = '"we""ird"'::regclass ORDER BY 1]]))
+    end
+    online:close(); off:close()
+  end)
+
+  it("[postgresql] 5: autogenerate's change of a defaulted string column to an enum runs, and check settles", function()
+    local dir = h.project({})
+    local url = PG.url()
+    local function schema(typ)
+      h.write_file(dir .. "/schema.lua", ([[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"v", %s, server_default = "a"}})
+end
+]]):format(typ))
+    end
+    local function step(name)
+      local status, _, err = cli(dir, url, "revision --autogenerate -m " .. name)
+      assert.equal(0, status, err)
+      status, _, err = cli(dir, url, "upgrade head")
+      assert.equal(0, status, err)
+    end
+    schema('"string(10)"')
+    step("one")
+    h.query(url, "INSERT INTO t (id) VALUES (1)")
+    schema('op.enum({"a", "b"}, {name = "vt"})')
+    step("two")
+    local status, out = cli(dir, url, "check")
+    assert.equal(0, status, out)
+    assert.same({{v = "a"}}, h.query(url, "SELECT v::text AS v FROM t"))
+    local c = core.connect(url)
+    assert.equal("vt", column_types(c, "t").v)
+    c:close()
+  end)
+
+  -- 6: a --sql range whose first step is after the type was made
+  it("[postgresql] 6: a --sql range does not make again a type made before it (or by an earlier step of it)", function()
+    local dir = h.project({
+      {id = "a1", code = true, up = [[
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"v", op.enum({"a", "b"}, {name = "st"})}})]]},
+      {id = "a2", down = "a1", code = true, up = [[
+  op.add_column("t", {"w", op.enum({"a", "b"}, {name = "st"})})
+  op.create_table("u", {{"id", "integer"}, {"v", op.enum({"a", "b"}, {name = "st"})}, {"x", "text"}})
+  op.alter_column("u", "x", {type_ = op.enum({"a", "b"}, {name = "st"})})
+  op.add_column("u", {"y", op.enum({"p"}, {name = "yt"})})
+  op.add_column("u", {"z", op.enum({"p"}, {name = "yt"})})]]},
+    })
+    local online, offline_url = PG.url(), PG.url()
+    local status, _, err = cli(dir, online, "upgrade head")
+    assert.equal(0, status, err)
+    status, _, err = cli(dir, offline_url, "upgrade a1")
+    assert.equal(0, status, err)
+    local sql
+    status, sql, err = cli(dir, offline_url, "upgrade a1:a2 --sql")
+    assert.equal(0, status, err)
+    local _, creates = sql:gsub("CREATE TYPE", "")
+    assert.equal(2, creates, sql)                   -- st and yt, each once, each in a DO block
+    assert.is_nil(sql:find('\nCREATE TYPE "st"', 1, true), sql)
+    status, _, err = h.sql_shell(PG, offline_url, h.tmpdir(), sql)
+    assert.equal(0, status, err)
+    local c1, c2 = core.connect(online), core.connect(offline_url)
+    for _, tn in ipairs({"t", "u"}) do
+      assert.same(introspect.table(c1, tn), introspect.table(c2, tn))
+    end
+    assert.same({id = "integer", v = "st", x = "st", y = "yt", z = "yt"}, column_types(c2, "u"))
+    assert.same({"a", "b"}, labels(c2, "st"))
+    -- and from base, the same script makes each type once
+    local base_url = PG.url()
+    status, sql, err = cli(dir, base_url, "upgrade head --sql")
+    assert.equal(0, status, err)
+    status, _, err = h.sql_shell(PG, base_url, h.tmpdir(), sql)
+    assert.equal(0, status, err)
+    local c3 = core.connect(base_url)
+    assert.same(introspect.table(c1, "u"), introspect.table(c3, "u"))
+    c1:close(); c2:close(); c3:close()
+  end)
+
+  it("[postgresql] 6: a type the --sql run dropped is made again by a plain CREATE TYPE, and psql runs it all", function()
+    local op, out = offline("postgresql")
+    op.create_table("t", {{"id", "integer"}, {"v", op.enum({"a"}, {name = "st"})}})
+    op.drop_table("t")
+    op.drop_enum("st")
+    op.create_table("t", {{"id", "integer"}, {"v", op.enum({"b"}, {name = "st"})}})
+    op.add_column("t", {"w", op.enum({"b"}, {name = "st"})})
+    assert.truthy(out[1]:find("^DO "), out[1])
+    assert.same({'DROP TABLE "t";', 'DROP TYPE "st";', [[CREATE TYPE "st" AS ENUM ('b');]]}, {out[3], out[4], out[5]})
+    assert.equal(7, #out)
+    local _, url = h.fresh_pg()
+    local status, _, err = h.sql_shell(PG, url, h.tmpdir(), table.concat(out, "\n") .. "\n")
+    assert.equal(0, status, err)
+    local c = core.connect(url)
+    assert.same({"b"}, labels(c, "st"))
+    assert.same({id = "integer", v = "st", w = "st"}, column_types(c, "t"))
+    c:close()
+  end)
+
+  -- 8: the enum's name taken by another type
+  it("[postgresql] 8: a name taken by a row type or by an enum lacking values: a clear error, online and by psql", function()
+    local cases = {
+      {function(op) op.create_table("status", {{"id", "integer", primary_key = true}}) end,
+       function(op) op.create_table("t", {{"id", "integer"}, {"v", op.enum({"a", "b"}, {name = "status"})}}) end,
+       [[create_table "t", column "v": type "status" exists already and is the row type of table status: ]]
+         .. [[give the enum another name (op.enum(values, {name = ...})), or create_type = false if the column is meant to have that type]]},
+      {function(op) op.create_enum("st", {"x", "y"}); op.create_table("t", {{"id", "integer"}}) end,
+       function(op) op.add_column("t", {"v", op.enum({"a", "x", "b"}, {name = "st"})}) end,
+       [[add_column "t", column "v": enum type "st" exists already with the values ('x', 'y'), without 'a', 'b': ]]
+         .. [[add them first (op.add_enum_value), give the enum another name, or create_type = false to use the type as it is]]},
+    }
+    for _, case in ipairs(cases) do
+      local c = core.connect(PG.url())
+      local op = luamig_op.new{conn = c}
+      case[1](op)
+      local msg, line = error_of(function() case[2](op) end)
+      assert.equal(case[3], msg)
+      assert.is_not_nil(line)
+      assert.is_nil(c:query("SELECT to_regclass('t') AS r")[1].r ~= nil and column_types(c, "t").v or nil)
+      c:close()
+      -- --sql cannot look: its DO block raises the same words when psql runs it
+      local _, url = h.fresh_pg()
+      local c2 = core.connect(url)
+      case[1](luamig_op.new{conn = c2})
+      local op2, out = offline("postgresql")
+      case[2](op2)
+      local status, _, err = h.sql_shell(PG, url, h.tmpdir(), table.concat(out, "\n") .. "\n")
+      assert.equal(3, status)
+      assert.truthy(err:find(case[3], 1, true), err)
+      c2:close()
+    end
+    -- an enum holding more values (extended since) is used as it is
+    local c = core.connect(PG.url())
+    local op = luamig_op.new{conn = c}
+    op.create_enum("st", {"a", "b", "c"})
+    op.create_table("t", {{"id", "integer"}, {"v", op.enum({"a", "b"}, {name = "st"})}})
+    assert.same({"a", "b", "c"}, labels(c, "st"))
+    assert.equal("st", column_types(c, "t").v)
+    c:close()
   end)
 end)

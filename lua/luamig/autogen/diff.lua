@@ -154,7 +154,12 @@ local function same_foreign_key(a, b)
 end
 
 local function same_check(a, b)
-  return M.normalize_sql(a.condition) == M.normalize_sql(b.condition)
+  if M.normalize_sql(a.condition) == M.normalize_sql(b.condition) then return true end
+  -- an op.enum column's CHECK: its column quoted (luamig) or not (SQLAlchemy)
+  local e = a.enum and a or b.enum and b
+  if not (e and e.column and e.column:match("^[a-z_][a-z0-9_]*$")) then return false end
+  local function bare(c) return M.normalize_sql((c:gsub('^"' .. e.column .. '" ', e.column .. " "))) end
+  return bare(a.condition) == bare(b.condition)
 end
 
 M.same = {index = same_index, unique = same_unique, foreign = same_foreign_key, check = same_check}
@@ -239,7 +244,9 @@ local function match(table_name, target, live, same, added, removed)
     else
       local found
       for _, x in ipairs(live or {}) do
-        if not used[x] and (not x.name or (server_named(table_name, x.name) and not named[x.name]))
+        -- (an op.enum column's CHECK also matches one of another name: a
+        -- database made by SQLAlchemy names it after the enum, luamig after the column)
+        if not used[x] and (not x.name or ((t.enum or server_named(table_name, x.name)) and not named[x.name]))
            and same(t, x) then
           found = x
           break

@@ -46,7 +46,8 @@ end
 -- PostgreSQL: every change is plain DDL.
 local function pg_apply(ctx, tname, ch)
   if ch.kind == "add_column" or ch.kind == "alter_column" then       -- an enum type made first
-    require("luamig.op.enum").ensure(ctx, ch.enum or ch.column and ch.column.enum)
+    require("luamig.op.enum").ensure(ctx, ch.enum or ch.column and ch.column.enum,
+      ('%s "%s", column "%s"'):format(ch.kind, tname, ch.name or ch.column.name))
   end
   if ch.kind == "add_column" then
     run(ctx, ctx.d.add_column_sql(tname, ch.column, ch.opts))
@@ -60,6 +61,11 @@ local function pg_apply(ctx, tname, ch)
   elseif ch.kind == "drop_column" then
     run(ctx, ctx.d.drop_column_sql(tname, ch.name, ch.opts))
   elseif ch.kind == "alter_column" then
+    if ch.enum and ch.type then                                        -- the default dropped around it
+      local stmts
+      stmts, ch = require("luamig.op.enum").alter_type_sql(ctx, tname, ch)
+      run_all(ctx, stmts)
+    end
     run_all(ctx, ctx.d.alter_column_sql(tname, ch.name, ch))
   elseif ch.kind == "add_constraint" then
     run(ctx, ctx.d.add_constraint_sql(tname, ch.ctype, ch.constraint))

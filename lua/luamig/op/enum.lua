@@ -56,16 +56,80 @@ local function live_values(ctx, qname)
   return out
 end
 
--- Make the type of an enum column unless it exists (PostgreSQL).
-function M.ensure(ctx, e)
+-- What is wrong with an existing type for an enum column, or nil when it
+-- is fine: an enum type holding every value the column declares (more is
+-- fine: a type extended by add_enum_value since, as a history's later
+-- columns often still say the first values).
+local function type_conflict(ctx, e, where)
+  local qname = enum.qualified(e.name, e.schema)
+  local row = ctx.conn:query([[SELECT t.typtype AS k, CASE WHEN t.typrelid <> 0 THEN t.typrelid::regclass::text END AS rel
+    FROM pg_type t WHERE t.oid = to_regtype($1)]], {qname})[1]
+  if row.k ~= "e" then
+    local what = row.rel and ("the row type of table " .. row.rel) or "not an enum"
+    return ("%s: type %s exists already and is %s: give the enum another name (op.enum(values, {name = ...})), "
+      .. "or create_type = false if the column is meant to have that type"):format(where, qname, what)
+  end
+  local have, missing = live_values(ctx, qname), {}
+  local set = {}
+  for _, v in ipairs(have) do set[v] = true end
+  for _, v in ipairs(e.values) do if not set[v] then missing[#missing + 1] = v end end
+  if #missing == 0 then return nil end
+  return ("%s: enum type %s exists already with the values (%s), without %s: add them first "
+    .. "(op.add_enum_value), give the enum another name, or create_type = false to use the type as it is")
+    :format(where, qname, enum.literals(have), enum.literals(missing))
+end
+
+-- --sql: CREATE TYPE unless the type exists, in one DO block that raises
+-- what type_conflict says online when the existing type does not fit.
+local function ensure_sql(e, where)
+  local qname = enum.qualified(e.name, e.schema)
+  local vals = enum.literals(e.values)
+  local body = ([[
+DECLARE
+  t regtype := to_regtype(%s); k "char"; rel text; have text; missing text;
+BEGIN
+  IF t IS NULL THEN
+    %s;
+    RETURN;
+  END IF;
+  SELECT typtype, CASE WHEN typrelid <> 0 THEN typrelid::regclass::text END INTO k, rel FROM pg_type WHERE oid = t;
+  IF k <> 'e' THEN
+    RAISE EXCEPTION '%%: type %% exists already and is %%: give the enum another name (op.enum(values, {name = ...})), or create_type = false if the column is meant to have that type',
+      %s, %s, coalesce('the row type of table ' || rel, 'not an enum');
+  END IF;
+  SELECT string_agg(quote_literal(enumlabel), ', ' ORDER BY enumsortorder) INTO have FROM pg_enum WHERE enumtypid = t;
+  SELECT string_agg(quote_literal(v), ', ' ORDER BY o) INTO missing FROM unnest(ARRAY[%s]::text[]) WITH ORDINALITY AS x(v, o)
+    WHERE NOT EXISTS (SELECT 1 FROM pg_enum WHERE enumtypid = t AND enumlabel = x.v);
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION '%%: enum type %% exists already with the values (%%), without %%: add them first (op.add_enum_value), give the enum another name, or create_type = false to use the type as it is',
+      %s, %s, have, missing;
+  END IF;
+END]]):format(pg_lit(qname), enum.create_sql(e.name, e.values, e.schema), pg_lit(where), pg_lit(qname),
+    vals, pg_lit(where), pg_lit(qname))
+  local tag = "$luamig$"
+  while body:find(tag, 1, true) do tag = tag:sub(1, -2) .. "_$" end
+  return "DO " .. tag .. "\n" .. body .. tag
+end
+
+-- Make the type of an enum column unless it exists (PostgreSQL); an
+-- existing type that does not fit is refused, online and in --sql alike.
+-- In --sql, a type this run made (or dropped) is known; another may exist
+-- already (made before the range), so the DO block decides.
+--   where: 'create_table "t", column "v"', for the messages
+function M.ensure(ctx, e, where)
   if ctx.sqlite or not e or not e.create_type then return end
   local key = enum.qualified(e.name, e.schema)
+  where = where or "enum column"
   if ctx.conn then
-    if not type_exists(ctx, e.name, e.schema) then run(ctx, enum.create_sql(e.name, e.values, e.schema)) end
+    if not type_exists(ctx, e.name, e.schema) then run(ctx, enum.create_sql(e.name, e.values, e.schema))
+    else
+      local why = type_conflict(ctx, e, where)
+      if why then raise(why) end
+    end
   else
     local made = offline_made(ctx)
     if made[key] then return end
-    run(ctx, enum.create_sql(e.name, e.values, e.schema))
+    run(ctx, made[key] == false and enum.create_sql(e.name, e.values, e.schema) or ensure_sql(e, where))
     made[key] = true
   end
 end
@@ -74,9 +138,13 @@ end
 --   name_for(kind, info): the constraint name by the naming convention
 function M.column(ctx, e, cname, tname, name_for)
   if not ctx.sqlite then return enum.qualified(e.name, e.schema), nil end
-  local ck_name = e.name
+  -- named as a column-level check of the column is (ck_<table>_<column>),
+  -- not after the enum as SQLAlchemy does: one enum may type several
+  -- columns of a table, and each CHECK needs a name of its own; the name
+  -- depends on nothing else, so online, --sql and autogenerate agree
+  local ck_name = cname
   if ctx.convention.ck then
-    ck_name = name_for("ck", {table = tname, columns = {cname}, constraint_name = e.name})
+    ck_name = name_for("ck", {table = tname, columns = {cname}, constraint_name = cname})
   end
   return enum.sqlite_type(e.values), {name = ck_name, condition = enum.check_condition(cname, e.values),
                                       enum = e, column = cname}
@@ -93,7 +161,7 @@ local ENUM_SPEC = {name = "name", create_type = "boolean", schema = "name", nati
 function M.install(ctx, op)
   local function sqlite_refused(opname)
     raise(("%s: SQLite has no enum types: an op.enum column's values are its CHECK constraint "
-      .. "(ck_<table>_<enum name> by the naming convention); change that constraint with "
+      .. "(named as a check of that column: ck_<table>_<column> by the naming convention); change that constraint with "
       .. "op.batch_alter_table(TABLE, function(b) b.drop_constraint(NAME); "
       .. "b.create_check_constraint(NAME, CONDITION) end) (doc/op.md, \"Enums\")"):format(opname))
   end
@@ -144,7 +212,7 @@ function M.install(ctx, op)
       return ctx.log("info", opname .. ": SQLite has no enum types; nothing to drop")
     end
     run(ctx, enum.drop_sql(name, o.schema, o.if_exists, o.cascade))
-    if not ctx.conn then offline_made(ctx)[enum.qualified(name, o.schema)] = nil end
+    if not ctx.conn then offline_made(ctx)[enum.qualified(name, o.schema)] = false end
   end
 
   function op.add_enum_value(name, value, opts)
@@ -178,6 +246,41 @@ function M.install(ctx, op)
     if ctx.conn then M.drop_value_precheck(ctx, opname, qname, value) end
     run(ctx, M.drop_value_sql(qname, name, value))
   end
+end
+
+-- PostgreSQL: alter_column's change of a column's type to an enum. A
+-- default (of the old type) cannot be cast automatically, so it is dropped
+-- first; when the change sets no default of its own, it is set again after,
+-- as the same literal of the new type ('a'::character varying becomes
+-- 'a'::"vt"; another expression is cast through text). One DO block, the
+-- same online and in --sql, which cannot look the default up beforehand.
+-- Returns the statements, and the change without its type.
+function M.alter_type_sql(ctx, tname, ch)
+  local d = ctx.d
+  local prefix = ("ALTER TABLE %s ALTER COLUMN %s "):format(d.ident(tname), d.ident(ch.name))
+  local alter = prefix .. "TYPE " .. ch.type .. (ch.using and (" USING " .. ch.using) or "")
+  local rest = {}
+  for k, v in pairs(ch) do rest[k] = v end
+  rest.type, rest.using = nil, nil
+  if ch.default ~= nil then return {prefix .. "DROP DEFAULT", alter}, rest end
+  local body = ([[
+DECLARE
+  d text; lit text;
+BEGIN
+  SELECT pg_get_expr(ad.adbin, ad.adrelid) INTO d FROM pg_attrdef ad
+    JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+    WHERE ad.adrelid = to_regclass(%s) AND a.attname = %s;
+  IF d IS NOT NULL THEN EXECUTE %s; END IF;
+  EXECUTE %s;
+  IF d IS NOT NULL THEN
+    lit := substring(d from '^(''(?:[^'']|'''')*'')::[^'']+$');
+    EXECUTE %s || coalesce(lit, '(' || d || ')::text') || '::' || %s;
+  END IF;
+END]]):format(pg_lit(d.ident(tname)), pg_lit(ch.name), pg_lit(prefix .. "DROP DEFAULT"), pg_lit(alter),
+    pg_lit(prefix .. "SET DEFAULT "), pg_lit(ch.type))
+  local tag = "$luamig$"
+  while body:find(tag, 1, true) do tag = tag:sub(1, -2) .. "_$" end
+  return {"DO " .. tag .. "\n" .. body .. tag}, rest
 end
 
 -- The columns (and arrays) of a type, and the defaults that mention it.

@@ -129,7 +129,9 @@ function M.new(cfg)
       return introspect.table(conn, name)
     end
     local t = build.table_model(ctx, opname, name, items, o)
-    for _, col in ipairs(t.columns) do enum_op.ensure(ctx, col.enum) end
+    for _, col in ipairs(t.columns) do
+      enum_op.ensure(ctx, col.enum, ('create_table "%s", column "%s"'):format(name, col.name))
+    end
     if ctx.sqlite and (t.comment or false) then ctx.log("info", "create_table: SQLite has no comments; comment ignored") end
     apply.run_all(ctx, d.create_table(t, o))
     if ctx.known and not (o.if_not_exists and ctx.known[name]) then ctx.known[name] = copy(t) end
