@@ -657,6 +657,23 @@ h.each_db(function(db)
     end
 
     if pg then
+      it("7: a name over 63 bytes in schema.lua is refused by autogenerate at schema.lua's line; nothing is written", function()
+        local dir = h.project({}, 'script_location = "migrations"\ntarget_schema = "schema.lua"\n')
+        h.write_file(dir .. "/schema.lua", ([[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true},
+    {"v", op.enum({"a"}, {name = %q})}})
+end
+]]):format(LONG))
+        local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(db.url()) .. " revision --autogenerate -m x")
+        assert.equal(1, status, out)
+        assert.truthy(err:find(('schema.lua:3: the name "%s" is 64 bytes: PostgreSQL would truncate it to its first '
+          .. '63 bytes ("%s")'):format(LONG, LONG:sub(1, 63)), 1, true), err)
+        local files = {}
+        for f in io.popen("ls " .. h.shell_quote(dir .. "/migrations/versions")):lines() do files[#files + 1] = f end
+        assert.same({}, files)
+      end)
+
       it("7: names of exactly 63 bytes work, and check then settles (autogenerate writes no longer name)", function()
         local t63, c63, e63 = ("t"):rep(63), ("c"):rep(63), ("e"):rep(63)
         local dir = h.project({}, 'script_location = "migrations"\ntarget_schema = "schema.lua"\n')
