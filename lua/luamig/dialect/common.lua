@@ -56,7 +56,7 @@ function M.new(name)
   -- than truncated by the server with only a NOTICE.
   if name == "postgresql" then
     function d.ident(s)
-      if #s > M.max_name_length then M.raise(M.long_name_error(s)) end
+      if type(s) == "string" and #s > M.max_name_length then M.raise(M.long_name_error(s)) end
       return core.quote_ident(s)
     end
   else
