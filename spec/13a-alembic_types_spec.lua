@@ -511,3 +511,194 @@ h.each_db(function(db)
     end)
   end)
 end)
+
+---------------------------------------------------------------------------
+-- The outside attack on issue 16 (defects 2, 3 and 7 of its report), each
+-- reproducer kept; PostgreSQL itself is the oracle for every name.
+---------------------------------------------------------------------------
+
+-- The names PostgreSQL gives the checks of tables made by plain SQL.
+local function pg_check_names(sqls)
+  local conn = pg_db.connect()
+  for _, sql in ipairs(sqls) do conn:exec(sql) end
+  local names = {}
+  for i, r in ipairs(conn:query("SELECT conname AS n FROM pg_constraint WHERE contype = 'c' "
+      .. "AND connamespace = 'public'::regnamespace ORDER BY 1")) do
+    names[i] = r.n
+  end
+  conn:close()
+  return names
+end
+
+-- The name PostgreSQL keeps for an identifier written as s (its own cast).
+local function pg_kept(s)
+  local conn = pg_db.connect()
+  local n = conn:query("SELECT $1::name::text AS n", {s})[1].n
+  conn:close()
+  return n
+end
+
+h.each_db(function(db)
+  local pg = db.name == "postgresql"
+  local convention = pg and "postgresql" or "sqlite"
+
+  describe("outside attack", function()
+    -- defect 2: t.a checks a < b (two columns), t.b checks id > 0 (only id),
+    -- t.c checks c > 0; add_column adds f checking b > 0 and g checking
+    -- g > 0; u.v checks 1 > 0 (no column)
+    local ORACLE_SQL = {
+      "CREATE TABLE t (id integer PRIMARY KEY, a integer CHECK (a < b), b integer CHECK (id > 0), "
+        .. "c integer CHECK (c > 0))",
+      "ALTER TABLE t ADD COLUMN f integer CHECK (b > 0)",
+      "ALTER TABLE t ADD COLUMN g integer CHECK (g > 0)",
+      "CREATE TABLE u (id integer PRIMARY KEY, v integer CHECK (1 > 0))",
+    }
+    local function declare(op)
+      op.create_table("t", {{"id", "integer", primary_key = true}, {"a", "integer", check = "a < b"},
+                            {"b", "integer", check = "id > 0"}, {"c", "integer", check = "c > 0"}})
+      op.add_column("t", {"f", "integer", check = "b > 0"})
+      op.add_column("t", {"g", "integer", check = "g > 0"})
+      op.create_table("u", {{"id", "integer", primary_key = true}, {"v", "integer", check = "1 > 0"}})
+    end
+
+    it("2: a column-level check is named after the columns its condition uses, as PostgreSQL names it", function()
+      local want = pg_check_names(ORACLE_SQL)
+      assert.same({"t_b_check", "t_c_check", "t_check", "t_g_check", "t_id_check", "u_check"}, want)
+      local conn = db.connect()
+      declare(luamig_op.new{conn = conn, log = function() end, naming_convention = convention})
+      local got = {}
+      for _, tn in ipairs({"t", "u"}) do
+        for _, c in ipairs(introspect.table(conn, tn).checks) do got[#got + 1] = c.name end
+      end
+      conn:close()
+      table.sort(got)
+      assert.same(want, got)
+    end)
+
+    it("2: --sql gives the same names (add_column knows the table from the run)", function()
+      local want = pg_check_names(ORACLE_SQL)
+      local out = {}
+      declare(luamig_op.new{dialect = db.name, emit = function(s) out[#out + 1] = s end,
+                            naming_convention = convention})
+      local sql = table.concat(out, ";\n")
+      local got = {}
+      for n in sql:gmatch('CONSTRAINT "([^"]+)" CHECK') do got[#got + 1] = n end
+      table.sort(got)
+      assert.same(want, got)
+    end)
+
+    if pg then
+      it("3: the postgresql convention's index name counts INCLUDE columns, as PostgreSQL's does", function()
+        local long_t, long_a, long_b = "t" .. ("x"):rep(40), ("a"):rep(30), ("b"):rep(30)
+        local conn = pg_db.connect()
+        conn:exec("CREATE TABLE t (id integer PRIMARY KEY, a integer, b integer, c integer)")
+        conn:exec("CREATE INDEX ON t (a) INCLUDE (b)")
+        conn:exec("CREATE INDEX ON t (c) INCLUDE (a, b)")
+        conn:exec(('CREATE TABLE %s (%s integer, %s integer)'):format(q(long_t), q(long_a), q(long_b)))
+        conn:exec(('CREATE INDEX ON %s (%s) INCLUDE (%s)'):format(q(long_t), q(long_a), q(long_b)))
+        local want = {}
+        for i, r in ipairs(conn:query("SELECT indexname AS n FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%pkey' "
+            .. "ORDER BY 1")) do want[i] = r.n end
+        conn:close()
+        assert.same({"t_a_b_idx", "t_c_a_b_idx"}, {want[1], want[2]})
+        conn = db.connect()
+        local op = luamig_op.new{conn = conn, log = function() end, naming_convention = "postgresql"}
+        op.create_table("t", {{"id", "integer", primary_key = true}, {"a", "integer"}, {"b", "integer"},
+                              {"c", "integer"}})
+        op.create_index(nil, "t", {"a"}, {include = {"b"}})
+        op.create_index(nil, "t", {"c"}, {postgresql_include = {"a", "b"}})
+        op.create_table(long_t, {{long_a, "integer"}, {long_b, "integer"}})
+        op.create_index(nil, long_t, {long_a}, {include = long_b})
+        local got = {}
+        for i, r in ipairs(conn:query("SELECT indexname AS n FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%pkey' "
+            .. "ORDER BY 1")) do got[i] = r.n end
+        conn:close()
+        assert.same(want, got)
+      end)
+    end
+
+    -- defect 7: every kind of name an op is given, over 63 bytes
+    local LONG = ("c"):rep(64)
+    local WIDE = ("é"):rep(35)                        -- 70 bytes; PostgreSQL keeps 31 characters
+    local T = '{"id", "integer", primary_key = true}'
+    local LONG_CASES = {
+      {"a table", ("op.create_table(%q, {%s})"):format(WIDE, T), WIDE},
+      {"a column", ("op.create_table('t', {%s, {%q, 'integer'}})"):format(T, LONG), LONG},
+      {"an enum type", ("op.create_table('t', {%s, {'v', op.enum({'a'}, {name = %q})}})"):format(T, LONG), LONG, true},
+      {"an enum's schema", ("op.create_table('t', {%s, {'v', op.enum({'a'}, {name = 'e', schema = %q})}})")
+        :format(T, LONG), LONG, "schema"},
+      {"create_enum's name", ("op.create_table('t', {%s})\n  op.create_enum(%q, {'a'})"):format(T, LONG), LONG, true},
+      {"an added column", ("op.create_table('t', {%s})\n  op.add_column('t', {%q, 'text'})"):format(T, LONG), LONG},
+      {"an index", ("op.create_table('t', {%s})\n  op.create_index(%q, 't', {'id'})"):format(T, LONG), LONG},
+      {"a constraint", ("op.create_table('t', {%s, {'v', 'integer'}})\n  op.create_unique_constraint(%q, 't', {'v'})")
+        :format(T, LONG), LONG},
+      {"a new table name", ("op.create_table('t', {%s})\n  op.rename_table('t', %q)"):format(T, LONG), LONG},
+      {"a new column name", ("op.create_table('t', {%s, {'v', 'integer'}})\n  op.alter_column('t', 'v', "
+        .. "{new_column_name = %q})"):format(T, LONG), LONG},
+    }
+    for _, case in ipairs(LONG_CASES) do
+      local line = case[2]:find("\n", 1, true) and 9 or 8
+      if pg then
+        it(("7: %s over 63 bytes is refused at the script's line, online and in --sql, saying what PostgreSQL "
+            .. "would keep"):format(case[1]), function()
+          local kept = pg_kept(case[3])
+          assert.equal(case[3] == WIDE and 62 or 63, #kept)
+          local dir = h.project({{id = "a1", code = true, up = "  " .. case[2]}})
+          h.refused_online_and_offline(db, dir, ('migrations/versions/a1.lua:%d: the name "%s" is %d bytes: '
+            .. 'PostgreSQL would truncate it to its first %d bytes ("%s"); use a shorter name (at most 63 bytes)')
+            :format(line, case[3], #case[3], #kept, kept), "t")
+        end)
+      elseif case[4] ~= "schema" then
+        it(("7: %s over 63 bytes is kept whole on SQLite"):format(case[1]), function()
+          local dir = h.project({{id = "a1", code = true, up = "  " .. case[2]}})
+          h.online_and_offline(db, dir)
+        end)
+      end
+    end
+
+    if pg then
+      it("7: a name over 63 bytes in schema.lua is refused by autogenerate at schema.lua's line; nothing is written", function()
+        local dir = h.project({}, 'script_location = "migrations"\ntarget_schema = "schema.lua"\n')
+        h.write_file(dir .. "/schema.lua", ([[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true},
+    {"v", op.enum({"a"}, {name = %q})}})
+end
+]]):format(LONG))
+        local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(db.url()) .. " revision --autogenerate -m x")
+        assert.equal(1, status, out)
+        assert.truthy(err:find(('schema.lua:3: the name "%s" is 64 bytes: PostgreSQL would truncate it to its first '
+          .. '63 bytes ("%s")'):format(LONG, LONG:sub(1, 63)), 1, true), err)
+        local files = {}
+        for f in io.popen("ls " .. h.shell_quote(dir .. "/migrations/versions")):lines() do files[#files + 1] = f end
+        assert.same({}, files)
+      end)
+
+      it("7: names of exactly 63 bytes work, and check then settles (autogenerate writes no longer name)", function()
+        local t63, c63, e63 = ("t"):rep(63), ("c"):rep(63), ("e"):rep(63)
+        local dir = h.project({}, 'script_location = "migrations"\ntarget_schema = "schema.lua"\n')
+        h.write_file(dir .. "/schema.lua", ([[
+function schema(op)
+  op.create_table(%q, {{"id", "integer", primary_key = true}, {%q, "integer", unique = true, index = true},
+                       {"v", op.enum({"a", "b"}, {name = %q})}})
+end
+]]):format(t63, c63, e63))
+        local url = db.url()
+        local u = "--url " .. h.shell_quote(url)
+        local status, _, err = h.luamig(dir, u .. " revision --autogenerate -m init")
+        assert.equal(0, status, err)
+        status, _, err = h.luamig(dir, u .. " upgrade head")
+        assert.equal(0, status, err)
+        status, _, err = h.luamig(dir, u .. " check")
+        assert.equal(0, status, err)
+        local conn = require("luamig.core").connect(url)
+        local t = introspect.table(conn, t63)
+        conn:close()
+        assert.same({t63, c63}, {t.name, t.columns[2].name})
+        for _, n in ipairs({t.primary_key.name, t.uniques[1] and t.uniques[1].name or "", t.indexes[1].name}) do
+          assert.truthy(#n <= 63, n)
+        end
+      end)
+    end
+  end)
+end)

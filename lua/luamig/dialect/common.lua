@@ -36,11 +36,32 @@ M.fk_actions = {
   ["RESTRICT"] = "RESTRICT", ["NO ACTION"] = false,
 }
 
+-- What PostgreSQL would do to a name over 63 bytes, and what to do instead.
+function M.long_name_error(s)
+  local kept = M.clip_utf8(s, M.max_name_length)
+  return ('the name "%s" is %d bytes: PostgreSQL would truncate it to its first %d bytes ("%s"); '
+    .. "use a shorter name (at most %d bytes)"):format(s, #s, #kept, kept, M.max_name_length)
+end
+
+-- How the dialect refuses a name: op/check.lua sets its raise here, so the
+-- error names the migration's line (file:line of the op call).
+function M.raise(msg) error(msg, 0) end
+
 -- The dialect base: a table of methods that sqlite.lua and postgresql.lua extend.
 function M.new(name)
   local d = {name = name}
 
-  function d.ident(s) return core.quote_ident(s) end
+  -- An identifier quoted. Every name an op gives PostgreSQL passes here, so
+  -- this is where one over 63 bytes is refused (M.long_name_error) rather
+  -- than truncated by the server with only a NOTICE.
+  if name == "postgresql" then
+    function d.ident(s)
+      if type(s) == "string" and #s > M.max_name_length then M.raise(M.long_name_error(s)) end
+      return core.quote_ident(s)
+    end
+  else
+    function d.ident(s) return core.quote_ident(s) end
+  end
 
   -- The name the database keeps for an identifier written as s: PostgreSQL
   -- truncates one over 63 bytes (NAMEDATALEN - 1) at a character boundary,
@@ -54,7 +75,7 @@ function M.new(name)
 
   function d.idents(list)
     local t = {}
-    for i, s in ipairs(list) do t[i] = core.quote_ident(s) end
+    for i, s in ipairs(list) do t[i] = d.ident(s) end
     return table.concat(t, ", ")
   end
 

@@ -97,9 +97,13 @@ local function pg_check(info)
   return M.pg_object_name(info.table, col, "check")
 end
 
+-- info.include: an index's INCLUDE columns, which PostgreSQL's name counts
+-- after the key columns (ChooseIndexColumnNames).
 local function with_columns(label)
   return function(info)
-    return M.pg_object_name(info.table, M.pg_columns_addition(info.columns or {}), label)
+    local cols = {table.unpack(info.columns or {})}
+    for _, c in ipairs(info.include or {}) do cols[#cols + 1] = c end
+    return M.pg_object_name(info.table, M.pg_columns_addition(cols), label)
   end
 end
 

@@ -47,7 +47,9 @@ end
 
 
 -- A column spec {name, type, ...} -> column model and the constraints it declares.
-local function column_from_spec(ctx, opname, tname, spec, argn)
+--   table_columns: the names of the table's columns (a check's name under
+--   the "postgresql" convention depends on those its condition uses)
+local function column_from_spec(ctx, opname, tname, spec, argn, table_columns)
   if type(spec) ~= "table" or common.is_raw(spec) or type(spec[1]) ~= "string" or spec[1] == "" then
     raise(("%s: argument %d: a column is {name, type, options...}, got %s"):format(opname, argn, describe(spec)))
   end
@@ -81,7 +83,9 @@ local function column_from_spec(ctx, opname, tname, spec, argn)
     raise(('%s: column "%s": ondelete/onupdate need references'):format(opname, name))
   end
   if opts.check then
-    extra.check = {name = name_for(ctx, opname, "ck", {table = tname, columns = {name}, constraint_name = name}),
+    extra.check = {name = name_for(ctx, opname, "ck", {table = tname, columns = {name}, constraint_name = name,
+                                                       condition = table_columns and sql_text(opts.check),
+                                                       table_columns = table_columns}),
                    condition = sql_text(opts.check)}
   end
   if enum_t then                            -- op/enum.lua: the type's name, or SQLite's string and CHECK
@@ -153,8 +157,15 @@ local function table_constraint(ctx, opname, tname, entry, argn, table_columns)
 end
 
 -- The index model: luamig.op.index.
+-- PostgreSQL's own index name counts the INCLUDE columns too
+-- (ChooseIndexColumnNames): the info carries them for the "postgresql"
+-- convention; the patterns' tokens do not use them.
 local function index_model(ctx, opname, name, tname, columns, o)
-  return require("luamig.op.index").model(ctx, opname, name, tname, columns, o, name_for)
+  local function ix_name_for(c, op_name, kind, info)
+    info.include = o.include and as_list(o.include) or nil
+    return name_for(c, op_name, kind, info)
+  end
+  return require("luamig.op.index").model(ctx, opname, name, tname, columns, o, ix_name_for)
 end
 
 ---------------------------------------------------------------------------
@@ -164,8 +175,23 @@ end
 
 local build = {}
 
+-- The column names of a table add_column adds to, with the new one: from
+-- the run's models offline, the database online; nil when unknown (a --sql
+-- range that starts after the table was made).
+local function columns_with(ctx, tname, spec)
+  local t = ctx.known and ctx.known[tname]
+  if not t and ctx.conn then t = require("luamig.introspect").table(ctx.conn, tname) end
+  if not t or type(spec) ~= "table" or type(spec[1]) ~= "string" then return nil end
+  local names = {}
+  for i, c in ipairs(t.columns) do names[i] = c.name end
+  names[#names + 1] = spec[1]
+  return names
+end
+
 function build.add_column(ctx, opname, tname, pos, spec, opts)
-  local col, extra = column_from_spec(ctx, opname, tname, spec, pos.column)
+  local table_columns = type(spec) == "table" and spec.check ~= nil and type(ctx.convention.ck) == "function"
+    and columns_with(ctx, tname, spec) or nil
+  local col, extra = column_from_spec(ctx, opname, tname, spec, pos.column, table_columns)
   local o = check_options(opname, opts, SPEC.add_column, ALIASES, pos.options)
   local ch = {kind = "add_column", column = col, extra = extra, opts = o}
   if extra.primary_key then
@@ -331,7 +357,7 @@ function build.table_model(ctx, opname, name, items, o)
       raise(("%s: argument 2, entry %d: expected a column or constraint table, got %s"):format(opname, i, describe(entry)))
     end
     if type(entry[1]) == "string" then
-      local col, extra = column_from_spec(ctx, opname, name, entry, 2)
+      local col, extra = column_from_spec(ctx, opname, name, entry, 2, column_names)
       if seen[col.name] then raise(('%s: column "%s" appears twice'):format(opname, col.name)) end
       seen[col.name] = true
       t.columns[#t.columns + 1] = col

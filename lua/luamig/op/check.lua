@@ -27,7 +27,12 @@ function M.mark_internal() internal[debug.getinfo(2, "S").source] = true end
 M.mark_internal()
 
 -- "file:line" of the migration's line that called the op API, or nil.
+-- Every luamig module loaded counts as luamig's own (a dialect module's
+-- frame may stand between the op and the error: common.raise below).
 local function caller_line()
+  for k, mod in pairs(package.loaded) do
+    if type(k) == "string" and k:find("^luamig%.") and type(mod) == "table" then register(mod) end
+  end
   local level = 2
   while true do
     local info = debug.getinfo(level, "Sl")
@@ -45,6 +50,7 @@ local function raise(msg)
   error(where and (where .. ": " .. msg) or msg, 0)
 end
 M.raise = raise
+common.raise = raise                   -- the dialect's refusals (a name over 63 bytes) too
 
 ---------------------------------------------------------------------------
 -- Argument and option checks
