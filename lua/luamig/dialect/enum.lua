@@ -44,10 +44,13 @@ end
 
 local function ident(s) return core.quote_ident(s) end
 
--- The type's name as SQL: "schema"."name" or "name".
+-- The type's name as SQL: "schema"."name" or "name". A type exists only on
+-- PostgreSQL, so its names go through that dialect's quoting, which refuses
+-- one over 63 bytes at the migration's line.
 function M.qualified(name, schema)
-  if schema then return ident(schema) .. "." .. ident(name) end
-  return ident(name)
+  local pg_ident = require("luamig.dialect.postgresql").ident
+  if schema then return pg_ident(schema) .. "." .. pg_ident(name) end
+  return pg_ident(name)
 end
 
 local function literals(values)

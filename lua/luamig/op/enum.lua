@@ -177,6 +177,8 @@ function M.install(ctx, op)
     if o.native_enum == false then
       raise('enum: native_enum = false is not supported; use a string column with a check constraint')
     end
+    -- on PostgreSQL its names are refused here, at this line, when too long
+    if not ctx.sqlite then enum.qualified(o.name, o.schema) end
     return enum.new(o.name, v, o.schema, o.create_type)
   end
 

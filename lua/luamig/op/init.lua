@@ -310,23 +310,6 @@ function M.new(cfg)
   end
 
   enum_op.install(ctx, op)                  -- op.enum, create_enum, drop_enum, *_enum_value
-  if not ctx.sqlite then
-    -- dialect/enum.lua quotes a type's name itself: its name and schema go
-    -- through the dialect's quoting first, which refuses one over 63 bytes
-    for opname, at in pairs({enum = {opts = 2}, create_enum = {name = 1, opts = 3}, drop_enum = {name = 1, opts = 2},
-                             add_enum_value = {name = 1, opts = 3}, rename_enum_value = {name = 1, opts = 4},
-                             drop_enum_value = {name = 1, opts = 3}}) do
-      local inner = op[opname]
-      op[opname] = function(...)
-        local args = table.pack(...)
-        local o = type(args[at.opts]) == "table" and args[at.opts] or {}
-        for _, v in ipairs({at.name and args[at.name] or o.name or false, o.schema or false}) do
-          if type(v) == "string" then d.ident(v) end
-        end
-        return inner(...)
-      end
-    end
-  end
 
   op.bulk_insert = require("luamig.op.bulk").make({
     conn = ctx.conn, d = ctx.d, emit = ctx.emit, known = ctx.known, raise = raise, check_arg = check_arg,
