@@ -88,6 +88,31 @@ function M.operations(runner)
     t.name = t.name or tname
     name_unnamed(t, ctx)
   end
+  -- a column's collation (other than its type's) goes into its type
+  -- string, as a migration writes it: {"s", 'text collate "C"'}
+  local function collate(tname, cname, coll)
+    local t = live.tables[tname]
+    for _, c in ipairs(t and t.columns or {}) do
+      if c.name == cname and not c.enum then
+        local plain = conn:dialect() == "sqlite" and "^[%a_][%w_]*$" or "^[a-z_][a-z0-9_]*$"
+        c.type = c.type .. " collate " .. (coll:match(plain) and coll or '"' .. coll:gsub('"', '""') .. '"')
+        c.collate = nil
+      end
+    end
+  end
+  if conn:dialect() == "sqlite" then
+    for tname, t in pairs(live.tables) do
+      for _, c in ipairs(t.columns) do if c.collate then collate(tname, c.name, c.collate) end end
+    end
+  else
+    for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, a.attname AS col, co.collname AS coll
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
+        JOIN pg_collation co ON co.oid = a.attcollation
+        WHERE c.relnamespace = current_schema()::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+          AND a.attcollation <> 0 AND a.attcollation <> t.typcollation]])) do
+      collate(r.tbl, r.col, r.coll)
+    end
+  end
   local empty = {tables = {}}
   if conn:dialect() == "postgresql" then empty.enums = {} end
   local ops = diff.compare(live, empty, {dialect = conn:dialect()})

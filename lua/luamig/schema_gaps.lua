@@ -57,12 +57,6 @@ local PG = {
      WHERE c.relnamespace = ]] .. CS .. [[ AND NOT EXISTS (SELECT 1 FROM pg_depend o
        WHERE o.classid = 'pg_class'::regclass AND o.objid = sc.oid AND o.deptype IN ('a', 'i')
          AND o.refobjid = c.oid AND o.refobjsubid = a.attnum) ORDER BY 2]], true},
-  {[[SELECT c.relname AS tbl, 'column ' || quote_ident(c.relname) || '.' || quote_ident(a.attname)
-      || ' COLLATE ' || quote_ident(co.collname) AS item
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
-     JOIN pg_collation co ON co.oid = a.attcollation
-     WHERE c.relnamespace = ]] .. CS .. [[ AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.attcollation <> 0 AND a.attcollation <> t.typcollation ORDER BY 2]], true},
   {[[SELECT c.relname AS tbl, 'exclusion constraint ' || quote_ident(c.relname) || '.'
       || quote_ident(con.conname) || ' (' || pg_get_constraintdef(con.oid, true) || ')' AS item
      FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
@@ -159,7 +153,6 @@ local function sqlite_items(conn, live, add)
         add(name, ("column %s.%s of the primary key allows NULL (SQLite's legacy rule); luamig creates it "
           .. "NOT NULL"):format(q(name), q(c.name)), true)
       end
-      if c.collate then add(name, ("column %s.%s COLLATE %s"):format(q(name), q(c.name), c.collate), true) end
     end
     local sql = conn:query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = $1", {name})[1].sql or ""
     local toks = sqltext.tokens(sql, "sqlite")
