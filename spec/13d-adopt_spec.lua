@@ -662,6 +662,7 @@ describe("outside attack", function()
       local fresh = select(2, h.fresh_pg())
       luamig_ok(dir, fresh, "upgrade head")
       assert.equal(dump(url), dump(fresh))
+      luamig_ok(dir, fresh, "roundtrip")
 
       local url2 = pg({"CREATE DOMAIN posint AS integer CHECK (VALUE > 0)", "CREATE TABLE p (n posint)"})
       local dir2 = h.tmpdir()

@@ -13,9 +13,12 @@
 -- tables they reference, a foreign key in a cycle created after all of
 -- them), rendered by luamig.autogen.render as autogenerate renders them,
 -- so constraint names are written only where the project's naming
--- convention would give another one. Views, triggers, sequences of their
--- own and functions are not luamig's vocabulary: the file says which the
--- database has, in a comment.
+-- convention would give another one. What luamig cannot declare
+-- (luamig.schema_gaps) the file lists in a comment, item by item; a
+-- baseline refuses, unless forced, what it would create otherwise. A
+-- SQLite primary key column that allows NULL (SQLite's legacy rule) is
+-- declared as the op API makes it, NOT NULL: luamig.autogen.diff does not
+-- compare a SQLite key column's nullability, and the comment lists it.
 local diff = require "luamig.autogen.diff"
 local render = require "luamig.autogen.render"
 local introspect = require "luamig.introspect"
@@ -68,12 +71,6 @@ local function name_unnamed(t, ctx)
     end
   end
 end
-
--- SQLite: a column of a composite primary key (or of a one-column key
--- that is not an INTEGER rowid) may hold NULL unless it says NOT NULL, a
--- legacy rule of SQLite's; the op API makes a key column NOT NULL, so
--- schema.lua says nullable = false there only where the database does,
--- and the comparison (luamig.autogen.diff) knows the rule. Nothing to do here.
 
 -- The operations that create the live schema of the runner's database
 -- from nothing (luamig's own tables left out), and the live schema. On
