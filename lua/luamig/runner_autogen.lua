@@ -54,6 +54,19 @@ function Runner:compare()
     self:_log("WARNING", "Generated columns are not compared (luamig declares none; doc/autogenerate.md): "
       .. table.concat(gen, ", "))
   end
+  local other = {}                                -- foreign keys into another schema: by table name only
+  for name, t in pairs(live.tables) do
+    for _, fk in ipairs(t.foreign_keys or {}) do
+      if fk.ref_schema then
+        other[#other + 1] = ("%s.%s -> %s.%s"):format(name, fk.name or "?", fk.ref_schema, fk.ref_table)
+      end
+    end
+  end
+  if #other > 0 then
+    table.sort(other)
+    self:_log("WARNING", "Foreign keys into another schema are compared by table name only "
+      .. "(doc/autogenerate.md): " .. table.concat(other, ", "))
+  end
   for _, op in ipairs(ops) do self:_log("INFO", "Detected " .. autogen.diff.describe(op)) end
   if #ops == 0 then self:_log("INFO", "No changes in schema detected.") end
   return ops
