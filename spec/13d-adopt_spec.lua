@@ -538,6 +538,19 @@ describe("outside attack", function()
       for _, item in ipairs(items) do assert.truthy(up:find("\n  --   " .. item .. "\n", 1, true), item) end
     end)
 
+    it("2: a generated column named with a quote and a newline stays on one comment line; each its own expression",
+       function()
+      local url = h.fresh_sqlite()
+      build(url, {'CREATE TABLE g (a INTEGER, c INT AS (b+1), b INTEGER GENERATED ALWAYS AS (a*2) STORED, '
+        .. '"x""y\nz" INT AS (a))'})
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      assert.truthy(text:find('\n--   generated column "g"."c" (AS (b+1) VIRTUAL)\n--   generated column "g"."b" (AS (a*2) '
+        .. 'STORED)\n--   generated column "g"."x""y z" (AS (a) VIRTUAL)\nfunction schema(op)\n', 1, true), text)
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
+    end)
+
     it("8: a composite primary key on nullable columns: check after init reports nothing", function()
       local url = h.fresh_sqlite()
       build(url, {"CREATE TABLE pq (p INT, q INT, PRIMARY KEY (p, q))"})

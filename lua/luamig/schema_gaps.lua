@@ -132,6 +132,7 @@ local function sqlite_items(conn, live, add)
       local expr = "?"
       local toks = sqltext.tokens(sql, "sqlite")
       for j, t in ipairs(toks) do                     -- the column's AS (expr)
+        if expr ~= "?" then break end
         if (t.k == "word" or t.k == "ident") and t.v == r.name then
           for k = j + 1, #toks do
             if sqltext.upper(toks[k]) == "AS" and sqltext.is(toks[k + 1], "(") then
