@@ -186,7 +186,8 @@ h.each_db(function(db)
       local _, err = luamig_ok(dir, url, "init --from-database")
       local text = h.read_file(dir .. "/schema.lua")
       local names = db.name == "sqlite" and "trigger t_trg, view v" or "function t_fn, trigger t_trg on t, view v"
-      assert.truthy(text:find("-- migrations with op.execute): " .. names .. "\n", 1, true), text)
+      assert.truthy(text:find("-- migrations with op.execute; doc/autogenerate.md, \"Not covered\"):\n--   "
+        .. names:gsub(", ", "\n--   ") .. "\nfunction schema(op)\n", 1, true), text)
       assert.truthy(err:find("WARN  [luamig] Not covered by schema.lua (keep them in migrations with op.execute): "
         .. names, 1, true), err)
       assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
@@ -488,6 +489,257 @@ h.each_db(function(db)
       luamig_ok(dir, fresh, "upgrade head")
       assert.equal(dump(url), dump(fresh))
       assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, fresh, "check")))
+    end)
+  end)
+end)
+
+-- Attacker B's reproducers (/work/wt/ATTACK_B.md, defects 2-8 and 11).
+describe("outside attack", function()
+  local function fails(dir, url, args)
+    local status, out, err = h.luamig(dir, "--url " .. q(url) .. " " .. args)
+    assert.equal(1, status, args .. ":\n" .. out .. err)
+    return err
+  end
+  local function versions(dir)
+    local _, ls = h.run("ls -A " .. q(dir .. "/migrations/versions"))
+    return ls
+  end
+
+  describe("[sqlite]", function()
+    it("2, 7: generated columns, STRICT, WITHOUT ROWID, COLLATE, ON CONFLICT, PRIMARY KEY DESC are named; "
+       .. "the baseline refuses them without --force and lists them with it", function()
+      local url = h.fresh_sqlite()
+      build(url, {"CREATE TABLE g (a INTEGER, b INTEGER GENERATED ALWAYS AS (a*2) STORED, c INTEGER AS (a+1) VIRTUAL)",
+        "CREATE TABLE w (k TEXT PRIMARY KEY, n TEXT COLLATE NOCASE UNIQUE ON CONFLICT REPLACE) WITHOUT ROWID",
+        "CREATE TABLE d (id INTEGER PRIMARY KEY DESC)", "CREATE TABLE s (x INT) STRICT"})
+      local dir = h.tmpdir()
+      local _, err = luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      local items = {'generated column "g"."b" (AS (a*2) STORED)', 'generated column "g"."c" (AS (a+1) VIRTUAL)',
+        'table "s" STRICT', 'table "w" WITHOUT ROWID', 'table "w": ON CONFLICT REPLACE',
+        'table "d": INTEGER PRIMARY KEY DESC (not the rowid; a rebuild makes it the rowid)'}
+      for _, item in ipairs(items) do
+        assert.truthy(text:find("\n--   " .. item .. "\n", 1, true), item .. "\n" .. text)
+        assert.truthy(err:find(item, 1, true), item .. "\n" .. err)
+      end
+      local out, cerr = luamig_ok(dir, url, "check")
+      assert.equal("No new upgrade operations detected.\n", out)
+      assert.truthy(cerr:find("WARN  [luamig] Generated columns are not compared (luamig declares none; "
+        .. "doc/autogenerate.md): g (SQLite: its generated columns)", 1, true), cerr)
+      err = fails(dir, url, "revision --baseline -m b")
+      assert.truthy(err:find("FAILED: revision --baseline: the database has what a baseline would create otherwise "
+        .. "than it is; nothing written:\n", 1, true), err)
+      for _, item in ipairs(items) do assert.truthy(err:find("\n  " .. item .. "\n", 1, true), item .. "\n" .. err) end
+      assert.equal("", versions(dir))
+      luamig_ok(dir, url, "revision --baseline -m b --force --rev-id b1")
+      local up = h.read_file(dir .. "/migrations/versions/b1_b.lua")
+      assert.truthy(up:find("function upgrade(op)\n  -- Written with --force: this baseline creates these otherwise "
+        .. "than the database\n", 1, true), up)
+      for _, item in ipairs(items) do assert.truthy(up:find("\n  --   " .. item .. "\n", 1, true), item) end
+    end)
+
+    it("2: a generated column named with a quote and a newline stays on one comment line; each its own expression",
+       function()
+      local url = h.fresh_sqlite()
+      build(url, {'CREATE TABLE g (a INTEGER, c INT AS (b+1), b INTEGER GENERATED ALWAYS AS (a*2) STORED, '
+        .. '"x""y\nz" INT AS (a))'})
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      assert.truthy(text:find('\n--   generated column "g"."c" (AS (b+1) VIRTUAL)\n--   generated column "g"."b" (AS (a*2) '
+        .. 'STORED)\n--   generated column "g"."x""y z" (AS (a) VIRTUAL)\nfunction schema(op)\n', 1, true), text)
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
+    end)
+
+    it("8: a composite primary key on nullable columns: check after init reports nothing", function()
+      local url = h.fresh_sqlite()
+      build(url, {"CREATE TABLE pq (p INT, q INT, PRIMARY KEY (p, q))"})
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
+      assert.truthy(h.read_file(dir .. "/schema.lua"):find('--   column "pq"."p" of the primary key allows NULL '
+        .. "(SQLite's legacy rule); luamig creates it NOT NULL\n", 1, true))
+    end)
+
+    it("7: a column collation is declared in its type; check is clean; the baseline rebuilds it", function()
+      local url = h.fresh_sqlite()
+      build(url, {"CREATE TABLE w (k INTEGER PRIMARY KEY, n TEXT COLLATE NOCASE, m VARCHAR(10) COLLATE RTRIM NOT NULL)"})
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      assert.truthy(text:find('{"n", "text collate NOCASE"},\n    {"m", "string(10) collate RTRIM", nullable = false},',
+        1, true), text)
+      assert.falsy(text:find("Not covered", 1, true), text)
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
+      luamig_ok(dir, url, "revision --baseline -m b")
+      local fresh = h.fresh_sqlite()
+      luamig_ok(dir, fresh, "upgrade head")
+      local sql = h.query(fresh, "SELECT sql FROM sqlite_schema WHERE name = 'w'")[1].sql
+      assert.truthy(sql:find('"n" TEXT COLLATE NOCASE', 1, true), sql)
+      assert.truthy(sql:find('"m" VARCHAR(10) COLLATE RTRIM NOT NULL', 1, true), sql)
+    end)
+
+    it("11: a baseline from a database that is not there, or has no tables, is refused; nothing written", function()
+      local dir = h.tmpdir()
+      local status, out, err = h.luamig(dir, "revision --baseline -m b")
+      assert.equal(1, status, out .. err)
+      assert.equal("", select(2, h.run("ls -A " .. q(dir))))
+      h.luamig(dir, "init")
+      err = fails(dir, "sqlite:typo.db", "revision --baseline -m b")
+      assert.truthy(err:find("FAILED: revision --baseline: the SQLite database sqlite:typo.db does not exist", 1, true), err)
+      assert.falsy(h.file_exists(dir .. "/typo.db"))
+      assert.equal("", versions(dir))
+      local url = h.fresh_sqlite()
+      build(url, {"CREATE TABLE luamig_x (a INTEGER)"})
+      err = fails(dir, url, "revision --baseline -m b")
+      assert.truthy(err:find("has no tables (luamig's own left out), so a baseline would be empty", 1, true), err)
+      assert.equal("", versions(dir))
+    end)
+  end)
+
+  describe("[postgresql]", function()
+    local function pg(statements)
+      local url = select(2, h.fresh_pg())
+      build(url, statements)
+      return url
+    end
+
+    it("2: a generated column is named, check warns, the baseline refuses it", function()
+      local url = pg({"CREATE TABLE g (id integer PRIMARY KEY, gen integer GENERATED ALWAYS AS (id*2) STORED)"})
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      local item = 'generated column g.gen (GENERATED ALWAYS AS ((id * 2)) STORED)'
+      assert.truthy(h.read_file(dir .. "/schema.lua"):find("--   " .. item .. "\n", 1, true))
+      local out, err = luamig_ok(dir, url, "check")
+      assert.equal("No new upgrade operations detected.\n", out)
+      assert.truthy(err:find("Generated columns are not compared (luamig declares none; doc/autogenerate.md): g.gen",
+        1, true), err)
+      err = fails(dir, url, "revision --baseline -m b")
+      assert.truthy(err:find("nothing written:\n  " .. item .. "\n", 1, true), err)
+      assert.equal("", versions(dir))
+    end)
+
+    it("3: a foreign key into another schema is named, never silently re-pointed", function()
+      local url = pg({"CREATE SCHEMA audit", "CREATE TABLE audit.log (id int PRIMARY KEY)",
+        "CREATE TABLE main (id int PRIMARY KEY, a int REFERENCES audit.log (id))",
+        "CREATE TABLE log (id int PRIMARY KEY)"})
+      local dir = h.tmpdir()
+      local _, err = luamig_ok(dir, url, "init --from-database")
+      local item = "foreign key main.main_a_fkey references audit.log in another schema (schema.lua and a baseline "
+        .. "would point it at log of this schema)"
+      assert.truthy(h.read_file(dir .. "/schema.lua"):find("--   " .. item .. "\n", 1, true))
+      assert.truthy(err:find(item, 1, true), err)
+      local out
+      out, err = luamig_ok(dir, url, "check")
+      assert.equal("No new upgrade operations detected.\n", out)
+      assert.truthy(err:find("WARN  [luamig] Foreign keys into another schema are compared by table name only "
+        .. "(doc/autogenerate.md): main.main_a_fkey -> audit.log", 1, true), err)
+      err = fails(dir, url, "revision --baseline -m b")
+      assert.truthy(err:find("\n  " .. item .. "\n", 1, true), err)
+      assert.equal("", versions(dir))
+    end)
+
+    it("4, 5: every enum type is declared (array-only, unused); check is clean; the baseline roundtrips", function()
+      local url = pg({"CREATE TYPE lvl AS ENUM ('lo', 'hi')", "CREATE TYPE unused_enum AS ENUM ('x')",
+        "CREATE TYPE status AS ENUM ('draft', 'pub')",
+        "CREATE TABLE q (id int PRIMARY KEY, ls lvl[], st status NOT NULL DEFAULT 'draft')"})
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      for _, e in ipairs({'op.create_enum("lvl", {"lo", "hi"})', 'op.create_enum("unused_enum", {"x"})'}) do
+        local at = text:find(e, 1, true)
+        assert.truthy(at and at < text:find("op.create_table", 1, true), e .. "\n" .. text)
+      end
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
+      luamig_ok(dir, url, "revision --baseline -m b --rev-id b1")
+      local fresh = select(2, h.fresh_pg())
+      luamig_ok(dir, fresh, "upgrade head")
+      assert.equal(dump(url), dump(fresh))
+      luamig_ok(dir, fresh, "roundtrip")
+      luamig_ok(dir, fresh, "downgrade base")
+      assert.equal(0, #h.query(fresh, "SELECT 1 FROM pg_type WHERE typtype = 'e'"))
+    end)
+
+    it("6: extensions are named and created first by the baseline; their functions are not listed; "
+       .. "a domain is named and refused", function()
+      local url = pg({"CREATE EXTENSION citext", "CREATE EXTENSION pg_trgm",
+        "CREATE TABLE u (id int PRIMARY KEY, email citext, name text)",
+        "CREATE INDEX ix_name ON u USING gin (name gin_trgm_ops)"})
+      local dir = h.tmpdir()
+      local _, err = luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      assert.truthy(text:find("--   extension citext\n--   extension pg_trgm\n", 1, true), text)
+      assert.falsy(text:find("function", 1, true) < text:find("function schema", 1, true) and
+        text:sub(1, text:find("function schema", 1, true) - 1):find("--   function", 1, true), text)
+      assert.falsy(err:find("citext_", 1, true), err)
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
+      luamig_ok(dir, url, "revision --baseline -m b --rev-id b1")
+      local up = h.read_file(dir .. "/migrations/versions/b1_b.lua")
+      assert.truthy(up:find('function upgrade(op)\n  op.execute("CREATE EXTENSION IF NOT EXISTS citext")\n'
+        .. '  op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")\n', 1, true), up)
+      local fresh = select(2, h.fresh_pg())
+      luamig_ok(dir, fresh, "upgrade head")
+      assert.equal(dump(url), dump(fresh))
+      luamig_ok(dir, fresh, "roundtrip")
+
+      local url2 = pg({"CREATE DOMAIN posint AS integer CHECK (VALUE > 0)", "CREATE TABLE p (n posint)"})
+      local dir2 = h.tmpdir()
+      luamig_ok(dir2, url2, "init --from-database")
+      assert.truthy(h.read_file(dir2 .. "/schema.lua"):find("--   domain posint (integer)\n", 1, true))
+      err = fails(dir2, url2, "revision --baseline -m b")
+      assert.truthy(err:find("\n  domain posint (integer)\n", 1, true), err)
+    end)
+
+    it("7: a column collation is declared in its type; check is clean; the baseline rebuilds it", function()
+      local url = pg({[[CREATE TABLE co (id int PRIMARY KEY, s text COLLATE "C", u varchar(20) COLLATE "POSIX" NOT NULL)]]})
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      assert.truthy(text:find([[{"s", "text collate \"C\""},]], 1, true), text)
+      assert.truthy(text:find([[{"u", "string(20) collate \"POSIX\"", nullable = false},]], 1, true), text)
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
+      luamig_ok(dir, url, "revision --baseline -m b")
+      local fresh = select(2, h.fresh_pg())
+      luamig_ok(dir, fresh, "upgrade head")
+      assert.equal(dump(url), dump(fresh))
+      assert.truthy(dump(fresh):find('s text COLLATE pg_catalog."C"', 1, true), dump(fresh))
+    end)
+
+    it("7: identity ALWAYS and options, a shared sequence, collation, EXCLUDE, NULLS NOT DISTINCT, "
+       .. "partitions, UNLOGGED, NO INHERIT, ON DELETE SET NULL (col) are named and refused", function()
+      local url = pg({"CREATE EXTENSION btree_gist",
+        "CREATE TABLE ia (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY)",
+        "CREATE TABLE io (id int GENERATED BY DEFAULT AS IDENTITY (START WITH 1000 INCREMENT BY 5) PRIMARY KEY)",
+        "CREATE SEQUENCE myseq START 100", "CREATE TABLE sq (n int DEFAULT nextval('myseq'))",
+        [[CREATE TABLE co (s text COLLATE "C")]],
+        "CREATE TABLE ex (r int, EXCLUDE USING gist (r WITH =))",
+        "CREATE TABLE nn (a int, CONSTRAINT nn_a_key UNIQUE NULLS NOT DISTINCT (a))",
+        "CREATE TABLE pt (k int) PARTITION BY RANGE (k)",
+        "CREATE TABLE pt1 PARTITION OF pt FOR VALUES FROM (0) TO (10)",
+        "CREATE UNLOGGED TABLE ul (a int)",
+        "CREATE TABLE ni (a int, CONSTRAINT ni_a_check CHECK (a > 0) NO INHERIT)",
+        "CREATE TABLE par (x int, y int, PRIMARY KEY (x, y))",
+        "CREATE TABLE chi (x int, y int, CONSTRAINT chi_fk FOREIGN KEY (x, y) REFERENCES par ON DELETE SET NULL (y))"})
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      local items = {
+        "identity column ia.id (GENERATED ALWAYS AS IDENTITY START 1 INCREMENT 1; luamig creates BY DEFAULT, START 1 INCREMENT 1)",
+        "identity column io.id (GENERATED BY DEFAULT AS IDENTITY START 1000 INCREMENT 5; luamig creates BY DEFAULT, START 1 INCREMENT 1)",
+        "column sq.n takes its default from sequence myseq, which it does not own (a baseline makes it an identity column of its own)",
+        "sequence myseq", "exclusion constraint ex.ex_r_excl (EXCLUDE USING gist (r WITH =))",
+        "unique constraint nn.nn_a_key NULLS NOT DISTINCT", "partitioned table pt (RANGE (k))", "partition pt1 of pt",
+        "unlogged table ul", "check constraint ni.ni_a_check NO INHERIT",
+        "foreign key chi.chi_fk FOREIGN KEY (x, y) REFERENCES par(x, y) ON DELETE SET NULL (y)",
+        "extension btree_gist"}
+      for _, item in ipairs(items) do assert.truthy(text:find("\n--   " .. item .. "\n", 1, true), item .. "\n" .. text) end
+      assert.falsy(text:find("COLLATE", 1, true), text)         -- a collation is declared, not listed
+      assert.truthy(text:find([[{"s", "text collate \"C\""}]], 1, true), text)
+      local err = fails(dir, url, "revision --baseline -m b")
+      for i, item in ipairs(items) do
+        if i ~= 4 and i ~= #items then assert.truthy(err:find("\n  " .. item .. "\n", 1, true), item .. "\n" .. err) end
+      end
+      assert.equal("", versions(dir))
     end)
   end)
 end)

@@ -261,6 +261,12 @@ local function match(table_name, target, live, same, added, removed)
   for _, t in ipairs(creates) do added(t) end
 end
 
+-- Whether column name is in the primary key of table model t.
+function M.in_key(t, name)
+  for _, k in ipairs(t.primary_key and t.primary_key.columns or {}) do if k == name then return true end end
+  return false
+end
+
 local function column_changes(dialect, tc, lc, opts)
   local changes, n = {}, 0
   local function set(field, from, to)
@@ -272,8 +278,11 @@ local function column_changes(dialect, tc, lc, opts)
      or not enum_col and M.normalize_type(dialect, tc.type) ~= M.normalize_type(dialect, lc.type)) then
     set("type", lc.type, tc.type)
   end
-  -- an identity column is NOT NULL whatever was declared (PostgreSQL)
-  if (tc.nullable ~= false) ~= (lc.nullable ~= false) and not (tc.autoincrement and lc.autoincrement) then
+  -- an identity column is NOT NULL whatever was declared (PostgreSQL); a
+  -- primary key column on SQLite may hold NULL unless it says NOT NULL (a
+  -- legacy rule), and luamig writes NOT NULL there: not a change
+  if (tc.nullable ~= false) ~= (lc.nullable ~= false) and not (tc.autoincrement and lc.autoincrement)
+     and not opts.sqlite_pk_column then
     set("nullable", lc.nullable ~= false, tc.nullable ~= false)
   end
   if not (tc.autoincrement or lc.autoincrement)
@@ -356,7 +365,9 @@ function M.compare(target, live, opts)
         added_cols[c.name] = true
         push(phase.add_column, {kind = "add_column", table = name, column = c})
       else
-        local changes = column_changes(dialect, c, lc, opts)
+        local in_pk = dialect == "sqlite" and M.in_key(t, c.name) and M.in_key(l, c.name)
+        local changes = column_changes(dialect, c, lc,
+          in_pk and setmetatable({sqlite_pk_column = true}, {__index = opts}) or opts)
         if changes then
           push(phase.alter, {kind = "alter_column", table = name, column = c.name, changes = changes,
                              target = c, live = lc})

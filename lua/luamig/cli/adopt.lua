@@ -49,7 +49,7 @@ function M.init_from_database(c)
       .. "database to read with --url or DATABASE_URL"):format(m:display_url()))
   end
   local dump = require "luamig.schema_dump"
-  local text, count = dump.schema_file(m)
+  local text, count, missing = dump.schema_file(m)
   if not existing then
     local created = require("luamig.scaffold").init{dir = c.args[1] or "migrations",
       template = c.opts.template, config_path = config_path}
@@ -58,7 +58,6 @@ function M.init_from_database(c)
   fs.write_new_file(target, text)
   say(("Generating %s ...  done (%d operation%s from %s)"):format(absolute(target), count,
     count == 1 and "" or "s", m:display_url()))
-  local missing = dump.not_covered(m:connection())
   if #missing > 0 then
     m:_log("WARNING", "Not covered by schema.lua (keep them in migrations with op.execute): "
       .. table.concat(missing, ", "))

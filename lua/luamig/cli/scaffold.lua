@@ -45,13 +45,14 @@ command{
 
 command{
   name = "revision", args = {0, 0},
-  usage = "revision -m MSG [--autogenerate | --baseline] [--head H] [--splice] [--branch-label L] "
+  usage = "revision -m MSG [--autogenerate | --baseline [--force]] [--head H] [--splice] [--branch-label L] "
        .. "[--depends-on R] [--rev-id ID] [--version-path P]",
   summary = "Write a new migration script from the template.",
   options = {
     {"-m", "--message", key = "message", value = "MSG", help = "what the revision does"},
     {nil, "--autogenerate", key = "autogenerate", help = "fill it from the declared schema (target_schema)"},
     {nil, "--baseline", key = "baseline", help = "the first revision: it creates the database's whole schema"},
+    {nil, "--force", key = "force", help = "with --baseline: write it although the database has what it creates otherwise (listed at the top of its upgrade)"},
     {nil, "--head", key = "head", value = "H", help = "the parent revision (default head; base for a new branch)"},
     {nil, "--splice", key = "splice", help = "allow a parent that is not a head"},
     {nil, "--branch-label", key = "branch_label", value = "L", many = true, help = "a branch label for the new revision"},
@@ -60,10 +61,14 @@ command{
     {nil, "--version-path", key = "version_path", value = "P", help = "the directory to write it to"},
   },
   run = function(c)
+    if c.opts.force and not c.opts.baseline then
+      common.usage_error(c.command, "--force goes with --baseline (it writes a baseline that differs from the database)")
+    end
     local r = c.m:revision{message = c.opts.message, head = c.opts.head, splice = c.opts.splice,
                            branch_label = c.opts.branch_label, depends_on = c.opts.depends_on,
                            rev_id = c.opts.rev_id, version_path = c.opts.version_path,
-                           autogenerate = c.opts.autogenerate, baseline = c.opts.baseline}
+                           autogenerate = c.opts.autogenerate, baseline = c.opts.baseline,
+                           force = c.opts.force}
     say(("Generating %s ...  done"):format(absolute(r.path)))
   end,
 }

@@ -119,7 +119,9 @@ function M.read(conn, opts)
   local cons = {}
   for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, con.conname AS name,
       con.contype::text AS kind, k.i, ka.attname AS col, fa.attname AS ref_col,
-      fc.relname AS ref_table, con.confupdtype::text AS upd, con.confdeltype::text AS del,
+      fc.relname AS ref_table, CASE WHEN fc.relnamespace <> c.relnamespace
+        THEN (SELECT fn.nspname FROM pg_namespace fn WHERE fn.oid = fc.relnamespace) END AS ref_schema,
+      con.confupdtype::text AS upd, con.confdeltype::text AS del,
       con.confmatchtype::text AS fmatch, con.condeferrable AS deferrable,
       con.condeferred AS deferred,
       CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid, true) END AS def
@@ -147,6 +149,7 @@ function M.read(conn, opts)
           t.uniques[#t.uniques + 1] = c
         elseif r.kind == "f" then
           c.columns, c.ref_table, c.ref_columns = {}, r.ref_table, {}
+          c.ref_schema = r.ref_schema               -- another schema's table (not declarable: listed, warned)
           c.on_delete, c.on_update = fk_action[r.del], fk_action[r.upd]
           if r.fmatch == "f" then c.match = "FULL" elseif r.fmatch == "p" then c.match = "PARTIAL" end
           if r.deferrable then c.deferrable = true end
