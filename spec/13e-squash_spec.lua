@@ -513,6 +513,40 @@ describe("outside attack", function()
       end
     end)
 
+    it("14: duplicate version rows: current and verify say so, upgrade refuses naming the row", function()
+      local dir = h.project({
+        {id = "r1", message = "r1"}, {id = "r2a", down = "r1", message = "a"}, {id = "r2b", down = "r1", message = "b"},
+        {id = "m1", down = {"r2a", "r2b"}, message = "merge", code = true,
+         up = [[  op.create_table("merged", {{"id", "integer", primary_key = true}})]],
+         down_sql = [[  op.drop_table("merged")]]},
+      })
+      local url = db.url()
+      local conn = core.connect(url)
+      conn:exec("CREATE TABLE luamig_version (version_num VARCHAR(32) NOT NULL)")
+      conn:exec("INSERT INTO luamig_version VALUES ('r2a'), ('r2a'), ('r2b')")
+      conn:close()
+      local s1, _, e1 = lm(dir, url, "current")
+      assert.equal(1, s1, e1)
+      assert.truthy(e1:find("FAILED: the version table 'luamig_version' holds 'r2a' 2 times (a table without "
+        .. "a primary key?); it must hold one row per head: `luamig stamp --purge REV...`", 1, true), e1)
+      local s2, o2 = lm(dir, url, "verify")
+      assert.equal(1, s2, o2)
+      assert.truthy(o2:find("duplicate: the version table 'luamig_version' holds 'r2a' 2 times", 1, true), o2)
+      local s3, _, e3 = lm(dir, url, "upgrade m1")
+      assert.equal(1, s3, e3)
+      assert.truthy(e3:find("the version table 'luamig_version' holds the row 'r2a' 2 times (a table without a "
+        .. "primary key?); it must hold one row per head, so nothing was run: `luamig stamp --purge r2a r2b` "
+        .. "rewrites it with one row each", 1, true), e3)
+      assert.falsy(e3:find("second luamig", 1, true), e3)
+      assert.same({"r2a", "r2a", "r2b"}, h.version_rows(url))
+      assert.same({"luamig_version"}, h.tables(url))
+      local s4, _, e4 = lm(dir, url, "stamp --purge r2a r2b")
+      assert.equal(0, s4, e4)
+      local s5, _, e5 = lm(dir, url, "upgrade m1")
+      assert.equal(0, s5, e5)
+      assert.same({"m1"}, h.version_rows(url))
+    end)
+
     it("15: a failure on the scratch database says so, and leaves the user's database alone", function()
       local dir = rename_project([[  op.drop_column("t", "nope")]], [[  op.add_column("t", {"nope", "integer"})]])
       local url = db.url()
