@@ -210,6 +210,86 @@ local function row_counts(conn, schema)
   return counts
 end
 
+-- The rows of each table, each row as one string (columns by name), sorted:
+-- the squash's check compares them before and after its downgrade and
+-- upgrade, so that a rename squashed into a drop and an add shows where
+-- the scratch database has rows (those inserted below the range).
+local function rows_of(conn, schema)
+  local out = {}
+  for name in pairs(schema.tables) do
+    local list = {}
+    for _, row in ipairs(conn:query("SELECT * FROM " .. conn:quote_ident(name))) do
+      local keys, parts = {}, {}
+      for k in pairs(row) do if type(k) == "string" then keys[#keys + 1] = k end end
+      table.sort(keys)
+      for i, k in ipairs(keys) do
+        local v = row[k]
+        parts[i] = k .. "=" .. (type(v) == "string" and ("%q"):format(v) or tostring(v))
+      end
+      list[#list + 1] = "(" .. table.concat(parts, ", ") .. ")"
+    end
+    table.sort(list)
+    out[name] = list
+  end
+  return out
+end
+
+-- The rows of `want` not kept in `got`, as lines (at most a few per table).
+local function rows_lost(want, got)
+  local lines = {}
+  for name, list in pairs(want) do
+    local have, shown = {}, 0
+    for _, r in ipairs(got[name] or {}) do have[r] = (have[r] or 0) + 1 end
+    for _, r in ipairs(list) do
+      if (have[r] or 0) > 0 then have[r] = have[r] - 1
+      elseif shown < 3 then
+        shown = shown + 1
+        lines[#lines + 1] = ("  table %s: the row %s"):format(name, r)
+      end
+    end
+  end
+  table.sort(lines)
+  return lines
+end
+
+-- Pairs in the squash's upgrade that look like a rename: a column dropped
+-- and one of the same type added in the same table, a table dropped and
+-- one with the same columns created. Warned: a real drop and add look so too.
+local function rename_like(ops)
+  local by_table, tables, lines = {}, {created = {}, dropped = {}}, {}
+  local function cols(model)
+    local l = {}
+    for _, c in ipairs(model.columns or {}) do l[#l + 1] = tostring(c.type) end
+    return table.concat(l, ",")
+  end
+  for _, op in ipairs(ops) do
+    if op.kind == "add_column" or op.kind == "drop_column" then
+      local t = by_table[op.table] or {add_column = {}, drop_column = {}}
+      by_table[op.table] = t
+      table.insert(t[op.kind], op.column)
+    elseif op.kind == "create_table" then tables.created[#tables.created + 1] = op
+    elseif op.kind == "drop_table" then tables.dropped[#tables.dropped + 1] = op end
+  end
+  for name, t in pairs(by_table) do
+    for _, d in ipairs(t.drop_column) do
+      for _, a in ipairs(t.add_column) do
+        if tostring(a.type) == tostring(d.type) then
+          lines[#lines + 1] = ("column %s.%s dropped and %s.%s added"):format(name, d.name, name, a.name)
+        end
+      end
+    end
+  end
+  for _, d in ipairs(tables.dropped) do
+    for _, c in ipairs(tables.created) do
+      if cols(d.model) == cols(c.model) then
+        lines[#lines + 1] = ("table %s dropped and %s created"):format(d.table, c.table)
+      end
+    end
+  end
+  table.sort(lines)
+  return lines
+end
+
 -- A scratch database of the project's kind (roundtrip's: doc/autogenerate.md):
 -- --scratch-url's (empty, not the project's own), else on PostgreSQL one
 -- created on the project's server, on SQLite a temporary file. Returns a
@@ -365,6 +445,12 @@ function M.run(self, opts)
         .. "without these steps (split it around them)"):format(range, table.concat(changed, "\n")))
     end
     local ops = diff.compare(after, before, {dialect = conn:dialect()})
+    for _, l in ipairs(rename_like(ops)) do
+      self:_log("WARNING", ("squash: the squash's upgrade has %s, of the same type: if the range "
+        .. "renamed it (a rename autogenerate cannot see), a database taking the squash loses that "
+        .. "data; squash around the rename, or write the squash by hand"):format(l))
+    end
+    local end_rows = rows_of(conn, after)
     local up, down = autogen.render(ops, ctx)
     local existing = {}
     for id in pairs(self.by_id) do existing[id] = true end
@@ -390,6 +476,12 @@ function M.run(self, opts)
       scratch:upgrade(id)
       bad = differences(after, scratch:_schema(conn), conn, ctx)
       if bad then error("its upgrade does not give the schema at " .. last .. ":\n" .. bad, 0) end
+      local lost = rows_lost(end_rows, rows_of(conn, after))
+      if #lost > 0 then
+        error("its downgrade and upgrade do not keep the rows the range keeps (a rename "
+          .. "autogenerate read as a drop and an add?):\n" .. table.concat(lost, "\n")
+          .. "\nsquash around the step that changes them, or write the squash by hand", 0)
+      end
     end)
     if not okv then
       os.remove(path)
