@@ -71,7 +71,9 @@ end
 function Runner:verify()
   self:scripts()                                      -- no project: say so before reading anything
   local conn = self:_read_connection()
-  if not conn then return {ok = true, changed = {}, unknown = {}, unchecked = {}, compared = 0} end
+  if not conn then
+    return {ok = true, changed = {}, unknown = {}, unchecked = {}, compared = 0, duplicate = {}}
+  end
   local known, unknown = self:_known_rows(conn)
   local changed, unchecked, compared = self:_compare_checksums(conn, known)
   local duplicate = self:duplicate_rows(core.current(conn, self.settings.version_table))

@@ -32,7 +32,7 @@ command{
       local t = {ok = r.ok, changed = #r.changed > 0 and r.changed or json.empty_array,
                  unknown = #r.unknown > 0 and r.unknown or json.empty_array,
                  unchecked = #r.unchecked > 0 and r.unchecked or json.empty_array,
-                 compared = r.compared, duplicate = #r.duplicate > 0 and r.duplicate or json.empty_array}
+                 compared = r.compared, duplicate = #r.duplicate > 0 and r.duplicate or nil}
       if accepted then t.accepted = #accepted > 0 and accepted or json.empty_array end
       say(json.encode(t))
       return r.ok and 0 or 1
