@@ -368,7 +368,6 @@ describe("[sqlite] squash refuses", function()
   it("one revision, an inverted range, a range that is not START:END, an unknown revision", function()
     refused(revisions(), "r3000003:r3000003", "FAILED: squash: r3000003:r3000003 names one revision (r3000003)")
     refused(revisions(), "r5000005:r2000002", "FAILED: squash: r5000005 is not below r2000002")
-    refused(revisions(), "r5000005", "FAILED: squash: the range must be START:END")
     refused(revisions(), "r2000002:zzzz9999", "FAILED: squash: END 'zzzz9999': Can't locate revision "
       .. "identified by 'zzzz9999'")
   end)
@@ -378,7 +377,7 @@ describe("[sqlite] squash refuses", function()
     revs[3].up = revs[3].up .. '\n  op.execute("UPDATE users SET name = \'y\'")'
     revs[4].up = revs[4].up .. '\n  op.bulk_insert("users", {{id = 1, email = "a"}})'
     local ls = refused(revs, "r2000002:r5000005", "holds steps that a squash, rebuilt from the schema alone, "
-      .. "would drop:\n  migrations/versions/r3000003.lua:")
+      .. "would drop or change:\n  migrations/versions/r3000003.lua:")
     assert.falsy(ls:find("squash", 1, true), ls)
     local dir = h.project(revs)
     local _, _, err = h.luamig(dir, "squash r2000002:r5000005")
@@ -409,5 +408,215 @@ describe("[sqlite] squash refuses", function()
     assert.equal(1, status)
     assert.truthy(err:find("sq000003.lua: revision sq000003: replaces must list a linear chain, oldest first, "
       .. "but the down_revision of r4000004 is not r2000002", 1, true), err)
+  end)
+end)
+
+-- Outside attacker B's report (ATTACK_B.md), each defect kept as a spec.
+describe("outside attack", function()
+  -- t(id, name) with one row (outside any range: s1), then s2, s3 as given.
+  local function rename_project(up2, down2, up3, down3)
+    return h.project({
+      {id = "s1", message = "t", code = true,
+       up = [[  op.create_table("t", {{"id", "integer", primary_key = true}, {"name", "string(20)"}})
+  op.execute("INSERT INTO t VALUES (1, 'seed')")]], down_sql = [[  op.drop_table("t")]]},
+      {id = "s2", down = "s1", message = "two", code = true, up = up2, down_sql = down2},
+      {id = "s3", down = "s2", message = "three", code = true,
+       up = up3 or [[  op.add_column("t", {"z", "integer"})]], down_sql = down3 or [[  op.drop_column("t", "z")]]},
+    })
+  end
+
+  h.each_db(function(db)
+    local function refused(dir, want)
+      local status, out, err = lm(dir, db.url(), "squash s2:s3 --rev-id q")
+      assert.equal(1, status, err)
+      assert.equal("", out)
+      for _, w in ipairs(want) do assert.truthy(err:find(w, 1, true), err) end
+      assert.truthy(err:find("or write the squash by hand", 1, true), err)
+      local _, ls = h.run("ls " .. h.shell_quote(dir .. "/migrations/versions"))
+      assert.falsy(ls:find("q_", 1, true), ls)
+    end
+
+    it("1: refuses a range with a column rename, in op and batch forms, naming file and line", function()
+      refused(rename_project(
+        [[  op.alter_column("t", "name", {new_column_name = "title", existing_type = "string(20)"})]],
+        [[  op.alter_column("t", "title", {new_column_name = "name", existing_type = "string(20)"})]]),
+        {"migrations/versions/s2.lua:8: op.alter_column(\"t\", \"name\", {new_column_name = \"title\", "
+           .. "existing_type = \"string(20)\"}) (renames a column: autogenerate sees a drop and an add, and "
+           .. "the column's data would be lost)",
+         "migrations/versions/s2.lua:11: op.alter_column(\"t\", \"title\", {new_column_name = \"name\""})
+      -- the batch form, spread over lines, in the range's last revision
+      refused(rename_project([[  op.add_column("t", {"y", "integer"})]], [[  op.drop_column("t", "y")]],
+        [[  op.batch_alter_table("t", function(b)
+    b.alter_column("name",
+      {new_column_name = "full name"})
+  end)]], [[  op.batch_alter_table("t", function(b) b.alter_column("full name", {new_column_name = "name"}) end)]]),
+        {"migrations/versions/s3.lua:9: b.alter_column(\"name\", (renames a column",
+         "migrations/versions/s3.lua:14: op.batch_alter_table(\"t\", function(b) b.alter_column(\"full name\""})
+    end)
+
+    it("1: refuses a range with a table rename or a USING conversion", function()
+      refused(rename_project([[  op.rename_table("t", "u")]], [[  op.rename_table("u", "t")]],
+        [[  op.add_column("u", {"z", "integer"})]], [[  op.drop_column("u", "z")]]),
+        {"migrations/versions/s2.lua:8: op.rename_table(\"t\", \"u\") (renames a table: autogenerate sees "
+           .. "a drop and a create, and the table's rows would be lost)"})
+      refused(rename_project([[  op.alter_column("t", "id", {type_ = "bigint", postgresql_using = "id * 10"})]],
+        [[  op.alter_column("t", "id", {type_ = "integer", using = "id / 10"})]]),
+        {"s2.lua:8: op.alter_column(\"t\", \"id\", {type_ = \"bigint\", postgresql_using = \"id * 10\"}) "
+           .. "(converts the column's values with a USING expression, which autogenerate cannot see)",
+         "s2.lua:11: op.alter_column(\"t\", \"id\", {type_ = \"integer\", using = \"id / 10\"}) (converts"})
+    end)
+
+    it("1: a rename in a comment is no rename; a server default change is written with a warning", function()
+      local dir = rename_project([[  -- op.alter_column("t", "name", {new_column_name = "title"})
+  op.alter_column("t", "name", {server_default = "x", existing_type = "string(20)"})]],
+        [[  op.alter_column("t", "name", {server_default = nil, existing_type = "string(20)"})]])
+      local status, _, err = lm(dir, db.url(), "squash s2:s3 --rev-id q")
+      assert.equal(0, status, err)
+      assert.truthy(err:find("WARN  [luamig] squash: migrations/versions/s2.lua:9: op.alter_column(\"t\", \"name\", "
+        .. "{server_default = \"x\", existing_type = \"string(20)\"}) (changes a server default: rows of a "
+        .. "database at the range's parent may get other values", 1, true), err)
+      assert.falsy(err:find("s2.lua:8", 1, true), err)
+    end)
+
+    it("1: a rename the text scan cannot read is caught on the scratch database by the rows it loses", function()
+      local dir = rename_project([[  local alter = op["alter_" .. "column"]
+  alter("t", "name", {new_column_name = "title", existing_type = "string(20)"})]],
+        [[  local alter = op["alter_" .. "column"]
+  alter("t", "title", {new_column_name = "name", existing_type = "string(20)"})]])
+      local url = db.url()
+      local status, out, err = lm(dir, url, "squash s2:s3 --rev-id q")
+      assert.equal(1, status, err)
+      assert.equal("", out)
+      assert.truthy(err:find("WARN  [luamig] squash: the squash's upgrade has column t.name dropped and t.title "
+        .. "added, of the same type: if the range renamed it", 1, true), err)
+      assert.truthy(err:find("FAILED: squash: the squashed revision was not written: checked on the scratch "
+        .. "database ", 1, true), err)
+      assert.truthy(err:find("(your database was not touched), its downgrade and upgrade do not keep the rows "
+        .. "the range keeps (a rename autogenerate read as a drop and an add?):\n  table t: the row "
+        .. '(id=1, title="seed")\nsquash around the step that changes them, or write the squash by hand',
+        1, true), err)
+      local _, ls = h.run("ls " .. h.shell_quote(dir .. "/migrations/versions"))
+      assert.equal("s1.lua\ns2.lua\ns3.lua\n", ls)
+      assert.same({}, h.tables(url))
+    end)
+
+    it("9: a second squash right above an earlier one, whichever alias its first revision names", function()
+      for _, h4_down in ipairs({"h3", "qh"}) do
+        local revs = {}
+        for i = 1, 6 do
+          revs[i] = {id = "h" .. i, down = i > 1 and ("h" .. (i - 1)) or nil, message = "h" .. i, code = true,
+                     up = ('  op.create_table("t%d", {{"id", "integer", primary_key = true}})'):format(i),
+                     down_sql = ('  op.drop_table("t%d")'):format(i)}
+        end
+        local old = h.project(revs)
+        local ref = db.url()
+        assert.equal(0, (lm(old, ref, "upgrade head")))
+        local new = copy(old)
+        local s1, _, e1 = lm(new, db.url(), "squash h2:h3 --rev-id qh")
+        assert.equal(0, s1, e1)
+        if h4_down == "qh" then
+          local f = new .. "/migrations/versions/h4.lua"
+          h.write_file(f, (h.read_file(f):gsub('down_revision = "h3"', 'down_revision = "qh"')))
+        end
+        local s2, _, e2 = lm(new, db.url(), "squash h4:h5 --rev-id qm2")
+        assert.equal(0, s2, e2)
+        local fresh = db.url()
+        local s3, _, e3 = lm(new, fresh, "upgrade head")
+        assert.equal(0, s3, e3)
+        assert.truthy(e3:find("Running upgrade qh -> qm2", 1, true), e3)
+        assert.same({"h6"}, h.version_rows(fresh))
+        assert.equal(dump(ref), dump(fresh))
+        local part = db.url()                          -- part-way through the first squash
+        assert.equal(0, (lm(old, part, "upgrade h2")))
+        local s4, _, e4 = lm(new, part, "upgrade head")
+        assert.equal(0, s4, e4)
+        assert.truthy(e4:find("Running upgrade h3 -> qm2", 1, true), e4)
+        assert.equal(dump(ref), dump(part))
+      end
+    end)
+
+    it("14: duplicate version rows: current and verify say so, upgrade refuses naming the row", function()
+      local dir = h.project({
+        {id = "r1", message = "r1"}, {id = "r2a", down = "r1", message = "a"}, {id = "r2b", down = "r1", message = "b"},
+        {id = "m1", down = {"r2a", "r2b"}, message = "merge", code = true,
+         up = [[  op.create_table("merged", {{"id", "integer", primary_key = true}})]],
+         down_sql = [[  op.drop_table("merged")]]},
+      })
+      local url = db.url()
+      local conn = core.connect(url)
+      conn:exec("CREATE TABLE luamig_version (version_num VARCHAR(32) NOT NULL)")
+      conn:exec("INSERT INTO luamig_version VALUES ('r2a'), ('r2a'), ('r2b')")
+      conn:close()
+      local s1, _, e1 = lm(dir, url, "current")
+      assert.equal(1, s1, e1)
+      assert.truthy(e1:find("FAILED: the version table 'luamig_version' holds 'r2a' 2 times (a table without "
+        .. "a primary key?); it must hold one row per head: `luamig stamp --purge REV...`", 1, true), e1)
+      local s2, o2 = lm(dir, url, "verify")
+      assert.equal(1, s2, o2)
+      assert.truthy(o2:find("duplicate: the version table 'luamig_version' holds 'r2a' 2 times", 1, true), o2)
+      local s3, _, e3 = lm(dir, url, "upgrade m1")
+      assert.equal(1, s3, e3)
+      assert.truthy(e3:find("the version table 'luamig_version' holds the row 'r2a' 2 times (a table without a "
+        .. "primary key?); it must hold one row per head, so nothing was run: `luamig stamp --purge r2a r2b` "
+        .. "rewrites it with one row each", 1, true), e3)
+      assert.falsy(e3:find("second luamig", 1, true), e3)
+      assert.same({"r2a", "r2a", "r2b"}, h.version_rows(url))
+      assert.same({"luamig_version"}, h.tables(url))
+      local s4, _, e4 = lm(dir, url, "stamp --purge r2a r2b")
+      assert.equal(0, s4, e4)
+      local s5, _, e5 = lm(dir, url, "upgrade m1")
+      assert.equal(0, s5, e5)
+      assert.same({"m1"}, h.version_rows(url))
+    end)
+
+    it("15: a failure on the scratch database says so, and leaves the user's database alone", function()
+      local dir = rename_project([[  op.drop_column("t", "nope")]], [[  op.add_column("t", {"nope", "integer"})]])
+      local url = db.url()
+      local status, _, err = lm(dir, url, "squash s2:s3 --rev-id q")
+      assert.equal(1, status, err)
+      assert.truthy(err:find("FAILED: squash: running the range on the scratch database ", 1, true), err)
+      assert.truthy(err:find(" failed; your database was not touched:\n", 1, true), err)
+      assert.truthy(err:find("Nothing of this run is committed: the scratch database is at s1, as before the run.",
+        1, true), err)
+      assert.falsy(err:find("the database is at", 1, true), err)
+      assert.same({}, h.version_rows(url))
+      assert.same({}, h.tables(url))
+    end)
+  end)
+
+  describe("[sqlite]", function()
+    it("12: a hand-written replaces that is a string, empty, of one revision, or names an unknown id", function()
+      local function bad(extra, want)
+        local revs = {{id = "a1", message = "a1"}, {id = "a2", down = "a1", message = "a2"},
+                      {id = "a3", down = "a2", message = "a3"},
+                      {id = "q", down = nil, extra = extra, message = "hand-written squash"}}
+        local dir = h.project(revs)
+        for _, cmd in ipairs({"history", "upgrade head"}) do
+          local status, _, err = h.luamig(dir, cmd)
+          assert.equal(1, status, err)
+          assert.truthy(err:find(want, 1, true), cmd .. ": " .. err)
+        end
+        assert.same({}, h.version_rows("sqlite:" .. dir .. "/luamig.db"))
+      end
+      bad('replaces = "a1"', "migrations/versions/q.lua: replaces must be a list of at least two revision "
+        .. "ids (the chain the squash stands for, oldest first), not a string ('a1'): write replaces = {\"a1\", ...}")
+      bad('replaces = {}', "migrations/versions/q.lua: replaces is an empty list; a squash replaces a chain "
+        .. "of two or more revisions")
+      bad('replaces = {"a1"}', "migrations/versions/q.lua: replaces lists one revision (a1); a squash "
+        .. "replaces a chain of two or more")
+      bad('replaces = {"a1", "zz"}', "migrations/versions/q.lua: revision q replaces zz, which no script "
+        .. "defines, while a1, also in its replaces, is there: correct the id in replaces")
+    end)
+
+    it("13: a malformed range is a usage error (exit 2)", function()
+      local dir = h.project(revisions())
+      for _, range in ipairs({"r2000002", ":r3000003", "r2000002:", "a:b:c"}) do
+        local status, out, err = h.luamig(dir, "squash " .. range)
+        assert.equal(2, status, range .. ": " .. err)
+        assert.equal("", out)
+        assert.truthy(err:find("the range must be START:END, two revisions, both included", 1, true), err)
+        assert.truthy(err:find("usage: luamig squash START:END", 1, true), err)
+      end
+    end)
   end)
 end)

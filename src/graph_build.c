@@ -295,18 +295,30 @@ static void normalize_deps(struct lm_graph *g, int rev) {
 
 /* ---- squashes: the chains they replace ---- */
 
-/* Whether two lists of names are equal, in order. */
-static int same_names(char **a, size_t na, char **b, size_t nb) {
+/* A parent's name as the graph reads it: the last revision of a squashed
+ * chain and its squash are one parent (a child may name either, as the
+ * graph's views link them), so both read as the squash. */
+static const char *parent_key(const struct lm_graph *g, const char *name) {
+  int x = lm_strmap_get(&g->ids, name);
+  if (x < 0 || g->revs[x].squash < 0) return name;
+  const struct lm_rev *S = &g->revs[g->revs[x].squash];
+  return S->replaced[S->nreplaces - 1] == x ? S->id : name;
+}
+
+/* Whether two down_revision lists name the same parents, in order. */
+static int same_parents(const struct lm_graph *g, char **a, size_t na, char **b, size_t nb) {
   if (na != nb) return 0;
   for (size_t i = 0; i < na; i++)
-    if (strcmp(a[i], b[i]) != 0) return 0;
+    if (strcmp(parent_key(g, a[i]), parent_key(g, b[i])) != 0) return 0;
   return 1;
 }
 
 /* Links each squash to the revisions it replaces (a ghost, a revision with
  * no file, stands for each one gone), and checks what replaces may say: a
  * linear chain, oldest first, whose first revision has the squash's
- * down_revision, no revision replaced twice, no squash of a squash. */
+ * down_revision, no revision replaced twice, no squash of a squash, and
+ * either all of the chain's files or none (a missing id beside present
+ * ones is a mistake in replaces, not a deleted file). */
 static int setup_squashes(struct lm_graph *g, struct lm_err *e) {
   size_t loaded = g->nrevs;
   for (size_t i = 0; i < loaded; i++) {
@@ -337,10 +349,26 @@ static int setup_squashes(struct lm_graph *g, struct lm_err *e) {
       S->replaced[j] = x;
       if (r->ghost) S->complete = 0;
     }
+  }
+  for (size_t i = 0; i < loaded; i++) {                /* every squash linked: check */
     struct lm_rev *S = &g->revs[i];
-    if (!S->complete) continue;                        /* the chain can no longer be checked */
+    if (S->nreplaces == 0) continue;
+    if (!S->complete) {                                /* the chain can no longer be checked */
+      const struct lm_rev *gone = NULL, *there = NULL;
+      for (size_t j = 0; j < S->nreplaces; j++) {
+        const struct lm_rev *r = &g->revs[S->replaced[j]];
+        if (r->ghost && !gone) gone = r;
+        if (!r->ghost && !there) there = r;
+      }
+      if (there)
+        return file_error(e, S->path, "revision %s replaces %s, which no script defines, while "
+                          "%s, also in its replaces, is there: correct the id in replaces (the "
+                          "files of a squashed chain are deleted all together, once every "
+                          "database is past it)", S->id, gone->id, there->id);
+      continue;
+    }
     struct lm_rev *first = &g->revs[S->replaced[0]];
-    if (!same_names(first->down_names, first->ndown_names, S->down_names, S->ndown_names))
+    if (!same_parents(g, first->down_names, first->ndown_names, S->down_names, S->ndown_names))
       return file_error(e, S->path, "revision %s replaces %s..., but its down_revision differs "
                         "from %s's: a squash has the down_revision of the first revision it "
                         "replaces", S->id, first->id, first->id);

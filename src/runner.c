@@ -368,6 +368,29 @@ int lm_run_current(struct lm_conn *c, const char *version_table, char ***rows, s
   return lm_version_read(c, version_table, rows, n, e);
 }
 
+/* A version table without a primary key may hold a row twice; each step
+ * moves one row by compare-and-set, so such a table is refused up front
+ * (as Alembic does), naming the row, rather than failing mid-run as if a
+ * second runner had moved it. rows: sorted. stamp --purge is the way out. */
+static int refuse_duplicate_rows(const char *table, char **rows, size_t n, struct lm_err *e) {
+  for (size_t i = 1; i < n; i++) {
+    if (strcmp(rows[i], rows[i - 1]) != 0) continue;
+    size_t times = 2;
+    while (i + times - 1 < n && strcmp(rows[i + times - 1], rows[i]) == 0) times++;
+    struct lm_buf heads = LM_BUF_INIT;
+    for (size_t j = 0; j < n; j++)
+      if (j == 0 || strcmp(rows[j], rows[j - 1]) != 0)
+        lm_buf_printf(&heads, "%s%s", heads.len ? " " : "", rows[j]);
+    lm_err_set(e, LM_ERROR, "the version table '%s' holds the row '%s' %zu times (a table "
+               "without a primary key?); it must hold one row per head, so nothing was run: "
+               "`luamig stamp --purge %s` rewrites it with one row each (or delete the extra "
+               "row by hand)", table, rows[i], times, heads.data);
+    lm_buf_release(&heads);
+    return LM_ERROR;
+  }
+  return LM_OK;
+}
+
 int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *scripts,
            const struct lm_run_opts *o, const struct lm_run_hooks *h, struct lm_plan *plan,
            struct lm_err *e) {
@@ -398,6 +421,8 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
   if (!o->plan_only) lm_run_watch(c);
   if (!o->plan_only && (rc = lm_run_take_lock(&r, e)) != LM_OK) goto cleanup;
   if ((rc = lm_version_read(c, o->version_table, &rows, &nrows, e)) != LM_OK) goto cleanup;
+  if (!r.purge && (rc = refuse_duplicate_rows(o->version_table, rows, nrows, e)) != LM_OK)
+    goto cleanup;
   if ((rc = make_plan(&r, rows, nrows, o->target, plan, e)) != LM_OK || o->plan_only)
     goto cleanup;
   /* The tables after the plan: a row no script has (a database taken over

@@ -134,6 +134,34 @@ static int list_field(lua_State *L, int env, int rec, const char *name, const ch
   return LM_OK;
 }
 
+/* replaces, when set, is a squash's chain: a list of two or more revision
+ * ids (a string, an empty list or a list of one replace nothing). */
+static int check_replaces(lua_State *L, int env, const char *path, struct lm_err *e) {
+  lua_pushliteral(L, "replaces");
+  int t = lua_rawget(L, env);
+  size_t n = t == LUA_TTABLE ? lua_rawlen(L, -1) : 0;
+  int rc = LM_OK;
+  if (t == LUA_TSTRING)
+    rc = lm_err_set(e, LM_ERROR, "%s: replaces must be a list of at least two revision ids (the "
+                    "chain the squash stands for, oldest first), not a string ('%s'): write "
+                    "replaces = {\"%s\", ...}", path, lua_tostring(L, -1), lua_tostring(L, -1));
+  else if (t == LUA_TTABLE && n < 2) {
+    if (n == 1 && lua_rawgeti(L, -1, 1) == LUA_TSTRING)
+      rc = lm_err_set(e, LM_ERROR, "%s: replaces lists one revision (%s); a squash replaces a "
+                      "chain of two or more, oldest first (a single revision needs no squash)",
+                      path, lua_tostring(L, -1));
+    else if (n == 0)
+      rc = lm_err_set(e, LM_ERROR, "%s: replaces is an empty list; a squash replaces a chain of "
+                      "two or more revisions, oldest first (leave replaces out in a revision "
+                      "that is not a squash)", path);
+    if (n == 1) lua_pop(L, 1);
+  } else if (t != LUA_TNIL && t != LUA_TTABLE)
+    rc = lm_err_set(e, LM_ERROR, "%s: replaces must be a list of at least two revision ids, not "
+                    "a %s", path, luaL_typename(L, -1));
+  lua_pop(L, 1);
+  return rc;
+}
+
 /* How Lua names the chunk of path in messages: at most LUA_IDSIZE - 1
  * characters, the end of a long path kept behind "..." (luaO_chunkid). */
 static void chunk_id(const char *path, struct lm_buf *id) {
@@ -221,6 +249,7 @@ static int read_metadata(lua_State *L, int env, int rec, const char *path, struc
   lua_setfield(L, rec, "parents");
   if (list_field(L, env, rec, "branch_labels", "branch_labels", path, e)) return LM_ERROR;
   if (list_field(L, env, rec, "depends_on", "depends_on", path, e)) return LM_ERROR;
+  if (check_replaces(L, env, path, e)) return LM_ERROR;
   if (list_field(L, env, rec, "replaces", "replaces", path, e)) return LM_ERROR;
 
   lua_pushliteral(L, "message");

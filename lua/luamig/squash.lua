@@ -36,6 +36,8 @@ local NOT_SCHEMA = {
   {"create_enum", "creates a type"}, {"drop_enum", "drops a type"},
   {"add_enum_value", "changes a type"}, {"rename_enum_value", "changes a type"},
   {"drop_enum_value", "changes a type"}, {"autocommit_block", "commits part of a step"},
+  {"rename_table", "renames a table: autogenerate sees a drop and a create, and the table's rows "
+    .. "would be lost"},
 }
 
 local function message_of(err)
@@ -94,26 +96,88 @@ local function chain_of(self, first, last, range)
   return chain
 end
 
--- The lines of the chain's scripts that call an op a squash cannot redo.
+-- Options of an alter_column call (batch forms too) whose meaning a schema
+-- comparison cannot see: a rename reads as a drop and an add (the column's
+-- rows are lost), a USING expression as the default cast.
+local NOT_SCHEMA_OPTIONS = {
+  {"new_column_name", "renames a column: autogenerate sees a drop and an add, and the column's data "
+    .. "would be lost"},
+  {"postgresql_using", "converts the column's values with a USING expression, which autogenerate "
+    .. "cannot see"},
+  {"using", "converts the column's values with a USING expression, which autogenerate cannot see"},
+}
+-- Options that change what existing rows hold, worth a look but not refused.
+local WARN_OPTIONS = {
+  {"server_default", "changes a server default: rows of a database at the range's parent may get "
+    .. "other values through the squash than through the revisions (check the squash's upgrade)"},
+  {"default", "changes a server default: rows of a database at the range's parent may get "
+    .. "other values through the squash than through the revisions (check the squash's upgrade)"},
+}
+
+-- Script text with comments blanked (newlines kept, so positions keep
+-- their line), strings left as they are.
+local function without_comments(text)
+  return (text:gsub("(%-%-%[(=*)%[.-%]%2%])", function(c) return (c:gsub("[^\n]", " ")) end)
+              :gsub("%-%-[^\n]*", ""))
+end
+
+local function line_at(text, pos)
+  local n = 1
+  for _ in text:sub(1, pos):gmatch("\n") do n = n + 1 end
+  return n
+end
+
+-- The lines of the chain's scripts that call an op a squash cannot redo
+-- (refused), and those whose effect on existing rows it may not redo
+-- (warned), each as "  path:line: text (why)".
 local function not_schema_steps(chain)
-  local found = {}
+  local found, warned = {}, {}
   for _, info in ipairs(chain) do
     local f = info.path and io.open(info.path)
     if f then
+      local raw = f:read("a")
+      f:close()
+      local lines, text = {}, without_comments(raw)
+      for line in (raw .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+      local mine, mine_warned = {}, {}
+      local function add(to, n, why)
+        to[#to + 1] = {n = n, text = ("  %s:%d: %s (%s)"):format(info.path, n,
+          (lines[n] or ""):match("^%s*(.-)%s*$"), why)}
+      end
       local n = 0
-      for line in f:lines() do
+      for line in (text .. "\n"):gmatch("([^\n]*)\n") do
         n = n + 1
-        local code = line:gsub("%-%-.*$", "")
         for _, entry in ipairs(NOT_SCHEMA) do
-          if code:find("[%.:]" .. entry[1] .. "%s*%(") then
-            found[#found + 1] = ("  %s:%d: %s (%s)"):format(info.path, n, line:match("^%s*(.-)%s*$"), entry[2])
-          end
+          if line:find("[%.:]" .. entry[1] .. "%s*%(") then add(mine, n, entry[2]) end
         end
       end
-      f:close()
+      local pos = 1
+      while true do
+        local s_at, open_at = text:find("[%.:]alter_column%s*%(", pos)
+        if not s_at then break end
+        local args = text:match("^%b()", open_at) or text:sub(open_at)
+        local hit
+        for _, entry in ipairs(NOT_SCHEMA_OPTIONS) do
+          if not hit and (args:find("[^%w_]" .. entry[1] .. "%s*=[^=]") or args:find("[\"']" .. entry[1] .. "[\"']%s*%]%s*=")) then
+            add(mine, line_at(text, s_at + 1), entry[2])
+            hit = true
+          end
+        end
+        for _, entry in ipairs(WARN_OPTIONS) do
+          if not hit and args:find("[^%w_]" .. entry[1] .. "%s*=[^=]") then
+            hit = true
+            add(mine_warned, line_at(text, s_at + 1), entry[2])
+          end
+        end
+        pos = open_at + 1
+      end
+      for _, pair in ipairs({{mine, found}, {mine_warned, warned}}) do
+        table.sort(pair[1], function(a, b) return a.n < b.n end)
+        for _, e in ipairs(pair[1]) do pair[2][#pair[2] + 1] = e.text end
+      end
     end
   end
-  return found
+  return found, warned
 end
 
 -- What the schema model leaves out, as a set of "kind name" strings.
@@ -144,6 +208,86 @@ local function row_counts(conn, schema)
     counts[name] = tonumber(conn:query("SELECT count(*) AS n FROM " .. conn:quote_ident(name))[1].n)
   end
   return counts
+end
+
+-- The rows of each table, each row as one string (columns by name), sorted:
+-- the squash's check compares them before and after its downgrade and
+-- upgrade, so that a rename squashed into a drop and an add shows where
+-- the scratch database has rows (those inserted below the range).
+local function rows_of(conn, schema)
+  local out = {}
+  for name in pairs(schema.tables) do
+    local list = {}
+    for _, row in ipairs(conn:query("SELECT * FROM " .. conn:quote_ident(name))) do
+      local keys, parts = {}, {}
+      for k in pairs(row) do if type(k) == "string" then keys[#keys + 1] = k end end
+      table.sort(keys)
+      for i, k in ipairs(keys) do
+        local v = row[k]
+        parts[i] = k .. "=" .. (type(v) == "string" and ("%q"):format(v) or tostring(v))
+      end
+      list[#list + 1] = "(" .. table.concat(parts, ", ") .. ")"
+    end
+    table.sort(list)
+    out[name] = list
+  end
+  return out
+end
+
+-- The rows of `want` not kept in `got`, as lines (at most a few per table).
+local function rows_lost(want, got)
+  local lines = {}
+  for name, list in pairs(want) do
+    local have, shown = {}, 0
+    for _, r in ipairs(got[name] or {}) do have[r] = (have[r] or 0) + 1 end
+    for _, r in ipairs(list) do
+      if (have[r] or 0) > 0 then have[r] = have[r] - 1
+      elseif shown < 3 then
+        shown = shown + 1
+        lines[#lines + 1] = ("  table %s: the row %s"):format(name, r)
+      end
+    end
+  end
+  table.sort(lines)
+  return lines
+end
+
+-- Pairs in the squash's upgrade that look like a rename: a column dropped
+-- and one of the same type added in the same table, a table dropped and
+-- one with the same columns created. Warned: a real drop and add look so too.
+local function rename_like(ops)
+  local by_table, tables, lines = {}, {created = {}, dropped = {}}, {}
+  local function cols(model)
+    local l = {}
+    for _, c in ipairs(model.columns or {}) do l[#l + 1] = tostring(c.type) end
+    return table.concat(l, ",")
+  end
+  for _, op in ipairs(ops) do
+    if op.kind == "add_column" or op.kind == "drop_column" then
+      local t = by_table[op.table] or {add_column = {}, drop_column = {}}
+      by_table[op.table] = t
+      table.insert(t[op.kind], op.column)
+    elseif op.kind == "create_table" then tables.created[#tables.created + 1] = op
+    elseif op.kind == "drop_table" then tables.dropped[#tables.dropped + 1] = op end
+  end
+  for name, t in pairs(by_table) do
+    for _, d in ipairs(t.drop_column) do
+      for _, a in ipairs(t.add_column) do
+        if tostring(a.type) == tostring(d.type) then
+          lines[#lines + 1] = ("column %s.%s dropped and %s.%s added"):format(name, d.name, name, a.name)
+        end
+      end
+    end
+  end
+  for _, d in ipairs(tables.dropped) do
+    for _, c in ipairs(tables.created) do
+      if cols(d.model) == cols(c.model) then
+        lines[#lines + 1] = ("table %s dropped and %s created"):format(d.table, c.table)
+      end
+    end
+  end
+  table.sort(lines)
+  return lines
 end
 
 -- A scratch database of the project's kind (roundtrip's: doc/autogenerate.md):
@@ -227,6 +371,16 @@ local function template_with_replaces(script_location)
   return out, name
 end
 
+-- A failure on the scratch database said as one: the runner's words
+-- ("the database is at ...") are about the scratch, not the user's.
+local function on_scratch(scratch, what, fn)
+  local ok, err = pcall(fn)
+  if ok then return end
+  local msg = message_of(err):gsub("^FAILED: ", ""):gsub("([Tt]he) database is at", "%1 scratch database is at")
+  fail(("squash: %s on the scratch database %s failed; your database was not touched:\n%s")
+    :format(what, scratch:display_url(), msg))
+end
+
 function M.run(self, opts)
   local range = opts.range or ""
   local s_start, s_end = range:match("^([^:]+):([^:]+)$")
@@ -250,22 +404,27 @@ function M.run(self, opts)
         .. "squash is an ordinary transactional revision"):format(info.id))
     end
   end
-  local found = not_schema_steps(chain)
+  local found, warned = not_schema_steps(chain)
   if #found > 0 then
-    fail(("squash: %s holds steps that a squash, rebuilt from the schema alone, would drop:\n%s\n"
-      .. "squash a range without them (split it around these revisions), or move the data into a "
-      .. "revision of its own outside the range"):format(range, table.concat(found, "\n")))
+    fail(("squash: %s holds steps that a squash, rebuilt from the schema alone, would drop or "
+      .. "change:\n%s\nsquash a range without them (split it around these revisions: squash the "
+      .. "revisions before them and those after them apart), move the data into a revision of its "
+      .. "own outside the range, or write the squash by hand (doc/alembic.md, \"Squashing a "
+      .. "history\")"):format(range, table.concat(found, "\n")))
   end
+  for _, w in ipairs(warned) do self:_log("WARNING", "squash: " .. w:match("^%s*(.*)$")) end
   local parents = chain[1].parents
 
   local scratch, cleanup = open_scratch(self, opts.scratch_url)
   local ok, result = pcall(function()
     local conn = scratch:connection()
     local ctx = self:_render_context()
-    for _, p in ipairs(parents) do scratch:upgrade(p) end
+    on_scratch(scratch, "building the range's parent", function()
+      for _, p in ipairs(parents) do scratch:upgrade(p) end
+    end)
     local before = scratch:_schema(conn)
     local before_rows, before_other = row_counts(conn, before), other_objects(conn)
-    scratch:upgrade(last)
+    on_scratch(scratch, "running the range", function() scratch:upgrade(last) end)
     local after = scratch:_schema(conn)
     local changed = {}
     for name, n in pairs(row_counts(conn, after)) do
@@ -286,6 +445,12 @@ function M.run(self, opts)
         .. "without these steps (split it around them)"):format(range, table.concat(changed, "\n")))
     end
     local ops = diff.compare(after, before, {dialect = conn:dialect()})
+    for _, l in ipairs(rename_like(ops)) do
+      self:_log("WARNING", ("squash: the squash's upgrade has %s, of the same type: if the range "
+        .. "renamed it (a rename autogenerate cannot see), a database taking the squash loses that "
+        .. "data; squash around the rename, or write the squash by hand"):format(l))
+    end
+    local end_rows = rows_of(conn, after)
     local up, down = autogen.render(ops, ctx)
     local existing = {}
     for id in pairs(self.by_id) do existing[id] = true end
@@ -311,11 +476,19 @@ function M.run(self, opts)
       scratch:upgrade(id)
       bad = differences(after, scratch:_schema(conn), conn, ctx)
       if bad then error("its upgrade does not give the schema at " .. last .. ":\n" .. bad, 0) end
+      local lost = rows_lost(end_rows, rows_of(conn, after))
+      if #lost > 0 then
+        error("its downgrade and upgrade do not keep the rows the range keeps (a rename "
+          .. "autogenerate read as a drop and an add?):\n" .. table.concat(lost, "\n")
+          .. "\nsquash around the step that changes them, or write the squash by hand", 0)
+      end
     end)
     if not okv then
       os.remove(path)
       self.records = nil
-      fail(("squash: the squashed revision was not written: %s"):format(message_of(err)))
+      fail(("squash: the squashed revision was not written: checked on the scratch database %s "
+        .. "(your database was not touched), %s"):format(scratch:display_url(),
+        (message_of(err):gsub("([Tt]he) database is at", "%1 scratch database is at"))))
     end
     return {path = path, revision = id, replaces = ids, operations = #ops}
   end)

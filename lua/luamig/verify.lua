@@ -33,6 +33,26 @@ function Runner:_compare_checksums(conn, known_rows)
   return changed, unchecked, compared
 end
 
+-- Version rows stored more than once (a version table without a primary
+-- key): {{id = , times = n}}, by id. Each head has one row; upgrade refuses
+-- such a table (runner.c), current and verify say so.
+function Runner:duplicate_rows(rows)
+  local count, out = {}, {}
+  for _, id in ipairs(rows or self:current_rows()) do count[id] = (count[id] or 0) + 1 end
+  for id, n in pairs(count) do if n > 1 then out[#out + 1] = {id = id, times = n} end end
+  table.sort(out, function(a, b) return a.id < b.id end)
+  return out
+end
+
+-- The sentence for duplicate rows, with the way out.
+function Runner:duplicate_rows_text(dups)
+  local parts = {}
+  for i, d in ipairs(dups) do parts[i] = ("'%s' %d times"):format(d.id, d.times) end
+  return ("the version table '%s' holds %s (a table without a primary key?); it must hold one "
+    .. "row per head: `luamig stamp --purge REV...` rewrites it with one row each"):format(
+    self.settings.version_table, table.concat(parts, ", "))
+end
+
 -- The version rows split into those naming a script and those naming none.
 function Runner:_known_rows(conn)
   local _, graph = self:scripts()
@@ -46,15 +66,19 @@ end
 -- Applied scripts whose file changed since, applied revisions the log has
 -- no checksum for, and version rows that name no known revision: {ok,
 -- changed = {{revision, path, logged, current}}, unchecked = {ids},
--- compared = n, unknown = {ids}}. ok: nothing changed, nothing unknown.
+-- compared = n, unknown = {ids}, duplicate = {{id, times}}}. ok: nothing
+-- changed, nothing unknown, no row twice.
 function Runner:verify()
   self:scripts()                                      -- no project: say so before reading anything
   local conn = self:_read_connection()
-  if not conn then return {ok = true, changed = {}, unknown = {}, unchecked = {}, compared = 0} end
+  if not conn then
+    return {ok = true, changed = {}, unknown = {}, unchecked = {}, compared = 0, duplicate = {}}
+  end
   local known, unknown = self:_known_rows(conn)
   local changed, unchecked, compared = self:_compare_checksums(conn, known)
-  return {ok = #changed == 0 and #unknown == 0, changed = changed, unknown = unknown,
-          unchecked = unchecked, compared = compared}
+  local duplicate = self:duplicate_rows(core.current(conn, self.settings.version_table))
+  return {ok = #changed == 0 and #unknown == 0 and #duplicate == 0, changed = changed,
+          unknown = unknown, unchecked = unchecked, compared = compared, duplicate = duplicate}
 end
 
 -- Accept applied scripts as they are now (`verify --accept`): after a

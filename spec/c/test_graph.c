@@ -343,6 +343,32 @@ static void test_squash(void) {
             "revisions instead"));
   test_cond("replaces itself", error_is((const char *const[]){"a", "s:a =s", NULL},
             "revision s replaces itself"));
+  /* attack B 12: an unknown id beside present ones is a mistake, not a deleted file */
+  test_cond("an unknown id in replaces", error_is((const char *const[]){"a1", "a2:a1", "a3:a2",
+            "q:a1 =a1,zz", NULL}, "revision q replaces zz, which no script defines, while a1, "
+            "also in its replaces, is there: correct the id in replaces (the files of a squashed "
+            "chain are deleted all together, once every database is past it)"));
+  /* attack B 9: a squash right above another names its parent by either alias */
+  for (int v = 0; v < 4; v++) {
+    const char *h4 = v & 1 ? "h4:qh" : "h4:h3", *q2 = v & 2 ? "qm2:qh =h4,h5" : "qm2:h3 =h4,h5";
+    g = make((const char *const[]){"h1", "h2:h1", "h3:h2", h4, "h5:h4", "h6:h5",
+                                   "qh:h1 =h2,h3", q2, NULL}, &e);
+    char name[96];
+    snprintf(name, sizeof name, "a squash above a squash (%s, %s)", h4, q2);
+    test_cond(name, g != NULL && order_is(g, "h1 qh qm2 h6"));
+    if (g) {
+      test_cond("  a fresh database takes both squashes",
+                plan_is(g, UP, "", "heads", "up >h1 [h1] | up h1>qh [qh] | up qh>qm2 [qm2] | up qm2>h6 [h6]"));
+      test_cond("  part-way through the first finishes it, then takes the second",
+                plan_is(g, UP, "h2", "heads", "up h2>h3 [h3] | up h3>qm2 [qm2] | up qm2>h6 [h6]"));
+      test_cond("  part-way through the second finishes it",
+                plan_is(g, UP, "h4", "heads", "up h4>h5 [h5] | up h5>h6 [h6]"));
+    } else {
+      printf("# %s\n", e.message);
+    }
+    lm_graph_free(g);
+    lm_err_release(&e);
+  }
   g = make((const char *const[]){"a", "b:a @lab", "c:b", "s:a @lab =b,c", "e:c", NULL}, &e);
   test_cond("a label carried by the squash and a replaced revision", g != NULL);
   if (g) test_cond("the label resolves in each view", resolves_to(g, "lab@head", "e"));

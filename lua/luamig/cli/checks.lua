@@ -32,7 +32,7 @@ command{
       local t = {ok = r.ok, changed = #r.changed > 0 and r.changed or json.empty_array,
                  unknown = #r.unknown > 0 and r.unknown or json.empty_array,
                  unchecked = #r.unchecked > 0 and r.unchecked or json.empty_array,
-                 compared = r.compared}
+                 compared = r.compared, duplicate = #r.duplicate > 0 and r.duplicate or nil}
       if accepted then t.accepted = #accepted > 0 and accepted or json.empty_array end
       say(json.encode(t))
       return r.ok and 0 or 1
@@ -58,6 +58,7 @@ command{
     for _, id in ipairs(r.unknown) do
       say(("unknown: the version table holds '%s', which no script defines"):format(id))
     end
+    if #r.duplicate > 0 then say("duplicate: " .. c.m:duplicate_rows_text(r.duplicate)) end
     if #r.unchecked > 0 then
       say(("unchecked: %d applied revision(s) have no recorded checksum (applied with --sql, "
         .. "stamped, or before the log), so their scripts were not compared: %s; `luamig verify "

@@ -148,6 +148,8 @@ command{
     local unknown = {}
     for _, info in ipairs(current) do if info.unknown then unknown[#unknown + 1] = info.id end end
     if #unknown > 0 then unknown_rows(unknown) end
+    local dups = c.m:duplicate_rows()
+    if #dups > 0 then luamig.fail(c.m:duplicate_rows_text(dups)) end
     if c.opts.check_heads then
       local heads, at, at_ids = {}, set_of(current), {}
       for _, h in ipairs(c.m:heads()) do heads[#heads + 1] = h.id end

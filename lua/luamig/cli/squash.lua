@@ -2,7 +2,7 @@
 local common = require "luamig.cli.common"
 local json = require "luamig.json"
 
-local say, absolute = common.say, common.absolute
+local say, absolute, usage_error, quoted = common.say, common.absolute, common.usage_error, common.quoted
 
 -- name -> the command's definition (see cli.lua's command table)
 local M = {}
@@ -22,6 +22,10 @@ M.squash = {
      help = "an empty database of the project's kind to build the range on (default: as roundtrip's)"},
   },
   run = function(c)
+    if not c.args[1]:match("^[^:]+:[^:]+$") then
+      usage_error(c.command, "the range must be START:END, two revisions, both included (e.g. "
+        .. "1975ea83b712:ae1027a6acf), not %s", quoted(c.args[1]))
+    end
     local r = require("luamig.squash").run(c.m, {range = c.args[1], message = c.opts.message,
                                                  rev_id = c.opts.rev_id, scratch_url = c.opts.scratch_url})
     if c.globals.json then
