@@ -87,8 +87,37 @@ static void free_strings(char **s, size_t n) {
   free(s);
 }
 
+/* Frees what linking made (graph_build.c's links, labels, heads and
+ * bases), leaving the revisions' own fields, so that a view can be
+ * linked again; lm_graph_free ends with it. */
+void lm_graph_unlink(struct lm_graph *g) {
+  for (size_t i = 0; i < g->nrevs; i++) {
+    struct lm_rev *r = &g->revs[i];
+    free(r->down);
+    r->down = NULL;
+    lm_ilist_release(&r->deps);
+    lm_ilist_release(&r->norm_down);
+    lm_ilist_release(&r->children);
+    lm_ilist_release(&r->all_children);
+    lm_ilist_release(&r->norm_children);
+    lm_ilist_release(&r->labels);
+    r->topo = 0;
+  }
+  for (size_t i = 0; i < g->nlabels; i++) free(g->labels[i].name);
+  g->nlabels = 0;
+  strmap_release(&g->label_map);
+  free(g->keys);
+  g->keys = NULL;
+  g->nkeys = 0;
+  lm_ilist_release(&g->heads);
+  lm_ilist_release(&g->real_heads);
+  lm_ilist_release(&g->bases);
+  lm_ilist_release(&g->real_bases);
+}
+
 void lm_graph_free(struct lm_graph *g) {
   if (g == NULL) return;
+  lm_graph_unlink(g);
   for (size_t i = 0; i < g->nrevs; i++) {
     struct lm_rev *r = &g->revs[i];
     free(r->id);
@@ -98,24 +127,10 @@ void lm_graph_free(struct lm_graph *g) {
     free(r->replaced);
     free_strings(r->dep_names, r->ndep_names);
     free_strings(r->own_labels, r->nown_labels);
-    free(r->down);
-    lm_ilist_release(&r->deps);
-    lm_ilist_release(&r->norm_down);
-    lm_ilist_release(&r->children);
-    lm_ilist_release(&r->all_children);
-    lm_ilist_release(&r->norm_children);
-    lm_ilist_release(&r->labels);
   }
   free(g->revs);
-  for (size_t i = 0; i < g->nlabels; i++) free(g->labels[i].name);
   free(g->labels);
   strmap_release(&g->ids);
-  strmap_release(&g->label_map);
-  free(g->keys);
-  lm_ilist_release(&g->heads);
-  lm_ilist_release(&g->real_heads);
-  lm_ilist_release(&g->bases);
-  lm_ilist_release(&g->real_bases);
   free(g->mark);
   free(g->mark2);
   free(g->mark3);

@@ -416,38 +416,10 @@ static int link_name(struct lm_graph *g, const struct lm_rev *from, const char *
   return LM_OK;
 }
 
-/* Undoes link_graph, so that a view can be linked again. */
-static void unlink_graph(struct lm_graph *g) {
-  for (size_t i = 0; i < g->nrevs; i++) {
-    struct lm_rev *r = &g->revs[i];
-    free(r->down);
-    r->down = NULL;
-    lm_ilist_release(&r->deps);
-    lm_ilist_release(&r->norm_down);
-    lm_ilist_release(&r->children);
-    lm_ilist_release(&r->all_children);
-    lm_ilist_release(&r->norm_children);
-    lm_ilist_release(&r->labels);
-    r->topo = 0;
-  }
-  for (size_t i = 0; i < g->nlabels; i++) free(g->labels[i].name);
-  g->nlabels = 0;
-  free(g->label_map.keys);
-  free(g->label_map.vals);
-  memset(&g->label_map, 0, sizeof g->label_map);
-  free(g->keys);
-  g->keys = NULL;
-  g->nkeys = 0;
-  lm_ilist_release(&g->heads);
-  lm_ilist_release(&g->real_heads);
-  lm_ilist_release(&g->bases);
-  lm_ilist_release(&g->real_bases);
-}
-
 static int link_graph(struct lm_graph *g, struct lm_err *e);
 
 int lm_graph_relink(struct lm_graph *g, struct lm_err *e) {
-  unlink_graph(g);
+  lm_graph_unlink(g);
   set_hidden(g);
   return link_graph(g, e);
 }
@@ -464,7 +436,7 @@ int lm_graph_build(struct lm_graph *g, struct lm_err *e) {
     for (size_t i = 0; i < n; i++) g->revs[i].in_effect = !g->revs[i].complete;
     set_hidden(g);
     if (link_graph(g, e) != LM_OK) return LM_ERROR;
-    unlink_graph(g);
+    lm_graph_unlink(g);
   }
   for (size_t i = 0; i < n; i++) g->revs[i].in_effect = 1;
   set_hidden(g);

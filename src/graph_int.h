@@ -38,6 +38,9 @@ int lm_graph_fail(struct lm_graph *g, struct lm_err *e, int kind, const char *fm
 /* Links the graph again for the squashes' current in_effect flags. */
 int lm_graph_relink(struct lm_graph *g, struct lm_err *e);
 
+/* Frees what linking made, so that a view can be linked again (graph.c). */
+void lm_graph_unlink(struct lm_graph *g);
+
 /* ---- graph_squash.c ---- */
 
 /* After a plan for rows that name a replaced revision read as its squash

@@ -172,19 +172,12 @@ function Runner:revision(opts)
   end
   local labels = opts.branch_label
   if type(labels) == "string" then labels = {labels} end
-  local existing = {}
-  for id in pairs(self.by_id) do existing[id] = true end
-  local s = self.settings
-  local path, record = scaffold.write_revision{
-    script_location = s.script_location, version_locations = self:_version_dirs(),
-    version_path = opts.version_path or self:_parent_location(parents),
-    file_template = s.file_template, truncate_slug_length = s.truncate_slug_length,
-    message = opts.message, rev_id = opts.rev_id, down_revision = list_or_one(parents),
+  local path, id = self:_write_revision(parents, {
+    version_path = opts.version_path, message = opts.message, rev_id = opts.rev_id,
     branch_labels = labels, depends_on = opts.depends_on and self:_resolve_all(opts.depends_on),
-    upgrades = opts.upgrades, downgrades = opts.downgrades, existing_ids = existing,
-  }
-  self.records = nil                                  -- the graph changed
-  return {path = path, revision = record and record.revision or record, operations = operations}
+    upgrades = opts.upgrades, downgrades = opts.downgrades,
+  })
+  return {path = path, revision = id, operations = operations}
 end
 
 -- A merge revision joining the given revisions (e.g. {"heads"}).
@@ -194,18 +187,29 @@ function Runner:merge(opts)
     fail(("a merge needs at least two revisions; '%s' names %d"):format(
       table.concat(opts.revisions or {"heads"}, " "), #parents))
   end
-  local scaffold = require "luamig.scaffold"
+  local path, id = self:_write_revision(parents, {
+    message = opts.message, rev_id = opts.rev_id, branch_labels = opts.branch_label and {opts.branch_label},
+  })
+  return {path = path, revision = id}
+end
+
+-- Writes a new revision file whose parents are `parents` (ids) through
+-- scaffold.write_revision, with the project's settings filled in (where
+-- it goes, file name template, the ids it must not take): fields are
+-- write_revision's own (message, rev_id, branch_labels, upgrades, ...).
+-- Returns the path and the new revision's id; the graph is read again.
+function Runner:_write_revision(parents, fields)
   local existing = {}
   for id in pairs(self.by_id) do existing[id] = true end
   local s = self.settings
-  local path, record = scaffold.write_revision{
-    script_location = s.script_location, version_locations = self:_version_dirs(),
-    version_path = self:_parent_location(parents), file_template = s.file_template,
-    truncate_slug_length = s.truncate_slug_length, message = opts.message, rev_id = opts.rev_id,
-    down_revision = parents, branch_labels = opts.branch_label and {opts.branch_label},
-    existing_ids = existing,
-  }
-  self.records = nil
-  return {path = path, revision = record and record.revision or record}
+  local args = {}
+  for k, v in pairs(fields) do args[k] = v end
+  args.script_location, args.version_locations = s.script_location, self:_version_dirs()
+  args.version_path = fields.version_path or self:_parent_location(parents)
+  args.file_template, args.truncate_slug_length = s.file_template, s.truncate_slug_length
+  args.down_revision, args.existing_ids = list_or_one(parents), existing
+  local path, record = require("luamig.scaffold").write_revision(args)
+  self.records = nil                                  -- the graph changed
+  return path, record and record.revision or record
 end
 return M

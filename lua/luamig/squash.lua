@@ -452,22 +452,15 @@ function M.run(self, opts)
     end
     local end_rows = rows_of(conn, after)
     local up, down = autogen.render(ops, ctx)
-    local existing = {}
-    for id in pairs(self.by_id) do existing[id] = true end
     local s = self.settings
-    local path, record = scaffold.write_revision{
-      script_location = s.script_location, version_locations = self:_version_dirs(),
-      version_path = self:_parent_location(parents), file_template = s.file_template,
-      truncate_slug_length = s.truncate_slug_length,
+    local path, id = self:_write_revision(parents, {
       message = opts.message or ("squash %s..%s"):format(first, last), rev_id = opts.rev_id,
-      down_revision = #parents == 1 and parents[1] or (#parents > 1 and parents or nil),
       branch_labels = #labels > 0 and labels or nil, depends_on = #depends > 0 and depends or nil,
-      upgrades = up, downgrades = down, existing_ids = existing,
+      upgrades = up, downgrades = down,
       template_text = template_with_replaces(s.script_location),
       template_args = {replaces = scaffold.literal(ids)},
-    }
-    local id = record and record.revision or record
-    self.records, scratch.records = nil, nil            -- the graph changed
+    })
+    scratch.records = nil                               -- the graph changed
     -- the check: the squash's downgrade and upgrade on the scratch database
     local okv, err = pcall(function()
       scratch:downgrade(#parents == 0 and "base" or scratch:_undo_target(id))
