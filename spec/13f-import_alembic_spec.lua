@@ -564,3 +564,50 @@ describe("import alembic: the translation of each construct", function()
     assert.truthy(r2:find([[op.execute("SELECT 'café'")]], 1, true), r2)
   end)
 end)
+
+-- Outside attacker C's report (issue 16): each defect's reproducer.
+describe("import alembic: outside attack", function()
+  -- A directory of Alembic revision files {name = source}; returns its path.
+  local function sources(files)
+    local src = h.tmpdir()
+    for name, text in pairs(files) do h.write_file(src .. "/" .. name, text) end
+    return src
+  end
+  local function rev(id, down, body, extra)
+    return ("\"\"\"m\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n%srevision = %s\ndown_revision = %s\n\n\n"
+      .. "def upgrade():\n%s\n\n\ndef downgrade():\n    pass\n"):format(extra or "", id, down, body or "    pass")
+  end
+
+  it("1: a revision id, parent, depends_on or branch label that is not a luamig id is refused at FILE:LINE", function()
+    local marker = h.tmpdir() .. "/PWNED"
+    for _, case in ipairs{
+      {rev("'bb\\nos.execute(\"touch " .. marker .. "\")'", "'aa'"), "bb.py:4: revision: Character(s) '\\010"},
+      {rev("'bb'", "('aa', 'zz\\nos.execute(\"touch " .. marker .. "\")')"), "bb.py:5: down_revision: Character(s) '\\010"},
+      {rev("'bb'", "'aa'", nil, "depends_on = 'x\\ry'\n"), "bb.py:4: depends_on: Character(s) '\\013'"},
+      {rev("'bb'", "'aa'", nil, "branch_labels = ('a/b',)\n"), "bb.py:4: branch_labels: Character(s) '/'"},
+      {rev("'b-b'", "'aa'"), "bb.py:4: revision: Character(s) '-'"},
+    } do
+      local src = sources{["aa.py"] = rev("'aa'", "None"), ["bb.py"] = case[1]}
+      local dir = h.project({}, "")
+      local status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+      assert.equal(1, status, err)
+      assert.truthy(err:find(case[2], 1, true), err)
+      assert.truthy(err:find("nothing imported", 1, true), err)
+      assert.is_nil(h.read_file(dir .. "/migrations/versions/aa.lua"))
+      assert.is_nil(h.read_file(marker))
+    end
+  end)
+
+  it("1: every header comment line keeps its -- (a Create Date with a CR, a multi-line message)", function()
+    local src = sources{["aa.py"] = '"""one\nos.execute(\'x\')\n\nRevision ID: aa\nCreate Date: 2020\rerror(\'boom\')\n"""\n'
+      .. "revision = 'aa'\ndown_revision = None\n\ndef upgrade():\n    pass\n\ndef downgrade():\n    pass\n"}
+    local dir = h.project({}, "")
+    local status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    local text = h.read_file(dir .. "/migrations/versions/aa.lua")
+    local header = text:match("^(.-)\n\n")
+    for line in (header .. "\n"):gmatch("(.-)[\r\n]") do assert.truthy(line:match("^%-%-"), line) end
+    status, _, err = h.luamig(dir, "history")
+    assert.equal(0, status, err)
+  end)
+end)

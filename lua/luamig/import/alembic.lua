@@ -6,6 +6,7 @@
 -- already in the project), then writes one script per revision through the
 -- script template, keeping the revision id, parents, branch labels,
 -- depends_on, message and Create Date, so an alembic_version row stays valid.
+local core = require "luamig.core"
 local fs = require "luamig.fs"
 local template = require "luamig.scaffold.template"
 local fail = require("luamig.errors").fail
@@ -98,10 +99,11 @@ end
 local function script_text(r)
   local message = r.message ~= "" and r.message or nil
   local text = template.render(template.TEMPLATE, {
+    -- every comment value through comment_text: a line break in it starts a new "-- " line
     message_comment = template.comment_text(message or r.revision),
-    revision_id = r.revision,
-    revises = r.down_revision and table.concat(r.down_revision, ", ") or "<base>",
-    create_date = r.create_date or "(unknown)",
+    revision_id = template.comment_text(r.revision),
+    revises = template.comment_text(r.down_revision and table.concat(r.down_revision, ", ") or "<base>"),
+    create_date = template.comment_text(r.create_date or "(unknown)"),
     revision = template.quote(r.revision),
     down_revision = template.literal(list_or_one(r.down_revision)),
     branch_labels = template.literal(r.branch_labels and #r.branch_labels > 0 and r.branch_labels or nil),
@@ -115,6 +117,29 @@ local function script_text(r)
   }
   text = text:gsub("[ \t]*%z(%u+)%z", parts)
   return text:sub(-1) == "\n" and text or text .. "\n"
+end
+
+-- The header values go into the script's comments and into the graph: the
+-- revision ids (revision, down_revision, depends_on) and branch labels must
+-- pass luamig's own revision-id grammar (core.check_rev_id, the rule
+-- `luamig revision --rev-id` uses: no "+-:@", no "/" nor control
+-- character), else the import is refused at the header's FILE:LINE.
+local function check_ids(records, problems)
+  for _, r in ipairs(records) do
+    local lines = r.lines or {}
+    local function check(key, id)
+      local ok, message = core.check_rev_id(id, true)
+      if not ok then
+        problems[#problems + 1] = ("%s:%s: %s: %s; luamig's revision ids and branch labels cannot "
+          .. "hold it (rename the revision in the Alembic history first)"):format(
+          r.rel, tostring(lines[key] or "?"), key, message)
+      end
+    end
+    if r.revision then check("revision", r.revision) end
+    for _, key in ipairs{"down_revision", "depends_on", "branch_labels"} do
+      for _, id in ipairs(r[key] or {}) do check(key, id) end
+    end
+  end
 end
 
 -- Imports the Alembic revisions of path into runner's first version
@@ -134,6 +159,7 @@ function M.import(runner, path)
       problems[#problems + 1] = r.rel .. ": no revision = \"...\" line: not an Alembic revision file"
     end
   end
+  if #problems == 0 then check_ids(records, problems) end
   if #problems > 0 then
     fail("import alembic: nothing imported:\n  " .. table.concat(problems, "\n  "))
   end

@@ -947,6 +947,7 @@ def one_file(path, rel):
             value = list(value)
         if found:
             out[key] = value
+            out.setdefault("lines", {})[key] = line
     m = re.search(r"^\s*Create Date:\s*(.*?)\s*$", doc, re.M)
     if m:
         out["create_date"] = m.group(1)
