@@ -558,7 +558,8 @@ describe("import alembic: the translation of each construct", function()
     local r1 = h.read_file(dir .. "/migrations/versions/r1.lua")
     assert.truthy(r1:find('branch_labels = {"lbl"}', 1, true), r1)
     assert.truthy(r1:find('message       = nil', 1, true), r1)
-    assert.truthy(r1:find("-- (versions/r1.py has no downgrade())", 1, true) or r1:find("has no downgrade()", 1, true), r1)
+    -- no downgrade(): Alembic fails on that step (AttributeError), so does the script (outside attack, item 6)
+    assert.truthy(r1:find('r1.py:1: downgrade() is missing: Alembic fails on this step")', 1, true), r1)
     local r2 = h.read_file(dir .. "/migrations/versions/r2.lua")
     assert.truthy(r2:find('message       = "café"', 1, true), r2)
     assert.truthy(r2:find([[op.execute("SELECT 'café'")]], 1, true), r2)
@@ -569,7 +570,8 @@ end)
 describe("import alembic: outside attack", function()
   -- A directory of Alembic revision files {name = source}; returns its path.
   local function sources(files)
-    local src = h.tmpdir()
+    local src = h.tmpdir() .. "/versions"
+    os.execute("mkdir " .. h.shell_quote(src))
     for name, text in pairs(files) do h.write_file(src .. "/" .. name, text) end
     return src
   end
@@ -609,5 +611,42 @@ describe("import alembic: outside attack", function()
     for line in (header .. "\n"):gmatch("(.-)[\r\n]") do assert.truthy(line:match("^%-%-"), line) end
     status, _, err = h.luamig(dir, "history")
     assert.equal(0, status, err)
+  end)
+
+  it("2: a decorated, async or rebound upgrade()/downgrade() is not translated (Alembic runs something else)", function()
+    local src = sources{["aa.py"] = "from alembic import op\nimport functools\nrevision = 'aa'\ndown_revision = None\n\n"
+      .. "def only_pg(f):\n    return f\n\n\n@only_pg\ndef upgrade():\n    op.execute('SELECT 1')\n\n\n"
+      .. "async def downgrade():\n    op.execute('SELECT 2')\n",
+      ["bb.py"] = "from alembic import op\nrevision = 'bb'\ndown_revision = 'aa'\n\n"
+      .. "def upgrade():\n    op.execute('SELECT 1')\n\n\nupgrade = print\n\n\ndef downgrade():\n    pass\n"}
+    local dir = h.project({}, "")
+    local status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    assert.truthy(out:find("versions/aa.py:10: upgrade() has the decorator @only_pg: the function Alembic runs is not its body",
+      1, true), out)
+    assert.truthy(out:find("versions/aa.py:15: downgrade() is an async def", 1, true), out)
+    assert.truthy(out:find("versions/bb.py:9: upgrade is bound again at line 9", 1, true), out)
+    local aa = h.read_file(dir .. "/migrations/versions/aa.lua")
+    assert.falsy(aa:find('op.execute("SELECT', 1, true), aa)
+    status, _, err = h.luamig(dir, "--url " .. h.shell_quote("sqlite:" .. dir .. "/x.db") .. " upgrade head")
+    assert.equal(1, status)
+    assert.truthy(err:find("not translated: versions/aa.py:10: upgrade() has the decorator @only_pg", 1, true), err)
+  end)
+
+  it("6: a missing downgrade() fails on that step as under Alembic, not a silent no-op", function()
+    local src = sources{["aa.py"] = "from alembic import op\nrevision = 'aa'\ndown_revision = None\n\n"
+      .. "def upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer))\n"}
+    local dir = h.project({}, "")
+    local status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    assert.truthy(out:find("versions/aa.py:1: downgrade() is missing: Alembic fails on this step", 1, true), out)
+    local url = "sqlite:" .. dir .. "/x.db"
+    status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(0, status, err)
+    status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " downgrade base")
+    assert.equal(1, status)
+    assert.truthy(err:find("not translated: versions/aa.py:1: downgrade() is missing", 1, true), err)
+    assert.same({"aa"}, h.version_rows(url))
+    assert.same({"luamig_log", "luamig_version", "t"}, h.tables(url))
   end)
 end)

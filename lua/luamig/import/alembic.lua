@@ -81,8 +81,7 @@ end
 
 -- A body: each line indented one level, but a line inside a multi-line
 -- string (the translator marks it with a leading \1 byte) kept as it is.
-local function body(code, missing)
-  if code == nil then return "  " .. missing end
+local function body(code)
   if code == "" then return "  -- nothing (the Alembic function only passes)" end
   local lines = {}
   for line in (code .. "\n"):gmatch("(.-)\n") do
@@ -112,8 +111,8 @@ local function script_text(r)
     upgrades = "\0UPGRADES\0", downgrades = "\0DOWNGRADES\0",
   }, "script template")
   local parts = {
-    UPGRADES = body(r.upgrade, "-- (" .. r.rel .. " has no upgrade())"),
-    DOWNGRADES = body(r.downgrade, "-- (" .. r.rel .. " has no downgrade())"),
+    UPGRADES = body(r.upgrade),
+    DOWNGRADES = body(r.downgrade),
   }
   text = text:gsub("[ \t]*%z(%u+)%z", parts)
   return text:sub(-1) == "\n" and text or text .. "\n"

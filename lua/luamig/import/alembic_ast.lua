@@ -911,6 +911,19 @@ def header_value(tree, name):
                 return True, Untranslatable, node.lineno
     return False, None, None
 
+def bound_names(node):
+    """The module-level names a statement binds."""
+    names = set()
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        names.add(node.name)
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    else:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+    return names
+
 def one_file(path, rel):
     out = {"path": path, "rel": rel}
     raw = open(path, "rb").read()
@@ -959,11 +972,26 @@ def one_file(path, rel):
     ctx.rel = rel
     ctx.comments = comments
     for fn in ("upgrade", "downgrade"):
-        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == fn]
+        defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == fn]
         if not defs:
-            out[fn] = None
+            # Alembic fails on this step (AttributeError): so does the script
+            what = "%s() is missing: Alembic fails on this step" % fn
+            ctx.untranslated.append((1, what))
+            out[fn] = "error(%s)" % lua_str("not translated: %s:1: %s" % (rel, what))
             continue
         d = defs[-1]
+        # what the module runs is not the body as written: a decorator, an
+        # async def, or the name bound again after the def
+        rebound = [n for n in tree.body if n.lineno > d.lineno and fn in bound_names(n)]
+        if d.decorator_list or isinstance(d, ast.AsyncFunctionDef) or rebound:
+            node = d.decorator_list[0] if d.decorator_list else (rebound[0] if rebound else d)
+            what = ("%s() has the decorator @%s: the function Alembic runs is not its body" % (fn, describe(node))
+                    if d.decorator_list else
+                    "%s is bound again at line %d: the function Alembic runs is not this body" % (fn, node.lineno)
+                    if rebound else "%s() is an async def" % fn)
+            ctx.comment_done = getattr(d, "end_lineno", d.lineno)
+            out[fn] = "\n".join(untranslated(node, what, ctx))
+            continue
         ctx.comment_done = d.lineno
         ctx.enums, ctx.tables = {}, {}
         # module-level enum and table definitions are visible in the bodies
