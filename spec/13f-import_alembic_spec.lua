@@ -35,7 +35,7 @@ end
 
 -- Histories run without a naming convention under Alembic (luamig gets
 -- naming_convention = "postgresql" / "sqlite", the databases' own names).
-local NO_NAMING = {autogen_style = true}
+local NO_NAMING = {autogen_style = true, pg_names = true}
 
 -- Runs Alembic on the original history NAME against url.
 local function alembic(name, url, args)
@@ -648,5 +648,65 @@ describe("import alembic: outside attack", function()
     assert.truthy(err:find("not translated: versions/aa.py:1: downgrade() is missing", 1, true), err)
     assert.same({"aa"}, h.version_rows(url))
     assert.same({"luamig_log", "luamig_version", "t"}, h.tables(url))
+  end)
+
+  describe("3: a history written without a naming convention", function()
+    it("[postgresql] import sets naming_convention = \"postgresql\"; a later drop_constraint by PostgreSQL's name works, as under Alembic", function()
+      local dir, status, out, err = imported("pg_names")
+      assert.equal(0, status, err)
+      assert.truthy(out:find('Naming convention: set naming_convention = "postgresql" in luamig.lua: the Alembic '
+        .. "project has no naming convention", 1, true), out)
+      local config = h.read_file(dir .. "/luamig.lua")
+      assert.truthy(config:find('\nnaming_convention = "postgresql"\n', 1, true), config)
+      assert.truthy(config:find('^version_table = "alembic_version"\n'), config)
+      compare_steps(h.dialects[2], "pg_names", {"upgrade a1", "upgrade a2", "downgrade a1", "downgrade base",
+        "upgrade head"}, dir)
+    end)
+
+    it("is told, not set, when the project had scripts, env.py mentions a convention, or there is no env.py", function()
+      -- the project had a script before
+      local dir = h.project({{id = "x0"}}, "")
+      local status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(FIXTURES .. "/pg_names/versions"))
+      assert.equal(0, status, err)
+      assert.truthy(out:find('Naming convention: SET naming_convention = "postgresql" in luamig.lua yourself '
+        .. "(not set by the import: the project had scripts before", 1, true), out)
+      assert.equal("", h.read_file(dir .. "/luamig.lua"))
+      -- a luamig.lua that ends in return: the appended line would not count
+      dir = h.project({}, "return {}\n")
+      status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(FIXTURES .. "/pg_names/versions"))
+      assert.equal(0, status, err)
+      assert.truthy(out:find("yourself (not set by the import: luamig.lua read with the line appended does not give it)",
+        1, true), out)
+      assert.equal("return {}\n", h.read_file(dir .. "/luamig.lua"))
+      -- env.py names a convention
+      local src = h.tmpdir()
+      os.execute(("mkdir %s/versions && cp %s/pg_names/versions/a1_tables.py %s/versions/"):format(
+        h.shell_quote(src), h.shell_quote(FIXTURES), h.shell_quote(src)))
+      h.write_file(src .. "/env.py", "target_metadata = MetaData(naming_convention={'pk': 'pk_%(table_name)s'})\n")
+      dir = h.project({}, "")
+      status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(src .. "/versions"))
+      assert.equal(0, status, err)
+      assert.truthy(out:find("env.py mentions naming_convention: give luamig.lua's naming_convention the same names",
+        1, true), out)
+      assert.equal("", h.read_file(dir .. "/luamig.lua"))
+      -- no env.py
+      os.remove(src .. "/env.py")
+      dir = h.project({}, "")
+      status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(src .. "/versions"))
+      assert.equal(0, status, err)
+      assert.truthy(out:find("Naming convention: no env.py beside", 1, true), out)
+      -- luamig.lua sets one: nothing said
+      dir = h.project({}, 'naming_convention = "sqlite"\n')
+      status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(FIXTURES .. "/pg_names/versions"))
+      assert.equal(0, status, err)
+      assert.falsy(out:find("Naming convention", 1, true), out)
+      -- no luamig.lua: refused, nothing created
+      dir = h.tmpdir()
+      status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(FIXTURES .. "/pg_names/versions"))
+      assert.equal(1, status)
+      assert.truthy(err:find("import alembic: there is no luamig.lua here", 1, true), err)
+      assert.is_nil(h.read_file(dir .. "/migrations"))
+      assert.falsy(os.rename(dir .. "/migrations", dir .. "/m2"))
+    end)
   end)
 end)

@@ -188,7 +188,7 @@ function M.import(runner, path)
     local ok, err = fs.mkdir_p(target)
     if not ok then fail(("import alembic: cannot create %s: %s"):format(target, err)) end
   end
-  local result = {dir = dir, target = target, written = {}, untranslated = {}}
+  local result = {dir = dir, target = target, written = {}, untranslated = {}, had_scripts = next(existing) ~= nil}
   for _, r in ipairs(records) do
     fs.write_new_file(r.out, script_text(r))
     result.written[#result.written + 1] = {path = r.out, revision = r.revision, source = r.rel}
