@@ -286,8 +286,9 @@ def fk_parts(call):
     table, col = target.rsplit(".", 1)
     return table, col, kw
 
-def column_expr(call, ctx, where):
-    """sa.Column(...) -> a luamig column entry ({...}) and extra table entries."""
+def column_expr(call, ctx, where, table=None, pk_names=(), after=None):
+    """sa.Column(...) -> a luamig column entry ({...}) and extra table entries;
+    statements to run after the operation are appended to after."""
     no_star(call)
     if not call.args:
         raise Untranslatable("a Column without a name")
@@ -343,8 +344,16 @@ def column_expr(call, ctx, where):
     for k in ("key", "info", "doc", "quote", "system", "server_onupdate"):
         if k in kw and k != "key" and k != "info" and k != "doc":
             raise Untranslatable("Column(%s=...)" % k)
+    both = all(k in kw and const(kw[k]) for k in ("unique", "index"))
+    if both:
+        # SQLAlchemy makes one unique index ix_<table>_<column> (no unique
+        # constraint beside it)
+        if table is None or after is None:
+            raise Untranslatable("Column(index=True, unique=True) in " + where)
+        after.append(fmt("op.create_index", lua_str("ix_%s_%s" % (table, name)), lua_str(table),
+                         lua_value([name]), "{unique = true}"))
     for k in ("primary_key", "nullable", "unique", "index"):
-        if k in kw:
+        if k in kw and not (both and k in ("unique", "index")):
             v = const(kw[k])
             if v is not None:
                 fields.append((k, lua_value(bool(v))))
@@ -352,7 +361,10 @@ def column_expr(call, ctx, where):
         fields.append(("server_default", default_expr(kw["server_default"])))
     if "autoincrement" in kw:
         v = const(kw["autoincrement"])
-        if v in (True, False):
+        is_pk = ("primary_key" in kw and const(kw["primary_key"])) or name in pk_names
+        if v is True and not is_pk:
+            pass                   # SQLAlchemy 1.4 ignores it on a column outside the primary key
+        elif v in (True, False):
             fields.append(("autoincrement", lua_value(v)))
         elif v != "auto":
             raise Untranslatable("autoincrement=%r" % (v,))
@@ -549,12 +561,16 @@ def translate_op(fn, call, ctx, batch=None):
     if fn == "create_table" and not batch:
         no_star(call)
         name = const(call.args[0], "a table name")
-        entries, extra = [], []
+        entries, extra, after = [], [], []
         kw = kwargs(call)
+        pk_names = set()
+        for a in call.args[1:]:
+            if isinstance(a, ast.Call) and last(dotted(a.func)) == "PrimaryKeyConstraint":
+                pk_names.update(x for x in (const(y) for y in a.args) if isinstance(x, str))
         for a in call.args[1:]:
             f = last(dotted(a.func)) if isinstance(a, ast.Call) else None
             if f == "Column":
-                e, x = column_expr(a, ctx, "create_table")
+                e, x = column_expr(a, ctx, "create_table", const(call.args[0], "a table name"), pk_names, after)
                 entries.append(e); extra += x
             else:
                 tc = table_constraint(a) if isinstance(a, ast.Call) else None
@@ -575,7 +591,7 @@ def translate_op(fn, call, ctx, batch=None):
                 raise Untranslatable("create_table keyword " + k)
         entries += extra
         body = "{\n" + "".join("  " + e + ",\n" for e in entries) + "}"
-        return fmt("op.create_table", lua_str(name), body, opts_table(o))
+        return "\n".join([fmt("op.create_table", lua_str(name), body, opts_table(o))] + after)
     if fn == "drop_table" and not batch:
         a = call_args(call, ["table_name"], fn); no_schema(a); rest(a, {"table_name", "if_exists"}, fn)
         o = [("if_exists", lua_value(const(a["if_exists"])))] if "if_exists" in a else []
@@ -588,9 +604,12 @@ def translate_op(fn, call, ctx, batch=None):
         rest(a, set(T) | {"column", "insert_before", "insert_after", "if_not_exists"}, fn)
         if not (isinstance(a["column"], ast.Call) and last(dotted(a["column"].func)) == "Column"):
             raise Untranslatable("add_column of " + describe(a["column"]))
-        e, x = column_expr(a["column"], ctx, "add_column")
+        after = []
+        e, x = column_expr(a["column"], ctx, "add_column" + (" in a batch block" if batch else ""),
+                           None if batch else const(a["table_name"]), (), after)
         o = [(k, lua_value(const(a[k]))) for k in ("insert_before", "insert_after", "if_not_exists") if k in a]
-        return fmt(p + "add_column", *([lua_str(const(a["table_name"]))] if not batch else []), e, opts_table(o))
+        return "\n".join([fmt(p + "add_column", *([lua_str(const(a["table_name"]))] if not batch else []), e,
+                               opts_table(o))] + after)
     if fn == "drop_column":
         a = call_args(call, T + ["column_name"], fn); no_schema(a)
         rest(a, set(T) | {"column_name", "if_exists"}, fn)
