@@ -166,12 +166,50 @@ SIMPLE_TYPES = {
     "REAL": "real", "DOUBLE_PRECISION": "double",
 }
 
+def module_imports(tree):
+    """name -> the dotted path it was imported as, for the file's module-level
+    imports ("sa" -> "sqlalchemy", "String" -> "sqlalchemy.Text" for
+    from sqlalchemy import Text as String); "*" -> the modules imported with *."""
+    imports = {"*": []}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    imports[a.asname] = a.name
+                else:
+                    head = a.name.split(".")[0]
+                    imports[head] = head
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for a in node.names:
+                if a.name == "*":
+                    imports["*"].append(node.module)
+                else:
+                    imports[a.asname or a.name] = node.module + "." + a.name
+    return imports
+
+def resolve_type_name(name, ctx):
+    """The dotted path a type's name stands for, through the file's imports;
+    refuses a name that is not imported or not SQLAlchemy's (sqlmodel's)."""
+    if not name:
+        return None
+    head, _, rest = name.partition(".")
+    full = ctx.imports.get(head)
+    if full is None:
+        star = [m for m in ctx.imports["*"] if m.split(".")[0] in ("sqlalchemy", "sqlmodel")]
+        if not star:
+            raise Untranslatable("type %s: %s is not imported from SQLAlchemy in this file" % (name, head))
+        full = star[0] + "." + head
+    full = full + ("." + rest if rest else "")
+    if full.split(".")[0] not in ("sqlalchemy", "sqlmodel"):
+        raise Untranslatable("type %s: it is %s, not a SQLAlchemy type" % (name, full))
+    return full
+
 def type_expr(node, ctx):
     """A SQLAlchemy type -> a Lua expression for luamig's type."""
     if isinstance(node, ast.Name) and node.id in ctx.enums:
         return node.id
     name = dotted(node.func) if isinstance(node, ast.Call) else dotted(node)
-    t = last(name)
+    t = last(resolve_type_name(name, ctx))
     call = node if isinstance(node, ast.Call) else None
     args = call.args if call else []
     kw = kwargs(call) if call else {}
@@ -989,6 +1027,7 @@ def one_file(path, rel):
     out["message"] = message
     ctx = Ctx(path, lines)
     ctx.rel = rel
+    ctx.imports = module_imports(tree)
     ctx.comments = comments
     for fn in ("upgrade", "downgrade"):
         defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == fn]
