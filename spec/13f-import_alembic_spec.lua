@@ -738,4 +738,23 @@ describe("import alembic: outside attack", function()
     assert.truthy(out:find("versions/aa.py:12: type JSON: it is app.types.JSON, not a SQLAlchemy type", 1, true), out)
     assert.truthy(out:find("versions/aa.py:13: type Unknown: Unknown is not imported from SQLAlchemy in this file", 1, true), out)
   end)
+
+  it("8: batch_alter_table(recreate='always') and insert_before/insert_after are flagged: a note above and in the report", function()
+    local src = sources{["aa.py"] = "from alembic import op\nimport sqlalchemy as sa\nrevision = 'aa'\n"
+      .. "down_revision = None\n\ndef upgrade():\n    with op.batch_alter_table('t', recreate='always') as b:\n"
+      .. "        b.add_column(sa.Column('x', sa.Integer()), insert_before='id')\n"
+      .. "        b.drop_column('y')\n\ndef downgrade():\n    pass\n"}
+    local dir = h.project({}, "")
+    local status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    assert.truthy(out:find("Every statement was translated.\nCheck by hand: 2 place(s) translated whose result may differ "
+      .. "from Alembic's (a \"-- note\" comment above each):\n"
+      .. "  versions/aa.py:7: batch_alter_table(recreate='always'): Alembic rebuilds the table on PostgreSQL too "
+      .. "(column order, constraints made anew); luamig alters it in place there\n"
+      .. "  versions/aa.py:8: insert_before=: the column order follows it", 1, true), out)
+    local text = h.read_file(dir .. "/migrations/versions/aa.lua")
+    assert.truthy(text:find("\n  -- note (versions/aa.py:7): batch_alter_table(recreate='always')", 1, true), text)
+    assert.truthy(text:find("\n    -- note (versions/aa.py:8): insert_before=:", 1, true), text)
+    assert.truthy(text:find('b.add_column({"x", "integer"}, {insert_before = "id"})', 1, true), text)
+  end)
 end)

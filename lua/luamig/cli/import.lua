@@ -45,6 +45,13 @@ command{
     else
       say("Every statement was translated.")
     end
+    if #r.notes > 0 then
+      say(("Check by hand: %d place(s) translated whose result may differ from Alembic's (a \"-- note\" "
+        .. "comment above each):"):format(#r.notes))
+      for _, u in ipairs(r.notes) do
+        say(("  %s:%d: %s"):format(u.source, u.line, u.what))
+      end
+    end
     for _, line in ipairs(require("luamig.import.convention").settle{
         config_path = config_path, section = c.globals.name, had_scripts = r.had_scripts,
         settings = c.m.settings, versions_dir = r.dir}) do

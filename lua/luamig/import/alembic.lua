@@ -188,10 +188,13 @@ function M.import(runner, path)
     local ok, err = fs.mkdir_p(target)
     if not ok then fail(("import alembic: cannot create %s: %s"):format(target, err)) end
   end
-  local result = {dir = dir, target = target, written = {}, untranslated = {}, had_scripts = next(existing) ~= nil}
+  local result = {dir = dir, target = target, written = {}, untranslated = {}, notes = {}, had_scripts = next(existing) ~= nil}
   for _, r in ipairs(records) do
     fs.write_new_file(r.out, script_text(r))
     result.written[#result.written + 1] = {path = r.out, revision = r.revision, source = r.rel}
+    for _, u in ipairs(r.notes or {}) do
+      result.notes[#result.notes + 1] = {source = r.rel, line = u[1], what = u[2], script = r.out}
+    end
     for _, u in ipairs(r.untranslated or {}) do
       result.untranslated[#result.untranslated + 1] = {source = r.rel, line = u[1], what = u[2], script = r.out}
     end

@@ -646,6 +646,9 @@ def translate_op(fn, call, ctx, batch=None):
         e, x = column_expr(a["column"], ctx, "add_column" + (" in a batch block" if batch else ""),
                            None if batch else const(a["table_name"]), (), after)
         o = [(k, lua_value(const(a[k]))) for k in ("insert_before", "insert_after", "if_not_exists") if k in a]
+        for k in ("insert_before", "insert_after"):
+            if k in a:
+                note(ctx, "%s=: the column order follows it where Alembic rebuilds the table (SQLite; PostgreSQL too under recreate='always'); luamig places the column on SQLite only" % k)
         return "\n".join([fmt(p + "add_column", *([lua_str(const(a["table_name"]))] if not batch else []), e,
                                opts_table(o))] + after)
     if fn == "drop_column":
@@ -685,6 +688,7 @@ def translate_op(fn, call, ctx, batch=None):
                 o.append((k, lua_str(text_of(v, "postgresql_using"))))
             elif k in ("insert_before", "insert_after") and batch:
                 o.append((k, lua_str(const(v))))
+                note(ctx, "%s=: the column order follows it where Alembic rebuilds the table (SQLite; PostgreSQL too under recreate='always'); luamig places the column on SQLite only" % k)
             elif k.startswith(("mysql_", "mssql_", "oracle_", "mariadb_")) or k == "existing_server_default":
                 pass
             else:
@@ -808,6 +812,7 @@ class Ctx:
         self.path, self.lines = path, lines
         self.enums, self.tables = {}, {}
         self.untranslated = []
+        self.notes, self.pending, self.cur_line = [], [], 0
 
 def is_bind(node):
     return isinstance(node, ast.Call) and dotted(node.func) in ("op.get_bind",) and not node.args
@@ -841,6 +846,11 @@ def quote_source(node, ctx, indent):
         out.append("--   " + l[pad:].rstrip() if l.strip() else "--")
     return out
 
+def note(ctx, what):
+    """A translated statement whose result may differ from Alembic's: a
+    comment above it and an entry in the report."""
+    ctx.pending.append(what)
+
 def untranslated(node, what, ctx):
     ctx.untranslated.append((node.lineno, what))
     lines = quote_source(node, ctx, "")
@@ -868,6 +878,9 @@ def with_block(stmt, ctx, batch):
                 continue
             if k == "recreate":
                 o.append(("recreate", lua_str(const(v))))
+                if const(v) == "always":
+                    note(ctx, "batch_alter_table(recreate='always'): Alembic rebuilds the table on PostgreSQL too "
+                              "(column order, constraints made anew); luamig alters it in place there")
             elif k in ("table_kwargs", "table_args", "reflect_args", "reflect_kwargs") and \
                     isinstance(v, (ast.Dict, ast.Tuple, ast.List)) and not getattr(v, "keys", getattr(v, "elts", None)):
                 pass
@@ -946,10 +959,15 @@ def body_lines(stmts, ctx, batch=None):
             out.append("")
         out += comments_before(s.lineno, ctx)
         ctx.comment_done = max(ctx.comment_done, getattr(s, "end_lineno", s.lineno))
+        outer = ctx.pending
+        ctx.pending = []
         try:
-            out += stmt_lines(s, ctx, batch)
+            lines = stmt_lines(s, ctx, batch)
+            ctx.notes += [(s.lineno, w) for w in ctx.pending]
+            out += ["-- note (%s:%d): %s" % (ctx.rel, s.lineno, w) for w in ctx.pending] + lines
         except Untranslatable as e:
             out += untranslated(s, str(e), ctx)
+        ctx.pending = outer
     return out
 
 # ---------------------------------------------------------------- a file
@@ -1070,6 +1088,7 @@ def one_file(path, rel):
         lines_out += comments_before(getattr(d, "end_lineno", d.lineno) + 1, ctx)
         out[fn] = "\n".join(lines_out)
     out["untranslated"] = sorted(set(ctx.untranslated))
+    out["notes"] = sorted(set(ctx.notes))
     return out
 
 # ---------------------------------------------------------------- output
