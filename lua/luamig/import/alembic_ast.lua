@@ -484,8 +484,15 @@ def sa_table(call, ctx):
         if len(a.args) > 1:
             cols.append("{%s, %s}" % (lua_str(cname), type_expr(a.args[1], ctx)))
         else:
-            cols.append("{%s}" % lua_str(cname))
-    return "op.table(%s, {%s})" % (lua_str(name), ", ".join(cols)), [const(a.args[0]) for a in call.args[1:]]
+            cols.append(None)
+    names = [const(a.args[0]) for a in call.args[1:]]
+    if cols and all(c is None for c in cols):
+        # sa.column("a") without a type: bulk_insert takes the table's name
+        # (the database's own types rule online, as under Alembic)
+        return lua_str(name), names
+    if any(c is None for c in cols):
+        raise Untranslatable("table() with typed and untyped columns")
+    return "op.table(%s, {%s})" % (lua_str(name), ", ".join(cols)), names
 
 # ---------------------------------------------------------------- op calls
 
