@@ -769,4 +769,28 @@ describe("import alembic: outside attack", function()
       assert.truthy(text:find('local t = "p"', 1, true), text)
     end)
   end)
+
+  it("10: a deep expression and a NUL byte are refused at FILE(:LINE); .#lock and __init__* files are skipped; "
+    .. "a dangling symbolic link at the target is not replaced", function()
+    local deep = "op.execute(" .. ('"y"' .. (' + "y"'):rep(3000)) .. ")"
+    local src = sources{["aa.py"] = rev("'aa'", "None", "    " .. deep),
+      ["bb.py"] = rev("'bb'", "'aa'") .. "\n\nx = 1\0\n"}
+    local dir = h.project({}, "")
+    local status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(1, status)
+    assert.truthy(err:find("versions/aa.py: an expression nested too deeply for Python's parser (RecursionError)", 1, true), err)
+    assert.truthy(err:find("versions/bb.py:16: ", 1, true), err)
+    assert.falsy(err:find("Traceback", 1, true), err)
+    -- lock and __init__ files
+    src = sources{["aa.py"] = rev("'aa'", "None"), [".#aa.py"] = "broken (", ["__init__x.py"] = "broken ("}
+    status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    -- a dangling link where the script would go
+    dir = h.project({}, "")
+    os.execute("ln -s /nonexistent/x " .. h.shell_quote(dir .. "/migrations/versions/aa.lua"))
+    status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(1, status)
+    assert.truthy(err:find("versions/aa.py: migrations/versions/aa.lua already exists", 1, true), err)
+    assert.truthy(os.execute("test -L " .. h.shell_quote(dir .. "/migrations/versions/aa.lua")))
+  end)
 end)

@@ -13,7 +13,11 @@ local fail = require("luamig.errors").fail
 
 local M = {}
 
-local function is_py(name) return name:match("%.py$") and name ~= "__init__.py" end
+-- Alembic's own rule (_only_source_rev_file): *.py but not __init__*
+-- nor an editor's lock file .#*
+local function is_py(name)
+  return name:match("%.py$") and not name:match("^__init__") and not name:match("^%.#")
+end
 
 -- The *.py revision files of path (or of path/versions), sorted.
 local function python_files(path)
@@ -179,7 +183,10 @@ function M.import(runner, path)
     end
     seen[r.revision] = r.rel
     r.out = fs.join(target, (r.rel:match("([^/]+)%.py$")) .. ".lua")
-    if fs.kind(r.out) then problems[#problems + 1] = ("%s: %s already exists"):format(r.rel, r.out) end
+    -- (a symbolic link too, even one pointing nowhere: it is not replaced)
+    if fs.kind(r.out) or os.execute("test -L " .. fs.shell_quote(r.out)) then
+      problems[#problems + 1] = ("%s: %s already exists"):format(r.rel, r.out)
+    end
   end
   if #problems > 0 then
     fail("import alembic: nothing imported:\n  " .. table.concat(problems, "\n  "))

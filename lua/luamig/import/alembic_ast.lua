@@ -1014,7 +1014,10 @@ def one_file(path, rel):
         with tokenize.open(path) as f:
             src = f.read()
     except SyntaxError as e:
-        out["syntax_error"] = "%s:%s: %s" % (rel, e.lineno, e.msg)
+        line = e.lineno
+        if line is None:            # a NUL byte: Python names no line
+            line = raw[:raw.index(b"\0")].count(b"\n") + 1 if b"\0" in raw else 1
+        out["syntax_error"] = "%s:%s: %s" % (rel, line, e.msg)
         return out
     lines = src.splitlines()
     comments = {}
@@ -1116,10 +1119,14 @@ def main():
     result = []
     for f in files:
         rel = f
+        rel = os.path.basename(os.path.dirname(os.path.abspath(f))) + "/" + os.path.basename(f)
         try:
-            result.append(one_file(f, os.path.basename(os.path.dirname(os.path.abspath(f))) + "/" + os.path.basename(f)))
+            result.append(one_file(f, rel))
         except (UnicodeDecodeError, OSError) as e:
             result.append({"path": f, "read_error": str(e)})
+        except (RecursionError, MemoryError):
+            result.append({"path": f, "rel": rel, "header_error": "%s: an expression nested too deeply for "
+                           "Python's parser (RecursionError): split it, or translate the file by hand" % rel})
     sys.stdout.write("return " + lua(result) + "\n")
 
 main()
