@@ -611,6 +611,17 @@ describe("import alembic: outside attack", function()
     for line in (header .. "\n"):gmatch("(.-)[\r\n]") do assert.truthy(line:match("^%-%-"), line) end
     status, _, err = h.luamig(dir, "history")
     assert.equal(0, status, err)
+    -- a directory name with a line break reaches the "-- not translated (DIR/FILE:LINE)" comment
+    local parent = h.tmpdir() .. "/v\nerror('injected')"
+    os.execute("mkdir " .. h.shell_quote(parent))
+    h.write_file(parent .. "/aa.py", "revision = 'aa'\ndown_revision = None\n\ndef upgrade():\n    for x in y:\n"
+      .. "        pass\n\ndef downgrade():\n    pass\n")
+    dir = h.project({}, "")
+    status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(parent))
+    assert.equal(0, status, err)
+    text = h.read_file(dir .. "/migrations/versions/aa.lua")
+    assert.truthy(text:find("-- not translated (v\\010error('injected')/aa.py:5-6):", 1, true), text)
+    assert.falsy(text:find("\nerror('injected')", 1, true), text)
   end)
 
   it("2: a decorated, async or rebound upgrade()/downgrade() is not translated (Alembic runs something else)", function()

@@ -1120,6 +1120,8 @@ def main():
     for f in files:
         rel = f
         rel = os.path.basename(os.path.dirname(os.path.abspath(f))) + "/" + os.path.basename(f)
+        # rel goes into the scripts' comments: no line break nor control character in it
+        rel = re.sub(r"[\x00-\x1f\x7f]", lambda m: "\\%03d" % ord(m.group()), rel)
         try:
             result.append(one_file(f, rel))
         except (UnicodeDecodeError, OSError) as e:
