@@ -274,7 +274,7 @@ describe("import alembic: what cannot be translated", function()
     "versions/aa01_data_fixes.py:33: an f-string with expressions",
     "versions/aa01_data_fixes.py:34: an assignment: session = Session(bind=op.get_bind())",
     "versions/aa01_data_fixes.py:37: a call of helper(...)",
-    "versions/aa01_data_fixes.py:38: a literal value, got datetime(2020, 1, 1)",
+    "versions/aa01_data_fixes.py:39: a literal value, got datetime(2020, 1, 1)",
     "versions/aa01_data_fixes.py:41: op.execute with a :parameter",
   }
 
@@ -803,5 +803,17 @@ describe("import alembic: outside attack", function()
     assert.equal(1, status)
     assert.truthy(err:find("versions/aa.py: migrations/versions/aa.lua already exists", 1, true), err)
     assert.truthy(os.execute("test -L " .. h.shell_quote(dir .. "/migrations/versions/aa.lua")))
+  end)
+
+  it("10: an untranslated construct is reported at its own line, not the statement's first", function()
+    local src = sources{["aa.py"] = rev("'aa'", "None", "    op.create_table('t',\n        sa.Column('id', sa.Integer()),\n"
+      .. "        sa.Column('b', sa.Boolean(create_constraint=True)))")}
+    local dir = h.project({}, "")
+    local status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    assert.truthy(out:find("  versions/aa.py:11: type sa.Boolean(create_constraint=True)\n", 1, true), out)
+    local text = h.read_file(dir .. "/migrations/versions/aa.lua")
+    assert.truthy(text:find("-- not translated (versions/aa.py:9-11):", 1, true), text)
+    assert.truthy(text:find('error("not translated: versions/aa.py:11: type sa.Boolean(create_constraint=True)")', 1, true), text)
   end)
 end)

@@ -812,6 +812,21 @@ def translate_op(fn, call, ctx, batch=None):
         raise Untranslatable("op.get_bind(): Python code using the connection")
     raise Untranslatable("%s%s(...): no translation for this operation" % (p, fn))
 
+# The line of the construct an Untranslatable is about: the node the
+# innermost of these functions was given (not the statement's first line).
+def located(fn):
+    def at(node, *args, **kw):
+        try:
+            return fn(node, *args, **kw)
+        except Untranslatable as e:
+            if getattr(e, "lineno", None) is None and hasattr(node, "lineno"):
+                e.lineno = node.lineno
+            raise
+    return at
+
+const, text_of, type_expr, column_expr, default_expr, table_constraint, enum_parts, fk_parts = (
+    located(f) for f in (const, text_of, type_expr, column_expr, default_expr, table_constraint, enum_parts, fk_parts))
+
 # ---------------------------------------------------------------- statements
 
 class Ctx:
@@ -858,10 +873,13 @@ def note(ctx, what):
     comment above it and an entry in the report."""
     ctx.pending.append(what)
 
-def untranslated(node, what, ctx):
-    ctx.untranslated.append((node.lineno, what))
+def untranslated(node, what, ctx, line=None):
+    """The statement quoted and error(...); line: where in it the construct
+    is (the statement's first line when not known)."""
+    line = line or node.lineno
+    ctx.untranslated.append((line, what))
     lines = quote_source(node, ctx, "")
-    lines.append("error(%s)" % lua_str("not translated: %s:%d: %s" % (ctx.rel, node.lineno, what)))
+    lines.append("error(%s)" % lua_str("not translated: %s:%d: %s" % (ctx.rel, line, what)))
     return lines
 
 def indent(lines):
@@ -973,7 +991,7 @@ def body_lines(stmts, ctx, batch=None):
             ctx.notes += [(s.lineno, w) for w in ctx.pending]
             out += ["-- note (%s:%d): %s" % (ctx.rel, s.lineno, w) for w in ctx.pending] + lines
         except Untranslatable as e:
-            out += untranslated(s, str(e), ctx)
+            out += untranslated(s, str(e), ctx, getattr(e, "lineno", None))
         ctx.pending = outer
     return out
 
