@@ -816,4 +816,15 @@ describe("import alembic: outside attack", function()
     assert.truthy(text:find("-- not translated (versions/aa.py:9-11):", 1, true), text)
     assert.truthy(text:find('error("not translated: versions/aa.py:11: type sa.Boolean(create_constraint=True)")', 1, true), text)
   end)
+
+  it("10: a form feed or U+2028 in a comment does not shift the quoted lines", function()
+    local src = sources{["aa.py"] = "# a\fb \226\128\168 c\nrevision = 'aa'\ndown_revision = None\n\ndef upgrade():\n"
+      .. "    for x in y:\n        pass\n\ndef downgrade():\n    pass\n"}
+    local dir = h.project({}, "")
+    local status, out, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    assert.truthy(out:find("versions/aa.py:6: a for loop", 1, true), out)
+    local text = h.read_file(dir .. "/migrations/versions/aa.lua")
+    assert.truthy(text:find("-- not translated (versions/aa.py:6-7):\n  --   for x in y:\n  --       pass\n", 1, true), text)
+  end)
 end)

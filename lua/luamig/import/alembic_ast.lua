@@ -1037,11 +1037,13 @@ def one_file(path, rel):
             line = raw[:raw.index(b"\0")].count(b"\n") + 1 if b"\0" in raw else 1
         out["syntax_error"] = "%s:%s: %s" % (rel, line, e.msg)
         return out
-    lines = src.splitlines()
+    # Python's lines: src has universal newlines; str.splitlines would also
+    # split at \f, \v, \x1c-\x1e, \x85, \u2028, \u2029 and shift every line after
+    lines = src.split("\n")
     comments = {}
     try:
         for tok in tokenize.generate_tokens(io.StringIO(src).readline):
-            if tok.type == tokenize.COMMENT and not src.splitlines()[tok.start[0] - 1][:tok.start[1]].strip():
+            if tok.type == tokenize.COMMENT and not lines[tok.start[0] - 1][:tok.start[1]].strip():
                 comments[tok.start[0]] = tok.string
     except (tokenize.TokenError, SyntaxError):
         pass
