@@ -1,6 +1,8 @@
 -- luamig.cli.import -- import alembic PATH: an Alembic history translated
 -- into luamig scripts (luamig.import.alembic does the work).
 local common = require "luamig.cli.common"
+local fs = require "luamig.fs"
+local fail = require("luamig.errors").fail
 
 local say, absolute, usage_error = common.say, common.absolute, common.usage_error
 
@@ -23,6 +25,12 @@ command{
     if c.args[1] ~= "alembic" then
       usage_error(c.command, "import knows 'alembic' only, got '%s'", c.args[1])
     end
+    local config_path = c.globals.config or (fs.readable("luamig.lua") and "luamig.lua") or nil
+    if not config_path then
+      -- the scripts would land in ./migrations/versions of no project
+      fail("import alembic: there is no luamig.lua here: run it in the luamig project's directory "
+        .. "(luamig init makes one), or give the project's luamig.lua with -c")
+    end
     local r = require("luamig.import.alembic").import(c.m, c.args[2])
     for _, w in ipairs(r.written) do
       say(("Generating %s ...  done"):format(absolute(w.path)))
@@ -36,6 +44,18 @@ command{
       end
     else
       say("Every statement was translated.")
+    end
+    if #r.notes > 0 then
+      say(("Check by hand: %d place(s) translated whose result may differ from Alembic's (a \"-- note\" "
+        .. "comment above each):"):format(#r.notes))
+      for _, u in ipairs(r.notes) do
+        say(("  %s:%d: %s"):format(u.source, u.line, u.what))
+      end
+    end
+    for _, line in ipairs(require("luamig.import.convention").settle{
+        config_path = config_path, section = c.globals.name, had_scripts = r.had_scripts,
+        settings = c.m.settings, versions_dir = r.dir}) do
+      say(line)
     end
   end,
 }

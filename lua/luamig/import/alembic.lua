@@ -6,13 +6,18 @@
 -- already in the project), then writes one script per revision through the
 -- script template, keeping the revision id, parents, branch labels,
 -- depends_on, message and Create Date, so an alembic_version row stays valid.
+local core = require "luamig.core"
 local fs = require "luamig.fs"
 local template = require "luamig.scaffold.template"
 local fail = require("luamig.errors").fail
 
 local M = {}
 
-local function is_py(name) return name:match("%.py$") and name ~= "__init__.py" end
+-- Alembic's own rule (_only_source_rev_file): *.py but not __init__*
+-- nor an editor's lock file .#*
+local function is_py(name)
+  return name:match("%.py$") and not name:match("^__init__") and not name:match("^%.#")
+end
 
 -- The *.py revision files of path (or of path/versions), sorted.
 local function python_files(path)
@@ -80,8 +85,7 @@ end
 
 -- A body: each line indented one level, but a line inside a multi-line
 -- string (the translator marks it with a leading \1 byte) kept as it is.
-local function body(code, missing)
-  if code == nil then return "  " .. missing end
+local function body(code)
   if code == "" then return "  -- nothing (the Alembic function only passes)" end
   local lines = {}
   for line in (code .. "\n"):gmatch("(.-)\n") do
@@ -98,10 +102,11 @@ end
 local function script_text(r)
   local message = r.message ~= "" and r.message or nil
   local text = template.render(template.TEMPLATE, {
+    -- every comment value through comment_text: a line break in it starts a new "-- " line
     message_comment = template.comment_text(message or r.revision),
-    revision_id = r.revision,
-    revises = r.down_revision and table.concat(r.down_revision, ", ") or "<base>",
-    create_date = r.create_date or "(unknown)",
+    revision_id = template.comment_text(r.revision),
+    revises = template.comment_text(r.down_revision and table.concat(r.down_revision, ", ") or "<base>"),
+    create_date = template.comment_text(r.create_date or "(unknown)"),
     revision = template.quote(r.revision),
     down_revision = template.literal(list_or_one(r.down_revision)),
     branch_labels = template.literal(r.branch_labels and #r.branch_labels > 0 and r.branch_labels or nil),
@@ -110,11 +115,34 @@ local function script_text(r)
     upgrades = "\0UPGRADES\0", downgrades = "\0DOWNGRADES\0",
   }, "script template")
   local parts = {
-    UPGRADES = body(r.upgrade, "-- (" .. r.rel .. " has no upgrade())"),
-    DOWNGRADES = body(r.downgrade, "-- (" .. r.rel .. " has no downgrade())"),
+    UPGRADES = body(r.upgrade),
+    DOWNGRADES = body(r.downgrade),
   }
   text = text:gsub("[ \t]*%z(%u+)%z", parts)
   return text:sub(-1) == "\n" and text or text .. "\n"
+end
+
+-- The header values go into the script's comments and into the graph: the
+-- revision ids (revision, down_revision, depends_on) and branch labels must
+-- pass luamig's own revision-id grammar (core.check_rev_id, the rule
+-- `luamig revision --rev-id` uses: no "+-:@", no "/" nor control
+-- character), else the import is refused at the header's FILE:LINE.
+local function check_ids(records, problems)
+  for _, r in ipairs(records) do
+    local lines = r.lines or {}
+    local function check(key, id)
+      local ok, message = core.check_rev_id(id, true)
+      if not ok then
+        problems[#problems + 1] = ("%s:%s: %s: %s; luamig's revision ids and branch labels cannot "
+          .. "hold it (rename the revision in the Alembic history first)"):format(
+          r.rel, tostring(lines[key] or "?"), key, message)
+      end
+    end
+    if r.revision then check("revision", r.revision) end
+    for _, key in ipairs{"down_revision", "depends_on", "branch_labels"} do
+      for _, id in ipairs(r[key] or {}) do check(key, id) end
+    end
+  end
 end
 
 -- Imports the Alembic revisions of path into runner's first version
@@ -134,6 +162,7 @@ function M.import(runner, path)
       problems[#problems + 1] = r.rel .. ": no revision = \"...\" line: not an Alembic revision file"
     end
   end
+  if #problems == 0 then check_ids(records, problems) end
   if #problems > 0 then
     fail("import alembic: nothing imported:\n  " .. table.concat(problems, "\n  "))
   end
@@ -154,7 +183,10 @@ function M.import(runner, path)
     end
     seen[r.revision] = r.rel
     r.out = fs.join(target, (r.rel:match("([^/]+)%.py$")) .. ".lua")
-    if fs.kind(r.out) then problems[#problems + 1] = ("%s: %s already exists"):format(r.rel, r.out) end
+    -- (a symbolic link too, even one pointing nowhere: it is not replaced)
+    if fs.kind(r.out) or os.execute("test -L " .. fs.shell_quote(r.out)) then
+      problems[#problems + 1] = ("%s: %s already exists"):format(r.rel, r.out)
+    end
   end
   if #problems > 0 then
     fail("import alembic: nothing imported:\n  " .. table.concat(problems, "\n  "))
@@ -163,10 +195,13 @@ function M.import(runner, path)
     local ok, err = fs.mkdir_p(target)
     if not ok then fail(("import alembic: cannot create %s: %s"):format(target, err)) end
   end
-  local result = {dir = dir, target = target, written = {}, untranslated = {}}
+  local result = {dir = dir, target = target, written = {}, untranslated = {}, notes = {}, had_scripts = next(existing) ~= nil}
   for _, r in ipairs(records) do
     fs.write_new_file(r.out, script_text(r))
     result.written[#result.written + 1] = {path = r.out, revision = r.revision, source = r.rel}
+    for _, u in ipairs(r.notes or {}) do
+      result.notes[#result.notes + 1] = {source = r.rel, line = u[1], what = u[2], script = r.out}
+    end
     for _, u in ipairs(r.untranslated or {}) do
       result.untranslated[#result.untranslated + 1] = {source = r.rel, line = u[1], what = u[2], script = r.out}
     end

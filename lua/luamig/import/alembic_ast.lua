@@ -166,12 +166,50 @@ SIMPLE_TYPES = {
     "REAL": "real", "DOUBLE_PRECISION": "double",
 }
 
+def module_imports(tree):
+    """name -> the dotted path it was imported as, for the file's module-level
+    imports ("sa" -> "sqlalchemy", "String" -> "sqlalchemy.Text" for
+    from sqlalchemy import Text as String); "*" -> the modules imported with *."""
+    imports = {"*": []}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    imports[a.asname] = a.name
+                else:
+                    head = a.name.split(".")[0]
+                    imports[head] = head
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for a in node.names:
+                if a.name == "*":
+                    imports["*"].append(node.module)
+                else:
+                    imports[a.asname or a.name] = node.module + "." + a.name
+    return imports
+
+def resolve_type_name(name, ctx):
+    """The dotted path a type's name stands for, through the file's imports;
+    refuses a name that is not imported or not SQLAlchemy's (sqlmodel's)."""
+    if not name:
+        return None
+    head, _, rest = name.partition(".")
+    full = ctx.imports.get(head)
+    if full is None:
+        star = [m for m in ctx.imports["*"] if m.split(".")[0] in ("sqlalchemy", "sqlmodel")]
+        if not star:
+            raise Untranslatable("type %s: %s is not imported from SQLAlchemy in this file" % (name, head))
+        full = star[0] + "." + head
+    full = full + ("." + rest if rest else "")
+    if full.split(".")[0] not in ("sqlalchemy", "sqlmodel"):
+        raise Untranslatable("type %s: it is %s, not a SQLAlchemy type" % (name, full))
+    return full
+
 def type_expr(node, ctx):
     """A SQLAlchemy type -> a Lua expression for luamig's type."""
     if isinstance(node, ast.Name) and node.id in ctx.enums:
         return node.id
     name = dotted(node.func) if isinstance(node, ast.Call) else dotted(node)
-    t = last(name)
+    t = last(resolve_type_name(name, ctx))
     call = node if isinstance(node, ast.Call) else None
     args = call.args if call else []
     kw = kwargs(call) if call else {}
@@ -286,8 +324,9 @@ def fk_parts(call):
     table, col = target.rsplit(".", 1)
     return table, col, kw
 
-def column_expr(call, ctx, where):
-    """sa.Column(...) -> a luamig column entry ({...}) and extra table entries."""
+def column_expr(call, ctx, where, table=None, pk_names=(), after=None):
+    """sa.Column(...) -> a luamig column entry ({...}) and extra table entries;
+    statements to run after the operation are appended to after."""
     no_star(call)
     if not call.args:
         raise Untranslatable("a Column without a name")
@@ -343,8 +382,16 @@ def column_expr(call, ctx, where):
     for k in ("key", "info", "doc", "quote", "system", "server_onupdate"):
         if k in kw and k != "key" and k != "info" and k != "doc":
             raise Untranslatable("Column(%s=...)" % k)
+    both = all(k in kw and const(kw[k]) for k in ("unique", "index"))
+    if both:
+        # SQLAlchemy makes one unique index ix_<table>_<column> (no unique
+        # constraint beside it)
+        if table is None or after is None:
+            raise Untranslatable("Column(index=True, unique=True) in " + where)
+        after.append(fmt("op.create_index", lua_str("ix_%s_%s" % (table, name)), lua_str(table),
+                         lua_value([name]), "{unique = true}"))
     for k in ("primary_key", "nullable", "unique", "index"):
-        if k in kw:
+        if k in kw and not (both and k in ("unique", "index")):
             v = const(kw[k])
             if v is not None:
                 fields.append((k, lua_value(bool(v))))
@@ -352,7 +399,10 @@ def column_expr(call, ctx, where):
         fields.append(("server_default", default_expr(kw["server_default"])))
     if "autoincrement" in kw:
         v = const(kw["autoincrement"])
-        if v in (True, False):
+        is_pk = ("primary_key" in kw and const(kw["primary_key"])) or name in pk_names
+        if v is True and not is_pk:
+            pass                   # SQLAlchemy 1.4 ignores it on a column outside the primary key
+        elif v in (True, False):
             fields.append(("autoincrement", lua_value(v)))
         elif v != "auto":
             raise Untranslatable("autoincrement=%r" % (v,))
@@ -434,8 +484,15 @@ def sa_table(call, ctx):
         if len(a.args) > 1:
             cols.append("{%s, %s}" % (lua_str(cname), type_expr(a.args[1], ctx)))
         else:
-            cols.append("{%s}" % lua_str(cname))
-    return "op.table(%s, {%s})" % (lua_str(name), ", ".join(cols)), [const(a.args[0]) for a in call.args[1:]]
+            cols.append(None)
+    names = [const(a.args[0]) for a in call.args[1:]]
+    if cols and all(c is None for c in cols):
+        # sa.column("a") without a type: bulk_insert takes the table's name
+        # (the database's own types rule online, as under Alembic)
+        return lua_str(name), names
+    if any(c is None for c in cols):
+        raise Untranslatable("table() with typed and untyped columns")
+    return "op.table(%s, {%s})" % (lua_str(name), ", ".join(cols)), names
 
 # ---------------------------------------------------------------- op calls
 
@@ -549,12 +606,16 @@ def translate_op(fn, call, ctx, batch=None):
     if fn == "create_table" and not batch:
         no_star(call)
         name = const(call.args[0], "a table name")
-        entries, extra = [], []
+        entries, extra, after = [], [], []
         kw = kwargs(call)
+        pk_names = set()
+        for a in call.args[1:]:
+            if isinstance(a, ast.Call) and last(dotted(a.func)) == "PrimaryKeyConstraint":
+                pk_names.update(x for x in (const(y) for y in a.args) if isinstance(x, str))
         for a in call.args[1:]:
             f = last(dotted(a.func)) if isinstance(a, ast.Call) else None
             if f == "Column":
-                e, x = column_expr(a, ctx, "create_table")
+                e, x = column_expr(a, ctx, "create_table", const(call.args[0], "a table name"), pk_names, after)
                 entries.append(e); extra += x
             else:
                 tc = table_constraint(a) if isinstance(a, ast.Call) else None
@@ -575,7 +636,7 @@ def translate_op(fn, call, ctx, batch=None):
                 raise Untranslatable("create_table keyword " + k)
         entries += extra
         body = "{\n" + "".join("  " + e + ",\n" for e in entries) + "}"
-        return fmt("op.create_table", lua_str(name), body, opts_table(o))
+        return "\n".join([fmt("op.create_table", lua_str(name), body, opts_table(o))] + after)
     if fn == "drop_table" and not batch:
         a = call_args(call, ["table_name"], fn); no_schema(a); rest(a, {"table_name", "if_exists"}, fn)
         o = [("if_exists", lua_value(const(a["if_exists"])))] if "if_exists" in a else []
@@ -588,9 +649,15 @@ def translate_op(fn, call, ctx, batch=None):
         rest(a, set(T) | {"column", "insert_before", "insert_after", "if_not_exists"}, fn)
         if not (isinstance(a["column"], ast.Call) and last(dotted(a["column"].func)) == "Column"):
             raise Untranslatable("add_column of " + describe(a["column"]))
-        e, x = column_expr(a["column"], ctx, "add_column")
+        after = []
+        e, x = column_expr(a["column"], ctx, "add_column" + (" in a batch block" if batch else ""),
+                           None if batch else const(a["table_name"]), (), after)
         o = [(k, lua_value(const(a[k]))) for k in ("insert_before", "insert_after", "if_not_exists") if k in a]
-        return fmt(p + "add_column", *([lua_str(const(a["table_name"]))] if not batch else []), e, opts_table(o))
+        for k in ("insert_before", "insert_after"):
+            if k in a:
+                note(ctx, "%s=: the column order follows it where Alembic rebuilds the table (SQLite; PostgreSQL too under recreate='always'); luamig places the column on SQLite only" % k)
+        return "\n".join([fmt(p + "add_column", *([lua_str(const(a["table_name"]))] if not batch else []), e,
+                               opts_table(o))] + after)
     if fn == "drop_column":
         a = call_args(call, T + ["column_name"], fn); no_schema(a)
         rest(a, set(T) | {"column_name", "if_exists"}, fn)
@@ -628,6 +695,7 @@ def translate_op(fn, call, ctx, batch=None):
                 o.append((k, lua_str(text_of(v, "postgresql_using"))))
             elif k in ("insert_before", "insert_after") and batch:
                 o.append((k, lua_str(const(v))))
+                note(ctx, "%s=: the column order follows it where Alembic rebuilds the table (SQLite; PostgreSQL too under recreate='always'); luamig places the column on SQLite only" % k)
             elif k.startswith(("mysql_", "mssql_", "oracle_", "mariadb_")) or k == "existing_server_default":
                 pass
             else:
@@ -744,6 +812,21 @@ def translate_op(fn, call, ctx, batch=None):
         raise Untranslatable("op.get_bind(): Python code using the connection")
     raise Untranslatable("%s%s(...): no translation for this operation" % (p, fn))
 
+# The line of the construct an Untranslatable is about: the node the
+# innermost of these functions was given (not the statement's first line).
+def located(fn):
+    def at(node, *args, **kw):
+        try:
+            return fn(node, *args, **kw)
+        except Untranslatable as e:
+            if getattr(e, "lineno", None) is None and hasattr(node, "lineno"):
+                e.lineno = node.lineno
+            raise
+    return at
+
+const, text_of, type_expr, column_expr, default_expr, table_constraint, enum_parts, fk_parts = (
+    located(f) for f in (const, text_of, type_expr, column_expr, default_expr, table_constraint, enum_parts, fk_parts))
+
 # ---------------------------------------------------------------- statements
 
 class Ctx:
@@ -751,6 +834,7 @@ class Ctx:
         self.path, self.lines = path, lines
         self.enums, self.tables = {}, {}
         self.untranslated = []
+        self.notes, self.pending, self.cur_line = [], [], 0
 
 def is_bind(node):
     return isinstance(node, ast.Call) and dotted(node.func) in ("op.get_bind",) and not node.args
@@ -784,10 +868,18 @@ def quote_source(node, ctx, indent):
         out.append("--   " + l[pad:].rstrip() if l.strip() else "--")
     return out
 
-def untranslated(node, what, ctx):
-    ctx.untranslated.append((node.lineno, what))
+def note(ctx, what):
+    """A translated statement whose result may differ from Alembic's: a
+    comment above it and an entry in the report."""
+    ctx.pending.append(what)
+
+def untranslated(node, what, ctx, line=None):
+    """The statement quoted and error(...); line: where in it the construct
+    is (the statement's first line when not known)."""
+    line = line or node.lineno
+    ctx.untranslated.append((line, what))
     lines = quote_source(node, ctx, "")
-    lines.append("error(%s)" % lua_str("not translated: %s:%d: %s" % (ctx.rel, node.lineno, what)))
+    lines.append("error(%s)" % lua_str("not translated: %s:%d: %s" % (ctx.rel, line, what)))
     return lines
 
 def indent(lines):
@@ -811,6 +903,9 @@ def with_block(stmt, ctx, batch):
                 continue
             if k == "recreate":
                 o.append(("recreate", lua_str(const(v))))
+                if const(v) == "always":
+                    note(ctx, "batch_alter_table(recreate='always'): Alembic rebuilds the table on PostgreSQL too "
+                              "(column order, constraints made anew); luamig alters it in place there")
             elif k in ("table_kwargs", "table_args", "reflect_args", "reflect_kwargs") and \
                     isinstance(v, (ast.Dict, ast.Tuple, ast.List)) and not getattr(v, "keys", getattr(v, "elts", None)):
                 pass
@@ -889,10 +984,15 @@ def body_lines(stmts, ctx, batch=None):
             out.append("")
         out += comments_before(s.lineno, ctx)
         ctx.comment_done = max(ctx.comment_done, getattr(s, "end_lineno", s.lineno))
+        outer = ctx.pending
+        ctx.pending = []
         try:
-            out += stmt_lines(s, ctx, batch)
+            lines = stmt_lines(s, ctx, batch)
+            ctx.notes += [(s.lineno, w) for w in ctx.pending]
+            out += ["-- note (%s:%d): %s" % (ctx.rel, s.lineno, w) for w in ctx.pending] + lines
         except Untranslatable as e:
-            out += untranslated(s, str(e), ctx)
+            out += untranslated(s, str(e), ctx, getattr(e, "lineno", None))
+        ctx.pending = outer
     return out
 
 # ---------------------------------------------------------------- a file
@@ -911,6 +1011,19 @@ def header_value(tree, name):
                 return True, Untranslatable, node.lineno
     return False, None, None
 
+def bound_names(node):
+    """The module-level names a statement binds."""
+    names = set()
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        names.add(node.name)
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    else:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+    return names
+
 def one_file(path, rel):
     out = {"path": path, "rel": rel}
     raw = open(path, "rb").read()
@@ -919,13 +1032,18 @@ def one_file(path, rel):
         with tokenize.open(path) as f:
             src = f.read()
     except SyntaxError as e:
-        out["syntax_error"] = "%s:%s: %s" % (rel, e.lineno, e.msg)
+        line = e.lineno
+        if line is None:            # a NUL byte: Python names no line
+            line = raw[:raw.index(b"\0")].count(b"\n") + 1 if b"\0" in raw else 1
+        out["syntax_error"] = "%s:%s: %s" % (rel, line, e.msg)
         return out
-    lines = src.splitlines()
+    # Python's lines: src has universal newlines; str.splitlines would also
+    # split at \f, \v, \x1c-\x1e, \x85, \u2028, \u2029 and shift every line after
+    lines = src.split("\n")
     comments = {}
     try:
         for tok in tokenize.generate_tokens(io.StringIO(src).readline):
-            if tok.type == tokenize.COMMENT and not src.splitlines()[tok.start[0] - 1][:tok.start[1]].strip():
+            if tok.type == tokenize.COMMENT and not lines[tok.start[0] - 1][:tok.start[1]].strip():
                 comments[tok.start[0]] = tok.string
     except (tokenize.TokenError, SyntaxError):
         pass
@@ -947,6 +1065,7 @@ def one_file(path, rel):
             value = list(value)
         if found:
             out[key] = value
+            out.setdefault("lines", {})[key] = line
     m = re.search(r"^\s*Create Date:\s*(.*?)\s*$", doc, re.M)
     if m:
         out["create_date"] = m.group(1)
@@ -956,13 +1075,29 @@ def one_file(path, rel):
     out["message"] = message
     ctx = Ctx(path, lines)
     ctx.rel = rel
+    ctx.imports = module_imports(tree)
     ctx.comments = comments
     for fn in ("upgrade", "downgrade"):
-        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == fn]
+        defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == fn]
         if not defs:
-            out[fn] = None
+            # Alembic fails on this step (AttributeError): so does the script
+            what = "%s() is missing: Alembic fails on this step" % fn
+            ctx.untranslated.append((1, what))
+            out[fn] = "error(%s)" % lua_str("not translated: %s:1: %s" % (rel, what))
             continue
         d = defs[-1]
+        # what the module runs is not the body as written: a decorator, an
+        # async def, or the name bound again after the def
+        rebound = [n for n in tree.body if n.lineno > d.lineno and fn in bound_names(n)]
+        if d.decorator_list or isinstance(d, ast.AsyncFunctionDef) or rebound:
+            node = d.decorator_list[0] if d.decorator_list else (rebound[0] if rebound else d)
+            what = ("%s() has the decorator @%s: the function Alembic runs is not its body" % (fn, describe(node))
+                    if d.decorator_list else
+                    "%s is bound again at line %d: the function Alembic runs is not this body" % (fn, node.lineno)
+                    if rebound else "%s() is an async def" % fn)
+            ctx.comment_done = getattr(d, "end_lineno", d.lineno)
+            out[fn] = "\n".join(untranslated(node, what, ctx))
+            continue
         ctx.comment_done = d.lineno
         ctx.enums, ctx.tables = {}, {}
         # module-level enum and table definitions are visible in the bodies
@@ -983,6 +1118,7 @@ def one_file(path, rel):
         lines_out += comments_before(getattr(d, "end_lineno", d.lineno) + 1, ctx)
         out[fn] = "\n".join(lines_out)
     out["untranslated"] = sorted(set(ctx.untranslated))
+    out["notes"] = sorted(set(ctx.notes))
     return out
 
 # ---------------------------------------------------------------- output
@@ -1003,10 +1139,16 @@ def main():
     result = []
     for f in files:
         rel = f
+        rel = os.path.basename(os.path.dirname(os.path.abspath(f))) + "/" + os.path.basename(f)
+        # rel goes into the scripts' comments: no line break nor control character in it
+        rel = re.sub(r"[\x00-\x1f\x7f]", lambda m: "\\%03d" % ord(m.group()), rel)
         try:
-            result.append(one_file(f, os.path.basename(os.path.dirname(os.path.abspath(f))) + "/" + os.path.basename(f)))
+            result.append(one_file(f, rel))
         except (UnicodeDecodeError, OSError) as e:
             result.append({"path": f, "read_error": str(e)})
+        except (RecursionError, MemoryError):
+            result.append({"path": f, "rel": rel, "header_error": "%s: an expression nested too deeply for "
+                           "Python's parser (RecursionError): split it, or translate the file by hand" % rel})
     sys.stdout.write("return " + lua(result) + "\n")
 
 main()
