@@ -107,11 +107,18 @@ local function with_columns(label)
   end
 end
 
+-- An index is the exception: in a database Alembic made, PostgreSQL never
+-- chose an index's name. Alembic's create_index takes one (op.f(...)), and
+-- SQLAlchemy names a Column(index = True) by its own default convention,
+-- ix_<table>_<column>, with or without a naming convention configured; so
+-- that is what "postgresql" gives too (PostgreSQL's own <table>_<cols>_idx
+-- is only for an index made by SQL without a name).
+
 local postgresql = {
   pk = function(info) return M.pg_object_name(info.table, nil, "pkey") end,
   uq = with_columns("key"),
   fk = with_columns("fkey"),
-  ix = with_columns("idx"),
+  ix = naming.default_naming_convention.ix,
   ck = pg_check,
 }
 
