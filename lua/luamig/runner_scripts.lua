@@ -127,11 +127,6 @@ function Runner:_parent_location(parents)
   end
 end
 
-local function list_or_one(t)
-  if t == nil or #t == 0 then return nil end
-  if #t == 1 then return t[1] end
-  return t
-end
 
 -- A new script: {message, head = "head", splice, branch_label (string or
 -- list), depends_on (list), rev_id, version_path, upgrades, downgrades}.
@@ -207,7 +202,7 @@ function Runner:_write_revision(parents, fields)
   args.script_location, args.version_locations = s.script_location, self:_version_dirs()
   args.version_path = fields.version_path or self:_parent_location(parents)
   args.file_template, args.truncate_slug_length = s.file_template, s.truncate_slug_length
-  args.down_revision, args.existing_ids = list_or_one(parents), existing
+  args.down_revision, args.existing_ids = require("luamig.scaffold.template").scalar_or_list(parents), existing
   local path, record = require("luamig.scaffold").write_revision(args)
   self.records = nil                                  -- the graph changed
   return path, record and record.revision or record

@@ -103,12 +103,6 @@ local function id_list(v, what)
   return #list > 0 and list or nil
 end
 
--- down_revision as a script states it: nil, one id, or a list of two or more.
-local function scalar_or_list(list)
-  if list == nil then return nil end
-  if #list == 1 then return list[1] end
-  return list
-end
 
 local function same(a, b)
   if type(a) ~= "table" or type(b) ~= "table" then return a == b end
@@ -313,7 +307,7 @@ function scaffold.write_revision(opts)
   local revises = down and table.concat(down, ", ") or "<base>"
   local values = {
     revision = quote(rev_id), revision_id = rev_id, revises = revises,
-    down_revision = scaffold.literal(scalar_or_list(down)),
+    down_revision = scaffold.literal(script_template.scalar_or_list(down)),
     branch_labels = scaffold.literal(branch_labels),
     depends_on = scaffold.literal(depends_on),
     message = quote(message), message_comment = comment_text(message),
@@ -328,7 +322,7 @@ function scaffold.write_revision(opts)
   end
   local text = scaffold.render(template_text, values, template_name)
   check_rendered(text, path, template_name, {
-    revision = rev_id, down_revision = scalar_or_list(down), branch_labels = branch_labels,
+    revision = rev_id, down_revision = script_template.scalar_or_list(down), branch_labels = branch_labels,
     depends_on = depends_on, message = message,
   })
 
@@ -337,7 +331,7 @@ function scaffold.write_revision(opts)
   write_new_file(path, text)
   created[#created + 1] = created_file(path)
   return path, {
-    revision = rev_id, down_revision = scalar_or_list(down), branch_labels = branch_labels,
+    revision = rev_id, down_revision = script_template.scalar_or_list(down), branch_labels = branch_labels,
     depends_on = depends_on, message = message, create_date = create_date, path = path,
     created = created,
   }

@@ -77,11 +77,6 @@ local function translate(dir, files)
   return chunk()
 end
 
-local function list_or_one(t)
-  if t == nil or #t == 0 then return nil end
-  if #t == 1 then return t[1] end
-  return t
-end
 
 -- A body: each line indented one level, but a line inside a multi-line
 -- string (the translator marks it with a leading \1 byte) kept as it is.
@@ -108,7 +103,7 @@ local function script_text(r)
     revises = template.comment_text(r.down_revision and table.concat(r.down_revision, ", ") or "<base>"),
     create_date = template.comment_text(r.create_date or "(unknown)"),
     revision = template.quote(r.revision),
-    down_revision = template.literal(list_or_one(r.down_revision)),
+    down_revision = template.literal(template.scalar_or_list(r.down_revision)),
     branch_labels = template.literal(r.branch_labels and #r.branch_labels > 0 and r.branch_labels or nil),
     depends_on = template.literal(r.depends_on and #r.depends_on > 0 and r.depends_on or nil),
     message = template.literal(message),

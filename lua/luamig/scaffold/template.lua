@@ -17,6 +17,14 @@ function M.quote(s) return lua_literal.string(s, true) end
 -- nil -> nil, a string -> "...", a list -> {"a", "b"}.
 function M.literal(v) return lua_literal.literal(v, true) end
 
+-- down_revision as a script states it: nil (none), one id, or a list of
+-- two or more.
+function M.scalar_or_list(list)
+  if list == nil or #list == 0 then return nil end
+  if #list == 1 then return list[1] end
+  return list
+end
+
 -- The script template: a Lua file with ${name} substitutions. The metadata
 -- values (revision, down_revision, branch_labels, depends_on, message)
 -- arrive as Lua literals; create_date, revision_id, revises and
