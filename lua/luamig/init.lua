@@ -163,7 +163,7 @@ function Runner:_op(conn, dialect, emit)
   return op.new{conn = conn, dialect = dialect, x = self.x, tag = self.tag, emit = emit,
                 naming_convention = self.settings.naming_convention,
                 log = function(level, msg) self:_log(level:upper(), msg) end,
-                progress = self.progress}
+                progress = self.progress, on_rename = self.on_rename}
 end
 
 -- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders

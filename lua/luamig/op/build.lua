@@ -214,6 +214,10 @@ function build.alter_column(ctx, opname, tname, pos, name, changes)
   local ch = {kind = "alter_column", name = name, nullable = o.nullable, new_name = o.new_column_name,
               comment = o.comment, using = sql_text(o.using),
               insert_before = o.insert_before, insert_after = o.insert_after}
+  if ctx.on_rename and (o.new_column_name or o.using) then
+    ctx.on_rename(('%s "%s"."%s"%s'):format(opname, tname, name, o.new_column_name
+      and (' to "%s"'):format(o.new_column_name) or " with USING"), check.caller_line())
+  end
   if enum.is_enum(o.type_) then             -- op/enum.lua makes the type; PostgreSQL casts through text
     if ctx.sqlite then
       raise(('%s: column "%s": on SQLite an enum column is a string with a CHECK constraint: change the '

@@ -110,7 +110,10 @@ function M.new(cfg)
   local convention, why = naming_ready.resolve(cfg.naming_convention)
   if not convention then error("luamig.op.new: " .. why, 2) end
   local ctx = {conn = conn, d = d, sqlite = dialect_name == "sqlite", emit = cfg.emit,
-               log = cfg.log or function() end, convention = convention}
+               log = cfg.log or function() end, convention = convention,
+               -- cfg.on_rename(what, where): told of each rename and USING conversion
+               -- as it runs (a squash refuses a range with one: autogenerate cannot see it)
+               on_rename = cfg.on_rename}
   if not conn then offline.attach(ctx, cfg) end
 
   local op = {dialect = dialect_name, x = cfg.x or {}, raw = common.raw, NULL = common.NULL,
@@ -148,6 +151,7 @@ function M.new(cfg)
   function op.rename_table(old, new)
     check_arg("rename_table", 1, "old", old, "name")
     check_arg("rename_table", 2, "new", new, "name")
+    if ctx.on_rename then ctx.on_rename(("rename_table %q to %q"):format(old, new), check.caller_line()) end
     apply.run(ctx, ctx.d.rename_table_sql(old, new))
     if ctx.known then
       local t = ctx.known[old]
