@@ -590,6 +590,29 @@ h.each_db(function(db)
       assert.same(want, got)
     end)
 
+    if pg then  -- E'' strings are PostgreSQL's
+      it("D2: a name a check's comment or escape string mentions is no column of its condition, as for PostgreSQL", function()
+        local cases = {
+          {"d", "d > 0 /* id */"}, {"e", "e > 0 -- id\n"}, {"b", "b <> E'x\\' id '"},
+          {"f", "f > 0 /* a /* nested id */ still id */"}, {"g", "g <> e'\\\\' AND id > 0"},
+        }
+        local cols, sqlcols = {{"id", "integer", primary_key = true}}, {"id integer PRIMARY KEY"}
+        for _, c in ipairs(cases) do
+          cols[#cols + 1] = {c[1], c[1] == "b" and "text" or c[1] == "g" and "text" or "integer", check = c[2]}
+          sqlcols[#sqlcols + 1] = ("%s %s CHECK (%s)"):format(c[1], (c[1] == "b" or c[1] == "g") and "text" or "integer", c[2])
+        end
+        local want = pg_check_names({"CREATE TABLE t (" .. table.concat(sqlcols, ", ") .. ")"})
+        assert.same({"t_b_check", "t_check", "t_d_check", "t_e_check", "t_f_check"}, want)
+        local conn = db.connect()
+        luamig_op.new{conn = conn, log = function() end, naming_convention = convention}.create_table("t", cols)
+        local got = {}
+        for _, c in ipairs(introspect.table(conn, "t").checks) do got[#got + 1] = c.name end
+        conn:close()
+        table.sort(got)
+        assert.same(want, got)
+      end)
+    end
+
     if pg then
       it("3: the postgresql convention names an index as SQLAlchemy names Column(index=True) (the oracle), INCLUDE or not", function()
         local py = [[

@@ -59,15 +59,35 @@ local function condition_columns(condition, table_columns)
   local i, n = 1, #condition
   while i <= n do
     local c = condition:sub(i, i)
-    if c == '"' or c == "'" then                 -- a quoted identifier or a string: doubled quotes inside
+    local two = condition:sub(i, i + 1)
+    if two == "--" then                          -- a comment to the end of the line
+      i = (condition:find("\n", i, true) or n) + 1
+      bare[#bare + 1] = " "
+    elseif two == "/*" then                      -- a comment, nested as PostgreSQL nests them
+      local depth, j = 1, i + 2
+      while j <= n and depth > 0 do
+        local t = condition:sub(j, j + 1)
+        if t == "/*" then depth, j = depth + 1, j + 2
+        elseif t == "*/" then depth, j = depth - 1, j + 2
+        else j = j + 1 end
+      end
+      bare[#bare + 1] = " "
+      i = j
+    elseif c == '"' or c == "'" then             -- a quoted identifier or a string: doubled quotes inside
+      -- E'...' (an escape string): a backslash escapes the next character
+      local escapes = c == "'" and condition:sub(i - 1, i - 1):match("^[Ee]$")
+        and not condition:sub(i - 2, i - 2):match("^[%w_$\128-\255]$")
+      if escapes then bare[#bare] = nil end      -- the E is the string's, not a word
       local j, parts = i + 1, {}
       while j <= n do
         local d = condition:sub(j, j)
-        if d == c then
+        if escapes and d == "\\" then
+          j = j + 1
+        elseif d == c then
           if condition:sub(j + 1, j + 1) ~= c then break end
           j = j + 1
         end
-        parts[#parts + 1] = d
+        parts[#parts + 1] = condition:sub(j, j)
         j = j + 1
       end
       if c == '"' then hit(table.concat(parts)) end
