@@ -790,6 +790,29 @@ h.each_db(function(db)
   local base = rev("a1", nil, [[  op.create_table("t", {{"id", "integer", primary_key = true}, {"name", "text"}})]])
 
   describe("outside attack", function()
+    it("D3: --sql runs nothing, so its messages say what the script holds, and a failure claims nothing stays", function()
+      local dir = h.project({base, rev("b2", "a1", [[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.autocommit_block(function() op.execute("INSERT INTO t (name) VALUES ('x')") end)]])})
+      local url = db.url()
+      local status, out, err = run(dir, url, "upgrade head --sql")
+      assert.equal(0, status, err)
+      assert.truthy(out:find("COMMIT;", 1, true), out)
+      assert.same({"INFO  [luamig] upgrade b2 (revision b2): 1 statement written outside a transaction "
+        .. "(op.autocommit_block): COMMIT; before them and BEGIN; after them in the script"},
+        h.grep(err, "outside a transaction"))
+      local bad = h.project({base, rev("b2", "a1", [[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.autocommit_block(function() op.autocommit_block(function() end) end)]])})
+      status, out, err = run(bad, url, "upgrade head --sql")
+      assert.equal(1, status, out)
+      assert.truthy(err:find("autocommit_block: already inside one (blocks do not nest)", 1, true), err)
+      assert.falsy(err:find("stay applied", 1, true), err)
+      assert.falsy(err:find("is committed", 1, true), err)
+      assert.falsy(err:find("is already committed", 1, true), err)
+      assert.same({}, h.tables(url))
+    end)
+
     if pg then
       it("1: check settles after autogenerate with postgresql_using, ops and opclass in capitals (pg_trgm, BTREE, HASH, a quoted class)", function()
         local dir = h.project({rev("a1", nil, [[

@@ -63,9 +63,11 @@ int lm_run_autocommit_begin(int *ended, struct lm_err *e) {
     return lm_err_set(e, LM_ERROR, "autocommit_block: already inside one (blocks do not nest)");
   if (r->in_tx) {
     if (tx_commit(r, e) != LM_OK) return LM_ERROR;
-    r->committed = r->step_before;                    /* the steps before, and this one's start */
-    r->steps_committed = r->steps_done;
-    r->step_partial = 1;
+    if (r->conn != NULL) {                            /* offline, COMMIT; is only written: nothing ran */
+      r->committed = r->step_before;                  /* the steps before, and this one's start */
+      r->steps_committed = r->steps_done;
+      r->step_partial = 1;
+    }
     r->block_ended_tx = 1;
     *ended = 1;
   }
@@ -83,9 +85,14 @@ int lm_run_autocommit_end(long nstatements, int failed, struct lm_err *e) {
   const struct lm_step *s = r->step;
   char *label = lm_run_step_label(r, s);
   r->block_failed = failed;
-  lm_run_say(r, "INFO", "%s: %ld statement%s ran outside a transaction (op.autocommit_block)%s%s",
-             label, nstatements, nstatements == 1 ? "" : "s", failed ? " before the error in it" : "",
-             ended ? "; what the step did before the block is committed" : "");
+  if (r->conn == NULL)
+    lm_run_say(r, "INFO", "%s: %ld statement%s written outside a transaction (op.autocommit_block)%s",
+               label, nstatements, nstatements == 1 ? "" : "s",
+               ended ? ": COMMIT; before them and BEGIN; after them in the script" : "");
+  else
+    lm_run_say(r, "INFO", "%s: %ld statement%s ran outside a transaction (op.autocommit_block)%s%s",
+               label, nstatements, nstatements == 1 ? "" : "s", failed ? " before the error in it" : "",
+               ended ? "; what the step did before the block is committed" : "");
   free(label);
   if (ended && !failed && tx_begin(r, e) != LM_OK) return LM_ERROR;
   return LM_OK;
