@@ -19,7 +19,6 @@
 -- Types in the model are generic names ("string(255)", "numeric(10,2)"),
 -- or the database's own type name, lower-cased, when no generic one fits.
 local core = require "luamig.core"
-local sqltext = require "luamig.sqltext"
 local values = require "luamig.dialect.values"
 local naming = require "luamig.dialect.naming"
 local types = require "luamig.dialect.types"
