@@ -702,15 +702,22 @@ local function text80(s)
   return s
 end
 
--- The line (1 for the first) of byte i of sql.
-local function line_of(sql, i)
-  local _, n = sql:sub(1, i - 1):gsub("\n", "")
-  return n + 1
+-- line_of(i): the line (1 for the first) of byte i of sql; linear over
+-- calls with i rising.
+local function lines(sql)
+  local pos, line = 1, 1
+  return function(i)
+    if i < pos then pos, line = 1, 1 end
+    local _, n = sql:sub(pos, i - 1):gsub("\n", "")
+    pos, line = i, line + n
+    return line
+  end
 end
 
 local function classify(sql, dialect)
   local toks = sqltext.tokens(sql, dialect)
   local out = {}
+  local line_of = lines(sql)
   local open = toks.unterminated
   if open then
     -- PostgreSQL reads the whole string before it runs any of it: one
@@ -719,7 +726,7 @@ local function classify(sql, dialect)
     for _, st in ipairs(statements(toks)) do
       if toks[st[1]].s <= open.s then first = toks[st[1]].s end
     end
-    return {{op = "unjudged", offset = first - 1, line = line_of(sql, first), text = text80(sql:sub(first)), options = {},
+    return {{op = "unjudged", offset = first - 1, line = line_of(first), text = text80(sql:sub(first)), options = {},
       why = ("unterminated %s starting at byte %d: the classifier reads nothing of this SQL"):format(open.what, open.s - 1)}}
   end
   for _, st in ipairs(statements(toks)) do
@@ -734,7 +741,7 @@ local function classify(sql, dialect)
         or ("the classifier failed on this statement: " .. tostring(res)))
     end
     local offset, text = toks[st[1]].s - 1, text80(sqltext.text(sql, toks, st[1], st[2]))
-    local line = line_of(sql, toks[st[1]].s)
+    local line = line_of(toks[st[1]].s)
     for k = before + 1, #out do
       out[k].offset, out[k].line, out[k].text = offset, line, text
       out[k].options = out[k].options or {}
