@@ -198,6 +198,11 @@ local PG = {
     {{op = "transaction", options = {statement = "BEGIN"}}, {op = "transaction", options = {statement = "BEGIN"}},
      {op = "transaction", options = {statement = "COMMIT"}}, {op = "transaction", options = {statement = "COMMIT"}},
      {op = "transaction", options = {statement = "ROLLBACK"}}, {op = "transaction", options = {statement = "SAVEPOINT"}}}},
+  -- LOCK TABLE
+  {"LOCK TABLE ONLY orders IN SHARE ROW EXCLUSIVE MODE NOWAIT",
+    {{op = "lock_table", table = "orders", options = {mode = "SHARE ROW EXCLUSIVE"}}}},
+  {"LOCK a, s.b", {{op = "lock_table", table = "a", options = {mode = "ACCESS EXCLUSIVE"}},
+    {op = "lock_table", table = "b", schema = "s", options = {mode = "ACCESS EXCLUSIVE"}}}},
   -- types, extensions
   {"CREATE TYPE mood AS ENUM ('a')", {{op = "create_enum", name = "mood"}}},
   {"CREATE TYPE pair AS (a int, b int)", {{op = "create_type", name = "pair"}}},
@@ -219,6 +224,10 @@ local PG = {
   {"GRANT SELECT ON t TO x", {{op = "unjudged",
     why = "could not read this GRANT statement: not one of the forms the classifier knows (doc/safety.md), or not valid PostgreSQL"}}},
   {"VACUUM t", {{op = "unjudged"}}},
+  {"CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO u VALUES (1); DELETE FROM v)",
+    {{op = "unjudged", why = "CREATE RULE is not read by the classifier"}}},
+  {'ALTER TABLE U&"d\\0061t" ADD c int',
+    {{op = "unjudged", why = "U&'...' / U&\"...\" Unicode escapes are not read by the classifier"}}},
   {"ALTER INDEX ix RENAME TO ix2", {{op = "unjudged", why = "ALTER INDEX is not read by the classifier"}}},
   {"ALTER TABLE", {{op = "unjudged"}}},
   {"CREATE INDEX ON", {{op = "unjudged"}}},
@@ -249,6 +258,9 @@ local SQLITE = {
   {"PRAGMA foreign_keys = OFF", {{op = "set", options = {name = "foreign_keys", value = "OFF"}}}},
   {"PRAGMA main.foreign_key_check(t)", {{op = "set", options = {name = "foreign_key_check", value = "t"}}}},
   {"BEGIN IMMEDIATE TRANSACTION", {{op = "transaction", options = {statement = "BEGIN"}}}},
+  {"ALTER TABLE t ALTER COLUMN c TYPE int", {{op = "unjudged", table = "t",
+    why = "could not read the ALTER TABLE action \"ALTER COLUMN c TYPE int\" (SQLite's ALTER TABLE takes only ADD COLUMN, DROP COLUMN and RENAME)"}}},
+  {"ALTER TABLE t ADD CONSTRAINT ck CHECK (a > 0)", {{op = "unjudged", table = "t"}}},
   {"CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM u; UPDATE u SET a = CASE WHEN 1 THEN 2 END; END",
     {{op = "unjudged", why = "CREATE TRIGGER is not read by the classifier"}}},
 }
@@ -361,6 +373,12 @@ describe("lint.sql.classify, unterminated quotes and comments", function()
     assert.same({k = "string", v = "x'y", s = 8, e = 13}, t[2])
   end)
 
+  it("no statement, no descriptor: an empty string, comments, lone semicolons", function()
+    assert.same({}, classify("", "postgresql"))
+    assert.same({}, classify(" ;; -- CREATE INDEX i ON t (a)\n /* DROP TABLE t */ ;", "postgresql"))
+    assert.same({}, classify("\n\t", "sqlite"))
+  end)
+
   it("an SQL that is no string is unjudged, not an error", function()
     local got = classify(nil, "postgresql")
     assert.equal("unjudged", got[1].op)
@@ -374,7 +392,7 @@ for _, o in ipairs{"create_index", "drop_index", "add_column", "drop_column", "a
   "drop_table", "rename_table", "create_foreign_key", "create_check_constraint", "create_unique_constraint",
   "create_primary_key", "drop_constraint", "validate_constraint", "rename_constraint", "set_schema", "dml", "set",
   "transaction", "create_enum", "create_type", "add_enum_value", "rename_enum_value", "drop_enum", "create_extension",
-  "drop_extension", "unjudged"} do KNOWN_OPS[o] = true end
+  "drop_extension", "lock_table", "unjudged"} do KNOWN_OPS[o] = true end
 
 local function well_formed(sql, got)
   assert.equal("table", type(got))
@@ -461,6 +479,7 @@ CREATE TABLE orders (id int PRIMARY KEY, a int, b text, d text, e int, status te
 CREATE TABLE "Orders" (id int PRIMARY KEY, a int);
 CREATE TABLE "My Schema".items (id int PRIMARY KEY, n int, CONSTRAINT ck_n CHECK (n > 0) NOT VALID);
 CREATE TABLE "we;ird" ("a b" int);
+CREATE TABLE "Üni" (a int);
 CREATE TABLE ]] .. ("l"):rep(63) .. [[ (a int);
 CREATE UNIQUE INDEX ix_uq ON orders (a);
 CREATE INDEX ix_b ON orders (b);
@@ -488,6 +507,9 @@ local ORACLE = {
   {'DROP TABLE "Orders", "My Schema".items', {Orders = "AccessExclusiveLock", ["My Schema.items"] = "AccessExclusiveLock"}},
   {"TRUNCATE Orders", {orders = "AccessExclusiveLock"}},
   {"UPDATE orders SET a = 1", {orders = "RowExclusiveLock"}},
+  {"CREATE INDEX ON ÜNI (a)", {["Üni"] = "ShareLock"}},
+  {"LOCK TABLE orders IN SHARE MODE", {orders = "ShareLock"}},
+  {'LOCK "Orders", "My Schema".items', {Orders = "AccessExclusiveLock", ["My Schema.items"] = "AccessExclusiveLock"}},
   {'DELETE FROM "Orders" WHERE id = 1', {Orders = "RowExclusiveLock"}},
   {"INSERT INTO public.orders (id) VALUES (1)", {orders = "RowExclusiveLock"}},
 }

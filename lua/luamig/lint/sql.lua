@@ -246,7 +246,20 @@ local function table_constraint(p, tbl, schema)
 end
 
 -- One ALTER TABLE action in toks[a..b].
+-- What SQLite's ALTER TABLE takes: ADD [COLUMN], DROP [COLUMN], RENAME.
+local function sqlite_action(p)
+  local u = p:up()
+  if u == "RENAME" then return true end
+  if u == "ADD" or u == "DROP" then
+    local w = p:up(1)
+    return not (w == "CONSTRAINT" or w == "FOREIGN" or w == "CHECK" or w == "UNIQUE" or w == "PRIMARY"
+      or w == "EXCLUDE")
+  end
+  return false
+end
+
 local function alter_action(p, tbl, schema, out)
+  if p.dialect == "sqlite" and not sqlite_action(p) then return nil end
   local function add(d)
     d.table, d.schema = d.table or tbl, d.schema or schema
     out[#out + 1] = d
@@ -336,7 +349,8 @@ local function alter_table(p, out)
     local ok = alter_action(sub, tbl, schema, out)
     if not ok then
       for k = #out, before + 1, -1 do out[k] = nil end
-      out[#out + 1] = unjudged(("could not read the ALTER TABLE action %q"):format(sub:text(part[1], part[2]):sub(1, 60)),
+      out[#out + 1] = unjudged(("could not read the ALTER TABLE action %q%s"):format(sub:text(part[1], part[2]):sub(1, 60),
+        p.dialect == "sqlite" and " (SQLite's ALTER TABLE takes only ADD COLUMN, DROP COLUMN and RENAME)" or ""),
         {table = tbl, schema = schema})
     end
   end
@@ -512,6 +526,25 @@ local function dml(p, out)
   return true
 end
 
+-- LOCK [TABLE] [ONLY] a [*], ... [IN mode MODE] [NOWAIT]
+local function lock(p, out)
+  p:kw("TABLE")
+  p:kw("ONLY")
+  local list = names(p)
+  if not list then return nil end
+  local mode = "ACCESS EXCLUSIVE"
+  if p:kw("IN") then
+    local s = p.i
+    local e = p:find(function(w) return w == "MODE" end)
+    if e > p.last or e == s then return nil end
+    mode = p:text(s, e - 1):upper():gsub("%s+", " ")
+  end
+  for _, n in ipairs(list) do
+    out[#out + 1] = {op = "lock_table", table = n[1], schema = n[2], options = {mode = mode}}
+  end
+  return true
+end
+
 local function truncate(p, out)
   p:kw("TABLE")
   p:kw("ONLY")
@@ -606,6 +639,13 @@ local function create(p, out)
 end
 
 local function statement(p, out)
+  for j = p.first, p.last - 1 do
+    local t, n = p.toks[j], p.toks[j + 1]
+    if upper(t) == "U" and is(n, "&") and n.s == t.e + 1 then
+      out[#out + 1] = unjudged("U&'...' / U&\"...\" Unicode escapes are not read by the classifier")
+      return true
+    end
+  end
   local u = p:up()
   if u == "EXPLAIN" then
     -- EXPLAIN ANALYZE runs the statement; plain EXPLAIN does not
@@ -641,6 +681,7 @@ local function statement(p, out)
     end
     out[#out + 1] = unjudged(("ALTER %s is not read by the classifier"):format(p:up() or "?"))
     return true
+  elseif u == "LOCK" then return lock(p, out)
   elseif u == "DROP" then return drop(p, out)
   elseif u == "TRUNCATE" then return truncate(p, out)
   elseif u == "COPY" then return copy(p, out)
@@ -663,15 +704,18 @@ local function statement(p, out)
 end
 
 -- The statements of toks: {first, last} index pairs, split at ";" except
--- inside BEGIN ATOMIC ... END (a PostgreSQL SQL-standard function body) and
--- CREATE TRIGGER ... BEGIN ... END (SQLite).
+-- inside parentheses (CREATE RULE ... DO (a; b)), BEGIN ATOMIC ... END (a
+-- PostgreSQL SQL-standard function body) and CREATE TRIGGER ... BEGIN ...
+-- END (SQLite).
 local function statements(toks)
   local list, start = {}, 1
-  local block, depth, head = false, 0, nil
+  local block, depth, head, parens = false, 0, nil, 0
   for j = 1, #toks do
     local t = toks[j]
     local u = upper(t)
     if j == start then head = u end
+    if is(t, "(") then parens = parens + 1
+    elseif is(t, ")") then parens = math.max(parens - 1, 0) end
     if block then
       if u == "CASE" or u == "BEGIN" then depth = depth + 1
       elseif u == "END" then
@@ -683,7 +727,7 @@ local function statements(toks)
       local trigger = w1 == "TRIGGER" or ((w1 == "TEMP" or w1 == "TEMPORARY") and w2 == "TRIGGER")
       if upper(toks[j + 1]) == "ATOMIC" or trigger then block, depth = true, 1 end
     end
-    if not block and is(t, ";") then
+    if not block and parens == 0 and is(t, ";") then
       if j > start then list[#list + 1] = {start, j - 1} end
       start = j + 1
     end
