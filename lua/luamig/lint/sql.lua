@@ -692,7 +692,7 @@ local function statement(p, out)
   elseif u == "CALL" then
     out[#out + 1] = unjudged("CALL runs a procedure whose body the classifier does not read")
     return true
-  elseif TRANSACTION[u] then
+  elseif TRANSACTION[u] and (u ~= "PREPARE" or p:up() == "TRANSACTION") then
     out[#out + 1] = {op = "transaction", options = {statement = TRANSACTION[u]}}
     return true
   elseif u == "INSERT" or u == "UPDATE" or u == "DELETE" or u == "MERGE" or u == "WITH" or u == "SELECT"
