@@ -194,10 +194,21 @@ local function column_def(p, tbl, schema, out)
         else break end
       end
     elseif p:kw("GENERATED") then
+      -- GENERATED {ALWAYS | BY DEFAULT} AS {IDENTITY [(...)] | (e) STORED}
       local s = p.i
-      local e = p:find(function(w, _, j) return j > s and COLSTOP[w] and w ~= "AS" end) - 1
-      opts.computed = p:text(s, e)
-      p.i = e + 1
+      if not p:kw("ALWAYS") then p:kw("BY", "DEFAULT") end
+      p:kw("AS")
+      local identity = p:kw("IDENTITY")
+      p:group()
+      if p:up() == "STORED" then p.i = p.i + 1 end
+      if p.i == s then p.i = p.i + 1 end
+      if identity then opts.identity = p:text(s, p.i - 1) else opts.computed = p:text(s, p.i - 1) end
+    elseif p:up() == "AS" and is(p:tok(1), "(") then   -- SQLite's c AS (expr) [STORED|VIRTUAL]
+      local s = p.i
+      p.i = p.i + 1
+      p:group()
+      if p:up() == "STORED" or p:up() == "VIRTUAL" then p.i = p.i + 1 end
+      opts.computed = p:text(s, p.i - 1)
     else
       -- COLLATE x, COMPRESSION x, DEFERRABLE, INITIALLY ..., anything else
       if not p:group() then p.i = p.i + 1 end
@@ -362,15 +373,17 @@ local function create_index(p, out)
   if not p:kw("INDEX") then return nil end
   local conc = p.dialect == "postgresql" and p:kw("CONCURRENTLY")
   local ine = p:kw("IF", "NOT", "EXISTS")
-  local name
+  local name, ischema
   if p:up() ~= "ON" then
-    name = p:name()
+    name, ischema = p:name()
     if not name then return nil end
   end
   if not p:kw("ON") then return nil end
   p:kw("ONLY")
   local tbl, schema = p:name()
   if not tbl then return nil end
+  -- SQLite names the schema on the index: CREATE INDEX main.ix ON t
+  if p.dialect == "sqlite" then schema = schema or ischema end
   local opts = {unique = unique, postgresql_concurrently = conc or false, if_not_exists = ine or nil}
   if p:kw("USING") then opts.postgresql_using = p:ident(p:tok()); p.i = p.i + 1 end
   if not is(p:tok(), "(") then return nil end
@@ -773,7 +786,8 @@ local function classify(sql, dialect)
     return {{op = "unjudged", offset = first - 1, line = line_of(first), text = text80(sql:sub(first)), options = {},
       why = ("unterminated %s starting at byte %d: the classifier reads nothing of this SQL"):format(open.what, open.s - 1)}}
   end
-  for _, st in ipairs(statements(toks)) do
+  local list = statements(toks)
+  for _, st in ipairs(list) do
     local p = parser(sql, toks, st[1], st[2], dialect)
     local before = #out
     local ok, res = pcall(statement, p, out)
@@ -789,6 +803,11 @@ local function classify(sql, dialect)
     for k = before + 1, #out do
       out[k].offset, out[k].line, out[k].text = offset, line, text
       out[k].options = out[k].options or {}
+      -- PostgreSQL runs the statements of one text as one transaction
+      if #list > 1 and out[k].options.postgresql_concurrently then
+        out[k].note = ("CONCURRENTLY in a text of %d statements: PostgreSQL runs them as one transaction, "
+          .. "and refuses it there; give it an op.execute of its own"):format(#list)
+      end
     end
   end
   return out
