@@ -600,6 +600,30 @@ describe("[postgresql] lint.sql.classify against PostgreSQL (the oracle)", funct
     c2:close()
   end)
 
+  it("hostile names: the table PostgreSQL locks is the descriptor's, for ADD COLUMN and CREATE INDEX", function()
+    local names = {"select", 'we"ird', "a b", "back\\slash", "semi;colon", "--dash", "/*c*/", "$1", "$$", "$q$",
+      "new\nline", "tab\tx", "Ünïcödé", "😀", "E'x'", ("n"):rep(64), ("ж"):rep(40)}
+    for _, name in ipairs(names) do
+      local q = core.quote_ident(name)
+      conn:exec("CREATE TABLE " .. q .. " (a int)")
+      local real = conn:query("SELECT relname AS r FROM pg_class WHERE oid = to_regclass($1)", {q})[1].r
+      for _, sql in ipairs{("ALTER TABLE %s ADD COLUMN x int"):format(q), ("CREATE INDEX ON public.%s (a)"):format(q)} do
+        local ds = classify(sql, "postgresql")
+        assert.equal(1, #ds, sql)
+        assert.equal(real, ds[1].table, sql)
+        conn:exec("BEGIN")
+        conn:exec(sql)
+        local rows = conn:query([[SELECT c.relname AS r FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND c.relkind = 'r'
+            AND c.relnamespace = 'public'::regnamespace]])
+        conn:exec("ROLLBACK")
+        assert.equal(1, #rows, sql)
+        assert.equal(rows[1].r, ds[1].table, sql)
+      end
+      conn:exec("DROP TABLE " .. q)
+    end
+  end)
+
   it("CONCURRENTLY in a text of several statements has a note, and PostgreSQL refuses it", function()
     for _, sql in ipairs{"SELECT 1; CREATE INDEX CONCURRENTLY ixm ON orders (d)",
                          "COMMIT; DROP INDEX CONCURRENTLY ix_b; BEGIN"} do
@@ -669,6 +693,17 @@ describe("[sqlite] lint.sql.classify against SQLite", function()
       elseif d.op == "create_table" then
         assert.equal(1, #conn:query("SELECT 1 FROM sqlite_master WHERE name = ?", {d.table}))
       end
+    end
+    -- hostile names, SQLite's quoting: the column lands on the descriptor's table
+    for _, name in ipairs{"select", 'we"ird', "a b", "semi;colon", "--dash", "[x]", "`y`", "$$", "Ünïcödé", "new\nline"} do
+      local q = '"' .. name:gsub('"', '""') .. '"'
+      conn:exec("CREATE TABLE " .. q .. " (a)")
+      local sql = ("ALTER TABLE %s ADD COLUMN z INTEGER; CREATE INDEX %s ON %s (z)"):format(q, core.quote_ident(name .. "_ix"), q)
+      local ds = classify(sql, "sqlite")
+      conn:exec(sql)
+      assert.equal(name, ds[1].table)
+      assert.equal(1, #conn:query("SELECT 1 FROM pragma_table_info(?) WHERE name = 'z'", {ds[1].table}))
+      assert.equal(ds[2].table, conn:query("SELECT tbl_name FROM sqlite_master WHERE name = ?", {ds[2].name})[1].tbl_name)
     end
     -- the trigger's body did not split: one statement, and the trigger is there
     assert.equal(1, #conn:query("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'tr'"))
