@@ -34,9 +34,9 @@ local function column_def(p, tbl, schema, out)
     if p:kw("CONSTRAINT") then
       cname = p:ident(p:tok()); p.i = p.i + 1
     elseif p:kw("NOT", "NULL") then
-      opts.nullable = false
+      opts.nullable, cname = false, nil
     elseif u == "NULL" then
-      p.i = p.i + 1; opts.nullable = true
+      p.i = p.i + 1; opts.nullable, cname = true, nil
     elseif p:kw("DEFAULT") then
       local s = p.i
       local e = p:find(function(w, _, j)
@@ -45,7 +45,7 @@ local function column_def(p, tbl, schema, out)
         if w == "NULL" then return upper(p.toks[j - 1]) ~= "IS" and upper(p.toks[j - 1]) ~= "NOT" end
         return COLSTOP[w] and w ~= "AS" and w ~= "COLLATE"
       end) - 1
-      opts.server_default = p:text(s, e)
+      opts.server_default, cname = p:text(s, e), nil
       p.i = e + 1
     elseif p:kw("CHECK") then
       local s = p.i
