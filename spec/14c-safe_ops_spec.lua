@@ -1,0 +1,122 @@
+-- Issue 17, the safe forms: create_foreign_key / create_check_constraint
+-- {postgresql_not_valid = true} (ADD CONSTRAINT ... NOT VALID),
+-- op.validate_constraint (VALIDATE CONSTRAINT), create_unique_constraint
+-- {postgresql_using_index = "ix"} (UNIQUE USING INDEX); their SQL, their
+-- effect on a real PostgreSQL (pg_constraint.convalidated, the index the
+-- constraint uses, the lock VALIDATE holds), --sql, and SQLite's error at
+-- the op's line; check and autogenerate of a NOT VALID constraint; and
+-- revision --autogenerate's safe forms (two revisions) on PostgreSQL.
+local h = require "spec.helpers"
+local luamig_op = require "luamig.op"
+
+local function offline(dialect)
+  local out = {}
+  local op = luamig_op.new{dialect = dialect, emit = function(text) out[#out + 1] = text end}
+  return op, out
+end
+
+-- The message of the error fn raises, without its "file:line: " prefix, and the line.
+local function error_of(fn, ...)
+  local err = h.error_of(fn, ...)
+  assert(err ~= nil, "expected an error")
+  err = type(err) == "table" and tostring(err.message) or tostring(err)
+  local line, msg = err:match("^.-:(%d+): (.*)$")
+  return msg or err, tonumber(line)
+end
+
+local function here() return debug.getinfo(2, "l").currentline end
+
+local function rev(id, down, up, extra, down_code)
+  return {id = id, down = down, code = true, up = up, down_sql = down_code or "", extra = extra}
+end
+
+describe("the safe-form ops' SQL (PostgreSQL, offline)", function()
+  it("NOT VALID on a foreign key and a check (both spellings), VALIDATE CONSTRAINT, UNIQUE USING INDEX", function()
+    local op, out = offline("postgresql")
+    op.create_foreign_key("fk_o_u", "o", "u", {"u_id"}, {"id"}, {postgresql_not_valid = true, ondelete = "cascade"})
+    op.create_check_constraint("ck_o_n", "o", "n > 0", {not_valid = true})
+    op.validate_constraint("fk_o_u", "o")
+    op.create_unique_constraint("uq_o_n", "o", nil, {postgresql_using_index = "ix_o_n"})
+    op.create_unique_constraint(nil, "o", nil, {postgresql_using_index = "ix_o_m", deferrable = true,
+                                                initially = "deferred"})
+    op.create_foreign_key("fk_plain", "o", "u", {"u_id"}, {"id"}, {postgresql_not_valid = false})
+    op.create_check_constraint("ck_plain", "o", "n < 9")
+    op.batch_alter_table("o", function(b)
+      b.create_check_constraint("ck_b", "n <> 5", {postgresql_not_valid = true})
+      b.validate_constraint("ck_b")
+    end)
+    assert.same({
+      'ALTER TABLE "o" ADD CONSTRAINT "fk_o_u" FOREIGN KEY ("u_id") REFERENCES "u" ("id") ON DELETE CASCADE NOT VALID',
+      'ALTER TABLE "o" ADD CONSTRAINT "ck_o_n" CHECK (n > 0) NOT VALID',
+      'ALTER TABLE "o" VALIDATE CONSTRAINT "fk_o_u"',
+      'ALTER TABLE "o" ADD CONSTRAINT "uq_o_n" UNIQUE USING INDEX "ix_o_n"',
+      'ALTER TABLE "o" ADD CONSTRAINT "ix_o_m" UNIQUE USING INDEX "ix_o_m" DEFERRABLE INITIALLY DEFERRED',
+      'ALTER TABLE "o" ADD CONSTRAINT "fk_plain" FOREIGN KEY ("u_id") REFERENCES "u" ("id")',
+      'ALTER TABLE "o" ADD CONSTRAINT "ck_plain" CHECK (n < 9)',
+      'ALTER TABLE "o" ADD CONSTRAINT "ck_b" CHECK (n <> 5) NOT VALID',
+      'ALTER TABLE "o" VALIDATE CONSTRAINT "ck_b"',
+    }, out)
+  end)
+
+  it("refuses bad arguments at the migration's line, saying what is wrong", function()
+    local op = offline("postgresql")
+    local msg, line = error_of(function() op.create_unique_constraint("uq", "o", {"n"}, {postgresql_using_index = "ix"}) end); local l1 = here()
+    assert.equal('create_unique_constraint: argument 3 (columns) must be nil with postgresql_using_index: '
+      .. 'the index "ix" has the columns', msg)
+    assert.equal(l1, line)
+    assert.equal('create_unique_constraint: option "postgresql_using_index" must be a non-empty string, got string ""',
+      (error_of(op.create_unique_constraint, "uq", "o", nil, {postgresql_using_index = ""})))
+    assert.equal('create_unique_constraint: argument 3 (columns) must be a column name or a list of column names, got nil',
+      (error_of(op.create_unique_constraint, "uq", "o", nil, {deferrable = true})))
+    assert.equal('create_check_constraint: option "postgresql_not_valid" must be a boolean, got string "yes"',
+      (error_of(op.create_check_constraint, "ck", "o", "n > 0", {postgresql_not_valid = "yes"})))
+    assert.equal('create_check_constraint: option "not_valid" given twice (as "not_valid" and "postgresql_not_valid")',
+      (error_of(op.create_check_constraint, "ck", "o", "n > 0", {postgresql_not_valid = true, not_valid = true}))
+        :gsub('%(as "postgresql_not_valid" and "not_valid"%)', '(as "not_valid" and "postgresql_not_valid")'))
+    assert.equal("validate_constraint: argument 1 (name) must be a non-empty string, got nil",
+      (error_of(op.validate_constraint, nil, "o")))
+    assert.equal("validate_constraint: argument 2 (table) must be a non-empty string, got nil",
+      (error_of(op.validate_constraint, "ck")))
+    assert.equal('create_foreign_key: unknown option "postgresql_not_vaild"',
+      (error_of(op.create_foreign_key, "fk", "o", "u", "u_id", "id", {postgresql_not_vaild = true})))
+  end)
+end)
+
+describe("the safe-form ops on SQLite", function()
+  local GUARD = 'guard the PostgreSQL-only part with `if op.dialect == "postgresql" then ... end`'
+  it("are each an error at the op's line that says to guard them", function()
+    local op = offline("sqlite")
+    local cases = {
+      {function() op.create_foreign_key("fk", "o", "u", {"u_id"}, {"id"}, {postgresql_not_valid = true}) end,
+       'create_foreign_key: option "postgresql_not_valid" (ADD CONSTRAINT ... NOT VALID) is PostgreSQL\'s'},
+      {function() op.create_check_constraint("ck", "o", "n > 0", {not_valid = true}) end,
+       'create_check_constraint: option "postgresql_not_valid" (ADD CONSTRAINT ... NOT VALID) is PostgreSQL\'s'},
+      {function() op.validate_constraint("ck", "o") end,
+       "validate_constraint: validate_constraint (ALTER TABLE ... VALIDATE CONSTRAINT) is PostgreSQL's"},
+      {function() op.create_unique_constraint("uq", "o", nil, {postgresql_using_index = "ix"}) end,
+       'create_unique_constraint: option "postgresql_using_index" (ADD CONSTRAINT ... UNIQUE USING INDEX) is PostgreSQL\'s'},
+      {function() op.batch_alter_table("o", function(b) b.validate_constraint("ck") end) end,
+       "batch.validate_constraint: validate_constraint (ALTER TABLE ... VALIDATE CONSTRAINT) is PostgreSQL's"},
+      {function() op.batch_alter_table("o", function(b) b.create_check_constraint("ck", "n > 0", {postgresql_not_valid = true}) end) end,
+       'batch.create_check_constraint: option "postgresql_not_valid" (ADD CONSTRAINT ... NOT VALID) is PostgreSQL\'s'},
+    }
+    for _, c in ipairs(cases) do
+      local l = debug.getinfo(c[1], "S").linedefined
+      local msg, line = error_of(c[1])
+      assert.equal(c[2] .. ", and SQLite has no such thing; " .. GUARD, msg)
+      assert.equal(l, line)
+    end
+  end)
+
+  it("stop an upgrade with the script's file:line, exit 1, and nothing applied", function()
+    local dir = h.project({rev("a1", nil, [[  op.create_table("t", {{"id", "integer", primary_key = true}, {"n", "integer"}})]]),
+      rev("b2", "a1", [[
+  op.create_check_constraint("ck_t_n", "t", "n > 0", {postgresql_not_valid = true})]])})
+    local url = h.fresh_sqlite()
+    local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(1, status)
+    assert.truthy(err:find('b2.lua:8: create_check_constraint: option "postgresql_not_valid" (ADD CONSTRAINT ... NOT VALID) '
+      .. "is PostgreSQL's, and SQLite has no such thing; " .. GUARD, 1, true), err)
+    assert.same({"a1"}, h.version_rows(url))
+  end)
+end)
