@@ -120,3 +120,118 @@ describe("the safe-form ops on SQLite", function()
     assert.same({"a1"}, h.version_rows(url))
   end)
 end)
+
+describe("[postgresql]", function()
+  local core = require "luamig.core"
+  local function run(dir, url, args, env)
+    return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
+  end
+  local function validated(url)
+    local out = {}
+    for _, r in ipairs(h.query(url, "SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'o'::regclass "
+        .. "AND contype IN ('f', 'c', 'u') ORDER BY conname")) do
+      out[r.conname] = r.convalidated
+    end
+    return out
+  end
+  local a1 = rev("a1", nil, [[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.create_table("o", {{"id", "integer", primary_key = true}, {"u_id", "integer"}, {"n", "integer"}})
+  op.create_table("lockseen", {{"step", "text"}, {"relname", "text"}, {"mode", "text"}})
+  op.execute("INSERT INTO u (id) VALUES (1), (2)")
+  op.execute("INSERT INTO o (id, u_id, n) VALUES (1, 1, 10), (2, 2, 20), (3, NULL, 30)")]],
+    nil, '  op.drop_table("lockseen"); op.drop_table("o"); op.drop_table("u")')
+  local b2 = rev("b2", "a1", [[
+  op.create_foreign_key("fk_o_u", "o", "u", {"u_id"}, {"id"}, {postgresql_not_valid = true})
+  op.create_check_constraint("ck_o_n", "o", "n > 0", {not_valid = true})]], nil, [[
+  op.drop_constraint("ck_o_n", "o", {type_ = "check"})
+  op.drop_constraint("fk_o_u", "o", {type_ = "foreignkey"})]])
+  -- the locks the step's own transaction holds after the VALIDATEs (pg_locks)
+  local c3 = rev("c3", "b2", [[
+  op.validate_constraint("fk_o_u", "o")
+  op.validate_constraint("ck_o_n", "o")
+  op.execute("INSERT INTO lockseen SELECT 'c3', c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+    .. "WHERE l.pid = pg_backend_pid() AND c.relname IN ('o', 'u') ORDER BY 2, 3")]], nil,
+    [[  op.execute("DELETE FROM lockseen WHERE step = 'c3'")]])
+  local d4 = rev("d4", "c3", [[
+  op.create_index("ix_o_n", "o", {"n"}, {unique = true, postgresql_concurrently = true, if_not_exists = true})
+  op.create_unique_constraint("uq_o_n", "o", nil, {postgresql_using_index = "ix_o_n"})]], "transactional = false",
+    [[  op.drop_constraint("uq_o_n", "o", {type_ = "unique"})]])
+
+  it("add NOT VALID (convalidated false), VALIDATE under SHARE UPDATE EXCLUSIVE only, make a unique constraint of a concurrent index; and go back down", function()
+    local dir = h.project({a1, b2, c3, d4})
+    local _, url = h.fresh_pg()
+    local status, _, err = run(dir, url, "upgrade b2")
+    assert.equal(0, status, err)
+    assert.same({ck_o_n = false, fk_o_u = false}, validated(url))
+    -- not validated: a new row is checked, the old ones were not scanned
+    local conn = core.connect(url)
+    assert.truthy(tostring(h.error_of(conn.exec, conn, "INSERT INTO o (id, u_id, n) VALUES (9, 7, 1)")):find("fk_o_u", 1, true))
+    assert.truthy(tostring(h.error_of(conn.exec, conn, "INSERT INTO o (id, u_id, n) VALUES (9, 1, -1)")):find("ck_o_n", 1, true))
+    -- VALIDATE while another session has written to o and not committed: it does not wait for it
+    conn:exec("BEGIN")
+    conn:exec("INSERT INTO o (id, u_id, n) VALUES (8, 2, 80)")
+    status, _, err = run(dir, url, "upgrade c3", {PGOPTIONS = "-c lock_timeout=3s"})
+    assert.equal(0, status, err)
+    conn:exec("ROLLBACK")
+    assert.same({ck_o_n = true, fk_o_u = true}, validated(url))
+    -- nothing stronger than SHARE UPDATE EXCLUSIVE on o (the plain ADD takes SHARE ROW EXCLUSIVE on both)
+    assert.same({{relname = "o", mode = "AccessShareLock"}, {relname = "o", mode = "ShareUpdateExclusiveLock"},
+                 {relname = "u", mode = "AccessShareLock"}, {relname = "u", mode = "RowShareLock"}},
+      h.query(url, "SELECT relname, mode FROM lockseen WHERE step = 'c3' ORDER BY 1, 2"))
+    status, _, err = run(dir, url, "upgrade head")
+    assert.equal(0, status, err)
+    assert.same({{conname = "uq_o_n", index = "uq_o_n", convalidated = true}},
+      h.query(url, "SELECT conname, conindid::regclass::text AS index, convalidated FROM pg_constraint "
+        .. "WHERE conrelid = 'o'::regclass AND contype = 'u'"))
+    assert.same({}, h.query(url, "SELECT 1 FROM pg_class WHERE relname = 'ix_o_n'"))     -- renamed to the constraint
+    assert.same({"d4"}, h.version_rows(url))
+    status, _, err = run(dir, url, "downgrade a1")
+    assert.equal(0, status, err)
+    assert.same({}, validated(url))
+    assert.same({{n = 0}}, h.query(url, "SELECT count(*) AS n FROM pg_indexes WHERE tablename = 'o' AND indexname <> 'pk_o'"))
+    conn:close()
+  end)
+
+  it("the plain ADD FOREIGN KEY waits for that writer, and gives up at lock_timeout (the contrast)", function()
+    local dir = h.project({a1, rev("b2", "a1", [[  op.create_foreign_key("fk_o_u", "o", "u", {"u_id"}, {"id"})]])})
+    local _, url = h.fresh_pg()
+    assert.equal(0, (run(dir, url, "upgrade a1")))
+    local conn = core.connect(url)
+    conn:exec("BEGIN")
+    conn:exec("INSERT INTO o (id, u_id, n) VALUES (8, 2, 80)")
+    local status, _, err = run(dir, url, "upgrade head", {PGOPTIONS = "-c lock_timeout=300ms"})
+    conn:exec("ROLLBACK")
+    conn:close()
+    assert.equal(1, status)
+    assert.truthy(err:find("lock timeout", 1, true), err)
+    assert.same({"a1"}, h.version_rows(url))
+  end)
+
+  it("VALIDATE of a constraint the old rows break fails and leaves it NOT VALID; --sql writes the same statements", function()
+    local bad = rev("a1", nil, a1.up .. '\n  op.execute("INSERT INTO o (id, u_id, n) VALUES (4, 99, -4)")', nil, a1.down_sql)
+    local dir = h.project({bad, b2, c3, d4})
+    local _, url = h.fresh_pg()
+    local status, _, err = run(dir, url, "upgrade head")
+    assert.equal(1, status)
+    assert.truthy(err:find('insert or update on table "o" violates foreign key constraint "fk_o_u"', 1, true), err)
+    assert.same({"b2"}, h.version_rows(url))
+    assert.same({ck_o_n = false, fk_o_u = false}, validated(url))
+    local out
+    status, out, err = run(dir, url, "upgrade b2:head --sql")
+    assert.equal(0, status, err)
+    local want = {
+      'ALTER TABLE "o" VALIDATE CONSTRAINT "fk_o_u";',
+      'ALTER TABLE "o" VALIDATE CONSTRAINT "ck_o_n";',
+      'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "ix_o_n" ON "o" ("n");',
+      'ALTER TABLE "o" ADD CONSTRAINT "uq_o_n" UNIQUE USING INDEX "ix_o_n";',
+    }
+    local got = {}
+    for _, l in ipairs(h.lines(out)) do if l:find("CONSTRAINT") or l:find("INDEX") then got[#got + 1] = l end end
+    assert.same(want, got)
+    status, out = run(dir, url, "upgrade base:b2 --sql")
+    assert.equal(0, status)
+    assert.same({'ALTER TABLE "o" ADD CONSTRAINT "fk_o_u" FOREIGN KEY ("u_id") REFERENCES "u" ("id") NOT VALID;',
+                 'ALTER TABLE "o" ADD CONSTRAINT "ck_o_n" CHECK (n > 0) NOT VALID;'}, h.grep(out, "NOT VALID"))
+  end)
+end)
