@@ -235,3 +235,209 @@ describe("[postgresql]", function()
                  'ALTER TABLE "o" ADD CONSTRAINT "ck_o_n" CHECK (n > 0) NOT VALID;'}, h.grep(out, "NOT VALID"))
   end)
 end)
+
+describe("[postgresql] revision --autogenerate's safe forms", function()
+  local function run(dir, url, args, env)
+    return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
+  end
+  local a1 = rev("a1", nil, [[
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.create_table("o", {{"id", "integer", primary_key = true}, {"u_id", "integer"}, {"n", "integer"},
+                        {"code", "text"}, {"note", "text"}})
+  op.execute("INSERT INTO u (id) VALUES (1), (2)")
+  op.execute("INSERT INTO o (id, u_id, n, code) VALUES (1, 1, 10, 'a'), (2, 2, 20, 'b'), (3, NULL, 30, 'c')")]],
+    nil, '  op.drop_table("o"); op.drop_table("u")')
+  local SCHEMA = [[
+function schema(op)
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.create_table("o", {{"id", "integer", primary_key = true}, {"u_id", "integer", references = "u.id"},
+    {"n", "integer", nullable = false}, {"code", "text", unique = true}, {"note", "text"},
+    {check = "n > 0", name = "ck_o_pos"}})
+  op.create_index("ix_o_note", "o", {"note"})
+  op.create_table("p", {{"id", "integer", primary_key = true}, {"o_id", "integer", references = "o.id"},
+    {check = "id > 0", name = "ck_p_pos"}})
+  op.create_index("ix_p_o_id", "p", {"o_id"})
+end
+]]
+  local function project()
+    local dir = h.project({a1}, 'target_schema = "schema.lua"\n')
+    h.write_file(dir .. "/schema.lua", SCHEMA)
+    return dir
+  end
+  local function new_files(dir)
+    local out = {}
+    for _, l in ipairs(h.lines(select(2, h.run("ls " .. h.shell_quote(dir .. "/migrations/versions"))))) do
+      if l ~= "a1.lua" then out[#out + 1] = l end
+    end
+    return out
+  end
+  local function ops_of(text, fn)
+    local body = text:match("function " .. fn .. "%(op%)\n(.-)\nend")
+    local out = {}
+    for _, l in ipairs(h.lines(body)) do
+      l = l:gsub("^%s+", "")
+      if l ~= "" and not l:find("^%-%-") then out[#out + 1] = l end
+    end
+    return out
+  end
+
+  it("writes two revisions: the plain one with NOT VALID adds, and a transactional = false one; upgrade, check, downgrade", function()
+    local dir = project()
+    local _, url = h.fresh_pg()
+    assert.equal(0, (run(dir, url, "upgrade head")))
+    local status, out, err = run(dir, url, "revision --autogenerate -m safe --rev-id 00000001")
+    assert.equal(0, status, err)
+    local gen = h.grep(out, "Generating ")
+    assert.equal(2, #gen, out)
+    local files = new_files(dir)
+    assert.equal(2, #files)
+    local first = h.read_file(dir .. "/migrations/versions/00000001_safe.lua")
+    local second_name = gen[2]:match("versions/([^/]+%.lua) %.%.%.")
+    assert.truthy(second_name, gen[2])
+    local second = h.read_file(dir .. "/migrations/versions/" .. second_name)
+    local id2 = second_name:match("^(%x+)_")
+    assert.truthy(gen[1]:find("00000001_safe.lua", 1, true))
+    assert.truthy(second:find('\ndown_revision = "00000001"\n', 1, true), second)
+    assert.truthy(second:find('\ntransactional = false', 1, true), second)
+    assert.same({
+      'op.create_table("p", {',
+      '{"id", "integer", primary_key = true},',
+      '{"o_id", "integer", references = "o.id"},',
+      '{check = "id > 0", name = "ck_p_pos"},',
+      '})',
+      'op.create_index("ix_p_o_id", "p", {"o_id"})',
+      'op.create_check_constraint("ck_o_n_not_null", "o", "\\"n\\" IS NOT NULL", {postgresql_not_valid = true})',
+      'op.create_check_constraint("ck_o_pos", "o", "n > 0", {postgresql_not_valid = true})',
+      'op.create_foreign_key("fk_o_u_id_u", "o", "u", {"u_id"}, {"id"}, {postgresql_not_valid = true})',
+    }, ops_of(first, "upgrade"))
+    assert.same({
+      'op.drop_constraint("fk_o_u_id_u", "o", {type_ = "foreignkey"})',
+      'op.drop_constraint("ck_o_pos", "o", {type_ = "check"})',
+      'op.drop_constraint("ck_o_n_not_null", "o", {type_ = "check"})',
+      'op.drop_index("ix_p_o_id", "p")',
+      'op.drop_table("p")',
+    }, ops_of(first, "downgrade"))
+    assert.same({
+      'op.validate_constraint("ck_o_n_not_null", "o")',
+      'op.alter_column("o", "n", {nullable = false})',
+      'op.drop_constraint("ck_o_n_not_null", "o", {type_ = "check"})',
+      'op.create_index("ix_o_note", "o", {"note"}, {postgresql_concurrently = true, if_not_exists = true})',
+      'op.create_index("uq_o_code", "o", {"code"}, {unique = true, postgresql_concurrently = true, if_not_exists = true})',
+      'op.create_unique_constraint("uq_o_code", "o", nil, {postgresql_using_index = "uq_o_code"})',
+      'op.validate_constraint("ck_o_pos", "o")',
+      'op.validate_constraint("fk_o_u_id_u", "o")',
+    }, ops_of(second, "upgrade"))
+    assert.same({
+      'op.drop_constraint("uq_o_code", "o", {type_ = "unique"})',
+      'op.drop_index("ix_o_note", "o", {postgresql_concurrently = true, if_exists = true})',
+      'op.create_check_constraint("ck_o_n_not_null", "o", "\\"n\\" IS NOT NULL", {postgresql_not_valid = true})',
+      'op.alter_column("o", "n", {nullable = true})',
+    }, ops_of(second, "downgrade"))
+
+    status, _, err = run(dir, url, "upgrade head")
+    assert.equal(0, status, err)
+    assert.same({id2}, h.version_rows(url))
+    assert.same({{conname = "ck_o_pos", convalidated = true}, {conname = "fk_o_u_id_u", convalidated = true},
+                 {conname = "pk_o", convalidated = true}, {conname = "uq_o_code", convalidated = true}},
+      h.query(url, "SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'o'::regclass ORDER BY 1"))
+    assert.same({{attnotnull = true}}, h.query(url, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'o'::regclass AND attname = 'n'"))
+    assert.same({{idx = "uq_o_code"}}, h.query(url, "SELECT conindid::regclass::text AS idx FROM pg_constraint WHERE conname = 'uq_o_code'"))
+    status, out, err = run(dir, url, "check")
+    assert.equal(0, status, out .. err)
+    assert.same({}, h.grep(err, "NOT VALID"))
+    -- the linted form's upgrade again finds nothing to do
+    status, out, err = run(dir, url, "revision --autogenerate -m again --rev-id 00000003")
+    assert.equal(0, status, err)
+    assert.equal(1, #h.grep(out, "Generating "))
+    os.remove(dir .. "/migrations/versions/00000003_again.lua")
+
+    status, _, err = run(dir, url, "downgrade a1")
+    assert.equal(0, status, err)
+    assert.same({"a1"}, h.version_rows(url))
+    assert.same({{conname = "pk_o"}}, h.query(url, "SELECT conname FROM pg_constraint WHERE conrelid = 'o'::regclass"))
+    assert.same({{attnotnull = false}}, h.query(url, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'o'::regclass AND attname = 'n'"))
+    assert.same({{n = 1}}, h.query(url, "SELECT count(*) AS n FROM pg_indexes WHERE tablename = 'o'"))
+    assert.same({}, h.query(url, "SELECT 1 FROM pg_tables WHERE tablename = 'p'"))
+    status, _, err = run(dir, url, "upgrade head")          -- and up again
+    assert.equal(0, status, err)
+    assert.equal(0, (run(dir, url, "check")))
+  end)
+
+  it("--no-safe-forms and autogenerate_safe_forms = false write the plain single revision", function()
+    for _, how in ipairs({{"--no-safe-forms", ""}, {"", "autogenerate_safe_forms = false\n"}}) do
+      local dir = project()
+      h.write_file(dir .. "/luamig.lua", 'target_schema = "schema.lua"\n' .. how[2])
+      local _, url = h.fresh_pg()
+      assert.equal(0, (run(dir, url, "upgrade head")))
+      local status, out, err = run(dir, url, "revision --autogenerate -m plain --rev-id 00000002 " .. how[1])
+      assert.equal(0, status, err)
+      assert.equal(1, #h.grep(out, "Generating "))
+      assert.same({"00000002_plain.lua"}, new_files(dir))
+      local text = h.read_file(dir .. "/migrations/versions/00000002_plain.lua")
+      assert.is_nil(text:find("not_valid", 1, true))
+      assert.is_nil(text:find("transactional", 1, true))
+      assert.truthy(text:find('op.create_index("ix_o_note", "o", {"note"})', 1, true))
+      assert.truthy(text:find('op.alter_column("o", "n", {nullable = false})', 1, true))
+    end
+    local status, _, err = h.luamig(h.tmpdir(), "revision -m x --no-safe-forms")
+    assert.equal(2, status)
+    assert.truthy(err:find("--no-safe-forms goes with --autogenerate", 1, true), err)
+  end)
+
+  it("new tables alone keep the plain form: no second revision", function()
+    local dir = h.project({}, 'target_schema = "schema.lua"\n')
+    h.write_file(dir .. "/schema.lua", SCHEMA)
+    local _, url = h.fresh_pg()
+    local status, out, err = run(dir, url, "revision --autogenerate -m init --rev-id 00000001")
+    assert.equal(0, status, err)
+    assert.equal(1, #h.grep(out, "Generating "))
+    local text = h.read_file(dir .. "/migrations/versions/00000001_init.lua")
+    assert.is_nil(text:find("not_valid", 1, true))
+    assert.is_nil(text:find("concurrently", 1, true))
+    assert.equal(0, (run(dir, url, "upgrade head")))
+    assert.equal(0, (run(dir, url, "check")))
+  end)
+
+  it("check: a NOT VALID constraint is the declared one (exit 0), said in an INFO line", function()
+    local dir = h.project({a1, rev("b2", "a1", [[
+  op.create_foreign_key("fk_o_u_id_u", "o", "u", {"u_id"}, {"id"}, {postgresql_not_valid = true})
+  op.create_check_constraint("ck_o_pos", "o", "n > 0", {postgresql_not_valid = true})]])}, 'target_schema = "schema.lua"\n')
+    h.write_file(dir .. "/schema.lua", [[
+function schema(op)
+  op.create_table("u", {{"id", "integer", primary_key = true}})
+  op.create_table("o", {{"id", "integer", primary_key = true}, {"u_id", "integer", references = "u.id"},
+    {"n", "integer"}, {"code", "text"}, {"note", "text"}, {check = "n > 0", name = "ck_o_pos"}})
+end
+]])
+    local _, url = h.fresh_pg()
+    assert.equal(0, (run(dir, url, "upgrade head")))
+    local status, out, err = run(dir, url, "check")
+    assert.equal(0, status, out .. err)
+    assert.same({
+      'INFO  [luamig] Constraint "ck_o_pos" on "o" is NOT VALID (existing rows not yet checked): '
+        .. 'op.validate_constraint("ck_o_pos", "o") validates it',
+      'INFO  [luamig] Constraint "fk_o_u_id_u" on "o" is NOT VALID (existing rows not yet checked): '
+        .. 'op.validate_constraint("fk_o_u_id_u", "o") validates it',
+    }, h.grep(err, "NOT VALID"))
+  end)
+end)
+
+describe("[sqlite] revision --autogenerate", function()
+  it("is unchanged: one revision, the plain forms", function()
+    local dir = h.project({rev("a1", nil, [[
+  op.create_table("o", {{"id", "integer", primary_key = true}, {"note", "text"}})]])}, 'target_schema = "schema.lua"\n')
+    h.write_file(dir .. "/schema.lua", [[
+function schema(op)
+  op.create_table("o", {{"id", "integer", primary_key = true}, {"note", "text"}})
+  op.create_index("ix_o_note", "o", {"note"})
+end
+]])
+    local url = h.fresh_sqlite()
+    assert.equal(0, (h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")))
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " revision --autogenerate -m ix --rev-id 00000002")
+    assert.equal(0, status, err)
+    assert.equal(1, #h.grep(out, "Generating "))
+    local text = h.read_file(dir .. "/migrations/versions/00000002_ix.lua")
+    assert.truthy(text:find('\n  op.create_index("ix_o_note", "o", {"note"})\n', 1, true), text)
+  end)
+end)
