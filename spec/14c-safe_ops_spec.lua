@@ -143,7 +143,9 @@ describe("[postgresql]", function()
     nil, '  op.drop_table("lockseen"); op.drop_table("o"); op.drop_table("u")')
   local b2 = rev("b2", "a1", [[
   op.create_foreign_key("fk_o_u", "o", "u", {"u_id"}, {"id"}, {postgresql_not_valid = true})
-  op.create_check_constraint("ck_o_n", "o", "n > 0", {not_valid = true})]], nil, [[
+  op.create_check_constraint("ck_o_n", "o", "n > 0", {not_valid = true})
+  op.execute("INSERT INTO lockseen SELECT 'b2', c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+    .. "WHERE l.pid = pg_backend_pid() AND c.relname IN ('o', 'u') ORDER BY 2, 3")]], nil, [[
   op.drop_constraint("ck_o_n", "o", {type_ = "check"})
   op.drop_constraint("fk_o_u", "o", {type_ = "foreignkey"})]])
   -- the locks the step's own transaction holds after the VALIDATEs (pg_locks)
@@ -164,6 +166,11 @@ describe("[postgresql]", function()
     local status, _, err = run(dir, url, "upgrade b2")
     assert.equal(0, status, err)
     assert.same({ck_o_n = false, fk_o_u = false}, validated(url))
+    -- the adds: short locks, no scan (the check's ACCESS EXCLUSIVE, the foreign key's SHARE ROW EXCLUSIVE)
+    assert.same({{relname = "o", mode = "AccessExclusiveLock"}, {relname = "o", mode = "AccessShareLock"},
+                 {relname = "o", mode = "ShareRowExclusiveLock"},
+                 {relname = "u", mode = "AccessShareLock"}, {relname = "u", mode = "ShareRowExclusiveLock"}},
+      h.query(url, "SELECT relname, mode FROM lockseen WHERE step = 'b2' ORDER BY 1, 2"))
     -- not validated: a new row is checked, the old ones were not scanned
     local conn = core.connect(url)
     assert.truthy(tostring(h.error_of(conn.exec, conn, "INSERT INTO o (id, u_id, n) VALUES (9, 7, 1)")):find("fk_o_u", 1, true))
@@ -189,6 +196,7 @@ describe("[postgresql]", function()
     status, _, err = run(dir, url, "downgrade a1")
     assert.equal(0, status, err)
     assert.same({}, validated(url))
+    assert.same({{n = 0}}, h.query(url, "SELECT count(*) AS n FROM lockseen WHERE step = 'c3'"))
     assert.same({{n = 0}}, h.query(url, "SELECT count(*) AS n FROM pg_indexes WHERE tablename = 'o' AND indexname <> 'pk_o'"))
     conn:close()
   end)
