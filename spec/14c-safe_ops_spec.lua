@@ -449,3 +449,68 @@ end
     assert.truthy(text:find('\n  op.create_index("ix_o_note", "o", {"note"})\n', 1, true), text)
   end)
 end)
+
+describe("hostile names", function()
+  it("are quoted in the safe-form ops' SQL", function()
+    local op, out = offline("postgresql")
+    op.validate_constraint('c"k; DROP TABLE u', 'o"t')
+    op.create_unique_constraint('u"q', 'o"t', nil, {postgresql_using_index = 'i"x'})
+    op.create_check_constraint('c"k', 'o"t', '"we""ird" IS NOT NULL', {postgresql_not_valid = true})
+    assert.same({
+      'ALTER TABLE "o""t" VALIDATE CONSTRAINT "c""k; DROP TABLE u"',
+      'ALTER TABLE "o""t" ADD CONSTRAINT "u""q" UNIQUE USING INDEX "i""x"',
+      'ALTER TABLE "o""t" ADD CONSTRAINT "c""k" CHECK ("we""ird" IS NOT NULL) NOT VALID',
+    }, out)
+    local msg, line = error_of(function() op.validate_constraint(("x"):rep(64), "t") end); local l = here()
+    assert.truthy(msg:find(' is 64 bytes: PostgreSQL would truncate it to its first 63 bytes', 1, true), msg)
+    assert.equal(l, line)
+  end)
+
+  it("NOT NULL's helper check: a name of at most 63 bytes, cut between UTF-8 characters, distinct per column", function()
+    local safe = require "luamig.autogen.safe"
+    local t = ("é"):rep(25)                                 -- 50 bytes
+    local function helper(col)
+      local first = safe.split({{kind = "alter_column", table = t, column = col, changes = {nullable = {true, false}},
+                                 target = {}, live = {}}})
+      return first[1].constraint
+    end
+    local a, b = helper("column_a"), helper("column_b")
+    assert.is_true(#a.name <= 63 and #b.name <= 63)
+    assert.truthy(utf8.len(a.name), "valid UTF-8: " .. a.name)
+    assert.are_not.equal(a.name, b.name)
+    assert.equal('"column_a" IS NOT NULL', a.condition)
+    assert.equal("ck_x_n_not_null", helper and safe.split({{kind = "alter_column", table = "x", column = "n",
+      changes = {nullable = {true, false}}, target = {}, live = {}}})[1].constraint.name)
+  end)
+end)
+
+describe("[postgresql] revision --autogenerate's safe forms, hostile names", function()
+  it("a long table name and a column with a quote made NOT NULL: applied, checked, undone", function()
+    local t = "t_" .. ("é"):rep(28)                     -- 58 bytes
+    local dir = h.project({rev("a1", nil, ([[
+  op.create_table(%q, {{"id", "integer", primary_key = true}, {'we"ird', "integer"}})
+  op.execute('INSERT INTO "%s" (id, "we""ird") VALUES (1, 1)')]]):format(t, t), nil, ('  op.drop_table(%q)'):format(t))},
+      'target_schema = "schema.lua"\n')
+    h.write_file(dir .. "/schema.lua", ([[
+function schema(op)
+  op.create_table(%q, {{"id", "integer", primary_key = true}, {'we"ird', "integer", nullable = false}})
+end
+]]):format(t))
+    local _, url = h.fresh_pg()
+    local function run(args) return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args) end
+    assert.equal(0, (run("upgrade head")))
+    local status, out, err = run("revision --autogenerate -m nn")
+    assert.equal(0, status, err)
+    assert.equal(2, #h.grep(out, "Generating "))
+    status, _, err = run("upgrade head")
+    assert.equal(0, status, err)
+    assert.same({{attnotnull = true}}, h.query(url, "SELECT attnotnull FROM pg_attribute WHERE attname = 'we\"ird'"))
+    assert.same({}, h.query(url, "SELECT conname FROM pg_constraint WHERE contype = 'c' AND connamespace = 'public'::regnamespace"))
+    status, out, err = run("check")
+    assert.equal(0, status, out .. err)
+    status, _, err = run("downgrade a1")
+    assert.equal(0, status, err)
+    assert.same({{attnotnull = false}}, h.query(url, "SELECT attnotnull FROM pg_attribute WHERE attname = 'we\"ird'"))
+    assert.same({}, h.query(url, "SELECT conname FROM pg_constraint WHERE contype = 'c' AND connamespace = 'public'::regnamespace"))
+  end)
+end)

@@ -40,13 +40,15 @@ local CONCURRENTLY = {"postgresql_concurrently", "true"}
 
 -- The helper check of a column made NOT NULL: its name (at most 63 bytes,
 -- PostgreSQL's limit; a longer one is cut and ends in a checksum of the
--- whole) and condition.
+-- whole, cut between UTF-8 characters) and condition.
 local function not_null_check(tname, col)
   local name = ("ck_%s_%s_not_null"):format(tname, col)
   if #name > 63 then
     local sum = 0
     for i = 1, #name do sum = (sum * 31 + name:byte(i)) % 4294967296 end
-    name = name:sub(1, 54) .. ("_%08x"):format(sum)
+    local cut = 54
+    while cut > 0 and (name:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end   -- not inside a UTF-8 character
+    name = name:sub(1, cut) .. ("_%08x"):format(sum)
   end
   local d = require "luamig.dialect.postgresql"
   return {name = name, condition = d.ident(col) .. " IS NOT NULL"}
