@@ -640,3 +640,56 @@ describe("outside attack", function()
     end)
   end)
 end)
+
+describe("issue 16 leftovers", function()
+  -- r1..r3, the hand-written squash sq replacing them, r4 after sq
+  local function project(extra)
+    local revs = {}
+    for i, id in ipairs{"r1", "r2", "r3"} do
+      revs[i] = {id = id, down = i > 1 and ("r" .. (i - 1)) or nil, message = id, code = true,
+                 up = ('  op.create_table("t_%s", {{"id", "integer", primary_key = true}})'):format(id),
+                 down_sql = ('  op.drop_table("t_%s")'):format(id)}
+    end
+    revs[4] = {id = "sq", extra = 'replaces = {"r1", "r2", "r3"}', message = "squash", code = true,
+               up = '  for _, t in ipairs{"t_r1", "t_r2", "t_r3"} do op.create_table(t, {{"id", "integer", '
+                 .. 'primary_key = true}}) end',
+               down_sql = '  for _, t in ipairs{"t_r3", "t_r2", "t_r1"} do op.drop_table(t) end'}
+    revs[5] = {id = "r4", down = "sq", message = "r4", code = true,
+               up = '  op.create_table("t_r4", {{"id", "integer", primary_key = true}})',
+               down_sql = '  op.drop_table("t_r4")'}
+    return h.project(revs, extra)
+  end
+
+  h.each_db(function(db)
+    it("rows naming a squash and a revision it replaces: upgrade, upgrade --plan and current refuse alike", function()
+      local dir = project()
+      local url = db.url()
+      local conn = core.connect(url)
+      conn:exec("CREATE TABLE luamig_version (version_num VARCHAR(32) NOT NULL)")
+      conn:exec("CREATE TABLE t_r1 (id integer)")
+      conn:exec("CREATE TABLE t_r2 (id integer)")
+      conn:exec("CREATE TABLE t_r3 (id integer)")
+      conn:exec("INSERT INTO luamig_version VALUES ('r2'), ('sq')")
+      conn:close()
+      local want = "FAILED: the version table holds both 'sq' and 'r2', which sq replaces (sq is a squash of "
+        .. "r1..r3): a database is at one or the other, so nothing was done; rewrite the rows with `luamig "
+        .. "stamp --purge sq` if all of r1..r3 are applied, or `luamig stamp --purge r2` if the database is at r2"
+      for _, cmd in ipairs{"upgrade", "upgrade head", "upgrade --plan", "upgrade r4 --plan", "downgrade base",
+                           "current"} do
+        local status, out, err = lm(dir, url, cmd)
+        assert.equal(1, status, cmd .. ": " .. out .. err)
+        assert.truthy(err:find(want, 1, true), cmd .. ": " .. err)
+        assert.same({"r2", "sq"}, h.version_rows(url))
+        assert.same({"luamig_version", "t_r1", "t_r2", "t_r3"}, h.tables(url))
+      end
+      -- the way out the message gives (r1..r3 are applied here)
+      local s, _, e = lm(dir, url, "stamp --purge sq")
+      assert.equal(0, s, e)
+      assert.same({"sq"}, h.version_rows(url))
+      s, _, e = lm(dir, url, "upgrade head")
+      assert.equal(0, s, e)
+      assert.same({"r4"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "t_r1", "t_r2", "t_r3", "t_r4"}, h.tables(url))
+    end)
+  end)
+end)
