@@ -691,5 +691,35 @@ describe("issue 16 leftovers", function()
       assert.same({"r4"}, h.version_rows(url))
       assert.same({"luamig_log", "luamig_version", "t_r1", "t_r2", "t_r3", "t_r4"}, h.tables(url))
     end)
+
+    it("show current: a row at the chain's end shows the squash (files there or gone), one part-way its own parent", function()
+      local dir = project()
+      local url = db.url()
+      local conn = core.connect(url)
+      conn:exec("CREATE TABLE luamig_version (version_num VARCHAR(32) NOT NULL)")
+      conn:exec("INSERT INTO luamig_version VALUES ('r3')")
+      local s, out, err = lm(dir, url, "show current")
+      assert.equal(0, s, err)
+      assert.truthy(out:find("^Rev: sq\nParent: <base>\nPath: [^\n]*/migrations/versions/sq%.lua\n"), out)
+      conn:exec("UPDATE luamig_version SET version_num = 'r2'")
+      s, out, err = lm(dir, url, "show current")
+      assert.equal(0, s, err)
+      assert.truthy(out:find("^Rev: r2\nParent: r1\nPath: [^\n]*/migrations/versions/r2%.lua\n"), out)
+      -- the embedding API: a history after current() is the rows' view no more
+      local luamig = require "luamig"
+      local m <close> = luamig.open{url = url, script_location = dir .. "/migrations"}
+      assert.same({"r2"}, (function() local t = {} for i, r in ipairs(m:current()) do t[i] = r.id end return t end)())
+      local ids = {}
+      for i, r in ipairs(m:history()) do ids[i] = r.id end
+      assert.same({"r4", "sq"}, ids)
+      -- the old files deleted: the row at the chain's end still reads as the squash
+      conn:exec("UPDATE luamig_version SET version_num = 'r3'")
+      conn:close()
+      for _, id in ipairs{"r1", "r2", "r3"} do assert(os.remove(dir .. "/migrations/versions/" .. id .. ".lua")) end
+      s, out, err = lm(dir, url, "show current")
+      assert.equal(0, s, err)
+      assert.truthy(out:find("^Rev: sq\nParent: <base>\n"), out)
+      assert.same({"r3"}, h.version_rows(url))
+    end)
   end)
 end)

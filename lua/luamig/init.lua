@@ -383,7 +383,12 @@ function Runner:show(ident)
   local _, graph = self:scripts()
   if ident == "current" then
     local rows, out = self:_oldest_first(self:current_rows()), {}
+    local known = {}
+    for _, id in ipairs(rows) do if graph:revision(id) then known[#known + 1] = id end end
+    graph:current(known)                              -- the rows' view: a squash or the chain it replaces
     for _, id in ipairs(rows) do
+      local g = graph:revision(id)
+      if g and g.hidden and g.replaced_by then id = g.replaced_by end   -- a row read as its squash
       out[#out + 1] = self.by_id[id] and self:info(id)
                       or {id = id, revision = id, unknown = true, parents = {}}
     end
