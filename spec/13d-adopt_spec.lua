@@ -743,3 +743,41 @@ describe("outside attack", function()
     end)
   end)
 end)
+
+describe("issue 16 leftovers", function()
+  describe("[postgresql]", function()
+    local db = h.dialects[2]
+    it("an expression index over a collated column: schema.lua says the COLLATE PostgreSQL writes, no other", function()
+      local url = db.url()
+      build(url, {[[CREATE TABLE tc (id integer PRIMARY KEY, name text COLLATE "C", n2 text)]],
+                  [[CREATE INDEX ix1 ON tc (lower(name))]],
+                  [[CREATE INDEX ix2 ON tc (lower(n2) COLLATE "C")]],
+                  [[CREATE INDEX ix3 ON tc ((name || 'x') COLLATE "default", lower(name) COLLATE "POSIX" DESC)]]})
+      local dir = h.tmpdir()
+      luamig_ok(dir, url, "init --from-database")
+      local text = h.read_file(dir .. "/schema.lua")
+      assert.truthy(text:find('op.create_index("ix1", "tc", {op.raw("lower(name)")})', 1, true), text)
+      assert.truthy(text:find('op.create_index("ix2", "tc", {{op.raw("lower(n2)"), collate = "C"}})', 1, true), text)
+      assert.truthy(text:find('op.create_index("ix3", "tc", {{op.raw("(name || \'x\'::text)"), collate = "default"}, '
+        .. '{op.raw("lower(name)"), order = "desc", collate = "POSIX"}})', 1, true), text)
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, url, "check")))
+      -- the oracle: a fresh database built from what luamig wrote has the same indexes
+      luamig_ok(dir, url, "revision --baseline -m baseline --rev-id base0001")
+      local fresh = db.url()
+      luamig_ok(dir, fresh, "upgrade head")
+      local function defs(u)
+        local out = {}
+        for _, r in ipairs(h.query(u, "SELECT indexdef FROM pg_indexes WHERE tablename = 'tc' ORDER BY indexname")) do
+          out[#out + 1] = r.indexdef
+        end
+        return out
+      end
+      assert.same(defs(url), defs(fresh))
+      assert.equal("No new upgrade operations detected.\n", (luamig_ok(dir, fresh, "check")))
+      -- a second autogenerate after the first finds nothing
+      local s, out, err = h.luamig(dir, "--url " .. q(fresh) .. " revision --autogenerate -m again --rev-id again001")
+      assert.equal(0, s, err)
+      assert.truthy(err:find("No changes in schema detected.", 1, true), out .. err)
+    end)
+  end)
+end)
