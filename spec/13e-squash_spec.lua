@@ -704,7 +704,7 @@ describe("issue 16 leftovers", function()
       conn:exec("UPDATE luamig_version SET version_num = 'r2'")
       s, out, err = lm(dir, url, "show current")
       assert.equal(0, s, err)
-      assert.truthy(out:find("^Rev: r2\nParent: r1\nPath: [^\n]*/migrations/versions/r2%.lua\n"), out)
+      assert.truthy(out:find("^Rev: r2\nParent: r1\nReplaced by: sq %(a squash%)\nPath: [^\n]*/migrations/versions/r2%.lua\n"), out)
       -- the embedding API: a history after current() is the rows' view no more
       local luamig = require "luamig"
       local m <close> = luamig.open{url = url, script_location = dir .. "/migrations"}
@@ -720,6 +720,50 @@ describe("issue 16 leftovers", function()
       assert.equal(0, s, err)
       assert.truthy(out:find("^Rev: sq\nParent: <base>\n"), out)
       assert.same({"r3"}, h.version_rows(url))
+    end)
+
+    it("stamp --purge and show of a replaced id: as the script says, or a true refusal when its file is gone", function()
+      local dir = project()
+      local url = db.url()
+      assert.equal(0, (lm(dir, url, "upgrade head")))
+      assert.same({"r4"}, h.version_rows(url))
+      -- part-way: the row is written, and upgrade finishes the old revisions
+      local s, out, err = lm(dir, url, "stamp --purge r2")
+      assert.equal(0, s, out .. err)
+      assert.same({"r2"}, h.version_rows(url))
+      local conn = core.connect(url)
+      conn:exec("DROP TABLE t_r3")
+      conn:exec("DROP TABLE t_r4")
+      conn:close()
+      s, out, err = lm(dir, url, "upgrade head")
+      assert.equal(0, s, out .. err)
+      assert.truthy(err:find("Running upgrade r2 -> r3", 1, true), err)
+      assert.truthy(err:find("Running upgrade r3 -> r4", 1, true), err)
+      assert.same({"r4"}, h.version_rows(url))
+      -- the chain's end: all of it applied, the squash's row
+      s, out, err = lm(dir, url, "stamp --purge r3")
+      assert.equal(0, s, out .. err)
+      assert.truthy(err:find("Running stamp_revision  -> sq", 1, true), err)
+      assert.same({"sq"}, h.version_rows(url))
+      -- show: the replaced revision's own file and parent, and what replaces it
+      s, out, err = lm(dir, url, "show r2")
+      assert.equal(0, s, err)
+      assert.truthy(out:find("^Rev: r2\nParent: r1\nReplaced by: sq %(a squash%)\nPath: [^\n]*/r2%.lua\n"), out)
+      -- the old files deleted
+      for _, id in ipairs{"r1", "r2", "r3"} do assert(os.remove(dir .. "/migrations/versions/" .. id .. ".lua")) end
+      s, out, err = lm(dir, url, "show r2")
+      assert.equal(1, s, out)
+      assert.truthy(err:find("FAILED: revision r2 is replaced by the squash sq, and its file is gone: `luamig show sq`",
+        1, true), err)
+      s, out, err = lm(dir, url, "stamp --purge r2")
+      assert.equal(1, s, out)
+      assert.truthy(err:find("FAILED: stamp --purge r2: r2 is part-way through the revisions squashed into sq, whose "
+        .. "files are gone, so a database stamped there could not upgrade: restore them (from version control) "
+        .. "first, or stamp sq if all of r1..r3 are applied", 1, true), err)
+      assert.same({"sq"}, h.version_rows(url))
+      s, out, err = lm(dir, url, "stamp --purge r3")
+      assert.equal(0, s, out .. err)
+      assert.same({"sq"}, h.version_rows(url))
     end)
   end)
 end)

@@ -394,6 +394,18 @@ function Runner:show(ident)
     end
     return out
   end
+  graph:current({})                                  -- the view without rows: show reads no database
+  local g = graph:revision(ident)
+  if g and g.hidden and g.replaced_by then           -- a revision a squash replaces: its own file
+    local r = self.by_id[ident]
+    if r.ghost then
+      fail(("revision %s is replaced by the squash %s, and its file is gone: `luamig show %s`"):format(
+        ident, g.replaced_by, g.replaced_by))
+    end
+    local info = self:info(ident)
+    info.parents = r.parents                          -- as its script says (the graph reads it as the squash)
+    return {info}
+  end
   local ids = graph:resolve(ident)
   if #ids == 0 then fail(("'%s' names no revision"):format(ident)) end
   local out = {}
