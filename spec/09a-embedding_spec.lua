@@ -111,4 +111,15 @@ describe("issue 16 leftovers", function()
     assert.equal("m1", plan[1].revision)
     assert.equal("downgrade needs a target, e.g. -1 or base", error_message(m.plan, m, "downgrade"))
   end)
+
+  it("[sqlite] m:revision refuses an unknown option, naming the known ones, and writes nothing", function()
+    local dir = h.project({})
+    local m <close> = luamig.open{url = h.dialects[1].url(), script_location = dir .. "/migrations"}
+    assert.equal("m:revision: unknown option 'autogenrate'; the options are autogenerate, baseline, branch_label, "
+      .. "depends_on, downgrades, force, head, message, rev_id, splice, upgrades, version_path",
+      error_message(m.revision, m, {message = "x", autogenrate = true}))
+    assert.equal("", select(2, h.run("ls -A " .. h.shell_quote(dir .. "/migrations/versions"))))
+    local r = m:revision{message = "x", rev_id = "a1"}
+    assert.equal("a1", r.revision)
+  end)
 end)
