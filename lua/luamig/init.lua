@@ -244,29 +244,56 @@ function Runner:_run(kind, opts)
   return steps
 end
 
+-- A target of m:upgrade, m:downgrade, m:stamp and m:plan: a string, said
+-- clearly otherwise (core.run's own check names its internals).
+local function check_target(method, target)
+  if type(target) ~= "string" then
+    fail(("m:%s: the target must be a string (\"head\", \"base\", \"+1\", \"-2\", a revision id or "
+      .. "label), not %s"):format(method, type(target) == "number" and ("the number " .. tostring(target))
+      or ("a " .. type(target))))
+  end
+end
+
+local function check_opts(method, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    fail(("m:%s: opts must be a table, not a %s"):format(method, type(opts)))
+  end
+  return opts or {}
+end
+
 function Runner:upgrade(target, opts)
-  opts = opts or {}
-  return self:_run("upgrade", {target = target or "head", sql = opts.sql, plan = opts.plan, emit = opts.emit})
+  opts = check_opts("upgrade", opts)
+  if target == nil then target = "head" end
+  check_target("upgrade", target)
+  return self:_run("upgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit})
 end
 
 function Runner:downgrade(target, opts)
-  opts = opts or {}
+  opts = check_opts("downgrade", opts)
   if target == nil then fail("downgrade needs a target, e.g. -1 or base") end
+  check_target("downgrade", target)
   return self:_run("downgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit})
 end
 
 function Runner:stamp(targets, opts)
-  opts = opts or {}
+  opts = check_opts("stamp", opts)
   if type(targets) == "string" then targets = {targets} end
+  if type(targets) ~= "table" or #targets == 0 then
+    fail("m:stamp: the targets must be a revision (a string) or a list of them, e.g. \"head\" or {\"a1\", \"b1\"}")
+  end
+  for _, t in ipairs(targets) do check_target("stamp", t) end
   return self:_run("stamp", {targets = targets, purge = opts.purge, sql = opts.sql,
                              plan = opts.plan, emit = opts.emit})
 end
 
 -- The steps a run would take: plan("upgrade", "head").
 function Runner:plan(kind, target, opts)
-  opts = opts or {}
+  opts = check_opts("plan", opts)
   if kind == "stamp" then return self:stamp(target, {plan = true, purge = opts.purge}) end
-  return self:_run(kind, {target = target, plan = true})
+  if kind == "upgrade" then return self:upgrade(target, {plan = true}) end
+  if kind == "downgrade" then return self:downgrade(target, {plan = true}) end
+  fail(("m:plan: the kind must be \"upgrade\", \"downgrade\" or \"stamp\", not %s"):format(
+    type(kind) == "string" and ("'" .. kind .. "'") or ("a " .. type(kind))))
 end
 
 -- The version rows; creates nothing (not even a missing SQLite file).
@@ -383,11 +410,28 @@ function Runner:show(ident)
   local _, graph = self:scripts()
   if ident == "current" then
     local rows, out = self:_oldest_first(self:current_rows()), {}
+    local known = {}
+    for _, id in ipairs(rows) do if graph:revision(id) then known[#known + 1] = id end end
+    graph:current(known)                              -- the rows' view: a squash or the chain it replaces
     for _, id in ipairs(rows) do
+      local g = graph:revision(id)
+      if g and g.hidden and g.replaced_by then id = g.replaced_by end   -- a row read as its squash
       out[#out + 1] = self.by_id[id] and self:info(id)
                       or {id = id, revision = id, unknown = true, parents = {}}
     end
     return out
+  end
+  graph:current({})                                  -- the view without rows: show reads no database
+  local g = graph:revision(ident)
+  if g and g.hidden and g.replaced_by then           -- a revision a squash replaces: its own file
+    local r = self.by_id[ident]
+    if r.ghost then
+      fail(("revision %s is replaced by the squash %s, and its file is gone: `luamig show %s`"):format(
+        ident, g.replaced_by, g.replaced_by))
+    end
+    local info = self:info(ident)
+    info.parents = r.parents                          -- as its script says (the graph reads it as the squash)
+    return {info}
   end
   local ids = graph:resolve(ident)
   if #ids == 0 then fail(("'%s' names no revision"):format(ident)) end
