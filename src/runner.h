@@ -19,6 +19,14 @@ struct lm_run_script {
   const char *message;     /* may be NULL */
   const char *checksum;    /* SHA-256 hex of the file, for the log */
   int transactional;       /* 0: run in autocommit (transactional = false) */
+  /* PostgreSQL's lock_timeout and statement_timeout for the step's
+   * statements (ddl_lock_timeout, statement_timeout: run option, script,
+   * project), set at the step's start (runner_retry.c); -1: not set (the
+   * database's own), 0: no limit. lock_retries: attempts in all when a
+   * lock is not granted (SQLSTATE 55P03); 0 or 1: no retry. */
+  long ddl_lock_timeout_ms;
+  long statement_timeout_ms;
+  int lock_retries;
 };
 
 struct lm_run_hooks {
