@@ -27,6 +27,12 @@ struct lm_run_script {
   long ddl_lock_timeout_ms;
   long statement_timeout_ms;
   int lock_retries;
+  /* Outside a transaction (transactional = false, op.autocommit_block),
+   * only the script's own header values apply (session SET, then RESET):
+   * such statements (CREATE INDEX CONCURRENTLY) cannot be retried, and a
+   * project-wide timeout would leave them half done. -1: not set. */
+  long own_lock_timeout_ms;
+  long own_statement_timeout_ms;
 };
 
 struct lm_run_hooks {

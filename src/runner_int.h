@@ -75,7 +75,8 @@ void lm_run_release_lock(struct run *r);
 
 /* Set step s's lock_timeout and statement_timeout (PostgreSQL, online or
  * into --sql; nothing elsewhere): SET LOCAL inside its transaction (local),
- * else a session SET that lm_run_reset_timeouts takes back (RESET). */
+ * else the script's own values only, as a session SET that
+ * lm_run_reset_timeouts takes back (RESET). */
 int lm_run_set_timeouts(struct run *r, const struct lm_step *s, int local, struct lm_err *e);
 void lm_run_reset_timeouts(struct run *r, const struct lm_step *s);
 /* Whether e is PostgreSQL's lock_not_available (SQLSTATE 55P03). */

@@ -7,8 +7,11 @@
  * statement_timeout its settings resolve to (ddl_lock_timeout,
  * statement_timeout: run option, then the script's header, then the
  * project): SET LOCAL at the start of its transaction, so the values go
- * with the transaction, through a pooler too; a transactional = false
- * step gets a session SET and a RESET after it. Offline the same
+ * with the transaction, through a pooler too. Outside a transaction (a
+ * transactional = false step, an op.autocommit_block) only the script's
+ * own header values apply, as a session SET and a RESET after: such steps
+ * run CREATE INDEX CONCURRENTLY and the like, which no retry can redo and
+ * which a timeout leaves half done (an INVALID index). Offline the same
  * statements are written into the --sql script. SQLite has no such
  * settings: nothing is sent (its busy timeout, lock_timeout, is the wait).
  *
@@ -43,7 +46,8 @@ int lm_run_set_timeouts(struct run *r, const struct lm_step *s, int local, struc
   const struct lm_run_script *sc = script_of(r, s);
   if (sc == NULL || !is_postgresql(r)) return LM_OK;
   const char *names[2] = {"lock_timeout", "statement_timeout"};
-  long values[2] = {sc->ddl_lock_timeout_ms, sc->statement_timeout_ms};
+  long values[2] = {local ? sc->ddl_lock_timeout_ms : sc->own_lock_timeout_ms,
+                    local ? sc->statement_timeout_ms : sc->own_statement_timeout_ms};
   for (int i = 0; i < 2; i++) {
     if (values[i] < 0) continue;
     char v[32], sql[96];
@@ -59,8 +63,8 @@ void lm_run_reset_timeouts(struct run *r, const struct lm_step *s) {
   if (sc == NULL || !is_postgresql(r)) return;
   if (r->conn && r->conn->driver->lost && r->conn->driver->lost(r->conn)) return;
   struct lm_err ignored = LM_ERR_INIT;                /* the step's outcome is what matters */
-  if (sc->ddl_lock_timeout_ms >= 0) lm_sink_exec(&r->sink, "RESET lock_timeout", 0, NULL, NULL, &ignored);
-  if (sc->statement_timeout_ms >= 0)
+  if (sc->own_lock_timeout_ms >= 0) lm_sink_exec(&r->sink, "RESET lock_timeout", 0, NULL, NULL, &ignored);
+  if (sc->own_statement_timeout_ms >= 0)
     lm_sink_exec(&r->sink, "RESET statement_timeout", 0, NULL, NULL, &ignored);
   lm_err_release(&ignored);
 }

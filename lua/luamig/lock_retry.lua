@@ -58,7 +58,6 @@ end
 -- The attempts of lock_retries v, or nil and why.
 function M.retries(v)
   local n = v
-  if type(v) == "string" then n = v:match("^%s*%d+%s*$") and tonumber(v) end
   if math.type(n) ~= "integer" or n < 1 or n > M.MAX_RETRIES then
     return nil, ("%s is not a whole number of attempts from 1 to %d (1: no retry)"):format(
       type(v) == "string" and ("%q"):format(v) or tostring(v), M.MAX_RETRIES)
@@ -105,6 +104,9 @@ function M.resolve(records, project, run)
       ddl_lock_timeout_ms = assert(M.timeout_ms(pick("ddl_lock_timeout"))),
       statement_timeout_ms = assert(M.timeout_ms(pick("statement_timeout"))),
       lock_retries = pick("lock_retries") ~= nil and assert(M.retries(pick("lock_retries"))) or 1,
+      -- outside a transaction only the script's own values apply (runner_retry.c)
+      own_lock_timeout_ms = assert(M.timeout_ms(r.ddl_lock_timeout)),
+      own_statement_timeout_ms = assert(M.timeout_ms(r.statement_timeout)),
     }
   end
   return out

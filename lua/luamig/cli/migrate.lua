@@ -52,6 +52,7 @@ local function timeout_values(c)
   local out = {}
   for _, o in ipairs(timeout_opts) do
     local v = c.opts[o.key]
+    if o.key == "lock_retries" and v and v:match("^%d+$") then v = math.tointeger(tonumber(v)) or v end
     if v ~= nil then
       local why = lock_retry.why_not(o.key, v)
       if why then common.usage_error(c.command, "%s: %s", o[2], (why:gsub("^[%w_]+: ", ""))) end
@@ -74,7 +75,7 @@ local function move(kind, default_target)
 end
 
 command{
-  name = "upgrade", args = {0, 1}, usage = "upgrade [TARGET] [--sql] [--plan] [--tag TAG] [--ddl-lock-timeout T] [--lock-retries N]",
+  name = "upgrade", args = {0, 1}, usage = "upgrade [TARGET] [--sql] [--plan] [--tag TAG]",
   summary = "Apply revisions up to TARGET (default head).",
   details = "TARGET: head, heads, a revision, +N, REV+N, LABEL@head. A START:END range is for --sql\n"
     .. "only (the SQL from START to END); online the run starts from the version table.\n"
@@ -85,7 +86,7 @@ command{
 }
 
 command{
-  name = "downgrade", args = {1, 1}, usage = "downgrade TARGET [--sql] [--plan] [--tag TAG] [--ddl-lock-timeout T] [--lock-retries N]",
+  name = "downgrade", args = {1, 1}, usage = "downgrade TARGET [--sql] [--plan] [--tag TAG]",
   summary = "Revert revisions down to TARGET (-1, a revision, base).",
   details = "With several current heads, -1 is refused: name the head, HEAD@-1 or LABEL@-1 (REV-1\n"
     .. "would be REV's parent, whose downgrade undoes every branch above it). --sql needs\n"
