@@ -75,9 +75,12 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
  * whether there was one (none in a transactional = false step).
  * lm_run_autocommit_end begins a new transaction for the rest of the step
  * if the block ended one, and logs that nstatements ran outside a
- * transaction; failed: the block stopped at an error, so the step stops
- * too (no transaction is begun, and the runner's message says the error
- * was inside the block). Offline both go through the sink (COMMIT; ... BEGIN;).
+ * transaction; failed: the block stopped at an error -- a transaction is
+ * begun then too, so a script that catches that error goes on in one and
+ * the rest of the step and its version row stay atomic (the runner's
+ * message says when the step failed inside the block). The block runs
+ * with the script's own lock timeouts only (runner_retry.c). Offline both
+ * go through the sink (COMMIT; ... BEGIN;).
  * Outside a step both fail; lm_run_step_in_transaction says whether a
  * step runs now (-1: no step) in a transaction (1) or not (0). */
 int lm_run_autocommit_begin(int *ended, struct lm_err *e);
