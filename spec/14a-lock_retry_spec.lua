@@ -312,6 +312,12 @@ describe("--sql", function()
     assert.is_nil(step("r5"):find("statement_timeout", 1, true), out)
     assert.truthy(out:find("BEGIN;\n\n%-%- Running upgrade  %-> r1\n\nSET LOCAL"), out)
 
+    -- downgrade too, with its own option
+    status, out, err = h.luamig(dir, "downgrade r2:r1 --sql --ddl-lock-timeout 3s")
+    assert.equal(0, status, err)
+    assert.truthy(out:find("BEGIN;\n\n%-%- Running downgrade r2 %-> r1\n\nSET LOCAL lock_timeout = '3s';\n\n"
+      .. "SET LOCAL statement_timeout = '1min';"), out)
+
     status, out, err = h.luamig(dir, "upgrade --sql --ddl-lock-timeout 750ms --statement-timeout 0")
     assert.equal(0, status, err)
     assert.equal(3, count(out, "SET LOCAL lock_timeout = '750ms'"), out)
@@ -434,6 +440,45 @@ h.each_db(function(db)
       assert.is_nil(names.after_block)                          -- rolled back with the step
       assert.same({}, h.version_rows(url))
     end)
+  end)
+end)
+
+describe("[postgresql] 55P03 without a timeout", function()
+  it("a NOWAIT lock that fails is retried as well, and the message says lock_not_available", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {{id = "w1", message = "nowait", up = "LOCK TABLE orders IN ACCESS EXCLUSIVE MODE NOWAIT"}},
+      "ddl_lock_timeout = false\nlock_retries = 2\n")
+    local bc = admin(url)
+    bc:exec("BEGIN")
+    bc:exec("LOCK TABLE orders IN ACCESS SHARE MODE")
+    local status, out, err = h.luamig(dir, "upgrade")
+    bc:exec("ROLLBACK")
+    bc:close()
+    assert.equal(1, status)
+    assert.truthy(err:find('upgrade w1 (nowait): lock on "orders" not granted (lock_not_available), attempt 1 of 2, next in', 1, true), err)
+    assert.truthy(err:find('attempt 2 of 2: giving up', 1, true), err)
+    -- nothing was set: the database's own lock_timeout
+    status, out = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status)
+    assert.is_nil(out:find("lock_timeout", 1, true), out)
+  end)
+end)
+
+describe("the embedding API", function()
+  it("Runner:upgrade takes the run's values, checked as the options are", function()
+    local luamig = require "luamig"
+    local sqlite_url = h.fresh_sqlite()
+    local dir = project(sqlite_url, {{id = "e1", message = "one", up = "CREATE TABLE t1 (id integer)"}})
+    local m = luamig.open{config = dir .. "/luamig.lua", log = function() end}
+    local err = h.error_of(m.upgrade, m, "head", {lock_retries = 0})
+    assert.truthy(tostring(type(err) == "table" and err.message or err):find("lock_retries: 0 is not a whole number", 1, true))
+    assert.same({}, h.version_rows(sqlite_url))
+    m:upgrade("head", {ddl_lock_timeout = "1s", lock_retries = 3})
+    assert.same({"e1"}, h.version_rows(sqlite_url))
+    m:close()
+    err = h.error_of(luamig.open, {config = dir .. "/luamig.lua", ddl_lock_timeout = "soon", log = function() end})
+    assert.truthy(tostring(type(err) == "table" and err.message or err):find('ddl_lock_timeout: "soon" is not', 1, true))
   end)
 end)
 
