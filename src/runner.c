@@ -71,8 +71,8 @@ int lm_run_autocommit_begin(int *ended, struct lm_err *e) {
     r->block_ended_tx = 1;
     r->tx_has_block = 1;                              /* a lock retry cannot undo it now */
     *ended = 1;
-    /* the SET LOCAL went with the transaction: the block's statements wait
-     * as long, through a session SET taken back at its end */
+    /* the SET LOCAL went with the transaction: the block runs with the
+     * script's own timeouts only, a session SET taken back at its end */
     if (lm_run_set_timeouts(r, r->step, 0, e) != LM_OK) return LM_ERROR;
   }
   r->in_block = 1;
