@@ -166,6 +166,20 @@ function Runner:_op(conn, dialect, emit)
                 progress = self.progress, on_rename = self.on_rename}
 end
 
+-- Each revision's lock and statement timeouts and lock retries (core.run's
+-- opts.timeouts), every script's values checked first (a bad one fails
+-- before anything is sent); on SQLite, a word that they do nothing there.
+local function lock_timeouts(self, records, dialect, run)
+  local lock_retry = require "luamig.lock_retry"
+  local ok, res = pcall(lock_retry.resolve, records, self.settings, run)
+  if not ok then fail(tostring(res)) end
+  if dialect == "sqlite" and lock_retry.any_set(records, self.settings, run, config.defaults) then
+    self:_log("INFO", "ddl_lock_timeout, statement_timeout and lock_retries have no effect on "
+      .. "SQLite: a step waits for the database file up to lock_timeout (its busy timeout)")
+  end
+  return res
+end
+
 -- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
 -- offline SQL through opts.emit (default: stdout); opts.plan computes only.
 function Runner:_run(kind, opts)
@@ -201,12 +215,13 @@ function Runner:_run(kind, opts)
     self:_log("INFO", ("No revisions in %s/versions: nothing to do (luamig revision -m MSG "
       .. "makes one)"):format(s.script_location))
   end
+  local timeouts = not opts.plan and lock_timeouts(self, records, dialect, opts.run_settings) or nil
   local op
   local ok, steps = pcall(core.run, conn, graph, records, {
     kind = kind, target = opts.target, targets = opts.targets, purge = opts.purge,
     version_table = s.version_table, transaction_per_migration = s.transaction_per_migration,
     lock_timeout = s.lock_timeout, plan = opts.plan, dialect = offline and dialect or nil,
-    who = who(),
+    who = who(), timeouts = timeouts,
     log = function(level, msg) self:_log(level, msg) end,
     emit = emit,
     migrate = function(record, direction)
@@ -244,6 +259,14 @@ function Runner:_run(kind, opts)
   return steps
 end
 
+-- A run's own ddl_lock_timeout, statement_timeout and lock_retries (opts
+-- of upgrade and downgrade; the CLI's --ddl-lock-timeout ...), which
+-- override the scripts' and the project's.
+local function run_settings(opts)
+  return {ddl_lock_timeout = opts.ddl_lock_timeout, statement_timeout = opts.statement_timeout,
+          lock_retries = opts.lock_retries}
+end
+
 -- A target of m:upgrade, m:downgrade, m:stamp and m:plan: a string, said
 -- clearly otherwise (core.run's own check names its internals).
 local function check_target(method, target)
@@ -265,14 +288,16 @@ function Runner:upgrade(target, opts)
   opts = check_opts("upgrade", opts)
   if target == nil then target = "head" end
   check_target("upgrade", target)
-  return self:_run("upgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit})
+  return self:_run("upgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit,
+                               run_settings = run_settings(opts)})
 end
 
 function Runner:downgrade(target, opts)
   opts = check_opts("downgrade", opts)
   if target == nil then fail("downgrade needs a target, e.g. -1 or base") end
   check_target("downgrade", target)
-  return self:_run("downgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit})
+  return self:_run("downgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit,
+                                 run_settings = run_settings(opts)})
 end
 
 function Runner:stamp(targets, opts)
