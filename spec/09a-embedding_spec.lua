@@ -116,10 +116,12 @@ describe("issue 16 leftovers", function()
     local dir = h.project({})
     local m <close> = luamig.open{url = h.dialects[1].url(), script_location = dir .. "/migrations"}
     assert.equal("m:revision: unknown option 'autogenrate'; the options are autogenerate, baseline, branch_label, "
-      .. "depends_on, downgrades, force, head, message, rev_id, splice, upgrades, version_path",
+      .. "depends_on, downgrades, force, head, message, rev_id, safe_forms, splice, upgrades, version_path",
       error_message(m.revision, m, {message = "x", autogenrate = true}))
     assert.equal("", select(2, h.run("ls -A " .. h.shell_quote(dir .. "/migrations/versions"))))
     local r = m:revision{message = "x", rev_id = "a1"}
     assert.equal("a1", r.revision)
+    -- safe_forms is one of them (the CLI's --no-safe-forms passes it on every revision)
+    assert.equal("a2", m:revision{message = "y", rev_id = "a2", safe_forms = false}.revision)
   end)
 end)

@@ -129,10 +129,11 @@ end
 
 
 -- A new script: {message, head = "head", splice, branch_label (string or
--- list), depends_on (list), rev_id, version_path, upgrades, downgrades}.
--- Returns {path = ..., revision = ...}.
+-- list), depends_on (list), rev_id, version_path, upgrades, downgrades,
+-- autogenerate, safe_forms (false: autogenerate's one plain revision, not the
+-- safe forms' two), baseline, force}. Returns {path = ..., revision = ...}.
 local REVISION_KEYS = {"autogenerate", "baseline", "branch_label", "depends_on", "downgrades", "force", "head",
-                       "message", "rev_id", "splice", "upgrades", "version_path"}
+                       "message", "rev_id", "safe_forms", "splice", "upgrades", "version_path"}
 local revision_key = {}
 for _, k in ipairs(REVISION_KEYS) do revision_key[k] = true end
 
