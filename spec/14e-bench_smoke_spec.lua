@@ -30,7 +30,7 @@ describe("bench/lock_load/run", function()
     assert.truthy(report:find('"items": 10,000 rows', 1, true))
     for _, way in ipairs{"naive", "linted"} do
       local max, p99, retries = report:match("\n| " .. way
-        .. " | 1.5 s every 4 s | ([%d.]+) ms | ([%d.]+) ms | [%d.]+ ms | %d+ of %d+ | [%d.]+ s | (%d+) |")
+        .. " | 1.5 s every 4 s | ([%d.]+) ms | ([%d.]+) ms | [%d.]+ ms | %d+ of %d+ | [%d.]+ s | (%d+) | %d+ %(%d+%) |")
       assert.truthy(max, way .. " row missing in:\n" .. report)
       assert.truthy(tonumber(p99) <= tonumber(max), report)
       assert.truthy(tonumber(retries) >= 0)
