@@ -7,6 +7,10 @@
 --     kinds: "word" (bare word, v as written), "ident" (quoted identifier,
 --     v unquoted), "string" (v unquoted), "number", "param" (v = N of $N),
 --     "punct" (one character). Comments and white space are skipped.
+--     A string, quoted identifier or block comment that never closes runs
+--     to the end of sql, and the list says so: toks.unterminated =
+--     {what = "string"|"quoted identifier"|"dollar-quoted string"|
+--     "comment", s = first byte} (the first such; nil when all close).
 --   sqltext.inline(sql, params, literal [, dialect]) -> sql with each $N
 --     replaced by literal(params[N]), parenthesised where the literal
 --     would otherwise merge with the text next to it; quotes,
@@ -36,7 +40,7 @@ local function comment_end(sql, i, nested)
   local depth, j = 1, i + 2
   while true do
     local close = sql:find("*/", j, true)
-    if not close then return #sql end
+    if not close then return #sql, true end
     local open = nested and sql:find("/*", j, true)
     if open and open < close then
       depth, j = depth + 1, open + 2
@@ -60,6 +64,7 @@ function M.tokens(sql, dialect)
   local r = rules[dialect or "any"] or rules.any
   local toks, i, n = {}, 1, #sql
   local function add(k, v, s, e) toks[#toks + 1] = {k = k, v = v, s = s, e = e} end
+  local function unclosed(what, s) toks.unterminated = toks.unterminated or {what = what, s = s} end
   local highest, named = 0, {}                        -- SQLite's parameter indexes
   local function index_named(name)
     if not named[name] then named[name], highest = true, highest + 1 end
@@ -72,17 +77,22 @@ function M.tokens(sql, dialect)
       local j = sql:find("\n", i, true)
       i = j and j + 1 or n + 1
     elseif c == "/" and sql:sub(i + 1, i + 1) == "*" then
-      i = comment_end(sql, i, r.nested_comments) + 1
+      local e, open_end = comment_end(sql, i, r.nested_comments)
+      if open_end then unclosed("comment", i) end
+      i = e + 1
     elseif c == '"' or (c == "`" and r.backticks) then
-      local j = find_close(sql, i + 1, c) or n
+      local j = find_close(sql, i + 1, c)
+      if not j then j = n; unclosed("quoted identifier", i) end
       add("ident", sql:sub(i + 1, j - 1):gsub(c .. c, c), i, j)
       i = j + 1
     elseif c == "[" and r.brackets then
-      local j = sql:find("]", i + 1, true) or n
+      local j = sql:find("]", i + 1, true)
+      if not j then j = n; unclosed("quoted identifier", i) end
       add("ident", sql:sub(i + 1, j - 1), i, j)
       i = j + 1
     elseif c == "'" then
-      local j = find_close(sql, i + 1, "'") or n
+      local j = find_close(sql, i + 1, "'")
+      if not j then j = n; unclosed("string", i) end
       add("string", sql:sub(i + 1, j - 1):gsub("''", "'"), i, j)
       i = j + 1
     elseif (c == "E" or c == "e") and r.escape_strings and sql:sub(i + 1, i + 1) == "'" then
@@ -95,6 +105,7 @@ function M.tokens(sql, dialect)
           if sql:sub(j + 1, j + 1) == "'" then j = j + 2 else break end
         else j = j + 1 end
       end
+      if j > n then unclosed("string", i) end
       add("string", sql:sub(i + 2, j - 1), i, j)
       i = j + 1
     elseif c == "$" then
@@ -109,6 +120,7 @@ function M.tokens(sql, dialect)
         local open = "$" .. tag
         local j = sql:find(open, i + #open, true)
         local e = j and (j + #open - 1) or n
+        if not j then unclosed("dollar-quoted string", i) end
         add("string", sql:sub(i + #open, (j or n + 1) - 1), i, e)
         i = e + 1
       else
