@@ -437,8 +437,9 @@ h.each_db(function(db)
       assert.same({{d = "CREATE UNIQUE INDEX ix_t_name ON public.t USING btree (name text_pattern_ops) INCLUDE (n) "
         .. "NULLS NOT DISTINCT WITH (fillfactor='80')"}}, h.query(url, "SELECT pg_get_indexdef('ix_t_name'::regclass) AS d"))
     end
-    -- and back: the generated downgrade restores the options
-    assert.equal(0, (run("downgrade -1")))
+    -- and back: the generated downgrade restores the options (down to a1: on PostgreSQL
+    -- autogenerate wrote two revisions, the indexes built concurrently in the second)
+    assert.equal(0, (run("downgrade a1")))
     if pg then
       assert.same({{d = "CREATE UNIQUE INDEX ix_t_name ON public.t USING btree (name text_pattern_ops) INCLUDE (n) "
         .. "NULLS NOT DISTINCT WITH (fillfactor='70')"}, {d = 'CREATE INDEX ix_t_n ON public.t USING btree (n DESC, name COLLATE "C")'}},

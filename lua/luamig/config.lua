@@ -19,6 +19,7 @@ M.settings = {
   {"naming_convention", "convention", nil},          -- "postgresql", "sqlite", or overrides of the default
   {"include_object", "function", nil},               -- function(kind, name, table) for autogenerate
   {"compare_type", "boolean", true},
+  {"autogenerate_safe_forms", "boolean", true},      -- PostgreSQL: luamig.autogen.safe's two revisions
   {"sections", "table", nil},                        -- name -> settings, chosen with -n NAME (M.section)
 }
 

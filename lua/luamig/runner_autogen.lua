@@ -67,6 +67,8 @@ function Runner:compare()
     self:_log("WARNING", "Foreign keys into another schema are compared by table name only "
       .. "(doc/autogenerate.md): " .. table.concat(other, ", "))
   end
+  -- a constraint added NOT VALID is the declared one (no difference); said, not proposed
+  for _, line in ipairs(require("luamig.autogen.safe").not_validated(live)) do self:_log("INFO", line) end
   for _, op in ipairs(ops) do self:_log("INFO", "Detected " .. autogen.diff.describe(op)) end
   if #ops == 0 then self:_log("INFO", "No changes in schema detected.") end
   return ops

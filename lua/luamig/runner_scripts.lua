@@ -135,7 +135,7 @@ function Runner:revision(opts)
   opts = opts or {}
   local scaffold = require "luamig.scaffold"
   local _, graph = self:scripts()
-  local operations
+  local operations, second
   if opts.baseline then
     -- {baseline = true}: the first revision, creating the database's whole schema (luamig.schema_dump)
     operations, opts = require("luamig.schema_dump").baseline_revision(self, opts)
@@ -147,6 +147,14 @@ function Runner:revision(opts)
     local autogen = require "luamig.autogen"
     local ctx = self:_render_context()
     operations = autogen.describe(ops, ctx)
+    -- PostgreSQL: the safe forms, a second revision for what runs outside a transaction
+    local up2, down2
+    if ctx.dialect == "postgresql" and opts.safe_forms ~= false and self.settings.autogenerate_safe_forms ~= false then
+      ops, up2, down2 = require("luamig.autogen.safe").split(ops)
+      if #up2 > 0 then
+        second = {upgrades = autogen.render_module.ops(up2, ctx), downgrades = autogen.render_module.ops(down2, ctx)}
+      end
+    end
     local up, down = autogen.render(ops, ctx)
     opts = setmetatable({upgrades = up, downgrades = down}, {__index = opts})
   end
@@ -172,7 +180,14 @@ function Runner:revision(opts)
     branch_labels = labels, depends_on = opts.depends_on and self:_resolve_all(opts.depends_on),
     upgrades = opts.upgrades, downgrades = opts.downgrades,
   })
-  return {path = path, revision = id, operations = operations}
+  if second then
+    local path2, id2 = self:_write_revision({id}, {
+      message = (opts.message or "autogenerate") .. " (outside a transaction)",
+      upgrades = second.upgrades, downgrades = second.downgrades, transactional = false,
+    })
+    second = {path = path2, revision = id2}
+  end
+  return {path = path, revision = id, operations = operations, second = second}
 end
 
 -- A merge revision joining the given revisions (e.g. {"heads"}).

@@ -321,6 +321,11 @@ function scaffold.write_revision(opts)
     end
   end
   local text = scaffold.render(template_text, values, template_name)
+  if opts.transactional == false then      -- autogenerate's second revision (luamig.autogen.safe)
+    local line = "transactional = false  -- CREATE INDEX CONCURRENTLY and VALIDATE run outside a transaction\n"
+    local at = text:find("\nfunction upgrade")
+    text = at and (text:sub(1, at) .. line .. "\n" .. text:sub(at + 1)) or (text .. "\n" .. line)
+  end
   check_rendered(text, path, template_name, {
     revision = rev_id, down_revision = script_template.scalar_or_list(down), branch_labels = branch_labels,
     depends_on = depends_on, message = message,

@@ -118,18 +118,20 @@ local function index_columns(ix)
   return "{" .. table.concat(parts, ", ") .. "}"
 end
 
-local function index_options(ix)
+local function index_options(ix, extra)
   local list = {}
   if ix.unique then list[#list + 1] = {"unique", "true"} end
   if ix.where then list[#list + 1] = {"where", M.string(ix.where)} end
   if ix.using and ix.using ~= "btree" then list[#list + 1] = {"using", M.string(ix.using)} end
   if ix.include and #ix.include > 0 then list[#list + 1] = {"include", M.literal(ix.include)} end
   require("luamig.autogen.index_options").options(ix, list, M.string)
+  for _, p in ipairs(extra or {}) do list[#list + 1] = p end
   return options(list)
 end
 
-local function create_index(table_name, ix)
-  local o = index_options(ix)
+-- extra: more {key, code} options (luamig.autogen.safe's op.extra)
+local function create_index(table_name, ix, extra)
+  local o = index_options(ix, extra)
   return ("op.create_index(%s, %s, %s%s)"):format(M.string(ix.name), M.string(table_name),
     index_columns(ix), o ~= "" and (", " .. o) or "")
 end
@@ -227,18 +229,28 @@ function M.op(op, ctx)
     return ("op.add_column(%s, %s)"):format(t, column_spec(ctx, op.column))
   end
   if k == "drop_column" then return ("op.drop_column(%s, %s)"):format(t, M.string(op.column.name)) end
-  if k == "create_index" then return create_index(op.table, op.index) end
-  if k == "drop_index" then return ("op.drop_index(%s, %s)"):format(M.string(op.index.name), t) end
+  -- op.extra: more {key, code} options (luamig.autogen.safe: concurrently, NOT VALID, USING INDEX)
+  local extra = op.extra or {}
+  if k == "validate_constraint" then return ("op.validate_constraint(%s, %s)"):format(M.string(op.name), t) end
+  if k == "create_index" then return create_index(op.table, op.index, op.extra) end
+  if k == "drop_index" then
+    local o = options(extra)
+    return ("op.drop_index(%s, %s%s)"):format(M.string(op.index.name), t, o ~= "" and (", " .. o) or "")
+  end
   if k == "add_constraint" then
     local c = op.constraint
     if op.ctype == "unique" then
-      local o = options(deferrable_options(c, {}))
-      return ("op.create_unique_constraint(%s, %s, %s%s)"):format(M.string(c.name), t, M.literal(c.columns),
-        o ~= "" and (", " .. o) or "")
+      local o = options(deferrable_options(c, {table.unpack(extra)}))
+      return ("op.create_unique_constraint(%s, %s, %s%s)"):format(M.string(c.name), t,
+        op.no_columns and "nil" or M.literal(c.columns), o ~= "" and (", " .. o) or "")
     elseif op.ctype == "check" then
-      return ("op.create_check_constraint(%s, %s, %s)"):format(M.string(c.name), t, M.string(c.condition))
+      local o = options(extra)
+      return ("op.create_check_constraint(%s, %s, %s%s)"):format(M.string(c.name), t, M.string(c.condition),
+        o ~= "" and (", " .. o) or "")
     else
-      local o = options(fk_options(c))
+      local o = fk_options(c)
+      for _, p in ipairs(extra) do o[#o + 1] = p end
+      o = options(o)
       return ("op.create_foreign_key(%s, %s, %s, %s, %s%s)"):format(M.string(c.name), t,
         M.string(c.ref_table), M.literal(c.columns), M.literal(c.ref_columns), o ~= "" and (", " .. o) or "")
     end

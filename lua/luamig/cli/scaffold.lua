@@ -45,12 +45,13 @@ command{
 
 command{
   name = "revision", args = {0, 0},
-  usage = "revision -m MSG [--autogenerate | --baseline [--force]] [--head H] [--splice] [--branch-label L] "
+  usage = "revision -m MSG [--autogenerate [--no-safe-forms] | --baseline [--force]] [--head H] [--splice] [--branch-label L] "
        .. "[--depends-on R] [--rev-id ID] [--version-path P]",
   summary = "Write a new migration script from the template.",
   options = {
     {"-m", "--message", key = "message", value = "MSG", help = "what the revision does"},
     {nil, "--autogenerate", key = "autogenerate", help = "fill it from the declared schema (target_schema)"},
+    {nil, "--no-safe-forms", key = "no_safe_forms", help = "with --autogenerate on PostgreSQL: one plain revision, not the safe forms' two (doc/autogenerate.md)"},
     {nil, "--baseline", key = "baseline", help = "the first revision: it creates the database's whole schema"},
     {nil, "--force", key = "force", help = "with --baseline: write it although the database has what it creates otherwise (listed at the top of its upgrade)"},
     {nil, "--head", key = "head", value = "H", help = "the parent revision (default head; base for a new branch)"},
@@ -61,6 +62,9 @@ command{
     {nil, "--version-path", key = "version_path", value = "P", help = "the directory to write it to"},
   },
   run = function(c)
+    if c.opts.no_safe_forms and not c.opts.autogenerate then
+      common.usage_error(c.command, "--no-safe-forms goes with --autogenerate")
+    end
     if c.opts.force and not c.opts.baseline then
       common.usage_error(c.command, "--force goes with --baseline (it writes a baseline that differs from the database)")
     end
@@ -68,8 +72,9 @@ command{
                            branch_label = c.opts.branch_label, depends_on = c.opts.depends_on,
                            rev_id = c.opts.rev_id, version_path = c.opts.version_path,
                            autogenerate = c.opts.autogenerate, baseline = c.opts.baseline,
-                           force = c.opts.force}
+                           force = c.opts.force, safe_forms = not c.opts.no_safe_forms}
     say(("Generating %s ...  done"):format(absolute(r.path)))
+    if r.second then say(("Generating %s ...  done"):format(absolute(r.second.path))) end
   end,
 }
 

@@ -67,7 +67,12 @@ function d.drop_column_sql(tname, cname, opts)
 end
 
 function d.add_constraint_sql(tname, kind, c)
-  return alter_table(tname, "ADD", nil, d.constraint_sql(kind, c))
+  -- NOT VALID and UNIQUE USING INDEX: luamig.op.safe
+  return alter_table(tname, "ADD", nil, require("luamig.op.safe").add_constraint_sql(d, kind, c))
+end
+
+function d.validate_constraint_sql(tname, name)
+  return alter_table(tname, "VALIDATE CONSTRAINT", nil, d.ident(name))
 end
 
 function d.drop_constraint_sql(tname, name, opts)

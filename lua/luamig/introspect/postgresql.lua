@@ -123,7 +123,7 @@ function M.read(conn, opts)
         THEN (SELECT fn.nspname FROM pg_namespace fn WHERE fn.oid = fc.relnamespace) END AS ref_schema,
       con.confupdtype::text AS upd, con.confdeltype::text AS del,
       con.confmatchtype::text AS fmatch, con.condeferrable AS deferrable,
-      con.condeferred AS deferred,
+      con.condeferred AS deferred, con.convalidated AS validated,
       CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid, true) END AS def
       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -139,6 +139,9 @@ function M.read(conn, opts)
       local c = cons[key]
       if not c then
         c = {name = r.name}
+        -- added NOT VALID and not yet validated: the same constraint for
+        -- check and autogenerate; Runner:compare says it is not validated
+        if r.validated == false then c.not_valid = true end
         if r.kind == "p" then
           c.columns = {}
           t.primary_key = c
@@ -156,7 +159,8 @@ function M.read(conn, opts)
           if r.deferred then c.initially = "DEFERRED" end
           t.foreign_keys[#t.foreign_keys + 1] = c
         else
-          local cond = (r.def or ""):match("^CHECK %((.*)%)") or r.def
+          local def = r.validated == false and r.def and r.def:gsub(" NOT VALID$", "") or r.def
+          local cond = (def or ""):match("^CHECK %((.*)%)") or def
           c.condition = cond
           t.checks[#t.checks + 1] = c
         end

@@ -71,6 +71,8 @@ local function pg_apply(ctx, tname, ch)
     run(ctx, ctx.d.add_constraint_sql(tname, ch.ctype, ch.constraint))
   elseif ch.kind == "drop_constraint" then
     run(ctx, ctx.d.drop_constraint_sql(tname, ch.name, ch.opts))
+  elseif ch.kind == "validate_constraint" then
+    run(ctx, ctx.d.validate_constraint_sql(tname, ch.name))
   elseif ch.kind == "create_index" then
     run(ctx, ctx.d.create_index_sql(ch.index, ch.opts))
   elseif ch.kind == "drop_index" then
@@ -258,7 +260,7 @@ end
 -- (bulk_insert reads its columns); a model that cannot follow is dropped.
 local function pg_track(ctx, opname, tname, ch)
   local model = ctx.known and ctx.known[tname]
-  if not model then return end
+  if not model or ch.kind == "validate_constraint" then return end
   local ok = pcall(function()
     local rctx = {d = ctx.d, raise = function(m) error(m, 0) end, opname = opname}
     if ch.kind == "create_index" then offline.remember_index(ctx, ch.index)

@@ -185,7 +185,8 @@ local ALIASES = {type = "type_", default = "server_default", on_delete = "ondele
                  on_update = "onupdate", postgresql_where = "where", sqlite_where = "where",
                  postgresql_concurrently = "concurrently", postgresql_using = "using",
                  postgresql_include = "include", postgresql_ops = "ops", postgresql_with = "with",
-                 postgresql_nulls_not_distinct = "nulls_not_distinct"}
+                 postgresql_nulls_not_distinct = "nulls_not_distinct",
+                 postgresql_not_valid = "not_valid", postgresql_using_index = "using_index"}
 
 local COLUMN_SPEC = {primary_key = "boolean", nullable = "boolean", unique = "boolean",
   server_default = "default", autoincrement = "boolean", references = "references",
@@ -206,11 +207,11 @@ local SPEC = {
     if_not_exists = "boolean", using = "string", include = "names", ops = "table", with = "table",
     nulls_not_distinct = "boolean"},
   drop_index = {if_exists = "boolean", concurrently = "boolean"},
-  create_unique_constraint = {deferrable = "boolean", initially = "string"},
+  create_unique_constraint = {deferrable = "boolean", initially = "string", using_index = "name"},
   create_primary_key = {},
   create_foreign_key = {ondelete = "string", onupdate = "string", deferrable = "boolean",
-    initially = "string", match = "string"},
-  create_check_constraint = {},
+    initially = "string", match = "string", not_valid = "boolean"},
+  create_check_constraint = {not_valid = "boolean"},
   drop_constraint = {type_ = "string", if_exists = "boolean"},
   bulk_insert = {columns = "names", multiinsert = "boolean"},
   batch_alter_table = {recreate = "string", copy_from = "table"},

@@ -61,7 +61,7 @@ local raise, register, describe = check.raise, check.register, check.describe
 local check_arg, check_options, sql_text = check.check_arg, check.check_options, check.sql_text
 local ALIASES, SPEC = check.ALIASES, check.SPEC
 local copy = rebuild.copy
-for _, mod in ipairs({build, apply, offline, rebuild, require "luamig.op.sqlite_model",
+for _, mod in ipairs({build, apply, offline, rebuild, require "luamig.op.safe", require "luamig.op.sqlite_model",
                       require "luamig.op.sqlite_table_sql", require "luamig.op.sqlite_checks", enum_op}) do
   register(mod)
 end
@@ -82,7 +82,8 @@ local POS = {
   create_unique_constraint = {name = 1, table = 2, columns = 3, options = 4},
   create_primary_key = {name = 1, table = 2, columns = 3},
   create_foreign_key = {name = 1, table = 2, referent = 3, local_cols = 4, remote_cols = 5, options = 6},
-  create_check_constraint = {name = 1, table = 2, condition = 3},
+  create_check_constraint = {name = 1, table = 2, condition = 3, options = 4},
+  validate_constraint = {name = 1, table = 2},
   drop_constraint = {name = 1, table = 2, options = 3},
 }
 local BATCH_POS = {}
