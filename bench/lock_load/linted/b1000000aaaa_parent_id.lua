@@ -4,7 +4,8 @@
 -- ADD COLUMN ... NOT NULL DEFAULT 1: a constant default is stored in the
 -- catalogue (PostgreSQL 11+), no rewrite and no scan, so the ACCESS
 -- EXCLUSIVE lock is held for milliseconds once granted.
--- The foreign key NOT VALID: checks new rows only, no scan of the table.
+-- The foreign key NOT VALID: SHARE ROW EXCLUSIVE, briefly; checks new
+-- rows only, no scan of the table.
 revision = "b1000000aaaa"
 down_revision = nil
 message = "items.parent_id: NOT NULL with a default, foreign key NOT VALID (linted, 1/2)"
@@ -12,8 +13,8 @@ message = "items.parent_id: NOT NULL with a default, foreign key NOT VALID (lint
 function upgrade(op)
   op.execute(("SET LOCAL lock_timeout = '%s'"):format(op.x.lock_timeout or "1s"))
   op.add_column("items", {"parent_id", "integer", nullable = false, default = 1})
-  op.execute('ALTER TABLE "items" ADD CONSTRAINT "fk_items_parent_id" FOREIGN KEY ("parent_id") '
-    .. 'REFERENCES "parents" ("id") NOT VALID')
+  op.create_foreign_key("fk_items_parent_id", "items", "parents", {"parent_id"}, {"id"},
+    {postgresql_not_valid = true})
 end
 
 function downgrade(op)

@@ -12,7 +12,7 @@ transactional = false
 
 function upgrade(op)
   op.create_index("ix_items_parent_id", "items", {"parent_id"}, {postgresql_concurrently = true})
-  op.execute('ALTER TABLE "items" VALIDATE CONSTRAINT "fk_items_parent_id"')
+  op.validate_constraint("fk_items_parent_id", "items")
 end
 
 function downgrade(op)
