@@ -636,3 +636,29 @@ h.each_db(function(db)
     end)
   end)
 end)
+
+describe("issue 16 leftovers", function()
+  it("a naming_convention with an empty pattern, an unknown token or kind is refused by op.new and in luamig.lua", function()
+    local cases = {
+      {{uq = ""}, 'naming_convention.uq = "" is empty: give a pattern such as "uq_%(table_name)s_%(column_0_name)s", '
+        .. "or false to remove it"},
+      {{ix = "ix_%(colum_0_label)s"}, 'naming_convention.ix = "ix_%(colum_0_label)s" names %(colum_0_label)s, which '
+        .. "is not a token luamig knows (column_0N_label, "},
+      {{idx = "ix_%(column_0_label)s"}, "naming_convention.idx is not a kind luamig names: the kinds are ix, uq, ck, fk, pk"},
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(luamig_op.new, {dialect = "sqlite", emit = function() end, naming_convention = c[1]})
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("luamig.op.new: " .. c[2], 1, true), tostring(err))
+    end
+    -- in luamig.lua: said when the file is read, before anything runs
+    local dir = h.project({{id = "a1", up = "CREATE TABLE t (a INTEGER)"}}, 'naming_convention = {uq = ""}\n')
+    local status, out, err = h.luamig(dir, "upgrade head")
+    assert.equal(1, status, out .. err)
+    assert.truthy(err:find("FAILED: luamig.lua: " .. cases[1][2], 1, true), err)
+    assert.same({}, h.version_rows("sqlite:" .. dir .. "/luamig.db"))
+    -- what stays accepted: patterns with known tokens, false to remove one
+    assert.truthy(pcall(luamig_op.new, {dialect = "sqlite", emit = function() end,
+      naming_convention = {pk = "%(table_name)s_pkey", ck = false}}))
+  end)
+end)

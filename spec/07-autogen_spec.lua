@@ -481,3 +481,44 @@ h.each_db(function(db)
     end)
   end)
 end)
+
+describe("issue 16 leftovers", function()
+  describe("[postgresql]", function()
+    local db = h.dialects[2]
+    it("an expression index over a collated column settles: nothing to do after it is made", function()
+      local conn = db.connect()
+      local op = luamig_op.new{conn = conn}
+      local function schema(o)
+        o.create_table("tc", {{"id", "integer", primary_key = true}, {"name", 'text collate "C"'}, {"n2", "text"}})
+        o.create_index("ix_tc_lower", "tc", {o.raw("lower(name)")})
+        o.create_index("ix_tc_lower_posix", "tc", {o.raw('lower(name) COLLATE "POSIX"')})
+        o.create_index("ix_tc_n2_c", "tc", {o.raw('lower(n2) COLLATE "C"'), "id"}, {})
+      end
+      schema(op)
+      local rop, store = record.new(db.name)
+      schema(rop)
+      local declared = {dialect = db.name, tables = store.tables, order = store.order}
+      local ctx = {dialect = db.name}
+      assert.same({}, autogen.describe(autogen.compare(conn, declared), ctx))
+      -- what the database reads back: the COLLATE written, none where the expression has it already
+      local t = introspect.schema(conn).tables.tc
+      local by_name = {}
+      for _, ix in ipairs(t.indexes) do by_name[ix.name] = ix end
+      assert.is_nil(by_name.ix_tc_lower.column_options)
+      assert.same({[1] = {collate = "POSIX"}}, by_name.ix_tc_lower_posix.column_options)
+      assert.same({[1] = {collate = "C"}}, by_name.ix_tc_n2_c.column_options)
+      -- declared without the COLLATE it has: a difference, dropped and made again
+      rop, store = record.new(db.name)
+      rop.create_table("tc", {{"id", "integer", primary_key = true}, {"name", 'text collate "C"'}, {"n2", "text"}})
+      rop.create_index("ix_tc_lower", "tc", {rop.raw("lower(name)")})
+      rop.create_index("ix_tc_lower_posix", "tc", {rop.raw("lower(name)")})
+      rop.create_index("ix_tc_n2_c", "tc", {rop.raw('lower(n2) COLLATE "C"'), "id"}, {})
+      local ops = autogen.compare(conn, {dialect = db.name, tables = store.tables, order = store.order})
+      local up = autogen.render(ops, ctx)
+      apply(up, op)
+      assert.same({}, autogen.describe(autogen.compare(conn, {dialect = db.name, tables = store.tables,
+        order = store.order}), ctx))
+      conn:close()
+    end)
+  end)
+end)

@@ -803,3 +803,35 @@ describe("write_revision refuses", function()
     assert.equal("upgrades must be a string of Lua code, not a table", refusal{upgrades = {}})
   end)
 end)
+
+describe("issue 16 leftovers", function()
+  it("revision --rev-id refuses the words targets reserve, and forms relative targets take", function()
+    for _, id in ipairs{"head", "heads", "base", "current"} do
+      local dir = h.project({})
+      local status, out, err = h.luamig(dir, "revision -m x --rev-id " .. id)
+      assert.equal(1, status, out .. err)
+      assert.equal("", out)
+      assert.truthy(err:find(("FAILED: revision id '%s' is a word targets reserve (base, head, heads, current): "
+        .. "`luamig upgrade %s` would not name this revision; choose another id with --rev-id, or leave it out "
+        .. "to have one generated"):format(id, id), 1, true), err)
+      assert.same({}, ls(dir .. "/migrations/versions"))
+      dir = h.project({{id = "a1"}, {id = "b1"}})
+      status, out, err = h.luamig(dir, "merge heads -m x --rev-id " .. id)
+      assert.equal(1, status, out .. err)
+      assert.truthy(err:find(("FAILED: revision id '%s' is a word targets reserve"):format(id), 1, true), err)
+      assert.same({"a1.lua", "b1.lua"}, ls(dir .. "/migrations/versions"))
+    end
+    for _, id in ipairs{"+1", "-1", "head-1", "heads+2", "x@head"} do
+      local dir = h.project({})
+      local status, out, err = h.luamig(dir, "revision -m x --rev-id=" .. id)
+      assert.equal(1, status, out .. err)
+      assert.truthy(err:find("not allowed in revision identifier '" .. id .. "'", 1, true), err)
+      assert.same({}, ls(dir .. "/migrations/versions"))
+    end
+    -- a word that only starts like one is an id
+    local dir = h.project({})
+    local status, out, err = h.luamig(dir, "revision -m x --rev-id headline")
+    assert.equal(0, status, out .. err)
+    assert.same({"headline_x.lua"}, ls(dir .. "/migrations/versions"))
+  end)
+end)

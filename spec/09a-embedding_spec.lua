@@ -83,3 +83,43 @@ h.each_db(function(db)
     assert.equal("Can't locate revision identified by 'nosuch'", tostring(err))
   end)
 end)
+
+describe("issue 16 leftovers", function()
+  local function error_message(fn, ...)
+    local ok, err = pcall(fn, ...)
+    assert.is_false(ok)
+    return type(err) == "table" and err.message or tostring(err)
+  end
+
+  it("[sqlite] m:plan, m:upgrade, m:downgrade and m:stamp say what a kind or target must be", function()
+    local dir = h.project(revs)
+    local url = h.dialects[1].url()
+    local m <close> = luamig.open{url = url, script_location = dir .. "/migrations"}
+    assert.equal("m:plan: the kind must be \"upgrade\", \"downgrade\" or \"stamp\", not 'bogus'",
+      error_message(m.plan, m, "bogus"))
+    assert.equal("m:plan: the kind must be \"upgrade\", \"downgrade\" or \"stamp\", not a nil",
+      error_message(m.plan, m))
+    local target = 'must be a string ("head", "base", "+1", "-2", a revision id or label), not '
+    assert.equal("m:upgrade: the target " .. target .. "the number 42", error_message(m.upgrade, m, 42))
+    assert.equal("m:upgrade: the target " .. target .. "the number 42", error_message(m.plan, m, "upgrade", 42))
+    assert.equal("m:downgrade: the target " .. target .. "a table", error_message(m.downgrade, m, {}))
+    assert.equal("m:stamp: the target " .. target .. "a boolean", error_message(m.stamp, m, {"m1", true}))
+    assert.equal("m:upgrade: opts must be a table, not a string", error_message(m.upgrade, m, "head", "sql"))
+    assert.same({}, h.version_rows(url))
+    -- what stays as it was
+    local plan = m:plan("upgrade")
+    assert.equal("m1", plan[1].revision)
+    assert.equal("downgrade needs a target, e.g. -1 or base", error_message(m.plan, m, "downgrade"))
+  end)
+
+  it("[sqlite] m:revision refuses an unknown option, naming the known ones, and writes nothing", function()
+    local dir = h.project({})
+    local m <close> = luamig.open{url = h.dialects[1].url(), script_location = dir .. "/migrations"}
+    assert.equal("m:revision: unknown option 'autogenrate'; the options are autogenerate, baseline, branch_label, "
+      .. "depends_on, downgrades, force, head, message, rev_id, splice, upgrades, version_path",
+      error_message(m.revision, m, {message = "x", autogenrate = true}))
+    assert.equal("", select(2, h.run("ls -A " .. h.shell_quote(dir .. "/migrations/versions"))))
+    local r = m:revision{message = "x", rev_id = "a1"}
+    assert.equal("a1", r.revision)
+  end)
+end)

@@ -1053,3 +1053,35 @@ end
     c:close()
   end)
 end)
+
+describe("issue 16 leftovers", function()
+  local autogen = require "luamig.autogen"
+  local record = require "luamig.autogen.record"
+  it("[postgresql] enum types used only by tables include_object leaves out are not dropped; one used by nothing is", function()
+    local conn = h.dialects[2].connect()
+    local op = luamig_op.new{conn = conn}
+    op.create_enum("tags", {"x"})
+    op.create_table("ext", {{"id", "integer", primary_key = true}, {"m", op.enum({"a", "b"}, {name = "mood"})},
+                            {"ms", '"tags"[]'}})
+    op.create_table("shared", {{"id", "integer", primary_key = true}, {"m", op.enum({"a", "b"}, {name = "both"})}})
+    op.create_table("ext2", {{"id", "integer", primary_key = true}, {"m", op.enum({"a", "b"}, {name = "both"})}})
+    op.create_table("t", {{"id", "integer", primary_key = true}})
+    op.create_enum("unused", {"z"})
+    local rop, store = record.new("postgresql")
+    rop.create_table("t", {{"id", "integer", primary_key = true}})
+    local declared = {dialect = "postgresql", tables = store.tables, order = store.order, enums = store.enums}
+    local include = function(kind, name) return not (kind == "table" and (name == "ext" or name == "shared" or name == "ext2")) end
+    local ops = autogen.compare(conn, declared, {include_object = include})
+    local function said(list)
+      local t = {}
+      for i, d in ipairs(autogen.describe(list, {dialect = "postgresql"})) do t[i] = d.description end
+      return t
+    end
+    assert.same({"removed enum type 'unused'"}, said(ops))
+    -- a type a kept table uses stays compared: shared kept, both's drop is proposed with the table
+    include = function(kind, name) return not (kind == "table" and (name == "ext" or name == "ext2")) end
+    ops = autogen.compare(conn, declared, {include_object = include})
+    assert.same({"removed table 'shared'", "removed enum type 'both'", "removed enum type 'unused'"}, said(ops))
+    conn:close()
+  end)
+end)

@@ -640,3 +640,130 @@ describe("outside attack", function()
     end)
   end)
 end)
+
+describe("issue 16 leftovers", function()
+  -- r1..r3, the hand-written squash sq replacing them, r4 after sq
+  local function project(extra)
+    local revs = {}
+    for i, id in ipairs{"r1", "r2", "r3"} do
+      revs[i] = {id = id, down = i > 1 and ("r" .. (i - 1)) or nil, message = id, code = true,
+                 up = ('  op.create_table("t_%s", {{"id", "integer", primary_key = true}})'):format(id),
+                 down_sql = ('  op.drop_table("t_%s")'):format(id)}
+    end
+    revs[4] = {id = "sq", extra = 'replaces = {"r1", "r2", "r3"}', message = "squash", code = true,
+               up = '  for _, t in ipairs{"t_r1", "t_r2", "t_r3"} do op.create_table(t, {{"id", "integer", '
+                 .. 'primary_key = true}}) end',
+               down_sql = '  for _, t in ipairs{"t_r3", "t_r2", "t_r1"} do op.drop_table(t) end'}
+    revs[5] = {id = "r4", down = "sq", message = "r4", code = true,
+               up = '  op.create_table("t_r4", {{"id", "integer", primary_key = true}})',
+               down_sql = '  op.drop_table("t_r4")'}
+    return h.project(revs, extra)
+  end
+
+  h.each_db(function(db)
+    it("rows naming a squash and a revision it replaces: upgrade, upgrade --plan and current refuse alike", function()
+      local dir = project()
+      local url = db.url()
+      local conn = core.connect(url)
+      conn:exec("CREATE TABLE luamig_version (version_num VARCHAR(32) NOT NULL)")
+      conn:exec("CREATE TABLE t_r1 (id integer)")
+      conn:exec("CREATE TABLE t_r2 (id integer)")
+      conn:exec("CREATE TABLE t_r3 (id integer)")
+      conn:exec("INSERT INTO luamig_version VALUES ('r2'), ('sq')")
+      conn:close()
+      local want = "FAILED: the version table holds both 'sq' and 'r2', which sq replaces (sq is a squash of "
+        .. "r1..r3): a database is at one or the other, so nothing was done; rewrite the rows with `luamig "
+        .. "stamp --purge sq` if all of r1..r3 are applied, or `luamig stamp --purge r2` if the database is at r2"
+      for _, cmd in ipairs{"upgrade", "upgrade head", "upgrade --plan", "upgrade r4 --plan", "downgrade base",
+                           "current"} do
+        local status, out, err = lm(dir, url, cmd)
+        assert.equal(1, status, cmd .. ": " .. out .. err)
+        assert.truthy(err:find(want, 1, true), cmd .. ": " .. err)
+        assert.same({"r2", "sq"}, h.version_rows(url))
+        assert.same({"luamig_version", "t_r1", "t_r2", "t_r3"}, h.tables(url))
+      end
+      -- the way out the message gives (r1..r3 are applied here)
+      local s, _, e = lm(dir, url, "stamp --purge sq")
+      assert.equal(0, s, e)
+      assert.same({"sq"}, h.version_rows(url))
+      s, _, e = lm(dir, url, "upgrade head")
+      assert.equal(0, s, e)
+      assert.same({"r4"}, h.version_rows(url))
+      assert.same({"luamig_log", "luamig_version", "t_r1", "t_r2", "t_r3", "t_r4"}, h.tables(url))
+    end)
+
+    it("show current: a row at the chain's end shows the squash (files there or gone), one part-way its own parent", function()
+      local dir = project()
+      local url = db.url()
+      local conn = core.connect(url)
+      conn:exec("CREATE TABLE luamig_version (version_num VARCHAR(32) NOT NULL)")
+      conn:exec("INSERT INTO luamig_version VALUES ('r3')")
+      local s, out, err = lm(dir, url, "show current")
+      assert.equal(0, s, err)
+      assert.truthy(out:find("^Rev: sq\nParent: <base>\nPath: [^\n]*/migrations/versions/sq%.lua\n"), out)
+      conn:exec("UPDATE luamig_version SET version_num = 'r2'")
+      s, out, err = lm(dir, url, "show current")
+      assert.equal(0, s, err)
+      assert.truthy(out:find("^Rev: r2\nParent: r1\nReplaced by: sq %(a squash%)\nPath: [^\n]*/migrations/versions/r2%.lua\n"), out)
+      -- the embedding API: a history after current() is the rows' view no more
+      local luamig = require "luamig"
+      local m <close> = luamig.open{url = url, script_location = dir .. "/migrations"}
+      assert.same({"r2"}, (function() local t = {} for i, r in ipairs(m:current()) do t[i] = r.id end return t end)())
+      local ids = {}
+      for i, r in ipairs(m:history()) do ids[i] = r.id end
+      assert.same({"r4", "sq"}, ids)
+      -- the old files deleted: the row at the chain's end still reads as the squash
+      conn:exec("UPDATE luamig_version SET version_num = 'r3'")
+      conn:close()
+      for _, id in ipairs{"r1", "r2", "r3"} do assert(os.remove(dir .. "/migrations/versions/" .. id .. ".lua")) end
+      s, out, err = lm(dir, url, "show current")
+      assert.equal(0, s, err)
+      assert.truthy(out:find("^Rev: sq\nParent: <base>\n"), out)
+      assert.same({"r3"}, h.version_rows(url))
+    end)
+
+    it("stamp --purge and show of a replaced id: as the script says, or a true refusal when its file is gone", function()
+      local dir = project()
+      local url = db.url()
+      assert.equal(0, (lm(dir, url, "upgrade head")))
+      assert.same({"r4"}, h.version_rows(url))
+      -- part-way: the row is written, and upgrade finishes the old revisions
+      local s, out, err = lm(dir, url, "stamp --purge r2")
+      assert.equal(0, s, out .. err)
+      assert.same({"r2"}, h.version_rows(url))
+      local conn = core.connect(url)
+      conn:exec("DROP TABLE t_r3")
+      conn:exec("DROP TABLE t_r4")
+      conn:close()
+      s, out, err = lm(dir, url, "upgrade head")
+      assert.equal(0, s, out .. err)
+      assert.truthy(err:find("Running upgrade r2 -> r3", 1, true), err)
+      assert.truthy(err:find("Running upgrade r3 -> r4", 1, true), err)
+      assert.same({"r4"}, h.version_rows(url))
+      -- the chain's end: all of it applied, the squash's row
+      s, out, err = lm(dir, url, "stamp --purge r3")
+      assert.equal(0, s, out .. err)
+      assert.truthy(err:find("Running stamp_revision  -> sq", 1, true), err)
+      assert.same({"sq"}, h.version_rows(url))
+      -- show: the replaced revision's own file and parent, and what replaces it
+      s, out, err = lm(dir, url, "show r2")
+      assert.equal(0, s, err)
+      assert.truthy(out:find("^Rev: r2\nParent: r1\nReplaced by: sq %(a squash%)\nPath: [^\n]*/r2%.lua\n"), out)
+      -- the old files deleted
+      for _, id in ipairs{"r1", "r2", "r3"} do assert(os.remove(dir .. "/migrations/versions/" .. id .. ".lua")) end
+      s, out, err = lm(dir, url, "show r2")
+      assert.equal(1, s, out)
+      assert.truthy(err:find("FAILED: revision r2 is replaced by the squash sq, and its file is gone: `luamig show sq`",
+        1, true), err)
+      s, out, err = lm(dir, url, "stamp --purge r2")
+      assert.equal(1, s, out)
+      assert.truthy(err:find("FAILED: stamp --purge r2: r2 is part-way through the revisions squashed into sq, whose "
+        .. "files are gone, so a database stamped there could not upgrade: restore them (from version control) "
+        .. "first, or stamp sq if all of r1..r3 are applied", 1, true), err)
+      assert.same({"sq"}, h.version_rows(url))
+      s, out, err = lm(dir, url, "stamp --purge r3")
+      assert.equal(0, s, out .. err)
+      assert.same({"sq"}, h.version_rows(url))
+    end)
+  end)
+end)

@@ -281,7 +281,9 @@ int lm_graph_history(struct lm_graph *g, const char *range, const char *const *r
   unsigned char *todo = lm_malloc(g->nrevs);
   int rc = LM_OK;
   int lower_current = strcmp(base, "current") == 0, upper_current = strcmp(head, "current") == 0;
-  if (lower_current || upper_current) rc = lm_graph_select(g, rows, nrows, e);
+  /* always: the view (squash or chain) is the rows', never the one the
+   * previous call left; without rows every squash is in effect */
+  rc = lm_graph_select(g, rows, nrows, e);
   if (rc == LM_OK && (lower_current || upper_current)) {
     struct lm_ilist cur = LM_ILIST_INIT;
     rc = lm_graph_resolve_rows(g, rows, nrows, &cur, e);

@@ -434,7 +434,28 @@ int lm_graph_stamp(struct lm_graph *g, const char *const *rows_in, size_t nrows,
     rc = lm_graph_select(g, rows_in, nrows, e);
     if (rc == LM_OK) rc = lm_graph_resolve_rows(g, rows_in, nrows, &plan->start, e);
   } else if (rc == LM_OK) {
-    rc = lm_graph_select(g, NULL, 0, e);
+    /* --purge: the rows become the targets, so they choose between a squash
+     * and the chain it replaces (stamp --purge R, R replaced: the chain) */
+    for (size_t t = 0; rc == LM_OK && t < ntargets; t++) {
+      int x = targets[t] ? lm_graph_find(g, targets[t]) : -1;
+      const struct lm_rev *S = x >= 0 && g->revs[x].squash >= 0 ? &g->revs[g->revs[x].squash] : NULL;
+      if (S && !S->complete && x != S->replaced[S->nreplaces - 1]) {
+        rc = lm_err_set(e, LM_ERROR, "stamp --purge %s: %s is part-way through the revisions "
+                        "squashed into %s, whose files are gone, so a database stamped there "
+                        "could not upgrade: restore them (from version control) first, or stamp "
+                        "%s if all of %s..%s are applied", targets[t], targets[t], S->id, S->id,
+                        S->replace_names[0], S->replace_names[S->nreplaces - 1]);
+        g->ekind = LM_GERR_REVISION;
+      }
+    }
+    if (rc == LM_OK) rc = lm_graph_select(g, targets, ntargets, e);
+    /* a target still out of view is the last of a chain its squash stands
+     * for (all of it applied): the row written is the squash's */
+    for (size_t t = 0; rc == LM_OK && t < ntargets; t++) {
+      int x = targets[t] ? lm_graph_find(g, targets[t]) : -1;
+      if (x >= 0 && g->revs[x].hidden && g->revs[x].squash >= 0)
+        targets[t] = g->revs[g->revs[x].squash].id;
+    }
   }
   struct lm_ilist filtered = LM_ILIST_INIT, dests = LM_ILIST_INIT;
   for (size_t t = 0; rc == LM_OK && t < ntargets; t++) {

@@ -29,16 +29,49 @@ static size_t chain_pos(const struct lm_graph *g, int x) {
   return k;
 }
 
+/* Rows naming both a squash and a revision it replaces: the database is at
+ * one or the other, never both, and no reading of such rows is true, so
+ * every command that reads them refuses the same way (the rows must be
+ * rewritten with stamp --purge, which reads none). */
+static int refuse_overlap(struct lm_graph *g, const char *const *rows, size_t nrows,
+                          struct lm_err *e) {
+  for (size_t i = 0; i < nrows; i++) {
+    int x = rows[i] ? lm_graph_find(g, rows[i]) : -1;
+    if (x < 0 || g->revs[x].squash < 0) continue;
+    const struct lm_rev *S = &g->revs[g->revs[x].squash];
+    for (size_t j = 0; j < nrows; j++) {
+      if (!rows[j] || lm_graph_find(g, rows[j]) != g->revs[x].squash) continue;
+      struct lm_buf others = LM_BUF_INIT;
+      for (size_t k = 0; k < nrows; k++)
+        if (k != i && k != j) lm_buf_printf(&others, "%s ", rows[k]);
+      const char *o = others.data ? others.data : "";
+      int rc = lm_err_set(e, LM_ERROR, "the version table holds both '%s' and '%s', which %s "
+                          "replaces (%s is a squash of %s..%s): a database is at one or the "
+                          "other, so nothing was done; rewrite the rows with `luamig stamp "
+                          "--purge %s%s` if all of %s..%s are applied, or `luamig stamp --purge "
+                          "%s%s` if the database is at %s", S->id, rows[i], S->id, S->id,
+                          S->replace_names[0], S->replace_names[S->nreplaces - 1], o, S->id,
+                          S->replace_names[0], S->replace_names[S->nreplaces - 1], o, rows[i],
+                          rows[i]);
+      lm_buf_release(&others);
+      g->ekind = LM_GERR_REVISION;
+      return rc;
+    }
+  }
+  return LM_OK;
+}
+
 int lm_graph_select(struct lm_graph *g, const char *const *rows, size_t nrows, struct lm_err *e) {
   g->alias.n = 0;
   if (!g->built || g->nsquashes == 0) return LM_OK;
+  if (refuse_overlap(g, rows, nrows, e) != LM_OK) return LM_ERROR;
   size_t n = g->nrevs;
   unsigned char *partial = lm_malloc(n);
   memset(partial, 0, n);
   const char **partial_row = lm_calloc(n, sizeof *partial_row);
   struct lm_ilist start = LM_ILIST_INIT;
   for (size_t i = 0; i < nrows; i++) {
-    int x = lm_graph_find(g, rows[i]);
+    int x = rows[i] ? lm_graph_find(g, rows[i]) : -1;
     if (x < 0) continue;
     const struct lm_rev *r = &g->revs[x];
     if (r->hidden && r->squash >= 0 && g->revs[r->squash].in_effect) {

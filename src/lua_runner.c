@@ -9,6 +9,9 @@
  *   opts: kind = "upgrade" | "downgrade" | "stamp", target = "head",
  *     targets = {...} (stamp), purge, version_table, transaction_per_migration,
  *     lock_timeout (seconds), plan = true (compute only), dialect (offline),
+ *     timeouts = {[i] = {ddl_lock_timeout_ms, statement_timeout_ms, lock_retries,
+ *     own_lock_timeout_ms, own_statement_timeout_ms}}
+ *     (revision i's, resolved: runner.h's lm_run_script),
  *     who, and three functions:
  *       migrate(record, "upgrade" | "downgrade")  runs the script's body;
  *       log(level, message)                       "INFO" or "WARNING";
@@ -77,6 +80,7 @@ static int hook_migrate(void *ctx, int rev, int upgrade, struct lm_err *e) {
   struct hook_ctx *h = ctx;
   lua_State *L = h->L;
   int top = lua_gettop(L);
+  h->failed_rev = -1;                                 /* a lock retry runs a step again */
   lua_pushvalue(L, SLOT_MIGRATE);
   lua_rawgeti(L, ARG_RECORDS, rev + 1);
   lua_pushstring(L, upgrade ? "upgrade" : "downgrade");
@@ -219,7 +223,40 @@ static int core_run(lua_State *L) {
     lua_getfield(L, -3, "transactional");
     s->scripts[i].transactional = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_settop(L, scratch);
+    s->scripts[i].ddl_lock_timeout_ms = s->scripts[i].statement_timeout_ms = -1;
+    s->scripts[i].own_lock_timeout_ms = s->scripts[i].own_statement_timeout_ms = -1;
+    s->scripts[i].lock_retries = 1;
   }
+  /* opts.timeouts[i]: revision i's {ddl_lock_timeout_ms, statement_timeout_ms,
+   * lock_retries}, resolved by the caller (luamig.lock_retry); absent: none. */
+  if (lua_getfield(L, ARG_OPTS, "timeouts") == LUA_TTABLE) {
+    static const char *const keys[] = {"ddl_lock_timeout_ms", "statement_timeout_ms", "lock_retries",
+                                       "own_lock_timeout_ms", "own_statement_timeout_ms"};
+    for (size_t i = 0; i < g->nrevs; i++) {
+      if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        continue;
+      }
+      for (int k = 0; k < 5; k++) {
+        lua_getfield(L, -1, keys[k]);
+        int isnum, ms = k != 2;
+        lua_Integer v = lua_tointegerx(L, -1, &isnum);
+        if (!lua_isnil(L, -1) && (!isnum || v < (ms ? -1 : 1) || v > 2147483647))
+          return luaL_error(L, "core.run: opts.timeouts[%d].%s must be a whole number %s", (int)i + 1,
+                            keys[k], ms ? "of milliseconds (-1: not set)" : "of attempts >= 1");
+        if (isnum) {
+          if (k == 0) s->scripts[i].ddl_lock_timeout_ms = (long)v;
+          else if (k == 1) s->scripts[i].statement_timeout_ms = (long)v;
+          else if (k == 2) s->scripts[i].lock_retries = (int)v;
+          else if (k == 3) s->scripts[i].own_lock_timeout_ms = (long)v;
+          else s->scripts[i].own_statement_timeout_ms = (long)v;
+        }
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, scratch);
 
   struct lm_run_opts o = {
     .kind = kind,

@@ -69,7 +69,11 @@ int lm_run_autocommit_begin(int *ended, struct lm_err *e) {
       r->step_partial = 1;
     }
     r->block_ended_tx = 1;
+    r->tx_has_block = 1;                              /* a lock retry cannot undo it now */
     *ended = 1;
+    /* the SET LOCAL went with the transaction: the block runs with the
+     * script's own timeouts only, a session SET taken back at its end */
+    if (lm_run_set_timeouts(r, r->step, 0, e) != LM_OK) return LM_ERROR;
   }
   r->in_block = 1;
   return LM_OK;
@@ -94,8 +98,13 @@ int lm_run_autocommit_end(long nstatements, int failed, struct lm_err *e) {
                label, nstatements, nstatements == 1 ? "" : "s", failed ? " before the error in it" : "",
                ended ? "; what the step did before the block is committed" : "");
   free(label);
-  if (ended && !failed && tx_begin(r, e) != LM_OK) return LM_ERROR;
-  return LM_OK;
+  /* A transaction for the rest of the step whenever the block ended one,
+   * failed or not: a script that catches the block's error (pcall) goes on
+   * in it, so the rest of the step and its version row stay atomic. */
+  if (!ended) return LM_OK;
+  lm_run_reset_timeouts(r, s);
+  if (tx_begin(r, e) != LM_OK) return LM_ERROR;
+  return lm_run_set_timeouts(r, s, 1, e);
 }
 
 /* ---- plans ---- */
@@ -203,12 +212,80 @@ static int rows_unchanged(struct run *r, const struct lm_ilist *want, int *same,
   return LM_OK;
 }
 
+/* Where the open transaction began, and its attempt (lock retries). */
+struct tx_start {
+  size_t step;
+  const struct lm_ilist *before;                      /* the rows before that step */
+  int attempt;
+};
+
+/* Step i (s) failed because a lock was not granted (55P03). Returns 1 when
+ * the transaction was rolled back and, after the back-off, runs again from
+ * its first step (with one transaction for the run, that is every step
+ * since luamig's last commit); 0 when the failure stands (e says why it was
+ * not retried: attempts used up, or part of the step is committed); -1 on
+ * Ctrl-C during the back-off (e says so). */
+static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm_step *s,
+                      int transactional, struct tx_start *first, size_t i, struct lm_err *e) {
+  const struct lm_run_script *sc = &r->scripts[s->rev];
+  int limit = sc->lock_retries > 1 ? sc->lock_retries : 1;
+  int outside = !transactional || r->block_failed;    /* the statement ran outside a transaction */
+  char *what = lm_run_lock_words(e->sql, outside ? sc->own_lock_timeout_ms : sc->ddl_lock_timeout_ms);
+  int rc = 0;
+  if (r->conn == NULL) {
+    rc = 0;                                           /* offline nothing waits */
+  } else if (!transactional) {
+    if (limit > 1)
+      lm_err_set(e, LM_ERROR, "%s\n%s; not retried: this step runs outside a transaction "
+                 "(transactional = false), so it cannot be rolled back and run again", e->message,
+                 what);
+  } else if (r->step_partial || r->tx_has_block) {
+    if (limit > 1)
+      lm_err_set(e, LM_ERROR, "%s\n%s; not retried: an op.autocommit_block committed part of %s, "
+                 "so it cannot be rolled back and run again", e->message, what,
+                 r->step_partial ? "this step" : "this transaction");
+  } else if (first->attempt >= limit) {
+    lm_err_set(e, LM_ERROR, "%s\n%s, attempt %d of %d: giving up (lock_retries = %d); each attempt "
+               "was rolled back. Another session holds a lock on the table (pg_locks and "
+               "pg_stat_activity say which); run again when it is done, or raise ddl_lock_timeout "
+               "or lock_retries", e->message, what, first->attempt, limit, limit);
+  } else {
+    long delay = lm_run_backoff_ms(sc->ddl_lock_timeout_ms, first->attempt);
+    char *label = lm_run_step_label(r, s);
+    struct lm_buf again = LM_BUF_INIT;
+    if (first->step < i) {
+      char *from = lm_run_step_label(r, &plan->steps[first->step]);
+      lm_buf_printf(&again, "; transaction_per_migration = false: the run's transaction is rolled "
+                    "back and runs again from %s (%zu steps)", from, i - first->step + 1);
+      free(from);
+    }
+    tx_rollback(r);
+    lm_run_say(r, "WARNING", "%s: %s, attempt %d of %d, next in %.1fs%s", label, what,
+               first->attempt, limit, delay / 1000.0, again.len ? again.data : "");
+    lm_buf_release(&again);
+    if (!lm_run_backoff_sleep(delay)) {
+      lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) while waiting to retry %s after its %s: "
+                 "the step was rolled back", label, what);
+      rc = -1;
+    } else {
+      first->attempt++;
+      lm_err_release(e);
+      *e = (struct lm_err)LM_ERR_INIT;
+      rc = 1;
+    }
+    free(label);
+  }
+  free(what);
+  return rc;
+}
+
 /* Apply plan's steps from the first. On a change by another run (seen
  * inside a step's transaction) *replan is set and the caller plans again. */
 static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err *e) {
   int per_step = r->o->transaction_per_migration;
   const struct lm_ilist *before = &plan->start;       /* the rows before the current step */
   const struct lm_ilist *committed = &plan->start;    /* the rows at luamig's last commit */
+  struct tx_start first = {0, &plan->start, 1};       /* where the open transaction began */
   *replan = 0;
   r->committed = committed;
   r->steps_committed = 0;
@@ -227,9 +304,13 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       if (tx_commit(r, e) != LM_OK) return LM_ERROR;
       committed = r->committed = before;
       r->steps_committed = i;
+      first.attempt = 1;
     }
     if (transactional && !r->in_tx) {
       if (tx_begin(r, e) != LM_OK) return LM_ERROR;
+      first.step = i;
+      first.before = before;
+      r->tx_has_block = 0;
       if (r->purge) {                                 /* stamp --purge: the plan starts empty */
         r->purge = 0;
         if (lm_version_purge(&r->sink, r->o->version_table, e) != LM_OK) {
@@ -270,7 +351,9 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       r->step_before = before;
       r->step_running = 1;
       r->in_block = r->block_ended_tx = r->step_partial = r->block_failed = 0;
-      body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
+      body = lm_run_set_timeouts(r, s, transactional, e);   /* SET LOCAL, or SET ... RESET */
+      if (body == LM_OK) body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
+      if (!transactional) lm_run_reset_timeouts(r, s);
       r->step_running = 0;
       active = outer;
       committed = r->committed;                       /* an autocommit block commits */
@@ -286,6 +369,15 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       else lm_run_explain_ended_transaction(r, s, body, committed, e);
       tx_rollback(r);                                 /* nothing to undo: the driver's state */
       return LM_ERROR;
+    }
+    if (body != LM_OK && lm_run_lock_not_granted(e)) {
+      int again = lock_retry(r, plan, s, transactional, &first, i, e);
+      if (again < 0) return LM_ERROR;                 /* Ctrl-C in the back-off */
+      if (again) {                                    /* from the transaction's first step */
+        i = first.step - 1;
+        before = first.before;
+        continue;
+      }
     }
     if (body != LM_OK) {
       tx_rollback(r);
@@ -322,6 +414,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       }
       committed = r->committed = &s->rows;
       r->steps_committed = i + 1;
+      first.attempt = 1;
     }
     before = &s->rows;
   }

@@ -19,6 +19,20 @@ struct lm_run_script {
   const char *message;     /* may be NULL */
   const char *checksum;    /* SHA-256 hex of the file, for the log */
   int transactional;       /* 0: run in autocommit (transactional = false) */
+  /* PostgreSQL's lock_timeout and statement_timeout for the step's
+   * statements (ddl_lock_timeout, statement_timeout: run option, script,
+   * project), set at the step's start (runner_retry.c); -1: not set (the
+   * database's own), 0: no limit. lock_retries: attempts in all when a
+   * lock is not granted (SQLSTATE 55P03); 0 or 1: no retry. */
+  long ddl_lock_timeout_ms;
+  long statement_timeout_ms;
+  int lock_retries;
+  /* Outside a transaction (transactional = false, op.autocommit_block),
+   * only the script's own header values apply (session SET, then RESET):
+   * such statements (CREATE INDEX CONCURRENTLY) cannot be retried, and a
+   * project-wide timeout would leave them half done. -1: not set. */
+  long own_lock_timeout_ms;
+  long own_statement_timeout_ms;
 };
 
 struct lm_run_hooks {
@@ -61,9 +75,12 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
  * whether there was one (none in a transactional = false step).
  * lm_run_autocommit_end begins a new transaction for the rest of the step
  * if the block ended one, and logs that nstatements ran outside a
- * transaction; failed: the block stopped at an error, so the step stops
- * too (no transaction is begun, and the runner's message says the error
- * was inside the block). Offline both go through the sink (COMMIT; ... BEGIN;).
+ * transaction; failed: the block stopped at an error -- a transaction is
+ * begun then too, so a script that catches that error goes on in one and
+ * the rest of the step and its version row stay atomic (the runner's
+ * message says when the step failed inside the block). The block runs
+ * with the script's own lock timeouts only (runner_retry.c). Offline both
+ * go through the sink (COMMIT; ... BEGIN;).
  * Outside a step both fail; lm_run_step_in_transaction says whether a
  * step runs now (-1: no step) in a transaction (1) or not (0). */
 int lm_run_autocommit_begin(int *ended, struct lm_err *e);

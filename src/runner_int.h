@@ -6,6 +6,8 @@
  *                     table's writes and the log (lm_run)
  *   runner_lock.c     the run lock, polled; Ctrl-C (lm_run_interrupt)
  *   runner_explain.c  progress lines and the last words of a failed step
+ *   runner_retry.c    the step's lock and statement timeouts, and what a
+ *                     lock not granted (55P03) needs to be retried
  *
  * runner.c calls both; runner_lock.c calls runner_explain.c (to say it
  * waits); runner_explain.c calls neither.
@@ -45,6 +47,7 @@ struct run {
   int block_ended_tx;                 /* the block committed the step's transaction */
   int step_partial;                   /* part of the step is committed by a block */
   int block_failed;                   /* the step failed inside the block */
+  int tx_has_block;                   /* a block committed part of the open transaction */
 };
 
 /* The id of revision rev (an index into the graph). */
@@ -67,6 +70,32 @@ void lm_run_unwatch(void);
  * release it if taken; r->locked says whether other runs are kept out. */
 int lm_run_take_lock(struct run *r, struct lm_err *e);
 void lm_run_release_lock(struct run *r);
+
+/* ---- runner_retry.c ---- */
+
+/* Set step s's lock_timeout and statement_timeout (PostgreSQL, online or
+ * into --sql; nothing elsewhere): SET LOCAL inside its transaction (local),
+ * else the script's own values only, as a session SET that
+ * lm_run_reset_timeouts takes back (RESET). */
+int lm_run_set_timeouts(struct run *r, const struct lm_step *s, int local, struct lm_err *e);
+void lm_run_reset_timeouts(struct run *r, const struct lm_step *s);
+/* Whether e is PostgreSQL's lock_not_available (SQLSTATE 55P03). */
+int lm_run_lock_not_granted(const struct lm_err *e);
+/* `lock on "orders" not granted in 2s`: the table read from the failed
+ * statement sql (may be NULL), lock_ms the step's lock timeout (-1: none
+ * set). Caller frees. */
+char *lm_run_lock_words(const char *sql, long lock_ms);
+/* The table a statement waits on, as PostgreSQL names it (unquoted names
+ * folded to lower case), schema-qualified as written; NULL when the
+ * statement is not one it reads. Caller frees. */
+char *lm_run_locked_table(const char *sql);
+/* The back-off before attempt + 1 (attempt >= 1): exponential from half the
+ * lock timeout (1 s when none is set), at most 60 s, with jitter of +-25%. */
+long lm_run_backoff_ms(long lock_ms, int attempt);
+/* Sleep ms, waking for Ctrl-C: 0 when interrupted. */
+int lm_run_backoff_sleep(long ms);
+/* "2s", "500ms", "1.5s", "1min": a timeout for messages and SET. */
+void lm_run_format_ms(long ms, char *buf, size_t n);
 
 /* ---- runner_explain.c ---- */
 

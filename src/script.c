@@ -217,7 +217,7 @@ int lm_script_load(lua_State *L, const char *path, int env_mt, struct lm_err *e)
 
 /* The metadata fields of the record at rec, from the script's globals
  * at env: revision, down_revision, parents, branch_labels, depends_on,
- * message, transactional. */
+ * message, transactional, ddl_lock_timeout, statement_timeout, lock_retries. */
 static int read_metadata(lua_State *L, int env, int rec, const char *path, struct lm_err *e) {
   lua_pushliteral(L, "revision");
   if (lua_rawget(L, env) != LUA_TSTRING) {
@@ -270,6 +270,19 @@ static int read_metadata(lua_State *L, int env, int rec, const char *path, struc
     return lm_err_set(e, LM_ERROR, "%s: transactional must be true or false", path);
   }
   lua_setfield(L, rec, "transactional");
+  /* lock timeouts and retries (luamig.lock_retry checks their forms before a run) */
+  static const char *const timeouts[] = {"ddl_lock_timeout", "statement_timeout", "lock_retries"};
+  for (int i = 0; i < 3; i++) {
+    lua_pushstring(L, timeouts[i]);
+    int t = lua_rawget(L, env);
+    if (t != LUA_TNIL && t != LUA_TNUMBER && t != LUA_TSTRING && t != LUA_TBOOLEAN) {
+      lua_pop(L, 1);
+      return lm_err_set(e, LM_ERROR, "%s: %s must be %s, not a %s", path, timeouts[i],
+                        i < 2 ? "a number of seconds or a string such as \"2s\", \"500ms\", \"1min\""
+                              : "a whole number of attempts", lua_typename(L, t));
+    }
+    lua_setfield(L, rec, timeouts[i]);
+  }
   lua_pushstring(L, path);
   lua_setfield(L, rec, "path");
   return LM_OK;

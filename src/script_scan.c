@@ -25,6 +25,7 @@
  */
 #include "script.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -163,7 +164,21 @@ static int scan_body_line(const char *p, const char *eol, int *level) {
 
 static const char *const meta_names[] = {"revision", "down_revision", "branch_labels",
                                          "depends_on", "replaces", "message", "transactional",
+                                         "ddl_lock_timeout", "statement_timeout", "lock_retries",
                                          NULL};
+enum { FIRST_NUMERIC = 7 };                           /* the names that may be a number */
+
+/* A decimal number (digits, at most one point) at *pp, as Lua reads it. */
+static int scan_number(lua_State *L, const char **pp, const char *end) {
+  const char *p = *pp;
+  char buf[32];
+  size_t n = 0;
+  while (p < end && (isdigit((unsigned char)*p) || *p == '.') && n < sizeof buf - 1) buf[n++] = *p++;
+  buf[n] = '\0';
+  if (n == 0 || (p < end && is_ident_char(*p)) || lua_stringtonumber(L, buf) == 0) return 0;
+  *pp = p;
+  return 1;
+}
 
 /* One top-level `name = literal` line [p, eol): sets env[name]. */
 static int scan_assignment(lua_State *L, int env, const char *p, const char *eol) {
@@ -177,7 +192,11 @@ static int scan_assignment(lua_State *L, int env, const char *p, const char *eol
   p = skip_blanks(p, eol);
   if (p >= eol || *p != '=' || (p + 1 < eol && p[1] == '=')) return 0;
   p = skip_blanks(p + 1, eol);
-  if (!scan_literal(L, &p, eol)) return 0;
+  if (k >= FIRST_NUMERIC && p < eol && isdigit((unsigned char)*p)) {
+    if (!scan_number(L, &p, eol)) return 0;
+  } else if (!scan_literal(L, &p, eol)) {
+    return 0;
+  }
   p = skip_blanks(p, eol);
   if (p < eol && !line_comment(p, eol)) {
     lua_pop(L, 1);
@@ -296,6 +315,7 @@ static int same_value(lua_State *L, int a, int b) {
 const char *lm_script_scan_differs(lua_State *L, int scanned, int loaded) {
   static const char *const fields[] = {"revision", "down_revision", "parents", "branch_labels",
                                        "depends_on", "replaces", "message", "transactional",
+                                       "ddl_lock_timeout", "statement_timeout", "lock_retries",
                                        NULL};
   scanned = lua_absindex(L, scanned);
   loaded = lua_absindex(L, loaded);

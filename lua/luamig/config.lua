@@ -16,6 +16,9 @@ M.settings = {
   {"target_schema", "string", "schema.lua"},
   {"transaction_per_migration", "boolean", true},
   {"lock_timeout", "number", 300},                   -- seconds to wait for another run's lock
+  {"ddl_lock_timeout", "timeout", "2s"},             -- PostgreSQL lock_timeout of each step (lock_retry.lua)
+  {"statement_timeout", "timeout", nil},             -- PostgreSQL statement_timeout of each step
+  {"lock_retries", "retries", 10},                   -- attempts of a step whose lock is not granted
   {"naming_convention", "convention", nil},          -- "postgresql", "sqlite", or overrides of the default
   {"include_object", "function", nil},               -- function(kind, name, table) for autogenerate
   {"compare_type", "boolean", true},
@@ -140,6 +143,7 @@ end
 
 local function type_ok(want, v)
   if want == "convention" then return type(v) == "table" or type(v) == "string" end
+  if want == "timeout" or want == "retries" then return true end    -- lock_retry.check says
   if want ~= "list" then return type(v) == want end
   if type(v) == "string" then return true end
   if type(v) ~= "table" then return false end
@@ -163,6 +167,10 @@ function M.check(settings, source)
     if want == "convention" then
       local ok, why = require("luamig.dialect.naming_ready").resolve(v)
       if not ok then error(("%s: %s"):format(source, why), 0) end
+    end
+    if want == "timeout" or want == "retries" then
+      local why = require("luamig.lock_retry").why_not(k, v)
+      if why then error(("%s: %s"):format(source, why), 0) end
     end
   end
 end

@@ -166,6 +166,20 @@ function Runner:_op(conn, dialect, emit)
                 progress = self.progress, on_rename = self.on_rename}
 end
 
+-- Each revision's lock and statement timeouts and lock retries (core.run's
+-- opts.timeouts), every script's values checked first (a bad one fails
+-- before anything is sent); on SQLite, a word that they do nothing there.
+local function lock_timeouts(self, records, dialect, run)
+  local lock_retry = require "luamig.lock_retry"
+  local ok, res = pcall(lock_retry.resolve, records, self.settings, run)
+  if not ok then fail(tostring(res)) end
+  if dialect == "sqlite" and lock_retry.any_set(records, self.settings, run, config.defaults) then
+    self:_log("INFO", "ddl_lock_timeout, statement_timeout and lock_retries have no effect on "
+      .. "SQLite: a step waits for the database file up to lock_timeout (its busy timeout)")
+  end
+  return res
+end
+
 -- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
 -- offline SQL through opts.emit (default: stdout); opts.plan computes only.
 function Runner:_run(kind, opts)
@@ -201,12 +215,13 @@ function Runner:_run(kind, opts)
     self:_log("INFO", ("No revisions in %s/versions: nothing to do (luamig revision -m MSG "
       .. "makes one)"):format(s.script_location))
   end
+  local timeouts = not opts.plan and lock_timeouts(self, records, dialect, opts.run_settings) or nil
   local op
   local ok, steps = pcall(core.run, conn, graph, records, {
     kind = kind, target = opts.target, targets = opts.targets, purge = opts.purge,
     version_table = s.version_table, transaction_per_migration = s.transaction_per_migration,
     lock_timeout = s.lock_timeout, plan = opts.plan, dialect = offline and dialect or nil,
-    who = who(),
+    who = who(), timeouts = timeouts,
     log = function(level, msg) self:_log(level, msg) end,
     emit = emit,
     migrate = function(record, direction)
@@ -244,29 +259,66 @@ function Runner:_run(kind, opts)
   return steps
 end
 
+-- A run's own ddl_lock_timeout, statement_timeout and lock_retries (opts
+-- of upgrade and downgrade; the CLI's --ddl-lock-timeout ...), which
+-- override the scripts' and the project's.
+local function run_settings(opts)
+  return {ddl_lock_timeout = opts.ddl_lock_timeout, statement_timeout = opts.statement_timeout,
+          lock_retries = opts.lock_retries}
+end
+
+-- A target of m:upgrade, m:downgrade, m:stamp and m:plan: a string, said
+-- clearly otherwise (core.run's own check names its internals).
+local function check_target(method, target)
+  if type(target) ~= "string" then
+    fail(("m:%s: the target must be a string (\"head\", \"base\", \"+1\", \"-2\", a revision id or "
+      .. "label), not %s"):format(method, type(target) == "number" and ("the number " .. tostring(target))
+      or ("a " .. type(target))))
+  end
+end
+
+local function check_opts(method, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    fail(("m:%s: opts must be a table, not a %s"):format(method, type(opts)))
+  end
+  return opts or {}
+end
+
 function Runner:upgrade(target, opts)
-  opts = opts or {}
-  return self:_run("upgrade", {target = target or "head", sql = opts.sql, plan = opts.plan, emit = opts.emit})
+  opts = check_opts("upgrade", opts)
+  if target == nil then target = "head" end
+  check_target("upgrade", target)
+  return self:_run("upgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit,
+                               run_settings = run_settings(opts)})
 end
 
 function Runner:downgrade(target, opts)
-  opts = opts or {}
+  opts = check_opts("downgrade", opts)
   if target == nil then fail("downgrade needs a target, e.g. -1 or base") end
-  return self:_run("downgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit})
+  check_target("downgrade", target)
+  return self:_run("downgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit,
+                                 run_settings = run_settings(opts)})
 end
 
 function Runner:stamp(targets, opts)
-  opts = opts or {}
+  opts = check_opts("stamp", opts)
   if type(targets) == "string" then targets = {targets} end
+  if type(targets) ~= "table" or #targets == 0 then
+    fail("m:stamp: the targets must be a revision (a string) or a list of them, e.g. \"head\" or {\"a1\", \"b1\"}")
+  end
+  for _, t in ipairs(targets) do check_target("stamp", t) end
   return self:_run("stamp", {targets = targets, purge = opts.purge, sql = opts.sql,
                              plan = opts.plan, emit = opts.emit})
 end
 
 -- The steps a run would take: plan("upgrade", "head").
 function Runner:plan(kind, target, opts)
-  opts = opts or {}
+  opts = check_opts("plan", opts)
   if kind == "stamp" then return self:stamp(target, {plan = true, purge = opts.purge}) end
-  return self:_run(kind, {target = target, plan = true})
+  if kind == "upgrade" then return self:upgrade(target, {plan = true}) end
+  if kind == "downgrade" then return self:downgrade(target, {plan = true}) end
+  fail(("m:plan: the kind must be \"upgrade\", \"downgrade\" or \"stamp\", not %s"):format(
+    type(kind) == "string" and ("'" .. kind .. "'") or ("a " .. type(kind))))
 end
 
 -- The version rows; creates nothing (not even a missing SQLite file).
@@ -383,11 +435,28 @@ function Runner:show(ident)
   local _, graph = self:scripts()
   if ident == "current" then
     local rows, out = self:_oldest_first(self:current_rows()), {}
+    local known = {}
+    for _, id in ipairs(rows) do if graph:revision(id) then known[#known + 1] = id end end
+    graph:current(known)                              -- the rows' view: a squash or the chain it replaces
     for _, id in ipairs(rows) do
+      local g = graph:revision(id)
+      if g and g.hidden and g.replaced_by then id = g.replaced_by end   -- a row read as its squash
       out[#out + 1] = self.by_id[id] and self:info(id)
                       or {id = id, revision = id, unknown = true, parents = {}}
     end
     return out
+  end
+  graph:current({})                                  -- the view without rows: show reads no database
+  local g = graph:revision(ident)
+  if g and g.hidden and g.replaced_by then           -- a revision a squash replaces: its own file
+    local r = self.by_id[ident]
+    if r.ghost then
+      fail(("revision %s is replaced by the squash %s, and its file is gone: `luamig show %s`"):format(
+        ident, g.replaced_by, g.replaced_by))
+    end
+    local info = self:info(ident)
+    info.parents = r.parents                          -- as its script says (the graph reads it as the squash)
+    return {info}
   end
   local ids = graph:resolve(ident)
   if #ids == 0 then fail(("'%s' names no revision"):format(ident)) end

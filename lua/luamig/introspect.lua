@@ -22,6 +22,8 @@
 -- tables whose names start with "luamig_" (the version table and log) and
 -- SQLite's own sqlite_* tables; opts can leave out more (see M.schema). Only tables: views, triggers and sequences
 -- are not part of the model.
+local enum = require "luamig.dialect.enum"
+
 local M = {}
 
 local readers = {
@@ -65,6 +67,26 @@ function M.filter(schema, include)
   end
   for _, name in ipairs(schema.order or {}) do
     if out.tables[name] then out.order[#out.order + 1] = name end
+  end
+  -- enum types only what is left out uses are left out too (a type used
+  -- by nothing stays: whether to drop it is autogenerate's to say)
+  if schema.enums then
+    local function used(tables)
+      local set = {}
+      for _, t in pairs(tables) do
+        for _, col in ipairs(t.columns or {}) do
+          if col.enum then set[enum.qualified(col.enum.name, col.enum.schema)] = true end
+          local array_of = type(col.type) == "string" and col.type:match("^(.*)%[%]$")
+          if array_of then set[array_of] = true end
+        end
+      end
+      return set
+    end
+    local all, kept = used(schema.tables), used(out.tables)
+    out.enums = {}
+    for k, e in pairs(schema.enums) do
+      if kept[k] or not all[k] then out.enums[k] = e end
+    end
   end
   return out
 end

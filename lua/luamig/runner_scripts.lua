@@ -131,8 +131,20 @@ end
 -- A new script: {message, head = "head", splice, branch_label (string or
 -- list), depends_on (list), rev_id, version_path, upgrades, downgrades}.
 -- Returns {path = ..., revision = ...}.
+local REVISION_KEYS = {"autogenerate", "baseline", "branch_label", "depends_on", "downgrades", "force", "head",
+                       "message", "rev_id", "splice", "upgrades", "version_path"}
+local revision_key = {}
+for _, k in ipairs(REVISION_KEYS) do revision_key[k] = true end
+
 function Runner:revision(opts)
   opts = opts or {}
+  if type(opts) ~= "table" then fail(("m:revision: opts must be a table, not a %s"):format(type(opts))) end
+  for k in pairs(opts) do
+    if not revision_key[k] then
+      fail(("m:revision: unknown option %s; the options are %s"):format(
+        type(k) == "string" and ("'" .. k .. "'") or ("[" .. tostring(k) .. "]"), table.concat(REVISION_KEYS, ", ")))
+    end
+  end
   local scaffold = require "luamig.scaffold"
   local _, graph = self:scripts()
   local operations, second

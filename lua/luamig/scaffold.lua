@@ -67,6 +67,8 @@ end
 -- the id unsafe as part of a file name ("/" and control characters), and
 -- the version table's width (an id the graph would refuse to load must not
 -- be written); the messages for a missing id are scaffold's own.
+local RESERVED = {base = true, head = true, heads = true, current = true}
+
 local function check_rev_id(id)
   if type(id) ~= "string" then
     error(("revision id must be a string, not a %s"):format(type(id)), 0)
@@ -77,6 +79,11 @@ local function check_rev_id(id)
   end
   local ok, message, reason = core.check_rev_id(id, true)
   if not ok and (reason == "characters" or reason == "length") then error(message, 0) end
+  if RESERVED[id] then
+    error(("revision id '%s' is a word targets reserve (base, head, heads, current): `luamig upgrade %s` "
+           .. "would not name this revision; choose another id with --rev-id, or leave it out to have one "
+           .. "generated"):format(id, id), 0)
+  end
 end
 
 ---------------------------------------------------------------------------

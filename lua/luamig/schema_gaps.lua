@@ -12,7 +12,8 @@
 -- not listed. rebuild = true: the baseline would create the object, but
 -- not as it is (a generated column as a plain one, an identity ALWAYS as
 -- BY DEFAULT, ...); rebuild = false: the object is left out, which the
--- warning says (views, triggers, functions, extensions, sequences).
+-- warning says (views, triggers, functions, extensions, sequences,
+-- SQLite's virtual tables).
 -- Extensions are also returned on their own (M.extensions) so that a
 -- baseline can create them first.
 local M = {}
@@ -185,6 +186,13 @@ function M.list(conn, live)
     for _, r in ipairs(conn:query([[SELECT type AS kind, name, tbl_name AS tbl FROM sqlite_schema
         WHERE type IN ('view', 'trigger') ORDER BY type, name]])) do
       add(nil, r.kind .. " " .. r.name, false)
+    end
+    -- virtual tables (FTS5, R*Tree, ...): their shadow tables go with them
+    for _, r in ipairs(conn:query([[SELECT m.name, m.sql FROM sqlite_schema m JOIN pragma_table_list tl
+        ON tl.name = m.name AND tl.schema = 'main' WHERE m.type = 'table' AND tl.type = 'virtual'
+        ORDER BY m.name]])) do
+      local using = (r.sql or ""):match("[Uu][Ss][Ii][Nn][Gg]%s+(.-)%s*$")
+      add(nil, "virtual table " .. r.name .. (using and (" (USING " .. using .. ")") or ""), false)
     end
     sqlite_items(conn, live, add)
   else

@@ -311,6 +311,20 @@ static void test_squash(void) {
                     "part-way through: it finishes those revisions first; name one of them, or "
                     "a revision after d"));
   test_cond("stamp part-way", plan_is(g, STAMP, "b", "d", "stamp b>d [d]"));
+  {
+    /* issue 16 leftovers: a history without rows is the squash's view
+     * whatever view the previous call (part-way at c: the chain) left */
+    test_cond("part-way (at c) again", plan_is(g, UP, "c", "heads", "up c>d [d] | up d>e [e]"));
+    struct lm_ilist h = LM_ILIST_INIT;
+    struct lm_buf b = LM_BUF_INIT;
+    lm_buf_adds(&b, "");
+    int ok = lm_graph_history(g, NULL, NULL, 0, &h, &e) == LM_OK;
+    for (size_t i = 0; ok && i < h.n; i++) lm_buf_printf(&b, "%s%s", i ? " " : "", g->revs[h.v[i]].id);
+    test_cond("a history without rows after a part-way plan: the squash's view", ok && strcmp(b.data, "e s a") == 0);
+    if (strcmp(b.data, "e s a") != 0) printf("#   got:  %s\n", b.data);
+    lm_buf_release(&b);
+    lm_ilist_release(&h);
+  }
   lm_graph_free(g);
 
   g = make((const char *const[]){"a", "s:a =b,c,d", "e:d", NULL}, &e);

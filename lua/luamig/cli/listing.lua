@@ -54,6 +54,7 @@ local function verbose_entry(info, current)
   local lines = {("Rev: %s%s"):format(info.id, indicators)}
   if #info.parents > 1 then lines[#lines + 1] = "Merges: " .. comma(info.parents)
   else lines[#lines + 1] = "Parent: " .. (info.parents[1] or "<base>") end
+  if info.replaced_by then lines[#lines + 1] = "Replaced by: " .. info.replaced_by .. " (a squash)" end
   if #(info.depends_on or {}) > 0 then lines[#lines + 1] = "Also depends on: " .. comma(info.depends_on) end
   if info.is_branch_point then lines[#lines + 1] = "Branches into: " .. comma(info.children) end
   if #(info.labels or {}) > 0 then lines[#lines + 1] = "Branch names: " .. comma(info.labels) end

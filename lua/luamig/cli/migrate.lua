@@ -36,13 +36,41 @@ local sql_opt = {nil, "--sql", key = "sql", help = "print the SQL instead of run
 local plan_opt = {nil, "--plan", key = "plan", help = "print the steps a run would take, run nothing"}
 local tag_opt = {nil, "--tag", key = "tag", value = "TAG", help = "a tag for the scripts to read as op.tag"}
 
+-- This run's lock timeouts (luamig.lock_retry), over the scripts' and luamig.lua's.
+local timeout_opts = {
+  {nil, "--ddl-lock-timeout", key = "ddl_lock_timeout", value = "T",
+   help = "PostgreSQL lock_timeout of each step, e.g. 2s, 500ms, 0 (no limit), off (default 2s)"},
+  {nil, "--statement-timeout", key = "statement_timeout", value = "T",
+   help = "PostgreSQL statement_timeout of each step (same forms; default: the database's)"},
+  {nil, "--lock-retries", key = "lock_retries", value = "N",
+   help = "attempts of a step whose lock is not granted in time (1: no retry; default 10)"},
+}
+
+-- The values of timeout_opts given, checked (a usage error when bad).
+local function timeout_values(c)
+  local lock_retry = require "luamig.lock_retry"
+  local out = {}
+  for _, o in ipairs(timeout_opts) do
+    local v = c.opts[o.key]
+    if o.key == "lock_retries" and v and v:match("^%d+$") then v = math.tointeger(tonumber(v)) or v end
+    if v ~= nil then
+      local why = lock_retry.why_not(o.key, v)
+      if why then common.usage_error(c.command, "%s: %s", o[2], (why:gsub("^[%w_]+: ", ""))) end
+      out[o.key] = v
+    end
+  end
+  return out
+end
+
 -- upgrade's and downgrade's run: --plan prints the steps, else the runner
 -- moves the database (or, with --sql, prints the SQL that would).
 local function move(kind, default_target)
   return function(c)
     local target = c.args[1] or default_target
+    local t = timeout_values(c)
     if c.opts.plan then return print_plan(c, c.m:plan(kind, target)) end
-    c.m[kind](c.m, target, {sql = c.opts.sql})
+    c.m[kind](c.m, target, {sql = c.opts.sql, ddl_lock_timeout = t.ddl_lock_timeout,
+                            statement_timeout = t.statement_timeout, lock_retries = t.lock_retries})
   end
 end
 
@@ -53,7 +81,7 @@ command{
     .. "only (the SQL from START to END); online the run starts from the version table.\n"
     .. "A failure says what of the run is committed and where the database is; Ctrl-C stops the\n"
     .. "running statement, rolls its step back, says where the database is and exits 130.",
-  options = {sql_opt, plan_opt, tag_opt},
+  options = {sql_opt, plan_opt, tag_opt, timeout_opts[1], timeout_opts[2], timeout_opts[3]},
   run = move("upgrade", "head"),
 }
 
@@ -64,7 +92,7 @@ command{
     .. "would be REV's parent, whose downgrade undoes every branch above it). --sql needs\n"
     .. "<fromrev>:<torev> (e.g. head:base), as there is no database to start from; a range is\n"
     .. "refused without --sql. Failures and Ctrl-C: as for upgrade.",
-  options = {sql_opt, plan_opt, tag_opt},
+  options = {sql_opt, plan_opt, tag_opt, timeout_opts[1], timeout_opts[2], timeout_opts[3]},
   run = move("downgrade"),
 }
 

@@ -68,6 +68,13 @@ command{
     if c.opts.force and not c.opts.baseline then
       common.usage_error(c.command, "--force goes with --baseline (it writes a baseline that differs from the database)")
     end
+    if c.opts.baseline and c.opts.autogenerate then
+      common.usage_error(c.command, "--baseline and --autogenerate do not go together: the baseline creates the "
+        .. "database's whole schema; autogenerate writes its difference from schema.lua")
+    end
+    if c.opts.baseline and c.opts.head and c.opts.head ~= "base" and c.opts.head ~= "head" then
+      common.usage_error(c.command, "--baseline has no parent; leave --head out")
+    end
     local r = c.m:revision{message = c.opts.message, head = c.opts.head, splice = c.opts.splice,
                            branch_label = c.opts.branch_label, depends_on = c.opts.depends_on,
                            rev_id = c.opts.rev_id, version_path = c.opts.version_path,

@@ -68,6 +68,22 @@ local convention_tokens = {
   referred_column_0_N_name = function(info) return join(info.referred_columns, "_") end,
 }
 
+-- Why a pattern cannot give names, or nil: empty, or a %(token)s luamig
+-- does not know (said when the setting is read, not at the first op).
+function M.pattern_problem(pattern)
+  if pattern == "" then return "is empty" end
+  local unknown
+  for token in pattern:gmatch("%%%(([^)]*)%)s") do
+    if not convention_tokens[token] then unknown = unknown or token end
+  end
+  if unknown then
+    local known = {}
+    for k in pairs(convention_tokens) do known[#known + 1] = k end
+    table.sort(known)
+    return ("names %%(%s)s, which is not a token luamig knows (%s)"):format(unknown, table.concat(known, ", "))
+  end
+end
+
 -- The name a convention gives to an index or constraint.
 --   kind: "ix" "uq" "ck" "fk" "pk"; info: {table =, columns = {...},
 --   referred_table =, referred_columns =, constraint_name =, and for a

@@ -166,11 +166,23 @@ function M.resolve(setting)
     return nil, ("naming_convention must be a table of patterns or a ready convention's name, not a %s")
       :format(type(setting))
   end
-  for k, v in pairs(setting) do
-    if v ~= false and type(v) ~= "string" then
-      return nil, ("naming_convention.%s must be a string (or false to remove it)"):format(tostring(k))
+  local keys = {}
+  for k in pairs(setting) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, name in ipairs(keys) do
+    local v = setting[name]
+    if naming.default_naming_convention[name] == nil then
+      return nil, ("naming_convention.%s is not a kind luamig names: the kinds are ix, uq, ck, fk, pk"):format(name)
     end
-    convention[k] = v or nil
+    if v ~= false and type(v) ~= "string" then
+      return nil, ("naming_convention.%s must be a string (or false to remove it)"):format(name)
+    end
+    local problem = v and naming.pattern_problem(v)
+    if problem then
+      return nil, ("naming_convention.%s = %q %s: give a pattern such as %q, or false to remove it"):format(
+        name, v, problem, naming.default_naming_convention[name])
+    end
+    convention[name] = v or nil
   end
   return convention
 end

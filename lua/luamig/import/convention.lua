@@ -63,7 +63,7 @@ function M.settle(opts)
     or opts.had_scripts and "the project had scripts before, and the setting changes what they create"
     or text:find("naming_convention", 1, true) and ("%s mentions naming_convention"):format(path)
   if not why_not then
-    local new = text .. (text == "" or text:sub(-1) == "\n" and "" or "\n")
+    local new = text .. ((text == "" or text:sub(-1) == "\n") and "" or "\n")
       .. "\n-- Added by `luamig import alembic`: " .. WHY:gsub(", which", ";\n-- luamig") .. ".\n"
       .. SETTING .. "\n"
     local ok, err = pcall(fs.write_new_file, path, new)

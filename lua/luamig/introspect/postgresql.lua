@@ -4,6 +4,7 @@
 -- fifth: its enum types, schema.enums, {[quoted name] = luamig.dialect.enum}).
 local dialect = require "luamig.dialect.postgresql"
 local enum = require "luamig.dialect.enum"
+local index_collate = require "luamig.introspect.pg_index_collate"
 
 -- The labels of an enum, in order, as hex joined by commas (a label may
 -- hold any character but NUL), and back.
@@ -171,11 +172,12 @@ function M.read(conn, opts)
     end
   end
 
-  local idx = {}
+  local idx, elements = {}, {}                -- elements: ix -> {def, the key elements' texts}
   for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, i.relname AS name,
       x.indisunique AS isunique, pg_get_expr(x.indpred, x.indrelid, true) AS pred,
       k.i, k.i > x.indnkeyatts AS included, a.attname AS col,
       pg_get_indexdef(x.indexrelid, k.i::int, true) AS expr, am.amname AS method,
+      pg_get_indexdef(x.indexrelid, 0, true) AS def,
       x.indoption[k.i::int - 1] AS opt, quote_ident(oc.opcname) AS opclass, oc.opcdefault AS opcdefault,
       CASE WHEN x.indcollation[k.i::int - 1] NOT IN (0, COALESCE(a.attcollation, 100))
            THEN co.collname END AS collation,
@@ -207,6 +209,7 @@ function M.read(conn, opts)
           end
         end
         idx[key] = ix
+        elements[ix] = {def = r.def, catalog = {}}
         t.indexes[#t.indexes + 1] = ix
       end
       if r.included then
@@ -214,17 +217,38 @@ function M.read(conn, opts)
         ix.include[#ix.include + 1] = r.col
       else
         ix.columns[#ix.columns + 1] = r.col or {expr = r.expr}
+        elements[ix][#ix.columns] = r.expr
+        elements[ix].catalog[#ix.columns] = r.collation
         -- indoption: 1 DESC, 2 NULLS FIRST; the defaults (ASC NULLS LAST,
         -- DESC NULLS FIRST) are not said
         local o, opt = {}, tonumber(r.opt) or 0
         local desc, first = opt & 1 == 1, opt & 2 == 2
         if desc then o.order = "desc" end
         if first ~= desc then o.nulls = first and "first" or "last" end
-        if r.collation then o.collate = r.collation end
+        if r.collation and r.col then o.collate = r.collation end   -- an expression's: below
         if r.opclass and not r.opcdefault then o.opclass = r.opclass end
         if next(o) then
           ix.column_options = ix.column_options or {}
           ix.column_options[#ix.columns] = o
+        end
+      end
+    end
+  end
+
+  -- an expression's COLLATE, as the definition writes it: the catalog's
+  -- indcollation can only be compared with the expression's own collation
+  -- (lower(name) over a column COLLATE "C" is "C" without a COLLATE), which
+  -- SQL cannot read
+  for ix, e in pairs(elements) do
+    local collates = index_collate.read(e.def, e)
+    for pos, col in ipairs(ix.columns) do
+      if type(col) == "table" and col.expr then
+        local c
+        if collates then c = collates[pos] else c = e.catalog[pos] end   -- unread: the catalog's
+        if c then
+          ix.column_options = ix.column_options or {}
+          ix.column_options[pos] = ix.column_options[pos] or {}
+          ix.column_options[pos].collate = c
         end
       end
     end
