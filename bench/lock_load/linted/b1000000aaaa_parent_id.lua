@@ -1,6 +1,7 @@
 -- The linted way, step 1 of 2 (transactional): only catalogue changes,
--- each lock wait bounded by the lock timeout (a step that times out is
--- rolled back and tried again).
+-- each lock wait bounded by ddl_lock_timeout (luamig.lua: bench/lock_load/
+-- linted/settings.lua.in); a step whose lock is not granted in time is
+-- rolled back and tried again (lock_retries), with back-off.
 -- ADD COLUMN ... NOT NULL DEFAULT 1: a constant default is stored in the
 -- catalogue (PostgreSQL 11+), no rewrite and no scan, so the ACCESS
 -- EXCLUSIVE lock is held for milliseconds once granted.
@@ -11,7 +12,6 @@ down_revision = nil
 message = "items.parent_id: NOT NULL with a default, foreign key NOT VALID (linted, 1/2)"
 
 function upgrade(op)
-  op.execute(("SET LOCAL lock_timeout = '%s'"):format(op.x.lock_timeout or "1s"))
   op.add_column("items", {"parent_id", "integer", nullable = false, default = 1})
   op.create_foreign_key("fk_items_parent_id", "items", "parents", {"parent_id"}, {"id"},
     {postgresql_not_valid = true})

@@ -2,9 +2,10 @@
 -- whole table, under locks that do not block reads or writes.
 -- CREATE INDEX CONCURRENTLY: SHARE UPDATE EXCLUSIVE on "items".
 -- VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE on "items", ROW SHARE on
--- "parents". No lock timeout here: CONCURRENTLY's waits are for older
--- transactions to end (they block nobody), and a timeout in the middle of
--- it would leave an INVALID index behind.
+-- "parents". The project's ddl_lock_timeout does not apply outside a
+-- transaction (only a script's own would): CONCURRENTLY's waits are for
+-- older transactions to end (they block nobody), and a timeout in the
+-- middle of it would leave an INVALID index behind.
 revision = "b2000000aaaa"
 down_revision = "b1000000aaaa"
 message = "items.parent_id: index CONCURRENTLY, VALIDATE the foreign key (linted, 2/2)"
