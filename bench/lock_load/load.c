@@ -222,8 +222,11 @@ static int run(int argc, char **argv) {
               ws[i].s[k].kind);
     failed |= ws[i].failed;
     PQfinish(ws[i].pg);
+    free(ws[i].s);
   }
   fclose(f);
+  free(ws);
+  free(th);
   return failed ? 1 : 0;
 }
 
@@ -278,6 +281,10 @@ static int stats(int argc, char **argv) {
   summary("during", lin, sin, nin, t0, timeout_ns);
   summary("before", lb, sb, nbefore, t0, timeout_ns);
   printf("long_n=%zu long_max_ms=%.1f\n", nlong, (double)long_max / 1e6);
+  free(lin);
+  free(sin);
+  free(lb);
+  free(sb);
   return 0;
 }
 
