@@ -639,8 +639,17 @@ local meta = {
 local text = report(meta)
 io.write("\n", text)
 if env("BENCH_OUT") then
+  -- keep the section bench/lock_load/run writes into the same file
+  local kept = ""
+  local old = io.open(env("BENCH_OUT"))
+  if old then
+    local s = old:read("a")
+    old:close()
+    local at = s:find("\n## Lock waits", 1, true)
+    if at then kept = "\n" .. s:sub(at + 1) end
+  end
   local f = assert(io.open(env("BENCH_OUT"), "w"))
-  f:write(text)
+  f:write(text, kept)
   f:close()
 end
 if env("BENCH_SAMPLES") then
