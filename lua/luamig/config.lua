@@ -19,6 +19,7 @@ M.settings = {
   {"naming_convention", "convention", nil},          -- "postgresql", "sqlite", or overrides of the default
   {"include_object", "function", nil},               -- function(kind, name, table) for autogenerate
   {"compare_type", "boolean", true},
+  {"lint_on_upgrade", "string", "warn"},             -- "warn" | "refuse" | "off" (luamig.cli.lint)
   {"sections", "table", nil},                        -- name -> settings, chosen with -n NAME (M.section)
 }
 

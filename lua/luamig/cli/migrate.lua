@@ -42,6 +42,7 @@ local function move(kind, default_target)
   return function(c)
     local target = c.args[1] or default_target
     if c.opts.plan then return print_plan(c, c.m:plan(kind, target)) end
+    if kind == "upgrade" then require("luamig.cli.lint").before_upgrade(c, target) end
     c.m[kind](c.m, target, {sql = c.opts.sql})
   end
 end
