@@ -221,7 +221,7 @@ describe("[sqlite] revision --version-path and version_locations", function()
 end)
 
 describe("[sqlite] the settings of luamig.lua", function()
-  local known = "compare_type, file_template, include_object, lock_timeout, naming_convention, "
+  local known = "compare_type, file_template, include_object, lint_on_upgrade, lock_timeout, naming_convention, "
     .. "script_location, sections, target_schema, transaction_per_migration, truncate_slug_length, "
     .. "url, version_locations, version_table"
 

@@ -145,6 +145,11 @@ describe("luamig lint rules (PostgreSQL, offline)", function()
       {id = "b2", down = "a1", code = true, up = '  op.create_check_constraint("ck_t_a", "t", "a > 0", {postgresql_not_valid = true})'},
       {id = "c3", down = "b2", code = true, up = '  op.validate_constraint("ck_t_a", "t")'}}, ("url = %q"):format(PG_OFFLINE))
     assert.same({}, with_rule(lint(dir), "validate-same-transaction"))
+    -- transaction_per_migration = false: the whole run is one transaction, so a later revision is too
+    h.write_file(dir .. "/luamig.lua", ("url = %q\ntransaction_per_migration = false\n"):format(PG_OFFLINE))
+    got = with_rule(lint(dir), "validate-same-transaction")
+    assert.equal(1, #got)
+    assert.equal("c3", got[1].revision)
     clean('  op.create_foreign_key("fk_t_r", "t", "r", {"a"}, {"id"}, {postgresql_not_valid = true})\n'
       .. '  op.autocommit_block(function() op.validate_constraint("fk_t_r", "t") end)', "validate-same-transaction")
   end)
@@ -224,6 +229,33 @@ describe("luamig lint rules (PostgreSQL, offline)", function()
     local f = finds('  local rows = op.query("SELECT 1")', "not-linted", "warning")
     assert.truthy(f.note:find("needs a live database", 1, true), f.note)
     clean('  op.add_column("t", {"u", "text"})', "not-linted")
+  end)
+end)
+
+describe("luamig lint against hostile scripts", function()
+  it("a bad op call or os.exit in upgrade is named at its line (not-linted) and the later revisions are still judged", function()
+    local dir = h.project({{id = "a1", code = true, up = BASE},
+      {id = "b2", down = "a1", code = true, up = '  op.create_index("ix", nil, {"a"})\n  op.drop_column("t", "a")\n  os.exit(3)'},
+      {id = "c3", down = "b2", code = true, up = '  op.drop_table("r")'}}, ("url = %q"):format(PG_OFFLINE))
+    local report, status = lint(dir)
+    assert.equal(0, status)                    -- warnings only
+    local nl = with_rule(report, "not-linted")
+    assert.equal(2, #nl)
+    assert.equal(body_line(dir, "b2"), nl[1].line)
+    assert.truthy(nl[1].note:find("create_index failed offline: ", 1, true), nl[1].note)
+    assert.equal(body_line(dir, "b2") + 2, nl[2].line)
+    assert.equal(1, #with_rule(report, "drop-column"))       -- judged after the bad call
+    assert.equal("c3", with_rule(report, "drop-table")[1].revision)
+  end)
+
+  it("a marker whose reason is blank, or that sits in a string on another call's line, silences nothing", function()
+    local dir = project('  op.create_index("ix_t_a", "t", {"a"}) -- luamig-lint: ignore index-not-concurrent:   ')
+    local report = lint(dir)
+    assert.equal(1, #with_rule(report, "bad-marker"))
+    assert.equal(1, #with_rule(report, "index-not-concurrent"))
+    dir = project('  op.drop_column("t", "s") -- luamig-lint: ignore index-not-concurrent: other call\n'
+      .. '  op.create_index("ix_t_a", "t", {"a"})')
+    assert.equal(1, #with_rule(lint(dir), "index-not-concurrent"))
   end)
 end)
 

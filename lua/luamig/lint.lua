@@ -145,7 +145,8 @@ function M.run(runner, opts)
 
   local known, seeded = {}, {}                -- the offline op's models (SQLite rebuilds need them)
   local rebuilt = false
-  local rec, created, not_valid, segment, autocommit
+  local rec, created, autocommit
+  local segment = 0                           -- which transaction a call runs in (changes at each COMMIT)
   local st = {dialect = dialect, server_utc = server_utc, not_valid = {}}
   function st.existing(t) return not created[t:lower()] end
   function st.segment() return segment end
@@ -292,8 +293,9 @@ function M.run(runner, opts)
   for _, step in ipairs(steps) do
     local r = step.direction == "upgrade" and by_id[step.revision]
     if r and not r.ghost then
-      rec, created, segment, autocommit = r, {}, 0, false
-      st.not_valid = {}
+      -- a transaction per revision (transaction_per_migration, the default), else one for the run
+      rec, created, autocommit = r, {}, false
+      if runner.settings.transaction_per_migration ~= false then segment = segment + 1 end
       report.revisions[#report.revisions + 1] = r.revision
       -- the markers of the script: wrong ones are findings
       for i, l in ipairs(r.path and lines_of(r.path) or {}) do

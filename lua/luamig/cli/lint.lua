@@ -1,5 +1,5 @@
 -- luamig.cli.lint -- `luamig lint`, and the lint that `upgrade` runs first
--- (the setting lint_on_upgrade: "warn", "refuse", "off").
+-- (the setting lint_on_upgrade: "warn", "refuse", "off"; -q shows its errors only).
 local lint = require "luamig.lint"
 local common = require "luamig.cli.common"
 local fail = require("luamig.errors").fail
@@ -42,15 +42,15 @@ function M.before_upgrade(c, target)
     fail(('lint_on_upgrade must be "warn", "refuse" or "off", got %q'):format(tostring(mode)))
   end
   if mode == "off" then return end
-  local ok, report = pcall(lint.run, c.m, c.opts.sql and {range = target, offline = true} or {target = target})
-  if not ok then
-    local msg = type(report) == "table" and tostring(report.message) or tostring(report)
-    if mode == "refuse" then fail("upgrade refused: the lint could not run (lint_on_upgrade = \"refuse\"): " .. msg) end
-    c.m:_log("WARNING", "lint could not run: " .. msg)
-    return
+  -- the database upgrade will use (a SQLite file is created, as upgrade creates it; a failure to
+  -- connect is upgrade's own); a target the plan cannot take fails here with upgrade's message
+  if not c.opts.sql then c.m:connection() end
+  local report = lint.run(c.m, c.opts.sql and {range = target, offline = true} or {target = target})
+  local shown = 0
+  for _, f in ipairs(report.findings) do
+    if f.severity == "error" or not c.globals.quiet then tell("lint: ", lint.human(f), "\n"); shown = shown + 1 end
   end
-  for _, f in ipairs(report.findings) do tell("lint: ", lint.human(f), "\n") end
-  if #report.findings > 0 then tell("lint: ", lint.summary(report), "\n") end
+  if shown > 0 then tell("lint: ", lint.summary(report), "\n") end
   if mode == "refuse" and report.errors > 0 then
     fail(("upgrade refused: the lint found %d error%s in the revisions to apply (lint_on_upgrade = "
       .. "\"refuse\"); nothing was run. Use the safe forms above, a marker comment with a reason, or "

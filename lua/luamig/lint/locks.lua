@@ -163,7 +163,7 @@ function M.judge(d, st)
         :format(d.op, lit(d.name), lit(d.table)))
     end
   end
-  if d.op == "validate_constraint" and d.name and st.not_valid[d.name:lower()] == st.segment() then
+  if d.op == "validate_constraint" and d.name and st.in_transaction() and st.not_valid[d.name:lower()] == st.segment() then
     add("validate-same-transaction", ('validate_constraint %s in the transaction that added it NOT VALID')
       :format(lit(d.name)))
   end
