@@ -393,7 +393,7 @@ local function relfilenode(conn, t)
   return conn:query("SELECT relfilenode FROM pg_class WHERE relname = $1", {t})[1].relfilenode
 end
 
-describe("luamig lint's claims, measured on PostgreSQL", function()
+describe("[postgresql] luamig lint's claims, measured", function()
   local url, conn
   setup(function()
     url = select(2, h.fresh_pg())
@@ -555,7 +555,7 @@ describe("luamig lint with a database", function()
   end)
 end)
 
-describe("upgrade runs the lint first (lint_on_upgrade)", function()
+describe("[postgresql] upgrade runs the lint first (lint_on_upgrade)", function()
   local BODY = '  op.create_index("ix_t_a", "t", {"a"})'
   local function fresh(setting)
     local url = select(2, h.fresh_pg())
@@ -594,6 +594,19 @@ describe("upgrade runs the lint first (lint_on_upgrade)", function()
     status, _, err = h.luamig(dir, "upgrade")
     assert.equal(0, status, err)
     assert.same({"b2"}, h.version_rows(url))
+  end)
+
+  it("warn: raw SQL not judged, a script failing offline, and (with -q) warnings are left to luamig lint", function()
+    local url = select(2, h.fresh_pg())
+    local dir = h.project({{id = "a1", up = "CREATE TABLE x (id int)"},
+      {id = "b2", down = "a1", code = true, up = '  op.drop_table("x")'}}, ("url = %q"):format(url))
+    local status, _, err = h.luamig(dir, "-q upgrade")
+    assert.equal(0, status, err)
+    assert.equal("", err)
+    assert.same({"b2"}, h.version_rows(url))
+    local report = lint(dir, "--offline")
+    assert.equal(1, #with_rule(report, "execute-unjudged"))
+    assert.equal(1, #with_rule(report, "drop-table"))
   end)
 
   it("off: no lint; a wrong value is an error naming the values", function()

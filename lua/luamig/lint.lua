@@ -99,17 +99,17 @@ function M.run(runner, opts)
   local records = runner:scripts(true)
   local by_id = {}
   for _, r in ipairs(records) do by_id[r.revision] = r end
-  local steps, conn, mode
+  local steps, conn
+  local report = {dialect = dialect, mode = (opts.offline or opts.range) and "offline" or "database",
+                  range = opts.range or opts.target or "heads", revisions = {}, findings = {}, ignored = {},
+                  errors = 0, warnings = 0}
+  if #records == 0 then return report end     -- nothing to lint (and nothing to plan)
   if opts.offline or opts.range then
-    mode = "offline"
     steps = runner:_run("upgrade", {target = opts.range or "heads", sql = true, plan = true})
   else
-    mode = "database"
     steps = runner:plan("upgrade", opts.target or "heads")
     conn = runner:_read_connection()
   end
-  local report = {dialect = dialect, mode = mode, range = opts.range or opts.target or "heads",
-                  revisions = {}, findings = {}, ignored = {}, errors = 0, warnings = 0}
 
   -- What the database says, read once per table.
   local introspect = require "luamig.introspect"
@@ -171,6 +171,7 @@ function M.run(runner, opts)
     local rule = M.by_id[f.rule]
     local d = f.d or {}
     local file, line = where_of(where)
+    if f.note and #f.note > 300 then f.note = f.note:sub(1, 297) .. "..." end
     local out = {rule = rule.id, severity = rule.severity, file = file, line = line, revision = rec.revision,
                  op = d.op, table = d.table, column = d.column, name = d.name, note = f.note, why = rule.why,
                  lock = rule.lock, safe = rule.safe(d)}
@@ -307,7 +308,8 @@ function M.run(runner, opts)
       if type(r.upgrade) == "function" then
         local ok, err = core.call_script(r.upgrade, function(e) return e end, op)
         if not ok then
-          local msg = type(err) == "table" and tostring(err.message) or tostring(err)
+          local msg = type(err) == "string" and err or type(err) == "table" and type(err.message) == "string"
+            and err.message or ("error object is a %s value"):format(type(err))
           local line = msg:match(":(%d+): ") or "0"
           add({rule = "not-linted", d = {op = "upgrade"}, note = "upgrade(op) failed offline: " .. msg}, r.path .. ":" .. line)
         end

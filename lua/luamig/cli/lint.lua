@@ -36,6 +36,7 @@ command{
 -- upgrade's lint, before anything runs: its findings on stderr; with
 -- lint_on_upgrade = "refuse" an error stops the upgrade. --sql lints the
 -- range it writes, offline.
+local QUIET_RULES = {["execute-unjudged"] = true, ["not-linted"] = true}
 function M.before_upgrade(c, target)
   local mode = c.m.settings.lint_on_upgrade or "warn"
   if mode ~= "warn" and mode ~= "refuse" and mode ~= "off" then
@@ -46,9 +47,14 @@ function M.before_upgrade(c, target)
   -- connect is upgrade's own); a target the plan cannot take fails here with upgrade's message
   if not c.opts.sql then c.m:connection() end
   local report = lint.run(c.m, c.opts.sql and {range = target, offline = true} or {target = target})
+  -- raw SQL not judged and scripts that fail offline are `luamig lint`'s news: the upgrade runs
+  -- the SQL and reports its own failures
   local shown = 0
   for _, f in ipairs(report.findings) do
-    if f.severity == "error" or not c.globals.quiet then tell("lint: ", lint.human(f), "\n"); shown = shown + 1 end
+    if (f.severity == "error" or not c.globals.quiet) and not QUIET_RULES[f.rule] then
+      tell("lint: ", lint.human(f), "\n")
+      shown = shown + 1
+    end
   end
   if shown > 0 then tell("lint: ", lint.summary(report), "\n") end
   if mode == "refuse" and report.errors > 0 then
