@@ -95,6 +95,7 @@ end
 
 function M.run(runner, opts)
   opts = opts or {}
+  file_lines = {}                             -- the scripts as they are now (an embedder runs it again)
   local dialect = runner:dialect()
   local records = runner:scripts(true)
   local by_id = {}
