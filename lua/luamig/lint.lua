@@ -178,6 +178,9 @@ function M.run(runner, opts)
                  lock = rule.lock, safe = rule.safe(d)}
     if SIZED[rule.id] and d.table and st.existing(d.table) then
       out.rows = rows(d.table)
+      if out.rows and rule.id == "sqlite-rebuild" then
+        out.note = out.note .. (": %d rows would be copied"):format(out.rows)
+      end
       if out.rows and out.rows <= M.SMALL and rule.severity == "error" then
         out.severity = "warning"
         out.note = out.note .. (" (the table has %d rows, at most %d: the lock is brief)"):format(out.rows, M.SMALL)
@@ -273,10 +276,6 @@ function M.run(runner, opts)
     end
     if rebuilt and dialect == "sqlite" and table_name and st.existing(table_name) and name:sub(1, 6) ~= "batch." then
       add({rule = "sqlite-rebuild", d = d, note = ("%s rebuilds table %q"):format(opname, table_name)}, where)
-      local n = report.findings[#report.findings]
-      if n and n.rule == "sqlite-rebuild" and n.rows then
-        n.note = n.note .. (": %d rows would be copied"):format(n.rows)
-      end
     end
     if res[1] then return table.unpack(res, 2, res.n) end
   end
