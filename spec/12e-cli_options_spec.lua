@@ -221,9 +221,10 @@ describe("[sqlite] revision --version-path and version_locations", function()
 end)
 
 describe("[sqlite] the settings of luamig.lua", function()
-  local known = "compare_type, ddl_lock_timeout, file_template, include_object, lock_retries, "
-    .. "lock_timeout, naming_convention, script_location, sections, statement_timeout, target_schema, "
-    .. "transaction_per_migration, truncate_slug_length, url, version_locations, version_table"
+  local known = "autogenerate_safe_forms, compare_type, ddl_lock_timeout, file_template, include_object, "
+    .. "lint_on_upgrade, lock_retries, lock_timeout, naming_convention, script_location, sections, "
+    .. "statement_timeout, target_schema, transaction_per_migration, truncate_slug_length, url, "
+    .. "version_locations, version_table"
 
   it("warns of an unknown setting with the closest one and every setting read", function()
     local dir = h.project(revs(), "urll = 'sqlite:x.db'\noutput_encoding = 'utf-8'\n")

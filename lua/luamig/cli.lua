@@ -37,7 +37,7 @@ local where = {
   {"current", "listing"}, {"history", "listing"}, {"heads", "listing"},
   {"branches", "listing"}, {"show", "listing"}, {"merge", "scaffold"}, {"edit", "listing"},
   {"ensure_version", "migrate"}, {"verify", "checks"}, {"check", "checks"},
-  {"roundtrip", "checks"}, {"squash", "squash"}, {"import", "import"},
+  {"roundtrip", "checks"}, {"squash", "squash"}, {"import", "import"}, {"lint", "lint"},
 }
 local commands = {}
 for i, entry in ipairs(where) do

@@ -23,6 +23,7 @@ M.settings = {
   {"include_object", "function", nil},               -- function(kind, name, table) for autogenerate
   {"compare_type", "boolean", true},
   {"autogenerate_safe_forms", "boolean", true},      -- PostgreSQL: luamig.autogen.safe's two revisions
+  {"lint_on_upgrade", "string", "warn"},             -- "warn" | "refuse" | "off" (luamig.cli.lint)
   {"sections", "table", nil},                        -- name -> settings, chosen with -n NAME (M.section)
 }
 

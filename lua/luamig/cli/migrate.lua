@@ -69,6 +69,7 @@ local function move(kind, default_target)
     local target = c.args[1] or default_target
     local t = timeout_values(c)
     if c.opts.plan then return print_plan(c, c.m:plan(kind, target)) end
+    if kind == "upgrade" then require("luamig.cli.lint").before_upgrade(c, target) end
     c.m[kind](c.m, target, {sql = c.opts.sql, ddl_lock_timeout = t.ddl_lock_timeout,
                             statement_timeout = t.statement_timeout, lock_retries = t.lock_retries})
   end

@@ -230,9 +230,12 @@ function M.new(cfg)
     local batch = {dialect = dialect_name, x = op.x, raw = op.raw, NULL = op.NULL, f = op.f,
                    binary = op.binary}
     for name in pairs(POS) do
-      batch[name] = function(...)
+      local function add(...)
         changes[#changes + 1] = build[name](ctx, "batch." .. name, tname, BATCH_POS[name], ...)
       end
+      batch[name] = cfg.on_call and function(...)      -- the lint's recorder: see below
+        return cfg.on_call("batch." .. name, table.pack(...), check.caller_line(), add, tname)
+      end or add
     end
     fn(batch)
     apply.apply_changes(ctx, opname, tname, changes, recreate)
@@ -326,6 +329,19 @@ function M.new(cfg)
   -- the closest op function, not Lua's "attempt to call a nil value (field
   -- 'add_colum')". tag (--tag) is nil when no tag was given.
   op.tag = cfg.tag
+  -- cfg.on_call(opname, args, where, run, batch_table): luamig lint's
+  -- recorder (luamig.lint.record), called in place of each operation with
+  -- its arguments (table.pack), the file:line of the call and the function
+  -- that runs it; batch.X's opname is "batch.X", with the batch's table.
+  if cfg.on_call then
+    local plain = {raw = true, NULL = true, binary = true, f = true, inline_literal = true,
+                   table = true, get_bind = true, query = true, enum = true}
+    for k, f in pairs(op) do
+      if type(f) == "function" and not plain[k] then
+        op[k] = function(...) return cfg.on_call(k, table.pack(...), check.caller_line(), f) end
+      end
+    end
+  end
   local names = {}
   for k in pairs(op) do names[#names + 1] = k end
   table.sort(names)

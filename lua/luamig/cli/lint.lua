@@ -1,0 +1,67 @@
+-- luamig.cli.lint -- `luamig lint`, and the lint that `upgrade` runs first
+-- (the setting lint_on_upgrade: "warn", "refuse", "off"; -q shows its errors only).
+local lint = require "luamig.lint"
+local common = require "luamig.cli.common"
+local fail = require("luamig.errors").fail
+
+local say, tell = common.say, common.tell
+
+local M = {}
+local function command(def) M[def.name] = def end
+
+command{
+  name = "lint", args = {0, 1}, usage = "lint [RANGE] [--offline] [--json]",
+  summary = "Judge the operations of revisions before they run (locks, rewrites, renames).",
+  details = "Runs each revision's upgrade(op) with an offline op that records its calls (nothing\n"
+    .. "runs) and reports the rules they break: severity, rule id, file:line of the call, revision,\n"
+    .. "why, and the safe version as luamig ops (doc/safety.md lists the rules). Default range: the\n"
+    .. "revisions not yet applied on the database, whose tables, column types and row counts are\n"
+    .. "read (a table of at most 1,000 rows turns a lock error into a warning). RANGE (e.g.\n"
+    .. "base:head, REV:head) or --offline needs no database. A call is silenced for one rule by\n"
+    .. "`-- luamig-lint: ignore RULE-ID: reason` on its line or the line above.\n"
+    .. "Exit status: 1 when any error is found, else 0.",
+  options = {{nil, "--offline", key = "offline", help = "read no database (default range: base:heads)"}},
+  run = function(c)
+    local report = lint.run(c.m, {range = c.args[1], offline = c.opts.offline})
+    if c.globals.json then
+      say(lint.json(report))
+    else
+      for _, f in ipairs(report.findings) do say(lint.human(f)); say("") end
+      say(lint.summary(report))
+    end
+    return report.errors > 0 and 1 or 0
+  end,
+}
+
+-- upgrade's lint, before anything runs: its findings on stderr; with
+-- lint_on_upgrade = "refuse" an error stops the upgrade. --sql lints the
+-- range it writes, offline.
+local QUIET_RULES = {["execute-unjudged"] = true, ["not-linted"] = true}
+function M.before_upgrade(c, target)
+  local mode = c.m.settings.lint_on_upgrade or "warn"
+  if mode ~= "warn" and mode ~= "refuse" and mode ~= "off" then
+    fail(('lint_on_upgrade must be "warn", "refuse" or "off", got %q'):format(tostring(mode)))
+  end
+  if mode == "off" then return end
+  -- the database upgrade will use (a SQLite file is created, as upgrade creates it; a failure to
+  -- connect is upgrade's own); a target the plan cannot take fails here with upgrade's message
+  if not c.opts.sql then c.m:connection() end
+  local report = lint.run(c.m, c.opts.sql and {range = target, offline = true} or {target = target})
+  -- raw SQL not judged and scripts that fail offline are `luamig lint`'s news: the upgrade runs
+  -- the SQL and reports its own failures
+  local shown = 0
+  for _, f in ipairs(report.findings) do
+    if (f.severity == "error" or not c.globals.quiet) and not QUIET_RULES[f.rule] then
+      tell("lint: ", lint.human(f), "\n")
+      shown = shown + 1
+    end
+  end
+  if shown > 0 then tell("lint: ", lint.summary(report), "\n") end
+  if mode == "refuse" and report.errors > 0 then
+    fail(("upgrade refused: the lint found %d error%s in the revisions to apply (lint_on_upgrade = "
+      .. "\"refuse\"); nothing was run. Use the safe forms above, a marker comment with a reason, or "
+      .. "lint_on_upgrade = \"warn\""):format(report.errors, report.errors == 1 and "" or "s"))
+  end
+end
+
+return M

@@ -1,0 +1,366 @@
+-- luamig.lint -- `luamig lint`: the revisions of a range run through their
+-- upgrade(op) with an offline op that records each call (op.new's
+-- on_call, luamig.lint.record), and each call judged by the rules of
+-- lint/locks.lua (PostgreSQL locks and rewrites: errors), lint/compat.lua
+-- (renames and drops: warnings) and lint/meta.lua (raw SQL not judged,
+-- SQLite rebuilds, markers). Nothing is executed; a database, when given,
+-- is only read: which tables exist, column types, row counts.
+--
+--   local report = require("luamig.lint").run(runner, {range = "base:head",
+--                                                    offline = true, target = "heads"})
+--   report = {dialect, mode = "offline" | "database", range, revisions = {ids},
+--             findings = {finding...}, ignored = {finding + reason...}, errors = n, warnings = n}
+--   finding = {rule, severity, file, line, revision, op, table, column, name, note, why, safe,
+--              rows (when the database says)}
+--
+-- Operations on a table created earlier in the same revision are not
+-- judged. A table the database says holds at most SMALL rows turns a lock
+-- or rewrite error into a warning (the lock is brief).
+local core = require "luamig.core"
+local check = require "luamig.op.check"
+local record = require "luamig.lint.record"
+local json = require "luamig.json"
+check.mark_internal()
+
+local M = {}
+M.SMALL = 1000
+
+local groups = {require "luamig.lint.locks", require "luamig.lint.compat", (require "luamig.lint.meta")}
+M.rules, M.by_id = {}, {}
+for _, g in ipairs(groups) do
+  for _, rule in ipairs(g.rules) do M.rules[#M.rules + 1] = rule; M.by_id[rule.id] = rule end
+end
+-- the rules whose error is a lock or rewrite of the table's rows (the size threshold applies)
+local SIZED = {["index-not-concurrent"] = true, ["not-null-existing-column"] = true,
+  ["foreign-key-not-valid"] = true, ["check-not-valid"] = true, ["type-rewrite"] = true,
+  ["volatile-default"] = true, ["unique-without-index"] = true, ["sqlite-rebuild"] = true}
+
+-- The safe forms' option names (doc/op.md): a luamig.op that does not know
+-- them yet refuses them; the lint still judges the call as written.
+local NEWER = {postgresql_not_valid = true, not_valid = true, postgresql_using_index = true}
+
+local function judge(d, st)
+  local out = {}
+  for _, g in ipairs(groups) do
+    if g.judge then for _, f in ipairs(g.judge(d, st)) do out[#out + 1] = f end end
+  end
+  return out
+end
+
+---------------------------------------------------------------------------
+-- Markers: -- luamig-lint: ignore RULE-ID: reason
+
+local file_lines = {}
+local function lines_of(path)
+  if file_lines[path] == nil then
+    local f = io.open(path, "r")
+    local lines = false
+    if f then
+      lines = {}
+      for l in f:lines() do lines[#lines + 1] = l end
+      f:close()
+    end
+    file_lines[path] = lines
+  end
+  return file_lines[path] or nil
+end
+
+-- The marker of a line: {id =, reason =} or {bad = why}, nil when none.
+local function marker(line)
+  local rest = line and line:match("%-%-%s*luamig%-lint:(.*)$")
+  if not rest then return nil end
+  local id, tail = rest:match("^%s*ignore%s+([%w%-]+)(.*)$")
+  if not id then return {bad = 'not of the form "-- luamig-lint: ignore RULE-ID: reason"'} end
+  if not M.by_id[id] then
+    return {bad = ("unknown rule id %q%s"):format(id, require("luamig.suggest").hint(id, M.ids()))}
+  end
+  local reason = tail:match("^%s*:%s*(.-)%s*$")
+  if not reason or reason == "" then return {bad = ("no reason given for ignoring %s"):format(id), id = id} end
+  return {id = id, reason = reason}
+end
+
+function M.ids()
+  local ids = {}
+  for i, rule in ipairs(M.rules) do ids[i] = rule.id end
+  return ids
+end
+
+---------------------------------------------------------------------------
+-- The run
+
+local function q(conn, sql)
+  local ok, rows = pcall(conn.query, conn, sql)
+  return ok and rows or nil
+end
+
+function M.run(runner, opts)
+  opts = opts or {}
+  file_lines = {}                             -- the scripts as they are now (an embedder runs it again)
+  local dialect = runner:dialect()
+  local records = runner:scripts(true)
+  local by_id = {}
+  for _, r in ipairs(records) do by_id[r.revision] = r end
+  local steps, conn
+  local report = {dialect = dialect, mode = (opts.offline or opts.range) and "offline" or "database",
+                  range = opts.range or opts.target or "heads", revisions = {}, findings = {}, ignored = {},
+                  errors = 0, warnings = 0}
+  if #records == 0 then return report end     -- nothing to lint (and nothing to plan)
+  if opts.offline or opts.range then
+    steps = runner:_run("upgrade", {target = opts.range or "heads", sql = true, plan = true})
+  else
+    steps = runner:plan("upgrade", opts.target or "heads")
+    conn = runner:_read_connection()
+  end
+
+  -- What the database says, read once per table.
+  local introspect = require "luamig.introspect"
+  local db_tables, db_rows = {}, {}
+  local function db_table(t)
+    if not conn then return nil end
+    if db_tables[t] == nil then
+      local ok, m = pcall(introspect.table, conn, t)
+      db_tables[t] = ok and m or false
+    end
+    return db_tables[t] or nil
+  end
+  local function rows(t)
+    if not conn or not db_table(t) then return nil end
+    if db_rows[t] == nil then
+      local qt = core.quote_ident(t)
+      local r = q(conn, dialect == "postgresql"
+        and ("SELECT count(*) AS n FROM (SELECT 1 FROM %s LIMIT %d) s"):format(qt, M.SMALL + 1)
+        or ("SELECT count(*) AS n FROM %s"):format(qt))
+      db_rows[t] = r and tonumber(r[1].n) or false
+    end
+    return db_rows[t] or nil
+  end
+  local utc
+  local function server_utc()
+    if utc == nil then
+      local r = conn and dialect == "postgresql" and q(conn, "SELECT current_setting('server_version_num')::int "
+        .. ">= 120000 AND current_setting('TimeZone') IN ('UTC', 'Etc/UTC') AS ok")
+      utc = r and (r[1].ok == true or r[1].ok == "t" or r[1].ok == 1) or false
+    end
+    return utc
+  end
+
+  local known, seeded = {}, {}                -- the offline op's models (SQLite rebuilds need them)
+  local rebuilt = false
+  local rec, created, autocommit
+  local segment = 0                           -- which transaction a call runs in (changes at each COMMIT)
+  local st = {dialect = dialect, server_utc = server_utc, not_valid = {}}
+  function st.existing(t) return not created[t:lower()] end
+  function st.segment() return segment end
+  function st.in_transaction() return rec.transactional ~= false and not autocommit end
+  function st.column_type(t, c)
+    local m = known[t] or db_table(t)
+    for _, col in ipairs(m and m.columns or {}) do
+      if col.name == c then return col.type end
+    end
+    return nil
+  end
+
+  local function where_of(where)
+    local file, line = (where or ""):match("^(.*):(%d+)$")
+    if file and rec.path and (file == rec.path or (file:sub(1, 3) == "..." and rec.path:sub(-(#file - 3)) == file:sub(4))) then
+      file = rec.path
+    end
+    return file or rec.path, tonumber(line)
+  end
+
+  local function add(f, where)
+    local rule = M.by_id[f.rule]
+    local d = f.d or {}
+    local file, line = where_of(where)
+    if f.note and #f.note > 300 then f.note = f.note:sub(1, 297) .. "..." end
+    local out = {rule = rule.id, severity = rule.severity, file = file, line = line, revision = rec.revision,
+                 op = d.op, table = d.table, column = d.column, name = d.name, note = f.note, why = rule.why,
+                 lock = rule.lock, safe = rule.safe(d)}
+    if SIZED[rule.id] and d.table and st.existing(d.table) then
+      out.rows = rows(d.table)
+      if out.rows and rule.id == "sqlite-rebuild" then
+        out.note = out.note .. (": %d rows would be copied"):format(out.rows)
+      end
+      if out.rows and out.rows <= M.SMALL and rule.severity == "error" then
+        out.severity = "warning"
+        out.note = out.note .. (" (the table has %d rows, at most %d: the lock is brief)"):format(out.rows, M.SMALL)
+      end
+    end
+    -- a marker on the call's line or the line above silences this rule for this call
+    local lines = file and line and lines_of(file)
+    if lines and rule.id ~= "bad-marker" then
+      for _, l in ipairs({line, line - 1}) do
+        -- the line above counts when it is only the marker comment (not another call's)
+        local mk = (l == line or (lines[l] or ""):match("^%s*%-%-")) and marker(lines[l])
+        if mk and mk.id == rule.id and mk.reason then
+          out.reason, out.marker_line = mk.reason, l
+          report.ignored[#report.ignored + 1] = out
+          return
+        end
+      end
+    end
+    report.findings[#report.findings + 1] = out
+  end
+
+  local function judge_all(d, where)
+    if d.op == "create_table" and d.table then created[d.table:lower()] = true end
+    for _, f in ipairs(judge(d, st)) do add(f, where) end
+    if d.op == "rename_table" and d.table and created[d.table:lower()] and d.options.new_table then
+      created[d.options.new_table:lower()] = true
+    end
+  end
+
+  local function judge_sql(sql, where)
+    local ok, mod = pcall(require, "luamig.lint.sql")
+    local descs
+    if ok and type(mod) == "table" and type(mod.classify) == "function" then
+      local ok2, res = pcall(mod.classify, sql, dialect)
+      if ok2 and type(res) == "table" then descs = res end
+    end
+    local text = (type(sql) == "string" and sql or ""):gsub("%s+", " "):sub(1, 80)
+    if not descs then
+      return add({rule = "execute-unjudged", d = {op = "execute"},
+                  note = ("op.execute(%q): luamig.lint.sql, the SQL classifier, is not available"):format(text)}, where)
+    end
+    for _, d in ipairs(descs) do
+      d.options = d.options or {}
+      if d.op == "unjudged" then
+        add({rule = "execute-unjudged", d = d, note = ("op.execute(%q): %s"):format(d.text or text, d.why or "not judged")}, where)
+      else
+        judge_all(d, where)
+      end
+    end
+  end
+
+  local function hook(name, args, where, f, batch_table)
+    local opname = name:gsub("^batch%.", "")
+    local full = args
+    if batch_table then
+      full = {n = args.n + 1}
+      local at = record.POS[opname] and record.POS[opname].table or 1
+      for i = 1, args.n + 1 do
+        full[i] = i < at and args[i] or i == at and batch_table or args[i - 1]
+      end
+    end
+    local d
+    if opname == "autocommit_block" then
+      segment, autocommit = segment + 1, true
+      local ok, err = pcall(f, table.unpack(args, 1, args.n))
+      segment, autocommit = segment + 1, false
+      if not ok then error(err, 0) end
+      return
+    elseif opname == "execute" then
+      local sql = args[1]
+      if type(sql) == "table" and sql.sql then sql = sql.sql end
+      judge_sql(sql, where)
+    else
+      d = record.describe(opname, full)
+      if d and d.table and dialect == "sqlite" and conn and not seeded[d.table] and not known[d.table] then
+        seeded[d.table] = true
+        local m = db_table(d.table)
+        if m then known[d.table] = require("luamig.op.sqlite_model").copy(m) end
+      end
+      if d then judge_all(d, where) end
+      if opname == "batch_alter_table" then d = {op = opname, table = args[1], options = {}} end
+    end
+    rebuilt = false
+    local res = table.pack(pcall(f, table.unpack(args, 1, args.n)))
+    local table_name = d and d.table
+    if not res[1] then
+      local msg = type(res[2]) == "table" and tostring(res[2].message) or tostring(res[2])
+      if msg:find("this rebuilds table", 1, true) then rebuilt = true
+      elseif NEWER[msg:match('unknown option "([%w_]+)"') or ""] then   -- luamig.op without them yet
+      else
+        add({rule = "not-linted", d = d or {op = opname}, note = ("%s failed offline: %s"):format(name, msg)}, where)
+      end
+    end
+    if rebuilt and dialect == "sqlite" and table_name and st.existing(table_name) and name:sub(1, 6) ~= "batch." then
+      add({rule = "sqlite-rebuild", d = d, note = ("%s rebuilds table %q"):format(opname, table_name)}, where)
+    end
+    if res[1] then return table.unpack(res, 2, res.n) end
+  end
+
+  local op = require("luamig.op").new{dialect = dialect, x = runner.x, tag = runner.tag,
+    naming_convention = runner.settings.naming_convention, offline_schema = known, on_call = hook,
+    emit = function(text) if text:find(require("luamig.op.sqlite_rebuild").temp_prefix, 1, true) then rebuilt = true end end}
+
+  -- op.validate_constraint (the safe forms' op) recorded even where this op has none yet
+  if rawget(op, "validate_constraint") == nil then
+    rawset(op, "validate_constraint", function(...)
+      return hook("validate_constraint", table.pack(...), check.caller_line(), function() end)
+    end)
+  end
+
+  for _, step in ipairs(steps) do
+    local r = step.direction == "upgrade" and by_id[step.revision]
+    if r and not r.ghost then
+      -- a transaction per revision (transaction_per_migration, the default), else one for the run
+      rec, created, autocommit = r, {}, false
+      if runner.settings.transaction_per_migration ~= false then segment = segment + 1 end
+      report.revisions[#report.revisions + 1] = r.revision
+      -- the markers of the script: wrong ones are findings
+      for i, l in ipairs(r.path and lines_of(r.path) or {}) do
+        local mk = marker(l)
+        if mk and mk.bad then
+          add({rule = "bad-marker", d = {op = "marker"}, note = "luamig-lint marker: " .. mk.bad}, r.path .. ":" .. i)
+        end
+      end
+      if type(r.upgrade) == "function" then
+        local ok, err = core.call_script(r.upgrade, function(e) return e end, op)
+        if not ok then
+          local msg = type(err) == "string" and err or type(err) == "table" and type(err.message) == "string"
+            and err.message or ("error object is a %s value"):format(type(err))
+          local line = msg:match(":(%d+): ") or "0"
+          add({rule = "not-linted", d = {op = "upgrade"}, note = "upgrade(op) failed offline: " .. msg}, r.path .. ":" .. line)
+        end
+      end
+    end
+  end
+  for i, f in ipairs(report.findings) do f.seq = i end    -- errors first, else in the order found
+  table.sort(report.findings, function(a, b)
+    if (a.severity == "error") ~= (b.severity == "error") then return a.severity == "error" end
+    return a.seq < b.seq
+  end)
+  for _, f in ipairs(report.findings) do
+    if f.severity == "error" then report.errors = report.errors + 1 else report.warnings = report.warnings + 1 end
+  end
+  return report
+end
+
+---------------------------------------------------------------------------
+-- Output
+
+local function indent(text, pad) return pad .. text:gsub("\n", "\n" .. pad) end
+
+function M.human(f)
+  local lines = {("%s %s: %s:%s (revision %s)"):format(f.severity, f.rule, f.file or "?", f.line or "?", f.revision or "?"),
+                 "  " .. (f.note or ""), "  why: " .. f.why, "  safe:", indent(f.safe, "    ")}
+  return table.concat(lines, "\n")
+end
+
+function M.summary(report)
+  return ("%d error%s, %d warning%s, %d ignored by marker, in %d revision%s (%s, %s)"):format(
+    report.errors, report.errors == 1 and "" or "s", report.warnings, report.warnings == 1 and "" or "s",
+    #report.ignored, #report.revisions, #report.revisions == 1 and "" or "s", report.dialect,
+    report.mode == "offline" and "offline" or "read from the database")
+end
+
+local FIELDS = {"rule", "severity", "file", "line", "revision", "op", "table", "column", "name", "note",
+                "why", "lock", "safe", "rows", "reason"}
+function M.json(report)
+  local function list(fs)
+    local out = {}
+    for i, f in ipairs(fs) do
+      local o = {}
+      for _, k in ipairs(FIELDS) do o[k] = f[k] end
+      out[i] = o
+    end
+    return #out > 0 and out or json.empty_array
+  end
+  return json.encode({version = 1, dialect = report.dialect, mode = report.mode,
+    revisions = #report.revisions > 0 and report.revisions or json.empty_array,
+    errors = report.errors, warnings = report.warnings,
+    findings = list(report.findings), ignored = list(report.ignored)})
+end
+
+return M

@@ -1,0 +1,173 @@
+-- luamig.lint.locks -- the PostgreSQL rules: operations that take a
+-- blocking lock on, or rewrite, a table that existed before the revision
+-- (severity error). doc/safety.md, "luamig lint: the rules", says for each
+-- the lock PostgreSQL takes; spec/14b reads them back from pg_locks.
+local r = require "luamig.lint.render"
+local types = require "luamig.lint.types"
+local lit, cols = r.lit, r.cols
+
+local M = {}
+
+local function tq(d) return lit(d.table) end
+
+M.rules = {
+  {id = "index-not-concurrent", severity = "error", lock = "SHARE",
+   why = "CREATE INDEX without CONCURRENTLY holds a SHARE lock on the table while it builds: writes wait",
+   safe = function(d)
+     return ("op.autocommit_block(function()\n  op.create_index(%s, %s, %s, {%spostgresql_concurrently = true, "
+       .. "if_not_exists = true})\nend)"):format(r.name(d.name, '"ix_..."'), tq(d), cols(d.columns),
+       d.options.unique and "unique = true, " or "")
+   end},
+  {id = "concurrent-in-transaction", severity = "error", lock = "none (refused)",
+   why = "CONCURRENTLY cannot run inside a transaction block: PostgreSQL refuses it in the step's transaction",
+   safe = function(d)
+     return ("op.autocommit_block(function()\n  op.%s(%s, %s%s)\nend)  -- or transactional = false in the revision")
+       :format(d.op, r.name(d.name, '"ix_..."'), tq(d), d.op == "create_index"
+         and (", " .. cols(d.columns) .. ", {postgresql_concurrently = true, if_not_exists = true}")
+         or ", {postgresql_concurrently = true}")
+   end},
+  {id = "not-null-existing-column", severity = "error", lock = "ACCESS EXCLUSIVE",
+   why = "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock: reads and writes wait",
+   safe = function(d)
+     local ck = lit(("ck_%s_%s_not_null"):format(d.table, d.column))
+     return ("-- revision 1:\nop.create_check_constraint(%s, %s, %s, {postgresql_not_valid = true})\n"
+       .. "-- revision 2 (its own transaction):\nop.validate_constraint(%s, %s)\n"
+       .. "-- revision 3 (PostgreSQL 12+ skips the scan, proven by the valid check):\n"
+       .. "op.alter_column(%s, %s, {nullable = false})\nop.drop_constraint(%s, %s, {type_ = \"check\"})")
+       :format(ck, tq(d), lit(('"%s" IS NOT NULL'):format(d.column)), ck, tq(d), tq(d), lit(d.column), ck, tq(d))
+   end},
+  {id = "foreign-key-not-valid", severity = "error", lock = "SHARE ROW EXCLUSIVE (both tables)",
+   why = "ADD FOREIGN KEY validates every row under a SHARE ROW EXCLUSIVE lock on both tables: writes wait",
+   safe = function(d)
+     return ("op.create_foreign_key(%s, %s, %s, %s, %s, {postgresql_not_valid = true})\n"
+       .. "-- then, in a later revision (its own transaction):\nop.validate_constraint(%s, %s)")
+       :format(r.name(d.name, '"fk_..."'), tq(d), r.name(d.referent, '"..."'), cols(d.local_cols),
+         cols(d.remote_cols), r.name(d.name, '"fk_..."'), tq(d))
+   end},
+  {id = "check-not-valid", severity = "error", lock = "ACCESS EXCLUSIVE",
+   why = "ADD CHECK scans every row under an ACCESS EXCLUSIVE lock: reads and writes wait",
+   safe = function(d)
+     return ("op.create_check_constraint(%s, %s, %s, {postgresql_not_valid = true})\n"
+       .. "-- then, in a later revision (its own transaction):\nop.validate_constraint(%s, %s)")
+       :format(r.name(d.name, '"ck_..."'), tq(d), r.name(d.condition, '"..."'), r.name(d.name, '"ck_..."'), tq(d))
+   end},
+  {id = "validate-same-transaction", severity = "error", lock = "ACCESS EXCLUSIVE (held from the ADD)",
+   why = "VALIDATE in the transaction that added the constraint NOT VALID scans under the ADD's lock, held to COMMIT",
+   safe = function(d)
+     return ("-- move it to a later revision (or after op.autocommit_block's commit):\nop.validate_constraint(%s, %s)")
+       :format(r.name(d.name, '"..."'), tq(d))
+   end},
+  {id = "type-rewrite", severity = "error", lock = "ACCESS EXCLUSIVE",
+   why = "this type change rewrites the table and its indexes under an ACCESS EXCLUSIVE lock",
+   safe = function(d)
+     return ("-- expand/contract: a new column, filled in batches, then swapped:\n"
+       .. "op.add_column(%s, {%s, %s})\n-- backfill with UPDATE ... in batches; switch the code; then\n"
+       .. "op.drop_column(%s, %s)\nop.alter_column(%s, %s, {new_column_name = %s})")
+       :format(tq(d), lit((d.column or "c") .. "_new"), lit(d.options.type or "..."), tq(d), lit(d.column),
+         tq(d), lit((d.column or "c") .. "_new"), lit(d.column))
+   end},
+  {id = "volatile-default", severity = "error", lock = "ACCESS EXCLUSIVE",
+   why = "a column with a volatile default is filled row by row: the table is rewritten under ACCESS EXCLUSIVE",
+   safe = function(d)
+     return ("op.add_column(%s, {%s, %s})\nop.alter_column(%s, %s, {server_default = op.raw(%s)})  -- new rows only\n"
+       .. "-- then fill the existing rows with UPDATE ... in batches")
+       :format(tq(d), lit(d.column), lit(d.options.type or "..."), tq(d), lit(d.column), lit(d.options.server_default))
+   end},
+  {id = "unique-without-index", severity = "error", lock = "ACCESS EXCLUSIVE",
+   why = "ADD UNIQUE/PRIMARY KEY builds its index under an ACCESS EXCLUSIVE lock: reads and writes wait",
+   safe = function(d)
+     local ix = lit(("ix_%s_%s"):format(d.table, type(d.columns) == "table" and table.concat(d.columns, "_") or "unique"))
+     return ("op.autocommit_block(function()\n  op.create_index(%s, %s, %s, {unique = true, "
+       .. "postgresql_concurrently = true, if_not_exists = true})\nend)\n"
+       .. "op.create_unique_constraint(%s, %s, nil, {postgresql_using_index = %s})")
+       :format(ix, tq(d), cols(d.columns), r.name(d.name, '"uq_..."'), tq(d), ix)
+   end},
+}
+
+-- Functions that are not VOLATILE in PostgreSQL's catalog (a default of
+-- them is stored once, PostgreSQL 11+); any other call counts as volatile.
+local STABLE = {}
+for n in ([[now current_timestamp current_date current_time localtimestamp localtime
+  transaction_timestamp statement_timestamp lower upper coalesce concat nullif greatest least
+  length abs round to_char to_timestamp to_date make_date make_interval jsonb_build_object
+  json_build_object jsonb_build_array json_build_array array cast current_user session_user
+  current_setting]]):gmatch("%S+") do STABLE[n] = true end
+
+local function volatile_call(sql)
+  if type(sql) ~= "string" then return nil end
+  local s = sql:gsub("'[^']*'", "''")
+  for fn in s:gmatch("([%a_][%w_%.]*)%s*%(") do
+    local base = fn:lower():match("([%w_]+)$")
+    if not STABLE[base] then return fn end
+  end
+  return nil
+end
+
+-- The findings of one descriptor d (st: the revision's state, lint.lua).
+function M.judge(d, st)
+  if st.dialect ~= "postgresql" or not d.table then return {} end
+  local o, out = d.options or {}, {}
+  local existing = st.existing(d.table)
+  local function add(id, note) out[#out + 1] = {rule = id, d = d, note = note} end
+  if d.op == "create_index" or d.op == "drop_index" then
+    if o.postgresql_concurrently then
+      if st.in_transaction() then
+        add("concurrent-in-transaction", ('%s %s with postgresql_concurrently runs in the step\'s transaction')
+          :format(d.op, lit(d.name)))
+      end
+    elseif d.op == "create_index" and existing then
+      add("index-not-concurrent", ('create_index %s on existing table %s without postgresql_concurrently')
+        :format(lit(d.name), lit(d.table)))
+    end
+  end
+  if not existing then
+    if (d.op == "create_foreign_key" or d.op == "create_check_constraint") and o.postgresql_not_valid and d.name then
+      st.not_valid[d.name:lower()] = st.segment()
+    end
+    return out
+  end
+  if d.op == "alter_column" then
+    if o.nullable == false then
+      add("not-null-existing-column", ('alter_column %s.%s nullable = false'):format(lit(d.table), lit(d.column)))
+    end
+    if o.type then
+      local before = o.existing_type or st.column_type(d.table, d.column)
+      local verdict, reason = types.rewrites(before, o.type)
+      if o.using then verdict, reason = "yes", "a USING expression rewrites every row" end
+      if verdict == "utc" and st.server_utc() then verdict = "no" end
+      if verdict ~= "no" then
+        add("type-rewrite", ('alter_column %s.%s type %s -> %s: %s%s'):format(lit(d.table), lit(d.column),
+          before or "?", o.type, reason, before and "" or " (give existing_type)"))
+      end
+    end
+  elseif d.op == "add_column" then
+    local t = type(o.type) == "string" and o.type:lower() or ""
+    local fn = volatile_call(o.server_default)
+    if t:match("serial") then
+      add("volatile-default", ('add_column %s.%s of type %s: its default nextval() is volatile')
+        :format(lit(d.table), lit(d.column), o.type))
+    elseif fn then
+      add("volatile-default", ('add_column %s.%s default %s: %s() is volatile (or not known to be stable)')
+        :format(lit(d.table), lit(d.column), o.server_default, fn))
+    end
+  elseif d.op == "create_foreign_key" or d.op == "create_check_constraint" then
+    if o.postgresql_not_valid then
+      if d.name then st.not_valid[d.name:lower()] = st.segment() end
+    else
+      add(d.op == "create_foreign_key" and "foreign-key-not-valid" or "check-not-valid",
+        ('%s %s on existing table %s without postgresql_not_valid'):format(d.op, lit(d.name), lit(d.table)))
+    end
+  elseif d.op == "create_unique_constraint" or d.op == "create_primary_key" then
+    if not o.postgresql_using_index then
+      add("unique-without-index", ('%s %s on existing table %s without postgresql_using_index')
+        :format(d.op, lit(d.name), lit(d.table)))
+    end
+  end
+  if d.op == "validate_constraint" and d.name and st.in_transaction() and st.not_valid[d.name:lower()] == st.segment() then
+    add("validate-same-transaction", ('validate_constraint %s in the transaction that added it NOT VALID')
+      :format(lit(d.name)))
+  end
+  return out
+end
+
+return M

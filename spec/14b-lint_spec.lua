@@ -1,0 +1,632 @@
+-- Issue 17, `luamig lint`: every rule's positive and negative case (offline
+-- on PostgreSQL, the SQLite rebuild on SQLite), the lock or rewrite each
+-- error rule claims read back from a real PostgreSQL (pg_locks while the
+-- statement's transaction is open; pg_class.relfilenode for rewrites), what
+-- a database adds (the default range, row counts and the small-table
+-- threshold, the session time zone), markers, --json, exit statuses, and
+-- upgrade's lint with each lint_on_upgrade value.
+local h = require "spec.helpers"
+local core = require "luamig.core"
+local luamig_op = require "luamig.op"
+local types = require "luamig.lint.types"
+
+local PG_OFFLINE = "postgresql://nobody@127.0.0.1:1/none"   -- offline: only its kind counts
+
+-- JSON to a Lua value, through Debian's python3 (the oracle of other specs).
+local function decode(text)
+  local dir = h.tmpdir()
+  h.write_file(dir .. "/in.json", text)
+  h.write_file(dir .. "/to_lua.py", [[
+import json, sys
+def lua(v):
+    if v is None: return "nil"
+    if v is True: return "true"
+    if v is False: return "false"
+    if isinstance(v, (int, float)): return repr(v)
+    if isinstance(v, str): return "[==[" + v + "]==]"
+    if isinstance(v, list): return "{" + ", ".join(lua(x) for x in v) + "}"
+    return "{" + ", ".join("[ %s ] = %s" % (lua(k), lua(x)) for k, x in v.items()) + "}"
+print("return " + lua(json.load(open(sys.argv[1]))))
+]])
+  local status, out, err = h.run(("/usr/bin/python3 %s %s"):format(h.shell_quote(dir .. "/to_lua.py"),
+    h.shell_quote(dir .. "/in.json")))
+  assert.equal(0, status, err)
+  return assert(load(out))()
+end
+
+-- A project: rev "a1" makes t (a int, s varchar(20), n numeric(10,2), ts
+-- timestamp) and r (id int primary key); rev "b2" has body (Lua lines of
+-- upgrade(op), starting at line 8 of its file), extra lines before it.
+local BASE = [[
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"a", "integer"}, {"s", "varchar(20)"},
+                        {"n", "numeric(10,2)"}, {"ts", "timestamp"}})
+  op.create_table("r", {{"id", "integer", primary_key = true}})]]
+local function project(body, url, opts)
+  opts = opts or {}
+  local revs = {{id = "a1", code = true, up = opts.base or BASE}}
+  if body then revs[2] = {id = "b2", down = "a1", code = true, up = body, extra = opts.extra} end
+  return h.project(revs, ("url = %q\n%s"):format(url or PG_OFFLINE, opts.config or ""))
+end
+
+-- The line of upgrade(op)'s first body line in a script h.script wrote.
+local function body_line(dir, id)
+  local i = 0
+  for line in io.lines(("%s/migrations/versions/%s.lua"):format(dir, id)) do
+    i = i + 1
+    if line == "function upgrade(op)" then return i + 1 end
+  end
+end
+
+local function lint(dir, args)
+  local status, out, err = h.luamig(dir, "--json lint " .. (args or "--offline"))
+  local ok, report = pcall(decode, out)
+  assert(ok, ("not JSON (status %s): %s %s"):format(status, out, err))
+  return report, status, err
+end
+
+local function with_rule(report, id)
+  local out = {}
+  for _, f in ipairs(report.findings) do if f.rule == id then out[#out + 1] = f end end
+  return out
+end
+
+-- Assert: exactly one finding of rule id, at line (of b2) and severity.
+local function finds(body, id, severity, opts)
+  local dir = project(body, nil, opts)
+  local report, status = lint(dir)
+  local got = with_rule(report, id)
+  assert.equal(1, #got, ("%s in: %s"):format(id, body))
+  assert.equal(severity, got[1].severity)
+  assert.equal("b2", got[1].revision)
+  assert.equal(body_line(dir, "b2"), got[1].line)
+  assert.truthy(got[1].file:find("migrations/versions/b2.lua$"), got[1].file)
+  assert.equal(severity == "error" and 1 or status, status)
+  return got[1], report
+end
+
+local function clean(body, id, opts)
+  local dir = project(body, nil, opts)
+  local report = lint(dir)
+  assert.same({}, with_rule(report, id), body)
+  return report
+end
+
+describe("luamig lint rules (PostgreSQL, offline)", function()
+  it("index-not-concurrent: create_index on an existing table; fine with CONCURRENTLY outside the transaction or on a new table", function()
+    local f = finds('  op.create_index("ix_t_a", "t", {"a"})', "index-not-concurrent", "error")
+    assert.equal("SHARE", f.lock)
+    assert.truthy(f.safe:find('op.create_index("ix_t_a", "t", {"a"}, {postgresql_concurrently = true, if_not_exists = true})', 1, true), f.safe)
+    assert.truthy(f.safe:find("op.autocommit_block(function()", 1, true))
+    clean('  op.autocommit_block(function()\n    op.create_index("ix_t_a", "t", {"a"}, {postgresql_concurrently = true})\n  end)',
+      "index-not-concurrent")
+    clean(BASE .. '\n  op.create_index("ix_t_a", "t", {"a"})', "index-not-concurrent",
+      {base = '  op.create_table("other", {{"id", "integer"}})'})
+  end)
+
+  it("concurrent-in-transaction: CONCURRENTLY in the step's transaction; fine in autocommit_block or transactional = false", function()
+    finds('  op.create_index("ix_t_a", "t", {"a"}, {postgresql_concurrently = true})', "concurrent-in-transaction", "error")
+    finds('  op.drop_index("ix_t_a", "t", {postgresql_concurrently = true})', "concurrent-in-transaction", "error")
+    clean('  op.autocommit_block(function()\n    op.create_index("ix_t_a", "t", {"a"}, {postgresql_concurrently = true})\n  end)',
+      "concurrent-in-transaction")
+    clean('  op.create_index("ix_t_a", "t", {"a"}, {concurrently = true})', "concurrent-in-transaction",
+      {extra = "transactional = false"})
+  end)
+
+  it("not-null-existing-column: SET NOT NULL on an existing table; the safe path is CHECK NOT VALID, VALIDATE, SET NOT NULL", function()
+    local f = finds('  op.alter_column("t", "a", {nullable = false})', "not-null-existing-column", "error")
+    assert.truthy(f.safe:find('op.create_check_constraint("ck_t_a_not_null", "t", "\\"a\\" IS NOT NULL", {postgresql_not_valid = true})', 1, true), f.safe)
+    assert.truthy(f.safe:find('op.validate_constraint("ck_t_a_not_null", "t")', 1, true))
+    clean('  op.alter_column("t", "a", {nullable = true})', "not-null-existing-column")
+    clean(BASE .. '\n  op.alter_column("t", "a", {nullable = false})', "not-null-existing-column",
+      {base = '  op.create_table("other", {{"id", "integer"}})'})
+  end)
+
+  it("foreign-key-not-valid: create_foreign_key without NOT VALID; fine with postgresql_not_valid", function()
+    local f = finds('  op.create_foreign_key("fk_t_r", "t", "r", {"a"}, {"id"})', "foreign-key-not-valid", "error")
+    assert.truthy(f.safe:find('op.create_foreign_key("fk_t_r", "t", "r", {"a"}, {"id"}, {postgresql_not_valid = true})', 1, true), f.safe)
+    clean('  op.create_foreign_key("fk_t_r", "t", "r", {"a"}, {"id"}, {postgresql_not_valid = true})', "foreign-key-not-valid")
+  end)
+
+  it("check-not-valid: create_check_constraint without NOT VALID; fine with postgresql_not_valid (or not_valid)", function()
+    local f = finds('  op.create_check_constraint("ck_t_a", "t", "a > 0")', "check-not-valid", "error")
+    assert.truthy(f.safe:find('op.validate_constraint("ck_t_a", "t")', 1, true), f.safe)
+    clean('  op.create_check_constraint("ck_t_a", "t", "a > 0", {postgresql_not_valid = true})', "check-not-valid")
+    clean('  op.create_check_constraint("ck_t_a", "t", "a > 0", {not_valid = true})', "check-not-valid")
+  end)
+
+  it("validate-same-transaction: VALIDATE in the revision that added it NOT VALID; fine in a later revision or after autocommit_block", function()
+    local dir = project('  op.create_check_constraint("ck_t_a", "t", "a > 0", {postgresql_not_valid = true})\n'
+      .. '  op.validate_constraint("ck_t_a", "t")')
+    local got = with_rule(lint(dir), "validate-same-transaction")
+    assert.equal(1, #got)
+    assert.equal(body_line(dir, "b2") + 1, got[1].line)
+    assert.equal("error", got[1].severity)
+    dir = h.project({{id = "a1", code = true, up = BASE},
+      {id = "b2", down = "a1", code = true, up = '  op.create_check_constraint("ck_t_a", "t", "a > 0", {postgresql_not_valid = true})'},
+      {id = "c3", down = "b2", code = true, up = '  op.validate_constraint("ck_t_a", "t")'}}, ("url = %q"):format(PG_OFFLINE))
+    assert.same({}, with_rule(lint(dir), "validate-same-transaction"))
+    -- transaction_per_migration = false: the whole run is one transaction, so a later revision is too
+    h.write_file(dir .. "/luamig.lua", ("url = %q\ntransaction_per_migration = false\n"):format(PG_OFFLINE))
+    got = with_rule(lint(dir), "validate-same-transaction")
+    assert.equal(1, #got)
+    assert.equal("c3", got[1].revision)
+    clean('  op.create_foreign_key("fk_t_r", "t", "r", {"a"}, {"id"}, {postgresql_not_valid = true})\n'
+      .. '  op.autocommit_block(function() op.validate_constraint("fk_t_r", "t") end)', "validate-same-transaction")
+  end)
+
+  it("type-rewrite: a type change that rewrites; varchar widening, varchar -> text, numeric precision up are fine", function()
+    local f = finds('  op.alter_column("t", "a", {type_ = "bigint"})', "type-rewrite", "error")
+    assert.truthy(f.note:find("integer -> bigint", 1, true), f.note)
+    finds('  op.alter_column("t", "n", {type_ = "numeric(10,3)"})', "type-rewrite", "error")
+    finds('  op.alter_column("t", "s", {type_ = "varchar(10)"})', "type-rewrite", "error")
+    finds('  op.alter_column("t", "ts", {type_ = "timestamptz"})', "type-rewrite", "error")   -- no database: time zone unknown
+    finds('  op.alter_column("t", "s", {type_ = "varchar(40)", using = "s || \'\'"})', "type-rewrite", "error")
+    clean('  op.alter_column("t", "s", {type_ = "varchar(40)"})', "type-rewrite")
+    clean('  op.alter_column("t", "s", {type_ = "string(40)"})', "type-rewrite")
+    clean('  op.alter_column("t", "s", {type_ = "text"})', "type-rewrite")
+    clean('  op.alter_column("t", "n", {type_ = "numeric(12,2)"})', "type-rewrite")
+    -- existing_type, when given, is the type before the change
+    clean('  op.alter_column("t", "a", {type_ = "varchar(40)", existing_type = "varchar(30)"})', "type-rewrite")
+  end)
+
+  it("volatile-default: add_column with a volatile default (or serial); a constant or now() is fine", function()
+    finds('  op.add_column("t", {"u", "uuid", server_default = op.raw("gen_random_uuid()")})', "volatile-default", "error")
+    finds('  op.add_column("t", {"u", "float", server_default = op.raw("random()")})', "volatile-default", "error")
+    finds('  op.add_column("t", {"u", "bigserial"})', "volatile-default", "error")
+    clean('  op.add_column("t", {"u", "timestamptz", server_default = op.raw("now()")})', "volatile-default")
+    clean('  op.add_column("t", {"u", "text", server_default = "random()"})', "volatile-default")   -- a string literal
+  end)
+
+  it("unique-without-index: a unique constraint or primary key built under the lock; fine with postgresql_using_index", function()
+    local f = finds('  op.create_unique_constraint("uq_t_a", "t", {"a"})', "unique-without-index", "error")
+    assert.truthy(f.safe:find('op.create_unique_constraint("uq_t_a", "t", nil, {postgresql_using_index = "ix_t_a"})', 1, true), f.safe)
+    assert.truthy(f.safe:find('op.create_index("ix_t_a", "t", {"a"}, {unique = true, postgresql_concurrently = true', 1, true), f.safe)
+    clean('  op.create_unique_constraint("uq_t_a", "t", nil, {postgresql_using_index = "ix_t_a"})', "unique-without-index")
+  end)
+
+  it("rename-table, rename-column, drop-column, drop-table: warnings (exit 0) on existing tables; none on a table of the same revision", function()
+    finds('  op.rename_table("t", "t2")', "rename-table", "warning")
+    finds('  op.alter_column("t", "a", {new_column_name = "b"})', "rename-column", "warning")
+    finds('  op.drop_column("t", "a")', "drop-column", "warning")
+    finds('  op.batch_alter_table("t", function(b) b.drop_column("a") end)', "drop-column", "warning")
+    finds('  op.drop_table("r")', "drop-table", "warning")
+    local new = {base = '  op.create_table("other", {{"id", "integer"}})'}
+    for _, body in ipairs{'op.rename_table("t", "t2")', 'op.alter_column("t", "a", {new_column_name = "b"})',
+                          'op.drop_column("t", "a")', 'op.drop_table("t")'} do
+      local report = clean(BASE .. "\n  " .. body, "x", new)
+      assert.same({}, report.findings, body)
+    end
+  end)
+
+  it("execute-unjudged: raw SQL without the classifier says so; a warning, not an error", function()
+    local f = finds('  op.execute("CREATE INDEX ix ON t (a)")', "execute-unjudged", "warning")
+    assert.truthy(f.note:find('op.execute("CREATE INDEX ix ON t (a)")', 1, true), f.note)
+    clean('  op.create_index("ix_t_a", "t", {"a"}, {unique = true, postgresql_concurrently = true})', "execute-unjudged",
+      {extra = "transactional = false"})
+  end)
+
+  it("raw SQL: the classifier's descriptors are judged by the same rules (luamig.lint.sql's contract)", function()
+    local dir = project('  op.execute("CREATE INDEX ix ON t (a); UPDATE t SET a = 1; VACUUM")')
+    local saved = package.loaded["luamig.lint.sql"]
+    package.loaded["luamig.lint.sql"] = {classify = function(sql, dialect)
+      assert.equal("postgresql", dialect)
+      assert.truthy(sql:find("^CREATE INDEX"))
+      return {{op = "create_index", table = "t", name = "ix", options = {}, offset = 0},
+              {op = "dml", table = "t", options = {}, offset = 30},
+              {op = "unjudged", why = "VACUUM is not known", text = "VACUUM", offset = 50}}
+    end}
+    local m = require("luamig").open{config = dir .. "/luamig.lua"}
+    local ok, report = pcall(require("luamig.lint").run, m, {offline = true})
+    package.loaded["luamig.lint.sql"] = saved
+    assert(ok, report)
+    local ids = {}
+    for _, f in ipairs(report.findings) do ids[#ids + 1] = f.rule .. ":" .. f.revision end
+    assert.same({"index-not-concurrent:b2", "execute-unjudged:b2"}, ids)
+    assert.equal("VACUUM is not known", report.findings[2].note:match(": (VACUUM is not known)$"))
+  end)
+
+  it("not-linted: an upgrade that cannot run offline (op.query) is named, as a warning", function()
+    local f = finds('  local rows = op.query("SELECT 1")', "not-linted", "warning")
+    assert.truthy(f.note:find("needs a live database", 1, true), f.note)
+    clean('  op.add_column("t", {"u", "text"})', "not-linted")
+  end)
+end)
+
+describe("luamig lint against hostile scripts", function()
+  it("a bad op call or os.exit in upgrade is named at its line (not-linted) and the later revisions are still judged", function()
+    local dir = h.project({{id = "a1", code = true, up = BASE},
+      {id = "b2", down = "a1", code = true, up = '  op.create_index("ix", nil, {"a"})\n  op.drop_column("t", "a")\n  os.exit(3)'},
+      {id = "c3", down = "b2", code = true, up = '  op.drop_table("r")'}}, ("url = %q"):format(PG_OFFLINE))
+    local report, status = lint(dir)
+    assert.equal(0, status)                    -- warnings only
+    local nl = with_rule(report, "not-linted")
+    assert.equal(2, #nl)
+    assert.equal(body_line(dir, "b2"), nl[1].line)
+    assert.truthy(nl[1].note:find("create_index failed offline: ", 1, true), nl[1].note)
+    assert.equal(body_line(dir, "b2") + 2, nl[2].line)
+    assert.equal(1, #with_rule(report, "drop-column"))       -- judged after the bad call
+    assert.equal("c3", with_rule(report, "drop-table")[1].revision)
+  end)
+
+  it("a marker whose reason is blank, or that sits in a string on another call's line, silences nothing", function()
+    local dir = project('  op.create_index("ix_t_a", "t", {"a"}) -- luamig-lint: ignore index-not-concurrent:   ')
+    local report = lint(dir)
+    assert.equal(1, #with_rule(report, "bad-marker"))
+    assert.equal(1, #with_rule(report, "index-not-concurrent"))
+    dir = project('  op.drop_column("t", "s") -- luamig-lint: ignore index-not-concurrent: other call\n'
+      .. '  op.create_index("ix_t_a", "t", {"a"})')
+    assert.equal(1, #with_rule(lint(dir), "index-not-concurrent"))
+  end)
+end)
+
+describe("luamig lint markers", function()
+  local CALL = '  op.create_index("ix_t_a", "t", {"a"})'
+  it("a marker with a reason on the call's line or the line above silences that rule for that call", function()
+    for _, body in ipairs{CALL .. " -- luamig-lint: ignore index-not-concurrent: t holds 12 rows, ever",
+                          "  -- luamig-lint: ignore index-not-concurrent: t holds 12 rows, ever\n" .. CALL} do
+      local dir = project(body)
+      local report, status = lint(dir)
+      assert.same({}, report.findings, body)
+      assert.equal(0, status)
+      assert.equal(1, #report.ignored)
+      assert.equal("t holds 12 rows, ever", report.ignored[1].reason)
+      assert.equal("index-not-concurrent", report.ignored[1].rule)
+    end
+  end)
+
+  it("does not silence another rule, another call, or from two lines above", function()
+    for _, body in ipairs{CALL .. " -- luamig-lint: ignore drop-table: wrong rule",
+                          "  -- luamig-lint: ignore index-not-concurrent: too far\n\n" .. CALL,
+                          CALL .. " -- luamig-lint: ignore index-not-concurrent: only this one\n"
+                            .. '  op.create_index("ix_t_s", "t", {"s"})'} do
+      local dir = project(body)
+      local report, status = lint(dir)
+      assert.equal(1, #with_rule(report, "index-not-concurrent"), body)
+      assert.equal(1, status)
+    end
+  end)
+
+  it("a marker without a reason, or with an unknown rule id, is itself an error and silences nothing", function()
+    local dir = project(CALL .. " -- luamig-lint: ignore index-not-concurrent")
+    local report, status = lint(dir)
+    assert.equal(1, status)
+    local bad = with_rule(report, "bad-marker")
+    assert.equal(1, #bad)
+    assert.equal("error", bad[1].severity)
+    assert.equal(body_line(dir, "b2"), bad[1].line)
+    assert.truthy(bad[1].note:find("no reason given for ignoring index-not-concurrent", 1, true), bad[1].note)
+    assert.equal(1, #with_rule(report, "index-not-concurrent"))
+    dir = project(CALL .. " -- luamig-lint: ignore index-not-concurent: typo")
+    bad = with_rule(lint(dir), "bad-marker")
+    assert.equal(1, #bad)
+    assert.truthy(bad[1].note:find('unknown rule id "index-not-concurent"', 1, true), bad[1].note)
+    assert.truthy(bad[1].note:find("index-not-concurrent", 1, true))        -- the closest id
+    dir = project(CALL .. " -- luamig-lint: skip it")
+    assert.equal(1, #with_rule(lint(dir), "bad-marker"))
+  end)
+end)
+
+describe("luamig lint output", function()
+  it("--json: a stable shape (version, dialect, mode, revisions, errors, warnings, findings, ignored)", function()
+    local dir = project('  op.create_index("ix_t_a", "t", {"a"})\n  op.drop_column("t", "s")')
+    local report, status = lint(dir)
+    assert.equal(1, status)
+    local keys = {}
+    for k in pairs(report) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.same({"dialect", "errors", "findings", "ignored", "mode", "revisions", "version", "warnings"}, keys)
+    assert.equal(1, report.version)
+    assert.equal("postgresql", report.dialect)
+    assert.equal("offline", report.mode)
+    assert.same({"a1", "b2"}, report.revisions)
+    assert.equal(1, report.errors)
+    assert.equal(1, report.warnings)
+    assert.same({}, report.ignored)
+    local f = report.findings[1]
+    keys = {}
+    for k in pairs(f) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.same({"file", "line", "lock", "name", "note", "op", "revision", "rule", "safe", "severity", "table", "why"}, keys)
+    assert.equal("create_index", f.op)
+    assert.equal("ix_t_a", f.name)
+    assert.equal("drop-column", report.findings[2].rule)
+    assert.equal("s", report.findings[2].column)
+  end)
+
+  it("human: severity, rule, file:line, revision, why, safe; a summary; exit 1 on errors, 0 on warnings only or none", function()
+    local dir = project('  op.create_index("ix_t_a", "t", {"a"})')
+    local status, out = h.luamig(dir, "lint --offline")
+    assert.equal(1, status)
+    local line = body_line(dir, "b2")
+    assert.truthy(out:find(("error index%%-not%%-concurrent: [^\n]*migrations/versions/b2.lua:%d %%(revision b2%%)\n"):format(line)), out)
+    assert.truthy(out:find("\n  why: CREATE INDEX without CONCURRENTLY holds a SHARE lock", 1, true), out)
+    assert.truthy(out:find("\n  safe:\n    op.autocommit_block(function()\n", 1, true), out)
+    local summary = "\n1 error, 0 warnings, 0 ignored by marker, in 2 revisions (postgresql, offline)\n"
+    assert.equal(summary, out:sub(-#summary))
+    status, out = h.luamig(project('  op.drop_column("t", "a")'), "lint --offline")
+    assert.equal(0, status)
+    assert.truthy(out:find("0 errors, 1 warning,", 1, true), out)
+    status, out = h.luamig(project(nil), "lint --offline")
+    assert.equal(0, status)
+    assert.equal("0 errors, 0 warnings, 0 ignored by marker, in 1 revision (postgresql, offline)\n", out)
+  end)
+
+  it("RANGE lints only that range, offline; a bad range is a clear error; extra arguments are usage errors", function()
+    local dir = project('  op.create_index("ix_t_a", "t", {"a"})')
+    local report = lint(dir, "a1:head")
+    assert.same({"b2"}, report.revisions)
+    report = lint(dir, "base:a1")
+    assert.same({"a1"}, report.revisions)
+    assert.same({}, report.findings)
+    local status, _, err = h.luamig(dir, "lint nosuch:head")
+    assert.equal(1, status)
+    assert.truthy(err:find("nosuch", 1, true), err)
+    status, _, err = h.luamig(dir, "lint a b")
+    assert.equal(2, status)
+    assert.truthy(err:find("unexpected argument 'b'", 1, true), err)
+  end)
+end)
+
+---------------------------------------------------------------------------
+-- The claims, against PostgreSQL
+
+-- The granted lock modes session A holds on each table after fn(op) ran in
+-- its open transaction, read from session B's pg_locks.
+local function locks_during(url, fn)
+  local a, b = core.connect(url), core.connect(url)
+  a:exec("BEGIN")
+  local ok, err = pcall(fn, luamig_op.new{conn = a}, a)
+  local pid = a:query("SELECT pg_backend_pid() AS p")[1].p
+  local held = {}
+  for _, r in ipairs(b:query("SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+    .. "WHERE l.pid = $1 AND l.granted AND c.relkind = 'r'", {pid})) do
+    held[r.relname] = held[r.relname] or {}
+    held[r.relname][r.mode] = true
+  end
+  a:exec("ROLLBACK")
+  a:close(); b:close()
+  assert(ok, err)
+  return held
+end
+
+local function relfilenode(conn, t)
+  return conn:query("SELECT relfilenode FROM pg_class WHERE relname = $1", {t})[1].relfilenode
+end
+
+describe("[postgresql] luamig lint's claims, measured", function()
+  local url, conn
+  setup(function()
+    url = select(2, h.fresh_pg())
+    conn = core.connect(url)
+    conn:exec([[CREATE TABLE r (id int PRIMARY KEY);
+      CREATE TABLE t (id int PRIMARY KEY, a int, s varchar(20), n numeric(10,2), ts timestamp, tx text);
+      INSERT INTO r SELECT g FROM generate_series(1, 100) g;
+      INSERT INTO t SELECT g, g % 100 + 1, 'x', 1.5, now(), 'y' FROM generate_series(1, 2000) g]])
+  end)
+  teardown(function() conn:close() end)
+
+  it("each error rule's operation takes the lock doc/safety.md names; the safe forms take SHARE UPDATE EXCLUSIVE", function()
+    local cases = {
+      {"index-not-concurrent", function(op) op.create_index("ix_t_a", "t", {"a"}) end, {t = "ShareLock"}},
+      {"not-null-existing-column", function(op) op.alter_column("t", "a", {nullable = false}) end, {t = "AccessExclusiveLock"}},
+      {"foreign-key-not-valid", function(op) op.create_foreign_key("fk_t_r", "t", "r", {"a"}, {"id"}) end,
+        {t = "ShareRowExclusiveLock", r = "ShareRowExclusiveLock"}},
+      {"check-not-valid", function(op) op.create_check_constraint("ck_t_a", "t", "a > 0") end, {t = "AccessExclusiveLock"}},
+      {"unique-without-index", function(op) op.create_unique_constraint("uq_t_id_a", "t", {"id", "a"}) end, {t = "AccessExclusiveLock"}},
+      {"type-rewrite", function(op) op.alter_column("t", "a", {type_ = "bigint"}) end, {t = "AccessExclusiveLock"}},
+      {"volatile-default", function(op) op.add_column("t", {"u", "float", server_default = op.raw("random()")}) end, {t = "AccessExclusiveLock"}},
+      {"rename-table", function(op) op.rename_table("t", "t2") end, {t = "AccessExclusiveLock"}},
+      {"drop-column", function(op) op.drop_column("t", "tx") end, {t = "AccessExclusiveLock"}},
+      {"validate (safe form)", function(_, a)
+        a:exec("ALTER TABLE t ADD CONSTRAINT ck_v CHECK (a > 0) NOT VALID")
+        a:exec("COMMIT"); a:exec("BEGIN")
+        a:exec("ALTER TABLE t VALIDATE CONSTRAINT ck_v")
+      end, {t = "ShareUpdateExclusiveLock"}},
+    }
+    for _, c in ipairs(cases) do
+      local held = locks_during(url, c[2])
+      for tname, mode in pairs(c[3]) do
+        assert.is_true((held[tname] or {})[mode] == true, ("%s: %s on %s, held: %s"):format(c[1], mode, tname,
+          require("luamig.json").encode(held)))
+      end
+    end
+    conn:exec("ALTER TABLE t DROP CONSTRAINT IF EXISTS ck_v")
+    -- the rule's own lock rows say the same
+    local lint = require "luamig.lint"
+    assert.equal("SHARE", lint.by_id["index-not-concurrent"].lock)
+    assert.equal("ACCESS EXCLUSIVE", lint.by_id["not-null-existing-column"].lock)
+    assert.equal("SHARE ROW EXCLUSIVE (both tables)", lint.by_id["foreign-key-not-valid"].lock)
+  end)
+
+  it("type-rewrite's verdicts are PostgreSQL's: relfilenode changes exactly when the lint says the table is rewritten", function()
+    local pairs_ = {
+      {"s", "varchar(20)", "varchar(40)"}, {"s", "varchar(20)", "varchar"}, {"s", "varchar(20)", "text"},
+      {"s", "varchar(20)", "varchar(10)"}, {"tx", "text", "varchar"}, {"tx", "text", "varchar(10)"},
+      {"n", "numeric(10,2)", "numeric(12,2)"}, {"n", "numeric(10,2)", "numeric"}, {"n", "numeric(10,2)", "numeric(10,3)"},
+      {"n", "numeric(10,2)", "numeric(8,2)"}, {"a", "integer", "bigint"}, {"a", "integer", "text"},
+    }
+    for _, p in ipairs(pairs_) do
+      local col, old, new = p[1], p[2], p[3]
+      conn:exec("BEGIN")
+      local before = relfilenode(conn, "t")
+      conn:exec(("ALTER TABLE t ALTER COLUMN %s TYPE %s"):format(col, new))
+      local rewritten = relfilenode(conn, "t") ~= before
+      conn:exec("ROLLBACK")
+      local verdict = types.rewrites(old, new)
+      assert.equal(rewritten and "yes" or "no", verdict, ("%s -> %s"):format(old, new))
+    end
+    -- timestamp -> timestamptz: no rewrite with the session time zone UTC (PostgreSQL 12+), a rewrite otherwise
+    assert.equal("utc", (types.rewrites("timestamp", "timestamptz")))
+    for _, tz in ipairs{"UTC", "Europe/Paris"} do
+      conn:exec("BEGIN")
+      conn:exec(("SET LOCAL TimeZone = '%s'"):format(tz))
+      local before = relfilenode(conn, "t")
+      conn:exec("ALTER TABLE t ALTER COLUMN ts TYPE timestamptz")
+      local rewritten = relfilenode(conn, "t") ~= before
+      conn:exec("ROLLBACK")
+      assert.equal(tz ~= "UTC", rewritten, tz)
+    end
+  end)
+
+  it("volatile-default: random() rewrites the table, now() and a constant do not", function()
+    for _, c in ipairs{{"random()", true}, {"now()", false}, {"'x'", false}} do
+      conn:exec("BEGIN")
+      local before = relfilenode(conn, "t")
+      conn:exec(("ALTER TABLE t ADD COLUMN u2 text DEFAULT %s"):format(c[1]))
+      local rewritten = relfilenode(conn, "t") ~= before
+      conn:exec("ROLLBACK")
+      assert.equal(c[2], rewritten, c[1])
+    end
+  end)
+end)
+
+---------------------------------------------------------------------------
+-- With a database
+
+local function rows_into(url, t, n)
+  local c = core.connect(url)
+  if c:dialect() == "postgresql" then
+    c:exec(("INSERT INTO %s (id) SELECT g FROM generate_series(1, %d) g"):format(t, n))
+  else
+    c:exec(("WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < %d) "
+      .. "INSERT INTO %s (id) SELECT i FROM g"):format(n, t))
+  end
+  c:close()
+end
+
+describe("luamig lint with a database", function()
+  it("[postgresql] the default range is the revisions not yet applied; a table of at most 1,000 rows makes a lock error a warning", function()
+    local url = select(2, h.fresh_pg())
+    local dir = project('  op.create_index("ix_t_a", "t", {"a"})', url, {config = 'lint_on_upgrade = "off"'})
+    local status, _, err = h.luamig(dir, "upgrade a1")
+    assert.equal(0, status, err)
+    local report, st = lint(dir, "")
+    assert.equal("database", report.mode)
+    assert.same({"b2"}, report.revisions)
+    local f = with_rule(report, "index-not-concurrent")[1]
+    assert.equal("warning", f.severity)
+    assert.equal(0, f.rows)
+    assert.truthy(f.note:find("the table has 0 rows, at most 1000: the lock is brief", 1, true), f.note)
+    assert.equal(0, st)
+    rows_into(url, "t", 1001)
+    report, st = lint(dir, "")
+    f = with_rule(report, "index-not-concurrent")[1]
+    assert.equal("error", f.severity)
+    assert.equal(1001, f.rows)
+    assert.equal(1, st)
+  end)
+
+  it("[postgresql] timestamp -> timestamptz is fine when the database's session time zone is UTC, an error otherwise", function()
+    local name, url = h.fresh_pg()
+    local dir = project('  op.alter_column("t", "ts", {type_ = "timestamptz"})', url, {config = 'lint_on_upgrade = "off"'})
+    assert.equal(0, (h.luamig(dir, "upgrade a1")))
+    rows_into(url, "t", 1001)
+    for _, c in ipairs{{"UTC", 0}, {"Europe/Paris", 1}} do
+      h.query(url, ("ALTER DATABASE %s SET TimeZone = '%s'"):format(core.quote_ident(name), c[1]))
+      local report = lint(dir, "")
+      assert.equal(c[2], #with_rule(report, "type-rewrite"), c[1])
+    end
+  end)
+
+  it("[sqlite] sqlite-rebuild: an op that rebuilds an existing table, with the rows it copies; add_column in place is fine", function()
+    local url = (h.fresh_sqlite())
+    local dir = project('  op.alter_column("t", "a", {type_ = "bigint"})\n  op.add_column("t", {"u", "text"})\n'
+      .. '  op.batch_alter_table("t", function(b) b.create_check_constraint("ck_a", "a > 0") end)', url,
+      {config = 'lint_on_upgrade = "off"'})
+    local report, st = lint(dir)            -- offline: the model of a1
+    local got = with_rule(report, "sqlite-rebuild")
+    assert.equal(2, #got)
+    assert.equal(body_line(dir, "b2"), got[1].line)
+    assert.equal(body_line(dir, "b2") + 2, got[2].line)
+    assert.equal("error", got[1].severity)
+    assert.equal(1, st)
+    assert.equal(0, (h.luamig(dir, "upgrade a1")))
+    rows_into(url, "t", 1500)
+    report = lint(dir, "")
+    got = with_rule(report, "sqlite-rebuild")
+    assert.equal(2, #got)
+    assert.equal(1500, got[1].rows)
+    assert.truthy(got[1].note:find("1500 rows would be copied", 1, true), got[1].note)
+    -- the PostgreSQL rules do not apply on SQLite
+    assert.same({}, with_rule(report, "index-not-concurrent"))
+    clean('  op.add_column("t", {"u", "text"})', "sqlite-rebuild", {})
+    local d2 = project('  op.add_column("t", {"u", "text"})', (h.fresh_sqlite()))
+    assert.same({}, lint(d2).findings)
+  end)
+end)
+
+describe("[postgresql] upgrade runs the lint first (lint_on_upgrade)", function()
+  local BODY = '  op.create_index("ix_t_a", "t", {"a"})'
+  local function fresh(setting)
+    local url = select(2, h.fresh_pg())
+    local dir = project(nil, url, {config = 'lint_on_upgrade = "off"'})
+    assert.equal(0, (h.luamig(dir, "upgrade")))
+    rows_into(url, "t", 1001)
+    h.write_file(dir .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true, up = BODY}))
+    h.write_file(dir .. "/luamig.lua", ("url = %q\n%s"):format(url, setting and ("lint_on_upgrade = %q"):format(setting) or ""))
+    return dir, url
+  end
+
+  it("warn (the default): the findings on stderr, then the upgrade runs", function()
+    local dir, url = fresh(nil)
+    local status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status, err)
+    assert.truthy(err:find("lint: error index%-not%-concurrent: [^\n]*b2.lua:%d+ %(revision b2%)"), err)
+    assert.truthy(err:find("lint: 1 error, 0 warnings", 1, true), err)
+    assert.same({"b2"}, h.version_rows(url))
+  end)
+
+  it("refuse: an error stops the upgrade before anything runs (exit 1); warnings alone do not", function()
+    local dir, url = fresh("refuse")
+    local status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status)
+    assert.truthy(err:find('FAILED: upgrade refused: the lint found 1 error in the revisions to apply (lint_on_upgrade = "refuse"); nothing was run', 1, true), err)
+    assert.same({"a1"}, h.version_rows(url))
+    -- with --sql too (the range it writes, offline), and nothing on stdout
+    local out
+    status, out, err = h.luamig(dir, "upgrade a1:head --sql")
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.truthy(err:find("upgrade refused", 1, true), err)
+    -- a marker lets it through
+    h.write_file(dir .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true,
+      up = BODY .. " -- luamig-lint: ignore index-not-concurrent: maintenance window"}))
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status, err)
+    assert.same({"b2"}, h.version_rows(url))
+  end)
+
+  it("warn: raw SQL not judged, a script failing offline, and (with -q) warnings are left to luamig lint", function()
+    local url = select(2, h.fresh_pg())
+    local dir = h.project({{id = "a1", up = "CREATE TABLE x (id int)"},
+      {id = "b2", down = "a1", code = true, up = '  op.drop_table("x")'}}, ("url = %q"):format(url))
+    local status, _, err = h.luamig(dir, "-q upgrade")
+    assert.equal(0, status, err)
+    assert.equal("", err)
+    assert.same({"b2"}, h.version_rows(url))
+    local report = lint(dir, "--offline")
+    assert.equal(1, #with_rule(report, "execute-unjudged"))
+    assert.equal(1, #with_rule(report, "drop-table"))
+  end)
+
+  it("off: no lint; a wrong value is an error naming the values", function()
+    local dir, url = fresh("off")
+    local status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status, err)
+    assert.falsy(err:find("lint", 1, true), err)
+    assert.same({"b2"}, h.version_rows(url))
+    dir = fresh("strict")
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status)
+    assert.truthy(err:find('lint_on_upgrade must be "warn", "refuse" or "off", got "strict"', 1, true), err)
+  end)
+
+  it("--sql with warn: the lint on stderr, the SQL on stdout", function()
+    local dir = fresh(nil)
+    local status, out, err = h.luamig(dir, "upgrade a1:head --sql")
+    assert.equal(0, status, err)
+    assert.truthy(out:find('CREATE INDEX "ix_t_a" ON "t" ("a");', 1, true), out)
+    assert.falsy(out:find("lint", 1, true))
+    assert.truthy(err:find("lint: error index-not-concurrent", 1, true), err)
+  end)
+end)
