@@ -160,7 +160,7 @@ end]], 1, true), text)
         .. "FAILED: New upgrade operations detected: 1 (listed above)\n", err)
       status, out = run(dir, "--json -q check")
       assert.equal(1, status)
-      assert.equal('{"ok":false,"operations":[{"code":"op.create_index(\\"ix_users_name\\", \\"users\\", {\\"name\\"})",'
+      assert.equal('{"invalid_indexes":[],"not_valid":[],"ok":false,"operations":[{"code":"op.create_index(\\"ix_users_name\\", \\"users\\", {\\"name\\"})",'
         .. '"description":"added index \'ix_users_name\' on \'users\'","kind":"create_index","name":"ix_users_name",'
         .. '"table":"users"}]}\n', out)
       h.write_file(dir .. "/schema.lua", blog())
@@ -169,7 +169,7 @@ end]], 1, true), text)
       assert.equal("No new upgrade operations detected.\n", out)
       status, out = run(dir, "--json check")
       assert.equal(0, status)
-      assert.equal('{"ok":true,"operations":[]}\n', out)
+      assert.equal('{"invalid_indexes":[],"not_valid":[],"ok":true,"operations":[]}\n', out)
     end)
 
     it("include_object in luamig.lua leaves objects out", function()

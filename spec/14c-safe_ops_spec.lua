@@ -321,19 +321,19 @@ end
     assert.same({
       'op.drop_constraint("fk_o_u_id_u", "o", {type_ = "foreignkey"})',
       'op.drop_constraint("ck_o_pos", "o", {type_ = "check"})',
-      'op.drop_constraint("ck_o_n_not_null", "o", {type_ = "check"})',
+      'op.drop_constraint("ck_o_n_not_null", "o", {type_ = "check", if_exists = true})',
       'op.drop_index("ix_p_o_id", "p")',
       'op.drop_table("p")',
     }, ops_of(first, "downgrade"))
     assert.same({
-      'op.validate_constraint("ck_o_n_not_null", "o")',
+      'op.validate_constraint("ck_o_n_not_null", "o", {if_exists = true})',
       'op.alter_column("o", "n", {nullable = false})',
-      'op.drop_constraint("ck_o_n_not_null", "o", {type_ = "check"})',
+      'op.drop_constraint("ck_o_n_not_null", "o", {type_ = "check", if_exists = true})',
       'op.create_index("ix_o_note", "o", {"note"}, {postgresql_concurrently = true, if_not_exists = true})',
       'op.create_index("uq_o_code", "o", {"code"}, {unique = true, postgresql_concurrently = true, if_not_exists = true})',
-      'op.create_unique_constraint("uq_o_code", "o", nil, {postgresql_using_index = "uq_o_code"})',
-      'op.validate_constraint("ck_o_pos", "o")',
-      'op.validate_constraint("fk_o_u_id_u", "o")',
+      'op.create_unique_constraint("uq_o_code", "o", nil, {postgresql_using_index = "uq_o_code", if_not_exists = true})',
+      'op.validate_constraint("ck_o_pos", "o", {if_exists = true})',
+      'op.validate_constraint("fk_o_u_id_u", "o", {if_exists = true})',
     }, ops_of(second, "upgrade"))
     assert.same({
       'op.drop_constraint("uq_o_code", "o", {type_ = "unique"})',
@@ -406,7 +406,7 @@ end
     assert.equal(0, (run(dir, url, "check")))
   end)
 
-  it("check: a NOT VALID constraint is the declared one (exit 0), said in an INFO line", function()
+  it("check: a NOT VALID constraint is the declared one (exit 0), said in a WARN line (-q keeps it)", function()
     local dir = h.project({a1, rev("b2", "a1", [[
   op.create_foreign_key("fk_o_u_id_u", "o", "u", {"u_id"}, {"id"}, {postgresql_not_valid = true})
   op.create_check_constraint("ck_o_pos", "o", "n > 0", {postgresql_not_valid = true})]])}, 'target_schema = "schema.lua"\n')
@@ -422,9 +422,9 @@ end
     local status, out, err = run(dir, url, "check")
     assert.equal(0, status, out .. err)
     assert.same({
-      'INFO  [luamig] Constraint "ck_o_pos" on "o" is NOT VALID (existing rows not yet checked): '
+      'WARN  [luamig] Constraint "ck_o_pos" on "o" is NOT VALID (existing rows not yet checked): '
         .. 'op.validate_constraint("ck_o_pos", "o") validates it',
-      'INFO  [luamig] Constraint "fk_o_u_id_u" on "o" is NOT VALID (existing rows not yet checked): '
+      'WARN  [luamig] Constraint "fk_o_u_id_u" on "o" is NOT VALID (existing rows not yet checked): '
         .. 'op.validate_constraint("fk_o_u_id_u", "o") validates it',
     }, h.grep(err, "NOT VALID"))
   end)
@@ -512,5 +512,277 @@ end
     assert.equal(0, status, err)
     assert.same({{attnotnull = false}}, h.query(url, "SELECT attnotnull FROM pg_attribute WHERE attname = 'we\"ird'"))
     assert.same({}, h.query(url, "SELECT conname FROM pg_constraint WHERE contype = 'c' AND connamespace = 'public'::regnamespace"))
+  end)
+end)
+
+-- The outside attack on the safe forms (/work/wt/ATTACK17A.md), each
+-- reproducer kept: defects 2-9, 11-13 (1 is in spec 09a).
+describe("outside attack A", function()
+  local function run(dir, url, args)
+    return h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args)
+  end
+  -- a project at a1 (applied), with schema.lua; returns dir, url
+  local function at_a1(a1_code, schema, a1_down)
+    local dir = h.project({rev("a1", nil, a1_code, nil, a1_down)}, 'target_schema = "schema.lua"\n')
+    h.write_file(dir .. "/schema.lua", schema)
+    local _, url = h.fresh_pg()
+    local status, _, err = run(dir, url, "upgrade head")
+    assert.equal(0, status, err)
+    return dir, url
+  end
+  local function generate(dir, url, msg)
+    local status, out, err = run(dir, url, "revision --autogenerate -m " .. h.shell_quote(msg))
+    assert.equal(0, status, err)
+    local files = {}
+    for _, l in ipairs(h.grep(out, "Generating ")) do files[#files + 1] = l:match("versions/([^/]+%.lua) %.%.%.") end
+    return files, out, err
+  end
+  local function notnull(url, t, c)
+    return h.query(url, "SELECT attnotnull FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2", {t, c})[1].attnotnull
+  end
+
+  it("2a/2c: a NOT NULL pair that fails part-way goes down from the half state, and a run after fixing the data completes", function()
+    local dir, url = at_a1([[
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"a", "integer"}, {"b", "integer"}})
+  op.execute("INSERT INTO t SELECT g, g, CASE WHEN g = 50 THEN NULL ELSE g END FROM generate_series(1, 100) g")]], [[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"a", "integer", nullable = false},
+                        {"b", "integer", nullable = false}})
+end
+]], '  op.drop_table("t")')
+    local files = generate(dir, url, "nn")
+    assert.equal(2, #files)
+    local id1, id2 = files[1]:match("^(%x+)_"), files[2]:match("^(%x+)_")
+    local status, _, err = run(dir, url, "upgrade head")
+    assert.equal(1, status)
+    assert.truthy(err:find('check constraint "ck_t_b_not_null" of relation "t" is violated by some row', 1, true), err)
+    assert.same({id1}, h.version_rows(url))
+    assert.is_true(notnull(url, "t", "a"))                  -- the half state: a done, its helper dropped
+    -- down from the half state (revision 1's downgrade drops the helpers if_exists)
+    status, _, err = run(dir, url, "downgrade -1")
+    assert.equal(0, status, err)
+    assert.same({"a1"}, h.version_rows(url))
+    assert.same({}, h.query(url, "SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid = 't'::regclass"))
+    -- up again, fails at b again; fix the data; the same run completes
+    assert.equal(1, (run(dir, url, "upgrade head")))
+    h.query(url, "UPDATE t SET b = 0 WHERE b IS NULL")
+    status, _, err = run(dir, url, "upgrade head")
+    assert.equal(0, status, err)
+    assert.same({id2}, h.version_rows(url))
+    assert.is_true(notnull(url, "t", "b"))
+    assert.same({}, h.query(url, "SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid = 't'::regclass"))
+    assert.equal(0, (run(dir, url, "check")))
+  end)
+
+  it("2b: a unique constraint made of its index, then a VALIDATE that fails: re-run after fixing the data", function()
+    local dir, url = at_a1([[
+  op.create_table("orders", {{"id", "integer", primary_key = true}, {"ref", "text"}, {"qty", "integer"}})
+  op.execute("INSERT INTO orders VALUES (1, 'a', 1), (2, 'b', 0)")]], [[
+function schema(op)
+  op.create_table("orders", {{"id", "integer", primary_key = true}, {"ref", "text", unique = true},
+                             {"qty", "integer", check = "qty > 0"}})
+end
+]], '  op.drop_table("orders")')
+    local files = generate(dir, url, "uq ck")
+    assert.equal(2, #files)
+    local status, _, err = run(dir, url, "upgrade head")
+    assert.equal(1, status)
+    assert.truthy(err:find("is violated by some row", 1, true), err)
+    assert.same({{n = 1}}, h.query(url, "SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'uq_orders_ref'"))
+    h.query(url, "UPDATE orders SET qty = 1")
+    status, _, err = run(dir, url, "upgrade head")
+    assert.equal(0, status, err)
+    assert.truthy(err:find('constraint "uq_orders_ref" on "orders" exists already; skipped (if_not_exists)', 1, true), err)
+    assert.same({files[2]:match("^(%x+)_")}, h.version_rows(url))
+    assert.equal(0, (run(dir, url, "check")))
+  end)
+
+  it("3/8/9: a failed CONCURRENTLY build's INVALID index: named with the way out, seen by check (-q, --json), rebuilt by the re-run", function()
+    local dir, url = at_a1([[
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"ref", "text"}})
+  op.execute("INSERT INTO t SELECT g, 'r' || (g % 10) FROM generate_series(1, 100) g")]], [[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"ref", "text"}})
+  op.create_index("ix_t_ref", "t", {"ref"}, {unique = true})
+end
+]], '  op.drop_table("t")')
+    local files = generate(dir, url, "uq")
+    assert.equal(1, #files)                                  -- 12: only the transactional = false one
+    local text = h.read_file(dir .. "/migrations/versions/" .. files[1])
+    assert.truthy(text:find("\ntransactional = false", 1, true), text)
+    assert.truthy(files[1]:find("_uq_outside_a_transaction%.lua$"), files[1])
+    local status, _, err = run(dir, url, "upgrade head")
+    assert.equal(1, status)
+    assert.truthy(err:find('The failed build left the INVALID index "ix_t_ref" (not used, not enforced): run `upgrade` '
+      .. 'again once the cause is fixed (create_index with if_not_exists drops it and builds it again), or drop it by '
+      .. 'hand: DROP INDEX CONCURRENTLY "ix_t_ref";', 1, true), err)
+    assert.same({{indisvalid = false}}, h.query(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_t_ref'::regclass"))
+    -- check: the INVALID index is to be built again (exit 1), said in a WARN line -q keeps, and in --json
+    h.query(url, "UPDATE luamig_version SET version_num = $1", {files[1]:match("^(%x+)_")})
+    local out
+    status, out, err = run(dir, url, "-q check")
+    assert.equal(1, status, out .. err)
+    assert.same({'WARN  [luamig] Index "ix_t_ref" on "t" is INVALID (a failed or interrupted CONCURRENTLY build: '
+      .. 'not used, not enforced); autogenerate drops it and builds it again'}, h.grep(err, "INVALID"))
+    status, out = run(dir, url, "--json check")
+    assert.equal(1, status)
+    assert.truthy(out:find('"invalid_indexes":[{"name":"ix_t_ref","table":"t"}]', 1, true), out)
+    h.query(url, "UPDATE luamig_version SET version_num = 'a1'")
+    -- fix the data: the re-run drops the INVALID index and builds it again
+    h.query(url, "UPDATE t SET ref = 'r' || id")
+    status, _, err = run(dir, url, "upgrade head")
+    assert.equal(0, status, err)
+    assert.truthy(err:find('index "ix_t_ref" on "t" is INVALID (a failed or interrupted CONCURRENTLY build): dropped and built again', 1, true), err)
+    assert.same({{indisvalid = true}}, h.query(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_t_ref'::regclass"))
+    assert.is_not_nil(h.error_of(h.query, url, "INSERT INTO t VALUES (1000, 'r5')"))
+    assert.equal(0, (run(dir, url, "check")))
+  end)
+
+  it("7: if_not_exists refuses a name another relation holds, instead of PostgreSQL's silent skip", function()
+    local dir, url = at_a1([[
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"ref", "text"}})
+  op.execute("CREATE VIEW ix_t_ref AS SELECT 1 AS x")]], [[
+function schema(op)
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"ref", "text"}})
+  op.create_index("ix_t_ref", "t", {"ref"}, {unique = true})
+end
+]])
+    local files = generate(dir, url, "v")
+    local status, _, err = run(dir, url, "upgrade head")
+    assert.equal(1, status)
+    assert.truthy(err:find(files[1] .. ':%d+: create_index: the name "ix_t_ref" is taken by a view, not an index on "t": '
+      .. 'IF NOT EXISTS would skip the build without a word; rename the index %(or that relation%) and run again'), err)
+    assert.same({"a1"}, h.version_rows(url))
+  end)
+
+  it("4/5/13: a FK onto a unique constraint of the same diff comes after it; the helper's name is free; the second file keeps its suffix", function()
+    local dir, url = at_a1([[
+  op.create_table("a", {{"id", "integer", primary_key = true}, {"code", "text"}})
+  op.create_table("b", {{"id", "integer", primary_key = true}, {"a_code", "text"}, {"n", "integer"}})
+  op.create_check_constraint("ck_b_n_not_null", "b", "n > 0")
+  op.execute("INSERT INTO a SELECT g, 'c' || g FROM generate_series(1, 10) g")
+  op.execute("INSERT INTO b SELECT g, 'c' || g, g FROM generate_series(1, 10) g")]], [[
+function schema(op)
+  op.create_table("a", {{"id", "integer", primary_key = true}, {"code", "text", unique = true}})
+  op.create_table("b", {{"id", "integer", primary_key = true}, {"a_code", "text", references = "a.code"},
+                        {"n", "integer", nullable = false}, {check = "n > 0", name = "ck_b_n_not_null"}})
+end
+]])
+    local files = generate(dir, url, "make the column a of table t not null because reasons")
+    assert.equal(2, #files)
+    assert.truthy(files[2]:find("_outside_a_transaction%.lua$"), files[2])
+    assert.falsy(files[1]:find("outside"), files[1])
+    local first = h.read_file(dir .. "/migrations/versions/" .. files[1])
+    local second = h.read_file(dir .. "/migrations/versions/" .. files[2])
+    assert.truthy(first:find('op.create_check_constraint("ck_b_n_not_null_2", "b", "\\"n\\" IS NOT NULL", '
+      .. '{postgresql_not_valid = true})', 1, true), first)
+    assert.falsy(first:find("fk_b_a_code_a", 1, true), first)
+    local uq = second:find('op.create_unique_constraint("uq_a_code"', 1, true)
+    local fk = second:find('op.create_foreign_key("fk_b_a_code_a", "b", "a", {"a_code"}, {"code"}, '
+      .. '{postgresql_not_valid = true, if_not_exists = true})', 1, true)
+    assert.truthy(uq and fk and uq < fk, second)
+    local status, _, err = run(dir, url, "upgrade head")
+    assert.equal(0, status, err)
+    assert.same({{conname = "ck_b_n_not_null", convalidated = true}, {conname = "fk_b_a_code_a", convalidated = true}},
+      h.query(url, "SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'b'::regclass AND contype IN ('c', 'f') ORDER BY 1"))
+    assert.equal(0, (run(dir, url, "check")))
+    status, _, err = run(dir, url, "downgrade a1")
+    assert.equal(0, status, err)
+    assert.same({{conname = "ck_b_n_not_null"}},
+      h.query(url, "SELECT conname FROM pg_constraint WHERE conrelid = 'b'::regclass AND contype IN ('c', 'f', 'u')"))
+  end)
+
+  it("4 (new table) and 6: a new table's FK onto the diff's unique key comes after it; a partitioned table keeps the plain form with a note", function()
+    local dir, url = at_a1([[
+  op.create_table("a", {{"id", "integer", primary_key = true}, {"code", "text"}})
+  op.execute("CREATE TABLE ev (id integer, k text) PARTITION BY RANGE (id)")
+  op.execute("CREATE TABLE ev1 PARTITION OF ev FOR VALUES FROM (0) TO (1000)")
+  op.execute("INSERT INTO ev SELECT g, 'k' FROM generate_series(1, 10) g")]], [[
+function schema(op)
+  op.create_table("a", {{"id", "integer", primary_key = true}, {"code", "text", unique = true}})
+  op.create_table("b", {{"id", "integer", primary_key = true}, {"a_code", "text", references = "a.code"}})
+  op.create_table("ev", {{"id", "integer"}, {"k", "text"}})
+end
+]])
+    local files = generate(dir, url, "fk new")
+    assert.equal(2, #files)
+    local first = h.read_file(dir .. "/migrations/versions/" .. files[1])
+    local second = h.read_file(dir .. "/migrations/versions/" .. files[2])
+    assert.falsy(first:find("references", 1, true), first)
+    local uq = second:find('op.create_unique_constraint("uq_a_code"', 1, true)
+    local fk = second:find('op.create_foreign_key("fk_b_a_code_a", "b", "a", {"a_code"}, {"code"}, {if_not_exists = true})', 1, true)
+    assert.truthy(uq and fk and uq < fk, second)
+    local st, _, e = run(dir, url, "upgrade head")
+    assert.equal(0, st, e)
+    assert.equal(0, (run(dir, url, "check")))
+    st, _, e = run(dir, url, "downgrade a1")
+    assert.equal(0, st, e)
+    assert.equal(0, (run(dir, url, "upgrade head")))
+    -- the partitioned table alone
+    h.write_file(dir .. "/schema.lua", [[
+function schema(op)
+  op.create_table("a", {{"id", "integer", primary_key = true}, {"code", "text", unique = true}})
+  op.create_table("b", {{"id", "integer", primary_key = true}, {"a_code", "text", references = "a.code"}})
+  op.create_table("ev", {{"id", "integer"}, {"k", "text", nullable = false}, {"z", "text", index = true}})
+  op.create_index("ix_a_id_code", "a", {"id", "code"})
+end
+]])
+    h.query(url, "ALTER TABLE ev ADD COLUMN z text")
+    local err, text
+    files, _, err = generate(dir, url, "part")
+    assert.equal(2, #files)                                 -- a's index still built concurrently
+    assert.truthy(err:find('WARN  [luamig] Safe forms: "ev" is a partitioned table: its changes keep the plain form', 1, true), err)
+    text = h.read_file(dir .. "/migrations/versions/" .. files[1])
+    assert.truthy(text:find('-- luamig safe forms: "ev" is a partitioned table', 1, true), text)
+    assert.truthy(text:find('op.create_index("ix_ev_z", "ev", {"z"})', 1, true), text)
+    assert.truthy(text:find('op.alter_column("ev", "k", {nullable = false})', 1, true), text)
+    local status
+    status, _, err = run(dir, url, "upgrade head")
+    assert.equal(0, status, err)
+    assert.is_true(notnull(url, "ev", "k"))
+    assert.equal(0, (run(dir, url, "check")))
+  end)
+end)
+
+describe("outside attack A, the ops", function()
+  it("11: validate_constraint refuses an unknown option; if_exists and if_not_exists write the plain statement in --sql", function()
+    local op, out = offline("postgresql")
+    local l = here() + 1
+    local msg, line = error_of(function() op.validate_constraint("ck", "t", {schema = "audit"}) end)
+    assert.equal(l, line)
+    assert.truthy(msg:find('^validate_constraint: unknown option "schema"'), msg)
+    op.validate_constraint("ck", "t", {if_exists = true})
+    op.create_unique_constraint("uq", "t", nil, {postgresql_using_index = "uq", if_not_exists = true})
+    op.create_foreign_key("fk", "t", "u", {"u_id"}, {"id"}, {postgresql_not_valid = true, if_not_exists = true})
+    op.drop_constraint("ck", "t", {if_exists = true})
+    assert.same({'ALTER TABLE "t" VALIDATE CONSTRAINT "ck"',
+                 'ALTER TABLE "t" ADD CONSTRAINT "uq" UNIQUE USING INDEX "uq"',
+                 'ALTER TABLE "t" ADD CONSTRAINT "fk" FOREIGN KEY ("u_id") REFERENCES "u" ("id") NOT VALID',
+                 'ALTER TABLE "t" DROP CONSTRAINT IF EXISTS "ck"'}, out)
+  end)
+
+  it("[sqlite] a constraint's if_not_exists is refused at the op's line", function()
+    local op = offline("sqlite")
+    local l = here() + 1
+    local msg, line = error_of(function() op.create_unique_constraint("uq", "t", {"a"}, {if_not_exists = true}) end)
+    assert.equal(l, line)
+    assert.equal('create_unique_constraint: option "if_not_exists" on a constraint is PostgreSQL\'s, and SQLite has '
+      .. 'no such thing; guard the PostgreSQL-only part with `if op.dialect == "postgresql" then ... end`', msg)
+  end)
+end)
+
+describe("outside attack A, squash", function()
+  it("14: squashing a transactional = false revision warns that its safe forms become the plain forms", function()
+    local dir = h.project({rev("a1", nil, '  op.create_table("t", {{"id", "integer", primary_key = true}, {"n", "integer"}})',
+                               nil, '  op.drop_table("t")'),
+                           rev("b2", "a1", '  op.create_index("ix_t_n", "t", {"n"})', "transactional = false",
+                               '  op.drop_index("ix_t_n", "t")')})
+    local url = h.fresh_sqlite()
+    local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " squash a1:b2 --rev-id sq000001 -m sq")
+    assert.equal(0, status, err)
+    assert.same({"WARN  [luamig] squash: b2 runs outside a transaction (transactional = false); the squash is an "
+      .. "ordinary transactional revision, and its safe forms (indexes built CONCURRENTLY, constraints added NOT "
+      .. "VALID then validated) are replaced by the plain forms, which hold their table's lock while they build "
+      .. "or scan: a database still below the range gets those locks (doc/safety.md)"}, h.grep(err, "squash: b2"))
   end)
 end)

@@ -67,8 +67,13 @@ function Runner:compare()
     self:_log("WARNING", "Foreign keys into another schema are compared by table name only "
       .. "(doc/autogenerate.md): " .. table.concat(other, ", "))
   end
-  -- a constraint added NOT VALID is the declared one (no difference); said, not proposed
-  for _, line in ipairs(require("luamig.autogen.safe").not_validated(live)) do self:_log("INFO", line) end
+  -- a constraint added NOT VALID is the declared one (no difference): a
+  -- warning, not an operation; an INVALID index is built again (an operation)
+  local not_valid, invalid = require("luamig.autogen.safe").not_validated(live)
+  for _, e in ipairs(not_valid) do self:_log("WARNING", e.line) end
+  for _, e in ipairs(invalid) do self:_log("WARNING", e.line) end
+  self._not_valid, self._invalid_indexes = not_valid, invalid
+  self._compared = {live = live, declared = declared}
   for _, op in ipairs(ops) do self:_log("INFO", "Detected " .. autogen.diff.describe(op)) end
   if #ops == 0 then self:_log("INFO", "No changes in schema detected.") end
   return ops
@@ -79,7 +84,13 @@ end
 function Runner:check()
   local ops = self:compare()
   local autogen = require "luamig.autogen"
-  return {ok = #ops == 0, operations = autogen.describe(ops, self:_render_context())}
+  local function list(l)
+    local out = {}
+    for i, e in ipairs(l or {}) do out[i] = {table = e.table, name = e.name} end
+    return out
+  end
+  return {ok = #ops == 0, operations = autogen.describe(ops, self:_render_context()),
+          not_valid = list(self._not_valid), invalid_indexes = list(self._invalid_indexes)}
 end
 
 -- The live schema of a connection, without luamig's own tables.

@@ -161,14 +161,23 @@ function Runner:revision(opts)
     local ctx = self:_render_context()
     operations = autogen.describe(ops, ctx)
     -- PostgreSQL: the safe forms, a second revision for what runs outside a transaction
-    local up2, down2
+    local up2, down2, note
     if ctx.dialect == "postgresql" and opts.safe_forms ~= false and self.settings.autogenerate_safe_forms ~= false then
-      ops, up2, down2 = require("luamig.autogen.safe").split(ops)
+      local notes
+      ops, up2, down2, notes = require("luamig.autogen.safe").split(ops, self._compared)
+      for _, n in ipairs(notes) do self:_log("WARNING", "Safe forms: " .. n) end
+      if #notes > 0 then
+        local lines = {}
+        for i, n in ipairs(notes) do lines[i] = "-- luamig safe forms: " .. n:gsub("\n", " ") end
+        note = table.concat(lines, "\n")
+      end
       if #up2 > 0 then
-        second = {upgrades = autogen.render_module.ops(up2, ctx), downgrades = autogen.render_module.ops(down2, ctx)}
+        second = {upgrades = autogen.render_module.ops(up2, ctx), downgrades = autogen.render_module.ops(down2, ctx),
+                  only = #ops == 0}
       end
     end
     local up, down = autogen.render(ops, ctx)
+    if note then up = note .. "\n" .. up end
     opts = setmetatable({upgrades = up, downgrades = down}, {__index = opts})
   end
   local head = opts.head or "head"
@@ -188,14 +197,35 @@ function Runner:revision(opts)
   end
   local labels = opts.branch_label
   if type(labels) == "string" then labels = {labels} end
-  local path, id = self:_write_revision(parents, {
+  -- the second revision's message: its " (outside a transaction)" kept
+  -- in the file's slug, the message's words cut to make room for it
+  local function second_message()
+    local scaffold_slug, L = require("luamig.scaffold").slug, self.settings.truncate_slug_length
+    local words = {}
+    for w in (opts.message or "autogenerate"):gmatch("%S+") do words[#words + 1] = w end
+    while true do
+      local m = table.concat(words, " ") .. " (outside a transaction)"
+      if #words <= 1 or scaffold_slug(m, L) == scaffold_slug(m, 1 << 30) then return m end
+      words[#words] = nil
+    end
+  end
+  local fields = {
     version_path = opts.version_path, message = opts.message, rev_id = opts.rev_id,
     branch_labels = labels, depends_on = opts.depends_on and self:_resolve_all(opts.depends_on),
     upgrades = opts.upgrades, downgrades = opts.downgrades,
-  })
+  }
+  if second and second.only then
+    -- nothing runs in a transaction (only new indexes or unique constraints):
+    -- one revision, the transactional = false one
+    fields.message, fields.upgrades, fields.downgrades = second_message(), second.upgrades, second.downgrades
+    fields.transactional = false
+    local path, id = self:_write_revision(parents, fields)
+    return {path = path, revision = id, operations = operations}
+  end
+  local path, id = self:_write_revision(parents, fields)
   if second then
     local path2, id2 = self:_write_revision({id}, {
-      message = (opts.message or "autogenerate") .. " (outside a transaction)",
+      message = second_message(),
       upgrades = second.upgrades, downgrades = second.downgrades, transactional = false,
     })
     second = {path = path2, revision = id2}

@@ -401,7 +401,10 @@ function M.run(self, opts)
     end
     if info.transactional == false then
       self:_log("WARNING", ("squash: %s runs outside a transaction (transactional = false); the "
-        .. "squash is an ordinary transactional revision"):format(info.id))
+        .. "squash is an ordinary transactional revision, and its safe forms (indexes built CONCURRENTLY, "
+        .. "constraints added NOT VALID then validated) are replaced by the plain forms, which hold their "
+        .. "table's lock while they build or scan: a database still below the range gets those locks "
+        .. "(doc/safety.md)"):format(info.id))
     end
   end
   local found, warned = not_schema_steps(chain)

@@ -131,6 +131,7 @@ local function index_element(e)
 end
 
 local function same_index(a, b)
+  if a.invalid or b.invalid then return false end    -- INVALID (failed CONCURRENTLY build): built again
   if (a.unique or false) ~= (b.unique or false) then return false end
   if #a.columns ~= #b.columns then return false end
   for i = 1, #a.columns do
@@ -419,7 +420,8 @@ function M.inverse(op)
   if k == "create_index" then return {kind = "drop_index", table = op.table, index = op.index} end
   if k == "drop_index" then return {kind = "create_index", table = op.table, index = op.index} end
   if k == "add_constraint" then
-    return {kind = "drop_constraint", table = op.table, ctype = op.ctype, constraint = op.constraint}
+    return {kind = "drop_constraint", table = op.table, ctype = op.ctype, constraint = op.constraint,
+            extra = op.inverse_extra}
   end
   if k == "drop_constraint" then
     return {kind = "add_constraint", table = op.table, ctype = op.ctype, constraint = op.constraint}

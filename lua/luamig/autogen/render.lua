@@ -231,7 +231,10 @@ function M.op(op, ctx)
   if k == "drop_column" then return ("op.drop_column(%s, %s)"):format(t, M.string(op.column.name)) end
   -- op.extra: more {key, code} options (luamig.autogen.safe: concurrently, NOT VALID, USING INDEX)
   local extra = op.extra or {}
-  if k == "validate_constraint" then return ("op.validate_constraint(%s, %s)"):format(M.string(op.name), t) end
+  if k == "validate_constraint" then
+    local o = options(extra)
+    return ("op.validate_constraint(%s, %s%s)"):format(M.string(op.name), t, o ~= "" and (", " .. o) or "")
+  end
   if k == "create_index" then return create_index(op.table, op.index, op.extra) end
   if k == "drop_index" then
     local o = options(extra)
@@ -256,8 +259,9 @@ function M.op(op, ctx)
     end
   end
   if k == "drop_constraint" then
-    return ("op.drop_constraint(%s, %s, {type_ = %s})"):format(M.string(op.constraint.name), t,
-      M.string(constraint_type[op.ctype]))
+    local o = {{"type_", M.string(constraint_type[op.ctype])}}
+    for _, p in ipairs(extra) do o[#o + 1] = p end
+    return ("op.drop_constraint(%s, %s, %s)"):format(M.string(op.constraint.name), t, options(o))
   end
   -- alter_column, in Alembic's option names
   local list = {}

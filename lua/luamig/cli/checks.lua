@@ -94,7 +94,9 @@ command{
   run = function(c)
     local r = c.m:check()
     if c.globals.json then
-      say(json.encode({ok = r.ok, operations = json_operations(r.operations)}))
+      say(json.encode({ok = r.ok, operations = json_operations(r.operations),
+                       not_valid = #r.not_valid > 0 and r.not_valid or json.empty_array,
+                       invalid_indexes = #r.invalid_indexes > 0 and r.invalid_indexes or json.empty_array}))
       return r.ok and 0 or 1
     end
     if r.ok then say("No new upgrade operations detected.") return 0 end

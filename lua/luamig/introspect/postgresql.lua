@@ -74,10 +74,12 @@ function M.read(conn, opts)
   local from = " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 
   local tables = {}
-  for _, r in ipairs(conn:query("SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment"
-                                .. from .. "WHERE " .. filter, params)) do
+  for _, r in ipairs(conn:query("SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment, "
+                                .. "c.relkind::text AS kind" .. from .. "WHERE " .. filter, params)) do
     tables[r.name] = {name = r.name, comment = r.comment, columns = {}, uniques = {},
                       foreign_keys = {}, checks = {}, indexes = {}}
+    -- PARTITION BY (not declared by luamig; autogenerate's safe forms keep the plain form there)
+    if r.kind == "p" then tables[r.name].partitioned = true end
   end
 
   for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, a.attname AS name,
@@ -174,7 +176,7 @@ function M.read(conn, opts)
 
   local idx, elements = {}, {}                -- elements: ix -> {def, the key elements' texts}
   for _, r in ipairs(conn:query([[SELECT c.relname AS tbl, i.relname AS name,
-      x.indisunique AS isunique, pg_get_expr(x.indpred, x.indrelid, true) AS pred,
+      x.indisunique AS isunique, x.indisvalid AS isvalid, pg_get_expr(x.indpred, x.indrelid, true) AS pred,
       k.i, k.i > x.indnkeyatts AS included, a.attname AS col,
       pg_get_indexdef(x.indexrelid, k.i::int, true) AS expr, am.amname AS method,
       pg_get_indexdef(x.indexrelid, 0, true) AS def,
@@ -201,6 +203,7 @@ function M.read(conn, opts)
         ix = {name = r.name, unique = r.isunique, columns = {}, where = r.pred}
         if r.method ~= "btree" then ix.using = r.method end
         if r.nulls_not_distinct then ix.nulls_not_distinct = true end
+        if r.isvalid == false then ix.invalid = true end     -- a failed CONCURRENTLY build's
         if r.reloptions and r.reloptions ~= "" then
           ix.with = {}
           for kv in (r.reloptions .. "\31"):gmatch("(.-)\31") do

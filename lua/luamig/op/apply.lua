@@ -68,10 +68,18 @@ local function pg_apply(ctx, tname, ch)
     end
     run_all(ctx, ctx.d.alter_column_sql(tname, ch.name, ch))
   elseif ch.kind == "add_constraint" then
+    -- if_not_exists (PostgreSQL has no ADD CONSTRAINT IF NOT EXISTS): the
+    -- catalog asked online; --sql writes the plain statement
+    if ch.if_not_exists and ctx.conn and require("luamig.op.safe").constraint_exists(ctx, tname, ch.constraint.name) then
+      return ctx.log("info", ('constraint "%s" on "%s" exists already; skipped (if_not_exists)'):format(ch.constraint.name, tname))
+    end
     run(ctx, ctx.d.add_constraint_sql(tname, ch.ctype, ch.constraint))
   elseif ch.kind == "drop_constraint" then
     run(ctx, ctx.d.drop_constraint_sql(tname, ch.name, ch.opts))
   elseif ch.kind == "validate_constraint" then
+    if ch.if_exists and ctx.conn and not require("luamig.op.safe").constraint_exists(ctx, tname, ch.name) then
+      return ctx.log("info", ('constraint "%s" on "%s" does not exist; not validated (if_exists)'):format(ch.name, tname))
+    end
     run(ctx, ctx.d.validate_constraint_sql(tname, ch.name))
   elseif ch.kind == "create_index" then
     run(ctx, ctx.d.create_index_sql(ch.index, ch.opts))

@@ -250,11 +250,14 @@ end
 function build.create_unique_constraint(ctx, opname, tname, pos, name, cols, opts)
   check_arg(opname, pos.name, "name", name, "optname")
   local o = check_options(opname, opts, SPEC.create_unique_constraint, ALIASES, pos.options)
-  local using = require("luamig.op.safe").using_index(ctx, opname, pos, name, cols, o)
-  if using then return {kind = "add_constraint", ctype = "unique", constraint = using} end
+  local safe = require "luamig.op.safe"
+  local ine = safe.if_not_exists(ctx, opname, o)
+  local using = safe.using_index(ctx, opname, pos, name, cols, o)
+  if using then return {kind = "add_constraint", ctype = "unique", constraint = using, if_not_exists = ine} end
   check_arg(opname, pos.columns, "columns", cols, "names")
   cols = as_list(cols)
-  return {kind = "add_constraint", ctype = "unique", constraint = unique_model(ctx, opname, tname, name, cols, o)}
+  return {kind = "add_constraint", ctype = "unique", constraint = unique_model(ctx, opname, tname, name, cols, o),
+          if_not_exists = ine}
 end
 
 function build.create_primary_key(ctx, opname, tname, pos, name, cols)
@@ -276,7 +279,8 @@ function build.create_foreign_key(ctx, opname, tname, pos, name, referent, local
   local c = fk_from_opts(ctx, opname, {columns = lc, ref_table = referent, ref_columns = rc}, o)
   c.name = name or name_for(ctx, opname, "fk", {table = tname, columns = lc, referred_table = referent,
                                             referred_columns = rc})
-  return {kind = "add_constraint", ctype = "foreign", constraint = require("luamig.op.safe").not_valid(ctx, opname, c, o)}
+  return {kind = "add_constraint", ctype = "foreign", constraint = require("luamig.op.safe").not_valid(ctx, opname, c, o),
+          if_not_exists = require("luamig.op.safe").if_not_exists(ctx, opname, o)}
 end
 
 function build.create_check_constraint(ctx, opname, tname, pos, name, condition, opts)
@@ -285,11 +289,11 @@ function build.create_check_constraint(ctx, opname, tname, pos, name, condition,
   local o = check_options(opname, opts, SPEC.create_check_constraint, ALIASES, pos.options)
   return {kind = "add_constraint", ctype = "check", constraint = require("luamig.op.safe").not_valid(ctx, opname,
           {name = name or name_for(ctx, opname, "ck", {table = tname, condition = sql_text(condition)}),
-           condition = sql_text(condition)}, o)}
+           condition = sql_text(condition)}, o), if_not_exists = require("luamig.op.safe").if_not_exists(ctx, opname, o)}
 end
 
-function build.validate_constraint(ctx, opname, tname, pos, name)
-  return require("luamig.op.safe").validate(ctx, opname, tname, pos, name)
+function build.validate_constraint(ctx, opname, tname, pos, name, opts)
+  return require("luamig.op.safe").validate(ctx, opname, tname, pos, name, opts)
 end
 
 function build.drop_constraint(ctx, opname, tname, pos, name, opts)

@@ -83,7 +83,7 @@ local POS = {
   create_primary_key = {name = 1, table = 2, columns = 3},
   create_foreign_key = {name = 1, table = 2, referent = 3, local_cols = 4, remote_cols = 5, options = 6},
   create_check_constraint = {name = 1, table = 2, condition = 3, options = 4},
-  validate_constraint = {name = 1, table = 2},
+  validate_constraint = {name = 1, table = 2, options = 3},
   drop_constraint = {name = 1, table = 2, options = 3},
 }
 local BATCH_POS = {}
@@ -189,7 +189,10 @@ function M.new(cfg)
       end
       local ch = build[opname](ctx, opname, tname, pos, table.unpack(rest, 1, 5))
       if ch.kind == "create_index" then
-        apply.run(ctx, ctx.d.create_index_sql(ch.index, ch.opts))
+        local safe = require "luamig.op.safe"
+        safe.before_create_index(ctx, opname, tname, ch.index, ch.opts)
+        local ok, err = pcall(apply.run, ctx, ctx.d.create_index_sql(ch.index, ch.opts))
+        if not ok then error(ch.opts.concurrently and safe.after_failed_index(ctx, ch.index, err) or err, 0) end
         offline.remember_index(ctx, ch.index)
       elseif ch.kind == "drop_index" then
         apply.run(ctx, ctx.d.drop_index_sql(ch.name, ch.opts))

@@ -53,11 +53,78 @@ function M.using_index(ctx, opname, pos, name, cols, o)
           initially = o.initially and check.keyword(opname, "initially", o.initially, check.initially_names) or nil}
 end
 
--- op.validate_constraint(name, table): the change record.
-function M.validate(ctx, opname, tname, pos, name)
+-- if_not_exists of create_unique_constraint / create_foreign_key /
+-- create_check_constraint (PostgreSQL has no ADD CONSTRAINT IF NOT
+-- EXISTS: the catalog is asked online, and --sql writes the plain
+-- statement): refused on SQLite.
+function M.if_not_exists(ctx, opname, o)
+  if not o.if_not_exists then return nil end
+  if ctx.sqlite then sqlite_refuses(opname, 'option "if_not_exists" on a constraint') end
+  return true
+end
+
+-- op.validate_constraint(name, table, {if_exists = true}): the change
+-- record. Any other option is refused (as drop_constraint, it has no
+-- schema option: the table is found on the search_path).
+function M.validate(ctx, opname, tname, pos, name, opts)
   check_arg(opname, pos.name, "name", name, "name")
+  local o = check.check_options(opname, opts, check.SPEC.validate_constraint, check.ALIASES, pos.options)
   if ctx.sqlite then sqlite_refuses(opname, "validate_constraint (ALTER TABLE ... VALIDATE CONSTRAINT)") end
-  return {kind = "validate_constraint", name = name}
+  return {kind = "validate_constraint", name = name, if_exists = o.if_exists or nil}
+end
+
+-- Does the table (on the search_path) have a constraint of that name?
+-- Online only: the callers write the plain statement in --sql.
+function M.constraint_exists(ctx, tname, name)
+  local rows = ctx.conn:query([[SELECT 1 AS x FROM pg_constraint
+    WHERE conrelid = to_regclass(quote_ident($1)) AND conname = $2]], {tname, name})
+  return #rows > 0
+end
+
+-- create_index with if_not_exists on a live PostgreSQL database, before
+-- its CREATE INDEX ... IF NOT EXISTS: PostgreSQL skips with a NOTICE
+-- whatever relation has the name, and an INVALID index (left by a failed
+-- or interrupted CONCURRENTLY build) counts as existing. So: a name taken
+-- by something that is not an index on this table is refused; an INVALID
+-- index of that name on this table is dropped first (CONCURRENTLY when
+-- the build is), and built again.
+function M.before_create_index(ctx, opname, tname, ix, opts)
+  if ctx.sqlite or not ctx.conn or not (opts and opts.if_not_exists) then return end
+  local rows = ctx.conn:query([[SELECT c.relkind::text AS kind, x.indisvalid AS valid,
+      x.indrelid IS NOT DISTINCT FROM to_regclass(quote_ident($2)) AS on_table,
+      x.indrelid::regclass::text AS owner
+    FROM pg_class c LEFT JOIN pg_index x ON x.indexrelid = c.oid
+    WHERE c.relname = $1 AND c.relnamespace = COALESCE(
+      (SELECT relnamespace FROM pg_class WHERE oid = to_regclass(quote_ident($2))),
+      (SELECT oid FROM pg_namespace WHERE nspname = current_schema()))]], {ix.name, tname})
+  local r = rows[1]
+  if not r then return end
+  local KINDS = {r = "a table", v = "a view", m = "a materialized view", S = "a sequence",
+                 f = "a foreign table", p = "a partitioned table", c = "a composite type"}
+  if (r.kind ~= "i" and r.kind ~= "I") or not r.on_table then
+    local what = KINDS[r.kind] or (r.owner and ('an index on "%s"'):format(r.owner)) or "another relation"
+    raise(('%s: the name "%s" is taken by %s, not an index on "%s": IF NOT EXISTS would skip the build '
+      .. 'without a word; rename the index (or that relation) and run again'):format(opname, ix.name, what, tname))
+  end
+  if not r.valid then
+    ctx.log("warning", ('%s: index "%s" on "%s" is INVALID (a failed or interrupted CONCURRENTLY build): '
+      .. 'dropped and built again'):format(opname, ix.name, tname))
+    ctx.conn:exec(ctx.d.drop_index_sql(ix.name, {concurrently = opts.concurrently, if_exists = true}))
+  end
+end
+
+-- A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: the
+-- error says which, and the way out.
+function M.after_failed_index(ctx, ix, err)
+  if ctx.sqlite or not ctx.conn or type(err) ~= "table" or type(err.message) ~= "string" then return err end
+  local ok, rows = pcall(ctx.conn.query, ctx.conn, [[SELECT 1 AS x FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+    WHERE c.relname = $1 AND NOT x.indisvalid]], {ix.name})
+  if ok and #rows > 0 then
+    err.message = err.message .. ('\nThe failed build left the INVALID index "%s" (not used, not enforced): '
+      .. 'run `upgrade` again once the cause is fixed (create_index with if_not_exists drops it and builds '
+      .. 'it again), or drop it by hand: DROP INDEX CONCURRENTLY %s;'):format(ix.name, ctx.d.ident(ix.name))
+  end
+  return err
 end
 
 -- PostgreSQL's clause for a constraint model with the options above:
