@@ -547,7 +547,9 @@ describe("the table named in the retry message", function()
     }
     for i, case in ipairs(cases) do
       local dir = project(url, {{id = "k" .. i, message = "k", code = true, up = case[1]}},
-        'ddl_lock_timeout = "50ms"\nlock_retries = 1\n')
+        -- lint_on_upgrade off: the lint's table-size read (SELECT count(*))
+        -- waits, without a limit, behind the ACCESS EXCLUSIVE below
+        'ddl_lock_timeout = "50ms"\nlock_retries = 1\nlint_on_upgrade = "off"\n')
       -- ACCESS EXCLUSIVE blocks even the CREATE INDEX's SHARE lock
       local bc = admin(url)
       bc:exec([[BEGIN; LOCK TABLE orders, app."We""ird Orders" IN ACCESS EXCLUSIVE MODE]])
@@ -557,5 +559,118 @@ describe("the table named in the retry message", function()
       assert.equal(1, status, err)
       assert.truthy(err:find(case[2] .. " not granted in 50ms, attempt 1 of 1: giving up", 1, true), err)
     end
+  end)
+end)
+
+-- /work/wt/ATTACK17B.md: an outside attack on the lock timeouts and retries.
+describe("outside attack B", function()
+  -- 1: a retried step ran upgrade(op) again in the same Lua state, so what
+  -- the script's top level built carried over from the rolled-back attempt
+  -- (rows inserted twice; an exhausted iterator inserting nothing while
+  -- the revision was recorded). Each attempt now runs the script afresh.
+  local TOP = {
+    rows = {[[
+local rows = {}
+local function add(name) rows[#rows + 1] = {id = #rows + 1, name = name} end]],
+      [[add("FR"); add("DE")
+  op.bulk_insert("seed", rows)]], {{id = "1", name = "FR"}, {id = "2", name = "DE"}}},
+    iterator = {[[
+local i = 0
+local gen = function() i = i + 1; if i <= 3 then return {id = i, name = "n" .. i} end end]],
+      [[op.bulk_insert("seed", gen)]],
+      {{id = "1", name = "n1"}, {id = "2", name = "n2"}, {id = "3", name = "n3"}}},
+  }
+  for _, kind in ipairs({"rows", "iterator"}) do
+    for _, per_step in ipairs({true, false}) do
+      it(("[postgresql] 1: a retry reruns the script afresh: top-level %s, transaction_per_migration = %s")
+          :format(kind, tostring(per_step)), function()
+        local _, url = h.fresh_pg()
+        setup_orders(url)
+        local c = admin(url)
+        c:exec("CREATE TABLE seed (id integer, name text)")
+        c:close()
+        local top, call, want = TOP[kind][1], TOP[kind][2], TOP[kind][3]
+        -- one transaction for the run: the seed in the step before the
+        -- blocked one (it runs again too); else both in the blocked step
+        local revs = per_step
+          and {{id = "a1", message = "seed", code = true, extra = top,
+                up = call .. '\n  op.add_column("orders", {"c", "integer"})'}}
+          or {{id = "a0", message = "seed", code = true, extra = top, up = call},
+              {id = "a1", down = "a0", message = "add c", code = true,
+               up = 'op.add_column("orders", {"c", "integer"})'}}
+        local dir = project(url, revs, ('ddl_lock_timeout = "200ms"\nlock_retries = 20\n'
+          .. 'transaction_per_migration = %s\n'):format(tostring(per_step)))
+        local release = hold_lock(url)
+        local bg = luamig_bg(dir, "upgrade")
+        local retried = bg.wait_for("attempt 2 of 20, next in")
+        release()
+        local status, err = bg.finish()
+        assert.is_true(retried, err)
+        assert.equal(0, status, err)
+        assert.same({"a1"}, h.version_rows(url))
+        assert.same(want, h.query(url, "SELECT id::text AS id, name FROM seed ORDER BY id"))
+        assert.same({"id", "c"}, columns(url, "orders"))
+      end)
+    end
+  end
+
+  -- 2: with one transaction for the run, a step's SET LOCAL stayed in
+  -- force for the later steps, which set none of their own.
+  local R3 = {id = "r3", message = "header", code = true, extra = 'statement_timeout = "1s"',
+              up = 'op.add_column("orders", {"n3", "integer"})'}
+  local R4 = {id = "r4", down = "r3", message = "plain", code = true, extra = "ddl_lock_timeout = false",
+              up = 'op.execute("SELECT pg_sleep(1.3)")'}
+
+  it("[postgresql] 2: transaction_per_migration = false: a later step gets none of an earlier step's timeouts", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {R3, R4}, "transaction_per_migration = false\n")
+    local status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status, err)
+    assert.same({"r4"}, h.version_rows(url))
+    assert.same({"id", "n3"}, columns(url, "orders"))
+  end)
+
+  it("2: --sql: a step that sets none restores each value SET LOCAL before it in the transaction", function()
+    local dir = project("postgresql://u@localhost/x", {R3, R4}, "transaction_per_migration = false\n")
+    local status, out, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    local r3 = out:match("Running upgrade  %-> r3.-Running upgrade") or ""
+    local r4 = out:match("Running upgrade r3 %-> r4.*") or ""
+    assert.truthy(r3:find("SET LOCAL lock_timeout = '2s';", 1, true), out)
+    assert.truthy(r3:find("SET LOCAL statement_timeout = '1s';", 1, true), out)
+    assert.truthy(r4:find("SET LOCAL lock_timeout TO DEFAULT;\n\nSET LOCAL statement_timeout TO DEFAULT;", 1, true), out)
+    assert.is_nil(r4:find("_timeout = '", 1, true), out)
+    -- with a transaction per step, nothing to restore: no DEFAULT written
+    dir = project("postgresql://u@localhost/x", {R3, R4})
+    status, out = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status)
+    assert.is_nil(out:find("TO DEFAULT", 1, true), out)
+  end)
+
+  -- 3: with one transaction for the run, a failure after an earlier
+  -- step's op.autocommit_block said "Nothing of this run is committed".
+  it("[postgresql] 3: a failure after an earlier step's op.autocommit_block says what is committed", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {
+      {id = "b1", message = "acb", code = true, up = [[op.add_column("orders", {"n6", "integer"})
+  op.autocommit_block(function()
+    op.create_index("ix_orders_id", "orders", {"id"}, {postgresql_concurrently = true})
+  end)
+  op.add_column("orders", {"n6b", "integer"})]]},
+      {id = "b2", down = "b1", message = "after acb", up = "SELEC 1"},
+    }, "transaction_per_migration = false\n")
+    local status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status, err)
+    assert.is_nil(err:find("Nothing of this run is committed", 1, true), err)
+    assert.truthy(err:find("Part of this run is committed: upgrade b1 (acb) used op.autocommit_block, "
+      .. "which committed the run's transaction (transaction_per_migration = false)", 1, true), err)
+    assert.truthy(err:find("the version table still says base. Check the database, then either undo "
+      .. "that part of upgrade b1 (acb) by hand and run again, or finish it by hand, `luamig stamp b1`, "
+      .. "and run again.", 1, true), err)
+    assert.same({}, h.version_rows(url))
+    assert.same({"id", "n6"}, columns(url, "orders"))
+    assert.same({{n = "1"}}, h.query(url, "SELECT count(*)::text AS n FROM pg_indexes WHERE indexname = 'ix_orders_id'"))
   end)
 end)

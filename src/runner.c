@@ -30,6 +30,7 @@
 static int tx_begin(struct run *r, struct lm_err *e) {
   int rc = lm_sink_begin(&r->sink, e);
   if (rc == LM_OK) r->in_tx = 1;
+  r->tx_timeouts_set = 0;
   return rc;
 }
 
@@ -70,6 +71,7 @@ int lm_run_autocommit_begin(int *ended, struct lm_err *e) {
     }
     r->block_ended_tx = 1;
     r->tx_has_block = 1;                              /* a lock retry cannot undo it now */
+    if (r->tx_block_step == NULL) r->tx_block_step = r->step;
     *ended = 1;
     /* the SET LOCAL went with the transaction: the block runs with the
      * script's own timeouts only, a session SET taken back at its end */
@@ -311,6 +313,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       first.step = i;
       first.before = before;
       r->tx_has_block = 0;
+      r->tx_block_step = NULL;
       if (r->purge) {                                 /* stamp --purge: the plan starts empty */
         r->purge = 0;
         if (lm_version_purge(&r->sink, r->o->version_table, e) != LM_OK) {

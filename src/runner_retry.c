@@ -49,11 +49,21 @@ int lm_run_set_timeouts(struct run *r, const struct lm_step *s, int local, struc
   long values[2] = {local ? sc->ddl_lock_timeout_ms : sc->own_lock_timeout_ms,
                     local ? sc->statement_timeout_ms : sc->own_statement_timeout_ms};
   for (int i = 0; i < 2; i++) {
-    if (values[i] < 0) continue;
     char v[32], sql[96];
+    if (values[i] < 0) {
+      /* With one transaction for several steps (transaction_per_migration
+       * = false) an earlier step's SET LOCAL would still be in force: a
+       * step that sets none gets the value the transaction began with. */
+      if (!local || !(r->tx_timeouts_set & (1 << i))) continue;
+      snprintf(sql, sizeof sql, "SET LOCAL %s TO DEFAULT", names[i]);
+      if (lm_sink_exec(&r->sink, sql, 0, NULL, NULL, e) != LM_OK) return LM_ERROR;
+      r->tx_timeouts_set &= ~(1 << i);
+      continue;
+    }
     lm_run_format_ms(values[i], v, sizeof v);
     snprintf(sql, sizeof sql, "SET %s%s = '%s'", local ? "LOCAL " : "", names[i], v);
     if (lm_sink_exec(&r->sink, sql, 0, NULL, NULL, e) != LM_OK) return LM_ERROR;
+    if (local) r->tx_timeouts_set |= 1 << i;
   }
   return LM_OK;
 }

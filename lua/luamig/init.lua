@@ -217,6 +217,7 @@ function Runner:_run(kind, opts)
   end
   local timeouts = not opts.plan and lock_timeouts(self, records, dialect, opts.run_settings) or nil
   local op
+  local called = {}                                   -- records whose step ran in this run
   local ok, steps = pcall(core.run, conn, graph, records, {
     kind = kind, target = opts.target, targets = opts.targets, purge = opts.purge,
     version_table = s.version_table, transaction_per_migration = s.transaction_per_migration,
@@ -226,6 +227,20 @@ function Runner:_run(kind, opts)
     emit = emit,
     migrate = function(record, direction)
       local fn = record[direction]
+      -- A second call of a step in this run is a lock retry (or a run
+      -- again after another run moved the rows): the script runs again
+      -- from its file in a fresh environment, so nothing its top level
+      -- built (a list, a counter, an iterator) carries over from the
+      -- attempt that was rolled back.
+      if called[record] then
+        local fresh = core.load_script(record.path)
+        if fresh.checksum ~= record.checksum then
+          error(("%s: the file changed during the run (its checksum differs from when the run "
+            .. "loaded it), so this attempt is not run again: run luamig again"):format(record.path), 0)
+        end
+        fn = fresh[direction]
+      end
+      called[record] = true
       if type(fn) ~= "function" then
         error(("%s: revision %s has no %s function"):format(record.path, record.revision, direction), 0)
       end
