@@ -318,10 +318,12 @@ echo "$rc $t0 $t1"]]):format(h.shell_quote(dir), h.shell_quote(h.bin)))
   it("a step whose op.autocommit_block committed part of it is not retried, and says so", function()
     local _, url = h.fresh_pg()
     setup_orders(url)
-    local rev = {id = "p1", message = "partial", code = true, up = [[
+    -- the timeout in the script's header: after a block the project's
+    -- does not apply (attack B 5)
+    local rev = {id = "p1", message = "partial", code = true, extra = 'ddl_lock_timeout = "200ms"', up = [[
   op.autocommit_block(function() op.execute("CREATE TABLE early (id integer)") end)
   op.add_column("orders", {"note", "text"})]]}
-    local dir = project(url, {rev}, 'ddl_lock_timeout = "200ms"\nlock_retries = 5\n')
+    local dir = project(url, {rev}, 'lock_retries = 5\n')
     blocker(url, 30)
     local status, _, err = h.luamig(dir, "upgrade")
     end_sessions(url)
@@ -672,5 +674,53 @@ local gen = function() i = i + 1; if i <= 3 then return {id = i, name = "n" .. i
     assert.same({}, h.version_rows(url))
     assert.same({"id", "n6"}, columns(url, "orders"))
     assert.same({{n = "1"}}, h.query(url, "SELECT count(*)::text AS n FROM pg_indexes WHERE indexname = 'ix_orders_id'"))
+  end)
+
+  -- 5: after an op.autocommit_block committed part of a step, the project's
+  -- 2 s default turned a wait (that used to succeed) into a half-applied,
+  -- unretryable step. There only the script's own ddl_lock_timeout applies.
+  local ACB = {id = "c1", message = "acb", code = true, up = [[op.execute("CREATE TABLE t9 (id integer)")
+  op.autocommit_block(function() op.execute("SELECT 1") end)
+  op.add_column("orders", {"n6", "integer"})]]}
+
+  it("[postgresql] 5: after a step's op.autocommit_block the project's ddl_lock_timeout does not apply: the step waits and completes", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {ACB}, 'ddl_lock_timeout = "200ms"\n')
+    local release = hold_lock(url)
+    local bg = luamig_bg(dir, "upgrade --ddl-lock-timeout 100ms")
+    local blocked = bg.wait_for("ran outside a transaction (op.autocommit_block)")
+    os.execute("sleep 0.7")                             -- well past both timeouts
+    release()
+    local status, err = bg.finish()
+    assert.is_true(blocked, err)
+    assert.equal(0, status, err)
+    assert.is_nil(err:find("not granted", 1, true), err)
+    assert.same({"c1"}, h.version_rows(url))
+    assert.same({"id", "n6"}, columns(url, "orders"))
+  end)
+
+  it("[postgresql] 5: the script header's own ddl_lock_timeout still applies after the block (not retried, says so)", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local rev = setmetatable({extra = 'ddl_lock_timeout = "150ms"'}, {__index = ACB})
+    local dir = project(url, {rev}, 'ddl_lock_timeout = "10s"\n')
+    local release = hold_lock(url)
+    local status, _, err = h.luamig(dir, "upgrade")
+    release()
+    assert.equal(1, status, err)
+    assert.truthy(err:find('lock on "orders" not granted in 150ms; not retried: an op.autocommit_block '
+      .. "committed part of this step", 1, true), err)
+    assert.same({}, h.version_rows(url))
+  end)
+
+  it("5: --sql: no project or run lock_timeout after a block's BEGIN; the script's own, if any", function()
+    local dir = project("postgresql://u@localhost/x", {ACB}, 'ddl_lock_timeout = "3s"\n')
+    local status, out, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    local after = out:match("SELECT 1;.-BEGIN;(.*)") or ""
+    assert.truthy(after:find('ALTER TABLE "orders" ADD COLUMN "n6" integer;', 1, true), out)
+    assert.is_nil(after:find("lock_timeout", 1, true), out)
+    assert.equal(1, count(out, "SET LOCAL lock_timeout = '3s';"), out)
   end)
 end)

@@ -231,7 +231,8 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
                       int transactional, struct tx_start *first, size_t i, struct lm_err *e) {
   const struct lm_run_script *sc = &r->scripts[s->rev];
   int limit = sc->lock_retries > 1 ? sc->lock_retries : 1;
-  int outside = !transactional || r->block_failed;    /* the statement ran outside a transaction */
+  /* outside a transaction, or after a block: the script's own timeout */
+  int outside = !transactional || r->block_failed || r->tx_has_block;
   char *what = lm_run_lock_words(e->sql, outside ? sc->own_lock_timeout_ms : sc->ddl_lock_timeout_ms);
   int rc = 0;
   if (r->conn == NULL) {

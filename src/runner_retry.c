@@ -46,7 +46,12 @@ int lm_run_set_timeouts(struct run *r, const struct lm_step *s, int local, struc
   const struct lm_run_script *sc = script_of(r, s);
   if (sc == NULL || !is_postgresql(r)) return LM_OK;
   const char *names[2] = {"lock_timeout", "statement_timeout"};
-  long values[2] = {local ? sc->ddl_lock_timeout_ms : sc->own_lock_timeout_ms,
+  /* After an op.autocommit_block committed part of the transaction no
+   * retry can redo it: a lock wait there runs under the script's own
+   * ddl_lock_timeout only, as outside a transaction (a project or run
+   * default would turn a wait into a half-applied step). */
+  int own_lock = !local || r->tx_has_block;
+  long values[2] = {own_lock ? sc->own_lock_timeout_ms : sc->ddl_lock_timeout_ms,
                     local ? sc->statement_timeout_ms : sc->own_statement_timeout_ms};
   for (int i = 0; i < 2; i++) {
     char v[32], sql[96];
