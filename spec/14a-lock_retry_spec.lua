@@ -352,7 +352,10 @@ describe("--sql", function()
       return out:match("%-%- Running upgrade [^\n]*%-> " .. id .. "\n(.-)%-%- Running") or
              out:match("%-%- Running upgrade [^\n]*%-> " .. id .. "\n(.*)$")
     end
-    assert.truthy(step("r1"):find("SET LOCAL lock_timeout = '2s';\n\nSET LOCAL statement_timeout = '1min';\n\nCREATE TABLE t1", 1, true), out)
+    -- the default ddl_lock_timeout is not written offline (attack B 7):
+    -- only the project's, the script's and the run's values
+    assert.truthy(step("r1"):find("\n\nSET LOCAL statement_timeout = '1min';\n\nCREATE TABLE t1", 1, true), out)
+    assert.is_nil(step("r1"):find("SET LOCAL lock_timeout", 1, true), out)
     assert.truthy(step("r2"):find("SET LOCAL lock_timeout = '5s';", 1, true), out)
     assert.is_nil(step("r3"):find("lock_timeout", 1, true), out)
     assert.truthy(step("r3"):find("SET LOCAL statement_timeout = '1min';", 1, true), out)
@@ -362,12 +365,14 @@ describe("--sql", function()
     assert.truthy(step("r5"):find("SET lock_timeout = '1s';\n\nCREATE TABLE t5 (id integer);\n\n"
       .. "RESET lock_timeout;\n\n", 1, true), out)
     assert.is_nil(step("r5"):find("statement_timeout", 1, true), out)
-    assert.truthy(out:find("BEGIN;\n\n%-%- Running upgrade  %-> r1\n\nSET LOCAL"), out)
+    assert.truthy(out:find("BEGIN;\n\n%-%- Running upgrade  %-> r1\n\n%-%- A statement that runs into "
+      .. "the lock_timeout or statement_timeout set below fails.-step%.\n\nSET LOCAL"), out)
 
     -- downgrade too, with its own option
     status, out, err = h.luamig(dir, "downgrade r2:r1 --sql --ddl-lock-timeout 3s")
     assert.equal(0, status, err)
-    assert.truthy(out:find("BEGIN;\n\n%-%- Running downgrade r2 %-> r1\n\nSET LOCAL lock_timeout = '3s';\n\n"
+    assert.truthy(out:find("BEGIN;\n\n%-%- Running downgrade r2 %-> r1\n\n%-%- A statement.-step%.\n\n"
+      .. "SET LOCAL lock_timeout = '3s';\n\n"
       .. "SET LOCAL statement_timeout = '1min';"), out)
 
     status, out, err = h.luamig(dir, "upgrade --sql --ddl-lock-timeout 750ms --statement-timeout 0")
@@ -634,7 +639,8 @@ local gen = function() i = i + 1; if i <= 3 then return {id = i, name = "n" .. i
   end)
 
   it("2: --sql: a step that sets none restores each value SET LOCAL before it in the transaction", function()
-    local dir = project("postgresql://u@localhost/x", {R3, R4}, "transaction_per_migration = false\n")
+    local dir = project("postgresql://u@localhost/x", {R3, R4},
+      'transaction_per_migration = false\nddl_lock_timeout = "2s"\n')
     local status, out, err = h.luamig(dir, "upgrade --sql")
     assert.equal(0, status, err)
     local r3 = out:match("Running upgrade  %-> r3.-Running upgrade") or ""
@@ -722,5 +728,41 @@ local gen = function() i = i + 1; if i <= 3 then return {id = i, name = "n" .. i
     assert.truthy(after:find('ALTER TABLE "orders" ADD COLUMN "n6" integer;', 1, true), out)
     assert.is_nil(after:find("lock_timeout", 1, true), out)
     assert.equal(1, count(out, "SET LOCAL lock_timeout = '3s';"), out)
+  end)
+
+  -- 7: --sql wrote the default 2 s lock timeout into every transaction,
+  -- which nothing retries offline (psql -f went on after a failed step).
+  it("7: --sql writes no default ddl_lock_timeout; an explicit one (project, script, run) with a note on ON_ERROR_STOP, once", function()
+    local revs = {{id = "d1", message = "one", up = "CREATE TABLE t1 (id integer)"},
+                  {id = "d2", down = "d1", message = "two", up = "CREATE TABLE t2 (id integer)"}}
+    local note = "-- A statement that runs into the lock_timeout or statement_timeout set below fails, and\n"
+      .. "-- nothing retries it offline. Run this script so that an error stops it\n"
+      .. "-- (psql -v ON_ERROR_STOP=1 -f FILE): else psql goes on with the next step."
+    local dir = project("postgresql://u@localhost/x", revs)
+    local status, out, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    assert.is_nil(out:find("_timeout", 1, true), out)
+    assert.is_nil(out:find("ON_ERROR_STOP", 1, true), out)
+    -- set in the project (even to the default's value): written, the note once
+    dir = project("postgresql://u@localhost/x", revs, 'ddl_lock_timeout = "2s"\n')
+    status, out, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    assert.equal(2, count(out, "SET LOCAL lock_timeout = '2s';"), out)
+    assert.equal(1, count(out, "ON_ERROR_STOP"), out)
+    assert.truthy(out:find(note .. "\n\nSET LOCAL lock_timeout = '2s';", 1, true), out)
+    -- by the run, or a script's header
+    dir = project("postgresql://u@localhost/x", {revs[1], setmetatable({extra = 'ddl_lock_timeout = "4s"'},
+      {__index = revs[2]})})
+    status, out = h.luamig(dir, "upgrade d1 --sql")
+    assert.equal(0, status)
+    assert.is_nil(out:find("_timeout", 1, true), out)
+    status, out = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status)
+    assert.equal(1, count(out, "SET LOCAL lock_timeout = '4s';"), out)
+    assert.equal(1, count(out, "ON_ERROR_STOP"), out)
+    status, out = h.luamig(dir, "upgrade d1 --sql --ddl-lock-timeout 1s")
+    assert.equal(0, status)
+    assert.equal(1, count(out, "SET LOCAL lock_timeout = '1s';"), out)
+    -- online the default still applies (the retry is there)
   end)
 end)

@@ -65,6 +65,13 @@ int lm_run_set_timeouts(struct run *r, const struct lm_step *s, int local, struc
       r->tx_timeouts_set &= ~(1 << i);
       continue;
     }
+    if (r->conn == NULL && !r->timeout_note) {
+      r->timeout_note = 1;
+      r->h->emit(r->h->ctx, "-- A statement that runs into the lock_timeout or statement_timeout set "
+                 "below fails, and\n-- nothing retries it offline. Run this script so that an error "
+                 "stops it\n-- (psql -v ON_ERROR_STOP=1 -f FILE): else psql goes on with the next "
+                 "step.");
+    }
     lm_run_format_ms(values[i], v, sizeof v);
     snprintf(sql, sizeof sql, "SET %s%s = '%s'", local ? "LOCAL " : "", names[i], v);
     if (lm_sink_exec(&r->sink, sql, 0, NULL, NULL, e) != LM_OK) return LM_ERROR;

@@ -169,9 +169,10 @@ end
 -- Each revision's lock and statement timeouts and lock retries (core.run's
 -- opts.timeouts), every script's values checked first (a bad one fails
 -- before anything is sent); on SQLite, a word that they do nothing there.
-local function lock_timeouts(self, records, dialect, run)
+local function lock_timeouts(self, records, dialect, run, offline)
   local lock_retry = require "luamig.lock_retry"
-  local ok, res = pcall(lock_retry.resolve, records, self.settings, run)
+  local ok, res = pcall(lock_retry.resolve, records, self.settings, run,
+    offline and (config.given[self.settings] or {}) or nil)
   if not ok then fail(tostring(res)) end
   if dialect == "sqlite" and lock_retry.any_set(records, self.settings, run, config.defaults) then
     self:_log("INFO", "ddl_lock_timeout, statement_timeout and lock_retries have no effect on "
@@ -215,7 +216,7 @@ function Runner:_run(kind, opts)
     self:_log("INFO", ("No revisions in %s/versions: nothing to do (luamig revision -m MSG "
       .. "makes one)"):format(s.script_location))
   end
-  local timeouts = not opts.plan and lock_timeouts(self, records, dialect, opts.run_settings) or nil
+  local timeouts = not opts.plan and lock_timeouts(self, records, dialect, opts.run_settings, offline) or nil
   local op
   local called = {}                                   -- records whose step ran in this run
   local ok, steps = pcall(core.run, conn, graph, records, {

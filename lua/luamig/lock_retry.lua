@@ -89,7 +89,10 @@ end
 -- as core.run's opts.timeouts wants them. project: the completed settings;
 -- run: the per-run overrides (may be nil or partial). Raises, naming the
 -- script, on a bad value in a script; the others are checked earlier.
-function M.resolve(records, project, run)
+-- given: when set (offline), the names the project's luamig.lua sets: a
+-- ddl_lock_timeout left at its default is then not sent (nothing retries
+-- it in an --sql script).
+function M.resolve(records, project, run, given)
   run = run or {}
   M.check(run, "run option")
   local out = {}
@@ -98,6 +101,7 @@ function M.resolve(records, project, run)
     local function pick(name)
       if run[name] ~= nil then return run[name] end
       if r[name] ~= nil then return r[name] end
+      if given and name == "ddl_lock_timeout" and not given[name] then return nil end
       return project[name]
     end
     out[i] = {
