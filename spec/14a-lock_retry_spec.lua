@@ -765,4 +765,48 @@ local gen = function() i = i + 1; if i <= 3 then return {id = i, name = "n" .. i
     assert.equal(1, count(out, "SET LOCAL lock_timeout = '1s';"), out)
     -- online the default still applies (the retry is there)
   end)
+
+  -- 6: lock_timeout also ends a row-lock wait (an UPDATE behind another
+  -- transaction's row): the message blamed a table lock nobody held.
+  it("[postgresql] 6: a row-lock wait that times out: the message does not claim a table lock", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {{id = "e1", message = "backfill", up = "UPDATE orders SET id = 10 WHERE id = 1"}},
+      'ddl_lock_timeout = "100ms"\nlock_retries = 2\n')
+    local bc = admin(url)
+    bc:exec("BEGIN")
+    bc:exec("UPDATE orders SET id = 11 WHERE id = 1")
+    -- the holder has no lock on the table that conflicts: ROW EXCLUSIVE only
+    assert.same({{mode = "RowExclusiveLock"}}, h.query(url, [[SELECT l.mode FROM pg_locks l JOIN pg_class t
+      ON t.oid = l.relation WHERE t.relname = 'orders' AND l.pid <> pg_backend_pid()]]))
+    local status, _, err = h.luamig(dir, "upgrade")
+    bc:exec("ROLLBACK")
+    bc:close()
+    assert.equal(1, status, err)
+    assert.truthy(err:find('lock on "orders" (the table\'s, or a row\'s that another transaction holds) '
+      .. "not granted in 100ms, attempt 2 of 2: giving up (lock_retries = 2)", 1, true), err)
+    assert.truthy(err:find("Another session holds a lock the statement needs, on a table or on rows", 1, true), err)
+    assert.is_nil(err:find("lock on the table", 1, true), err)
+    assert.same({}, h.version_rows(url))
+  end)
+
+  -- 9: the COPY of op.bulk_insert: the table is named
+  it("[postgresql] 9: a bulk_insert blocked at its COPY names the table", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {{id = "e2", message = "bulk", code = true,
+      up = 'op.bulk_insert("orders", {{id = 5}, {id = 6}})'}},
+      'ddl_lock_timeout = "100ms"\nlock_retries = 1\n')
+    local bc = admin(url)
+    bc:exec("BEGIN")
+    bc:exec("LOCK TABLE orders IN EXCLUSIVE MODE")      -- blocks writers, not readers
+    local status, _, err = h.luamig(dir, "upgrade")
+    bc:exec("ROLLBACK")
+    bc:close()
+    assert.equal(1, status, err)
+    assert.truthy(err:find('lock on "orders" (the table\'s, or a row\'s that another transaction holds) '
+      .. "not granted in 100ms, attempt 1 of 1: giving up", 1, true), err)
+    assert.is_nil(err:find("to the statement COPY", 1, true), err)
+    assert.same({{n = "2"}}, h.query(url, "SELECT count(*)::text AS n FROM orders"))
+  end)
 end)

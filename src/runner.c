@@ -249,8 +249,8 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
                  r->step_partial ? "this step" : "this transaction");
   } else if (first->attempt >= limit) {
     lm_err_set(e, LM_ERROR, "%s\n%s, attempt %d of %d: giving up (lock_retries = %d); each attempt "
-               "was rolled back. Another session holds a lock on the table (pg_locks and "
-               "pg_stat_activity say which); run again when it is done, or raise ddl_lock_timeout "
+               "was rolled back. Another session holds a lock the statement needs, on a table or on "
+               "rows (pg_locks and pg_stat_activity say which); run again when it is done, or raise ddl_lock_timeout "
                "or lock_retries", e->message, what, first->attempt, limit, limit);
   } else {
     long delay = lm_run_backoff_ms(sc->ddl_lock_timeout_ms, first->attempt);

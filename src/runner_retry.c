@@ -230,6 +230,8 @@ char *lm_run_locked_table(const char *sql) {
   } else if (is_kw(&a, "lock") || is_kw(&a, "truncate")) {
     skip_words(&p, (const char *const[]){"table", "only", NULL});
     found = 1;
+  } else if (is_kw(&a, "copy")) {                     /* COPY x (cols) FROM STDIN (bulk_insert) */
+    found = 1;
   } else if (is_kw(&a, "insert") || is_kw(&a, "delete")) {
     found = next_tok(&p, &b) && (is_kw(&b, "into") || is_kw(&b, "from"));
     if (found) skip_words(&p, only);
@@ -274,6 +276,12 @@ char *lm_run_lock_words(const char *sql, long lock_ms) {
       }
       lm_buf_release(&ref);
     }
+    struct tok first;                                 /* DML: a row lock, as likely */
+    const char *q = sql;
+    if (next_tok(&q, &first) && (is_kw(&first, "insert") || is_kw(&first, "update") ||
+                                 is_kw(&first, "delete") || is_kw(&first, "copy") ||
+                                 is_kw(&first, "merge")))
+      lm_buf_adds(&b, " (the table's, or a row's that another transaction holds)");
     lm_buf_adds(&b, " ");
   }
   int named = table != NULL;
