@@ -809,4 +809,72 @@ local gen = function() i = i + 1; if i <= 3 then return {id = i, name = "n" .. i
     assert.is_nil(err:find("to the statement COPY", 1, true), err)
     assert.same({{n = "2"}}, h.query(url, "SELECT count(*)::text AS n FROM orders"))
   end)
+
+  -- 10: option and value handling
+  it("10: the option's error says off (the CLI word), not false", function()
+    local dir = project("postgresql://u@localhost/x", {{id = "f1", up = "SELECT 1"}})
+    local status, _, err = h.luamig(dir, "upgrade --sql --ddl-lock-timeout bogus")
+    assert.equal(2, status, err)
+    assert.truthy(err:find("off to leave the database's own", 1, true), err)
+    assert.is_nil(err:find("false to leave", 1, true), err)
+    status = h.luamig(dir, "upgrade --sql --ddl-lock-timeout off")
+    assert.equal(0, status)
+  end)
+
+  it("10: lock_retries = 1.0 or 20/2 is a whole number; 1.5 is not", function()
+    for _, case in ipairs({{"1.0", 0}, {"20/2", 0}, {"1.5", 1}}) do
+      local dir = project("postgresql://u@localhost/x", {{id = "f1", up = "SELECT 1"}},
+        "lock_retries = " .. case[1] .. "\n")
+      local status, _, err = h.luamig(dir, "upgrade --sql")
+      assert.equal(case[2], status, case[1] .. ": " .. err)
+      if case[2] == 1 then assert.truthy(err:find("1.5 is not a whole number of attempts", 1, true), err) end
+    end
+  end)
+
+  it("10: luamig init's luamig.lua lists the lock settings, commented, with their defaults", function()
+    local dir = h.tmpdir()
+    local status, _, err = h.luamig(dir, "init migrations")
+    assert.equal(0, status, err)
+    local text = h.read_file(dir .. "/luamig.lua")
+    assert.truthy(text:find('\n%-%- ddl_lock_timeout = "2s"\n'), text)
+    assert.truthy(text:find("\n%-%- lock_retries = 10\n"), text)
+    assert.truthy(text:find("\n%-%- statement_timeout = false\n"), text)
+    assert.truthy(text:find("\n%-%- lock_timeout = 300\n"), text)
+    -- uncommented, each is a valid setting
+    h.write_file(dir .. "/luamig.lua", (text:gsub("\n%-%- (ddl_lock_timeout)", "\n%1")
+      :gsub("\n%-%- (lock_retries)", "\n%1"):gsub("\n%-%- (statement_timeout)", "\n%1")))
+    status, _, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    assert.is_nil(err:find("unknown setting", 1, true), err)
+  end)
+
+  it("10: a misspelled setting in a script's header is warned about, with the name meant", function()
+    local dir = project("postgresql://u@localhost/x", {{id = "f1", up = "SELECT 1",
+      extra = 'ddl_lock_timout = "30s"\nstatment_timeout = "1s"\nlocal_note = "not a setting"'}})
+    local status, _, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    assert.truthy(err:find("migrations/versions/f1.lua: 'ddl_lock_timout' is not a setting and is ignored; "
+      .. "did you mean 'ddl_lock_timeout'?", 1, true), err)
+    assert.truthy(err:find("'statment_timeout' is not a setting and is ignored; did you mean "
+      .. "'statement_timeout'?", 1, true), err)
+    assert.is_nil(err:find("local_note", 1, true), err)
+  end)
+
+  it("10: SQLite: the no-effect notice only when a step of the run, the project or the run sets one", function()
+    local url = h.fresh_sqlite()
+    local dir = project(url, {{id = "q1", message = "one", up = "CREATE TABLE t1 (id integer)",
+                               extra = 'ddl_lock_timeout = "1s"'},
+                              {id = "q2", down = "q1", message = "two", up = "CREATE TABLE t2 (id integer)"}})
+    local notice = "have no effect on SQLite"
+    local status, _, err = h.luamig(dir, "upgrade q1")
+    assert.equal(0, status, err)
+    assert.equal(1, count(err, notice), err)
+    status, _, err = h.luamig(dir, "upgrade")              -- q2 only: nothing set
+    assert.equal(0, status, err)
+    assert.is_nil(err:find(notice, 1, true), err)
+    assert.same({"q2"}, h.version_rows(url))
+    status, _, err = h.luamig(dir, "downgrade q1 --lock-retries 2")   -- by the run
+    assert.equal(0, status, err)
+    assert.equal(1, count(err, notice), err)
+  end)
 end)

@@ -307,13 +307,13 @@ long lm_run_backoff_ms(long lock_ms, int attempt) {
   double base = lock_ms > 0 ? lock_ms / 2.0 : 1000.0;
   double d = base;
   for (int i = 1; i < attempt && d < 60000.0; i++) d *= 2;
-  if (d > 60000.0) d = 60000.0;
   static uint64_t x;                                  /* xorshift: no global rand() state */
   if (x == 0) x = ((uint64_t)now_ms() * 6364136223846793005ULL) ^ (uint64_t)(uintptr_t)&x ^ 1;
   x ^= x << 13;
   x ^= x >> 7;
   x ^= x << 17;
   d *= 0.75 + 0.5 * ((double)(x >> 11) / 9007199254740992.0);   /* jitter: +-25% */
+  if (d > 60000.0) d = 60000.0;                       /* the cap, jitter included */
   return d < 1 ? 1 : (long)d;
 }
 

@@ -174,11 +174,38 @@ local function lock_timeouts(self, records, dialect, run, offline)
   local ok, res = pcall(lock_retry.resolve, records, self.settings, run,
     offline and (config.given[self.settings] or {}) or nil)
   if not ok then fail(tostring(res)) end
-  if dialect == "sqlite" and lock_retry.any_set(records, self.settings, run, config.defaults) then
-    self:_log("INFO", "ddl_lock_timeout, statement_timeout and lock_retries have no effect on "
-      .. "SQLite: a step waits for the database file up to lock_timeout (its busy timeout)")
+  -- a near miss of a setting in a script's header (ddl_lock_timout) would
+  -- be ignored silently: warn, with the name meant
+  local suggest = require "luamig.suggest"
+  for _, r in ipairs(records) do
+    local env = rawget(r, "env")
+    if type(env) == "table" then
+      for k, v in next, env do
+        if type(k) == "string" and type(v) ~= "function" and not lock_retry.timeouts[k]
+           and k ~= "lock_retries" then
+          local meant = suggest.closest(k, lock_retry.names, 2)
+          if meant then
+            self:_log("WARNING", ("%s: '%s' is not a setting and is ignored; did you mean '%s'?")
+              :format(r.path, k, meant))
+          end
+        end
+      end
+    end
+  end
+  -- SQLite: said once, when the project or the run sets one (here), or a
+  -- step of the run does (sqlite_note, from the migrate hook)
+  self._sqlite_noted = nil
+  if dialect == "sqlite" and lock_retry.any_set({}, self.settings, run, config.defaults) then
+    self:_sqlite_note()
   end
   return res
+end
+
+function Runner:_sqlite_note()
+  if self._sqlite_noted then return end
+  self._sqlite_noted = true
+  self:_log("INFO", "ddl_lock_timeout, statement_timeout and lock_retries have no effect on "
+    .. "SQLite: a step waits for the database file up to lock_timeout (its busy timeout)")
 end
 
 -- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
@@ -242,6 +269,10 @@ function Runner:_run(kind, opts)
         fn = fresh[direction]
       end
       called[record] = true
+      if dialect == "sqlite" and (record.ddl_lock_timeout ~= nil or record.statement_timeout ~= nil
+          or record.lock_retries ~= nil) then
+        self:_sqlite_note()
+      end
       if type(fn) ~= "function" then
         error(("%s: revision %s has no %s function"):format(record.path, record.revision, direction), 0)
       end

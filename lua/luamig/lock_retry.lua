@@ -58,6 +58,7 @@ end
 -- The attempts of lock_retries v, or nil and why.
 function M.retries(v)
   local n = v
+  if math.type(n) == "float" and n == math.floor(n) then n = math.tointeger(n) or n end  -- 1.0, 20/2
   if math.type(n) ~= "integer" or n < 1 or n > M.MAX_RETRIES then
     return nil, ("%s is not a whole number of attempts from 1 to %d (1: no retry)"):format(
       type(v) == "string" and ("%q"):format(v) or tostring(v), M.MAX_RETRIES)
