@@ -403,6 +403,17 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       return LM_ERROR;
     }
     if (record_step(r, before, s, ms, e) != LM_OK) {
+      if (transactional && r->conn && !s->stamp && s->rev >= 0 && lm_run_lock_not_granted(e)) {
+        /* the version row's lock (another session holds it): in the
+         * step's transaction, so retried like the step's own statements */
+        int again = lock_retry(r, plan, s, transactional, &first, i, e);
+        if (again < 0) return LM_ERROR;
+        if (again) {
+          i = first.step - 1;
+          before = first.before;
+          continue;
+        }
+      }
       tx_rollback(r);
       const char *why = transactional ? lm_run_lost_reason(r) : NULL;
       if (why) lm_run_explain_lost(r, s, why, 0, committed, e);
