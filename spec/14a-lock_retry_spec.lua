@@ -900,4 +900,26 @@ local gen = function() i = i + 1; if i <= 3 then return {id = i, name = "n" .. i
     assert.same({"a1"}, h.version_rows(url))
     assert.same({"id", "note"}, columns(url, "orders"))
   end)
+
+  -- 9: a statement_timeout that ends a lock wait before ddl_lock_timeout
+  it("[postgresql] 9: a statement_timeout not above ddl_lock_timeout: the failure says why it was not retried", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {A0, ADD_NOTE}, 'ddl_lock_timeout = "1s"\nstatement_timeout = "150ms"\nlock_retries = 5\n')
+    local release = hold_lock(url)
+    local status, _, err = h.luamig(dir, "upgrade")
+    release()
+    assert.equal(1, status, err)
+    assert.truthy(err:find("canceling statement due to statement timeout", 1, true), err)
+    assert.truthy(err:find("statement_timeout is not above ddl_lock_timeout: if the statement was waiting "
+      .. "for a lock, the statement timeout ended the wait first, and that is not retried", 1, true), err)
+    assert.is_nil(err:find("attempt 1", 1, true), err)
+    -- above it: no such note
+    _, url = h.fresh_pg()
+    dir = project(url, {{id = "a2", message = "slow", up = "SELECT pg_sleep(0.5)"}},
+      'ddl_lock_timeout = "100ms"\nstatement_timeout = "200ms"\n')
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status, err)
+    assert.is_nil(err:find("is not above ddl_lock_timeout", 1, true), err)
+  end)
 end)

@@ -383,6 +383,16 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
         continue;
       }
     }
+    if (body != LM_OK && strcmp(e->sqlstate, "57014") == 0 && !s->stamp && s->rev >= 0) {
+      const struct lm_run_script *sc = &r->scripts[s->rev];
+      long lock_ms = transactional && !r->tx_has_block ? sc->ddl_lock_timeout_ms : sc->own_lock_timeout_ms;
+      long st_ms = transactional ? sc->statement_timeout_ms : sc->own_statement_timeout_ms;
+      if (st_ms > 0 && (lock_ms <= 0 || st_ms <= lock_ms))  /* it may have ended a lock wait */
+        lm_err_set(e, LM_ERROR, "%s\nstatement_timeout is not above ddl_lock_timeout: if the "
+                   "statement was waiting for a lock, the statement timeout ended the wait first, "
+                   "and that is not retried; set statement_timeout above ddl_lock_timeout for "
+                   "lock waits to be retried", e->message);
+    }
     if (body != LM_OK) {
       tx_rollback(r);
       lm_run_explain_failure(r, s, transactional, committed, e);
