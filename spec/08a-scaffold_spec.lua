@@ -94,7 +94,11 @@ describe("scaffold.init", function()
     f()
     assert.same({script_location = dir .. "/db", url = "sqlite:luamig.db",
                  version_table = "luamig_version", file_template = "%(rev)s_%(slug)s",
-                 target_schema = "schema.lua", transaction_per_migration = true}, all)
+                 target_schema = "schema.lua", transaction_per_migration = true,
+                 -- issue 17's lock settings (attack 17B 10); statement_timeout
+                 -- false is its default, not set
+                 lock_timeout = 300, ddl_lock_timeout = "2s", statement_timeout = false,
+                 lock_retries = 10}, all)
   end)
 
   it("writes the url given, and a directory name with quotes, as literals that load back", function()

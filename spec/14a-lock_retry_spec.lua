@@ -318,10 +318,12 @@ echo "$rc $t0 $t1"]]):format(h.shell_quote(dir), h.shell_quote(h.bin)))
   it("a step whose op.autocommit_block committed part of it is not retried, and says so", function()
     local _, url = h.fresh_pg()
     setup_orders(url)
-    local rev = {id = "p1", message = "partial", code = true, up = [[
+    -- the timeout in the script's header: after a block the project's
+    -- does not apply (attack B 5)
+    local rev = {id = "p1", message = "partial", code = true, extra = 'ddl_lock_timeout = "200ms"', up = [[
   op.autocommit_block(function() op.execute("CREATE TABLE early (id integer)") end)
   op.add_column("orders", {"note", "text"})]]}
-    local dir = project(url, {rev}, 'ddl_lock_timeout = "200ms"\nlock_retries = 5\n')
+    local dir = project(url, {rev}, 'lock_retries = 5\n')
     blocker(url, 30)
     local status, _, err = h.luamig(dir, "upgrade")
     end_sessions(url)
@@ -350,7 +352,10 @@ describe("--sql", function()
       return out:match("%-%- Running upgrade [^\n]*%-> " .. id .. "\n(.-)%-%- Running") or
              out:match("%-%- Running upgrade [^\n]*%-> " .. id .. "\n(.*)$")
     end
-    assert.truthy(step("r1"):find("SET LOCAL lock_timeout = '2s';\n\nSET LOCAL statement_timeout = '1min';\n\nCREATE TABLE t1", 1, true), out)
+    -- the default ddl_lock_timeout is not written offline (attack B 7):
+    -- only the project's, the script's and the run's values
+    assert.truthy(step("r1"):find("\n\nSET LOCAL statement_timeout = '1min';\n\nCREATE TABLE t1", 1, true), out)
+    assert.is_nil(step("r1"):find("SET LOCAL lock_timeout", 1, true), out)
     assert.truthy(step("r2"):find("SET LOCAL lock_timeout = '5s';", 1, true), out)
     assert.is_nil(step("r3"):find("lock_timeout", 1, true), out)
     assert.truthy(step("r3"):find("SET LOCAL statement_timeout = '1min';", 1, true), out)
@@ -360,12 +365,14 @@ describe("--sql", function()
     assert.truthy(step("r5"):find("SET lock_timeout = '1s';\n\nCREATE TABLE t5 (id integer);\n\n"
       .. "RESET lock_timeout;\n\n", 1, true), out)
     assert.is_nil(step("r5"):find("statement_timeout", 1, true), out)
-    assert.truthy(out:find("BEGIN;\n\n%-%- Running upgrade  %-> r1\n\nSET LOCAL"), out)
+    assert.truthy(out:find("BEGIN;\n\n%-%- Running upgrade  %-> r1\n\n%-%- A statement that runs into "
+      .. "the lock_timeout or statement_timeout set below fails.-step%.\n\nSET LOCAL"), out)
 
     -- downgrade too, with its own option
     status, out, err = h.luamig(dir, "downgrade r2:r1 --sql --ddl-lock-timeout 3s")
     assert.equal(0, status, err)
-    assert.truthy(out:find("BEGIN;\n\n%-%- Running downgrade r2 %-> r1\n\nSET LOCAL lock_timeout = '3s';\n\n"
+    assert.truthy(out:find("BEGIN;\n\n%-%- Running downgrade r2 %-> r1\n\n%-%- A statement.-step%.\n\n"
+      .. "SET LOCAL lock_timeout = '3s';\n\n"
       .. "SET LOCAL statement_timeout = '1min';"), out)
 
     status, out, err = h.luamig(dir, "upgrade --sql --ddl-lock-timeout 750ms --statement-timeout 0")
@@ -547,7 +554,9 @@ describe("the table named in the retry message", function()
     }
     for i, case in ipairs(cases) do
       local dir = project(url, {{id = "k" .. i, message = "k", code = true, up = case[1]}},
-        'ddl_lock_timeout = "50ms"\nlock_retries = 1\n')
+        -- lint_on_upgrade off: the lint's table-size read (SELECT count(*))
+        -- waits, without a limit, behind the ACCESS EXCLUSIVE below
+        'ddl_lock_timeout = "50ms"\nlock_retries = 1\nlint_on_upgrade = "off"\n')
       -- ACCESS EXCLUSIVE blocks even the CREATE INDEX's SHARE lock
       local bc = admin(url)
       bc:exec([[BEGIN; LOCK TABLE orders, app."We""ird Orders" IN ACCESS EXCLUSIVE MODE]])
@@ -557,5 +566,360 @@ describe("the table named in the retry message", function()
       assert.equal(1, status, err)
       assert.truthy(err:find(case[2] .. " not granted in 50ms, attempt 1 of 1: giving up", 1, true), err)
     end
+  end)
+end)
+
+-- /work/wt/ATTACK17B.md: an outside attack on the lock timeouts and retries.
+describe("outside attack B", function()
+  -- 1: a retried step ran upgrade(op) again in the same Lua state, so what
+  -- the script's top level built carried over from the rolled-back attempt
+  -- (rows inserted twice; an exhausted iterator inserting nothing while
+  -- the revision was recorded). Each attempt now runs the script afresh.
+  local TOP = {
+    rows = {[[
+local rows = {}
+local function add(name) rows[#rows + 1] = {id = #rows + 1, name = name} end]],
+      [[add("FR"); add("DE")
+  op.bulk_insert("seed", rows)]], {{id = "1", name = "FR"}, {id = "2", name = "DE"}}},
+    iterator = {[[
+local i = 0
+local gen = function() i = i + 1; if i <= 3 then return {id = i, name = "n" .. i} end end]],
+      [[op.bulk_insert("seed", gen)]],
+      {{id = "1", name = "n1"}, {id = "2", name = "n2"}, {id = "3", name = "n3"}}},
+  }
+  for _, kind in ipairs({"rows", "iterator"}) do
+    for _, per_step in ipairs({true, false}) do
+      it(("[postgresql] 1: a retry reruns the script afresh: top-level %s, transaction_per_migration = %s")
+          :format(kind, tostring(per_step)), function()
+        local _, url = h.fresh_pg()
+        setup_orders(url)
+        local c = admin(url)
+        c:exec("CREATE TABLE seed (id integer, name text)")
+        c:close()
+        local top, call, want = TOP[kind][1], TOP[kind][2], TOP[kind][3]
+        -- one transaction for the run: the seed in the step before the
+        -- blocked one (it runs again too); else both in the blocked step
+        local revs = per_step
+          and {{id = "a1", message = "seed", code = true, extra = top,
+                up = call .. '\n  op.add_column("orders", {"c", "integer"})'}}
+          or {{id = "a0", message = "seed", code = true, extra = top, up = call},
+              {id = "a1", down = "a0", message = "add c", code = true,
+               up = 'op.add_column("orders", {"c", "integer"})'}}
+        local dir = project(url, revs, ('ddl_lock_timeout = "200ms"\nlock_retries = 20\n'
+          .. 'transaction_per_migration = %s\n'):format(tostring(per_step)))
+        local release = hold_lock(url)
+        local bg = luamig_bg(dir, "upgrade")
+        local retried = bg.wait_for("attempt 2 of 20, next in")
+        release()
+        local status, err = bg.finish()
+        assert.is_true(retried, err)
+        assert.equal(0, status, err)
+        assert.same({"a1"}, h.version_rows(url))
+        assert.same(want, h.query(url, "SELECT id::text AS id, name FROM seed ORDER BY id"))
+        assert.same({"id", "c"}, columns(url, "orders"))
+      end)
+    end
+  end
+
+  -- 2: with one transaction for the run, a step's SET LOCAL stayed in
+  -- force for the later steps, which set none of their own.
+  local R3 = {id = "r3", message = "header", code = true, extra = 'statement_timeout = "1s"',
+              up = 'op.add_column("orders", {"n3", "integer"})'}
+  local R4 = {id = "r4", down = "r3", message = "plain", code = true, extra = "ddl_lock_timeout = false",
+              up = 'op.execute("SELECT pg_sleep(1.3)")'}
+
+  it("[postgresql] 2: transaction_per_migration = false: a later step gets none of an earlier step's timeouts", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {R3, R4}, "transaction_per_migration = false\n")
+    local status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status, err)
+    assert.same({"r4"}, h.version_rows(url))
+    assert.same({"id", "n3"}, columns(url, "orders"))
+  end)
+
+  it("2: --sql: a step that sets none restores each value SET LOCAL before it in the transaction", function()
+    local dir = project("postgresql://u@localhost/x", {R3, R4},
+      'transaction_per_migration = false\nddl_lock_timeout = "2s"\n')
+    local status, out, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    local r3 = out:match("Running upgrade  %-> r3.-Running upgrade") or ""
+    local r4 = out:match("Running upgrade r3 %-> r4.*") or ""
+    assert.truthy(r3:find("SET LOCAL lock_timeout = '2s';", 1, true), out)
+    assert.truthy(r3:find("SET LOCAL statement_timeout = '1s';", 1, true), out)
+    assert.truthy(r4:find("SET LOCAL lock_timeout TO DEFAULT;\n\nSET LOCAL statement_timeout TO DEFAULT;", 1, true), out)
+    assert.is_nil(r4:find("_timeout = '", 1, true), out)
+    -- with a transaction per step, nothing to restore: no DEFAULT written
+    dir = project("postgresql://u@localhost/x", {R3, R4})
+    status, out = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status)
+    assert.is_nil(out:find("TO DEFAULT", 1, true), out)
+  end)
+
+  -- 3: with one transaction for the run, a failure after an earlier
+  -- step's op.autocommit_block said "Nothing of this run is committed".
+  it("[postgresql] 3: a failure after an earlier step's op.autocommit_block says what is committed", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {
+      {id = "b1", message = "acb", code = true, up = [[op.add_column("orders", {"n6", "integer"})
+  op.autocommit_block(function()
+    op.create_index("ix_orders_id", "orders", {"id"}, {postgresql_concurrently = true})
+  end)
+  op.add_column("orders", {"n6b", "integer"})]]},
+      {id = "b2", down = "b1", message = "after acb", up = "SELEC 1"},
+    }, "transaction_per_migration = false\n")
+    local status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status, err)
+    assert.is_nil(err:find("Nothing of this run is committed", 1, true), err)
+    assert.truthy(err:find("Part of this run is committed: upgrade b1 (acb) used op.autocommit_block, "
+      .. "which committed the run's transaction (transaction_per_migration = false)", 1, true), err)
+    assert.truthy(err:find("the version table still says base. Check the database, then either undo "
+      .. "that part of upgrade b1 (acb) by hand and run again, or finish it by hand, `luamig stamp b1`, "
+      .. "and run again.", 1, true), err)
+    assert.same({}, h.version_rows(url))
+    assert.same({"id", "n6"}, columns(url, "orders"))
+    assert.same({{n = "1"}}, h.query(url, "SELECT count(*)::text AS n FROM pg_indexes WHERE indexname = 'ix_orders_id'"))
+  end)
+
+  -- 5: after an op.autocommit_block committed part of a step, the project's
+  -- 2 s default turned a wait (that used to succeed) into a half-applied,
+  -- unretryable step. There only the script's own ddl_lock_timeout applies.
+  local ACB = {id = "c1", message = "acb", code = true, up = [[op.execute("CREATE TABLE t9 (id integer)")
+  op.autocommit_block(function() op.execute("SELECT 1") end)
+  op.add_column("orders", {"n6", "integer"})]]}
+
+  it("[postgresql] 5: after a step's op.autocommit_block the project's ddl_lock_timeout does not apply: the step waits and completes", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {ACB}, 'ddl_lock_timeout = "200ms"\n')
+    local release = hold_lock(url)
+    local bg = luamig_bg(dir, "upgrade --ddl-lock-timeout 100ms")
+    local blocked = bg.wait_for("ran outside a transaction (op.autocommit_block)")
+    os.execute("sleep 0.7")                             -- well past both timeouts
+    release()
+    local status, err = bg.finish()
+    assert.is_true(blocked, err)
+    assert.equal(0, status, err)
+    assert.is_nil(err:find("not granted", 1, true), err)
+    assert.same({"c1"}, h.version_rows(url))
+    assert.same({"id", "n6"}, columns(url, "orders"))
+  end)
+
+  it("[postgresql] 5: the script header's own ddl_lock_timeout still applies after the block (not retried, says so)", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local rev = setmetatable({extra = 'ddl_lock_timeout = "150ms"'}, {__index = ACB})
+    local dir = project(url, {rev}, 'ddl_lock_timeout = "10s"\n')
+    local release = hold_lock(url)
+    local status, _, err = h.luamig(dir, "upgrade")
+    release()
+    assert.equal(1, status, err)
+    assert.truthy(err:find('lock on "orders" not granted in 150ms; not retried: an op.autocommit_block '
+      .. "committed part of this step", 1, true), err)
+    assert.same({}, h.version_rows(url))
+  end)
+
+  it("5: --sql: no project or run lock_timeout after a block's BEGIN; the script's own, if any", function()
+    local dir = project("postgresql://u@localhost/x", {ACB}, 'ddl_lock_timeout = "3s"\n')
+    local status, out, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    local after = out:match("SELECT 1;.-BEGIN;(.*)") or ""
+    assert.truthy(after:find('ALTER TABLE "orders" ADD COLUMN "n6" integer;', 1, true), out)
+    assert.is_nil(after:find("lock_timeout", 1, true), out)
+    assert.equal(1, count(out, "SET LOCAL lock_timeout = '3s';"), out)
+  end)
+
+  -- 7: --sql wrote the default 2 s lock timeout into every transaction,
+  -- which nothing retries offline (psql -f went on after a failed step).
+  it("7: --sql writes no default ddl_lock_timeout; an explicit one (project, script, run) with a note on ON_ERROR_STOP, once", function()
+    local revs = {{id = "d1", message = "one", up = "CREATE TABLE t1 (id integer)"},
+                  {id = "d2", down = "d1", message = "two", up = "CREATE TABLE t2 (id integer)"}}
+    local note = "-- A statement that runs into the lock_timeout or statement_timeout set below fails, and\n"
+      .. "-- nothing retries it offline. Run this script so that an error stops it\n"
+      .. "-- (psql -v ON_ERROR_STOP=1 -f FILE): else psql goes on with the next step."
+    local dir = project("postgresql://u@localhost/x", revs)
+    local status, out, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    assert.is_nil(out:find("_timeout", 1, true), out)
+    assert.is_nil(out:find("ON_ERROR_STOP", 1, true), out)
+    -- set in the project (even to the default's value): written, the note once
+    dir = project("postgresql://u@localhost/x", revs, 'ddl_lock_timeout = "2s"\n')
+    status, out, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    assert.equal(2, count(out, "SET LOCAL lock_timeout = '2s';"), out)
+    assert.equal(1, count(out, "ON_ERROR_STOP"), out)
+    assert.truthy(out:find(note .. "\n\nSET LOCAL lock_timeout = '2s';", 1, true), out)
+    -- by the run, or a script's header
+    dir = project("postgresql://u@localhost/x", {revs[1], setmetatable({extra = 'ddl_lock_timeout = "4s"'},
+      {__index = revs[2]})})
+    status, out = h.luamig(dir, "upgrade d1 --sql")
+    assert.equal(0, status)
+    assert.is_nil(out:find("_timeout", 1, true), out)
+    status, out = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status)
+    assert.equal(1, count(out, "SET LOCAL lock_timeout = '4s';"), out)
+    assert.equal(1, count(out, "ON_ERROR_STOP"), out)
+    status, out = h.luamig(dir, "upgrade d1 --sql --ddl-lock-timeout 1s")
+    assert.equal(0, status)
+    assert.equal(1, count(out, "SET LOCAL lock_timeout = '1s';"), out)
+    -- online the default still applies (the retry is there)
+  end)
+
+  -- 6: lock_timeout also ends a row-lock wait (an UPDATE behind another
+  -- transaction's row): the message blamed a table lock nobody held.
+  it("[postgresql] 6: a row-lock wait that times out: the message does not claim a table lock", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {{id = "e1", message = "backfill", up = "UPDATE orders SET id = 10 WHERE id = 1"}},
+      'ddl_lock_timeout = "100ms"\nlock_retries = 2\n')
+    local bc = admin(url)
+    bc:exec("BEGIN")
+    bc:exec("UPDATE orders SET id = 11 WHERE id = 1")
+    -- the holder has no lock on the table that conflicts: ROW EXCLUSIVE only
+    assert.same({{mode = "RowExclusiveLock"}}, h.query(url, [[SELECT l.mode FROM pg_locks l JOIN pg_class t
+      ON t.oid = l.relation WHERE t.relname = 'orders' AND l.pid <> pg_backend_pid()]]))
+    local status, _, err = h.luamig(dir, "upgrade")
+    bc:exec("ROLLBACK")
+    bc:close()
+    assert.equal(1, status, err)
+    assert.truthy(err:find('lock on "orders" (the table\'s, or a row\'s that another transaction holds) '
+      .. "not granted in 100ms, attempt 2 of 2: giving up (lock_retries = 2)", 1, true), err)
+    assert.truthy(err:find("Another session holds a lock the statement needs, on a table or on rows", 1, true), err)
+    assert.is_nil(err:find("lock on the table", 1, true), err)
+    assert.same({}, h.version_rows(url))
+  end)
+
+  -- 9: the COPY of op.bulk_insert: the table is named
+  it("[postgresql] 9: a bulk_insert blocked at its COPY names the table", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {{id = "e2", message = "bulk", code = true,
+      up = 'op.bulk_insert("orders", {{id = 5}, {id = 6}})'}},
+      'ddl_lock_timeout = "100ms"\nlock_retries = 1\n')
+    local bc = admin(url)
+    bc:exec("BEGIN")
+    bc:exec("LOCK TABLE orders IN EXCLUSIVE MODE")      -- blocks writers, not readers
+    local status, _, err = h.luamig(dir, "upgrade")
+    bc:exec("ROLLBACK")
+    bc:close()
+    assert.equal(1, status, err)
+    assert.truthy(err:find('lock on "orders" (the table\'s, or a row\'s that another transaction holds) '
+      .. "not granted in 100ms, attempt 1 of 1: giving up", 1, true), err)
+    assert.is_nil(err:find("to the statement COPY", 1, true), err)
+    assert.same({{n = "2"}}, h.query(url, "SELECT count(*)::text AS n FROM orders"))
+  end)
+
+  -- 10: option and value handling
+  it("10: the option's error says off (the CLI word), not false", function()
+    local dir = project("postgresql://u@localhost/x", {{id = "f1", up = "SELECT 1"}})
+    local status, _, err = h.luamig(dir, "upgrade --sql --ddl-lock-timeout bogus")
+    assert.equal(2, status, err)
+    assert.truthy(err:find("off to leave the database's own", 1, true), err)
+    assert.is_nil(err:find("false to leave", 1, true), err)
+    status = h.luamig(dir, "upgrade --sql --ddl-lock-timeout off")
+    assert.equal(0, status)
+  end)
+
+  it("10: lock_retries = 1.0 or 20/2 is a whole number; 1.5 is not", function()
+    for _, case in ipairs({{"1.0", 0}, {"20/2", 0}, {"1.5", 1}}) do
+      local dir = project("postgresql://u@localhost/x", {{id = "f1", up = "SELECT 1"}},
+        "lock_retries = " .. case[1] .. "\n")
+      local status, _, err = h.luamig(dir, "upgrade --sql")
+      assert.equal(case[2], status, case[1] .. ": " .. err)
+      if case[2] == 1 then assert.truthy(err:find("1.5 is not a whole number of attempts", 1, true), err) end
+    end
+  end)
+
+  it("10: luamig init's luamig.lua lists the lock settings, commented, with their defaults", function()
+    local dir = h.tmpdir()
+    local status, _, err = h.luamig(dir, "init migrations")
+    assert.equal(0, status, err)
+    local text = h.read_file(dir .. "/luamig.lua")
+    assert.truthy(text:find('\n%-%- ddl_lock_timeout = "2s"\n'), text)
+    assert.truthy(text:find("\n%-%- lock_retries = 10\n"), text)
+    assert.truthy(text:find("\n%-%- statement_timeout = false\n"), text)
+    assert.truthy(text:find("\n%-%- lock_timeout = 300\n"), text)
+    -- uncommented, each is a valid setting
+    h.write_file(dir .. "/luamig.lua", (text:gsub("\n%-%- (ddl_lock_timeout)", "\n%1")
+      :gsub("\n%-%- (lock_retries)", "\n%1"):gsub("\n%-%- (statement_timeout)", "\n%1")))
+    status, _, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    assert.is_nil(err:find("unknown setting", 1, true), err)
+  end)
+
+  it("10: a misspelled setting in a script's header is warned about, with the name meant", function()
+    local dir = project("postgresql://u@localhost/x", {{id = "f1", up = "SELECT 1",
+      extra = 'ddl_lock_timout = "30s"\nstatment_timeout = "1s"\nlocal_note = "not a setting"'}})
+    local status, _, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    assert.truthy(err:find("migrations/versions/f1.lua: 'ddl_lock_timout' is not a setting and is ignored; "
+      .. "did you mean 'ddl_lock_timeout'?", 1, true), err)
+    assert.truthy(err:find("'statment_timeout' is not a setting and is ignored; did you mean "
+      .. "'statement_timeout'?", 1, true), err)
+    assert.is_nil(err:find("local_note", 1, true), err)
+  end)
+
+  it("10: SQLite: the no-effect notice only when a step of the run, the project or the run sets one", function()
+    local url = h.fresh_sqlite()
+    local dir = project(url, {{id = "q1", message = "one", up = "CREATE TABLE t1 (id integer)",
+                               extra = 'ddl_lock_timeout = "1s"'},
+                              {id = "q2", down = "q1", message = "two", up = "CREATE TABLE t2 (id integer)"}})
+    local notice = "have no effect on SQLite"
+    local status, _, err = h.luamig(dir, "upgrade q1")
+    assert.equal(0, status, err)
+    assert.equal(1, count(err, notice), err)
+    status, _, err = h.luamig(dir, "upgrade")              -- q2 only: nothing set
+    assert.equal(0, status, err)
+    assert.is_nil(err:find(notice, 1, true), err)
+    assert.same({"q2"}, h.version_rows(url))
+    status, _, err = h.luamig(dir, "downgrade q1 --lock-retries 2")   -- by the run
+    assert.equal(0, status, err)
+    assert.equal(1, count(err, notice), err)
+  end)
+
+  -- 8: a lock timeout on the step's version-table write was not retried
+  it("[postgresql] 8: the version row held by another session: the step is retried like its own statements, the table named", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {A0, ADD_NOTE}, 'ddl_lock_timeout = "200ms"\nlock_retries = 20\n')
+    local status, _, err = h.luamig(dir, "upgrade a0")
+    assert.equal(0, status, err)
+    local bc = admin(url)
+    bc:exec("BEGIN")
+    bc:query("SELECT * FROM luamig_version FOR UPDATE")
+    local bg = luamig_bg(dir, "upgrade")
+    local retried = bg.wait_for("attempt 2 of 20, next in")
+    bc:exec("ROLLBACK")
+    bc:close()
+    local status2, err2 = bg.finish()
+    assert.is_true(retried, err2)
+    assert.equal(0, status2, err2)
+    assert.truthy(err2:find('upgrade a1 (add note): lock on "luamig_version" (the table\'s, or a row\'s that '
+      .. "another transaction holds) not granted in 200ms, attempt 1 of 20", 1, true), err2)
+    assert.same({"a1"}, h.version_rows(url))
+    assert.same({"id", "note"}, columns(url, "orders"))
+  end)
+
+  -- 9: a statement_timeout that ends a lock wait before ddl_lock_timeout
+  it("[postgresql] 9: a statement_timeout not above ddl_lock_timeout: the failure says why it was not retried", function()
+    local _, url = h.fresh_pg()
+    setup_orders(url)
+    local dir = project(url, {A0, ADD_NOTE}, 'ddl_lock_timeout = "1s"\nstatement_timeout = "150ms"\nlock_retries = 5\n')
+    local release = hold_lock(url)
+    local status, _, err = h.luamig(dir, "upgrade")
+    release()
+    assert.equal(1, status, err)
+    assert.truthy(err:find("canceling statement due to statement timeout", 1, true), err)
+    assert.truthy(err:find("statement_timeout is not above ddl_lock_timeout: if the statement was waiting "
+      .. "for a lock, the statement timeout ended the wait first, and that is not retried", 1, true), err)
+    assert.is_nil(err:find("attempt 1", 1, true), err)
+    -- above it: no such note
+    _, url = h.fresh_pg()
+    dir = project(url, {{id = "a2", message = "slow", up = "SELECT pg_sleep(0.5)"}},
+      'ddl_lock_timeout = "100ms"\nstatement_timeout = "200ms"\n')
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status, err)
+    assert.is_nil(err:find("is not above ddl_lock_timeout", 1, true), err)
   end)
 end)

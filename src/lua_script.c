@@ -27,6 +27,10 @@
  *   has no upgrade function", "path: down_revision must be nil, a revision
  *   id or a list of revision ids", "Path doesn't exist: 'dir'. ...".
  *
+ * core.load_script(path) -> record
+ *   One script loaded again, fully, in a fresh environment (a retried
+ *   step's new attempt runs from it: no top-level state of the last one).
+ *
  * core.call_script(f, handler, ...) -> xpcall(f, handler, ...)
  *   How a step calls a script's upgrade or downgrade: os.exit is refused
  *   (an error at the caller's line) until f returns or raises, then the
@@ -184,6 +188,20 @@ static int core_load_scripts(lua_State *L) {
   return 1;
 }
 
+/* core.load_script(path) -> record: the script run again from its file in
+ * a fresh environment (reads fall through to the globals), as
+ * load_scripts' full load makes it: how a step retried after a lock
+ * timeout gets a first run's top-level state (lock_retry). */
+static int core_load_script(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct lm_err e = LM_ERR_INIT;
+  lua_createtable(L, 0, 1);                             /* env metatable: __index = _G */
+  lua_pushglobaltable(L);
+  lua_setfield(L, -2, "__index");
+  if (lm_script_load(L, path, -1, &e)) return lm_lua_raise(L, &e);
+  return 1;
+}
+
 /* core.call_script(f, handler, ...) -> xpcall(f, handler, ...) with
  * os.exit refused while f runs (lm_script_guard_on): how a step calls a
  * script's upgrade or downgrade. The host's os.exit is back on return. */
@@ -263,6 +281,7 @@ static int core_sha256(lua_State *L) {
 
 static const luaL_Reg script_functions[] = {
   {"load_scripts", core_load_scripts},
+  {"load_script", core_load_script},
   {"find_scripts", core_find_scripts},
   {"scan_header", core_scan_header},
   {"sha256", core_sha256},

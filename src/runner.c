@@ -30,6 +30,7 @@
 static int tx_begin(struct run *r, struct lm_err *e) {
   int rc = lm_sink_begin(&r->sink, e);
   if (rc == LM_OK) r->in_tx = 1;
+  r->tx_timeouts_set = 0;
   return rc;
 }
 
@@ -70,6 +71,7 @@ int lm_run_autocommit_begin(int *ended, struct lm_err *e) {
     }
     r->block_ended_tx = 1;
     r->tx_has_block = 1;                              /* a lock retry cannot undo it now */
+    if (r->tx_block_step == NULL) r->tx_block_step = r->step;
     *ended = 1;
     /* the SET LOCAL went with the transaction: the block runs with the
      * script's own timeouts only, a session SET taken back at its end */
@@ -229,7 +231,8 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
                       int transactional, struct tx_start *first, size_t i, struct lm_err *e) {
   const struct lm_run_script *sc = &r->scripts[s->rev];
   int limit = sc->lock_retries > 1 ? sc->lock_retries : 1;
-  int outside = !transactional || r->block_failed;    /* the statement ran outside a transaction */
+  /* outside a transaction, or after a block: the script's own timeout */
+  int outside = !transactional || r->block_failed || r->tx_has_block;
   char *what = lm_run_lock_words(e->sql, outside ? sc->own_lock_timeout_ms : sc->ddl_lock_timeout_ms);
   int rc = 0;
   if (r->conn == NULL) {
@@ -246,8 +249,8 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
                  r->step_partial ? "this step" : "this transaction");
   } else if (first->attempt >= limit) {
     lm_err_set(e, LM_ERROR, "%s\n%s, attempt %d of %d: giving up (lock_retries = %d); each attempt "
-               "was rolled back. Another session holds a lock on the table (pg_locks and "
-               "pg_stat_activity say which); run again when it is done, or raise ddl_lock_timeout "
+               "was rolled back. Another session holds a lock the statement needs, on a table or on "
+               "rows (pg_locks and pg_stat_activity say which); run again when it is done, or raise ddl_lock_timeout "
                "or lock_retries", e->message, what, first->attempt, limit, limit);
   } else {
     long delay = lm_run_backoff_ms(sc->ddl_lock_timeout_ms, first->attempt);
@@ -311,6 +314,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       first.step = i;
       first.before = before;
       r->tx_has_block = 0;
+      r->tx_block_step = NULL;
       if (r->purge) {                                 /* stamp --purge: the plan starts empty */
         r->purge = 0;
         if (lm_version_purge(&r->sink, r->o->version_table, e) != LM_OK) {
@@ -379,6 +383,16 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
         continue;
       }
     }
+    if (body != LM_OK && strcmp(e->sqlstate, "57014") == 0 && !s->stamp && s->rev >= 0) {
+      const struct lm_run_script *sc = &r->scripts[s->rev];
+      long lock_ms = transactional && !r->tx_has_block ? sc->ddl_lock_timeout_ms : sc->own_lock_timeout_ms;
+      long st_ms = transactional ? sc->statement_timeout_ms : sc->own_statement_timeout_ms;
+      if (st_ms > 0 && (lock_ms <= 0 || st_ms <= lock_ms))  /* it may have ended a lock wait */
+        lm_err_set(e, LM_ERROR, "%s\nstatement_timeout is not above ddl_lock_timeout: if the "
+                   "statement was waiting for a lock, the statement timeout ended the wait first, "
+                   "and that is not retried; set statement_timeout above ddl_lock_timeout for "
+                   "lock waits to be retried", e->message);
+    }
     if (body != LM_OK) {
       tx_rollback(r);
       lm_run_explain_failure(r, s, transactional, committed, e);
@@ -399,6 +413,17 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       return LM_ERROR;
     }
     if (record_step(r, before, s, ms, e) != LM_OK) {
+      if (transactional && r->conn && !s->stamp && s->rev >= 0 && lm_run_lock_not_granted(e)) {
+        /* the version row's lock (another session holds it): in the
+         * step's transaction, so retried like the step's own statements */
+        int again = lock_retry(r, plan, s, transactional, &first, i, e);
+        if (again < 0) return LM_ERROR;
+        if (again) {
+          i = first.step - 1;
+          before = first.before;
+          continue;
+        }
+      }
       tx_rollback(r);
       const char *why = transactional ? lm_run_lost_reason(r) : NULL;
       if (why) lm_run_explain_lost(r, s, why, 0, committed, e);

@@ -282,7 +282,21 @@ void lm_run_say_where(struct run *r, struct lm_err *e) {
   size_t n = r->steps_committed, rolled = r->steps_done - n;
   char *rolled_text = rolled == 1 ? lm_strdup("the step")   /* or "the 3 steps" */
                                   : lm_asprintf("the %zu steps", rolled);
-  if (n == 0 && rolled == 0)
+  const struct lm_step *bs = r->tx_block_step;
+  if (r->tx_has_block && bs != NULL && bs != r->step) {
+    /* one transaction for the run, and an earlier step's op.autocommit_block
+     * committed it: that step is half applied, not rolled back */
+    char *blabel = lm_run_step_label(r, bs), *done = stamp_args(r, bs);
+    lm_buf_printf(&b, "Part of this run is committed: %s used op.autocommit_block, which committed "
+                  "the run's transaction (transaction_per_migration = false), so the steps before "
+                  "it, what it did before the block and the block's statements stay applied; what "
+                  "ran after the block, and the steps after it, rolled back, and ", blabel);
+    say_rows(r, &b, r->committed);
+    lm_buf_printf(&b, ". Check the database, then either undo that part of %s by hand and run "
+                  "again, or finish it by hand, `luamig stamp %s`, and run again.", blabel, done);
+    free(blabel);
+    free(done);
+  } else if (n == 0 && rolled == 0)
     lm_buf_printf(&b, "Nothing of this run is committed: the database is at %s%s, as before the run.",
                   at, note);
   else if (n == 0)

@@ -48,6 +48,9 @@ struct run {
   int step_partial;                   /* part of the step is committed by a block */
   int block_failed;                   /* the step failed inside the block */
   int tx_has_block;                   /* a block committed part of the open transaction */
+  const struct lm_step *tx_block_step; /* the step whose block committed the open transaction */
+  int timeout_note;                   /* --sql: the note on timeouts offline is written */
+  int tx_timeouts_set;                /* SET LOCAL sent in the open transaction: bit 0 lock_timeout, bit 1 statement_timeout */
 };
 
 /* The id of revision rev (an index into the graph). */

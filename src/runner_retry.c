@@ -46,14 +46,36 @@ int lm_run_set_timeouts(struct run *r, const struct lm_step *s, int local, struc
   const struct lm_run_script *sc = script_of(r, s);
   if (sc == NULL || !is_postgresql(r)) return LM_OK;
   const char *names[2] = {"lock_timeout", "statement_timeout"};
-  long values[2] = {local ? sc->ddl_lock_timeout_ms : sc->own_lock_timeout_ms,
+  /* After an op.autocommit_block committed part of the transaction no
+   * retry can redo it: a lock wait there runs under the script's own
+   * ddl_lock_timeout only, as outside a transaction (a project or run
+   * default would turn a wait into a half-applied step). */
+  int own_lock = !local || r->tx_has_block;
+  long values[2] = {own_lock ? sc->own_lock_timeout_ms : sc->ddl_lock_timeout_ms,
                     local ? sc->statement_timeout_ms : sc->own_statement_timeout_ms};
   for (int i = 0; i < 2; i++) {
-    if (values[i] < 0) continue;
     char v[32], sql[96];
+    if (values[i] < 0) {
+      /* With one transaction for several steps (transaction_per_migration
+       * = false) an earlier step's SET LOCAL would still be in force: a
+       * step that sets none gets the value the transaction began with. */
+      if (!local || !(r->tx_timeouts_set & (1 << i))) continue;
+      snprintf(sql, sizeof sql, "SET LOCAL %s TO DEFAULT", names[i]);
+      if (lm_sink_exec(&r->sink, sql, 0, NULL, NULL, e) != LM_OK) return LM_ERROR;
+      r->tx_timeouts_set &= ~(1 << i);
+      continue;
+    }
+    if (r->conn == NULL && !r->timeout_note) {
+      r->timeout_note = 1;
+      r->h->emit(r->h->ctx, "-- A statement that runs into the lock_timeout or statement_timeout set "
+                 "below fails, and\n-- nothing retries it offline. Run this script so that an error "
+                 "stops it\n-- (psql -v ON_ERROR_STOP=1 -f FILE): else psql goes on with the next "
+                 "step.");
+    }
     lm_run_format_ms(values[i], v, sizeof v);
     snprintf(sql, sizeof sql, "SET %s%s = '%s'", local ? "LOCAL " : "", names[i], v);
     if (lm_sink_exec(&r->sink, sql, 0, NULL, NULL, e) != LM_OK) return LM_ERROR;
+    if (local) r->tx_timeouts_set |= 1 << i;
   }
   return LM_OK;
 }
@@ -208,6 +230,8 @@ char *lm_run_locked_table(const char *sql) {
   } else if (is_kw(&a, "lock") || is_kw(&a, "truncate")) {
     skip_words(&p, (const char *const[]){"table", "only", NULL});
     found = 1;
+  } else if (is_kw(&a, "copy")) {                     /* COPY x (cols) FROM STDIN (bulk_insert) */
+    found = 1;
   } else if (is_kw(&a, "insert") || is_kw(&a, "delete")) {
     found = next_tok(&p, &b) && (is_kw(&b, "into") || is_kw(&b, "from"));
     if (found) skip_words(&p, only);
@@ -252,6 +276,12 @@ char *lm_run_lock_words(const char *sql, long lock_ms) {
       }
       lm_buf_release(&ref);
     }
+    struct tok first;                                 /* DML: a row lock, as likely */
+    const char *q = sql;
+    if (next_tok(&q, &first) && (is_kw(&first, "insert") || is_kw(&first, "update") ||
+                                 is_kw(&first, "delete") || is_kw(&first, "copy") ||
+                                 is_kw(&first, "merge")))
+      lm_buf_adds(&b, " (the table's, or a row's that another transaction holds)");
     lm_buf_adds(&b, " ");
   }
   int named = table != NULL;
@@ -277,13 +307,13 @@ long lm_run_backoff_ms(long lock_ms, int attempt) {
   double base = lock_ms > 0 ? lock_ms / 2.0 : 1000.0;
   double d = base;
   for (int i = 1; i < attempt && d < 60000.0; i++) d *= 2;
-  if (d > 60000.0) d = 60000.0;
   static uint64_t x;                                  /* xorshift: no global rand() state */
   if (x == 0) x = ((uint64_t)now_ms() * 6364136223846793005ULL) ^ (uint64_t)(uintptr_t)&x ^ 1;
   x ^= x << 13;
   x ^= x >> 7;
   x ^= x << 17;
   d *= 0.75 + 0.5 * ((double)(x >> 11) / 9007199254740992.0);   /* jitter: +-25% */
+  if (d > 60000.0) d = 60000.0;                       /* the cap, jitter included */
   return d < 1 ? 1 : (long)d;
 }
 

@@ -224,7 +224,13 @@ function M.complete(settings, base_dir)
   local locations = {}
   for i, dir in ipairs(s.version_locations or {}) do locations[i] = M.join(base_dir, dir) end
   s.version_locations = locations
+  local given = {}
+  for k in pairs(settings) do given[k] = true end
+  M.given[s] = given
   return s
 end
+
+-- For a completed settings table, the names set in it (not defaults).
+M.given = setmetatable({}, {__mode = "k"})
 
 return M

@@ -169,15 +169,43 @@ end
 -- Each revision's lock and statement timeouts and lock retries (core.run's
 -- opts.timeouts), every script's values checked first (a bad one fails
 -- before anything is sent); on SQLite, a word that they do nothing there.
-local function lock_timeouts(self, records, dialect, run)
+local function lock_timeouts(self, records, dialect, run, offline)
   local lock_retry = require "luamig.lock_retry"
-  local ok, res = pcall(lock_retry.resolve, records, self.settings, run)
+  local ok, res = pcall(lock_retry.resolve, records, self.settings, run,
+    offline and (config.given[self.settings] or {}) or nil)
   if not ok then fail(tostring(res)) end
-  if dialect == "sqlite" and lock_retry.any_set(records, self.settings, run, config.defaults) then
-    self:_log("INFO", "ddl_lock_timeout, statement_timeout and lock_retries have no effect on "
-      .. "SQLite: a step waits for the database file up to lock_timeout (its busy timeout)")
+  -- a near miss of a setting in a script's header (ddl_lock_timout) would
+  -- be ignored silently: warn, with the name meant
+  local suggest = require "luamig.suggest"
+  for _, r in ipairs(records) do
+    local env = rawget(r, "env")
+    if type(env) == "table" then
+      for k, v in next, env do
+        if type(k) == "string" and type(v) ~= "function" and not lock_retry.timeouts[k]
+           and k ~= "lock_retries" then
+          local meant = suggest.closest(k, lock_retry.names, 2)
+          if meant then
+            self:_log("WARNING", ("%s: '%s' is not a setting and is ignored; did you mean '%s'?")
+              :format(r.path, k, meant))
+          end
+        end
+      end
+    end
+  end
+  -- SQLite: said once, when the project or the run sets one (here), or a
+  -- step of the run does (sqlite_note, from the migrate hook)
+  self._sqlite_noted = nil
+  if dialect == "sqlite" and lock_retry.any_set({}, self.settings, run, config.defaults) then
+    self:_sqlite_note()
   end
   return res
+end
+
+function Runner:_sqlite_note()
+  if self._sqlite_noted then return end
+  self._sqlite_noted = true
+  self:_log("INFO", "ddl_lock_timeout, statement_timeout and lock_retries have no effect on "
+    .. "SQLite: a step waits for the database file up to lock_timeout (its busy timeout)")
 end
 
 -- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
@@ -215,8 +243,9 @@ function Runner:_run(kind, opts)
     self:_log("INFO", ("No revisions in %s/versions: nothing to do (luamig revision -m MSG "
       .. "makes one)"):format(s.script_location))
   end
-  local timeouts = not opts.plan and lock_timeouts(self, records, dialect, opts.run_settings) or nil
+  local timeouts = not opts.plan and lock_timeouts(self, records, dialect, opts.run_settings, offline) or nil
   local op
+  local called = {}                                   -- records whose step ran in this run
   local ok, steps = pcall(core.run, conn, graph, records, {
     kind = kind, target = opts.target, targets = opts.targets, purge = opts.purge,
     version_table = s.version_table, transaction_per_migration = s.transaction_per_migration,
@@ -226,6 +255,24 @@ function Runner:_run(kind, opts)
     emit = emit,
     migrate = function(record, direction)
       local fn = record[direction]
+      -- A second call of a step in this run is a lock retry (or a run
+      -- again after another run moved the rows): the script runs again
+      -- from its file in a fresh environment, so nothing its top level
+      -- built (a list, a counter, an iterator) carries over from the
+      -- attempt that was rolled back.
+      if called[record] then
+        local fresh = core.load_script(record.path)
+        if fresh.checksum ~= record.checksum then
+          error(("%s: the file changed during the run (its checksum differs from when the run "
+            .. "loaded it), so this attempt is not run again: run luamig again"):format(record.path), 0)
+        end
+        fn = fresh[direction]
+      end
+      called[record] = true
+      if dialect == "sqlite" and (record.ddl_lock_timeout ~= nil or record.statement_timeout ~= nil
+          or record.lock_retries ~= nil) then
+        self:_sqlite_note()
+      end
       if type(fn) ~= "function" then
         error(("%s: revision %s has no %s function"):format(record.path, record.revision, direction), 0)
       end

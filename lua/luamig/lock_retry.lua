@@ -58,6 +58,7 @@ end
 -- The attempts of lock_retries v, or nil and why.
 function M.retries(v)
   local n = v
+  if math.type(n) == "float" and n == math.floor(n) then n = math.tointeger(n) or n end  -- 1.0, 20/2
   if math.type(n) ~= "integer" or n < 1 or n > M.MAX_RETRIES then
     return nil, ("%s is not a whole number of attempts from 1 to %d (1: no retry)"):format(
       type(v) == "string" and ("%q"):format(v) or tostring(v), M.MAX_RETRIES)
@@ -89,7 +90,10 @@ end
 -- as core.run's opts.timeouts wants them. project: the completed settings;
 -- run: the per-run overrides (may be nil or partial). Raises, naming the
 -- script, on a bad value in a script; the others are checked earlier.
-function M.resolve(records, project, run)
+-- given: when set (offline), the names the project's luamig.lua sets: a
+-- ddl_lock_timeout left at its default is then not sent (nothing retries
+-- it in an --sql script).
+function M.resolve(records, project, run, given)
   run = run or {}
   M.check(run, "run option")
   local out = {}
@@ -98,6 +102,7 @@ function M.resolve(records, project, run)
     local function pick(name)
       if run[name] ~= nil then return run[name] end
       if r[name] ~= nil then return r[name] end
+      if given and name == "ddl_lock_timeout" and not given[name] then return nil end
       return project[name]
     end
     out[i] = {

@@ -55,7 +55,11 @@ local function timeout_values(c)
     if o.key == "lock_retries" and v and v:match("^%d+$") then v = math.tointeger(tonumber(v)) or v end
     if v ~= nil then
       local why = lock_retry.why_not(o.key, v)
-      if why then common.usage_error(c.command, "%s: %s", o[2], (why:gsub("^[%w_]+: ", ""))) end
+      -- the option's word for "send nothing" is off (luamig.lua's: false)
+      if why then
+        why = why:gsub("^[%w_]+: ", ""):gsub("false to leave", "off to leave")
+        common.usage_error(c.command, "%s: %s", o[2], why)
+      end
       out[o.key] = v
     end
   end

@@ -31,6 +31,16 @@ ${url}
 
 -- false: the whole run in one transaction
 -- transaction_per_migration = true
+
+-- the wait for another luamig run (seconds)
+-- lock_timeout = 300
+
+-- PostgreSQL: each step statement's lock wait (SET LOCAL lock_timeout),
+-- its statement_timeout, and the attempts of a step whose lock is not
+-- granted in time (doc/safety.md, "Lock timeouts and retries")
+-- ddl_lock_timeout = "2s"
+-- statement_timeout = false
+-- lock_retries = 10
 ]]
 
 -- The multidb template's configuration: one section per database, each
