@@ -198,9 +198,9 @@ describe("luamig lint rules (PostgreSQL, offline)", function()
     end
   end)
 
-  it("execute-unjudged: raw SQL without the classifier says so; a warning, not an error", function()
-    local f = finds('  op.execute("CREATE INDEX ix ON t (a)")', "execute-unjudged", "warning")
-    assert.truthy(f.note:find('op.execute("CREATE INDEX ix ON t (a)")', 1, true), f.note)
+  it("execute-unjudged: raw SQL the classifier cannot read says so; a warning, not an error", function()
+    local f = finds('  op.execute("CLUSTER t")', "execute-unjudged", "warning")
+    assert.truthy(f.note:find('op.execute("CLUSTER t"): could not read this CLUSTER statement', 1, true), f.note)
     clean('  op.create_index("ix_t_a", "t", {"a"}, {unique = true, postgresql_concurrently = true})', "execute-unjudged",
       {extra = "transactional = false"})
   end)
@@ -225,9 +225,9 @@ describe("luamig lint rules (PostgreSQL, offline)", function()
     assert.equal("VACUUM is not known", report.findings[2].note:match(": (VACUUM is not known)$"))
   end)
 
-  it("not-linted: an upgrade that cannot run offline (op.query) is named, as a warning", function()
-    local f = finds('  local rows = op.query("SELECT 1")', "not-linted", "warning")
-    assert.truthy(f.note:find("needs a live database", 1, true), f.note)
+  it("not-linted: an upgrade that cannot run offline is named, as a warning", function()
+    local f = finds('  error("needs the network")', "not-linted", "warning")
+    assert.truthy(f.note:find("needs the network", 1, true), f.note)
     clean('  op.add_column("t", {"u", "text"})', "not-linted")
   end)
 end)
@@ -596,9 +596,9 @@ describe("[postgresql] upgrade runs the lint first (lint_on_upgrade)", function(
     assert.same({"b2"}, h.version_rows(url))
   end)
 
-  it("warn: raw SQL not judged, a script failing offline, and (with -q) warnings are left to luamig lint", function()
+  it("warn with -q: raw SQL not judged and warnings are left to luamig lint", function()
     local url = select(2, h.fresh_pg())
-    local dir = h.project({{id = "a1", up = "CREATE TABLE x (id int)"},
+    local dir = h.project({{id = "a1", up = "CREATE TABLE x (id int); COMMENT ON TABLE x IS 'x'"},
       {id = "b2", down = "a1", code = true, up = '  op.drop_table("x")'}}, ("url = %q"):format(url))
     local status, _, err = h.luamig(dir, "-q upgrade")
     assert.equal(0, status, err)
@@ -628,5 +628,107 @@ describe("[postgresql] upgrade runs the lint first (lint_on_upgrade)", function(
     assert.truthy(out:find('CREATE INDEX "ix_t_a" ON "t" ("a");', 1, true), out)
     assert.falsy(out:find("lint", 1, true))
     assert.truthy(err:find("lint: error index-not-concurrent", 1, true), err)
+  end)
+end)
+
+describe("outside attack C", function()
+  -- the attack's table t with 5,000 rows, b2 written after; returns dir, url
+  local function filled(body, setting)
+    local url = select(2, h.fresh_pg())
+    local dir = project(nil, url, {config = 'lint_on_upgrade = "off"'})
+    assert.equal(0, (h.luamig(dir, "upgrade")))
+    rows_into(url, "t", 5000)
+    h.write_file(dir .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true, up = body}))
+    h.write_file(dir .. "/luamig.lua", ("url = %q\n%s"):format(url, setting and ("lint_on_upgrade = %q"):format(setting) or ""))
+    return dir, url
+  end
+
+  it("H1: op.query and op.get_bind return no rows offline, and the calls after them are judged", function()
+    for _, first in ipairs({'  local rows = op.query("select 1 as one")\n  assert(#rows == 0)',
+                            '  local conn = op.get_bind()\n  assert(#conn:query("select 1") == 0)'}) do
+      local dir, url = filled(first .. '\n  op.create_index("ixq", "t", {"a"})\n  op.alter_column("t", "a", {type_ = "bigint"})',
+                              "refuse")
+      local report, status = lint(dir, "")
+      assert.equal(1, status)
+      assert.same({}, with_rule(report, "not-linted"))
+      assert.equal(1, #with_rule(report, "index-not-concurrent"))
+      assert.equal(1, #with_rule(report, "type-rewrite"))
+      local _, _, err = h.luamig(dir, "upgrade")
+      assert.truthy(err:find("upgrade refused: the lint found 2 errors", 1, true), err)
+      assert.same({"a1"}, h.version_rows(url))
+      assert.same({}, h.query(url, "SELECT indexname FROM pg_indexes WHERE indexname = 'ixq'"))
+    end
+  end)
+
+  it("H1: SQL run through op.get_bind():exec is judged like op.execute's", function()
+    local dir = project('  op.get_bind():exec("CREATE INDEX ixb ON t (a)")')
+    local got = with_rule(lint(dir), "index-not-concurrent")
+    assert.equal(1, #got)
+    assert.equal(body_line(dir, "b2"), got[1].line)
+  end)
+
+  it("H1: a revision the lint could not judge is shown on upgrade, and refused in refuse mode", function()
+    local body = '  error("needs the network")\n  op.create_index("ixq", "t", {"a"})'
+    local dir, url = filled(body, "refuse")
+    local status, _, err = h.luamig(dir, "-q upgrade")
+    assert.equal(1, status)
+    assert.truthy(err:find("lint: warning not%-linted: [^\n]*b2.lua:%d+ %(revision b2%)"), err)
+    assert.truthy(err:find("upgrade refused: the lint could not judge all of the revisions to apply (not-linted at "
+      .. "migrations/versions/b2.lua:" .. body_line(dir, "b2"), 1, true), err)
+    assert.same({"a1"}, h.version_rows(url))
+    -- warn: shown, the upgrade runs (and fails on the script's own error)
+    h.write_file(dir .. "/luamig.lua", ("url = %q\n"):format(url))
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status)
+    assert.truthy(err:find("lint: warning not-linted", 1, true), err)
+    assert.truthy(err:find("needs the network", 1, true), err)
+    -- a marker on the failing line lets refuse mode through to the script
+    h.write_file(dir .. "/luamig.lua", ("url = %q\nlint_on_upgrade = \"refuse\"\n"):format(url))
+    h.write_file(dir .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true,
+      up = '  error("needs the network") -- luamig-lint: ignore not-linted: judged by hand'}))
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status)
+    assert.falsy(err:find("upgrade refused", 1, true), err)
+    assert.truthy(err:find("needs the network", 1, true), err)
+  end)
+
+  it("H1: raw SQL the classifier cannot judge is a warning line on upgrade (not with -q); the upgrade runs", function()
+    local dir, url = filled('  op.execute("VACUUM FULL t")\n  op.execute("ALTER TABLE t SET LOGGED")\n'
+      .. '  op.execute([[DO $$ BEGIN EXECUTE \'CREATE INDEX ixdo ON t (a)\'; END $$]])', "refuse")
+    h.write_file(dir .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true,
+      extra = "transactional = false",
+      up = '  op.execute("VACUUM FULL t")\n  op.execute("ALTER TABLE t SET LOGGED")\n'
+        .. '  op.execute([[DO $$ BEGIN EXECUTE \'CREATE INDEX ixdo ON t (a)\'; END $$]])'}))
+    local status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status, err)
+    local n = 0
+    for line in err:gmatch("[^\n]+") do
+      if line:find("^lint: warning execute%-unjudged: .*b2%.lua:%d+ %(revision b2%): op%.execute") then n = n + 1 end
+    end
+    assert.equal(3, n, err)
+    assert.truthy(err:find("lint: 0 errors, 3 warnings", 1, true), err)
+    assert.same({"b2"}, h.version_rows(url))
+  end)
+
+  it("M1: the lint's reads wait for a lock at most ddl_lock_timeout: a locked table is 'size unknown'", function()
+    local dir, url = filled('  op.create_index("ixq", "t", {"a"})', "refuse")
+    h.write_file(dir .. "/luamig.lua", ("url = %q\nlint_on_upgrade = \"refuse\"\nddl_lock_timeout = \"300ms\"\n"):format(url))
+    local c = core.connect(url)
+    c:exec("BEGIN")
+    c:exec("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+    local t0 = os.time()
+    local report, status = lint(dir, "")
+    assert.equal(1, status)
+    local got = with_rule(report, "index-not-concurrent")
+    assert.equal(1, #got)
+    assert.equal("error", got[1].severity)
+    assert.truthy(got[1].note:find("(size unknown: the table is locked by another session)", 1, true), got[1].note)
+    -- upgrade: the lint does not hang; its refusal comes within seconds
+    local _, _, err = h.luamig(dir, "upgrade --ddl-lock-timeout 1s --lock-retries 2")
+    assert.truthy(err:find("upgrade refused: the lint found 1 error", 1, true), err)
+    assert.truthy(os.time() - t0 < 15, "took " .. (os.time() - t0) .. " s")
+    c:exec("ROLLBACK")
+    c:close()
+    assert.same({"a1"}, h.version_rows(url))
   end)
 end)

@@ -112,13 +112,33 @@ function M.run(runner, opts)
     conn = runner:_read_connection()
   end
 
-  -- What the database says, read once per table.
+  -- What the database says, read once per table. On PostgreSQL each read waits for a lock at
+  -- most ddl_lock_timeout (1s when off; outside attack C, M1): a table another session holds
+  -- locked is "size unknown", not a hang before upgrade's own lock_timeout logic.
   local introspect = require "luamig.introspect"
-  local db_tables, db_rows = {}, {}
+  local db_tables, db_rows, locked = {}, {}, {}
+  local wait_ms
+  local function bounded(t, fn)
+    if dialect ~= "postgresql" then return pcall(fn) end
+    if not wait_ms then
+      local ok, ms = pcall(require("luamig.lock_retry").timeout_ms, runner.settings.ddl_lock_timeout)
+      wait_ms = (ok and type(ms) == "number" and ms > 0) and math.floor(ms) or 1000
+    end
+    local old = q(conn, "SELECT current_setting('lock_timeout') AS v")
+    q(conn, ("SELECT set_config('lock_timeout', '%dms', false)"):format(wait_ms))
+    local res = table.pack(pcall(fn))
+    if old then q(conn, ("SELECT set_config('lock_timeout', '%s', false)"):format((tostring(old[1].v):gsub("'", "''")))) end
+    local e = res[2]
+    if not res[1] and ((type(e) == "table" and e.sqlstate == "55P03")
+        or tostring(type(e) == "table" and e.message or e):find("lock timeout", 1, true)) then
+      locked[t] = true
+    end
+    return table.unpack(res, 1, res.n)
+  end
   local function db_table(t)
     if not conn then return nil end
     if db_tables[t] == nil then
-      local ok, m = pcall(introspect.table, conn, t)
+      local ok, m = bounded(t, function() return introspect.table(conn, t) end)
       db_tables[t] = ok and m or false
     end
     return db_tables[t] or nil
@@ -127,10 +147,10 @@ function M.run(runner, opts)
     if not conn or not db_table(t) then return nil end
     if db_rows[t] == nil then
       local qt = core.quote_ident(t)
-      local r = q(conn, dialect == "postgresql"
+      local ok, r = bounded(t, function() return conn:query(dialect == "postgresql"
         and ("SELECT count(*) AS n FROM (SELECT 1 FROM %s LIMIT %d) s"):format(qt, M.SMALL + 1)
-        or ("SELECT count(*) AS n FROM %s"):format(qt))
-      db_rows[t] = r and tonumber(r[1].n) or false
+        or ("SELECT count(*) AS n FROM %s"):format(qt)) end)
+      db_rows[t] = ok and r and tonumber(r[1].n) or false
     end
     return db_rows[t] or nil
   end
@@ -180,6 +200,9 @@ function M.run(runner, opts)
       out.rows = rows(d.table)
       if out.rows and rule.id == "sqlite-rebuild" then
         out.note = out.note .. (": %d rows would be copied"):format(out.rows)
+      end
+      if not out.rows and locked[d.table] then
+        out.note = out.note .. " (size unknown: the table is locked by another session)"
       end
       if out.rows and out.rows <= M.SMALL and rule.severity == "error" then
         out.severity = "warning"
@@ -283,6 +306,16 @@ function M.run(runner, opts)
   local op = require("luamig.op").new{dialect = dialect, x = runner.x, tag = runner.tag,
     naming_convention = runner.settings.naming_convention, offline_schema = known, on_call = hook,
     emit = function(text) if text:find(require("luamig.op.sqlite_rebuild").temp_prefix, 1, true) then rebuilt = true end end}
+
+  -- op.query / op.get_bind (outside attack C, H1): offline they return no rows, so the calls
+  -- after them are still judged (a branch taken on their rows is judged as if no row came back);
+  -- SQL run through the bind's exec is judged like op.execute's
+  rawset(op, "query", function() return {}, {} end)
+  local bind = {dialect = function() return dialect end, in_transaction = function() return true end,
+                quote_ident = function(_, s) return '"' .. tostring(s):gsub('"', '""') .. '"' end}
+  function bind.query() return {}, {} end
+  function bind.exec(_, sql) judge_sql(sql, check.caller_line()) end
+  rawset(op, "get_bind", function() return bind end)
 
   -- op.validate_constraint (the safe forms' op) recorded even where this op has none yet
   if rawget(op, "validate_constraint") == nil then
