@@ -731,4 +731,31 @@ describe("outside attack C", function()
     c:close()
     assert.same({"a1"}, h.version_rows(url))
   end)
+
+  it("H2: the constraints and index add_column makes are judged like the ops written out", function()
+    local body = table.concat({
+      '  op.add_column("t", {"x1", "integer", unique = true})',
+      '  op.add_column("t", {"x2", "integer", index = true})',
+      '  op.add_column("t", {"x3", "integer", references = "r.id"})',
+      '  op.add_column("t", {"x4", "integer", check = "x4 > 0"})',
+      '  op.batch_alter_table("t", function(batch) batch.add_column({"x5", "integer", unique = true}) end)',
+      '  op.add_column("t", {"x6", "integer"})',
+      '  op.create_table("n", {{"id", "integer"}})',
+      '  op.add_column("n", {"y", "integer", unique = true, index = true, references = "r.id", check = "y > 0"})'}, "\n")
+    local dir = project(body)
+    local report, status = lint(dir)
+    assert.equal(1, status)
+    local l0 = body_line(dir, "b2")
+    local got = {}
+    for _, f in ipairs(report.findings) do got[#got + 1] = {f.rule, f.line - l0 + 1, f.name} end
+    table.sort(got, function(a, b) return a[2] < b[2] end)
+    assert.same({{"unique-without-index", 1, "uq_t_x1"}, {"index-not-concurrent", 2, "ix_t_x2"},
+                 {"foreign-key-not-valid", 3, "fk_t_x3_r"}, {"check-not-valid", 4, "ck_t_x4"},
+                 {"unique-without-index", 5, "uq_t_x5"}}, got)
+    -- the primary key: a table without one gets it from add_column
+    report = lint(project('  op.add_column("t", {"x7", "integer", primary_key = true})', nil,
+      {base = '  op.create_table("t", {{"a", "integer"}})\n  op.create_table("r", {{"id", "integer", primary_key = true}})'}))
+    assert.equal(1, #with_rule(report, "unique-without-index"))
+    assert.equal("pk_t", with_rule(report, "unique-without-index")[1].name)
+  end)
 end)

@@ -228,6 +228,12 @@ function M.run(runner, opts)
   local function judge_all(d, where)
     if d.op == "create_table" and d.table then created[d.table:lower()] = true end
     for _, f in ipairs(judge(d, st)) do add(f, where) end
+    for _, x in ipairs(record.expand(d)) do
+      for _, f in ipairs(judge(x, st)) do
+        f.note = ("add_column %q: %s"):format(d.column, f.note or "")
+        add(f, where)
+      end
+    end
     if d.op == "rename_table" and d.table and created[d.table:lower()] and d.options.new_table then
       created[d.options.new_table:lower()] = true
     end
