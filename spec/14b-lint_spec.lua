@@ -758,4 +758,56 @@ describe("outside attack C", function()
     assert.equal(1, #with_rule(report, "unique-without-index"))
     assert.equal("pk_t", with_rule(report, "unique-without-index")[1].name)
   end)
+
+  it("H4: SET NOT NULL after a validated CHECK (c IS NOT NULL) is not flagged (range, database)", function()
+    local url = select(2, h.fresh_pg())
+    local dir = h.project({{id = "a1", code = true, up = BASE},
+      {id = "s1", down = "a1", code = true,
+       up = '  op.create_check_constraint("ck_t_a_not_null", "t", "\\"a\\" IS NOT NULL", {postgresql_not_valid = true})'},
+      {id = "s2", down = "s1", code = true, up = '  op.validate_constraint("ck_t_a_not_null", "t")'},
+      {id = "s3", down = "s2", code = true,
+       up = '  op.alter_column("t", "a", {nullable = false})\n  op.drop_constraint("ck_t_a_not_null", "t", {type_ = "check"})'}},
+      ("url = %q\nlint_on_upgrade = \"refuse\"\n"):format(url))
+    assert.same({}, with_rule(lint(dir, "--offline"), "not-null-existing-column"))
+    -- without the VALIDATE it is flagged
+    h.write_file(dir .. "/migrations/versions/s2.lua", h.script({id = "s2", down = "s1", code = true, up = "  local _ = nil"}))
+    assert.equal(1, #with_rule(lint(dir, "--offline"), "not-null-existing-column"))
+    h.write_file(dir .. "/migrations/versions/s2.lua", h.script({id = "s2", down = "s1", code = true,
+      up = '  op.validate_constraint("ck_t_a_not_null", "t")'}))
+    -- in the database: valid there, s3 alone is judged; PostgreSQL agrees it skips the scan
+    assert.equal(0, (h.luamig(dir, "-q upgrade s1")))
+    local c = core.connect(url)
+    c:exec("INSERT INTO t (id, a) SELECT g, g FROM generate_series(1, 5000) g")
+    c:close()
+    assert.equal(0, (h.luamig(dir, "-q upgrade s2")))
+    local report, status = lint(dir, "")
+    assert.equal(0, status)
+    assert.same({}, with_rule(report, "not-null-existing-column"))
+    local status2, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status2, err)
+    assert.same({"s3"}, h.version_rows(url))
+    assert.same({{n = "NO"}}, h.query(url, "SELECT is_nullable AS n FROM information_schema.columns WHERE table_name = 't' AND column_name = 'a'"))
+  end)
+
+  it("H4: revision --autogenerate's NOT NULL safe form passes the lint in refuse mode and upgrades", function()
+    local url = select(2, h.fresh_pg())
+    local dir = project(nil, url, {config = 'lint_on_upgrade = "off"'})
+    assert.equal(0, (h.luamig(dir, "upgrade")))
+    local c = core.connect(url)
+    c:exec("INSERT INTO t (id, a) SELECT g, g FROM generate_series(1, 5000) g")
+    c:close()
+    h.write_file(dir .. "/schema.lua", "function schema(op)\n" .. BASE:gsub('{"a", "integer"}', '{"a", "integer", nullable = false}') .. "\nend\n")
+    h.write_file(dir .. "/luamig.lua", ("url = %q\nlint_on_upgrade = \"refuse\"\n"):format(url))
+    local status, out, err = h.luamig(dir, "revision --autogenerate -m notnull")
+    assert.equal(0, status, out .. err)
+    local report
+    report, status = lint(dir, "")
+    assert.equal(0, status)
+    assert.equal(0, report.errors)
+    assert.equal(2, #report.revisions)
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status, err)
+    assert.falsy(err:find("lint: error", 1, true), err)
+    assert.same({{n = "NO"}}, h.query(url, "SELECT is_nullable AS n FROM information_schema.columns WHERE table_name = 't' AND column_name = 'a'"))
+  end)
 end)

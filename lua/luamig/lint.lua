@@ -170,6 +170,25 @@ function M.run(runner, opts)
   local segment = 0                           -- which transaction a call runs in (changes at each COMMIT)
   local st = {dialect = dialect, server_utc = server_utc, not_valid = {}}
   function st.existing(t) return not created[t:lower()] end
+  -- H4: CHECK (c IS NOT NULL) added valid or validated earlier in the range, or valid in the database
+  st.checks, st.proven = {}, {}
+  local db_proven = {}
+  function st.not_null_proven(t, c)
+    if type(t) ~= "string" or type(c) ~= "string" then return false end
+    if st.proven[t:lower() .. "." .. c:lower()] then return true end
+    if not conn or dialect ~= "postgresql" or not db_table(t) then return false end
+    if db_proven[t] == nil then
+      db_proven[t] = {}
+      local ok, rs = bounded(t, function() return conn:query("SELECT pg_get_constraintdef(c.oid) AS def "
+        .. "FROM pg_constraint c WHERE c.conrelid = to_regclass($1) AND c.contype = 'c' AND c.convalidated",
+        {core.quote_ident(t)}) end)
+      for _, row in ipairs(ok and rs or {}) do
+        local col = require("luamig.lint.locks").not_null_column((tostring(row.def):gsub("^CHECK%s*", "")))
+        if col then db_proven[t][col] = true end
+      end
+    end
+    return db_proven[t][c:lower()] == true
+  end
   function st.segment() return segment end
   function st.in_transaction() return rec.transactional ~= false and not autocommit end
   function st.column_type(t, c)
