@@ -245,7 +245,8 @@ function M.run(runner, opts)
   end
 
   local function judge_all(d, where)
-    if d.op == "create_table" and d.table then created[d.table:lower()] = true end
+    -- IF NOT EXISTS may find the table there: no exemption for it (outside attack C, M5)
+    if d.op == "create_table" and d.table and not (d.options or {}).if_not_exists then created[d.table:lower()] = true end
     for _, f in ipairs(judge(d, st)) do add(f, where) end
     for _, x in ipairs(record.expand(d)) do
       for _, f in ipairs(judge(x, st)) do

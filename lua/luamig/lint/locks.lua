@@ -76,7 +76,9 @@ M.rules = {
   {id = "unique-without-index", severity = "error", lock = "ACCESS EXCLUSIVE",
    why = "ADD UNIQUE/PRIMARY KEY builds its index under an ACCESS EXCLUSIVE lock: reads and writes wait",
    safe = function(d)
-     local ix = lit(("ix_%s_%s"):format(d.table, type(d.columns) == "table" and table.concat(d.columns, "_") or "unique"))
+     -- named after the constraint (an index ix_T_C may exist already; outside attack C, M8), at most 63 bytes
+     local base = d.name or ("%s_%s"):format(d.table, type(d.columns) == "table" and table.concat(d.columns, "_") or "unique")
+     local ix = lit(("ix_%s"):format(base):sub(1, 63))
      return ("op.autocommit_block(function()\n  op.create_index(%s, %s, %s, {unique = true, "
        .. "postgresql_concurrently = true, if_not_exists = true})\nend)\n"
        .. "op.create_unique_constraint(%s, %s, nil, {postgresql_using_index = %s})")
@@ -115,17 +117,24 @@ M.not_null_column = not_null_column
 
 -- The findings of one descriptor d (st: the revision's state, lint.lua).
 function M.judge(d, st)
-  if st.dialect ~= "postgresql" or not d.table then return {} end
+  if st.dialect ~= "postgresql" then return {} end
   local o, out = d.options or {}, {}
-  local existing = st.existing(d.table)
   local function add(id, note) out[#out + 1] = {rule = id, d = d, note = note} end
+  -- CONCURRENTLY: a raw DROP INDEX names no table, and a text of several statements is one
+  -- transaction whatever the step (outside attack C, M4)
+  if (d.op == "create_index" or d.op == "drop_index") and o.postgresql_concurrently then
+    if o.statements then
+      add("concurrent-in-transaction", ('%s %s with CONCURRENTLY in one op.execute text of %d statements: '
+        .. 'PostgreSQL runs them as one transaction and refuses it'):format(d.op, lit(d.name), o.statements))
+    elseif st.in_transaction() then
+      add("concurrent-in-transaction", ('%s %s with postgresql_concurrently runs in the step\'s transaction')
+        :format(d.op, lit(d.name)))
+    end
+  end
+  if not d.table then return out end
+  local existing = st.existing(d.table)
   if d.op == "create_index" or d.op == "drop_index" then
-    if o.postgresql_concurrently then
-      if st.in_transaction() then
-        add("concurrent-in-transaction", ('%s %s with postgresql_concurrently runs in the step\'s transaction')
-          :format(d.op, lit(d.name)))
-      end
-    elseif d.op == "create_index" and existing then
+    if not o.postgresql_concurrently and d.op == "create_index" and existing then
       add("index-not-concurrent", ('create_index %s on existing table %s without postgresql_concurrently')
         :format(lit(d.name), lit(d.table)))
     end
@@ -165,7 +174,11 @@ function M.judge(d, st)
   elseif d.op == "add_column" then
     local t = type(o.type) == "string" and o.type:lower() or ""
     local fn = volatile_call(o.server_default)
-    if t:match("serial") then
+    if o.computed or o.identity then
+      add("volatile-default", ('add_column %s.%s %s: every row is computed and written, the table is rewritten')
+        :format(lit(d.table), lit(d.column), o.computed and ("GENERATED ALWAYS AS " .. tostring(o.computed))
+          or "GENERATED AS IDENTITY"))
+    elseif t:match("serial") then
       add("volatile-default", ('add_column %s.%s of type %s: its default nextval() is volatile')
         :format(lit(d.table), lit(d.column), o.type))
     elseif fn then

@@ -60,6 +60,7 @@ function M.describe(opname, args)
       out.nullable = not (spec.nullable == false or spec.primary_key)
       out.server_default = default_text(first(spec, "server_default", "default"))
       out.unique, out.references = spec.unique, spec.references
+      out.identity = spec.autoincrement and true or nil
       d.inline = {unique = spec.unique, index = spec.index, references = spec.references,
                   check = spec.check, primary_key = spec.primary_key}
     end
