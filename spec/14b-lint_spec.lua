@@ -845,4 +845,56 @@ describe("outside attack C", function()
     f = finds(('  op.create_unique_constraint("%s", "t", {"a"})'):format(("u"):rep(63)), "unique-without-index", "error")
     assert.truthy(f.safe:find('"ix_' .. ("u"):rep(60) .. '"', 1, true), f.safe)
   end)
+
+  it("M2: in DB mode a table the range creates is new (warning), one the range fills is of unknown size (error)", function()
+    -- (b) a fresh database: a1 creates t, b2 indexes it: a warning, refuse mode lets it run
+    local url = select(2, h.fresh_pg())
+    local dir = project('  op.create_index("ix1", "t", {"a"})', url, {config = 'lint_on_upgrade = "refuse"'})
+    local report, status = lint(dir, "")
+    assert.equal(0, status)
+    local got = with_rule(report, "index-not-concurrent")
+    assert.equal(1, #got)
+    assert.equal("warning", got[1].severity)
+    assert.truthy(got[1].note:find("(created earlier in the range, not in the database yet)", 1, true), got[1].note)
+    local st2, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, st2, err)
+    assert.same({"b2"}, h.version_rows(url))
+    -- (a) an earlier pending revision fills t: the database's 0 rows are not trusted
+    url = select(2, h.fresh_pg())
+    dir = h.project({{id = "a1", code = true, up = BASE},
+      {id = "b1", down = "a1", code = true,
+       up = '  op.execute("INSERT INTO t (id, a) SELECT g, g FROM generate_series(1, 20000) g")'},
+      {id = "b2", down = "b1", code = true, up = '  op.create_index("ix_bf", "t", {"a"})'}},
+      ("url = %q\nlint_on_upgrade = \"refuse\"\n"):format(url))
+    assert.equal(0, (h.luamig(dir, "-q upgrade a1")))
+    report, status = lint(dir, "")
+    assert.equal(1, status)
+    got = with_rule(report, "index-not-concurrent")
+    assert.equal("error", got[1].severity)
+    assert.truthy(got[1].note:find("size unknown", 1, true), got[1].note)
+    local _, _, err2 = h.luamig(dir, "upgrade")
+    assert.truthy(err2:find("upgrade refused", 1, true), err2)
+    assert.same({"a1"}, h.version_rows(url))
+  end)
+
+  it("M7: existing_type that disagrees with the database: the database's type is judged, the mismatch said", function()
+    local url = select(2, h.fresh_pg())
+    local dir = project('  op.alter_column("t", "a", {type_ = "bigint", existing_type = "bigint"})', url,
+      {config = 'lint_on_upgrade = "off"'})
+    assert.equal(0, (h.luamig(dir, "-q upgrade a1")))
+    local report = lint(dir, "")
+    local got = with_rule(report, "type-rewrite")
+    assert.equal(1, #got)
+    assert.truthy(got[1].note:find("(existing_type bigint, but the database says integer)", 1, true), got[1].note)
+    -- offline, existing_type is all there is
+    assert.same({}, with_rule(lint(dir, "--offline"), "type-rewrite"))
+  end)
+
+  it("L7: control characters of a script are escaped in the human output", function()
+    local dir = project('  error("x \\27[2J\\7")')
+    local _, out = h.luamig(dir, "lint --offline")
+    assert.falsy(out:find("\27", 1, true), out)
+    assert.falsy(out:find("\7", 1, true), out)
+    assert.truthy(out:find("\\027[2J\\007", 1, true), out)
+  end)
 end)

@@ -164,12 +164,20 @@ function M.run(runner, opts)
     return utc
   end
 
+  local range_new, written = {}, {}           -- tables the range creates, and fills (M2)
   local known, seeded = {}, {}                -- the offline op's models (SQLite rebuilds need them)
   local rebuilt = false
   local rec, created, autocommit
   local segment = 0                           -- which transaction a call runs in (changes at each COMMIT)
   local st = {dialect = dialect, server_utc = server_utc, not_valid = {}}
   function st.existing(t) return not created[t:lower()] end
+  function st.db_column_type(t, c)                -- the database's alone (M7)
+    local m = db_table(t)
+    for _, col in ipairs(m and m.columns or {}) do
+      if col.name == c then return col.type end
+    end
+    return nil
+  end
   -- H4: CHECK (c IS NOT NULL) added valid or validated earlier in the range, or valid in the database
   st.checks, st.proven = {}, {}
   local db_proven = {}
@@ -216,7 +224,19 @@ function M.run(runner, opts)
                  op = d.op, table = d.table, column = d.column, name = d.name, note = f.note, why = rule.why,
                  lock = rule.lock, safe = rule.safe(d)}
     if SIZED[rule.id] and d.table and st.existing(d.table) then
-      out.rows = rows(d.table)
+      -- the pending range itself (outside attack C, M2): rows written by an earlier call of the
+      -- range make the database's count meaningless (unknown size: judged as big); a table the
+      -- database lacks and an earlier revision of the range creates is new and empty when the run
+      -- reaches it (PostgreSQL takes the lock on an empty, unused table for about a millisecond)
+      local key = d.table:lower()
+      if written[key] then
+        out.note = out.note .. " (rows are written to it earlier in the range: size unknown)"
+      elseif conn and range_new[key] and not db_table(d.table) and not locked[d.table] then
+        out.rows = 0
+        out.note = out.note .. " (created earlier in the range, not in the database yet)"
+      else
+        out.rows = rows(d.table)
+      end
       if out.rows and rule.id == "sqlite-rebuild" then
         out.note = out.note .. (": %d rows would be copied"):format(out.rows)
       end
@@ -246,7 +266,13 @@ function M.run(runner, opts)
 
   local function judge_all(d, where)
     -- IF NOT EXISTS may find the table there: no exemption for it (outside attack C, M5)
-    if d.op == "create_table" and d.table and not (d.options or {}).if_not_exists then created[d.table:lower()] = true end
+    if d.op == "create_table" and d.table and not (d.options or {}).if_not_exists then
+      created[d.table:lower()], range_new[d.table:lower()] = true, true
+    end
+    if d.op == "dml" and type(d.table) == "string" and (d.options or {}).statement ~= "DELETE"
+        and (d.options or {}).statement ~= "TRUNCATE" and (d.options or {}).statement ~= "UPDATE" then
+      written[d.table:lower()] = true
+    end
     for _, f in ipairs(judge(d, st)) do add(f, where) end
     for _, x in ipairs(record.expand(d)) do
       for _, f in ipairs(judge(x, st)) do
@@ -298,6 +324,10 @@ function M.run(runner, opts)
       segment, autocommit = segment + 1, false
       if not ok then error(err, 0) end
       return
+    elseif opname == "bulk_insert" then
+      local t = args[1]
+      t = type(t) == "table" and (t.name or t[1]) or t
+      if type(t) == "string" then written[t:lower()] = true end
     elseif opname == "execute" then
       local sql = args[1]
       if type(sql) == "table" and sql.sql then sql = sql.sql end
@@ -391,9 +421,20 @@ end
 
 local function indent(text, pad) return pad .. text:gsub("\n", "\n" .. pad) end
 
+-- control characters of a script's text shown as \ddd (a terminal is not driven by a revision;
+-- outside attack C, L7); keep_nl keeps the safe form's line breaks
+local function esc(v, keep_nl)
+  return (tostring(v):gsub("%c", function(ch)
+    if keep_nl and ch == "\n" then return ch end
+    return ("\\%03d"):format(ch:byte())
+  end))
+end
+M.esc = esc
+
 function M.human(f)
-  local lines = {("%s %s: %s:%s (revision %s)"):format(f.severity, f.rule, f.file or "?", f.line or "?", f.revision or "?"),
-                 "  " .. (f.note or ""), "  why: " .. f.why, "  safe:", indent(f.safe, "    ")}
+  local lines = {("%s %s: %s:%s (revision %s)"):format(f.severity, f.rule, esc(f.file or "?"), f.line or "?",
+                   esc(f.revision or "?")),
+                 "  " .. esc(f.note or ""), "  why: " .. f.why, "  safe:", indent(esc(f.safe, true), "    ")}
   return table.concat(lines, "\n")
 end
 

@@ -40,8 +40,8 @@ command{
 -- --sql lints the range it writes, offline.
 local ONE_LINE = {["execute-unjudged"] = true, ["not-linted"] = true}
 local function short(f)
-  return ("%s %s: %s:%s (revision %s): %s"):format(f.severity, f.rule, f.file or "?", f.line or "?",
-    f.revision or "?", (f.note or ""):gsub("[%c]", " "))
+  return ("%s %s: %s:%s (revision %s): %s"):format(f.severity, f.rule, lint.esc(f.file or "?"), f.line or "?",
+    lint.esc(f.revision or "?"), lint.esc(f.note or ""))
 end
 
 function M.before_upgrade(c, target)

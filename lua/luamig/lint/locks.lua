@@ -162,13 +162,19 @@ function M.judge(d, st)
       add("not-null-existing-column", ('alter_column %s.%s nullable = false'):format(lit(d.table), lit(d.column)))
     end
     if o.type then
-      local before = o.existing_type or st.column_type(d.table, d.column)
+      -- the database's type wins over existing_type (outside attack C, M7); a mismatch is said
+      local known_type = st.db_column_type and st.db_column_type(d.table, d.column)
+      local before = known_type or o.existing_type or st.column_type(d.table, d.column)
+      local mismatch = ""
+      if known_type and o.existing_type and known_type:lower():gsub("%s+", "") ~= o.existing_type:lower():gsub("%s+", "") then
+        mismatch = (" (existing_type %s, but the database says %s)"):format(o.existing_type, known_type)
+      end
       local verdict, reason = types.rewrites(before, o.type)
       if o.using then verdict, reason = "yes", "a USING expression rewrites every row" end
       if verdict == "utc" and st.server_utc() then verdict = "no" end
       if verdict ~= "no" then
         add("type-rewrite", ('alter_column %s.%s type %s -> %s: %s%s'):format(lit(d.table), lit(d.column),
-          before or "?", o.type, reason, before and "" or " (give existing_type)"))
+          before or "?", o.type, reason, before and mismatch or " (give existing_type)"))
       end
     end
   elseif d.op == "add_column" then
