@@ -69,9 +69,29 @@ M.rules = {
   {id = "volatile-default", severity = "error", lock = "ACCESS EXCLUSIVE",
    why = "a column with a volatile default is filled row by row: the table is rewritten under ACCESS EXCLUSIVE",
    safe = function(d)
+     local o = d.options or {}
+     local t = type(o.type) == "string" and o.type:lower() or ""
+     if o.computed or o.identity then
+       return "-- no in-place form: add a plain nullable column, fill it in batches, and let the code\n"
+         .. "-- compute the value (or take a maintenance window for GENERATED / IDENTITY)"
+     end
+     if t:match("serial") then                   -- a runnable form (outside attack C, M6)
+       local seq = ("%s_%s_seq"):format(d.table, d.column):sub(1, 63)
+       local qi = function(x) return '"' .. x:gsub('"', '""') .. '"' end
+       return ("op.execute(%s)\nop.add_column(%s, {%s, %s})\n"
+         .. "op.alter_column(%s, %s, {server_default = op.raw(%s)})  -- new rows only\n"
+         .. "op.execute(%s)\n"
+         .. "-- then fill the existing rows in batches (a later revision or a job), e.g.\n"
+         .. "-- UPDATE %s SET %s = nextval('%s') WHERE %s IS NULL AND <key range>")
+         :format(lit("CREATE SEQUENCE " .. qi(seq)), tq(d), lit(d.column),
+           lit(t:match("bigserial") and "bigint" or t:match("smallserial") and "smallint" or "integer"),
+           tq(d), lit(d.column), lit(("nextval('%s')"):format(qi(seq):gsub("'", "''"))),
+           lit(("ALTER SEQUENCE %s OWNED BY %s.%s"):format(qi(seq), qi(d.table), qi(d.column))),
+           qi(d.table), qi(d.column), qi(seq):gsub("'", "''"), qi(d.column))
+     end
      return ("op.add_column(%s, {%s, %s})\nop.alter_column(%s, %s, {server_default = op.raw(%s)})  -- new rows only\n"
        .. "-- then fill the existing rows with UPDATE ... in batches")
-       :format(tq(d), lit(d.column), lit(d.options.type or "..."), tq(d), lit(d.column), lit(d.options.server_default))
+       :format(tq(d), lit(d.column), lit(o.type or "..."), tq(d), lit(d.column), lit(o.server_default))
    end},
   {id = "unique-without-index", severity = "error", lock = "ACCESS EXCLUSIVE",
    why = "ADD UNIQUE/PRIMARY KEY builds its index under an ACCESS EXCLUSIVE lock: reads and writes wait",
