@@ -73,10 +73,16 @@ h.each_db(function(db)
     before = state(url)
   end
 
-  -- (stderr without its Database line, which must name url)
+  -- (stderr without its Database line, which must name url, and without upgrade's lint-first
+  -- lines: a script that fails is also "not-linted" and raw SQL it cannot read "execute-unjudged",
+  -- one line each, spec/14b's subject; here the runner's own message is compared exactly)
   local function run(args, env)
     local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " " .. args, env)
-    return status, out, h.drop_database_lines(err, url)
+    err = h.drop_database_lines(err, url)
+    if args:find("upgrade", 1, true) then
+      while err:sub(1, 6) == "lint: " do err = err:gsub("^[^\n]*\n?", "", 1) end
+    end
+    return status, out, err
   end
 
   -- The command fails with status and exactly the message err (a string,

@@ -179,8 +179,8 @@ describe("luamig lint rules (PostgreSQL, offline)", function()
 
   it("unique-without-index: a unique constraint or primary key built under the lock; fine with postgresql_using_index", function()
     local f = finds('  op.create_unique_constraint("uq_t_a", "t", {"a"})', "unique-without-index", "error")
-    assert.truthy(f.safe:find('op.create_unique_constraint("uq_t_a", "t", nil, {postgresql_using_index = "ix_t_a"})', 1, true), f.safe)
-    assert.truthy(f.safe:find('op.create_index("ix_t_a", "t", {"a"}, {unique = true, postgresql_concurrently = true', 1, true), f.safe)
+    assert.truthy(f.safe:find('op.create_unique_constraint("uq_t_a", "t", nil, {postgresql_using_index = "ix_uq_t_a"})', 1, true), f.safe)
+    assert.truthy(f.safe:find('op.create_index("ix_uq_t_a", "t", {"a"}, {unique = true, postgresql_concurrently = true', 1, true), f.safe)
     clean('  op.create_unique_constraint("uq_t_a", "t", nil, {postgresql_using_index = "ix_t_a"})', "unique-without-index")
   end)
 
@@ -198,9 +198,9 @@ describe("luamig lint rules (PostgreSQL, offline)", function()
     end
   end)
 
-  it("execute-unjudged: raw SQL without the classifier says so; a warning, not an error", function()
-    local f = finds('  op.execute("CREATE INDEX ix ON t (a)")', "execute-unjudged", "warning")
-    assert.truthy(f.note:find('op.execute("CREATE INDEX ix ON t (a)")', 1, true), f.note)
+  it("execute-unjudged: raw SQL the classifier cannot read says so; a warning, not an error", function()
+    local f = finds('  op.execute("CLUSTER t")', "execute-unjudged", "warning")
+    assert.truthy(f.note:find('op.execute("CLUSTER t"): could not read this CLUSTER statement', 1, true), f.note)
     clean('  op.create_index("ix_t_a", "t", {"a"}, {unique = true, postgresql_concurrently = true})', "execute-unjudged",
       {extra = "transactional = false"})
   end)
@@ -225,9 +225,9 @@ describe("luamig lint rules (PostgreSQL, offline)", function()
     assert.equal("VACUUM is not known", report.findings[2].note:match(": (VACUUM is not known)$"))
   end)
 
-  it("not-linted: an upgrade that cannot run offline (op.query) is named, as a warning", function()
-    local f = finds('  local rows = op.query("SELECT 1")', "not-linted", "warning")
-    assert.truthy(f.note:find("needs a live database", 1, true), f.note)
+  it("not-linted: an upgrade that cannot run offline is named, as a warning", function()
+    local f = finds('  error("needs the network")', "not-linted", "warning")
+    assert.truthy(f.note:find("needs the network", 1, true), f.note)
     clean('  op.add_column("t", {"u", "text"})', "not-linted")
   end)
 end)
@@ -596,9 +596,9 @@ describe("[postgresql] upgrade runs the lint first (lint_on_upgrade)", function(
     assert.same({"b2"}, h.version_rows(url))
   end)
 
-  it("warn: raw SQL not judged, a script failing offline, and (with -q) warnings are left to luamig lint", function()
+  it("warn with -q: raw SQL not judged and warnings are left to luamig lint", function()
     local url = select(2, h.fresh_pg())
-    local dir = h.project({{id = "a1", up = "CREATE TABLE x (id int)"},
+    local dir = h.project({{id = "a1", up = "CREATE TABLE x (id int); COMMENT ON TABLE x IS 'x'"},
       {id = "b2", down = "a1", code = true, up = '  op.drop_table("x")'}}, ("url = %q"):format(url))
     local status, _, err = h.luamig(dir, "-q upgrade")
     assert.equal(0, status, err)
@@ -628,5 +628,285 @@ describe("[postgresql] upgrade runs the lint first (lint_on_upgrade)", function(
     assert.truthy(out:find('CREATE INDEX "ix_t_a" ON "t" ("a");', 1, true), out)
     assert.falsy(out:find("lint", 1, true))
     assert.truthy(err:find("lint: error index-not-concurrent", 1, true), err)
+  end)
+end)
+
+describe("outside attack C", function()
+  -- the attack's table t with 5,000 rows, b2 written after; returns dir, url
+  local function filled(body, setting)
+    local url = select(2, h.fresh_pg())
+    local dir = project(nil, url, {config = 'lint_on_upgrade = "off"'})
+    assert.equal(0, (h.luamig(dir, "upgrade")))
+    rows_into(url, "t", 5000)
+    h.write_file(dir .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true, up = body}))
+    h.write_file(dir .. "/luamig.lua", ("url = %q\n%s"):format(url, setting and ("lint_on_upgrade = %q"):format(setting) or ""))
+    return dir, url
+  end
+
+  it("H1: op.query and op.get_bind return no rows offline, and the calls after them are judged", function()
+    for _, first in ipairs({'  local rows = op.query("select 1 as one")\n  assert(#rows == 0)',
+                            '  local conn = op.get_bind()\n  assert(#conn:query("select 1") == 0)'}) do
+      local dir, url = filled(first .. '\n  op.create_index("ixq", "t", {"a"})\n  op.alter_column("t", "a", {type_ = "bigint"})',
+                              "refuse")
+      local report, status = lint(dir, "")
+      assert.equal(1, status)
+      assert.same({}, with_rule(report, "not-linted"))
+      assert.equal(1, #with_rule(report, "index-not-concurrent"))
+      assert.equal(1, #with_rule(report, "type-rewrite"))
+      local _, _, err = h.luamig(dir, "upgrade")
+      assert.truthy(err:find("upgrade refused: the lint found 2 errors", 1, true), err)
+      assert.same({"a1"}, h.version_rows(url))
+      assert.same({}, h.query(url, "SELECT indexname FROM pg_indexes WHERE indexname = 'ixq'"))
+    end
+  end)
+
+  it("H1: SQL run through op.get_bind():exec is judged like op.execute's", function()
+    local dir = project('  op.get_bind():exec("CREATE INDEX ixb ON t (a)")')
+    local got = with_rule(lint(dir), "index-not-concurrent")
+    assert.equal(1, #got)
+    assert.equal(body_line(dir, "b2"), got[1].line)
+  end)
+
+  it("H1: a revision the lint could not judge is shown on upgrade, and refused in refuse mode", function()
+    local body = '  error("needs the network")\n  op.create_index("ixq", "t", {"a"})'
+    local dir, url = filled(body, "refuse")
+    local status, _, err = h.luamig(dir, "-q upgrade")
+    assert.equal(1, status)
+    assert.truthy(err:find("lint: warning not%-linted: [^\n]*b2.lua:%d+ %(revision b2%)"), err)
+    assert.truthy(err:find("upgrade refused: the lint could not judge all of the revisions to apply (not-linted at "
+      .. "migrations/versions/b2.lua:" .. body_line(dir, "b2"), 1, true), err)
+    assert.same({"a1"}, h.version_rows(url))
+    -- warn: shown, the upgrade runs (and fails on the script's own error)
+    h.write_file(dir .. "/luamig.lua", ("url = %q\n"):format(url))
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status)
+    assert.truthy(err:find("lint: warning not-linted", 1, true), err)
+    assert.truthy(err:find("needs the network", 1, true), err)
+    -- a marker on the failing line lets refuse mode through to the script
+    h.write_file(dir .. "/luamig.lua", ("url = %q\nlint_on_upgrade = \"refuse\"\n"):format(url))
+    h.write_file(dir .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true,
+      up = '  error("needs the network") -- luamig-lint: ignore not-linted: judged by hand'}))
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(1, status)
+    assert.falsy(err:find("upgrade refused", 1, true), err)
+    assert.truthy(err:find("needs the network", 1, true), err)
+  end)
+
+  it("H1: raw SQL the classifier cannot judge is a warning line on upgrade (not with -q); the upgrade runs", function()
+    local dir, url = filled('  op.execute("VACUUM FULL t")\n  op.execute("ALTER TABLE t SET LOGGED")\n'
+      .. '  op.execute([[DO $$ BEGIN EXECUTE \'CREATE INDEX ixdo ON t (a)\'; END $$]])', "refuse")
+    h.write_file(dir .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true,
+      extra = "transactional = false",
+      up = '  op.execute("VACUUM FULL t")\n  op.execute("ALTER TABLE t SET LOGGED")\n'
+        .. '  op.execute([[DO $$ BEGIN EXECUTE \'CREATE INDEX ixdo ON t (a)\'; END $$]])'}))
+    local status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status, err)
+    local n = 0
+    for line in err:gmatch("[^\n]+") do
+      if line:find("^lint: warning execute%-unjudged: .*b2%.lua:%d+ %(revision b2%): op%.execute") then n = n + 1 end
+    end
+    assert.equal(3, n, err)
+    assert.truthy(err:find("lint: 0 errors, 3 warnings", 1, true), err)
+    assert.same({"b2"}, h.version_rows(url))
+  end)
+
+  it("M1: the lint's reads wait for a lock at most ddl_lock_timeout: a locked table is 'size unknown'", function()
+    local dir, url = filled('  op.create_index("ixq", "t", {"a"})', "refuse")
+    h.write_file(dir .. "/luamig.lua", ("url = %q\nlint_on_upgrade = \"refuse\"\nddl_lock_timeout = \"300ms\"\n"):format(url))
+    local c = core.connect(url)
+    c:exec("BEGIN")
+    c:exec("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+    local t0 = os.time()
+    local report, status = lint(dir, "")
+    assert.equal(1, status)
+    local got = with_rule(report, "index-not-concurrent")
+    assert.equal(1, #got)
+    assert.equal("error", got[1].severity)
+    assert.truthy(got[1].note:find("(size unknown: the table is locked by another session)", 1, true), got[1].note)
+    -- upgrade: the lint does not hang; its refusal comes within seconds
+    local _, _, err = h.luamig(dir, "upgrade --ddl-lock-timeout 1s --lock-retries 2")
+    assert.truthy(err:find("upgrade refused: the lint found 1 error", 1, true), err)
+    assert.truthy(os.time() - t0 < 15, "took " .. (os.time() - t0) .. " s")
+    c:exec("ROLLBACK")
+    c:close()
+    assert.same({"a1"}, h.version_rows(url))
+  end)
+
+  it("H2: the constraints and index add_column makes are judged like the ops written out", function()
+    local body = table.concat({
+      '  op.add_column("t", {"x1", "integer", unique = true})',
+      '  op.add_column("t", {"x2", "integer", index = true})',
+      '  op.add_column("t", {"x3", "integer", references = "r.id"})',
+      '  op.add_column("t", {"x4", "integer", check = "x4 > 0"})',
+      '  op.batch_alter_table("t", function(batch) batch.add_column({"x5", "integer", unique = true}) end)',
+      '  op.add_column("t", {"x6", "integer"})',
+      '  op.create_table("n", {{"id", "integer"}})',
+      '  op.add_column("n", {"y", "integer", unique = true, index = true, references = "r.id", check = "y > 0"})'}, "\n")
+    local dir = project(body)
+    local report, status = lint(dir)
+    assert.equal(1, status)
+    local l0 = body_line(dir, "b2")
+    local got = {}
+    for _, f in ipairs(report.findings) do got[#got + 1] = {f.rule, f.line - l0 + 1, f.name} end
+    table.sort(got, function(a, b) return a[2] < b[2] end)
+    assert.same({{"unique-without-index", 1, "uq_t_x1"}, {"index-not-concurrent", 2, "ix_t_x2"},
+                 {"foreign-key-not-valid", 3, "fk_t_x3_r"}, {"check-not-valid", 4, "ck_t_x4"},
+                 {"unique-without-index", 5, "uq_t_x5"}}, got)
+    -- the primary key: a table without one gets it from add_column
+    report = lint(project('  op.add_column("t", {"x7", "integer", primary_key = true})', nil,
+      {base = '  op.create_table("t", {{"a", "integer"}})\n  op.create_table("r", {{"id", "integer", primary_key = true}})'}))
+    assert.equal(1, #with_rule(report, "unique-without-index"))
+    assert.equal("pk_t", with_rule(report, "unique-without-index")[1].name)
+  end)
+
+  it("H4: SET NOT NULL after a validated CHECK (c IS NOT NULL) is not flagged (range, database)", function()
+    local url = select(2, h.fresh_pg())
+    local dir = h.project({{id = "a1", code = true, up = BASE},
+      {id = "s1", down = "a1", code = true,
+       up = '  op.create_check_constraint("ck_t_a_not_null", "t", "\\"a\\" IS NOT NULL", {postgresql_not_valid = true})'},
+      {id = "s2", down = "s1", code = true, up = '  op.validate_constraint("ck_t_a_not_null", "t")'},
+      {id = "s3", down = "s2", code = true,
+       up = '  op.alter_column("t", "a", {nullable = false})\n  op.drop_constraint("ck_t_a_not_null", "t", {type_ = "check"})'}},
+      ("url = %q\nlint_on_upgrade = \"refuse\"\n"):format(url))
+    assert.same({}, with_rule(lint(dir, "--offline"), "not-null-existing-column"))
+    -- without the VALIDATE it is flagged
+    h.write_file(dir .. "/migrations/versions/s2.lua", h.script({id = "s2", down = "s1", code = true, up = "  local _ = nil"}))
+    assert.equal(1, #with_rule(lint(dir, "--offline"), "not-null-existing-column"))
+    h.write_file(dir .. "/migrations/versions/s2.lua", h.script({id = "s2", down = "s1", code = true,
+      up = '  op.validate_constraint("ck_t_a_not_null", "t")'}))
+    -- in the database: valid there, s3 alone is judged; PostgreSQL agrees it skips the scan
+    assert.equal(0, (h.luamig(dir, "-q upgrade s1")))
+    local c = core.connect(url)
+    c:exec("INSERT INTO t (id, a) SELECT g, g FROM generate_series(1, 5000) g")
+    c:close()
+    assert.equal(0, (h.luamig(dir, "-q upgrade s2")))
+    local report, status = lint(dir, "")
+    assert.equal(0, status)
+    assert.same({}, with_rule(report, "not-null-existing-column"))
+    local status2, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status2, err)
+    assert.same({"s3"}, h.version_rows(url))
+    assert.same({{n = "NO"}}, h.query(url, "SELECT is_nullable AS n FROM information_schema.columns WHERE table_name = 't' AND column_name = 'a'"))
+  end)
+
+  it("H4: revision --autogenerate's NOT NULL safe form passes the lint in refuse mode and upgrades", function()
+    local url = select(2, h.fresh_pg())
+    local dir = project(nil, url, {config = 'lint_on_upgrade = "off"'})
+    assert.equal(0, (h.luamig(dir, "upgrade")))
+    local c = core.connect(url)
+    c:exec("INSERT INTO t (id, a) SELECT g, g FROM generate_series(1, 5000) g")
+    c:close()
+    h.write_file(dir .. "/schema.lua", "function schema(op)\n" .. BASE:gsub('{"a", "integer"}', '{"a", "integer", nullable = false}') .. "\nend\n")
+    h.write_file(dir .. "/luamig.lua", ("url = %q\nlint_on_upgrade = \"refuse\"\n"):format(url))
+    local status, out, err = h.luamig(dir, "revision --autogenerate -m notnull")
+    assert.equal(0, status, out .. err)
+    local report
+    report, status = lint(dir, "")
+    assert.equal(0, status)
+    assert.equal(0, report.errors)
+    assert.equal(2, #report.revisions)
+    status, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, status, err)
+    assert.falsy(err:find("lint: error", 1, true), err)
+    assert.same({{n = "NO"}}, h.query(url, "SELECT is_nullable AS n FROM information_schema.columns WHERE table_name = 't' AND column_name = 'a'"))
+  end)
+
+  it("M3: raw ADD COLUMN ... GENERATED ... STORED / AS IDENTITY, and add_column autoincrement, are rewrites", function()
+    local f = finds('  op.execute("ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a*2) STORED")', "volatile-default", "error")
+    assert.truthy(f.note:find("GENERATED ALWAYS AS", 1, true), f.note)
+    f = finds('  op.execute("ALTER TABLE t ADD COLUMN idn bigint GENERATED BY DEFAULT AS IDENTITY")', "volatile-default", "error")
+    assert.truthy(f.note:find("GENERATED AS IDENTITY", 1, true), f.note)
+    finds('  op.add_column("t", {"idn", "bigint", autoincrement = true})', "volatile-default", "error")
+    clean('  op.execute("ALTER TABLE t ADD COLUMN g2 int")', "volatile-default")
+  end)
+
+  it("M4: CONCURRENTLY in a multi-statement op.execute, and raw DROP INDEX CONCURRENTLY in a transaction", function()
+    local f = finds('  op.execute("CREATE INDEX CONCURRENTLY c10 ON t(a); SELECT 1")', "concurrent-in-transaction", "error",
+      {extra = "transactional = false"})
+    assert.truthy(f.note:find("one op.execute text of 2 statements", 1, true), f.note)
+    finds('  op.execute("DROP INDEX CONCURRENTLY ix_y")', "concurrent-in-transaction", "error")
+    clean('  op.execute("DROP INDEX CONCURRENTLY ix_y")', "concurrent-in-transaction", {extra = "transactional = false"})
+    clean('  op.execute("CREATE INDEX CONCURRENTLY c10 ON t(a)")', "concurrent-in-transaction", {extra = "transactional = false"})
+  end)
+
+  it("M5: create_table if_not_exists / CREATE TABLE IF NOT EXISTS on an existing table exempts nothing", function()
+    local dir = project('  op.create_table("t", {{"id", "integer"}}, {if_not_exists = true})\n  op.create_index("co3", "t", {"a"})')
+    assert.equal(1, #with_rule(lint(dir), "index-not-concurrent"))
+    dir = project('  op.execute([[CREATE TABLE IF NOT EXISTS r (id int)]])\n'
+      .. '  op.create_index("co4", "r", {"id"})')
+    assert.equal(1, #with_rule(lint(dir), "index-not-concurrent"))
+    clean('  op.create_table("z", {{"id", "integer"}})\n  op.create_index("co5", "z", {"id"})', "index-not-concurrent")
+  end)
+
+  it("M8: the unique safe form's index is named after the constraint (at most 63 bytes)", function()
+    local f = finds('  op.create_unique_constraint("uq2", "t", {"a"})', "unique-without-index", "error")
+    assert.truthy(f.safe:find('op.create_index("ix_uq2", "t", {"a"}', 1, true), f.safe)
+    assert.truthy(f.safe:find('op.create_unique_constraint("uq2", "t", nil, {postgresql_using_index = "ix_uq2"})', 1, true), f.safe)
+    f = finds(('  op.create_unique_constraint("%s", "t", {"a"})'):format(("u"):rep(63)), "unique-without-index", "error")
+    assert.truthy(f.safe:find('"ix_' .. ("u"):rep(60) .. '"', 1, true), f.safe)
+  end)
+
+  it("M2: in DB mode a table the range creates is new (warning), one the range fills is of unknown size (error)", function()
+    -- (b) a fresh database: a1 creates t, b2 indexes it: a warning, refuse mode lets it run
+    local url = select(2, h.fresh_pg())
+    local dir = project('  op.create_index("ix1", "t", {"a"})', url, {config = 'lint_on_upgrade = "refuse"'})
+    local report, status = lint(dir, "")
+    assert.equal(0, status)
+    local got = with_rule(report, "index-not-concurrent")
+    assert.equal(1, #got)
+    assert.equal("warning", got[1].severity)
+    assert.truthy(got[1].note:find("(created earlier in the range, not in the database yet)", 1, true), got[1].note)
+    local st2, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, st2, err)
+    assert.same({"b2"}, h.version_rows(url))
+    -- (a) an earlier pending revision fills t: the database's 0 rows are not trusted
+    url = select(2, h.fresh_pg())
+    dir = h.project({{id = "a1", code = true, up = BASE},
+      {id = "b1", down = "a1", code = true,
+       up = '  op.execute("INSERT INTO t (id, a) SELECT g, g FROM generate_series(1, 20000) g")'},
+      {id = "b2", down = "b1", code = true, up = '  op.create_index("ix_bf", "t", {"a"})'}},
+      ("url = %q\nlint_on_upgrade = \"refuse\"\n"):format(url))
+    assert.equal(0, (h.luamig(dir, "-q upgrade a1")))
+    report, status = lint(dir, "")
+    assert.equal(1, status)
+    got = with_rule(report, "index-not-concurrent")
+    assert.equal("error", got[1].severity)
+    assert.truthy(got[1].note:find("size unknown", 1, true), got[1].note)
+    local _, _, err2 = h.luamig(dir, "upgrade")
+    assert.truthy(err2:find("upgrade refused", 1, true), err2)
+    assert.same({"a1"}, h.version_rows(url))
+  end)
+
+  it("M7: existing_type that disagrees with the database: the database's type is judged, the mismatch said", function()
+    local url = select(2, h.fresh_pg())
+    local dir = project('  op.alter_column("t", "a", {type_ = "bigint", existing_type = "bigint"})', url,
+      {config = 'lint_on_upgrade = "off"'})
+    assert.equal(0, (h.luamig(dir, "-q upgrade a1")))
+    local report = lint(dir, "")
+    local got = with_rule(report, "type-rewrite")
+    assert.equal(1, #got)
+    assert.truthy(got[1].note:find("(existing_type bigint, but the database says integer)", 1, true), got[1].note)
+    -- offline, existing_type is all there is
+    assert.same({}, with_rule(lint(dir, "--offline"), "type-rewrite"))
+  end)
+
+  it("L7: control characters of a script are escaped in the human output", function()
+    local dir = project('  error("x \\27[2J\\7")')
+    local _, out = h.luamig(dir, "lint --offline")
+    assert.falsy(out:find("\27", 1, true), out)
+    assert.falsy(out:find("\7", 1, true), out)
+    assert.truthy(out:find("\\027[2J\\007", 1, true), out)
+  end)
+
+  it("M6: the serial volatile-default safe form runs on PostgreSQL and lints clean", function()
+    local f = finds('  op.add_column("t", {"sn", "bigserial"})', "volatile-default", "error")
+    local dir, url = filled("  " .. f.safe:gsub("\n", "\n  "), "refuse")
+    local report, status = lint(dir, "")
+    assert.same({}, with_rule(report, "volatile-default"))
+    assert.equal(0, status)
+    local st2, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, st2, err)
+    assert.same({{t = "bigint", d = "nextval('t_sn_seq'::regclass)"}}, h.query(url,
+      "SELECT data_type AS t, column_default AS d FROM information_schema.columns WHERE table_name = 't' AND column_name = 'sn'"))
   end)
 end)

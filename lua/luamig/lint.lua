@@ -112,13 +112,33 @@ function M.run(runner, opts)
     conn = runner:_read_connection()
   end
 
-  -- What the database says, read once per table.
+  -- What the database says, read once per table. On PostgreSQL each read waits for a lock at
+  -- most ddl_lock_timeout (1s when off; outside attack C, M1): a table another session holds
+  -- locked is "size unknown", not a hang before upgrade's own lock_timeout logic.
   local introspect = require "luamig.introspect"
-  local db_tables, db_rows = {}, {}
+  local db_tables, db_rows, locked = {}, {}, {}
+  local wait_ms
+  local function bounded(t, fn)
+    if dialect ~= "postgresql" then return pcall(fn) end
+    if not wait_ms then
+      local ok, ms = pcall(require("luamig.lock_retry").timeout_ms, runner.settings.ddl_lock_timeout)
+      wait_ms = (ok and type(ms) == "number" and ms > 0) and math.floor(ms) or 1000
+    end
+    local old = q(conn, "SELECT current_setting('lock_timeout') AS v")
+    q(conn, ("SELECT set_config('lock_timeout', '%dms', false)"):format(wait_ms))
+    local res = table.pack(pcall(fn))
+    if old then q(conn, ("SELECT set_config('lock_timeout', '%s', false)"):format((tostring(old[1].v):gsub("'", "''")))) end
+    local e = res[2]
+    if not res[1] and ((type(e) == "table" and e.sqlstate == "55P03")
+        or tostring(type(e) == "table" and e.message or e):find("lock timeout", 1, true)) then
+      locked[t] = true
+    end
+    return table.unpack(res, 1, res.n)
+  end
   local function db_table(t)
     if not conn then return nil end
     if db_tables[t] == nil then
-      local ok, m = pcall(introspect.table, conn, t)
+      local ok, m = bounded(t, function() return introspect.table(conn, t) end)
       db_tables[t] = ok and m or false
     end
     return db_tables[t] or nil
@@ -127,10 +147,10 @@ function M.run(runner, opts)
     if not conn or not db_table(t) then return nil end
     if db_rows[t] == nil then
       local qt = core.quote_ident(t)
-      local r = q(conn, dialect == "postgresql"
+      local ok, r = bounded(t, function() return conn:query(dialect == "postgresql"
         and ("SELECT count(*) AS n FROM (SELECT 1 FROM %s LIMIT %d) s"):format(qt, M.SMALL + 1)
-        or ("SELECT count(*) AS n FROM %s"):format(qt))
-      db_rows[t] = r and tonumber(r[1].n) or false
+        or ("SELECT count(*) AS n FROM %s"):format(qt)) end)
+      db_rows[t] = ok and r and tonumber(r[1].n) or false
     end
     return db_rows[t] or nil
   end
@@ -144,12 +164,39 @@ function M.run(runner, opts)
     return utc
   end
 
+  local range_new, written = {}, {}           -- tables the range creates, and fills (M2)
   local known, seeded = {}, {}                -- the offline op's models (SQLite rebuilds need them)
   local rebuilt = false
   local rec, created, autocommit
   local segment = 0                           -- which transaction a call runs in (changes at each COMMIT)
   local st = {dialect = dialect, server_utc = server_utc, not_valid = {}}
   function st.existing(t) return not created[t:lower()] end
+  function st.db_column_type(t, c)                -- the database's alone (M7)
+    local m = db_table(t)
+    for _, col in ipairs(m and m.columns or {}) do
+      if col.name == c then return col.type end
+    end
+    return nil
+  end
+  -- H4: CHECK (c IS NOT NULL) added valid or validated earlier in the range, or valid in the database
+  st.checks, st.proven = {}, {}
+  local db_proven = {}
+  function st.not_null_proven(t, c)
+    if type(t) ~= "string" or type(c) ~= "string" then return false end
+    if st.proven[t:lower() .. "." .. c:lower()] then return true end
+    if not conn or dialect ~= "postgresql" or not db_table(t) then return false end
+    if db_proven[t] == nil then
+      db_proven[t] = {}
+      local ok, rs = bounded(t, function() return conn:query("SELECT pg_get_constraintdef(c.oid) AS def "
+        .. "FROM pg_constraint c WHERE c.conrelid = to_regclass($1) AND c.contype = 'c' AND c.convalidated",
+        {core.quote_ident(t)}) end)
+      for _, row in ipairs(ok and rs or {}) do
+        local col = require("luamig.lint.locks").not_null_column((tostring(row.def):gsub("^CHECK%s*", "")))
+        if col then db_proven[t][col] = true end
+      end
+    end
+    return db_proven[t][c:lower()] == true
+  end
   function st.segment() return segment end
   function st.in_transaction() return rec.transactional ~= false and not autocommit end
   function st.column_type(t, c)
@@ -177,9 +224,24 @@ function M.run(runner, opts)
                  op = d.op, table = d.table, column = d.column, name = d.name, note = f.note, why = rule.why,
                  lock = rule.lock, safe = rule.safe(d)}
     if SIZED[rule.id] and d.table and st.existing(d.table) then
-      out.rows = rows(d.table)
+      -- the pending range itself (outside attack C, M2): rows written by an earlier call of the
+      -- range make the database's count meaningless (unknown size: judged as big); a table the
+      -- database lacks and an earlier revision of the range creates is new and empty when the run
+      -- reaches it (PostgreSQL takes the lock on an empty, unused table for about a millisecond)
+      local key = d.table:lower()
+      if written[key] then
+        out.note = out.note .. " (rows are written to it earlier in the range: size unknown)"
+      elseif conn and range_new[key] and not db_table(d.table) and not locked[d.table] then
+        out.rows = 0
+        out.note = out.note .. " (created earlier in the range, not in the database yet)"
+      else
+        out.rows = rows(d.table)
+      end
       if out.rows and rule.id == "sqlite-rebuild" then
         out.note = out.note .. (": %d rows would be copied"):format(out.rows)
+      end
+      if not out.rows and locked[d.table] then
+        out.note = out.note .. " (size unknown: the table is locked by another session)"
       end
       if out.rows and out.rows <= M.SMALL and rule.severity == "error" then
         out.severity = "warning"
@@ -203,8 +265,21 @@ function M.run(runner, opts)
   end
 
   local function judge_all(d, where)
-    if d.op == "create_table" and d.table then created[d.table:lower()] = true end
+    -- IF NOT EXISTS may find the table there: no exemption for it (outside attack C, M5)
+    if d.op == "create_table" and d.table and not (d.options or {}).if_not_exists then
+      created[d.table:lower()], range_new[d.table:lower()] = true, true
+    end
+    if d.op == "dml" and type(d.table) == "string" and (d.options or {}).statement ~= "DELETE"
+        and (d.options or {}).statement ~= "TRUNCATE" and (d.options or {}).statement ~= "UPDATE" then
+      written[d.table:lower()] = true
+    end
     for _, f in ipairs(judge(d, st)) do add(f, where) end
+    for _, x in ipairs(record.expand(d)) do
+      for _, f in ipairs(judge(x, st)) do
+        f.note = ("add_column %q: %s"):format(d.column, f.note or "")
+        add(f, where)
+      end
+    end
     if d.op == "rename_table" and d.table and created[d.table:lower()] and d.options.new_table then
       created[d.options.new_table:lower()] = true
     end
@@ -249,6 +324,10 @@ function M.run(runner, opts)
       segment, autocommit = segment + 1, false
       if not ok then error(err, 0) end
       return
+    elseif opname == "bulk_insert" then
+      local t = args[1]
+      t = type(t) == "table" and (t.name or t[1]) or t
+      if type(t) == "string" then written[t:lower()] = true end
     elseif opname == "execute" then
       local sql = args[1]
       if type(sql) == "table" and sql.sql then sql = sql.sql end
@@ -283,6 +362,16 @@ function M.run(runner, opts)
   local op = require("luamig.op").new{dialect = dialect, x = runner.x, tag = runner.tag,
     naming_convention = runner.settings.naming_convention, offline_schema = known, on_call = hook,
     emit = function(text) if text:find(require("luamig.op.sqlite_rebuild").temp_prefix, 1, true) then rebuilt = true end end}
+
+  -- op.query / op.get_bind (outside attack C, H1): offline they return no rows, so the calls
+  -- after them are still judged (a branch taken on their rows is judged as if no row came back);
+  -- SQL run through the bind's exec is judged like op.execute's
+  rawset(op, "query", function() return {}, {} end)
+  local bind = {dialect = function() return dialect end, in_transaction = function() return true end,
+                quote_ident = function(_, s) return '"' .. tostring(s):gsub('"', '""') .. '"' end}
+  function bind.query() return {}, {} end
+  function bind.exec(_, sql) judge_sql(sql, check.caller_line()) end
+  rawset(op, "get_bind", function() return bind end)
 
   -- op.validate_constraint (the safe forms' op) recorded even where this op has none yet
   if rawget(op, "validate_constraint") == nil then
@@ -332,9 +421,20 @@ end
 
 local function indent(text, pad) return pad .. text:gsub("\n", "\n" .. pad) end
 
+-- control characters of a script's text shown as \ddd (a terminal is not driven by a revision;
+-- outside attack C, L7); keep_nl keeps the safe form's line breaks
+local function esc(v, keep_nl)
+  return (tostring(v):gsub("%c", function(ch)
+    if keep_nl and ch == "\n" then return ch end
+    return ("\\%03d"):format(ch:byte())
+  end))
+end
+M.esc = esc
+
 function M.human(f)
-  local lines = {("%s %s: %s:%s (revision %s)"):format(f.severity, f.rule, f.file or "?", f.line or "?", f.revision or "?"),
-                 "  " .. (f.note or ""), "  why: " .. f.why, "  safe:", indent(f.safe, "    ")}
+  local lines = {("%s %s: %s:%s (revision %s)"):format(f.severity, f.rule, esc(f.file or "?"), f.line or "?",
+                   esc(f.revision or "?")),
+                 "  " .. esc(f.note or ""), "  why: " .. f.why, "  safe:", indent(esc(f.safe, true), "    ")}
   return table.concat(lines, "\n")
 end
 

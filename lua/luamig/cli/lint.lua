@@ -34,9 +34,16 @@ command{
 }
 
 -- upgrade's lint, before anything runs: its findings on stderr; with
--- lint_on_upgrade = "refuse" an error stops the upgrade. --sql lints the
--- range it writes, offline.
-local QUIET_RULES = {["execute-unjudged"] = true, ["not-linted"] = true}
+-- lint_on_upgrade = "refuse" an error stops the upgrade, and so does a revision the lint could not
+-- judge (not-linted: its upgrade(op) failed offline, so its later calls were never seen). Raw SQL
+-- the classifier cannot read (execute-unjudged) is a warning too; both are one line each.
+-- --sql lints the range it writes, offline.
+local ONE_LINE = {["execute-unjudged"] = true, ["not-linted"] = true}
+local function short(f)
+  return ("%s %s: %s:%s (revision %s): %s"):format(f.severity, f.rule, lint.esc(f.file or "?"), f.line or "?",
+    lint.esc(f.revision or "?"), lint.esc(f.note or ""))
+end
+
 function M.before_upgrade(c, target)
   local mode = c.m.settings.lint_on_upgrade or "warn"
   if mode ~= "warn" and mode ~= "refuse" and mode ~= "off" then
@@ -47,12 +54,11 @@ function M.before_upgrade(c, target)
   -- connect is upgrade's own); a target the plan cannot take fails here with upgrade's message
   if not c.opts.sql then c.m:connection() end
   local report = lint.run(c.m, c.opts.sql and {range = target, offline = true} or {target = target})
-  -- raw SQL not judged and scripts that fail offline are `luamig lint`'s news: the upgrade runs
-  -- the SQL and reports its own failures
-  local shown = 0
+  local shown, unlinted = 0, {}
   for _, f in ipairs(report.findings) do
-    if (f.severity == "error" or not c.globals.quiet) and not QUIET_RULES[f.rule] then
-      tell("lint: ", lint.human(f), "\n")
+    if f.rule == "not-linted" then unlinted[#unlinted + 1] = ("%s:%s"):format(f.file or "?", f.line or "?") end
+    if f.severity == "error" or f.rule == "not-linted" or not c.globals.quiet then
+      tell("lint: ", ONE_LINE[f.rule] and short(f) or lint.human(f), "\n")
       shown = shown + 1
     end
   end
@@ -61,6 +67,13 @@ function M.before_upgrade(c, target)
     fail(("upgrade refused: the lint found %d error%s in the revisions to apply (lint_on_upgrade = "
       .. "\"refuse\"); nothing was run. Use the safe forms above, a marker comment with a reason, or "
       .. "lint_on_upgrade = \"warn\""):format(report.errors, report.errors == 1 and "" or "s"))
+  end
+  if mode == "refuse" and #unlinted > 0 then
+    fail(("upgrade refused: the lint could not judge all of the revisions to apply (not-linted at %s: "
+      .. "upgrade(op) failed when run offline, so the calls after that point were never judged) and "
+      .. "lint_on_upgrade = \"refuse\"; nothing was run. Make upgrade(op) runnable offline, add "
+      .. "`-- luamig-lint: ignore not-linted: reason` on the failing line, or set lint_on_upgrade = \"warn\"")
+      :format(table.concat(unlinted, ", ")))
   end
 end
 

@@ -69,14 +69,36 @@ M.rules = {
   {id = "volatile-default", severity = "error", lock = "ACCESS EXCLUSIVE",
    why = "a column with a volatile default is filled row by row: the table is rewritten under ACCESS EXCLUSIVE",
    safe = function(d)
+     local o = d.options or {}
+     local t = type(o.type) == "string" and o.type:lower() or ""
+     if o.computed or o.identity then
+       return "-- no in-place form: add a plain nullable column, fill it in batches, and let the code\n"
+         .. "-- compute the value (or take a maintenance window for GENERATED / IDENTITY)"
+     end
+     if t:match("serial") then                   -- a runnable form (outside attack C, M6)
+       local seq = ("%s_%s_seq"):format(d.table, d.column):sub(1, 63)
+       local qi = function(x) return '"' .. x:gsub('"', '""') .. '"' end
+       return ("op.execute(%s)\nop.add_column(%s, {%s, %s})\n"
+         .. "op.alter_column(%s, %s, {server_default = op.raw(%s)})  -- new rows only\n"
+         .. "op.execute(%s)\n"
+         .. "-- then fill the existing rows in batches (a later revision or a job), e.g.\n"
+         .. "-- UPDATE %s SET %s = nextval('%s') WHERE %s IS NULL AND <key range>")
+         :format(lit("CREATE SEQUENCE " .. qi(seq)), tq(d), lit(d.column),
+           lit(t:match("bigserial") and "bigint" or t:match("smallserial") and "smallint" or "integer"),
+           tq(d), lit(d.column), lit(("nextval('%s')"):format(qi(seq):gsub("'", "''"))),
+           lit(("ALTER SEQUENCE %s OWNED BY %s.%s"):format(qi(seq), qi(d.table), qi(d.column))),
+           qi(d.table), qi(d.column), qi(seq):gsub("'", "''"), qi(d.column))
+     end
      return ("op.add_column(%s, {%s, %s})\nop.alter_column(%s, %s, {server_default = op.raw(%s)})  -- new rows only\n"
        .. "-- then fill the existing rows with UPDATE ... in batches")
-       :format(tq(d), lit(d.column), lit(d.options.type or "..."), tq(d), lit(d.column), lit(d.options.server_default))
+       :format(tq(d), lit(d.column), lit(o.type or "..."), tq(d), lit(d.column), lit(o.server_default))
    end},
   {id = "unique-without-index", severity = "error", lock = "ACCESS EXCLUSIVE",
    why = "ADD UNIQUE/PRIMARY KEY builds its index under an ACCESS EXCLUSIVE lock: reads and writes wait",
    safe = function(d)
-     local ix = lit(("ix_%s_%s"):format(d.table, type(d.columns) == "table" and table.concat(d.columns, "_") or "unique"))
+     -- named after the constraint (an index ix_T_C may exist already; outside attack C, M8), at most 63 bytes
+     local base = d.name or ("%s_%s"):format(d.table, type(d.columns) == "table" and table.concat(d.columns, "_") or "unique")
+     local ix = lit(("ix_%s"):format(base):sub(1, 63))
      return ("op.autocommit_block(function()\n  op.create_index(%s, %s, %s, {unique = true, "
        .. "postgresql_concurrently = true, if_not_exists = true})\nend)\n"
        .. "op.create_unique_constraint(%s, %s, nil, {postgresql_using_index = %s})")
@@ -103,22 +125,51 @@ local function volatile_call(sql)
   return nil
 end
 
+-- The column of a condition "c IS NOT NULL" (quoted or not, in parentheses or not), lowercased.
+local function not_null_column(cond)
+  if type(cond) ~= "string" then return nil end
+  local s = cond:gsub("^%s*%(+", ""):gsub("%)+%s*$", "")
+  local c = s:match('^%s*"([^"]+)"%s+[Ii][Ss]%s+[Nn][Oo][Tt]%s+[Nn][Uu][Ll][Ll]%s*$')
+    or s:match('^%s*([%a_][%w_]*)%s+[Ii][Ss]%s+[Nn][Oo][Tt]%s+[Nn][Uu][Ll][Ll]%s*$')
+  return c and c:lower()
+end
+M.not_null_column = not_null_column
+
 -- The findings of one descriptor d (st: the revision's state, lint.lua).
 function M.judge(d, st)
-  if st.dialect ~= "postgresql" or not d.table then return {} end
+  if st.dialect ~= "postgresql" then return {} end
   local o, out = d.options or {}, {}
-  local existing = st.existing(d.table)
   local function add(id, note) out[#out + 1] = {rule = id, d = d, note = note} end
+  -- CONCURRENTLY: a raw DROP INDEX names no table, and a text of several statements is one
+  -- transaction whatever the step (outside attack C, M4)
+  if (d.op == "create_index" or d.op == "drop_index") and o.postgresql_concurrently then
+    if o.statements then
+      add("concurrent-in-transaction", ('%s %s with CONCURRENTLY in one op.execute text of %d statements: '
+        .. 'PostgreSQL runs them as one transaction and refuses it'):format(d.op, lit(d.name), o.statements))
+    elseif st.in_transaction() then
+      add("concurrent-in-transaction", ('%s %s with postgresql_concurrently runs in the step\'s transaction')
+        :format(d.op, lit(d.name)))
+    end
+  end
+  if not d.table then return out end
+  local existing = st.existing(d.table)
   if d.op == "create_index" or d.op == "drop_index" then
-    if o.postgresql_concurrently then
-      if st.in_transaction() then
-        add("concurrent-in-transaction", ('%s %s with postgresql_concurrently runs in the step\'s transaction')
-          :format(d.op, lit(d.name)))
-      end
-    elseif d.op == "create_index" and existing then
+    if not o.postgresql_concurrently and d.op == "create_index" and existing then
       add("index-not-concurrent", ('create_index %s on existing table %s without postgresql_concurrently')
         :format(lit(d.name), lit(d.table)))
     end
+  end
+  -- a CHECK (c IS NOT NULL) that is valid lets SET NOT NULL skip its scan (PostgreSQL 12+):
+  -- remember which ones the range adds and validates (outside attack C, H4)
+  if d.op == "create_check_constraint" and d.name and st.proven then
+    local col = not_null_column(d.condition)
+    if col then
+      st.checks[d.name:lower()] = {table = d.table:lower(), column = col}
+      if not o.postgresql_not_valid then st.proven[d.table:lower() .. "." .. col] = true end
+    end
+  elseif d.op == "validate_constraint" and d.name and st.proven then
+    local ck = st.checks[d.name:lower()]
+    if ck then st.proven[ck.table .. "." .. ck.column] = true end
   end
   if not existing then
     if (d.op == "create_foreign_key" or d.op == "create_check_constraint") and o.postgresql_not_valid and d.name then
@@ -127,23 +178,33 @@ function M.judge(d, st)
     return out
   end
   if d.op == "alter_column" then
-    if o.nullable == false then
+    if o.nullable == false and not (st.not_null_proven and st.not_null_proven(d.table, d.column)) then
       add("not-null-existing-column", ('alter_column %s.%s nullable = false'):format(lit(d.table), lit(d.column)))
     end
     if o.type then
-      local before = o.existing_type or st.column_type(d.table, d.column)
+      -- the database's type wins over existing_type (outside attack C, M7); a mismatch is said
+      local known_type = st.db_column_type and st.db_column_type(d.table, d.column)
+      local before = known_type or o.existing_type or st.column_type(d.table, d.column)
+      local mismatch = ""
+      if known_type and o.existing_type and known_type:lower():gsub("%s+", "") ~= o.existing_type:lower():gsub("%s+", "") then
+        mismatch = (" (existing_type %s, but the database says %s)"):format(o.existing_type, known_type)
+      end
       local verdict, reason = types.rewrites(before, o.type)
       if o.using then verdict, reason = "yes", "a USING expression rewrites every row" end
       if verdict == "utc" and st.server_utc() then verdict = "no" end
       if verdict ~= "no" then
         add("type-rewrite", ('alter_column %s.%s type %s -> %s: %s%s'):format(lit(d.table), lit(d.column),
-          before or "?", o.type, reason, before and "" or " (give existing_type)"))
+          before or "?", o.type, reason, before and mismatch or " (give existing_type)"))
       end
     end
   elseif d.op == "add_column" then
     local t = type(o.type) == "string" and o.type:lower() or ""
     local fn = volatile_call(o.server_default)
-    if t:match("serial") then
+    if o.computed or o.identity then
+      add("volatile-default", ('add_column %s.%s %s: every row is computed and written, the table is rewritten')
+        :format(lit(d.table), lit(d.column), o.computed and ("GENERATED ALWAYS AS " .. tostring(o.computed))
+          or "GENERATED AS IDENTITY"))
+    elseif t:match("serial") then
       add("volatile-default", ('add_column %s.%s of type %s: its default nextval() is volatile')
         :format(lit(d.table), lit(d.column), o.type))
     elseif fn then

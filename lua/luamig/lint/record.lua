@@ -60,6 +60,9 @@ function M.describe(opname, args)
       out.nullable = not (spec.nullable == false or spec.primary_key)
       out.server_default = default_text(first(spec, "server_default", "default"))
       out.unique, out.references = spec.unique, spec.references
+      out.identity = spec.autoincrement and true or nil
+      d.inline = {unique = spec.unique, index = spec.index, references = spec.references,
+                  check = spec.check, primary_key = spec.primary_key}
     end
   elseif opname == "alter_column" then
     out.nullable = first(o, "nullable")
@@ -77,6 +80,33 @@ function M.describe(opname, args)
   end
   if common.is_raw(d.condition) then d.condition = d.condition.sql end
   return d
+end
+
+-- The constraints and index an add_column makes besides the column (outside attack C, H2): the
+-- descriptors of the statements luamig runs for them (op/build.lua's names, the default naming
+-- convention), judged by the same rules as the ops written out.
+function M.expand(d)
+  local i, out = d.inline, {}
+  if d.op ~= "add_column" or type(i) ~= "table" or type(d.column) ~= "string" or type(d.table) ~= "string" then
+    return out
+  end
+  local t, c = d.table, d.column
+  local function add(x) x.table, x.options = t, x.options or {}; out[#out + 1] = x end
+  if i.primary_key then add({op = "create_primary_key", name = ("pk_%s"):format(t), columns = {c}}) end
+  if i.unique then add({op = "create_unique_constraint", name = ("uq_%s_%s"):format(t, c), columns = {c}}) end
+  if i.index then add({op = "create_index", name = ("ix_%s_%s"):format(t, c), columns = {c}}) end
+  if i.check ~= nil then
+    local cond = common.is_raw(i.check) and i.check.sql or i.check
+    add({op = "create_check_constraint", name = ("ck_%s_%s"):format(t, c), condition = cond})
+  end
+  if type(i.references) == "string" then
+    local ok, rt, rc = pcall(check.parse_references, i.references)
+    if ok and rt then
+      add({op = "create_foreign_key", name = ("fk_%s_%s_%s"):format(t, c, rt), referent = rt,
+           local_cols = {c}, remote_cols = {rc}})
+    end
+  end
+  return out
 end
 
 M.POS = POS

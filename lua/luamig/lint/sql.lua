@@ -103,10 +103,10 @@ local function drop(p, out)
 end
 
 local function create_table(p, out)
-  p:kw("IF", "NOT", "EXISTS")
+  local ine = p:kw("IF", "NOT", "EXISTS")
   local tbl, schema = p:name()
   if not tbl then return nil end
-  local opts = {}
+  local opts = {if_not_exists = ine or nil}
   if p:up() == "AS" or p:up() == "PARTITION" and p:up(1) == "OF" then
     opts.as_select = p:up() == "AS" or nil
     opts.partition_of = p:up() == "PARTITION" or nil
@@ -461,6 +461,7 @@ local function classify(sql, dialect)
       out[k].options = out[k].options or {}
       -- PostgreSQL runs the statements of one text as one transaction
       if #list > 1 and out[k].options.postgresql_concurrently then
+        out[k].options.statements = #list
         out[k].note = ("CONCURRENTLY in a text of %d statements: PostgreSQL runs them as one transaction, "
           .. "and refuses it there; give it an op.execute of its own"):format(#list)
       end
