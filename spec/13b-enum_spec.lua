@@ -9,20 +9,10 @@ local core = require "luamig.core"
 local luamig_op = require "luamig.op"
 local introspect = require "luamig.introspect"
 
-local function offline(dialect)
-  local out = {}
-  local op = luamig_op.new{dialect = dialect, emit = function(text, kind)
-    out[#out + 1] = kind == "copy" and text or (text .. ";")
-  end}
-  return op, out
-end
+local function offline(dialect) return h.offline_op(dialect, true) end
 
 -- The error message without its "file:line: " prefix, and the line.
-local function error_of(fn)
-  local err = tostring(h.error_of(fn))
-  local line, msg = err:match("^.-:(%d+): (.*)$")
-  return msg or err, tonumber(line)
-end
+local error_of = h.op_error
 
 -- The labels of a PostgreSQL enum type, in order (nil when there is no type).
 local function labels(conn, qname)

@@ -7,22 +7,10 @@
 -- the op's line; check and autogenerate of a NOT VALID constraint; and
 -- revision --autogenerate's safe forms (two revisions) on PostgreSQL.
 local h = require "spec.helpers"
-local luamig_op = require "luamig.op"
 
-local function offline(dialect)
-  local out = {}
-  local op = luamig_op.new{dialect = dialect, emit = function(text) out[#out + 1] = text end}
-  return op, out
-end
+local function offline(dialect) return h.offline_op(dialect, false) end
 
--- The message of the error fn raises, without its "file:line: " prefix, and the line.
-local function error_of(fn, ...)
-  local err = h.error_of(fn, ...)
-  assert(err ~= nil, "expected an error")
-  err = type(err) == "table" and tostring(err.message) or tostring(err)
-  local line, msg = err:match("^.-:(%d+): (.*)$")
-  return msg or err, tonumber(line)
-end
+local error_of = h.op_error
 
 local function here() return debug.getinfo(2, "l").currentline end
 

@@ -178,6 +178,27 @@ function h.error_of(fn, ...)
   return err
 end
 
+-- An offline op (no connection) for dialect, and the list its statements
+-- go to; semicolons: each statement ends with ";" as --sql writes it (COPY
+-- data as it comes).
+function h.offline_op(dialect, semicolons)
+  local out = {}
+  local op = require("luamig.op").new{dialect = dialect, emit = function(text, kind)
+    out[#out + 1] = (semicolons and kind ~= "copy") and (text .. ";") or text
+  end}
+  return op, out
+end
+
+-- The message of the error fn(...) raises, without its "file:line: "
+-- prefix, and that line (the migration's line op/check.lua's raise names).
+function h.op_error(fn, ...)
+  local err = h.error_of(fn, ...)
+  assert(err ~= nil, "expected an error")
+  err = type(err) == "table" and tostring(err.message) or tostring(err)
+  local line, msg = err:match("^.-:(%d+): (.*)$")
+  return msg or err, tonumber(line)
+end
+
 -- Run the luamig binary in dir; returns status, stdout, stderr.
 -- env: extra environment variables.
 function h.luamig(dir, args, env)
