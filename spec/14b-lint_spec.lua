@@ -1003,3 +1003,50 @@ describe("[postgresql] outside attack C: safe forms", function()
     assert.truthy(f.safe:find(('op.validate_constraint("%s"'):format(name), 1, true), f.safe)
   end)
 end)
+
+-- L5: markers count only in real Lua line comments; "ignore A, B: reason" ignores both rules;
+-- a marker in a string, a block comment, in other case, or two in one comment are handled.
+describe("outside attack C: L5 markers", function()
+  local CALL = '  op.create_index("ix_t_a", "t", {"a"})'
+  it("a marker inside a Lua string silences nothing and is no marker", function()
+    for _, body in ipairs{CALL .. ' local s = "-- luamig-lint: ignore index-not-concurrent: in a string"',
+                          CALL .. " local s = [[ -- luamig-lint: ignore index-not-concurrent: long ]]",
+                          "  local s = [[\n  -- luamig-lint: ignore index-not-concurrent: long string line\n  ]]\n" .. CALL} do
+      local report, status = lint(project(body))
+      assert.equal(1, #with_rule(report, "index-not-concurrent"), body)
+      assert.same({}, with_rule(report, "bad-marker"), body)
+      assert.same({}, report.ignored, body)
+      assert.equal(1, status)
+    end
+  end)
+
+  it("ignore A, B: reason ignores both rules of the call", function()
+    local body = '  op.create_unique_constraint("uq9", "t", {"a"}) -- luamig-lint: ignore unique-without-index, '
+      .. "index-not-concurrent: t is tiny"
+    local report, status = lint(project(body))
+    assert.same({}, report.findings)
+    assert.equal(0, status)
+    assert.equal(1, #report.ignored)
+    assert.equal("t is tiny", report.ignored[1].reason)
+    report = lint(project(CALL .. " -- luamig-lint: ignore index-not-concurrent, no-such-rule: x"))
+    local bad = with_rule(report, "bad-marker")
+    assert.equal(1, #bad)
+    assert.truthy(bad[1].note:find('unknown rule id "no-such-rule"', 1, true), bad[1].note)
+    assert.equal(1, #with_rule(report, "index-not-concurrent"))
+  end)
+
+  it("a block comment, another case, or two markers in one comment are bad markers and silence nothing", function()
+    for body, words in pairs{
+      [CALL .. " --[[ luamig-lint: ignore index-not-concurrent: block ]]"] = "block comment",
+      [CALL .. " -- LUAMIG-LINT: ignore index-not-concurrent: upper"] = "exactly",
+      [CALL .. " -- luamig-lint: ignore index-not-concurrent: r -- luamig-lint: ignore check-not-valid: r2"] = "two markers",
+    } do
+      local report, status = lint(project(body))
+      local bad = with_rule(report, "bad-marker")
+      assert.equal(1, #bad, body)
+      assert.truthy(bad[1].note:find(words, 1, true), bad[1].note)
+      assert.equal(1, #with_rule(report, "index-not-concurrent"), body)
+      assert.equal(1, status)
+    end
+  end)
+end)
