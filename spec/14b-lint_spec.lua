@@ -992,6 +992,18 @@ describe("[postgresql] outside attack C: safe forms", function()
     assert.same(want, catalog(url2))
   end)
 
+  it("H3: option tables render as Lua that loads back to the same value (keywords, quotes, op.raw)", function()
+    local render = require "luamig.lint.render"
+    local v = {"a", {"b", order = "desc"}, ["end"] = true, ["a b"] = 'q"\n\\', n = 2}
+    local src = render.lit(v)
+    local back = assert(load("return " .. src, "=t", "t", {op = {raw = function(x) return {raw = x} end}}))()
+    assert.same(v, back)
+    assert.equal('op.raw("lower(\\"c\\")")', render.lit(require("luamig.dialect.common").raw('lower("c")')))
+    local long = render.fit(("x"):rep(80))
+    assert.equal(63, #long)
+    assert.not_equal(long, render.fit(("x"):rep(79) .. "y"))
+  end)
+
   it("L4: a suggested check name fits 63 bytes and runs", function()
     local f = finds('  op.alter_column("customer_subscription_events_archive_table", '
       .. '"previous_subscription_identifier", {nullable = false})', "not-null-existing-column", "error",

@@ -3,8 +3,12 @@
 local common = require "luamig.dialect.common"
 local M = {}
 
+local KEYWORDS = {}
+for w in ("and break do else elseif end false for function goto if in local nil not or repeat return "
+  .. "then true until while"):gmatch("%a+") do KEYWORDS[w] = true end
+
 local function key(k)
-  if type(k) == "string" and k:match("^[%a_][%w_]*$") then return k end
+  if type(k) == "string" and k:match("^[%a_][%w_]*$") and not KEYWORDS[k] then return k end
   return "[" .. M.lit(k) .. "]"
 end
 
