@@ -95,7 +95,7 @@ describe("luamig lint rules (PostgreSQL, offline)", function()
   it("index-not-concurrent: create_index on an existing table; fine with CONCURRENTLY outside the transaction or on a new table", function()
     local f = finds('  op.create_index("ix_t_a", "t", {"a"})', "index-not-concurrent", "error")
     assert.equal("SHARE", f.lock)
-    assert.truthy(f.safe:find('op.create_index("ix_t_a", "t", {"a"}, {postgresql_concurrently = true, if_not_exists = true})', 1, true), f.safe)
+    assert.truthy(f.safe:find('op.create_index("ix_t_a", "t", {"a"}, {if_not_exists = true, postgresql_concurrently = true})', 1, true), f.safe)
     assert.truthy(f.safe:find("op.autocommit_block(function()", 1, true))
     clean('  op.autocommit_block(function()\n    op.create_index("ix_t_a", "t", {"a"}, {postgresql_concurrently = true})\n  end)',
       "index-not-concurrent")
@@ -843,7 +843,8 @@ describe("outside attack C", function()
     assert.truthy(f.safe:find('op.create_index("ix_uq2", "t", {"a"}', 1, true), f.safe)
     assert.truthy(f.safe:find('op.create_unique_constraint("uq2", "t", nil, {postgresql_using_index = "ix_uq2"})', 1, true), f.safe)
     f = finds(('  op.create_unique_constraint("%s", "t", {"a"})'):format(("u"):rep(63)), "unique-without-index", "error")
-    assert.truthy(f.safe:find('"ix_' .. ("u"):rep(60) .. '"', 1, true), f.safe)
+    local ix = f.safe:match('op.create_index%("(ix_u+_%x+)"')     -- cut, with a hash of the whole (L4)
+    assert.truthy(ix and #ix == 63, f.safe)
   end)
 
   it("M2: in DB mode a table the range creates is new (warning), one the range fills is of unknown size (error)", function()
@@ -908,5 +909,156 @@ describe("outside attack C", function()
     assert.equal(0, st2, err)
     assert.same({{t = "bigint", d = "nextval('t_sn_seq'::regclass)"}}, h.query(url,
       "SELECT data_type AS t, column_default AS d FROM information_schema.columns WHERE table_name = 't' AND column_name = 'sn'"))
+  end)
+end)
+
+-- H3: the printed safe form (--json) of calls with options, run on PostgreSQL, makes the same
+-- catalog as the unsafe call on another fresh database, and lints clean.
+describe("[postgresql] outside attack C: safe forms", function()
+  local SBASE = [[
+  op.create_table("t", {{"id", "integer"}, {"a", "integer"}, {"b", "integer"}, {"c", "text"}, {"u", "integer"}})
+  op.create_table("p", {{"id", "integer", primary_key = true}})]]
+  local UNSAFE = [[
+  op.create_index("u1", "t", {{"a", order = "desc"}, op.raw("lower(c)"), {"c", nulls = "first"}}, {unique = true, where = "a > 0", postgresql_using = "btree", postgresql_include = {"b"}})
+  op.create_index("u2", "t", {"c"}, {postgresql_ops = {c = "text_pattern_ops"}, postgresql_nulls_not_distinct = true, unique = true})
+  op.create_unique_constraint("uq2", "t", {"b"}, {deferrable = true, initially = "DEFERRED"})
+  op.create_foreign_key("fk3", "t", "p", {"u"}, {"id"}, {ondelete = "CASCADE", onupdate = "SET NULL", deferrable = true, initially = "DEFERRED", match = "FULL"})
+  op.create_primary_key("pk2", "t", {"a"})
+  op.create_check_constraint("ck4", "t", op.raw("b > 0"))
+  op.execute([==[ALTER TABLE t ADD CONSTRAINT fk5 FOREIGN KEY (b) REFERENCES p(id) ON DELETE SET NULL DEFERRABLE]==])
+  op.execute([==[CREATE INDEX u6 ON t USING hash (c) WHERE b > 1]==])]]
+
+  local function catalog(url)
+    return {
+      cons = h.query(url, [[SELECT conname, contype, confdeltype, confupdtype, condeferrable, condeferred,
+        confmatchtype, convalidated, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        WHERE conrelid = 't'::regclass ORDER BY conname]]),
+      idx = h.query(url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 't' ORDER BY indexname"),
+      cols = h.query(url, [[SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 't'::regclass
+        AND attnum > 0 ORDER BY attnum]]),
+    }
+  end
+
+  local function at_base()
+    local url = select(2, h.fresh_pg())
+    local dir = project(nil, url, {base = SBASE, config = 'lint_on_upgrade = "off"'})
+    local st, _, err = h.luamig(dir, "upgrade")
+    assert.equal(0, st, err)
+    h.query(url, "INSERT INTO p (id) VALUES (1), (2)")
+    h.query(url, "INSERT INTO t (id, a, b, c, u) VALUES (1, 1, 1, 'x', 1), (2, 2, 2, 'y', 2)")
+    return dir, url
+  end
+
+  it("H3: foreign keys, indexes, unique, primary key, check and raw SQL keep every option", function()
+    -- the unsafe calls, on one database
+    local dir1, url1 = at_base()
+    h.write_file(dir1 .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true, up = UNSAFE}))
+    local report = lint(dir1)
+    local st, _, err = h.luamig(dir1, "upgrade")
+    assert.equal(0, st, err)
+    local want = catalog(url1)
+    local names = {}
+    for _, c in ipairs(want.cons) do names[#names + 1] = c.conname end
+    for _, i in ipairs(want.idx) do names[#names + 1] = i.indexname end
+    assert.same({"ck4", "fk3", "fk5", "pk2", "uq2", "pk2", "u1", "u2", "u6", "uq2"}, names)
+    -- the safe forms, in order: before "-- then, in a later revision" in b2, the rest in c3
+    local now, later = {}, {}
+    for _, f in ipairs(report.findings) do
+      if f.revision == "b2" then
+        assert.equal("error", f.severity)
+        assert.falsy(f.safe:find('"..."', 1, true), f.safe)
+        assert.falsy(f.safe:find("{}", 1, true), f.safe)
+        local a, b = f.safe:find("\n%-%- then, in a later revision[^\n]*\n")
+        now[#now + 1] = a and f.safe:sub(1, a - 1) or f.safe
+        if a then later[#later + 1] = f.safe:sub(b + 1) end
+      end
+    end
+    assert.equal(8, #now)
+    assert.equal(3, #later)
+    local dir2, url2 = at_base()
+    local function body(list) return "  " .. table.concat(list, "\n"):gsub("\n", "\n  ") end
+    h.write_file(dir2 .. "/migrations/versions/b2.lua", h.script({id = "b2", down = "a1", code = true, up = body(now)}))
+    h.write_file(dir2 .. "/migrations/versions/c3.lua", h.script({id = "c3", down = "b2", code = true, up = body(later)}))
+    h.write_file(dir2 .. "/luamig.lua", ("url = %q\nlint_on_upgrade = \"refuse\""):format(url2))
+    local report2, status2 = lint(dir2)
+    local errors = {}
+    for _, f in ipairs(report2.findings) do
+      if f.severity == "error" then errors[#errors + 1] = f.rule .. ": " .. (f.note or "") end
+    end
+    assert.same({}, errors)
+    assert.equal(0, status2)
+    st, _, err = h.luamig(dir2, "upgrade")
+    assert.equal(0, st, err)
+    assert.same(want, catalog(url2))
+  end)
+
+  it("H3: option tables render as Lua that loads back to the same value (keywords, quotes, op.raw)", function()
+    local render = require "luamig.lint.render"
+    local v = {"a", {"b", order = "desc"}, ["end"] = true, ["a b"] = 'q"\n\\', n = 2}
+    local src = render.lit(v)
+    local back = assert(load("return " .. src, "=t", "t", {op = {raw = function(x) return {raw = x} end}}))()
+    assert.same(v, back)
+    assert.equal('op.raw("lower(\\"c\\")")', render.lit(require("luamig.dialect.common").raw('lower("c")')))
+    local long = render.fit(("x"):rep(80))
+    assert.equal(63, #long)
+    assert.not_equal(long, render.fit(("x"):rep(79) .. "y"))
+  end)
+
+  it("L4: a suggested check name fits 63 bytes and runs", function()
+    local f = finds('  op.alter_column("customer_subscription_events_archive_table", '
+      .. '"previous_subscription_identifier", {nullable = false})', "not-null-existing-column", "error",
+      {base = '  op.create_table("customer_subscription_events_archive_table", '
+        .. '{{"previous_subscription_identifier", "integer"}})'})
+    local name = f.safe:match('op.create_check_constraint%("([^"]+)"')
+    assert.truthy(name, f.safe)
+    assert.truthy(#name <= 63, name)
+    assert.truthy(f.safe:find(('op.validate_constraint("%s"'):format(name), 1, true), f.safe)
+  end)
+end)
+
+-- L5: markers count only in real Lua line comments; "ignore A, B: reason" ignores both rules;
+-- a marker in a string, a block comment, in other case, or two in one comment are handled.
+describe("outside attack C: L5 markers", function()
+  local CALL = '  op.create_index("ix_t_a", "t", {"a"})'
+  it("a marker inside a Lua string silences nothing and is no marker", function()
+    for _, body in ipairs{CALL .. ' local s = "-- luamig-lint: ignore index-not-concurrent: in a string"',
+                          CALL .. " local s = [[ -- luamig-lint: ignore index-not-concurrent: long ]]",
+                          "  local s = [[\n  -- luamig-lint: ignore index-not-concurrent: long string line\n  ]]\n" .. CALL} do
+      local report, status = lint(project(body))
+      assert.equal(1, #with_rule(report, "index-not-concurrent"), body)
+      assert.same({}, with_rule(report, "bad-marker"), body)
+      assert.same({}, report.ignored, body)
+      assert.equal(1, status)
+    end
+  end)
+
+  it("ignore A, B: reason ignores both rules of the call", function()
+    local body = '  op.create_unique_constraint("uq9", "t", {"a"}) -- luamig-lint: ignore unique-without-index, '
+      .. "index-not-concurrent: t is tiny"
+    local report, status = lint(project(body))
+    assert.same({}, report.findings)
+    assert.equal(0, status)
+    assert.equal(1, #report.ignored)
+    assert.equal("t is tiny", report.ignored[1].reason)
+    report = lint(project(CALL .. " -- luamig-lint: ignore index-not-concurrent, no-such-rule: x"))
+    local bad = with_rule(report, "bad-marker")
+    assert.equal(1, #bad)
+    assert.truthy(bad[1].note:find('unknown rule id "no-such-rule"', 1, true), bad[1].note)
+    assert.equal(1, #with_rule(report, "index-not-concurrent"))
+  end)
+
+  it("a block comment, another case, or two markers in one comment are bad markers and silence nothing", function()
+    for body, words in pairs{
+      [CALL .. " --[[ luamig-lint: ignore index-not-concurrent: block ]]"] = "block comment",
+      [CALL .. " -- LUAMIG-LINT: ignore index-not-concurrent: upper"] = "exactly",
+      [CALL .. " -- luamig-lint: ignore index-not-concurrent: r -- luamig-lint: ignore check-not-valid: r2"] = "two markers",
+    } do
+      local report, status = lint(project(body))
+      local bad = with_rule(report, "bad-marker")
+      assert.equal(1, #bad, body)
+      assert.truthy(bad[1].note:find(words, 1, true), bad[1].note)
+      assert.equal(1, #with_rule(report, "index-not-concurrent"), body)
+      assert.equal(1, status)
+    end
   end)
 end)

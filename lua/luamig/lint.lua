@@ -65,18 +65,45 @@ local function lines_of(path)
   return file_lines[path] or nil
 end
 
--- The marker of a line: {id =, reason =} or {bad = why}, nil when none.
-local function marker(line)
-  local rest = line and line:match("%-%-%s*luamig%-lint:(.*)$")
-  if not rest then return nil end
-  local id, tail = rest:match("^%s*ignore%s+([%w%-]+)(.*)$")
-  if not id then return {bad = 'not of the form "-- luamig-lint: ignore RULE-ID: reason"'} end
-  if not M.by_id[id] then
-    return {bad = ("unknown rule id %q%s"):format(id, require("luamig.suggest").hint(id, M.ids()))}
+-- The Lua comments of a script (luamig.lint.comments): markers count only
+-- there, not in strings (outside attack C, L5).
+local file_comments = {}
+local function comments_of(path)
+  if file_comments[path] == nil then
+    local lines = lines_of(path)
+    if lines then
+      local lc, block = require("luamig.lint.comments").comments(table.concat(lines, "\n"))
+      file_comments[path] = {lc, block}
+    else
+      file_comments[path] = false
+    end
   end
-  local reason = tail:match("^%s*:%s*(.-)%s*$")
-  if not reason or reason == "" then return {bad = ("no reason given for ignoring %s"):format(id), id = id} end
-  return {id = id, reason = reason}
+  return file_comments[path] or nil
+end
+
+-- The marker of a line comment's text (after "--"): {ids = {[id] = true}, reason =} or
+-- {bad = why}, nil when none. "ignore A, B: reason" ignores both rules.
+local function marker(comment)
+  if not comment or not comment:lower():find("luamig%-lint:") then return nil end
+  local rest = comment:match("^%s*luamig%-lint:(.*)$")
+  if not rest then
+    return {bad = 'a marker must be a line comment of its own, exactly "-- luamig-lint: ignore RULE-ID: reason"'}
+  end
+  local list, tail = rest:match("^%s*ignore%s+([%w%-]+[%w%-,%s]-)%s*(:.*)$")
+  if not list then list, tail = rest:match("^%s*ignore%s+([%w%-]+[%w%-,%s]-)%s*()$"), "" end
+  if not list then return {bad = 'not of the form "-- luamig-lint: ignore RULE-ID: reason"'} end
+  local ids = {}
+  for id in (list .. ","):gmatch("%s*([^,]-)%s*,") do
+    if not id:match("^[%w%-]+$") then return {bad = ("bad rule list %q"):format(list)} end
+    if not M.by_id[id] then
+      return {bad = ("unknown rule id %q%s"):format(id, require("luamig.suggest").hint(id, M.ids()))}
+    end
+    ids[id] = true
+  end
+  local reason = tail:match("^:%s*(.-)%s*$")
+  if not reason or reason == "" then return {bad = ("no reason given for ignoring %s"):format(list)} end
+  if reason:lower():find("luamig%-lint") then return {bad = "two markers in one comment: give each its own line"} end
+  return {ids = ids, reason = reason}
 end
 
 function M.ids()
@@ -253,8 +280,9 @@ function M.run(runner, opts)
     if lines and rule.id ~= "bad-marker" then
       for _, l in ipairs({line, line - 1}) do
         -- the line above counts when it is only the marker comment (not another call's)
-        local mk = (l == line or (lines[l] or ""):match("^%s*%-%-")) and marker(lines[l])
-        if mk and mk.id == rule.id and mk.reason then
+        local cm = comments_of(file)
+        local mk = cm and (l == line or (lines[l] or ""):match("^%s*%-%-")) and marker(cm[1][l])
+        if mk and mk.ids and mk.ids[rule.id] and mk.reason then
           out.reason, out.marker_line = mk.reason, l
           report.ignored[#report.ignored + 1] = out
           return
@@ -388,10 +416,14 @@ function M.run(runner, opts)
       if runner.settings.transaction_per_migration ~= false then segment = segment + 1 end
       report.revisions[#report.revisions + 1] = r.revision
       -- the markers of the script: wrong ones are findings
-      for i, l in ipairs(r.path and lines_of(r.path) or {}) do
-        local mk = marker(l)
+      local cm = r.path and comments_of(r.path)
+      for i = 1, cm and #(lines_of(r.path) or {}) or 0 do
+        local mk = marker(cm[1][i])
         if mk and mk.bad then
           add({rule = "bad-marker", d = {op = "marker"}, note = "luamig-lint marker: " .. mk.bad}, r.path .. ":" .. i)
+        elseif cm[2][i] and cm[2][i]:lower():find("luamig%-lint") then
+          add({rule = "bad-marker", d = {op = "marker"}, note = "luamig-lint marker: in a --[[ ]] block comment, "
+            .. "which does not count: write it as a line comment \"-- luamig-lint: ignore RULE-ID: reason\""}, r.path .. ":" .. i)
         end
       end
       if type(r.upgrade) == "function" then

@@ -10,26 +10,49 @@ local M = {}
 
 local function tq(d) return lit(d.table) end
 
+-- the raw statement of a descriptor from op.execute's SQL, without its ";"
+local function stmt(d) return (d.stmt:gsub("%s*;%s*$", "")) end
+
+-- raw ADD CONSTRAINT: the statement with NOT VALID where it is one clause (H3), else words
+local function raw_not_valid(d)
+  local s = stmt(d)
+  if not (r.one_clause(s) and d.name and d.table) or s:upper():find("NOT%s+VALID") then
+    return "-- add NOT VALID right after this constraint's definition in the statement, then\n"
+      .. "-- ALTER TABLE ... VALIDATE CONSTRAINT ... in a later revision (its own transaction)"
+  end
+  return ("op.execute(%s)\n-- then, in a later revision (its own transaction):\nop.validate_constraint(%s, %s)")
+    :format(lit(s .. " NOT VALID"), lit(d.name), tq(d))
+end
+
 M.rules = {
   {id = "index-not-concurrent", severity = "error", lock = "SHARE",
    why = "CREATE INDEX without CONCURRENTLY holds a SHARE lock on the table while it builds: writes wait",
    safe = function(d)
-     return ("op.autocommit_block(function()\n  op.create_index(%s, %s, %s, {%spostgresql_concurrently = true, "
-       .. "if_not_exists = true})\nend)"):format(r.name(d.name, '"ix_..."'), tq(d), cols(d.columns),
-       d.options.unique and "unique = true, " or "")
+     if d.stmt then                               -- raw SQL: the statement with CONCURRENTLY (H3)
+       local s = stmt(d)
+       local a, b = s:find("^%s*[Cc][Rr][Ee][Aa][Tt][Ee]%s+[%a%s]-[Ii][Nn][Dd][Ee][Xx]")
+       if not a then return "-- the same statement with CONCURRENTLY after INDEX, alone in op.autocommit_block" end
+       return ("op.autocommit_block(function()\n  op.execute(%s)\nend)"):format(lit(s:sub(1, b) .. " CONCURRENTLY" .. s:sub(b + 1)))
+     end
+     return ("op.autocommit_block(function()\n  op.create_index(%s, %s, %s, %s)\nend)"):format(r.name(d.name, '"ix_..."'),
+       tq(d), cols(d.columns), r.opts(d.given, {postgresql_concurrently = true, if_not_exists = true}, {"concurrently"}))
    end},
   {id = "concurrent-in-transaction", severity = "error", lock = "none (refused)",
    why = "CONCURRENTLY cannot run inside a transaction block: PostgreSQL refuses it in the step's transaction",
    safe = function(d)
+     if d.stmt then                               -- raw SQL: the statement alone, out of the transaction (H3)
+       return ("op.autocommit_block(function()\n  op.execute(%s)\nend)  -- one op.execute per statement")
+         :format(lit(stmt(d)))
+     end
      return ("op.autocommit_block(function()\n  op.%s(%s, %s%s)\nend)  -- or transactional = false in the revision")
        :format(d.op, r.name(d.name, '"ix_..."'), tq(d), d.op == "create_index"
-         and (", " .. cols(d.columns) .. ", {postgresql_concurrently = true, if_not_exists = true}")
-         or ", {postgresql_concurrently = true}")
+         and (", " .. cols(d.columns) .. ", " .. r.opts(d.given, {postgresql_concurrently = true, if_not_exists = true}, {"concurrently"}))
+         or (", " .. r.opts(d.given, {postgresql_concurrently = true}, {"concurrently"})))
    end},
   {id = "not-null-existing-column", severity = "error", lock = "ACCESS EXCLUSIVE",
    why = "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock: reads and writes wait",
    safe = function(d)
-     local ck = lit(("ck_%s_%s_not_null"):format(d.table, d.column))
+     local ck = lit(r.fit(("ck_%s_%s_not_null"):format(d.table, d.column)))
      return ("-- revision 1:\nop.create_check_constraint(%s, %s, %s, {postgresql_not_valid = true})\n"
        .. "-- revision 2 (its own transaction):\nop.validate_constraint(%s, %s)\n"
        .. "-- revision 3 (PostgreSQL 12+ skips the scan, proven by the valid check):\n"
@@ -39,17 +62,20 @@ M.rules = {
   {id = "foreign-key-not-valid", severity = "error", lock = "SHARE ROW EXCLUSIVE (both tables)",
    why = "ADD FOREIGN KEY validates every row under a SHARE ROW EXCLUSIVE lock on both tables: writes wait",
    safe = function(d)
-     return ("op.create_foreign_key(%s, %s, %s, %s, %s, {postgresql_not_valid = true})\n"
+     if d.stmt then return raw_not_valid(d) end
+     return ("op.create_foreign_key(%s, %s, %s, %s, %s, %s)\n"
        .. "-- then, in a later revision (its own transaction):\nop.validate_constraint(%s, %s)")
        :format(r.name(d.name, '"fk_..."'), tq(d), r.name(d.referent, '"..."'), cols(d.local_cols),
-         cols(d.remote_cols), r.name(d.name, '"fk_..."'), tq(d))
+         cols(d.remote_cols), r.opts(d.given, {postgresql_not_valid = true}, {"not_valid"}), r.name(d.name, '"fk_..."'), tq(d))
    end},
   {id = "check-not-valid", severity = "error", lock = "ACCESS EXCLUSIVE",
    why = "ADD CHECK scans every row under an ACCESS EXCLUSIVE lock: reads and writes wait",
    safe = function(d)
-     return ("op.create_check_constraint(%s, %s, %s, {postgresql_not_valid = true})\n"
+     if d.stmt then return raw_not_valid(d) end
+     return ("op.create_check_constraint(%s, %s, %s, %s)\n"
        .. "-- then, in a later revision (its own transaction):\nop.validate_constraint(%s, %s)")
-       :format(r.name(d.name, '"ck_..."'), tq(d), r.name(d.condition, '"..."'), r.name(d.name, '"ck_..."'), tq(d))
+       :format(r.name(d.name, '"ck_..."'), tq(d), r.name(d.condition, '"..."'),
+         r.opts(d.given, {postgresql_not_valid = true}, {"not_valid"}), r.name(d.name, '"ck_..."'), tq(d))
    end},
   {id = "validate-same-transaction", severity = "error", lock = "ACCESS EXCLUSIVE (held from the ADD)",
    why = "VALIDATE in the transaction that added the constraint NOT VALID scans under the ADD's lock, held to COMMIT",
@@ -98,11 +124,21 @@ M.rules = {
    safe = function(d)
      -- named after the constraint (an index ix_T_C may exist already; outside attack C, M8), at most 63 bytes
      local base = d.name or ("%s_%s"):format(d.table, type(d.columns) == "table" and table.concat(d.columns, "_") or "unique")
-     local ix = lit(("ix_%s"):format(base):sub(1, 63))
-     return ("op.autocommit_block(function()\n  op.create_index(%s, %s, %s, {unique = true, "
-       .. "postgresql_concurrently = true, if_not_exists = true})\nend)\n"
-       .. "op.create_unique_constraint(%s, %s, nil, {postgresql_using_index = %s})")
-       :format(ix, tq(d), cols(d.columns), r.name(d.name, '"uq_..."'), tq(d), ix)
+     local kind = d.op == "create_primary_key" and "PRIMARY KEY" or "UNIQUE"
+     if d.stmt or type(d.columns) ~= "table" or type(d.table) ~= "string" then   -- no placeholders (H3)
+       return ("-- build the index first: CREATE UNIQUE INDEX CONCURRENTLY on the same columns, alone in\n"
+         .. "-- op.autocommit_block; then ALTER TABLE ... ADD CONSTRAINT ... %s USING INDEX that index"):format(kind)
+     end
+     local ixname = r.fit(("ix_%s"):format(base))
+     local ix = lit(ixname)
+     local index = ("op.autocommit_block(function()\n  op.create_index(%s, %s, %s, {unique = true, "
+       .. "postgresql_concurrently = true, if_not_exists = true})\nend)\n"):format(ix, tq(d), cols(d.columns))
+     if d.op == "create_primary_key" then          -- stays a primary key (H3): luamig's op has no using_index for it
+       return index .. ("op.execute(%s)"):format(lit(("ALTER TABLE %s ADD %sPRIMARY KEY USING INDEX %s")
+         :format(r.qi(d.table), d.name and ("CONSTRAINT " .. r.qi(d.name) .. " ") or "", r.qi(ixname))))
+     end
+     return index .. ("op.create_unique_constraint(%s, %s, nil, %s)")
+       :format(r.name(d.name, '"uq_..."'), tq(d), r.opts(d.given, {postgresql_using_index = ixname}, {"using_index"}))
    end},
 }
 

@@ -51,6 +51,7 @@ function M.describe(opname, args)
              remote_cols = arg("remote_cols"), condition = arg("condition")}
   local o = arg("options") or {}
   local out = d.options
+  d.given = type(o) == "table" and o or {}    -- the call's own options, kept whole for the safe forms (H3)
   if opname == "rename_table" then out.new_table = args[2] end
   if opname == "add_column" then
     local spec = args[2]

@@ -458,6 +458,8 @@ local function classify(sql, dialect)
     local line = line_of(toks[st[1]].s)
     for k = before + 1, #out do
       out[k].offset, out[k].line, out[k].text = offset, line, text
+      out[k].stmt = sqltext.text(sql, toks, st[1], st[2])   -- the whole statement (safe forms, H3)
+      out[k].statements = #list
       out[k].options = out[k].options or {}
       -- PostgreSQL runs the statements of one text as one transaction
       if #list > 1 and out[k].options.postgresql_concurrently then
