@@ -137,6 +137,15 @@ local function skip_with(p)
   return true
 end
 
+-- An UPDATE or DELETE with no WHERE in the rest of its statement touches
+-- every row: noted, with note's format naming the table.
+local function every_row(p, d, note)
+  if p:find(function(x) return x == "WHERE" end) > p.last then
+    d.options.all_rows = true
+    d.note = note:format(d.table)
+  end
+end
+
 local function dml(p, out)
   if not skip_with(p) then return nil end
   local u = p:up()
@@ -153,22 +162,14 @@ local function dml(p, out)
     p:kw("ONLY")
     d.table, d.schema = p:name()
     if not d.table then return nil end
-    local w = p:find(function(x) return x == "WHERE" end)
-    if w > p.last then
-      d.options.all_rows = true
-      d.note = ("UPDATE without WHERE: changes every row of %s"):format(d.table)
-    end
+    every_row(p, d, "UPDATE without WHERE: changes every row of %s")
   elseif u == "DELETE" then
     p.i = p.i + 1
     if not p:kw("FROM") then return nil end
     p:kw("ONLY")
     d.table, d.schema = p:name()
     if not d.table then return nil end
-    local w = p:find(function(x) return x == "WHERE" end)
-    if w > p.last then
-      d.options.all_rows = true
-      d.note = ("DELETE without WHERE: removes every row of %s"):format(d.table)
-    end
+    every_row(p, d, "DELETE without WHERE: removes every row of %s")
   elseif u == "MERGE" then
     p.i = p.i + 1
     if not p:kw("INTO") then return nil end
