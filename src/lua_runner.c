@@ -12,7 +12,9 @@
  *     timeouts = {[i] = {ddl_lock_timeout_ms, statement_timeout_ms, lock_retries,
  *     own_lock_timeout_ms, own_statement_timeout_ms}}
  *     (revision i's, resolved: runner.h's lm_run_script),
- *     who, and three functions:
+ *     transactional_default (false: a script without `transactional` runs
+ *     outside a transaction), tx_setup (a statement run first in every
+ *     transaction: luamig.profile's), who, and three functions:
  *       migrate(record, "upgrade" | "downgrade")  runs the script's body;
  *       log(level, message)                       "INFO" or "WARNING";
  *       emit(sql)                                 offline output.
@@ -212,6 +214,9 @@ static int core_run(lua_State *L) {
   /* A plan only computes: it must not ask a scanned record for its
    * checksum, which would load (read again) every script. */
   int plan = opt_bool(L, "plan", 0);
+  /* a script without `transactional` runs in a transaction unless the
+   * profile says otherwise (distributed engines: luamig.profile) */
+  int tx_default = opt_bool(L, "transactional_default", 1);
   s->scripts = lm_calloc(g->nrevs, sizeof *s->scripts);
   for (size_t i = 0; i < g->nrevs; i++) {             /* strings stay in the records */
     lua_rawgeti(L, ARG_RECORDS, (lua_Integer)i + 1);
@@ -221,7 +226,7 @@ static int core_run(lua_State *L) {
     else lua_getfield(L, -2, "checksum");
     s->scripts[i].checksum = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_getfield(L, -3, "transactional");
-    s->scripts[i].transactional = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    s->scripts[i].transactional = lua_isnil(L, -1) ? tx_default : lua_toboolean(L, -1);
     lua_settop(L, scratch);
     s->scripts[i].ddl_lock_timeout_ms = s->scripts[i].statement_timeout_ms = -1;
     s->scripts[i].own_lock_timeout_ms = s->scripts[i].own_statement_timeout_ms = -1;
@@ -267,6 +272,7 @@ static int core_run(lua_State *L) {
     .plan_only = opt_bool(L, "plan", 0),
     .offline_dialect = NULL,
     .who = opt_string(L, "who", NULL),
+    .tx_setup = opt_string(L, "tx_setup", NULL),
     .lock_timeout_ms = 300000,
   };
   if (lua_getfield(L, ARG_OPTS, "lock_timeout") != LUA_TNIL) {

@@ -31,6 +31,10 @@ static int tx_begin(struct run *r, struct lm_err *e) {
   int rc = lm_sink_begin(&r->sink, e);
   if (rc == LM_OK) r->in_tx = 1;
   r->tx_timeouts_set = 0;
+  /* the profile's statement for every migration transaction (Citus's
+   * SET LOCAL multi_shard_modify_mode), online and in --sql alike */
+  if (rc == LM_OK && r->o->tx_setup != NULL && r->o->tx_setup[0] != '\0')
+    rc = lm_sink_exec(&r->sink, r->o->tx_setup, 0, NULL, NULL, e);
   return rc;
 }
 
@@ -221,7 +225,8 @@ struct tx_start {
   int attempt;
 };
 
-/* Step i (s) failed because a lock was not granted (55P03). Returns 1 when
+/* Step i (s) failed because a lock was not granted (55P03), or in a
+ * conflict with a concurrent transaction (40001, 40P01). Returns 1 when
  * the transaction was rolled back and, after the back-off, runs again from
  * its first step (with one transaction for the run, that is every step
  * since luamig's last commit); 0 when the failure stands (e says why it was
@@ -231,9 +236,12 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
                       int transactional, struct tx_start *first, size_t i, struct lm_err *e) {
   const struct lm_run_script *sc = &r->scripts[s->rev];
   int limit = sc->lock_retries > 1 ? sc->lock_retries : 1;
+  int kind = lm_run_retry_kind(e);
   /* outside a transaction, or after a block: the script's own timeout */
   int outside = !transactional || r->block_failed || r->tx_has_block;
-  char *what = lm_run_lock_words(e->sql, outside ? sc->own_lock_timeout_ms : sc->ddl_lock_timeout_ms);
+  char *what = kind == LM_RETRY_LOCK
+    ? lm_run_lock_words(e->sql, outside ? sc->own_lock_timeout_ms : sc->ddl_lock_timeout_ms)
+    : lm_run_conflict_words(kind);
   int rc = 0;
   if (r->conn == NULL) {
     rc = 0;                                           /* offline nothing waits */
@@ -247,13 +255,19 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
       lm_err_set(e, LM_ERROR, "%s\n%s; not retried: an op.autocommit_block committed part of %s, "
                  "so it cannot be rolled back and run again", e->message, what,
                  r->step_partial ? "this step" : "this transaction");
+  } else if (first->attempt >= limit && kind != LM_RETRY_LOCK) {
+    lm_err_set(e, LM_ERROR, "%s\n%s, attempt %d of %d: giving up (lock_retries = %d); each attempt "
+               "was rolled back. Other transactions keep changing what the step reads or writes; "
+               "run again when they are done, or raise lock_retries", e->message, what,
+               first->attempt, limit, limit);
   } else if (first->attempt >= limit) {
     lm_err_set(e, LM_ERROR, "%s\n%s, attempt %d of %d: giving up (lock_retries = %d); each attempt "
                "was rolled back. Another session holds a lock the statement needs, on a table or on "
                "rows (pg_locks and pg_stat_activity say which); run again when it is done, or raise ddl_lock_timeout "
                "or lock_retries", e->message, what, first->attempt, limit, limit);
   } else {
-    long delay = lm_run_backoff_ms(sc->ddl_lock_timeout_ms, first->attempt);
+    long delay = lm_run_backoff_ms(kind == LM_RETRY_LOCK ? sc->ddl_lock_timeout_ms : LM_RETRY_CONFLICT_MS,
+                                   first->attempt);
     char *label = lm_run_step_label(r, s);
     struct lm_buf again = LM_BUF_INIT;
     if (first->step < i) {
@@ -374,7 +388,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       tx_rollback(r);                                 /* nothing to undo: the driver's state */
       return LM_ERROR;
     }
-    if (body != LM_OK && lm_run_lock_not_granted(e)) {
+    if (body != LM_OK && lm_run_retry_kind(e)) {
       int again = lock_retry(r, plan, s, transactional, &first, i, e);
       if (again < 0) return LM_ERROR;                 /* Ctrl-C in the back-off */
       if (again) {                                    /* from the transaction's first step */
@@ -413,7 +427,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       return LM_ERROR;
     }
     if (record_step(r, before, s, ms, e) != LM_OK) {
-      if (transactional && r->conn && !s->stamp && s->rev >= 0 && lm_run_lock_not_granted(e)) {
+      if (transactional && r->conn && !s->stamp && s->rev >= 0 && lm_run_retry_kind(e)) {
         /* the version row's lock (another session holds it): in the
          * step's transaction, so retried like the step's own statements */
         int again = lock_retry(r, plan, s, transactional, &first, i, e);
@@ -432,6 +446,18 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     }
     if (per_step || !transactional) {
       if (tx_commit(r, e) != LM_OK) {
+        /* SERIALIZABLE reports most conflicts at COMMIT: the transaction
+         * is gone, so the step runs again like one failed in its body */
+        if (transactional && r->conn && !s->stamp && s->rev >= 0 &&
+            lm_run_retry_kind(e) > LM_RETRY_LOCK) {
+          int again = lock_retry(r, plan, s, transactional, &first, i, e);
+          if (again < 0) return LM_ERROR;
+          if (again) {
+            i = first.step - 1;
+            before = first.before;
+            continue;
+          }
+        }
         const char *why = lm_run_lost_reason(r);
         if (why) lm_run_explain_lost(r, s, why, 1, committed, e);
         else lm_run_explain_failure(r, s, 1, committed, e);

@@ -59,6 +59,7 @@ struct lm_run_opts {
   int plan_only;                      /* --plan: compute *plan, run nothing */
   const struct lm_dialect *offline_dialect;   /* non-NULL: --sql, no connection */
   const char *who;                    /* for the log: user@host */
+  const char *tx_setup;               /* NULL, or a statement run first in every transaction */
 };
 
 /* Run (or plan) per o. c may be NULL offline. On return *plan holds the

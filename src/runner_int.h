@@ -82,8 +82,16 @@ void lm_run_release_lock(struct run *r);
  * lm_run_reset_timeouts takes back (RESET). */
 int lm_run_set_timeouts(struct run *r, const struct lm_step *s, int local, struct lm_err *e);
 void lm_run_reset_timeouts(struct run *r, const struct lm_step *s);
-/* Whether e is PostgreSQL's lock_not_available (SQLSTATE 55P03). */
-int lm_run_lock_not_granted(const struct lm_err *e);
+/* Why a step's transaction failed in a way that a rollback and a new
+ * attempt may cure (PostgreSQL's SQLSTATE): LM_RETRY_LOCK for
+ * lock_not_available (55P03), LM_RETRY_SERIALIZATION (40001) and
+ * LM_RETRY_DEADLOCK (40P01) for a conflict with a concurrent transaction;
+ * 0 for any other error. */
+enum { LM_RETRY_LOCK = 1, LM_RETRY_SERIALIZATION, LM_RETRY_DEADLOCK };
+int lm_run_retry_kind(const struct lm_err *e);
+/* `serialization failure (SQLSTATE 40001: ...)`: the words of a conflict
+ * kind for the retry's log line and message. Caller frees. */
+char *lm_run_conflict_words(int kind);
 /* `lock on "orders" not granted in 2s`: the table read from the failed
  * statement sql (may be NULL), lock_ms the step's lock timeout (-1: none
  * set). Caller frees. */
@@ -93,7 +101,10 @@ char *lm_run_lock_words(const char *sql, long lock_ms);
  * statement is not one it reads. Caller frees. */
 char *lm_run_locked_table(const char *sql);
 /* The back-off before attempt + 1 (attempt >= 1): exponential from half the
- * lock timeout (1 s when none is set), at most 60 s, with jitter of +-25%. */
+ * lock timeout (1 s when none is set), at most 60 s, with jitter of +-25%.
+ * A conflict (40001, 40P01) waited for no lock: its back-off starts at
+ * LM_RETRY_CONFLICT_MS / 2. */
+#define LM_RETRY_CONFLICT_MS 200
 long lm_run_backoff_ms(long lock_ms, int attempt);
 /* Sleep ms, waking for Ctrl-C: 0 when interrupted. */
 int lm_run_backoff_sleep(long ms);

@@ -18,7 +18,9 @@
  * A statement that waited lock_timeout for its lock fails with SQLSTATE
  * 55P03 (lock_not_available); the message names the table, read from the
  * failed statement, since PostgreSQL's own ("canceling statement due to
- * lock timeout") does not.
+ * lock timeout") does not. A serialization failure (40001) or a deadlock
+ * (40P01) is retried by the same loop: PostgreSQL rolled the transaction
+ * back, and the documented cure is to run it again (doc/safety.md).
  */
 #include "runner_int.h"
 
@@ -91,7 +93,23 @@ void lm_run_reset_timeouts(struct run *r, const struct lm_step *s) {
   lm_err_release(&ignored);
 }
 
-int lm_run_lock_not_granted(const struct lm_err *e) { return strcmp(e->sqlstate, "55P03") == 0; }
+int lm_run_retry_kind(const struct lm_err *e) {
+  if (strcmp(e->sqlstate, "55P03") == 0) return LM_RETRY_LOCK;
+  if (strcmp(e->sqlstate, "40001") == 0) return LM_RETRY_SERIALIZATION;
+  if (strcmp(e->sqlstate, "40P01") == 0) return LM_RETRY_DEADLOCK;
+  return 0;
+}
+
+char *lm_run_conflict_words(int kind) {
+  struct lm_buf b = LM_BUF_INIT;
+  if (kind == LM_RETRY_SERIALIZATION)
+    lm_buf_adds(&b, "serialization failure (SQLSTATE 40001: a concurrent transaction's change "
+                "conflicts with the step's)");
+  else
+    lm_buf_adds(&b, "deadlock (SQLSTATE 40P01: the step and another transaction each waited for "
+                "the other's lock; PostgreSQL ended the step's)");
+  return lm_buf_detach(&b);
+}
 
 /* ---- the table of a statement ---- */
 
