@@ -24,6 +24,7 @@ M.settings = {
   {"compare_type", "boolean", true},
   {"autogenerate_safe_forms", "boolean", true},      -- PostgreSQL: luamig.autogen.safe's two revisions
   {"lint_on_upgrade", "string", "warn"},             -- "warn" | "refuse" | "off" (luamig.cli.lint)
+  {"profile", "profile", "postgresql"},              -- the engine: "postgresql" | "cockroachdb" | "yugabyte" | "citus" (luamig.profile)
   {"sections", "table", nil},                        -- name -> settings, chosen with -n NAME (M.section)
 }
 
@@ -144,7 +145,7 @@ end
 
 local function type_ok(want, v)
   if want == "convention" then return type(v) == "table" or type(v) == "string" end
-  if want == "timeout" or want == "retries" then return true end    -- lock_retry.check says
+  if want == "timeout" or want == "retries" or want == "profile" then return true end  -- checked below
   if want ~= "list" then return type(v) == want end
   if type(v) == "string" then return true end
   if type(v) ~= "table" then return false end
@@ -171,6 +172,10 @@ function M.check(settings, source)
     end
     if want == "timeout" or want == "retries" then
       local why = require("luamig.lock_retry").why_not(k, v)
+      if why then error(("%s: %s"):format(source, why), 0) end
+    end
+    if want == "profile" then
+      local why = require("luamig.profile").why_not(v)
       if why then error(("%s: %s"):format(source, why), 0) end
     end
   end

@@ -238,6 +238,18 @@ function Runner:_run(kind, opts)
       if kind == "copy" then write(text) else write(text .. ";\n\n") end
     end
   end
+  local profile = require("luamig.profile")
+  local prof = profile.of(s.profile)
+  if s.profile ~= "postgresql" and dialect ~= "postgresql" then
+    fail(("profile = %q is for servers that speak PostgreSQL's protocol; the database is %s: "
+      .. "remove the setting, or use a postgresql:// URL"):format(s.profile, kind_names[dialect] or dialect))
+  end
+  -- a hot standby or a read-only session: refused before anything is sent
+  if conn and not opts.plan and dialect == "postgresql" then require("luamig.writable").check(conn, kind) end
+  if prof.transactional_default == false and not opts.plan then
+    self:_log("INFO", ("profile %s: a revision without `transactional = true` runs outside a "
+      .. "transaction, each statement committing on its own"):format(s.profile))
+  end
   if kind == "upgrade" and conn and not opts.plan then self:_warn_changed(conn) end
   if #records == 0 then
     self:_log("INFO", ("No revisions in %s/versions: nothing to do (luamig revision -m MSG "
@@ -251,6 +263,7 @@ function Runner:_run(kind, opts)
     version_table = s.version_table, transaction_per_migration = s.transaction_per_migration,
     lock_timeout = s.lock_timeout, plan = opts.plan, dialect = offline and dialect or nil,
     who = who(), timeouts = timeouts,
+    transactional_default = prof.transactional_default, tx_setup = prof.tx_setup,
     log = function(level, msg) self:_log(level, msg) end,
     emit = emit,
     migrate = function(record, direction)

@@ -61,7 +61,7 @@ local raise, register, describe = check.raise, check.register, check.describe
 local check_arg, check_options, sql_text = check.check_arg, check.check_options, check.sql_text
 local ALIASES, SPEC = check.ALIASES, check.SPEC
 local copy = rebuild.copy
-for _, mod in ipairs({build, apply, offline, rebuild, require "luamig.op.safe", require "luamig.op.sqlite_model",
+for _, mod in ipairs({build, apply, offline, rebuild, require "luamig.op.safe", require "luamig.op.citus", require "luamig.op.sqlite_model",
                       require "luamig.op.sqlite_table_sql", require "luamig.op.sqlite_checks", enum_op}) do
   register(mod)
 end
@@ -321,6 +321,7 @@ function M.new(cfg)
   end
 
   enum_op.install(ctx, op)                  -- op.enum, create_enum, drop_enum, *_enum_value
+  require("luamig.op.citus").install(ctx, op)   -- op.distribute_table, op.reference_table
 
   op.bulk_insert = require("luamig.op.bulk").make({
     conn = ctx.conn, d = ctx.d, emit = ctx.emit, known = ctx.known, raise = raise, check_arg = check_arg,
