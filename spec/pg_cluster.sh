@@ -25,7 +25,9 @@
 #     --tcp            listen on 127.0.0.1 as well as the socket
 #     --password-auth  trust only the postgres role; every other role gives
 #                      its password (scram-sha-256), on the socket and on
-#                      127.0.0.1 (spec/run's auth specs)
+#                      127.0.0.1 (spec/run's auth specs); postgres may also
+#                      replicate over the socket (spec/pg_standby.sh; initdb's
+#                      own pg_hba.conf allows it in the other mode)
 #     -c NAME=VALUE    a server setting, without spaces
 #
 # pg_cluster_stop
@@ -69,6 +71,7 @@ pg_cluster_start() {
   if [ "$password_auth" = 1 ]; then
     cat >"$dir/pg/pg_hba.conf" <<HBA
 local all postgres trust
+local replication postgres trust
 local all all scram-sha-256
 host  all postgres 127.0.0.1/32 trust
 host  all all 127.0.0.1/32 scram-sha-256

@@ -226,7 +226,10 @@ static int core_run(lua_State *L) {
     else lua_getfield(L, -2, "checksum");
     s->scripts[i].checksum = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_getfield(L, -3, "transactional");
-    s->scripts[i].transactional = lua_isnil(L, -1) ? tx_default : lua_toboolean(L, -1);
+    lua_getfield(L, -4, "transactional_given");       /* false: the script does not say */
+    int given = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    s->scripts[i].transactional = lua_isnil(L, -2) ? tx_default
+                                : given ? lua_toboolean(L, -2) : tx_default;
     lua_settop(L, scratch);
     s->scripts[i].ddl_lock_timeout_ms = s->scripts[i].statement_timeout_ms = -1;
     s->scripts[i].own_lock_timeout_ms = s->scripts[i].own_statement_timeout_ms = -1;

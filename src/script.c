@@ -270,6 +270,8 @@ static int read_metadata(lua_State *L, int env, int rec, const char *path, struc
     return lm_err_set(e, LM_ERROR, "%s: transactional must be true or false", path);
   }
   lua_setfield(L, rec, "transactional");
+  lua_pushboolean(L, tt != LUA_TNIL);                 /* a profile's default decides when not */
+  lua_setfield(L, rec, "transactional_given");
   /* lock timeouts and retries (luamig.lock_retry checks their forms before a run) */
   static const char *const timeouts[] = {"ddl_lock_timeout", "statement_timeout", "lock_retries"};
   for (int i = 0; i < 3; i++) {
