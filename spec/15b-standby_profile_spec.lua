@@ -91,6 +91,15 @@ describe("[postgresql] a run that writes, on a server that cannot take writes", 
       os.execute("sleep 0.02")
     end
     assert.same({"bbbb2222"}, seen)
+    -- at head now: check compares the standby's schema (a read)
+    h.write_file(dir .. "/schema.lua", 'function schema(op)\n  op.create_table("t1", {{"id", "integer"}})\n'
+      .. '  op.create_table("t2", {{"id", "integer"}})\nend\n')
+    status, out, err = h.luamig(dir, ("--url %s check"):format(h.shell_quote(standby_url)))
+    assert.equal(0, status, err)
+    assert.equal("No new upgrade operations detected.\n", out)
+    status, _, err = h.luamig(dir, ("--url %s ensure_version"):format(h.shell_quote(standby_url)))
+    assert.equal(1, status, err)
+    assert.truthy(has(err, "FAILED: the server is a read-only standby; run migrations against the primary"), err)
   end)
 
   it("default_transaction_read_only = on (ALTER DATABASE): refused, reads work", function()
@@ -178,6 +187,53 @@ describe("[postgresql] a serialization failure (40001) or deadlock (40P01) retri
     assert.same({{note = "on call: 1"}}, query(url, "SELECT note FROM audit"))
     assert.same({"cccc3333"}, h.version_rows(url))
     assert.same({{n = 1}}, query(url, "SELECT count(*)::integer AS n FROM luamig_log"))
+  end)
+
+  -- A REAL 40001 at COMMIT, once: a deferred constraint trigger raises it
+  -- while the sequence (not rolled back) says it is the first commit.
+  local function commit_conflict_db()
+    local _, url = h.fresh_pg()
+    local c = core.connect(url)
+    c:exec("CREATE TABLE marks (rev text)")
+    c:exec("CREATE SEQUENCE commits")
+    c:exec([[CREATE FUNCTION conflict_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('commits') = 1 THEN
+          RAISE EXCEPTION 'could not serialize access (at COMMIT, once)' USING ERRCODE = '40001';
+        END IF;
+        RETURN NULL;
+      END$$]])
+    c:exec([[CREATE CONSTRAINT TRIGGER conflict_at_commit AFTER INSERT ON marks
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION conflict_once()]])
+    c:close()
+    return url
+  end
+  local marking = {
+    {id = "aaaa1111", up = "INSERT INTO marks VALUES ('aaaa1111')"},
+    {id = "bbbb2222", down = "aaaa1111", up = "INSERT INTO marks VALUES ('bbbb2222')"},
+  }
+
+  it("a 40001 at COMMIT: the step is retried (a transaction per migration)", function()
+    local url = commit_conflict_db()
+    local status, _, err = h.luamig(project(url, marking), "upgrade head")
+    assert.equal(0, status, err)
+    assert.truthy(has(err, "upgrade aaaa1111 (revision aaaa1111): serialization failure (SQLSTATE 40001: a "
+      .. "concurrent transaction's change conflicts with the step's), attempt 1 of 10, next in"), err)
+    assert.same({{rev = "aaaa1111"}, {rev = "bbbb2222"}}, query(url, "SELECT rev FROM marks ORDER BY rev"))
+    assert.same({"bbbb2222"}, h.version_rows(url))
+    assert.same({{n = 2}}, query(url, "SELECT count(*)::integer AS n FROM luamig_log"))
+  end)
+
+  it("a 40001 at the run's COMMIT (transaction_per_migration = false): the run's transaction again", function()
+    local url = commit_conflict_db()
+    local status, _, err = h.luamig(project(url, marking, "transaction_per_migration = false\n"), "upgrade head")
+    assert.equal(0, status, err)
+    assert.truthy(has(err, "upgrade bbbb2222 (revision bbbb2222): serialization failure (SQLSTATE 40001: a "
+      .. "concurrent transaction's change conflicts with the step's), attempt 1 of 10, next in"), err)
+    assert.truthy(has(err, "transaction_per_migration = false: the run's transaction is rolled back and runs "
+      .. "again from upgrade aaaa1111 (revision aaaa1111) (2 steps)"), err)
+    assert.same({{rev = "aaaa1111"}, {rev = "bbbb2222"}}, query(url, "SELECT rev FROM marks ORDER BY rev"))
+    assert.same({"bbbb2222"}, h.version_rows(url))
   end)
 
   local raise40001 = [[

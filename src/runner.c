@@ -306,7 +306,22 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
   *replan = 0;
   r->committed = committed;
   r->steps_committed = 0;
-  for (size_t i = 0; i < plan->nsteps; i++) {
+  for (size_t i = 0;; i++) {
+    if (i == plan->nsteps) {                          /* one transaction for the run: its COMMIT */
+      if (!r->in_tx) break;
+      if (tx_commit(r, e) == LM_OK) break;
+      const struct lm_step *last = i > 0 ? &plan->steps[i - 1] : NULL;
+      if (last && r->conn && !last->stamp && last->rev >= 0 && lm_run_retry_kind(e) > LM_RETRY_LOCK) {
+        int again = lock_retry(r, plan, last, 1, &first, i - 1, e);
+        if (again < 0) return LM_ERROR;
+        if (again) {
+          i = first.step - 1;
+          before = first.before;
+          continue;
+        }
+      }
+      return LM_ERROR;
+    }
     const struct lm_step *s = &plan->steps[i];
     r->steps_done = i;
     if (lm_run_interrupted()) {
@@ -469,7 +484,6 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     }
     before = &s->rows;
   }
-  if (r->in_tx && tx_commit(r, e) != LM_OK) return LM_ERROR;
   return LM_OK;
 }
 

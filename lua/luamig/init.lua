@@ -526,7 +526,9 @@ function Runner:show(ident)
 end
 
 function Runner:ensure_version()
-  core.ensure_version(self:connection(), self.settings.version_table)
+  local conn = self:connection()
+  if conn:dialect() == "postgresql" then require("luamig.writable").check(conn, "ensure_version") end
+  core.ensure_version(conn, self.settings.version_table)
 end
 
 -- The public API: open and every public method let no secret out in an
