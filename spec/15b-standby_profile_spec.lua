@@ -354,6 +354,15 @@ describe("the profile setting", function()
     end)
   end
 
+  it("[postgresql] cockroachdb --sql: the revision's statements without BEGIN, its version row in one", function()
+    local _, url = h.fresh_pg()
+    local status, out, err = h.luamig(project(url, two_statements, "profile = 'cockroachdb'\n"), "upgrade head --sql")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "-- Running upgrade  -> ffff6666\n\nCREATE TABLE first_one (id integer);\n\n"
+      .. "CREATE TABLE broken (;\n\nBEGIN;\n\nINSERT INTO \"luamig_version\" (version_num) VALUES ('ffff6666');"
+      .. "\n\nCOMMIT;\n"), out)
+  end)
+
   it("[postgresql] the default profile: the same revision is rolled back whole", function()
     local _, url = h.fresh_pg()
     local status, _, err = h.luamig(project(url, two_statements), "upgrade head")
