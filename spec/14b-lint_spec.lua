@@ -1062,3 +1062,34 @@ describe("outside attack C: L5 markers", function()
     end
   end)
 end)
+
+describe("upgrade's lint leaves the scripts as they were (outside attack S 1)", function()
+  -- A seed fed by a top-level iterator: the lint runs upgrade(op) offline first; the
+  -- run that follows must load the script afresh, not reuse the used-up iterator.
+  local SEED = [[
+local i = 0
+local function gen() i = i + 1; if i <= 5 then return {id = i} end end]]
+  local function seed_project(url)
+    return h.project({{id = "s1", code = true, extra = SEED, up = [[
+  op.create_table("seed", {{"id", "integer"}})
+  op.bulk_insert("seed", gen)]], down_sql = '  op.drop_table("seed")'}}, ("url = %q\n"):format(url))
+  end
+
+  for _, db in ipairs(h.dialects) do
+    it(("[%s] the seed's 5 rows are inserted with lint_on_upgrade = \"warn\" (the default)"):format(db.name), function()
+      local url = db.url()
+      local dir = seed_project(url)
+      local status, _, err = h.luamig(dir, "upgrade head")
+      assert.equal(0, status, err)
+      assert.same({"s1"}, h.version_rows(url))
+      assert.equal(5, tonumber(h.query(url, "SELECT count(*) AS n FROM seed")[1].n))
+    end)
+  end
+
+  it("--sql writes the seed's rows after the lint ran", function()
+    local dir = seed_project(PG_OFFLINE)
+    local status, out, err = h.luamig(dir, "upgrade head --sql")
+    assert.equal(0, status, err)
+    assert.truthy(out:find('COPY "seed" ("id") FROM stdin;\n1\n2\n3\n4\n5\n\\.\n', 1, true), out)
+  end)
+end)

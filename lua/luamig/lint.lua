@@ -124,7 +124,11 @@ function M.run(runner, opts)
   opts = opts or {}
   file_lines = {}                             -- the scripts as they are now (an embedder runs it again)
   local dialect = runner:dialect()
+  -- The lint runs each upgrade(op) once, offline: on records of its own, dropped from the
+  -- Runner's cache at once, so the run that follows loads every script afresh (a top-level
+  -- iterator or counter the lint used up would otherwise feed the real run nothing).
   local records = runner:scripts(true)
+  runner.records = nil
   local by_id = {}
   for _, r in ipairs(records) do by_id[r.revision] = r end
   local steps, conn
