@@ -14,6 +14,9 @@ local M = {}
 
 local MAX_JOBS = 64
 
+-- A target's result, in the order the summary line counts them.
+local STATUSES = {"upgraded", "downgraded", "already at head", "nothing to do", "ok", "failed", "skipped"}
+
 -- The targets: --targets FILE, else the databases setting of the config.
 local function targets_of(c, cfg_path)
   if c.opts.targets then
@@ -65,13 +68,12 @@ local function report_text(results, command)
     lines[#lines + 1] = ("%-" .. width[1] .. "s  %-" .. width[2] .. "s  %-" .. width[3] .. "s  %"
       .. width[4] .. "s  %s"):format(row[1], row[2], row[3], row[4], row[5])
   end
-  local counts, order = {}, {}
-  for _, r in ipairs(results) do
-    if not counts[r.status] then order[#order + 1] = r.status end
-    counts[r.status] = (counts[r.status] or 0) + 1
-  end
+  local counts = {}
+  for _, r in ipairs(results) do counts[r.status] = (counts[r.status] or 0) + 1 end
   local parts = {}
-  for _, s in ipairs(order) do parts[#parts + 1] = ("%d %s"):format(counts[s], s) end
+  for _, s in ipairs(STATUSES) do
+    if counts[s] then parts[#parts + 1] = ("%d %s"):format(counts[s], s) end
+  end
   lines[#lines + 1] = ("%s over %d target%s: %s"):format(command, #results, #results == 1 and "" or "s",
     table.concat(parts, ", "))
   return table.concat(lines, "\n")
