@@ -53,9 +53,11 @@ end
 local function option_lines(specs)
   local lines = {}
   for _, o in ipairs(specs) do
-    local names = (o[1] and o[2]) and (o[1] .. ", " .. o[2]) or (o[1] or o[2])
-    if o.value then names = names .. " " .. o.value end
-    lines[#lines + 1] = ("  %-24s %s"):format(names, o.help or "")
+    if not o.hidden then                              -- hidden: internal (fleet's --worker)
+      local names = (o[1] and o[2]) and (o[1] .. ", " .. o[2]) or (o[1] or o[2])
+      if o.value then names = names .. " " .. o.value end
+      lines[#lines + 1] = ("  %-24s %s"):format(names, o.help or "")
+    end
   end
   return table.concat(lines, "\n")
 end

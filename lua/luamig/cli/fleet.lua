@@ -104,7 +104,7 @@ M.fleet = {
     {nil, "--targets", key = "targets", value = "FILE", help = "the targets, one database URL a line (default: databases in luamig.lua)"},
     {"-j", "--jobs", key = "jobs", value = "N", help = "run N targets at a time (default 1; at most " .. MAX_JOBS .. ")"},
     {nil, "--continue", key = "continue", help = "run every target even after one fails (default: stop at the first failure)"},
-    {nil, "--worker", key = "worker", value = "JOB", help = "(internal) one worker process's share of the targets"},
+    {nil, "--worker", key = "worker", value = "JOB", hidden = true, help = "(internal) one worker process's share of the targets"},
   },
   run = function(c)
     if c.opts.worker then return fleet.worker(c.opts.worker) end
