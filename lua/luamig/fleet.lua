@@ -7,8 +7,10 @@
 -- of this same binary (`luamig fleet --worker JOB`), each taking the
 -- targets i, i+N, i+2N ... in turn, each through its own Runner. A job
 -- file (mode 0600, from os.tmpname: it holds the URLs) tells a worker what
--- to run; it answers one line per target on stdout, a Lua table literal
--- the parent loads with an empty environment. Stop-on-first-error crosses
+-- to run; it answers one line per target in its result file (not a pipe:
+-- the parent waits for the workers in turn, and a full pipe would stall
+-- the ones it is not reading), a Lua table literal the parent loads with
+-- an empty environment. Stop-on-first-error crosses
 -- workers through a stop file: a failing worker creates it, and every
 -- worker reads it before starting its next target.
 local core = require "luamig.core"
@@ -220,24 +222,28 @@ function M.run_one(job, t)
   return r
 end
 
--- A worker: the targets of its job file, in turn, each answered on stdout
--- as soon as it ends.
+-- A worker: the targets of its job file, in turn, each answered in the
+-- result file as soon as it ends.
 function M.worker(path)
   local f = assert(io.open(path))
   local job = M.load_literal(f:read("a"), "the fleet job")
   f:close()
   for _, t in ipairs(job.targets) do redact.learn(t.url) end
+  local out = assert(io.open(job.result_file, "w"))
   for _, t in ipairs(job.targets) do
     local stop = io.open(job.stop_file)
-    if stop then stop:close() break end
+    local stopped = stop and stop:read(1)
+    if stop then stop:close() end
+    if stopped then break end
     local r = M.run_one(job, t)
     if r.status == "failed" and not job.continue then
-      local s = io.open(job.stop_file, "w")
-      if s then s:close() end
+      local s = io.open(job.stop_file, "a")
+      if s then s:write("stop\n") s:close() end
     end
-    io.stdout:write(literal(r), "\n")
-    io.stdout:flush()
+    out:write(literal(r), "\n")
+    out:flush()
   end
+  out:close()
   return 0
 end
 
@@ -258,8 +264,7 @@ end
 
 function M.run(job, targets, jobs)
   local n = math.min(jobs, #targets)
-  local stop_file = os.tmpname()
-  os.remove(stop_file)                                -- its existence is the signal
+  local stop_file = os.tmpname()                      -- empty; a failing worker writes in it
   local workers = {}
   local exe = self_exe()
   for w = 1, n do
@@ -268,27 +273,32 @@ function M.run(job, targets, jobs)
       local t = targets[i]
       share[#share + 1] = {index = i, url = t.url, schema = t.schema}
     end
-    local job_file, err_file = os.tmpname(), os.tmpname()
+    local job_file, err_file, result_file = os.tmpname(), os.tmpname(), os.tmpname()
     local f = assert(io.open(job_file, "w"))
     f:write(literal{config = job.config, name = job.name, x = job.x, tag = job.tag,
                     command = job.command, args = job.args, continue = job.continue,
-                    stop_file = stop_file, targets = share})
+                    stop_file = stop_file, result_file = result_file, targets = share})
     f:close()
-    local p = assert(io.popen(("exec %s fleet --worker %s 2>%s"):format(sh(exe), sh(job_file), sh(err_file)), "r"))
-    workers[w] = {pipe = p, job_file = job_file, err_file = err_file, share = share}
+    local p = assert(io.popen(("exec %s fleet --worker %s >/dev/null 2>%s"):format(sh(exe), sh(job_file),
+      sh(err_file)), "r"))
+    workers[w] = {pipe = p, job_file = job_file, err_file = err_file, result_file = result_file, share = share}
   end
   local results = {}
   for w, worker in ipairs(workers) do
-    for line in worker.pipe:lines() do
-      local ok, r = pcall(M.load_literal, line, "a fleet worker's answer")
-      if ok and type(r) == "table" and r.index then results[r.index] = r end
+    worker.pipe:read("a")
+    local _, _, status = worker.pipe:close()           -- waits for the worker
+    local rf = io.open(worker.result_file)
+    if rf then
+      for line in rf:lines() do
+        local ok, r = pcall(M.load_literal, line, "a fleet worker's answer")
+        if ok and type(r) == "table" and r.index then results[r.index] = r end
+      end
+      rf:close()
     end
-    local _, _, status = worker.pipe:close()
     local ef = io.open(worker.err_file)
     local err_text = ef and ef:read("a") or ""
     if ef then ef:close() end
-    os.remove(worker.job_file)
-    os.remove(worker.err_file)
+    for _, path in ipairs{worker.job_file, worker.err_file, worker.result_file} do os.remove(path) end
     -- a worker that died (a crash, a signal): its unanswered targets fail with what it said
     if status ~= 0 then
       for _, t in ipairs(worker.share) do
