@@ -10,9 +10,9 @@
 -- to run; it answers one line per target in its result file (not a pipe:
 -- the parent waits for the workers in turn, and a full pipe would stall
 -- the ones it is not reading), a Lua table literal the parent loads with
--- an empty environment. Stop-on-first-error crosses
--- workers through a stop file: a failing worker creates it, and every
--- worker reads it before starting its next target.
+-- an empty environment. Stop-on-first-error crosses workers through a
+-- stop file: a failing worker writes in it, and every worker reads it
+-- before starting its next target.
 local core = require "luamig.core"
 local redact = require "luamig.redact"
 local errors = require "luamig.errors"
