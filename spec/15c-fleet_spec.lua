@@ -157,7 +157,7 @@ describe("[postgresql] luamig fleet over 50 databases and 10 schemas", function(
     has(out, ("%d skipped"):format(N_DB + N_SCHEMA - BAD))
   end)
 
-  it("--continue --json -j 4: every other target at head, the failure in the JSON, nothing ran twice", function()
+  it("--continue --json -j 4: every other target brought to head, the failure in the JSON, nothing ran twice", function()
     local status, jout, err = h.luamig(dir, "--json fleet upgrade --targets targets -j 4 --continue")
     assert.equal(1, status, err)
     no_password(jout, err)
@@ -173,9 +173,13 @@ describe("[postgresql] luamig fleet over 50 databases and 10 schemas", function(
         has(t.error, 'relation "widgets" already exists')
         assert.same({"a1"}, t.before)
         assert.same({"a1"}, t.after)
+      elseif (i - 1) % 4 == 0 and i > BAD then        -- skipped by both runs before: from base
+        assert.equal("upgraded", t.status, i)
+        assert.same({}, t.before)
+        assert.same({"a3"}, t.after)
       else
-        assert.equal("already at head", t.status, i)
-        assert.same({"a3"}, t.before)
+        assert.truthy(t.status == "already at head" or t.status == "upgraded", i)
+        assert.same(t.status == "upgraded" and {} or {"a3"}, t.before)
         assert.same({"a3"}, t.after)
         assert.is_nil(t.error)
       end
