@@ -148,10 +148,18 @@ M.fleet = {
     local results = fleet.run({config = cfg_path and common.absolute(cfg_path), name = c.globals.name,
                                x = require("luamig.cli.options").parse_x(c.globals.x, c.command), tag = c.opts.tag, command = command, args = args,
                                continue = c.opts.continue}, targets, jobs)
-    local ok = true
+    -- warnings after the run, each text once (a setting's warning comes from every target)
+    local ok, seen, order = true, {}, {}
     for _, r in ipairs(results) do
       if r.status == "failed" or r.status == "skipped" then ok = false end
-      for _, w in ipairs(r.warnings) do warn(r.target.label .. ": " .. w) end
+      for _, w in ipairs(r.warnings) do
+        if not seen[w] then seen[w] = {label = r.target.label, n = 0}; order[#order + 1] = w end
+        seen[w].n = seen[w].n + 1
+      end
+    end
+    for _, w in ipairs(order) do
+      local s = seen[w]
+      warn(("%s%s: %s"):format(s.label, s.n > 1 and (" and %d more targets"):format(s.n - 1) or "", w))
     end
     if c.globals.json then say(report_json(results, command, ok))
     else say(report_text(results, command)) end
