@@ -348,6 +348,27 @@ describe("[sqlite] luamig fleet over several files", function()
     assert.equal("skipped", report_rows(out)[("sqlite:%s/c.db"):format(dir)].result)
   end)
 
+  it("upgrade lints each target first: lint_on_upgrade = refuse fails the one whose table is large", function()
+    local dir = sqlite_project()
+    h.write_file(dir .. "/migrations/versions/s3.lua", h.script{id = "s3", down = "s2",
+      code = true, up = '  op.alter_column("fleet_log", "rev", {nullable = false})',
+      down_sql = '  op.alter_column("fleet_log", "rev", {nullable = true})'})
+    h.write_file(dir .. "/t", ("sqlite:%s/small.db\nsqlite:%s/large.db\n"):format(dir, dir))
+    assert.equal(0, (h.luamig(dir, "-q fleet upgrade s2 --targets t")))
+    h.query(("sqlite:%s/large.db"):format(dir), "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+      .. "FROM n WHERE i < 1500) INSERT INTO fleet_log SELECT 'x' || i FROM n")
+    h.write_file(dir .. "/luamig.lua", 'lint_on_upgrade = "refuse"\n')
+    local status, out, err = h.luamig(dir, "fleet upgrade --targets t --continue")
+    assert.equal(1, status, err)
+    local rows = report_rows(out)
+    assert.same({before = "s2", after = "s3", result = "upgraded"}, rows[("sqlite:%s/small.db"):format(dir)])
+    local large = rows[("sqlite:%s/large.db"):format(dir)]
+    assert.equal("s2", large.after)
+    has(large.result, "failed: upgrade refused: the lint found 1 error in the revisions to apply")
+    has(err, "lint: error sqlite-rebuild")
+    has(err, "lint: warning sqlite-rebuild")
+  end)
+
   it("a schema on a SQLite target is refused before anything runs", function()
     local dir = sqlite_project()
     h.write_file(dir .. "/t", ("sqlite:%s/x.db schema=tenant_1\n"):format(dir))

@@ -172,7 +172,13 @@ local function verify_text(r)
 end
 
 local actions = {
-  upgrade = function(m, args) m:upgrade(args[1] or "head") end,
+  -- as `luamig upgrade`: the lint first (lint_on_upgrade), its findings among the warnings
+  upgrade = function(m, args, job, warnings)
+    local target = args[1] or "head"
+    require("luamig.cli.lint").before_upgrade({m = m, opts = {}, globals = {quiet = job.quiet}}, target,
+      function(...) warnings[#warnings + 1] = (table.concat({...}):gsub("\n$", "")) end)
+    m:upgrade(target)
+  end,
   downgrade = function(m, args) m:downgrade(args[1]) end,
   current = function() end,
   check = function(m)
@@ -199,7 +205,7 @@ function M.run_one(job, t)
                       if level ~= "INFO" then r.warnings[#r.warnings + 1] = msg end
                     end}
     r.before = ids(m:current())
-    actions[job.command](m, job.args)
+    actions[job.command](m, job.args, job, r.warnings)
     r.heads = ids(m:heads())
   end)
   if m then
@@ -275,7 +281,7 @@ function M.run(job, targets, jobs)
     end
     local job_file, err_file, result_file = os.tmpname(), os.tmpname(), os.tmpname()
     local f = assert(io.open(job_file, "w"))
-    f:write(literal{config = job.config, name = job.name, x = job.x, tag = job.tag,
+    f:write(literal{config = job.config, name = job.name, x = job.x, tag = job.tag, quiet = job.quiet,
                     command = job.command, args = job.args, continue = job.continue,
                     stop_file = stop_file, result_file = result_file, targets = share})
     f:close()

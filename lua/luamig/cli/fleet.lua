@@ -147,7 +147,7 @@ M.fleet = {
     end
     local results = fleet.run({config = cfg_path and common.absolute(cfg_path), name = c.globals.name,
                                x = require("luamig.cli.options").parse_x(c.globals.x, c.command), tag = c.opts.tag, command = command, args = args,
-                               continue = c.opts.continue}, targets, jobs)
+                               continue = c.opts.continue, quiet = c.globals.quiet}, targets, jobs)
     -- warnings after the run, each text once (a setting's warning comes from every target)
     local ok, seen, order = true, {}, {}
     for _, r in ipairs(results) do
