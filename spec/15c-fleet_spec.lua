@@ -369,6 +369,45 @@ describe("[sqlite] luamig fleet over several files", function()
     has(err, "lint: warning sqlite-rebuild")
   end)
 
+  it("Ctrl-C stops every worker after its step rolls back, even with --continue; the rest skipped, exit 130", function()
+    local dir = sqlite_project()
+    -- s3 says it started, then waits (up to 30 s) for the signal
+    h.write_file(dir .. "/migrations/versions/s3.lua", h.script{id = "s3", down = "s2", code = true, up = ([[
+  local f = assert(io.open(%q .. "/started_" .. tostring(math.random(1 << 30)), "w")) f:close()
+  local t = os.time()
+  while os.time() - t < 30 do end
+  op.execute("CREATE TABLE never (x integer)")]]):format(dir)})
+    h.write_file(dir .. "/luamig.lua", 'lint_on_upgrade = "off"\n')
+    h.write_file(dir .. "/t", ("sqlite:%s/a.db\nsqlite:%s/b.db\nsqlite:%s/c.db\nsqlite:%s/d.db\n")
+      :format(dir, dir, dir, dir))
+    local script = ([[
+cd %s
+setsid sh -c 'exec %s fleet upgrade --targets t -j 2 --continue >out 2>err' &
+pid=$!
+n=0
+while [ "$(ls started_* 2>/dev/null | wc -l)" -lt 2 ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+kill -INT -- -$pid
+wait $pid
+echo $?
+]]):format(h.shell_quote(dir), h.shell_quote(h.bin))
+    local status, rc = h.run("bash -c " .. h.shell_quote(script))
+    assert.equal(0, status)
+    assert.equal("130\n", rc)
+    local out, err = h.read_file(dir .. "/out"), h.read_file(dir .. "/err")
+    local rows = report_rows(out)
+    for _, f in ipairs{"a", "b"} do
+      local r = rows[("sqlite:%s/%s.db"):format(dir, f)]
+      assert.equal("base", r.before)
+      assert.equal("s2", r.after)
+      has(r.result, "failed: interrupted (Ctrl-C) during upgrade s3")
+      has(r.result, "the step was rolled back")
+      assert.same({}, h.query(("sqlite:%s/%s.db"):format(dir, f), "SELECT name FROM sqlite_master WHERE name = 'never'"))
+    end
+    for _, f in ipairs{"c", "d"} do assert.equal("skipped", rows[("sqlite:%s/%s.db"):format(dir, f)].result) end
+    has(err, "interrupted (SIGINT): each target's row says where it is; run the command again to go on")
+    assert.is_false(h.file_exists(dir .. "/c.db"))
+  end)
+
   it("a schema on a SQLite target is refused before anything runs", function()
     local dir = sqlite_project()
     h.write_file(dir .. "/t", ("sqlite:%s/x.db schema=tenant_1\n"):format(dir))

@@ -237,6 +237,7 @@ function M.worker(path)
   for _, t in ipairs(job.targets) do redact.learn(t.url) end
   local out = assert(io.open(job.result_file, "w"))
   for _, t in ipairs(job.targets) do
+    if core.interrupted() then break end                -- Ctrl-C: the step ran is rolled back, no next
     local stop = io.open(job.stop_file)
     local stopped = stop and stop:read(1)
     if stop then stop:close() end
@@ -268,7 +269,21 @@ local function self_exe()
   return "luamig"
 end
 
+-- Returns the results and the signal that came while the workers ran, if
+-- any: Ctrl-C reaches the workers too (one process group), and each stops
+-- as `luamig upgrade` does, so this process only waits for them (the
+-- signal held: the job files, which hold passwords, are removed and the
+-- report printed) and says so after.
 function M.run(job, targets, jobs)
+  core.trap_interrupts("hold")
+  local ok, results = pcall(M._run, job, targets, jobs)
+  local signal = core.trapped_signal()
+  core.trap_interrupts(false)
+  if not ok then error(results, 0) end
+  return results, signal
+end
+
+function M._run(job, targets, jobs)
   local n = math.min(jobs, #targets)
   local stop_file = os.tmpname()                      -- empty; a failing worker writes in it
   local workers = {}

@@ -145,7 +145,7 @@ M.fleet = {
       tell(("INFO  [luamig] Fleet: %s over %d target%s, %d at a time%s\n"):format(command, #targets,
         #targets == 1 and "" or "s", math.min(jobs, #targets), c.opts.continue and ", continuing past failures" or ""))
     end
-    local results = fleet.run({config = cfg_path and common.absolute(cfg_path), name = c.globals.name,
+    local results, signal = fleet.run({config = cfg_path and common.absolute(cfg_path), name = c.globals.name,
                                x = require("luamig.cli.options").parse_x(c.globals.x, c.command), tag = c.opts.tag, command = command, args = args,
                                continue = c.opts.continue, quiet = c.globals.quiet}, targets, jobs)
     -- warnings after the run, each text once (a setting's warning comes from every target)
@@ -161,8 +161,12 @@ M.fleet = {
       local s = seen[w]
       warn(("%s%s: %s"):format(s.label, s.n > 1 and (" and %d more targets"):format(s.n - 1) or "", w))
     end
-    if c.globals.json then say(report_json(results, command, ok))
+    if c.globals.json then say(report_json(results, command, signal == nil and ok))
     else say(report_text(results, command)) end
+    if signal then
+      tell(("interrupted (%s): each target's row says where it is; run the command again to go on\n"):format(signal))
+      return ({SIGHUP = 129, SIGINT = 130, SIGTERM = 143})[signal] or 1
+    end
     return ok and 0 or 1
   end,
 }

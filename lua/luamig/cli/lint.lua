@@ -56,6 +56,11 @@ function M.before_upgrade(c, target, out)
   -- connect is upgrade's own); a target the plan cannot take fails here with upgrade's message
   if not c.opts.sql then c.m:connection() end
   local report = lint.run(c.m, c.opts.sql and {range = target, offline = true} or {target = target})
+  -- a Ctrl-C while a script ran offline is caught there as not-linted, and the run that follows
+  -- would start afresh (lm_run_watch clears the flag): stop here
+  if require("luamig.core").interrupted() then
+    fail("interrupted (Ctrl-C) during the lint before the upgrade: nothing was run")
+  end
   local shown, unlinted = 0, {}
   for _, f in ipairs(report.findings) do
     if f.rule == "not-linted" then unlinted[#unlinted + 1] = ("%s:%s"):format(f.file or "?", f.line or "?") end
