@@ -156,9 +156,13 @@ local function ids(list)
   return out
 end
 
+-- Whether two lists of revisions hold the same ones (current lists them
+-- oldest first, heads in the graph's order).
 local function same(a, b)
   if #a ~= #b then return false end
-  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  local set = {}
+  for _, id in ipairs(a) do set[id] = true end
+  for _, id in ipairs(b) do if not set[id] then return false end end
   return true
 end
 
@@ -237,7 +241,7 @@ function M.worker(path)
   for _, t in ipairs(job.targets) do redact.learn(t.url) end
   local out = assert(io.open(job.result_file, "w"))
   for _, t in ipairs(job.targets) do
-    if core.interrupted() then break end                -- Ctrl-C: the step ran is rolled back, no next
+    if core.interrupted() then break end                -- Ctrl-C: its step was rolled back; no other target
     local stop = io.open(job.stop_file)
     local stopped = stop and stop:read(1)
     if stop then stop:close() end
