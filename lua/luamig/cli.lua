@@ -28,7 +28,8 @@ local M = {}
 -- the file of cli/ that defines it: {name, args = {min, max} positional
 -- arguments, usage, summary, details, options, run(c) -> exit status;
 -- listing = true for the commands that only read and print (main stops the
--- collector for them)}. run gets c = {args, opts, globals, command, m (the
+-- collector for them); no_runner = true for a command that opens its own
+-- runners (fleet: one per target)}. run gets c = {args, opts, globals, command, m (the
 -- runner; not for init and list_templates)}.
 
 local where = {
@@ -38,6 +39,7 @@ local where = {
   {"branches", "listing"}, {"show", "listing"}, {"merge", "scaffold"}, {"edit", "listing"},
   {"ensure_version", "migrate"}, {"verify", "checks"}, {"check", "checks"},
   {"roundtrip", "checks"}, {"squash", "squash"}, {"import", "import"}, {"lint", "lint"},
+  {"fleet", "fleet"},
 }
 local commands = {}
 for i, entry in ipairs(where) do
@@ -51,9 +53,11 @@ end
 local function option_lines(specs)
   local lines = {}
   for _, o in ipairs(specs) do
-    local names = (o[1] and o[2]) and (o[1] .. ", " .. o[2]) or (o[1] or o[2])
-    if o.value then names = names .. " " .. o.value end
-    lines[#lines + 1] = ("  %-24s %s"):format(names, o.help or "")
+    if not o.hidden then                              -- hidden: internal (fleet's --worker)
+      local names = (o[1] and o[2]) and (o[1] .. ", " .. o[2]) or (o[1] or o[2])
+      if o.value then names = names .. " " .. o.value end
+      lines[#lines + 1] = ("  %-24s %s"):format(names, o.help or "")
+    end
   end
   return table.concat(lines, "\n")
 end
@@ -177,7 +181,7 @@ function M.main(args)
     c = {args = positional, opts = opts, globals = globals, command = cmd}
     luamig.traceback = globals.raiseerr
     c.project = adopting and project or nil
-    if adopting or name ~= "init" and name ~= "list_templates" then
+    if adopting or name ~= "init" and name ~= "list_templates" and not cmd.no_runner then
       c.m = luamig.open{config = adopting and project or config, url = globals.url, url_source = "--url", name = globals.name,
                         x = parse_x(globals.x, cmd), tag = opts.tag, log = logger(globals),
                         traceback = globals.raiseerr,

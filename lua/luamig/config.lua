@@ -26,6 +26,8 @@ M.settings = {
   {"lint_on_upgrade", "string", "warn"},             -- "warn" | "refuse" | "off" (luamig.cli.lint)
   {"profile", "profile", "postgresql"},              -- the engine: "postgresql" | "cockroachdb" | "yugabyte" | "citus" (luamig.profile)
   {"sections", "table", nil},                        -- name -> settings, chosen with -n NAME (M.section)
+  {"schema", "string", nil},                         -- PostgreSQL: the run's schema (search_path), e.g. a tenant's
+  {"databases", "targets", nil},                     -- luamig fleet's targets: a list, or a function returning one
 }
 
 M.defaults, M.known = {}, {}                          -- name -> default; name -> true
@@ -87,6 +89,12 @@ function M.read(path)
       if type(section) == "table" then redact.learn(rawget(section, "url")) end
     end
   end
+  local databases = rawget(env, "databases")          -- and every fleet target's
+  if type(databases) == "table" then
+    for _, t in pairs(databases) do
+      redact.learn(type(t) == "table" and rawget(t, "url") or t)
+    end
+  end
   if not ok then
     if type(run_err) ~= "string" then               -- error({}) or error(): say what it was
       run_err = ("%s: error object is a %s value"):format(path, type(run_err))
@@ -146,6 +154,7 @@ end
 local function type_ok(want, v)
   if want == "convention" then return type(v) == "table" or type(v) == "string" end
   if want == "timeout" or want == "retries" or want == "profile" then return true end  -- checked below
+  if want == "targets" then return type(v) == "table" or type(v) == "function" end
   if want ~= "list" then return type(v) == want end
   if type(v) == "string" then return true end
   if type(v) ~= "table" then return false end
@@ -164,6 +173,7 @@ function M.check(settings, source)
     if want and not type_ok(want, v) then
       local what = want == "list" and "string or a list of strings" or want
       if want == "convention" then what = 'table of patterns or a ready convention\'s name ("postgresql", "sqlite")' end
+      if want == "targets" then what = "list of database URLs or targets ({url = ..., schema = ...}), or a function returning one" end
       error(("%s: %s must be a %s, not a %s"):format(source, k, what, type(v)), 0)
     end
     if want == "convention" then

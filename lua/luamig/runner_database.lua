@@ -43,7 +43,33 @@ local sqlite_file = M.sqlite_file
 function Runner:_announce(u)
   if self.announced then return end
   self.announced = true
-  self:_log("INFO", ("Database: %s (%s)"):format(u.display, self.url_source or "from luamig.open"))
+  local schema = self.settings.schema
+  self:_log("INFO", ("Database: %s%s (%s)"):format(u.display,
+    schema and (", schema " .. schema) or "", self.url_source or "from luamig.open"))
+end
+
+-- The schema setting (PostgreSQL): the session's search_path is that
+-- schema alone, so the version table and a migration's unqualified names
+-- live in it (public too would let a version table there be found
+-- instead). The name is quoted as an identifier and bound as a value.
+-- create: make the schema when it is missing (a run that writes); else a
+-- missing schema returns false (a read finds nothing there).
+local function use_schema(self, conn, create)
+  local schema = self.settings.schema
+  if schema == nil then return true end
+  if conn:dialect() ~= "postgresql" then
+    require("luamig.errors").fail(("schema = %q: schemas are PostgreSQL's; a SQLite target is "
+      .. "its file (remove schema, or give a postgresql:// URL)"):format(schema))
+  end
+  if schema == "" then require("luamig.errors").fail("schema is empty; give a schema name or leave it out") end
+  local rows = conn:query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {schema})
+  if #rows == 0 then
+    if not create then return false end
+    conn:exec("CREATE SCHEMA IF NOT EXISTS " .. conn:quote_ident(schema))
+    self:_log("INFO", ("Created the schema %s"):format(schema))
+  end
+  conn:query("SELECT pg_catalog.set_config('search_path', $1, false)", {conn:quote_ident(schema)})
+  return true
 end
 
 function Runner:connection()
@@ -52,7 +78,10 @@ function Runner:connection()
     local file = ok and sqlite_file(u)
     local existed = file and fs.readable(file)
     if ok then self:_announce(u) end
-    self.conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
+    local conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
+    local used, err = pcall(use_schema, self, conn, true)
+    if not used then conn:close() error(err, 0) end
+    self.conn = conn
     if file and not existed and fs.readable(file) then
       self:_log("INFO", "Created the SQLite database file " .. file)
     end
@@ -72,6 +101,19 @@ function Runner:_read_connection()
     self:_announce(u)
     self:_log("INFO", ("No SQLite database file %s: read as an empty database, nothing created"):format(file))
     return nil
+  end
+  if self.settings.schema ~= nil and ok and u.dialect == "postgresql" then
+    self:_announce(u)                                   -- a missing schema reads as empty, and stays missing
+    local conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
+    local used, there = pcall(use_schema, self, conn, false)
+    if not used or not there then
+      conn:close()
+      if not used then error(there, 0) end
+      self:_log("INFO", ("No schema %s: read as an empty database, nothing created"):format(self.settings.schema))
+      return nil
+    end
+    self.conn = conn
+    return conn
   end
   return self:connection()
 end

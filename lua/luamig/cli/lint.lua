@@ -44,7 +44,9 @@ local function short(f)
     lint.esc(f.revision or "?"), lint.esc(f.note or ""))
 end
 
-function M.before_upgrade(c, target)
+-- out(...): where the findings go (default: stderr; fleet's workers collect them).
+function M.before_upgrade(c, target, out)
+  out = out or tell
   local mode = c.m.settings.lint_on_upgrade or "warn"
   if mode ~= "warn" and mode ~= "refuse" and mode ~= "off" then
     fail(('lint_on_upgrade must be "warn", "refuse" or "off", got %q'):format(tostring(mode)))
@@ -54,15 +56,20 @@ function M.before_upgrade(c, target)
   -- connect is upgrade's own); a target the plan cannot take fails here with upgrade's message
   if not c.opts.sql then c.m:connection() end
   local report = lint.run(c.m, c.opts.sql and {range = target, offline = true} or {target = target})
+  -- a Ctrl-C while a script ran offline is caught there as not-linted, and the run that follows
+  -- would start afresh (lm_run_watch clears the flag): stop here
+  if require("luamig.core").interrupted() then
+    fail("interrupted (Ctrl-C) during the lint before the upgrade: nothing was run")
+  end
   local shown, unlinted = 0, {}
   for _, f in ipairs(report.findings) do
     if f.rule == "not-linted" then unlinted[#unlinted + 1] = ("%s:%s"):format(f.file or "?", f.line or "?") end
     if f.severity == "error" or f.rule == "not-linted" or not c.globals.quiet then
-      tell("lint: ", ONE_LINE[f.rule] and short(f) or lint.human(f), "\n")
+      out("lint: ", ONE_LINE[f.rule] and short(f) or lint.human(f), "\n")
       shown = shown + 1
     end
   end
-  if shown > 0 then tell("lint: ", lint.summary(report), "\n") end
+  if shown > 0 then out("lint: ", lint.summary(report), "\n") end
   if mode == "refuse" and report.errors > 0 then
     fail(("upgrade refused: the lint found %d error%s in the revisions to apply (lint_on_upgrade = "
       .. "\"refuse\"); nothing was run. Use the safe forms above, a marker comment with a reason, or "

@@ -1,0 +1,347 @@
+-- luamig.fleet -- one command over many databases or schemas (`luamig
+-- fleet`): the targets (a file, or luamig.lua's databases list or
+-- function), one target's run through the embedding API (a Runner per
+-- target), and the workers that run them in parallel.
+--
+-- Parallelism: the C core's calls block, so -j N runs N worker processes
+-- of this same binary (`luamig fleet --worker JOB`), each taking the
+-- targets i, i+N, i+2N ... in turn, each through its own Runner. A job
+-- file (mode 0600, from os.tmpname: it holds the URLs) tells a worker what
+-- to run; it answers one line per target in its result file (not a pipe:
+-- the parent waits for the workers in turn, and a full pipe would stall
+-- the ones it is not reading), a Lua table literal the parent loads with
+-- an empty environment. Stop-on-first-error crosses workers through a
+-- stop file: a failing worker writes in it, and every worker reads it
+-- before starting its next target.
+local core = require "luamig.core"
+local redact = require "luamig.redact"
+local errors = require "luamig.errors"
+
+local fail = errors.fail
+
+local M = {}
+
+M.commands = {upgrade = true, downgrade = true, current = true, check = true, verify = true}
+
+---------------------------------------------------------------------------
+-- Targets: {url, schema = name or nil, name = label or nil, where = "FILE:LINE"}.
+
+local target_keys = {url = true, schema = true, name = true}
+
+-- One target from a databases entry (a URL or a table); where names it.
+local function target_of(entry, where)
+  if type(entry) == "string" then entry = {url = entry} end
+  if type(entry) ~= "table" then
+    fail(("%s: a target is a URL or a table {url = ..., schema = ...}, not a %s"):format(where, type(entry)))
+  end
+  for k in pairs(entry) do
+    if not target_keys[k] then
+      fail(("%s: unknown key '%s' in a target (a target has url, schema and name)"):format(where, tostring(k)))
+    end
+  end
+  redact.learn(entry.url)
+  if type(entry.url) ~= "string" or entry.url == "" then
+    fail(("%s: the target has no url (a database URL string)"):format(where))
+  end
+  local ok, u = pcall(core.parse_url, entry.url)
+  if not ok then fail(("%s: %s"):format(where, redact.text(tostring(u)))) end
+  for _, k in ipairs{"schema", "name"} do
+    if entry[k] ~= nil and (type(entry[k]) ~= "string" or entry[k] == "") then
+      fail(("%s: the target's %s must be a non-empty string"):format(where, k))
+    end
+  end
+  if entry.schema and u.dialect ~= "postgresql" then
+    fail(("%s: schema = %q: schemas are PostgreSQL's; a SQLite target is its file"):format(where, entry.schema))
+  end
+  local label = entry.name or (u.display .. (entry.schema and (" schema " .. entry.schema) or ""))
+  return {url = entry.url, schema = entry.schema, name = entry.name, label = label, where = where}
+end
+
+-- The targets of a file: one per line, "URL" or "URL schema=NAME";
+-- blank lines and # comments (a line's start, or after a space) ignored.
+function M.read_file(path)
+  local f, err = io.open(path)
+  if not f then
+    fail(("--targets %s: cannot read the file (%s); give a file of database URLs, one a line")
+      :format(path, tostring(err):gsub("^[^:]*: ", "")))
+  end
+  local text = f:read("a")
+  f:close()
+  for line in text:gmatch("[^\n]+") do redact.learn(line) end     -- before any message
+  local out, n = {}, 0
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    line = line:gsub("^%s*#.*$", ""):gsub("%s+#.*$", ""):gsub("^%s+", ""):gsub("%s+$", "")
+    if line ~= "" then
+      local where = ("%s:%d"):format(path, n)
+      local url, rest = line:match("^(%S+)%s*(.*)$")
+      local entry = {url = url}
+      for word in rest:gmatch("%S+") do
+        local k, v = word:match("^(%w+)=(.+)$")
+        if k ~= "schema" and k ~= "name" then
+          fail(("%s: unexpected '%s' after the URL (a line is URL [schema=NAME] [name=LABEL])"):format(where, word))
+        end
+        entry[k] = v
+      end
+      out[#out + 1] = target_of(entry, where)
+    end
+  end
+  return out
+end
+
+-- The targets of luamig.lua's databases: a list, or a function returning one.
+function M.from_setting(databases, source)
+  local list = databases
+  if type(databases) == "function" then
+    local ok, res = pcall(databases)
+    if not ok then
+      fail(("%s: the databases function failed: %s"):format(source,
+        redact.text(type(res) == "table" and tostring(res.message) or tostring(res))))
+    end
+    list = res
+    if type(list) ~= "table" then
+      fail(("%s: the databases function must return a list of targets, not a %s"):format(source, type(list)))
+    end
+  end
+  for _, t in pairs(list) do redact.learn(type(t) == "table" and rawget(t, "url") or t) end
+  local out = {}
+  for i, entry in ipairs(list) do out[i] = target_of(entry, ("%s: databases[%d]"):format(source, i)) end
+  return out
+end
+
+-- Without a target listed twice (the same URL and schema): it runs once.
+function M.distinct(targets, warn)
+  local seen, out = {}, {}
+  for _, t in ipairs(targets) do
+    local key = t.url .. "\0" .. (t.schema or "")
+    if seen[key] then
+      warn(("%s: %s is listed again (first at %s); it runs once"):format(t.where, t.label, seen[key].where))
+    else
+      seen[key] = t
+      out[#out + 1] = t
+    end
+  end
+  return out
+end
+
+---------------------------------------------------------------------------
+-- Data between the parent and its workers: Lua literals of strings,
+-- numbers, booleans and tables, loaded with no environment.
+
+local function literal(v)
+  local kind = type(v)
+  if kind == "string" then return (("%q"):format(v):gsub("\n", "n")) end
+  if kind == "number" or kind == "boolean" or kind == "nil" then return tostring(v) end
+  assert(kind == "table", kind)
+  local parts = {}
+  for k, x in pairs(v) do parts[#parts + 1] = ("[%s]=%s"):format(literal(k), literal(x)) end
+  table.sort(parts)
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+M.literal = literal
+
+function M.load_literal(text, what)
+  local chunk, err = load("return " .. text, "=" .. what, "t", {})
+  if not chunk then error(what .. ": " .. err, 0) end
+  return chunk()
+end
+
+---------------------------------------------------------------------------
+-- One target's run, in a worker: its revisions before and after, how long,
+-- and the error (redacted) if it failed.
+
+local function ids(list)
+  local out = {}
+  for i, info in ipairs(list) do out[i] = info.id end
+  return out
+end
+
+-- Whether two lists of revisions hold the same ones (current lists them
+-- oldest first, heads in the graph's order).
+local function same(a, b)
+  if #a ~= #b then return false end
+  local set = {}
+  for _, id in ipairs(a) do set[id] = true end
+  for _, id in ipairs(b) do if not set[id] then return false end end
+  return true
+end
+
+-- What a check or verify found, as one line.
+local function verify_text(r)
+  local parts = {}
+  if #r.changed > 0 then parts[#parts + 1] = ("%d applied script(s) changed"):format(#r.changed) end
+  if #r.unknown > 0 then parts[#parts + 1] = ("unknown revision(s) %s"):format(table.concat(r.unknown, ", ")) end
+  if #r.duplicate > 0 then parts[#parts + 1] = ("%d duplicate version row(s)"):format(#r.duplicate) end
+  return "verify: " .. table.concat(parts, "; ")
+end
+
+local actions = {
+  -- as `luamig upgrade`: the lint first (lint_on_upgrade), its findings among the warnings
+  upgrade = function(m, args, job, warnings)
+    local target = args[1] or "head"
+    require("luamig.cli.lint").before_upgrade({m = m, opts = {}, globals = {quiet = job.quiet}}, target,
+      function(...) warnings[#warnings + 1] = (table.concat({...}):gsub("\n$", "")) end)
+    m:upgrade(target)
+  end,
+  downgrade = function(m, args) m:downgrade(args[1]) end,
+  current = function() end,
+  check = function(m)
+    local r = m:check()
+    if not r.ok then
+      fail(("New upgrade operations detected: %d (`luamig check` on this target lists them)"):format(#r.operations))
+    end
+  end,
+  verify = function(m)
+    local r = m:verify()
+    if not r.ok then fail(verify_text(r)) end
+  end,
+}
+
+function M.run_one(job, t)
+  local luamig = require "luamig"
+  local started = core.monotonic()
+  local r = {index = t.index, warnings = {}}
+  local m
+  local ok, err = pcall(function()
+    m = luamig.open{config = job.config, name = job.name, url = t.url, url_source = "a fleet target",
+                    schema = t.schema, x = job.x, tag = job.tag,
+                    log = function(level, msg)
+                      if level ~= "INFO" then r.warnings[#r.warnings + 1] = msg end
+                    end}
+    r.before = ids(m:current())
+    actions[job.command](m, job.args, job, r.warnings)
+    r.heads = ids(m:heads())
+  end)
+  if m then
+    local got, after = pcall(function() return ids(m:current()) end)
+    r.after = got and after or nil
+    m:close()
+  end
+  r.seconds = core.monotonic() - started
+  if not ok then
+    r.error = redact.text(type(err) == "table" and tostring(err.message) or tostring(err))
+    r.status = "failed"
+  elseif job.command == "upgrade" and same(r.before, r.after) then
+    local target = job.args[1] or "head"
+    r.status = (target == "head" or target == "heads") and same(r.after, r.heads)
+      and "already at head" or "nothing to do"
+  elseif job.command == "upgrade" then r.status = "upgraded"
+  elseif job.command == "downgrade" then r.status = same(r.before, r.after) and "nothing to do" or "downgraded"
+  else r.status = "ok" end
+  r.heads = nil
+  return r
+end
+
+-- A worker: the targets of its job file, in turn, each answered in the
+-- result file as soon as it ends.
+function M.worker(path)
+  local f = assert(io.open(path))
+  local job = M.load_literal(f:read("a"), "the fleet job")
+  f:close()
+  for _, t in ipairs(job.targets) do redact.learn(t.url) end
+  local out = assert(io.open(job.result_file, "w"))
+  for _, t in ipairs(job.targets) do
+    if core.interrupted() then break end                -- Ctrl-C: its step was rolled back; no other target
+    local stop = io.open(job.stop_file)
+    local stopped = stop and stop:read(1)
+    if stop then stop:close() end
+    if stopped then break end
+    local r = M.run_one(job, t)
+    if r.status == "failed" and not job.continue then
+      local s = io.open(job.stop_file, "a")
+      if s then s:write("stop\n") s:close() end
+    end
+    out:write(literal(r), "\n")
+    out:flush()
+  end
+  out:close()
+  return 0
+end
+
+---------------------------------------------------------------------------
+-- The parent: N workers over the targets; every target's result, in the
+-- targets' order (one never started: status "skipped").
+
+local function sh(s) return "'" .. s:gsub("'", [['\'']]) .. "'" end
+
+-- This binary, for the workers: the running executable (Linux's
+-- /proc/PID/exe, read by the worker's shell while this process lives).
+local function self_exe()
+  local path = ("/proc/%d/exe"):format(core.pid())
+  local f = io.open(path)
+  if f then f:close() return path end
+  return "luamig"
+end
+
+-- Returns the results and the signal that came while the workers ran, if
+-- any: Ctrl-C reaches the workers too (one process group), and each stops
+-- as `luamig upgrade` does, so this process only waits for them (the
+-- signal held: the job files, which hold passwords, are removed and the
+-- report printed) and says so after.
+function M.run(job, targets, jobs)
+  core.trap_interrupts("hold")
+  local ok, results = pcall(M._run, job, targets, jobs)
+  local signal = core.trapped_signal()
+  core.trap_interrupts(false)
+  if not ok then error(results, 0) end
+  return results, signal
+end
+
+function M._run(job, targets, jobs)
+  local n = math.min(jobs, #targets)
+  local stop_file = os.tmpname()                      -- empty; a failing worker writes in it
+  local workers = {}
+  local exe = self_exe()
+  for w = 1, n do
+    local share = {}
+    for i = w, #targets, n do
+      local t = targets[i]
+      share[#share + 1] = {index = i, url = t.url, schema = t.schema}
+    end
+    local job_file, err_file, result_file = os.tmpname(), os.tmpname(), os.tmpname()
+    local f = assert(io.open(job_file, "w"))
+    f:write(literal{config = job.config, name = job.name, x = job.x, tag = job.tag, quiet = job.quiet,
+                    command = job.command, args = job.args, continue = job.continue,
+                    stop_file = stop_file, result_file = result_file, targets = share})
+    f:close()
+    local p = assert(io.popen(("exec %s fleet --worker %s >/dev/null 2>%s"):format(sh(exe), sh(job_file),
+      sh(err_file)), "r"))
+    workers[w] = {pipe = p, job_file = job_file, err_file = err_file, result_file = result_file, share = share}
+  end
+  local results = {}
+  for w, worker in ipairs(workers) do
+    worker.pipe:read("a")
+    local _, _, status = worker.pipe:close()           -- waits for the worker
+    local rf = io.open(worker.result_file)
+    if rf then
+      for line in rf:lines() do
+        local ok, r = pcall(M.load_literal, line, "a fleet worker's answer")
+        if ok and type(r) == "table" and r.index then results[r.index] = r end
+      end
+      rf:close()
+    end
+    local ef = io.open(worker.err_file)
+    local err_text = ef and ef:read("a") or ""
+    if ef then ef:close() end
+    for _, path in ipairs{worker.job_file, worker.err_file, worker.result_file} do os.remove(path) end
+    -- a worker that died (a crash, a signal): its unanswered targets fail with what it said
+    if status ~= 0 then
+      for _, t in ipairs(worker.share) do
+        if not results[t.index] then
+          results[t.index] = {index = t.index, status = "failed", warnings = {},
+            error = ("the worker process running it ended with status %s%s"):format(tostring(status),
+              err_text ~= "" and (": " .. redact.text(err_text:gsub("%s+$", ""))) or "")}
+        end
+      end
+    end
+    workers[w] = nil
+  end
+  os.remove(stop_file)
+  for i = 1, #targets do
+    results[i] = results[i] or {index = i, status = "skipped", warnings = {}}
+    results[i].target = targets[i]
+  end
+  return results
+end
+
+return M

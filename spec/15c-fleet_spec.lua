@@ -1,0 +1,471 @@
+-- Issue 18, fleets: `luamig fleet COMMAND` over 50 PostgreSQL databases
+-- and 10 schemas of another (a password user's URLs, over TCP), one of
+-- them made to fail (a table its second revision creates is there
+-- already): stop-on-first-error with -j 4 and -j 1, --continue and --json,
+-- the report naming the failure, every other target at head, nothing run
+-- twice (each revision logs a row in the target's own table), the re-run
+-- after the fix running only the failed target; luamig.lua's databases as
+-- a function reading a tenant registry; a SQLite fleet; bad input; no
+-- password in any output.
+local h = require "spec.helpers"
+local core = require "luamig.core"
+local dkjson = require "dkjson"
+
+local N_DB, N_SCHEMA, BAD = 50, 10, 17
+
+local function has(text, want) assert.truthy(text:find(want, 1, true), text) end
+local function lacks(text, bad) assert.falsy(text:find(bad, 1, true), text) end
+
+-- a1 makes the log, a2 a table (the one the bad target already has), a3 a row
+local function project(config)
+  return h.project({
+    {id = "a1", up = "CREATE TABLE fleet_log (rev text NOT NULL); INSERT INTO fleet_log VALUES ('a1')",
+     down_sql = "DROP TABLE fleet_log"},
+    {id = "a2", down = "a1", up = "CREATE TABLE widgets (id integer); INSERT INTO fleet_log VALUES ('a2')",
+     down_sql = "DROP TABLE widgets; DELETE FROM fleet_log WHERE rev = 'a2'"},
+    {id = "a3", down = "a2", up = "INSERT INTO fleet_log VALUES ('a3')",
+     down_sql = "DELETE FROM fleet_log WHERE rev = 'a3'"},
+  }, config)
+end
+
+-- The report's rows: label -> {before, after, result}.
+local function report_rows(out)
+  local rows = {}
+  for line in out:gmatch("[^\n]+") do
+    local label, before, after, result = line:match("^(.-)%s%s+(%S+)%s%s+(%S+)%s+%S+s%s%s(.*)$")
+    if label then rows[label] = {before = before, after = after, result = result} end
+    local skipped = line:match("^(.-)%s%s+%-%s%s+%-%s+%-%s%s(skipped)$")
+    if skipped then rows[skipped] = {result = "skipped"} end
+  end
+  return rows
+end
+
+describe("[postgresql] luamig fleet over 50 databases and 10 schemas", function()
+  local dbs, schema_db, dir, targets_file, pw_escaped = {}, nil, nil, nil, nil
+  local labels = {}                                   -- target i's label in the report
+  local admin = {}                                    -- target i's admin URL, schema
+  local host, port
+
+  setup(function()
+    h.ensure_pg_password_user()
+    host, port = h.pg_tcp()
+    pw_escaped = h.url_escape(h.pg_password)
+    local conn = core.connect(h.pg_admin_url)
+    local function create()
+      local f = assert(io.open("/dev/urandom", "rb"))
+      local name = "luamig_fleet_" .. h.hex(f:read(6))
+      f:close()
+      conn:exec(("CREATE DATABASE %s OWNER %s"):format(core.quote_ident(name), core.quote_ident(h.pg_password_user)))
+      return name
+    end
+    local lines = {"# the fleet of issue 18", ""}
+    for i = 1, N_DB do
+      dbs[i] = create()
+      local url = ("postgresql://%s:%s@%s:%s/%s"):format(h.pg_password_user, pw_escaped, host, port, dbs[i])
+      lines[#lines + 1] = url .. (i % 10 == 0 and "   # a tenant" or "")
+      labels[i] = ("postgresql://%s:***@%s:%s/%s"):format(h.pg_password_user, host, port, dbs[i])
+      admin[i] = {url = h.pg_url_with({dbname = dbs[i]})}
+    end
+    schema_db = create()
+    lines[#lines + 1] = "  # the schemas of one database"
+    for s = 1, N_SCHEMA do
+      local i = N_DB + s
+      lines[#lines + 1] = ("postgresql://%s:%s@%s:%s/%s schema=tenant_%d"):format(h.pg_password_user,
+        pw_escaped, host, port, schema_db, s)
+      labels[i] = ("postgresql://%s:***@%s:%s/%s schema tenant_%d"):format(h.pg_password_user, host, port, schema_db, s)
+      admin[i] = {url = h.pg_url_with({dbname = schema_db}), schema = "tenant_" .. s}
+    end
+    -- the tenant registry the databases function reads (in the schemas' database, public)
+    h.query(admin[N_DB + 1].url, "CREATE TABLE tenant_registry (schema_name text)")
+    for s = 1, N_SCHEMA do
+      h.query(admin[N_DB + 1].url, "INSERT INTO tenant_registry VALUES ($1)", {"tenant_" .. s})
+    end
+    -- the bad target: a2's table is there already
+    h.query(admin[BAD].url, "CREATE TABLE widgets (x text)")
+    conn:close()
+    dir = project()
+    targets_file = dir .. "/targets"
+    h.write_file(targets_file, table.concat(lines, "\n") .. "\n")
+  end)
+
+  teardown(function()
+    local conn = core.connect(h.pg_admin_url)
+    for _, name in ipairs(dbs) do conn:exec("DROP DATABASE IF EXISTS " .. core.quote_ident(name) .. " WITH (FORCE)") end
+    if schema_db then conn:exec("DROP DATABASE IF EXISTS " .. core.quote_ident(schema_db) .. " WITH (FORCE)") end
+    conn:close()
+  end)
+
+  -- target i's log: rev -> count ({} when it has no log table)
+  local function log_of(i)
+    local a = admin[i]
+    local conn = core.connect(a.url)
+    local tbl = (a.schema and (core.quote_ident(a.schema) .. ".") or "") .. "fleet_log"
+    local ok, rows = pcall(conn.query, conn, "SELECT rev, count(*) AS n FROM " .. tbl .. " GROUP BY rev")
+    conn:close()
+    local out = {}
+    if ok then for _, r in ipairs(rows) do out[r.rev] = math.tointeger(tonumber(r.n)) end end
+    return out
+  end
+
+  local function no_password(out, err)
+    lacks(out .. err, h.pg_password)
+    lacks(out .. err, pw_escaped)
+  end
+
+  local function fleet(args)
+    local status, out, err = h.luamig(dir, "fleet " .. args)
+    no_password(out, err)
+    return status, out, err
+  end
+
+  it("stops at the first failure with -j 4: the failing target named, the rest of its worker skipped", function()
+    local status, out, err = fleet("upgrade --targets targets -j 4")
+    assert.equal(1, status, err)
+    has(err, ("Fleet: upgrade over %d targets, 4 at a time"):format(N_DB + N_SCHEMA))
+    local rows = report_rows(out)
+    assert.truthy(rows[labels[BAD]], out)
+    has(rows[labels[BAD]].result, 'failed: ')
+    has(rows[labels[BAD]].result, 'relation "widgets" already exists')
+    assert.equal("base", rows[labels[BAD]].before)
+    assert.equal("a1", rows[labels[BAD]].after)            -- a1's transaction committed, a2's not
+    -- worker 1 runs 1, 5, 9, 13, 17, 21 ...: after 17 it stops
+    for i = BAD + 4, N_DB + N_SCHEMA, 4 do assert.equal("skipped", rows[labels[i]].result, out) end
+    for i = 1, BAD - 1, 4 do assert.equal("upgraded", rows[labels[i]].result, out) end
+    local failed = 0
+    for _, r in pairs(rows) do if r.result:match("^failed") then failed = failed + 1 end end
+    assert.equal(1, failed, out)
+    has(out, "1 failed")
+  end)
+
+  it("stops at the first failure with -j 1: every target after it skipped, and not touched", function()
+    -- the targets after it that -j 4 left unstarted
+    local untouched = {}
+    for i = BAD + 1, N_DB do if not next(log_of(i)) then untouched[#untouched + 1] = i end end
+    assert.truthy(#untouched > 0)
+    local status, out, err = fleet("upgrade --targets targets -j 1")
+    assert.equal(1, status, err)
+    has(err, "1 at a time")
+    local rows = report_rows(out)
+    for i = 1, BAD - 1 do
+      assert.truthy(rows[labels[i]].result == "upgraded" or rows[labels[i]].result == "already at head", out)
+      assert.equal("a3", rows[labels[i]].after)
+    end
+    has(rows[labels[BAD]].result, 'relation "widgets" already exists')
+    for i = BAD + 1, N_DB + N_SCHEMA do assert.equal("skipped", rows[labels[i]].result, out) end
+    for _, i in ipairs(untouched) do assert.same({}, log_of(i)) end
+    has(out, ("upgrade over %d targets: "):format(N_DB + N_SCHEMA))
+    has(out, ("%d skipped"):format(N_DB + N_SCHEMA - BAD))
+  end)
+
+  it("--continue --json -j 4: every other target brought to head, the failure in the JSON, nothing ran twice", function()
+    local status, jout, err = h.luamig(dir, "--json fleet upgrade --targets targets -j 4 --continue")
+    assert.equal(1, status, err)
+    no_password(jout, err)
+    local doc = assert(dkjson.decode(jout), jout)
+    assert.equal("upgrade", doc.command)
+    assert.is_false(doc.ok)
+    assert.equal(N_DB + N_SCHEMA, #doc.targets)
+    for i, t in ipairs(doc.targets) do
+      assert.equal(labels[i], t.target)
+      assert.is_number(t.seconds)
+      if i == BAD then
+        assert.equal("failed", t.status)
+        has(t.error, 'relation "widgets" already exists')
+        assert.same({"a1"}, t.before)
+        assert.same({"a1"}, t.after)
+      elseif (i - 1) % 4 == 0 and i > BAD then        -- skipped by both runs before: from base
+        assert.equal("upgraded", t.status, i)
+        assert.same({}, t.before)
+        assert.same({"a3"}, t.after)
+      else
+        assert.truthy(t.status == "already at head" or t.status == "upgraded", i)
+        assert.same(t.status == "upgraded" and {} or {"a3"}, t.before)
+        assert.same({"a3"}, t.after)
+        assert.is_nil(t.error)
+      end
+    end
+    assert.equal("tenant_3", doc.targets[N_DB + 3].schema)
+    -- every revision logged once on every target (the bad one: a1 only)
+    for i = 1, N_DB + N_SCHEMA do
+      assert.same(i == BAD and {a1 = 1} or {a1 = 1, a2 = 1, a3 = 1}, log_of(i), i)
+    end
+    -- the schemas hold their own version tables; the database's public schema none
+    local rows = h.query(admin[N_DB + 4].url, 'SELECT version_num FROM "tenant_4".luamig_version')
+    assert.equal("a3", rows[1].version_num)
+    rows = h.query(admin[N_DB + 1].url, "SELECT nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid "
+      .. "WHERE c.relname = 'luamig_version' ORDER BY nspname")
+    assert.equal(N_SCHEMA, #rows)
+    for _, r in ipairs(rows) do assert.truthy(r.nspname:match("^tenant_%d+$"), r.nspname) end
+  end)
+
+  it("a re-run after the fix brings the failed target to head and runs nothing on the others", function()
+    h.query(admin[BAD].url, "DROP TABLE widgets")
+    local status, out, err = fleet("upgrade --targets targets -j 4")
+    assert.equal(0, status, err .. out)
+    local rows = report_rows(out)
+    assert.same({before = "a1", after = "a3", result = "upgraded"}, rows[labels[BAD]])
+    for i = 1, N_DB + N_SCHEMA do
+      if i ~= BAD then assert.same({before = "a3", after = "a3", result = "already at head"}, rows[labels[i]]) end
+    end
+    has(out, ("upgrade over %d targets: 1 upgraded, %d already at head"):format(N_DB + N_SCHEMA, N_DB + N_SCHEMA - 1))
+    for i = 1, N_DB + N_SCHEMA do assert.same({a1 = 1, a2 = 1, a3 = 1}, log_of(i), i) end
+    -- verify over all: fine
+    status, out, err = fleet("verify --targets targets -j 4")
+    assert.equal(0, status, err .. out)
+    has(out, ("verify over %d targets: %d ok"):format(N_DB + N_SCHEMA, N_DB + N_SCHEMA))
+  end)
+
+  it("databases as a function of luamig.lua reading a tenant registry; downgrade and current per schema", function()
+    h.write_file(dir .. "/luamig.lua", ([[
+local core = require "luamig.core"
+databases = function()
+  local conn = core.connect(%q)
+  local rows = conn:query("SELECT schema_name FROM tenant_registry ORDER BY schema_name")
+  conn:close()
+  local out = {}
+  for _, r in ipairs(rows) do out[#out + 1] = {url = %q, schema = r.schema_name} end
+  return out
+end
+]]):format(admin[N_DB + 1].url, ("postgresql://%s:%s@%s:%s/%s"):format(h.pg_password_user, pw_escaped,
+      host, port, schema_db)))
+    local status, out, err = fleet("downgrade -1 -j 3")
+    assert.equal(0, status, err .. out)
+    has(err, ("Fleet: downgrade over %d targets, 3 at a time"):format(N_SCHEMA))
+    local rows = report_rows(out)
+    for s = 1, N_SCHEMA do
+      assert.same({before = "a3", after = "a2", result = "downgraded"}, rows[labels[N_DB + s]])
+      assert.same({a1 = 1, a2 = 1}, log_of(N_DB + s))
+    end
+    for i = 1, N_DB do assert.is_nil(rows[labels[i]]) end
+    status, out, err = fleet("current")
+    assert.equal(0, status, err .. out)
+    has(out, ("current over %d targets: %d ok"):format(N_SCHEMA, N_SCHEMA))
+    assert.same({before = "a2", after = "a2", result = "ok"}, report_rows(out)[labels[N_DB + 7]])
+    -- a databases function that fails: said, with the config's name
+    h.write_file(dir .. "/luamig.lua", "databases = function() error('registry down') end\n")
+    status, _, err = fleet("current")
+    assert.equal(1, status)
+    has(err, "luamig.lua: the databases function failed: ")
+    has(err, "registry down")
+  end)
+
+  it("a password in a failing target's URL is not printed, in the report or the error", function()
+    local secret = "S3cretFleetPw%21x"
+    h.write_file(dir .. "/badpw", ("postgresql://%s:%s@%s:%s/%s\n"):format(h.pg_password_user, secret, host,
+      port, dbs[1]))
+    local status, out, err = h.luamig(dir, "fleet current --targets badpw")
+    assert.equal(1, status, err)
+    lacks(out .. err, "S3cretFleetPw")
+    has(out, ("postgresql://%s:***@"):format(h.pg_password_user))
+    has(out, "failed: ")
+    status, out, err = h.luamig(dir, "--json fleet current --targets badpw")
+    assert.equal(1, status, err)
+    lacks(out .. err, "S3cretFleetPw")
+    assert.equal("failed", dkjson.decode(out).targets[1].status)
+  end)
+end)
+
+describe("[postgresql] the schema setting outside fleets", function()
+  it("upgrade puts the version table and the tables in the schema (created, its name quoted); current reads a missing one as empty", function()
+    local name, url = h.fresh_pg()
+    local dir = project('schema = \'Tenant "7"; x\'\n')
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " current")
+    assert.equal(0, status, err)
+    assert.equal("", out)
+    has(err, 'No schema Tenant "7"; x: read as an empty database, nothing created')
+    assert.same({}, h.query(url, "SELECT 1 FROM pg_namespace WHERE nspname = $1", {'Tenant "7"; x'}))
+    status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(0, status, err)
+    has(err, 'Database: ')
+    has(err, ', schema Tenant "7"; x (from --url)')
+    has(err, 'Created the schema Tenant "7"; x')
+    local rows = h.query(url, 'SELECT version_num FROM "Tenant ""7""; x".luamig_version')
+    assert.equal("a3", rows[1].version_num)
+    assert.equal(3, #h.query(url, 'SELECT rev FROM "Tenant ""7""; x".fleet_log'))
+    assert.same({}, h.query(url, "SELECT 1 FROM pg_tables WHERE schemaname = 'public'"))
+    status, out = h.luamig(dir, "--url " .. h.shell_quote(url) .. " current")
+    assert.equal(0, status)
+    has(out, "a3 (head)")
+    local conn = core.connect(h.pg_admin_url)
+    conn:exec("DROP DATABASE " .. core.quote_ident(name) .. " WITH (FORCE)")
+    conn:close()
+  end)
+end)
+
+describe("[sqlite] luamig fleet over several files", function()
+  local function sqlite_project()
+    return h.project({
+      {id = "s1", up = "CREATE TABLE fleet_log (rev text); INSERT INTO fleet_log VALUES ('s1')", down_sql = "DROP TABLE fleet_log"},
+      {id = "s2", down = "s1", up = "INSERT INTO fleet_log VALUES ('s2')", down_sql = "DELETE FROM fleet_log WHERE rev = 's2'"},
+    })
+  end
+
+  it("upgrades each file, a list in luamig.lua; a re-run says already at head; a listed-twice target runs once", function()
+    local dir = sqlite_project()
+    h.write_file(dir .. "/luamig.lua", ('databases = {"sqlite:%s/a.db", {url = "sqlite:%s/b.db", name = "tenant b"}, '
+      .. '"sqlite:%s/c.db", "sqlite:%s/a.db"}\nbogus_setting = 1\n'):format(dir, dir, dir, dir))
+    local status, out, err = h.luamig(dir, "fleet upgrade -j 2")
+    assert.equal(0, status, err)
+    has(err, "is listed again")
+    -- every target's runner warns of the setting: said once
+    has(err, "and 2 more targets: ")
+    local _, n = err:gsub("unknown setting 'bogus_setting'", "")
+    assert.equal(1, n, err)
+    local rows = report_rows(out)
+    assert.same({before = "base", after = "s2", result = "upgraded"}, rows["sqlite:" .. dir .. "/a.db"])
+    assert.same({before = "base", after = "s2", result = "upgraded"}, rows["tenant b"])
+    has(out, "upgrade over 3 targets: 3 upgraded")
+    for _, f in ipairs{"a", "b", "c"} do
+      local got = h.query(("sqlite:%s/%s.db"):format(dir, f), "SELECT count(*) AS n FROM fleet_log")
+      assert.equal(2, math.tointeger(tonumber(got[1].n)))
+    end
+    status, out = h.luamig(dir, "fleet upgrade")
+    assert.equal(0, status)
+    has(out, "upgrade over 3 targets: 3 already at head")
+    status, out = h.luamig(dir, "fleet downgrade s1")
+    assert.equal(0, status)
+    has(out, "downgrade over 3 targets: 3 downgraded")
+    status, out = h.luamig(dir, "fleet downgrade s1")
+    assert.equal(0, status)
+    has(out, "downgrade over 3 targets: 3 nothing to do")
+  end)
+
+  it("check over the files: the one that drifted from schema.lua fails, --continue checks the rest", function()
+    local dir = sqlite_project()
+    h.write_file(dir .. "/schema.lua", 'function schema(op) op.create_table("fleet_log", {{"rev", "text"}}) end\n')
+    h.write_file(dir .. "/t", ("sqlite:%s/a.db\nsqlite:%s/b.db\nsqlite:%s/c.db\n"):format(dir, dir, dir))
+    assert.equal(0, (h.luamig(dir, "-q fleet upgrade --targets t")))
+    h.query(("sqlite:%s/b.db"):format(dir), "ALTER TABLE fleet_log ADD COLUMN extra integer")
+    local status, out, err = h.luamig(dir, "fleet check --targets t --continue")
+    assert.equal(1, status, err)
+    local rows = report_rows(out)
+    assert.equal("ok", rows[("sqlite:%s/a.db"):format(dir)].result)
+    assert.equal("failed: New upgrade operations detected: 1 (`luamig check` on this target lists them)",
+      rows[("sqlite:%s/b.db"):format(dir)].result)
+    assert.equal("ok", rows[("sqlite:%s/c.db"):format(dir)].result)
+    status, out = h.luamig(dir, "fleet check --targets t")
+    assert.equal(1, status)
+    assert.equal("skipped", report_rows(out)[("sqlite:%s/c.db"):format(dir)].result)
+  end)
+
+  it("upgrade lints each target first: lint_on_upgrade = refuse fails the one whose table is large", function()
+    local dir = sqlite_project()
+    h.write_file(dir .. "/migrations/versions/s3.lua", h.script{id = "s3", down = "s2",
+      code = true, up = '  op.alter_column("fleet_log", "rev", {nullable = false})',
+      down_sql = '  op.alter_column("fleet_log", "rev", {nullable = true})'})
+    h.write_file(dir .. "/t", ("sqlite:%s/small.db\nsqlite:%s/large.db\n"):format(dir, dir))
+    assert.equal(0, (h.luamig(dir, "-q fleet upgrade s2 --targets t")))
+    h.query(("sqlite:%s/large.db"):format(dir), "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+      .. "FROM n WHERE i < 1500) INSERT INTO fleet_log SELECT 'x' || i FROM n")
+    h.write_file(dir .. "/luamig.lua", 'lint_on_upgrade = "refuse"\n')
+    local status, out, err = h.luamig(dir, "fleet upgrade --targets t --continue")
+    assert.equal(1, status, err)
+    local rows = report_rows(out)
+    assert.same({before = "s2", after = "s3", result = "upgraded"}, rows[("sqlite:%s/small.db"):format(dir)])
+    local large = rows[("sqlite:%s/large.db"):format(dir)]
+    assert.equal("s2", large.after)
+    has(large.result, "failed: upgrade refused: the lint found 1 error in the revisions to apply")
+    has(err, "lint: error sqlite-rebuild")
+    has(err, "lint: warning sqlite-rebuild")
+  end)
+
+  it("Ctrl-C stops every worker after its step rolls back, even with --continue; the rest skipped, exit 130", function()
+    local dir = sqlite_project()
+    -- s3 says it started (a line appended: two workers' random numbers can be the same
+    -- under ASan, whose heap addresses seed them), then waits (up to 30 s) for the signal
+    h.write_file(dir .. "/migrations/versions/s3.lua", h.script{id = "s3", down = "s2", code = true, up = ([[
+  local f = assert(io.open(%q .. "/started", "a")) f:write("x\n") f:close()
+  local t = os.time()
+  while os.time() - t < 30 do end
+  op.execute("CREATE TABLE never (x integer)")]]):format(dir)})
+    h.write_file(dir .. "/luamig.lua", 'lint_on_upgrade = "off"\n')
+    h.write_file(dir .. "/t", ("sqlite:%s/a.db\nsqlite:%s/b.db\nsqlite:%s/c.db\nsqlite:%s/d.db\n")
+      :format(dir, dir, dir, dir))
+    local script = ([[
+cd %s
+setsid sh -c 'exec %s fleet upgrade --targets t -j 2 --continue >out 2>err' &
+pid=$!
+n=0
+while [ "$(cat started 2>/dev/null | wc -l)" -lt 2 ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+kill -INT -- -$pid
+wait $pid
+echo $?
+]]):format(h.shell_quote(dir), h.shell_quote(h.bin))
+    local status, rc = h.run("bash -c " .. h.shell_quote(script))
+    assert.equal(0, status)
+    assert.equal("130\n", rc)
+    local out, err = h.read_file(dir .. "/out"), h.read_file(dir .. "/err")
+    local rows = report_rows(out)
+    for _, f in ipairs{"a", "b"} do
+      local r = rows[("sqlite:%s/%s.db"):format(dir, f)]
+      assert.equal("base", r.before)
+      assert.equal("s2", r.after)
+      has(r.result, "failed: interrupted (Ctrl-C) during upgrade s3")
+      has(r.result, "the step was rolled back")
+      assert.same({}, h.query(("sqlite:%s/%s.db"):format(dir, f), "SELECT name FROM sqlite_master WHERE name = 'never'"))
+    end
+    for _, f in ipairs{"c", "d"} do assert.equal("skipped", rows[("sqlite:%s/%s.db"):format(dir, f)].result) end
+    has(err, "interrupted (SIGINT): each target's row says where it is; run the command again to go on")
+    assert.is_false(h.file_exists(dir .. "/c.db"))
+  end)
+
+  it("a schema on a SQLite target is refused before anything runs", function()
+    local dir = sqlite_project()
+    h.write_file(dir .. "/t", ("sqlite:%s/x.db schema=tenant_1\n"):format(dir))
+    local status, _, err = h.luamig(dir, "fleet upgrade --targets t")
+    assert.equal(1, status)
+    has(err, "t:1: schema = \"tenant_1\": schemas are PostgreSQL's")
+    assert.is_false(h.file_exists(dir .. "/x.db"))
+  end)
+end)
+
+describe("luamig fleet: bad input", function()
+  local dir
+  setup(function()
+    dir = h.project({{id = "r1", up = "SELECT 1"}})
+    h.write_file(dir .. "/t", "sqlite:" .. dir .. "/one.db\n")
+  end)
+
+  local function usage(args, want)
+    local status, out, err = h.luamig(dir, args)
+    assert.equal(2, status, err)
+    assert.equal("", out)
+    has(err, want)
+    has(err, "usage: luamig fleet COMMAND")
+  end
+
+  it("exits 2 with the usage for a missing file, a bad -j, an unknown command, no targets", function()
+    usage("fleet upgrade --targets nope", "--targets nope: no such file")
+    usage("fleet upgrade --targets t -j 0", "-j takes a number of targets to run at a time, 1 to 64, not '0'")
+    usage("fleet upgrade --targets t -j x", "not 'x'")
+    usage("fleet upgrade --targets t -j 65", "not '65'")
+    usage("fleet upgrade --targets t -j", "option -j needs a value")
+    usage("fleet migrate --targets t", "fleet runs upgrade, downgrade, current, check or verify, not 'migrate'")
+    usage("fleet --targets t", "fleet needs a command")
+    usage("fleet downgrade --targets t", "fleet downgrade needs a target revision")
+    usage("fleet current r1 --targets t", "fleet current takes no revision")
+    usage("fleet upgrade", "fleet needs targets: --targets FILE")
+    usage("--url sqlite:x.db fleet upgrade --targets t", "not --url")
+  end)
+
+  it("exits 1 naming the file and line of a bad target", function()
+    h.write_file(dir .. "/bad", "# ok\nsqlite:" .. dir .. "/one.db\nnotaurl://x\n")
+    local status, out, err = h.luamig(dir, "fleet upgrade --targets bad")
+    assert.equal(1, status)
+    assert.equal("", out)
+    has(err, "bad:3: ")
+    assert.is_false(h.file_exists(dir .. "/one.db"))          -- nothing ran
+    h.write_file(dir .. "/bad", "sqlite:" .. dir .. "/one.db color=blue\n")
+    status, _, err = h.luamig(dir, "fleet upgrade --targets bad")
+    assert.equal(1, status)
+    has(err, "bad:1: unexpected 'color=blue' after the URL")
+    h.write_file(dir .. "/luamig.lua", "databases = {{url = 'sqlite:x.db', schema_name = 'a'}}\n")
+    status, _, err = h.luamig(dir, "fleet upgrade")
+    assert.equal(1, status)
+    has(err, "luamig.lua: databases[1]: unknown key 'schema_name'")
+    h.write_file(dir .. "/luamig.lua", "databases = 'sqlite:x.db'\n")
+    status, _, err = h.luamig(dir, "fleet upgrade")
+    assert.equal(1, status)
+    has(err, "databases must be a list of database URLs")
+  end)
+end)
