@@ -32,6 +32,10 @@ struct run {
   int in_tx;
   int locked;                         /* the run lock keeps other runs out */
   int lock_held;                      /* ... and must be released */
+  int64_t lease_token;                /* lock = "table": the lease's fencing token, 0: none */
+  char run_id[17];                    /* ... this run's id in the lease row */
+  int64_t lease_renewed_ms;           /* ... when it was last renewed (now_ms) */
+  int lease_lost;                     /* ... and it is no longer ours */
   int purge;                          /* stamp --purge: empty the table in the first transaction */
   /* Where a failed run leaves the database, for its last words. */
   int step_started;                   /* a step began: the run may have moved the database */
@@ -73,6 +77,12 @@ void lm_run_unwatch(void);
  * release it if taken; r->locked says whether other runs are kept out. */
 int lm_run_take_lock(struct run *r, struct lm_err *e);
 void lm_run_release_lock(struct run *r);
+/* lock = "table": renew the lease once a third of it has passed since the
+ * last renewal (between steps); lm_run_fence renews it now, inside the
+ * step's transaction before its version write (the row stays locked until
+ * the commit). Both fail, saying who took it, once the lease is lost. */
+int lm_run_heartbeat(struct run *r, struct lm_err *e);
+int lm_run_fence(struct run *r, struct lm_err *e);
 
 /* ---- runner_retry.c ---- */
 
