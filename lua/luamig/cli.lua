@@ -38,6 +38,7 @@ local where = {
   {"branches", "listing"}, {"show", "listing"}, {"merge", "scaffold"}, {"edit", "listing"},
   {"ensure_version", "migrate"}, {"verify", "checks"}, {"check", "checks"},
   {"roundtrip", "checks"}, {"squash", "squash"}, {"import", "import"}, {"lint", "lint"},
+  {"lock", "lock"},
 }
 local commands = {}
 for i, entry in ipairs(where) do
