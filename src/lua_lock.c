@@ -1,7 +1,7 @@
 /*
  * lua_lock.c -- `luamig lock status|break`'s core functions:
  *
- * core.lock_status(conn, version_table) -> {advisory = {held, holder},
+ * core.lock_status(conn, version_table) -> {advisory = {held, holder}, lease_offered,
  *   lease = {held, expired, host, pid, run_id, acquired_at, expires_at,
  *   token, ms_left} or nil (no lease table, or none on this database)}
  * core.lock_break(conn, version_table, "advisory" | "table") -> what was
@@ -44,6 +44,8 @@ static int core_lock_status(lua_State *L) {
   lua_createtable(L, 0, 2);
   push_advisory(L, c, vt);
   lua_setfield(L, -2, "advisory");
+  lua_pushboolean(L, lm_lease_supported(c));
+  lua_setfield(L, -2, "lease_offered");
   if (!lm_lease_supported(c)) return 1;
   struct lm_lease l;
   struct lm_err e = LM_ERR_INIT;

@@ -19,14 +19,16 @@ end
 local function status(c)
   local st = c.m:lock_status()
   if c.globals.json then
-    say(json.encode({strategy = st.strategy, advisory = st.advisory,
+    say(json.encode({strategy = st.strategy, advisory = st.advisory, lease_offered = st.lease_offered,
                       lease = st.lease, lease_table = st.lease_table}))
     return 0
   end
   say(("lock = %s (version table %s)"):format(st.strategy, c.m.settings.version_table))
   say("advisory: " .. (st.advisory.held and ("held by " .. st.advisory.holder) or "free"))
   local l = st.lease
-  if l == nil then
+  if not st.lease_offered then
+    say(("table: not offered on %s (its run lock is the file lock above)"):format(c.m:dialect() == "sqlite" and "SQLite" or c.m:dialect()))
+  elseif l == nil then
     say(("table: no lease table %s"):format(st.lease_table))
   elseif l.held then
     say(("table: %s by %s"):format(l.expired and "expired lease held" or "held", lease_words(l)))
