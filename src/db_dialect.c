@@ -27,8 +27,10 @@ const struct lm_dialect lm_dialect_sqlite = {
   .name_max = 0,
 };
 
-/* The lease of lock = "table" (db_lease.c): one row, taken only when free
- * or expired by a single statement (the row lock makes concurrent takers
+/* The lease of lock = "table" (db_lease.c): one row, held while expires_at
+ * is set (a release clears it and keeps the last holder for messages; a
+ * break clears the holder too), taken only when free or expired by a
+ * single statement (the row lock makes concurrent takers
  * queue, and each sees the winner's row), its token one more at every
  * taking. Times are the server's clock_timestamp(), so clients' clocks do
  * not matter; renew is the fencing check too (a row only while the token
@@ -42,16 +44,15 @@ static const struct lm_lease_sql pg_lease = {
              "interval '1 millisecond'), 1) ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, "
              "pid = EXCLUDED.pid, run_id = EXCLUDED.run_id, acquired_at = EXCLUDED.acquired_at, "
              "expires_at = EXCLUDED.expires_at, token = l.token + 1 "
-             "WHERE l.run_id IS NULL OR l.expires_at < clock_timestamp() RETURNING l.token",
+             "WHERE l.expires_at IS NULL OR l.expires_at < clock_timestamp() RETURNING l.token",
   .renew = "UPDATE {t} SET expires_at = clock_timestamp() + ($3::float8 * interval '1 millisecond') "
            "WHERE id = 1 AND token = $1 AND run_id = $2 RETURNING token",
-  .release = "UPDATE {t} SET host = NULL, pid = NULL, run_id = NULL, acquired_at = NULL, "
-             "expires_at = NULL WHERE id = 1 AND token = $1 AND run_id = $2",
+  .release = "UPDATE {t} SET expires_at = NULL WHERE id = 1 AND token = $1 AND run_id = $2",
   .read = "SELECT host, pid, run_id, acquired_at::text, expires_at::text, token, "
           "expires_at < clock_timestamp(), "
           "(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint FROM {t} WHERE id = 1",
   .brk = "UPDATE {t} SET host = NULL, pid = NULL, run_id = NULL, acquired_at = NULL, "
-         "expires_at = NULL, token = token + 1 WHERE id = 1 AND run_id IS NOT NULL RETURNING token",
+         "expires_at = NULL, token = token + 1 WHERE id = 1 AND expires_at IS NOT NULL RETURNING token",
 };
 
 const struct lm_dialect lm_dialect_postgresql = {

@@ -143,7 +143,7 @@ int lm_lease_read(struct lm_conn *c, const char *vt, struct lm_lease *out, struc
     out->acquired_at = dup_text(&v[3]);
     out->expires_at = dup_text(&v[4]);
     out->token = v[5].type == LM_INTEGER ? v[5].i : 0;
-    out->held = out->run_id != NULL;
+    out->held = out->expires_at != NULL;
     out->expired = out->held && v[6].type == LM_BOOLEAN && v[6].i;
     out->ms_left = v[7].type == LM_INTEGER ? v[7].i : 0;
   }

@@ -19,7 +19,8 @@
 /* The lease row as read; strings owned (lm_lease_clear). */
 struct lm_lease {
   int exists;            /* the table and its row exist */
-  int held;              /* a run id is set: held, or expired and not yet taken over */
+  int held;              /* expires_at is set: held, or expired and not yet taken over
+                          * (free: the run id and host are the last holder's, if any) */
   int expired;           /* held, but past expires_at: any run may take it */
   char *host, *run_id, *acquired_at, *expires_at;
   long pid;

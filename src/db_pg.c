@@ -556,7 +556,7 @@ static int pg_lock_break(struct lm_conn *c, const char *name, char **what, struc
   if (pid == 0) return LM_OK;
   struct lm_value p = {.type = LM_INTEGER, .i = pid};
   struct lm_cursor *cur = NULL;
-  if (pg_query(c, "SELECT pg_terminate_backend($1)", 1, &p, &cur, e) != LM_OK) return LM_ERROR;
+  if (pg_query(c, "SELECT pg_terminate_backend($1::integer)", 1, &p, &cur, e) != LM_OK) return LM_ERROR;
   struct lm_value v = {.type = LM_NULL};
   int rc = pg_next(cur, e);
   if (rc == LM_ROW) pg_column_value(cur, 0, &v);

@@ -63,9 +63,11 @@ static int core_lock_status(lua_State *L) {
     set_string(L, "run_id", l.run_id);
     set_string(L, "acquired_at", l.acquired_at);
     set_string(L, "expires_at", l.expires_at);
-    if (l.held) {
+    if (l.run_id) {
       lua_pushinteger(L, l.pid);
       lua_setfield(L, -2, "pid");
+    }
+    if (l.held) {
       lua_pushinteger(L, l.ms_left);
       lua_setfield(L, -2, "ms_left");
     }

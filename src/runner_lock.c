@@ -208,7 +208,7 @@ static int lost_lease(struct run *r, struct lm_err *e) {
   lm_err_release(&ignored);
   r->lock_held = r->locked = 0;                       /* nothing of ours to release */
   r->lease_lost = 1;
-  if (read && l.held && l.token > r->lease_token)
+  if (read && l.run_id && l.token > r->lease_token)
     lm_err_set(e, LM_ERROR, "lost the migration lease to run %s (%s pid %ld; token %lld > %lld): "
                "this run's lease expired and that run took it over", l.run_id,
                l.host ? l.host : "?", l.pid, (long long)l.token, (long long)r->lease_token);

@@ -111,8 +111,9 @@ end
 -- Start A in the background with LUAMIG_SLOW; returns its pid. Its exit
 -- status goes to a.rc.
 function M.start_a(dir, bin, url)
-  run(("cd %s && rm -f a.pid a.rc && { LUAMIG_SLOW=1 %s --url %s upgrade head >a.out 2>a.err & "
-    .. "echo $! >a.pid; wait $!; echo $? >a.rc; } >/dev/null 2>&1 </dev/null &")
+  -- in a subshell of its own: the shell of run() returns at once
+  run(("cd %s && rm -f a.pid a.rc && ( { LUAMIG_SLOW=1 %s --url %s upgrade head >a.out 2>a.err & "
+    .. "echo $! >a.pid; wait $!; echo $? >a.rc; } >/dev/null 2>&1 </dev/null & )")
     :format(shell_quote(dir), shell_quote(bin), shell_quote(url)))
   for _ = 1, 50 do
     local pid = tonumber(read_file(dir .. "/a.pid") or "")

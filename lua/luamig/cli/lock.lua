@@ -33,7 +33,8 @@ local function status(c)
   elseif l.held then
     say(("table: %s by %s"):format(l.expired and "expired lease held" or "held", lease_words(l)))
   else
-    say(("table: free (token %d)"):format(l.token))
+    say(("table: free (token %d%s)"):format(l.token, l.run_id
+      and (", last held by run %s (%s pid %s)"):format(l.run_id, l.host or "?", tostring(l.pid or "?")) or ""))
   end
   return 0
 end
