@@ -66,6 +66,23 @@ describe("lock = \"table\" through PgBouncer (pool_mode=transaction)", function(
     assert.same({"c12"}, h.version_rows(url))
   end)
 
+  it("a step longer than the lease keeps it (the heartbeat renews it from a second connection): a run started meanwhile waits", function()
+    local url = pooled()
+    local kdir = dir .. "/long"
+    lease.slow_project(kdir)                          -- c02: 3 s for A
+    h.write_file(kdir .. "/luamig.lua", 'lock = "table"\nlock_lease = 0.6\nlock_timeout = 60\n')
+    local pid = lease.start_a(kdir, h.bin, url)
+    assert.truthy(lease.wait_inside_c02(kdir))
+    local status, _, err = h.luamig(kdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(0, status, err)
+    assert.truthy(has(err, "Waiting for another luamig run (run "), err)
+    assert.is_falsy(has(err, "Running upgrade"), err)   -- A did it all
+    assert.equal(0, lease.a_status(kdir), h.read_file(kdir .. "/a.err"))
+    assert.is_nil(lease.check(url))
+    assert.equal(2, h.query(url, "SELECT token FROM luamig_version_lock")[1].token)
+    _ = pid
+  end)
+
   it("lock = \"advisory\" through the pooler: refused before anything runs, saying to use lock = \"table\"", function()
     local url, direct = pooled()
     local pdir = small_project(nil)

@@ -190,6 +190,10 @@ struct lm_driver {
    * statements of one client reach different sessions or share one with
    * another client -- a transaction-pooling pooler. NULL: always stable. */
   int (*session_stable)(struct lm_conn *c, int *stable, char **why, struct lm_err *e);
+  /* Open a second connection to c's database with what c connected with
+   * (the lease's heartbeat renews from it while c runs a long step). NULL
+   * where there is no lease. */
+  int (*clone)(struct lm_conn *c, struct lm_conn **out, struct lm_err *e);
   /* How long a statement waits for a lock another process holds on the
    * database before it fails, saying so and how long it waited (SQLite's
    * busy handler). NULL where the server has its own settings. */

@@ -587,18 +587,10 @@ static long backend_pid(struct lm_conn *c, struct lm_err *e) {
   return v.type == LM_INTEGER ? (long)v.i : -1;
 }
 
-/* A second client of the same URL (PQconninfo: what c connected with),
- * asked for its session between two questions of c: connected directly,
- * c keeps one session and the other client has its own. Through a
- * transaction-pooling pooler (PgBouncer pool_mode=transaction), which
- * hands the most recently freed server session to the next transaction,
- * c's statements may land in different sessions, or the other client in
- * c's. Either makes a session advisory lock worthless. */
-static int pg_session_stable(struct lm_conn *c, int *stable, char **why, struct lm_err *e) {
-  *stable = 1;
-  *why = NULL;
+/* A new connection with what c connected with (PQconninfo), or NULL. */
+static PGconn *connect_like(struct lm_conn *c) {
   PQconninfoOption *info = PQconninfo(handle(c));
-  if (info == NULL) return LM_OK;
+  if (info == NULL) return NULL;
   size_t n = 0;
   for (PQconninfoOption *o = info; o->keyword; o++) n++;
   const char **keys = lm_malloc((n + 1) * sizeof *keys), **values = lm_malloc((n + 1) * sizeof *values);
@@ -610,6 +602,43 @@ static int pg_session_stable(struct lm_conn *c, int *stable, char **why, struct 
   free(keys);
   free(values);
   PQconninfoFree(info);
+  return other;
+}
+
+/* A second connection to c's database, for the lease's heartbeat. */
+static int pg_clone(struct lm_conn *c, struct lm_conn **out, struct lm_err *e) {
+  PGconn *pg = connect_like(c);
+  if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+    char *m = lm_pg_trimmed(pg ? PQerrorMessage(pg) : "out of memory");
+    lm_err_set(e, LM_ERROR, "cannot open a second connection to PostgreSQL at '%s': %s",
+               c->display, m);
+    free(m);
+    lm_err_redact(e, c->secrets);
+    PQfinish(pg);
+    return LM_ERROR;
+  }
+  PQsetNoticeProcessor(pg, ignore_notice, NULL);
+  struct pg_conn *pc = lm_malloc(sizeof *pc);
+  pc->base.driver = &lm_driver_postgresql;
+  pc->base.display = lm_strdup(c->display);
+  pc->base.secrets = lm_secrets_copy(c->secrets);
+  pc->pg = pg;
+  pc->cancel = PQgetCancel(pg);
+  *out = &pc->base;
+  return LM_OK;
+}
+
+/* A second client of the same URL (PQconninfo: what c connected with),
+ * asked for its session between two questions of c: connected directly,
+ * c keeps one session and the other client has its own. Through a
+ * transaction-pooling pooler (PgBouncer pool_mode=transaction), which
+ * hands the most recently freed server session to the next transaction,
+ * c's statements may land in different sessions, or the other client in
+ * c's. Either makes a session advisory lock worthless. */
+static int pg_session_stable(struct lm_conn *c, int *stable, char **why, struct lm_err *e) {
+  *stable = 1;
+  *why = NULL;
+  PGconn *other = connect_like(c);
   int rc = LM_OK;
   for (int round = 0; round < 3 && *stable && other && PQstatus(other) == CONNECTION_OK; round++) {
     long mine = backend_pid(c, e);
@@ -670,6 +699,7 @@ const struct lm_driver lm_driver_postgresql = {
   .lock_break = pg_lock_break,
   .lock_holder = pg_lock_holder,
   .session_stable = pg_session_stable,
+  .clone = pg_clone,
   .set_busy_timeout = NULL,
   .lost = pg_lost,
   .interrupt = pg_interrupt,

@@ -194,9 +194,11 @@ int lm_run_take_lock(struct run *r, struct lm_err *e) {
   r->locked = got == 1;                               /* -1: none to be had (driver's say) */
   r->lock_held = got == 1;
   if (told) lm_run_say(r, "INFO", "Took the migration %s.", what);
-  if (r->o->lock_strategy == LM_LOCK_TABLE)
+  if (r->o->lock_strategy == LM_LOCK_TABLE) {
     lm_run_say(r, "INFO", "Took the migration lease (run %s, token %lld, %g s, renewed as the run "
                "goes).", r->run_id, (long long)r->lease_token, r->o->lock_lease_ms / 1000.0);
+    lm_run_beat_start(r);
+  }
   return LM_OK;
 }
 
@@ -234,6 +236,7 @@ static int renew(struct run *r, struct lm_err *e) {
 
 int lm_run_heartbeat(struct run *r, struct lm_err *e) {
   if (r->conn == NULL || r->lease_token == 0 || r->o->lock_strategy != LM_LOCK_TABLE) return LM_OK;
+  if (lm_run_beat_lost(r)) return lost_lease(r, e);
   if (now_ms() - r->lease_renewed_ms < r->o->lock_lease_ms / 3) return LM_OK;
   return renew(r, e);
 }
@@ -245,6 +248,7 @@ int lm_run_fence(struct run *r, struct lm_err *e) {
 }
 
 void lm_run_release_lock(struct run *r) {
+  lm_run_beat_stop(r);                                /* before the lease goes */
   if (!r->lock_held) return;
   r->lock_held = r->locked = 0;
   if (r->o->lock_strategy == LM_LOCK_TABLE) {
