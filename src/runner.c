@@ -7,11 +7,13 @@
  * Safety, in order of defence:
  *  1. A run lock held for the whole run, across transactions and the
  *     autocommit of transactional = false steps, taken by the driver
- *     (db.h's lock; each driver's file says how) and polled by
- *     runner_lock.c. A second run waits up to lock_timeout, then sees the
+ *     (db.h's lock; each driver's file says how) or, with lock = "table",
+ *     a lease row whose token each version write checks first (a run that
+ *     lost its lease cannot commit a step), and polled by runner_lock.c.
+ *     A second run waits up to lock_timeout, then sees the
  *     new state. Where the database has a busy timeout, statements also
  *     wait up to lock_timeout for another process's lock on it.
- *  2. Without a run lock (SQLite in a read-only directory) the version
+ *  2. Without a run lock (SQLite in a read-only directory, lock = "none") the version
  *     rows are read again before each step; if another run moved them,
  *     the plan is made again from what is there.
  *  3. Every version write is compare-and-set (version.c), so even a runner

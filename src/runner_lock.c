@@ -3,8 +3,9 @@
  * lock, polled until lock_timeout, of the run's strategy (lock setting):
  * "advisory", the driver's (db.h's lock/unlock: each database's driver
  * file says how it takes it); "table", the lease row (db_lease.h), renewed
- * between steps and inside each step's transaction before its version
- * write (the fencing check); "none", nothing but a warning; and
+ * by a heartbeat thread (runner_lease.c), between steps, and inside each
+ * step's transaction before its version write (the fencing check);
+ * "none", nothing but a warning; and
  * Ctrl-C, which marks the runs of the process interrupted and stops the
  * statement of the run in progress.
  */
