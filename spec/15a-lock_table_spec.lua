@@ -189,6 +189,23 @@ describe("lock = \"advisory\" on PostgreSQL: lock status names the server pid, l
   end)
 end)
 
+describe("[postgresql] lock = \"table\" and a long version_table", function()
+  it("a lease table whose cut name would be the log table's is refused before anything is created", function()
+    local _, url = h.fresh_pg()
+    local vt = ("v"):rep(60)                           -- "<vt>_lock" and "<vt>_log" both cut to "<vt>_lo"
+    local pdir = small_project(('lock = "table"\nversion_table = "%s"\n'):format(vt))
+    local status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(1, status)
+    assert.truthy(has(err, ('version_table "%s" is too long for lock = "table"'):format(vt)), err)
+    assert.truthy(has(err, "would have the same name as the log table once PostgreSQL cuts it to 63 bytes"), err)
+    assert.same({}, h.tables(url))
+    -- the same name with the advisory lock works
+    h.write_file(pdir .. "/luamig.lua", ('version_table = "%s"\n'):format(vt))
+    status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(0, status, err)
+  end)
+end)
+
 h.each_db(function(db)
   it("lock = \"none\": a warning on every run, and the run migrates", function()
     local pdir = small_project('lock = "none"\n')

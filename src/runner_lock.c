@@ -111,6 +111,25 @@ static int try_lock(struct run *r, int *got, char **holder, struct lm_err *e) {
   return LM_OK;
 }
 
+/* A database that cuts long names (PostgreSQL: 63 bytes) could make
+ * "<t>_lock" the log table's or the version table's name. */
+static int lease_name_clashes(struct run *r, struct lm_err *e) {
+  size_t max = r->conn->driver->dialect->name_max;
+  const char *vt = r->o->version_table;
+  char *lock = lm_lease_table(vt), *log = lm_version_log_name(vt);
+  int clash = max && strlen(lock) > max &&
+              (strncmp(lock, log, max) == 0 || strncmp(lock, vt, max) == 0);
+  if (clash)
+    lm_err_set(e, LM_ERROR, "version_table \"%s\" is too long for lock = \"table\": its lease "
+               "table \"%s\" would have the same name as %s once %s cuts it to %zu bytes; use a "
+               "shorter version_table (%zu bytes or fewer always work)", vt, lock,
+               strncmp(lock, log, max) == 0 ? "the log table" : "the version table",
+               r->conn->driver->dialect->title, max, max - 5);
+  free(lock);
+  free(log);
+  return clash;
+}
+
 /* What the strategy needs before the first try: lock = "none" warns and
  * takes nothing (*done); "table" needs the lease table; "advisory" needs
  * one stable server session, which a transaction-pooling pooler is not. */
@@ -131,6 +150,7 @@ static int prepare(struct run *r, int *done, struct lm_err *e) {
       return lm_err_set(e, LM_ERROR, "lock = \"table\" is not offered on %s: its run lock is a "
                         "file lock beside the database, which needs no server session; use lock "
                         "= \"advisory\" (the default) or \"none\"", d->dialect->title);
+    if (lease_name_clashes(r, e)) return LM_ERROR;
     make_run_id(r->run_id);
     return lm_lease_ensure(r->conn, r->o->version_table, e);
   default:
