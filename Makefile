@@ -11,7 +11,7 @@
 PKGS      := lua5.4 libpq sqlite3 libcrypto
 DEB_PKGS  := lua5.4 liblua5.4-dev lua-busted libpq-dev libsqlite3-dev libssl-dev \
              postgresql sqlite3 luarocks man-db pkg-config gcc make \
-             python3 python3-alembic python3-psycopg2
+             python3 python3-alembic python3-psycopg2 pgbouncer
 
 CC        ?= cc
 WARN      := -Wall -Wextra -Wshadow -Wwrite-strings -Wmissing-prototypes \
@@ -37,8 +37,8 @@ endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -fPIC -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -pthread -fPIC -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)   # -pthread: the lease heartbeat (runner_lease.c)
 
 # Everything in src/ but the command-line face goes into the core; the
 # executable adds main.c (the commands themselves are Lua: lua/luamig/cli*)
@@ -111,12 +111,15 @@ test: need
 # does it ask for the Debian packages (so a machine with all of it installed
 # another way never runs apt-get). Alembic (Debian's python3-alembic, run by
 # /usr/bin/python3) is the oracle for the Alembic import and takeover specs.
+# PgBouncer (/usr/sbin/pgbouncer; spec/pgbouncer.sh starts its own, never the
+# system service) is the transaction pooler of the lock specs (15a).
 NEED_CMDS := lua5.4 busted pkg-config $(CC) make sqlite3 luarocks man
 need:
 	@if pkg-config --exists $(PKGS) 2>/dev/null && \
 	   command -v $(NEED_CMDS) >/dev/null 2>&1 && \
 	   [ "$$(command -v $(NEED_CMDS) | wc -l)" = "$(words $(NEED_CMDS))" ] && \
 	   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
+	   [ -x /usr/sbin/pgbouncer ] && \
 	   /usr/bin/python3 -c 'import alembic, psycopg2' >/dev/null 2>&1; then :; \
 	else $(MAKE) --no-print-directory deps; fi
 

@@ -98,7 +98,7 @@ describe("scaffold.init", function()
                  -- issue 17's lock settings (attack 17B 10); statement_timeout
                  -- false is its default, not set
                  lock_timeout = 300, ddl_lock_timeout = "2s", statement_timeout = false,
-                 lock_retries = 10}, all)
+                 lock_retries = 10, lock = "advisory", lock_lease = 30}, all)
   end)
 
   it("writes the url given, and a directory name with quotes, as literals that load back", function()

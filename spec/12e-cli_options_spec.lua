@@ -222,7 +222,7 @@ end)
 
 describe("[sqlite] the settings of luamig.lua", function()
   local known = "autogenerate_safe_forms, compare_type, databases, ddl_lock_timeout, file_template, include_object, "
-    .. "lint_on_upgrade, lock_retries, lock_timeout, naming_convention, profile, schema, script_location, sections, "
+    .. "lint_on_upgrade, lock, lock_lease, lock_retries, lock_timeout, naming_convention, profile, schema, script_location, sections, "
     .. "statement_timeout, target_schema, transaction_per_migration, truncate_slug_length, url, "
     .. "version_locations, version_table"
 

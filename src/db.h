@@ -34,6 +34,7 @@ struct lm_value {
 };
 
 struct lm_driver;
+struct lm_lease_sql;
 
 /* What luamig's own SQL needs to know of a database, connected or not
  * (db_dialect.c): the layers above ask it rather than branch on a name. */
@@ -48,6 +49,20 @@ struct lm_dialect {
   const char *blob_close;        /*   blob_close: X'4142' or decode('4142', 'hex') */
   size_t name_max;               /* bytes of a name the database keeps (it cuts longer ones
                                   * silently, at a UTF-8 character boundary); 0: no limit */
+  /* lock = "table": the lease row's statements (db_lease.c), {t} standing
+   * for the quoted lease table; NULL where the lease is not offered (SQLite,
+   * whose file lock is the only run lock it needs). Times are the server's. */
+  const struct lm_lease_sql *lease;
+};
+
+struct lm_lease_sql {
+  const char *create;   /* the table, if missing: one row, id = 1 */
+  const char *acquire;  /* $1 host, $2 pid, $3 run id, $4 lease ms: a row (the new token)
+                         * only when the lease was free or expired */
+  const char *renew;    /* $1 token, $2 run id, $3 lease ms: a row only while still ours */
+  const char *release;  /* $1 token, $2 run id */
+  const char *read;     /* host, pid, run_id, acquired_at, expires_at, token, expired, ms left */
+  const char *brk;      /* free it whoever holds it, the token moved on: a row if it was held */
 };
 
 extern const struct lm_dialect lm_dialect_sqlite;
@@ -161,6 +176,24 @@ struct lm_driver {
    * them all. */
   int (*lock)(struct lm_conn *c, const char *name, int *got, char **holder, struct lm_err *e);
   void (*unlock)(struct lm_conn *c, const char *name);
+  /* End the run lock another session holds (`luamig lock break`): *what
+   * says what was done, e.g. "terminated server pid 123"; NULL *what when
+   * nobody held it. NULL where no process can break it (SQLite's file lock
+   * goes only with the process holding it). */
+  int (*lock_break)(struct lm_conn *c, const char *name, char **what, struct lm_err *e);
+  /* Who holds the run lock, without taking it (`luamig lock status`):
+   * *holder as lock's, NULL when free. NULL where lock then unlock asks
+   * it harmlessly (SQLite). */
+  int (*lock_holder)(struct lm_conn *c, const char *name, char **holder, struct lm_err *e);
+  /* Whether this connection is one stable server session (lock =
+   * "advisory" needs one): *stable 0 with *why (caller frees) when the
+   * statements of one client reach different sessions or share one with
+   * another client -- a transaction-pooling pooler. NULL: always stable. */
+  int (*session_stable)(struct lm_conn *c, int *stable, char **why, struct lm_err *e);
+  /* Open a second connection to c's database with what c connected with
+   * (the lease's heartbeat renews from it while c runs a long step). NULL
+   * where there is no lease. */
+  int (*clone)(struct lm_conn *c, struct lm_conn **out, struct lm_err *e);
   /* How long a statement waits for a lock another process holds on the
    * database before it fails, saying so and how long it waited (SQLite's
    * busy handler). NULL where the server has its own settings. */

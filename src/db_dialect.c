@@ -27,6 +27,34 @@ const struct lm_dialect lm_dialect_sqlite = {
   .name_max = 0,
 };
 
+/* The lease of lock = "table" (db_lease.c): one row, held while expires_at
+ * is set (a release clears it and keeps the last holder for messages; a
+ * break clears the holder too), taken only when free or expired by a
+ * single statement (the row lock makes concurrent takers
+ * queue, and each sees the winner's row), its token one more at every
+ * taking. Times are the server's clock_timestamp(), so clients' clocks do
+ * not matter; renew is the fencing check too (a row only while the token
+ * and run id are still ours). */
+static const struct lm_lease_sql pg_lease = {
+  .create = "CREATE TABLE IF NOT EXISTS {t} (id INTEGER PRIMARY KEY CHECK (id = 1), host TEXT, "
+            "pid BIGINT, run_id TEXT, acquired_at TIMESTAMPTZ, expires_at TIMESTAMPTZ, "
+            "token BIGINT NOT NULL DEFAULT 0)",
+  .acquire = "INSERT INTO {t} AS l (id, host, pid, run_id, acquired_at, expires_at, token) "
+             "VALUES (1, $1, $2, $3, clock_timestamp(), clock_timestamp() + ($4::float8 * "
+             "interval '1 millisecond'), 1) ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, "
+             "pid = EXCLUDED.pid, run_id = EXCLUDED.run_id, acquired_at = EXCLUDED.acquired_at, "
+             "expires_at = EXCLUDED.expires_at, token = l.token + 1 "
+             "WHERE l.expires_at IS NULL OR l.expires_at < clock_timestamp() RETURNING l.token",
+  .renew = "UPDATE {t} SET expires_at = clock_timestamp() + ($3::float8 * interval '1 millisecond') "
+           "WHERE id = 1 AND token = $1 AND run_id = $2 RETURNING token",
+  .release = "UPDATE {t} SET expires_at = NULL WHERE id = 1 AND token = $1 AND run_id = $2",
+  .read = "SELECT host, pid, run_id, acquired_at::text, expires_at::text, token, "
+          "expires_at < clock_timestamp(), "
+          "(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint FROM {t} WHERE id = 1",
+  .brk = "UPDATE {t} SET host = NULL, pid = NULL, run_id = NULL, acquired_at = NULL, "
+         "expires_at = NULL, token = token + 1 WHERE id = 1 AND expires_at IS NOT NULL RETURNING token",
+};
+
 const struct lm_dialect lm_dialect_postgresql = {
   .name = "postgresql",
   .title = "PostgreSQL",
@@ -37,6 +65,7 @@ const struct lm_dialect lm_dialect_postgresql = {
   .blob_open = "decode('",
   .blob_close = "', 'hex')",
   .name_max = 63,                                     /* NAMEDATALEN - 1 */
+  .lease = &pg_lease,
 };
 
 const struct lm_dialect *lm_dialect_find(const char *name) {

@@ -546,6 +546,123 @@ static void pg_unlock(struct lm_conn *c, const char *name) {
   lm_err_release(&ignored);
 }
 
+/* `luamig lock break` on the advisory lock: the session that holds it is
+ * the lock, so ending the lock is ending that session (its open
+ * transaction is rolled back by the server). */
+static int pg_lock_break(struct lm_conn *c, const char *name, char **what, struct lm_err *e) {
+  struct lm_value key = {.type = LM_INTEGER, .i = lock_key_for(name)};
+  *what = NULL;
+  long pid = lock_holder(c, &key);
+  if (pid == 0) return LM_OK;
+  struct lm_value p = {.type = LM_INTEGER, .i = pid};
+  struct lm_cursor *cur = NULL;
+  if (pg_query(c, "SELECT pg_terminate_backend($1::integer)", 1, &p, &cur, e) != LM_OK) return LM_ERROR;
+  struct lm_value v = {.type = LM_NULL};
+  int rc = pg_next(cur, e);
+  if (rc == LM_ROW) pg_column_value(cur, 0, &v);
+  pg_cursor_free(cur);
+  if (rc == LM_ERROR) return LM_ERROR;
+  if (!(v.type == LM_BOOLEAN && v.i))
+    return lm_err_set(e, LM_ERROR, "could not terminate server pid %ld, which holds the migration "
+                      "lock (it ended meanwhile, or this role may not signal it)", pid);
+  *what = lm_asprintf("terminated server pid %ld, which held the advisory lock", pid);
+  return LM_OK;
+}
+
+static int pg_lock_holder(struct lm_conn *c, const char *name, char **holder, struct lm_err *e) {
+  struct lm_value key = {.type = LM_INTEGER, .i = lock_key_for(name)};
+  (void)e;
+  long pid = lock_holder(c, &key);
+  *holder = pid ? lm_asprintf("server pid %ld", pid) : NULL;
+  return LM_OK;
+}
+
+/* The server session a statement of c runs in. */
+static long backend_pid(struct lm_conn *c, struct lm_err *e) {
+  struct lm_cursor *cur = NULL;
+  if (pg_query(c, "SELECT pg_backend_pid()", 0, NULL, &cur, e) != LM_OK) return -1;
+  struct lm_value v = {.type = LM_NULL};
+  if (pg_next(cur, e) == LM_ROW) pg_column_value(cur, 0, &v);
+  pg_cursor_free(cur);
+  return v.type == LM_INTEGER ? (long)v.i : -1;
+}
+
+/* A new connection with what c connected with (PQconninfo), or NULL. */
+static PGconn *connect_like(struct lm_conn *c) {
+  PQconninfoOption *info = PQconninfo(handle(c));
+  if (info == NULL) return NULL;
+  size_t n = 0;
+  for (PQconninfoOption *o = info; o->keyword; o++) n++;
+  const char **keys = lm_malloc((n + 1) * sizeof *keys), **values = lm_malloc((n + 1) * sizeof *values);
+  size_t k = 0;
+  for (PQconninfoOption *o = info; o->keyword; o++)
+    if (o->val && *o->val) keys[k] = o->keyword, values[k++] = o->val;
+  keys[k] = values[k] = NULL;
+  PGconn *other = PQconnectdbParams(keys, values, 0);
+  free(keys);
+  free(values);
+  PQconninfoFree(info);
+  return other;
+}
+
+/* A second connection to c's database, for the lease's heartbeat. */
+static int pg_clone(struct lm_conn *c, struct lm_conn **out, struct lm_err *e) {
+  PGconn *pg = connect_like(c);
+  if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+    char *m = lm_pg_trimmed(pg ? PQerrorMessage(pg) : "out of memory");
+    lm_err_set(e, LM_ERROR, "cannot open a second connection to PostgreSQL at '%s': %s",
+               c->display, m);
+    free(m);
+    lm_err_redact(e, c->secrets);
+    PQfinish(pg);
+    return LM_ERROR;
+  }
+  PQsetNoticeProcessor(pg, ignore_notice, NULL);
+  struct pg_conn *pc = lm_malloc(sizeof *pc);
+  pc->base.driver = &lm_driver_postgresql;
+  pc->base.display = lm_strdup(c->display);
+  pc->base.secrets = lm_secrets_copy(c->secrets);
+  pc->pg = pg;
+  pc->cancel = PQgetCancel(pg);
+  *out = &pc->base;
+  return LM_OK;
+}
+
+/* A second client of the same URL (PQconninfo: what c connected with),
+ * asked for its session between two questions of c: connected directly,
+ * c keeps one session and the other client has its own. Through a
+ * transaction-pooling pooler (PgBouncer pool_mode=transaction), which
+ * hands the most recently freed server session to the next transaction,
+ * c's statements may land in different sessions, or the other client in
+ * c's. Either makes a session advisory lock worthless. */
+static int pg_session_stable(struct lm_conn *c, int *stable, char **why, struct lm_err *e) {
+  *stable = 1;
+  *why = NULL;
+  PGconn *other = connect_like(c);
+  int rc = LM_OK;
+  for (int round = 0; round < 3 && *stable && other && PQstatus(other) == CONNECTION_OK; round++) {
+    long mine = backend_pid(c, e);
+    PGresult *res = PQexec(other, "SELECT pg_backend_pid()");
+    long theirs = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : -2;
+    PQclear(res);
+    long again = mine < 0 ? -1 : backend_pid(c, e);
+    if (mine < 0 || again < 0) {
+      rc = LM_ERROR;
+      break;
+    }
+    if (mine != again)
+      *why = lm_asprintf("this connection's statements ran in two server sessions (pid %ld, "
+                         "then %ld)", mine, again);
+    else if (theirs == mine)
+      *why = lm_asprintf("a second connection's statement ran in this connection's server "
+                         "session (pid %ld)", mine);
+    *stable = *why == NULL;
+  }
+  PQfinish(other);
+  return rc;
+}
+
 /* A connection the server ended (pg_terminate_backend, a restart,
  * idle_in_transaction_session_timeout) is CONNECTION_BAD from the first
  * call that notices; the server rolled its transaction back. */
@@ -579,6 +696,10 @@ const struct lm_driver lm_driver_postgresql = {
   .in_transaction = pg_in_transaction,
   .lock = pg_lock,
   .unlock = pg_unlock,
+  .lock_break = pg_lock_break,
+  .lock_holder = pg_lock_holder,
+  .session_stable = pg_session_stable,
+  .clone = pg_clone,
   .set_busy_timeout = NULL,
   .lost = pg_lost,
   .interrupt = pg_interrupt,

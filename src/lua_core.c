@@ -13,6 +13,7 @@ LUAMOD_API int luaopen_luamig_core(lua_State *L) {
   lm_lua_base_open(L);                                  /* error */
   lm_lua_db_open(L);
   lm_lua_runner_open(L);
+  lm_lua_lock_open(L);                                  /* lock_status, lock_break */
   lm_lua_graph_open(L);                                 /* graph, check_rev_id */
   lm_lua_script_open(L);                                /* load_scripts, call_script, ... */
   lm_lua_sys_open(L);

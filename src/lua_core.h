@@ -26,6 +26,8 @@ struct lm_graph;
 void lm_lua_base_open(lua_State *L);
 void lm_lua_db_open(lua_State *L);
 void lm_lua_runner_open(lua_State *L);
+/* lock_status, lock_break (lua_lock.c) */
+void lm_lua_lock_open(lua_State *L);
 void lm_lua_graph_open(lua_State *L);
 void lm_lua_script_open(lua_State *L);
 /* isatty, cwd, user, monotonic (lua_sys.c) */

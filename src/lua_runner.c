@@ -8,7 +8,8 @@
  *   (core.load_scripts' result): revision i of the graph is records[i].
  *   opts: kind = "upgrade" | "downgrade" | "stamp", target = "head",
  *     targets = {...} (stamp), purge, version_table, transaction_per_migration,
- *     lock_timeout (seconds), plan = true (compute only), dialect (offline),
+ *     lock_timeout (seconds), lock = "advisory" | "table" | "none", lock_lease
+ *     (seconds), plan = true (compute only), dialect (offline),
  *     timeouts = {[i] = {ddl_lock_timeout_ms, statement_timeout_ms, lock_retries,
  *     own_lock_timeout_ms, own_statement_timeout_ms}}
  *     (revision i's, resolved: runner.h's lm_run_script),
@@ -282,6 +283,18 @@ static int core_run(lua_State *L) {
     if (!lua_isnumber(L, -1))
       return luaL_error(L, "core.run: opts.lock_timeout must be a number of seconds");
     o.lock_timeout_ms = (long)(lua_tonumber(L, -1) * 1000);
+  }
+  lua_pop(L, 1);
+  const char *lock = opt_string(L, "lock", "advisory");
+  if (strcmp(lock, "table") == 0) o.lock_strategy = LM_LOCK_TABLE;
+  else if (strcmp(lock, "none") == 0) o.lock_strategy = LM_LOCK_NONE;
+  else if (strcmp(lock, "advisory") == 0) o.lock_strategy = LM_LOCK_ADVISORY;
+  else return luaL_error(L, "core.run: opts.lock must be \"advisory\", \"table\" or \"none\", not \"%s\"", lock);
+  o.lock_lease_ms = 30000;
+  if (lua_getfield(L, ARG_OPTS, "lock_lease") != LUA_TNIL) {
+    if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0.1 || lua_tonumber(L, -1) > 86400)
+      return luaL_error(L, "core.run: opts.lock_lease must be a number of seconds from 0.1 to 86400");
+    o.lock_lease_ms = (long)(lua_tonumber(L, -1) * 1000);
   }
   lua_pop(L, 1);
   if (kind == LM_RUN_STAMP) {

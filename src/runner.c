@@ -7,11 +7,13 @@
  * Safety, in order of defence:
  *  1. A run lock held for the whole run, across transactions and the
  *     autocommit of transactional = false steps, taken by the driver
- *     (db.h's lock; each driver's file says how) and polled by
- *     runner_lock.c. A second run waits up to lock_timeout, then sees the
+ *     (db.h's lock; each driver's file says how) or, with lock = "table",
+ *     a lease row whose token each version write checks first (a run that
+ *     lost its lease cannot commit a step), and polled by runner_lock.c.
+ *     A second run waits up to lock_timeout, then sees the
  *     new state. Where the database has a busy timeout, statements also
  *     wait up to lock_timeout for another process's lock on it.
- *  2. Without a run lock (SQLite in a read-only directory) the version
+ *  2. Without a run lock (SQLite in a read-only directory, lock = "none") the version
  *     rows are read again before each step; if another run moved them,
  *     the plan is made again from what is there.
  *  3. Every version write is compare-and-set (version.c), so even a runner
@@ -180,6 +182,9 @@ static int log_stamp_changes(struct run *r, const struct lm_ilist *before, const
 static int record_step(struct run *r, const struct lm_ilist *before, const struct lm_step *s,
                        int64_t ms, struct lm_err *e) {
   const char *table = r->o->version_table;
+  /* lock = "table": the lease must still be ours, checked in this
+   * transaction, whose commit it then holds the lease row for */
+  if (lm_run_fence(r, e) != LM_OK) return LM_ERROR;
   for (size_t i = 0; i < s->nops; i++) {
     const struct lm_rowop *op = &s->ops[i];
     const char *from = op->op == LM_ROW_INSERT ? NULL : rev_id(r, op->from);
@@ -331,6 +336,10 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       r->step_started = 1;                            /* say_where: what of the run is committed */
       return LM_ERROR;
     }
+    if (lm_run_heartbeat(r, e) != LM_OK) {            /* lock = "table": still ours? */
+      r->step_started = 1;
+      return LM_ERROR;
+    }
     int transactional = s->rev < 0 || s->stamp || r->scripts[s->rev].transactional;
     if (!transactional && r->in_tx) {
       if (tx_commit(r, e) != LM_OK) return LM_ERROR;
@@ -455,6 +464,8 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       }
       tx_rollback(r);
       const char *why = transactional ? lm_run_lost_reason(r) : NULL;
+      if (r->lease_lost && transactional && !r->step_partial)
+        lm_err_set(e, LM_ERROR, "%s; nothing of this step was committed", e->message);
       if (why) lm_run_explain_lost(r, s, why, 0, committed, e);
       else lm_run_explain_failure(r, s, transactional, committed, e);
       return LM_ERROR;

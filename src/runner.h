@@ -47,6 +47,11 @@ struct lm_run_hooks {
 
 enum lm_run_kind { LM_RUN_UPGRADE, LM_RUN_DOWNGRADE, LM_RUN_STAMP };
 
+/* The run lock (runner_lock.c): the driver's own (PostgreSQL's session
+ * advisory lock, SQLite's file lock), a lease row in "<version_table>_lock"
+ * (db_lease.h; PostgreSQL, through a transaction pooler too), or none. */
+enum lm_lock_strategy { LM_LOCK_ADVISORY, LM_LOCK_TABLE, LM_LOCK_NONE };
+
 struct lm_run_opts {
   int kind;
   const char *target;                 /* upgrade, downgrade */
@@ -56,6 +61,8 @@ struct lm_run_opts {
   const char *version_table;
   int transaction_per_migration;      /* 0: the whole run is one transaction */
   long lock_timeout_ms;               /* how long to wait for another run */
+  int lock_strategy;                  /* enum lm_lock_strategy */
+  long lock_lease_ms;                 /* LM_LOCK_TABLE: the lease's length */
   int plan_only;                      /* --plan: compute *plan, run nothing */
   const struct lm_dialect *offline_dialect;   /* non-NULL: --sql, no connection */
   const char *who;                    /* for the log: user@host */

@@ -5,6 +5,7 @@
  *   runner.c          plan and apply: one transaction per step, the version
  *                     table's writes and the log (lm_run)
  *   runner_lock.c     the run lock, polled; Ctrl-C (lm_run_interrupt)
+ *   runner_lease.c    lock = "table": the lease's heartbeat thread
  *   runner_explain.c  progress lines and the last words of a failed step
  *   runner_retry.c    the step's lock and statement timeouts, and what a
  *                     lock not granted (55P03) needs to be retried
@@ -32,6 +33,11 @@ struct run {
   int in_tx;
   int locked;                         /* the run lock keeps other runs out */
   int lock_held;                      /* ... and must be released */
+  int64_t lease_token;                /* lock = "table": the lease's fencing token, 0: none */
+  char run_id[17];                    /* ... this run's id in the lease row */
+  int64_t lease_renewed_ms;           /* ... when it was last renewed (now_ms) */
+  int lease_lost;                     /* ... and it is no longer ours */
+  struct lm_beat *beat;               /* ... its heartbeat thread (runner_lease.c), or NULL */
   int purge;                          /* stamp --purge: empty the table in the first transaction */
   /* Where a failed run leaves the database, for its last words. */
   int step_started;                   /* a step began: the run may have moved the database */
@@ -73,6 +79,22 @@ void lm_run_unwatch(void);
  * release it if taken; r->locked says whether other runs are kept out. */
 int lm_run_take_lock(struct run *r, struct lm_err *e);
 void lm_run_release_lock(struct run *r);
+/* lock = "table": renew the lease once a third of it has passed since the
+ * last renewal (between steps); lm_run_fence renews it now, inside the
+ * step's transaction before its version write (the row stays locked until
+ * the commit). Both fail, saying who took it, once the lease is lost. */
+int lm_run_heartbeat(struct run *r, struct lm_err *e);
+int lm_run_fence(struct run *r, struct lm_err *e);
+
+/* ---- runner_lease.c ---- */
+
+/* lock = "table": start the lease's heartbeat (a thread renewing it from a
+ * second connection every third of lock_lease; none where the driver has
+ * no clone, with a warning when it cannot start), whether it found the
+ * lease gone, and stop it (before the lease is released). */
+void lm_run_beat_start(struct run *r);
+int lm_run_beat_lost(struct run *r);
+void lm_run_beat_stop(struct run *r);
 
 /* ---- runner_retry.c ---- */
 

@@ -1,15 +1,25 @@
 /*
  * runner_lock.c -- what keeps a run to itself and what stops it: the run
- * lock, polled until lock_timeout (the lock itself is the driver's, db.h's
- * lock/unlock: each database's driver file says how it takes it), and
+ * lock, polled until lock_timeout, of the run's strategy (lock setting):
+ * "advisory", the driver's (db.h's lock/unlock: each database's driver
+ * file says how it takes it); "table", the lease row (db_lease.h), renewed
+ * by a heartbeat thread (runner_lease.c), between steps, and inside each
+ * step's transaction before its version write (the fencing check);
+ * "none", nothing but a warning; and
  * Ctrl-C, which marks the runs of the process interrupted and stops the
  * statement of the run in progress.
  */
 #include "runner_int.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "db_lease.h"
 
 #define LOCK_POLL_MS 100
 
@@ -42,36 +52,161 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-/* The run lock, through the driver, polled until lock_timeout. Where the
+/* lock = "table": this run's id in the lease row, random (the pid and the
+ * host name can repeat across a fleet and over time). */
+static void make_run_id(char out[17]) {
+  unsigned char b[8];
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC), ok = 0;
+  if (fd >= 0) {
+    ok = read(fd, b, sizeof b) == (ssize_t)sizeof b;
+    close(fd);
+  }
+  if (!ok) {
+    uint64_t x = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
+    memcpy(b, &x, sizeof b);
+  }
+  for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Who holds the lease, for messages: "run 3f2a... (db1 pid 42, until ...)". */
+static char *lease_holder(struct run *r) {
+  struct lm_lease l;
+  struct lm_err ignored = LM_ERR_INIT;
+  char *who = NULL;
+  if (lm_lease_read(r->conn, r->o->version_table, &l, &ignored) == LM_OK && l.held)
+    who = lm_asprintf("run %s, %s pid %ld, lease until %s", l.run_id, l.host ? l.host : "?",
+                      l.pid, l.expires_at ? l.expires_at : "?");
+  lm_lease_clear(&l);
+  lm_err_release(&ignored);
+  return who;
+}
+
+/* One try at the run lock of r's strategy: *got as db.h's lock says. */
+static int try_lock(struct run *r, int *got, char **holder, struct lm_err *e) {
+  if (r->o->lock_strategy != LM_LOCK_TABLE)
+    return r->conn->driver->lock(r->conn, r->o->version_table, got, holder, e);
+  char host[256] = "?";
+  if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+  host[sizeof host - 1] = '\0';
+  struct lm_lease l;                                  /* a read waits for no row lock */
+  if (lm_lease_read(r->conn, r->o->version_table, &l, e) != LM_OK) return LM_ERROR;
+  int busy = l.held && !l.expired;
+  lm_lease_clear(&l);
+  *got = 0;
+  if (busy) {
+    if (holder) *holder = lease_holder(r);
+    return LM_OK;
+  }
+  int64_t token;
+  if (lm_lease_acquire(r->conn, r->o->version_table, host, (long)getpid(), r->run_id,
+                       r->o->lock_lease_ms, &token, e) != LM_OK)
+    return LM_ERROR;
+  *got = token > 0;
+  if (*got) {
+    r->lease_token = token;
+    r->lease_renewed_ms = now_ms();
+  } else if (holder) {
+    *holder = lease_holder(r);
+  }
+  return LM_OK;
+}
+
+/* A database that cuts long names (PostgreSQL: 63 bytes) could make
+ * "<t>_lock" the log table's or the version table's name. */
+static int lease_name_clashes(struct run *r, struct lm_err *e) {
+  size_t max = r->conn->driver->dialect->name_max;
+  const char *vt = r->o->version_table;
+  char *lock = lm_lease_table(vt), *log = lm_version_log_name(vt);
+  int clash = max && strlen(lock) > max &&
+              (strncmp(lock, log, max) == 0 || strncmp(lock, vt, max) == 0);
+  if (clash)
+    lm_err_set(e, LM_ERROR, "version_table \"%s\" is too long for lock = \"table\": its lease "
+               "table \"%s\" would have the same name as %s once %s cuts it to %zu bytes; use a "
+               "shorter version_table (%zu bytes or fewer always work)", vt, lock,
+               strncmp(lock, log, max) == 0 ? "the log table" : "the version table",
+               r->conn->driver->dialect->title, max, max - 5);
+  free(lock);
+  free(log);
+  return clash;
+}
+
+/* What the strategy needs before the first try: lock = "none" warns and
+ * takes nothing (*done); "table" needs the lease table; "advisory" needs
+ * one stable server session, which a transaction-pooling pooler is not. */
+static int prepare(struct run *r, int *done, struct lm_err *e) {
+  const struct lm_driver *d = r->conn->driver;
+  *done = 0;
+  switch (r->o->lock_strategy) {
+  case LM_LOCK_NONE:
+    lm_run_say(r, "WARNING", "lock = \"none\": this run takes no migration lock, so another run "
+               "may migrate this database at the same time (the version table's compare-and-set "
+               "writes still refuse to record a step twice, but two runs can interleave their "
+               "steps' statements); use lock = \"advisory\" or \"table\" unless something else "
+               "keeps runs apart");
+    *done = 1;
+    return LM_OK;
+  case LM_LOCK_TABLE:
+    if (!lm_lease_supported(r->conn))
+      return lm_err_set(e, LM_ERROR, "lock = \"table\" is not offered on %s: its run lock is a "
+                        "file lock beside the database, which needs no server session; use lock "
+                        "= \"advisory\" (the default) or \"none\"", d->dialect->title);
+    if (lease_name_clashes(r, e)) return LM_ERROR;
+    make_run_id(r->run_id);
+    return lm_lease_ensure(r->conn, r->o->version_table, e);
+  default:
+    if (d->session_stable) {
+      int stable;
+      char *why = NULL;
+      if (d->session_stable(r->conn, &stable, &why, e) != LM_OK) return LM_ERROR;
+      if (!stable) {
+        lm_err_set(e, LM_ERROR, "a session advisory lock is not safe through a transaction-pooling "
+                   "pooler (PgBouncer pool_mode=transaction): %s, so the lock would not keep "
+                   "other runs out; nothing was run. Set lock = \"table\" in luamig.lua (or "
+                   "--lock-strategy table) for a lease row instead, or connect directly or "
+                   "through a session-pooling pool", why);
+        free(why);
+        return LM_ERROR;
+      }
+    }
+    return LM_OK;
+  }
+}
+
+/* The run lock of r's strategy, polled until lock_timeout. Where the
  * database has a busy timeout (set_busy_timeout), its statements wait as
  * long for another process's lock on the database. */
 int lm_run_take_lock(struct run *r, struct lm_err *e) {
   const struct lm_driver *d = r->conn->driver;
   if (d->set_busy_timeout) d->set_busy_timeout(r->conn, r->o->lock_timeout_ms);
+  int done;
+  if (prepare(r, &done, e) != LM_OK) return LM_ERROR;
+  if (done) return LM_OK;                             /* lock = "none": r->locked stays 0 */
+  const char *what = r->o->lock_strategy == LM_LOCK_TABLE ? "lease" : "lock";
   int64_t start = now_ms();
   int got = 0, told = 0;
   for (;;) {
     char *holder = NULL;
-    if (d->lock(r->conn, r->o->version_table, &got, &holder, e) != LM_OK) return LM_ERROR;
+    if (try_lock(r, &got, &holder, e) != LM_OK) return LM_ERROR;
     if (got) {
       free(holder);
       break;
     }
     if (lm_run_interrupted()) {
       free(holder);
-      return lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) while waiting for the migration lock: "
-                        "nothing of this run ran");
+      return lm_err_set(e, LM_ERROR, "interrupted (Ctrl-C) while waiting for the migration %s: "
+                        "nothing of this run ran", what);
     }
     if (now_ms() - start >= r->o->lock_timeout_ms) {
-      lm_err_set(e, LM_ERROR, "could not take the migration lock within %g s: another luamig "
+      lm_err_set(e, LM_ERROR, "could not take the migration %s within %g s: another luamig "
                  "run (%s) is migrating this database; wait for it to finish, or raise "
-                 "lock_timeout", r->o->lock_timeout_ms / 1000.0, holder ? holder : "unknown");
+                 "lock_timeout (`luamig lock status` shows the holder)", what,
+                 r->o->lock_timeout_ms / 1000.0, holder ? holder : "unknown");
       free(holder);
       return LM_ERROR;
     }
     if (!told) {
       lm_run_say(r, "INFO", "Waiting for another luamig run (%s) to release the migration "
-                 "lock...", holder ? holder : "unknown");
+                 "%s...", holder ? holder : "unknown", what);
       told = 1;
     }
     free(holder);
@@ -79,12 +214,68 @@ int lm_run_take_lock(struct run *r, struct lm_err *e) {
   }
   r->locked = got == 1;                               /* -1: none to be had (driver's say) */
   r->lock_held = got == 1;
-  if (told) lm_run_say(r, "INFO", "Took the migration lock.");
+  if (told) lm_run_say(r, "INFO", "Took the migration %s.", what);
+  if (r->o->lock_strategy == LM_LOCK_TABLE) {
+    lm_run_say(r, "INFO", "Took the migration lease (run %s, token %lld, %g s, renewed as the run "
+               "goes).", r->run_id, (long long)r->lease_token, r->o->lock_lease_ms / 1000.0);
+    lm_run_beat_start(r);
+  }
   return LM_OK;
 }
 
+/* The lease is no longer ours: say to whom it went. */
+static int lost_lease(struct run *r, struct lm_err *e) {
+  struct lm_lease l;
+  struct lm_err ignored = LM_ERR_INIT;
+  int read = lm_lease_read(r->conn, r->o->version_table, &l, &ignored) == LM_OK;
+  lm_err_release(&ignored);
+  r->lock_held = r->locked = 0;                       /* nothing of ours to release */
+  r->lease_lost = 1;
+  if (read && l.run_id && l.token > r->lease_token)
+    lm_err_set(e, LM_ERROR, "lost the migration lease to run %s (%s pid %ld; token %lld > %lld): "
+               "this run's lease expired and that run took it over", l.run_id,
+               l.host ? l.host : "?", l.pid, (long long)l.token, (long long)r->lease_token);
+  else if (read && l.token > r->lease_token)
+    lm_err_set(e, LM_ERROR, "lost the migration lease: it was broken (`luamig lock break`; "
+               "token %lld > %lld)", (long long)l.token, (long long)r->lease_token);
+  else
+    lm_err_set(e, LM_ERROR, "lost the migration lease (token %lld is no longer the lease "
+               "table's)", (long long)r->lease_token);
+  lm_lease_clear(&l);
+  return LM_ERROR;
+}
+
+static int renew(struct run *r, struct lm_err *e) {
+  int kept;
+  if (lm_lease_renew(r->conn, r->o->version_table, r->lease_token, r->run_id,
+                     r->o->lock_lease_ms, &kept, e) != LM_OK)
+    return LM_ERROR;
+  if (!kept) return lost_lease(r, e);
+  r->lease_renewed_ms = now_ms();
+  return LM_OK;
+}
+
+int lm_run_heartbeat(struct run *r, struct lm_err *e) {
+  if (r->conn == NULL || r->lease_token == 0 || r->o->lock_strategy != LM_LOCK_TABLE) return LM_OK;
+  if (lm_run_beat_lost(r)) return lost_lease(r, e);
+  if (now_ms() - r->lease_renewed_ms < r->o->lock_lease_ms / 3) return LM_OK;
+  return renew(r, e);
+}
+
+int lm_run_fence(struct run *r, struct lm_err *e) {
+  if (r->conn == NULL || r->o->lock_strategy != LM_LOCK_TABLE) return LM_OK;
+  if (r->lease_token == 0) return lost_lease(r, e);
+  return renew(r, e);
+}
+
 void lm_run_release_lock(struct run *r) {
+  lm_run_beat_stop(r);                                /* before the lease goes */
   if (!r->lock_held) return;
   r->lock_held = r->locked = 0;
+  if (r->o->lock_strategy == LM_LOCK_TABLE) {
+    lm_lease_release(r->conn, r->o->version_table, r->lease_token, r->run_id);
+    r->lease_token = 0;
+    return;
+  }
   r->conn->driver->unlock(r->conn, r->o->version_table);
 }

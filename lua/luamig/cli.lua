@@ -40,6 +40,7 @@ local where = {
   {"ensure_version", "migrate"}, {"verify", "checks"}, {"check", "checks"},
   {"roundtrip", "checks"}, {"squash", "squash"}, {"import", "import"}, {"lint", "lint"},
   {"fleet", "fleet"},
+  {"lock", "lock"},
 }
 local commands = {}
 for i, entry in ipairs(where) do

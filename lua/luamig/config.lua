@@ -16,6 +16,8 @@ M.settings = {
   {"target_schema", "string", "schema.lua"},
   {"transaction_per_migration", "boolean", true},
   {"lock_timeout", "number", 300},                   -- seconds to wait for another run's lock
+  {"lock", "lock", "advisory"},                      -- the run lock: "advisory" | "table" | "none" (M.lock_why_not)
+  {"lock_lease", "lease", 30},                       -- lock = "table": seconds a lease lasts unrenewed
   {"ddl_lock_timeout", "timeout", "2s"},             -- PostgreSQL lock_timeout of each step (lock_retry.lua)
   {"statement_timeout", "timeout", nil},             -- PostgreSQL statement_timeout of each step
   {"lock_retries", "retries", 10},                   -- attempts of a step whose lock is not granted
@@ -151,9 +153,27 @@ function M.section(settings, name, path)
   return out, warnings
 end
 
+-- The run lock's strategies (lock) and the lease's bounds (lock_lease):
+-- nil when v is one, else why not (for "NAME: why" messages and usage errors).
+M.lock_strategies = {advisory = true, table = true, none = true}
+function M.lock_why_not(name, v)
+  if name == "lock" then
+    if M.lock_strategies[v] then return nil end
+    return ('lock must be "advisory" (a session advisory lock on PostgreSQL, the lock file on '
+      .. 'SQLite), "table" (a lease row: PostgreSQL, through a transaction pooler too) or "none", '
+      .. 'not %s'):format(type(v) == "string" and ("'" .. v .. "'") or ("a " .. type(v)))
+  end
+  if type(v) ~= "number" or v ~= v or v < 0.1 or v > 86400 then
+    return ("lock_lease must be a number of seconds from 0.1 to 86400 (default 30), not %s")
+      :format(type(v) == "number" and tostring(v) or ("a " .. type(v)))
+  end
+end
+
 local function type_ok(want, v)
   if want == "convention" then return type(v) == "table" or type(v) == "string" end
-  if want == "timeout" or want == "retries" or want == "profile" then return true end  -- checked below
+  if want == "timeout" or want == "retries" or want == "profile" or want == "lock" or want == "lease" then
+    return true                                       -- checked below
+  end
   if want == "targets" then return type(v) == "table" or type(v) == "function" end
   if want ~= "list" then return type(v) == want end
   if type(v) == "string" then return true end
@@ -186,6 +206,10 @@ function M.check(settings, source)
     end
     if want == "profile" then
       local why = require("luamig.profile").why_not(v)
+      if why then error(("%s: %s"):format(source, why), 0) end
+    end
+    if want == "lock" or want == "lease" then
+      local why = M.lock_why_not(k, v)
       if why then error(("%s: %s"):format(source, why), 0) end
     end
   end

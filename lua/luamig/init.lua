@@ -262,6 +262,7 @@ function Runner:_run(kind, opts)
     kind = kind, target = opts.target, targets = opts.targets, purge = opts.purge,
     version_table = s.version_table, transaction_per_migration = s.transaction_per_migration,
     lock_timeout = s.lock_timeout, plan = opts.plan, dialect = offline and dialect or nil,
+    lock = opts.lock or s.lock, lock_lease = opts.lock_lease or s.lock_lease,
     who = who(), timeouts = timeouts,
     transactional_default = prof.transactional_default, tx_setup = prof.tx_setup,
     log = function(level, msg) self:_log(level, msg) end,
@@ -344,20 +345,34 @@ local function check_opts(method, opts)
   return opts or {}
 end
 
+-- A run's own lock and lock_lease (m:upgrade(t, {lock = "table"}), the
+-- CLI's --lock-strategy), checked as luamig.lua's are; nil when not given.
+local function lock_opts(method, opts)
+  for _, k in ipairs({"lock", "lock_lease"}) do
+    if opts[k] ~= nil then
+      local why = config.lock_why_not(k, opts[k])
+      if why then fail(("m:%s: %s"):format(method, why)) end
+    end
+  end
+  return opts.lock, opts.lock_lease
+end
+
 function Runner:upgrade(target, opts)
   opts = check_opts("upgrade", opts)
   if target == nil then target = "head" end
   check_target("upgrade", target)
+  local lock, lease = lock_opts("upgrade", opts)
   return self:_run("upgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit,
-                               run_settings = run_settings(opts)})
+                               run_settings = run_settings(opts), lock = lock, lock_lease = lease})
 end
 
 function Runner:downgrade(target, opts)
   opts = check_opts("downgrade", opts)
   if target == nil then fail("downgrade needs a target, e.g. -1 or base") end
   check_target("downgrade", target)
+  local lock, lease = lock_opts("downgrade", opts)
   return self:_run("downgrade", {target = target, sql = opts.sql, plan = opts.plan, emit = opts.emit,
-                                 run_settings = run_settings(opts)})
+                                 run_settings = run_settings(opts), lock = lock, lock_lease = lease})
 end
 
 function Runner:stamp(targets, opts)
@@ -367,8 +382,27 @@ function Runner:stamp(targets, opts)
     fail("m:stamp: the targets must be a revision (a string) or a list of them, e.g. \"head\" or {\"a1\", \"b1\"}")
   end
   for _, t in ipairs(targets) do check_target("stamp", t) end
+  local lock, lease = lock_opts("stamp", opts)
   return self:_run("stamp", {targets = targets, purge = opts.purge, sql = opts.sql,
-                             plan = opts.plan, emit = opts.emit})
+                             plan = opts.plan, emit = opts.emit, lock = lock, lock_lease = lease})
+end
+
+-- The run lock, as `luamig lock status` shows it: {advisory = {held,
+-- holder}, lease = {held, expired, host, pid, run_id, acquired_at,
+-- expires_at, token, ms_left} or nil, strategy = the lock setting}.
+function Runner:lock_status()
+  local st = core.lock_status(self:connection(), self.settings.version_table)
+  st.strategy = self.settings.lock
+  st.lease_table = self.settings.version_table .. "_lock"
+  return st
+end
+
+-- Break the run lock of kind ("advisory": end the session holding it;
+-- "table": free the lease, its token moved on). What was done, or nil when
+-- nothing was held.
+function Runner:lock_break(kind)
+  kind = kind or (self.settings.lock == "table" and "table" or "advisory")
+  return core.lock_break(self:connection(), self.settings.version_table, kind)
 end
 
 -- The steps a run would take: plan("upgrade", "head").

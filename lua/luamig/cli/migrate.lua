@@ -46,6 +46,18 @@ local timeout_opts = {
    help = "attempts of a step whose lock is not granted in time (1: no retry; default 10)"},
 }
 
+-- This run's lock strategy, over luamig.lua's lock.
+local lock_opt = {nil, "--lock-strategy", key = "lock", value = "S",
+  help = "the run lock: advisory (default), table (a lease row; through PgBouncer), none"}
+
+local function lock_value(c)
+  local v = c.opts.lock
+  if v == nil then return nil end
+  local why = require("luamig.config").lock_why_not("lock", v)
+  if why then common.usage_error(c.command, "--lock-strategy: %s", why:gsub("^lock must", "must")) end
+  return v
+end
+
 -- The values of timeout_opts given, checked (a usage error when bad).
 local function timeout_values(c)
   local lock_retry = require "luamig.lock_retry"
@@ -72,10 +84,12 @@ local function move(kind, default_target)
   return function(c)
     local target = c.args[1] or default_target
     local t = timeout_values(c)
+    local lock = lock_value(c)
     if c.opts.plan then return print_plan(c, c.m:plan(kind, target)) end
     if kind == "upgrade" then require("luamig.cli.lint").before_upgrade(c, target) end
     c.m[kind](c.m, target, {sql = c.opts.sql, ddl_lock_timeout = t.ddl_lock_timeout,
-                            statement_timeout = t.statement_timeout, lock_retries = t.lock_retries})
+                            statement_timeout = t.statement_timeout, lock_retries = t.lock_retries,
+                            lock = lock})
   end
 end
 
@@ -86,7 +100,7 @@ command{
     .. "only (the SQL from START to END); online the run starts from the version table.\n"
     .. "A failure says what of the run is committed and where the database is; Ctrl-C stops the\n"
     .. "running statement, rolls its step back, says where the database is and exits 130.",
-  options = {sql_opt, plan_opt, tag_opt, timeout_opts[1], timeout_opts[2], timeout_opts[3]},
+  options = {sql_opt, plan_opt, tag_opt, timeout_opts[1], timeout_opts[2], timeout_opts[3], lock_opt},
   run = move("upgrade", "head"),
 }
 
@@ -97,7 +111,7 @@ command{
     .. "would be REV's parent, whose downgrade undoes every branch above it). --sql needs\n"
     .. "<fromrev>:<torev> (e.g. head:base), as there is no database to start from; a range is\n"
     .. "refused without --sql. Failures and Ctrl-C: as for upgrade.",
-  options = {sql_opt, plan_opt, tag_opt, timeout_opts[1], timeout_opts[2], timeout_opts[3]},
+  options = {sql_opt, plan_opt, tag_opt, timeout_opts[1], timeout_opts[2], timeout_opts[3], lock_opt},
   run = move("downgrade"),
 }
 
@@ -106,10 +120,11 @@ command{
   summary = "Set the version table to REV without running migrations.",
   details = "Several REVs record several heads (stamp A B from their merge gives A and B).\n"
     .. "START:REV (a range) is for --sql only.",
-  options = {{nil, "--purge", key = "purge", help = "empty the version table first"}, sql_opt, plan_opt, tag_opt},
+  options = {{nil, "--purge", key = "purge", help = "empty the version table first"}, sql_opt, plan_opt, tag_opt,
+             lock_opt},
   run = function(c)
     if c.opts.plan then return print_plan(c, c.m:plan("stamp", c.args, {purge = c.opts.purge})) end
-    c.m:stamp(c.args, {purge = c.opts.purge, sql = c.opts.sql})
+    c.m:stamp(c.args, {purge = c.opts.purge, sql = c.opts.sql, lock = lock_value(c)})
   end,
 }
 

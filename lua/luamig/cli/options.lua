@@ -18,7 +18,7 @@ local global_options = {
   {"-x", nil, key = "x", value = "KEY[=VALUE]", many = true, help = "a value for scripts: op.x.KEY (\"\" without =VALUE)"},
   {"-q", "--quiet", key = "quiet", help = "no INFO lines (nor the bulk_insert progress line)"},
   {nil, "--raiseerr", key = "raiseerr", help = "on failure, also print the full Lua traceback"},
-  {nil, "--json", key = "json", help = "machine-readable output (current, history, heads, show, verify, check, roundtrip, lint, fleet, --plan)"},
+  {nil, "--json", key = "json", help = "machine-readable output (current, history, heads, show, verify, check, roundtrip, lint, fleet, lock status, --plan)"},
   {nil, "--version", key = "version", help = "print the version"},
   {"-h", "--help", key = "help", help = "this help, or a command's"},
 }

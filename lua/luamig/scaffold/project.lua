@@ -35,6 +35,12 @@ ${url}
 -- the wait for another luamig run (seconds)
 -- lock_timeout = 300
 
+-- the run lock: "advisory" (PostgreSQL's session advisory lock, SQLite's
+-- lock file), "table" (a lease row: through PgBouncer's transaction
+-- pooling too), "none"; and the lease's length in seconds
+-- lock = "advisory"
+-- lock_lease = 30
+
 -- PostgreSQL: each step statement's lock wait (SET LOCAL lock_timeout),
 -- its statement_timeout, and the attempts of a step whose lock is not
 -- granted in time (doc/safety.md, "Lock timeouts and retries")

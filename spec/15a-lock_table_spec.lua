@@ -1,0 +1,311 @@
+-- The run lock's strategies (lock = "advisory" | "table" | "none") and
+-- `luamig lock status|break`, through a real PgBouncer in transaction
+-- pooling mode (spec/pgbouncer.sh) in front of the suite's cluster:
+-- 8 concurrent runs with the lease, a holder killed (SIGKILL) and one
+-- stopped past its lease (SIGSTOP) are taken over, the stopped one never
+-- writes after losing the lease; the advisory lock is refused through the
+-- pooler; SQLite's cases. The long versions are `make stress`
+-- (spec/stress/lease.lua).
+local h = require "spec.helpers"
+local core = require "luamig.core"
+local lease = dofile(h.root .. "/spec/stress/lease.lua")
+
+local function has(text, s) return text:find(s, 1, true) ~= nil end
+
+-- A one-migration project; config: luamig.lua's text.
+local function small_project(config)
+  return h.project({{id = "a1", up = "CREATE TABLE t1 (id INTEGER)", down_sql = "DROP TABLE t1"}}, config)
+end
+
+describe("lock = \"table\" through PgBouncer (pool_mode=transaction)", function()
+  local dir, port
+  setup(function()
+    dir = h.tmpdir()
+    os.execute("chmod 755 " .. h.shell_quote(dir))    -- pgbouncer runs as postgres
+    port = lease.start_pgbouncer(dir .. "/pgbouncer", h.pg_admin_url)
+  end)
+  teardown(function() if dir then lease.stop_pgbouncer(dir .. "/pgbouncer") end end)
+
+  local function pooled()
+    local name = h.fresh_pg()
+    return lease.pooled_url(port, name), h.pg_url_with({dbname = name})
+  end
+
+  it("8 concurrent `upgrade head`, 2 rounds: every migration once, the version table at head, all exit 0", function()
+    local lines = {}
+    local fig = lease.rounds{bin = h.bin, dir = dir .. "/rounds", new_url = function() return (pooled()) end,
+                             rounds = 2, log = function(l) lines[#lines + 1] = l end}
+    assert.equal(0, fig.problems, table.concat(lines, "\n"))
+    assert.equal(16, fig.exits0)
+  end)
+
+  it("a holder killed with SIGKILL mid-step: the next run waits for the lease to expire, takes it over (token 2) and finishes", function()
+    local url = pooled()
+    local res, problem = lease.killed_holder{bin = h.bin, dir = dir, url = url}
+    assert.is_nil(problem)
+    -- it waited for the 2 s lease, not for lock_timeout (60 s)
+    assert.is_true(res.waited < 15, ("B took %.1f s"):format(res.waited))
+    local rows = h.query(url, "SELECT token, expires_at FROM luamig_version_lock")
+    assert.equal(2, rows[1].token)
+    assert.is_nil(rows[1].expires_at)                 -- released at B's end
+  end)
+
+  it("a holder stopped past its lease: another run takes over; continued, it fails at its version write and commits nothing", function()
+    local url = pooled()
+    local res, problem = lease.paused_holder{bin = h.bin, dir = dir, url = url}
+    assert.is_nil(problem)
+    assert.equal(1, res.a_status, res.a_err)
+    local b_run = res.b_err:match("Took the migration lease %(run (%x+), token 2,")
+    assert.truthy(b_run, res.b_err)
+    assert.truthy(has(res.a_err, ("lost the migration lease to run %s ("):format(b_run)), res.a_err)
+    assert.truthy(has(res.a_err, "token 2 > 1)"), res.a_err)
+    assert.truthy(has(res.a_err, "nothing of this step was committed"), res.a_err)
+    -- A's c02 never committed: the log has B's upgrade of c02 only, made by B's run
+    local log = h.query(url, "SELECT count(*) AS n FROM luamig_log WHERE revision = 'c02'")
+    assert.equal(1, log[1].n)
+    assert.same({"c12"}, h.version_rows(url))
+  end)
+
+  it("a step longer than the lease keeps it (the heartbeat renews it from a second connection): a run started meanwhile waits", function()
+    local url = pooled()
+    local kdir = dir .. "/long"
+    lease.slow_project(kdir)                          -- c02: 3 s for A
+    h.write_file(kdir .. "/luamig.lua", 'lock = "table"\nlock_lease = 0.6\nlock_timeout = 60\n')
+    local pid = lease.start_a(kdir, h.bin, url)
+    assert.truthy(lease.wait_inside_c02(kdir))
+    local status, _, err = h.luamig(kdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(0, status, err)
+    assert.truthy(has(err, "Waiting for another luamig run (run "), err)
+    assert.is_falsy(has(err, "Running upgrade"), err)   -- A did it all
+    assert.equal(0, lease.a_status(kdir), h.read_file(kdir .. "/a.err"))
+    assert.is_nil(lease.check(url))
+    assert.equal(2, h.query(url, "SELECT token FROM luamig_version_lock")[1].token)
+    _ = pid
+  end)
+
+  it("lock = \"advisory\" through the pooler: refused before anything runs, saying to use lock = \"table\"", function()
+    local url, direct = pooled()
+    local pdir = small_project(nil)
+    local status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(1, status, err)
+    assert.truthy(has(err, "FAILED: a session advisory lock is not safe through a transaction-pooling "
+      .. "pooler (PgBouncer pool_mode=transaction)"), err)
+    assert.truthy(has(err, 'Set lock = "table" in luamig.lua (or --lock-strategy table)'), err)
+    assert.same({}, h.version_rows(direct))
+    assert.same({}, h.tables(direct))
+    -- connected directly, the same run takes the advisory lock and migrates
+    status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(direct) .. " upgrade head")
+    assert.equal(0, status, err)
+    assert.same({"a1"}, h.version_rows(direct))
+  end)
+
+  it("lock = \"advisory\" through a session-pooling PgBouncer is accepted (one client, one server session)", function()
+    local sport = lease.start_pgbouncer(dir .. "/pgbouncer-session", h.pg_admin_url, "session")
+    local ok, err = pcall(function()
+      local name = h.fresh_pg()
+      local status, _, e = h.luamig(small_project(nil), "--url "
+        .. h.shell_quote(lease.pooled_url(sport, name)) .. " upgrade head")
+      assert.equal(0, status, e)
+      assert.same({"a1"}, h.version_rows(h.pg_url_with({dbname = name})))
+    end)
+    lease.stop_pgbouncer(dir .. "/pgbouncer-session")
+    assert(ok, err)
+  end)
+
+  it("lock status and lock break on a lease left by a killed run; the next run then starts at once", function()
+    local url = pooled()
+    local kdir = dir .. "/status"
+    lease.slow_project(kdir)
+    h.write_file(kdir .. "/luamig.lua", 'lock = "table"\nlock_lease = 30\n')
+    local pid = lease.start_a(kdir, h.bin, url)
+    assert.truthy(lease.wait_inside_c02(kdir))
+    os.execute("kill -KILL " .. pid)
+    assert.equal(137, lease.a_status(kdir))
+    local a_run = (h.read_file(kdir .. "/a.err") or ""):match("Took the migration lease %(run (%x+)")
+    assert.truthy(a_run)
+    local u = "--url " .. h.shell_quote(url)
+    local status, out, err = h.luamig(kdir, u .. " lock status")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "lock = table (version table luamig_version)"), out)
+    assert.truthy(has(out, "advisory: free"), out)
+    assert.truthy(out:match("table: held by run " .. a_run .. " %(.- pid " .. pid .. "%), since .-, expires .- %(in [%d.]+ s%), token 1"), out)
+    status, out = h.luamig(kdir, u .. " --json lock status")
+    assert.equal(0, status)
+    -- one line, keys sorted (luamig.json)
+    assert.truthy(out:match('^{"advisory":{"held":false},"lease":{"acquired_at":"[^"]+","expired":false,'
+      .. '"expires_at":"[^"]+","held":true,"host":"[^"]+","ms_left":%d+,"pid":' .. pid .. ',"run_id":"'
+      .. a_run .. '","token":1},"lease_offered":true,"lease_table":"luamig_version_lock","strategy":"table"}\n$'), out)
+    -- without --yes: what it would break, exit 2, nothing broken
+    status, out, err = h.luamig(kdir, u .. " lock break")
+    assert.equal(2, status, out .. err)
+    assert.truthy(has(err, "this would free the lease of run " .. a_run), err)
+    assert.truthy(has(err, "add --yes to break it"), err)
+    assert.equal(a_run, h.query(url, "SELECT run_id FROM luamig_version_lock")[1].run_id)
+    status, out, err = h.luamig(kdir, u .. " lock break --yes")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "freed the lease of run " .. a_run), out)
+    status, out = h.luamig(kdir, u .. " lock status")
+    assert.truthy(has(out, "table: free (token 2)"), out)
+    status, out, err = h.luamig(kdir, u .. " lock break --yes")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "nothing to break: the table (lease) lock is free"), out)
+    -- the lease is free: no wait for its 30 s
+    status, _, err = h.luamig(kdir, u .. " upgrade head")
+    assert.equal(0, status, err)
+    assert.is_falsy(has(err, "Waiting for another"), err)
+    assert.truthy(has(err, "token 3,"), err)
+    assert.is_nil(lease.check(url))
+  end)
+end)
+
+describe("lock break on a live lease holder", function()
+  it("the holder's version write fails: nothing of its step is committed, the next run does it", function()
+    local _, url = h.fresh_pg()
+    local kdir = h.tmpdir() .. "/livebreak"
+    lease.slow_project(kdir)
+    h.write_file(kdir .. "/luamig.lua", 'lock = "table"\nlock_lease = 30\n')
+    lease.start_a(kdir, h.bin, url)
+    assert.truthy(lease.wait_inside_c02(kdir))
+    local u = "--url " .. h.shell_quote(url)
+    local status, out, err = h.luamig(kdir, u .. " lock break --yes")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "freed the lease of run "), out)
+    assert.equal(1, lease.a_status(kdir))
+    local a_err = h.read_file(kdir .. "/a.err")
+    assert.truthy(has(a_err, "FAILED: upgrade c02 (count c02): lost the migration lease: it was broken "
+      .. "(`luamig lock break`; token 2 > 1); nothing of this step was committed"), a_err)
+    assert.same({"c01"}, h.version_rows(url))
+    assert.equal(0, h.query(url, "SELECT count(*) AS n FROM executions WHERE rev = 'c02'")[1].n)
+    status, _, err = h.luamig(kdir, u .. " upgrade head")
+    assert.equal(0, status, err)
+    assert.truthy(has(err, "token 3,"), err)
+    assert.is_nil(lease.check(url))
+  end)
+end)
+
+describe("lock = \"advisory\" on PostgreSQL: lock status names the server pid, lock break ends its session", function()
+  it("a run holding the advisory lock: status shows its backend, break --yes terminates it and the run fails", function()
+    local _, url = h.fresh_pg()
+    local kdir = h.tmpdir() .. "/adv"
+    lease.slow_project(kdir)
+    h.write_file(kdir .. "/luamig.lua", "")            -- lock = "advisory", the default
+    local pid = lease.start_a(kdir, h.bin, url)
+    assert.truthy(lease.wait_inside_c02(kdir))
+    local u = "--url " .. h.shell_quote(url)
+    local status, out, err = h.luamig(kdir, u .. " lock status")
+    assert.equal(0, status, err)
+    local backend = out:match("advisory: held by server pid (%d+)")
+    assert.truthy(backend, out)
+    local rows = h.query(url, "SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1 AND datname = current_database()",
+                         {tonumber(backend)})
+    assert.equal(1, rows[1].n)
+    assert.truthy(has(out, "table: no lease table luamig_version_lock"), out)
+    status, out, err = h.luamig(kdir, u .. " lock break")
+    assert.equal(2, status)
+    assert.truthy(has(err, "this would terminate the PostgreSQL session that holds the advisory lock "
+      .. "(server pid " .. backend .. ")"), err)
+    status, out, err = h.luamig(kdir, u .. " lock break --yes")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "terminated server pid " .. backend), out)
+    assert.equal(1, lease.a_status(kdir))
+    assert.truthy(has(h.read_file(kdir .. "/a.err"), "connection to the PostgreSQL server was lost"))
+    assert.same({"c01"}, h.version_rows(url))
+    _ = pid
+  end)
+end)
+
+describe("[postgresql] lock = \"table\" and a long version_table", function()
+  it("a lease table whose cut name would be the log table's is refused before anything is created", function()
+    local _, url = h.fresh_pg()
+    local vt = ("v"):rep(60)                           -- "<vt>_lock" and "<vt>_log" both cut to "<vt>_lo"
+    local pdir = small_project(('lock = "table"\nversion_table = "%s"\n'):format(vt))
+    local status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(1, status)
+    assert.truthy(has(err, ('version_table "%s" is too long for lock = "table"'):format(vt)), err)
+    assert.truthy(has(err, "would have the same name as the log table once PostgreSQL cuts it to 63 bytes"), err)
+    assert.same({}, h.tables(url))
+    -- the same name with the advisory lock works
+    h.write_file(pdir .. "/luamig.lua", ('version_table = "%s"\n'):format(vt))
+    status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(0, status, err)
+  end)
+end)
+
+h.each_db(function(db)
+  it("lock = \"none\": a warning on every run, and the run migrates", function()
+    local pdir = small_project('lock = "none"\n')
+    local url = db.url()
+    for _ = 1, 2 do
+      local status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+      assert.equal(0, status, err)
+      assert.truthy(has(err, 'WARN  [luamig] lock = "none": this run takes no migration lock'), err)
+    end
+    assert.same({"a1"}, h.version_rows(url))
+    -- --lock-strategy none over luamig.lua's setting, on a downgrade too
+    local status, _, err = h.luamig(small_project(nil), "--url " .. h.shell_quote(url) .. " downgrade base --lock-strategy none")
+    assert.equal(0, status, err)
+    assert.truthy(has(err, 'lock = "none"'), err)
+  end)
+
+  it("bad lock settings: a clear error (exit 1), a bad --lock-strategy a usage error (exit 2)", function()
+    local url = db.url()
+    local status, _, err = h.luamig(small_project('lock = "tabel"\n'), "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(1, status)
+    assert.truthy(has(err, "luamig.lua: lock must be \"advisory\""), err)
+    assert.truthy(has(err, "not 'tabel'"), err)
+    status, _, err = h.luamig(small_project('lock_lease = 0\n'), "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(1, status)
+    assert.truthy(has(err, "lock_lease must be a number of seconds from 0.1 to 86400"), err)
+    status, _, err = h.luamig(small_project(nil), "--url " .. h.shell_quote(url) .. " upgrade head --lock-strategy bogus")
+    assert.equal(2, status)
+    assert.truthy(has(err, "--lock-strategy: must be \"advisory\""), err)
+    assert.same({}, h.version_rows(url))
+  end)
+
+  it("the embedding API: m:upgrade(target, {lock = ...}) and m:lock_status()", function()
+    local luamig = require "luamig"
+    local pdir = small_project(nil)
+    local url = db.url()
+    local m <close> = luamig.open{url = url, script_location = pdir .. "/migrations"}
+    local ok, err = pcall(m.upgrade, m, "head", {lock = "sometimes"})
+    assert.is_false(ok)
+    assert.truthy(has(tostring(type(err) == "table" and err.message or err), "m:upgrade: lock must be"), tostring(err))
+    if db.name == "postgresql" then
+      m:upgrade("head", {lock = "table", lock_lease = 5})
+      local st = m:lock_status()
+      assert.is_true(st.lease_offered)
+      assert.equal(false, st.lease.held)
+      assert.equal(1, st.lease.token)
+    else
+      ok, err = pcall(m.upgrade, m, "head", {lock = "table"})
+      assert.is_false(ok)
+      assert.truthy(has(tostring(type(err) == "table" and err.message or err),
+        'lock = "table" is not offered on SQLite'), tostring(err))
+      m:upgrade("head")
+      local st = m:lock_status()
+      assert.is_false(st.lease_offered)
+      assert.is_false(st.advisory.held)
+    end
+    assert.same({"a1"}, h.version_rows(url))
+  end)
+end)
+
+describe("SQLite", function()
+  it("lock = \"table\" is refused (exit 1, nothing created); lock status shows the file lock; lock break cannot break it", function()
+    local url = h.fresh_sqlite()
+    local pdir = small_project('lock = "table"\n')
+    local u = "--url " .. h.shell_quote(url)
+    local status, _, err = h.luamig(pdir, u .. " upgrade head")
+    assert.equal(1, status)
+    assert.truthy(has(err, 'FAILED: lock = "table" is not offered on SQLite: its run lock is a file lock'), err)
+    assert.same({}, h.version_rows(url))
+    local out
+    status, out, err = h.luamig(pdir, u .. " lock status")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "advisory: free"), out)
+    assert.truthy(has(out, "table: not offered on SQLite"), out)
+    status, out = h.luamig(pdir, u .. " lock break --yes")
+    assert.equal(0, status)
+    assert.truthy(has(out, "nothing to break"), out)
+  end)
+end)

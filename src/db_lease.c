@@ -1,0 +1,160 @@
+/*
+ * db_lease.c -- lock = "table": the lease row (see db_lease.h). Every
+ * statement is the dialect's (struct lm_lease_sql) with the quoted table
+ * name put in for {t}; every value is bound.
+ */
+#include "db_lease.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+char *lm_lease_table(const char *version_table) { return lm_asprintf("%s_lock", version_table); }
+
+int lm_lease_supported(const struct lm_conn *c) { return c->driver->dialect->lease != NULL; }
+
+/* sql with {t} replaced by the quoted lease table of version_table. */
+static char *statement(const char *sql, const char *version_table, struct lm_err *e) {
+  char *name = lm_lease_table(version_table);
+  char *q = lm_quote_ident(name, strlen(name), e);
+  free(name);
+  if (q == NULL) return NULL;
+  struct lm_buf b = LM_BUF_INIT;
+  for (const char *p = sql; *p;) {
+    const char *t = strstr(p, "{t}");
+    if (t == NULL) {
+      lm_buf_adds(&b, p);
+      break;
+    }
+    lm_buf_printf(&b, "%.*s%s", (int)(t - p), p, q);
+    p = t + 3;
+  }
+  free(q);
+  return lm_buf_detach(&b);
+}
+
+static const struct lm_lease_sql *sql_of(struct lm_conn *c) { return c->driver->dialect->lease; }
+
+static struct lm_value text(const char *s) {
+  return (struct lm_value){.type = s ? LM_TEXT : LM_NULL, .s = s, .len = s ? strlen(s) : 0};
+}
+
+static struct lm_value integer(int64_t i) { return (struct lm_value){.type = LM_INTEGER, .i = i}; }
+
+/* Run one statement; *first gets the first column of its first row (0
+ * when no row), *found whether there was a row. */
+static int one_row(struct lm_conn *c, const char *sql, const char *vt, int n,
+                   const struct lm_value *params, int64_t *first, int *found, struct lm_err *e) {
+  char *s = statement(sql, vt, e);
+  if (s == NULL) return LM_ERROR;
+  struct lm_cursor *cur = NULL;
+  int rc = c->driver->query(c, s, n, params, &cur, e);
+  free(s);
+  if (rc != LM_OK) return LM_ERROR;
+  *first = 0;
+  *found = 0;
+  rc = c->driver->next(cur, e);
+  if (rc == LM_ROW) {
+    struct lm_value v;
+    c->driver->column_value(cur, 0, &v);
+    *found = 1;
+    *first = v.type == LM_INTEGER ? v.i : 0;
+  }
+  c->driver->cursor_free(cur);
+  return rc == LM_ERROR ? LM_ERROR : LM_OK;
+}
+
+int lm_lease_ensure(struct lm_conn *c, const char *vt, struct lm_err *e) {
+  char *s = statement(sql_of(c)->create, vt, e);
+  if (s == NULL) return LM_ERROR;
+  int rc = c->driver->exec(c, s, 0, NULL, NULL, e);
+  free(s);
+  if (rc == LM_OK) return LM_OK;
+  /* Two runs creating it at once: PostgreSQL's IF NOT EXISTS can still
+   * fail on its catalog's unique index (23505) while the other commits. */
+  struct lm_lease l;
+  struct lm_err again = LM_ERR_INIT;
+  int there = lm_lease_read(c, vt, &l, &again) == LM_OK;
+  lm_lease_clear(&l);
+  lm_err_release(&again);
+  if (!there) return LM_ERROR;
+  lm_err_release(e);
+  *e = (struct lm_err)LM_ERR_INIT;
+  return LM_OK;
+}
+
+int lm_lease_acquire(struct lm_conn *c, const char *vt, const char *host, long pid,
+                     const char *run_id, long lease_ms, int64_t *token, struct lm_err *e) {
+  struct lm_value p[4] = {text(host), integer(pid), text(run_id), integer(lease_ms)};
+  int found;
+  *token = 0;
+  if (one_row(c, sql_of(c)->acquire, vt, 4, p, token, &found, e) != LM_OK) return LM_ERROR;
+  if (!found) *token = 0;
+  return LM_OK;
+}
+
+int lm_lease_renew(struct lm_conn *c, const char *vt, int64_t token, const char *run_id,
+                   long lease_ms, int *kept, struct lm_err *e) {
+  struct lm_value p[3] = {integer(token), text(run_id), integer(lease_ms)};
+  int64_t got;
+  return one_row(c, sql_of(c)->renew, vt, 3, p, &got, kept, e);
+}
+
+void lm_lease_release(struct lm_conn *c, const char *vt, int64_t token, const char *run_id) {
+  struct lm_err ignored = LM_ERR_INIT;
+  char *s = statement(sql_of(c)->release, vt, &ignored);
+  struct lm_value p[2] = {integer(token), text(run_id)};
+  if (s) c->driver->exec(c, s, 2, p, NULL, &ignored);
+  free(s);
+  lm_err_release(&ignored);
+}
+
+int lm_lease_break(struct lm_conn *c, const char *vt, int *broken, struct lm_err *e) {
+  int64_t token;
+  return one_row(c, sql_of(c)->brk, vt, 0, NULL, &token, broken, e);
+}
+
+static char *dup_text(const struct lm_value *v) {
+  return v->type == LM_NULL ? NULL : v->type == LM_TEXT ? lm_strndup(v->s, v->len) : lm_strdup("?");
+}
+
+int lm_lease_read(struct lm_conn *c, const char *vt, struct lm_lease *out, struct lm_err *e) {
+  memset(out, 0, sizeof *out);
+  char *name = lm_lease_table(vt);
+  struct lm_value param = text(name);
+  struct lm_cursor *cur = NULL;
+  int rc = c->driver->query(c, c->driver->dialect->table_exists_sql, 1, &param, &cur, e);
+  free(name);
+  if (rc != LM_OK) return LM_ERROR;
+  rc = c->driver->next(cur, e);
+  c->driver->cursor_free(cur);
+  if (rc != LM_ROW) return rc == LM_ERROR ? LM_ERROR : LM_OK;
+  char *s = statement(sql_of(c)->read, vt, e);
+  if (s == NULL) return LM_ERROR;
+  rc = c->driver->query(c, s, 0, NULL, &cur, e);
+  free(s);
+  if (rc != LM_OK) return LM_ERROR;
+  if ((rc = c->driver->next(cur, e)) == LM_ROW) {
+    struct lm_value v[8];
+    for (int i = 0; i < 8; i++) c->driver->column_value(cur, i, &v[i]);
+    out->exists = 1;
+    out->host = dup_text(&v[0]);
+    out->pid = v[1].type == LM_INTEGER ? (long)v[1].i : 0;
+    out->run_id = dup_text(&v[2]);
+    out->acquired_at = dup_text(&v[3]);
+    out->expires_at = dup_text(&v[4]);
+    out->token = v[5].type == LM_INTEGER ? v[5].i : 0;
+    out->held = out->expires_at != NULL;
+    out->expired = out->held && v[6].type == LM_BOOLEAN && v[6].i;
+    out->ms_left = v[7].type == LM_INTEGER ? v[7].i : 0;
+  }
+  c->driver->cursor_free(cur);
+  return rc == LM_ERROR ? LM_ERROR : LM_OK;
+}
+
+void lm_lease_clear(struct lm_lease *l) {
+  free(l->host);
+  free(l->run_id);
+  free(l->acquired_at);
+  free(l->expires_at);
+  memset(l, 0, sizeof *l);
+}
