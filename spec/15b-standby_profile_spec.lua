@@ -363,6 +363,19 @@ describe("the profile setting", function()
       .. "\n\nCOMMIT;\n"), out)
   end)
 
+  it("[postgresql] cockroachdb and yugabyte take the table lock unless the project sets lock", function()
+    for _, p in ipairs({"cockroachdb", "yugabyte"}) do
+      local _, url = h.fresh_pg()
+      local status, _, err = h.luamig(project(url, two, ("profile = %q\n"):format(p)), "upgrade head")
+      assert.equal(0, status, err)
+      assert.same({{n = 1}}, query(url, "SELECT count(*)::integer AS n FROM pg_tables WHERE tablename = 'luamig_version_lock'"))
+      local _, url2 = h.fresh_pg()
+      status, _, err = h.luamig(project(url2, two, ("profile = %q\nlock = 'advisory'\n"):format(p)), "upgrade head")
+      assert.equal(0, status, err)
+      assert.same({{n = 0}}, query(url2, "SELECT count(*)::integer AS n FROM pg_tables WHERE tablename = 'luamig_version_lock'"))
+    end
+  end)
+
   it("[postgresql] the default profile: the same revision is rolled back whole", function()
     local _, url = h.fresh_pg()
     local status, _, err = h.luamig(project(url, two_statements), "upgrade head")

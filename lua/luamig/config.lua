@@ -256,6 +256,10 @@ function M.complete(settings, base_dir)
   local s = {}
   for k, v in pairs(M.defaults) do s[k] = v end
   for k, v in pairs(settings) do if k ~= "sections" then s[k] = v end end
+  -- a profile's own defaults (cockroachdb, yugabyte: lock = "table") under what the project sets
+  for k, v in pairs(require("luamig.profile").of(s.profile).defaults or {}) do
+    if settings[k] == nil then s[k] = v end
+  end
   base_dir = base_dir or ""
   s.script_location = M.join(base_dir, s.script_location)
   s.target_schema = M.join(base_dir, s.target_schema)

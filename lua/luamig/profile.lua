@@ -10,7 +10,7 @@
 --                engine runs schema changes atomically inside a transaction);
 --                a script's own `transactional = true` is kept. The lock
 --                strategy they need is "table" (advisory locks are not
---                there): `lock`'s default when that setting exists.
+--                there): `lock`'s default under them (config.complete).
 --   citus        every migration transaction starts with
 --                SET LOCAL citus.multi_shard_modify_mode TO 'sequential'
 --                (online and in --sql), so DDL on a distributed table in a
@@ -44,11 +44,6 @@ end
 -- tx_setup, defaults = {setting = value}}; every field may be nil.
 function M.of(name)
   return assert(behaviours[name or "postgresql"], "unknown profile")
-end
-
--- The default a profile gives setting name (e.g. lock = "table"), or nil.
-function M.default(name, setting)
-  return (M.of(name).defaults or {})[setting]
 end
 
 return M
