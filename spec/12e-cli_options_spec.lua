@@ -242,8 +242,7 @@ describe("[sqlite] the settings of luamig.lua", function()
       "version_locations = {}", "file_template = '%(rev)s'", "truncate_slug_length = 10",
       "target_schema = 'schema.lua'", "transaction_per_migration = true", "lock_timeout = 5",
       "naming_convention = {}", "include_object = function() return true end", "compare_type = false",
-  local known = "autogenerate_safe_forms, compare_type, databases, ddl_lock_timeout, file_template, include_object, "
-    .. "lint_on_upgrade, lock_retries, lock_timeout, naming_convention, profile, schema, script_location, sections, "
+      "sections = {other = {url = 'sqlite:other.db'}}", "profile = 'postgresql'", "databases = {'sqlite:tenant.db'}",
     }, "\n") .. "\n")
     local status, _, err = h.luamig(dir, "upgrade head")
     assert.equal(0, status, err)
