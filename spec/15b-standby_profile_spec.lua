@@ -427,10 +427,208 @@ describe("Citus ops", function()
 
   it("[sqlite] bad arguments are said at the op's line", function()
     local op = h.offline_op("postgresql")
-    assert.equal('distribute_table: option "shard_count" must be a whole number of shards, 1 or more, got 0',
-      (h.op_error(op.distribute_table, "t", "c", {shard_count = 0})))
+    assert.equal('distribute_table: option "shard_count" must be a whole number of shards from 1 to 64000 '
+      .. "(Citus's limit), got 0", (h.op_error(op.distribute_table, "t", "c", {shard_count = 0})))
     assert.equal('distribute_table: unknown option "colocate"',
       (h.op_error(op.distribute_table, "t", "c", {colocate = "x"})))
     assert.truthy(has(h.op_error(op.distribute_table, "t"), "distribute_table: argument 2 (column) must be"))
+  end)
+end)
+
+describe("outside attack S", function()
+  -- S2: a REAL 40001 at the COMMIT luamig sends before a transactional =
+  -- false step (transaction_per_migration = false), raised once by a
+  -- deferred constraint trigger
+  local function commit_db(times)
+    local _, url = h.fresh_pg()
+    local c = core.connect(url)
+    c:exec("CREATE SEQUENCE cnt")
+    c:exec("CREATE TABLE t (v text)")
+    c:exec("CREATE TABLE trig (v text)")
+    c:exec(([[CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      IF nextval('cnt') < %d THEN RAISE EXCEPTION 'commit-time ser' USING ERRCODE = '40001'; END IF;
+      RETURN NULL; END $$]]):format(times))
+    c:exec([[CREATE CONSTRAINT TRIGGER ct AFTER INSERT ON trig DEFERRABLE INITIALLY DEFERRED
+      FOR EACH ROW EXECUTE FUNCTION f()]])
+    c:close()
+    return url
+  end
+  local c123 = {
+    {id = "c1", code = true, up = [[
+  op.execute("INSERT INTO t VALUES ('c1')")
+  op.execute("INSERT INTO trig VALUES ('c1')")]]},
+    {id = "c2", down = "c1", extra = "transactional = false", up = "INSERT INTO t VALUES ('c2')"},
+    {id = "c3", down = "c2", up = "INSERT INTO t VALUES ('c3')"},
+  }
+
+  it("S2 [postgresql] a 40001 at the COMMIT before a transactional = false step: retried from the first step", function()
+    local url = commit_db(2)
+    local status, _, err = h.luamig(project(url, c123, "transaction_per_migration = false\n"), "-q upgrade head")
+    assert.equal(0, status, err)
+    assert.truthy(has(err, "WARN  [luamig] upgrade c1 (revision c1): serialization failure (SQLSTATE 40001: a "
+      .. "concurrent transaction's change conflicts with the step's), attempt 1 of 10, next in"), err)
+    assert.same({{v = "c1"}, {v = "c2"}, {v = "c3"}}, query(url, "SELECT v FROM t ORDER BY v"))
+    assert.same({"c3"}, h.version_rows(url))
+  end)
+
+  it("S2 [postgresql] giving up at a COMMIT of the run's transaction names the step, as in a step", function()
+    for _, revs in ipairs({{c123[1]}, c123}) do        -- the final COMMIT; the COMMIT before c2
+      local url = commit_db(1000)
+      local dir = project(url, revs, "transaction_per_migration = false\nlock_retries = 2\n")
+      local status, _, err = h.luamig(dir, "-q upgrade head")
+      assert.equal(1, status, err)
+      assert.truthy(has(err, "FAILED: upgrade c1 (revision c1): commit-time ser\nserialization failure (SQLSTATE "
+        .. "40001: a concurrent transaction's change conflicts with the step's), attempt 2 of 2: giving up "
+        .. "(lock_retries = 2)"), err)
+      assert.same({}, query(url, "SELECT v FROM t"))
+      assert.same({}, h.version_rows(url))
+    end
+  end)
+
+  -- S3: under cockroachdb/yugabyte a revision without a transactional
+  -- line runs outside a transaction, and the lint judges it so
+  local concurrent = {{id = "dddd4444", code = true, up = [[
+  op.create_table("items", {{"id", "integer"}})
+  op.create_index("ix_items_id", "items", {"id"}, {postgresql_concurrently = true})]]}}
+
+  for _, p in ipairs({"cockroachdb", "yugabyte"}) do
+    it("S3 [postgresql] " .. p .. ": the lint judges a revision without a transactional line as outside a transaction", function()
+      local _, url = h.fresh_pg()
+      local dir = project(url, concurrent, ("profile = %q\nlint_on_upgrade = 'refuse'\n"):format(p))
+      local status, out, err = h.luamig(dir, "lint --offline")
+      assert.is_nil((out .. err):find("concurrent-in-transaction", 1, true), out .. err)
+      assert.equal(0, status, out .. err)
+      status, _, err = h.luamig(dir, "upgrade head")
+      assert.equal(0, status, err)
+      assert.same({"dddd4444"}, h.version_rows(url))
+      -- the default profile: in a transaction, so refused
+      local _, url2 = h.fresh_pg()
+      status, _, err = h.luamig(project(url2, concurrent, "lint_on_upgrade = 'refuse'\n"), "upgrade head")
+      assert.equal(1, status, err)
+      assert.truthy(has(err, "concurrent-in-transaction"), err)
+      assert.same({}, h.version_rows(url2))
+    end)
+  end
+
+  -- S4: the read-only refusal comes before upgrade's lint and before any
+  -- script code (top level or upgrade()/downgrade()) runs
+  it("S4 [postgresql] a read-only session is refused before the lint and any script code", function()
+    local name, url = h.fresh_pg()
+    local marks = h.tmpdir() .. "/marks"
+    local touch = ("os.execute(%q)"):format("echo x >> " .. h.shell_quote(marks))
+    local revs = {{id = "eeee5555", code = true, extra = touch, up = "  " .. touch .. [[
+
+  op.create_table("items", {{"id", "integer"}})
+  op.create_index("ix_items_id", "items", {"id"})
+  op.execute("CREATE INDEX ix_t ON items (id)")]], down_sql = "  " .. touch}}
+    local dir = project(url, revs)
+    local status, _, err = h.luamig(dir, "upgrade eeee5555")
+    assert.equal(0, status, err)
+    os.remove(marks)
+    local c = core.connect(h.pg_admin_url)
+    c:exec(("ALTER DATABASE %s SET default_transaction_read_only = on"):format(core.quote_ident(name)))
+    c:close()
+    for _, args in ipairs({"upgrade head", "downgrade base", "stamp base"}) do
+      status, _, err = h.luamig(dir, args)
+      assert.equal(1, status, args .. ": " .. err)
+      assert.truthy(has(err, "FAILED: the session is read-only"), err)
+      assert.is_nil(err:find("lint:", 1, true), err)
+      assert.is_nil(h.read_file(marks), args .. ": a script's code ran")
+    end
+  end)
+
+  it("S4 [postgresql] the message names the URL's options= parameter, and that is refused too", function()
+    local _, url = h.fresh_pg()
+    local ro = url .. (url:find("?", 1, true) and "&" or "?") .. "options=-c%20default_transaction_read_only%3Don"
+    local status, _, err = h.luamig(project(ro, two), "upgrade head")
+    assert.equal(1, status, err)
+    assert.truthy(has(err, "by ALTER DATABASE or ALTER ROLE ... SET, in PGOPTIONS, or in the URL's options= "
+      .. "parameter); nothing of the upgrade was run"), err)
+    assert.same({}, h.tables(url))
+  end)
+
+  -- S5: a distributed engine's profile with a SQLite URL: refused by every
+  -- command that connects, before the SQLite file is created
+  it("S5 [sqlite] every command that connects refuses the profile before creating the file", function()
+    local dir = h.project(two, "script_location = 'migrations'\nprofile = 'yugabyte'\n")
+    for _, args in ipairs({"ensure_version", "current", "check", "verify", "stamp head", "upgrade head",
+                           "upgrade head --sql", "upgrade --plan", "downgrade base", "lint"}) do
+      local status, _, err = h.luamig(dir, "--url sqlite:y.db " .. args)
+      assert.equal(1, status, args .. ": " .. err)
+      assert.truthy(has(err, 'FAILED: profile = "yugabyte" is for servers that speak PostgreSQL\'s protocol; '
+        .. "the database is SQLite"), args .. ": " .. err)
+      assert.is_nil(h.read_file(dir .. "/y.db"), args .. ": the SQLite file was created")
+    end
+  end)
+
+  -- S6: the cause of running outside a transaction is the profile
+  it("S6 [postgresql] cockroachdb: the messages name the profile, not a transactional line the script lacks", function()
+    local _, url = h.fresh_pg()
+    local revs = {{id = "ffff6666", code = true, up = [[
+  op.execute("CREATE TABLE tries (n integer)")
+  op.execute("DO $$BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END$$")]]}}
+    local status, _, err = h.luamig(project(url, revs, "profile = 'cockroachdb'\n"), "upgrade head")
+    assert.equal(1, status, err)
+    local why = 'profile = "cockroachdb" runs a revision without transactional = ... outside a transaction'
+    assert.truthy(has(err, "INFO  [luamig] Upgrade ffff6666 runs outside a transaction (" .. why .. ")"), err)
+    assert.truthy(has(err, "not retried: this step runs outside a transaction (" .. why .. "), so it cannot"), err)
+    assert.truthy(has(err, "This step ran outside a transaction (" .. why .. ")"), err)
+    assert.is_nil(err:find("transactional = false", 1, true), err)
+  end)
+
+  -- S7, S8: distribute_table's arguments
+  it("S7 [postgresql] colocate_with: not qualified with the table's schema; s.t, {schema, table}; keywords in any case", function()
+    local op, out = h.offline_op("postgresql")
+    op.distribute_table("events", "tid", {schema = "app", colocate_with = "tenants"})
+    op.distribute_table("events", "tid", {colocate_with = "public.tenants"})
+    op.distribute_table("events", "tid", {colocate_with = {schema = "other", table = "t.x"}})
+    op.distribute_table("events", "tid", {colocate_with = {table = "Tenants"}})
+    op.distribute_table("events", "tid", {colocate_with = "NONE"})
+    op.distribute_table("events", "tid", {colocate_with = "Default"})
+    local sql = table.concat(out, "\n")
+    for _, want in ipairs({[['"app"."events"'::regclass, 'tid'::text, colocate_with => '"tenants"'::text)]],
+                           [[colocate_with => '"public"."tenants"'::text)]],
+                           [[colocate_with => '"other"."t.x"'::text)]],
+                           [[colocate_with => '"Tenants"'::text)]],
+                           [[colocate_with => 'none'::text)]],
+                           [[colocate_with => 'default'::text)]]}) do
+      assert.truthy(has(sql, want), want .. "\n" .. sql)
+    end
+    assert.truthy(has(h.op_error(op.distribute_table, "t", "c", {colocate_with = "a.b.c"}),
+      'distribute_table: option "colocate_with" must be "default", "none", a table name'), "a.b.c")
+    assert.truthy(has(h.op_error(op.distribute_table, "t", "c", {colocate_with = {schema = "s"}}),
+      'option "colocate_with" must be'), "no table")
+    assert.truthy(has(h.op_error(op.distribute_table, "t", "c", {colocate_with = 3}),
+      'option "colocate_with" must be'), "a number")
+  end)
+
+  it("S8 [postgresql] shard_count: Citus's range, integral floats, NaN; a NUL in the column at the op", function()
+    local op, out = h.offline_op("postgresql")
+    op.distribute_table("t", "c", {shard_count = 64.0})
+    op.distribute_table("t", "c", {shard_count = 64000})
+    assert.truthy(has(out[1], "shard_count => 64)"), out[1])
+    assert.truthy(has(out[2], "shard_count => 64000)"), out[2])
+    local msg = 'distribute_table: option "shard_count" must be a whole number of shards from 1 to 64000 '
+      .. "(Citus's limit), got "
+    assert.equal(msg .. tostring(math.maxinteger), (h.op_error(op.distribute_table, "t", "c",
+      {shard_count = math.maxinteger})))
+    assert.equal(msg .. "64001", (h.op_error(op.distribute_table, "t", "c", {shard_count = 64001})))
+    assert.equal(msg .. "NaN", (h.op_error(op.distribute_table, "t", "c", {shard_count = 0/0})))
+    assert.equal(msg .. "1.5", (h.op_error(op.distribute_table, "t", "c", {shard_count = 1.5})))
+    assert.equal("distribute_table: argument 2 (column) contains a NUL byte: no column name has one",
+      (h.op_error(op.distribute_table, "t", "c\0d")))
+    -- in --sql, as the attacker ran it: the op's own message at its line
+    local _, url = h.fresh_pg()
+    local dir = project(url, {{id = "abab1212", code = true, up = [[  op.distribute_table("t", "c\0d")]]}})
+    local status, _, err = h.luamig(dir, "upgrade head --sql")
+    assert.equal(1, status, err)
+    assert.truthy(has(err, "abab1212.lua:8: distribute_table: argument 2 (column) contains a NUL byte"), err)
+  end)
+
+  it("S9 upgrade --help: --lock-retries names the 40001/40P01 retries", function()
+    local status, out, err = h.luamig(h.tmpdir(), "upgrade --help")
+    assert.equal(0, status, err)
+    assert.truthy(has(out:gsub("%s+", " "), "attempts of a step whose lock is not granted in time, or that "
+      .. "fails in a serialization failure (40001) or deadlock (40P01)"), out)
   end)
 end)

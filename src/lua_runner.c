@@ -13,8 +13,9 @@
  *     timeouts = {[i] = {ddl_lock_timeout_ms, statement_timeout_ms, lock_retries,
  *     own_lock_timeout_ms, own_statement_timeout_ms}}
  *     (revision i's, resolved: runner.h's lm_run_script),
- *     transactional_default (false: a script without `transactional` runs
- *     outside a transaction), tx_setup (a statement run first in every
+ *     transactional = {[i] = true | false | "profile"} (revision i in a
+ *     transaction; "profile": outside, by the profile's default: luamig.profile),
+ *     outside_why (the words for "profile"), tx_setup (a statement run first in every
  *     transaction: luamig.profile's), who, and three functions:
  *       migrate(record, "upgrade" | "downgrade")  runs the script's body;
  *       log(level, message)                       "INFO" or "WARNING";
@@ -215,9 +216,11 @@ static int core_run(lua_State *L) {
   /* A plan only computes: it must not ask a scanned record for its
    * checksum, which would load (read again) every script. */
   int plan = opt_bool(L, "plan", 0);
-  /* a script without `transactional` runs in a transaction unless the
-   * profile says otherwise (distributed engines: luamig.profile) */
-  int tx_default = opt_bool(L, "transactional_default", 1);
+  /* opts.transactional[i]: whether revision i runs in a transaction, as
+   * luamig.profile.transactional decides it (false, "profile": outside, by
+   * the profile's default); absent: the record's own `transactional`. */
+  int tx_given = lua_getfield(L, ARG_OPTS, "transactional") == LUA_TTABLE;
+  int tx_table = lua_gettop(L);
   s->scripts = lm_calloc(g->nrevs, sizeof *s->scripts);
   for (size_t i = 0; i < g->nrevs; i++) {             /* strings stay in the records */
     lua_rawgeti(L, ARG_RECORDS, (lua_Integer)i + 1);
@@ -226,12 +229,12 @@ static int core_run(lua_State *L) {
     if (plan) lua_pushnil(L);
     else lua_getfield(L, -2, "checksum");
     s->scripts[i].checksum = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    lua_getfield(L, -3, "transactional");
-    lua_getfield(L, -4, "transactional_given");       /* false: the script does not say */
-    int given = lua_isnil(L, -1) || lua_toboolean(L, -1);
-    s->scripts[i].transactional = lua_isnil(L, -2) ? tx_default
-                                : given ? lua_toboolean(L, -2) : tx_default;
-    lua_settop(L, scratch);
+    if (tx_given) lua_rawgeti(L, tx_table, (lua_Integer)i + 1);
+    else lua_getfield(L, -3, "transactional");
+    s->scripts[i].tx_by_profile = lua_type(L, -1) == LUA_TSTRING;
+    s->scripts[i].transactional = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    if (s->scripts[i].tx_by_profile) s->scripts[i].transactional = 0;
+    lua_settop(L, tx_table);
     s->scripts[i].ddl_lock_timeout_ms = s->scripts[i].statement_timeout_ms = -1;
     s->scripts[i].own_lock_timeout_ms = s->scripts[i].own_statement_timeout_ms = -1;
     s->scripts[i].lock_retries = 1;
@@ -277,6 +280,7 @@ static int core_run(lua_State *L) {
     .offline_dialect = NULL,
     .who = opt_string(L, "who", NULL),
     .tx_setup = opt_string(L, "tx_setup", NULL),
+    .outside_why = opt_string(L, "outside_why", NULL),
     .lock_timeout_ms = 300000,
   };
   if (lua_getfield(L, ARG_OPTS, "lock_timeout") != LUA_TNIL) {

@@ -253,8 +253,8 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
   } else if (!transactional) {
     if (limit > 1)
       lm_err_set(e, LM_ERROR, "%s\n%s; not retried: this step runs outside a transaction "
-                 "(transactional = false), so it cannot be rolled back and run again", e->message,
-                 what);
+                 "(%s), so it cannot be rolled back and run again", e->message,
+                 what, lm_run_outside_why(r, s));
   } else if (r->step_partial || r->tx_has_block) {
     if (limit > 1)
       lm_err_set(e, LM_ERROR, "%s\n%s; not retried: an op.autocommit_block committed part of %s, "
@@ -301,6 +301,27 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
   return rc;
 }
 
+/* COMMIT the run's one transaction (transaction_per_migration = false),
+ * whose last step is step i - 1: at the end of the plan, or before a
+ * transactional = false step. A 40001/40P01 there (SERIALIZABLE reports
+ * most conflicts at COMMIT) rolled the transaction back: it runs again
+ * from its first step. Returns 0 when committed, 1 to run again, -1 when
+ * the failure stands (e says why, named by that last step). */
+static int commit_run_tx(struct run *r, const struct lm_plan *plan, size_t i, struct tx_start *first,
+                         const struct lm_ilist *committed, struct lm_err *e) {
+  if (tx_commit(r, e) == LM_OK) return 0;
+  const struct lm_step *last = i > 0 ? &plan->steps[i - 1] : NULL;
+  if (last == NULL || last->stamp || last->rev < 0) return -1;
+  if (r->conn && lm_run_retry_kind(e) > LM_RETRY_LOCK) {
+    int again = lock_retry(r, plan, last, 1, first, i - 1, e);
+    if (again != 0) return again;
+  }
+  const char *why = lm_run_lost_reason(r);
+  if (why) lm_run_explain_lost(r, last, why, 1, committed, e);
+  else lm_run_explain_failure(r, last, 1, committed, e);
+  return -1;
+}
+
 /* Apply plan's steps from the first. On a change by another run (seen
  * inside a step's transaction) *replan is set and the caller plans again. */
 static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err *e) {
@@ -314,18 +335,12 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
   for (size_t i = 0;; i++) {
     if (i == plan->nsteps) {                          /* one transaction for the run: its COMMIT */
       if (!r->in_tx) break;
-      if (tx_commit(r, e) == LM_OK) break;
-      const struct lm_step *last = i > 0 ? &plan->steps[i - 1] : NULL;
-      if (last && r->conn && !last->stamp && last->rev >= 0 && lm_run_retry_kind(e) > LM_RETRY_LOCK) {
-        int again = lock_retry(r, plan, last, 1, &first, i - 1, e);
-        if (again < 0) return LM_ERROR;
-        if (again) {
-          i = first.step - 1;
-          before = first.before;
-          continue;
-        }
-      }
-      return LM_ERROR;
+      int again = commit_run_tx(r, plan, i, &first, committed, e);
+      if (again < 0) return LM_ERROR;
+      if (again == 0) break;
+      i = first.step - 1;
+      before = first.before;
+      continue;
     }
     const struct lm_step *s = &plan->steps[i];
     r->steps_done = i;
@@ -342,7 +357,13 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     }
     int transactional = s->rev < 0 || s->stamp || r->scripts[s->rev].transactional;
     if (!transactional && r->in_tx) {
-      if (tx_commit(r, e) != LM_OK) return LM_ERROR;
+      int again = commit_run_tx(r, plan, i, &first, committed, e);
+      if (again < 0) return LM_ERROR;
+      if (again) {
+        i = first.step - 1;
+        before = first.before;
+        continue;
+      }
       committed = r->committed = before;
       r->steps_committed = i;
       first.attempt = 1;

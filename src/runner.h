@@ -19,6 +19,7 @@ struct lm_run_script {
   const char *message;     /* may be NULL */
   const char *checksum;    /* SHA-256 hex of the file, for the log */
   int transactional;       /* 0: run in autocommit (transactional = false) */
+  int tx_by_profile;       /* 0 by the profile's default (the script does not say) */
   /* PostgreSQL's lock_timeout and statement_timeout for the step's
    * statements (ddl_lock_timeout, statement_timeout: run option, script,
    * project), set at the step's start (runner_retry.c); -1: not set (the
@@ -67,6 +68,7 @@ struct lm_run_opts {
   const struct lm_dialect *offline_dialect;   /* non-NULL: --sql, no connection */
   const char *who;                    /* for the log: user@host */
   const char *tx_setup;               /* NULL, or a statement run first in every transaction */
+  const char *outside_why;            /* why a tx_by_profile script runs outside a transaction */
 };
 
 /* Run (or plan) per o. c may be NULL offline. On return *plan holds the

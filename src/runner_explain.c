@@ -59,6 +59,11 @@ char *lm_run_step_label(struct run *r, const struct lm_step *s) {
                      : lm_asprintf("%s %s", lm_run_direction(s), rev_id(r, s->rev));
 }
 
+const char *lm_run_outside_why(const struct run *r, const struct lm_step *s) {
+  if (s->rev >= 0 && r->scripts[s->rev].tx_by_profile && r->o->outside_why) return r->o->outside_why;
+  return "transactional = false";
+}
+
 void lm_run_announce(struct run *r, const struct lm_step *s) {
   char *from = lm_run_join_ids(r, &s->from), *to = lm_run_join_ids(r, &s->to);
   const char *msg = s->rev >= 0 ? r->scripts[s->rev].message : NULL;
@@ -72,8 +77,8 @@ void lm_run_announce(struct run *r, const struct lm_step *s) {
   if (msg && *msg) lm_run_say(r, "INFO", "Running %s %s -> %s, %s", fn, from, to, msg);
   else lm_run_say(r, "INFO", "Running %s %s -> %s", fn, from, to);
   if (s->rev >= 0 && !s->stamp && !r->scripts[s->rev].transactional)
-    lm_run_say(r, "INFO", "%s %s runs outside a transaction (transactional = false)",
-               s->upgrade ? "Upgrade" : "Downgrade", rev_id(r, s->rev));
+    lm_run_say(r, "INFO", "%s %s runs outside a transaction (%s)",
+               s->upgrade ? "Upgrade" : "Downgrade", rev_id(r, s->rev), lm_run_outside_why(r, s));
   free(from);
   free(to);
 }
@@ -202,8 +207,8 @@ void lm_run_explain_failure(struct run *r, const struct lm_step *s, int transact
     lm_buf_printf(&b, "%s\n", e->message);
     if (why) lm_buf_printf(&b, "%s.\n", why);
     if (!transactional)
-      lm_buf_printf(&b, "This step ran outside a transaction (transactional = false): what it did "
-                    "before the error stays applied, and ");
+      lm_buf_printf(&b, "This step ran outside a transaction (%s): what it did "
+                    "before the error stays applied, and ", lm_run_outside_why(r, s));
     else if (r->block_failed)
       lm_buf_printf(&b, "This step failed inside op.autocommit_block: what it did before the block "
                     "is already committed and the block's statements before the error ran outside a "
@@ -231,8 +236,8 @@ void lm_run_explain_interrupt(struct run *r, const struct lm_step *s, int transa
     struct lm_buf b = LM_BUF_INIT;
     if (!transactional)
       lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step ran outside a transaction "
-                    "(transactional = false): what it did before the interruption stays applied, "
-                    "and ", label);
+                    "(%s): what it did before the interruption stays applied, "
+                    "and ", label, lm_run_outside_why(r, s));
     else
       lm_buf_printf(&b, "interrupted (Ctrl-C) during %s: this step used op.autocommit_block: what "
                     "it did before the block and in it stays applied, and ", label);

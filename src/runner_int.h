@@ -69,6 +69,10 @@ static inline int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Why step s runs outside a transaction, for the messages that say so:
+ * "transactional = false", or the profile's default. */
+const char *lm_run_outside_why(const struct run *r, const struct lm_step *s);
+
 /* ---- runner_lock.c ---- */
 
 /* Start watching for Ctrl-C on behalf of an online run on c (the flag

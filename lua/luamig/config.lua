@@ -20,7 +20,7 @@ M.settings = {
   {"lock_lease", "lease", 30},                       -- lock = "table": seconds a lease lasts unrenewed
   {"ddl_lock_timeout", "timeout", "2s"},             -- PostgreSQL lock_timeout of each step (lock_retry.lua)
   {"statement_timeout", "timeout", nil},             -- PostgreSQL statement_timeout of each step
-  {"lock_retries", "retries", 10},                   -- attempts of a step whose lock is not granted
+  {"lock_retries", "retries", 10},                   -- attempts of a step: lock not granted, 40001, 40P01
   {"naming_convention", "convention", nil},          -- "postgresql", "sqlite", or overrides of the default
   {"include_object", "function", nil},               -- function(kind, name, table) for autogenerate
   {"compare_type", "boolean", true},

@@ -211,6 +211,9 @@ end
 -- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
 -- offline SQL through opts.emit (default: stdout); opts.plan computes only.
 function Runner:_run(kind, opts)
+  -- a profile for another database, a hot standby or a read-only
+  -- session: refused before any script is loaded or anything is sent
+  if opts.sql or opts.plan then self:_check_profile() else self:_check_writable(kind) end
   local records, graph = self:scripts(not opts.plan)
   local s = self.settings
   local offline = opts.sql
@@ -240,12 +243,6 @@ function Runner:_run(kind, opts)
   end
   local profile = require("luamig.profile")
   local prof = profile.of(s.profile)
-  if s.profile ~= "postgresql" and dialect ~= "postgresql" then
-    fail(("profile = %q is for servers that speak PostgreSQL's protocol; the database is %s: "
-      .. "remove the setting, or use a postgresql:// URL"):format(s.profile, kind_names[dialect] or dialect))
-  end
-  -- a hot standby or a read-only session: refused before anything is sent
-  if conn and not opts.plan and dialect == "postgresql" then require("luamig.writable").check(conn, kind) end
   if prof.transactional_default == false and not opts.plan then
     self:_log("INFO", ("profile %s: a revision without `transactional = true` runs outside a "
       .. "transaction, each statement committing on its own"):format(s.profile))
@@ -255,6 +252,8 @@ function Runner:_run(kind, opts)
     self:_log("INFO", ("No revisions in %s/versions: nothing to do (luamig revision -m MSG "
       .. "makes one)"):format(s.script_location))
   end
+  local tx_of = {}
+  for i, rec in ipairs(records) do tx_of[i] = profile.transactional(rec, s.profile) end
   local timeouts = not opts.plan and lock_timeouts(self, records, dialect, opts.run_settings, offline) or nil
   local op
   local called = {}                                   -- records whose step ran in this run
@@ -264,7 +263,7 @@ function Runner:_run(kind, opts)
     lock_timeout = s.lock_timeout, plan = opts.plan, dialect = offline and dialect or nil,
     lock = opts.lock or s.lock, lock_lease = opts.lock_lease or s.lock_lease,
     who = who(), timeouts = timeouts,
-    transactional_default = prof.transactional_default, tx_setup = prof.tx_setup,
+    transactional = tx_of, outside_why = profile.outside_why(s.profile), tx_setup = prof.tx_setup,
     log = function(level, msg) self:_log(level, msg) end,
     emit = emit,
     migrate = function(record, direction)

@@ -229,7 +229,11 @@ function M.run(runner, opts)
     return db_proven[t][c:lower()] == true
   end
   function st.segment() return segment end
-  function st.in_transaction() return rec.transactional ~= false and not autocommit end
+  -- as the run decides it: a distributed engine's profile runs a revision
+  -- without `transactional = ...` outside a transaction
+  function st.in_transaction()
+    return require("luamig.profile").transactional(rec, runner.settings.profile) == true and not autocommit
+  end
   function st.column_type(t, c)
     local m = known[t] or db_table(t)
     for _, col in ipairs(m and m.columns or {}) do

@@ -46,4 +46,20 @@ function M.of(name)
   return assert(behaviours[name or "postgresql"], "unknown profile")
 end
 
+-- Whether record (a script's) runs in a transaction under profile name,
+-- and "profile" when it runs outside one by the profile's default (the
+-- script has no `transactional = ...`): the one place that decides it, for
+-- the run (core.run's opts.transactional) and for the lint.
+function M.transactional(record, name)
+  local d = M.of(name).transactional_default
+  if record.transactional_given == false and d ~= nil then return d or "profile" end
+  return record.transactional ~= false
+end
+
+-- Why a revision runs outside a transaction when M.transactional says
+-- "profile" (the run's messages say it in place of "transactional = false").
+function M.outside_why(name)
+  return ("profile = %q runs a revision without transactional = ... outside a transaction"):format(name)
+end
+
 return M

@@ -72,7 +72,30 @@ local function use_schema(self, conn, create)
   return true
 end
 
+-- A distributed engine's profile is for a server that speaks PostgreSQL's
+-- protocol: any other database is refused before it is connected to (no
+-- SQLite file is created), for every command, and in --sql.
+function Runner:_check_profile()
+  local p = self.settings.profile
+  if p == nil or p == "postgresql" then return end
+  local ok, u = pcall(core.parse_url, self.url)
+  if ok and u.dialect ~= "postgresql" then
+    require("luamig.errors").fail(("profile = %q is for servers that speak PostgreSQL's protocol; the "
+      .. "database is %s: remove the setting, or use a postgresql:// URL"):format(p,
+      M.kind_names[u.dialect] or u.dialect))
+  end
+end
+
+-- A run that writes (upgrade, downgrade, stamp) on a server that cannot
+-- take writes is refused first: before the lint and before any script's
+-- code runs (luamig.writable).
+function Runner:_check_writable(kind)
+  self:_check_profile()
+  if self:dialect() == "postgresql" then require("luamig.writable").check(self:connection(), kind) end
+end
+
 function Runner:connection()
+  self:_check_profile()
   if not self.conn then
     local ok, u = pcall(core.parse_url, self.url)
     local file = ok and sqlite_file(u)
@@ -94,6 +117,7 @@ end
 -- connecting would create the file (an empty luamig.db left behind by a
 -- `luamig current` run in the wrong directory).
 function Runner:_read_connection()
+  self:_check_profile()
   if self.conn then return self.conn end
   local ok, u = pcall(core.parse_url, self.url)
   local file = ok and sqlite_file(u)

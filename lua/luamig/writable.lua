@@ -22,7 +22,8 @@ function M.check(conn, kind)
   end
   if row.read_only == "on" then
     fail(("the session is read-only (default_transaction_read_only = on, set in the server's "
-      .. "configuration, by ALTER DATABASE or ALTER ROLE ... SET, or in PGOPTIONS); nothing of the %s "
+      .. "configuration, by ALTER DATABASE or ALTER ROLE ... SET, in PGOPTIONS, or in the URL's "
+      .. "options= parameter); nothing of the %s "
       .. "was run: connect as a role or to a database where it is off (ALTER DATABASE ... SET "
       .. "default_transaction_read_only = off), or to the primary if this server only serves reads")
       :format(kind))

@@ -43,7 +43,8 @@ local timeout_opts = {
   {nil, "--statement-timeout", key = "statement_timeout", value = "T",
    help = "PostgreSQL statement_timeout of each step (same forms; default: the database's)"},
   {nil, "--lock-retries", key = "lock_retries", value = "N",
-   help = "attempts of a step whose lock is not granted in time (1: no retry; default 10)"},
+   help = "attempts of a step whose lock is not granted in time, or that fails in a serialization "
+     .. "failure (40001) or deadlock (40P01) (1: no retry; default 10)"},
 }
 
 -- This run's lock strategy, over luamig.lua's lock.

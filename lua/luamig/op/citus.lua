@@ -6,7 +6,10 @@
 -- ('"Orders"'::regclass, so a mixed-case or odd name means that table and
 -- no other), the column as text (Citus looks it up by its exact name, as
 -- the catalog has it: "TenantId" is written 'TenantId'), colocate_with as
--- text (a table name Citus parses like regclass, so quoted); online they are bound
+-- text (a table name Citus parses like regclass, so quoted: "tenants" or
+-- "app.tenants" split at its dot as Citus reads it, or {schema = "app",
+-- table = "t.x"} for names with a dot; "default" and "none", in any case,
+-- are Citus's keywords and pass as they are); online they are bound
 -- parameters, in --sql inlined literals (op.apply). Online on a server
 -- without Citus the op fails at its line saying so, before PostgreSQL's
 -- "function ... does not exist"; SQLite refuses it.
@@ -40,30 +43,69 @@ local function need_citus(ctx, opname, fn)
   end
 end
 
+-- Citus's limit on shard_count (MAX_SHARD_COUNT in its shared_library_init.h).
+M.MAX_SHARD_COUNT = 64000
+
+-- shard_count n as a whole number (64.0 taken, as settings take 3.0), or
+-- a clear error.
+local function shard_count(opname, n)
+  local v = math.type(n) == "float" and n == math.floor(n) and math.tointeger(n) or n
+  if math.type(v) ~= "integer" or v < 1 or v > M.MAX_SHARD_COUNT then
+    local shown = type(n) == "string" and ("%q"):format(n)
+      or (type(n) == "number" and n ~= n) and "NaN" or tostring(n)
+    raise(('%s: option "shard_count" must be a whole number of shards from 1 to %d (Citus\'s '
+      .. 'limit), got %s'):format(opname, M.MAX_SHARD_COUNT, shown))
+  end
+  return v
+end
+
+-- colocate_with as Citus reads it: its keywords "default" and "none" (in
+-- any case) as they are; "t" or "s.t" (split at the dot, as Citus parses
+-- it) or {schema = "s", table = "t"} as a quoted regclass text. It is not
+-- qualified with the distributed table's schema: it names its own.
+local function colocate_text(ctx, opname, c)
+  local bad = ('%s: option "colocate_with" must be "default", "none", a table name ("tenants" or '
+    .. '"app.tenants") or {schema = "app", table = "tenants"}'):format(opname)
+  if type(c) == "table" then
+    if type(c.table) ~= "string" or c.table == "" or (c.schema ~= nil and (type(c.schema) ~= "string"
+        or c.schema == "")) then raise(bad .. ", got a table without a non-empty string table field") end
+    for k in pairs(c) do
+      if k ~= "table" and k ~= "schema" then raise(('%s; unknown field %q'):format(bad, tostring(k))) end
+    end
+    return regclass_text(ctx, c.table, c.schema)
+  end
+  if type(c) ~= "string" or c == "" then raise(bad .. ", got " .. (type(c) == "string" and '""' or ("a " .. type(c)))) end
+  local lower = c:lower()
+  if lower == "default" or lower == "none" then return lower end
+  local schema, name = c:match("^([^.]+)%.([^.]+)$")
+  if schema then return regclass_text(ctx, name, schema) end
+  if c:find(".", 1, true) then
+    raise(('%s, got %q: write a name with a dot in it as {schema = ..., table = ...}'):format(bad, c))
+  end
+  return regclass_text(ctx, c)
+end
+
 function M.install(ctx, op)
   function op.distribute_table(tname, column, opts)
     local opname = "distribute_table"
     check_arg(opname, 1, "table", tname, "name")
     check_arg(opname, 2, "column", column, "name")
-    local o = check_options(opname, opts, {colocate_with = "name", shard_count = "any", schema = "name"}, nil, 3)
-    if o.shard_count ~= nil and (math.type(o.shard_count) ~= "integer" or o.shard_count < 1) then
-      raise(('%s: option "shard_count" must be a whole number of shards, 1 or more, got %s')
-        :format(opname, type(o.shard_count) == "string" and ("%q"):format(o.shard_count)
-          or tostring(o.shard_count)))
+    if column:find("\0", 1, true) then
+      raise(("%s: argument 2 (column) contains a NUL byte: no column name has one"):format(opname))
     end
+    local o = check_options(opname, opts, {colocate_with = "any", shard_count = "any", schema = "name"}, nil, 3)
+    local shards = o.shard_count ~= nil and shard_count(opname, o.shard_count) or nil
     refuse_sqlite(ctx, opname, "create_distributed_table")
     need_citus(ctx, opname, "create_distributed_table")
     local params = {regclass_text(ctx, tname, o.schema), column}
     local sql = "SELECT create_distributed_table($1::regclass, $2::text"
-    if o.colocate_with then
-      -- "default" and "none" are Citus's words; anything else names a table
-      local c = o.colocate_with
-      params[#params + 1] = (c == "default" or c == "none") and c or regclass_text(ctx, c, o.schema)
+    if o.colocate_with ~= nil then
+      params[#params + 1] = colocate_text(ctx, opname, o.colocate_with)
       sql = sql .. (", colocate_with => $%d::text"):format(#params)
     end
     -- a whole number checked above: written as it is (a bound number
     -- would read CAST(32 AS bigint)::integer in --sql)
-    if o.shard_count then sql = sql .. (", shard_count => %d"):format(o.shard_count) end
+    if shards then sql = sql .. (", shard_count => %d"):format(shards) end
     run(ctx, sql .. ")", params)
   end
 

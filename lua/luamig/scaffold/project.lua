@@ -43,7 +43,8 @@ ${url}
 
 -- PostgreSQL: each step statement's lock wait (SET LOCAL lock_timeout),
 -- its statement_timeout, and the attempts of a step whose lock is not
--- granted in time (doc/safety.md, "Lock timeouts and retries")
+-- granted in time or that fails in a serialization failure or deadlock
+-- (40001, 40P01) (doc/safety.md, "Lock timeouts and retries")
 -- ddl_lock_timeout = "2s"
 -- statement_timeout = false
 -- lock_retries = 10
