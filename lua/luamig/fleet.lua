@@ -12,7 +12,11 @@
 -- the ones it is not reading), a Lua table literal the parent loads with
 -- an empty environment. Stop-on-first-error crosses workers through a
 -- stop file: a failing worker writes in it, and every worker reads it
--- before starting its next target.
+-- before starting its next target; the parent writes in it too when a
+-- signal reaches it alone (SIGTERM to its pid; Ctrl-C while a worker's
+-- os.execute ignores SIGINT). A worker also stops when its parent is gone
+-- (its parent pid changed: SIGKILL), and removes its job file as soon as
+-- it has read it (it holds passwords).
 local core = require "luamig.core"
 local redact = require "luamig.redact"
 local errors = require "luamig.errors"
@@ -50,6 +54,8 @@ local function target_of(entry, where)
       fail(("%s: the target's %s must be a non-empty string"):format(where, k))
     end
   end
+  local why = entry.schema and require("luamig.config").schema_why_not(entry.schema)
+  if why then fail(("%s: %s"):format(where, why)) end
   if entry.schema and u.dialect ~= "postgresql" then
     fail(("%s: schema = %q: schemas are PostgreSQL's; a SQLite target is its file"):format(where, entry.schema))
   end
@@ -181,10 +187,18 @@ local actions = {
     local target = args[1] or "head"
     require("luamig.cli.lint").before_upgrade({m = m, opts = {}, globals = {quiet = job.quiet}}, target,
       function(...) warnings[#warnings + 1] = (table.concat({...}):gsub("\n$", "")) end)
-    m:upgrade(target)
+    return m:upgrade(target)
   end,
-  downgrade = function(m, args) m:downgrade(args[1]) end,
-  current = function() end,
+  downgrade = function(m, args) return m:downgrade(args[1]) end,
+  -- as `luamig current`: a version row naming no script is an error
+  current = function(m)
+    for _, info in ipairs(m:current()) do
+      if info.unknown then
+        fail(("Can't locate revision identified by '%s' (a row of the version table): `luamig verify` "
+          .. "lists such rows"):format(info.id))
+      end
+    end
+  end,
   check = function(m)
     local r = m:check()
     if not r.ok then
@@ -209,7 +223,12 @@ function M.run_one(job, t)
                       if level ~= "INFO" then r.warnings[#r.warnings + 1] = msg end
                     end}
     r.before = ids(m:current())
-    actions[job.command](m, job.args, job, r.warnings)
+    local steps = actions[job.command](m, job.args, job, r.warnings)
+    -- what the run found under its lock (another run of the same database,
+    -- under another spelling, may have moved it since the read above)
+    if type(steps) == "table" and steps.start and not same(r.before, steps.start) then
+      r.before = {table.unpack(steps.start)}
+    end
     r.heads = ids(m:heads())
   end)
   if m then
@@ -232,20 +251,30 @@ function M.run_one(job, t)
   return r
 end
 
--- A worker: the targets of its job file, in turn, each answered in the
--- result file as soon as it ends.
+-- Whether this worker's parent is gone (killed: this process was handed
+-- to init or a subreaper) or asked every worker to stop.
+local function told_to_stop(job)
+  if core.ppid() ~= job.parent then return true end
+  local stop = io.open(job.stop_file)
+  local stopped = stop and stop:read(1)
+  if stop then stop:close() end
+  return stopped ~= nil
+end
+
+-- A worker: the targets of its job file, in turn, each announced in the
+-- result file when it starts and answered there as soon as it ends.
 function M.worker(path)
   local f = assert(io.open(path))
   local job = M.load_literal(f:read("a"), "the fleet job")
   f:close()
+  os.remove(path)                                     -- it holds passwords; read once
   for _, t in ipairs(job.targets) do redact.learn(t.url) end
   local out = assert(io.open(job.result_file, "w"))
   for _, t in ipairs(job.targets) do
     if core.interrupted() then break end                -- Ctrl-C: its step was rolled back; no other target
-    local stop = io.open(job.stop_file)
-    local stopped = stop and stop:read(1)
-    if stop then stop:close() end
-    if stopped then break end
+    if told_to_stop(job) then break end
+    out:write(literal{index = t.index, started = true}, "\n")
+    out:flush()
     local r = M.run_one(job, t)
     if r.status == "failed" and not job.continue then
       local s = io.open(job.stop_file, "a")
@@ -255,6 +284,10 @@ function M.worker(path)
     out:flush()
   end
   out:close()
+  if core.ppid() ~= job.parent then                   -- no parent to read or remove them
+    for _, file in ipairs{job.result_file, job.err_file, job.stop_file} do os.remove(file) end
+    return 1
+  end
   return 0
 end
 
@@ -287,6 +320,36 @@ function M.run(job, targets, jobs)
   return results, signal
 end
 
+-- Whether process pid has ended (a zombie not yet reaped, or gone).
+local function ended(pid)
+  if not pid then return true end                     -- unknown: close() waits for it
+  local f = io.open(("/proc/%d/stat"):format(pid))
+  if not f then return true end
+  local stat = f:read("a") or ""
+  f:close()
+  return (stat:match("%)%s+(%a)") or "Z") == "Z"
+end
+
+-- Waits for every worker to end, polling: a signal held here meanwhile
+-- (one the workers may not have got: SIGTERM to this pid alone) is passed
+-- on through the stop file, so no worker starts another target.
+local function wait_for(workers, stop_file)
+  local told = false
+  while true do
+    local running = false
+    for _, worker in ipairs(workers) do
+      if not ended(worker.pid) then running = true break end
+    end
+    if not running then return end
+    if not told and core.trapped_signal() then
+      told = true
+      local f = io.open(stop_file, "a")
+      if f then f:write("interrupted\n") f:close() end
+    end
+    core.sleep(0.05)
+  end
+end
+
 function M._run(job, targets, jobs)
   local n = math.min(jobs, #targets)
   local stop_file = os.tmpname()                      -- empty; a failing worker writes in it
@@ -301,22 +364,28 @@ function M._run(job, targets, jobs)
     local job_file, err_file, result_file = os.tmpname(), os.tmpname(), os.tmpname()
     local f = assert(io.open(job_file, "w"))
     f:write(literal{config = job.config, name = job.name, x = job.x, tag = job.tag, quiet = job.quiet,
-                    command = job.command, args = job.args, continue = job.continue,
-                    stop_file = stop_file, result_file = result_file, targets = share})
+                    command = job.command, args = job.args, continue = job.continue, parent = core.pid(),
+                    stop_file = stop_file, result_file = result_file, err_file = err_file, targets = share})
     f:close()
-    local p = assert(io.popen(("exec %s fleet --worker %s >/dev/null 2>%s"):format(sh(exe), sh(job_file),
-      sh(err_file)), "r"))
-    workers[w] = {pipe = p, job_file = job_file, err_file = err_file, result_file = result_file, share = share}
+    -- the shell says its pid, which the worker keeps (exec)
+    local p = assert(io.popen(("echo $$; exec %s fleet --worker %s >/dev/null 2>%s"):format(sh(exe),
+      sh(job_file), sh(err_file)), "r"))
+    workers[w] = {pipe = p, pid = math.tointeger(tonumber(p:read("l"))), job_file = job_file,
+                  err_file = err_file, result_file = result_file, share = share}
   end
+  wait_for(workers, stop_file)
   local results = {}
   for w, worker in ipairs(workers) do
     worker.pipe:read("a")
-    local _, _, status = worker.pipe:close()           -- waits for the worker
+    local _, how, code = worker.pipe:close()           -- reaps the worker
+    local started = {}
     local rf = io.open(worker.result_file)
     if rf then
       for line in rf:lines() do
         local ok, r = pcall(M.load_literal, line, "a fleet worker's answer")
-        if ok and type(r) == "table" and r.index then results[r.index] = r end
+        if ok and type(r) == "table" and math.type(r.index) == "integer" then
+          if r.started then started[r.index] = true else results[r.index] = r end
+        end
       end
       rf:close()
     end
@@ -324,13 +393,16 @@ function M._run(job, targets, jobs)
     local err_text = ef and ef:read("a") or ""
     if ef then ef:close() end
     for _, path in ipairs{worker.job_file, worker.err_file, worker.result_file} do os.remove(path) end
-    -- a worker that died (a crash, a signal): its unanswered targets fail with what it said
-    if status ~= 0 then
+    -- a worker that died (a crash, a signal): the target it had started
+    -- fails with what it said; the ones it never started are skipped
+    if how ~= "exit" or code ~= 0 then
+      local ended = how == "signal" and ("was killed by signal %s"):format(tostring(code))
+        or ("ended with exit status %s"):format(tostring(code))
       for _, t in ipairs(worker.share) do
-        if not results[t.index] then
+        if started[t.index] and not results[t.index] then
           results[t.index] = {index = t.index, status = "failed", warnings = {},
-            error = ("the worker process running it ended with status %s%s"):format(tostring(status),
-              err_text ~= "" and (": " .. redact.text(err_text:gsub("%s+$", ""))) or "")}
+            error = ("the worker process running it %s%s"):format(ended,
+              err_text ~= "" and (": " .. redact.text((err_text:gsub("%s+$", "")))) or "")}
         end
       end
     end

@@ -238,6 +238,7 @@ function Runner:_run(kind, opts)
       if kind == "copy" then write(text) else write(text .. ";\n\n") end
     end
   end
+  if offline and not opts.plan then self:_offline_schema(emit) end
   local profile = require("luamig.profile")
   local prof = profile.of(s.profile)
   if s.profile ~= "postgresql" and dialect ~= "postgresql" then
