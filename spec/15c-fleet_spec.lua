@@ -663,27 +663,49 @@ echo $?
       conn:close()
     end)
 
-    it("4: plain upgrades at once creating a missing schema: every one succeeds, each revision runs once", function()
-      for round = 1, 3 do
-        local schema = "solo" .. round
-        h.write_file(dir .. "/luamig.lua", ("schema = %q\n"):format(schema))
-        local cmd = ("%s -q --url %s upgrade"):format(h.shell_quote(h.bin), h.shell_quote(url))
-        local script = ("cd %s; for i in 1 2 3 4; do %s & p[$i]=$!; done; for i in 1 2 3 4; do wait ${p[$i]}; echo $?; done")
-          :format(h.shell_quote(dir), cmd)
-        local _, rc, err = h.run("bash -c " .. h.shell_quote(script))
-        assert.equal("0\n0\n0\n0\n", rc, err)
-        assert.equal("a3", h.query(url, ("SELECT version_num FROM %s.luamig_version"):format(core.quote_ident(schema)))[1].version_num)
-        assert.equal(3, #h.query(url, ("SELECT rev FROM %s.fleet_log"):format(core.quote_ident(schema))))
+    -- Runs the shell command cmd (in dir) while a transaction of this
+    -- process holds schema created but not committed, until n sessions wait
+    -- on it (each run found no schema, and its CREATE SCHEMA waits on the
+    -- unique index); then commits: the runs all go on. Returns cmd's output.
+    local function racing_creators(schema, n, cmd)
+      local holder = core.connect(url)
+      holder:exec("BEGIN")
+      holder:exec("CREATE SCHEMA " .. core.quote_ident(schema))
+      local p = assert(io.popen(("exec 2>&1; cd %s || exit 1; %s"):format(h.shell_quote(dir), cmd)))
+      local waiting, tries = 0, 0
+      while waiting < n and tries < 200 do
+        os.execute("sleep 0.05")
+        tries = tries + 1
+        waiting = math.tointeger(tonumber(h.query(h.pg_admin_url, "SELECT count(*) AS n FROM pg_stat_activity "
+          .. "WHERE datname = $1 AND wait_event_type = 'Lock'", {name})[1].n))
       end
+      local seen = {}
+      for _, r in ipairs(h.query(h.pg_admin_url, "SELECT wait_event_type AS w, wait_event AS e, query AS q "
+          .. "FROM pg_stat_activity WHERE datname = $1", {name})) do
+        seen[#seen + 1] = ("%s %s %s"):format(tostring(r.w), tostring(r.e), tostring(r.q))
+      end
+      holder:exec("COMMIT")
+      holder:close()
+      local out = p:read("a")
+      p:close()
+      assert.equal(n, waiting, out .. table.concat(seen, "\n"))
+      return out
+    end
+
+    it("4: two plain upgrades creating a missing schema at once: both succeed, each revision runs once", function()
+      h.write_file(dir .. "/luamig.lua", 'schema = "solo"\n')
+      local one = ("%s -q --url %s upgrade; echo $?"):format(h.shell_quote(h.bin), h.shell_quote(url))
+      local out = racing_creators("solo", 2, ("(%s) & (%s) & wait"):format(one, one))
+      assert.equal("0\n0\n", out)
+      assert.equal("a3", h.query(url, "SELECT version_num FROM solo.luamig_version")[1].version_num)
+      assert.equal(3, #h.query(url, "SELECT rev FROM solo.fleet_log"))
     end)
 
     it("4, 3: a fleet of two spellings of one missing schema, -j 2: one creates and upgrades it, the other finds it at head", function()
-      local other = url .. "&application_name=again"
       h.write_file(dir .. "/luamig.lua", "")
-      h.write_file(dir .. "/t", ("%s schema=fleet_x\n%s schema=fleet_x\n"):format(url, other))
-      local status, out, err = h.luamig(dir, "fleet upgrade --targets t -j 2")
-      assert.equal(0, status, err)
-      has(out, "upgrade over 2 targets: 1 upgraded, 1 already at head")
+      h.write_file(dir .. "/t", ("%s schema=fleet_x\n%s&application_name=again schema=fleet_x\n"):format(url, url))
+      local out = racing_creators("fleet_x", 2, h.shell_quote(h.bin) .. " -q fleet upgrade --targets t -j 2; echo $?")
+      has(out, "upgrade over 2 targets: 1 upgraded, 1 already at head\n0\n")
       assert.equal(3, #h.query(url, "SELECT rev FROM fleet_x.fleet_log"))
     end)
 
