@@ -651,6 +651,38 @@ echo $?
     end
   end)
 
+  it("12, 14, 15: the project's schema is each target's, checked up front; a directory, repeated keys, holes, an error table", function()
+    local dir = slow_project()
+    h.write_file(dir .. "/t", ("sqlite:%s/a.db\n"):format(dir))
+    h.write_file(dir .. "/luamig.lua", 'schema = "tenant_1"\n')
+    local status, out, err = h.luamig(dir, "fleet upgrade --targets t")
+    assert.equal(1, status, err)
+    assert.equal("", out)
+    has(err, 't:1: schema = "tenant_1": schemas are PostgreSQL\'s')
+    assert.is_false(h.file_exists(dir .. "/a.db"))
+    h.write_file(dir .. "/luamig.lua", "")
+    status, out, err = h.luamig(dir, "fleet upgrade --targets " .. h.shell_quote(dir))
+    assert.equal(2, status, err)
+    has(err, "a directory, not a file")
+    has(err, "usage: luamig fleet COMMAND")
+    for _, case in ipairs{
+      {"t", ("sqlite:%s/a.db name=x name=y\n"):format(dir), "t:1: name= given twice"},
+      {"luamig.lua", ('databases = {[1] = "sqlite:%s/a.db", [3] = "sqlite:%s/b.db"}\n'):format(dir, dir),
+       "luamig.lua: databases has the key 3; it must be a list"},
+      {"luamig.lua", ('databases = {"sqlite:%s/a.db", extra = "sqlite:%s/b.db"}\n'):format(dir, dir),
+       "luamig.lua: databases has the key 'extra'"},
+      {"luamig.lua", "databases = function() error({code = 1}) end\n",
+       "the databases function failed: an error value (a table) with no message"},
+    } do
+      h.write_file(dir .. "/luamig.lua", "")
+      h.write_file(dir .. "/" .. case[1], case[2])
+      status, out, err = h.luamig(dir, "fleet upgrade" .. (case[1] == "t" and " --targets t" or ""))
+      assert.equal(1, status, err)
+      has(err, case[3])
+      assert.is_false(h.file_exists(dir .. "/a.db"))
+    end
+  end)
+
   describe("[postgresql]", function()
     local name, url, dir
     setup(function()
@@ -707,6 +739,19 @@ echo $?
       local out = racing_creators("fleet_x", 2, h.shell_quote(h.bin) .. " -q fleet upgrade --targets t -j 2; echo $?")
       has(out, "upgrade over 2 targets: 1 upgraded, 1 already at head\n0\n")
       assert.equal(3, #h.query(url, "SELECT rev FROM fleet_x.fleet_log"))
+    end)
+
+    it("12, 13: the project's schema shown in each target's row; downgrade of a missing schema creates none", function()
+      h.write_file(dir .. "/luamig.lua", 'schema = "top_s"\n')
+      h.write_file(dir .. "/t", ("%s\n%s schema=top_s\n"):format(url, url))
+      local status, out, err = h.luamig(dir, "--json fleet downgrade base --targets t")
+      assert.equal(0, status, err)
+      has(err, "is listed again")
+      local doc = dkjson.decode(out)
+      assert.equal(1, #doc.targets)
+      assert.equal("top_s", doc.targets[1].schema)
+      assert.equal("nothing to do", doc.targets[1].status)
+      assert.same({}, h.query(url, "SELECT 1 FROM pg_namespace WHERE nspname = 'top_s'"))
     end)
 
     it("7: upgrade --sql with the schema setting makes and selects the schema first; run, it lands there", function()

@@ -32,9 +32,15 @@ M.commands = {upgrade = true, downgrade = true, current = true, check = true, ve
 
 local target_keys = {url = true, schema = true, name = true}
 
--- One target from a databases entry (a URL or a table); where names it.
-local function target_of(entry, where)
+-- One target from a databases entry (a URL or a table); where names it;
+-- schema: the project's schema setting, for an entry that names none.
+local function target_of(entry, where, schema)
   if type(entry) == "string" then entry = {url = entry} end
+  if type(entry) == "table" and entry.schema == nil and schema ~= nil then
+    local copy = {}
+    for k, v in pairs(entry) do copy[k] = v end
+    copy.schema, entry = schema, copy
+  end
   if type(entry) ~= "table" then
     fail(("%s: a target is a URL or a table {url = ..., schema = ...}, not a %s"):format(where, type(entry)))
   end
@@ -65,14 +71,14 @@ end
 
 -- The targets of a file: one per line, "URL" or "URL schema=NAME";
 -- blank lines and # comments (a line's start, or after a space) ignored.
-function M.read_file(path)
+function M.read_file(path, schema)
   local f, err = io.open(path)
-  if not f then
+  local text = f and f:read("a")
+  if f then f:close() end
+  if not text then
     fail(("--targets %s: cannot read the file (%s); give a file of database URLs, one a line")
-      :format(path, tostring(err):gsub("^[^:]*: ", "")))
+      :format(path, (tostring(err or "a directory?"):gsub("^[^:]*: ", ""))))
   end
-  local text = f:read("a")
-  f:close()
   for line in text:gmatch("[^\n]+") do redact.learn(line) end     -- before any message
   local out, n = {}, 0
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
@@ -87,22 +93,24 @@ function M.read_file(path)
         if k ~= "schema" and k ~= "name" then
           fail(("%s: unexpected '%s' after the URL (a line is URL [schema=NAME] [name=LABEL])"):format(where, word))
         end
+        if entry[k] then fail(("%s: %s= given twice"):format(where, k)) end
         entry[k] = v
       end
-      out[#out + 1] = target_of(entry, where)
+      out[#out + 1] = target_of(entry, where, schema)
     end
   end
   return out
 end
 
 -- The targets of luamig.lua's databases: a list, or a function returning one.
-function M.from_setting(databases, source)
+function M.from_setting(databases, source, schema)
   local list = databases
   if type(databases) == "function" then
     local ok, res = pcall(databases)
     if not ok then
       fail(("%s: the databases function failed: %s"):format(source,
-        redact.text(type(res) == "table" and tostring(res.message) or tostring(res))))
+        redact.text(type(res) ~= "table" and tostring(res) or res.message ~= nil and tostring(res.message)
+          or "an error value (a table) with no message")))
     end
     list = res
     if type(list) ~= "table" then
@@ -110,8 +118,17 @@ function M.from_setting(databases, source)
     end
   end
   for _, t in pairs(list) do redact.learn(type(t) == "table" and rawget(t, "url") or t) end
+  -- a list: keys 1..n only (a hole or a named key would drop targets unseen)
+  local n = 0
+  for _ in pairs(list) do n = n + 1 end
+  for k in pairs(list) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      fail(("%s: databases has the key %s; it must be a list (1, 2, 3 ... without holes)")
+        :format(source, type(k) == "string" and ("'" .. k .. "'") or tostring(k)))
+    end
+  end
   local out = {}
-  for i, entry in ipairs(list) do out[i] = target_of(entry, ("%s: databases[%d]"):format(source, i)) end
+  for i, entry in ipairs(list) do out[i] = target_of(entry, ("%s: databases[%d]"):format(source, i), schema) end
   return out
 end
 

@@ -216,6 +216,10 @@ function Runner:_run(kind, opts)
   local offline = opts.sql
   local dialect = self:dialect()
   local conn
+  if kind == "downgrade" and not offline and not opts.plan and s.schema ~= nil and dialect == "postgresql"
+     and self:_read_connection() == nil then
+    return {start = {}, rows = {}}                    -- a missing schema: nothing to downgrade, none made
+  end
   if not offline then
     -- a plan reads: where there is no SQLite file yet, it plans from an
     -- empty database in memory rather than create the file

@@ -18,28 +18,34 @@ local MAX_JOBS = 64
 local STATUSES = {"upgraded", "downgraded", "already at head", "nothing to do", "ok", "failed", "skipped"}
 
 -- The targets: --targets FILE, else the databases setting of the config.
+-- A schema set for the whole project (luamig.lua's schema) is each target's
+-- that names none: shown in its label, checked with it before anything runs.
 local function targets_of(c, cfg_path)
-  if c.opts.targets then
-    if not fs.readable(c.opts.targets) then
-      usage_error(c.command, "--targets %s: no such file (a file of database URLs, one a line)", c.opts.targets)
+  local settings, source
+  if cfg_path then
+    settings, source = config.read(cfg_path), cfg_path
+    if c.globals.name then
+      settings = config.section(settings, c.globals.name, cfg_path)
+      source = ("section '%s' of %s"):format(c.globals.name, cfg_path)
     end
-    return fleet.read_file(c.opts.targets)
+  end
+  if c.opts.targets then
+    local kind = fs.kind(c.opts.targets)
+    if kind ~= "file" or not fs.readable(c.opts.targets) then
+      usage_error(c.command, "--targets %s: %s (a file of database URLs, one a line)", c.opts.targets,
+        kind == "directory" and "a directory, not a file" or kind and "cannot be read" or "no such file")
+    end
+    return fleet.read_file(c.opts.targets, settings and settings.schema)
   end
   if not cfg_path then
     usage_error(c.command, "fleet needs targets: --targets FILE (one URL a line), or databases = {...} "
       .. "in luamig.lua (there is no luamig.lua here)")
   end
-  local settings = config.read(cfg_path)
-  local source = cfg_path
-  if c.globals.name then
-    settings = config.section(settings, c.globals.name, cfg_path)
-    source = ("section '%s' of %s"):format(c.globals.name, cfg_path)
-  end
   if settings.databases == nil then
     usage_error(c.command, "fleet needs targets: --targets FILE (one URL a line), or databases = {...} "
       .. "(a list, or a function returning one) in %s", source)
   end
-  return fleet.from_setting(settings.databases, source)
+  return fleet.from_setting(settings.databases, source, settings.schema)
 end
 
 local function revs(list)
