@@ -630,6 +630,16 @@ echo $?
     local rows = report_rows(out)
     assert.equal("ok", rows[("sqlite:%s/a.db"):format(dir)].result)
     has(rows[("sqlite:%s/b.db"):format(dir)].result, "failed: Can't locate revision identified by 'zzz'")
+    -- 16: --json ends its line; seconds at most 3 decimals (no 0.0089999999999999993)
+    status, out = h.luamig(dir, "--json fleet current --targets t --continue")
+    assert.equal(1, status)
+    assert.equal("}\n", out:sub(-2))
+    local n = 0
+    for secs in out:gmatch('"seconds":([^,}]*)') do
+      n = n + 1
+      assert.truthy(secs:match("^%d+%.?%d?%d?%d?$"), secs)
+    end
+    assert.equal(2, n)
   end)
 
   it("9: no targets (an empty file, only comments, databases = {} or a function returning {}) is a usage error", function()
