@@ -325,9 +325,9 @@ end
 
 -- Returns the results and the signal that came while the workers ran, if
 -- any: Ctrl-C reaches the workers too (one process group), and each stops
--- as `luamig upgrade` does, so this process only waits for them (the
--- signal held: the job files, which hold passwords, are removed and the
--- report printed) and says so after.
+-- as `luamig upgrade` does; this process holds the signal (the job files,
+-- which hold passwords, are removed and the report printed), passes it on
+-- through the stop file (for a worker it did not reach), and says so after.
 function M.run(job, targets, jobs)
   core.trap_interrupts("hold")
   local ok, results = pcall(M._run, job, targets, jobs)
