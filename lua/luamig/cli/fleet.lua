@@ -30,10 +30,12 @@ local function targets_of(c, cfg_path)
     end
   end
   if c.opts.targets then
-    local kind = fs.kind(c.opts.targets)
-    if kind ~= "file" or not fs.readable(c.opts.targets) then
+    -- path/. opens only for a directory (and reads nothing: a <(...) pipe stays whole)
+    local dir = io.open(c.opts.targets .. "/.")
+    if dir then dir:close() end
+    if dir or not fs.readable(c.opts.targets) then
       usage_error(c.command, "--targets %s: %s (a file of database URLs, one a line)", c.opts.targets,
-        kind == "directory" and "a directory, not a file" or kind and "cannot be read" or "no such file")
+        dir and "a directory, not a file" or "no such file")
     end
     return fleet.read_file(c.opts.targets, settings and settings.schema)
   end
