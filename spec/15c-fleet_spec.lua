@@ -469,3 +469,312 @@ describe("luamig fleet: bad input", function()
     has(err, "databases must be a list of database URLs")
   end)
 end)
+
+-- Outside attacker F's reproducers (fleet and the schema setting).
+describe("outside attack F", function()
+  -- s1 makes a table; code: extra Lua run first in its upgrade
+  local function slow_project(code)
+    return h.project({{id = "s1", code = true, up = (code or "") .. '\n  op.execute("CREATE TABLE t1 (id integer)")',
+      down_sql = '  op.execute("DROP TABLE t1")'}}, 'lint_on_upgrade = "off"\n')
+  end
+  -- the lines of text (a count of "started" lines a migration appends)
+  local function count_lines(path)
+    local text = h.read_file(path) or ""
+    local _, n = text:gsub("\n", "")
+    return n
+  end
+  -- the fleet's temp files (/tmp/lua_*: the job files hold the URLs) that still name dir
+  local function temp_files_naming(dir)
+    local _, out = h.run("grep -lsF " .. h.shell_quote(dir) .. " /tmp/lua_* || true")
+    return out
+  end
+
+  it("1, 11: a label of 100+ characters and control characters in a name keep the text report's rows", function()
+    local dir = slow_project()
+    local long = dir .. "/" .. ("x"):rep(100)
+    os.execute("mkdir -p " .. h.shell_quote(long))
+    h.write_file(dir .. "/luamig.lua", ([[databases = {"sqlite:%s/lg.db",
+      {url = "sqlite:%s/b.db", name = "ev\nfake  base  s1  0.01s  upgraded\27[2K\r"}}
+]]):format(long, dir))
+    local status, out, err = h.luamig(dir, "fleet upgrade")
+    assert.equal(0, status, err)
+    assert.same({before = "base", after = "s1", result = "upgraded"}, report_rows(out)["sqlite:" .. long .. "/lg.db"])
+    local label = "ev\\x0afake  base  s1  0.01s  upgraded\\x1b[2K\\x0d"
+    local row
+    for line in out:gmatch("[^\n]+") do if line:find(label, 1, true) == 1 then row = line:sub(#label + 1) end end
+    assert.truthy(row and row:match("^%s+base%s+s1%s+%S+s  upgraded$"), out)
+    lacks(out, "\nfake")
+    lacks(out, "\27")
+    has(out, "upgrade over 2 targets: 2 upgraded")
+  end)
+
+  it("2, 10: a schema name PostgreSQL would cut or read otherwise is refused before anything runs", function()
+    local dir = slow_project()
+    local url = "postgresql://nobody@127.0.0.1:1/nowhere"
+    for _, case in ipairs{
+      {("tenant_"):rep(9) .. "acme", "t:1: schema name longer than 63 bytes (67)"},
+      {"pg_temp_3", 't:1: schema "pg_temp_3" is reserved by PostgreSQL'},
+      {"$user", 't:1: schema "$user" is reserved by PostgreSQL'},
+    } do
+      h.write_file(dir .. "/t", ("%s schema=%s\n"):format(url, case[1]))
+      local status, out, err = h.luamig(dir, "fleet upgrade --targets t")
+      assert.equal(1, status, err)
+      assert.equal("", out)
+      has(err, case[2])
+      lacks(err, "connect")
+    end
+    -- the setting outside fleets too (a NUL byte, a name of 64 bytes)
+    for _, case in ipairs{{'"a\\0b"', 'schema "a\\0b" holds a control character'},
+                          {'("t"):rep(64)', "schema name longer than 63 bytes (64)"}} do
+      h.write_file(dir .. "/luamig.lua", "schema = " .. case[1] .. "\n")
+      local status, _, err = h.luamig(dir, "--url " .. url .. " upgrade")
+      assert.equal(1, status, err)
+      has(err, "luamig.lua: " .. case[2])
+      lacks(err, "connect")
+    end
+  end)
+
+  it("3: two spellings of one SQLite file at once: the second run applied nothing and says so, BEFORE = AFTER", function()
+    local dir = slow_project('  os.execute("sleep 1")')
+    h.write_file(dir .. "/t", ("sqlite:%s/x.db\nsqlite:///%s/x.db\n"):format(dir, dir))
+    local status, out, err = h.luamig(dir, "fleet upgrade --targets t -j 2")
+    assert.equal(0, status, err)
+    local rows = report_rows(out)
+    local a, b = rows[("sqlite:%s/x.db"):format(dir)], rows[("sqlite:///%s/x.db"):format(dir)]
+    if a.result ~= "upgraded" then a, b = b, a end
+    assert.same({before = "base", after = "s1", result = "upgraded"}, a)
+    assert.same({before = "s1", after = "s1", result = "already at head"}, b)
+    has(out, "upgrade over 2 targets: 1 upgraded, 1 already at head")
+  end)
+
+  -- 4 targets, -j 2; each run says it started, then waits 1 s; the signal
+  -- goes to the parent alone once both workers have started
+  local function start_then_signal(signal)
+    local dir = h.tmpdir()
+    local proj = h.project({{id = "s1", code = true, up = ([[
+  local f = assert(io.open(%q, "a")) f:write("x\n") f:close()
+  os.execute("sleep 1")
+  op.execute("CREATE TABLE t1 (id integer)")]]):format(dir .. "/started"), down_sql = '  op.execute("DROP TABLE t1")'}},
+      'lint_on_upgrade = "off"\n')
+    h.write_file(proj .. "/t", ("sqlite:%s/a.db\nsqlite:%s/b.db\nsqlite:%s/c.db\nsqlite:%s/d.db\n")
+      :format(dir, dir, dir, dir))
+    local script = ([[
+cd %s
+%s fleet upgrade --targets t -j 2 >out 2>err &
+pid=$!
+n=0
+while [ "$(cat %s 2>/dev/null | wc -l)" -lt 2 ] && [ $n -lt 300 ]; do sleep 0.05; n=$((n + 1)); done
+kill -%s $pid
+wait $pid
+echo $?
+]]):format(h.shell_quote(proj), h.shell_quote(h.bin), h.shell_quote(dir .. "/started"), signal)
+    local status, rc = h.run("bash -c " .. h.shell_quote(script))
+    assert.equal(0, status)
+    return dir, proj, rc
+  end
+
+  it("5: SIGTERM to the parent alone: the running targets end, no worker starts another, exit 143", function()
+    local dir, proj, rc = start_then_signal("TERM")
+    assert.equal("143\n", rc)
+    local rows = report_rows(h.read_file(proj .. "/out"))
+    for _, f in ipairs{"a", "b"} do
+      assert.same({before = "base", after = "s1", result = "upgraded"}, rows[("sqlite:%s/%s.db"):format(dir, f)])
+    end
+    for _, f in ipairs{"c", "d"} do
+      assert.equal("skipped", rows[("sqlite:%s/%s.db"):format(dir, f)].result)
+      assert.is_false(h.file_exists(("%s/%s.db"):format(dir, f)))
+    end
+    assert.equal(2, count_lines(dir .. "/started"))
+    has(h.read_file(proj .. "/err"), "interrupted (SIGTERM)")
+    assert.equal("", temp_files_naming(dir))
+  end)
+
+  it("5: SIGKILL of the parent: its workers end their targets, start no other, and remove the job files", function()
+    local dir = start_then_signal("KILL")
+    local n = 0
+    while temp_files_naming(dir) ~= "" and n < 60 do os.execute("sleep 0.1") n = n + 1 end
+    assert.equal("", temp_files_naming(dir))            -- the job files (passwords) too
+    os.execute("sleep 0.3")
+    assert.equal(2, count_lines(dir .. "/started"))
+    for _, f in ipairs{"c", "d"} do assert.is_false(h.file_exists(("%s/%s.db"):format(dir, f))) end
+  end)
+
+  it("6: a worker killed by a signal: its target failed, saying so; the ones it never started skipped", function()
+    local dir = slow_project(([[
+  if os.remove(%q) then os.execute("kill -9 $PPID") end]]):format("killme"))
+    h.write_file(dir .. "/killme", "")
+    h.write_file(dir .. "/t", ("sqlite:%s/a.db\nsqlite:%s/b.db\nsqlite:%s/c.db\n"):format(dir, dir, dir))
+    local status, out, err = h.luamig(dir, "fleet upgrade --targets t")
+    assert.equal(1, status, err)
+    local rows = report_rows(out)
+    local row
+    for line in out:gmatch("[^\n]+") do
+      if line:find("sqlite:" .. dir .. "/a.db ", 1, true) == 1 then row = line end
+    end
+    assert.truthy(row, out)
+    assert.truthy(row:match("^%S+%s+%?%s+%?%s+%-%s+failed: the worker process running it was killed by signal 9$"), row)
+    for _, f in ipairs{"b", "c"} do
+      assert.equal("skipped", rows[("sqlite:%s/%s.db"):format(dir, f)].result)
+      assert.is_false(h.file_exists(("%s/%s.db"):format(dir, f)))
+    end
+    has(out, "upgrade over 3 targets: 1 failed, 2 skipped")
+  end)
+
+  it("8: fleet current fails a target whose version row names no script", function()
+    local dir = slow_project()
+    h.write_file(dir .. "/t", ("sqlite:%s/a.db\nsqlite:%s/b.db\n"):format(dir, dir))
+    assert.equal(0, (h.luamig(dir, "-q fleet upgrade --targets t")))
+    h.query(("sqlite:%s/b.db"):format(dir), "UPDATE luamig_version SET version_num = 'zzz'")
+    local status, out = h.luamig(dir, "fleet current --targets t --continue")
+    assert.equal(1, status)
+    local rows = report_rows(out)
+    assert.equal("ok", rows[("sqlite:%s/a.db"):format(dir)].result)
+    has(rows[("sqlite:%s/b.db"):format(dir)].result, "failed: Can't locate revision identified by 'zzz'")
+    -- 16: --json ends its line; seconds at most 3 decimals (no 0.0089999999999999993)
+    status, out = h.luamig(dir, "--json fleet current --targets t --continue")
+    assert.equal(1, status)
+    assert.equal("}\n", out:sub(-2))
+    local n = 0
+    for secs in out:gmatch('"seconds":([^,}]*)') do
+      n = n + 1
+      assert.truthy(secs:match("^%d+%.?%d?%d?%d?$"), secs)
+    end
+    assert.equal(2, n)
+  end)
+
+  it("9: no targets (an empty file, only comments, databases = {} or a function returning {}) is a usage error", function()
+    local dir = slow_project()
+    h.write_file(dir .. "/empty", "")
+    h.write_file(dir .. "/comments", "# none yet\n\n   # really\n")
+    for _, args in ipairs{"fleet upgrade --targets empty", "fleet upgrade --targets comments"} do
+      local status, out, err = h.luamig(dir, args)
+      assert.equal(2, status, err)
+      assert.equal("", out)
+      has(err, "no targets in ")
+      has(err, "usage: luamig fleet COMMAND")
+    end
+    for _, setting in ipairs{"databases = {}", "databases = function() return {} end"} do
+      h.write_file(dir .. "/luamig.lua", setting .. "\n")
+      local status, _, err = h.luamig(dir, "fleet current")
+      assert.equal(2, status, err)
+      has(err, "no targets in luamig.lua's databases")
+    end
+  end)
+
+  it("12, 14, 15: the project's schema is each target's, checked up front; a directory, repeated keys, holes, an error table", function()
+    local dir = slow_project()
+    h.write_file(dir .. "/t", ("sqlite:%s/a.db\n"):format(dir))
+    h.write_file(dir .. "/luamig.lua", 'schema = "tenant_1"\n')
+    local status, out, err = h.luamig(dir, "fleet upgrade --targets t")
+    assert.equal(1, status, err)
+    assert.equal("", out)
+    has(err, 't:1: schema = "tenant_1": schemas are PostgreSQL\'s')
+    assert.is_false(h.file_exists(dir .. "/a.db"))
+    h.write_file(dir .. "/luamig.lua", "")
+    status, out, err = h.luamig(dir, "fleet upgrade --targets " .. h.shell_quote(dir))
+    assert.equal(2, status, err)
+    has(err, "a directory, not a file")
+    has(err, "usage: luamig fleet COMMAND")
+    for _, case in ipairs{
+      {"t", ("sqlite:%s/a.db name=x name=y\n"):format(dir), "t:1: name= given twice"},
+      {"luamig.lua", ('databases = {[1] = "sqlite:%s/a.db", [3] = "sqlite:%s/b.db"}\n'):format(dir, dir),
+       "luamig.lua: databases has the key 3; it must be a list"},
+      {"luamig.lua", ('databases = {"sqlite:%s/a.db", extra = "sqlite:%s/b.db"}\n'):format(dir, dir),
+       "luamig.lua: databases has the key 'extra'"},
+      {"luamig.lua", "databases = function() error({code = 1}) end\n",
+       "the databases function failed: an error value (a table) with no message"},
+    } do
+      h.write_file(dir .. "/luamig.lua", "")
+      h.write_file(dir .. "/" .. case[1], case[2])
+      status, out, err = h.luamig(dir, "fleet upgrade" .. (case[1] == "t" and " --targets t" or ""))
+      assert.equal(1, status, err)
+      has(err, case[3])
+      assert.is_false(h.file_exists(dir .. "/a.db"))
+    end
+  end)
+
+  describe("[postgresql]", function()
+    local name, url, dir
+    setup(function()
+      name, url = h.fresh_pg()
+      dir = project()
+    end)
+    teardown(function()
+      local conn = core.connect(h.pg_admin_url)
+      conn:exec("DROP DATABASE " .. core.quote_ident(name) .. " WITH (FORCE)")
+      conn:close()
+    end)
+
+    -- Runs the shell command cmd (in dir) while a transaction of this
+    -- process holds schema created but not committed, until n sessions wait
+    -- on it (each run found no schema, and its CREATE SCHEMA waits on the
+    -- unique index); then commits: the runs all go on. Returns cmd's output.
+    local function racing_creators(schema, n, cmd)
+      local holder = core.connect(url)
+      holder:exec("BEGIN")
+      holder:exec("CREATE SCHEMA " .. core.quote_ident(schema))
+      local p = assert(io.popen(("exec 2>&1; cd %s || exit 1; %s"):format(h.shell_quote(dir), cmd)))
+      local waiting, tries = 0, 0
+      while waiting < n and tries < 200 do
+        os.execute("sleep 0.05")
+        tries = tries + 1
+        waiting = math.tointeger(tonumber(h.query(h.pg_admin_url, "SELECT count(*) AS n FROM pg_stat_activity "
+          .. "WHERE datname = $1 AND wait_event_type = 'Lock'", {name})[1].n))
+      end
+      local seen = {}
+      for _, r in ipairs(h.query(h.pg_admin_url, "SELECT wait_event_type AS w, wait_event AS e, query AS q "
+          .. "FROM pg_stat_activity WHERE datname = $1", {name})) do
+        seen[#seen + 1] = ("%s %s %s"):format(tostring(r.w), tostring(r.e), tostring(r.q))
+      end
+      holder:exec("COMMIT")
+      holder:close()
+      local out = p:read("a")
+      p:close()
+      assert.equal(n, waiting, out .. table.concat(seen, "\n"))
+      return out
+    end
+
+    it("4: two plain upgrades creating a missing schema at once: both succeed, each revision runs once", function()
+      h.write_file(dir .. "/luamig.lua", 'schema = "solo"\n')
+      local one = ("%s -q --url %s upgrade; echo $?"):format(h.shell_quote(h.bin), h.shell_quote(url))
+      local out = racing_creators("solo", 2, ("(%s) & (%s) & wait"):format(one, one))
+      assert.equal("0\n0\n", out)
+      assert.equal("a3", h.query(url, "SELECT version_num FROM solo.luamig_version")[1].version_num)
+      assert.equal(3, #h.query(url, "SELECT rev FROM solo.fleet_log"))
+    end)
+
+    it("4, 3: a fleet of two spellings of one missing schema, -j 2: one creates and upgrades it, the other finds it at head", function()
+      h.write_file(dir .. "/luamig.lua", "")
+      h.write_file(dir .. "/t", ("%s schema=fleet_x\n%s&application_name=again schema=fleet_x\n"):format(url, url))
+      local out = racing_creators("fleet_x", 2, h.shell_quote(h.bin) .. " -q fleet upgrade --targets t -j 2; echo $?")
+      has(out, "upgrade over 2 targets: 1 upgraded, 1 already at head\n0\n")
+      assert.equal(3, #h.query(url, "SELECT rev FROM fleet_x.fleet_log"))
+    end)
+
+    it("12, 13: the project's schema shown in each target's row; downgrade of a missing schema creates none", function()
+      h.write_file(dir .. "/luamig.lua", 'schema = "top_s"\n')
+      h.write_file(dir .. "/t", ("%s\n%s schema=top_s\n"):format(url, url))
+      local status, out, err = h.luamig(dir, "--json fleet downgrade base --targets t")
+      assert.equal(0, status, err)
+      has(err, "is listed again")
+      local doc = dkjson.decode(out)
+      assert.equal(1, #doc.targets)
+      assert.equal("top_s", doc.targets[1].schema)
+      assert.equal("nothing to do", doc.targets[1].status)
+      assert.same({}, h.query(url, "SELECT 1 FROM pg_namespace WHERE nspname = 'top_s'"))
+    end)
+
+    it("7: upgrade --sql with the schema setting makes and selects the schema first; run, it lands there", function()
+      h.write_file(dir .. "/luamig.lua", 'schema = "Tenant x"\n')
+      local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade --sql")
+      assert.equal(0, status, err)
+      assert.equal('CREATE SCHEMA IF NOT EXISTS "Tenant x";\n\nSET search_path TO "Tenant x";\n\n',
+        out:sub(1, #'CREATE SCHEMA IF NOT EXISTS "Tenant x";\n\nSET search_path TO "Tenant x";\n\n'))
+      local conn = core.connect(url)
+      conn:exec(out)
+      conn:close()
+      assert.equal("a3", h.query(url, 'SELECT version_num FROM "Tenant x".luamig_version')[1].version_num)
+      assert.same({}, h.query(url, "SELECT 1 FROM pg_tables WHERE schemaname = 'public'"))
+    end)
+  end)
+end)

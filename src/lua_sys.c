@@ -71,6 +71,24 @@ static int sys_monotonic(lua_State *L) {
   return 1;
 }
 
+/* core.ppid() -> the parent's id: a fleet worker sees it change (to 1 or a
+ * subreaper) when the parent that started it dies. */
+static int sys_ppid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getppid());
+  return 1;
+}
+
+/* core.sleep(seconds): a short wait (a fleet parent polling its workers); a
+ * signal ends it early. */
+static int sys_sleep(lua_State *L) {
+  lua_Number sec = luaL_checknumber(L, 1);
+  if (sec > 0) {
+    struct timespec ts = {(time_t)sec, (long)((sec - (lua_Number)(time_t)sec) * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
 /* core.pid() -> this process's id */
 static int sys_pid(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)getpid());
@@ -195,7 +213,7 @@ static int sys_trapped_signal(lua_State *L) {
 void lm_lua_sys_open(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"isatty", sys_isatty}, {"cwd", sys_cwd}, {"user", sys_user}, {"monotonic", sys_monotonic},
-    {"pid", sys_pid}, {"trap_interrupts", sys_trap_interrupts}, {"trapped_signal", sys_trapped_signal},
+    {"pid", sys_pid}, {"ppid", sys_ppid}, {"sleep", sys_sleep}, {"trap_interrupts", sys_trap_interrupts}, {"trapped_signal", sys_trapped_signal},
     {"file_id", sys_file_id},
     {NULL, NULL},
   };

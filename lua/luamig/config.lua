@@ -169,6 +169,27 @@ function M.lock_why_not(name, v)
   end
 end
 
+-- The schema setting (and a fleet target's schema): nil when PostgreSQL
+-- takes name as a schema of its own, else why not. Checked before anything
+-- runs: PostgreSQL cuts a name at 63 bytes (two tenants with a long common
+-- prefix would share one schema), refuses pg_* and a NUL, and reads $user
+-- and pg_temp* in a search_path as something else.
+M.SCHEMA_MAX = 63
+function M.schema_why_not(name)
+  if type(name) ~= "string" or name == "" then return "schema must be a non-empty string" end
+  if #name > M.SCHEMA_MAX then
+    return ("schema name longer than %d bytes (%d): PostgreSQL would cut it, so two such names could "
+      .. "be one schema; give a shorter name"):format(M.SCHEMA_MAX, #name)
+  end
+  if name:find("%c") then
+    return ("schema %q holds a control character; give a name without one"):format(name)
+  end
+  if name:sub(1, 3) == "pg_" or name == "$user" then
+    return ("schema %q is reserved by PostgreSQL (pg_* names, and $user in a search_path); give "
+      .. "another name"):format(name)
+  end
+end
+
 local function type_ok(want, v)
   if want == "convention" then return type(v) == "table" or type(v) == "string" end
   if want == "timeout" or want == "retries" or want == "profile" or want == "lock" or want == "lease" then
@@ -195,6 +216,10 @@ function M.check(settings, source)
       if want == "convention" then what = 'table of patterns or a ready convention\'s name ("postgresql", "sqlite")' end
       if want == "targets" then what = "list of database URLs or targets ({url = ..., schema = ...}), or a function returning one" end
       error(("%s: %s must be a %s, not a %s"):format(source, k, what, type(v)), 0)
+    end
+    if k == "schema" then
+      local why = M.schema_why_not(v)
+      if why then error(("%s: %s"):format(source, why), 0) end
     end
     if want == "convention" then
       local ok, why = require("luamig.dialect.naming_ready").resolve(v)

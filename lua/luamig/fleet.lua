@@ -12,7 +12,11 @@
 -- the ones it is not reading), a Lua table literal the parent loads with
 -- an empty environment. Stop-on-first-error crosses workers through a
 -- stop file: a failing worker writes in it, and every worker reads it
--- before starting its next target.
+-- before starting its next target; the parent writes in it too when a
+-- signal reaches it alone (SIGTERM to its pid; Ctrl-C while a worker's
+-- os.execute ignores SIGINT). A worker also stops when its parent is gone
+-- (its parent pid changed: SIGKILL), and removes its job file as soon as
+-- it has read it (it holds passwords).
 local core = require "luamig.core"
 local redact = require "luamig.redact"
 local errors = require "luamig.errors"
@@ -28,9 +32,15 @@ M.commands = {upgrade = true, downgrade = true, current = true, check = true, ve
 
 local target_keys = {url = true, schema = true, name = true}
 
--- One target from a databases entry (a URL or a table); where names it.
-local function target_of(entry, where)
+-- One target from a databases entry (a URL or a table); where names it;
+-- schema: the project's schema setting, for an entry that names none.
+local function target_of(entry, where, schema)
   if type(entry) == "string" then entry = {url = entry} end
+  if type(entry) == "table" and entry.schema == nil and schema ~= nil then
+    local copy = {}
+    for k, v in pairs(entry) do copy[k] = v end
+    copy.schema, entry = schema, copy
+  end
   if type(entry) ~= "table" then
     fail(("%s: a target is a URL or a table {url = ..., schema = ...}, not a %s"):format(where, type(entry)))
   end
@@ -50,6 +60,8 @@ local function target_of(entry, where)
       fail(("%s: the target's %s must be a non-empty string"):format(where, k))
     end
   end
+  local why = entry.schema and require("luamig.config").schema_why_not(entry.schema)
+  if why then fail(("%s: %s"):format(where, why)) end
   if entry.schema and u.dialect ~= "postgresql" then
     fail(("%s: schema = %q: schemas are PostgreSQL's; a SQLite target is its file"):format(where, entry.schema))
   end
@@ -59,14 +71,14 @@ end
 
 -- The targets of a file: one per line, "URL" or "URL schema=NAME";
 -- blank lines and # comments (a line's start, or after a space) ignored.
-function M.read_file(path)
+function M.read_file(path, schema)
   local f, err = io.open(path)
-  if not f then
+  local text = f and f:read("a")
+  if f then f:close() end
+  if not text then
     fail(("--targets %s: cannot read the file (%s); give a file of database URLs, one a line")
-      :format(path, tostring(err):gsub("^[^:]*: ", "")))
+      :format(path, (tostring(err or "a directory?"):gsub("^[^:]*: ", ""))))
   end
-  local text = f:read("a")
-  f:close()
   for line in text:gmatch("[^\n]+") do redact.learn(line) end     -- before any message
   local out, n = {}, 0
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
@@ -81,22 +93,24 @@ function M.read_file(path)
         if k ~= "schema" and k ~= "name" then
           fail(("%s: unexpected '%s' after the URL (a line is URL [schema=NAME] [name=LABEL])"):format(where, word))
         end
+        if entry[k] then fail(("%s: %s= given twice"):format(where, k)) end
         entry[k] = v
       end
-      out[#out + 1] = target_of(entry, where)
+      out[#out + 1] = target_of(entry, where, schema)
     end
   end
   return out
 end
 
 -- The targets of luamig.lua's databases: a list, or a function returning one.
-function M.from_setting(databases, source)
+function M.from_setting(databases, source, schema)
   local list = databases
   if type(databases) == "function" then
     local ok, res = pcall(databases)
     if not ok then
       fail(("%s: the databases function failed: %s"):format(source,
-        redact.text(type(res) == "table" and tostring(res.message) or tostring(res))))
+        redact.text(type(res) ~= "table" and tostring(res) or res.message ~= nil and tostring(res.message)
+          or "an error value (a table) with no message")))
     end
     list = res
     if type(list) ~= "table" then
@@ -104,8 +118,17 @@ function M.from_setting(databases, source)
     end
   end
   for _, t in pairs(list) do redact.learn(type(t) == "table" and rawget(t, "url") or t) end
+  -- a list: keys 1..n only (a hole or a named key would drop targets unseen)
+  local n = 0
+  for _ in pairs(list) do n = n + 1 end
+  for k in pairs(list) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      fail(("%s: databases has the key %s; it must be a list (1, 2, 3 ... without holes)")
+        :format(source, type(k) == "string" and ("'" .. k .. "'") or tostring(k)))
+    end
+  end
   local out = {}
-  for i, entry in ipairs(list) do out[i] = target_of(entry, ("%s: databases[%d]"):format(source, i)) end
+  for i, entry in ipairs(list) do out[i] = target_of(entry, ("%s: databases[%d]"):format(source, i), schema) end
   return out
 end
 
@@ -181,10 +204,18 @@ local actions = {
     local target = args[1] or "head"
     require("luamig.cli.lint").before_upgrade({m = m, opts = {}, globals = {quiet = job.quiet}}, target,
       function(...) warnings[#warnings + 1] = (table.concat({...}):gsub("\n$", "")) end)
-    m:upgrade(target)
+    return m:upgrade(target)
   end,
-  downgrade = function(m, args) m:downgrade(args[1]) end,
-  current = function() end,
+  downgrade = function(m, args) return m:downgrade(args[1]) end,
+  -- as `luamig current`: a version row naming no script is an error
+  current = function(m)
+    for _, info in ipairs(m:current()) do
+      if info.unknown then
+        fail(("Can't locate revision identified by '%s' (a row of the version table): `luamig verify` "
+          .. "lists such rows"):format(info.id))
+      end
+    end
+  end,
   check = function(m)
     local r = m:check()
     if not r.ok then
@@ -209,7 +240,12 @@ function M.run_one(job, t)
                       if level ~= "INFO" then r.warnings[#r.warnings + 1] = msg end
                     end}
     r.before = ids(m:current())
-    actions[job.command](m, job.args, job, r.warnings)
+    local steps = actions[job.command](m, job.args, job, r.warnings)
+    -- what the run found under its lock (another run of the same database,
+    -- under another spelling, may have moved it since the read above)
+    if type(steps) == "table" and steps.start and not same(r.before, steps.start) then
+      r.before = {table.unpack(steps.start)}
+    end
     r.heads = ids(m:heads())
   end)
   if m then
@@ -232,20 +268,30 @@ function M.run_one(job, t)
   return r
 end
 
--- A worker: the targets of its job file, in turn, each answered in the
--- result file as soon as it ends.
+-- Whether this worker's parent is gone (killed: this process was handed
+-- to init or a subreaper) or asked every worker to stop.
+local function told_to_stop(job)
+  if core.ppid() ~= job.parent then return true end
+  local stop = io.open(job.stop_file)
+  local stopped = stop and stop:read(1)
+  if stop then stop:close() end
+  return stopped ~= nil
+end
+
+-- A worker: the targets of its job file, in turn, each announced in the
+-- result file when it starts and answered there as soon as it ends.
 function M.worker(path)
   local f = assert(io.open(path))
   local job = M.load_literal(f:read("a"), "the fleet job")
   f:close()
+  os.remove(path)                                     -- it holds passwords; read once
   for _, t in ipairs(job.targets) do redact.learn(t.url) end
   local out = assert(io.open(job.result_file, "w"))
   for _, t in ipairs(job.targets) do
     if core.interrupted() then break end                -- Ctrl-C: its step was rolled back; no other target
-    local stop = io.open(job.stop_file)
-    local stopped = stop and stop:read(1)
-    if stop then stop:close() end
-    if stopped then break end
+    if told_to_stop(job) then break end
+    out:write(literal{index = t.index, started = true}, "\n")
+    out:flush()
     local r = M.run_one(job, t)
     if r.status == "failed" and not job.continue then
       local s = io.open(job.stop_file, "a")
@@ -255,6 +301,10 @@ function M.worker(path)
     out:flush()
   end
   out:close()
+  if core.ppid() ~= job.parent then                   -- no parent to read or remove them
+    for _, file in ipairs{job.result_file, job.err_file, job.stop_file} do os.remove(file) end
+    return 1
+  end
   return 0
 end
 
@@ -275,9 +325,9 @@ end
 
 -- Returns the results and the signal that came while the workers ran, if
 -- any: Ctrl-C reaches the workers too (one process group), and each stops
--- as `luamig upgrade` does, so this process only waits for them (the
--- signal held: the job files, which hold passwords, are removed and the
--- report printed) and says so after.
+-- as `luamig upgrade` does; this process holds the signal (the job files,
+-- which hold passwords, are removed and the report printed), passes it on
+-- through the stop file (for a worker it did not reach), and says so after.
 function M.run(job, targets, jobs)
   core.trap_interrupts("hold")
   local ok, results = pcall(M._run, job, targets, jobs)
@@ -285,6 +335,36 @@ function M.run(job, targets, jobs)
   core.trap_interrupts(false)
   if not ok then error(results, 0) end
   return results, signal
+end
+
+-- Whether process pid has ended (a zombie not yet reaped, or gone).
+local function ended(pid)
+  if not pid then return true end                     -- unknown: close() waits for it
+  local f = io.open(("/proc/%d/stat"):format(pid))
+  if not f then return true end
+  local stat = f:read("a") or ""
+  f:close()
+  return (stat:match("%)%s+(%a)") or "Z") == "Z"
+end
+
+-- Waits for every worker to end, polling: a signal held here meanwhile
+-- (one the workers may not have got: SIGTERM to this pid alone) is passed
+-- on through the stop file, so no worker starts another target.
+local function wait_for(workers, stop_file)
+  local told = false
+  while true do
+    local running = false
+    for _, worker in ipairs(workers) do
+      if not ended(worker.pid) then running = true break end
+    end
+    if not running then return end
+    if not told and core.trapped_signal() then
+      told = true
+      local f = io.open(stop_file, "a")
+      if f then f:write("interrupted\n") f:close() end
+    end
+    core.sleep(0.05)
+  end
 end
 
 function M._run(job, targets, jobs)
@@ -301,22 +381,28 @@ function M._run(job, targets, jobs)
     local job_file, err_file, result_file = os.tmpname(), os.tmpname(), os.tmpname()
     local f = assert(io.open(job_file, "w"))
     f:write(literal{config = job.config, name = job.name, x = job.x, tag = job.tag, quiet = job.quiet,
-                    command = job.command, args = job.args, continue = job.continue,
-                    stop_file = stop_file, result_file = result_file, targets = share})
+                    command = job.command, args = job.args, continue = job.continue, parent = core.pid(),
+                    stop_file = stop_file, result_file = result_file, err_file = err_file, targets = share})
     f:close()
-    local p = assert(io.popen(("exec %s fleet --worker %s >/dev/null 2>%s"):format(sh(exe), sh(job_file),
-      sh(err_file)), "r"))
-    workers[w] = {pipe = p, job_file = job_file, err_file = err_file, result_file = result_file, share = share}
+    -- the shell says its pid, which the worker keeps (exec)
+    local p = assert(io.popen(("echo $$; exec %s fleet --worker %s >/dev/null 2>%s"):format(sh(exe),
+      sh(job_file), sh(err_file)), "r"))
+    workers[w] = {pipe = p, pid = math.tointeger(tonumber(p:read("l"))), job_file = job_file,
+                  err_file = err_file, result_file = result_file, share = share}
   end
+  wait_for(workers, stop_file)
   local results = {}
   for w, worker in ipairs(workers) do
     worker.pipe:read("a")
-    local _, _, status = worker.pipe:close()           -- waits for the worker
+    local _, how, code = worker.pipe:close()           -- reaps the worker
+    local started = {}
     local rf = io.open(worker.result_file)
     if rf then
       for line in rf:lines() do
         local ok, r = pcall(M.load_literal, line, "a fleet worker's answer")
-        if ok and type(r) == "table" and r.index then results[r.index] = r end
+        if ok and type(r) == "table" and math.type(r.index) == "integer" then
+          if r.started then started[r.index] = true else results[r.index] = r end
+        end
       end
       rf:close()
     end
@@ -324,13 +410,16 @@ function M._run(job, targets, jobs)
     local err_text = ef and ef:read("a") or ""
     if ef then ef:close() end
     for _, path in ipairs{worker.job_file, worker.err_file, worker.result_file} do os.remove(path) end
-    -- a worker that died (a crash, a signal): its unanswered targets fail with what it said
-    if status ~= 0 then
+    -- a worker that died (a crash, a signal): the target it had started
+    -- fails with what it said; the ones it never started are skipped
+    if how ~= "exit" or code ~= 0 then
+      local ended = how == "signal" and ("was killed by signal %s"):format(tostring(code))
+        or ("ended with exit status %s"):format(tostring(code))
       for _, t in ipairs(worker.share) do
-        if not results[t.index] then
+        if started[t.index] and not results[t.index] then
           results[t.index] = {index = t.index, status = "failed", warnings = {},
-            error = ("the worker process running it ended with status %s%s"):format(tostring(status),
-              err_text ~= "" and (": " .. redact.text(err_text:gsub("%s+$", ""))) or "")}
+            error = ("the worker process running it %s%s"):format(ended,
+              err_text ~= "" and (": " .. redact.text((err_text:gsub("%s+$", "")))) or "")}
         end
       end
     end

@@ -219,6 +219,10 @@ function Runner:_run(kind, opts)
   local offline = opts.sql
   local dialect = self:dialect()
   local conn
+  if kind == "downgrade" and not offline and not opts.plan and s.schema ~= nil and dialect == "postgresql"
+     and self:_read_connection() == nil then
+    return {start = {}, rows = {}}                    -- a missing schema: nothing to downgrade, none made
+  end
   if not offline then
     -- a plan reads: where there is no SQLite file yet, it plans from an
     -- empty database in memory rather than create the file
@@ -241,6 +245,7 @@ function Runner:_run(kind, opts)
       if kind == "copy" then write(text) else write(text .. ";\n\n") end
     end
   end
+  if offline and not opts.plan then self:_offline_schema(emit) end
   local profile = require("luamig.profile")
   local prof = profile.of(s.profile)
   if prof.transactional_default == false and not opts.plan then

@@ -52,7 +52,12 @@ local function encode(v, out)
   elseif t == "number" then
     if v ~= v or v == math.huge or v == -math.huge then out[#out + 1] = "null"
     elseif math.type(v) == "integer" then out[#out + 1] = tostring(v)
-    else out[#out + 1] = ("%.17g"):format(v) end
+    else                                              -- the shortest text that reads back as v (0.009, not 0.0089999999999999993)
+      local text = ("%.15g"):format(v)
+      if tonumber(text) ~= v then text = ("%.16g"):format(v) end
+      if tonumber(text) ~= v then text = ("%.17g"):format(v) end
+      out[#out + 1] = text
+    end
   elseif t == "string" then out[#out + 1] = encode_string(v)
   elseif t == "table" then
     if v == M.empty_array or #v > 0 then

@@ -65,8 +65,14 @@ local function use_schema(self, conn, create)
   local rows = conn:query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {schema})
   if #rows == 0 then
     if not create then return false end
-    conn:exec("CREATE SCHEMA IF NOT EXISTS " .. conn:quote_ident(schema))
-    self:_log("INFO", ("Created the schema %s"):format(schema))
+    -- IF NOT EXISTS still races (two runs creating it at once: one gets a
+    -- unique violation on pg_namespace); the other's schema is as good
+    local made, err = pcall(conn.exec, conn, "CREATE SCHEMA IF NOT EXISTS " .. conn:quote_ident(schema))
+    if made then
+      self:_log("INFO", ("Created the schema %s"):format(schema))
+    elseif not (type(err) == "table" and (err.sqlstate == "23505" or err.sqlstate == "42P06")) then
+      error(err, 0)
+    end
   end
   conn:query("SELECT pg_catalog.set_config('search_path', $1, false)", {conn:quote_ident(schema)})
   return true
@@ -92,6 +98,20 @@ end
 function Runner:_check_writable(kind)
   self:_check_profile()
   if self:dialect() == "postgresql" then require("luamig.writable").check(self:connection(), kind) end
+end
+
+-- --sql with the schema setting: the script's first statements make the
+-- schema and select it, as use_schema does online (the name quoted).
+function Runner:_offline_schema(emit)
+  local schema = self.settings.schema
+  if schema == nil then return end
+  if self:dialect() ~= "postgresql" then
+    require("luamig.errors").fail(("schema = %q: schemas are PostgreSQL's; a SQLite target is "
+      .. "its file (remove schema, or give a postgresql:// URL)"):format(schema))
+  end
+  local q = core.quote_ident(schema)
+  emit(("CREATE SCHEMA IF NOT EXISTS %s;"):format(q))
+  emit(("SET search_path TO %s;"):format(q))
 end
 
 function Runner:connection()

@@ -18,28 +18,36 @@ local MAX_JOBS = 64
 local STATUSES = {"upgraded", "downgraded", "already at head", "nothing to do", "ok", "failed", "skipped"}
 
 -- The targets: --targets FILE, else the databases setting of the config.
+-- A schema set for the whole project (luamig.lua's schema) is each target's
+-- that names none: shown in its label, checked with it before anything runs.
 local function targets_of(c, cfg_path)
-  if c.opts.targets then
-    if not fs.readable(c.opts.targets) then
-      usage_error(c.command, "--targets %s: no such file (a file of database URLs, one a line)", c.opts.targets)
+  local settings, source
+  if cfg_path then
+    settings, source = config.read(cfg_path), cfg_path
+    if c.globals.name then
+      settings = config.section(settings, c.globals.name, cfg_path)
+      source = ("section '%s' of %s"):format(c.globals.name, cfg_path)
     end
-    return fleet.read_file(c.opts.targets)
+  end
+  if c.opts.targets then
+    -- path/. opens only for a directory (and reads nothing: a <(...) pipe stays whole)
+    local dir = io.open(c.opts.targets .. "/.")
+    if dir then dir:close() end
+    if dir or not fs.readable(c.opts.targets) then
+      usage_error(c.command, "--targets %s: %s (a file of database URLs, one a line)", c.opts.targets,
+        dir and "a directory, not a file" or "no such file")
+    end
+    return fleet.read_file(c.opts.targets, settings and settings.schema)
   end
   if not cfg_path then
     usage_error(c.command, "fleet needs targets: --targets FILE (one URL a line), or databases = {...} "
       .. "in luamig.lua (there is no luamig.lua here)")
   end
-  local settings = config.read(cfg_path)
-  local source = cfg_path
-  if c.globals.name then
-    settings = config.section(settings, c.globals.name, cfg_path)
-    source = ("section '%s' of %s"):format(c.globals.name, cfg_path)
-  end
   if settings.databases == nil then
     usage_error(c.command, "fleet needs targets: --targets FILE (one URL a line), or databases = {...} "
       .. "(a list, or a function returning one) in %s", source)
   end
-  return fleet.from_setting(settings.databases, source)
+  return fleet.from_setting(settings.databases, source, settings.schema)
 end
 
 local function revs(list)
@@ -50,14 +58,26 @@ end
 
 local function first_line(s) return (tostring(s):match("^[^\n]*")) end
 
+-- A cell of the text report: control characters shown escaped (a name or
+-- an error with a newline or ESC in it cannot forge a row).
+local function cell(s)
+  return (tostring(s):gsub("%c", function(c) return ("\\x%02x"):format(c:byte()) end))
+end
+
+-- s padded to width bytes, left- or right-aligned (a format width stops at 99).
+local function pad(s, width, right)
+  local fill = (" "):rep(width - #s)
+  return right and fill .. s or s .. fill
+end
+
 local function report_text(results, command)
   local rows = {{"TARGET", "BEFORE", "AFTER", "TIME", "RESULT"}}
   for _, r in ipairs(results) do
     local result = r.status
     if r.error then result = result .. ": " .. first_line(r.error) end
     local ran = r.status ~= "skipped"
-    rows[#rows + 1] = {r.target.label, ran and revs(r.before) or "-", ran and revs(r.after) or "-",
-                       r.seconds and ("%.2fs"):format(r.seconds) or "-", result}
+    rows[#rows + 1] = {cell(r.target.label), ran and revs(r.before) or "-", ran and revs(r.after) or "-",
+                       r.seconds and ("%.2fs"):format(r.seconds) or "-", cell(result)}
   end
   local width = {}
   for _, row in ipairs(rows) do
@@ -65,8 +85,8 @@ local function report_text(results, command)
   end
   local lines = {}
   for _, row in ipairs(rows) do
-    lines[#lines + 1] = ("%-" .. width[1] .. "s  %-" .. width[2] .. "s  %-" .. width[3] .. "s  %"
-      .. width[4] .. "s  %s"):format(row[1], row[2], row[3], row[4], row[5])
+    lines[#lines + 1] = table.concat({pad(row[1], width[1]), pad(row[2], width[2]), pad(row[3], width[3]),
+      pad(row[4], width[4], true), row[5]}, "  ")
   end
   local counts = {}
   for _, r in ipairs(results) do counts[r.status] = (counts[r.status] or 0) + 1 end
@@ -137,9 +157,9 @@ M.fleet = {
     local targets = targets_of(c, cfg_path)
     local function warn(msg) tell("WARN  [luamig] ", msg, "\n") end
     targets = fleet.distinct(targets, warn)
-    if #targets == 0 then
-      if c.globals.json then say(report_json({}, command, true)) else say(("%s over 0 targets: nothing to do"):format(command)) end
-      return 0
+    if #targets == 0 then                              -- an empty registry is a mistake to say, not success
+      usage_error(c.command, "no targets in %s: give at least one database URL",
+        c.opts.targets or (cfg_path .. "'s databases"))
     end
     if not c.globals.quiet then
       tell(("INFO  [luamig] Fleet: %s over %d target%s, %d at a time%s\n"):format(command, #targets,
