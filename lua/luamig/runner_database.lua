@@ -97,7 +97,11 @@ end
 -- code runs (luamig.writable).
 function Runner:_check_writable(kind)
   self:_check_profile()
-  if self:dialect() == "postgresql" then require("luamig.writable").check(self:connection(), kind) end
+  if self:dialect() ~= "postgresql" then return end
+  -- a downgrade creates no missing schema (Runner:_run finds nothing to do there): read, do not make it
+  local conn
+  if kind == "downgrade" then conn = self:_read_connection() else conn = self:connection() end
+  if conn then require("luamig.writable").check(conn, kind) end
 end
 
 -- --sql with the schema setting: the script's first statements make the
