@@ -309,3 +309,71 @@ describe("SQLite", function()
     assert.truthy(has(out, "nothing to break"), out)
   end)
 end)
+
+describe("outside attack L", function()
+  local dir
+  setup(function()
+    dir = h.tmpdir()
+    os.execute("chmod 755 " .. h.shell_quote(dir))    -- pgbouncer runs as postgres
+  end)
+
+  -- A PgBouncer in dir/name for the duration of fn(port).
+  local function with_pgbouncer(name, mode, size, extra, fn)
+    local port = lease.start_pgbouncer(dir .. "/" .. name, h.pg_admin_url, mode, size, extra)
+    local ok, err = pcall(fn, port)
+    lease.stop_pgbouncer(dir .. "/" .. name)
+    assert(ok, err)
+  end
+
+  local function advisory_holders(url)
+    return h.query(url, "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'")[1].n
+  end
+
+  it("D1: lock = \"advisory\" through a round-robin transaction pool of 2 warm sessions: refused, exit 1, no lock left behind", function()
+    with_pgbouncer("rr", "transaction", 2, "server_round_robin = 1", function(port)
+      local name, direct = h.fresh_pg()
+      local url = lease.pooled_url(port, name)
+      -- two server sessions in the pool, both idle
+      os.execute(("for j in 1 2; do psql -X -q -h 127.0.0.1 -p %d -U postgres %s -c 'SELECT pg_sleep(0.3)' "
+        .. ">/dev/null & done; wait"):format(port, h.shell_quote(name)))
+      local pdir = small_project(nil)
+      local status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head --lock-strategy advisory")
+      assert.equal(1, status, err)
+      assert.truthy(has(err, "FAILED: a session advisory lock is not safe through a transaction-pooling pooler"), err)
+      assert.truthy(has(err, "ran in two server sessions"), err)
+      assert.truthy(has(err, "luamig lock break --yes"), err)
+      assert.same({}, h.version_rows(direct))
+      assert.equal(0, advisory_holders(direct))        -- the unlock found the lock's session
+      -- a direct run is not held up
+      h.write_file(pdir .. "/luamig.lua", "lock_timeout = 3\n")
+      status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(direct) .. " upgrade head")
+      assert.equal(0, status, err)
+      assert.is_falsy(has(err, "Waiting for another"), err)
+    end)
+  end)
+
+  it("D2: the pooler check's second connection refused (max_client_conn = 1): a warning, and the run migrates", function()
+    with_pgbouncer("one", "session", 20, "max_client_conn = 1", function(port)
+      local name, direct = h.fresh_pg()
+      local status, _, err = h.luamig(small_project(nil), "--url "
+        .. h.shell_quote(lease.pooled_url(port, name)) .. " upgrade head")
+      assert.equal(0, status, err)
+      assert.truthy(has(err, "WARN  [luamig] could not check for a transaction-pooling pooler before taking "
+        .. "the advisory lock: a second connection could not be opened"), err)
+      assert.same({"a1"}, h.version_rows(direct))
+    end)
+  end)
+
+  it("D3: a session pool of 1: the check's second connection waits 3 s at most (not query_wait_timeout), with a warning", function()
+    with_pgbouncer("s1", "session", 1, "", function(port)
+      local name, direct = h.fresh_pg()
+      local t0 = h.now()
+      local status, _, err = h.luamig(small_project(nil), "--url "
+        .. h.shell_quote(lease.pooled_url(port, name)) .. " upgrade head")
+      assert.equal(0, status, err)
+      assert.truthy(h.now() - t0 < 15, ("took %.1f s"):format(h.now() - t0))
+      assert.truthy(has(err, "got no answer within 3 s"), err)
+      assert.same({"a1"}, h.version_rows(direct))
+    end)
+  end)
+end)

@@ -130,6 +130,31 @@ static int lease_name_clashes(struct run *r, struct lm_err *e) {
   return clash;
 }
 
+/* The advisory lock and a transaction-pooling pooler: the error; taken:
+ * the lock was taken (and may be left in a pooled server session). */
+static int pooled(struct lm_err *e, const char *why, int taken) {
+  return lm_err_set(e, LM_ERROR, "a session advisory lock is not safe through a transaction-pooling "
+                    "pooler (PgBouncer pool_mode=transaction): %s, so the lock would not keep "
+                    "other runs out; %s. Set lock = \"table\" in luamig.lua (or --lock-strategy "
+                    "table) for a lease row instead, or connect directly or through a "
+                    "session-pooling pool%s", why, taken ? "this run stopped there" : "nothing was run",
+                    taken ? ". If `luamig lock status` still shows the advisory lock held, a pooled "
+                    "server session keeps it: `luamig lock break --yes` ends that session" : "");
+}
+
+/* lock = "advisory": the statement now (in the step's transaction, when
+ * there is one) must run in the server session holding the lock. */
+static int check_session(struct run *r, struct lm_err *e) {
+  const struct lm_driver *d = r->conn->driver;
+  if (!r->lock_held || r->o->lock_strategy == LM_LOCK_TABLE || !d->lock_session) return LM_OK;
+  char *why = NULL;
+  if (d->lock_session(r->conn, &why, e) != LM_OK) return LM_ERROR;
+  if (why == NULL) return LM_OK;
+  pooled(e, why, 1);
+  free(why);
+  return LM_ERROR;
+}
+
 /* What the strategy needs before the first try: lock = "none" warns and
  * takes nothing (*done); "table" needs the lease table; "advisory" needs
  * one stable server session, which a transaction-pooling pooler is not. */
@@ -159,14 +184,15 @@ static int prepare(struct run *r, int *done, struct lm_err *e) {
       char *why = NULL;
       if (d->session_stable(r->conn, &stable, &why, e) != LM_OK) return LM_ERROR;
       if (!stable) {
-        lm_err_set(e, LM_ERROR, "a session advisory lock is not safe through a transaction-pooling "
-                   "pooler (PgBouncer pool_mode=transaction): %s, so the lock would not keep "
-                   "other runs out; nothing was run. Set lock = \"table\" in luamig.lua (or "
-                   "--lock-strategy table) for a lease row instead, or connect directly or "
-                   "through a session-pooling pool", why);
+        pooled(e, why, 0);
         free(why);
         return LM_ERROR;
       }
+      if (why)
+        lm_run_say(r, "WARNING", "could not check for a transaction-pooling pooler before taking "
+                   "the advisory lock: %s; the lock's server session is checked at each step "
+                   "instead", why);
+      free(why);
     }
     return LM_OK;
   }
@@ -214,7 +240,8 @@ int lm_run_take_lock(struct run *r, struct lm_err *e) {
   }
   r->locked = got == 1;                               /* -1: none to be had (driver's say) */
   r->lock_held = got == 1;
-  if (told) lm_run_say(r, "INFO", "Took the migration %s.", what);
+  if (told && r->o->lock_strategy != LM_LOCK_TABLE) lm_run_say(r, "INFO", "Took the migration %s.", what);
+  if (check_session(r, e) != LM_OK) return LM_ERROR;
   if (r->o->lock_strategy == LM_LOCK_TABLE) {
     lm_run_say(r, "INFO", "Took the migration lease (run %s, token %lld, %g s, renewed as the run "
                "goes).", r->run_id, (long long)r->lease_token, r->o->lock_lease_ms / 1000.0);
@@ -263,19 +290,20 @@ int lm_run_heartbeat(struct run *r, struct lm_err *e) {
 }
 
 int lm_run_fence(struct run *r, struct lm_err *e) {
-  if (r->conn == NULL || r->o->lock_strategy != LM_LOCK_TABLE) return LM_OK;
+  if (r->conn == NULL) return LM_OK;
+  if (r->o->lock_strategy != LM_LOCK_TABLE) return check_session(r, e);
   if (r->lease_token == 0) return lost_lease(r, e);
   return renew(r, e);
 }
 
-void lm_run_release_lock(struct run *r) {
+int lm_run_release_lock(struct run *r) {
   lm_run_beat_stop(r);                                /* before the lease goes */
-  if (!r->lock_held) return;
+  if (!r->lock_held) return 1;
   r->lock_held = r->locked = 0;
   if (r->o->lock_strategy == LM_LOCK_TABLE) {
     lm_lease_release(r->conn, r->o->version_table, r->lease_token, r->run_id);
     r->lease_token = 0;
-    return;
+    return 1;
   }
-  r->conn->driver->unlock(r->conn, r->o->version_table);
+  return r->conn->driver->unlock(r->conn, r->o->version_table);
 }
