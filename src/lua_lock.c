@@ -88,9 +88,12 @@ static int core_lock_break(lua_State *L) {
   if (kind == 0) {
     char *what = NULL;
     if (c->driver->lock_break == NULL)
-      return luaL_error(L, "%s's run lock is a file lock held by a running process and cannot be "
-                        "broken from here: stop that process (`luamig lock status` names it)",
-                        c->driver->dialect->title);
+    {                                                 /* an error value: no file:line */
+      lm_err_set(&e, LM_ERROR, "%s's run lock is a file lock held by a running process and cannot "
+                 "be broken from here: stop that process (`luamig lock status` shows the lock "
+                 "file; `fuser` on it names the process)", c->driver->dialect->title);
+      return lm_lua_raise(L, &e);
+    }
     if (c->driver->lock_break(c, vt, &what, &e) != LM_OK) return lm_lua_raise(L, &e);
     if (what) lua_pushstring(L, what);
     else lua_pushnil(L);
@@ -98,8 +101,11 @@ static int core_lock_break(lua_State *L) {
     return 1;
   }
   if (!lm_lease_supported(c))
-    return luaL_error(L, "lock = \"table\" is not offered on %s: there is no lease to break",
-                      c->driver->dialect->title);
+  {
+    lm_err_set(&e, LM_ERROR, "lock = \"table\" is not offered on %s: there is no lease to break",
+               c->driver->dialect->title);
+    return lm_lua_raise(L, &e);
+  }
   struct lm_lease l;
   int broken = 0;
   if (lm_lease_read(c, vt, &l, &e) != LM_OK ||

@@ -258,10 +258,16 @@ static int lost_lease(struct run *r, struct lm_err *e) {
   lm_err_release(&ignored);
   r->lock_held = r->locked = 0;                       /* nothing of ours to release */
   r->lease_lost = 1;
+  /* renewed less than a lease ago (this process's clock): it cannot have
+   * expired, so it was broken and then taken */
+  int live = now_ms() - r->lease_renewed_ms < r->o->lock_lease_ms;
   if (read && l.run_id && l.token > r->lease_token)
     lm_err_set(e, LM_ERROR, "lost the migration lease to run %s (%s pid %ld; token %lld > %lld): "
-               "this run's lease expired and that run took it over", l.run_id,
-               l.host ? l.host : "?", l.pid, (long long)l.token, (long long)r->lease_token);
+               "%s", l.run_id, l.host ? l.host : "?", l.pid, (long long)l.token,
+               (long long)r->lease_token,
+               live ? "this run's lease was broken (`luamig lock break`) before it expired, "
+                      "and that run took it then"
+                    : "this run's lease expired and that run took it over");
   else if (read && l.token > r->lease_token)
     lm_err_set(e, LM_ERROR, "lost the migration lease: it was broken (`luamig lock break`; "
                "token %lld > %lld)", (long long)l.token, (long long)r->lease_token);

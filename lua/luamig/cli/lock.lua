@@ -3,6 +3,7 @@
 -- and breaking it when its holder is gone or stuck.
 local json = require "luamig.json"
 local common = require "luamig.cli.common"
+local errors = require "luamig.errors"
 
 local say = common.say
 
@@ -39,22 +40,31 @@ local function status(c)
   return 0
 end
 
+-- break's outcome: text, or with --json {kind, broken, what}.
+local function told(c, kind, what)
+  if c.globals.json then
+    say(json.encode({kind = kind, broken = what ~= nil, what = what}))
+  else
+    say(what or ("nothing to break: the %s lock is free"):format(kind == "table" and "table (lease)" or "advisory"))
+  end
+  return 0
+end
+
 local function break_lock(c)
   local st = c.m:lock_status()
   local kind = (c.opts.lock or st.strategy) == "table" and "table" or "advisory"
-  local held = kind == "table" and st.lease and st.lease.held or kind == "advisory" and st.advisory.held
-  if not held then
-    say(("nothing to break: the %s lock is free"):format(kind == "table" and "table (lease)" or "advisory"))
-    return 0
+  if kind == "table" and not st.lease_offered then
+    errors.fail(('lock = "table" is not offered on %s: there is no lease to break (its run lock is '
+      .. 'the file lock, which `luamig lock status` shows)'):format(c.m:dialect() == "sqlite" and "SQLite" or c.m:dialect()))
   end
+  local held = kind == "table" and st.lease and st.lease.held or kind == "advisory" and st.advisory.held
+  if not held then return told(c, kind, nil) end
   if not c.opts.yes then
     local what = kind == "table" and ("free the lease of " .. lease_words(st.lease))
       or ("terminate the PostgreSQL session that holds the advisory lock (%s)"):format(st.advisory.holder)
     common.usage_error(c.command, "this would %s; add --yes to break it", what)
   end
-  local done = c.m:lock_break(kind)
-  say(done or ("nothing to break: the %s lock was freed meanwhile"):format(kind))
-  return 0
+  return told(c, kind, c.m:lock_break(kind))
 end
 
 command{
@@ -73,7 +83,12 @@ command{
     if c.opts.lock and c.opts.lock ~= "advisory" and c.opts.lock ~= "table" then
       common.usage_error(c.command, "--lock-strategy: advisory or table, not %s", common.quoted(c.opts.lock))
     end
-    if sub == "status" then return status(c) end
+    if sub == "status" then
+      if c.opts.yes or c.opts.lock then
+        common.usage_error(c.command, "%s: for lock break only", c.opts.yes and "--yes" or "--lock-strategy")
+      end
+      return status(c)
+    end
     if sub == "break" then return break_lock(c) end
     common.usage_error(c.command, "unknown lock command %s: status or break", common.quoted(sub))
   end,
