@@ -63,6 +63,9 @@ struct lm_lease_sql {
   const char *release;  /* $1 token, $2 run id */
   const char *read;     /* host, pid, run_id, acquired_at, expires_at, token, expired, ms left */
   const char *brk;      /* free it whoever holds it, the token moved on: a row if it was held */
+  const char *bound;    /* $1 a time ("1000ms"): the transaction's lock and statement timeouts */
+  const char *row_pid;  /* $1 the quoted table: the server pid of another session whose open
+                         * transaction wrote the row, if any */
 };
 
 extern const struct lm_dialect lm_dialect_sqlite;

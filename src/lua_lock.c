@@ -71,6 +71,14 @@ static int core_lock_status(lua_State *L) {
       lua_pushinteger(L, l.ms_left);
       lua_setfield(L, -2, "ms_left");
     }
+    /* expired, but an open transaction holds the row: its run (one
+     * transaction, transaction_per_migration = false) may be alive, its
+     * heartbeat waiting on that very row */
+    long row_pid = l.expired ? lm_lease_row_pid(c, vt) : 0;
+    if (row_pid) {
+      lua_pushinteger(L, row_pid);
+      lua_setfield(L, -2, "row_locked_by");
+    }
     lua_pushinteger(L, l.token);
     lua_setfield(L, -2, "token");
     lua_setfield(L, -2, "lease");

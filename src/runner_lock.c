@@ -98,8 +98,9 @@ static int try_lock(struct run *r, int *got, char **holder, struct lm_err *e) {
     return LM_OK;
   }
   int64_t token;
+  long wait = r->o->lock_timeout_ms < 1000 ? r->o->lock_timeout_ms : 1000;
   if (lm_lease_acquire(r->conn, r->o->version_table, host, (long)getpid(), r->run_id,
-                       r->o->lock_lease_ms, &token, e) != LM_OK)
+                       r->o->lock_lease_ms, wait < 50 ? 50 : wait, &token, e) != LM_OK)
     return LM_ERROR;
   *got = token > 0;
   if (*got) {

@@ -12,7 +12,7 @@ local function command(def) M[def.name] = def end
 
 -- "run 3f2a... (db1 pid 42), since T, expires T (in 12.3 s), token 7"
 local function lease_words(l)
-  local left = l.expired and "expired" or ("in %.1f s"):format((l.ms_left or 0) / 1000)
+  local left = l.row_locked_by and "past, row locked" or l.expired and "expired" or ("in %.1f s"):format((l.ms_left or 0) / 1000)
   return ("run %s (%s pid %s), since %s, expires %s (%s), token %d"):format(l.run_id, l.host or "?",
     tostring(l.pid or "?"), l.acquired_at or "?", l.expires_at or "?", left, l.token)
 end
@@ -31,6 +31,11 @@ local function status(c)
     say(("table: not offered on %s (its run lock is the file lock above)"):format(c.m:dialect() == "sqlite" and "SQLite" or c.m:dialect()))
   elseif l == nil then
     say(("table: no lease table %s"):format(st.lease_table))
+  elseif l.held and l.row_locked_by then
+    say(("table: held by %s; past its expiry, but an open transaction (server pid %d) holds the "
+      .. "lease row, so it cannot tell whether that run is alive (a run with "
+      .. "transaction_per_migration = false keeps the row until it commits); no run can take the "
+      .. "lease until that transaction ends"):format(lease_words(l), l.row_locked_by))
   elseif l.held then
     say(("table: %s by %s"):format(l.expired and "expired lease held" or "held", lease_words(l)))
   else
