@@ -38,6 +38,13 @@ static void push_advisory(lua_State *L, struct lm_conn *c, const char *vt) {
   free(holder);
 }
 
+/* "<vt>_lock" longer than the database keeps a name (lock = "table"
+ * refuses such a version_table: runner_lock.c). */
+static int lease_name_too_long(struct lm_conn *c, const char *vt) {
+  size_t max = c->driver->dialect->name_max;
+  return max && strlen(vt) + 5 > max;
+}
+
 static int core_lock_status(lua_State *L) {
   struct lm_conn *c = lm_lua_checkconn(L, 1);
   const char *vt = luaL_checkstring(L, 2);
@@ -47,6 +54,11 @@ static int core_lock_status(lua_State *L) {
   lua_pushboolean(L, lm_lease_supported(c));
   lua_setfield(L, -2, "lease_offered");
   if (!lm_lease_supported(c)) return 1;
+  if (lease_name_too_long(c, vt)) {                   /* cut, it could name the log table */
+    lua_pushinteger(L, (lua_Integer)c->driver->dialect->name_max - 5);
+    lua_setfield(L, -2, "lease_version_table_max");   /* the longest version_table it takes */
+    return 1;
+  }
   struct lm_lease l;
   struct lm_err e = LM_ERR_INIT;
   if (lm_lease_read(c, vt, &l, &e) != LM_OK) {
@@ -111,6 +123,12 @@ static int core_lock_break(lua_State *L) {
   if (!lm_lease_supported(c))
   {
     lm_err_set(&e, LM_ERROR, "lock = \"table\" is not offered on %s: there is no lease to break",
+               c->driver->dialect->title);
+    return lm_lua_raise(L, &e);
+  }
+  if (lease_name_too_long(c, vt)) {
+    lm_err_set(&e, LM_ERROR, "version_table \"%s\" is too long for lock = \"table\" (%zu bytes "
+               "or fewer on %s), so it has no lease to break", vt, c->driver->dialect->name_max - 5,
                c->driver->dialect->title);
     return lm_lua_raise(L, &e);
   }

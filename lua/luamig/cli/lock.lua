@@ -21,7 +21,8 @@ local function status(c)
   local st = c.m:lock_status()
   if c.globals.json then
     say(json.encode({strategy = st.strategy, advisory = st.advisory, lease_offered = st.lease_offered,
-                      lease = st.lease, lease_table = st.lease_table}))
+                      lease = st.lease, lease_table = st.lease_table,
+                      lease_version_table_max = st.lease_version_table_max}))
     return 0
   end
   say(("lock = %s (version table %s)"):format(st.strategy, c.m.settings.version_table))
@@ -29,6 +30,9 @@ local function status(c)
   local l = st.lease
   if not st.lease_offered then
     say(("table: not offered on %s (its run lock is the file lock above)"):format(c.m:dialect() == "sqlite" and "SQLite" or c.m:dialect()))
+  elseif st.lease_version_table_max then
+    say(("table: version_table is too long for a lease table (%s would be cut; lock = \"table\" needs "
+      .. "a version_table of %d bytes or fewer)"):format(st.lease_table, st.lease_version_table_max))
   elseif l == nil then
     say(("table: no lease table %s"):format(st.lease_table))
   elseif l.held and l.row_locked_by then
@@ -61,6 +65,10 @@ local function break_lock(c)
   if kind == "table" and not st.lease_offered then
     errors.fail(('lock = "table" is not offered on %s: there is no lease to break (its run lock is '
       .. 'the file lock, which `luamig lock status` shows)'):format(c.m:dialect() == "sqlite" and "SQLite" or c.m:dialect()))
+  end
+  if kind == "table" and st.lease_version_table_max then
+    errors.fail(('version_table %q is too long for lock = "table" (%d bytes or fewer), so it has no '
+      .. 'lease to break'):format(c.m.settings.version_table, st.lease_version_table_max))
   end
   local held = kind == "table" and st.lease and st.lease.held or kind == "advisory" and st.advisory.held
   if not held then return told(c, kind, nil) end
