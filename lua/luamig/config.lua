@@ -15,7 +15,7 @@ M.settings = {
   {"truncate_slug_length", "number", 40},
   {"target_schema", "string", "schema.lua"},
   {"transaction_per_migration", "boolean", true},
-  {"lock_timeout", "lease", 300},                    -- seconds to wait for another run's lock (M.lock_why_not)
+  {"lock_timeout", "number", 300},                   -- seconds to wait for another run's lock (M.lock_why_not)
   {"lock", "lock", "advisory"},                      -- the run lock: "advisory" | "table" | "none" (M.lock_why_not)
   {"lock_lease", "lease", 30},                       -- lock = "table": seconds a lease lasts unrenewed
   {"ddl_lock_timeout", "timeout", "2s"},             -- PostgreSQL lock_timeout of each step (lock_retry.lua)
@@ -239,7 +239,7 @@ function M.check(settings, source)
       local why = require("luamig.profile").why_not(v)
       if why then error(("%s: %s"):format(source, why), 0) end
     end
-    if want == "lock" or want == "lease" then
+    if want == "lock" or want == "lease" or k == "lock_timeout" then
       local why = M.lock_why_not(k, v)
       if why then error(("%s: %s"):format(source, why), 0) end
     end
