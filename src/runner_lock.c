@@ -73,9 +73,15 @@ static char *lease_holder(struct run *r) {
   struct lm_lease l;
   struct lm_err ignored = LM_ERR_INIT;
   char *who = NULL;
-  if (lm_lease_read(r->conn, r->o->version_table, &l, &ignored) == LM_OK && l.held)
-    who = lm_asprintf("run %s, %s pid %ld, lease until %s", l.run_id, l.host ? l.host : "?",
-                      l.pid, l.expires_at ? l.expires_at : "?");
+  if (lm_lease_read(r->conn, r->o->version_table, &l, &ignored) == LM_OK && l.held) {
+    /* expired yet not taken: an open transaction holds the row (its run
+     * with transaction_per_migration = false, alive or not) */
+    long row = l.expired ? lm_lease_row_pid(r->conn, r->o->version_table) : 0;
+    char tx[96] = "";
+    if (row) snprintf(tx, sizeof tx, "; its row held by the open transaction of server pid %ld", row);
+    who = lm_asprintf("run %s, %s pid %ld, lease until %s%s", l.run_id, l.host ? l.host : "?",
+                      l.pid, l.expires_at ? l.expires_at : "?", tx);
+  }
   lm_lease_clear(&l);
   lm_err_release(&ignored);
   return who;
