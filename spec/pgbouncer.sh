@@ -2,9 +2,10 @@
 # spec/pgbouncer.sh -- a throwaway PgBouncer in front of the suite's cluster,
 # for the specs and `make stress` (never the system service).
 #
-#   bash spec/pgbouncer.sh start DIR PGHOST PGPORT [POOL_MODE]
+#   bash spec/pgbouncer.sh start DIR PGHOST PGPORT [POOL_MODE [POOL_SIZE [LINE]]]
 #     writes DIR/pgbouncer.ini (listen 127.0.0.1 on a free port, the given
-#     pool_mode, default transaction; every database forwarded to PGHOST:PGPORT,
+#     pool_mode, default transaction, default_pool_size (20), one more
+#     [pgbouncer] line, e.g. "server_round_robin = 1"; every database forwarded to PGHOST:PGPORT,
 #     a socket directory or an address), starts pgbouncer as the postgres user
 #     when run as root (it refuses root), waits until it accepts
 #     connections and prints its port. DIR/pgbouncer.log is its log.
@@ -24,7 +25,7 @@ as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@";
 
 case "$cmd" in
   start)
-    pghost=$3 pgport=$4 mode=${5:-transaction}
+    pghost=$3 pgport=$4 mode=${5:-transaction} size=${6:-20} extra=${7:-}
     [ -x "$PGBOUNCER" ] || { echo "pgbouncer.sh: $PGBOUNCER is missing (apt-get install pgbouncer)" >&2; exit 1; }
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
@@ -42,7 +43,8 @@ auth_type = trust
 auth_file = $dir/userlist.txt
 pool_mode = $mode
 max_client_conn = 200
-default_pool_size = 20
+default_pool_size = $size
+$extra
 server_reset_query =
 ignore_startup_parameters = extra_float_digits,options
 logfile = $dir/pgbouncer.log

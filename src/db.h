@@ -63,6 +63,9 @@ struct lm_lease_sql {
   const char *release;  /* $1 token, $2 run id */
   const char *read;     /* host, pid, run_id, acquired_at, expires_at, token, expired, ms left */
   const char *brk;      /* free it whoever holds it, the token moved on: a row if it was held */
+  const char *bound;    /* $1 a time ("1000ms"): the transaction's lock and statement timeouts */
+  const char *row_pid;  /* $1 the quoted table: the server pid of another session whose open
+                         * transaction wrote the row, if any */
 };
 
 extern const struct lm_dialect lm_dialect_sqlite;
@@ -172,10 +175,15 @@ struct lm_driver {
    * be NULL) gets who, e.g. "server pid 123", caller frees; -1 when no run
    * lock can be had for this database (SQLite in a read-only directory,
    * where no step can write either): the caller relies on its other
-   * defences. unlock releases one hold; closing the connection releases
-   * them all. */
+   * defences. unlock releases one hold (returning 1; 0 when the lock is
+   * not in this connection's session, which a pooler can cause: it stays
+   * held); closing the connection releases them all. */
   int (*lock)(struct lm_conn *c, const char *name, int *got, char **holder, struct lm_err *e);
-  void (*unlock)(struct lm_conn *c, const char *name);
+  int (*unlock)(struct lm_conn *c, const char *name);
+  /* Whether this statement (and the transaction it is in) runs in the
+   * server session that took the run lock: *why (caller frees) when not.
+   * NULL: a connection is always one session. */
+  int (*lock_session)(struct lm_conn *c, char **why, struct lm_err *e);
   /* End the run lock another session holds (`luamig lock break`): *what
    * says what was done, e.g. "terminated server pid 123"; NULL *what when
    * nobody held it. NULL where no process can break it (SQLite's file lock
@@ -188,7 +196,9 @@ struct lm_driver {
   /* Whether this connection is one stable server session (lock =
    * "advisory" needs one): *stable 0 with *why (caller frees) when the
    * statements of one client reach different sessions or share one with
-   * another client -- a transaction-pooling pooler. NULL: always stable. */
+   * another client -- a transaction-pooling pooler; *stable 1 with *why
+   * when the check could not be made (why not, for a warning). NULL:
+   * always stable. */
   int (*session_stable)(struct lm_conn *c, int *stable, char **why, struct lm_err *e);
   /* Open a second connection to c's database with what c connected with
    * (the lease's heartbeat renews from it while c runs a long step). NULL

@@ -53,6 +53,10 @@ static const struct lm_lease_sql pg_lease = {
           "(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint FROM {t} WHERE id = 1",
   .brk = "UPDATE {t} SET host = NULL, pid = NULL, run_id = NULL, acquired_at = NULL, "
          "expires_at = NULL, token = token + 1 WHERE id = 1 AND expires_at IS NOT NULL RETURNING token",
+  .bound = "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $1, true)",
+  .row_pid = "SELECT pid::bigint FROM pg_locks WHERE locktype = 'relation' AND granted AND "
+             "relation = to_regclass($1) AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid() "
+             "ORDER BY pid LIMIT 1",
 };
 
 const struct lm_dialect lm_dialect_postgresql = {

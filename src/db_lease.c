@@ -5,6 +5,7 @@
  */
 #include "db_lease.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,63 @@ static int one_row(struct lm_conn *c, const char *sql, const char *vt, int n,
   return rc == LM_ERROR ? LM_ERROR : LM_OK;
 }
 
+/* one_row in a transaction of its own whose lock and statement timeouts
+ * are ms (the statement waits no longer for a row another transaction
+ * holds -- a run with transaction_per_migration = false holds it to its
+ * end -- and a killed client's statement does not run on later, which a
+ * pooler can do): *busy 1 when it gave up there. In a transaction
+ * already, unbounded (SET LOCAL would outlive it into the step). */
+static int bounded_row(struct lm_conn *c, const char *sql, const char *vt, int n,
+                       const struct lm_value *params, long ms, int64_t *first, int *found,
+                       int *busy, struct lm_err *e) {
+  *busy = 0;
+  if (sql_of(c)->bound == NULL || c->driver->in_transaction(c))
+    return one_row(c, sql, vt, n, params, first, found, e);
+  char t[32];
+  snprintf(t, sizeof t, "%ldms", ms > 0 ? ms : 1);
+  struct lm_value p = text(t);
+  if (c->driver->begin(c, e) != LM_OK) return LM_ERROR;
+  int rc = c->driver->exec(c, sql_of(c)->bound, 1, &p, NULL, e);
+  if (rc == LM_OK) rc = one_row(c, sql, vt, n, params, first, found, e);
+  if (rc == LM_OK) return c->driver->commit(c, e);
+  struct lm_err ignored = LM_ERR_INIT;
+  c->driver->rollback(c, &ignored);
+  lm_err_release(&ignored);
+  if (strcmp(e->sqlstate, "55P03") == 0 || strcmp(e->sqlstate, "57014") == 0) {
+    lm_err_release(e);
+    *e = (struct lm_err)LM_ERR_INIT;
+    *busy = 1;
+    *found = 0;
+    return LM_OK;
+  }
+  return LM_ERROR;
+}
+
+long lm_lease_row_pid(struct lm_conn *c, const char *vt) {
+  if (sql_of(c) == NULL || sql_of(c)->row_pid == NULL) return 0;
+  struct lm_err ignored = LM_ERR_INIT;
+  char *name = lm_lease_table(vt);
+  char *q = lm_quote_ident(name, strlen(name), &ignored);
+  free(name);
+  int64_t pid = 0;
+  int found = 0;
+  if (q) {
+    struct lm_value p = text(q);
+    struct lm_cursor *cur = NULL;
+    if (c->driver->query(c, sql_of(c)->row_pid, 1, &p, &cur, &ignored) == LM_OK) {
+      if (c->driver->next(cur, &ignored) == LM_ROW) {
+        struct lm_value v;
+        c->driver->column_value(cur, 0, &v);
+        if (v.type == LM_INTEGER) pid = v.i, found = 1;
+      }
+      c->driver->cursor_free(cur);
+    }
+  }
+  free(q);
+  lm_err_release(&ignored);
+  return found ? (long)pid : 0;
+}
+
 int lm_lease_ensure(struct lm_conn *c, const char *vt, struct lm_err *e) {
   char *s = statement(sql_of(c)->create, vt, e);
   if (s == NULL) return LM_ERROR;
@@ -83,11 +141,13 @@ int lm_lease_ensure(struct lm_conn *c, const char *vt, struct lm_err *e) {
 }
 
 int lm_lease_acquire(struct lm_conn *c, const char *vt, const char *host, long pid,
-                     const char *run_id, long lease_ms, int64_t *token, struct lm_err *e) {
+                     const char *run_id, long lease_ms, long wait_ms, int64_t *token,
+                     struct lm_err *e) {
   struct lm_value p[4] = {text(host), integer(pid), text(run_id), integer(lease_ms)};
-  int found;
+  int found, busy;
   *token = 0;
-  if (one_row(c, sql_of(c)->acquire, vt, 4, p, token, &found, e) != LM_OK) return LM_ERROR;
+  if (bounded_row(c, sql_of(c)->acquire, vt, 4, p, wait_ms, token, &found, &busy, e) != LM_OK)
+    return LM_ERROR;
   if (!found) *token = 0;
   return LM_OK;
 }
@@ -110,7 +170,18 @@ void lm_lease_release(struct lm_conn *c, const char *vt, int64_t token, const ch
 
 int lm_lease_break(struct lm_conn *c, const char *vt, int *broken, struct lm_err *e) {
   int64_t token;
-  return one_row(c, sql_of(c)->brk, vt, 0, NULL, &token, broken, e);
+  int busy;
+  if (bounded_row(c, sql_of(c)->brk, vt, 0, NULL, 5000, &token, broken, &busy, e) != LM_OK)
+    return LM_ERROR;
+  if (!busy) return LM_OK;
+  long pid = lm_lease_row_pid(c, vt);
+  char *who = pid ? lm_asprintf("server pid %ld", pid) : lm_strdup("see pg_locks");
+  lm_err_set(e, LM_ERROR, "could not break the lease within 5 s: an open transaction (%s) holds "
+             "its row -- the holder's run with transaction_per_migration = false keeps it until "
+             "that run commits; wait for it, or end that session (pg_terminate_backend) to roll "
+             "the run back", who);
+  free(who);
+  return LM_ERROR;
 }
 
 static char *dup_text(const struct lm_value *v) {

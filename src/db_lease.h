@@ -36,9 +36,14 @@ int lm_lease_supported(const struct lm_conn *c);
  * not an error). */
 int lm_lease_ensure(struct lm_conn *c, const char *version_table, struct lm_err *e);
 /* Take the lease for lease_ms if it is free or expired: *token > 0 then,
- * else 0 (another run holds it). */
+ * else 0 (another run holds it, or another transaction holds its row
+ * longer than wait_ms). */
 int lm_lease_acquire(struct lm_conn *c, const char *version_table, const char *host, long pid,
-                     const char *run_id, long lease_ms, int64_t *token, struct lm_err *e);
+                     const char *run_id, long lease_ms, long wait_ms, int64_t *token,
+                     struct lm_err *e);
+/* The server pid of another session whose open transaction holds the
+ * lease row (a run with transaction_per_migration = false); 0: none. */
+long lm_lease_row_pid(struct lm_conn *c, const char *version_table);
 /* Extend the lease held under token and run_id by lease_ms from now:
  * *kept 0 when it is no longer ours (taken over or broken). Inside a
  * transaction it also locks the row until the transaction ends. */

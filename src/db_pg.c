@@ -24,10 +24,13 @@
 
 #include <libpq-fe.h>
 #include <inttypes.h>
+#include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Type OIDs from pg_type.h (server headers are not a client dependency). */
 enum {
@@ -41,6 +44,7 @@ struct pg_conn {
   struct lm_conn base;   /* first: the layers above see only this */
   PGconn *pg;
   PGcancel *cancel;      /* made at open: PQgetCancel allocates, PQcancel may run in a signal handler */
+  long lock_pid;         /* the server session that took the run lock; 0: none held */
 };
 
 struct pg_cursor {
@@ -107,6 +111,7 @@ static int pg_open(const struct lm_url *url, struct lm_conn **out, struct lm_err
   pc->base.secrets = lm_secrets_copy(url->secrets);
   pc->pg = pg;
   pc->cancel = PQgetCancel(pg);
+  pc->lock_pid = 0;
   *out = &pc->base;
   return LM_OK;
 }
@@ -510,7 +515,10 @@ static long lock_holder(struct lm_conn *c, const struct lm_value *key) {
 /* pg_try_advisory_lock, asked once: polling it (rather than waiting in
  * pg_advisory_lock) means a step running CREATE INDEX CONCURRENTLY cannot
  * deadlock against a waiting run. A session lock: it outlives
- * transactions and goes with the session. */
+ * transactions and goes with the session. pg_backend_pid() in the same
+ * statement (one transaction, so one server session even through a
+ * pooler) names the session that holds it, which pg_lock_session then
+ * checks each step's transaction against. */
 static int pg_lock(struct lm_conn *c, const char *name, int *got, char **holder,
                    struct lm_err *e) {
   struct lm_value key = {.type = LM_INTEGER, .i = lock_key_for(name)};
@@ -523,27 +531,62 @@ static int pg_lock(struct lm_conn *c, const char *name, int *got, char **holder,
   struct lm_err ignored = LM_ERR_INIT;
   pg_exec(c, "SET client_connection_check_interval = 1000", 0, NULL, NULL, &ignored);
   lm_err_release(&ignored);
-  if (pg_query(c, "SELECT pg_try_advisory_lock($1)", 1, &key, &cur, e) != LM_OK)
+  if (pg_query(c, "SELECT pg_try_advisory_lock($1), pg_backend_pid()", 1, &key, &cur, e) != LM_OK)
     return LM_ERROR;
-  struct lm_value v = {.type = LM_NULL};
-  if (pg_next(cur, e) == LM_ROW) pg_column_value(cur, 0, &v);
+  struct lm_value v = {.type = LM_NULL}, pid = {.type = LM_NULL};
+  if (pg_next(cur, e) == LM_ROW) {
+    pg_column_value(cur, 0, &v);
+    pg_column_value(cur, 1, &pid);
+  }
   *got = v.type == LM_BOOLEAN && v.i;
   pg_cursor_free(cur);
+  if (*got && pid.type == LM_INTEGER) ((struct pg_conn *)c)->lock_pid = (long)pid.i;
   if (!*got && holder) {
-    long pid = lock_holder(c, &key);
-    *holder = pid ? lm_asprintf("server pid %ld", pid) : lm_strdup("server pid unknown");
+    long hp = lock_holder(c, &key);
+    *holder = hp ? lm_asprintf("server pid %ld", hp) : lm_strdup("server pid unknown");
   }
   return LM_OK;
 }
 
-static void pg_unlock(struct lm_conn *c, const char *name) {
+/* Through a pooler the unlock may land in another server session, where
+ * pg_advisory_unlock says false; a few more tries may reach the one that
+ * holds it (a round-robin pool cycles through them). 0: it stays held. */
+static int pg_unlock(struct lm_conn *c, const char *name) {
   struct lm_value key = {.type = LM_INTEGER, .i = lock_key_for(name)};
   struct lm_err ignored = LM_ERR_INIT;
+  int done = 1;
   if (PQstatus(handle(c)) == CONNECTION_OK) {         /* a lost session took its locks along */
     pg_rollback(c, &ignored);                         /* an aborted transaction blocks it */
-    pg_exec(c, "SELECT pg_advisory_unlock($1)", 1, &key, NULL, &ignored);
+    done = 0;
+    for (int try = 0; try < 8 && !done && PQstatus(handle(c)) == CONNECTION_OK; try++) {
+      struct lm_cursor *cur = NULL;
+      if (pg_query(c, "SELECT pg_advisory_unlock($1)", 1, &key, &cur, &ignored) != LM_OK) break;
+      struct lm_value v = {.type = LM_NULL};
+      if (pg_next(cur, &ignored) == LM_ROW) pg_column_value(cur, 0, &v);
+      pg_cursor_free(cur);
+      done = v.type == LM_BOOLEAN && v.i;
+    }
+    if (PQstatus(handle(c)) != CONNECTION_OK) done = 1;
   }
   lm_err_release(&ignored);
+  ((struct pg_conn *)c)->lock_pid = 0;
+  return done;
+}
+
+static long backend_pid(struct lm_conn *c, struct lm_err *e);
+
+/* One cheap statement, run inside each step's transaction: its server
+ * session must be the one pg_lock took the lock in. */
+static int pg_lock_session(struct lm_conn *c, char **why, struct lm_err *e) {
+  long held = ((struct pg_conn *)c)->lock_pid;
+  *why = NULL;
+  if (held == 0) return LM_OK;
+  long now = backend_pid(c, e);
+  if (now < 0) return LM_ERROR;
+  if (now != held)
+    *why = lm_asprintf("this connection's statements ran in two server sessions (the lock was "
+                       "taken in server pid %ld, a later statement ran in %ld)", held, now);
+  return LM_OK;
 }
 
 /* `luamig lock break` on the advisory lock: the session that holds it is
@@ -587,16 +630,19 @@ static long backend_pid(struct lm_conn *c, struct lm_err *e) {
   return v.type == LM_INTEGER ? (long)v.i : -1;
 }
 
-/* A new connection with what c connected with (PQconninfo), or NULL. */
-static PGconn *connect_like(struct lm_conn *c) {
+/* A new connection with what c connected with (PQconninfo), or NULL;
+ * connect_timeout_s, when not NULL, over c's own. */
+static PGconn *connect_like(struct lm_conn *c, const char *connect_timeout_s) {
   PQconninfoOption *info = PQconninfo(handle(c));
   if (info == NULL) return NULL;
   size_t n = 0;
   for (PQconninfoOption *o = info; o->keyword; o++) n++;
-  const char **keys = lm_malloc((n + 1) * sizeof *keys), **values = lm_malloc((n + 1) * sizeof *values);
+  const char **keys = lm_malloc((n + 2) * sizeof *keys), **values = lm_malloc((n + 2) * sizeof *values);
   size_t k = 0;
   for (PQconninfoOption *o = info; o->keyword; o++)
-    if (o->val && *o->val) keys[k] = o->keyword, values[k++] = o->val;
+    if (o->val && *o->val && !(connect_timeout_s && strcmp(o->keyword, "connect_timeout") == 0))
+      keys[k] = o->keyword, values[k++] = o->val;
+  if (connect_timeout_s) keys[k] = "connect_timeout", values[k++] = connect_timeout_s;
   keys[k] = values[k] = NULL;
   PGconn *other = PQconnectdbParams(keys, values, 0);
   free(keys);
@@ -605,9 +651,38 @@ static PGconn *connect_like(struct lm_conn *c) {
   return other;
 }
 
+/* pg_backend_pid() of other, waited for at most ms (a pooler with no free
+ * server session queues the statement for its query_wait_timeout): -2
+ * when no answer came. */
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long other_pid(PGconn *other, int ms) {
+  if (!PQsendQuery(other, "SELECT pg_backend_pid()")) return -2;
+  int64_t until = mono_ms() + ms;
+  while (PQisBusy(other)) {
+    int64_t left = until - mono_ms();
+    if (left <= 0) return -2;
+    struct pollfd p = {.fd = PQsocket(other), .events = POLLIN};
+    if (poll(&p, 1, (int)left) < 0 && errno != EINTR) return -2;
+    if (!PQconsumeInput(other)) return -2;
+  }
+  long pid = -2;
+  PGresult *res;
+  while ((res = PQgetResult(other)) != NULL) {
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+      pid = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+  }
+  return pid;
+}
+
 /* A second connection to c's database, for the lease's heartbeat. */
 static int pg_clone(struct lm_conn *c, struct lm_conn **out, struct lm_err *e) {
-  PGconn *pg = connect_like(c);
+  PGconn *pg = connect_like(c, NULL);
   if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
     char *m = lm_pg_trimmed(pg ? PQerrorMessage(pg) : "out of memory");
     lm_err_set(e, LM_ERROR, "cannot open a second connection to PostgreSQL at '%s': %s",
@@ -624,6 +699,7 @@ static int pg_clone(struct lm_conn *c, struct lm_conn **out, struct lm_err *e) {
   pc->base.secrets = lm_secrets_copy(c->secrets);
   pc->pg = pg;
   pc->cancel = PQgetCancel(pg);
+  pc->lock_pid = 0;
   *out = &pc->base;
   return LM_OK;
 }
@@ -638,14 +714,23 @@ static int pg_clone(struct lm_conn *c, struct lm_conn **out, struct lm_err *e) {
 static int pg_session_stable(struct lm_conn *c, int *stable, char **why, struct lm_err *e) {
   *stable = 1;
   *why = NULL;
-  PGconn *other = connect_like(c);
+  PGconn *other = connect_like(c, "3");
+  if (other == NULL || PQstatus(other) != CONNECTION_OK) {
+    char *m = lm_pg_trimmed(other ? PQerrorMessage(other) : "out of memory");
+    *why = lm_asprintf("a second connection could not be opened (%s)", m);
+    free(m);
+    PQfinish(other);
+    return LM_OK;
+  }
   int rc = LM_OK;
-  for (int round = 0; round < 3 && *stable && other && PQstatus(other) == CONNECTION_OK; round++) {
+  for (int round = 0; round < 3 && *stable; round++) {
     long mine = backend_pid(c, e);
-    PGresult *res = PQexec(other, "SELECT pg_backend_pid()");
-    long theirs = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-                ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : -2;
-    PQclear(res);
+    long theirs = mine < 0 ? -1 : other_pid(other, 3000);
+    if (theirs == -2) {
+      *why = lm_strdup("a second connection's statement got no answer within 3 s (a pool with "
+                       "no free server session?)");
+      break;
+    }
     long again = mine < 0 ? -1 : backend_pid(c, e);
     if (mine < 0 || again < 0) {
       rc = LM_ERROR;
@@ -696,6 +781,7 @@ const struct lm_driver lm_driver_postgresql = {
   .in_transaction = pg_in_transaction,
   .lock = pg_lock,
   .unlock = pg_unlock,
+  .lock_session = pg_lock_session,
   .lock_break = pg_lock_break,
   .lock_holder = pg_lock_holder,
   .session_stable = pg_session_stable,

@@ -566,11 +566,12 @@ static void unlock_all(struct sqlite_conn *sc) {
   sc->lock_fd = -1;
 }
 
-static void sqlite_unlock(struct lm_conn *c, const char *name) {
+static int sqlite_unlock(struct lm_conn *c, const char *name) {
   struct sqlite_conn *sc = (struct sqlite_conn *)c;
   (void)name;
   if (sc->lock_depth > 1) sc->lock_depth--;
   else unlock_all(sc);
+  return 1;
 }
 
 static void sqlite_interrupt(struct lm_conn *c) {

@@ -38,6 +38,13 @@ static void push_advisory(lua_State *L, struct lm_conn *c, const char *vt) {
   free(holder);
 }
 
+/* "<vt>_lock" longer than the database keeps a name (lock = "table"
+ * refuses such a version_table: runner_lock.c). */
+static int lease_name_too_long(struct lm_conn *c, const char *vt) {
+  size_t max = c->driver->dialect->name_max;
+  return max && strlen(vt) + 5 > max;
+}
+
 static int core_lock_status(lua_State *L) {
   struct lm_conn *c = lm_lua_checkconn(L, 1);
   const char *vt = luaL_checkstring(L, 2);
@@ -47,6 +54,11 @@ static int core_lock_status(lua_State *L) {
   lua_pushboolean(L, lm_lease_supported(c));
   lua_setfield(L, -2, "lease_offered");
   if (!lm_lease_supported(c)) return 1;
+  if (lease_name_too_long(c, vt)) {                   /* cut, it could name the log table */
+    lua_pushinteger(L, (lua_Integer)c->driver->dialect->name_max - 5);
+    lua_setfield(L, -2, "lease_version_table_max");   /* the longest version_table it takes */
+    return 1;
+  }
   struct lm_lease l;
   struct lm_err e = LM_ERR_INIT;
   if (lm_lease_read(c, vt, &l, &e) != LM_OK) {
@@ -71,6 +83,14 @@ static int core_lock_status(lua_State *L) {
       lua_pushinteger(L, l.ms_left);
       lua_setfield(L, -2, "ms_left");
     }
+    /* expired, but an open transaction holds the row: its run (one
+     * transaction, transaction_per_migration = false) may be alive, its
+     * heartbeat waiting on that very row */
+    long row_pid = l.expired ? lm_lease_row_pid(c, vt) : 0;
+    if (row_pid) {
+      lua_pushinteger(L, row_pid);
+      lua_setfield(L, -2, "row_locked_by");
+    }
     lua_pushinteger(L, l.token);
     lua_setfield(L, -2, "token");
     lua_setfield(L, -2, "lease");
@@ -88,9 +108,12 @@ static int core_lock_break(lua_State *L) {
   if (kind == 0) {
     char *what = NULL;
     if (c->driver->lock_break == NULL)
-      return luaL_error(L, "%s's run lock is a file lock held by a running process and cannot be "
-                        "broken from here: stop that process (`luamig lock status` names it)",
-                        c->driver->dialect->title);
+    {                                                 /* an error value: no file:line */
+      lm_err_set(&e, LM_ERROR, "%s's run lock is a file lock held by a running process and cannot "
+                 "be broken from here: stop that process (`luamig lock status` shows the lock "
+                 "file; `fuser` on it names the process)", c->driver->dialect->title);
+      return lm_lua_raise(L, &e);
+    }
     if (c->driver->lock_break(c, vt, &what, &e) != LM_OK) return lm_lua_raise(L, &e);
     if (what) lua_pushstring(L, what);
     else lua_pushnil(L);
@@ -98,8 +121,17 @@ static int core_lock_break(lua_State *L) {
     return 1;
   }
   if (!lm_lease_supported(c))
-    return luaL_error(L, "lock = \"table\" is not offered on %s: there is no lease to break",
-                      c->driver->dialect->title);
+  {
+    lm_err_set(&e, LM_ERROR, "lock = \"table\" is not offered on %s: there is no lease to break",
+               c->driver->dialect->title);
+    return lm_lua_raise(L, &e);
+  }
+  if (lease_name_too_long(c, vt)) {
+    lm_err_set(&e, LM_ERROR, "version_table \"%s\" is too long for lock = \"table\" (%zu bytes "
+               "or fewer on %s), so it has no lease to break", vt, c->driver->dialect->name_max - 5,
+               c->driver->dialect->title);
+    return lm_lua_raise(L, &e);
+  }
   struct lm_lease l;
   int broken = 0;
   if (lm_lease_read(c, vt, &l, &e) != LM_OK ||

@@ -673,7 +673,14 @@ int lm_run(struct lm_conn *c, struct lm_graph *g, const struct lm_run_script *sc
 cleanup:
   lm_run_unwatch();
   tx_rollback(&r);
-  lm_run_release_lock(&r);
+  if (!lm_run_release_lock(&r)) {
+    static const char leaked[] = "the advisory lock could not be released: the unlock ran in "
+      "another server session (a transaction-pooling pooler), so a pooled session keeps it; "
+      "`luamig lock break --yes` ends that session. Set lock = \"table\" for runs through "
+      "such a pooler";
+    if (rc == LM_OK) rc = lm_err_set(e, LM_ERROR, "%s", leaked);
+    else lm_run_say(&r, "WARNING", "%s", leaked);
+  }
   lm_version_rows_free(rows, nrows);
   return rc;
 }

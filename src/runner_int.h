@@ -82,7 +82,7 @@ void lm_run_unwatch(void);
 /* Take the run lock (waiting up to lock_timeout for another run), and
  * release it if taken; r->locked says whether other runs are kept out. */
 int lm_run_take_lock(struct run *r, struct lm_err *e);
-void lm_run_release_lock(struct run *r);
+int lm_run_release_lock(struct run *r);   /* 0: the advisory lock stayed held (a pooler) */
 /* lock = "table": renew the lease once a third of it has passed since the
  * last renewal (between steps); lm_run_fence renews it now, inside the
  * step's transaction before its version write (the row stays locked until

@@ -73,9 +73,15 @@ static char *lease_holder(struct run *r) {
   struct lm_lease l;
   struct lm_err ignored = LM_ERR_INIT;
   char *who = NULL;
-  if (lm_lease_read(r->conn, r->o->version_table, &l, &ignored) == LM_OK && l.held)
-    who = lm_asprintf("run %s, %s pid %ld, lease until %s", l.run_id, l.host ? l.host : "?",
-                      l.pid, l.expires_at ? l.expires_at : "?");
+  if (lm_lease_read(r->conn, r->o->version_table, &l, &ignored) == LM_OK && l.held) {
+    /* expired yet not taken: an open transaction holds the row (its run
+     * with transaction_per_migration = false, alive or not) */
+    long row = l.expired ? lm_lease_row_pid(r->conn, r->o->version_table) : 0;
+    char tx[96] = "";
+    if (row) snprintf(tx, sizeof tx, "; its row held by the open transaction of server pid %ld", row);
+    who = lm_asprintf("run %s, %s pid %ld, lease until %s%s", l.run_id, l.host ? l.host : "?",
+                      l.pid, l.expires_at ? l.expires_at : "?", tx);
+  }
   lm_lease_clear(&l);
   lm_err_release(&ignored);
   return who;
@@ -98,8 +104,9 @@ static int try_lock(struct run *r, int *got, char **holder, struct lm_err *e) {
     return LM_OK;
   }
   int64_t token;
+  long wait = r->o->lock_timeout_ms < 1000 ? r->o->lock_timeout_ms : 1000;
   if (lm_lease_acquire(r->conn, r->o->version_table, host, (long)getpid(), r->run_id,
-                       r->o->lock_lease_ms, &token, e) != LM_OK)
+                       r->o->lock_lease_ms, wait < 50 ? 50 : wait, &token, e) != LM_OK)
     return LM_ERROR;
   *got = token > 0;
   if (*got) {
@@ -128,6 +135,31 @@ static int lease_name_clashes(struct run *r, struct lm_err *e) {
   free(lock);
   free(log);
   return clash;
+}
+
+/* The advisory lock and a transaction-pooling pooler: the error; taken:
+ * the lock was taken (and may be left in a pooled server session). */
+static int pooled(struct lm_err *e, const char *why, int taken) {
+  return lm_err_set(e, LM_ERROR, "a session advisory lock is not safe through a transaction-pooling "
+                    "pooler (PgBouncer pool_mode=transaction): %s, so the lock would not keep "
+                    "other runs out; %s. Set lock = \"table\" in luamig.lua (or --lock-strategy "
+                    "table) for a lease row instead, or connect directly or through a "
+                    "session-pooling pool%s", why, taken ? "this run stopped there" : "nothing was run",
+                    taken ? ". If `luamig lock status` still shows the advisory lock held, a pooled "
+                    "server session keeps it: `luamig lock break --yes` ends that session" : "");
+}
+
+/* lock = "advisory": the statement now (in the step's transaction, when
+ * there is one) must run in the server session holding the lock. */
+static int check_session(struct run *r, struct lm_err *e) {
+  const struct lm_driver *d = r->conn->driver;
+  if (!r->lock_held || r->o->lock_strategy == LM_LOCK_TABLE || !d->lock_session) return LM_OK;
+  char *why = NULL;
+  if (d->lock_session(r->conn, &why, e) != LM_OK) return LM_ERROR;
+  if (why == NULL) return LM_OK;
+  pooled(e, why, 1);
+  free(why);
+  return LM_ERROR;
 }
 
 /* What the strategy needs before the first try: lock = "none" warns and
@@ -159,14 +191,15 @@ static int prepare(struct run *r, int *done, struct lm_err *e) {
       char *why = NULL;
       if (d->session_stable(r->conn, &stable, &why, e) != LM_OK) return LM_ERROR;
       if (!stable) {
-        lm_err_set(e, LM_ERROR, "a session advisory lock is not safe through a transaction-pooling "
-                   "pooler (PgBouncer pool_mode=transaction): %s, so the lock would not keep "
-                   "other runs out; nothing was run. Set lock = \"table\" in luamig.lua (or "
-                   "--lock-strategy table) for a lease row instead, or connect directly or "
-                   "through a session-pooling pool", why);
+        pooled(e, why, 0);
         free(why);
         return LM_ERROR;
       }
+      if (why)
+        lm_run_say(r, "WARNING", "could not check for a transaction-pooling pooler before taking "
+                   "the advisory lock: %s; the lock's server session is checked at each step "
+                   "instead", why);
+      free(why);
     }
     return LM_OK;
   }
@@ -214,7 +247,8 @@ int lm_run_take_lock(struct run *r, struct lm_err *e) {
   }
   r->locked = got == 1;                               /* -1: none to be had (driver's say) */
   r->lock_held = got == 1;
-  if (told) lm_run_say(r, "INFO", "Took the migration %s.", what);
+  if (told && r->o->lock_strategy != LM_LOCK_TABLE) lm_run_say(r, "INFO", "Took the migration %s.", what);
+  if (check_session(r, e) != LM_OK) return LM_ERROR;
   if (r->o->lock_strategy == LM_LOCK_TABLE) {
     lm_run_say(r, "INFO", "Took the migration lease (run %s, token %lld, %g s, renewed as the run "
                "goes).", r->run_id, (long long)r->lease_token, r->o->lock_lease_ms / 1000.0);
@@ -231,10 +265,16 @@ static int lost_lease(struct run *r, struct lm_err *e) {
   lm_err_release(&ignored);
   r->lock_held = r->locked = 0;                       /* nothing of ours to release */
   r->lease_lost = 1;
+  /* renewed less than a lease ago (this process's clock): it cannot have
+   * expired, so it was broken and then taken */
+  int live = now_ms() - r->lease_renewed_ms < r->o->lock_lease_ms;
   if (read && l.run_id && l.token > r->lease_token)
     lm_err_set(e, LM_ERROR, "lost the migration lease to run %s (%s pid %ld; token %lld > %lld): "
-               "this run's lease expired and that run took it over", l.run_id,
-               l.host ? l.host : "?", l.pid, (long long)l.token, (long long)r->lease_token);
+               "%s", l.run_id, l.host ? l.host : "?", l.pid, (long long)l.token,
+               (long long)r->lease_token,
+               live ? "this run's lease was broken (`luamig lock break`) before it expired, "
+                      "and that run took it then"
+                    : "this run's lease expired and that run took it over");
   else if (read && l.token > r->lease_token)
     lm_err_set(e, LM_ERROR, "lost the migration lease: it was broken (`luamig lock break`; "
                "token %lld > %lld)", (long long)l.token, (long long)r->lease_token);
@@ -263,19 +303,20 @@ int lm_run_heartbeat(struct run *r, struct lm_err *e) {
 }
 
 int lm_run_fence(struct run *r, struct lm_err *e) {
-  if (r->conn == NULL || r->o->lock_strategy != LM_LOCK_TABLE) return LM_OK;
+  if (r->conn == NULL) return LM_OK;
+  if (r->o->lock_strategy != LM_LOCK_TABLE) return check_session(r, e);
   if (r->lease_token == 0) return lost_lease(r, e);
   return renew(r, e);
 }
 
-void lm_run_release_lock(struct run *r) {
+int lm_run_release_lock(struct run *r) {
   lm_run_beat_stop(r);                                /* before the lease goes */
-  if (!r->lock_held) return;
+  if (!r->lock_held) return 1;
   r->lock_held = r->locked = 0;
   if (r->o->lock_strategy == LM_LOCK_TABLE) {
     lm_lease_release(r->conn, r->o->version_table, r->lease_token, r->run_id);
     r->lease_token = 0;
-    return;
+    return 1;
   }
-  r->conn->driver->unlock(r->conn, r->o->version_table);
+  return r->conn->driver->unlock(r->conn, r->o->version_table);
 }

@@ -77,8 +77,9 @@ static int check_names(const struct lm_dialect *d, const char *table, struct lm_
         rc = lm_err_set(e, LM_ERROR, "version_table \"%s\" is too long for %s: %s \"%s\" and "
                         "%s \"%s\" would both be named \"%.*s\" (%s keeps the first %zu bytes "
                         "of a name); use a shorter version_table (%zu bytes or fewer always "
-                        "work)", table, d->title, what[i], names[i], what[j], names[j], (int)ki,
-                        names[i], d->title, d->name_max, d->name_max - 2);
+                        "work; %zu or fewer with lock = \"table\")", table, d->title, what[i],
+                        names[i], what[j], names[j], (int)ki, names[i], d->title, d->name_max,
+                        d->name_max - 2, d->name_max - 5);
     }
   }
   for (int i = 0; i < 3; i++) free(names[i]);

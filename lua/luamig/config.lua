@@ -15,7 +15,7 @@ M.settings = {
   {"truncate_slug_length", "number", 40},
   {"target_schema", "string", "schema.lua"},
   {"transaction_per_migration", "boolean", true},
-  {"lock_timeout", "number", 300},                   -- seconds to wait for another run's lock
+  {"lock_timeout", "number", 300},                   -- seconds to wait for another run's lock (M.lock_why_not)
   {"lock", "lock", "advisory"},                      -- the run lock: "advisory" | "table" | "none" (M.lock_why_not)
   {"lock_lease", "lease", 30},                       -- lock = "table": seconds a lease lasts unrenewed
   {"ddl_lock_timeout", "timeout", "2s"},             -- PostgreSQL lock_timeout of each step (lock_retry.lua)
@@ -153,7 +153,8 @@ function M.section(settings, name, path)
   return out, warnings
 end
 
--- The run lock's strategies (lock) and the lease's bounds (lock_lease):
+-- The run lock's strategies (lock), the lease's bounds (lock_lease) and
+-- the wait for another run's lock (lock_timeout: 0 to a year):
 -- nil when v is one, else why not (for "NAME: why" messages and usage errors).
 M.lock_strategies = {advisory = true, table = true, none = true}
 function M.lock_why_not(name, v)
@@ -162,6 +163,11 @@ function M.lock_why_not(name, v)
     return ('lock must be "advisory" (a session advisory lock on PostgreSQL, the lock file on '
       .. 'SQLite), "table" (a lease row: PostgreSQL, through a transaction pooler too) or "none", '
       .. 'not %s'):format(type(v) == "string" and ("'" .. v .. "'") or ("a " .. type(v)))
+  end
+  if name == "lock_timeout" then
+    if type(v) == "number" and v == v and v >= 0 and v <= 31536000 then return nil end
+    return ("lock_timeout must be a number of seconds from 0 to 31536000 (a year; default 300), not %s")
+      :format(type(v) == "number" and tostring(v) or ("a " .. type(v)))
   end
   if type(v) ~= "number" or v ~= v or v < 0.1 or v > 86400 then
     return ("lock_lease must be a number of seconds from 0.1 to 86400 (default 30), not %s")
@@ -233,7 +239,7 @@ function M.check(settings, source)
       local why = require("luamig.profile").why_not(v)
       if why then error(("%s: %s"):format(source, why), 0) end
     end
-    if want == "lock" or want == "lease" then
+    if want == "lock" or want == "lease" or k == "lock_timeout" then
       local why = M.lock_why_not(k, v)
       if why then error(("%s: %s"):format(source, why), 0) end
     end

@@ -30,12 +30,13 @@ M.LEASE = 2                                           -- seconds: short, so take
 
 -- Start a PgBouncer (transaction mode) in dir in front of the cluster the
 -- admin URL names (its socket directory and port); returns its port.
-function M.start_pgbouncer(dir, admin_url, mode)
+function M.start_pgbouncer(dir, admin_url, mode, size, extra)
   local host = admin_url:match("[?&]host=([^&]+)")
   local port = admin_url:match("[?&]port=(%d+)")
   assert(host and port, "the admin URL names no host and port: " .. admin_url)
-  local status, out, err = run(("bash %s/spec/pgbouncer.sh start %s %s %s %s"):format(
-    shell_quote(h.root), shell_quote(dir), shell_quote(host), port, mode or "transaction"))
+  local status, out, err = run(("bash %s/spec/pgbouncer.sh start %s %s %s %s %d %s"):format(
+    shell_quote(h.root), shell_quote(dir), shell_quote(host), port, mode or "transaction",
+    size or 20, shell_quote(extra or "")))
   assert(status == 0, "could not start pgbouncer: " .. out .. err)
   return tonumber(out:match("(%d+)%s*$"))
 end
