@@ -624,7 +624,7 @@ t = sa.Table("t", m, sa.Column("id", sa.Integer, primary_key=True), sa.Column("a
              sa.Column("c", sa.Integer, index=True))
 for ix in sorted(t.indexes, key=lambda i: i.name): print(ix.name)
 ]]
-        local f = io.popen("/usr/bin/python3 -c " .. h.shell_quote(py))
+        local f = io.popen("unset LD_PRELOAD; /usr/bin/python3 -c " .. h.shell_quote(py))
         local want = {}
         for l in f:lines() do want[#want + 1] = l end
         f:close()

@@ -102,6 +102,26 @@ describe("[postgresql] a run that writes, on a server that cannot take writes", 
     assert.truthy(has(err, "FAILED: the server is a read-only standby; run migrations against the primary"), err)
   end)
 
+  it("with a schema setting naming a missing schema: refused as a standby, not by the CREATE SCHEMA", function()
+    local sdir = project(standby_url, two, 'schema = "tenant_new"\n')
+    for _, args in ipairs({"upgrade head", "stamp head", "ensure_version"}) do
+      local status, _, err = h.luamig(sdir, args)
+      assert.equal(1, status, args .. ": " .. err)
+      assert.truthy(has(err, "FAILED: the server is a read-only standby; run migrations against the primary"), err)
+      assert.is_nil(err:find("read%-only transaction"), err)     -- PostgreSQL's own words, from CREATE SCHEMA
+    end
+    -- a session read-only by PGOPTIONS on the primary: the same, and no schema is made
+    local _, url = h.fresh_pg()
+    local d = project(url, two, 'schema = "tenant_new"\n')
+    local status, _, err = h.luamig(d, "upgrade head", {PGOPTIONS = "-c default_transaction_read_only=on"})
+    assert.equal(1, status, err)
+    assert.truthy(has(err, "FAILED: the session is read-only (default_transaction_read_only = on"), err)
+    assert.same({}, query(url, "SELECT nspname FROM pg_namespace WHERE nspname = 'tenant_new'"))
+    status, _, err = h.luamig(d, "upgrade head")
+    assert.equal(0, status, err)
+    assert.truthy(has(err, "Created the schema tenant_new"), err)
+  end)
+
   it("default_transaction_read_only = on (ALTER DATABASE): refused, reads work", function()
     local name, url = h.fresh_pg()
     local d = project(url, two)

@@ -89,6 +89,20 @@ static void ignore_notice(void *arg, const char *message) {
   (void)message;
 }
 
+/* The driver's connection around a connected PGconn (pg_open's, and the
+ * lease heartbeat's second one). */
+static struct lm_conn *wrap_conn(PGconn *pg, const char *display, char *const *secrets) {
+  PQsetNoticeProcessor(pg, ignore_notice, NULL);
+  struct pg_conn *pc = lm_malloc(sizeof *pc);
+  pc->base.driver = &lm_driver_postgresql;
+  pc->base.display = lm_strdup(display);
+  pc->base.secrets = lm_secrets_copy(secrets);
+  pc->pg = pg;
+  pc->cancel = PQgetCancel(pg);
+  pc->lock_pid = 0;
+  return &pc->base;
+}
+
 static int pg_open(const struct lm_url *url, struct lm_conn **out, struct lm_err *e) {
   /* Keywords are applied in order and the URL (dbname, expanded) comes
    * last, so a connect_timeout written in the URL wins over ours. */
@@ -104,15 +118,7 @@ static int pg_open(const struct lm_url *url, struct lm_conn **out, struct lm_err
     PQfinish(pg);
     return LM_ERROR;
   }
-  PQsetNoticeProcessor(pg, ignore_notice, NULL);
-  struct pg_conn *pc = lm_malloc(sizeof *pc);
-  pc->base.driver = &lm_driver_postgresql;
-  pc->base.display = lm_strdup(url->display);
-  pc->base.secrets = lm_secrets_copy(url->secrets);
-  pc->pg = pg;
-  pc->cancel = PQgetCancel(pg);
-  pc->lock_pid = 0;
-  *out = &pc->base;
+  *out = wrap_conn(pg, url->display, url->secrets);
   return LM_OK;
 }
 
@@ -692,15 +698,7 @@ static int pg_clone(struct lm_conn *c, struct lm_conn **out, struct lm_err *e) {
     PQfinish(pg);
     return LM_ERROR;
   }
-  PQsetNoticeProcessor(pg, ignore_notice, NULL);
-  struct pg_conn *pc = lm_malloc(sizeof *pc);
-  pc->base.driver = &lm_driver_postgresql;
-  pc->base.display = lm_strdup(c->display);
-  pc->base.secrets = lm_secrets_copy(c->secrets);
-  pc->pg = pg;
-  pc->cancel = PQgetCancel(pg);
-  pc->lock_pid = 0;
-  *out = &pc->base;
+  *out = wrap_conn(pg, c->display, c->secrets);
   return LM_OK;
 }
 

@@ -301,6 +301,17 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
   return rc;
 }
 
+/* Step i (s) ran its script in a transaction and then its version write
+ * or COMMIT failed: a failure of a kind above min_kind (0: any retried
+ * kind; LM_RETRY_LOCK: conflicts only, which SERIALIZABLE reports at
+ * COMMIT) is retried like the step's own statements. lock_retry's result;
+ * 0 for a failure not retried. */
+static int retry_after_body(struct run *r, const struct lm_plan *plan, const struct lm_step *s,
+                            size_t i, struct tx_start *first, int min_kind, struct lm_err *e) {
+  if (r->conn == NULL || s->stamp || s->rev < 0 || lm_run_retry_kind(e) <= min_kind) return 0;
+  return lock_retry(r, plan, s, 1, first, i, e);
+}
+
 /* COMMIT the run's one transaction (transaction_per_migration = false),
  * whose last step is step i - 1: at the end of the plan, or before a
  * transactional = false step. A 40001/40P01 there (SERIALIZABLE reports
@@ -311,11 +322,10 @@ static int commit_run_tx(struct run *r, const struct lm_plan *plan, size_t i, st
                          const struct lm_ilist *committed, struct lm_err *e) {
   if (tx_commit(r, e) == LM_OK) return 0;
   const struct lm_step *last = i > 0 ? &plan->steps[i - 1] : NULL;
-  if (last == NULL || last->stamp || last->rev < 0) return -1;
-  if (r->conn && lm_run_retry_kind(e) > LM_RETRY_LOCK) {
-    int again = lock_retry(r, plan, last, 1, first, i - 1, e);
-    if (again != 0) return again;
-  }
+  if (last == NULL) return -1;
+  int again = retry_after_body(r, plan, last, i - 1, first, LM_RETRY_LOCK, e);
+  if (again != 0) return again;
+  if (last->stamp || last->rev < 0) return -1;
   const char *why = lm_run_lost_reason(r);
   if (why) lm_run_explain_lost(r, last, why, 1, committed, e);
   else lm_run_explain_failure(r, last, 1, committed, e);
@@ -338,9 +348,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       int again = commit_run_tx(r, plan, i, &first, committed, e);
       if (again < 0) return LM_ERROR;
       if (again == 0) break;
-      i = first.step - 1;
-      before = first.before;
-      continue;
+      goto restart;
     }
     const struct lm_step *s = &plan->steps[i];
     r->steps_done = i;
@@ -359,11 +367,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     if (!transactional && r->in_tx) {
       int again = commit_run_tx(r, plan, i, &first, committed, e);
       if (again < 0) return LM_ERROR;
-      if (again) {
-        i = first.step - 1;
-        before = first.before;
-        continue;
-      }
+      if (again) goto restart;
       committed = r->committed = before;
       r->steps_committed = i;
       first.attempt = 1;
@@ -436,11 +440,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     if (body != LM_OK && lm_run_retry_kind(e)) {
       int again = lock_retry(r, plan, s, transactional, &first, i, e);
       if (again < 0) return LM_ERROR;                 /* Ctrl-C in the back-off */
-      if (again) {                                    /* from the transaction's first step */
-        i = first.step - 1;
-        before = first.before;
-        continue;
-      }
+      if (again) goto restart;
     }
     if (body != LM_OK && strcmp(e->sqlstate, "57014") == 0 && !s->stamp && s->rev >= 0) {
       const struct lm_run_script *sc = &r->scripts[s->rev];
@@ -472,17 +472,11 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       return LM_ERROR;
     }
     if (record_step(r, before, s, ms, e) != LM_OK) {
-      if (transactional && r->conn && !s->stamp && s->rev >= 0 && lm_run_retry_kind(e)) {
-        /* the version row's lock (another session holds it): in the
-         * step's transaction, so retried like the step's own statements */
-        int again = lock_retry(r, plan, s, transactional, &first, i, e);
-        if (again < 0) return LM_ERROR;
-        if (again) {
-          i = first.step - 1;
-          before = first.before;
-          continue;
-        }
-      }
+      /* the version row's lock (another session holds it): in the
+       * step's transaction, so retried like the step's own statements */
+      int again = transactional ? retry_after_body(r, plan, s, i, &first, 0, e) : 0;
+      if (again < 0) return LM_ERROR;
+      if (again) goto restart;
       tx_rollback(r);
       const char *why = transactional ? lm_run_lost_reason(r) : NULL;
       if (r->lease_lost && transactional && !r->step_partial)
@@ -495,16 +489,9 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       if (tx_commit(r, e) != LM_OK) {
         /* SERIALIZABLE reports most conflicts at COMMIT: the transaction
          * is gone, so the step runs again like one failed in its body */
-        if (transactional && r->conn && !s->stamp && s->rev >= 0 &&
-            lm_run_retry_kind(e) > LM_RETRY_LOCK) {
-          int again = lock_retry(r, plan, s, transactional, &first, i, e);
-          if (again < 0) return LM_ERROR;
-          if (again) {
-            i = first.step - 1;
-            before = first.before;
-            continue;
-          }
-        }
+        int again = transactional ? retry_after_body(r, plan, s, i, &first, LM_RETRY_LOCK, e) : 0;
+        if (again < 0) return LM_ERROR;
+        if (again) goto restart;
         const char *why = lm_run_lost_reason(r);
         if (why) lm_run_explain_lost(r, s, why, 1, committed, e);
         else lm_run_explain_failure(r, s, 1, committed, e);
@@ -515,6 +502,10 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       first.attempt = 1;
     }
     before = &s->rows;
+    continue;
+  restart:                            /* rolled back: again from the transaction's first step */
+    i = first.step - 1;
+    before = first.before;
   }
   return LM_OK;
 }

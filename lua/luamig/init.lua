@@ -564,9 +564,8 @@ function Runner:show(ident)
 end
 
 function Runner:ensure_version()
-  local conn = self:connection()
-  if conn:dialect() == "postgresql" then require("luamig.writable").check(conn, "ensure_version") end
-  core.ensure_version(conn, self.settings.version_table)
+  self:_check_writable("ensure_version")
+  core.ensure_version(self:connection(), self.settings.version_table)
 end
 
 -- The public API: open and every public method let no secret out in an

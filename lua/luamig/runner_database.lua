@@ -98,9 +98,12 @@ end
 function Runner:_check_writable(kind)
   self:_check_profile()
   if self:dialect() ~= "postgresql" then return end
+  if self.conn == nil and kind ~= "downgrade" then
+    self:connection(kind)                             -- checked before a missing schema is made
+    return
+  end
   -- a downgrade creates no missing schema (Runner:_run finds nothing to do there): read, do not make it
-  local conn
-  if kind == "downgrade" then conn = self:_read_connection() else conn = self:connection() end
+  local conn = self.conn or self:_read_connection()
   if conn then require("luamig.writable").check(conn, kind) end
 end
 
@@ -118,7 +121,11 @@ function Runner:_offline_schema(emit)
   emit(("SET search_path TO %s;"):format(q))
 end
 
-function Runner:connection()
+-- The run's connection, made on first use; its schema setting selected
+-- (and the schema made when missing). writes_kind, when given, names the
+-- writing run it is for ("upgrade", "stamp"): a PostgreSQL server that
+-- cannot take writes is refused before the schema is made (luamig.writable).
+function Runner:connection(writes_kind)
   self:_check_profile()
   if not self.conn then
     local ok, u = pcall(core.parse_url, self.url)
@@ -126,7 +133,10 @@ function Runner:connection()
     local existed = file and fs.readable(file)
     if ok then self:_announce(u) end
     local conn = core.connect(self.url, {lock_timeout = self.settings.lock_timeout})
-    local used, err = pcall(use_schema, self, conn, true)
+    local used, err = pcall(function()
+      if writes_kind and conn:dialect() == "postgresql" then require("luamig.writable").check(conn, writes_kind) end
+      return use_schema(self, conn, true)
+    end)
     if not used then conn:close() error(err, 0) end
     self.conn = conn
     if file and not existed and fs.readable(file) then

@@ -124,6 +124,17 @@ function M.start_a(dir, bin, url)
   error("A did not start")
 end
 
+-- A holding the lock inside c02: the slow project in dir (settings, when
+-- given, replace its luamig.lua), A started on url. Returns A's pid, or nil
+-- and what A said when it never reached c02.
+function M.holder_in_c02(dir, bin, url, settings)
+  M.slow_project(dir)
+  if settings then write_file(dir .. "/luamig.lua", settings) end
+  local pid = M.start_a(dir, bin, url)
+  if not M.wait_inside_c02(dir) then return nil, "A never reached c02: " .. (read_file(dir .. "/a.err") or "") end
+  return pid
+end
+
 -- A's exit status, once it has ended (up to 60 s).
 local function a_status(dir)
   for _ = 1, 600 do
@@ -146,9 +157,8 @@ end
 -- or nil and the problem.
 function M.killed_holder(opts)
   local dir = opts.dir .. "/killed"
-  M.slow_project(dir)
-  local pid = M.start_a(dir, opts.bin, opts.url)
-  if not M.wait_inside_c02(dir) then return nil, "A never reached c02: " .. (read_file(dir .. "/a.err") or "") end
+  local pid, problem = M.holder_in_c02(dir, opts.bin, opts.url)
+  if not pid then return nil, problem end
   run(("kill -KILL %d"):format(pid))
   if a_status(dir) ~= 137 then return nil, "A was not killed" end
   local status, err, waited = run_b(dir, opts.bin, opts.url)
@@ -169,9 +179,8 @@ end
 -- {a_status, a_err, b_err} or nil and the problem.
 function M.paused_holder(opts)
   local dir = opts.dir .. "/paused"
-  M.slow_project(dir)
-  local pid = M.start_a(dir, opts.bin, opts.url)
-  if not M.wait_inside_c02(dir) then return nil, "A never reached c02: " .. (read_file(dir .. "/a.err") or "") end
+  local pid, problem = M.holder_in_c02(dir, opts.bin, opts.url)
+  if not pid then return nil, problem end
   run(("kill -STOP %d"):format(pid))
   local status, err = run_b(dir, opts.bin, opts.url)
   run(("kill -CONT %d"):format(pid))
