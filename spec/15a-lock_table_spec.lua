@@ -201,23 +201,55 @@ describe("lock = \"advisory\" on PostgreSQL: lock status names the server pid, l
     assert.same({"c01"}, h.version_rows(url))
     _ = pid
   end)
+
+  it("outside attack R2 D1: another database of the server holding its advisory lock is not this one's", function()
+    local _, url_a = h.fresh_pg()
+    local _, url_b = h.fresh_pg()
+    local kdir = h.tmpdir() .. "/adv_other"
+    assert(lease.holder_in_c02(kdir, h.bin, url_a, ""))   -- A migrates database A, the same version_table
+    local u = "--url " .. h.shell_quote(url_b)
+    local status, out, err = h.luamig(kdir, u .. " lock status")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "advisory: free"), out)
+    status, out, err = h.luamig(kdir, u .. " lock break --yes")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "nothing to break: the advisory lock is free"), out)
+    assert.equal(0, lease.a_status(kdir))                -- A was not terminated
+    assert.is_nil(lease.check(url_a))
+  end)
 end)
 
 describe("[postgresql] lock = \"table\" and a long version_table", function()
-  it("a lease table whose cut name would be the log table's is refused before anything is created", function()
-    local _, url = h.fresh_pg()
-    local vt = ("v"):rep(60)                           -- "<vt>_lock" and "<vt>_log" both cut to "<vt>_lo"
-    local pdir = small_project(('lock = "table"\nversion_table = "%s"\n'):format(vt))
-    local status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
-    assert.equal(1, status)
-    assert.truthy(has(err, ('version_table "%s" is too long for lock = "table"'):format(vt)), err)
-    assert.truthy(has(err, "would have the same name as the log table once PostgreSQL cuts it to 63 bytes"), err)
-    assert.same({}, h.tables(url))
-    -- the same name with the advisory lock works
-    h.write_file(pdir .. "/luamig.lua", ('version_table = "%s"\n'):format(vt))
-    status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
-    assert.equal(0, status, err)
-  end)
+  -- 60 bytes: "<vt>_lock" and "<vt>_log" both cut to "<vt>_lo"; 59 (outside
+  -- attack R2 D3): cut to "<vt>_loc", a lease lock status and break never saw
+  for _, n in ipairs({60, 59}) do
+    it(("a %d-byte version_table is refused before anything is created; 58 bytes are taken"):format(n), function()
+      local _, url = h.fresh_pg()
+      local vt = ("v"):rep(n)
+      local pdir = small_project(('lock = "table"\nversion_table = "%s"\n'):format(vt))
+      local status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+      assert.equal(1, status)
+      assert.truthy(has(err, ('version_table "%s" is too long for lock = "table": PostgreSQL cuts names to 63 '
+        .. 'bytes, so its lease table "%s_lock" would lose its end; use a version_table of 58 bytes or fewer '
+        .. '(it is %d)'):format(vt, vt, n)), err)
+      assert.same({}, h.tables(url))
+      -- the same name with the advisory lock works
+      h.write_file(pdir .. "/luamig.lua", ('version_table = "%s"\n'):format(vt))
+      status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+      assert.equal(0, status, err)
+      if n == 59 then                                  -- 58 bytes: the lease, seen by lock status
+        local vt58 = ("w"):rep(58)
+        _, url = h.fresh_pg()
+        h.write_file(pdir .. "/luamig.lua", ('lock = "table"\nversion_table = "%s"\n'):format(vt58))
+        status, _, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+        assert.equal(0, status, err)
+        local out
+        status, out, err = h.luamig(pdir, "--url " .. h.shell_quote(url) .. " lock status")
+        assert.equal(0, status, err)
+        assert.truthy(has(out, "table: free (token 1, last held by run "), out)
+      end
+    end)
+  end
 end)
 
 h.each_db(function(db)
@@ -469,5 +501,72 @@ describe("outside attack L", function()
     status, _, err = h.luamig(pdir, u .. " upgrade head")
     assert.equal(1, status, err)
     assert.truthy(has(err, '61 bytes or fewer always work; 58 or fewer with lock = "table"'), err)
+  end)
+end)
+
+-- Outside attack R2 (a second black-box round on the fixed build): a step
+-- outside a transaction went on sending statements for seconds after its
+-- lease was broken (D2); a broken lease under a short lock_lease was
+-- reported as expired (D5).
+describe("[postgresql] outside attack R2: a holder that lost its lease", function()
+  local function start_holder(url, settings, up, extra)
+    local kdir = h.project({{id = "r1", code = true, up = up, extra = extra}}, settings)
+    lease.start_a(kdir, h.bin, url)
+    return kdir
+  end
+
+  local function wait_for(pred)
+    for _ = 1, 200 do
+      if pred() then return true end
+      os.execute("sleep 0.05")
+    end
+  end
+
+  it("D2: a transactional = false step sends nothing after the heartbeat found its lease broken", function()
+    local _, url = h.fresh_pg()
+    local kdir = start_holder(url, 'lock = "table"\nlock_lease = 0.6\n', [[
+  op.execute("CREATE TABLE nt (i integer, at timestamptz DEFAULT clock_timestamp())")
+  for i = 1, 16 do
+    op.execute("INSERT INTO nt (i) VALUES (" .. i .. ")")
+    op.execute("SELECT pg_sleep(0.25)")
+  end]], "transactional = false")
+    assert.truthy(wait_for(function()
+      local ok, rows = pcall(h.query, url, "SELECT count(*) AS n FROM nt")
+      return ok and rows[1].n >= 2
+    end), h.read_file(kdir .. "/a.err"))
+    local broken_at = h.query(url, "SELECT clock_timestamp()::text AS t")[1].t
+    local status, out, err = h.luamig(kdir, "--url " .. h.shell_quote(url) .. " lock break --yes")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "freed the lease of run "), out)
+    assert.equal(1, lease.a_status(kdir))
+    local a_err = h.read_file(kdir .. "/a.err")
+    assert.truthy(has(a_err, "lost the migration lease: it was broken (`luamig lock break`; token 2 > 1); "
+      .. "the step was stopped before its next statement"), a_err)
+    -- the heartbeat (every 0.2 s) sees it, and the statement in flight (0.25 s) ends: nothing later
+    local late = h.query(url, "SELECT count(*) AS n FROM nt WHERE at > $1::timestamptz + interval '0.6 s'",
+                         {broken_at})[1].n
+    assert.equal(0, late, a_err)
+    assert.truthy(h.query(url, "SELECT count(*) AS n FROM nt")[1].n < 16)
+    assert.same({}, h.version_rows(url))
+  end)
+
+  it("D5: a lease broken while it still ran, under a 2 s lock_lease and a 4 s step, is said to be broken", function()
+    local _, url = h.fresh_pg()
+    local kdir = start_holder(url, 'lock = "table"\nlock_lease = 2\n', '  op.execute("SELECT pg_sleep(4)")')
+    assert.truthy(wait_for(function()
+      return has(h.read_file(kdir .. "/a.err") or "", "Running upgrade  -> r1")
+    end), h.read_file(kdir .. "/a.err"))
+    os.execute("sleep 0.5")
+    local u = "--url " .. h.shell_quote(url)
+    local status, out, err = h.luamig(kdir, u .. " lock break --yes")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "freed the lease of run "), out)
+    status, _, err = h.luamig(kdir, u .. " upgrade head")   -- takes it (token 3) and runs r1
+    assert.equal(0, status, err)
+    assert.equal(1, lease.a_status(kdir))
+    local a_err = h.read_file(kdir .. "/a.err")
+    assert.truthy(has(a_err, "token 3 > 1): this run's lease was broken (`luamig lock break`) before it "
+      .. "expired, and that run took it then"), a_err)
+    assert.same({"r1"}, h.version_rows(url))
   end)
 end)

@@ -102,6 +102,28 @@ describe("[postgresql] a run that writes, on a server that cannot take writes", 
     assert.truthy(has(err, "FAILED: the server is a read-only standby; run migrations against the primary"), err)
   end)
 
+  it("outside attack R2 D6: lock break on the standby is refused; lock status says advisory locks are not seen there", function()
+    for _, strategy in ipairs({"table", "advisory"}) do
+      local sdir = project(standby_url, two, ('lock = %q\n'):format(strategy))
+      local status, out, err = h.luamig(sdir, "lock break --yes")
+      assert.equal(1, status, strategy .. ": " .. out .. err)
+      assert.truthy(has(err, "FAILED: the server is a read-only standby; break the lock on the primary"), err)
+      assert.truthy(has(err, "nothing of the lock break was run"), err)
+      assert.is_nil(err:find("read%-only transaction"), err)
+      status, out, err = h.luamig(sdir, "lock status")
+      assert.equal(0, status, err)
+      assert.truthy(has(out, "advisory: not visible here: the server is a read-only standby, and advisory "
+        .. "locks are not replicated; ask the primary"), out)
+      status, out, err = h.luamig(sdir, "--json lock status")
+      assert.equal(0, status, err)
+      assert.truthy(has(out, '"standby":true'), out)
+    end
+    -- the primary's status is not so marked
+    local status, out, err = h.luamig(dir, "lock status")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "advisory: free"), out)
+  end)
+
   it("with a schema setting naming a missing schema: refused as a standby, not by the CREATE SCHEMA", function()
     local sdir = project(standby_url, two, 'schema = "tenant_new"\n')
     for _, args in ipairs({"upgrade head", "stamp head", "ensure_version"}) do
@@ -282,6 +304,8 @@ describe("[postgresql] a serialization failure (40001) or deadlock (40P01) retri
     assert.truthy(has(err, "deadlock (SQLSTATE 40P01: the step and another transaction each waited for the "
       .. "other's lock; PostgreSQL ended the step's), attempt 1 of 2, next in"), err)
     assert.truthy(has(err, "attempt 2 of 2: giving up (lock_retries = 2)"), err)
+    -- outside attack R2: a deadlock's words, not a serialization failure's
+    assert.truthy(has(err, "Other transactions keep taking locks the step needs while waiting for its own"), err)
   end)
 
   it("a transactional = false step is not retried: what it did stays", function()

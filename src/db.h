@@ -97,7 +97,17 @@ struct lm_conn {
   const struct lm_driver *driver;
   char *display;       /* owned copy of the URL's display form, for messages */
   char **secrets;      /* owned copy of the URL's secrets, redacted out of messages */
+  /* Asked before each statement a migration sends through the Lua
+   * connection object (NULL: none): the runner sets it while a step body
+   * runs, so a run that lost its lease sends nothing more (runner_lock.c) */
+  int (*guard)(void *ctx, struct lm_err *e);
+  void *guard_ctx;
 };
+
+/* c's guard, if any: LM_OK, or LM_ERROR with e saying why nothing may be sent. */
+static inline int lm_conn_guard(struct lm_conn *c, struct lm_err *e) {
+  return c->guard ? c->guard(c->guard_ctx, e) : LM_OK;
+}
 
 /* Every driver's cursor starts with this. */
 struct lm_cursor {

@@ -55,6 +55,7 @@ static const struct lm_lease_sql pg_lease = {
          "expires_at = NULL, token = token + 1 WHERE id = 1 AND expires_at IS NOT NULL RETURNING token",
   .bound = "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $1, true)",
   .row_pid = "SELECT pid::bigint FROM pg_locks WHERE locktype = 'relation' AND granted AND "
+             "database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
              "relation = to_regclass($1) AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid() "
              "ORDER BY pid LIMIT 1",
 };

@@ -13,6 +13,11 @@ char *lm_lease_table(const char *version_table) { return lm_asprintf("%s_lock", 
 
 int lm_lease_supported(const struct lm_conn *c) { return c->driver->dialect->lease != NULL; }
 
+size_t lm_lease_version_table_max(const struct lm_conn *c) {
+  size_t max = c->driver->dialect->name_max;
+  return max > 5 ? max - 5 : 0;                       /* strlen("_lock") */
+}
+
 /* sql with {t} replaced by the quoted lease table of version_table. */
 static char *statement(const char *sql, const char *version_table, struct lm_err *e) {
   char *name = lm_lease_table(version_table);

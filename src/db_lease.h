@@ -32,6 +32,11 @@ struct lm_lease {
 char *lm_lease_table(const char *version_table);
 /* Whether c's database offers the lease. */
 int lm_lease_supported(const struct lm_conn *c);
+/* The longest version_table whose "<version_table>_lock" c's database
+ * keeps whole (0: no limit). A longer one is refused by the run, by
+ * `lock status` and by `lock break` alike: a cut name could be another
+ * table's, and two spellings of one limit would disagree. */
+size_t lm_lease_version_table_max(const struct lm_conn *c);
 /* Create the table if missing (a concurrent creation by another run is
  * not an error). */
 int lm_lease_ensure(struct lm_conn *c, const char *version_table, struct lm_err *e);

@@ -97,6 +97,8 @@ static struct lm_conn *wrap_conn(PGconn *pg, const char *display, char *const *s
   pc->base.driver = &lm_driver_postgresql;
   pc->base.display = lm_strdup(display);
   pc->base.secrets = lm_secrets_copy(secrets);
+  pc->base.guard = NULL;
+  pc->base.guard_ctx = NULL;
   pc->pg = pg;
   pc->cancel = PQgetCancel(pg);
   pc->lock_pid = 0;
@@ -503,7 +505,10 @@ static long lock_holder(struct lm_conn *c, const struct lm_value *key) {
   struct lm_cursor *cur = NULL;
   struct lm_err ignored = LM_ERR_INIT;
   long pid = 0;
+  /* advisory locks are per database: the same key in another database of
+   * the server is another project's lock (a fleet's tenant databases) */
   if (pg_query(c, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+               "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                "AND classid = (($1::bigint >> 32) & 4294967295)::bigint::oid "
                "AND objid = ($1::bigint & 4294967295)::bigint::oid AND objsubid = 1",
                1, key, &cur, &ignored) == LM_OK) {

@@ -158,6 +158,8 @@ static int sqlite_open(const struct lm_url *url, struct lm_conn **out, struct lm
   sc->base.driver = &lm_driver_sqlite;
   sc->base.display = lm_strdup(url->display);
   sc->base.secrets = NULL;
+  sc->base.guard = NULL;
+  sc->base.guard_ctx = NULL;
   sc->db = db;
   sc->busy_ms = BUSY_TIMEOUT_MS;                      /* another writer may be committing */
   sc->busy_since = 0;

@@ -182,6 +182,8 @@ static void push_opt(lua_State *L, int opts, const char *name, int type) {
  * first = a row already taken from the iterator, sent as row 1. */
 int lm_lua_conn_bulk_insert(lua_State *L) {
   struct lm_conn *conn = lm_lua_checkconn(L, 1);
+  struct lm_err guard = LM_ERR_INIT;
+  if (lm_conn_guard(conn, &guard) != LM_OK) return lm_lua_raise(L, &guard);
   const char *table = luaL_checkstring(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
   luaL_argexpected(L, lua_istable(L, 4) || lua_isfunction(L, 4), 4, "table or function");

@@ -180,7 +180,8 @@ static int conn_exec(lua_State *L) {
   struct lm_value *params = check_params(L, 3, &n);
   struct lm_err e = LM_ERR_INIT;
   int64_t changes = 0;
-  int rc = c->conn->driver->exec(c->conn, sql, n, params, &changes, &e);
+  int rc = lm_conn_guard(c->conn, &e);
+  if (rc == LM_OK) rc = c->conn->driver->exec(c->conn, sql, n, params, &changes, &e);
   free(params);
   if (rc != LM_OK) return conn_raise(L, &e);
   lua_pushinteger(L, (lua_Integer)changes);
@@ -207,7 +208,8 @@ static int conn_query(lua_State *L) {
   struct lm_value *params = check_params(L, 3, &n);
   struct lm_err e = LM_ERR_INIT;
   struct lm_cursor *cur = NULL;
-  int rc = d->query(c->conn, sql, n, params, &cur, &e);
+  int rc = lm_conn_guard(c->conn, &e);
+  if (rc == LM_OK) rc = d->query(c->conn, sql, n, params, &cur, &e);
   free(params);
   if (rc != LM_OK) return conn_raise(L, &e);
   int ncols = d->column_count(cur);
@@ -251,7 +253,8 @@ static int conn_begin(lua_State *L) {
   luaL_setmetatable(L, TX_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);                        /* tx keeps its conn alive */
-  if (c->conn->driver->begin(c->conn, &e) != LM_OK) return conn_raise(L, &e);
+  if (lm_conn_guard(c->conn, &e) != LM_OK || c->conn->driver->begin(c->conn, &e) != LM_OK)
+    return conn_raise(L, &e);
   tx->serial = ++c->tx_serial;
   tx->state = TX_OPEN;
   c->tx_open = 1;

@@ -41,8 +41,8 @@ static void push_advisory(lua_State *L, struct lm_conn *c, const char *vt) {
 /* "<vt>_lock" longer than the database keeps a name (lock = "table"
  * refuses such a version_table: runner_lock.c). */
 static int lease_name_too_long(struct lm_conn *c, const char *vt) {
-  size_t max = c->driver->dialect->name_max;
-  return max && strlen(vt) + 5 > max;
+  size_t max = lm_lease_version_table_max(c);
+  return max && strlen(vt) > max;
 }
 
 static int core_lock_status(lua_State *L) {
@@ -55,7 +55,7 @@ static int core_lock_status(lua_State *L) {
   lua_setfield(L, -2, "lease_offered");
   if (!lm_lease_supported(c)) return 1;
   if (lease_name_too_long(c, vt)) {                   /* cut, it could name the log table */
-    lua_pushinteger(L, (lua_Integer)c->driver->dialect->name_max - 5);
+    lua_pushinteger(L, (lua_Integer)lm_lease_version_table_max(c));
     lua_setfield(L, -2, "lease_version_table_max");   /* the longest version_table it takes */
     return 1;
   }
@@ -128,7 +128,7 @@ static int core_lock_break(lua_State *L) {
   }
   if (lease_name_too_long(c, vt)) {
     lm_err_set(&e, LM_ERROR, "version_table \"%s\" is too long for lock = \"table\" (%zu bytes "
-               "or fewer on %s), so it has no lease to break", vt, c->driver->dialect->name_max - 5,
+               "or fewer on %s), so it has no lease to break", vt, lm_lease_version_table_max(c),
                c->driver->dialect->title);
     return lm_lua_raise(L, &e);
   }

@@ -223,6 +223,12 @@ static int rows_unchanged(struct run *r, const struct lm_ilist *want, int *same,
   return LM_OK;
 }
 
+/* A step that failed on a lost lease, rolled back whole: say so. */
+static void say_lease_rollback(const struct run *r, int transactional, struct lm_err *e) {
+  if (r->lease_lost && transactional && !r->step_partial)
+    lm_err_set(e, LM_ERROR, "%s; nothing of this step was committed", e->message);
+}
+
 /* Where the open transaction began, and its attempt (lock retries). */
 struct tx_start {
   size_t step;
@@ -262,9 +268,10 @@ static int lock_retry(struct run *r, const struct lm_plan *plan, const struct lm
                  r->step_partial ? "this step" : "this transaction");
   } else if (first->attempt >= limit && kind != LM_RETRY_LOCK) {
     lm_err_set(e, LM_ERROR, "%s\n%s, attempt %d of %d: giving up (lock_retries = %d); each attempt "
-               "was rolled back. Other transactions keep changing what the step reads or writes; "
-               "run again when they are done, or raise lock_retries", e->message, what,
-               first->attempt, limit, limit);
+               "was rolled back. Other transactions keep %s; run again when they are done, or raise "
+               "lock_retries", e->message, what, first->attempt, limit, limit,
+               kind == LM_RETRY_DEADLOCK ? "taking locks the step needs while waiting for its own"
+                                         : "changing what the step reads or writes");
   } else if (first->attempt >= limit) {
     lm_err_set(e, LM_ERROR, "%s\n%s, attempt %d of %d: giving up (lock_retries = %d); each attempt "
                "was rolled back. Another session holds a lock the statement needs, on a table or on "
@@ -419,7 +426,9 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       r->step_running = 1;
       r->in_block = r->block_ended_tx = r->step_partial = r->block_failed = 0;
       body = lm_run_set_timeouts(r, s, transactional, e);   /* SET LOCAL, or SET ... RESET */
+      lm_run_guard_step(r, 1);
       if (body == LM_OK) body = r->h->migrate(r->h->ctx, s->rev, s->upgrade, e);
+      lm_run_guard_step(r, 0);
       if (!transactional) lm_run_reset_timeouts(r, s);
       r->step_running = 0;
       active = outer;
@@ -454,6 +463,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
     }
     if (body != LM_OK) {
       tx_rollback(r);
+      say_lease_rollback(r, transactional, e);        /* stopped by the lease guard */
       lm_run_explain_failure(r, s, transactional, committed, e);
       return LM_ERROR;
     }
@@ -479,8 +489,7 @@ static int apply(struct run *r, struct lm_plan *plan, int *replan, struct lm_err
       if (again) goto restart;
       tx_rollback(r);
       const char *why = transactional ? lm_run_lost_reason(r) : NULL;
-      if (r->lease_lost && transactional && !r->step_partial)
-        lm_err_set(e, LM_ERROR, "%s; nothing of this step was committed", e->message);
+      say_lease_rollback(r, transactional, e);
       if (why) lm_run_explain_lost(r, s, why, 0, committed, e);
       else lm_run_explain_failure(r, s, transactional, committed, e);
       return LM_ERROR;

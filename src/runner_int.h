@@ -88,6 +88,10 @@ int lm_run_release_lock(struct run *r);   /* 0: the advisory lock stayed held (a
  * step's transaction before its version write (the row stays locked until
  * the commit). Both fail, saying who took it, once the lease is lost. */
 int lm_run_heartbeat(struct run *r, struct lm_err *e);
+/* lock = "table" with its heartbeat: while a step body runs (on), each
+ * statement it sends first checks that the heartbeat has not found the
+ * lease lost. */
+void lm_run_guard_step(struct run *r, int on);
 int lm_run_fence(struct run *r, struct lm_err *e);
 
 /* ---- runner_lease.c ---- */
@@ -98,6 +102,9 @@ int lm_run_fence(struct run *r, struct lm_err *e);
  * lease gone, and stop it (before the lease is released). */
 void lm_run_beat_start(struct run *r);
 int lm_run_beat_lost(struct run *r);
+/* The heartbeat's word on the lease's last renewal (*renewed_ms raised to
+ * it when later) and, when it found the lease lost, when (*found_ms). */
+void lm_run_beat_times(struct run *r, int64_t *renewed_ms, int64_t *found_ms);
 void lm_run_beat_stop(struct run *r);
 
 /* ---- runner_retry.c ---- */

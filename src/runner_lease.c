@@ -24,6 +24,7 @@ struct lm_beat {
   pthread_cond_t cv;
   int stop;                           /* under mu: the run ends */
   int lost;                           /* under mu: a renewal found the lease gone */
+  int64_t renewed_ms, lost_ms;        /* under mu: the last renewal, and when it was found gone */
   struct lm_conn *conn;               /* the thread's own connection */
   const char *version_table, *run_id;
   int64_t token;
@@ -48,7 +49,8 @@ static void *beat_main(void *arg) {
     int rc = lm_lease_renew(b->conn, b->version_table, b->token, b->run_id, b->lease_ms, &kept, &e);
     lm_err_release(&e);
     pthread_mutex_lock(&b->mu);
-    if (rc == LM_OK && !kept) b->lost = 1;
+    if (rc == LM_OK && kept) b->renewed_ms = now_ms();
+    if (rc == LM_OK && !kept) b->lost = 1, b->lost_ms = now_ms();
     if (b->lost) break;
   }
   pthread_mutex_unlock(&b->mu);
@@ -102,6 +104,15 @@ int lm_run_beat_lost(struct run *r) {
   int lost = b->lost;
   pthread_mutex_unlock(&b->mu);
   return lost;
+}
+
+void lm_run_beat_times(struct run *r, int64_t *renewed_ms, int64_t *found_ms) {
+  struct lm_beat *b = r->beat;
+  if (b == NULL) return;
+  pthread_mutex_lock(&b->mu);
+  if (b->renewed_ms > *renewed_ms) *renewed_ms = b->renewed_ms;
+  if (b->lost) *found_ms = b->lost_ms;
+  pthread_mutex_unlock(&b->mu);
 }
 
 void lm_run_beat_stop(struct run *r) {

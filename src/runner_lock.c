@@ -118,23 +118,20 @@ static int try_lock(struct run *r, int *got, char **holder, struct lm_err *e) {
   return LM_OK;
 }
 
-/* A database that cuts long names (PostgreSQL: 63 bytes) could make
- * "<t>_lock" the log table's or the version table's name. */
+/* A database that cuts long names (PostgreSQL: 63 bytes) would cut
+ * "<t>_lock": another name than `lock status` and `lock break` look for,
+ * or the log table's or the version table's own. */
 static int lease_name_clashes(struct run *r, struct lm_err *e) {
-  size_t max = r->conn->driver->dialect->name_max;
+  size_t max = lm_lease_version_table_max(r->conn);
   const char *vt = r->o->version_table;
-  char *lock = lm_lease_table(vt), *log = lm_version_log_name(vt);
-  int clash = max && strlen(lock) > max &&
-              (strncmp(lock, log, max) == 0 || strncmp(lock, vt, max) == 0);
-  if (clash)
-    lm_err_set(e, LM_ERROR, "version_table \"%s\" is too long for lock = \"table\": its lease "
-               "table \"%s\" would have the same name as %s once %s cuts it to %zu bytes; use a "
-               "shorter version_table (%zu bytes or fewer always work)", vt, lock,
-               strncmp(lock, log, max) == 0 ? "the log table" : "the version table",
-               r->conn->driver->dialect->title, max, max - 5);
+  if (max == 0 || strlen(vt) <= max) return 0;
+  char *lock = lm_lease_table(vt);
+  lm_err_set(e, LM_ERROR, "version_table \"%s\" is too long for lock = \"table\": %s cuts names "
+             "to %zu bytes, so its lease table \"%s\" would lose its end; use a version_table of "
+             "%zu bytes or fewer (it is %zu), or another lock strategy", vt,
+             r->conn->driver->dialect->title, r->conn->driver->dialect->name_max, lock, max, strlen(vt));
   free(lock);
-  free(log);
-  return clash;
+  return 1;
 }
 
 /* The advisory lock and a transaction-pooling pooler: the error; taken:
@@ -265,9 +262,12 @@ static int lost_lease(struct run *r, struct lm_err *e) {
   lm_err_release(&ignored);
   r->lock_held = r->locked = 0;                       /* nothing of ours to release */
   r->lease_lost = 1;
-  /* renewed less than a lease ago (this process's clock): it cannot have
-   * expired, so it was broken and then taken */
-  int live = now_ms() - r->lease_renewed_ms < r->o->lock_lease_ms;
+  /* renewed (by the run or its heartbeat) less than a lease before the
+   * loss was found (this process's clock): it cannot have expired, so it
+   * was broken and then taken */
+  int64_t renewed = r->lease_renewed_ms, found = now_ms();
+  lm_run_beat_times(r, &renewed, &found);
+  int live = found - renewed < r->o->lock_lease_ms;
   if (read && l.run_id && l.token > r->lease_token)
     lm_err_set(e, LM_ERROR, "lost the migration lease to run %s (%s pid %ld; token %lld > %lld): "
                "%s", l.run_id, l.host ? l.host : "?", l.pid, (long long)l.token,
@@ -293,6 +293,23 @@ static int renew(struct run *r, struct lm_err *e) {
   if (!kept) return lost_lease(r, e);
   r->lease_renewed_ms = now_ms();
   return LM_OK;
+}
+
+/* The connection's guard while a step body runs (db.h): a lease the
+ * heartbeat thread found lost stops the step before its next statement,
+ * so a step outside a transaction sends nothing more once another run
+ * may hold the lease (inside one, the fence would roll it back anyway). */
+static int step_guard(void *ctx, struct lm_err *e) {
+  struct run *r = ctx;
+  if (!lm_run_beat_lost(r)) return LM_OK;
+  lost_lease(r, e);
+  return lm_err_set(e, LM_ERROR, "%s; the step was stopped before its next statement", e->message);
+}
+
+void lm_run_guard_step(struct run *r, int on) {
+  if (r->conn == NULL || r->beat == NULL) return;
+  r->conn->guard = on ? step_guard : NULL;
+  r->conn->guard_ctx = on ? r : NULL;
 }
 
 int lm_run_heartbeat(struct run *r, struct lm_err *e) {

@@ -395,9 +395,13 @@ end
 -- holder}, lease = {held, expired, host, pid, run_id, acquired_at,
 -- expires_at, token, ms_left} or nil, strategy = the lock setting}.
 function Runner:lock_status()
-  local st = core.lock_status(self:connection(), self.settings.version_table)
+  local conn = self:connection()
+  local st = core.lock_status(conn, self.settings.version_table)
   st.strategy = self.settings.lock
   st.lease_table = self.settings.version_table .. "_lock"
+  -- a standby replays the lease row, but no advisory lock: those live in the primary's memory
+  st.standby = conn:dialect() == "postgresql"
+    and conn:query("SELECT pg_is_in_recovery()::text AS r")[1].r == "true" or nil
   return st
 end
 
@@ -406,6 +410,7 @@ end
 -- nothing was held.
 function Runner:lock_break(kind)
   kind = kind or (self.settings.lock == "table" and "table" or "advisory")
+  self:_check_writable("lock break")                  -- a standby: break it on the primary
   return core.lock_break(self:connection(), self.settings.version_table, kind)
 end
 

@@ -16,9 +16,9 @@ function M.check(conn, kind)
   local row = conn:query([[SELECT pg_is_in_recovery()::text AS standby,
     current_setting('default_transaction_read_only') AS read_only]])[1]
   if row.standby == "true" then
-    fail(("the server is a read-only standby; run migrations against the primary (pg_is_in_recovery() "
+    fail(("the server is a read-only standby; %s (pg_is_in_recovery() "
       .. "is true: it replays the primary's changes and takes no writes); nothing of the %s was run")
-      :format(kind))
+      :format(kind == "lock break" and "break the lock on the primary" or "run migrations against the primary", kind))
   end
   if row.read_only == "on" then
     fail(("the session is read-only (default_transaction_read_only = on, set in the server's "

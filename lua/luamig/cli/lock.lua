@@ -20,13 +20,19 @@ end
 local function status(c)
   local st = c.m:lock_status()
   if c.globals.json then
-    say(json.encode({strategy = st.strategy, advisory = st.advisory, lease_offered = st.lease_offered,
+    say(json.encode({strategy = st.strategy, advisory = st.advisory, standby = st.standby,
+                     lease_offered = st.lease_offered,
                       lease = st.lease, lease_table = st.lease_table,
                       lease_version_table_max = st.lease_version_table_max}))
     return 0
   end
   say(("lock = %s (version table %s)"):format(st.strategy, c.m.settings.version_table))
-  say("advisory: " .. (st.advisory.held and ("held by " .. st.advisory.holder) or "free"))
+  if st.standby then
+    say("advisory: not visible here: the server is a read-only standby, and advisory locks are not "
+      .. "replicated; ask the primary")
+  else
+    say("advisory: " .. (st.advisory.held and ("held by " .. st.advisory.holder) or "free"))
+  end
   local l = st.lease
   if not st.lease_offered then
     say(("table: not offered on %s (its run lock is the file lock above)"):format(c.m:dialect() == "sqlite" and "SQLite" or c.m:dialect()))
@@ -60,6 +66,7 @@ local function told(c, kind, what)
 end
 
 local function break_lock(c)
+  c.m:_check_writable("lock break")                   -- a standby shows a replayed lease, no advisory lock
   local st = c.m:lock_status()
   local kind = (c.opts.lock or st.strategy) == "table" and "table" or "advisory"
   if kind == "table" and not st.lease_offered then
