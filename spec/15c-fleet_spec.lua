@@ -308,7 +308,7 @@ describe("[sqlite] luamig fleet over several files", function()
     assert.equal(0, status, err)
     has(err, "is listed again")
     -- every target's runner warns of the setting: said once
-    has(err, "and 2 more targets: ")
+    has(err, ("sqlite:%s/a.db, tenant b and sqlite:%s/c.db: "):format(dir, dir))
     local _, n = err:gsub("unknown setting 'bogus_setting'", "")
     assert.equal(1, n, err)
     local rows = report_rows(out)
@@ -458,7 +458,8 @@ describe("luamig fleet: bad input", function()
     h.write_file(dir .. "/bad", "sqlite:" .. dir .. "/one.db color=blue\n")
     status, _, err = h.luamig(dir, "fleet upgrade --targets bad")
     assert.equal(1, status)
-    has(err, "bad:1: unexpected 'color=blue' after the URL")
+    has(err, "bad:1: unexpected text after the URL (not shown")       -- it may be a password's rest
+    lacks(err, "blue")
     h.write_file(dir .. "/luamig.lua", "databases = {{url = 'sqlite:x.db', schema_name = 'a'}}\n")
     status, _, err = h.luamig(dir, "fleet upgrade")
     assert.equal(1, status)
@@ -775,6 +776,140 @@ echo $?
       conn:close()
       assert.equal("a3", h.query(url, 'SELECT version_num FROM "Tenant x".luamig_version')[1].version_num)
       assert.same({}, h.query(url, "SELECT 1 FROM pg_tables WHERE schemaname = 'public'"))
+    end)
+  end)
+end)
+
+describe("outside attack R2", function()
+  it("D7: an unencoded space in a targets file's password: the text after it is not echoed, %20 is named", function()
+    local dir = project()
+    h.write_file(dir .. "/t", "postgresql://app:correct horse-battery-staple@db.example/app\n")
+    local status, out, err = h.luamig(dir, "fleet current --targets t")
+    assert.equal(1, status, err)
+    assert.equal("", out)
+    has(err, "t:1: unexpected text after the URL")
+    has(err, "%20")
+    has(err, "URL [schema=NAME] [name=LABEL]")
+    for _, secret in ipairs{"horse", "battery", "staple", "db.example"} do lacks(out .. err, secret) end
+  end)
+
+  it("nits: a warning of several targets names them; '1 more target', singular", function()
+    local dir = project()
+    local list = {}
+    for i = 1, 4 do list[i] = ('"sqlite:%s/n%d.db"'):format(dir, i) end
+    h.write_file(dir .. "/luamig.lua", ("databases = {%s}\nbogus_setting = 1\n"):format(table.concat(list, ", ")))
+    local status, _, err = h.luamig(dir, "fleet current")
+    assert.equal(0, status, err)
+    has(err, ("WARN  [luamig] sqlite:%s/n1.db, sqlite:%s/n2.db, sqlite:%s/n3.db and 1 more target: %s/luamig.lua: unknown setting")
+      :format(dir, dir, dir, dir))
+  end)
+
+  it("D8: a label's newline and ESC reach stderr escaped, in a target's warnings and in 'listed again'", function()
+    local dir = h.project({{id = "w1", up = "ANALYZE", down_sql = "SELECT 1"}})
+    h.write_file(dir .. "/luamig.lua", ([[databases = {
+  {url = "sqlite:%s/a.db", name = "lbl\nFORGED ROW\27[2J"},
+  {url = "sqlite:%s/a.db", name = "two\nFORGED TWO\27[2J"},
+}
+]]):format(dir, dir))
+    local status, out, err = h.luamig(dir, "fleet upgrade")
+    assert.equal(0, status, err)
+    has(err, "lbl\\x0aFORGED ROW\\x1b[2J: lint: warning execute-unjudged")
+    has(err, "two\\x0aFORGED TWO\\x1b[2J is listed again")
+    lacks(err, "\27")
+    lacks(err, "\nFORGED")
+    lacks(out, "\27")
+    has(out, "upgrade over 1 target: 1 upgraded")
+  end)
+
+  it("D9: a relative REV over two spellings of one SQLite file is refused before anything runs", function()
+    local dir = h.project({
+      {id = "r1", up = "CREATE TABLE t1 (id integer)", down_sql = "DROP TABLE t1"},
+      {id = "r2", down = "r1", up = "CREATE TABLE t2 (id integer)", down_sql = "DROP TABLE t2"},
+      {id = "r3", down = "r2", up = "CREATE TABLE t3 (id integer)", down_sql = "DROP TABLE t3"},
+    }, 'lint_on_upgrade = "off"\n')
+    local status, _, err = h.luamig(dir, "--url sqlite:x.db upgrade")
+    assert.equal(0, status, err)
+    os.execute(("ln -s x.db %s/y.db"):format(h.shell_quote(dir)))
+    h.write_file(dir .. "/t", ("sqlite:%s/x.db\nsqlite:%s/other.db\nsqlite:%s/y.db\n"):format(dir, dir, dir))
+    for _, rev in ipairs{"downgrade -1", "upgrade +1", "downgrade r3@-2"} do
+      local out
+      status, out, err = h.luamig(dir, "fleet " .. rev .. " --targets t")
+      assert.equal(1, status, err)
+      assert.equal("", out)
+      has(err, "t:1 and t:3 are one database (the file ")
+      has(err, "a relative revision")
+      assert.same({{version_num = "r3"}}, h.query("sqlite:" .. dir .. "/x.db", "SELECT version_num FROM luamig_version"))
+      assert.is_false(h.file_exists(dir .. "/other.db"))
+    end
+    -- an absolute REV runs: the second spelling finds it done
+    local out
+    status, out, err = h.luamig(dir, "fleet downgrade r2 --targets t --continue")
+    has(out, "downgraded")
+    has(out, "nothing to do")
+    assert.same({{version_num = "r2"}}, h.query("sqlite:" .. dir .. "/x.db", "SELECT version_num FROM luamig_version"))
+  end)
+
+  describe("[postgresql]", function()
+    local names = {}
+    local function fresh()
+      local name, url = h.fresh_pg()
+      names[#names + 1] = name
+      return name, url
+    end
+    teardown(function()
+      local conn = core.connect(h.pg_admin_url)
+      for _, name in ipairs(names) do
+        conn:exec("DROP DATABASE IF EXISTS " .. core.quote_ident(name) .. " WITH (FORCE)")
+      end
+      conn:close()
+    end)
+
+    it("D4: a read-only target of fleet upgrade or downgrade is refused before any script's code runs", function()
+      local name, url = fresh()
+      local marker = h.tmpdir() .. "/SCRIPT_CODE_RAN"
+      local dir = h.project({{id = "m1", up = "CREATE TABLE t1 (id integer)", down_sql = "DROP TABLE t1",
+        extra = ("io.open(%q, 'w'):close()"):format(marker)}})
+      h.query(h.pg_admin_url, ("ALTER DATABASE %s SET default_transaction_read_only = on"):format(core.quote_ident(name)))
+      h.write_file(dir .. "/t", url .. "\n")
+      for _, command in ipairs{"upgrade", "downgrade base"} do
+        local status, out, err = h.luamig(dir, "fleet " .. command .. " --targets t")
+        assert.equal(1, status, err)
+        has(out, "failed: the session is read-only")
+        assert.is_false(h.file_exists(marker), command)
+      end
+      -- as plain upgrade
+      local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade")
+      assert.equal(1, status, err)
+      has(err, "the session is read-only")
+      assert.is_false(h.file_exists(marker))
+    end)
+
+    it("D9: a relative REV over two spellings of one database or schema is refused; other schemas run", function()
+      local _, url = fresh()
+      local dir = project()
+      local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade")
+      assert.equal(0, status, err)
+      local function version() return h.query(url, "SELECT version_num FROM luamig_version")[1].version_num end
+      for _, case in ipairs{
+        -- another spelling, whose session shows times in another zone
+        {"downgrade -1", ("%s\n%s&options=-c%%20TimeZone%%3DAsia/Tokyo\n"):format(url, url)},
+        {"upgrade +1", ("%s\n%s schema=public\n"):format(url, url)},
+      } do
+        h.write_file(dir .. "/t", case[2])
+        local out
+        status, out, err = h.luamig(dir, "fleet " .. case[1] .. " --targets t")
+        assert.equal(1, status, err)
+        assert.equal("", out)
+        has(err, "t:1 and t:2 are one database (the database ")
+        assert.equal("a3", version())
+        assert.equal(3, #h.query(url, "SELECT rev FROM fleet_log"))
+      end
+      h.write_file(dir .. "/t", ("%s schema=r2_a\n%s schema=r2_b\n"):format(url, url))
+      local out
+      status, out, err = h.luamig(dir, "fleet upgrade +1 --targets t")
+      assert.equal(0, status, err)
+      has(out, "upgrade over 2 targets: 2 upgraded")
+      assert.equal("a1", h.query(url, "SELECT version_num FROM r2_b.luamig_version")[1].version_num)
     end)
   end)
 end)

@@ -27,6 +27,13 @@ local M = {}
 
 M.commands = {upgrade = true, downgrade = true, current = true, check = true, verify = true}
 
+-- Text of a label or an error for a terminal: control characters shown
+-- escaped (\x0a), so that a name with a newline or ESC in it cannot forge a
+-- line of the report or of stderr, nor clear the screen.
+function M.escaped(s)
+  return (tostring(s):gsub("%c", function(c) return ("\\x%02x"):format(c:byte()) end))
+end
+
 ---------------------------------------------------------------------------
 -- Targets: {url, schema = name or nil, name = label or nil, where = "FILE:LINE"}.
 
@@ -91,7 +98,9 @@ function M.read_file(path, schema)
       for word in rest:gmatch("%S+") do
         local k, v = word:match("^(%w+)=(.+)$")
         if k ~= "schema" and k ~= "name" then
-          fail(("%s: unexpected '%s' after the URL (a line is URL [schema=NAME] [name=LABEL])"):format(where, word))
+          -- not echoed: after an unencoded space in a password, it is the password's rest
+          fail(("%s: unexpected text after the URL (not shown, as it may be part of a password: a space "
+            .. "in a URL's password must be written %%20); a line is URL [schema=NAME] [name=LABEL]"):format(where))
         end
         if entry[k] then fail(("%s: %s= given twice"):format(where, k)) end
         entry[k] = v
@@ -138,13 +147,93 @@ function M.distinct(targets, warn)
   for _, t in ipairs(targets) do
     local key = t.url .. "\0" .. (t.schema or "")
     if seen[key] then
-      warn(("%s: %s is listed again (first at %s); it runs once"):format(t.where, t.label, seen[key].where))
+      warn(("%s: %s is listed again (first at %s); it runs once"):format(t.where, M.escaped(t.label),
+        seen[key].where))
     else
       seen[key] = t
       out[#out + 1] = t
     end
   end
   return out
+end
+
+---------------------------------------------------------------------------
+-- A REV relative to each target's current revisions (-1, +2, branch@-1)
+-- steps a database once per target that names it: two spellings of one
+-- database (a host name and its address, schema=public and no schema, a
+-- symlink to a SQLite file), which an absolute REV reaches once (the
+-- second finds the work done), would be stepped twice. Such a fleet is
+-- refused before anything runs: the parent asks each target what database
+-- it is.
+
+-- Whether rev is relative to the current revisions: Alembic's
+-- [branch@][symbol](+|-)N without a symbol, matched as graph_target.c's
+-- match_relative does ("head-1" or "ae10+2" name one revision whatever a
+-- target's current one).
+function M.relative_to_current(rev)
+  local function tail(t)                              -- nil: not relative; else: without a symbol
+    local symbol = t:match("^[%w_\128-\255]*")
+    if not t:sub(#symbol + 1):match("^[+-]%d") then return nil end
+    return symbol == ""
+  end
+  for at in rev:gmatch("()@") do
+    if at > 1 then
+      local relative = tail(rev:sub(at + 1))
+      if relative ~= nil then return relative end
+    end
+  end
+  return tail(rev) == true
+end
+
+-- What database (and schema) target t runs on, as a key, and as words for
+-- a message; nil when that cannot be told (a PostgreSQL server not
+-- reached: the target's run fails as it would anyway). SQLite: the file's
+-- device and inode (a missing file: its directory's, and its name).
+-- PostgreSQL: the server (its start time and port), the database's name
+-- and oid (runner_database.pg_identity), and the schema the run uses: the
+-- target's, else the session's current_schema() (where an unqualified
+-- version table goes).
+local function database_of(t)
+  local database = require "luamig.runner_database"
+  local u = core.parse_url(t.url)
+  if u.dialect == "sqlite" then
+    local file = database.sqlite_file(u)
+    if not file then return nil end                   -- :memory:: each connection its own
+    local id = core.file_id(file)
+    if not id then
+      local dir, base = file:match("^(.*)/([^/]*)$")
+      id = dir and core.file_id(dir == "" and "/" or dir)
+      id = id and (id .. "/" .. base)
+    end
+    return id and ("sqlite\0" .. id), "the file " .. file
+  end
+  local ok, conn = pcall(core.connect, t.url)
+  if not ok then return nil end
+  local got, key, what = pcall(function()
+    local d = database.pg_identity(conn)
+    local schema = t.schema or conn:query("SELECT current_schema() AS s")[1].s or ""
+    return table.concat({"postgresql", d.started or "", d.port or "", d.name or "", d.oid or "", schema}, "\0"),
+      ("the database %s, schema %s, on one server"):format(d.name, schema)
+  end)
+  conn:close()
+  if not got then return nil end
+  return key, what
+end
+
+-- Refuses (exit status 1) a command with the relative rev when two of the
+-- targets are one database: running it would step that database twice.
+function M.refuse_one_database_twice(targets, command, rev)
+  local seen = {}
+  for _, t in ipairs(targets) do
+    local key, what = database_of(t)
+    if key and seen[key] then
+      fail(("fleet %s %s: %s and %s are one database (%s): a relative revision (%s) steps each target "
+        .. "from where it is, so that database would be stepped once for each; list it once, or give "
+        .. "an absolute revision (a revision id, head, base); nothing was run")
+        :format(command, M.escaped(rev), seen[key].where, t.where, M.escaped(what), M.escaped(rev)))
+    end
+    if key then seen[key] = t end
+  end
 end
 
 ---------------------------------------------------------------------------
@@ -232,13 +321,21 @@ function M.run_one(job, t)
   local luamig = require "luamig"
   local started = core.monotonic()
   local r = {index = t.index, warnings = {}}
-  local m
+  local m, refused
   local ok, err = pcall(function()
     m = luamig.open{config = job.config, name = job.name, url = t.url, url_source = "a fleet target",
                     schema = t.schema, x = job.x, tag = job.tag,
                     log = function(level, msg)
                       if level ~= "INFO" then r.warnings[#r.warnings + 1] = msg end
                     end}
+    -- a run that writes, on a server that cannot take writes (a standby, a
+    -- read-only session), is refused first, as `luamig upgrade` refuses it:
+    -- before the read below, which loads the scripts (runs their top level)
+    if job.command == "upgrade" or job.command == "downgrade" then
+      refused = true
+      m:_check_writable(job.command)
+      refused = false
+    end
     r.before = ids(m:current())
     local steps = actions[job.command](m, job.args, job, r.warnings)
     -- what the run found under its lock (another run of the same database,
@@ -249,8 +346,10 @@ function M.run_one(job, t)
     r.heads = ids(m:heads())
   end)
   if m then
-    local got, after = pcall(function() return ids(m:current()) end)
-    r.after = got and after or nil
+    if not refused then                               -- refused: no script loaded, BEFORE and AFTER ?
+      local got, after = pcall(function() return ids(m:current()) end)
+      r.after = got and after or nil
+    end
     m:close()
   end
   r.seconds = core.monotonic() - started

@@ -156,17 +156,7 @@ local function sqlite_open_file(conn)
   return nil
 end
 
--- What makes a PostgreSQL database one: its server (the time the server
--- started, to the microsecond, and its port) and the database's name and
--- oid; the cluster's system identifier too where the role may read it.
-local function pg_identity(conn)
-  local row = conn:query("SELECT current_database() AS name, d.oid::text AS oid, "
-    .. "pg_postmaster_start_time()::text AS started, current_setting('port') AS port "
-    .. "FROM pg_database d WHERE d.datname = current_database()")[1] or {}
-  local ok, sys = pcall(conn.query, conn, "SELECT system_identifier::text AS id FROM pg_control_system()")
-  return {name = row.name, oid = row.oid, started = row.started, port = row.port,
-          system = ok and sys[1] and sys[1].id or nil}
-end
+local pg_identity = database.pg_identity
 
 -- Is the scratch database (connected over conn) the project's own? Asked
 -- of the databases, not of the URLs' text: another spelling (a trailing

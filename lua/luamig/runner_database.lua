@@ -36,6 +36,19 @@ function M.sqlite_file(u)
 end
 local sqlite_file = M.sqlite_file
 
+-- What makes a PostgreSQL database one: its server (the time the server
+-- started, to the microsecond, as seconds since the epoch: the session's
+-- TimeZone does not change them; and its port) and the database's name and
+-- oid; the cluster's system identifier too where the role may read it.
+function M.pg_identity(conn)
+  local row = conn:query("SELECT current_database() AS name, d.oid::text AS oid, "
+    .. "extract(epoch FROM pg_postmaster_start_time())::text AS started, current_setting('port') AS port "
+    .. "FROM pg_database d WHERE d.datname = current_database()")[1] or {}
+  local ok, sys = pcall(conn.query, conn, "SELECT system_identifier::text AS id FROM pg_control_system()")
+  return {name = row.name, oid = row.oid, started = row.started, port = row.port,
+          system = ok and sys[1] and sys[1].id or nil}
+end
+
 -- Connects on first use. Says first which database and where its URL came
 -- from (Alembic's "Context impl" line: a missing DATABASE_URL falling back
 -- to the default must not pass unseen), then that a SQLite file was made.

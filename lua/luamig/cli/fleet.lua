@@ -50,6 +50,18 @@ local function targets_of(c, cfg_path)
   return fleet.from_setting(settings.databases, source, settings.schema)
 end
 
+-- The targets a warning came from, for its prefix: "a", "a and b", "a, b
+-- and c", "a, b, c and 4 more targets" (a setting's warning comes from
+-- every target of the fleet); each label escaped.
+local function targets_named(labels)
+  local shown = {}
+  for i = 1, math.min(#labels, 3) do shown[i] = fleet.escaped(labels[i]) end
+  local rest = #labels - #shown
+  if rest > 0 then return ("%s and %d more target%s"):format(table.concat(shown, ", "), rest, rest == 1 and "" or "s") end
+  if #shown == 1 then return shown[1] end
+  return table.concat(shown, ", ", 1, #shown - 1) .. " and " .. shown[#shown]
+end
+
 local function revs(list)
   if list == nil then return "?" end
   if #list == 0 then return "base" end
@@ -58,11 +70,8 @@ end
 
 local function first_line(s) return (tostring(s):match("^[^\n]*")) end
 
--- A cell of the text report: control characters shown escaped (a name or
--- an error with a newline or ESC in it cannot forge a row).
-local function cell(s)
-  return (tostring(s):gsub("%c", function(c) return ("\\x%02x"):format(c:byte()) end))
-end
+-- A cell of the text report, as a label on stderr: control characters escaped.
+local cell = fleet.escaped
 
 -- s padded to width bytes, left- or right-aligned (a format width stops at 99).
 local function pad(s, width, right)
@@ -161,6 +170,9 @@ M.fleet = {
       usage_error(c.command, "no targets in %s: give at least one database URL",
         c.opts.targets or (cfg_path .. "'s databases"))
     end
+    if args[1] and #targets > 1 and fleet.relative_to_current(args[1]) then
+      fleet.refuse_one_database_twice(targets, command, args[1])
+    end
     if not c.globals.quiet then
       tell(("INFO  [luamig] Fleet: %s over %d target%s, %d at a time%s\n"):format(command, #targets,
         #targets == 1 and "" or "s", math.min(jobs, #targets), c.opts.continue and ", continuing past failures" or ""))
@@ -173,13 +185,12 @@ M.fleet = {
     for _, r in ipairs(results) do
       if r.status == "failed" or r.status == "skipped" then ok = false end
       for _, w in ipairs(r.warnings) do
-        if not seen[w] then seen[w] = {label = r.target.label, n = 0}; order[#order + 1] = w end
-        seen[w].n = seen[w].n + 1
+        if not seen[w] then seen[w] = {}; order[#order + 1] = w end
+        table.insert(seen[w], r.target.label)
       end
     end
     for _, w in ipairs(order) do
-      local s = seen[w]
-      warn(("%s%s: %s"):format(s.label, s.n > 1 and (" and %d more targets"):format(s.n - 1) or "", w))
+      warn(("%s: %s"):format(targets_named(seen[w]), w))
     end
     if c.globals.json then say(report_json(results, command, signal == nil and ok))
     else say(report_text(results, command)) end
