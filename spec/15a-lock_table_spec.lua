@@ -570,3 +570,93 @@ describe("[postgresql] outside attack R2: a holder that lost its lease", functio
     assert.same({"r1"}, h.version_rows(url))
   end)
 end)
+
+-- Outside attack R3 (a third black-box round, on R2's fixes): a holder
+-- resumed after SIGSTOP sent one statement before its heartbeat saw the
+-- lease gone (D1); with the schema setting the heartbeat's connection did
+-- not find the lease table, so the lease was never renewed (D2); with no
+-- heartbeat connection a transactional = false step ran to its end (D5).
+describe("[postgresql] outside attack R3: a step outside a transaction and its lease", function()
+  local function loop_project(settings, n, sleep, create)
+    return h.project({{id = "r1", extra = "transactional = false", code = true, up = ([[
+  %s
+  for i = 1, %d do
+    op.execute("INSERT INTO nt (i) VALUES (" .. i .. ")")
+    op.execute("SELECT pg_sleep(%g)")
+  end]]):format(create and 'op.execute("CREATE TABLE nt (i integer, at timestamptz DEFAULT clock_timestamp())")' or "",
+      n, sleep)}}, settings)
+  end
+
+  local function rows_after(url, t, slack)
+    return h.query(url, ("SELECT count(*) AS n FROM nt WHERE at > $1::timestamptz + interval '%g s'"):format(slack),
+                   {t})[1].n
+  end
+
+  local function wait_rows(url, n, tbl)
+    for _ = 1, 200 do
+      local ok, rows = pcall(h.query, url, "SELECT count(*) AS n FROM " .. (tbl or "nt"))
+      if ok and rows[1].n >= n then return true end
+      os.execute("sleep 0.05")
+    end
+  end
+
+  it("D1: a holder stopped past a broken lease sends nothing when continued", function()
+    local _, url = h.fresh_pg()
+    local kdir = loop_project('lock = "table"\nlock_lease = 0.6\n', 60, 0.1, true)
+    local pid = lease.start_a(kdir, h.bin, url)
+    assert.truthy(wait_rows(url, 2), h.read_file(kdir .. "/a.err"))
+    os.execute("kill -STOP " .. pid .. "; sleep 0.2")
+    local status, out, err = h.luamig(kdir, "--url " .. h.shell_quote(url) .. " lock break --yes")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "freed the lease of run "), out)
+    local broken_at = h.query(url, "SELECT clock_timestamp()::text AS t")[1].t
+    os.execute("sleep 1.5; kill -CONT " .. pid)
+    assert.equal(1, lease.a_status(kdir))
+    local a_err = h.read_file(kdir .. "/a.err")
+    assert.truthy(has(a_err, "lost the migration lease: it was broken (`luamig lock break`; token 2 > 1); "
+      .. "the step was stopped before its next statement"), a_err)
+    assert.equal(0, rows_after(url, broken_at, 0), a_err)
+  end)
+
+  it("D2: with the schema setting the heartbeat renews the lease: a statement longer than it keeps it", function()
+    local _, url = h.fresh_pg()
+    -- one INSERT, then one 3 s statement: only the heartbeat can renew the 1 s lease meanwhile
+    local kdir = loop_project('lock = "table"\nlock_lease = 1\nlock_timeout = 30\nschema = "tenant one"\n', 1, 3, true)
+    lease.start_a(kdir, h.bin, url)
+    assert.truthy(wait_rows(url, 1, '"tenant one".nt'), h.read_file(kdir .. "/a.err"))
+    os.execute("sleep 1.5")                            -- past the first lease
+    local status, _, err = h.luamig(kdir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(0, lease.a_status(kdir), h.read_file(kdir .. "/a.err"))
+    assert.equal(0, status, err)
+    assert.truthy(has(err, "Waiting for another luamig run (run "), err)
+    assert.is_falsy(has(err, "Running upgrade"), err)  -- A's work, found done
+    assert.equal(1, h.query(url, 'SELECT count(*) AS n FROM "tenant one".nt')[1].n)
+    assert.equal(1, h.query(url, 'SELECT count(*) AS n FROM "tenant one".luamig_log WHERE revision = \'r1\'')[1].n)
+  end)
+
+  it("D5: no heartbeat connection (a role's CONNECTION LIMIT 1): the step renews the lease itself and stops once it is broken", function()
+    local name, admin_url = h.fresh_pg()
+    local f = assert(io.open("/dev/urandom", "rb"))
+    local role = "luamig_one_" .. h.hex(f:read(6))
+    f:close()
+    local c = core.connect(h.pg_admin_url)
+    c:exec(("CREATE ROLE %s LOGIN PASSWORD 'one conn' CONNECTION LIMIT 1"):format(core.quote_ident(role)))
+    c:exec(("ALTER DATABASE %s OWNER TO %s"):format(core.quote_ident(name), core.quote_ident(role)))
+    c:close()
+    local host, port = h.pg_tcp()
+    local url = ("postgresql://%s:one%%20conn@%s:%s/%s"):format(role, host, port, name)
+    local kdir = loop_project('lock = "table"\nlock_lease = 0.6\n', 16, 0.25, true)
+    lease.start_a(kdir, h.bin, url)
+    assert.truthy(wait_rows(admin_url, 6), h.read_file(kdir .. "/a.err"))   -- 1.5 s: past two leases, kept
+    local status, out, err = h.luamig(kdir, "--url " .. h.shell_quote(admin_url) .. " lock break --yes")
+    assert.equal(0, status, err)
+    assert.truthy(has(out, "freed the lease of run "), out)
+    local broken_at = h.query(admin_url, "SELECT clock_timestamp()::text AS t")[1].t
+    assert.equal(1, lease.a_status(kdir))
+    local a_err = h.read_file(kdir .. "/a.err")
+    assert.truthy(has(a_err, "cannot open a second connection to PostgreSQL"), a_err)
+    assert.truthy(has(a_err, "the step was stopped before its next statement"), a_err)
+    assert.equal(0, rows_after(admin_url, broken_at, 0.6), a_err)
+    assert.truthy(h.query(admin_url, "SELECT count(*) AS n FROM nt")[1].n < 16)
+  end)
+end)

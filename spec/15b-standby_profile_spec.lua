@@ -117,6 +117,7 @@ describe("[postgresql] a run that writes, on a server that cannot take writes", 
       status, out, err = h.luamig(sdir, "--json lock status")
       assert.equal(0, status, err)
       assert.truthy(has(out, '"standby":true'), out)
+      assert.truthy(has(out, '"advisory":{"visible":false}'), out)   -- outside attack R3 D4: not "held":false
     end
     -- the primary's status is not so marked
     local status, out, err = h.luamig(dir, "lock status")

@@ -904,6 +904,12 @@ describe("outside attack R2", function()
         assert.equal("a3", version())
         assert.equal(3, #h.query(url, "SELECT rev FROM fleet_log"))
       end
+      -- outside attack R3 D3: a schema not made yet, named by schema= and by the URL's search_path
+      h.write_file(dir .. "/t", ("%s schema=R3_new\n%s&options=-csearch_path%%3D%%22R3_new%%22\n"):format(url, url))
+      status, _, err = h.luamig(dir, "fleet upgrade +1 --targets t")
+      assert.equal(1, status, err)
+      has(err, "t:1 and t:2 are one database (the database ")
+      assert.same({}, h.query(url, "SELECT nspname FROM pg_namespace WHERE nspname = 'R3_new'"))
       h.write_file(dir .. "/t", ("%s schema=r2_a\n%s schema=r2_b\n"):format(url, url))
       local out
       status, out, err = h.luamig(dir, "fleet upgrade +1 --targets t")

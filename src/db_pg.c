@@ -691,11 +691,32 @@ static long other_pid(PGconn *other, int ms) {
   return pid;
 }
 
-/* A second connection to c's database, for the lease's heartbeat. */
+/* c's session search_path (the schema setting sets it after connecting)
+ * given to pg: the lease's table is named unqualified. NULL, or why not. */
+static char *copy_search_path(PGconn *from, PGconn *pg) {
+  PGresult *got = PQexec(from, "SELECT current_setting('search_path')");
+  if (PQresultStatus(got) != PGRES_TUPLES_OK || PQntuples(got) != 1) {
+    char *m = lm_pg_trimmed(PQresultErrorMessage(got));
+    PQclear(got);
+    return m;
+  }
+  const char *values[1] = {PQgetvalue(got, 0, 0)};
+  PGresult *set = PQexecParams(pg, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, NULL,
+                               values, NULL, NULL, 0);
+  char *m = PQresultStatus(set) == PGRES_TUPLES_OK ? NULL : lm_pg_trimmed(PQresultErrorMessage(set));
+  PQclear(set);
+  PQclear(got);
+  return m;
+}
+
+/* A second connection to c's database, for the lease's heartbeat, in the
+ * same search_path. */
 static int pg_clone(struct lm_conn *c, struct lm_conn **out, struct lm_err *e) {
   PGconn *pg = connect_like(c, NULL);
-  if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-    char *m = lm_pg_trimmed(pg ? PQerrorMessage(pg) : "out of memory");
+  char *m = NULL;
+  if (pg == NULL || PQstatus(pg) != CONNECTION_OK) m = lm_pg_trimmed(pg ? PQerrorMessage(pg) : "out of memory");
+  else m = copy_search_path(handle(c), pg);
+  if (m) {
     lm_err_set(e, LM_ERROR, "cannot open a second connection to PostgreSQL at '%s': %s",
                c->display, m);
     free(m);

@@ -46,10 +46,13 @@ static void *beat_main(void *arg) {
     pthread_mutex_unlock(&b->mu);
     int kept = 1;
     struct lm_err e = LM_ERR_INIT;                    /* a failed renewal: the next one, or the fence */
+    /* the time it was sent: its answer may be read long after (a process
+     * stopped meanwhile), when the lease it renewed may be gone */
+    int64_t sent = now_ms();
     int rc = lm_lease_renew(b->conn, b->version_table, b->token, b->run_id, b->lease_ms, &kept, &e);
     lm_err_release(&e);
     pthread_mutex_lock(&b->mu);
-    if (rc == LM_OK && kept) b->renewed_ms = now_ms();
+    if (rc == LM_OK && kept) b->renewed_ms = sent;
     if (rc == LM_OK && !kept) b->lost = 1, b->lost_ms = now_ms();
     if (b->lost) break;
   }
@@ -63,8 +66,9 @@ void lm_run_beat_start(struct run *r) {
   struct lm_beat *b = lm_calloc(1, sizeof *b);
   struct lm_err e = LM_ERR_INIT;
   if (d->clone(r->conn, &b->conn, &e) != LM_OK) {
-    lm_run_say(r, "WARNING", "%s; the lease is renewed between steps only, so a step longer than "
-               "lock_lease may lose it", e.message);
+    lm_run_say(r, "WARNING", "%s; the lease is renewed between steps and between the statements "
+               "of a step outside a transaction only, so a transaction longer than lock_lease may "
+               "lose it", e.message);
     lm_err_release(&e);
     free(b);
     return;

@@ -105,13 +105,14 @@ static int try_lock(struct run *r, int *got, char **holder, struct lm_err *e) {
   }
   int64_t token;
   long wait = r->o->lock_timeout_ms < 1000 ? r->o->lock_timeout_ms : 1000;
+  int64_t sent = now_ms();                            /* the lease runs from no later than this */
   if (lm_lease_acquire(r->conn, r->o->version_table, host, (long)getpid(), r->run_id,
                        r->o->lock_lease_ms, wait < 50 ? 50 : wait, &token, e) != LM_OK)
     return LM_ERROR;
   *got = token > 0;
   if (*got) {
     r->lease_token = token;
-    r->lease_renewed_ms = now_ms();
+    r->lease_renewed_ms = sent;
   } else if (holder) {
     *holder = lease_holder(r);
   }
@@ -287,27 +288,44 @@ static int lost_lease(struct run *r, struct lm_err *e) {
 
 static int renew(struct run *r, struct lm_err *e) {
   int kept;
+  int64_t sent = now_ms();                            /* the lease runs from no later than this */
   if (lm_lease_renew(r->conn, r->o->version_table, r->lease_token, r->run_id,
                      r->o->lock_lease_ms, &kept, e) != LM_OK)
     return LM_ERROR;
   if (!kept) return lost_lease(r, e);
-  r->lease_renewed_ms = now_ms();
+  r->lease_renewed_ms = sent;
   return LM_OK;
 }
 
-/* The connection's guard while a step body runs (db.h): a lease the
- * heartbeat thread found lost stops the step before its next statement,
- * so a step outside a transaction sends nothing more once another run
- * may hold the lease (inside one, the fence would roll it back anyway). */
+static int renew(struct run *r, struct lm_err *e);
+
+/* The connection's guard while a step body runs (db.h), so a step outside
+ * a transaction sends nothing more once another run may hold the lease
+ * (inside one, the fence would roll it back anyway): a lease the heartbeat
+ * thread found lost stops the step before its next statement. Outside a
+ * transaction, a lease not renewed for a whole lease (the process was
+ * stopped, or the heartbeat's renewals fail) or, with no heartbeat, for a
+ * third of one, is renewed here first on the run's own connection, which
+ * finds it lost or keeps it (inside one, that renewal would hold the lease
+ * row to the commit, and the fence checks it before the commit anyway). */
 static int step_guard(void *ctx, struct lm_err *e) {
   struct run *r = ctx;
-  if (!lm_run_beat_lost(r)) return LM_OK;
-  lost_lease(r, e);
-  return lm_err_set(e, LM_ERROR, "%s; the step was stopped before its next statement", e->message);
+  int rc = LM_OK;
+  if (lm_run_beat_lost(r)) {
+    rc = lost_lease(r, e);
+  } else if (!r->conn->driver->in_transaction(r->conn)) {
+    int64_t renewed = r->lease_renewed_ms, found = now_ms();
+    lm_run_beat_times(r, &renewed, &found);
+    long due = r->beat ? r->o->lock_lease_ms : r->o->lock_lease_ms / 3;
+    if (now_ms() - renewed >= due) rc = renew(r, e);
+  }
+  if (rc != LM_OK && r->lease_lost)
+    lm_err_set(e, LM_ERROR, "%s; the step was stopped before its next statement", e->message);
+  return rc;
 }
 
 void lm_run_guard_step(struct run *r, int on) {
-  if (r->conn == NULL || r->beat == NULL) return;
+  if (r->conn == NULL || r->o->lock_strategy != LM_LOCK_TABLE || r->lease_token == 0) return;
   r->conn->guard = on ? step_guard : NULL;
   r->conn->guard_ctx = on ? r : NULL;
 }

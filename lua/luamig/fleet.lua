@@ -193,6 +193,27 @@ end
 -- and oid (runner_database.pg_identity), and the schema the run uses: the
 -- target's, else the session's current_schema() (where an unqualified
 -- version table goes).
+-- The first schema of conn's search_path, which current_schema() leaves
+-- out while it does not exist (a run would create it): the name as
+-- PostgreSQL reads it (quoted: as written; else folded to lower case;
+-- $user: the role).
+local function first_in_path(conn)
+  local row = conn:query("SELECT current_setting('search_path') AS p, current_user AS u")[1]
+  local p = row.p:match("^%s*(.*)$")
+  if p:sub(1, 1) == '"' then
+    local name, i = {}, 2
+    while i <= #p do
+      local c = p:sub(i, i)
+      if c == '"' and p:sub(i + 1, i + 1) == '"' then name[#name + 1] = '"'; i = i + 2
+      elseif c == '"' then break
+      else name[#name + 1] = c; i = i + 1 end
+    end
+    return table.concat(name)
+  end
+  local name = p:match("^[^,]*"):match("^(.-)%s*$")
+  return name == "$user" and row.u or name:lower()
+end
+
 local function database_of(t)
   local database = require "luamig.runner_database"
   local u = core.parse_url(t.url)
@@ -211,7 +232,7 @@ local function database_of(t)
   if not ok then return nil end
   local got, key, what = pcall(function()
     local d = database.pg_identity(conn)
-    local schema = t.schema or conn:query("SELECT current_schema() AS s")[1].s or ""
+    local schema = t.schema or conn:query("SELECT current_schema() AS s")[1].s or first_in_path(conn)
     return table.concat({"postgresql", d.started or "", d.port or "", d.name or "", d.oid or "", schema}, "\0"),
       ("the database %s, schema %s, on one server"):format(d.name, schema)
   end)

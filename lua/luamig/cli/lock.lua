@@ -20,7 +20,9 @@ end
 local function status(c)
   local st = c.m:lock_status()
   if c.globals.json then
-    say(json.encode({strategy = st.strategy, advisory = st.advisory, standby = st.standby,
+    -- a standby cannot see the primary's advisory lock: not "held": false
+    local advisory = st.standby and {visible = false} or st.advisory
+    say(json.encode({strategy = st.strategy, advisory = advisory, standby = st.standby,
                      lease_offered = st.lease_offered,
                       lease = st.lease, lease_table = st.lease_table,
                       lease_version_table_max = st.lease_version_table_max}))
