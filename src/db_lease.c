@@ -18,6 +18,11 @@ size_t lm_lease_version_table_max(const struct lm_conn *c) {
   return max > 5 ? max - 5 : 0;                       /* strlen("_lock") */
 }
 
+int lm_lease_version_table_too_long(const struct lm_conn *c, const char *version_table) {
+  size_t max = lm_lease_version_table_max(c);
+  return max && strlen(version_table) > max;
+}
+
 /* sql with {t} replaced by the quoted lease table of version_table. */
 static char *statement(const char *sql, const char *version_table, struct lm_err *e) {
   char *name = lm_lease_table(version_table);

@@ -37,6 +37,8 @@ int lm_lease_supported(const struct lm_conn *c);
  * `lock status` and by `lock break` alike: a cut name could be another
  * table's, and two spellings of one limit would disagree. */
 size_t lm_lease_version_table_max(const struct lm_conn *c);
+/* Whether version_table is longer than that. */
+int lm_lease_version_table_too_long(const struct lm_conn *c, const char *version_table);
 /* Create the table if missing (a concurrent creation by another run is
  * not an error). */
 int lm_lease_ensure(struct lm_conn *c, const char *version_table, struct lm_err *e);

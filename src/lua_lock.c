@@ -38,13 +38,6 @@ static void push_advisory(lua_State *L, struct lm_conn *c, const char *vt) {
   free(holder);
 }
 
-/* "<vt>_lock" longer than the database keeps a name (lock = "table"
- * refuses such a version_table: runner_lock.c). */
-static int lease_name_too_long(struct lm_conn *c, const char *vt) {
-  size_t max = lm_lease_version_table_max(c);
-  return max && strlen(vt) > max;
-}
-
 static int core_lock_status(lua_State *L) {
   struct lm_conn *c = lm_lua_checkconn(L, 1);
   const char *vt = luaL_checkstring(L, 2);
@@ -54,7 +47,7 @@ static int core_lock_status(lua_State *L) {
   lua_pushboolean(L, lm_lease_supported(c));
   lua_setfield(L, -2, "lease_offered");
   if (!lm_lease_supported(c)) return 1;
-  if (lease_name_too_long(c, vt)) {                   /* cut, it could name the log table */
+  if (lm_lease_version_table_too_long(c, vt)) {                   /* cut, it could name the log table */
     lua_pushinteger(L, (lua_Integer)lm_lease_version_table_max(c));
     lua_setfield(L, -2, "lease_version_table_max");   /* the longest version_table it takes */
     return 1;
@@ -126,7 +119,7 @@ static int core_lock_break(lua_State *L) {
                c->driver->dialect->title);
     return lm_lua_raise(L, &e);
   }
-  if (lease_name_too_long(c, vt)) {
+  if (lm_lease_version_table_too_long(c, vt)) {
     lm_err_set(&e, LM_ERROR, "version_table \"%s\" is too long for lock = \"table\" (%zu bytes "
                "or fewer on %s), so it has no lease to break", vt, lm_lease_version_table_max(c),
                c->driver->dialect->title);

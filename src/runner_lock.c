@@ -122,10 +122,10 @@ static int try_lock(struct run *r, int *got, char **holder, struct lm_err *e) {
 /* A database that cuts long names (PostgreSQL: 63 bytes) would cut
  * "<t>_lock": another name than `lock status` and `lock break` look for,
  * or the log table's or the version table's own. */
-static int lease_name_clashes(struct run *r, struct lm_err *e) {
+static int refuse_long_lease_name(struct run *r, struct lm_err *e) {
   size_t max = lm_lease_version_table_max(r->conn);
   const char *vt = r->o->version_table;
-  if (max == 0 || strlen(vt) <= max) return 0;
+  if (!lm_lease_version_table_too_long(r->conn, vt)) return 0;
   char *lock = lm_lease_table(vt);
   lm_err_set(e, LM_ERROR, "version_table \"%s\" is too long for lock = \"table\": %s cuts names "
              "to %zu bytes, so its lease table \"%s\" would lose its end; use a version_table of "
@@ -180,7 +180,7 @@ static int prepare(struct run *r, int *done, struct lm_err *e) {
       return lm_err_set(e, LM_ERROR, "lock = \"table\" is not offered on %s: its run lock is a "
                         "file lock beside the database, which needs no server session; use lock "
                         "= \"advisory\" (the default) or \"none\"", d->dialect->title);
-    if (lease_name_clashes(r, e)) return LM_ERROR;
+    if (refuse_long_lease_name(r, e)) return LM_ERROR;
     make_run_id(r->run_id);
     return lm_lease_ensure(r->conn, r->o->version_table, e);
   default:
@@ -314,10 +314,10 @@ static int step_guard(void *ctx, struct lm_err *e) {
   if (lm_run_beat_lost(r)) {
     rc = lost_lease(r, e);
   } else if (!r->conn->driver->in_transaction(r->conn)) {
-    int64_t renewed = r->lease_renewed_ms, found = now_ms();
-    lm_run_beat_times(r, &renewed, &found);
+    int64_t now = now_ms(), renewed = r->lease_renewed_ms, found = now;
+    lm_run_beat_times(r, &renewed, &found);           /* found: not lost, so unchanged */
     long due = r->beat ? r->o->lock_lease_ms : r->o->lock_lease_ms / 3;
-    if (now_ms() - renewed >= due) rc = renew(r, e);
+    if (now - renewed >= due) rc = renew(r, e);
   }
   if (rc != LM_OK && r->lease_lost)
     lm_err_set(e, LM_ERROR, "%s; the step was stopped before its next statement", e->message);
