@@ -1086,6 +1086,24 @@ local function gen() i = i + 1; if i <= 5 then return {id = i} end end]]
     end)
   end
 
+  it("the lint does not read bulk_insert's rows: the iterator runs once, in the run (issue 19)", function()
+    local url = h.dialects[1].url()
+    local calls = os.tmpname()
+    local dir = h.project({{id = "s1", code = true, extra = ([[
+local i = 0
+local function gen()
+  local f = assert(io.open(%q, "a")); f:write("x"); f:close()
+  i = i + 1; if i <= 5 then return {id = i} end
+end]]):format(calls), up = [[
+  op.create_table("seed", {{"id", "integer"}})
+  op.bulk_insert("seed", gen)]], down_sql = '  op.drop_table("seed")'}}, ("url = %q\n"):format(url))
+    local status, _, err = h.luamig(dir, "upgrade head")
+    assert.equal(0, status, err)
+    local f = assert(io.open(calls)); local seen = f:read("a"); f:close(); os.remove(calls)
+    assert.equal(6, #seen)                          -- five rows and the nil that ends them
+    assert.equal(5, tonumber(h.query(url, "SELECT count(*) AS n FROM seed")[1].n))
+  end)
+
   it("--sql writes the seed's rows after the lint ran", function()
     local dir = seed_project(PG_OFFLINE)
     local status, out, err = h.luamig(dir, "upgrade head --sql")

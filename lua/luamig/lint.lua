@@ -361,9 +361,12 @@ function M.run(runner, opts)
       if not ok then error(err, 0) end
       return
     elseif opname == "bulk_insert" then
+      -- rows are data, judged by no rule: not read here, so a seed's iterator is not run twice
+      -- (a 1,000,000-row load took three times as long with the lint on upgrade reading it)
       local t = args[1]
       t = type(t) == "table" and (t.name or t[1]) or t
       if type(t) == "string" then written[t:lower()] = true end
+      return 0
     elseif opname == "execute" then
       local sql = args[1]
       if type(sql) == "table" and sql.sql then sql = sql.sql end
