@@ -494,6 +494,37 @@ describe("core's offline SQL helpers", function()
     assert.has_error(function() text("1") end)
   end)
 
+  it("number_text's short-decimal path writes what the 15-16-17 digit search writes (issue 19)", function()
+    -- the oracle: the fewest of 15, 16, 17 significant digits that read back, by Lua's own format
+    local function oracle(v)
+      if v == math.huge then return "Infinity" elseif v == -math.huge then return "-Infinity" end
+      for digits = 15, 17 do
+        local s = ("%." .. digits .. "g"):format(v)
+        if digits == 17 or tonumber(s) == v then return s end
+      end
+    end
+    local text = core.number_text
+    local values = {0.0, -0.0, 0.5, -0.5, 1e-4, 9.9999e-5, 1.00005e-4, 0.0001, 0.00015, 1e15 - 1, 1e15,
+                    1e15 - 0.5, 999999999999999.9, 99999999999.9999, 123456789012345.0, 1234567890.12345,
+                    0.1, 0.2, 0.3, 0.7, 1.1, 2.675, 1e14 + 0.5, 4503599627370495.5, 1 / 3, 2 / 3,
+                    12345.6789, -12345.6789, 3.0001, 0.00011, 7e-4, 5e-5, 1e-5}
+    local seed = 19
+    local function rand()                             -- a fixed sequence: a failure repeats
+      seed = (seed * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
+      return seed
+    end
+    for _ = 1, 20000 do
+      local digits, k = rand() % 16, rand() % 6
+      local m = rand() % (math.tointeger(10 ^ digits) + 1)
+      local v = m / 10 ^ k * (rand() % 2 == 0 and 1 or -1)
+      values[#values + 1] = v
+      values[#values + 1] = v + v * 2 ^ -52                 -- the next double up: not short
+    end
+    for _, v in ipairs(values) do
+      assert.equal(oracle(v), text(v), ("%.17g"):format(v))
+    end
+  end)
+
   it("value_fits says whether a refused value is of the wrong kind or out of range", function()
     local function why(kind, v) return select(2, core.value_fits(kind, v)) end
     assert.equal("range", why("integer", "99999999999999999999"))

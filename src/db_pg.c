@@ -337,29 +337,29 @@ static int pg_bulk_begin(struct lm_conn *c, const char *table, int ncols,
   return LM_OK;
 }
 
-/* Append s in COPY's text format: backslash, newline, CR and tab escaped. */
-static void copy_escape(struct lm_buf *buf, const char *s, size_t len) {
-  const char *end = s + len;
-  while (s < end) {
-    size_t plain = strcspn(s, "\\\n\r\t");            /* no NUL inside: checked before */
-    if (plain > (size_t)(end - s)) plain = (size_t)(end - s);
-    lm_buf_add(buf, s, plain);
-    s += plain;
-    if (s >= end) break;
-    lm_buf_addc(buf, '\\');
-    lm_buf_addc(buf, *s == '\n' ? 'n' : *s == '\r' ? 'r' : *s == '\t' ? 't' : '\\');
-    s++;
+/* Write s in COPY's text format at out (room for 2 * len): backslash,
+ * newline, CR and tab escaped. Returns the end. */
+static char *copy_escape(char *out, const char *s, size_t len) {
+  for (const char *end = s + len; s < end; s++) {
+    char c = *s;
+    if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+      *out++ = '\\';
+      c = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+    }
+    *out++ = c;
   }
+  return out;
 }
 
-/* Append the bytes as lower-case hex digits. */
-static void copy_hex(struct lm_buf *buf, const char *s, size_t len) {
+/* Write the bytes as lower-case hex digits at out (room for 2 * len). */
+static char *copy_hex(char *out, const char *s, size_t len) {
   static const char digits[] = "0123456789abcdef";
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
-    lm_buf_addc(buf, digits[c >> 4]);
-    lm_buf_addc(buf, digits[c & 15]);
+    *out++ = digits[c >> 4];
+    *out++ = digits[c & 15];
   }
+  return out;
 }
 
 static int put_copy(struct pg_bulk *b, struct lm_err *e) {
@@ -377,30 +377,36 @@ static int put_copy(struct pg_bulk *b, struct lm_err *e) {
  * Returns 0, or the 1-based index of a text value holding a NUL byte,
  * which COPY cannot carry (nothing of the row is appended then). */
 int lm_copy_text_row(struct lm_buf *buf, int n, const struct lm_value *v) {
-  for (int i = 0; i < n; i++)
-    if (v[i].type == LM_TEXT && memchr(v[i].s, '\0', v[i].len) != NULL) return i + 1;
+  size_t room = (size_t)n;                            /* the tabs and the newline */
   for (int i = 0; i < n; i++) {
-    if (i > 0) lm_buf_addc(buf, '\t');
+    if (v[i].type == LM_TEXT && memchr(v[i].s, '\0', v[i].len) != NULL) return i + 1;
+    room += v[i].type == LM_TEXT || v[i].type == LM_BLOB ? 4 + 2 * v[i].len : LM_NUMBER_TEXT_MAX;
+  }
+  char *start = lm_buf_reserve(buf, room), *out = start;  /* written in place: one grow a row */
+  for (int i = 0; i < n; i++) {
+    if (i > 0) *out++ = '\t';
     switch (v[i].type) {
-    case LM_NULL: lm_buf_add(buf, "\\N", 2); break;
-    case LM_INTEGER: lm_buf_printf(buf, "%" PRId64, v[i].i); break;
-    case LM_BOOLEAN: lm_buf_addc(buf, v[i].i ? 't' : 'f'); break;
-    case LM_FLOAT:
+    case LM_NULL: *out++ = '\\'; *out++ = 'N'; break;
+    case LM_INTEGER: out += lm_int_text(v[i].i, out); break;
+    case LM_BOOLEAN: *out++ = v[i].i ? 't' : 'f'; break;
+    case LM_FLOAT:                                    /* the same text offline (core.copy_text) */
       if (isnan(v[i].f)) {
-        lm_buf_adds(buf, "NaN");
-      } else {                                        /* the same text offline (core.copy_text) */
-        char text[LM_NUMBER_TEXT_MAX];
-        lm_buf_add(buf, text, lm_number_text(&v[i], text));
+        memcpy(out, "NaN", 3);
+        out += 3;
+      } else {
+        out += lm_number_text(&v[i], out);
       }
       break;
-    case LM_TEXT: copy_escape(buf, v[i].s, v[i].len); break;
+    case LM_TEXT: out = copy_escape(out, v[i].s, v[i].len); break;
     case LM_BLOB:                                     /* bytea's hex form: \x then two digits */
-      lm_buf_add(buf, "\\\\x", 3);                  /* \x, its backslash doubled for COPY */
-      copy_hex(buf, v[i].s, v[i].len);
+      memcpy(out, "\\\\x", 3);                       /* \x, its backslash doubled for COPY */
+      out = copy_hex(out + 3, v[i].s, v[i].len);
       break;
     }
   }
-  lm_buf_addc(buf, '\n');
+  *out++ = '\n';
+  buf->len += (size_t)(out - start);
+  buf->data[buf->len] = '\0';
   return 0;
 }
 

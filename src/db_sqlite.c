@@ -405,6 +405,9 @@ static int sqlite_bulk_begin(struct lm_conn *c, const char *table, int ncols,
   return rc;
 }
 
+/* Text and blobs are bound SQLITE_STATIC: the caller's values live until
+ * this returns, and the bindings are cleared before it does, so SQLite
+ * neither copies each value nor keeps a pointer past the row. */
 static int sqlite_bulk_row(struct lm_bulk *base, const struct lm_value *v, struct lm_err *e) {
   struct sqlite_bulk *b = (struct sqlite_bulk *)base;
   sqlite3_stmt *stmt = b->stmt;
@@ -416,21 +419,23 @@ static int sqlite_bulk_row(struct lm_bulk *base, const struct lm_value *v, struc
     case LM_BOOLEAN: rc = sqlite3_bind_int64(stmt, i + 1, v[i].i); break;
     case LM_FLOAT: rc = sqlite3_bind_double(stmt, i + 1, v[i].f); break;
     case LM_TEXT:
-      rc = sqlite3_bind_text64(stmt, i + 1, v[i].s, v[i].len, SQLITE_TRANSIENT, SQLITE_UTF8);
+      rc = sqlite3_bind_text64(stmt, i + 1, v[i].s, v[i].len, SQLITE_STATIC, SQLITE_UTF8);
       break;
     case LM_BLOB:                                     /* a BLOB, NUL bytes and all */
-      rc = sqlite3_bind_blob64(stmt, i + 1, v[i].s, v[i].len, SQLITE_TRANSIENT);
+      rc = sqlite3_bind_blob64(stmt, i + 1, v[i].s, v[i].len, SQLITE_STATIC);
       break;
     default: rc = sqlite3_bind_null(stmt, i + 1); break;
     }
     if (rc != SQLITE_OK) {
       db_error(base->conn, sqlite3_sql(stmt), 0, e);
       lm_err_prefix(e, "row %" PRId64, base->rows);
+      sqlite3_clear_bindings(stmt);
       return LM_ERROR;
     }
   }
   int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
   if (rc != SQLITE_DONE) {
     db_error(base->conn, sqlite3_sql(stmt), 0, e);
     lm_err_prefix(e, "row %" PRId64, base->rows);

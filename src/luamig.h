@@ -82,6 +82,9 @@ void lm_buf_adds(struct lm_buf *b, const char *s);
 void lm_buf_addc(struct lm_buf *b, char c);
 void lm_buf_printf(struct lm_buf *b, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
+/* Room for n more bytes (and the NUL): returns where they go. The caller
+ * writes at most n there, then adds what it wrote to len. */
+char *lm_buf_reserve(struct lm_buf *b, size_t n);
 /* Hand the string to the caller (who frees it) and reset the buffer. */
 char *lm_buf_detach(struct lm_buf *b);
 void lm_buf_release(struct lm_buf *b);

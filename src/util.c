@@ -127,6 +127,11 @@ void lm_buf_add(struct lm_buf *b, const char *s, size_t n) {
   b->data[b->len] = '\0';
 }
 
+char *lm_buf_reserve(struct lm_buf *b, size_t n) {
+  buf_grow(b, n);
+  return b->data + b->len;
+}
+
 void lm_buf_adds(struct lm_buf *b, const char *s) { lm_buf_add(b, s, strlen(s)); }
 
 void lm_buf_addc(struct lm_buf *b, char c) { lm_buf_add(b, &c, 1); }

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *const lm_kind_names[] = {"any", "integer", "number", "boolean", "text", "string",
                                      "binary", NULL};
@@ -90,10 +91,56 @@ int lm_kind_accepts(enum lm_kind kind, const struct lm_value *v) {
   return lm_kind_check(kind, v) == LM_FITS;
 }
 
+size_t lm_int_text(int64_t i, char *buf) {
+  char tmp[24], *end = tmp + sizeof tmp, *p = end;
+  uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+  do *--p = (char)('0' + u % 10); while ((u /= 10) != 0);
+  if (i < 0) *--p = '-';
+  size_t n = (size_t)(end - p);
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  return n;
+}
+
+/* The text "%.15g" gives for f when f is the double nearest m / 10^k for an
+ * integer m of at most 15 digits and k <= 4, with 1e-4 <= |f| < 1e15 (a
+ * value written with few decimals, as most are): then that text reads back
+ * as f, so it is lm_number_text's answer, made without printf's
+ * arbitrary-precision conversion and strtod's read-back (most of a float
+ * column's cost in a bulk load). Why it is "%.15g"'s text: f is within
+ * 2^-53 |f| of m / 10^k, under half a step of 15 significant digits
+ * (> 5e-16 |f|), so rounding f to 15 digits gives m / 10^k; and in that
+ * range "%g" writes no exponent. Returns 0 for any other f. */
+static size_t short_decimal(double f, char *buf) {
+  static const double scale[] = {1, 10, 100, 1000, 10000};
+  double a = fabs(f);
+  if (!(a >= 1e-4 && a < 1e15)) return 0;
+  for (int k = 0; k < 5; k++) {
+    double m = nearbyint(a * scale[k]);
+    if (m >= 1e15) return 0;
+    if (m / scale[k] != a) continue;
+    uint64_t u = (uint64_t)m, unit = (uint64_t)scale[k];
+    char *p = buf;
+    if (f < 0) *p++ = '-';
+    p += lm_int_text((int64_t)(u / unit), p);
+    if (k > 0) {                                      /* k digits; the last is not 0 */
+      *p++ = '.';
+      uint64_t frac = u % unit;
+      for (int d = k - 1; d >= 0; d--, frac /= 10) p[d] = (char)('0' + frac % 10);
+      p += k;
+      *p = '\0';
+    }
+    return (size_t)(p - buf);
+  }
+  return 0;
+}
+
 size_t lm_number_text(const struct lm_value *v, char *buf) {
   int n;
   if (v->type == LM_INTEGER) {
-    n = snprintf(buf, LM_NUMBER_TEXT_MAX, "%" PRId64, v->i);
+    return lm_int_text(v->i, buf);
+  } else if ((n = (int)short_decimal(v->f, buf)) > 0) {
+    return (size_t)n;
   } else if (isinf(v->f)) {
     n = snprintf(buf, LM_NUMBER_TEXT_MAX, "%s", v->f > 0 ? "Infinity" : "-Infinity");
   } else {

@@ -47,5 +47,8 @@ enum lm_misfit lm_kind_check(enum lm_kind kind, const struct lm_value *v);
  * the length. */
 #define LM_NUMBER_TEXT_MAX 32
 size_t lm_number_text(const struct lm_value *v, char *buf);
+/* An integer in decimal, as lm_number_text writes it, NUL-terminated;
+ * buf must hold 21 bytes. Returns the length. */
+size_t lm_int_text(int64_t i, char *buf);
 
 #endif
