@@ -321,7 +321,7 @@ local function bulk_case(n, dbkind, targets, baseline)
   case{
     key = ("bulk-%s-%s"):format(baseline and "base" or tostring(n), dbkind),
     title = ("bulk_insert %s rows (id, varchar, float) from a loop, %s"):format(thousands(n), dbname),
-    tools = {"luamig", "alembic", "floor"}, targets = targets, rows = n, baseline = baseline,
+    tools = {"luamig", "alembic", "floor", "lua_floor"}, targets = targets, rows = n, baseline = baseline,
     luamig = function(tool)
       local where = fresh(tool)
       return {argv = luamig_argv("--url", url_for(tool, dbkind, where), "upgrade", "head"),
@@ -337,6 +337,10 @@ local function bulk_case(n, dbkind, targets, baseline)
       return {argv = {HELPERS .. (dbkind == "sqlite" and "/floor_sqlite" or "/floor_pg"),
                       url_for("floor", dbkind, where), "bulk", tostring(n), "tx"},
               dir = TMP, check = checker(where)}
+    end,
+    -- the Lua floor: the migration's row source alone, in plain lua5.4 (it checks its count)
+    lua_floor = function()
+      return {argv = {"lua5.4", project("bulk", n) .. "/rows.lua"}, dir = TMP}
     end,
   }
 end
@@ -361,11 +365,11 @@ upgrade_case("columns", columns, "postgresql", "tx", {})
 
 local rows = QUICK and 200000 or 1000000
 bulk_case(1000, "sqlite", {}, true)
-bulk_case(rows, "sqlite", {{"vs_floor", 1.5}, {"rss", 30 * 1024}, {"growth", "bulk-base-sqlite", 20 * 1024},
-                           {"vs_alembic", 5}})
+bulk_case(rows, "sqlite", {{"vs_floor", 1.5}, {"vs_floors", 1.2}, {"rss", 30 * 1024},
+                           {"growth", "bulk-base-sqlite", 20 * 1024}, {"vs_alembic", 5}})
 bulk_case(1000, "postgresql", {}, true)
-bulk_case(rows, "postgresql", {{"vs_floor", 1.5}, {"rss", 30 * 1024}, {"growth", "bulk-base-postgresql", 20 * 1024},
-                               {"vs_alembic", 15}})
+bulk_case(rows, "postgresql", {{"vs_floor", 1.5}, {"vs_floors", 1.2}, {"rss", 30 * 1024},
+                               {"growth", "bulk-base-postgresql", 20 * 1024}, {"vs_alembic", 15}})
 
 ---------------------------------------------------------------------------
 -- Start-up checks: what a command must not load (scripts, a connection).
@@ -516,6 +520,9 @@ local function judge(c, t, who)
   elseif t[1] == "vs_floor" then
     local f = med(c.key, "floor")
     return ("≤ %g× the floor"):format(t[2]), lm and f and lm / f <= t[2]
+  elseif t[1] == "vs_floors" then                     -- the database floor plus the Lua floor
+    local f, r = med(c.key, "floor"), med(c.key, "lua_floor")
+    return ("≤ %g× the floor + the Lua floor"):format(t[2]), lm and f and r and lm / (f + r) <= t[2]
   elseif t[1] == "abs" then
     return ("< %g s"):format(t[2]), lm and lm < t[2]
   elseif t[1] == "scale" then
@@ -609,6 +616,25 @@ local function report(meta)
     add("Bulk load rates (rows / median time):")
     add("")
     for _, l in ipairs(lines) do add(l) end
+  end
+  -- the bulk loads against both floors: how far from the database's limit, and from what a
+  -- Lua row source costs on its own (bench/README.md: "The floors")
+  local floors = {}
+  for _, c in ipairs(cases) do
+    local f, r, lm = med(c.key, "floor"), med(c.key, "lua_floor"), med(c.key, "luamig")
+    if c.rows and results[c.key] and f and r and lm then
+      floors[#floors + 1] = ("| %s | %s | %s | %s | %s s | %s | %s |"):format(c.title, cell(results[c.key].luamig),
+        cell(results[c.key].floor), cell(results[c.key].lua_floor), secs(f + r), ratio_text(lm, f), ratio_text(lm, f + r))
+    end
+  end
+  if #floors > 0 then
+    add("")
+    add("Bulk loads against the floors (database floor: the C program; Lua floor: the migration's row "
+      .. "source alone in lua5.4):")
+    add("")
+    add("| work | luamig | database floor (C) | Lua floor (rows) | database + Lua | luamig/database | luamig/(database + Lua) |")
+    add("|---|---|---|---|---|---|---|")
+    for _, l in ipairs(floors) do add(l) end
   end
   if #checks > 0 then
     add("")

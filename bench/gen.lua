@@ -8,9 +8,12 @@
 --            t00001 (id integer primary key, name varchar(50), value float)
 --   columns  N revisions: the first creates table "wide" (id integer primary
 --            key), each later one adds an integer column c00002, c00003, ...
---   bulk     one revision that creates table "items" (id, name varchar(50),
---            value float) and bulk-inserts N rows made by a loop in the
---            migration: (i, "name <i>", i * 0.5) for i = 1..N
+--   bulk     one revision that creates table "items" (id integer, name
+--            varchar(50), value float; no key nor index, so that the
+--            server's work is the rows alone) and bulk-inserts N rows made
+--            by a loop in the migration: (i, "name <i>", i * 0.5) for
+--            i = 1..N; DIR/rows.lua is the Lua floor: the same loop, each
+--            row taken and dropped, as plain lua5.4 runs it
 --
 -- DIR/luamig/   luamig.lua, migrations/versions/<rev>_<slug>.lua
 -- DIR/alembic/  alembic.ini, env.py, script.py.mako, versions/<rev>_<slug>.py
@@ -73,25 +76,37 @@ elseif kind == "columns" then
     }
   end
 elseif kind == "bulk" then
+  -- the row source, the same text in the migration and in the Lua floor
+  local source = ([[
+  local i, n = 0, %d
+  local function rows()
+    i = i + 1
+    if i > n then return nil end
+    return {id = i, name = "name " .. i, value = i * 0.5}
+  end]]):format(n)
+  mkdir(dir)
+  write(dir .. "/rows.lua", table.concat({
+    "-- the Lua floor: the migration's row source alone, each row taken and dropped",
+    "local function main()", source,
+    "  local count = 0",
+    "  while rows() ~= nil do count = count + 1 end",
+    "  assert(count == n, count)",
+    "end", "main()", ""}, "\n"))
   revs[1] = {
     message = ("create items and load %d rows"):format(n),
     lua_up = ([[
   op.create_table("items", {
-    {"id", "integer", primary_key = true},
+    {"id", "integer"},
     {"name", "string(50)"},
     {"value", "float"},
   })
-  local i, n = 0, %d
-  op.bulk_insert("items", function()
-    i = i + 1
-    if i > n then return nil end
-    return {id = i, name = "name " .. i, value = i * 0.5}
-  end)]]):format(n),
+%s
+  op.bulk_insert("items", rows)]]):format(source),
     lua_down = '  op.drop_table("items")',
     py_up = ([[
     items = op.create_table(
         'items',
-        sa.Column('id', sa.Integer, primary_key=True),
+        sa.Column('id', sa.Integer),
         sa.Column('name', sa.String(50)),
         sa.Column('value', sa.Float),
     )

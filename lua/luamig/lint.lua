@@ -366,7 +366,7 @@ function M.run(runner, opts)
       local t = args[1]
       t = type(t) == "table" and (t.name or t[1]) or t
       if type(t) == "string" then written[t:lower()] = true end
-      return 0
+      return type(args[2]) == "table" and #args[2] or 0  -- the count a run returns; unknown for an iterator
     elseif opname == "execute" then
       local sql = args[1]
       if type(sql) == "table" and sql.sql then sql = sql.sql end
