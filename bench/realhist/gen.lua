@@ -29,7 +29,7 @@
 -- plain ALTERs. The whole upgrade runs in one transaction on both (Alembic's
 -- default; luamig's transaction_per_migration = false).
 --
--- DIR/luamig/    luamig.lua, migrations/versions/<rev>_<slug>.lua
+-- DIR/luamig/    luamig.lua, luamig-nolint.lua, migrations/versions/<rev>_<slug>.lua
 -- DIR/alembic/   alembic.ini, env.py, script.py.mako, versions/<rev>_<slug>.py
 -- DIR/expected-sqlite.txt, DIR/expected-postgresql.txt
 --                the schema the history leaves, in bench/realhist/schema.lua's
@@ -656,6 +656,10 @@ local lroot, aroot = dir .. "/luamig", dir .. "/alembic"
 mkdir(lroot .. "/migrations/versions")
 mkdir(aroot .. "/versions")
 write(lroot .. "/luamig.lua", 'script_location = "migrations"\ntransaction_per_migration = false\n')
+-- the same without the lint luamig runs before an upgrade (lint_on_upgrade,
+-- default "warn"), to show what it costs
+write(lroot .. "/luamig-nolint.lua",
+  'script_location = "migrations"\ntransaction_per_migration = false\nlint_on_upgrade = "off"\n')
 
 for _, r in ipairs(revs) do
   local lua_parent, py_parent, revises
