@@ -860,6 +860,17 @@ local gen = function() i = i + 1; if i <= 3 then return {id = i, name = "n" .. i
     assert.is_nil(err:find("local_note", 1, true), err)
   end)
 
+  it("10: the same misspelling in two scripts is warned about in each (one search per name)", function()
+    local dir = project("postgresql://u@localhost/x", {
+      {id = "f1", up = "SELECT 1", extra = 'ddl_lock_timout = "30s"'},
+      {id = "f2", down = "f1", up = "SELECT 2", extra = 'ddl_lock_timout = "30s"'}})
+    local status, _, err = h.luamig(dir, "upgrade --sql")
+    assert.equal(0, status, err)
+    for _, f in ipairs{"f1", "f2"} do
+      assert.truthy(err:find(("migrations/versions/%s.lua: 'ddl_lock_timout' is not a setting"):format(f), 1, true), err)
+    end
+  end)
+
   it("10: SQLite: the no-effect notice only when a step of the run, the project or the run sets one", function()
     local url = h.fresh_sqlite()
     local dir = project(url, {{id = "q1", message = "one", up = "CREATE TABLE t1 (id integer)",

@@ -177,13 +177,21 @@ local function lock_timeouts(self, records, dialect, run, offline)
   -- a near miss of a setting in a script's header (ddl_lock_timout) would
   -- be ignored silently: warn, with the name meant
   local suggest = require "luamig.suggest"
+  -- one edit-distance search per distinct name, not per script: every header has the same few
+  -- (revision, down_revision, message ...), and searching each again was a third of an upgrade's
+  -- instructions at 300 revisions (bench/realhist)
+  local closest = setmetatable({}, {__index = function(t, k)
+    local meant = suggest.closest(k, lock_retry.names, 2) or false
+    t[k] = meant
+    return meant
+  end})
   for _, r in ipairs(records) do
     local env = rawget(r, "env")
     if type(env) == "table" then
       for k, v in next, env do
         if type(k) == "string" and type(v) ~= "function" and not lock_retry.timeouts[k]
            and k ~= "lock_retries" then
-          local meant = suggest.closest(k, lock_retry.names, 2)
+          local meant = closest[k]
           if meant then
             self:_log("WARNING", ("%s: '%s' is not a setting and is ignored; did you mean '%s'?")
               :format(r.path, k, meant))
