@@ -166,11 +166,33 @@ function M.run(runner, opts)
     end
     return table.unpack(res, 1, res.n)
   end
+  -- PostgreSQL: the names of the schema's tables, read once, so that a table the range creates is
+  -- not introspected (three catalogue queries each: a third of a 300-revision upgrade's time on a
+  -- fresh database, bench/realhist). The same filter as introspect.table's.
+  local existing
+  local function exists(t)
+    if dialect ~= "postgresql" then return true end
+    if existing == nil then
+      local ok, rs = pcall(conn.query, conn, "SELECT c.relname AS name FROM pg_catalog.pg_class c "
+        .. "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+        .. "AND c.relkind IN ('r', 'p') AND NOT c.relispartition")
+      existing = false                        -- unread: ask introspect, as before
+      if ok then
+        existing = {}
+        for _, r in ipairs(rs) do existing[r.name] = true end
+      end
+    end
+    return not existing or existing[t] == true
+  end
   local function db_table(t)
     if not conn then return nil end
     if db_tables[t] == nil then
-      local ok, m = bounded(t, function() return introspect.table(conn, t) end)
-      db_tables[t] = ok and m or false
+      if not exists(t) then
+        db_tables[t] = false
+      else
+        local ok, m = bounded(t, function() return introspect.table(conn, t) end)
+        db_tables[t] = ok and m or false
+      end
     end
     return db_tables[t] or nil
   end
