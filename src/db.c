@@ -375,13 +375,22 @@ char *lm_quote_literal(const char *dialect, const char *s, size_t len, struct lm
     return NULL;
   }
   int escape_backslash = strcmp(dialect, "postgresql") == 0 && memchr(s, '\\', len) != NULL;
+  /* SQLite has no escape for a CR, and its shell drops a CR that ends an
+   * input line, inside a literal too: a script run with sqlite3 < FILE would
+   * store "a\nb" for "a\r\nb". Each CR is written as char(13) then, in
+   * parentheses so that the result is one operand */
+  int cr_apart = strcmp(dialect, "sqlite") == 0 && memchr(s, '\r', len) != NULL;
   struct lm_buf b = LM_BUF_INIT;
-  lm_buf_adds(&b, escape_backslash ? "E'" : "'");
+  lm_buf_adds(&b, cr_apart ? "('" : escape_backslash ? "E'" : "'");
   for (size_t i = 0; i < len; i++) {
+    if (cr_apart && s[i] == '\r') {
+      lm_buf_adds(&b, "' || char(13) || '");
+      continue;
+    }
     if (s[i] == '\'' || (escape_backslash && s[i] == '\\')) lm_buf_addc(&b, s[i]);
     lm_buf_addc(&b, s[i]);
   }
-  lm_buf_addc(&b, '\'');
+  lm_buf_adds(&b, cr_apart ? "')" : "'");
   return lm_buf_detach(&b);
 }
 

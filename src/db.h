@@ -102,10 +102,18 @@ struct lm_conn {
    * runs, so a run that lost its lease sends nothing more (runner_lock.c) */
   int (*guard)(void *ctx, struct lm_err *e);
   void *guard_ctx;
+  /* The table a bulk load is streaming into (NULL: none): PostgreSQL's
+   * COPY holds the connection until it ends, so a statement from the rows'
+   * iterator would only abort the transaction with a message that hides why */
+  const char *copying;
 };
 
 /* c's guard, if any: LM_OK, or LM_ERROR with e saying why nothing may be sent. */
 static inline int lm_conn_guard(struct lm_conn *c, struct lm_err *e) {
+  if (c->copying != NULL)
+    return lm_err_set(e, LM_ERROR, "a statement was sent while bulk_insert into '%s' streams its "
+                      "rows (COPY holds the connection until the last row): run it before or "
+                      "after the bulk_insert, not from its rows' iterator", c->copying);
   return c->guard ? c->guard(c->guard_ctx, e) : LM_OK;
 }
 

@@ -99,6 +99,7 @@ static struct lm_conn *wrap_conn(PGconn *pg, const char *display, char *const *s
   pc->base.secrets = lm_secrets_copy(secrets);
   pc->base.guard = NULL;
   pc->base.guard_ctx = NULL;
+  pc->base.copying = NULL;
   pc->pg = pg;
   pc->cancel = PQgetCancel(pg);
   pc->lock_pid = 0;
@@ -329,6 +330,7 @@ static int pg_bulk_begin(struct lm_conn *c, const char *table, int ncols,
     return LM_ERROR;
   }
   PQclear(res);
+  c->copying = table;                                 /* until pg_bulk_end: lm_conn_guard */
   struct pg_bulk *b = lm_malloc(sizeof *b);
   b->base = (struct lm_bulk){.conn = c, .ncols = ncols, .rows = 0};
   b->buf = (struct lm_buf)LM_BUF_INIT;
@@ -440,6 +442,7 @@ static int pg_bulk_end(struct lm_bulk *base, int abort, struct lm_err *e) {
   if (base == NULL) return LM_OK;
   struct pg_bulk *b = (struct pg_bulk *)base;
   PGconn *pg = handle(base->conn);
+  base->conn->copying = NULL;
   int rc = abort ? LM_OK : put_copy(b, e);
   int failed = abort || rc != LM_OK;
   if (PQputCopyEnd(pg, failed ? "bulk_insert abandoned" : NULL) != 1 && rc == LM_OK && !abort)

@@ -160,6 +160,7 @@ static int sqlite_open(const struct lm_url *url, struct lm_conn **out, struct lm
   sc->base.secrets = NULL;
   sc->base.guard = NULL;
   sc->base.guard_ctx = NULL;
+  sc->base.copying = NULL;
   sc->db = db;
   sc->busy_ms = BUSY_TIMEOUT_MS;                      /* another writer may be committing */
   sc->busy_since = 0;
@@ -380,12 +381,21 @@ struct sqlite_bulk {
   sqlite3_stmt *stmt;    /* INSERT ... VALUES (?1, ..., ?n), re-bound per row */
 };
 
+static int run_simple(struct lm_conn *c, const char *sql, struct lm_err *e);
+
+/* A load runs inside SAVEPOINT luamig_bulk: one that fails part-way (a bad
+ * value at row N, the iterator's error) leaves none of its rows, as on
+ * PostgreSQL, even when the migration catches the error and goes on. */
 static int sqlite_bulk_begin(struct lm_conn *c, const char *table, int ncols,
                              const char *const *columns, struct lm_bulk **out,
                              struct lm_err *e) {
   *out = NULL;
   char *head = lm_bulk_head("INSERT INTO", table, ncols, columns, e);
   if (head == NULL) return LM_ERROR;
+  if (run_simple(c, "SAVEPOINT luamig_bulk", e) != LM_OK) {
+    free(head);
+    return LM_ERROR;
+  }
   struct lm_buf sql = LM_BUF_INIT;
   lm_buf_printf(&sql, "%s VALUES (", head);
   free(head);
@@ -395,6 +405,10 @@ static int sqlite_bulk_begin(struct lm_conn *c, const char *table, int ncols,
   int rc = LM_OK;
   if (sqlite3_prepare_v2(handle(c), sql.data, -1, &stmt, NULL) != SQLITE_OK) {
     rc = db_error(c, sql.data, 0, e);
+    struct lm_err ignored = LM_ERR_INIT;              /* the prepare's error is what matters */
+    if (run_simple(c, "ROLLBACK TO luamig_bulk", &ignored) == LM_OK)
+      run_simple(c, "RELEASE luamig_bulk", &ignored);
+    lm_err_release(&ignored);
   } else {
     struct sqlite_bulk *b = lm_malloc(sizeof *b);
     b->base = (struct lm_bulk){.conn = c, .ncols = ncols, .rows = 0};
@@ -445,12 +459,18 @@ static int sqlite_bulk_row(struct lm_bulk *base, const struct lm_value *v, struc
 }
 
 static int sqlite_bulk_end(struct lm_bulk *base, int abort, struct lm_err *e) {
-  (void)abort;                                        /* nothing is pending between rows */
-  (void)e;
   if (base == NULL) return LM_OK;
   struct sqlite_bulk *b = (struct sqlite_bulk *)base;
+  struct lm_conn *c = base->conn;
   sqlite3_finalize(b->stmt);
   free(b);
+  if (!abort) return run_simple(c, "RELEASE luamig_bulk", e);
+  /* the rows loaded so far go; a failure that already rolled the whole
+   * transaction back (SQLite does on some errors) has no savepoint left */
+  struct lm_err ignored = LM_ERR_INIT;
+  if (run_simple(c, "ROLLBACK TO luamig_bulk", &ignored) == LM_OK)
+    run_simple(c, "RELEASE luamig_bulk", &ignored);
+  lm_err_release(&ignored);
   return LM_OK;
 }
 

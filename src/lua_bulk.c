@@ -81,6 +81,57 @@ static int unknown_column(lua_State *L, struct bulk_run *run, lua_Integer n) {
                     "are %s)", run->table, n, key, lua_tostring(L, -1));
 }
 
+/* Convert the value at stack index vidx for column col (0-based) into
+ * v[col], checked against the column's kind; raises naming row n and the
+ * column for a value that cannot be stored. */
+static void take_value(lua_State *L, struct bulk_run *run, int col, int vidx, lua_Integer n,
+                       struct lm_value *v, char (*number_text)[LM_NUMBER_TEXT_MAX]) {
+  struct lm_value *val = &v[col];
+  const char *name = run->names[col];
+  if (!lm_lua_to_value(L, vidx, val)) {
+    explain_row(L, n);
+    luaL_error(L, "bulk_insert into '%s': row %I, column '%s': a %s cannot be inserted (use "
+               "nil, a boolean, a number or a string)", run->table, n, name, luaL_typename(L, vidx));
+  }
+  if (val->type == LM_FLOAT && isnan(val->f)) {
+    explain_row(L, n);
+    luaL_error(L, "bulk_insert into '%s': row %I, column '%s': NaN cannot be inserted (SQLite "
+               "would store NULL, PostgreSQL NaN): use nil for no value", run->table, n, name);
+  }
+  if (run->kinds && val->type != LM_NULL) {
+    enum lm_kind kind = run->kinds[col];
+    if (!lm_kind_accepts(kind, val)) {
+      explain_row(L, n);
+      luaL_error(L, "bulk_insert into '%s': row %I, column '%s': wrong type for the column: "
+                 "expected %s, got %s", run->table, n, name, lm_kind_names[kind],
+                 luaL_typename(L, vidx));
+    }
+    if (kind == LM_KIND_BINARY) {
+      val->type = LM_BLOB;                            /* the bytes as they are */
+    } else if (kind == LM_KIND_TEXT && val->type != LM_TEXT) {
+      val->len = lm_number_text(val, number_text[col]);  /* the same text on both databases */
+      val->s = number_text[col];
+      val->type = LM_TEXT;
+    }
+  }
+}
+
+/* A row with a metatable (an object whose fields come from __index): the
+ * columns its own keys did not give are read through it, as the offline
+ * path's row[c] reads them. Each value stays on the stack (above B_VALUE)
+ * until the row is sent. */
+static void take_inherited(lua_State *L, struct bulk_run *run, lua_Integer n, struct lm_value *v,
+                           char (*number_text)[LM_NUMBER_TEXT_MAX]) {
+  if (!lua_getmetatable(L, B_ROW)) return;
+  lua_pop(L, 1);
+  luaL_checkstack(L, run->ncols, "bulk_insert: a row's columns");
+  for (int c = 0; c < run->ncols; c++) {
+    if (v[c].type != LM_NULL) continue;
+    lua_getfield(L, B_ROW, run->names[c]);            /* kept: v[c] may point into it */
+    take_value(L, run, c, lua_gettop(L), n, v, number_text);
+  }
+}
+
 /* Protected part of bulk_insert (slots above; B_RUN is light userdata).
  * Raises on the first bad row; the caller then ends the load. */
 static int bulk_loop(lua_State *L) {
@@ -115,38 +166,10 @@ static int bulk_loop(lua_State *L) {
     while (lua_next(L, B_ROW) != 0) {                 /* B_KEY, B_VALUE */
       int idx = lua_type(L, B_KEY) == LUA_TSTRING ? column_index(L, run, B_KEY, &last) : 0;
       if (idx == 0) return unknown_column(L, run, n);
-      struct lm_value *val = &v[idx - 1];
-      if (!lm_lua_to_value(L, B_VALUE, val)) {
-        explain_row(L, n);
-        return luaL_error(L, "bulk_insert into '%s': row %I, column '%s': a %s cannot be "
-                          "inserted (use nil, a boolean, a number or a string)", run->table,
-                          n, lua_tostring(L, B_KEY), luaL_typename(L, B_VALUE));
-      }
-      if (val->type == LM_FLOAT && isnan(val->f)) {
-        explain_row(L, n);
-        return luaL_error(L, "bulk_insert into '%s': row %I, column '%s': NaN cannot be "
-                          "inserted (SQLite would store NULL, PostgreSQL NaN): use nil for no "
-                          "value", run->table, n, lua_tostring(L, B_KEY));
-      }
-      if (run->kinds && val->type != LM_NULL) {
-        enum lm_kind kind = run->kinds[idx - 1];
-        if (!lm_kind_accepts(kind, val)) {
-          explain_row(L, n);
-          return luaL_error(L, "bulk_insert into '%s': row %I, column '%s': wrong type for the "
-                            "column: expected %s, got %s", run->table, n, lua_tostring(L, B_KEY),
-                            lm_kind_names[kind], luaL_typename(L, B_VALUE));
-        }
-        if (kind == LM_KIND_BINARY) {
-          val->type = LM_BLOB;                        /* the bytes as they are */
-        } else if (kind == LM_KIND_TEXT && val->type != LM_TEXT) {
-          /* a number as the same text on both databases */
-          val->len = lm_number_text(val, number_text[idx - 1]);
-          val->s = number_text[idx - 1];
-          val->type = LM_TEXT;
-        }
-      }
+      take_value(L, run, idx - 1, B_VALUE, n, v, number_text);
       lua_pop(L, 1);                                  /* keep the key; the row keeps values */
     }
+    take_inherited(L, run, n, v, number_text);
     if (run->driver->bulk_row(run->bulk, v, &run->err) != LM_OK) {
       lm_err_prefix(&run->err, "bulk_insert into '%s'", run->table);
       lm_lua_push_error(L, &run->err);
