@@ -233,11 +233,20 @@ command{
       if o.indicate_current then unknown_current(c, rows) end
       return
     end
-    local list = c.m:history(o.range, {rows = rows})
-    if c.globals.json then say(json.encode(json_list(list, current)))
-    else
-      for _, info in ipairs(list) do
-        say(o.verbose and verbose_entry(info, current) or history_line(info, current))
+    if c.globals.json or o.verbose then
+      local list = c.m:history(o.range, {rows = rows})
+      if c.globals.json then say(json.encode(json_list(list, current)))
+      else
+        for _, info in ipairs(list) do say(verbose_entry(info, current)) end
+      end
+    else                                              -- one write per 4,096 lines, not two per line
+      local list, lines = c.m:history_brief(o.range, {rows = rows}), {}
+      for i, info in ipairs(list) do
+        lines[#lines + 1] = history_line(info, current)
+        if #lines == 4096 or i == #list then
+          say(table.concat(lines, "\n"))
+          lines = {}
+        end
       end
     end
     if o.indicate_current then unknown_current(c, rows) end
