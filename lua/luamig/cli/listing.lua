@@ -36,11 +36,19 @@ local function first_paragraph(message)
   return ((message:match("^(.-)\n[ \t]*\n") or message):gsub("%s+$", ""))
 end
 
+-- (one line per revision of `history`: no temporary tables, and a
+-- one-line message without trailing space is its own first paragraph)
+local concat = table.concat
 local function history_line(info, current)
-  local down = #info.parents > 0 and comma(info.parents) or "<base>"
-  local deps = #(info.depends_on or {}) > 0 and (" (" .. comma(info.depends_on) .. ")") or ""
-  local doc = info.message and (", " .. first_paragraph(info.message)) or ""
-  return ("%s%s -> %s%s%s%s"):format(down, deps, info.id, labels(info), flags(info, current, true), doc)
+  local parents, deps, message = info.parents, info.depends_on, info.message
+  local line = #parents > 0 and concat(parents, ", ") or "<base>"
+  if deps and #deps > 0 then line = line .. " (" .. concat(deps, ", ") .. ")" end
+  local names = info.labels
+  line = line .. " -> " .. info.id .. ((names and #names > 0) and (" (" .. concat(names, ", ") .. ")") or "")
+    .. flags(info, current, true)
+  if not message then return line end
+  if message:find("%s$") or message:find("\n", 1, true) then message = first_paragraph(message) end
+  return line .. ", " .. message
 end
 
 -- Alembic's verbose entry (its Script.log_entry): the indicators in its
