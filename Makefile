@@ -36,8 +36,9 @@ else
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libpq is not linked: db_pg_lib.c loads it on the first PostgreSQL URL.
-PKG_LIBS   = $(filter-out -lpq,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
+# libpq and libcrypto are not linked: db_pg_lib.c loads libpq on the first
+# PostgreSQL URL, script_sha.c libcrypto on the first checksum.
+PKG_LIBS   = $(filter-out -lpq -lcrypto,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -pthread -fPIC -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)   # -pthread: the lease heartbeat (runner_lease.c)
 
