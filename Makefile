@@ -36,7 +36,9 @@ else
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libpq and libcrypto are not linked: db_pg_lib.c loads libpq on the first
+# PostgreSQL URL, script_sha.c libcrypto on the first checksum.
+PKG_LIBS   = $(filter-out -lpq -lcrypto,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -pthread -fPIC -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)   # -pthread: the lease heartbeat (runner_lease.c)
 
@@ -72,7 +74,7 @@ $(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
 
 $(MODULE): $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) $(filter-out -llua5.4,$(PKG_LIBS))
+	$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) $(filter-out -llua5.4,$(PKG_LIBS)) -ldl
 
 $(BIN): $(CORE_OBJ) $(CLI_OBJ) $(EMBED_OBJ)
 	@mkdir -p $(@D)

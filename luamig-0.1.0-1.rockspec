@@ -26,7 +26,9 @@ dependencies = {
 -- libssl-dev): luarocks checks they are there before it builds. The
 -- Makefile finds their flags with pkg-config (libpq's header is in a
 -- directory of its own, /usr/include/postgresql on Debian, so only the
--- library is looked for here).
+-- library is looked for here). libpq and libcrypto are not linked but loaded when a
+-- PostgreSQL URL is first used (src/db_pg_lib.c) or a script first hashed (src/script_sha.c); they are still required,
+-- for their headers and at run time.
 external_dependencies = {
   LIBPQ = {library = "pq"},
   SQLITE3 = {header = "sqlite3.h", library = "sqlite3"},

@@ -282,6 +282,7 @@ int lm_url_parse(const char *url, struct lm_url *u, struct lm_err *e) {
     if (at != NULL && at[-1] == ':')
       return url_error(u, e, "the password after ':' is empty (an unset shell variable?); "
                        "write the password, or leave out the ':' to connect without one");
+    if (lm_pg_load(e) != LM_OK) return LM_ERROR;     /* libpq: on first use only */
     u->driver = &lm_driver_postgresql;
     u->target = lm_asprintf("postgresql:%s", rest);   /* libpq takes no +driver */
     guess_secrets(url, &u->secrets);

@@ -241,6 +241,9 @@ struct lm_driver {
 
 extern const struct lm_driver lm_driver_sqlite;
 extern const struct lm_driver lm_driver_postgresql;
+/* db_pg_lib.c: load libpq (once) before the PostgreSQL driver's first use;
+ * fails with what to install when it cannot. */
+int lm_pg_load(struct lm_err *e);
 
 /* db.c: URL parsing and the dialect-aware quoting shared by both drivers. */
 int lm_url_parse(const char *url, struct lm_url *out, struct lm_err *e);

@@ -598,6 +598,41 @@ static int graph_drawing(lua_State *L) {
   return 1;
 }
 
+/* g:listing(range, rows): history's revisions with what a one-line listing
+ * prints, in one call (plain `history` built g:revision's full table of 14
+ * fields for each: an eighth of its time at 10,000 revisions). Fields: id,
+ * parents (written order), labels (sorted, only when any), and, only when
+ * true, is_head, is_effective_head, is_branch_point, is_merge_point, as
+ * g:revision gives them. */
+static int graph_listing(lua_State *L) {
+  struct lm_graph *g = to_graph(L);
+  struct scratch *s = history_of(L, g);
+  lua_createtable(L, (int)s->list.n, 0);
+  for (size_t i = 0; i < s->list.n; i++) {
+    int r = s->list.v[i];
+    const struct lm_rev *rev = &g->revs[r];
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, rev->id);
+    lua_setfield(L, -2, "id");
+    lm_lua_push_ids(L, g, rev->down, rev->ndown, 0);
+    lua_setfield(L, -2, "parents");
+    if (rev->labels.n) {
+      push_labels(L, g, &rev->labels);
+      lua_setfield(L, -2, "labels");
+    }
+    static const char *const flags[] = {"is_head", "is_effective_head", "is_branch_point", "is_merge_point"};
+    int set[] = {rev->children.n == 0 && !rev->hidden, lm_graph_is_effective_head(g, r),
+                 lm_graph_is_branch_point(g, r), lm_graph_is_merge_point(g, r)};
+    for (int f = 0; f < 4; f++) {
+      if (!set[f]) continue;
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, flags[f]);
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
 /* ---- the id grammar ---- */
 
 /* core.check_rev_id(id [, file_safe]) -> true | nil, message, reason
@@ -633,6 +668,7 @@ static const luaL_Reg graph_methods[] = {
   {"stamp_path", graph_stamp_path},
   {"history", graph_history},
   {"drawing", graph_drawing},
+  {"listing", graph_listing},
   {"current", graph_current},
   {"order", graph_order},
   {"applied", graph_applied},

@@ -20,29 +20,6 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
-#include <openssl/evp.h>
-
-/* ---- checksum ---- */
-
-int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *e) {
-  /* One context for the process: creating one per file (as EVP_Digest
-   * does) costs more than hashing a migration. */
-  static EVP_MD_CTX *ctx;
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
-    return lm_err_set(e, LM_ERROR, "SHA-256 failed (libcrypto): out of memory");
-  if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) || !EVP_DigestUpdate(ctx, data, len) ||
-      !EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
-    return lm_err_set(e, LM_ERROR, "SHA-256 failed (libcrypto)");
-  static const char digits[] = "0123456789abcdef";
-  for (unsigned int i = 0; i < mdlen; i++) {
-    hex[2 * i] = digits[md[i] >> 4];
-    hex[2 * i + 1] = digits[md[i] & 15];
-  }
-  hex[64] = '\0';
-  return LM_OK;
-}
 
 /* ---- loading ---- */
 

@@ -36,11 +36,19 @@ local function first_paragraph(message)
   return ((message:match("^(.-)\n[ \t]*\n") or message):gsub("%s+$", ""))
 end
 
+-- (one line per revision of `history`: no temporary tables, and a
+-- one-line message without trailing space is its own first paragraph)
+local concat = table.concat
 local function history_line(info, current)
-  local down = #info.parents > 0 and comma(info.parents) or "<base>"
-  local deps = #(info.depends_on or {}) > 0 and (" (" .. comma(info.depends_on) .. ")") or ""
-  local doc = info.message and (", " .. first_paragraph(info.message)) or ""
-  return ("%s%s -> %s%s%s%s"):format(down, deps, info.id, labels(info), flags(info, current, true), doc)
+  local parents, deps, message = info.parents, info.depends_on, info.message
+  local line = #parents > 0 and concat(parents, ", ") or "<base>"
+  if deps and #deps > 0 then line = line .. " (" .. concat(deps, ", ") .. ")" end
+  local names = info.labels
+  line = line .. " -> " .. info.id .. ((names and #names > 0) and (" (" .. concat(names, ", ") .. ")") or "")
+    .. flags(info, current, true)
+  if not message then return line end
+  if message:find("%s$") or message:find("\n", 1, true) then message = first_paragraph(message) end
+  return line .. ", " .. message
 end
 
 -- Alembic's verbose entry (its Script.log_entry): the indicators in its
@@ -233,11 +241,20 @@ command{
       if o.indicate_current then unknown_current(c, rows) end
       return
     end
-    local list = c.m:history(o.range, {rows = rows})
-    if c.globals.json then say(json.encode(json_list(list, current)))
-    else
-      for _, info in ipairs(list) do
-        say(o.verbose and verbose_entry(info, current) or history_line(info, current))
+    if c.globals.json or o.verbose then
+      local list = c.m:history(o.range, {rows = rows})
+      if c.globals.json then say(json.encode(json_list(list, current)))
+      else
+        for _, info in ipairs(list) do say(verbose_entry(info, current)) end
+      end
+    else                                              -- one write per 4,096 lines, not two per line
+      local list, lines = c.m:history_brief(o.range, {rows = rows}), {}
+      for i, info in ipairs(list) do
+        lines[#lines + 1] = history_line(info, current)
+        if #lines == 4096 or i == #list then
+          say(table.concat(lines, "\n"))
+          lines = {}
+        end
       end
     end
     if o.indicate_current then unknown_current(c, rows) end

@@ -1,0 +1,148 @@
+-- libpq loaded on the first PostgreSQL URL (src/db_pg_lib.c) and libcrypto
+-- on the first checksum (src/script_sha.c), not by the dynamic loader at
+-- start: SQLite and database-less commands run without libpq, listings
+-- without libcrypto, a PostgreSQL URL still connects, checksums are still
+-- SHA-256, and a library that cannot be loaded is a clear error.
+-- LUAMIG_LIBPQ / LUAMIG_LIBCRYPTO name the file to load instead of the
+-- soname; pointing one at a missing file stands for a machine without it.
+local h = require "spec.helpers"
+
+local MISSING = {LUAMIG_LIBPQ = "/nonexistent/libpq.so.5"}
+
+local function project()
+  return h.project{
+    {id = "a1", up = "CREATE TABLE items (id integer PRIMARY KEY)", down_sql = "DROP TABLE items"},
+    {id = "b2", down = "a1", message = "second"},
+  }
+end
+
+describe("libpq loaded on first use", function()
+  it("is not among the binary's libraries", function()
+    local status, out = h.run("ldd " .. h.shell_quote(h.bin))
+    assert.equal(0, status)
+    assert.truthy(out:find("libsqlite3", 1, true), out)    -- ldd did list them
+    assert.falsy(out:find("libpq", 1, true), out)
+  end)
+
+  it("SQLite and database-less commands run when libpq cannot be loaded", function()
+    local dir = project()
+    local url, path = h.fresh_sqlite()
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head", MISSING)
+    assert.equal(0, status, err)
+    assert.same({"b2"}, h.version_rows("sqlite:" .. path))
+    assert.same({"items", "luamig_log", "luamig_version"}, h.tables("sqlite:" .. path))
+    status, out, err = h.luamig(dir, "history", MISSING)
+    assert.equal(0, status, err)
+    assert.same({"a1 -> b2 (head), second", "<base> -> a1, revision a1"}, h.lines(out))
+    status, out = h.luamig(dir, "--version", MISSING)
+    assert.equal(0, status)
+    assert.truthy(out:find("^luamig "), out)
+  end)
+
+  it("a PostgreSQL URL fails with what to do when libpq cannot be loaded", function()
+    local dir = project()
+    local status, out, err = h.luamig(dir, "--url postgresql://app:s3cret@127.0.0.1/app current", MISSING)
+    assert.equal(1, status, out)
+    assert.equal("", out)
+    assert.truthy(err:find("FAILED: cannot load libpq, PostgreSQL's client library, which a "
+      .. "PostgreSQL URL needs (/nonexistent/libpq.so.5: ", 1, true), err)
+    assert.truthy(err:find("LUAMIG_LIBPQ names a file that is not there or not a library; "
+      .. "correct it or unset it", 1, true), err)
+    assert.falsy(err:find("s3cret", 1, true), err)
+  end)
+
+  it("a library that is not libpq is refused by name", function()
+    local _, libs = h.run("ldd " .. h.shell_quote(h.bin))
+    local sqlite = assert(libs:match("=> (%S*libsqlite3%S*)"), libs)
+    local dir = project()
+    local status, _, err = h.luamig(dir, "--url postgresql://app@127.0.0.1/app current",
+                                    {LUAMIG_LIBPQ = sqlite})
+    assert.equal(1, status)
+    assert.truthy(err:find("FAILED: cannot use " .. sqlite .. " as libpq: it has no PQcancel "
+      .. "(libpq 10 or later is needed); correct or unset LUAMIG_LIBPQ", 1, true), err)
+  end)
+
+  it("a PostgreSQL URL connects and migrates (libpq found by its soname)", function()
+    local dir = project()
+    local _, url = h.fresh_pg()
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(0, status, err)
+    assert.same({"b2"}, h.version_rows(url))
+    assert.same({"items", "luamig_log", "luamig_version"}, h.tables(url))
+    status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " current")
+    assert.equal(0, status, err)
+    assert.same({"b2 (head)"}, h.lines(out))
+  end)
+
+  it("LUAMIG_LIBPQ naming libpq's file loads that one", function()
+    local _, libs = h.run("ldd " .. h.shell_quote(h.bin))
+    local dir_of = assert(libs:match("=> (%S*/)libsqlite3"), libs)   -- the same multiarch directory
+    local dir = project()
+    local _, url = h.fresh_pg()
+    local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade a1",
+                                    {LUAMIG_LIBPQ = dir_of .. "libpq.so.5"})
+    assert.equal(0, status, err)
+    assert.same({"a1"}, h.version_rows(url))
+  end)
+end)
+
+describe("libcrypto loaded on first use", function()
+  local NO_CRYPTO = {LUAMIG_LIBCRYPTO = "/nonexistent/libcrypto.so.3"}
+
+  it("is not among the binary's libraries", function()
+    local status, out = h.run("ldd " .. h.shell_quote(h.bin))
+    assert.equal(0, status)
+    assert.truthy(out:find("libsqlite3", 1, true), out)
+    assert.falsy(out:find("libcrypto", 1, true), out)
+  end)
+
+  it("listings run when libcrypto cannot be loaded", function()
+    local dir = project()
+    local status, out, err = h.luamig(dir, "history", NO_CRYPTO)
+    assert.equal(0, status, err)
+    assert.same({"a1 -> b2 (head), second", "<base> -> a1, revision a1"}, h.lines(out))
+    status, out, err = h.luamig(dir, "heads", NO_CRYPTO)
+    assert.equal(0, status, err)
+    assert.same({"b2 (head)"}, h.lines(out))
+  end)
+
+  it("a run stops before its first step when libcrypto cannot be loaded", function()
+    local dir = project()
+    local url, path = h.fresh_sqlite()
+    local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head", NO_CRYPTO)
+    assert.equal(1, status)
+    assert.truthy(err:find("FAILED: cannot load libcrypto (OpenSSL), which the scripts' SHA-256 "
+      .. "checksums need (/nonexistent/libcrypto.so.3: ", 1, true), err)
+    assert.truthy(err:find("LUAMIG_LIBCRYPTO names a file that is not there or not a library; "
+      .. "correct it or unset it", 1, true), err)
+    assert.same({}, h.version_rows("sqlite:" .. path))
+    for _, t in ipairs(h.tables("sqlite:" .. path)) do assert.not_equal("items", t) end
+  end)
+
+  it("a library that is not libcrypto is refused by name", function()
+    local _, libs = h.run("ldd " .. h.shell_quote(h.bin))
+    local sqlite = assert(libs:match("=> (%S*libsqlite3%S*)"), libs)
+    local dir = project()
+    local url = h.fresh_sqlite()
+    local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head",
+                                    {LUAMIG_LIBCRYPTO = sqlite})
+    assert.equal(1, status)
+    assert.truthy(err:find("FAILED: cannot use " .. sqlite .. " as libcrypto: it has no "
+      .. "EVP_MD_CTX_new; correct or unset LUAMIG_LIBCRYPTO", 1, true), err)
+  end)
+
+  it("checksums are the files' SHA-256 (loaded by its soname)", function()
+    local dir = project()
+    local url, path = h.fresh_sqlite()
+    local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
+    assert.equal(0, status, err)
+    local _, sums = h.run("cd " .. h.shell_quote(dir) .. "/migrations/versions && sha256sum a1.lua b2.lua")
+    local want = {}
+    for sum, file in sums:gmatch("(%x+)%s+(%S+)") do want[file:match("^(%w+)")] = sum end
+    local conn = require("luamig.core").connect("sqlite:" .. path)
+    local rows = conn:query("SELECT revision, checksum FROM luamig_log ORDER BY id")
+    conn:close()
+    assert.equal(2, #rows)
+    for _, r in ipairs(rows) do assert.equal(want[r.revision], r.checksum) end
+  end)
+end)
