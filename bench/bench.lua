@@ -238,7 +238,7 @@ do
 end
 
 -- history: no database.
-for _, n in ipairs{1000, 5000, 10000} do
+for _, n in ipairs(QUICK and {1000, 5000, 10000} or {1000, 5000, 10000, 50000}) do
   local function check(out)
     local lines = select(2, read_file(out):gsub("\n", "\n"))
     assert(lines == n, ("history printed %d lines, not %d"):format(lines, n))
@@ -246,10 +246,11 @@ for _, n in ipairs{1000, 5000, 10000} do
   local targets = {}
   if n == 1000 then targets = {{"vs_alembic", 20}} end
   if n == 5000 then targets = {{"scale", "history-1k", 5}} end
-  if n == 10000 then targets = {{"abs", 0.2}, {"scale", "history-1k", 10}} end
+  if n == 10000 then targets = {{"abs", 0.15}, {"scale", "history-1k", 10}} end
+  if n == 50000 then targets = {{"scale", "history-1k", 50}} end
   case{
     key = ("history-%dk"):format(n // 1000), title = ("`history`, %s revisions"):format(thousands(n)),
-    tools = {"luamig", "alembic"}, targets = targets,
+    tools = {"luamig", "alembic"}, targets = targets, max_runs = n == 50000 and 3 or nil,
     luamig = function()
       return {argv = luamig_argv("history"), dir = project("tables", n) .. "/luamig", capture = true, check = check}
     end,
@@ -555,7 +556,7 @@ local function report(meta)
   add("")
   add(("Run: started %s, %s, %d runs per case%s (medians; min–max in parentheses; memory: peak RSS of the "
     .. "command's process)."):format(meta.date, QUICK and "`--quick`" or "full suite", RUNS,
-    QUICK and "" or " (at most 3 for the 5,000-revision cases)"))
+    QUICK and "" or " (at most 3 for the 5,000-revision upgrades and the 50,000-revision history)"))
   add("")
   add(("Machine: %s. Load before the run: %s. %s"):format(meta.machine, meta.load, meta.versions))
   add("")
