@@ -121,11 +121,15 @@ describe("offline SQL", function()
       op.bulk_insert("t t", {{id = 1, s = "a'b", f = 1.5, b = true}, {id = 2, b = false}})
       local n = 0
       op.bulk_insert("u", function() n = n + 1; if n <= 2 then return {x = n} end end)
-      assert.same({
+      assert.same({                                   -- each load in a savepoint, as online
+        "SAVEPOINT luamig_bulk;",
         [[INSERT INTO "t t" ("b", "f", "id", "s") VALUES (1, 1.5, 1, 'a''b');]],
         [[INSERT INTO "t t" ("b", "f", "id", "s") VALUES (0, NULL, 2, NULL);]],
+        "RELEASE luamig_bulk;",
+        "SAVEPOINT luamig_bulk;",
         [[INSERT INTO "u" ("x") VALUES (1);]],
         [[INSERT INTO "u" ("x") VALUES (2);]],
+        "RELEASE luamig_bulk;",
       }, out)
     end)
 
@@ -133,7 +137,8 @@ describe("offline SQL", function()
       local t = op.create_table("blobs", {{"id", "integer", primary_key = true}, {"data", "binary"}, {"n", "integer"}})
       for k in pairs(out) do out[k] = nil end
       op.bulk_insert(t, {{data = "\0\255", id = 1}})
-      assert.same({[[INSERT INTO "blobs" ("id", "data") VALUES (1, X'00FF');]]}, out)
+      assert.same({"SAVEPOINT luamig_bulk;", [[INSERT INTO "blobs" ("id", "data") VALUES (1, X'00FF');]],
+                   "RELEASE luamig_bulk;"}, out)
       local msg = error_of(function() op.bulk_insert(t, {{id = 2, n = "many"}}) end)
       assert.equal('bulk_insert: row 1, column "n": wrong type for the column (integer): expected an integer, got string "many"', msg)
     end)

@@ -49,7 +49,7 @@ h.each_db(function(db)
         op.bulk_insert("t", {{id = 1}, setmetatable({id = 2}, {__index = {a = {}}})}, {columns = {"id", "a"}})
       end)
       tx:rollback()
-      assert.truthy(tostring(err):find("row 2, column 'a': a table cannot be inserted", 1, true), tostring(err))
+      assert.truthy(tostring(err):find('bulk_insert: row 2, column "a": a table cannot be inserted', 1, true), tostring(err))
     end)
 
     it("5: a statement from the rows' iterator is refused in words on PostgreSQL, runs on SQLite", function()
@@ -112,6 +112,51 @@ h.each_db(function(db)
         op.bulk_insert("t", {{id = 5}, {id = 6}})
         assert.same({{id = 5}, {id = 6}}, rows())
         assert.is_false(conn:in_transaction())
+      end)
+    end
+  end)
+
+  describe("outside attack R2 (issue 19), online and offline", function()
+    local function project(up) return h.project({{id = "v1", code = true, up = up}}) end
+
+    it("D1: a value from __index is checked offline as online (it was written unchecked to --sql)", function()
+      h.refused_online_and_offline(db, project([[
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"n", "integer"}})
+  op.bulk_insert("t", {{id = 1, n = 1}, setmetatable({id = 2}, {__index = {n = "12abc"}})})]]),
+        'bulk_insert: row 2, column "n": wrong type for the column (integer): expected an integer, got string "12abc"', "t")
+    end)
+
+    it("D1: a row's own values are read raw, not through __pairs, online and offline alike", function()
+      local online, offline = h.online_and_offline(db, project([[
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"v", "text"}})
+  local mt = {__pairs = function() error("__pairs is not read") end,
+              __index = function(_, k) if k == "v" then return "via index" end end}
+  op.bulk_insert("t", {setmetatable({id = 1}, mt), setmetatable({id = 2, v = "own"}, mt)}, {columns = {"id", "v"}})]]))
+      for _, url in ipairs{online, offline} do
+        assert.same({{id = 1, v = "via index"}, {id = 2, v = "own"}}, h.query(url, "SELECT id, v FROM t ORDER BY id"))
+      end
+    end)
+
+    it("D3: a first row with no keys of its own and no opts.columns is refused in words", function()
+      h.refused_online_and_offline(db, project([[
+  op.create_table("t", {{"id", "integer", primary_key = true}})
+  op.bulk_insert("t", {setmetatable({}, {__index = {id = 1}})})]]),
+        "bulk_insert: row 1 has no keys of its own, so no columns: the first row's keys are the columns "
+        .. "unless opts.columns names them", "t")
+    end)
+
+    if not pg then
+      it("D2: a load the migration catches failing leaves none of its rows offline either (SQLite savepoint)", function()
+        local online, offline, sql = h.online_and_offline(db, project([[
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"v", "text"}})
+  pcall(op.bulk_insert, "t", {{id = 1, v = "a"}, {id = 2, v = "b"}, {id = 3, v = {}}})
+  local i = 0
+  pcall(op.bulk_insert, "t", function() i = i + 1; if i == 3 then error("x") end; return {id = 10 + i} end)
+  op.bulk_insert("t", {{id = 99, v = "kept"}})]]))
+        assert.truthy(sql:find("ROLLBACK TO luamig_bulk", 1, true), sql)
+        for _, url in ipairs{online, offline} do
+          assert.same({{id = 99, v = "kept"}}, h.query(url, "SELECT id, v FROM t ORDER BY id"))
+        end
       end)
     end
   end)

@@ -141,11 +141,16 @@ function M.make(ctx)
       columns = type(o.columns) == "string" and {o.columns} or o.columns
     else
       columns = {}
-      for k in pairs(first) do
+      for k in next, first do                       -- its own keys, as the C core reads rows
         if type(k) ~= "string" then
           raise(("bulk_insert: row 1: key %s is not a column name"):format(show(k)))
         end
         columns[#columns + 1] = k
+      end
+      if #columns == 0 then
+        raise("bulk_insert: row 1 has no keys of its own, so no columns: the first row's keys are "
+          .. "the columns unless opts.columns names them (a row whose fields come from a "
+          .. "metatable's __index needs opts.columns)")
       end
       table.sort(columns, function(a, b)
         local ia, ib = order[a] or math.huge, order[b] or math.huge
@@ -182,10 +187,22 @@ function M.make(ctx)
       kinds[i] = acc and acc[3] or "any"
     end
 
+    -- A row's values as the C core reads them online: its own keys (raw, as next gives them),
+    -- then, for a row with a metatable, each column its own keys do not give, through __index.
+    local function values_of(row)
+      if getmetatable(row) == nil then return next, row, nil end
+      local plain = {}
+      for k, v in next, row do plain[k] = v end
+      for _, c in ipairs(columns) do
+        if rawget(row, c) == nil then plain[c] = row[c] end
+      end
+      return next, plain, nil
+    end
+
     -- Why row n failed: the message for the first bad value.
     local function explain(row, n)
       if type(row) ~= "table" then raise(("bulk_insert: row %d is a %s, not a table"):format(n, type(row))) end
-      for k, v in pairs(row) do
+      for k, v in values_of(row) do
         if not chosen[k] then
           if model and types[k] == nil then
             raise(('bulk_insert: row %d: table "%s" has no column %s'):format(n, tname, show(k)))
@@ -216,18 +233,26 @@ function M.make(ctx)
 
     local function check_row(row, n)
       if type(row) ~= "table" then return explain(row, n) end
-      for k, v in pairs(row) do
+      for k, v in next, row do
         local ok = check_of[k]
         if not ok or not ok(v) then return explain(row, n) end
       end
     end
 
+    -- offline: each row checked and rendered from the values read once (a row with a
+    -- metatable as a plain copy, so that an __index giving another value each time is
+    -- rendered as it was checked)
     local n = 0
     local function checked()
       local row
       if n == 0 then row = first else row = next_row() end
       if row == nil then return nil end
       n = n + 1
+      if type(row) == "table" and getmetatable(row) ~= nil then
+        local plain = {}
+        for k, v in values_of(row) do plain[k] = v end
+        row = plain
+      end
       check_row(row, n)
       return row
     end
@@ -272,24 +297,35 @@ function M.make(ctx)
       if #buf > 0 then emit(table.concat(buf), "copy") end
       emit("\\.\n", "copy")
     else
+      -- as online (db_sqlite.c): in a savepoint, so that a load failing part-way that the
+      -- migration catches leaves none of its rows in the script's database either
       local head = ("INSERT INTO %s (%s) VALUES ("):format(d.ident(tname), d.idents(columns))
-      for row in checked do
-        local vals = {}
-        for i, c in ipairs(columns) do
-          local v = row[c]
-          if is_binary(v) then vals[i] = hex_literal(v.bytes)
-          elseif binary[i] and type(v) == "string" then vals[i] = hex_literal(v)
-          elseif text[i] and type(v) == "number" then vals[i] = d.literal(number_text(v))
-          elseif v == math.huge or v == -math.huge then
-            vals[i] = v > 0 and "9e999" or "-9e999"   -- SQLite reads an overflow as Inf (as .dump writes it)
-          else
-            local ok, lit = pcall(d.literal, v)
-            if not ok then raise(('bulk_insert: row %d, column "%s": %s'):format(n, c, lit)) end
-            vals[i] = lit
+      emit("SAVEPOINT luamig_bulk", "statement")
+      local loaded, err = pcall(function()
+        for row in checked do
+          local vals = {}
+          for i, c in ipairs(columns) do
+            local v = row[c]
+            if is_binary(v) then vals[i] = hex_literal(v.bytes)
+            elseif binary[i] and type(v) == "string" then vals[i] = hex_literal(v)
+            elseif text[i] and type(v) == "number" then vals[i] = d.literal(number_text(v))
+            elseif v == math.huge or v == -math.huge then
+              vals[i] = v > 0 and "9e999" or "-9e999"   -- SQLite reads an overflow as Inf (as .dump writes it)
+            else
+              local ok, lit = pcall(d.literal, v)
+              if not ok then raise(('bulk_insert: row %d, column "%s": %s'):format(n, c, lit)) end
+              vals[i] = lit
+            end
           end
+          emit(head .. table.concat(vals, ", ") .. ")", "statement")
         end
-        emit(head .. table.concat(vals, ", ") .. ")", "statement")
+      end)
+      if not loaded then
+        emit("ROLLBACK TO luamig_bulk", "statement")
+        emit("RELEASE luamig_bulk", "statement")
+        error(err, 0)
       end
+      emit("RELEASE luamig_bulk", "statement")
     end
     return n
   end
