@@ -250,7 +250,7 @@ local function sqlite_apply(ctx, opname, tname, changes, recreate)
       else
         local e = ch.extra
         run(ctx, ctx.d.add_column_sql(tname, ch.column, e.foreign_key, e.check))
-        if model then model = rebuild.apply(rctx, model, {ch}); ctx.known[tname] = model end
+        if model then model = rebuild.apply(rctx, model, {ch}, true); ctx.known[tname] = model end
         if ch.index then
           run(ctx, ctx.d.create_index_sql(ch.index))
           offline.remember_index(ctx, ch.index)
@@ -274,7 +274,7 @@ local function pg_track(ctx, opname, tname, ch)
     if ch.kind == "create_index" then offline.remember_index(ctx, ch.index)
     elseif ch.kind == "drop_index" then offline.forget_index(ctx, tname, ch.name)
     elseif ch.kind ~= "alter_column" or ch.nullable ~= nil or ch.type or ch.default ~= nil then
-      model = rebuild.apply(rctx, model, {ch})
+      model = rebuild.apply(rctx, model, {ch}, ch.kind == "add_column")
     end
     if ch.kind == "alter_column" and ch.new_name then rebuild.rename_column(model, ch.name, ch.new_name) end
     ctx.known[tname] = model
