@@ -14,6 +14,8 @@ function M.comments(text)
   local line_c, block = {}, {}
   local i, n, line = 1, #text, 1
   while i <= n do
+    i = text:find("[\n%-\"'%[]", i)              -- the next character that can matter
+    if not i then break end
     local c = text:sub(i, i)
     if c == "\n" then
       line = line + 1; i = i + 1
@@ -33,7 +35,9 @@ function M.comments(text)
       end
     elseif c == '"' or c == "'" then
       local j = i + 1
+      local stop = c == '"' and '[\\\n"]' or "[\\\n']"
       while j <= n do
+        j = text:find(stop, j) or n + 1               -- a backslash, a line end or the quote
         local d = text:sub(j, j)
         if d == "\\" then
           if text:sub(j + 1, j + 1) == "\n" then line = line + 1 end
