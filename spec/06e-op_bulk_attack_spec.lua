@@ -75,23 +75,35 @@ h.each_db(function(db)
       end
     end)
 
-    if not pg then
-      it("6: a load that fails part-way leaves none of its rows, even when the migration catches the error", function()
-        local tx = conn:begin()
-        local ok = pcall(op.bulk_insert, "t", {{id = 1, a = "1"}, {id = 2, a = "2"}, {id = 3, a = {}}})
-        assert.is_false(ok)
-        local i = 0
-        ok = pcall(op.bulk_insert, "t", function()      -- the iterator's own error
-          i = i + 1
-          if i == 3 then error("source failed") end
-          return {id = 10 + i}
-        end)
-        assert.is_false(ok)
-        op.bulk_insert("t", {{id = 99}})                -- the step goes on
-        tx:commit()
-        assert.same({{id = 99}}, rows())
+    it("6: a load that fails part-way leaves none of its rows, even when the migration catches the error", function()
+      local tx = conn:begin()
+      local ok = pcall(op.bulk_insert, "t", {{id = 1, a = "1"}, {id = 2, a = "2"}, {id = 3, a = {}}})
+      assert.is_false(ok)
+      local i = 0
+      ok = pcall(op.bulk_insert, "t", function()      -- the iterator's own error
+        i = i + 1
+        if i == 3 then error("source failed") end
+        return {id = 10 + i}
       end)
+      assert.is_false(ok)
+      ok = pcall(op.bulk_insert, "t", {{id = 7}, {id = 7}})   -- the database's own refusal
+      assert.is_false(ok)
+      op.bulk_insert("t", {{id = 99}})                -- the step goes on
+      tx:commit()
+      assert.same({{id = 99}}, rows())
+    end)
 
+    it("6: outside a transaction too (a transactional = false step)", function()
+      local ok = pcall(op.bulk_insert, "t", {{id = 1}, {id = 2}, {id = 1}})   -- a duplicate key at row 3
+      assert.is_false(ok)
+      assert.same({}, rows())
+      assert.is_false(conn:in_transaction())
+      op.bulk_insert("t", {{id = 5}, {id = 6}})
+      assert.same({{id = 5}, {id = 6}}, rows())
+      assert.is_false(conn:in_transaction())
+    end)
+
+    if not pg then
       it("3: a decimal string for a number column is stored as the nearest double (SQLite's reader is off by one ulp)", function()
         op.create_table("nums", {{"id", "integer", primary_key = true}, {"f", "double"}, {"n", "numeric"}})
         op.bulk_insert("nums", {{id = 1, f = "0.0177214", n = "0.0177214"}, {id = 2, f = " 1.5e3 "},
@@ -102,16 +114,6 @@ h.each_db(function(db)
         assert.equal(1500.0, got[2].f)
         assert.equal(math.maxinteger, got[3].n)          -- an integer string stays exact
         assert.equal(got[4].f, got[1].f)
-      end)
-
-      it("6: outside a transaction too (a transactional = false step)", function()
-        local ok = pcall(op.bulk_insert, "t", {{id = 1}, {id = 2}, {id = 1}})   -- a duplicate key at row 3
-        assert.is_false(ok)
-        assert.same({}, rows())
-        assert.is_false(conn:in_transaction())
-        op.bulk_insert("t", {{id = 5}, {id = 6}})
-        assert.same({{id = 5}, {id = 6}}, rows())
-        assert.is_false(conn:in_transaction())
       end)
     end
   end)
@@ -145,20 +147,38 @@ h.each_db(function(db)
         .. "unless opts.columns names them", "t")
     end)
 
-    if not pg then
-      it("D2: a load the migration catches failing leaves none of its rows offline either (SQLite savepoint)", function()
-        local online, offline, sql = h.online_and_offline(db, project([[
-  op.create_table("t", {{"id", "integer", primary_key = true}, {"v", "text"}})
+    -- a caught failure part-way: none of the load's rows stay, and the step goes on (on
+    -- PostgreSQL --sql left the COPY block without its "\." and psql read the statements
+    -- after it as rows)
+    local caught = [[
   pcall(op.bulk_insert, "t", {{id = 1, v = "a"}, {id = 2, v = "b"}, {id = 3, v = {}}})
   local i = 0
   pcall(op.bulk_insert, "t", function() i = i + 1; if i == 3 then error("x") end; return {id = 10 + i} end)
-  op.bulk_insert("t", {{id = 99, v = "kept"}})]]))
-        assert.truthy(sql:find("ROLLBACK TO luamig_bulk", 1, true), sql)
+  op.bulk_insert("t", {{id = 99, v = "kept"}})
+  op.execute("UPDATE t SET v = v || '!'")]]
+    local create = [[
+  op.create_table("t", {{"id", "integer", primary_key = true}, {"v", "text"}})]]
+
+    it("D2: a load the migration catches failing leaves none of its rows offline either (savepoint)", function()
+      local online, offline, sql = h.online_and_offline(db, project(create .. "\n" .. caught))
+      assert.truthy(sql:find(pg and "ROLLBACK TO SAVEPOINT luamig_bulk" or "ROLLBACK TO luamig_bulk", 1, true), sql)
+      for _, url in ipairs{online, offline} do
+        assert.same({{id = 99, v = "kept!"}}, h.query(url, "SELECT id, v FROM t ORDER BY id"))
+      end
+    end)
+
+    it("D2: outside the step's transaction too (transactional = false, op.autocommit_block)", function()
+      for _, body in ipairs{caught, "  op.autocommit_block(function()\n" .. caught .. "\n  end)"} do
+        local dir = h.project({{id = "v0", code = true, up = create},
+          {id = "v1", down = "v0", code = true, up = body,
+           extra = body == caught and "transactional = false" or nil}})
+        local online, offline = h.online_and_offline(db, dir)
         for _, url in ipairs{online, offline} do
-          assert.same({{id = 99, v = "kept"}}, h.query(url, "SELECT id, v FROM t ORDER BY id"))
+          assert.same({{id = 99, v = "kept!"}}, h.query(url, "SELECT id, v FROM t ORDER BY id"))
+          assert.same({"v1"}, h.version_rows(url))
         end
-      end)
-    end
+      end
+    end)
   end)
 
   describe("outside attack (issue 19), online and offline", function()

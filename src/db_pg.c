@@ -313,7 +313,20 @@ struct pg_bulk {
   struct lm_bulk base;
   struct lm_buf buf;     /* COPY text-format rows not yet sent */
   char *sql;             /* the COPY statement, for messages */
+  int savepoint;         /* the load runs in SAVEPOINT luamig_bulk */
 };
+
+static int pg_in_transaction(struct lm_conn *c);
+static int run_control(struct lm_conn *c, const char *sql, const char *want, struct lm_err *e);
+
+/* Roll a failed load back to its savepoint, so that a migration catching
+ * the error finds neither its rows nor an aborted transaction. */
+static void drop_bulk_savepoint(struct lm_conn *c) {
+  struct lm_err ignored = LM_ERR_INIT;                /* the load's error is what matters */
+  if (run_control(c, "ROLLBACK TO SAVEPOINT luamig_bulk", "ROLLBACK", &ignored) == LM_OK)
+    run_control(c, "RELEASE SAVEPOINT luamig_bulk", "RELEASE", &ignored);
+  lm_err_release(&ignored);
+}
 
 static int pg_bulk_begin(struct lm_conn *c, const char *table, int ncols,
                          const char *const *columns, struct lm_bulk **out, struct lm_err *e) {
@@ -322,11 +335,20 @@ static int pg_bulk_begin(struct lm_conn *c, const char *table, int ncols,
   if (head == NULL) return LM_ERROR;
   char *sql = lm_asprintf("%s FROM STDIN", head);
   free(head);
+  /* In a transaction the load runs in a savepoint, as on SQLite: a caught
+   * failure leaves none of its rows and the transaction usable. Outside
+   * one the COPY is atomic by itself. */
+  int savepoint = pg_in_transaction(c);
+  if (savepoint && run_control(c, "SAVEPOINT luamig_bulk", "SAVEPOINT", e) != LM_OK) {
+    free(sql);
+    return LM_ERROR;
+  }
   PGresult *res = PQexec(handle(c), sql);
   if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
     result_error(c, res, sql, e);
     PQclear(res);
     free(sql);
+    if (savepoint) drop_bulk_savepoint(c);
     return LM_ERROR;
   }
   PQclear(res);
@@ -335,6 +357,7 @@ static int pg_bulk_begin(struct lm_conn *c, const char *table, int ncols,
   b->base = (struct lm_bulk){.conn = c, .ncols = ncols, .rows = 0};
   b->buf = (struct lm_buf)LM_BUF_INIT;
   b->sql = sql;
+  b->savepoint = savepoint;
   *out = &b->base;
   return LM_OK;
 }
@@ -454,6 +477,12 @@ static int pg_bulk_end(struct lm_bulk *base, int abort, struct lm_err *e) {
       name_copy_row(res, e);
     }
     PQclear(res);
+  }
+  if (b->savepoint) {
+    if (rc == LM_OK && !abort)
+      rc = run_control(base->conn, "RELEASE SAVEPOINT luamig_bulk", "RELEASE", e);
+    else
+      drop_bulk_savepoint(base->conn);
   }
   lm_buf_release(&b->buf);
   free(b->sql);

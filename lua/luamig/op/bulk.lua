@@ -189,15 +189,16 @@ function M.make(ctx)
 
     -- A row's values as the C core reads them online: its own keys (raw, as next gives them),
     -- then, for a row with a metatable, each column its own keys do not give, through __index.
-    local function values_of(row)
-      if getmetatable(row) == nil then return next, row, nil end
+    local function plain_of(row)
+      if getmetatable(row) == nil then return row end
       local plain = {}
       for k, v in next, row do plain[k] = v end
       for _, c in ipairs(columns) do
         if rawget(row, c) == nil then plain[c] = row[c] end
       end
-      return next, plain, nil
+      return plain
     end
+    local function values_of(row) return next, plain_of(row), nil end
 
     -- Why row n failed: the message for the first bad value.
     local function explain(row, n)
@@ -248,11 +249,7 @@ function M.make(ctx)
       if n == 0 then row = first else row = next_row() end
       if row == nil then return nil end
       n = n + 1
-      if type(row) == "table" and getmetatable(row) ~= nil then
-        local plain = {}
-        for k, v in values_of(row) do plain[k] = v end
-        row = plain
-      end
+      if type(row) == "table" then row = plain_of(row) end
       check_row(row, n)
       return row
     end
@@ -280,22 +277,39 @@ function M.make(ctx)
       binary[i], text[i] = kinds[i] == "binary", kinds[i] == "text"
     end
     if d.name == "postgresql" then
+      -- as online (db_pg.c): in a step's transaction the load runs in a savepoint, and
+      -- outside one in a transaction of its own (online the COPY is atomic by itself), so
+      -- that a load failing part-way that the migration catches ends its COPY block and
+      -- leaves none of its rows. Without a luamig run (an embedder's op.new) the caller
+      -- owns the transactions: the block is written alone.
+      local in_step = core.step_in_transaction()
+      local wrap = (ctx.autocommit or in_step == false) and {"BEGIN", "COMMIT", {"ROLLBACK"}}
+        or in_step and {"SAVEPOINT luamig_bulk", "RELEASE SAVEPOINT luamig_bulk",
+                        {"ROLLBACK TO SAVEPOINT luamig_bulk", "RELEASE SAVEPOINT luamig_bulk"}}
+      if wrap then emit(wrap[1], "statement") end
       emit(("COPY %s (%s) FROM stdin;\n"):format(d.ident(tname), d.idents(columns)), "copy")
       -- each row as the online COPY sends it (core.copy_text: db_pg.c's encoder)
       local buf, ncols = {}, #columns
-      for row in checked do
-        local fields = {n = ncols}
-        for i, c in ipairs(columns) do fields[i] = row[c] end
-        local line, bad = core.copy_text(fields, kinds)
-        if not line then
-          raise(('bulk_insert: row %d, column "%s": a string with a NUL byte cannot be copied into '
-            .. "PostgreSQL as text: for bytes use op.binary(s)"):format(n, columns[bad]))
+      local loaded, err = pcall(function()
+        for row in checked do
+          local fields = {n = ncols}
+          for i, c in ipairs(columns) do fields[i] = row[c] end
+          local line, bad = core.copy_text(fields, kinds)
+          if not line then
+            raise(('bulk_insert: row %d, column "%s": a string with a NUL byte cannot be copied into '
+              .. "PostgreSQL as text: for bytes use op.binary(s)"):format(n, columns[bad]))
+          end
+          buf[#buf + 1] = line
+          if #buf >= 1000 then emit(table.concat(buf), "copy"); buf = {} end
         end
-        buf[#buf + 1] = line
-        if #buf >= 1000 then emit(table.concat(buf), "copy"); buf = {} end
-      end
-      if #buf > 0 then emit(table.concat(buf), "copy") end
+      end)
+      if loaded and #buf > 0 then emit(table.concat(buf), "copy") end
       emit("\\.\n", "copy")
+      if not loaded then
+        for _, sql in ipairs(wrap and wrap[3] or {}) do emit(sql, "statement") end
+        error(err, 0)
+      end
+      if wrap then emit(wrap[2], "statement") end
     else
       -- as online (db_sqlite.c): in a savepoint, so that a load failing part-way that the
       -- migration catches leaves none of its rows in the script's database either
