@@ -383,6 +383,15 @@ struct sqlite_bulk {
 
 static int run_simple(struct lm_conn *c, const char *sql, struct lm_err *e);
 
+/* Undo a failed load: its rows go. A failure that already rolled the whole
+ * transaction back (SQLite does on some errors) has no savepoint left. */
+static void drop_bulk_savepoint(struct lm_conn *c) {
+  struct lm_err ignored = LM_ERR_INIT;                /* the load's error is what matters */
+  if (run_simple(c, "ROLLBACK TO luamig_bulk", &ignored) == LM_OK)
+    run_simple(c, "RELEASE luamig_bulk", &ignored);
+  lm_err_release(&ignored);
+}
+
 /* A load runs inside SAVEPOINT luamig_bulk: one that fails part-way (a bad
  * value at row N, the iterator's error) leaves none of its rows, as on
  * PostgreSQL, even when the migration catches the error and goes on. */
@@ -405,10 +414,7 @@ static int sqlite_bulk_begin(struct lm_conn *c, const char *table, int ncols,
   int rc = LM_OK;
   if (sqlite3_prepare_v2(handle(c), sql.data, -1, &stmt, NULL) != SQLITE_OK) {
     rc = db_error(c, sql.data, 0, e);
-    struct lm_err ignored = LM_ERR_INIT;              /* the prepare's error is what matters */
-    if (run_simple(c, "ROLLBACK TO luamig_bulk", &ignored) == LM_OK)
-      run_simple(c, "RELEASE luamig_bulk", &ignored);
-    lm_err_release(&ignored);
+    drop_bulk_savepoint(c);
   } else {
     struct sqlite_bulk *b = lm_malloc(sizeof *b);
     b->base = (struct lm_bulk){.conn = c, .ncols = ncols, .rows = 0};
@@ -465,12 +471,7 @@ static int sqlite_bulk_end(struct lm_bulk *base, int abort, struct lm_err *e) {
   sqlite3_finalize(b->stmt);
   free(b);
   if (!abort) return run_simple(c, "RELEASE luamig_bulk", e);
-  /* the rows loaded so far go; a failure that already rolled the whole
-   * transaction back (SQLite does on some errors) has no savepoint left */
-  struct lm_err ignored = LM_ERR_INIT;
-  if (run_simple(c, "ROLLBACK TO luamig_bulk", &ignored) == LM_OK)
-    run_simple(c, "RELEASE luamig_bulk", &ignored);
-  lm_err_release(&ignored);
+  drop_bulk_savepoint(c);
   return LM_OK;
 }
 
