@@ -61,7 +61,7 @@ describe("the header scan", function()
     assert.equal("function", type(rawget(r, "upgrade")))
     assert.equal("function", type(rawget(r, "downgrade")))
     assert.equal("table", type(rawget(r, "env")))
-    assert.is_nil(getmetatable(r), "a completed record is a plain table")
+    assert.equal(core.sha256(text), rawget(r, "checksum"), "the checksum is kept once computed")
   end)
 
   it("reads lists, merges and a script without downgrade as the full load does", function()
@@ -99,7 +99,8 @@ end
       write_script(d, "s.lua", 'revision = "s"\n' .. extra .. "function upgrade(op)\nend\n")
       local r = core.load_scripts(d, {scan = true})[1]
       assert.equal("function", type(rawget(r, "upgrade")), what .. ": should be loaded in full")
-      assert.is_nil(getmetatable(r), what)
+      assert.is_nil(rawget(r, "checksum"), what .. ": the checksum waits for its first read")
+      assert.equal(core.sha256(h.read_file(d .. "/s.lua")), r.checksum, what)
     end
   end)
 

@@ -106,6 +106,46 @@ describe("libcrypto loaded on first use", function()
     assert.same({"b2 (head)"}, h.lines(out))
   end)
 
+  -- a script not in `luamig revision`'s layout is loaded in full, not scanned: the full
+  -- load too leaves the checksum to its first read (it hashed every such script)
+  local function unscanned_project()
+    local dir = project()
+    h.write_file(dir .. "/migrations/versions/c3.lua", 'revision="c3"; down_revision="b2"\n'
+      .. 'message = "compact" .. "\\tlayout"\nfunction upgrade(op) end function downgrade(op) end\n')
+    return dir
+  end
+
+  it("listings run when libcrypto cannot be loaded, scripts loaded in full too", function()
+    local dir = unscanned_project()
+    local url = h.fresh_sqlite()
+    local status, out, err = h.luamig(dir, "history", NO_CRYPTO)
+    assert.equal(0, status, err)
+    assert.equal("b2 -> c3 (head), compact\tlayout", h.lines(out)[1])
+    for _, cmd in ipairs{"heads", "branches", "show c3", "history -v", "history --json",
+                         "--url " .. h.shell_quote(url) .. " current"} do
+      status, out, err = h.luamig(dir, cmd, NO_CRYPTO)
+      assert.equal(0, status, cmd .. ": " .. err)
+    end
+    status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head", NO_CRYPTO)
+    assert.equal(1, status, out)
+    assert.truthy(err:find("cannot load libcrypto", 1, true), err)
+  end)
+
+  it("a script loaded in full and edited before its checksum is read says so", function()
+    local dir = unscanned_project()
+    local core = require "luamig.core"
+    local path = dir .. "/migrations/versions/c3.lua"
+    local rec = core.load_script(path)
+    h.write_file(path, 'revision="c3"; down_revision="b2"\nfunction upgrade(op) op.execute("x") end\n')
+    local ok, err = pcall(function() return rec.checksum end)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find(path .. ": the file changed after it was loaded (its text "
+      .. "differs from the code that ran): run the command again", 1, true), tostring(err))
+    rec = core.load_script(path)
+    local _, sum = h.run("sha256sum " .. h.shell_quote(path))
+    assert.equal(sum:match("^%x+"), rec.checksum)
+  end)
+
   it("a run stops before its first step when libcrypto cannot be loaded", function()
     local dir = project()
     local url, path = h.fresh_sqlite()
@@ -131,18 +171,18 @@ describe("libcrypto loaded on first use", function()
       .. "EVP_MD_CTX_new; correct or unset LUAMIG_LIBCRYPTO", 1, true), err)
   end)
 
-  it("checksums are the files' SHA-256 (loaded by its soname)", function()
-    local dir = project()
+  it("checksums are the files' SHA-256 (loaded by its soname), scanned or loaded in full", function()
+    local dir = unscanned_project()
     local url, path = h.fresh_sqlite()
     local status, _, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade head")
     assert.equal(0, status, err)
-    local _, sums = h.run("cd " .. h.shell_quote(dir) .. "/migrations/versions && sha256sum a1.lua b2.lua")
+    local _, sums = h.run("cd " .. h.shell_quote(dir) .. "/migrations/versions && sha256sum a1.lua b2.lua c3.lua")
     local want = {}
     for sum, file in sums:gmatch("(%x+)%s+(%S+)") do want[file:match("^(%w+)")] = sum end
     local conn = require("luamig.core").connect("sqlite:" .. path)
     local rows = conn:query("SELECT revision, checksum FROM luamig_log ORDER BY id")
     conn:close()
-    assert.equal(2, #rows)
+    assert.equal(3, #rows)
     for _, r in ipairs(rows) do assert.equal(want[r.revision], r.checksum) end
   end)
 end)

@@ -11,7 +11,9 @@
  *   writes is not run: its record comes from the header scan
  *   (script_scan.c) with has_downgrade, and upgrade, downgrade, env and
  *   checksum are filled in by the full load on the first read of any of
- *   them, which also checks that the scan read what Lua does. A record is
+ *   them, which also checks that the scan read what Lua does. A checksum
+ *   is computed on its first read (the file read again, and required to
+ *   be the text that ran): listings need no libcrypto. A record is
  *     { revision = "3f2a9c1d8e7b", down_revision = nil | "id" | {"a", "b"},
  *       parents = {...}, depends_on = {...}, branch_labels = {...},
  *       replaces = {...} (a squash: the revisions it replaces),
@@ -114,11 +116,12 @@ static int complete_scanned(lua_State *L) {
                       "it was listed: was the file edited since? (If not, this is a luamig "
                       "bug: please report it with the file.)", path, differs);
   for (int i = 0; loaded[i]; i++) {
-    lua_getfield(L, full, loaded[i]);
+    lua_pushstring(L, loaded[i]);
+    lua_rawget(L, full);                                /* the checksum stays lazy */
     lua_setfield(L, 1, loaded[i]);
   }
-  lua_pushnil(L);
-  lua_setmetatable(L, 1);                               /* complete: a plain record now */
+  lua_getmetatable(L, full);                            /* complete: the full record's own */
+  lua_setmetatable(L, 1);
   lua_getfield(L, 1, key);
   return 1;
 }

@@ -1,6 +1,6 @@
 /*
  * script.c -- loading a migration script into its record: the file read
- * once, its SHA-256 checksum, its code run in its own environment
+ * once, its SHA-256 checksum (on first read), its code run in its own environment
  * (script_guard.c bounds what that code may do), its metadata read and
  * checked; and the messages that name the file. Finding the files is
  * script_find.c's, reading a header without running it script_scan.c's.
@@ -267,14 +267,44 @@ static int read_metadata(lua_State *L, int env, int rec, const char *path, struc
   return LM_OK;
 }
 
+static int raise_message(lua_State *L, struct lm_err *e) {
+  lua_pushstring(L, e->message);
+  lm_err_release(e);                                  /* nothing owned survives the longjmp */
+  return lua_error(L);
+}
+
+/* __index of a loaded record (upvalue 1: the FNV-1a of the text that ran):
+ * the checksum on its first read. Listings never read it, so they need no
+ * libcrypto; a run reads it before its first step. The file is read again
+ * and must still be the text that ran. */
+static int lazy_checksum(lua_State *L) {
+  const char *key = lua_tostring(L, 2);
+  if (key == NULL || strcmp(key, "checksum") != 0) return 0;
+  lua_getfield(L, 1, "path");
+  const char *path = lua_tostring(L, -1);
+  char *data = NULL, hex[65];
+  size_t len = 0;
+  struct lm_err e = LM_ERR_INIT;
+  if (read_file(AT_FDCWD, path, path, &data, &len, &e)) return raise_message(L, &e);
+  int same = lm_fnv1a64(LM_FNV1A64_BASIS, data, len) == (uint64_t)lua_tointeger(L, lua_upvalueindex(1));
+  int rc = same ? lm_script_sha256(data, len, hex, &e) : LM_OK;
+  free(data);
+  if (!same)
+    return luaL_error(L, "%s: the file changed after it was loaded (its text differs from the "
+                      "code that ran): run the command again", path);
+  if (rc) return raise_message(L, &e);
+  lua_pushstring(L, hex);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, 1, "checksum");                     /* rawset: the record has no __newindex */
+  return 1;
+}
+
 /* Runs the script whose text is data[0..len) and pushes its record (see
  * lm_script_load_at); data stays the caller's. */
 static int load_data(lua_State *L, const char *data, size_t len, const char *path, int env_mt,
                      struct lm_err *e) {
-  char hex[65];
   int top = lua_gettop(L);
   env_mt = lua_absindex(L, env_mt);
-  if (lm_script_sha256(data, len, hex, e)) return LM_ERROR;
   char *chunkname = lm_asprintf("@%s", path);
   int status = luaL_loadbufferx(L, data, len, chunkname, "t");
   free(chunkname);
@@ -315,8 +345,11 @@ static int load_data(lua_State *L, const char *data, size_t len, const char *pat
     goto cleanup;
   }
   lua_setfield(L, rec, "downgrade");
-  lua_pushstring(L, hex);
-  lua_setfield(L, rec, "checksum");
+  lua_createtable(L, 0, 1);                           /* the checksum on first read */
+  lua_pushinteger(L, (lua_Integer)lm_fnv1a64(LM_FNV1A64_BASIS, data, len));
+  lua_pushcclosure(L, lazy_checksum, 1);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, rec);
   lua_pushvalue(L, env);
   lua_setfield(L, rec, "env");
 
