@@ -611,7 +611,7 @@ static int graph_listing(lua_State *L) {
   for (size_t i = 0; i < s->list.n; i++) {
     int r = s->list.v[i];
     const struct lm_rev *rev = &g->revs[r];
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 6);                         /* room for the caller's message, depends_on */
     lua_pushstring(L, rev->id);
     lua_setfield(L, -2, "id");
     lm_lua_push_ids(L, g, rev->down, rev->ndown, 0);

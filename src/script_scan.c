@@ -69,6 +69,7 @@ static int scan_string(lua_State *L, const char **pp, const char *end) {
 static int scan_literal(lua_State *L, const char **pp, const char *end) {
   const char *p = *pp;
   static const char *const words[] = {"nil", "true", "false"};
+  if (p < end && (*p == '"' || *p == '\'')) return scan_string(L, pp, end);
   for (int i = 0; i < 3; i++) {
     if (starts_word(p, end, words[i])) {
       if (i == 0) lua_pushnil(L); else lua_pushboolean(L, i == 1);
@@ -180,8 +181,9 @@ static int scan_number(lua_State *L, const char **pp, const char *end) {
   return 1;
 }
 
-/* One top-level `name = literal` line [p, eol): sets env[name]. */
-static int scan_assignment(lua_State *L, int env, const char *p, const char *eol) {
+/* One top-level `name = literal` line [p, eol): sets env[name]; *seen has a
+ * bit for each name set so far. */
+static int scan_assignment(lua_State *L, int env, const char *p, const char *eol, unsigned *seen) {
   const char *name = p;
   while (p < eol && is_ident_char(*p)) p++;
   size_t n = (size_t)(p - name);
@@ -202,11 +204,11 @@ static int scan_assignment(lua_State *L, int env, const char *p, const char *eol
     lua_pop(L, 1);
     return 0;
   }
-  if (lua_getfield(L, env, meta_names[k]) != LUA_TNIL) {   /* set twice: let Lua decide */
-    lua_pop(L, 2);
+  if (*seen & (1u << k)) {                           /* set twice: let Lua decide */
+    lua_pop(L, 1);
     return 0;
   }
-  lua_pop(L, 1);
+  *seen |= 1u << k;
   lua_setfield(L, env, meta_names[k]);
   return 1;
 }
@@ -215,12 +217,14 @@ int lm_script_scan_header(lua_State *L, const char *data, size_t len) {
   int top = lua_gettop(L);
   const char *p = data, *end = data + len;
   int in_body = 0, level = -1, has_upgrade = 0, has_downgrade = 0;
+  unsigned seen = 0;
+  int any_cr = memchr(data, '\r', len) != NULL;     /* most files have none: no look per line */
   lua_createtable(L, 0, 8);                          /* the metadata names and has_downgrade */
   int env = lua_gettop(L);
   for (; p < end; p++) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     if (eol == NULL) eol = end;
-    const char *cr = memchr(p, '\r', (size_t)(eol - p));
+    const char *cr = any_cr ? memchr(p, '\r', (size_t)(eol - p)) : NULL;
     if (cr != NULL && cr != eol - 1) goto decline;    /* Lua breaks lines at a lone \r too */
     const char *q = skip_blanks(p, eol);
     if (in_body) {
@@ -251,7 +255,7 @@ int lm_script_scan_header(lua_State *L, const char *data, size_t len) {
       if (q < eol && !(eol - q >= 2 && q[0] == '-' && q[1] == '-')) goto decline;
       in_body = 1;
       if (!scan_body_line(q, eol, &level)) goto decline;   /* a long comment may open here */
-    } else if (!scan_assignment(L, env, q, eol)) {
+    } else if (!scan_assignment(L, env, q, eol, &seen)) {
       goto decline;
     }
     p = eol;

@@ -36,18 +36,29 @@ local function first_paragraph(message)
   return ((message:match("^(.-)\n[ \t]*\n") or message):gsub("%s+$", ""))
 end
 
--- (one line per revision of `history`: no temporary tables, and a
--- one-line message without trailing space is its own first paragraph)
-local concat = table.concat
+-- (one line per revision of `history`, built in one concatenation: no
+-- temporary tables or strings for the common case, and a one-line message
+-- without trailing space is its own first paragraph)
+local concat, byte, find = table.concat, string.byte, string.find
+local space = {[9] = true, [10] = true, [11] = true, [12] = true, [13] = true, [32] = true}
 local function history_line(info, current)
-  local parents, deps, message = info.parents, info.depends_on, info.message
-  local line = #parents > 0 and concat(parents, ", ") or "<base>"
+  local parents, deps, names, message = info.parents, info.depends_on, info.labels, info.message
+  local n = #parents
+  local from = n == 1 and parents[1] or n == 0 and "<base>" or concat(parents, ", ")
+  local plain = not (deps and #deps > 0 or names or info.is_head or info.is_effective_head
+                     or info.is_branch_point or info.is_merge_point or current)
+  if message and (space[byte(message, -1)] or find(message, "\n", 1, true)) then
+    message = first_paragraph(message)
+  end
+  if plain then
+    if message then return from .. " -> " .. info.id .. ", " .. message end
+    return from .. " -> " .. info.id
+  end
+  local line = from
   if deps and #deps > 0 then line = line .. " (" .. concat(deps, ", ") .. ")" end
-  local names = info.labels
   line = line .. " -> " .. info.id .. ((names and #names > 0) and (" (" .. concat(names, ", ") .. ")") or "")
     .. flags(info, current, true)
   if not message then return line end
-  if message:find("%s$") or message:find("\n", 1, true) then message = first_paragraph(message) end
   return line .. ", " .. message
 end
 
