@@ -16,6 +16,16 @@ local function project()
   }
 end
 
+-- A shared library built from C source (a stub standing for a broken library); its path.
+local function build_lib(source)
+  local dir = h.tmpdir()
+  h.write_file(dir .. "/stub.c", source)
+  local status, _, err = h.run(("%s -shared -fPIC -o %s/stub.so %s/stub.c")
+    :format(os.getenv("CC") or "cc", h.shell_quote(dir), h.shell_quote(dir)))
+  assert(status == 0, err)
+  return dir .. "/stub.so"
+end
+
 describe("libpq loaded on first use", function()
   it("is not among the binary's libraries", function()
     local status, out = h.run("ldd " .. h.shell_quote(h.bin))
@@ -184,5 +194,63 @@ describe("libcrypto loaded on first use", function()
     conn:close()
     assert.equal(3, #rows)
     for _, r in ipairs(rows) do assert.equal(want[r.revision], r.checksum) end
+  end)
+end)
+
+-- A library whose constructor returns nothing: real ones do so only out of
+-- memory, a stub or broken file named by the variable is the likelier cause,
+-- so the error names the library, the file and the variable.
+local function refused_with_stub(url, var, stub, lib, fn)
+  local status, out, err = h.luamig(project(), "--url " .. h.shell_quote(url) .. " upgrade head",
+                                    {[var] = stub})
+  assert.equal(1, status, out)
+  assert.truthy(err:find(("%s's %s returned nothing (%s, the file %s names): it is not a "
+    .. "working %s; correct or unset %s"):format(lib, fn, stub, var, lib, var), 1, true), err)
+  assert.falsy(err:find("out of memory", 1, true), err)
+end
+
+describe("a libcrypto whose EVP_MD_CTX_new returns nothing", function()
+  local stub
+  local function stub_lib()
+    stub = stub or build_lib([[
+void *EVP_MD_CTX_new(void) { return 0; }
+const void *EVP_sha256(void) { return 0; }
+int EVP_DigestInit_ex(void *c, const void *m, void *e) { (void)c; (void)m; (void)e; return 0; }
+int EVP_DigestUpdate(void *c, const void *d, unsigned long n) { (void)c; (void)d; (void)n; return 0; }
+int EVP_DigestFinal_ex(void *c, unsigned char *m, unsigned *n) { (void)c; (void)m; (void)n; return 0; }
+]])
+    return stub
+  end
+
+  h.each_db(function(db)
+    it("stops the run before its first step, naming the file and LUAMIG_LIBCRYPTO", function()
+      local url = db.url()
+      refused_with_stub(url, "LUAMIG_LIBCRYPTO", stub_lib(), "libcrypto", "EVP_MD_CTX_new")
+      assert.same({}, h.version_rows(url))
+      for _, t in ipairs(h.tables(url)) do assert.not_equal("items", t) end
+    end)
+  end)
+end)
+
+-- A stub of every function the driver loads (db_pg_lib.c's list), each returning
+-- nothing unless own[name] gives its C definition.
+local function libpq_stub(own)
+  local names, seen = {}, {}
+  for line in io.lines(h.root .. "/src/db_pg_lib.c") do
+    local name = line:match("^%s*XV%((PQ%w+)") or line:match("^%s*X%([^,]+, (PQ%w+)")
+    if name and not seen[name] then
+      seen[name] = true
+      names[#names + 1] = own[name] or "void *" .. name .. "(void) { return 0; }"
+    end
+  end
+  assert(seen.PQconninfoParse and seen.PQconnectdbParams and #names > 30, #names)
+  return build_lib(table.concat(names, "\n") .. "\n")
+end
+
+describe("a libpq whose PQconninfoParse returns nothing", function()
+  it("a PostgreSQL URL fails naming the file and LUAMIG_LIBPQ, the database untouched", function()
+    local _, url = h.fresh_pg()
+    refused_with_stub(url, "LUAMIG_LIBPQ", libpq_stub{}, "libpq", "PQconninfoParse")
+    assert.same({}, h.tables(url))
   end)
 end)

@@ -9,13 +9,10 @@
 local h = require "spec.helpers"
 
 -- spec/run's server, as SOCKETDIR:PORT
-local server = assert(h.pg_admin_url, "LUAMIG_TEST_PG_URL is not set")
-  :match("host=([^&]+)") .. ":" .. h.pg_admin_url:match("port=(%d+)")
+local server = table.concat({h.pg_server()}, ":")
 
 local function run(args)
-  return h.run(("BUILD=%s bash %s/bench/lock_load/run --luamig %s --server %s %s"):format(
-    h.shell_quote(h.build), h.shell_quote(h.root), h.shell_quote(h.build .. "/bin/luamig"),
-    h.shell_quote(server), args))
+  return h.bench("lock_load/run", "--server " .. h.shell_quote(server) .. " " .. args)
 end
 
 describe("bench/lock_load/run", function()
@@ -41,19 +38,10 @@ describe("bench/lock_load/run", function()
   end)
 
   it("refuses bad arguments before starting anything", function()
-    local status, _, stderr = run("--rows 12abc")
-    assert.are.equal(2, status)
-    assert.truthy(stderr:find("--rows must be a whole number >= 1, got '12abc'", 1, true), stderr)
-    status, _, stderr = run("--rows 0")
-    assert.are.equal(2, status)
-    status, _, stderr = run("--ways naive,../../etc")
-    assert.are.equal(2, status)
-    assert.truthy(stderr:find("no way '../../etc'", 1, true), stderr)
-    status, _, stderr = run("--ways naive,..")
-    assert.are.equal(2, status)
-    assert.truthy(stderr:find("no way '..'", 1, true), stderr)
-    status, _, stderr = run("--lock-timeout 1h")
-    assert.are.equal(2, status)
-    assert.truthy(stderr:find("--lock-timeout: a number of seconds", 1, true), stderr)
+    h.refuses(run, "--rows 12abc", "--rows must be a whole number >= 1, got '12abc'")
+    h.refuses(run, "--rows 0")
+    h.refuses(run, "--ways naive,../../etc", "no way '../../etc'")
+    h.refuses(run, "--ways naive,..", "no way '..'")
+    h.refuses(run, "--lock-timeout 1h", "--lock-timeout: a number of seconds")
   end)
 end)

@@ -15,8 +15,7 @@ local SCHEMA = h.root .. "/bench/realhist/schema.lua"
 local N = 40
 
 -- spec/run's server, for psql
-local pghost = assert(h.pg_admin_url, "LUAMIG_TEST_PG_URL is not set"):match("host=([^&]+)")
-local pgport = h.pg_admin_url:match("port=(%d+)")
+local pghost, pgport = h.pg_server()
 local PGENV = ("PGHOST=%s PGPORT=%s PGUSER=postgres "):format(h.shell_quote(pghost), pgport)
 
 local function gen(dir, n, seed)
@@ -110,21 +109,11 @@ describe("bench/realhist", function()
   end)
 
   it("the driver refuses bad arguments before starting anything", function()
-    local function run(args)
-      return h.run(("BUILD=%s bash %s/bench/realhist/run --luamig %s %s"):format(h.shell_quote(h.build),
-        h.shell_quote(h.root), h.shell_quote(h.bin), args))
-    end
-    local status, _, err = run("--revisions 12")
-    assert.are.equal(2, status)
-    assert.truthy(err:find("--revisions must be a whole number >= 30, got '12'", 1, true), err)
-    status, _, err = run("--runs 0")
-    assert.are.equal(2, status)
-    assert.truthy(err:find("--runs must be a whole number >= 1, got '0'", 1, true), err)
-    status, _, err = run("--dbs sqlite,mysql")
-    assert.are.equal(2, status)
-    assert.truthy(err:find("--dbs: sqlite and/or postgresql, got 'mysql'", 1, true), err)
-    status, _, err = h.run(("lua5.4 %s 10 %s"):format(h.shell_quote(GEN), h.shell_quote(h.tmpdir())))
-    assert.are.equal(2, status)
-    assert.truthy(err:find("N a whole number >= 30", 1, true), err)
+    local function run(args) return h.bench("realhist/run", args) end
+    h.refuses(run, "--revisions 12", "--revisions must be a whole number >= 30, got '12'")
+    h.refuses(run, "--runs 0", "--runs must be a whole number >= 1, got '0'")
+    h.refuses(run, "--dbs sqlite,mysql", "--dbs: sqlite and/or postgresql, got 'mysql'")
+    h.refuses(function(args) return h.run(("lua5.4 %s %s"):format(h.shell_quote(GEN), args)) end,
+              "10 " .. h.shell_quote(h.tmpdir()), "N a whole number >= 30")
   end)
 end)

@@ -360,6 +360,29 @@ function h.query(url, sql, params)
   return rows
 end
 
+-- spec/run's PostgreSQL server, for tools that reach it themselves (psql,
+-- the bench drivers): its socket directory and its port.
+function h.pg_server()
+  local url = assert(h.pg_admin_url, "LUAMIG_TEST_PG_URL is not set")
+  return url:match("host=([^&]+)"), url:match("port=(%d+)")
+end
+
+-- Run the bench driver bench/<driver> (a bash script) with this build's
+-- luamig and args: status, stdout, stderr.
+function h.bench(driver, args)
+  return h.run(("BUILD=%s bash %s/bench/%s --luamig %s %s"):format(h.shell_quote(h.build),
+    h.shell_quote(h.root), driver, h.shell_quote(h.bin), args))
+end
+
+-- run(args) (a function returning status, stdout, stderr) must refuse args
+-- before starting anything: exit 2, with want (plain) in stderr if given.
+function h.refuses(run, args, want)
+  local check = require("luassert")
+  local status, _, err = run(args)
+  check.equal(2, status, args .. ": " .. err)
+  if want then check.truthy(err:find(want, 1, true), args .. ": " .. err) end
+end
+
 -- The bytes of s in hexadecimal (upper case when upper).
 function h.hex(s, upper)
   return (s:gsub(".", function(c) return (upper and "%02X" or "%02x"):format(c:byte()) end))

@@ -14,16 +14,14 @@
  * message. The lease heartbeat's thread starts after its connection is
  * open, so it only reads what the main thread wrote before.
  *
- * LUAMIG_LIBPQ names another file to load (a libpq outside the loader's
- * path; the specs point it at a missing file to see the error).
+ * LUAMIG_LIBPQ names another file to load (lib_load.c).
  */
-#include "db.h"
+#include "db_pg_int.h"
+#include "lib_load.h"
 
-#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define LIBPQ_SONAME "libpq.so.5"                     /* libpq's soname since PostgreSQL 8.2 */
 #define HIDDEN __attribute__((visibility("hidden")))
@@ -76,34 +74,27 @@ PQ_FUNCTIONS(POINTER, POINTER_V)
 
 static int loaded;
 
+static struct lm_lib libpq = {
+  .name = "libpq", .soname = LIBPQ_SONAME, .env = "LUAMIG_LIBPQ",
+  .needed = ", PostgreSQL's client library, which a PostgreSQL URL needs",
+  .package = "libpq5", .version = " (libpq 10 or later is needed)",
+};
+
 int lm_pg_load(struct lm_err *e) {
   if (loaded) return LM_OK;
-  const char *file = getenv("LUAMIG_LIBPQ");
-  int chosen = file != NULL && *file;
-  if (!chosen) file = LIBPQ_SONAME;
-  void *lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
-  if (lib == NULL)
-    return lm_err_set(e, LM_ERROR, "cannot load libpq, PostgreSQL's client library, which a "
-                      "PostgreSQL URL needs (%s): %s", dlerror(),
-                      chosen ? "LUAMIG_LIBPQ names a file that is not there or not a library; "
-                               "correct it or unset it"
-                             : "install it (Debian: apt-get install libpq5)");
-  const char *missing = NULL;
-#define RESOLVE(name) do { \
-    void *sym = dlsym(lib, #name); \
-    if (sym == NULL && missing == NULL) missing = #name; \
-    memcpy(&p_##name, &sym, sizeof sym);            /* POSIX: a function's address as void * */ \
-  } while (0);
-#define RESOLVE_X(ret, name, params, args) RESOLVE(name)
-#define RESOLVE_XV(name, params, args) RESOLVE(name)
-  PQ_FUNCTIONS(RESOLVE_X, RESOLVE_XV)
-  if (missing != NULL) {
-    dlclose(lib);
-    return lm_err_set(e, LM_ERROR, "cannot use %s as libpq: it has no %s (libpq 10 or later is "
-                      "needed)%s", file, missing, chosen ? "; correct or unset LUAMIG_LIBPQ" : "");
-  }
+#define NAME(ret, name, params, args) #name,
+#define NAME_V(name, params, args) #name,
+#define SLOT(ret, name, params, args) &p_##name,
+#define SLOT_V(name, params, args) &p_##name,
+  static const char *const names[] = {PQ_FUNCTIONS(NAME, NAME_V)};
+  void *const slots[] = {PQ_FUNCTIONS(SLOT, SLOT_V)};
+  if (lm_lib_open(&libpq, names, slots, sizeof names / sizeof names[0], e) != LM_OK) return LM_ERROR;
   loaded = 1;
   return LM_OK;
+}
+
+int lm_pg_nothing(const char *fn, struct lm_err *e) {
+  return lm_lib_nothing(&libpq, fn, e);
 }
 
 /* A PQ* call before any PostgreSQL URL was read (see the top). */

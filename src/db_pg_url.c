@@ -152,8 +152,9 @@ static const char *misread_fields(const PQconninfoOption *opts, const char *targ
 int lm_pg_parse_url(struct lm_url *u, struct lm_err *e) {
   char *msg = NULL;
   PQconninfoOption *opts = PQconninfoParse(u->target, &msg);
+  if (opts == NULL && msg == NULL) return lm_pg_nothing("PQconninfoParse", e);
   if (opts == NULL) {
-    char *reason = msg ? libpq_reason(msg) : lm_strdup("out of memory");
+    char *reason = libpq_reason(msg);
     lm_err_set(e, LM_ERROR, "invalid database URL (%s); the URL is not shown, as it may "
                "hold a password", reason);
     free(reason);

@@ -4,15 +4,13 @@
  * listings (history, heads, show, ...) read the scripts' headers and never
  * hash, and relocating libcrypto at start was ~3 M instructions and 120
  * page faults, a tenth of `history` at 1,000 revisions. LUAMIG_LIBCRYPTO
- * names another file to load (the specs point it at a missing one).
+ * names another file to load (lib_load.c).
  */
+#include "lib_load.h"
 #include "script.h"
 
-#include <dlfcn.h>
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -30,35 +28,19 @@ static struct {
   int (*final)(EVP_MD_CTX *, unsigned char *, unsigned int *);
 } crypto;
 
+static struct lm_lib libcrypto = {
+  .name = "libcrypto", .soname = LIBCRYPTO_SONAME, .env = "LUAMIG_LIBCRYPTO",
+  .needed = " (OpenSSL), which the scripts' SHA-256 checksums need",
+  .package = "libssl3", .version = "",
+};
+
 static int load_crypto(struct lm_err *e) {
-  if (crypto.final != NULL) return LM_OK;
-  const char *file = getenv("LUAMIG_LIBCRYPTO");
-  int chosen = file != NULL && *file;
-  if (!chosen) file = LIBCRYPTO_SONAME;
-  void *lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
-  if (lib == NULL)
-    return lm_err_set(e, LM_ERROR, "cannot load libcrypto (OpenSSL), which the scripts' SHA-256 "
-                      "checksums need (%s): %s", dlerror(),
-                      chosen ? "LUAMIG_LIBCRYPTO names a file that is not there or not a library; "
-                               "correct it or unset it"
-                             : "install it (Debian: apt-get install libssl3)");
+  if (crypto.final != NULL) return LM_OK;         /* lm_lib_open writes all or none */
   static const char *const names[] = {"EVP_MD_CTX_new", "EVP_sha256", "EVP_DigestInit_ex",
                                       "EVP_DigestUpdate", "EVP_DigestFinal_ex"};
-  void *syms[5];
-  for (int i = 0; i < 5; i++) {
-    if ((syms[i] = dlsym(lib, names[i])) == NULL) {
-      dlclose(lib);
-      return lm_err_set(e, LM_ERROR, "cannot use %s as libcrypto: it has no %s%s", file, names[i],
-                        chosen ? "; correct or unset LUAMIG_LIBCRYPTO" : "");
-    }
-  }
-  /* POSIX: a function's address comes back as void * */
-  memcpy(&crypto.ctx_new, &syms[0], sizeof syms[0]);
-  memcpy(&crypto.sha256, &syms[1], sizeof syms[1]);
-  memcpy(&crypto.init, &syms[2], sizeof syms[2]);
-  memcpy(&crypto.update, &syms[3], sizeof syms[3]);
-  memcpy(&crypto.final, &syms[4], sizeof syms[4]);       /* last: it marks the load done */
-  return LM_OK;
+  void *const slots[] = {&crypto.ctx_new, &crypto.sha256, &crypto.init, &crypto.update,
+                         &crypto.final};
+  return lm_lib_open(&libcrypto, names, slots, sizeof names / sizeof names[0], e);
 }
 
 int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *e) {
@@ -69,7 +51,7 @@ int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   if (ctx == NULL && (ctx = crypto.ctx_new()) == NULL)
-    return lm_err_set(e, LM_ERROR, "SHA-256 failed (libcrypto): out of memory");
+    return lm_lib_nothing(&libcrypto, "EVP_MD_CTX_new", e);
   if (!crypto.init(ctx, crypto.sha256(), NULL) || !crypto.update(ctx, data, len) ||
       !crypto.final(ctx, md, &mdlen) || mdlen != 32)
     return lm_err_set(e, LM_ERROR, "SHA-256 failed (libcrypto)");

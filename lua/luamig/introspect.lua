@@ -3,6 +3,7 @@
 --   local introspect = require "luamig.introspect"
 --   local schema = introspect.schema(conn)   -- {dialect =, tables = {[name] = table}}
 --   local t = introspect.table(conn, "users") -- one table, or nil when it does not exist
+--   local names = introspect.table_names(conn) -- {"users", ...}: which tables there are
 --
 -- Each table follows the model of luamig.dialect.common:
 --   {name, comment, columns = {{name, type, nullable, default, autoincrement, comment}},
@@ -101,6 +102,12 @@ function M.schema(conn, opts)
   for name in pairs(opts.exclude or {}) do s.tables[name] = nil end
   if opts.include_object then s = M.filter(s, opts.include_object) end
   return s
+end
+
+-- The names of the tables introspect.table can read, in no order (one query; on
+-- PostgreSQL current_schema()'s, on SQLite every one, luamig's own included).
+function M.table_names(conn)
+  return reader(conn).table_names(conn)
 end
 
 -- One table by the name it was written with (on PostgreSQL a name over 63

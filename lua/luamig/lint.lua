@@ -169,20 +169,16 @@ function M.run(runner, opts)
   -- The names of the schema's tables, read once, so that a table the range creates is not
   -- introspected (three catalogue queries each on PostgreSQL: a third of a 300-revision upgrade's
   -- time on a fresh database, bench/realhist; on SQLite 1,000 CREATE TABLEs spent 0.57 G
-  -- instructions there). The same filter as introspect.table's; SQLite's names match in any case.
+  -- instructions there). SQLite's names match in any case.
   local existing
   local fold = dialect == "sqlite" and string.lower or function(x) return x end
   local function exists(t)
     if existing == nil then
-      local ok, rs = pcall(conn.query, conn, dialect == "postgresql"
-        and "SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-          .. "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
-          .. "AND NOT c.relispartition"
-        or "SELECT name FROM sqlite_master WHERE type = 'table'")
+      local ok, names = pcall(introspect.table_names, conn)
       existing = false                        -- unread: ask introspect, as before
       if ok then
         existing = {}
-        for _, r in ipairs(rs) do existing[fold(r.name)] = true end
+        for _, name in ipairs(names) do existing[fold(name)] = true end
       end
     end
     if not existing or type(t) ~= "string" or t:find(".", 1, true) then return true end   -- as before

@@ -52,18 +52,27 @@ local function sort_by_name(list)
   return list
 end
 
+-- The schema's tables: ordinary and partitioned ones, not the partitions themselves.
+local FROM = " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+local TABLES = [[n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition]]
+
+-- The names of the schema's tables, luamig's own included (one query).
+function M.table_names(conn)
+  local names = {}
+  for _, r in ipairs(conn:query("SELECT c.relname AS name" .. FROM .. "WHERE " .. TABLES)) do
+    names[#names + 1] = r.name
+  end
+  return names
+end
+
 -- The schema of a live PostgreSQL connection.
 --   opts.table: only this table; otherwise every table but luamig_*.
---   opts.temp: read the session's temporary tables (pg_temp) instead.
 --   opts.temp: the session's temporary tables instead (pg_temp), every one
 --   (autogenerate builds declared tables there to read them back as the
 --   server spells them).
 function M.read(conn, opts)
   opts = opts or {}
-  -- ordinary and partitioned tables, not the partitions themselves; with
-  -- opts.temp, this session's temporary tables instead of current_schema()'s
-  local schema = opts.temp and "n.oid = pg_my_temp_schema()" or "n.nspname = current_schema()"
-  local filter, params = schema .. [[ AND c.relkind IN ('r', 'p') AND NOT c.relispartition]], nil
+  local filter, params = TABLES, nil
   if opts.temp then
     filter = [[c.relnamespace = pg_my_temp_schema() AND c.relkind IN ('r', 'p')]]
   elseif opts.table then
@@ -71,11 +80,10 @@ function M.read(conn, opts)
   else
     filter = filter .. [[ AND c.relname NOT LIKE 'luamig\_%' ESCAPE '\']]
   end
-  local from = " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 
   local tables = {}
   for _, r in ipairs(conn:query("SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment, "
-                                .. "c.relkind::text AS kind" .. from .. "WHERE " .. filter, params)) do
+                                .. "c.relkind::text AS kind" .. FROM .. "WHERE " .. filter, params)) do
     tables[r.name] = {name = r.name, comment = r.comment, columns = {}, uniques = {},
                       foreign_keys = {}, checks = {}, indexes = {}}
     -- PARTITION BY (not declared by luamig; autogenerate's safe forms keep the plain form there)

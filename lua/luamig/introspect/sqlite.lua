@@ -147,6 +147,17 @@ local function sort_by_name(list)
   return list
 end
 
+local TABLES = "m.type = 'table'"
+
+-- The names of the schema's tables, SQLite's and luamig's own included (one query).
+function M.table_names(conn)
+  local names = {}
+  for _, r in ipairs(conn:query("SELECT m.name FROM sqlite_schema m WHERE " .. TABLES)) do
+    names[#names + 1] = r.name
+  end
+  return names
+end
+
 -- The schema of a live SQLite connection.
 --   opts.table: only this table (no prefix filter); otherwise every table
 --   but sqlite_* and luamig_*.
@@ -154,10 +165,10 @@ function M.read(conn, opts)
   opts = opts or {}
   local filter, params
   if opts.table then
-    filter, params = "m.type = 'table' AND m.name = $1", {opts.table}
+    filter, params = TABLES .. " AND m.name = $1", {opts.table}
   else
     -- virtual tables (FTS, R*Tree) and their shadow tables are not the model's
-    filter = [[m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
+    filter = TABLES .. [[ AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
                AND m.name NOT LIKE 'luamig\_%' ESCAPE '\'
                AND m.name NOT IN (SELECT tl.name FROM pragma_table_list tl
                                   WHERE tl.schema = 'main' AND tl.type IN ('virtual', 'shadow'))]]
