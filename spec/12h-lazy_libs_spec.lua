@@ -247,6 +247,20 @@ local function libpq_stub(own)
   return build_lib(table.concat(names, "\n") .. "\n")
 end
 
+describe("a libpq whose PQconnectdbParams returns nothing", function()
+  it("a PostgreSQL URL fails naming the file and LUAMIG_LIBPQ, the database untouched", function()
+    -- a URL without fields (PQconninfoParse's list ends at once), then no connection
+    local stub = libpq_stub{
+      PQconninfoParse = "static void *none[7]; void *PQconninfoParse(const char *s, char **m) "
+        .. "{ (void)s; *m = 0; return none; }",
+      PQconninfoFree = "void PQconninfoFree(void *o) { (void)o; }",
+    }
+    local _, url = h.fresh_pg()
+    refused_with_stub(url, "LUAMIG_LIBPQ", stub, "libpq", "PQconnectdbParams")
+    assert.same({}, h.tables(url))
+  end)
+end)
+
 describe("a libpq whose PQconninfoParse returns nothing", function()
   it("a PostgreSQL URL fails naming the file and LUAMIG_LIBPQ, the database untouched", function()
     local _, url = h.fresh_pg()

@@ -113,8 +113,13 @@ static int pg_open(const struct lm_url *url, struct lm_conn **out, struct lm_err
                         "dbname", NULL};
   const char *values[] = {CONNECT_TIMEOUT_S, "luamig", "UTF8", url->target, NULL};
   PGconn *pg = PQconnectdbParams(keys, values, 1);
-  if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-    char *m = lm_pg_trimmed(pg ? PQerrorMessage(pg) : "out of memory");
+  if (pg == NULL) {                                   /* libpq itself: only out of memory */
+    lm_pg_nothing("PQconnectdbParams", e);
+    lm_err_prefix(e, "cannot connect to PostgreSQL at '%s'", url->display);
+    return LM_ERROR;
+  }
+  if (PQstatus(pg) != CONNECTION_OK) {
+    char *m = lm_pg_trimmed(PQerrorMessage(pg));
     lm_err_set(e, LM_ERROR, "cannot connect to PostgreSQL at '%s': %s", url->display, m);
     free(m);
     lm_err_redact(e, url->secrets);
