@@ -67,17 +67,20 @@
 struct scratch {
   char **paths;
   size_t npaths;
-  int dirfd;                   /* an open directory, or -1 */
-  char *str;                   /* a C string on its way to Lua */
+  struct lm_prefetch *prefetch;  /* reading paths ahead, or NULL */
+  char *data;                    /* the text of the file being loaded */
+  char *str;                     /* a C string on its way to Lua */
 };
 
 static void scratch_release_paths(struct scratch *s) {
+  lm_prefetch_stop(s->prefetch);                      /* before the paths it reads */
+  s->prefetch = NULL;
+  free(s->data);
+  s->data = NULL;
   for (size_t i = 0; i < s->npaths; i++) free(s->paths[i]);
   free(s->paths);
   s->paths = NULL;
   s->npaths = 0;
-  if (s->dirfd >= 0) close(s->dirfd);
-  s->dirfd = -1;
 }
 
 static int scratch_gc(lua_State *L) {
@@ -91,7 +94,6 @@ static int scratch_gc(lua_State *L) {
 static struct scratch *push_scratch(lua_State *L) {
   struct scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
   memset(s, 0, sizeof *s);
-  s->dirfd = -1;
   luaL_setmetatable(L, SCRATCH_MT);
   return s;
 }
@@ -161,25 +163,18 @@ static int core_load_scripts(lua_State *L) {
       if (was_running) lua_gc(L, LUA_GCRESTART);
       return lm_lua_raise(L, &e);
     }
-    const char *open_dir = NULL;      /* the directory s->dirfd has open */
-    size_t open_len = 0;
+    s->prefetch = lm_prefetch_start(s->paths, s->npaths);
     for (size_t i = 0; i < s->npaths; i++) {
-      const char *path = s->paths[i], *slash = strrchr(path, '/');
-      size_t dlen = slash ? (size_t)(slash - path) : 0;
-      if (slash && (!open_dir || dlen != open_len || strncmp(path, open_dir, dlen) != 0)) {
-        char *dir = lm_strndup(path, dlen ? dlen : 1);
-        if (s->dirfd >= 0) close(s->dirfd);
-        s->dirfd = open(dir, O_RDONLY | O_DIRECTORY);
-        free(dir);
-        open_dir = path;
-        open_len = dlen;
-      }
-      int at = slash && s->dirfd >= 0;
-      int dirfd = at ? s->dirfd : AT_FDCWD;
-      const char *name = at ? slash + 1 : path;
-      int rc = scan ? lm_script_scan_at(L, dirfd, name, path, scanned_mt, mt, &e)
-                    : lm_script_load_at(L, dirfd, name, path, mt, &e);
+      const char *path = s->paths[i];
+      size_t len;
+      int rc = lm_prefetch_take(s->prefetch, i, &s->data, &len, &e);
+      if (rc == LM_OK)
+        rc = scan ? lm_script_scan_text(L, s->data, len, path, scanned_mt, mt, &e)
+                  : lm_script_load_text(L, s->data, len, path, mt, &e);
+      free(s->data);
+      s->data = NULL;
       if (rc != LM_OK) {
+        scratch_release_paths(s);                       /* the reading thread ends now */
         if (was_running) lua_gc(L, LUA_GCRESTART);
         return lm_lua_raise(L, &e);
       }

@@ -23,11 +23,9 @@
 
 /* ---- loading ---- */
 
-/* The whole file in one allocation (caller frees *data): name opened in
- * the directory dirfd (AT_FDCWD: relative to the working directory);
- * path is for messages. */
-static int read_file(int dirfd, const char *name, const char *path, char **data, size_t *len,
-                     struct lm_err *e) {
+/* The whole file in one allocation; see script_int.h. */
+int lm_script_read(int dirfd, const char *name, const char *path, char **data, size_t *len,
+                   struct lm_err *e) {
   int fd = openat(dirfd, name, O_RDONLY);
   if (fd < 0) return lm_err_set(e, LM_ERROR, "%s: %s", path, strerror(errno));
   struct stat st;
@@ -285,7 +283,7 @@ static int lazy_checksum(lua_State *L) {
   char *data = NULL, hex[65];
   size_t len = 0;
   struct lm_err e = LM_ERR_INIT;
-  if (read_file(AT_FDCWD, path, path, &data, &len, &e)) return raise_message(L, &e);
+  if (lm_script_read(AT_FDCWD, path, path, &data, &len, &e)) return raise_message(L, &e);
   int same = lm_fnv1a64(LM_FNV1A64_BASIS, data, len) == (uint64_t)lua_tointeger(L, lua_upvalueindex(1));
   int rc = same ? lm_script_sha256(data, len, hex, &e) : LM_OK;
   free(data);
@@ -369,28 +367,25 @@ int lm_script_load_at(lua_State *L, int dirfd, const char *name, const char *pat
                       struct lm_err *e) {
   char *data = NULL;
   size_t len = 0;
-  if (read_file(dirfd, name, path, &data, &len, e)) return LM_ERROR;
+  if (lm_script_read(dirfd, name, path, &data, &len, e)) return LM_ERROR;
   int rc = load_data(L, data, len, path, env_mt, e);
   free(data);
   return rc;
 }
 
+int lm_script_load_text(lua_State *L, const char *data, size_t len, const char *path, int env_mt,
+                        struct lm_err *e) {
+  return load_data(L, data, len, path, env_mt, e);
+}
+
 /* The record from the header scan, else from the full load of the same
  * text: each file is read once; see script.h. */
-int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *path, int scanned_mt,
-                      int env_mt, struct lm_err *e) {
-  char *data = NULL;
-  size_t len = 0;
+int lm_script_scan_text(lua_State *L, const char *data, size_t len, const char *path,
+                        int scanned_mt, int env_mt, struct lm_err *e) {
   int top = lua_gettop(L);
   scanned_mt = lua_absindex(L, scanned_mt);
   env_mt = lua_absindex(L, env_mt);
-  if (read_file(dirfd, name, path, &data, &len, e)) return LM_ERROR;
-  if (!lm_script_scan_header(L, data, len)) {
-    int rc = load_data(L, data, len, path, env_mt, e);
-    free(data);
-    return rc;
-  }
-  free(data);
+  if (!lm_script_scan_header(L, data, len)) return load_data(L, data, len, path, env_mt, e);
   int env = lua_gettop(L);
   lua_createtable(L, 0, 12);
   int rec = lua_gettop(L);
@@ -398,7 +393,7 @@ int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *pat
   if (read_metadata(L, env, rec, path, &ignored) != LM_OK) {
     lm_err_release(&ignored);
     lua_settop(L, top);
-    return lm_script_load_at(L, dirfd, name, path, env_mt, e);  /* rare: wrong metadata */
+    return load_data(L, data, len, path, env_mt, e);  /* rare: wrong metadata */
   }
   lua_getfield(L, env, "\001has_downgrade");
   lua_setfield(L, rec, "has_downgrade");

@@ -77,8 +77,22 @@ int lm_script_first_revision(const char *data, size_t len, const char **id, size
  * lm_script_load_at's record instead, from the text already read (env_mt
  * as there). Returns LM_OK with a record pushed, or LM_ERROR with e
  * filled and nothing pushed. */
-int lm_script_scan_at(lua_State *L, int dirfd, const char *name, const char *path,
-                      int scanned_mt, int env_mt, struct lm_err *e);
+int lm_script_scan_text(lua_State *L, const char *data, size_t len, const char *path,
+                        int scanned_mt, int env_mt, struct lm_err *e);
+
+/* lm_script_load_at from the file's text already read (data stays the caller's). */
+int lm_script_load_text(lua_State *L, const char *data, size_t len, const char *path, int env_mt,
+                        struct lm_err *e);
+
+/* The files at paths[0..n) read ahead by a second thread while the caller
+ * works on the one before (below 64 files the caller reads each itself
+ * when it takes it). take(i), for i = 0, 1, ... in order, gives file i's
+ * text (the caller frees it) or LM_ERROR with e filled; stop ends the
+ * thread and frees what was not taken. paths must outlive the prefetch. */
+struct lm_prefetch;
+struct lm_prefetch *lm_prefetch_start(char *const *paths, size_t n);
+int lm_prefetch_take(struct lm_prefetch *p, size_t i, char **data, size_t *len, struct lm_err *e);
+void lm_prefetch_stop(struct lm_prefetch *p);
 
 /* The first metadata field in which a scanned record (at scanned) and the
  * same script's loaded record (at loaded) differ ("revision", "parents",

@@ -12,4 +12,10 @@
  * a string message, positioned when Lua knows where. */
 int lm_script_run_top_level(lua_State *L, const char *path);
 
+/* script.c: the whole file in one allocation (caller frees *data): name
+ * opened in the directory dirfd (AT_FDCWD: relative to the working
+ * directory); path is for messages. */
+int lm_script_read(int dirfd, const char *name, const char *path, char **data, size_t *len,
+                   struct lm_err *e);
+
 #endif

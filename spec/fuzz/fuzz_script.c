@@ -103,7 +103,8 @@ static void require_message(struct lm_err *e) {
 
 /* The scan of the file at path, when it accepts it, against the loaded
  * record at rec. */
-static void check_scan(lua_State *L, const char *file, int rec, int env_mt) {
+static void check_scan(lua_State *L, const char *file, const uint8_t *data, size_t size, int rec,
+                       int env_mt) {
   int top = lua_gettop(L);
   lua_newtable(L);                   /* completes the scanned record from the loaded one, */
   lua_pushvalue(L, rec);              /* as core.load_scripts' metatable does by loading */
@@ -111,8 +112,8 @@ static void check_scan(lua_State *L, const char *file, int rec, int env_mt) {
   struct lm_err e = LM_ERR_INIT;
   /* the scanned record (its metatable the one above), or the full load's
    * when the scan declines */
-  if (lm_script_scan_at(L, AT_FDCWD, file, file, lua_gettop(L), env_mt, &e) != LM_OK)
-    abort();                                         /* the load just read the same file */
+  if (lm_script_scan_text(L, (const char *)data, size, file, lua_gettop(L), env_mt, &e) != LM_OK)
+    abort();                                         /* the load just read the same text */
   int scanned = lua_getmetatable(L, -1) && lua_rawequal(L, -1, top + 1);  /* not the full load's */
   if (scanned) lua_pop(L, 1);
   if (scanned && lm_script_scan_differs(L, -1, rec) != NULL) abort();
@@ -150,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   int rec = lua_gettop(L);
   if (rec != env_mt + 1) abort();
-  check_scan(L, path, rec, env_mt);
+  check_scan(L, path, data, size, rec, env_mt);
   lua_getfield(L, rec, "checksum");
   if (lua_rawlen(L, -1) != 64) abort();
   lua_pop(L, 1);
