@@ -86,6 +86,48 @@ describe("listing the graph (no database)", function()
     assert.equal(HISTORY, out)
   end)
 
+  -- the plain lines are built in C (lua_graph.c's g:listing_text): the Lua rule they
+  -- replaced is the oracle for a message's first paragraph, on random texts
+  it("history's first paragraph is Lua's match('^(.-)\\n[ \\t]*\\n') without trailing %s", function()
+    local function lua_rule(m) return ((m:match("^(.-)\n[ \t]*\n") or m):gsub("%s+$", "")) end
+    local alphabet = {"a", "b", " ", "\t", "\n", "\r", "\v", "\f", "\0", "\xc3\xa9"}
+    math.randomseed(19)
+    for _ = 1, 20000 do
+      local parts = {}
+      for i = 1, math.random(0, 12) do parts[i] = alphabet[math.random(#alphabet)] end
+      local m = table.concat(parts)
+      assert.equal(lua_rule(m), core.first_paragraph(m), ("%q"):format(m))
+    end
+  end)
+
+  it("history: merges, sorted labels, depends_on, current and messages of every shape in one listing", function()
+    local dir = h.project({})
+    local v = dir .. "/migrations/versions/"
+    h.write_file(v .. "a1.lua", script("a1", nil, "base  \t"))
+    h.write_file(v .. "b2.lua", script("b2", "a1", "left\r\n \t\r\nnot shown", {labels = '{"zeta", "alpha"}'}))
+    h.write_file(v .. "c3.lua", script("c3", "a1", ""))
+    h.write_file(v .. "d4.lua", script("d4", {"b2", "c3"}, "merge\nsame paragraph\n\nnext", {depends = '{"c3", "a1"}'}))
+    -- loaded in full (not the plain form): no message at all
+    h.write_file(v .. "e5.lua", 'revision = "e5"; down_revision = "d4"\nfunction upgrade(op) end\n')
+    local url = h.fresh_sqlite()
+    local status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " upgrade d4")
+    assert.equal(0, status, err)
+    status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " history -i")
+    assert.equal(0, status, err)
+    -- (taken from the Lua listing this replaced, at 2e50b40: labels carry to descendants)
+    assert.equal(table.concat({
+      "d4 -> e5 (alpha, zeta) (head)",
+      "b2, c3 (c3, a1) -> d4 (alpha, zeta) (current) (mergepoint), merge\nsame paragraph",
+      "a1 -> b2 (alpha, zeta), left\r\n \t\r\nnot shown",
+      "a1 -> c3, ",
+      "<base> -> a1 (branchpoint), base",
+      "",
+    }, "\n"), out)
+    status, out, err = h.luamig(dir, "history -r a1:c3")        -- a range: only its lines
+    assert.equal(0, status, err)
+    assert.equal("a1 -> c3, \n<base> -> a1 (branchpoint), base\n", out)
+  end)
+
   it("history -v: Alembic's verbose layout, the whole message, Revision ID, Revises, Create Date", function()
     local dir = project()
     local status, out, err = h.luamig(dir, "history -v")

@@ -523,20 +523,13 @@ function Runner:history(range, opts)
   return out
 end
 
--- history's revisions with only what a one-line listing prints (plain
--- `history`): id, parents, labels (when any), the is_* flags (when true)
--- from the graph in one call, message and depends_on (as written) from the
--- scripts; a lighter Runner:history, whose full records cost an eighth of
--- the command at 10,000 revisions.
-function Runner:history_brief(range, opts)
+-- history's plain listing as text, a line a revision newest first, in
+-- Alembic's format (graph:listing_text builds it in one C pass): opts.rows
+-- the version rows, opts.current a set of ids marked "(current)".
+function Runner:history_text(range, opts)
+  opts = opts or {}
   local _, graph = self:scripts()
-  local list, by_id = graph:listing(range or ":", (opts or {}).rows or {}), self.by_id
-  for i = 1, #list do
-    local info = list[i]
-    local r = by_id[info.id]
-    info.message, info.depends_on = r.message, r.depends_on
-  end
-  return list
+  return graph:listing_text(range or ":", opts.rows or {}, self.records, opts.current)
 end
 
 -- history's revisions as luamig.graph_draw's nodes (history --graph,

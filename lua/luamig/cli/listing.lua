@@ -32,35 +32,7 @@ end
 
 -- A message's first paragraph (Alembic's "doc"), for one-line listings;
 -- verbose entries show the whole message.
-local function first_paragraph(message)
-  return ((message:match("^(.-)\n[ \t]*\n") or message):gsub("%s+$", ""))
-end
-
--- (one line per revision of `history`, built in one concatenation: no
--- temporary tables or strings for the common case, and a one-line message
--- without trailing space is its own first paragraph)
-local concat, byte, find = table.concat, string.byte, string.find
-local space = {[9] = true, [10] = true, [11] = true, [12] = true, [13] = true, [32] = true}
-local function history_line(info, current)
-  local parents, deps, names, message = info.parents, info.depends_on, info.labels, info.message
-  local n = #parents
-  local from = n == 1 and parents[1] or n == 0 and "<base>" or concat(parents, ", ")
-  local plain = not (deps and #deps > 0 or names or info.is_head or info.is_effective_head
-                     or info.is_branch_point or info.is_merge_point or current)
-  if message and (space[byte(message, -1)] or find(message, "\n", 1, true)) then
-    message = first_paragraph(message)
-  end
-  if plain then
-    if message then return from .. " -> " .. info.id .. ", " .. message end
-    return from .. " -> " .. info.id
-  end
-  local line = from
-  if deps and #deps > 0 then line = line .. " (" .. concat(deps, ", ") .. ")" end
-  line = line .. " -> " .. info.id .. ((names and #names > 0) and (" (" .. concat(names, ", ") .. ")") or "")
-    .. flags(info, current, true)
-  if not message then return line end
-  return line .. ", " .. message
-end
+local first_paragraph = require("luamig.core").first_paragraph
 
 -- Alembic's verbose entry (its Script.log_entry): the indicators in its
 -- order ("(head)" for an effective head too), the graph lines, Path:, and
@@ -258,15 +230,9 @@ command{
       else
         for _, info in ipairs(list) do say(verbose_entry(info, current)) end
       end
-    else                                              -- one write per 4,096 lines, not two per line
-      local list, lines = c.m:history_brief(o.range, {rows = rows}), {}
-      for i, info in ipairs(list) do
-        lines[#lines + 1] = history_line(info, current)
-        if #lines == 4096 or i == #list then
-          say(table.concat(lines, "\n"))
-          lines = {}
-        end
-      end
+    else                                              -- the lines built in C, one write
+      local text = c.m:history_text(o.range, {rows = rows, current = current})
+      if text ~= "" then say(text) end
     end
     if o.indicate_current then unknown_current(c, rows) end
   end,
