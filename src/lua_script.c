@@ -69,14 +69,23 @@ struct scratch {
   size_t npaths;
   struct lm_prefetch *prefetch;  /* reading paths ahead, or NULL */
   char *data;                    /* the text of the file being loaded */
+  struct lm_scan *parsed;        /* and its header parsed, or NULL */
   char *str;                     /* a C string on its way to Lua */
 };
+
+static void release_parsed(struct scratch *s) {
+  if (s->parsed == NULL) return;
+  lm_script_scan_release(s->parsed);
+  free(s->parsed);
+  s->parsed = NULL;
+}
 
 static void scratch_release_paths(struct scratch *s) {
   lm_prefetch_stop(s->prefetch);                      /* before the paths it reads */
   s->prefetch = NULL;
   free(s->data);
   s->data = NULL;
+  release_parsed(s);
   for (size_t i = 0; i < s->npaths; i++) free(s->paths[i]);
   free(s->paths);
   s->paths = NULL;
@@ -163,16 +172,17 @@ static int core_load_scripts(lua_State *L) {
       if (was_running) lua_gc(L, LUA_GCRESTART);
       return lm_lua_raise(L, &e);
     }
-    s->prefetch = lm_prefetch_start(s->paths, s->npaths);
+    s->prefetch = lm_prefetch_start(s->paths, s->npaths, scan);
     for (size_t i = 0; i < s->npaths; i++) {
       const char *path = s->paths[i];
       size_t len;
-      int rc = lm_prefetch_take(s->prefetch, i, &s->data, &len, &e);
+      int rc = lm_prefetch_take(s->prefetch, i, &s->data, &len, &s->parsed, &e);
       if (rc == LM_OK)
-        rc = scan ? lm_script_scan_text(L, s->data, len, path, scanned_mt, mt, &e)
+        rc = scan ? lm_script_scan_text(L, s->data, len, path, s->parsed, scanned_mt, mt, &e)
                   : lm_script_load_text(L, s->data, len, path, mt, &e);
       free(s->data);
       s->data = NULL;
+      release_parsed(s);
       if (rc != LM_OK) {
         scratch_release_paths(s);                       /* the reading thread ends now */
         if (was_running) lua_gc(L, LUA_GCRESTART);

@@ -381,11 +381,14 @@ int lm_script_load_text(lua_State *L, const char *data, size_t len, const char *
 /* The record from the header scan, else from the full load of the same
  * text: each file is read once; see script.h. */
 int lm_script_scan_text(lua_State *L, const char *data, size_t len, const char *path,
-                        int scanned_mt, int env_mt, struct lm_err *e) {
+                        const struct lm_scan *parsed, int scanned_mt, int env_mt,
+                        struct lm_err *e) {
   int top = lua_gettop(L);
   scanned_mt = lua_absindex(L, scanned_mt);
   env_mt = lua_absindex(L, env_mt);
-  if (!lm_script_scan_header(L, data, len)) return load_data(L, data, len, path, env_mt, e);
+  if (!(parsed ? parsed->accepted && lm_script_scan_push(L, parsed)
+              : lm_script_scan_header(L, data, len)))
+    return load_data(L, data, len, path, env_mt, e);
   int env = lua_gettop(L);
   lua_createtable(L, 0, 12);
   int rec = lua_gettop(L);

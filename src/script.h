@@ -61,6 +61,33 @@ void lm_script_guard_off(lua_State *L, int base);
  * otherwise pushes nothing and returns 0. */
 int lm_script_scan_header(lua_State *L, const char *data, size_t len);
 
+/* The same in two halves: parse reads the text into sc, without Lua (so a
+ * thread that read the file can do it); push makes the table from sc on
+ * the Lua thread, while the text sc points into is still there. */
+enum { LM_SCAN_NIL, LM_SCAN_TRUE, LM_SCAN_FALSE, LM_SCAN_STRING, LM_SCAN_NUMBER, LM_SCAN_LIST };
+enum { LM_SCAN_NAMES = 10, LM_SCAN_NUMBER_MAX = 31 };
+struct lm_scan_slice {
+  const char *s;
+  size_t len;
+};
+struct lm_scan_value {
+  int kind;
+  struct lm_scan_slice text;   /* a string's (without quotes) or a number's */
+  size_t first, n;             /* a list: its strings in items[first .. first + n) */
+};
+struct lm_scan {
+  int accepted;                /* the text has the plain form (parse's result) */
+  unsigned seen;               /* bit k: the k-th metadata name is set */
+  struct lm_scan_value v[LM_SCAN_NAMES];
+  struct lm_scan_slice *items;
+  size_t nitems, cap;
+  int has_downgrade;
+};
+#define LM_SCAN_INIT {0}
+int lm_script_scan_parse(const char *data, size_t len, struct lm_scan *sc);  /* 1: the plain form */
+int lm_script_scan_push(lua_State *L, const struct lm_scan *sc);         /* 0: declined after all */
+void lm_script_scan_release(struct lm_scan *sc);
+
 /* The id of the first line of data of the form `revision = "id"` (or
  * 'id'; blanks allowed before and around "="; the id without quotes or
  * backslashes; anything may follow): how `luamig revision` finds the ids
@@ -75,10 +102,12 @@ int lm_script_first_revision(const char *data, size_t len, const char **id, size
  * load). When the script needs the full load (the scan declined, or the
  * metadata is wrong: the full load gives the message), pushes
  * lm_script_load_at's record instead, from the text already read (env_mt
- * as there). Returns LM_OK with a record pushed, or LM_ERROR with e
- * filled and nothing pushed. */
+ * as there). parsed: lm_script_scan_parse's result for data (NULL: parse
+ * here). Returns LM_OK with a record pushed, or
+ * LM_ERROR with e filled and nothing pushed. */
 int lm_script_scan_text(lua_State *L, const char *data, size_t len, const char *path,
-                        int scanned_mt, int env_mt, struct lm_err *e);
+                        const struct lm_scan *parsed, int scanned_mt, int env_mt,
+                        struct lm_err *e);
 
 /* lm_script_load_at from the file's text already read (data stays the caller's). */
 int lm_script_load_text(lua_State *L, const char *data, size_t len, const char *path, int env_mt,
@@ -86,12 +115,16 @@ int lm_script_load_text(lua_State *L, const char *data, size_t len, const char *
 
 /* The files at paths[0..n) read ahead by a second thread while the caller
  * works on the one before (below 64 files the caller reads each itself
- * when it takes it). take(i), for i = 0, 1, ... in order, gives file i's
- * text (the caller frees it) or LM_ERROR with e filled; stop ends the
- * thread and frees what was not taken. paths must outlive the prefetch. */
+ * when it takes it); with scan, their headers parsed there too. take(i),
+ * for i = 0, 1, ... in order, gives file i's text (the caller frees it)
+ * and, with scan, its parse in *parsed (the caller releases and frees it;
+ * else NULL), or LM_ERROR with e filled; stop ends
+ * the thread and frees what was not taken. paths must outlive the
+ * prefetch. */
 struct lm_prefetch;
-struct lm_prefetch *lm_prefetch_start(char *const *paths, size_t n);
-int lm_prefetch_take(struct lm_prefetch *p, size_t i, char **data, size_t *len, struct lm_err *e);
+struct lm_prefetch *lm_prefetch_start(char *const *paths, size_t n, int scan);
+int lm_prefetch_take(struct lm_prefetch *p, size_t i, char **data, size_t *len,
+                     struct lm_scan **parsed, struct lm_err *e);
 void lm_prefetch_stop(struct lm_prefetch *p);
 
 /* The first metadata field in which a scanned record (at scanned) and the

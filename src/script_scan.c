@@ -26,6 +26,7 @@
 #include "script.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -49,8 +50,9 @@ static int starts_word(const char *p, const char *end, const char *word) {
          (p + n == end || !is_ident_char(p[n]));
 }
 
-/* A quoted string without escapes at *pp: pushes it, advances *pp. */
-static int scan_string(lua_State *L, const char **pp, const char *end) {
+/* A quoted string without escapes at *pp: its text (between the quotes)
+ * in *out; advances *pp. */
+static int scan_string(const char **pp, const char *end, struct lm_scan_slice *out) {
   const char *p = *pp;
   if (p >= end || (*p != '"' && *p != '\'')) return 0;
   const char *s = p + 1, *e = s;
@@ -59,41 +61,49 @@ static int scan_string(lua_State *L, const char **pp, const char *end) {
     e++;
   }
   if (e >= end) return 0;
-  lua_pushlstring(L, s, (size_t)(e - s));
+  *out = (struct lm_scan_slice){s, (size_t)(e - s)};
   *pp = e + 1;
   return 1;
 }
 
-/* A literal at *pp on one line ending at end: pushes it, advances *pp;
- * 0 with nothing pushed when it is anything else. */
-static int scan_literal(lua_State *L, const char **pp, const char *end) {
+static void add_item(struct lm_scan *sc, struct lm_scan_slice item) {
+  if (sc->nitems == sc->cap) {
+    sc->cap = sc->cap ? sc->cap * 2 : 8;
+    sc->items = lm_realloc(sc->items, sc->cap * sizeof *sc->items);
+  }
+  sc->items[sc->nitems++] = item;
+}
+
+/* A literal at *pp on one line ending at end, into *v (a list's strings
+ * appended to sc->items); advances *pp. 0 when it is anything else. */
+static int scan_literal(struct lm_scan *sc, const char **pp, const char *end, struct lm_scan_value *v) {
   const char *p = *pp;
   static const char *const words[] = {"nil", "true", "false"};
-  if (p < end && (*p == '"' || *p == '\'')) return scan_string(L, pp, end);
+  if (p < end && (*p == '"' || *p == '\'')) {
+    v->kind = LM_SCAN_STRING;
+    return scan_string(pp, end, &v->text);
+  }
   for (int i = 0; i < 3; i++) {
     if (starts_word(p, end, words[i])) {
-      if (i == 0) lua_pushnil(L); else lua_pushboolean(L, i == 1);
+      v->kind = i == 0 ? LM_SCAN_NIL : i == 1 ? LM_SCAN_TRUE : LM_SCAN_FALSE;
       *pp = p + strlen(words[i]);
       return 1;
     }
   }
-  if (*p != '{') return scan_string(L, pp, end);
-  lua_newtable(L);
+  if (p >= end || *p != '{') return 0;
+  v->kind = LM_SCAN_LIST;
+  v->first = sc->nitems;
   p = skip_blanks(p + 1, end);
-  for (lua_Integer n = 1; p < end && *p != '}'; n++) {
-    if (!scan_string(L, &p, end)) {
-      lua_pop(L, 1);
-      return 0;
-    }
-    lua_rawseti(L, -2, n);
+  while (p < end && *p != '}') {
+    struct lm_scan_slice item;
+    if (!scan_string(&p, end, &item)) return 0;
+    add_item(sc, item);
     p = skip_blanks(p, end);
     if (p < end && *p == ',') p = skip_blanks(p + 1, end);
     else if (p < end && *p != '}') break;
   }
-  if (p >= end || *p != '}') {
-    lua_pop(L, 1);
-    return 0;
-  }
+  if (p >= end || *p != '}') return 0;
+  v->n = sc->nitems - v->first;
   *pp = p + 1;
   return 1;
 }
@@ -169,21 +179,20 @@ static const char *const meta_names[] = {"revision", "down_revision", "branch_la
                                          NULL};
 enum { FIRST_NUMERIC = 7 };                           /* the names that may be a number */
 
-/* A decimal number (digits, at most one point) at *pp, as Lua reads it. */
-static int scan_number(lua_State *L, const char **pp, const char *end) {
+/* A decimal number's text (digits and points) at *pp; Lua reads it when
+ * it is pushed (lm_script_scan_push), and one Lua does not read declines. */
+static int scan_number(const char **pp, const char *end, struct lm_scan_value *v) {
   const char *p = *pp;
-  char buf[32];
-  size_t n = 0;
-  while (p < end && (isdigit((unsigned char)*p) || *p == '.') && n < sizeof buf - 1) buf[n++] = *p++;
-  buf[n] = '\0';
-  if (n == 0 || (p < end && is_ident_char(*p)) || lua_stringtonumber(L, buf) == 0) return 0;
+  while (p < end && (isdigit((unsigned char)*p) || *p == '.') && p - *pp < LM_SCAN_NUMBER_MAX) p++;
+  if (p == *pp || (p < end && is_ident_char(*p))) return 0;
+  v->kind = LM_SCAN_NUMBER;
+  v->text = (struct lm_scan_slice){*pp, (size_t)(p - *pp)};
   *pp = p;
   return 1;
 }
 
-/* One top-level `name = literal` line [p, eol): sets env[name]; *seen has a
- * bit for each name set so far. */
-static int scan_assignment(lua_State *L, int env, const char *p, const char *eol, unsigned *seen) {
+/* One top-level `name = literal` line [p, eol): sets sc's value of name. */
+static int scan_assignment(struct lm_scan *sc, const char *p, const char *eol) {
   const char *name = p;
   while (p < eol && is_ident_char(*p)) p++;
   size_t n = (size_t)(p - name);
@@ -194,33 +203,26 @@ static int scan_assignment(lua_State *L, int env, const char *p, const char *eol
   p = skip_blanks(p, eol);
   if (p >= eol || *p != '=' || (p + 1 < eol && p[1] == '=')) return 0;
   p = skip_blanks(p + 1, eol);
+  if (sc->seen & (1u << k)) return 0;                /* set twice: let Lua decide */
+  struct lm_scan_value *v = &sc->v[k];
   if (k >= FIRST_NUMERIC && p < eol && isdigit((unsigned char)*p)) {
-    if (!scan_number(L, &p, eol)) return 0;
-  } else if (!scan_literal(L, &p, eol)) {
+    if (!scan_number(&p, eol, v)) return 0;
+  } else if (!scan_literal(sc, &p, eol, v)) {
     return 0;
   }
   p = skip_blanks(p, eol);
-  if (p < eol && !line_comment(p, eol)) {
-    lua_pop(L, 1);
-    return 0;
-  }
-  if (*seen & (1u << k)) {                           /* set twice: let Lua decide */
-    lua_pop(L, 1);
-    return 0;
-  }
-  *seen |= 1u << k;
-  lua_setfield(L, env, meta_names[k]);
+  if (p < eol && !line_comment(p, eol)) return 0;
+  sc->seen |= 1u << k;
   return 1;
 }
 
-int lm_script_scan_header(lua_State *L, const char *data, size_t len) {
-  int top = lua_gettop(L);
+int lm_script_scan_parse(const char *data, size_t len, struct lm_scan *sc) {
   const char *p = data, *end = data + len;
   int in_body = 0, level = -1, has_upgrade = 0, has_downgrade = 0;
-  unsigned seen = 0;
   int any_cr = memchr(data, '\r', len) != NULL;     /* most files have none: no look per line */
-  lua_createtable(L, 0, 8);                          /* the metadata names and has_downgrade */
-  int env = lua_gettop(L);
+  sc->accepted = 0;
+  sc->seen = 0;
+  sc->nitems = 0;
   for (; p < end; p++) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     if (eol == NULL) eol = end;
@@ -255,18 +257,66 @@ int lm_script_scan_header(lua_State *L, const char *data, size_t len) {
       if (q < eol && !(eol - q >= 2 && q[0] == '-' && q[1] == '-')) goto decline;
       in_body = 1;
       if (!scan_body_line(q, eol, &level)) goto decline;   /* a long comment may open here */
-    } else if (!scan_assignment(L, env, q, eol, &seen)) {
+    } else if (!scan_assignment(sc, q, eol)) {
       goto decline;
     }
     p = eol;
   }
   if (in_body || !has_upgrade) goto decline;
-  lua_pushboolean(L, has_downgrade);
-  lua_setfield(L, env, "\001has_downgrade");
-  return 1;
+  sc->has_downgrade = has_downgrade;
+  return sc->accepted = 1;
 decline:
-  lua_settop(L, top);
   return 0;
+}
+
+int lm_script_scan_push(lua_State *L, const struct lm_scan *sc) {
+  int top = lua_gettop(L);
+  lua_createtable(L, 0, 8);                          /* the metadata names and has_downgrade */
+  for (int k = 0; meta_names[k]; k++) {
+    if (!(sc->seen & (1u << k))) continue;
+    const struct lm_scan_value *v = &sc->v[k];
+    switch (v->kind) {
+    case LM_SCAN_NIL: lua_pushnil(L); break;
+    case LM_SCAN_TRUE: lua_pushboolean(L, 1); break;
+    case LM_SCAN_FALSE: lua_pushboolean(L, 0); break;
+    case LM_SCAN_STRING: lua_pushlstring(L, v->text.s, v->text.len); break;
+    case LM_SCAN_NUMBER: {
+      char buf[LM_SCAN_NUMBER_MAX + 1];
+      memcpy(buf, v->text.s, v->text.len);
+      buf[v->text.len] = '\0';
+      if (lua_stringtonumber(L, buf) == 0) {          /* "1.2.3": Lua's to say */
+        lua_settop(L, top);
+        return 0;
+      }
+      break;
+    }
+    default:                                          /* LM_SCAN_LIST */
+      lua_createtable(L, (int)v->n, 0);
+      for (size_t i = 0; i < v->n; i++) {
+        lua_pushlstring(L, sc->items[v->first + i].s, sc->items[v->first + i].len);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+      }
+    }
+    lua_setfield(L, top + 1, meta_names[k]);
+  }
+  lua_pushboolean(L, sc->has_downgrade);
+  lua_setfield(L, top + 1, "\001has_downgrade");
+  return 1;
+}
+
+void lm_script_scan_release(struct lm_scan *sc) {
+  free(sc->items);
+  sc->items = NULL;
+  sc->nitems = sc->cap = 0;
+}
+
+int lm_script_scan_header(lua_State *L, const char *data, size_t len) {
+  struct lm_scan sc = LM_SCAN_INIT;
+  int ok = lm_script_scan_parse(data, len, &sc);
+  /* a push that fails on memory leaks the items: a few bytes, as rare */
+  if (ok) ok = lm_script_scan_push(L, &sc);
+  lm_script_scan_release(&sc);
+  return ok;
 }
 
 /* Lua's %s without the newline (lines never hold one). */

@@ -112,7 +112,7 @@ static void check_scan(lua_State *L, const char *file, const uint8_t *data, size
   struct lm_err e = LM_ERR_INIT;
   /* the scanned record (its metatable the one above), or the full load's
    * when the scan declines */
-  if (lm_script_scan_text(L, (const char *)data, size, file, lua_gettop(L), env_mt, &e) != LM_OK)
+  if (lm_script_scan_text(L, (const char *)data, size, file, NULL, lua_gettop(L), env_mt, &e) != LM_OK)
     abort();                                         /* the load just read the same text */
   int scanned = lua_getmetatable(L, -1) && lua_rawequal(L, -1, top + 1);  /* not the full load's */
   if (scanned) lua_pop(L, 1);
