@@ -132,6 +132,10 @@ struct lm_bulk {
 struct lm_driver {
   const char *name;    /* "sqlite", "postgresql": the dialect's name */
   const struct lm_dialect *dialect;
+  /* The database's own reading of a decimal string misses the nearest
+   * double now and then (SQLite: "0.0177214" by one ulp): bulk_insert
+   * reads such a string for a number column itself, with strtod. */
+  int inexact_decimals;
 
   /* Read u->target with the database's own parser, without connecting:
    * set u->display from the parsed fields and add to u->secrets every

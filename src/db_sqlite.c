@@ -608,6 +608,7 @@ static void sqlite_interrupt(struct lm_conn *c) {
 
 const struct lm_driver lm_driver_sqlite = {
   .name = "sqlite",
+  .inexact_decimals = 1,
   .dialect = &lm_dialect_sqlite,
   .parse_url = NULL,
   .open = sqlite_open,

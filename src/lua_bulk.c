@@ -23,7 +23,7 @@ struct bulk_run {
   const char **names;          /* the column names, as the columns list holds them */
   const unsigned char *kinds;  /* enum lm_kind per column, or NULL: any bindable value */
   int gc_mode;                 /* the collector's mode before the load, or -1 */
-  int read_decimals;           /* SQLite: a decimal string for a number column is read here */
+  int read_decimals;           /* a decimal string for a number column is read here (lm_driver) */
   struct lm_err err;
 };
 
@@ -115,9 +115,8 @@ static void take_value(lua_State *L, struct bulk_run *run, int col, int vidx, lu
       val->type = LM_TEXT;
     } else if (kind == LM_KIND_NUMBER && val->type == LM_TEXT && run->read_decimals &&
                strpbrk(val->s, ".eE") != NULL) {
-      /* SQLite's own reading of a decimal misses the nearest double now and
-       * then ("0.0177214" by one ulp), where strtod and PostgreSQL do not.
-       * An integer string stays text: SQLite reads it exactly, past 2^53 too */
+      /* the driver's inexact_decimals: strtod's double, not the database's
+       * reading. An integer string stays text: read exactly, past 2^53 too */
       val->f = strtod(val->s, NULL);
       val->type = LM_FLOAT;
     }
@@ -251,7 +250,7 @@ int lm_lua_conn_bulk_insert(lua_State *L) {
   lua_pushvalue(L, 7);                                /* B_LOOKUP */
   lua_pushvalue(L, 3);                                /* B_COLUMNS */
   struct bulk_run run = {NULL, conn->driver, table, ncols, names, kinds, -1,
-                         strcmp(conn->driver->name, "sqlite") == 0, LM_ERR_INIT};
+                         conn->driver->inexact_decimals, LM_ERR_INIT};
   lua_pushlightuserdata(L, &run);                     /* B_RUN */
   if (run.driver->bulk_begin(conn, table, ncols, names, &run.bulk, &run.err) != LM_OK) {
     lm_err_prefix(&run.err, "bulk_insert into '%s'", table);
