@@ -214,8 +214,10 @@ static int core_run(lua_State *L) {
   int scratch = lua_gettop(L);
 
   /* A plan only computes: it must not ask a scanned record for its
-   * checksum, which would load (read again) every script. */
+   * checksum, which would load (read again) every script. Offline SQL logs
+   * nothing, so it needs no checksum (nor libcrypto) either. */
   int plan = opt_bool(L, "plan", 0);
+  int checksums = !plan && conn != NULL;
   /* opts.transactional[i]: whether revision i runs in a transaction, as
    * luamig.profile.transactional decides it (false, "profile": outside, by
    * the profile's default); absent: the record's own `transactional`. */
@@ -226,7 +228,7 @@ static int core_run(lua_State *L) {
     lua_rawgeti(L, ARG_RECORDS, (lua_Integer)i + 1);
     lua_getfield(L, -1, "message");
     s->scripts[i].message = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    if (plan) lua_pushnil(L);
+    if (!checksums) lua_pushnil(L);
     else lua_getfield(L, -2, "checksum");
     s->scripts[i].checksum = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     if (tx_given) lua_rawgeti(L, tx_table, (lua_Integer)i + 1);

@@ -218,6 +218,13 @@ end
 
 -- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
 -- offline SQL through opts.emit (default: stdout); opts.plan computes only.
+-- The checksums a run logs, computed before the database is opened: a run
+-- that cannot compute them (libcrypto) stops before it creates a SQLite
+-- file or runs the lint. The scripts loaded whole, as a run loads them.
+function Runner:_checksums()
+  for _, r in ipairs((self:scripts(true))) do local _ = r.checksum end
+end
+
 function Runner:_run(kind, opts)
   -- a profile for another database, a hot standby or a read-only
   -- session: refused before any script is loaded or anything is sent
@@ -231,6 +238,7 @@ function Runner:_run(kind, opts)
      and self:_read_connection() == nil then
     return {start = {}, rows = {}}                    -- a missing schema: nothing to downgrade, none made
   end
+  if not offline and not opts.plan then self:_checksums() end
   if not offline then
     -- a plan reads: where there is no SQLite file yet, it plans from an
     -- empty database in memory rather than create the file

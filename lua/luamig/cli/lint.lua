@@ -56,7 +56,13 @@ function M.before_upgrade(c, target, out)
   -- connect is upgrade's own); a target the plan cannot take fails here with upgrade's message.
   -- A server that cannot take writes, or a profile for another database, is refused first:
   -- before the lint runs any script's code.
-  if c.opts.sql then c.m:_check_profile() else c.m:_check_writable("upgrade"); c.m:connection() end
+  if c.opts.sql then
+    c.m:_check_profile()
+  else
+    c.m:_check_writable("upgrade")
+    c.m:_checksums()                                  -- libcrypto: before the SQLite file is made
+    c.m:connection()
+  end
   local report = lint.run(c.m, c.opts.sql and {range = target, offline = true} or {target = target})
   -- a Ctrl-C while a script ran offline is caught there as not-linted, and the run that follows
   -- would start afresh (lm_run_watch clears the flag): stop here
