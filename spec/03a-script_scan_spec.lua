@@ -104,6 +104,25 @@ end
     end
   end)
 
+  -- (outside attack T, L6) as lua5.4 loads a file: a byte-order mark and a "#!" first line
+  -- are not code; line numbers stay the file's, and the checksum is the whole file's
+  it("loads a script with a UTF-8 byte-order mark or a #! first line, as lua5.4 does", function()
+    local d = h.tmpdir()
+    write_script(d, "b1.lua", '\xEF\xBB\xBFrevision = "b1"\nfunction upgrade(op)\nend\n')
+    write_script(d, "b2.lua", '#!/usr/bin/env lua\nrevision = "b2"\ndown_revision = "b1"\n'
+      .. 'function upgrade(op) error("at line 4") end\n')
+    write_script(d, "b3.lua", '\xEF\xBB\xBF#!lua\nrevision = "b3"\ndown_revision = "b2"\n'
+      .. 'function upgrade(op)\nend\n')
+    for _, scan in ipairs{true, false} do
+      local recs = core.load_scripts(d, {scan = scan})
+      assert.same({"b1", "b2", "b3"}, {recs[1].revision, recs[2].revision, recs[3].revision})
+      for _, r in ipairs(recs) do assert.equal(core.sha256(h.read_file(r.path)), r.checksum) end
+      local ok, err = pcall(recs[2].upgrade)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("b2.lua:4: at line 4", 1, true), tostring(err))
+    end
+  end)
+
   it("follows long strings and comments in a body, as Lua's lexer does", function()
     write_script(dir, "long.lua", [==[
 revision = "l1"

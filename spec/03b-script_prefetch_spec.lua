@@ -88,4 +88,39 @@ describe("script files read ahead", function()
     assert.equal(1, status, out)
     assert.truthy(err:find("d0075.lua:4: 'end' expected", 1, true), err)
   end)
+
+  -- outside attack T, M2: a dangling link made the last revision silently missing
+  it("a *.lua link to a file that is gone stops every command, naming it; other dangling links are not scripts", function()
+    local dir = h.project()
+    local versions = dir .. "/migrations/versions"
+    chain(versions, 100, "q")
+    local elsewhere = h.tmpdir()
+    os.execute(("mv %s %s/ && ln -s %s/q0100.lua %s/q0100.lua && rm %s/q0100.lua"):format(
+      h.shell_quote(versions .. "/q0100.lua"), h.shell_quote(elsewhere), h.shell_quote(elsewhere),
+      h.shell_quote(versions), h.shell_quote(elsewhere)))
+    os.execute(("ln -s /nonexistent/notes.txt %s/notes.txt"):format(h.shell_quote(versions)))
+    for _, cmd in ipairs{"heads", "history", "upgrade head --sql"} do
+      local status, out, err = h.luamig(dir, "--url sqlite:/nonexistent/x.db " .. cmd)
+      assert.equal(1, status, cmd .. ": " .. out)
+      assert.truthy(err:find("FAILED: migrations/versions/q0100.lua: No such file or directory (a link to a script "
+        .. "that is not there: restore the file it points to, or remove the link)", 1, true), err)
+    end
+    os.remove(versions .. "/q0100.lua")
+    local status, out, err = h.luamig(dir, "heads")
+    assert.equal(0, status, err)
+    assert.equal("q0099 (head)\n", out)
+  end)
+
+  -- outside attack T, L1: a version location inside versions/ was read twice
+  it("a version location inside another read directory is read once", function()
+    local dir = h.project()
+    local versions = dir .. "/migrations/versions"
+    chain(versions, 70, "n")
+    h.write_file(dir .. "/luamig.lua", 'script_location = "migrations"\n'
+      .. 'version_locations = {"migrations/versions/sub", "./migrations/versions/sub/"}\n')
+    local status, out, err = h.luamig(dir, "history")
+    assert.equal(0, status, err)
+    assert.equal(70, #h.lines(out))
+    assert.equal("n0069 -> n0070 (head), revision n0070", h.lines(out)[1])
+  end)
 end)

@@ -169,11 +169,15 @@ describe("libcrypto loaded on first use", function()
     assert.is_nil(io.open(path), path .. " was created")
   end)
 
-  it("upgrade --sql needs no libcrypto (offline SQL logs no checksum)", function()
+  it("upgrade --sql and stamp need no libcrypto (they log no checksum)", function()
     local dir = unscanned_project()
     local status, out, err = h.luamig(dir, "--url sqlite:/nonexistent/x.db upgrade head --sql", NO_CRYPTO)
     assert.equal(0, status, err)
     assert.truthy(out:find("CREATE TABLE items", 1, true), out)
+    local url, path = h.fresh_sqlite()
+    status, out, err = h.luamig(dir, "--url " .. h.shell_quote(url) .. " stamp head", NO_CRYPTO)
+    assert.equal(0, status, err)
+    assert.same({"c3"}, h.version_rows("sqlite:" .. path))
   end)
 
   it("a library that is not libcrypto is refused by name", function()
@@ -254,14 +258,19 @@ local function libpq_stub(own)
   return build_lib(table.concat(names, "\n") .. "\n")
 end
 
+-- own plus a URL parser that gives no fields (PQconninfoParse's list ends at once)
+local function empty_url(own)
+  own = own or {}
+  own.PQconninfoParse = "static void *none[7]; void *PQconninfoParse(const char *s, char **m) "
+    .. "{ (void)s; *m = 0; return none; }"
+  own.PQconninfoFree = "void PQconninfoFree(void *o) { (void)o; }"
+  return own
+end
+
 describe("a libpq whose PQconnectdbParams returns nothing", function()
   it("a PostgreSQL URL fails naming the file and LUAMIG_LIBPQ, the database untouched", function()
     -- a URL without fields (PQconninfoParse's list ends at once), then no connection
-    local stub = libpq_stub{
-      PQconninfoParse = "static void *none[7]; void *PQconninfoParse(const char *s, char **m) "
-        .. "{ (void)s; *m = 0; return none; }",
-      PQconninfoFree = "void PQconninfoFree(void *o) { (void)o; }",
-    }
+    local stub = libpq_stub(empty_url())
     local _, url = h.fresh_pg()
     refused_with_stub(url, "LUAMIG_LIBPQ", stub, "libpq", "PQconnectdbParams")
     assert.same({}, h.tables(url))
@@ -273,5 +282,44 @@ describe("a libpq whose PQconninfoParse returns nothing", function()
     local _, url = h.fresh_pg()
     refused_with_stub(url, "LUAMIG_LIBPQ", libpq_stub{}, "libpq", "PQconninfoParse")
     assert.same({}, h.tables(url))
+  end)
+end)
+
+-- (outside attack T, L3) a libpq whose connection fails with no message at all
+describe("a libpq whose PQerrorMessage returns nothing", function()
+  it("fails in words instead of crashing", function()
+    local stub = libpq_stub(empty_url{
+      PQconnectdbParams = "static int conn; void *PQconnectdbParams(const char *const *k, "
+        .. "const char *const *v, int x) { (void)k; (void)v; (void)x; return &conn; }",
+      PQstatus = "int PQstatus(const void *c) { (void)c; return 1; }",
+      PQfinish = "void PQfinish(void *c) { (void)c; }",
+    })
+    local status, out, err = h.luamig(project(), "--url postgresql://u:secret-pw@/x current",
+                                      {LUAMIG_LIBPQ = stub})
+    assert.equal(1, status, out)
+    assert.truthy(err:find("FAILED: cannot connect to PostgreSQL at 'postgresql://", 1, true), err)
+    assert.truthy(err:find("libpq gave no message", 1, true), err)
+    assert.falsy(err:find("secret-pw", 1, true), err)
+  end)
+end)
+
+-- (outside attack T, L4) a libcrypto whose digest fails names its file, as its other failures do
+describe("a libcrypto whose EVP_DigestFinal_ex fails", function()
+  it("stops the run naming the function, the file and LUAMIG_LIBCRYPTO", function()
+    local stub = build_lib([[
+static int ctx;
+void *EVP_MD_CTX_new(void) { return &ctx; }
+const void *EVP_sha256(void) { return &ctx; }
+int EVP_DigestInit_ex(void *c, const void *m, void *e) { (void)c; (void)m; (void)e; return 1; }
+int EVP_DigestUpdate(void *c, const void *d, unsigned long n) { (void)c; (void)d; (void)n; return 1; }
+int EVP_DigestFinal_ex(void *c, unsigned char *m, unsigned *n) { (void)c; (void)m; (void)n; return 0; }
+]])
+    local url, path = h.fresh_sqlite()
+    local status, out, err = h.luamig(project(), "--url " .. h.shell_quote(url) .. " upgrade head",
+                                      {LUAMIG_LIBCRYPTO = stub})
+    assert.equal(1, status, out)
+    assert.truthy(err:find(("libcrypto's EVP_DigestFinal_ex failed (%s, the file LUAMIG_LIBCRYPTO "
+      .. "names): it is not a working libcrypto; correct or unset LUAMIG_LIBCRYPTO"):format(stub), 1, true), err)
+    assert.is_nil(io.open(path))
   end)
 end)

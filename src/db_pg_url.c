@@ -13,6 +13,7 @@
 
 /* Trim libpq's trailing newline from a message; caller frees. */
 char *lm_pg_trimmed(const char *msg) {
+  if (msg == NULL) msg = "libpq gave no message";   /* a broken or stub libpq */
   size_t n = strlen(msg);
   while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
   return lm_strndup(msg, n);

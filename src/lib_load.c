@@ -39,12 +39,22 @@ int lm_lib_open(struct lm_lib *lib, const char *const names[], void *const slots
   return LM_OK;
 }
 
-int lm_lib_nothing(const struct lm_lib *lib, const char *fn, struct lm_err *e) {
+/* "lib's fn <what> (file...)": the file env chose is the suspect, else
+ * cause (of the soname's failure) is said. */
+static int lib_says(const struct lm_lib *lib, const char *fn, const char *what, const char *cause,
+                    struct lm_err *e) {
   if (lib->file != NULL && lib->file != lib->soname)
-    return lm_err_set(e, LM_ERROR, "%s's %s returned nothing (%s, the file %s names): it is not a "
-                      "working %s; correct or unset %s", lib->name, fn, lib->file, lib->env,
-                      lib->name, lib->env);
-  return lm_err_set(e, LM_ERROR, "%s's %s returned nothing (%s): out of memory, or the library is "
-                    "broken (%s can name another file to load)", lib->name, fn, lib->soname,
-                    lib->env);
+    return lm_err_set(e, LM_ERROR, "%s's %s %s (%s, the file %s names): it is not a working %s; "
+                      "correct or unset %s", lib->name, fn, what, lib->file, lib->env, lib->name,
+                      lib->env);
+  return lm_err_set(e, LM_ERROR, "%s's %s %s (%s): %s (%s can name another file to load)",
+                    lib->name, fn, what, lib->soname, cause, lib->env);
+}
+
+int lm_lib_nothing(const struct lm_lib *lib, const char *fn, struct lm_err *e) {
+  return lib_says(lib, fn, "returned nothing", "out of memory, or the library is broken", e);
+}
+
+int lm_lib_failed(const struct lm_lib *lib, const char *fn, struct lm_err *e) {
+  return lib_says(lib, fn, "failed", "the library is broken", e);
 }

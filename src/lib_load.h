@@ -31,5 +31,8 @@ int lm_lib_open(struct lm_lib *lib, const char *const names[], void *const slots
  * returned nothing: a stub or broken file is the likelier cause when
  * lib->env chose it. */
 int lm_lib_nothing(const struct lm_lib *lib, const char *fn, struct lm_err *e);
+/* The same for a function of lib that says it failed where it cannot
+ * (SHA-256 of bytes in memory). */
+int lm_lib_failed(const struct lm_lib *lib, const char *fn, struct lm_err *e);
 
 #endif

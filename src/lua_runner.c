@@ -214,10 +214,10 @@ static int core_run(lua_State *L) {
   int scratch = lua_gettop(L);
 
   /* A plan only computes: it must not ask a scanned record for its
-   * checksum, which would load (read again) every script. Offline SQL logs
-   * nothing, so it needs no checksum (nor libcrypto) either. */
+   * checksum, which would load (read again) every script. Offline SQL and
+   * a stamp log none, so they need no checksum (nor libcrypto) either. */
   int plan = opt_bool(L, "plan", 0);
-  int checksums = !plan && conn != NULL;
+  int checksums = !plan && conn != NULL && kind != 2;     /* kinds[2]: "stamp" */
   /* opts.transactional[i]: whether revision i runs in a transaction, as
    * luamig.profile.transactional decides it (false, "profile": outside, by
    * the profile's default); absent: the record's own `transactional`. */

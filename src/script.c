@@ -297,6 +297,17 @@ static int lazy_checksum(lua_State *L) {
   return 1;
 }
 
+/* Where the code starts, as lua5.4's own loader of files (luaL_loadfilex)
+ * reads one: after a UTF-8 byte-order mark, and past a first line that
+ * starts with '#' ("#!/usr/bin/env lua"), whose newline stays so that line
+ * numbers are the file's. */
+static size_t code_start(const char *data, size_t len) {
+  size_t at = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+  if (at < len && data[at] == '#')
+    while (at < len && data[at] != '\n') at++;
+  return at;
+}
+
 /* Runs the script whose text is data[0..len) and pushes its record (see
  * lm_script_load_at); data stays the caller's. */
 static int load_data(lua_State *L, const char *data, size_t len, const char *path, int env_mt,
@@ -304,7 +315,8 @@ static int load_data(lua_State *L, const char *data, size_t len, const char *pat
   int top = lua_gettop(L);
   env_mt = lua_absindex(L, env_mt);
   char *chunkname = lm_asprintf("@%s", path);
-  int status = luaL_loadbufferx(L, data, len, chunkname, "t");
+  size_t skip = code_start(data, len);
+  int status = luaL_loadbufferx(L, data + skip, len - skip, chunkname, "t");
   free(chunkname);
   if (status != LUA_OK) {
     set_load_error(e, lua_tostring(L, -1), path);

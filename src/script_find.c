@@ -72,7 +72,13 @@ static int find_in(const char *dir, struct paths *out, int depth, struct lm_err 
     if (!is_dir && !is_file) {
       struct stat st;
       if (stat(path, &st) != 0) {
-        free(path);                                   /* a dangling link: not a script */
+        /* a dangling link named *.lua stands for a script that is gone:
+         * skipping it would make its revision silently missing (an upgrade
+         * to "head" that stops short) */
+        if (ends_with_lua(ent->d_name))
+          rc = lm_err_set(e, LM_ERROR, "%s: %s (a link to a script that is not there: restore "
+                          "the file it points to, or remove the link)", path, strerror(errno));
+        free(path);
         continue;
       }
       is_dir = S_ISDIR(st.st_mode);

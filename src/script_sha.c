@@ -52,9 +52,11 @@ int lm_script_sha256(const void *data, size_t len, char hex[65], struct lm_err *
   unsigned int mdlen = 0;
   if (ctx == NULL && (ctx = crypto.ctx_new()) == NULL)
     return lm_lib_nothing(&libcrypto, "EVP_MD_CTX_new", e);
-  if (!crypto.init(ctx, crypto.sha256(), NULL) || !crypto.update(ctx, data, len) ||
-      !crypto.final(ctx, md, &mdlen) || mdlen != 32)
-    return lm_err_set(e, LM_ERROR, "SHA-256 failed (libcrypto)");
+  if (!crypto.init(ctx, crypto.sha256(), NULL))
+    return lm_lib_failed(&libcrypto, "EVP_DigestInit_ex", e);
+  if (!crypto.update(ctx, data, len)) return lm_lib_failed(&libcrypto, "EVP_DigestUpdate", e);
+  if (!crypto.final(ctx, md, &mdlen) || mdlen != 32)
+    return lm_lib_failed(&libcrypto, "EVP_DigestFinal_ex", e);
   static const char digits[] = "0123456789abcdef";
   for (unsigned int i = 0; i < mdlen; i++) {
     hex[2 * i] = digits[md[i] >> 4];

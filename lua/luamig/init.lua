@@ -238,7 +238,7 @@ function Runner:_run(kind, opts)
      and self:_read_connection() == nil then
     return {start = {}, rows = {}}                    -- a missing schema: nothing to downgrade, none made
   end
-  if not offline and not opts.plan then self:_checksums() end
+  if not offline and not opts.plan and kind ~= "stamp" then self:_checksums() end
   if not offline then
     -- a plan reads: where there is no SQLite file yet, it plans from an
     -- empty database in memory rather than create the file

@@ -31,11 +31,26 @@ function Runner:_version_dirs()
   return dirs
 end
 
+-- The directories to read: one inside another listed is read with it (each
+-- is read with its subdirectories); read again, its scripts would be
+-- refused as "present more than once", naming the same file twice.
+local function dirs_to_read(dirs)
+  local out = {}
+  for i, d in ipairs(dirs) do
+    local key, inside = same_dir_key(d), false
+    for j, other in ipairs(dirs) do
+      local okey = same_dir_key(other)
+      if j ~= i and key:sub(1, #okey + 1) == okey .. "/" then inside = true end
+    end
+    if not inside then out[#out + 1] = d end
+  end
+  return out
+end
+
 function Runner:scripts(full)
   if full and self.scanned then self.records = nil end
   if not self.records then
-    local dirs = self:_version_dirs()
-    local records = core.load_scripts(dirs, {scan = not full})
+    local records = core.load_scripts(dirs_to_read(self:_version_dirs()), {scan = not full})
     local by_id = {}
     for _, r in ipairs(records) do by_id[r.revision] = r end
     M.add_ghosts(records, by_id)
