@@ -13,10 +13,10 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 
 #include "db_lease.h"
+#include "thread.h"
 
 struct lm_beat {
   pthread_t thread;
@@ -84,11 +84,7 @@ void lm_run_beat_start(struct run *r) {
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&b->mu, NULL);
   /* every signal to the run's own thread (Ctrl-C's handler stops its statement) */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
-  int rc = pthread_create(&b->thread, NULL, beat_main, b);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  int rc = lm_thread_start(&b->thread, beat_main, b);
   if (rc != 0) {
     lm_run_say(r, "WARNING", "could not start the lease's heartbeat; the lease is renewed between "
                "steps only, so a step longer than lock_lease may lose it");

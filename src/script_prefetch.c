@@ -9,6 +9,7 @@
  * caller's. A few files are read by the caller itself, as before.
  */
 #include "script_int.h"
+#include "thread.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -120,7 +121,7 @@ struct lm_prefetch *lm_prefetch_start(char *const *paths, size_t n, int scan) {
   if (n >= THREAD_FROM) {
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    p->threaded = pthread_create(&p->thread, NULL, read_ahead, p) == 0;
+    p->threaded = lm_thread_start(&p->thread, read_ahead, p) == 0;
     if (!p->threaded) {                               /* no thread: the caller reads */
       pthread_cond_destroy(&p->cond);
       pthread_mutex_destroy(&p->lock);
