@@ -796,13 +796,21 @@ describe("import alembic: outside attack", function()
     src = sources{["aa.py"] = rev("'aa'", "None"), [".#aa.py"] = "broken (", ["__init__x.py"] = "broken ("}
     status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
     assert.equal(0, status, err)
-    -- a dangling link where the script would go
+    -- a dangling link where the script would go: refused, as every command refuses a *.lua
+    -- link to a missing script (spec 03b), and left as it is
     dir = h.project({}, "")
     os.execute("ln -s /nonexistent/x " .. h.shell_quote(dir .. "/migrations/versions/aa.lua"))
     status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
     assert.equal(1, status)
-    assert.truthy(err:find("versions/aa.py: migrations/versions/aa.lua already exists", 1, true), err)
+    assert.truthy(err:find("migrations/versions/aa.lua: No such file or directory (a link to a script "
+      .. "that is not there: restore the file it points to, or remove the link)", 1, true), err)
     assert.truthy(os.execute("test -L " .. h.shell_quote(dir .. "/migrations/versions/aa.lua")))
+    -- a dangling link not named *.lua is no script: the import writes beside it
+    dir = h.project({}, "")
+    os.execute("ln -s /nonexistent/x " .. h.shell_quote(dir .. "/migrations/versions/aa.lua.orig"))
+    status, _, err = h.luamig(dir, "import alembic " .. h.shell_quote(src))
+    assert.equal(0, status, err)
+    assert.truthy(os.execute("test -f " .. h.shell_quote(dir .. "/migrations/versions/aa.lua")))
   end)
 
   it("10: an untranslated construct is reported at its own line, not the statement's first", function()
