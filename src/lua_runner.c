@@ -217,7 +217,7 @@ static int core_run(lua_State *L) {
    * checksum, which would load (read again) every script. Offline SQL and
    * a stamp log none, so they need no checksum (nor libcrypto) either. */
   int plan = opt_bool(L, "plan", 0);
-  int checksums = !plan && conn != NULL && kind != 2;     /* kinds[2]: "stamp" */
+  int checksums = !plan && conn != NULL && kind != LM_RUN_STAMP;
   /* opts.transactional[i]: whether revision i runs in a transaction, as
    * luamig.profile.transactional decides it (false, "profile": outside, by
    * the profile's default); absent: the record's own `transactional`. */

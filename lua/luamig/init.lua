@@ -216,8 +216,6 @@ function Runner:_sqlite_note()
     .. "SQLite: a step waits for the database file up to lock_timeout (its busy timeout)")
 end
 
--- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
--- offline SQL through opts.emit (default: stdout); opts.plan computes only.
 -- The checksums a run logs, computed before the database is opened: a run
 -- that cannot compute them (libcrypto) stops before it creates a SQLite
 -- file or runs the lint. The scripts loaded whole, as a run loads them.
@@ -225,6 +223,8 @@ function Runner:_checksums()
   for _, r in ipairs((self:scripts(true))) do local _ = r.checksum end
 end
 
+-- Run or plan: kind "upgrade" | "downgrade" | "stamp". opts.sql renders
+-- offline SQL through opts.emit (default: stdout); opts.plan computes only.
 function Runner:_run(kind, opts)
   -- a profile for another database, a hot standby or a read-only
   -- session: refused before any script is loaded or anything is sent
